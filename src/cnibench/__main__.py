@@ -1,0 +1,3 @@
+from cnibench.cli import main
+
+raise SystemExit(main())

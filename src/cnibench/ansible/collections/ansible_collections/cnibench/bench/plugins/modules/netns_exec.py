@@ -1,0 +1,90 @@
+#!/usr/bin/python
+# Thin wrapper: the logic is cnibench.platforms.netns.process.exec_to_file (typed and unit-tested).
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: netns_exec
+short_description: Run a measurement command inside a network namespace, stdout to a file
+description:
+  - Runs O(argv) inside O(netns) and writes its standard output to O(output) (the raw artifact cnibench parses).
+  - A tool that fails is not a failed task; its exit code and stderr are returned and cnibench records the
+    repetition as failed with the reason. The task fails only if the command could not be run at all.
+options:
+  netns:
+    description: Network namespace to run in.
+    type: str
+    required: true
+  argv:
+    description: Command and arguments (no shell).
+    type: list
+    elements: str
+    required: true
+  output:
+    description: File that receives standard output.
+    type: path
+    required: true
+  timeout:
+    description: Seconds after which the command is killed.
+    type: float
+    required: true
+author: cnibench developers
+"""
+
+EXAMPLES = r"""
+- name: Measure
+  cnibench.bench.netns_exec:
+    netns: cnib1a2b-pod-iperf3-client
+    argv: [iperf3, --client, 203.0.113.2, --json]
+    output: /results/run/raw/hostgw/egress/rep-01.iperf3.json
+    timeout: 30
+"""
+
+RETURN = r"""
+rc:
+  description: Exit code, or null when the command was killed at the timeout.
+  type: int
+  returned: always
+started_at:
+  description: Unix time the command started.
+  type: float
+  returned: always
+ended_at:
+  description: Unix time the command ended.
+  type: float
+  returned: always
+stderr_tail:
+  description: The end of the command's standard error.
+  type: str
+  returned: always
+"""
+
+from pathlib import Path
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "netns": {"type": "str", "required": True},
+            "argv": {"type": "list", "elements": "str", "required": True},
+            "output": {"type": "path", "required": True},
+            "timeout": {"type": "float", "required": True},
+        },
+        supports_check_mode=False,
+    )
+    try:
+        from cnibench.platforms.netns import process
+    except ImportError as exc:
+        module.fail_json(msg=f"cnibench is not importable by {module._name}'s interpreter: {exc}")
+    p = module.params
+    try:
+        result = process.exec_to_file(p["netns"], p["argv"], output=Path(p["output"]), timeout=p["timeout"])
+    except OSError as exc:
+        module.fail_json(msg=f"cannot run {p['argv'][0]} in {p['netns']}: {exc}")
+    module.exit_json(changed=True, rc=result.returncode, started_at=result.started_at,
+                     ended_at=result.ended_at, stderr_tail=result.stderr, output=p["output"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""Command line: each subcommand parses its arguments and calls a plain function in :mod:`cnibench.commands`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from cnibench import __version__, commands
+from cnibench.errors import CnibenchError
+
+EPILOG = """\
+examples:
+  cnibench run                          the default benchmark (netns: hostgw vs vxlan, egress, 3 repetitions)
+  cnibench run examples/local.yaml --repeat 5 --duration 20
+  cnibench plan examples/local.yaml     what a run would do; creates nothing
+  cnibench doctor                       are the prerequisites here?
+  cnibench clean                        remove what a killed run left behind
+"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {value}")
+    return value
+
+
+def _spec_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", nargs="?", type=Path, help="experiment spec (YAML); default: the built-in spec")
+    parser.add_argument("--repeat", type=_positive_int, metavar="N", help="repetitions of every scenario")
+    parser.add_argument("--duration", type=_positive_int, metavar="S", help="measured seconds per repetition")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cnibench",
+        description="Benchmark Kubernetes network plugins (CNIs): egress gateway and ingress scenarios, "
+        "repeated, verified and summarised. The default platform builds the cluster from Linux network "
+        "namespaces on this machine: no Docker, no Kubernetes.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"cnibench {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    run = sub.add_parser(
+        "run",
+        help="run a benchmark and print its summary",
+        description="Validate the spec, check prerequisites, then for every CNI build the cluster, run every "
+        "scenario's repetitions, verify them, record them in results/<run-id>/results.json as they finish, "
+        "and tear everything down (also on failure and on Ctrl-C). Exit code: 0 all repetitions ok, "
+        "1 a repetition or step failed, 2 bad input or missing prerequisite, 130 interrupted.",
+    )
+    _spec_args(run)
+    run.add_argument(
+        "--results-dir", type=Path, default=Path("results"), metavar="DIR",
+        help="where run directories go (default: ./results; results/latest points at the newest)",
+    )
+    progress = run.add_mutually_exclusive_group()
+    progress.add_argument("--progress", dest="progress", action="store_true", default=None,
+                          help="show progress even when stderr is not a terminal")
+    progress.add_argument("--no-progress", dest="progress", action="store_false",
+                          help="never show progress")
+
+    plan = sub.add_parser(
+        "plan",
+        help="print the trial matrix and the steps of a run; creates nothing",
+        description="Validate the spec and print what `run` would do: the matrix of CNI x scenario x "
+        "repetition, the steps, and an estimate of the time. Nothing is created.",
+    )
+    _spec_args(plan)
+
+    doctor = sub.add_parser(
+        "doctor",
+        help="check the prerequisites of a platform",
+        description="Check privileges and tools a platform needs and say how to install what is missing. "
+        "Exit code 0 when everything is there, 2 otherwise.",
+    )
+    doctor.add_argument("--platform", default="netns", choices=["netns"], help="platform to check (default netns)")
+
+    clean = sub.add_parser(
+        "clean",
+        help="remove what a killed run left behind",
+        description="Find network namespaces named cnib<hex>-* and the state files of runs in /run/cnibench "
+        "(or $CNIBENCH_STATE_DIR); end the processes inside those namespaces and delete them. Runs whose "
+        "cnibench process is still alive are left alone unless --force.",
+    )
+    clean.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    clean.add_argument("--force", action="store_true", help="also remove runs whose owner is still running")
+
+    sub.add_parser(
+        "schema",
+        help="print the JSON Schema of the spec (for editors)",
+        description="Print the JSON Schema of the experiment spec.",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            return commands.run(args.spec, repeat=args.repeat, duration=args.duration,
+                                results_dir=args.results_dir, progress=args.progress)
+        if args.command == "plan":
+            return commands.plan(args.spec, repeat=args.repeat, duration=args.duration)
+        if args.command == "doctor":
+            return commands.doctor(args.platform)
+        if args.command == "clean":
+            return commands.clean(dry_run=args.dry_run, force=args.force)
+        if args.command == "schema":
+            return commands.schema()
+    except CnibenchError as exc:
+        if args.debug:
+            raise
+        print(f"cnibench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("cnibench: interrupted", file=sys.stderr)
+        return 130
+    parser.error(f"unknown command {args.command}")  # pragma: no cover - argparse guards this
+    return 2  # pragma: no cover

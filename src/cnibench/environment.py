@@ -1,0 +1,75 @@
+"""Every run records the machine and tool versions it ran with (pyperf-style metadata)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from cnibench import __version__
+from cnibench.doctor import tool_path
+from cnibench.proc import CommandError, run
+from cnibench.tools import iperf3
+
+
+def _first_line(argv: list[str]) -> str | None:
+    if tool_path(argv[0]) is None:
+        return None
+    try:
+        proc = run(argv, timeout=10, check=False)
+    except CommandError:
+        return None
+    text = (proc.stdout or proc.stderr).strip()
+    return text.splitlines()[0] if text else None
+
+
+def _package(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def cpu_model() -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def memory_bytes() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def collect() -> dict[str, Any]:
+    iperf3_line = _first_line(["iperf3", "--version"])
+    return {
+        "hostname": platform.node(),
+        "kernel": platform.release(),
+        "os": platform.platform(),
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "memory_bytes": memory_bytes(),
+        "python": sys.version.split()[0],
+        "cnibench": __version__,
+        "tools": {
+            "iperf3": iperf3.version_of(iperf3_line) if iperf3_line else None,
+            "ansible-core": _package("ansible-core"),
+            "ansible-runner": _package("ansible-runner"),
+            "nftables": _first_line(["nft", "--version"]),
+            "iproute2": _first_line(["ip", "-V"]),
+        },
+        "clusters": {},
+    }

@@ -1,0 +1,64 @@
+"""Spec -> plan: the matrix of trials (cni x scenario x repetition) in run order, and an estimate of its time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cnibench.scenarios import egress
+from cnibench.spec import Spec
+from cnibench.tools import iperf3
+
+#: Measured orchestration cost around one repetition (an Ansible task plus parsing), used for estimates.
+OVERHEAD_PER_REPETITION_S = 0.6
+#: Building a cluster, starting its servers and tearing it down, per CNI.
+OVERHEAD_PER_CLUSTER_S = 3.0
+
+
+@dataclass(frozen=True)
+class Trial:
+    cni: str
+    scenario: str
+    repetitions: int
+    seconds_each: float  # the tool's own wall time per repetition
+    tool: str
+    settings: str  # a short human description
+
+
+@dataclass(frozen=True)
+class Plan:
+    spec: Spec
+    trials: tuple[Trial, ...]
+
+    @property
+    def repetitions(self) -> int:
+        return sum(t.repetitions for t in self.trials)
+
+    @property
+    def estimated_seconds(self) -> float:
+        measure = sum(t.repetitions * (t.seconds_each + OVERHEAD_PER_REPETITION_S) for t in self.trials)
+        return measure + OVERHEAD_PER_CLUSTER_S * len(self.spec.cnis) + 2.0
+
+
+def make_plan(spec: Spec, only: list[str] | None = None) -> Plan:
+    trials: list[Trial] = []
+    for cni in spec.cnis:
+        eg = spec.scenarios.egress
+        if eg is not None and (only is None or egress.NAME in only):
+            wall = iperf3.expected_wall_time(eg.duration, eg.omit)
+            settings = f"{eg.protocol}, {eg.parallel} stream(s), {eg.duration} s + {eg.omit} s warm-up"
+            if eg.protocol == "udp":
+                settings += f", {eg.bitrate}bit/s"
+            for scenario in egress.TRIALS:
+                trials.append(Trial(cni, scenario, eg.repetitions, wall, "iperf3", settings))
+    return Plan(spec=spec, trials=tuple(trials))
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    minutes, secs = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"

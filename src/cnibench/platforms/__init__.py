@@ -1,0 +1,1 @@
+"""Where clusters run. ``netns`` is the embedded local platform."""

@@ -1,0 +1,237 @@
+"""Apply and remove rendered bundles; find and destroy namespaces and the processes inside them."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cnibench.errors import PlatformError
+from cnibench.platforms.netns import state as run_state
+from cnibench.platforms.netns.render import Bundle, Step
+from cnibench.platforms.netns.topology import PREFIX_RE
+from cnibench.proc import CommandError, run
+
+NETNS_DIR = Path("/run/netns")
+STEP_TIMEOUT = 30.0
+
+
+def list_namespaces() -> list[str]:
+    """Names of all named network namespaces (what ``ip netns list`` shows)."""
+    try:
+        return sorted(os.listdir(NETNS_DIR))
+    except FileNotFoundError:
+        return []
+
+
+def is_cnibench_namespace(name: str) -> bool:
+    head = name.split("-", 1)[0]
+    return bool(PREFIX_RE.match(head)) and "-" in name
+
+
+def step_argv(step: Step, path: Path) -> list[str]:
+    """The command that applies one rendered step."""
+    if step.kind == "ip":
+        argv = ["ip"]
+        if step.netns:
+            argv += ["-n", step.netns]
+        if step.tolerant:
+            argv.append("-force")
+        return [*argv, "-batch", str(path)]
+    if step.kind == "bridge":
+        return ["bridge", "-n", str(step.netns), "-batch", str(path)]
+    if step.kind == "sysctl":
+        return ["ip", "netns", "exec", str(step.netns), "sysctl", "-q", "-p", str(path)]
+    if step.kind == "nft":
+        return ["ip", "netns", "exec", str(step.netns), "nft", "-f", str(path)]
+    raise ValueError(f"step {step.file}: no command for kind {step.kind!r}")
+
+
+def apply_steps(steps: Iterable[Step], directory: Path) -> list[list[str]]:
+    """Apply steps in order; the first failing one raises :class:`PlatformError` (unless it is tolerant)."""
+    done: list[list[str]] = []
+    for step in steps:
+        if step.kind == "destroy":
+            destroy_namespaces([line for line in step.content.splitlines() if line.strip()])
+            done.append(["destroy", *step.content.split()])
+            continue
+        argv = step_argv(step, directory / step.file)
+        try:
+            run(argv, timeout=STEP_TIMEOUT, check=not step.tolerant)
+        except CommandError as exc:
+            raise PlatformError(f"{step.file}: {exc}") from exc
+        done.append(argv)
+    return done
+
+
+def apply_bundle(bundle_path: Path, *, present: bool, state_file: Path | None = None) -> list[list[str]]:
+    """Apply (``present``) or remove a bundle written by :meth:`Bundle.write`.
+
+    Namespaces a bundle creates are registered in ``state_file`` *before* they are created, so a killed run
+    leaves a record for ``cnibench clean``. If applying fails half-way, what was created is removed again.
+    """
+    bundle = Bundle.load(bundle_path)
+    directory = bundle_path.parent
+    if not present:
+        done = apply_steps(bundle.remove, directory)
+        if state_file is not None and bundle.namespaces:
+            run_state.drop_namespaces(state_file, list(bundle.namespaces))
+        return done
+    if state_file is not None and bundle.namespaces:
+        run_state.add_namespaces(state_file, bundle.prefix, list(bundle.namespaces))
+    try:
+        return apply_steps(bundle.apply, directory)
+    except PlatformError:
+        with contextlib.suppress(PlatformError):
+            apply_steps(bundle.remove, directory)
+        if state_file is not None and bundle.namespaces:
+            run_state.drop_namespaces(state_file, list(bundle.namespaces))
+        raise
+
+
+def link_mtus(bundle_path: Path) -> dict[str, dict[str, int]]:
+    """Read back the MTU of every interface in the namespaces a bundle created: ``{netns: {ifname: mtu}}``."""
+    bundle = Bundle.load(bundle_path)
+    out: dict[str, dict[str, int]] = {}
+    for ns in bundle.namespaces:
+        proc = run(["ip", "-j", "-n", ns, "link", "show"], timeout=STEP_TIMEOUT)
+        out[ns] = {link["ifname"]: int(link["mtu"]) for link in json.loads(proc.stdout) if link["ifname"] != "lo"}
+    return out
+
+
+# --------------------------------------------------------------------------------------------- processes
+
+
+def _netns_inode(name: str) -> int | None:
+    try:
+        return (NETNS_DIR / name).stat().st_ino
+    except OSError:
+        return None
+
+
+def pids_in_namespaces(names: Iterable[str]) -> dict[int, str]:
+    """Every process whose network namespace is one of ``names``: ``{pid: namespace}``."""
+    inodes = {ino: name for name in names if (ino := _netns_inode(name)) is not None}
+    found: dict[int, str] = {}
+    if not inodes:
+        return found
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            ino = os.stat(f"/proc/{entry}/ns/net").st_ino
+        except OSError:
+            continue
+        if ino in inodes:
+            found[int(entry)] = inodes[ino]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie (zombies of our own children are reaped here)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def terminate(pids: Iterable[int], *, grace: float = 3.0) -> list[int]:
+    """SIGTERM ``pids``, wait up to ``grace`` seconds, SIGKILL what is left. Returns the PIDs signalled."""
+    targets = [pid for pid in pids if pid > 1 and pid != os.getpid()]
+    for pid in targets:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(_alive(p) for p in targets):
+        time.sleep(0.01)
+    for pid in targets:
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(_alive(p) for p in targets):
+        time.sleep(0.01)
+    return targets
+
+
+@dataclass
+class DestroyReport:
+    namespaces: list[str] = field(default_factory=list)
+    pids: list[int] = field(default_factory=list)
+
+
+def destroy_namespaces(names: Iterable[str]) -> DestroyReport:
+    """End every process inside ``names`` (they are ours: they run in our namespaces), then delete them.
+
+    Missing namespaces are fine: removal is idempotent.
+    """
+    existing = [n for n in dict.fromkeys(names) if (NETNS_DIR / n).exists()]
+    report = DestroyReport()
+    if not existing:
+        return report
+    report.pids = terminate(pids_in_namespaces(existing))
+    batch = "".join(f"netns del {name}\n" for name in existing)
+    proc = run(["ip", "-force", "-batch", "-"], input=batch, timeout=STEP_TIMEOUT, check=False)
+    left = [n for n in existing if (NETNS_DIR / n).exists()]
+    if left:
+        raise PlatformError(f"could not delete namespaces {', '.join(left)}: {proc.stderr.strip()}")
+    report.namespaces = existing
+    return report
+
+
+def destroy_prefix(prefix: str, state_file: Path | None = None) -> DestroyReport:
+    """Remove everything of one run: its recorded namespaces and any namespace carrying its prefix."""
+    recorded: list[str] = []
+    if state_file is not None:
+        recorded = list(run_state.read_state(state_file).get("namespaces", []))
+    names = recorded + [n for n in list_namespaces() if n.startswith(prefix + "-")]
+    report = destroy_namespaces(names)
+    if state_file is not None:
+        run_state.remove_state(state_file)
+    return report
+
+
+# --------------------------------------------------------------------------------------------- leftovers
+
+
+@dataclass
+class Leftover:
+    prefix: str
+    namespaces: list[str]
+    state_file: Path | None
+    owner_alive: bool
+    run_dir: str | None = None
+
+
+def find_leftovers(state_dir: Path) -> list[Leftover]:
+    """Every run prefix that still has a state file or namespaces, with whether its owner still runs."""
+    by_prefix: dict[str, Leftover] = {}
+    for path in sorted(state_dir.glob("cnib*.json")):
+        data = run_state.read_state(path)
+        prefix = str(data.get("prefix") or path.stem)
+        by_prefix[prefix] = Leftover(
+            prefix=prefix,
+            namespaces=[n for n in data.get("namespaces", []) if (NETNS_DIR / n).exists()],
+            state_file=path,
+            owner_alive=run_state.owner_alive(data),
+            run_dir=data.get("run_dir"),
+        )
+    for name in list_namespaces():
+        if not is_cnibench_namespace(name):
+            continue
+        prefix = name.split("-", 1)[0]
+        entry = by_prefix.setdefault(prefix, Leftover(prefix, [], None, False))
+        if name not in entry.namespaces:
+            entry.namespaces.append(name)
+    return list(by_prefix.values())

@@ -1,0 +1,117 @@
+"""Processes inside namespaces: long-running daemons owned by PID, and measured one-shot commands."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cnibench.errors import PlatformError
+from cnibench.platforms.netns.ops import terminate
+
+_LISTEN = "0A"
+
+
+def netns_argv(netns: str, argv: list[str]) -> list[str]:
+    # `ip netns exec` execs the command: the PID we get is the command's own PID
+    return ["ip", "netns", "exec", netns, *argv]
+
+
+def listening_ports(pid: int) -> set[int]:
+    """TCP ports in LISTEN state in the network namespace of ``pid`` (read from /proc, no subprocess)."""
+    ports: set[int] = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            cols = line.split()
+            if len(cols) > 3 and cols[3] == _LISTEN:
+                ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def start_daemon(
+    netns: str,
+    argv: list[str],
+    *,
+    log: Path,
+    listen_port: int | None = None,
+    timeout: float = 10.0,
+) -> int:
+    """Start ``argv`` inside ``netns`` in its own session (PID = process group) and return its PID.
+
+    With ``listen_port``, wait until the daemon listens on it; if it exits or the deadline passes first,
+    stop it and raise :class:`PlatformError` with the end of its log.
+    """
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
+            netns_argv(netns, argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    if listen_port is None:
+        return proc.pid
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise PlatformError(f"{argv[0]} in {netns} exited with code {proc.returncode}: {_tail(log)}")
+        if listen_port in listening_ports(proc.pid):
+            return proc.pid
+        time.sleep(0.01)
+    stop_daemon(proc.pid)
+    raise PlatformError(f"{argv[0]} in {netns} did not listen on port {listen_port} within {timeout:g} s")
+
+
+def stop_daemon(pid: int) -> None:
+    """Stop a daemon started by :func:`start_daemon` (its whole process group)."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    terminate([pid])
+
+
+def _tail(path: Path, limit: int = 300) -> str:
+    try:
+        text = path.read_text(errors="replace").strip()
+    except OSError:
+        return ""
+    return text[-limit:].replace("\n", " | ")
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    returncode: int | None  # None: killed at the timeout
+    started_at: float
+    ended_at: float
+    stderr: str
+
+
+def exec_to_file(netns: str, argv: list[str], *, output: Path, timeout: float) -> ExecResult:
+    """Run ``argv`` in ``netns`` with stdout written to ``output`` (the raw artifact); kill it at ``timeout``."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    with output.open("wb") as out:
+        proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
+            netns_argv(netns, argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        try:
+            _, err = proc.communicate(timeout=timeout)
+            code: int | None = proc.returncode
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            _, err = proc.communicate()
+            code = None
+    return ExecResult(code, started, time.time(), err.decode(errors="replace")[-2000:])

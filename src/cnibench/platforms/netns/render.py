@@ -1,0 +1,368 @@
+"""Render a topology into the files that build it: ``ip``/``bridge`` batch files, sysctl files and nft rulesets.
+
+Everything a run applies to the system is rendered into the run directory first (a *bundle*: numbered files plus
+``bundle.json`` saying in which namespace and with which tool each one is applied, and how the bundle is removed).
+A person can read them and re-apply them by hand; tests check them without touching the system.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from cnibench.platforms.netns.topology import (
+    EGRESS_ROUTE_TABLE,
+    EGRESS_RULE_PREF,
+    VXLAN_PORT,
+    VXLAN_VNI,
+    Node,
+    Topology,
+)
+
+StepKind = Literal["ip", "bridge", "sysctl", "nft", "destroy"]
+BUNDLE_FILE = "bundle.json"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One file applied with one tool, in one namespace (``None``: the host's, only for ``ip netns add``)."""
+
+    kind: StepKind
+    netns: str | None
+    file: str
+    content: str
+    tolerant: bool = False  # removal steps: what is already gone is not an error
+
+
+@dataclass(frozen=True)
+class Bundle:
+    name: str
+    prefix: str
+    namespaces: tuple[str, ...]  # namespaces this bundle creates (registered for cleanup before creation)
+    apply: tuple[Step, ...]
+    remove: tuple[Step, ...]
+
+    def write(self, directory: Path) -> Path:
+        """Write every step's file and ``bundle.json`` into ``directory``; return the path of ``bundle.json``."""
+        directory.mkdir(parents=True, exist_ok=True)
+        for step in (*self.apply, *self.remove):
+            (directory / step.file).write_text(step.content, encoding="utf-8")
+        index = {
+            "name": self.name,
+            "prefix": self.prefix,
+            "namespaces": list(self.namespaces),
+            "apply": [_step_index(s) for s in self.apply],
+            "remove": [_step_index(s) for s in self.remove],
+        }
+        path = directory / BUNDLE_FILE
+        path.write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> Bundle:
+        """Read a bundle back from its ``bundle.json`` (the files are read as they are on disk now)."""
+        index = json.loads(path.read_text(encoding="utf-8"))
+        directory = path.parent
+
+        def steps(items: list[dict[str, Any]]) -> tuple[Step, ...]:
+            return tuple(
+                Step(
+                    kind=item["kind"],
+                    netns=item["netns"],
+                    file=item["file"],
+                    content=(directory / item["file"]).read_text(encoding="utf-8"),
+                    tolerant=bool(item.get("tolerant", False)),
+                )
+                for item in items
+            )
+
+        return cls(
+            name=index["name"],
+            prefix=index["prefix"],
+            namespaces=tuple(index["namespaces"]),
+            apply=steps(index["apply"]),
+            remove=steps(index["remove"]),
+        )
+
+
+def _step_index(step: Step) -> dict[str, Any]:
+    return {"kind": step.kind, "netns": step.netns, "file": step.file, "tolerant": step.tolerant}
+
+
+def _lines(*lines: str) -> str:
+    return "\n".join(lines) + "\n"
+
+
+class _Steps:
+    """Collects numbered steps so file names sort in application order."""
+
+    def __init__(self, start: int = 0) -> None:
+        self.items: list[Step] = []
+        self.counter = start
+
+    def add(self, kind: StepKind, netns: str | None, label: str, lines: list[str], tolerant: bool = False) -> None:
+        if not lines:
+            return
+        suffix = {"ip": "ip", "bridge": "bridge", "sysctl": "conf", "nft": "nft", "destroy": "list"}[kind]
+        name = f"{self.counter:02d}-{label}.{suffix}"
+        self.counter += 1
+        self.items.append(Step(kind, netns, name, _lines(*lines), tolerant))
+
+
+# --------------------------------------------------------------------------------------------- cluster
+
+
+def render_cluster(topo: Topology) -> Bundle:
+    """Every step that builds ``topo``; removing it deletes its namespaces (and whatever runs inside them)."""
+    steps = _Steps()
+    p = topo
+    # 1. all namespaces first, so that veth peers can be created straight into their target namespace
+    steps.add("ip", None, "namespaces", [f"netns add {ns}" for ns in topo.namespaces])
+    # 2. the node network ("docker network"): one bridge in its own namespace
+    steps.add(
+        "ip",
+        topo.underlay_netns,
+        "node-network",
+        ["link set lo up", f"link add name {p.bridge} mtu {p.underlay_mtu} type bridge"],
+    )
+    # 3. per node: links (uplink veth into the node network, pod bridge, pod veths, vxlan, external)
+    for node in topo.nodes:
+        steps.add("ip", node.netns, f"{node.name}-links", _node_links(topo, node))
+    # 4. plug the nodes into the node network
+    steps.add(
+        "ip",
+        topo.underlay_netns,
+        "node-network-ports",
+        [f"link set {p.uplink_peer(n)} master {p.bridge} up" for n in topo.nodes] + [f"link set {p.bridge} up"],
+    )
+    # 5. per node: sysctls, addresses and routes, FDB (vxlan), the CNI's masquerade rules
+    for node in topo.nodes:
+        steps.add(
+            "sysctl",
+            node.netns,
+            f"{node.name}-sysctl",
+            [
+                "net.ipv4.ip_forward = 1",
+                # routing is symmetric by construction; loose filtering would hide mistakes, strict would
+                # drop the egress gateway's policy-routed flows on some kernels: off, as Cilium sets it
+                "net.ipv4.conf.all.rp_filter = 0",
+                "net.ipv4.conf.default.rp_filter = 0",
+            ],
+        )
+        steps.add("ip", node.netns, f"{node.name}-addresses", _node_addresses(topo, node))
+        if topo.datapath == "vxlan":
+            steps.add(
+                "bridge",
+                node.netns,
+                f"{node.name}-fdb",
+                [f"fdb append {o.vtep_mac} dev {p.vxlan_dev} dst {o.ip}" for o in topo.nodes if o is not node],
+            )
+        steps.add("nft", node.netns, f"{node.name}-masquerade", _node_nat(topo))
+    # 6. pods and the external server's namespace
+    for pod in topo.pods:
+        node = topo.node(pod.node)
+        steps.add(
+            "ip",
+            pod.netns,
+            f"pod-{pod.name}",
+            [
+                "link set lo up",
+                f"addr add {pod.ip}/24 dev {p.eth}",
+                f"link set {p.eth} up",
+                f"route add default via {node.pod_gateway} dev {p.eth}",
+            ],
+        )
+    ext = topo.external
+    ext_prefix = ext.cidr.split("/")[1]
+    steps.add(
+        "ip",
+        ext.netns,
+        "external",
+        [
+            "link set lo up",
+            f"addr add {ext.server_ip}/{ext_prefix} dev {p.eth}",
+            f"link set {p.eth} up",
+            # the outside world answers everything through the gateway node (it is the cluster's router)
+            f"route add default via {ext.gateway_ip} dev {p.eth}",
+        ],
+    )
+    remove = _Steps(start=90)
+    remove.add("destroy", None, "destroy-namespaces", list(reversed(topo.namespaces)))
+    return Bundle(
+        name="cluster",
+        prefix=topo.prefix,
+        namespaces=tuple(topo.namespaces),
+        apply=tuple(steps.items),
+        remove=tuple(remove.items),
+    )
+
+
+def _node_links(topo: Topology, node: Node) -> list[str]:
+    p = topo
+    lines = [
+        "link set lo up",
+        f"link add name {p.eth} mtu {p.underlay_mtu} type veth "
+        f"peer name {p.uplink_peer(node)} mtu {p.underlay_mtu} netns {p.underlay_netns}",
+        f"link add name {p.pod_bridge} mtu {p.pod_mtu} type bridge",
+    ]
+    for pod in topo.pods_on(node):
+        lines += [
+            f"link add name {pod.host_ifname} mtu {p.pod_mtu} type veth "
+            f"peer name {p.eth} mtu {p.pod_mtu} netns {pod.netns}",
+            f"link set {pod.host_ifname} master {p.pod_bridge} up",
+        ]
+    if topo.datapath == "vxlan":
+        lines.append(
+            f"link add name {p.vxlan_dev} address {node.vtep_mac} mtu {p.pod_mtu} type vxlan "
+            f"id {VXLAN_VNI} local {node.ip} dev {p.eth} dstport {VXLAN_PORT} nolearning"
+        )
+    if node.name == topo.external.gateway_node:
+        lines.append(
+            f"link add name {p.external_dev} mtu {p.underlay_mtu} type veth "
+            f"peer name {p.eth} mtu {p.underlay_mtu} netns {topo.external.netns}"
+        )
+    return lines
+
+
+def _node_addresses(topo: Topology, node: Node) -> list[str]:
+    p = topo
+    node_prefix = topo.node_cidr.split("/")[1]
+    lines = [
+        f"addr add {node.ip}/{node_prefix} dev {p.eth}",
+        f"link set {p.eth} up",
+        f"addr add {node.pod_gateway}/24 dev {p.pod_bridge}",
+        f"link set {p.pod_bridge} up",
+    ]
+    others = [o for o in topo.nodes if o is not node]
+    if topo.datapath == "hostgw":
+        lines += [f"route add {o.pod_cidr} via {o.ip} dev {p.eth}" for o in others]
+    else:
+        lines += [f"addr add {node.vtep_ip}/32 dev {p.vxlan_dev}", f"link set {p.vxlan_dev} up"]
+        for o in others:
+            lines += [
+                f"neigh add {o.vtep_ip} lladdr {o.vtep_mac} dev {p.vxlan_dev} nud permanent",
+                f"route add {o.pod_cidr} via {o.vtep_ip} dev {p.vxlan_dev} onlink",
+            ]
+    ext = topo.external
+    if node.name == ext.gateway_node:
+        lines += [
+            f"addr add {ext.gateway_ip}/{ext.cidr.split('/')[1]} dev {p.external_dev}",
+            f"link set {p.external_dev} up",
+        ]
+    else:
+        gateway = topo.gateway
+        lines.append(f"route add {ext.cidr} via {gateway.ip} dev {p.eth}")
+    return lines
+
+
+def _node_nat(topo: Topology) -> list[str]:
+    """What every CNI does on every node: masquerade pod traffic that leaves the pod network.
+
+    The two sets are the egress policy's hook: traffic of selected pods to selected destinations is left
+    alone here (it keeps the pod's IP to the gateway node, which SNATs it to the egress IP).
+    """
+    return [
+        f"table ip {topo.nat_table} {{",
+        "  set egress_src {",
+        "    type ipv4_addr",
+        "  }",
+        "  set egress_dst {",
+        "    type ipv4_addr",
+        "    flags interval",
+        "  }",
+        "  chain postrouting {",
+        "    type nat hook postrouting priority srcnat; policy accept;",
+        "    ip saddr @egress_src ip daddr @egress_dst counter return",
+        f"    ip saddr {topo.pod_cidr} ip daddr != {topo.pod_cidr} counter masquerade",
+        "  }",
+        "}",
+    ]
+
+
+# --------------------------------------------------------------------------------------------- egress
+
+
+def render_egress_policy(topo: Topology, *, pods: list[str], egress_ip: str, destinations: list[str]) -> Bundle:
+    """The netns equivalent of a CiliumEgressGatewayPolicy / Antrea Egress.
+
+    The gateway node owns ``egress_ip`` and SNATs the selected pods' traffic to ``destinations`` to it (an nft
+    table that runs before the CNI's masquerade); nodes hosting selected pods skip masquerade for that traffic
+    and policy-route it to the gateway node: over the node network (hostgw) or the overlay (vxlan).
+    """
+    selected = [topo.pod(name) for name in pods]
+    gateway = topo.gateway
+    p = topo
+    apply = _Steps()
+    remove = _Steps(start=50)
+    src = ", ".join(pod.ip for pod in selected)
+    dst = ", ".join(destinations)
+    apply.add("ip", gateway.netns, "gateway-egress-ip", [f"addr add {egress_ip}/32 dev {p.external_dev}"])
+    apply.add(
+        "nft",
+        gateway.netns,
+        "gateway-snat",
+        [
+            f"table ip {p.egress_table} {{",
+            "  chain postrouting {",
+            "    type nat hook postrouting priority srcnat - 10; policy accept;",
+            f"    ip saddr {{ {src} }} ip daddr {{ {dst} }} oifname {p.external_dev} counter snat to {egress_ip}",
+            "  }",
+            "}",
+        ],
+    )
+    remove.add("nft", gateway.netns, "gateway-snat-remove", [f"add table ip {p.egress_table}",
+                                                            f"delete table ip {p.egress_table}"])
+    remove.add("ip", gateway.netns, "gateway-egress-ip-remove",
+               [f"addr del {egress_ip}/32 dev {p.external_dev}"], tolerant=True)
+    if topo.datapath == "hostgw":
+        via = f"via {gateway.ip} dev {p.eth}"
+    else:
+        via = f"via {gateway.vtep_ip} dev {p.vxlan_dev} onlink"
+    source_nodes = [topo.node(name) for name in dict.fromkeys(pod.node for pod in selected)]
+    for node in source_nodes:
+        if node is gateway:
+            continue
+        node_pods = [pod for pod in selected if pod.node == node.name]
+        apply.add(
+            "ip",
+            node.netns,
+            f"{node.name}-egress-route",
+            [f"route add default {via} table {EGRESS_ROUTE_TABLE}"]
+            + [
+                f"rule add from {pod.ip}/32 to {d} lookup {EGRESS_ROUTE_TABLE} pref {EGRESS_RULE_PREF}"
+                for pod in node_pods
+                for d in destinations
+            ],
+        )
+        apply.add(
+            "nft",
+            node.netns,
+            f"{node.name}-egress-no-masquerade",
+            [
+                f"add element ip {p.nat_table} egress_src {{ {', '.join(pod.ip for pod in node_pods)} }}",
+                f"add element ip {p.nat_table} egress_dst {{ {dst} }}",
+            ],
+        )
+        remove.add(
+            "ip",
+            node.netns,
+            f"{node.name}-egress-route-remove",
+            [f"rule del pref {EGRESS_RULE_PREF}" for _ in node_pods for _ in destinations]
+            + [f"route flush table {EGRESS_ROUTE_TABLE}"],
+            tolerant=True,
+        )
+        remove.add(
+            "nft",
+            node.netns,
+            f"{node.name}-egress-no-masquerade-remove",
+            [f"flush set ip {p.nat_table} egress_src", f"flush set ip {p.nat_table} egress_dst"],
+        )
+    return Bundle(
+        name="egress-policy",
+        prefix=topo.prefix,
+        namespaces=(),
+        apply=tuple(apply.items),
+        remove=tuple(remove.items),
+    )

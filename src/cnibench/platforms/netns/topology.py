@@ -1,0 +1,271 @@
+"""The netns cluster as data: which namespaces, links and addresses exist. Pure; nothing here touches the system.
+
+The model mirrors a kind cluster on one docker network:
+
+* ``<prefix>-net`` holds the node network's bridge (the "docker network"); every node namespace has a veth on it;
+* node ``i`` (``control-plane``, ``worker``, ``worker2`` ...) owns pod CIDR ``pod_cidr``'s ``i``-th /24 behind a
+  pod bridge; pods are namespaces with a veth on their node's pod bridge;
+* the first worker is the egress gateway node; it alone is attached to the external network, where the
+  ``<prefix>-ext`` namespace hosts the external server. The other nodes route external traffic to it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: Every object cnibench creates carries a prefix matching this: ``cnib`` plus four hex digits.
+PREFIX_RE = re.compile(r"^cnib[0-9a-f]{4}$")
+#: Interface names are limited to 15 characters by the kernel.
+IFNAMSIZ = 15
+UNDERLAY_MTU = 1500
+VXLAN_OVERHEAD = 50
+VXLAN_VNI = 1
+VXLAN_PORT = 8472  # flannel's and the Linux kernel's historic VXLAN port
+EGRESS_ROUTE_TABLE = 100
+EGRESS_RULE_PREF = 100
+
+DATAPATHS = ("hostgw", "vxlan")
+
+
+def new_prefix(existing: Iterable[str] = ()) -> str:
+    """A fresh per-run prefix (``cnib`` + 4 hex digits) not used by any name in ``existing``."""
+    taken = set(existing)
+    for _ in range(1000):
+        prefix = f"cnib{secrets.token_hex(2)}"
+        if not any(name.startswith(prefix) for name in taken):
+            return prefix
+    raise RuntimeError("could not find a free cnibench prefix")  # pragma: no cover - 65536 choices
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    index: int
+    netns: str
+    ip: str
+    pod_cidr: str
+    pod_gateway: str
+    vtep_ip: str
+    vtep_mac: str
+    role: str  # "control-plane" | "worker"
+
+
+@dataclass(frozen=True)
+class Pod:
+    name: str
+    node: str
+    netns: str
+    ip: str
+    index: int
+    host_ifname: str
+
+
+@dataclass(frozen=True)
+class External:
+    cidr: str
+    netns: str
+    gateway_node: str
+    gateway_ip: str  # the gateway node's address on the external network
+    server_ip: str
+
+
+@dataclass(frozen=True)
+class Topology:
+    prefix: str
+    datapath: str
+    node_cidr: str
+    pod_cidr: str
+    underlay_mtu: int
+    pod_mtu: int
+    nodes: tuple[Node, ...]
+    pods: tuple[Pod, ...]
+    external: External
+    labels: dict[str, str] = field(default_factory=dict)
+
+    # ---- names -------------------------------------------------------------------------------
+    @property
+    def underlay_netns(self) -> str:
+        return f"{self.prefix}-net"
+
+    @property
+    def bridge(self) -> str:
+        return f"{self.prefix}-br"
+
+    @property
+    def eth(self) -> str:
+        """Name of the main interface inside a node, pod or the external namespace (their ``eth0``)."""
+        return f"{self.prefix}-eth"
+
+    @property
+    def pod_bridge(self) -> str:
+        return f"{self.prefix}-cni"
+
+    @property
+    def vxlan_dev(self) -> str:
+        return f"{self.prefix}-vx"
+
+    @property
+    def external_dev(self) -> str:
+        return f"{self.prefix}-ext"
+
+    @property
+    def nat_table(self) -> str:
+        return f"{self.prefix}_nat"
+
+    @property
+    def egress_table(self) -> str:
+        return f"{self.prefix}_egress"
+
+    def uplink_peer(self, node: Node) -> str:
+        return f"{self.prefix}-n{node.index}"
+
+    @property
+    def namespaces(self) -> list[str]:
+        """Every namespace of the cluster, in creation order."""
+        return [
+            self.underlay_netns,
+            *(n.netns for n in self.nodes),
+            *(p.netns for p in self.pods),
+            self.external.netns,
+        ]
+
+    # ---- lookups -----------------------------------------------------------------------------
+    def node(self, name: str) -> Node:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(f"no node {name!r}")
+
+    def pod(self, name: str) -> Pod:
+        for pod in self.pods:
+            if pod.name == name:
+                return pod
+        raise KeyError(f"no pod {name!r}")
+
+    @property
+    def workers(self) -> list[Node]:
+        return [n for n in self.nodes if n.role == "worker"]
+
+    @property
+    def gateway(self) -> Node:
+        return self.node(self.external.gateway_node)
+
+    def pods_on(self, node: Node) -> list[Pod]:
+        return [p for p in self.pods if p.node == node.name]
+
+    # ---- (de)serialisation -------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Topology:
+        return cls(
+            prefix=data["prefix"],
+            datapath=data["datapath"],
+            node_cidr=data["node_cidr"],
+            pod_cidr=data["pod_cidr"],
+            underlay_mtu=data["underlay_mtu"],
+            pod_mtu=data["pod_mtu"],
+            nodes=tuple(Node(**n) for n in data["nodes"]),
+            pods=tuple(Pod(**p) for p in data["pods"]),
+            external=External(**data["external"]),
+            labels=dict(data.get("labels", {})),
+        )
+
+
+def node_names(workers: int) -> list[str]:
+    """kind's node names: ``control-plane``, ``worker``, ``worker2``, ..."""
+    return ["control-plane"] + ["worker" if i == 1 else f"worker{i}" for i in range(1, workers + 1)]
+
+
+def build_topology(
+    *,
+    prefix: str,
+    datapath: str,
+    workers: int,
+    node_cidr: str,
+    pod_cidr: str,
+    external_cidr: str,
+    pods: Iterable[tuple[str, str]],
+) -> Topology:
+    """Assign every name and address of a cluster. ``pods`` are ``(pod name, node name)`` pairs."""
+    if not PREFIX_RE.match(prefix):
+        raise ValueError(f"bad prefix {prefix!r}")
+    if datapath not in DATAPATHS:
+        raise ValueError(f"unknown datapath {datapath!r}; valid: {', '.join(DATAPATHS)}")
+    node_net = ipaddress.IPv4Network(node_cidr)
+    pod_net = ipaddress.IPv4Network(pod_cidr)
+    ext_net = ipaddress.IPv4Network(external_cidr)
+    pod_subnets = pod_net.subnets(new_prefix=24)
+    pod_mtu = UNDERLAY_MTU - VXLAN_OVERHEAD if datapath == "vxlan" else UNDERLAY_MTU
+
+    nodes: list[Node] = []
+    for index, name in enumerate(node_names(workers)):
+        subnet = next(pod_subnets)
+        nodes.append(
+            Node(
+                name=name,
+                index=index,
+                netns=f"{prefix}-{name}",
+                ip=str(node_net.network_address + 2 + index),  # .1 is left for the "host", like docker's bridge
+                pod_cidr=str(subnet),
+                pod_gateway=str(subnet.network_address + 1),
+                vtep_ip=str(subnet.network_address),  # flannel's convention: the VTEP owns the subnet's .0
+                vtep_mac=f"0e:c1:b0:00:{index // 256:02x}:{index % 256:02x}",
+                role="control-plane" if index == 0 else "worker",
+            )
+        )
+    by_name = {n.name: n for n in nodes}
+    next_host: dict[str, int] = {n.name: 2 for n in nodes}
+    pod_list: list[Pod] = []
+    for index, (pod_name, node_name) in enumerate(pods):
+        if node_name not in by_name:
+            raise ValueError(f"pod {pod_name!r}: no node {node_name!r}")
+        node = by_name[node_name]
+        host = next_host[node_name]
+        next_host[node_name] += 1
+        if host > 254:
+            raise ValueError(f"node {node_name} has no room for pod {pod_name!r}")
+        pod_list.append(
+            Pod(
+                name=pod_name,
+                node=node_name,
+                netns=f"{prefix}-pod-{pod_name}",
+                ip=str(ipaddress.IPv4Network(node.pod_cidr).network_address + host),
+                index=index,
+                host_ifname=f"{prefix}-p{index}",
+            )
+        )
+    gateway_ip, server_ip = ext_net.network_address + 1, ext_net.network_address + 2
+    topo = Topology(
+        prefix=prefix,
+        datapath=datapath,
+        node_cidr=str(node_net),
+        pod_cidr=str(pod_net),
+        underlay_mtu=UNDERLAY_MTU,
+        pod_mtu=pod_mtu,
+        nodes=tuple(nodes),
+        pods=tuple(pod_list),
+        external=External(
+            cidr=str(ext_net),
+            netns=f"{prefix}-ext",
+            gateway_node=nodes[1].name,
+            gateway_ip=str(gateway_ip),
+            server_ip=str(server_ip),
+        ),
+    )
+    too_long = [
+        name
+        for name in (topo.bridge, topo.eth, topo.pod_bridge, topo.vxlan_dev, topo.external_dev)
+        + tuple(p.host_ifname for p in pod_list)
+        + tuple(topo.uplink_peer(n) for n in nodes)
+        if len(name) > IFNAMSIZ
+    ]
+    if too_long:
+        raise ValueError(f"interface names too long: {too_long}")
+    return topo

@@ -1,0 +1,1 @@
+"""What a person reads: the terminal summary (and, later, HTML/Markdown reports)."""

@@ -1,0 +1,1 @@
+"""Versioned result records, their files, and the statistics over them."""

@@ -1,0 +1,127 @@
+"""``results.json``: a versioned, immutable record of one run (``schema_version`` + samples).
+
+Schema history (readers refuse versions they do not know):
+
+* 1 — first version: run metadata, resolved spec, environment, and ``egress`` / ``egress-baseline`` samples.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cnibench.errors import ResultsError
+
+SCHEMA_VERSION = 1
+SCHEMA_CHANGES: dict[int, str] = {
+    1: "first version: run metadata, resolved spec, environment, egress and egress-baseline samples",
+}
+RESULTS_FILE = "results.json"
+
+Status = Literal["ok", "failed"]
+RunStatus = Literal["running", "complete", "failed", "interrupted"]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SampleBase(_Record):
+    """What every sample has, whatever the scenario: a failed repetition is kept with its reason."""
+
+    cni: str
+    scenario: str
+    repetition: int = Field(ge=1)
+    status: Status
+    error: str | None = None
+    started_at: float | None = Field(None, description="Unix time the measurement started.")
+    ended_at: float | None = None
+    artifact: str | None = Field(None, description="Raw tool output, relative to the run directory.")
+
+
+class EgressSample(SampleBase):
+    """One iperf3 run from the client pod to the external server (with or without the egress policy)."""
+
+    scenario: Literal["egress", "egress-baseline"]
+    protocol: Literal["tcp", "udp"]
+    throughput_bps: float | None = None
+    sender_bps: float | None = None
+    retransmits: int | None = None
+    rtt_mean_us: float | None = None
+    rtt_min_us: float | None = None
+    rtt_max_us: float | None = None
+    jitter_ms: float | None = None
+    lost_packets: int | None = None
+    lost_percent: float | None = None
+    intervals_bps: list[float] = Field(default_factory=list)
+    source_ip_seen: str | None = None
+    expected_source_ip: str | None = Field(
+        None, description="The egress IP with the policy; the client's node IP (masquerade) without it."
+    )
+    source_ip_ok: bool | None = None
+    egress_ip: str | None = None
+    egress_ip_ok: bool | None = Field(None, description="The server saw the egress IP (egress scenario only).")
+
+
+Sample = EgressSample
+
+
+class RunResults(_Record):
+    schema_version: int = SCHEMA_VERSION
+    run_id: str
+    name: str
+    platform: str
+    status: RunStatus
+    error: str | None = None
+    started_at: float
+    ended_at: float | None = None
+    cnibench_version: str
+    spec: dict[str, Any]
+    environment: dict[str, Any]
+    samples: list[Sample] = Field(default_factory=list)
+
+
+def write_results(path: Path, results: RunResults) -> None:
+    """Write atomically: a reader (or a crash) sees the old file or the new one, never half of one."""
+    data = results.model_dump_json(indent=2)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".results-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(data + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_results(path: Path) -> RunResults:
+    """Read a run's results; a run directory may be given for its ``results.json``."""
+    if path.is_dir():
+        path = path / RESULTS_FILE
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: no such results file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"{path}: cannot read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ResultsError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    if not isinstance(raw, dict):
+        raise ResultsError(f"{path}: not a results object")
+    version = raw.get("schema_version")
+    if version not in SCHEMA_CHANGES:
+        known = ", ".join(str(v) for v in SCHEMA_CHANGES)
+        raise ResultsError(f"{path}: unknown schema_version {version!r} (this cnibench reads {known})")
+    try:
+        return RunResults.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise ResultsError(f"{path}: {loc}: {first['msg']}") from None

@@ -1,0 +1,415 @@
+"""One run: compile the spec, drive the project's playbook through ansible-runner, record every repetition as it
+finishes, and always clean up — on success, on failure and on SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from cnibench import __version__, doctor
+from cnibench import environment as env_info
+from cnibench.errors import CnibenchError, Interrupted
+from cnibench.plan import Plan
+from cnibench.platforms.base import Compiled, Platform
+from cnibench.platforms.netns import ops
+from cnibench.platforms.netns import state as run_state
+from cnibench.platforms.netns.platform import NetnsPlatform
+from cnibench.platforms.netns.topology import new_prefix
+from cnibench.progress import Progress
+from cnibench.results.model import RESULTS_FILE, RunResults, RunStatus, Sample, write_results
+from cnibench.scenarios import egress
+from cnibench.scenarios.base import PlannedRun
+from cnibench.spec import Spec, spec_to_yaml
+
+#: After the first SIGINT/SIGTERM the playbook gets this long to stop by itself before it is killed.
+STOP_GRACE_S = 10.0
+MEASURE_TASK = "Measure"
+BUILD_TASK = "Build the netns cluster"
+
+SampleMaker = Callable[..., Sample]
+SAMPLE_MAKERS: dict[str, SampleMaker] = {
+    egress.NAME: egress.make_sample,
+    egress.BASELINE: egress.make_sample,
+}
+
+
+def get_platform(name: str) -> Platform:
+    platforms: dict[str, Platform] = {"netns": NetnsPlatform()}
+    return platforms[name]
+
+
+def ansible_dir() -> Path:
+    """The project's Ansible tree (ansible.cfg, collection, playbooks), shipped inside the package."""
+    return Path(str(resources.files("cnibench").joinpath("ansible")))
+
+
+# --------------------------------------------------------------------------------------------- recording
+
+
+class Recorder:
+    """Holds the run's record and rewrites ``results.json`` atomically after every change."""
+
+    def __init__(self, run_dir: Path, base: RunResults) -> None:
+        self.path = run_dir / RESULTS_FILE
+        self.env_path = run_dir / "environment.json"
+        self.results = base
+        self._lock = threading.Lock()
+        self.save()
+
+    def save(self) -> None:
+        write_results(self.path, self.results)
+
+    def add(self, sample: Sample) -> None:
+        with self._lock:
+            self.results = self.results.model_copy(update={"samples": [*self.results.samples, sample]})
+            self.save()
+
+    def cluster_facts(self, cni: str, facts: dict[str, Any]) -> None:
+        with self._lock:
+            environment = dict(self.results.environment)
+            clusters = dict(environment.get("clusters", {}))
+            clusters[cni] = {**clusters.get(cni, {}), **facts}
+            environment["clusters"] = clusters
+            self.results = self.results.model_copy(update={"environment": environment})
+            self.env_path.write_text(json.dumps(environment, indent=2) + "\n", encoding="utf-8")
+            self.save()
+
+    def finish(self, status: RunStatus, error: str | None) -> RunResults:
+        with self._lock:
+            self.results = self.results.model_copy(update={"status": status, "error": error, "ended_at": time.time()})
+            self.save()
+            return self.results
+
+
+# --------------------------------------------------------------------------------------------- signals
+
+
+class StopController:
+    """SIGINT/SIGTERM during a run: ask ansible-playbook to stop (SIGINT), then force it after a grace period.
+
+    ansible-runner's own cancel kills only the ansible-playbook process group and orphans the workers, so the
+    first signal goes to ansible-playbook itself; a second signal, or the grace period, makes the runner cancel.
+    """
+
+    def __init__(self) -> None:
+        self.requested_at: float | None = None
+        self.signal_name = ""
+        self.force = False
+        self.playbook_pid: int | None = None
+        self._forwarded = False
+        self._previous: dict[int, Any] = {}
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[StopController]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        try:
+            yield self
+        finally:
+            for sig, handler in self._previous.items():
+                signal.signal(sig, handler)
+
+    @property
+    def stopping(self) -> bool:
+        return self.requested_at is not None
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self.requested_at is None:
+            self.requested_at = time.monotonic()
+            self.signal_name = signal.Signals(signum).name
+        else:
+            self.force = True
+        self.forward()
+
+    def saw_pid(self, pid: int | None) -> None:
+        if pid and self.playbook_pid is None:
+            self.playbook_pid = pid
+            if self.stopping:
+                self.forward()
+
+    def forward(self) -> None:
+        if self.playbook_pid and not self._forwarded:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.playbook_pid, signal.SIGINT)
+            self._forwarded = True
+
+    def cancel(self) -> bool:
+        """ansible-runner's cancel_callback: True kills the playbook's process group."""
+        if self.requested_at is None:
+            return False
+        return self.force or time.monotonic() - self.requested_at > STOP_GRACE_S
+
+    def check(self) -> None:
+        """Between steps outside Ansible: stop now if a signal came."""
+        if self.stopping:
+            raise Interrupted(f"interrupted by {self.signal_name}")
+
+
+# --------------------------------------------------------------------------------------------- events
+
+
+class EventHandler:
+    """Turns ansible-runner events into samples, cluster facts, progress and the first failure's message."""
+
+    def __init__(
+        self,
+        *,
+        runs: list[PlannedRun],
+        run_dir: Path,
+        recorder: Recorder,
+        progress: Progress,
+        stop: StopController,
+        facts: dict[str, Any],
+        bundles: dict[str, str],
+    ) -> None:
+        self.bundles = bundles
+        self.by_artifact = {r.artifact: r for r in runs}
+        self.run_dir = run_dir
+        self.recorder = recorder
+        self.progress = progress
+        self.stop = stop
+        self.facts = facts
+        self.recorded: set[str] = set()
+        self.failure: str | None = None
+        self.current_cni: str | None = None
+
+    def __call__(self, event: dict[str, Any]) -> bool:
+        try:
+            self._handle(event)
+        except CnibenchError as exc:  # a broken artifact must not kill the event stream
+            self.failure = self.failure or str(exc)
+        return True
+
+    def _handle(self, event: dict[str, Any]) -> None:
+        self.stop.saw_pid(event.get("pid"))
+        kind = event.get("event", "")
+        data = event.get("event_data") or {}
+        task = str(data.get("task", ""))
+        res = data.get("res") or {}
+        if kind == "playbook_on_task_start":
+            self.progress.set_task(task)
+        elif kind in ("runner_item_on_ok", "runner_item_on_failed") and task == MEASURE_TASK:
+            self._measured(res, failed=kind.endswith("failed"))
+        elif kind == "runner_on_ok" and task == BUILD_TASK:
+            self._built(res)
+        elif kind in ("runner_on_failed", "runner_item_on_failed", "runner_on_unreachable"):
+            if not data.get("ignore_errors"):
+                self._failed(task, res)
+
+    def _measured(self, res: dict[str, Any], *, failed: bool) -> None:
+        loop_var = res.get("ansible_loop_var", "item")
+        item = res.get(loop_var) or {}
+        output = res.get("output") or item.get("output")
+        run = self.by_artifact.get(str(output))
+        if run is None or run.artifact in self.recorded:
+            return
+        failure = None
+        if failed:
+            failure = f"task failed: {res.get('msg', 'no message')}"
+        elif res.get("rc") is None:
+            failure = f"{run.command.get('argv', ['tool'])[0]} killed after {run.command.get('timeout')} s"
+        elif res.get("rc") != 0 and res.get("stderr_tail"):
+            failure = str(res["stderr_tail"]).strip().splitlines()[-1]
+        sample = SAMPLE_MAKERS[run.scenario](
+            run, run_dir=self.run_dir, started_at=res.get("started_at"), ended_at=res.get("ended_at"),
+            failure=failure,
+        )
+        self.recorded.add(run.artifact)
+        self.recorder.add(sample)
+        self.progress.finished(run)
+        if sample.status == "failed":
+            self.progress.note(f"repetition failed: {run.cni} {run.scenario} {run.repetition}: {sample.error}")
+
+    def _built(self, res: dict[str, Any]) -> None:
+        cni = self.bundles.get(str(res.get("bundle")))
+        if cni is not None:
+            self.recorder.cluster_facts(cni, {**self.facts.get(cni, {}), "links": res.get("links") or {}})
+
+    def _failed(self, task: str, res: dict[str, Any]) -> None:
+        if self.failure is not None:
+            return
+        msg = str(res.get("msg") or res.get("stderr") or res.get("reason") or "failed").strip()
+        msg = " ".join(msg.split())
+        self.failure = f"{task}: {msg}" if task else msg
+
+
+# --------------------------------------------------------------------------------------------- the run
+
+
+@dataclass(frozen=True)
+class Outcome:
+    run_dir: Path
+    results: RunResults
+
+    @property
+    def exit_code(self) -> int:
+        if self.results.status == "interrupted":
+            return Interrupted.exit_code
+        if self.results.status != "complete" or any(s.status != "ok" for s in self.results.samples):
+            return 1
+        return 0
+
+
+def new_run_dir(results_dir: Path, name: str) -> tuple[str, Path]:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    base = f"{stamp}-{name}"
+    for n in range(1, 1000):
+        run_id = base if n == 1 else f"{base}-{n}"
+        path = results_dir / run_id
+        try:
+            path.mkdir(parents=True)
+        except FileExistsError:
+            continue
+        return run_id, path
+    raise CnibenchError(f"{results_dir}: cannot create a run directory for {base}")
+
+
+def point_latest(results_dir: Path, run_id: str) -> None:
+    link = results_dir / "latest"
+    tmp = results_dir / f".latest-{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    tmp.symlink_to(run_id)
+    tmp.replace(link)
+
+
+def _inventory() -> dict[str, Any]:
+    return {
+        "all": {
+            "hosts": {
+                "localhost": {
+                    "ansible_connection": "local",
+                    # interpreter discovery can pick a broken python here: use the one cnibench runs in
+                    "ansible_python_interpreter": sys.executable,
+                }
+            }
+        }
+    }
+
+
+def run_playbook(
+    compiled: Compiled,
+    *,
+    run_dir: Path,
+    handler: EventHandler,
+    stop: StopController,
+) -> tuple[str, int | None]:
+    """Run the playbook with ansible-runner; its output goes to ``run_dir/ansible``, never to the terminal."""
+    import ansible_runner
+
+    vars_path = run_dir / "vars.json"
+    vars_path.write_text(json.dumps(compiled.extravars, indent=2) + "\n", encoding="utf-8")
+    project = ansible_dir()
+    bindir = str(Path(sys.executable).parent)
+    private = run_dir / "ansible"
+    private.mkdir(exist_ok=True)
+    runner = ansible_runner.run(
+        private_data_dir=str(private),
+        project_dir=str(project),
+        playbook=f"playbooks/{compiled.playbook}",
+        inventory=_inventory(),
+        cmdline=f"-e @{vars_path}",
+        envvars={
+            "PATH": bindir + os.pathsep + os.environ.get("PATH", os.defpath),
+            "ANSIBLE_CONFIG": str(project / "ansible.cfg"),
+            "ANSIBLE_COLLECTIONS_PATH": str(project / "collections"),
+            "ANSIBLE_NOCOLOR": "1",
+        },
+        settings={"pexpect_timeout": 0.2, "suppress_ansible_output": True},
+        suppress_env_files=True,
+        ident="playbook",
+        quiet=True,
+        event_handler=handler,
+        cancel_callback=stop.cancel,
+    )
+    return str(runner.status), runner.rc
+
+
+def execute(
+    spec: Spec,
+    plan: Plan,
+    *,
+    results_dir: Path,
+    progress_stream: Any = None,
+    progress: bool | None = None,
+) -> Outcome:
+    """Run ``plan`` and return its outcome; raises only for problems found before anything was created."""
+    platform = get_platform(spec.platform)
+    doctor.require(spec.platform)
+    stop = StopController()
+    with stop.installed():
+        run_id, run_dir = new_run_dir(results_dir, spec.name)
+        point_latest(results_dir, run_id)
+        state_dir = run_state.state_dir()
+        existing = ops.list_namespaces() + [p.stem for p in state_dir.glob("cnib*.json")]
+        prefix = new_prefix(existing)
+        state_file = run_state.state_file(prefix, state_dir)
+        run_state.init_state(state_file, prefix=prefix, owner_pid=os.getpid(), run_dir=str(run_dir))
+        (run_dir / "spec.yaml").write_text(spec_to_yaml(spec), encoding="utf-8")
+        environment = env_info.collect()
+        environment["prefix"] = prefix
+        (run_dir / "environment.json").write_text(json.dumps(environment, indent=2) + "\n", encoding="utf-8")
+        recorder = Recorder(
+            run_dir,
+            RunResults(
+                run_id=run_id,
+                name=spec.name,
+                platform=spec.platform,
+                status="running",
+                started_at=time.time(),
+                cnibench_version=__version__,
+                spec=spec.model_dump(mode="json"),
+                environment=environment,
+            ),
+        )
+        status: RunStatus = "complete"
+        error: str | None = None
+        compiled: Compiled | None = None
+        bar: Progress | None = None
+        try:
+            stop.check()
+            compiled = platform.compile(plan, run_dir=run_dir, prefix=prefix, state_file=state_file)
+            bar = Progress(compiled.runs, stream=progress_stream, enabled=progress)
+            bar.start()
+            handler = EventHandler(
+                runs=compiled.runs, run_dir=run_dir, recorder=recorder, progress=bar, stop=stop,
+                facts=compiled.facts,
+                bundles={c["bundle"]: c["cni"] for c in compiled.extravars.get("cnibench_clusters", [])},
+            )
+            stop.check()
+            runner_status, rc = run_playbook(compiled, run_dir=run_dir, handler=handler, stop=stop)
+            if stop.stopping:
+                status, error = "interrupted", f"interrupted by {stop.signal_name}"
+            elif runner_status != "successful":
+                status = "failed"
+                error = handler.failure or f"ansible-playbook {runner_status} (rc {rc}); see {run_dir}/ansible"
+        except Interrupted as exc:
+            status, error = "interrupted", str(exc)
+        except CnibenchError as exc:
+            status, error = "failed", str(exc)
+        finally:
+            if bar is not None:
+                bar.close()
+            try:
+                platform.cleanup(prefix, state_file)
+            except CnibenchError as exc:
+                status = "failed" if status == "complete" else status
+                error = (error + "; " if error else "") + f"cleanup: {exc} (run `cnibench clean`)"
+            results = recorder.finish(status, error)
+    return Outcome(run_dir=run_dir, results=results)

@@ -1,0 +1,1 @@
+"""Scenarios: what each one deploys, measures and verifies."""

@@ -1,0 +1,328 @@
+"""The experiment spec: the only input of a run, validated completely before anything is created."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cnibench.errors import SpecError
+
+SPEC_VERSION = 1
+
+#: CNIs (datapaths) each platform can compare. An unknown name fails with this list.
+PLATFORM_CNIS: dict[str, tuple[str, ...]] = {
+    "netns": ("hostgw", "vxlan"),
+}
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_BITRATE = re.compile(r"^[0-9]+(\.[0-9]+)?[KMG]?$")
+
+LaxIPv4Address = Annotated[ipaddress.IPv4Address, Field(strict=False)]
+LaxIPv4Network = Annotated[ipaddress.IPv4Network, Field(strict=False)]
+
+
+class _FieldError(ValueError):
+    """A cross-field check that names the field it is about (pydantic only knows the model's location)."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+class _Model(BaseModel):
+    # strict: YAML gives real ints, bools and strings; "10" for a number is a mistake worth reporting.
+    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
+
+
+class NodesSpec(_Model):
+    """The local cluster's shape: a control plane plus ``workers`` worker nodes (like the thesis's kind config)."""
+
+    workers: int = Field(2, ge=2, le=16, description="Worker nodes; the first one is the egress gateway node.")
+
+
+class NetworkSpec(_Model):
+    """Address plan of the cluster (defaults follow kind: a docker-like node network and 10.244.0.0/16 pods)."""
+
+    node_cidr: LaxIPv4Network = Field(
+        ipaddress.IPv4Network("172.18.0.0/24"), description="Node network (the shared bridge the nodes sit on)."
+    )
+    pod_cidr: LaxIPv4Network = Field(
+        ipaddress.IPv4Network("10.244.0.0/16"), description="Cluster pod CIDR; every node gets one /24 of it."
+    )
+
+    @field_validator("pod_cidr")
+    @classmethod
+    def _pod_cidr_room(cls, value: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
+        if value.prefixlen > 20:
+            raise ValueError("must be /20 or larger: every node gets a /24 out of it")
+        return value
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> NetworkSpec:
+        if self.node_cidr.overlaps(self.pod_cidr):
+            raise _FieldError(("pod_cidr",), f"{self.pod_cidr} overlaps node_cidr {self.node_cidr}")
+        if self.node_cidr.num_addresses < 32:
+            raise _FieldError(("node_cidr",), "must be /27 or larger")
+        return self
+
+
+class EgressSpec(_Model):
+    """The thesis's egress scenario: iperf3 from a pod, out through the egress gateway node, SNAT to the egress IP."""
+
+    protocol: Literal["tcp", "udp"] = "tcp"
+    parallel: int = Field(1, ge=1, le=64, description="Parallel iperf3 streams (-P).")
+    duration: int = Field(10, gt=0, le=3600, description="Measured seconds per repetition (-t).")
+    omit: int = Field(2, ge=0, le=600, description="Warm-up seconds left out of the result (-O).")
+    repetitions: int = Field(3, ge=1, le=1000)
+    bitrate: str = Field("1G", description="UDP target bitrate (-b), e.g. 500M or 1G; 0 = unlimited. UDP only.")
+    external_cidr: LaxIPv4Network = Field(
+        ipaddress.IPv4Network("203.0.113.0/24"),
+        description="Network of the external iperf3 server, reachable only through the gateway node.",
+    )
+    egress_ip: LaxIPv4Address | None = Field(
+        None, description="IP the gateway SNATs the selected pods' traffic to; default: last host of external_cidr."
+    )
+
+    @field_validator("bitrate")
+    @classmethod
+    def _bitrate(cls, value: str) -> str:
+        if not _BITRATE.match(value):
+            raise ValueError("must be a number with an optional K, M or G suffix, e.g. 500M")
+        return value
+
+    @field_validator("external_cidr")
+    @classmethod
+    def _external_room(cls, value: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
+        if value.prefixlen > 29:
+            raise ValueError("must be /29 or larger (gateway, server and egress IP need room)")
+        return value
+
+    @model_validator(mode="after")
+    def _default_egress_ip(self) -> EgressSpec:
+        if self.egress_ip is None:
+            self.egress_ip = self.external_cidr.broadcast_address - 1
+        ip = self.egress_ip
+        if ip.is_multicast or ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_reserved:
+            raise _FieldError(("egress_ip",), f"{ip} is not a unicast address")
+        if ip in self.external_cidr and ip in (
+            self.external_cidr.network_address,
+            self.external_cidr.broadcast_address,
+            *external_reserved_hosts(self.external_cidr),
+        ):
+            raise _FieldError(
+                ("egress_ip",), f"{ip} is the network, broadcast, gateway or server address of external_cidr"
+            )
+        return self
+
+
+def external_reserved_hosts(cidr: ipaddress.IPv4Network) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]:
+    """The gateway node's and the external server's addresses on the external network: its first two hosts."""
+    return cidr.network_address + 1, cidr.network_address + 2
+
+
+class ScenariosSpec(_Model):
+    egress: EgressSpec | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> ScenariosSpec:
+        if self.egress is None:
+            raise ValueError("at least one scenario is needed (egress)")
+        return self
+
+    def enabled(self) -> list[str]:
+        return [name for name in type(self).model_fields if getattr(self, name) is not None]
+
+
+class Spec(_Model):
+    """One experiment: which CNIs (datapaths) to compare, on which platform, in which scenarios."""
+
+    version: Literal[1] = SPEC_VERSION
+    name: str = Field(..., description="DNS-1123 label naming the experiment (used in run ids).")
+    platform: str = Field("netns", description="Where the cluster runs: " + ", ".join(PLATFORM_CNIS))
+    cnis: list[str] = Field(
+        ..., min_length=1, description="CNIs to compare; on netns the datapaths hostgw and vxlan."
+    )
+    nodes: NodesSpec = Field(default_factory=NodesSpec)  # type: ignore[arg-type]
+    network: NetworkSpec = Field(default_factory=NetworkSpec)  # type: ignore[arg-type]
+    scenarios: ScenariosSpec
+
+    @field_validator("name")
+    @classmethod
+    def _dns_label(cls, value: str) -> str:
+        if len(value) > 63 or not _DNS1123_LABEL.match(value):
+            raise ValueError(
+                "must be a DNS-1123 label: lower-case letters, digits and '-', "
+                "starting and ending with a letter or digit, at most 63 characters"
+            )
+        return value
+
+    @field_validator("platform")
+    @classmethod
+    def _known_platform(cls, value: str) -> str:
+        if value not in PLATFORM_CNIS:
+            raise ValueError(f"unknown platform {value!r}; valid: {', '.join(PLATFORM_CNIS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Spec:
+        valid = PLATFORM_CNIS[self.platform]
+        for index, cni in enumerate(self.cnis):
+            if cni not in valid:
+                raise _FieldError(
+                    ("cnis", index), f"unknown CNI {cni!r} for platform {self.platform}; valid: {', '.join(valid)}"
+                )
+        if len(set(self.cnis)) != len(self.cnis):
+            raise _FieldError(("cnis",), "each CNI may appear only once")
+        pod_cidr, node_cidr = self.network.pod_cidr, self.network.node_cidr
+        nodes = 1 + self.nodes.workers
+        if nodes + 8 > node_cidr.num_addresses:
+            raise _FieldError(("network", "node_cidr"), f"too small for {nodes} nodes")
+        egress = self.scenarios.egress
+        if egress is not None:
+            where = ("scenarios", "egress")
+            for other_name, other in (("pod_cidr", pod_cidr), ("node_cidr", node_cidr)):
+                if egress.external_cidr.overlaps(other):
+                    raise _FieldError(
+                        (*where, "external_cidr"), f"{egress.external_cidr} overlaps network.{other_name} {other}"
+                    )
+                if egress.egress_ip in other:
+                    raise _FieldError(
+                        (*where, "egress_ip"), f"{egress.egress_ip} is inside network.{other_name} {other}"
+                    )
+        return self
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses duplicate keys instead of silently keeping the last one."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _format_loc(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _format_errors(source: str, exc: ValidationError) -> str:
+    parts: list[str] = []
+    for err in exc.errors(include_url=False):
+        loc: tuple[str | int, ...] = tuple(p for p in err["loc"] if not str(p).startswith("function-after"))
+        msg = err["msg"]
+        ctx_error = (err.get("ctx") or {}).get("error")
+        if isinstance(ctx_error, _FieldError):
+            loc = loc + ctx_error.loc
+            msg = str(ctx_error)
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        parts.append(f"{_format_loc(loc)}: {msg}")
+    return f"{source}: " + "; ".join(parts)
+
+
+def parse_spec(data: Any, source: str = "<spec>") -> Spec:
+    """Validate a mapping into a :class:`Spec`; errors become one :class:`SpecError` line naming ``source``."""
+    if not isinstance(data, Mapping):
+        raise SpecError(f"{source}: the spec must be a YAML mapping, got {type(data).__name__}")
+    try:
+        return Spec.model_validate(dict(data))
+    except ValidationError as exc:
+        raise SpecError(_format_errors(source, exc)) from None
+
+
+def load_spec_data(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read spec: {exc.strerror}") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecError(f"{path}: not valid YAML{where}: {problem}") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: the spec must be a YAML mapping")
+    return data
+
+
+def default_spec_data() -> dict[str, Any]:
+    """The built-in default spec (the same file is shipped as ``examples/local.yaml``)."""
+    text = resources.files("cnibench").joinpath("default-spec.yaml").read_text(encoding="utf-8")
+    data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    assert isinstance(data, dict)
+    return data
+
+
+def load_spec(
+    path: Path | None,
+    *,
+    repetitions: int | None = None,
+    duration: int | None = None,
+) -> tuple[Spec, str]:
+    """Load, override and validate a spec. Returns the spec and a label of its source for messages."""
+    if path is None:
+        data, source = default_spec_data(), "built-in default spec"
+    else:
+        data, source = load_spec_data(path), str(path)
+    data = apply_overrides(data, repetitions=repetitions, duration=duration)
+    return parse_spec(data, source), source
+
+
+def apply_overrides(
+    data: dict[str, Any], *, repetitions: int | None = None, duration: int | None = None
+) -> dict[str, Any]:
+    """Return a copy of ``data`` with ``--repeat`` / ``--duration`` applied to every scenario present."""
+    if repetitions is None and duration is None:
+        return data
+    out = dict(data)
+    scenarios = out.get("scenarios")
+    if not isinstance(scenarios, dict):
+        return out
+    new_scenarios: dict[str, Any] = {}
+    for name, settings in scenarios.items():
+        settings = dict(settings) if isinstance(settings, dict) else settings
+        if isinstance(settings, dict):
+            if repetitions is not None:
+                settings["repetitions"] = repetitions
+            if duration is not None:
+                settings["duration"] = duration
+        new_scenarios[name] = settings
+    out["scenarios"] = new_scenarios
+    return out
+
+
+def spec_to_yaml(spec: Spec) -> str:
+    """The resolved spec (defaults filled in) as YAML, as stored in every run directory."""
+    return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)
+
+
+def json_schema() -> dict[str, Any]:
+    return Spec.model_json_schema()

@@ -1,0 +1,1 @@
+"""Measurement tools: argument builders and parsers of their machine-readable output. Pure functions."""
