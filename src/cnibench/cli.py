@@ -60,14 +60,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _spec_args(run)
     run.add_argument(
-        "--results-dir", type=Path, default=Path("results"), metavar="DIR",
+        "--results-dir",
+        type=Path,
+        default=Path("results"),
+        metavar="DIR",
         help="where run directories go (default: ./results; results/latest points at the newest)",
     )
     progress = run.add_mutually_exclusive_group()
-    progress.add_argument("--progress", dest="progress", action="store_true", default=None,
-                          help="show progress even when stderr is not a terminal")
-    progress.add_argument("--no-progress", dest="progress", action="store_false",
-                          help="never show progress")
+    progress.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_true",
+        default=None,
+        help="show progress even when stderr is not a terminal",
+    )
+    progress.add_argument("--no-progress", dest="progress", action="store_false", help="never show progress")
 
     plan = sub.add_parser(
         "plan",
@@ -108,8 +115,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
-            return commands.run(args.spec, repeat=args.repeat, duration=args.duration,
-                                results_dir=args.results_dir, progress=args.progress)
+            return commands.run(
+                args.spec,
+                repeat=args.repeat,
+                duration=args.duration,
+                results_dir=args.results_dir,
+                progress=args.progress,
+            )
         if args.command == "plan":
             return commands.plan(args.spec, repeat=args.repeat, duration=args.duration)
         if args.command == "doctor":

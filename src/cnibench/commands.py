@@ -36,8 +36,10 @@ def plan(spec_path: Path | None, *, repeat: int | None = None, duration: int | N
     the_plan = make_plan(spec)
     platform = runner.get_platform(spec.platform)
     print(f"spec: {source} (name {spec.name}, platform {spec.platform})")
-    print(f"matrix: {len(spec.cnis)} CNI(s) x {len({t.scenario for t in the_plan.trials})} trial(s), "
-          f"{the_plan.repetitions} repetitions, about {format_duration(the_plan.estimated_seconds)}")
+    print(
+        f"matrix: {len(spec.cnis)} CNI(s) x {len({t.scenario for t in the_plan.trials})} trial(s), "
+        f"{the_plan.repetitions} repetitions, about {format_duration(the_plan.estimated_seconds)}"
+    )
     header = ("cni", "scenario", "repetitions", "tool", "settings")
     rows = [(t.cni, t.scenario, str(t.repetitions), t.tool, t.settings) for t in the_plan.trials]
     widths = [max(len(x) for x in col) for col in zip(header, *rows, strict=True)]

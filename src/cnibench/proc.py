@@ -34,7 +34,7 @@ def run(
     *,
     timeout: float = 30.0,
     check: bool = True,
-    input: str | None = None,  # noqa: A002 - mirrors subprocess.run
+    input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` (never through a shell) and return its completed process.
 

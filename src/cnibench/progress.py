@@ -83,8 +83,7 @@ class Progress:
                 reps = sum(1 for r in self.runs if (r.cni, r.scenario) == (run.cni, run.scenario))
                 where = f"{run.cni} · {run.scenario} · rep {run.repetition}/{reps}"
             return (
-                f"cnibench ▸ {where} │ {done}/{total} done │ ~{format_duration(self.seconds_left())} left"
-                f" │ {self.task}"
+                f"cnibench ▸ {where} │ {done}/{total} done │ ~{format_duration(self.seconds_left())} left │ {self.task}"
             )
 
     def render(self) -> None:

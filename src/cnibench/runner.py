@@ -110,7 +110,7 @@ class StopController:
         self.force = False
         self.playbook_pid: int | None = None
         self._forwarded = False
-        self._previous: dict[int, Any] = {}
+        self._previous: dict[signal.Signals, Any] = {}
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[StopController]:
@@ -208,9 +208,10 @@ class EventHandler:
             self._measured(res, failed=kind.endswith("failed"))
         elif kind == "runner_on_ok" and task == BUILD_TASK:
             self._built(res)
-        elif kind in ("runner_on_failed", "runner_item_on_failed", "runner_on_unreachable"):
-            if not data.get("ignore_errors"):
-                self._failed(task, res)
+        elif kind in ("runner_on_failed", "runner_item_on_failed", "runner_on_unreachable") and not data.get(
+            "ignore_errors"
+        ):
+            self._failed(task, res)
 
     def _measured(self, res: dict[str, Any], *, failed: bool) -> None:
         loop_var = res.get("ansible_loop_var", "item")
@@ -227,7 +228,10 @@ class EventHandler:
         elif res.get("rc") != 0 and res.get("stderr_tail"):
             failure = str(res["stderr_tail"]).strip().splitlines()[-1]
         sample = SAMPLE_MAKERS[run.scenario](
-            run, run_dir=self.run_dir, started_at=res.get("started_at"), ended_at=res.get("ended_at"),
+            run,
+            run_dir=self.run_dir,
+            started_at=res.get("started_at"),
+            ended_at=res.get("ended_at"),
             failure=failure,
         )
         self.recorded.add(run.artifact)
@@ -388,7 +392,11 @@ def execute(
             bar = Progress(compiled.runs, stream=progress_stream, enabled=progress)
             bar.start()
             handler = EventHandler(
-                runs=compiled.runs, run_dir=run_dir, recorder=recorder, progress=bar, stop=stop,
+                runs=compiled.runs,
+                run_dir=run_dir,
+                recorder=recorder,
+                progress=bar,
+                stop=stop,
                 facts=compiled.facts,
                 bundles={c["bundle"]: c["cni"] for c in compiled.extravars.get("cnibench_clusters", [])},
             )

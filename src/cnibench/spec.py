@@ -143,14 +143,12 @@ class ScenariosSpec(_Model):
 class Spec(_Model):
     """One experiment: which CNIs (datapaths) to compare, on which platform, in which scenarios."""
 
-    version: Literal[1] = SPEC_VERSION
+    version: Literal[1] = 1
     name: str = Field(..., description="DNS-1123 label naming the experiment (used in run ids).")
     platform: str = Field("netns", description="Where the cluster runs: " + ", ".join(PLATFORM_CNIS))
-    cnis: list[str] = Field(
-        ..., min_length=1, description="CNIs to compare; on netns the datapaths hostgw and vxlan."
-    )
-    nodes: NodesSpec = Field(default_factory=NodesSpec)  # type: ignore[arg-type]
-    network: NetworkSpec = Field(default_factory=NetworkSpec)  # type: ignore[arg-type]
+    cnis: list[str] = Field(..., min_length=1, description="CNIs to compare; on netns the datapaths hostgw and vxlan.")
+    nodes: NodesSpec = Field(default_factory=NodesSpec)
+    network: NetworkSpec = Field(default_factory=NetworkSpec)
     scenarios: ScenariosSpec
 
     @field_validator("name")
@@ -209,11 +207,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=deep)
         if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         seen.add(key)
     return loader.construct_mapping(node, deep=deep)
 

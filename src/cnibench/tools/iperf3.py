@@ -84,11 +84,12 @@ def _source_ip(doc: dict[str, Any]) -> str | None:
     if not isinstance(server, dict):
         return None
     start = server.get("start", {})
-    hosts = {c.get("remote_host") for c in start.get("connected", []) if isinstance(c, dict)}
-    hosts.discard(None)
+    hosts: set[str] = {
+        str(c["remote_host"]) for c in start.get("connected", []) if isinstance(c, dict) and c.get("remote_host")
+    }
     accepted = (start.get("accepted_connection") or {}).get("host")
     if accepted:
-        hosts.add(accepted)
+        hosts.add(str(accepted))
     if len(hosts) > 1:
         raise MeasurementError(f"iperf3: the server saw several client addresses: {', '.join(sorted(hosts))}")
     return hosts.pop() if hosts else None

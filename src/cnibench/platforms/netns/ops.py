@@ -24,7 +24,7 @@ STEP_TIMEOUT = 30.0
 def list_namespaces() -> list[str]:
     """Names of all named network namespaces (what ``ip netns list`` shows)."""
     try:
-        return sorted(os.listdir(NETNS_DIR))
+        return sorted(entry.name for entry in NETNS_DIR.iterdir())
     except FileNotFoundError:
         return []
 
@@ -121,15 +121,15 @@ def pids_in_namespaces(names: Iterable[str]) -> dict[int, str]:
     if not inodes:
         return found
     me = os.getpid()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == me:
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == me:
             continue
         try:
-            ino = os.stat(f"/proc/{entry}/ns/net").st_ino
+            ino = (entry / "ns" / "net").stat().st_ino
         except OSError:
             continue
         if ino in inodes:
-            found[int(entry)] = inodes[ino]
+            found[int(entry.name)] = inodes[ino]
     return found
 
 

@@ -50,7 +50,7 @@ def start_daemon(
     """
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
-        proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
+        proc = subprocess.Popen(
             netns_argv(netns, argv),
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -100,7 +100,7 @@ def exec_to_file(netns: str, argv: list[str], *, output: Path, timeout: float) -
     output.parent.mkdir(parents=True, exist_ok=True)
     started = time.time()
     with output.open("wb") as out:
-        proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
+        proc = subprocess.Popen(
             netns_argv(netns, argv),
             stdin=subprocess.DEVNULL,
             stdout=out,

@@ -312,10 +312,19 @@ def render_egress_policy(topo: Topology, *, pods: list[str], egress_ip: str, des
             "}",
         ],
     )
-    remove.add("nft", gateway.netns, "gateway-snat-remove", [f"add table ip {p.egress_table}",
-                                                            f"delete table ip {p.egress_table}"])
-    remove.add("ip", gateway.netns, "gateway-egress-ip-remove",
-               [f"addr del {egress_ip}/32 dev {p.external_dev}"], tolerant=True)
+    remove.add(
+        "nft",
+        gateway.netns,
+        "gateway-snat-remove",
+        [f"add table ip {p.egress_table}", f"delete table ip {p.egress_table}"],
+    )
+    remove.add(
+        "ip",
+        gateway.netns,
+        "gateway-egress-ip-remove",
+        [f"addr del {egress_ip}/32 dev {p.external_dev}"],
+        tolerant=True,
+    )
     if topo.datapath == "hostgw":
         via = f"via {gateway.ip} dev {p.eth}"
     else:

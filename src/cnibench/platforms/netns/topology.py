@@ -261,9 +261,15 @@ def build_topology(
     )
     too_long = [
         name
-        for name in (topo.bridge, topo.eth, topo.pod_bridge, topo.vxlan_dev, topo.external_dev)
-        + tuple(p.host_ifname for p in pod_list)
-        + tuple(topo.uplink_peer(n) for n in nodes)
+        for name in (
+            topo.bridge,
+            topo.eth,
+            topo.pod_bridge,
+            topo.vxlan_dev,
+            topo.external_dev,
+            *(p.host_ifname for p in pod_list),
+            *(topo.uplink_peer(n) for n in nodes),
+        )
         if len(name) > IFNAMSIZ
     ]
     if too_long:

@@ -70,8 +70,7 @@ def main() -> None:
     params = module.params
     state_file = Path(params["state_file"]) if params["state_file"] else None
     try:
-        commands = ops.apply_bundle(Path(params["bundle"]), present=params["state"] == "present",
-                                    state_file=state_file)
+        commands = ops.apply_bundle(Path(params["bundle"]), present=params["state"] == "present", state_file=state_file)
         links = ops.link_mtus(Path(params["bundle"])) if params["state"] == "present" else {}
     except CnibenchError as exc:
         module.fail_json(msg=str(exc))

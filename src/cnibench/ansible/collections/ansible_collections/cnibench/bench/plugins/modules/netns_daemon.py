@@ -86,8 +86,9 @@ def main() -> None:
         module.fail_json(msg=f"cnibench is not importable by {module._name}'s interpreter: {exc}")
     p = module.params
     try:
-        pid = process.start_daemon(p["netns"], p["argv"], log=Path(p["log"]), listen_port=p["listen_port"],
-                                   timeout=p["timeout"])
+        pid = process.start_daemon(
+            p["netns"], p["argv"], log=Path(p["log"]), listen_port=p["listen_port"], timeout=p["timeout"]
+        )
     except CnibenchError as exc:
         module.fail_json(msg=f"{p['name']}: {exc}")
     if p["state_file"]:

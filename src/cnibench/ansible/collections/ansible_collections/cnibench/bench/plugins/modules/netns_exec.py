@@ -82,8 +82,14 @@ def main() -> None:
         result = process.exec_to_file(p["netns"], p["argv"], output=Path(p["output"]), timeout=p["timeout"])
     except OSError as exc:
         module.fail_json(msg=f"cannot run {p['argv'][0]} in {p['netns']}: {exc}")
-    module.exit_json(changed=True, rc=result.returncode, started_at=result.started_at,
-                     ended_at=result.ended_at, stderr_tail=result.stderr, output=p["output"])
+    module.exit_json(
+        changed=True,
+        rc=result.returncode,
+        started_at=result.started_at,
+        ended_at=result.ended_at,
+        stderr_tail=result.stderr,
+        output=p["output"],
+    )
 
 
 if __name__ == "__main__":
