@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 from cnibench import doctor as doctor_mod
 from cnibench import runner
-from cnibench.errors import PlatformError
+from cnibench.errors import PlatformError, ResultsError
 from cnibench.plan import format_duration, make_plan
 from cnibench.platforms.netns import ops
 from cnibench.platforms.netns import state as run_state
 from cnibench.report.summary import format_summary
+from cnibench.results.model import RESULTS_FILE, read_results, write_results
 from cnibench.spec import json_schema, load_spec
 
 
@@ -95,7 +97,29 @@ def clean(*, dry_run: bool = False, force: bool = False) -> int:
             code = 1
             continue
         print(f"removed {what}; ended {len(report.pids)} process(es)")
+        if item.run_dir:
+            mark_killed(Path(item.run_dir))
     return code
+
+
+def mark_killed(run_dir: Path) -> None:
+    """A run whose cnibench process died still says "running": record that it was cleaned up instead."""
+    path = run_dir / RESULTS_FILE
+    try:
+        results = read_results(path)
+    except ResultsError:
+        return
+    if results.status == "running":
+        write_results(
+            path,
+            results.model_copy(
+                update={
+                    "status": "interrupted",
+                    "error": "the cnibench process died; `cnibench clean` removed what it left",
+                    "ended_at": time.time(),
+                }
+            ),
+        )
 
 
 def schema() -> int:

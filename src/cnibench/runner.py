@@ -104,7 +104,8 @@ class StopController:
     first signal goes to ansible-playbook itself; a second signal, or the grace period, makes the runner cancel.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, on_playbook_pid: Callable[[int], None] | None = None) -> None:
+        self.on_playbook_pid = on_playbook_pid
         self.requested_at: float | None = None
         self.signal_name = ""
         self.force = False
@@ -140,6 +141,8 @@ class StopController:
     def saw_pid(self, pid: int | None) -> None:
         if pid and self.playbook_pid is None:
             self.playbook_pid = pid
+            if self.on_playbook_pid is not None:
+                self.on_playbook_pid(pid)
             if self.stopping:
                 self.forward()
 
@@ -334,6 +337,7 @@ def run_playbook(
             "ANSIBLE_CONFIG": str(project / "ansible.cfg"),
             "ANSIBLE_COLLECTIONS_PATH": str(project / "collections"),
             "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_LOG_PATH": str(run_dir / "ansible.log"),
         },
         settings={"pexpect_timeout": 0.2, "suppress_ansible_output": True},
         suppress_env_files=True,
@@ -356,14 +360,13 @@ def execute(
     """Run ``plan`` and return its outcome; raises only for problems found before anything was created."""
     platform = get_platform(spec.platform)
     doctor.require(spec.platform)
-    stop = StopController()
+    state_dir = run_state.state_dir()
+    prefix = new_prefix(ops.list_namespaces() + [p.stem for p in state_dir.glob("cnib*.json")])
+    state_file = run_state.state_file(prefix, state_dir)
+    stop = StopController(on_playbook_pid=lambda pid: run_state.set_playbook(state_file, pid))
     with stop.installed():
         run_id, run_dir = new_run_dir(results_dir, spec.name)
         point_latest(results_dir, run_id)
-        state_dir = run_state.state_dir()
-        existing = ops.list_namespaces() + [p.stem for p in state_dir.glob("cnib*.json")]
-        prefix = new_prefix(existing)
-        state_file = run_state.state_file(prefix, state_dir)
         run_state.init_state(state_file, prefix=prefix, owner_pid=os.getpid(), run_dir=str(run_dir))
         (run_dir / "spec.yaml").write_text(spec_to_yaml(spec), encoding="utf-8")
         environment = env_info.collect()

@@ -19,6 +19,8 @@ class Row:
     throughput: Summary | None
     rtt: Summary | None
     retransmits: Summary | None
+    jitter: Summary | None
+    loss: Summary | None
     verified: int
     verify_what: str
 
@@ -42,6 +44,8 @@ def rows(results: RunResults) -> list[Row]:
                 throughput=summarize(_values(samples, lambda s: s.throughput_bps)),
                 rtt=summarize(_values(samples, lambda s: s.rtt_mean_us)),
                 retransmits=summarize(_values(samples, lambda s: s.retransmits)),
+                jitter=summarize(_values(samples, lambda s: s.jitter_ms)),
+                loss=summarize(_values(samples, lambda s: s.lost_percent)),
                 verified=sum(1 for s in samples if s.source_ip_ok),
                 verify_what="egress IP" if scenario == egress.NAME else "node IP",
             )
@@ -75,7 +79,14 @@ def format_summary(results: RunResults, run_dir: str) -> str:
         lines.append(f"error: {results.error}")
     warnings: list[str] = []
     if table:
-        header = ("cni", "scenario", "ok", "Gbit/s (median)", "cv", "RTT us (median)", "retransmits", "source IP")
+        udp = any(r.jitter is not None for r in table)
+        tcp = any(r.rtt is not None for r in table) or not udp
+        header = ("cni", "scenario", "ok", "Gbit/s (median)", "cv")
+        if tcp:
+            header += ("RTT us (median)", "retransmits")
+        if udp:
+            header += ("jitter ms", "loss %")
+        header += ("source IP",)
         body = []
         for r in table:
             cv = r.throughput.cv if r.throughput else None
@@ -87,18 +98,24 @@ def format_summary(results: RunResults, run_dir: str) -> str:
                 )
             if r.ok < r.total:
                 warnings.append(f"{r.cni} {r.scenario}: {r.total - r.ok} of {r.total} repetitions failed")
-            body.append(
-                (
-                    r.cni,
-                    r.scenario,
-                    f"{r.ok}/{r.total}",
-                    _fmt(r.throughput.median if r.throughput else None, 1e9),
-                    cv_text,
+            cells: tuple[str, ...] = (
+                r.cni,
+                r.scenario,
+                f"{r.ok}/{r.total}",
+                _fmt(r.throughput.median if r.throughput else None, 1e9),
+                cv_text,
+            )
+            if tcp:
+                cells += (
                     _fmt(r.rtt.median if r.rtt else None, 1, 0),
                     _fmt(r.retransmits.median if r.retransmits else None, 1, 0),
-                    f"{r.verified}/{r.total} {r.verify_what}",
                 )
-            )
+            if udp:
+                cells += (
+                    _fmt(r.jitter.median if r.jitter else None, 1, 3),
+                    _fmt(r.loss.median if r.loss else None, 1, 2),
+                )
+            body.append((*cells, f"{r.verified}/{r.total} {r.verify_what}"))
         widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=True)]
         for row in (header, *body):
             lines.append("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())

@@ -165,6 +165,38 @@ def terminate(pids: Iterable[int], *, grace: float = 3.0) -> list[int]:
     return targets
 
 
+def descendants(pid: int) -> list[int]:
+    """All processes below ``pid`` in the process tree (children, grandchildren, ...)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def end_playbook(state: dict[str, object]) -> list[int]:
+    """End a run's orphaned ansible-playbook and every process below it (its workers run in their own
+    sessions since ansible-core 2.19, so a process-group kill would miss them). Only the exact process that
+    was recorded is touched: a recycled PID has another start time."""
+    playbook = state.get("playbook")
+    if not isinstance(playbook, dict) or not run_state.same_process(playbook.get("pid"), playbook.get("start")):
+        return []
+    pid = int(playbook["pid"])
+    return terminate([pid, *descendants(pid)])
+
+
 @dataclass
 class DestroyReport:
     namespaces: list[str] = field(default_factory=list)
@@ -193,10 +225,14 @@ def destroy_namespaces(names: Iterable[str]) -> DestroyReport:
 def destroy_prefix(prefix: str, state_file: Path | None = None) -> DestroyReport:
     """Remove everything of one run: its recorded namespaces and any namespace carrying its prefix."""
     recorded: list[str] = []
+    ended: list[int] = []
     if state_file is not None:
-        recorded = list(run_state.read_state(state_file).get("namespaces", []))
+        data = run_state.read_state(state_file)
+        recorded = list(data.get("namespaces", []))
+        ended = end_playbook(data)
     names = recorded + [n for n in list_namespaces() if n.startswith(prefix + "-")]
     report = destroy_namespaces(names)
+    report.pids = ended + report.pids
     if state_file is not None:
         run_state.remove_state(state_file)
     return report

@@ -89,6 +89,12 @@ def add_daemon(path: Path, prefix: str, *, name: str, netns: str, pid: int) -> N
         )
 
 
+def set_playbook(path: Path, pid: int) -> None:
+    """Record the run's ansible-playbook process: ``clean`` ends it (and its workers) if cnibench died."""
+    with _locked(path) as data:
+        data["playbook"] = {"pid": pid, "start": process_start_time(pid)}
+
+
 def drop_namespaces(path: Path, names: list[str]) -> None:
     if not path.exists():
         return
@@ -105,13 +111,17 @@ def read_state(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def same_process(pid: Any, start: Any) -> bool:
+    """True when ``pid`` runs and is the process that had start time ``start`` (not a recycled PID)."""
+    if not isinstance(pid, int) or pid <= 1:
+        return False
+    now = process_start_time(pid)
+    return now is not None and now == start
+
+
 def owner_alive(data: dict[str, Any]) -> bool:
     """True when the process that created this state is still running (same PID *and* start time)."""
-    pid = data.get("owner_pid")
-    if not isinstance(pid, int):
-        return False
-    start = process_start_time(pid)
-    return start is not None and start == data.get("owner_start")
+    return same_process(data.get("owner_pid"), data.get("owner_start"))
 
 
 def remove_state(path: Path) -> None:

@@ -34,12 +34,16 @@ DATAPATHS = ("hostgw", "vxlan")
 
 def new_prefix(existing: Iterable[str] = ()) -> str:
     """A fresh per-run prefix (``cnib`` + 4 hex digits) not used by any name in ``existing``."""
-    taken = set(existing)
-    for _ in range(1000):
+    taken = {name.split("-", 1)[0].split("_", 1)[0] for name in existing}
+    for _ in range(64):
         prefix = f"cnib{secrets.token_hex(2)}"
-        if not any(name.startswith(prefix) for name in taken):
+        if prefix not in taken:
             return prefix
-    raise RuntimeError("could not find a free cnibench prefix")  # pragma: no cover - 65536 choices
+    for number in range(1 << 16):  # a crowded machine: take the first free one
+        prefix = f"cnib{number:04x}"
+        if prefix not in taken:
+            return prefix
+    raise RuntimeError("all 65536 cnibench prefixes are in use: run `cnibench clean`")
 
 
 @dataclass(frozen=True)

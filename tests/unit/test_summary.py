@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import statistics
+
+from cnibench.report.summary import format_summary, gateway_ratios, rows
+from cnibench.results.model import read_results
+
+
+def _real(data_dir):
+    # a results.json written by a real `cnibench run --repeat 2 --duration 2`
+    return read_results(data_dir / "results" / "netns-hostgw-vxlan.json")
+
+
+def test_rows_and_ratio_from_a_real_run(data_dir):
+    results = _real(data_dir)
+    table = rows(results)
+    assert {(r.cni, r.scenario) for r in table} == {
+        (c, s) for c in ("hostgw", "vxlan") for s in ("egress", "egress-baseline")}
+    for row in table:
+        mine = [s.throughput_bps for s in results.samples if (s.cni, s.scenario) == (row.cni, row.scenario)]
+        assert row.throughput.median == statistics.median(mine)
+        assert row.verified == row.total == row.ok
+    ratios = gateway_ratios(table)
+    for cni in ("hostgw", "vxlan"):
+        egress = statistics.median(s.throughput_bps for s in results.samples
+                                   if s.cni == cni and s.scenario == "egress")
+        base = statistics.median(s.throughput_bps for s in results.samples
+                                 if s.cni == cni and s.scenario == "egress-baseline")
+        assert ratios[cni] == egress / base
+
+
+def test_summary_text(data_dir):
+    results = _real(data_dir)
+    text = format_summary(results, "results/x")
+    assert "8/8 repetitions ok" in text
+    assert "2/2 egress IP" in text and "2/2 node IP" in text
+    assert "egress gateway / baseline throughput: hostgw" in text
+    assert "warning" not in text
+    assert text.endswith("results: results/x")
+
+
+def test_failed_and_unstable_repetitions_are_reported(data_dir):
+    results = _real(data_dir)
+    samples = list(results.samples)
+    first = samples[0]
+    samples[0] = first.model_copy(update={"status": "failed", "error": "iperf3: boom", "source_ip_ok": None})
+    samples[1] = samples[1].model_copy(update={"throughput_bps": samples[1].throughput_bps * 3})
+    samples.append(samples[1].model_copy(update={"repetition": 3, "throughput_bps": samples[1].throughput_bps / 9}))
+    text = format_summary(results.model_copy(update={"samples": samples}), "r")
+    assert f"failed: {first.cni} {first.scenario} rep 1: iperf3: boom" in text
+    assert "1 of 3 repetitions failed" in text
+    assert "varies by" in text and " !" in text
