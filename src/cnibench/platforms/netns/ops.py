@@ -64,7 +64,8 @@ def apply_steps(steps: Iterable[Step], directory: Path) -> list[list[str]]:
         try:
             run(argv, timeout=STEP_TIMEOUT, check=not step.tolerant)
         except CommandError as exc:
-            raise PlatformError(f"{step.file}: {exc}") from exc
+            where = f" in {step.netns}" if step.netns else ""
+            raise PlatformError(f"{step.file}{where}: {step.kind} failed: {exc.detail or exc}") from exc
         done.append(argv)
     return done
 

@@ -13,6 +13,8 @@ from cnibench.errors import PlatformError
 from cnibench.platforms.netns.ops import terminate
 
 _LISTEN = "0A"
+#: Daemons started by this process, kept so their Popen objects are not collected while they run.
+_DAEMONS: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def netns_argv(netns: str, argv: list[str]) -> list[str]:
@@ -57,6 +59,7 @@ def start_daemon(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    _DAEMONS[proc.pid] = proc
     if listen_port is None:
         return proc.pid
     deadline = time.monotonic() + timeout
@@ -75,8 +78,12 @@ def stop_daemon(pid: int) -> None:
     try:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
-        return
-    terminate([pid])
+        pass
+    else:
+        terminate([pid])
+    proc = _DAEMONS.pop(pid, None)
+    if proc is not None:
+        proc.poll()
 
 
 def _tail(path: Path, limit: int = 300) -> str:

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cnibench.platforms.netns import ops
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path, monkeypatch) -> Path:
+    """Each test keeps its run state in its own directory (and leaves nothing in /run/cnibench)."""
+    path = tmp_path / "state"
+    monkeypatch.setenv("CNIBENCH_STATE_DIR", str(path))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers():
+    before = set(ops.list_namespaces())
+    yield
+    left = [n for n in ops.list_namespaces() if n not in before and ops.is_cnibench_namespace(n)]
+    if left:
+        ops.destroy_namespaces(left)
+    assert not left, f"namespaces left behind: {left}"
+
+
+def write_spec(path: Path, **egress: object) -> Path:
+    settings = {"duration": 1, "omit": 0, "repetitions": 2}
+    settings.update(egress)
+    cnis = settings.pop("cnis", ["hostgw", "vxlan"])
+    spec = {"name": "it", "platform": "netns", "cnis": cnis, "scenarios": {"egress": settings}}
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def cnibench(*args: str, **kwargs) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "cnibench", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def run_dir_of(results: Path) -> Path:
+    return (results / "latest").resolve()
+
+
+def prefix_of(run_dir: Path) -> str:
+    return json.loads((run_dir / "environment.json").read_text())["prefix"]
+
+
+def processes_mentioning(text: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if text in cmdline and state != "Z":
+            found.append(f"{entry.name} {cmdline}")
+    return found
+
+
+def wait_for_samples(run_parent: Path, count: int, timeout: float = 60) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        latest = run_parent / "latest" / "results.json"
+        try:
+            if len(json.loads(latest.read_text())["samples"]) >= count:
+                return latest.resolve().parent
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"no {count} samples within {timeout} s")

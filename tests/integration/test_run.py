@@ -1,0 +1,185 @@
+"""`cnibench run` end to end: real namespaces, real iperf3, real Ansible; cleanup after success, failure, signals."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cnibench import commands
+from cnibench.platforms.netns import ops
+from cnibench.platforms.netns import platform as netns_platform
+from cnibench.platforms.netns.render import render_cluster, render_egress_policy
+from cnibench.results.model import read_results
+
+from .conftest import cnibench, prefix_of, processes_mentioning, run_dir_of, wait_for_samples, write_spec
+
+pytestmark = pytest.mark.integration
+
+
+def _assert_clean(run_dir, state_dir):
+    prefix = prefix_of(run_dir)
+    assert not [n for n in ops.list_namespaces() if n.startswith(prefix)]
+    assert not list(state_dir.glob("*.json")), "state file left behind"
+    assert not processes_mentioning(str(run_dir)), "processes of the run still running"
+    assert not processes_mentioning(f"{prefix}-"), "processes of the run still running"
+
+
+def test_run_end_to_end(tmp_path, state_dir):
+    spec = write_spec(tmp_path / "spec.yaml", duration=2, omit=1)
+    results_dir = tmp_path / "results"
+    proc = cnibench("run", str(spec), "--results-dir", str(results_dir))
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, err + out
+    assert err == ""  # no progress on a pipe, no Ansible output on the terminal
+    run_dir = run_dir_of(results_dir)
+    results = read_results(run_dir)
+    assert results.status == "complete"
+    assert [(s.cni, s.scenario, s.repetition) for s in results.samples] == [
+        (cni, scenario, rep)
+        for cni in ("hostgw", "vxlan")
+        for scenario in ("egress-baseline", "egress")
+        for rep in (1, 2)
+    ]
+    for sample in results.samples:
+        assert sample.status == "ok", sample.error
+        assert sample.throughput_bps > 1e8 and sample.rtt_mean_us > 0
+        assert (run_dir / sample.artifact).is_file()
+        assert len(sample.intervals_bps) == 2  # 2 s measured, the 1 s warm-up left out
+        assert sample.ended_at - sample.started_at >= 3.0
+        if sample.scenario == "egress":
+            assert sample.egress_ip_ok is True and sample.source_ip_seen == "203.0.113.254"
+        else:
+            assert sample.source_ip_ok is True and sample.source_ip_seen == "172.18.0.4"
+    env = results.environment
+    assert env["kernel"] and env["cpu_model"] and env["tools"]["iperf3"] and env["tools"]["ansible-core"]
+    assert env["clusters"]["vxlan"]["pod_mtu"] == 1450 and env["clusters"]["hostgw"]["pod_mtu"] == 1500
+    observed = env["clusters"]["vxlan"]["links"]
+    pod_ns = next(ns for ns in observed if ns.endswith("-pod-iperf3-client"))
+    assert set(observed[pod_ns].values()) == {1450}
+    for name in ("spec.yaml", "environment.json", "vars.json", "ansible.log", "logs/hostgw/iperf3-server.log",
+                 "rendered/vxlan/cluster/bundle.json", "rendered/vxlan/egress-policy/bundle.json"):
+        assert (run_dir / name).is_file(), name
+    assert "Build the netns cluster" in (run_dir / "ansible.log").read_text()
+    assert "2/2 egress IP" in out and "egress gateway / baseline throughput: hostgw" in out
+    _assert_clean(run_dir, state_dir)
+
+
+def test_a_failing_step_is_one_line_and_cleans_up(tmp_path, state_dir, monkeypatch, capsys):
+    """A step that fails half-way through building the cluster (a route the kernel refuses)."""
+
+    def broken(topo):
+        bundle = render_cluster(topo)
+        last = bundle.apply[-1]
+        bad = type(last)(last.kind, last.netns, last.file, last.content + "route add 10.99.0.0/16 via 192.0.2.1\n")
+        return type(bundle)(bundle.name, bundle.prefix, bundle.namespaces, (*bundle.apply[:-1], bad), bundle.remove)
+
+    monkeypatch.setattr(netns_platform, "render_cluster", broken)
+    spec = write_spec(tmp_path / "spec.yaml", cnis=["hostgw"])
+    code = commands.run(spec, results_dir=tmp_path / "results", progress=False)
+    out = capsys.readouterr().out
+    assert code == 1
+    run_dir = run_dir_of(tmp_path / "results")
+    results = read_results(run_dir)
+    assert results.status == "failed" and results.samples == []
+    prefix = prefix_of(run_dir)
+    assert results.error.startswith(f"Build the netns cluster: 16-external.ip in {prefix}-ext: ip failed: Error: ")
+    assert "Nexthop has invalid gateway" in results.error and "16-external.ip:5" in results.error
+    assert f"error: {results.error}" in out.splitlines()
+    _assert_clean(run_dir, state_dir)
+
+
+def test_a_wrong_egress_ip_fails_the_repetitions_and_the_run_goes_on(tmp_path, state_dir, monkeypatch, capsys):
+    """A gateway that SNATs to another address than the policy's: the server-side check catches it."""
+
+    def misconfigured(topo, *, pods, egress_ip, destinations):
+        return render_egress_policy(topo, pods=pods, egress_ip="203.0.113.200", destinations=destinations)
+
+    monkeypatch.setattr(netns_platform, "render_egress_policy", misconfigured)
+    spec = write_spec(tmp_path / "spec.yaml", cnis=["hostgw"])
+    code = commands.run(spec, results_dir=tmp_path / "results", progress=False)
+    out = capsys.readouterr().out
+    assert code == 1
+    results = read_results(run_dir_of(tmp_path / "results"))
+    assert results.status == "complete"
+    egress = [s for s in results.samples if s.scenario == "egress"]
+    assert len(egress) == 2 and all(s.status == "failed" and s.egress_ip_ok is False for s in egress)
+    assert "server saw 203.0.113.200, expected the egress IP 203.0.113.254" in egress[0].error
+    assert all(s.status == "ok" for s in results.samples if s.scenario == "egress-baseline")
+    assert "0/2 egress IP" in out
+    _assert_clean(run_dir_of(tmp_path / "results"), state_dir)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_keeps_finished_results_and_cleans_up(tmp_path, state_dir, sig):
+    spec = write_spec(tmp_path / "spec.yaml", repetitions=5, duration=2)
+    results_dir = tmp_path / "results"
+    proc = cnibench("run", str(spec), "--results-dir", str(results_dir))
+    run_dir = wait_for_samples(results_dir, 1)
+    proc.send_signal(sig)
+    start = time.monotonic()
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - start < 15
+    assert proc.returncode == 130, err
+    results = read_results(run_dir)
+    assert results.status == "interrupted" and results.error == f"interrupted by {sig.name}"
+    assert 1 <= len(results.samples) < 20
+    assert all(s.status == "ok" for s in results.samples)  # the interrupted repetition is not recorded
+    assert "interrupted" in out
+    _assert_clean(run_dir, state_dir)
+
+
+def test_clean_after_sigkill(tmp_path, state_dir):
+    spec = write_spec(tmp_path / "spec.yaml", repetitions=5, duration=2)
+    results_dir = tmp_path / "results"
+    proc = cnibench("run", str(spec), "--results-dir", str(results_dir))
+    run_dir = wait_for_samples(results_dir, 1)
+    proc.kill()
+    proc.communicate(timeout=10)
+    prefix = prefix_of(run_dir)
+    assert [n for n in ops.list_namespaces() if n.startswith(prefix)], "expected leftovers after SIGKILL"
+    assert processes_mentioning(str(run_dir)), "expected the orphaned ansible-playbook"
+    dry = subprocess.run([sys.executable, "-m", "cnibench", "clean", "--dry-run"], capture_output=True, text=True)
+    assert dry.returncode == 0 and f"would remove {prefix}" in dry.stdout
+    assert [n for n in ops.list_namespaces() if n.startswith(prefix)]
+    done = subprocess.run([sys.executable, "-m", "cnibench", "clean"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert f"removed {prefix}" in done.stdout
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["status"] == "interrupted" and len(results["samples"]) >= 1
+    _assert_clean(run_dir, state_dir)
+    again = subprocess.run([sys.executable, "-m", "cnibench", "clean"], capture_output=True, text=True)
+    assert "nothing to clean" in again.stdout
+
+
+def test_clean_leaves_a_live_run_alone(tmp_path, state_dir):
+    spec = write_spec(tmp_path / "spec.yaml", repetitions=3, duration=2, cnis=["hostgw"])
+    results_dir = tmp_path / "results"
+    proc = cnibench("run", str(spec), "--results-dir", str(results_dir))
+    try:
+        run_dir = wait_for_samples(results_dir, 1)
+        done = subprocess.run([sys.executable, "-m", "cnibench", "clean"], capture_output=True, text=True)
+        assert "still running" in done.stdout
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    _assert_clean(run_dir, state_dir)
+
+
+def test_unprivileged_user_gets_exit_2_and_nothing_is_created(tmp_path):
+    results_dir = tmp_path / "results"
+    tmp_path.chmod(0o777)
+    drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"]
+    for command in (["run", "--results-dir", str(results_dir)], ["clean"]):
+        proc = subprocess.run([*drop, sys.executable, "-m", "cnibench", *command], capture_output=True, text=True,
+                              cwd=tmp_path)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.count("\n") == 1
+        assert "not root" in proc.stderr and "sudo" in proc.stderr
+    assert not results_dir.exists()
