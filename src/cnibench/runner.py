@@ -310,6 +310,22 @@ def _inventory() -> dict[str, Any]:
     }
 
 
+def ansible_error(run_dir: Path) -> str | None:
+    """Ansible's own complaint when no task failed (a broken inventory or vars file): its last [ERROR] line."""
+    stdout = run_dir / "ansible" / "artifacts" / "playbook" / "stdout"
+    try:
+        lines = stdout.read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    for index in range(len(lines) - 1, -1, -1):
+        line = lines[index].strip()
+        if line.startswith(("[ERROR]:", "ERROR!")):
+            message = line.split(":", 1)[1].strip() if line.startswith("[ERROR]") else line[6:].strip()
+            following = [rest.strip() for rest in lines[index + 1 : index + 3] if rest.strip()]
+            return "ansible-playbook: " + " ".join([message, *following])[:400]
+    return None
+
+
 def run_playbook(
     compiled: Compiled,
     *,
@@ -360,6 +376,8 @@ def execute(
     """Run ``plan`` and return its outcome; raises only for problems found before anything was created."""
     platform = get_platform(spec.platform)
     doctor.require(spec.platform)
+    shown_dir = results_dir
+    results_dir = results_dir.resolve()  # Ansible runs from its project directory: only absolute paths
     state_dir = run_state.state_dir()
     prefix = new_prefix(ops.list_namespaces() + [p.stem for p in state_dir.glob("cnib*.json")])
     state_file = run_state.state_file(prefix, state_dir)
@@ -409,7 +427,8 @@ def execute(
                 status, error = "interrupted", f"interrupted by {stop.signal_name}"
             elif runner_status != "successful":
                 status = "failed"
-                error = handler.failure or f"ansible-playbook {runner_status} (rc {rc}); see {run_dir}/ansible"
+                error = handler.failure or ansible_error(run_dir) or f"ansible-playbook {runner_status} (rc {rc})"
+                error += f" (Ansible log: {shown_dir / run_id / 'ansible.log'})"
         except Interrupted as exc:
             status, error = "interrupted", str(exc)
         except CnibenchError as exc:
@@ -423,4 +442,4 @@ def execute(
                 status = "failed" if status == "complete" else status
                 error = (error + "; " if error else "") + f"cleanup: {exc} (run `cnibench clean`)"
             results = recorder.finish(status, error)
-    return Outcome(run_dir=run_dir, results=results)
+    return Outcome(run_dir=shown_dir / run_id, results=results)

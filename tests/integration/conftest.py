@@ -41,8 +41,9 @@ def write_spec(path: Path, **egress: object) -> Path:
 
 
 def cnibench(*args: str, **kwargs) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "cnibench", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "cnibench", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs
+    )
 
 
 def run_dir_of(results: Path) -> Path:

@@ -19,14 +19,21 @@ pytestmark = pytest.mark.integration
 
 
 def _topology(datapath: str):
-    return build_topology(prefix=new_prefix(ops.list_namespaces()), datapath=datapath, workers=2,
-                          node_cidr="172.18.0.0/24", pod_cidr="10.244.0.0/16", external_cidr="203.0.113.0/24",
-                          pods=[("client", "worker2"), ("other", "worker2")])
+    return build_topology(
+        prefix=new_prefix(ops.list_namespaces()),
+        datapath=datapath,
+        workers=2,
+        node_cidr="172.18.0.0/24",
+        pod_cidr="10.244.0.0/16",
+        external_cidr="203.0.113.0/24",
+        pods=[("client", "worker2"), ("other", "worker2")],
+    )
 
 
 def _ip_json(netns: str, *args: str):
-    return json.loads(subprocess.run(["ip", "-j", "-n", netns, *args], check=True, capture_output=True,
-                                     text=True).stdout)
+    return json.loads(
+        subprocess.run(["ip", "-j", "-n", netns, *args], check=True, capture_output=True, text=True).stdout
+    )
 
 
 def _measure(topo, tmp_path: Path, tag: str, pod: str = "client") -> iperf3.Iperf3Result:
@@ -46,8 +53,9 @@ def test_cluster_egress_policy_and_teardown(datapath, tmp_path, state_dir):
     topo = _topology(datapath)
     state_file = run_state.state_file(topo.prefix, state_dir)
     cluster = render_cluster(topo).write(tmp_path / "cluster")
-    policy = render_egress_policy(topo, pods=["client"], egress_ip="203.0.113.254",
-                                  destinations=[topo.external.cidr]).write(tmp_path / "policy")
+    policy = render_egress_policy(
+        topo, pods=["client"], egress_ip="203.0.113.254", destinations=[topo.external.cidr]
+    ).write(tmp_path / "policy")
     ops.apply_bundle(cluster, present=True, state_file=state_file)
     try:
         assert set(run_state.read_state(state_file)["namespaces"]) == set(topo.namespaces)
@@ -57,8 +65,12 @@ def test_cluster_egress_policy_and_teardown(datapath, tmp_path, state_dir):
         # the external network hangs off the gateway node only: everyone else routes to it
         route = _ip_json(topo.node("control-plane").netns, "route", "get", topo.external.server_ip)[0]
         assert route["gateway"] == topo.gateway.ip
-        pid = process.start_daemon(topo.external.netns, iperf3.server_argv(topo.external.server_ip),
-                                   log=tmp_path / "server.log", listen_port=iperf3.DEFAULT_PORT)
+        pid = process.start_daemon(
+            topo.external.netns,
+            iperf3.server_argv(topo.external.server_ip),
+            log=tmp_path / "server.log",
+            listen_port=iperf3.DEFAULT_PORT,
+        )
         client_node = topo.node("worker2")
 
         base = _measure(topo, tmp_path, "baseline")
@@ -74,8 +86,12 @@ def test_cluster_egress_policy_and_teardown(datapath, tmp_path, state_dir):
         if datapath == "vxlan":  # the selected pod's traffic crossed the overlay to the gateway
             sent_bytes = egress.sender_bps / 8 * 1
             assert _tx_bytes(client_node.netns, topo.vxlan_dev) - vx_before > 0.5 * sent_bytes
-        snat = subprocess.run(["ip", "netns", "exec", topo.gateway.netns, "nft", "-j", "list", "table", "ip",
-                               topo.egress_table], check=True, capture_output=True, text=True).stdout
+        snat = subprocess.run(
+            ["ip", "netns", "exec", topo.gateway.netns, "nft", "-j", "list", "table", "ip", topo.egress_table],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         assert '"snat"' in snat and '"packets": 0' not in snat
 
         ops.apply_bundle(policy, present=False)
@@ -104,4 +120,3 @@ def test_a_failing_step_rolls_back_what_it_created(tmp_path, state_dir):
     assert "\n" not in str(info.value)
     assert not [n for n in ops.list_namespaces() if n.startswith(topo.prefix)]
     assert run_state.read_state(state_file)["namespaces"] == []
-

@@ -30,9 +30,9 @@ def _assert_clean(run_dir, state_dir):
 
 
 def test_run_end_to_end(tmp_path, state_dir):
-    spec = write_spec(tmp_path / "spec.yaml", duration=2, omit=1)
-    results_dir = tmp_path / "results"
-    proc = cnibench("run", str(spec), "--results-dir", str(results_dir))
+    write_spec(tmp_path / "spec.yaml", duration=2, omit=1)
+    results_dir = tmp_path / "results"  # the default, relative to the working directory
+    proc = cnibench("run", "spec.yaml", cwd=tmp_path)
     out, err = proc.communicate(timeout=240)
     assert proc.returncode == 0, err + out
     assert err == ""  # no progress on a pipe, no Ansible output on the terminal
@@ -61,11 +61,19 @@ def test_run_end_to_end(tmp_path, state_dir):
     observed = env["clusters"]["vxlan"]["links"]
     pod_ns = next(ns for ns in observed if ns.endswith("-pod-iperf3-client"))
     assert set(observed[pod_ns].values()) == {1450}
-    for name in ("spec.yaml", "environment.json", "vars.json", "ansible.log", "logs/hostgw/iperf3-server.log",
-                 "rendered/vxlan/cluster/bundle.json", "rendered/vxlan/egress-policy/bundle.json"):
+    for name in (
+        "spec.yaml",
+        "environment.json",
+        "vars.json",
+        "ansible.log",
+        "logs/hostgw/iperf3-server.log",
+        "rendered/vxlan/cluster/bundle.json",
+        "rendered/vxlan/egress-policy/bundle.json",
+    ):
         assert (run_dir / name).is_file(), name
     assert "Build the netns cluster" in (run_dir / "ansible.log").read_text()
     assert "2/2 egress IP" in out and "egress gateway / baseline throughput: hostgw" in out
+    assert out.rstrip().endswith(f"results: results/{run_dir.name}")
     _assert_clean(run_dir, state_dir)
 
 
@@ -164,7 +172,7 @@ def test_clean_leaves_a_live_run_alone(tmp_path, state_dir):
         run_dir = wait_for_samples(results_dir, 1)
         done = subprocess.run([sys.executable, "-m", "cnibench", "clean"], capture_output=True, text=True)
         assert "still running" in done.stdout
-        out, err = proc.communicate(timeout=60)
+        _out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
     finally:
         if proc.poll() is None:
@@ -177,8 +185,9 @@ def test_unprivileged_user_gets_exit_2_and_nothing_is_created(tmp_path):
     tmp_path.chmod(0o777)
     drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"]
     for command in (["run", "--results-dir", str(results_dir)], ["clean"]):
-        proc = subprocess.run([*drop, sys.executable, "-m", "cnibench", *command], capture_output=True, text=True,
-                              cwd=tmp_path)
+        proc = subprocess.run(
+            [*drop, sys.executable, "-m", "cnibench", *command], capture_output=True, text=True, cwd=tmp_path
+        )
         assert proc.returncode == 2, proc.stderr
         assert proc.stderr.count("\n") == 1
         assert "not root" in proc.stderr and "sudo" in proc.stderr

@@ -7,8 +7,10 @@ from cnibench.scenarios.base import PlannedRun
 
 
 def _runs():
-    return [PlannedRun(cni="hostgw", scenario="egress", repetition=i, artifact=f"/a{i}", expected_seconds=12.0)
-            for i in (1, 2, 3)]
+    return [
+        PlannedRun(cni="hostgw", scenario="egress", repetition=i, artifact=f"/a{i}", expected_seconds=12.0)
+        for i in (1, 2, 3)
+    ]
 
 
 def test_silent_when_not_a_terminal():

@@ -15,17 +15,18 @@ def test_rows_and_ratio_from_a_real_run(data_dir):
     results = _real(data_dir)
     table = rows(results)
     assert {(r.cni, r.scenario) for r in table} == {
-        (c, s) for c in ("hostgw", "vxlan") for s in ("egress", "egress-baseline")}
+        (c, s) for c in ("hostgw", "vxlan") for s in ("egress", "egress-baseline")
+    }
     for row in table:
         mine = [s.throughput_bps for s in results.samples if (s.cni, s.scenario) == (row.cni, row.scenario)]
         assert row.throughput.median == statistics.median(mine)
         assert row.verified == row.total == row.ok
     ratios = gateway_ratios(table)
     for cni in ("hostgw", "vxlan"):
-        egress = statistics.median(s.throughput_bps for s in results.samples
-                                   if s.cni == cni and s.scenario == "egress")
-        base = statistics.median(s.throughput_bps for s in results.samples
-                                 if s.cni == cni and s.scenario == "egress-baseline")
+        egress = statistics.median(s.throughput_bps for s in results.samples if s.cni == cni and s.scenario == "egress")
+        base = statistics.median(
+            s.throughput_bps for s in results.samples if s.cni == cni and s.scenario == "egress-baseline"
+        )
         assert ratios[cni] == egress / base
 
 

@@ -68,14 +68,20 @@ def test_every_node_masquerades_pod_traffic_leaving_the_pod_network():
 
 
 def test_egress_policy_hostgw_and_vxlan_route_differently():
-    for datapath, via in (("hostgw", "via 172.18.0.3 dev cnib0a1b-eth"),
-                          ("vxlan", "via 10.244.1.0 dev cnib0a1b-vx onlink")):
+    for datapath, via in (
+        ("hostgw", "via 172.18.0.3 dev cnib0a1b-eth"),
+        ("vxlan", "via 10.244.1.0 dev cnib0a1b-vx onlink"),
+    ):
         topo = _topo(datapath)
-        policy = render_egress_policy(topo, pods=["iperf3-client"], egress_ip="203.0.113.254",
-                                      destinations=["203.0.113.0/24"])
+        policy = render_egress_policy(
+            topo, pods=["iperf3-client"], egress_ip="203.0.113.254", destinations=["203.0.113.0/24"]
+        )
         gw = _text(policy, "cnib0a1b-worker", "nft")
         assert "priority srcnat - 10" in gw
-        assert 'ip saddr { 10.244.2.2 } ip daddr { 203.0.113.0/24 } oifname cnib0a1b-ext counter snat to 203.0.113.254' in gw
+        assert (
+            "ip saddr { 10.244.2.2 } ip daddr { 203.0.113.0/24 } oifname cnib0a1b-ext counter snat to 203.0.113.254"
+            in gw
+        )
         assert "addr add 203.0.113.254/32 dev cnib0a1b-ext" in _text(policy, "cnib0a1b-worker", "ip")
         client_node = _text(policy, "cnib0a1b-worker2", "ip")
         assert f"route add default {via} table 100" in client_node

@@ -10,8 +10,17 @@ from cnibench.results.model import SCHEMA_VERSION, EgressSample, RunResults, rea
 
 
 def _results(samples=()) -> RunResults:
-    return RunResults(run_id="r1", name="t", platform="netns", status="complete", started_at=time.time(),
-                      cnibench_version="0", spec={}, environment={}, samples=list(samples))
+    return RunResults(
+        run_id="r1",
+        name="t",
+        platform="netns",
+        status="complete",
+        started_at=time.time(),
+        cnibench_version="0",
+        spec={},
+        environment={},
+        samples=list(samples),
+    )
 
 
 def _sample(**kw) -> EgressSample:

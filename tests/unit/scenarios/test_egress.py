@@ -9,8 +9,14 @@ from cnibench.spec import default_spec_data, parse_spec
 
 def _runs(tmp_path: Path):
     spec = parse_spec(default_spec_data())
-    return egress.plan_runs(spec.scenarios.egress, cni="hostgw", run_dir=tmp_path, client_netns="cnib0000-pod-c",
-                            server_ip="203.0.113.2", client_node_ip="172.18.0.4")
+    return egress.plan_runs(
+        spec.scenarios.egress,
+        cni="hostgw",
+        run_dir=tmp_path,
+        client_netns="cnib0000-pod-c",
+        server_ip="203.0.113.2",
+        client_node_ip="172.18.0.4",
+    )
 
 
 def _place(data_dir: Path, run, name: str) -> None:
@@ -21,8 +27,13 @@ def _place(data_dir: Path, run, name: str) -> None:
 def test_plan_runs_baseline_then_egress(tmp_path):
     runs = _runs(tmp_path)
     assert [(r.scenario, r.repetition) for r in runs] == [
-        ("egress-baseline", 1), ("egress-baseline", 2), ("egress-baseline", 3),
-        ("egress", 1), ("egress", 2), ("egress", 3)]
+        ("egress-baseline", 1),
+        ("egress-baseline", 2),
+        ("egress-baseline", 3),
+        ("egress", 1),
+        ("egress", 2),
+        ("egress", 3),
+    ]
     assert runs[0].expect["expected_source_ip"] == "172.18.0.4" and runs[0].expect["egress_ip"] is None
     assert runs[3].expect["expected_source_ip"] == "203.0.113.254"
     assert runs[3].command["timeout"] == 10 + 2 + egress.TIMEOUT_MARGIN
@@ -61,8 +72,9 @@ def test_tool_errors_and_missing_output_are_failed_samples(tmp_path, data_dir):
     _place(data_dir, runs[0], "error-refused.json")
     refused = egress.make_sample(runs[0], run_dir=tmp_path, started_at=1.0, ended_at=2.0)
     assert refused.status == "failed" and "Connection refused" in refused.error
-    missing = egress.make_sample(runs[1], run_dir=tmp_path, started_at=1.0, ended_at=2.0,
-                                 failure="iperf3 killed after 32 s")
+    missing = egress.make_sample(
+        runs[1], run_dir=tmp_path, started_at=1.0, ended_at=2.0, failure="iperf3 killed after 32 s"
+    )
     assert missing.status == "failed" and missing.error == "iperf3 killed after 32 s"
     assert missing.artifact is None
     _place(data_dir, runs[2], "tcp-no-server-output.json")

@@ -21,7 +21,10 @@ def test_tcp_single_stream(data_dir):
     assert result.retransmits == doc["end"]["sum_sent"]["retransmits"]
     sender = doc["end"]["streams"][0]["sender"]
     assert (result.rtt_mean_us, result.rtt_min_us, result.rtt_max_us) == (
-        sender["mean_rtt"], sender["min_rtt"], sender["max_rtt"])
+        sender["mean_rtt"],
+        sender["min_rtt"],
+        sender["max_rtt"],
+    )
     assert result.source_ip_seen == "203.0.113.254"
     omitted = sum(1 for i in doc["intervals"] if i["sum"]["omitted"])
     assert omitted > 0
@@ -85,7 +88,7 @@ def test_several_client_addresses_are_an_error(data_dir):
 def test_client_argv():
     tcp = iperf3.client_argv("203.0.113.2", protocol="tcp", duration=10, omit=2, parallel=4, bitrate="1G")
     assert tcp[:3] == ["iperf3", "--client", "203.0.113.2"]
-    assert ["--time", "10"] == tcp[tcp.index("--time"):tcp.index("--time") + 2]
+    assert tcp[tcp.index("--time") : tcp.index("--time") + 2] == ["--time", "10"]
     assert "--get-server-output" in tcp and "--json" in tcp and "--udp" not in tcp
     udp = iperf3.client_argv("203.0.113.2", protocol="udp", duration=1, omit=0, parallel=1, bitrate="500M")
     assert udp[-3:] == ["--udp", "--bitrate", "500M"]

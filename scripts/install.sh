@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Install cnibench on Debian/Ubuntu: the system tools it drives (apt) and a virtualenv with the package (.venv).
+# Idempotent. With "run" (and any further arguments), run `cnibench run ...` afterwards:
+#   sudo scripts/install.sh run              # install, then the default benchmark on the netns platform
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install.sh: run as root (network namespaces and apt need it): sudo $0 $*" >&2
+  exit 2
+fi
+
+# iproute2: ip/bridge; nftables: SNAT and masquerade; iperf3: the egress measurement; procps: sysctl;
+# util-linux: setpriv (tests); python3-venv: the virtualenv.
+APT_PACKAGES=(iproute2 nftables iperf3 procps util-linux ca-certificates)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+
+# a Python >= 3.11 (Debian 12 has 3.11; Ubuntu 22.04 needs python3.11 from its archive)
+PYTHON=""
+for candidate in python3 python3.13 python3.12 python3.11; do
+  if command -v "$candidate" >/dev/null 2>&1 &&
+     "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+    PYTHON=$(command -v "$candidate")
+    break
+  fi
+done
+if [ -z "$PYTHON" ]; then
+  missing+=(python3.11 python3.11-venv)
+elif ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
+  missing+=("python3-venv")
+fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install.sh: apt-get install ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ -z "$PYTHON" ]; then
+  PYTHON=$(command -v python3.11)
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "install.sh: creating .venv with $PYTHON"
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -e . 2>&1 | grep -v "^WARNING: Location" || true
+.venv/bin/cnibench doctor >/dev/null || { .venv/bin/cnibench doctor; exit 2; }
+echo "install.sh: cnibench $(.venv/bin/cnibench --version | cut -d' ' -f2) is ready: .venv/bin/cnibench"
+
+if [ "${1:-}" = "run" ]; then
+  shift
+  exec .venv/bin/cnibench run "$@"
+fi

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The test suite: lint, types, playbook checks, unit and integration tests (real namespaces, iperf3, Ansible).
+# Installs what it needs first (scripts/install.sh plus the test extras). Run as root:
+#   sudo scripts/test.sh            # everything
+#   sudo scripts/test.sh -k spec    # extra arguments go to pytest
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install.sh
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v "^WARNING: Location" || true
+
+echo "== ruff"
+.venv/bin/ruff check src tests benchmarks
+.venv/bin/ruff format --check src tests benchmarks
+echo "== mypy"
+.venv/bin/mypy
+echo "== ansible: syntax-check and ansible-lint"
+(
+  cd src/cnibench/ansible
+  export ANSIBLE_CONFIG="$PWD/ansible.cfg" ANSIBLE_COLLECTIONS_PATH="$PWD/collections" PATH="$PWD/../../../.venv/bin:$PATH"
+  for playbook in playbooks/*.yml; do
+    ansible-playbook --syntax-check "$playbook" >/dev/null
+  done
+  ansible-lint --offline -q playbooks
+)
+echo "== pytest"
+.venv/bin/pytest "$@"
+left=$(ip netns list 2>/dev/null | grep -c '^cnib' || true)
+if [ "$left" != "0" ]; then
+  echo "test.sh: $left cnibench namespace(s) left behind" >&2
+  exit 1
+fi
