@@ -81,7 +81,7 @@ def format_summary(results: RunResults, run_dir: str) -> str:
     if table:
         udp = any(r.jitter is not None for r in table)
         tcp = any(r.rtt is not None for r in table) or not udp
-        header = ("cni", "scenario", "ok", "Gbit/s (median)", "cv")
+        header: tuple[str, ...] = ("cni", "scenario", "ok", "Gbit/s (median)", "cv")
         if tcp:
             header += ("RTT us (median)", "retransmits")
         if udp:
