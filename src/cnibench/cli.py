@@ -9,6 +9,9 @@ from pathlib import Path
 
 from cnibench import __version__, commands
 from cnibench.errors import CnibenchError
+from cnibench.spec import ScenariosSpec
+
+SCENARIO_NAMES = list(ScenariosSpec.model_fields)
 
 EPILOG = """\
 examples:
@@ -34,6 +37,13 @@ def _spec_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", nargs="?", type=Path, help="experiment spec (YAML); default: the built-in spec")
     parser.add_argument("--repeat", type=_positive_int, metavar="N", help="repetitions of every scenario")
     parser.add_argument("--duration", type=_positive_int, metavar="S", help="measured seconds per repetition")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="SCENARIO",
+        choices=SCENARIO_NAMES,
+        help=f"run only this scenario ({', '.join(SCENARIO_NAMES)}; egress includes its baseline); repeatable",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,9 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     clean = sub.add_parser(
         "clean",
         help="remove what a killed run left behind",
-        description="Find network namespaces named cnib<hex>-* and the state files of runs in /run/cnibench "
-        "(or $CNIBENCH_STATE_DIR); end the processes inside those namespaces and delete them. Runs whose "
-        "cnibench process is still alive are left alone unless --force.",
+        description="Find network namespaces named cnib<hex>-* and the state files of runs in /run/cnibench; "
+        "end a dead run's ansible-playbook and the processes inside its namespaces, delete the namespaces, "
+        "and mark its results as interrupted. Runs whose cnibench process is still alive are left alone "
+        "unless --force.",
     )
     clean.add_argument("--dry-run", action="store_true", help="only list what would be removed")
     clean.add_argument("--force", action="store_true", help="also remove runs whose owner is still running")

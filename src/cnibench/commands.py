@@ -11,8 +11,8 @@ from cnibench import doctor as doctor_mod
 from cnibench import runner
 from cnibench.errors import PlatformError, ResultsError
 from cnibench.plan import format_duration, make_plan
+from cnibench.platforms import get_platform
 from cnibench.platforms.netns import ops
-from cnibench.platforms.netns import state as run_state
 from cnibench.report.summary import format_summary
 from cnibench.results.model import RESULTS_FILE, read_results, write_results
 from cnibench.spec import json_schema, load_spec
@@ -25,18 +25,26 @@ def run(
     duration: int | None = None,
     results_dir: Path = Path("results"),
     progress: bool | None = None,
+    only: list[str] | None = None,
 ) -> int:
     spec, _source = load_spec(spec_path, repetitions=repeat, duration=duration)
-    plan = make_plan(spec)
+    plan = make_plan(spec, only)
     outcome = runner.execute(spec, plan, results_dir=results_dir, progress=progress)
     print(format_summary(outcome.results, str(outcome.run_dir)))
     return outcome.exit_code
 
 
-def plan(spec_path: Path | None, *, repeat: int | None = None, duration: int | None = None) -> int:
+def plan(
+    spec_path: Path | None,
+    *,
+    repeat: int | None = None,
+    duration: int | None = None,
+    only: list[str] | None = None,
+) -> int:
     spec, source = load_spec(spec_path, repetitions=repeat, duration=duration)
-    the_plan = make_plan(spec)
-    platform = runner.get_platform(spec.platform)
+    the_plan = make_plan(spec, only)
+    platform = get_platform(spec.platform)
+    compiled = platform.compile(the_plan, run_dir=Path("results") / "<run-id>", prefix="cnib0000")
     print(f"spec: {source} (name {spec.name}, platform {spec.platform})")
     print(
         f"matrix: {len(spec.cnis)} CNI(s) x {len({t.scenario for t in the_plan.trials})} trial(s), "
@@ -48,7 +56,7 @@ def plan(spec_path: Path | None, *, repeat: int | None = None, duration: int | N
     for row in (header, *rows):
         print("  " + "  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())
     print("steps:")
-    for number, step in enumerate(platform.steps(the_plan), start=1):
+    for number, step in enumerate(compiled.steps, start=1):
         print(f"  {number:2d}. {step}")
     print("nothing was created (plan only)")
     return 0
@@ -73,7 +81,7 @@ def doctor(platform: str = "netns") -> int:
 
 def clean(*, dry_run: bool = False, force: bool = False) -> int:
     doctor_mod.require_privileges()
-    leftovers = ops.find_leftovers(run_state.state_dir())
+    leftovers = ops.find_leftovers()
     if not leftovers:
         print("nothing to clean: no cnibench namespaces or run state")
         return 0
@@ -90,8 +98,6 @@ def clean(*, dry_run: bool = False, force: bool = False) -> int:
             continue
         try:
             report = ops.destroy_prefix(item.prefix, item.state_file)
-            if item.state_file is None:
-                ops.destroy_namespaces(item.namespaces)
         except PlatformError as exc:
             print(f"failed {what}: {exc}", file=sys.stderr)
             code = 1

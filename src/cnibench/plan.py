@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cnibench.errors import SpecError
 from cnibench.scenarios import egress
 from cnibench.spec import Spec
 from cnibench.tools import iperf3
@@ -40,10 +41,15 @@ class Plan:
 
 
 def make_plan(spec: Spec, only: list[str] | None = None) -> Plan:
+    """The trials of a run, in run order; ``only`` keeps some scenarios (``egress`` covers its baseline)."""
+    enabled = spec.scenarios.enabled()
+    for name in only or []:
+        if name not in enabled:
+            raise SpecError(f"--only: scenario {name!r} is not in the spec (it has: {', '.join(enabled)})")
     trials: list[Trial] = []
     for cni in spec.cnis:
         eg = spec.scenarios.egress
-        if eg is not None and (only is None or egress.NAME in only):
+        if eg is not None and (not only or egress.NAME in only):
             wall = iperf3.expected_wall_time(eg.duration, eg.omit)
             settings = f"{eg.protocol}, {eg.parallel} stream(s), {eg.duration} s + {eg.omit} s warm-up"
             if eg.protocol == "udp":

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shlex
+import signal
 import subprocess
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from cnibench.errors import CnibenchError
 
@@ -72,3 +77,71 @@ def run(
     if check and proc.returncode != 0:
         raise CommandError(argv, proc.returncode, proc.stdout, proc.stderr, f"exit code {proc.returncode}")
     return proc
+
+
+# --------------------------------------------------------------------------------------------- process trees
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie (zombies of our own children are reaped here)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def terminate(pids: Iterable[int], *, grace: float = 3.0) -> list[int]:
+    """SIGTERM ``pids``, wait up to ``grace`` seconds, SIGKILL what is left. Returns the PIDs signalled."""
+    targets = [pid for pid in pids if pid > 1 and pid != os.getpid()]
+    for pid in targets:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(_alive(p) for p in targets):
+        time.sleep(0.01)
+    for pid in targets:
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(_alive(p) for p in targets):
+        time.sleep(0.01)
+    return targets
+
+
+def descendants(pid: int) -> list[int]:
+    """All processes below ``pid`` in the process tree (children, grandchildren, ...)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def become_subreaper() -> bool:
+    """Adopt orphaned descendants (PR_SET_CHILD_SUBREAPER), so that processes whose parent died — Ansible
+    workers after a forced cancel, daemons started by a module — can still be found and ended by us."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(36, 1, 0, 0, 0)) == 0  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False

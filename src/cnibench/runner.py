@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -23,11 +24,9 @@ from cnibench import __version__, doctor
 from cnibench import environment as env_info
 from cnibench.errors import CnibenchError, Interrupted
 from cnibench.plan import Plan
-from cnibench.platforms.base import Compiled, Platform
-from cnibench.platforms.netns import ops
-from cnibench.platforms.netns import state as run_state
-from cnibench.platforms.netns.platform import NetnsPlatform
-from cnibench.platforms.netns.topology import new_prefix
+from cnibench.platforms import get_platform
+from cnibench.platforms.base import Compiled
+from cnibench.proc import become_subreaper, descendants, terminate
 from cnibench.progress import Progress
 from cnibench.results.model import RESULTS_FILE, RunResults, RunStatus, Sample, write_results
 from cnibench.scenarios import egress
@@ -36,19 +35,12 @@ from cnibench.spec import Spec, spec_to_yaml
 
 #: After the first SIGINT/SIGTERM the playbook gets this long to stop by itself before it is killed.
 STOP_GRACE_S = 10.0
-MEASURE_TASK = "Measure"
-BUILD_TASK = "Build the netns cluster"
 
 SampleMaker = Callable[..., Sample]
 SAMPLE_MAKERS: dict[str, SampleMaker] = {
     egress.NAME: egress.make_sample,
     egress.BASELINE: egress.make_sample,
 }
-
-
-def get_platform(name: str) -> Platform:
-    platforms: dict[str, Platform] = {"netns": NetnsPlatform()}
-    return platforms[name]
 
 
 def ansible_dir() -> Path:
@@ -101,11 +93,13 @@ class StopController:
     """SIGINT/SIGTERM during a run: ask ansible-playbook to stop (SIGINT), then force it after a grace period.
 
     ansible-runner's own cancel kills only the ansible-playbook process group and orphans the workers, so the
-    first signal goes to ansible-playbook itself; a second signal, or the grace period, makes the runner cancel.
+    first signal goes to ansible-playbook itself; a second signal, or the grace period, makes the runner cancel
+    (the orphans are ours to end afterwards: cnibench is their subreaper).
     """
 
-    def __init__(self, on_playbook_pid: Callable[[int], None] | None = None) -> None:
+    def __init__(self, on_playbook_pid: Callable[[int], None] | None = None, grace: float = STOP_GRACE_S) -> None:
         self.on_playbook_pid = on_playbook_pid
+        self.grace = grace
         self.requested_at: float | None = None
         self.signal_name = ""
         self.force = False
@@ -119,7 +113,7 @@ class StopController:
             yield self
             return
         for sig in (signal.SIGINT, signal.SIGTERM):
-            self._previous[sig] = signal.signal(sig, self._handle)
+            self._previous[sig] = signal.signal(sig, self.handle)
         try:
             yield self
         finally:
@@ -130,7 +124,7 @@ class StopController:
     def stopping(self) -> bool:
         return self.requested_at is not None
 
-    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+    def handle(self, signum: int, _frame: FrameType | None = None) -> None:
         if self.requested_at is None:
             self.requested_at = time.monotonic()
             self.signal_name = signal.Signals(signum).name
@@ -156,7 +150,7 @@ class StopController:
         """ansible-runner's cancel_callback: True kills the playbook's process group."""
         if self.requested_at is None:
             return False
-        return self.force or time.monotonic() - self.requested_at > STOP_GRACE_S
+        return self.force or time.monotonic() - self.requested_at > self.grace
 
     def check(self) -> None:
         """Between steps outside Ansible: stop now if a signal came."""
@@ -168,7 +162,11 @@ class StopController:
 
 
 class EventHandler:
-    """Turns ansible-runner events into samples, cluster facts, progress and the first failure's message."""
+    """Turns ansible-runner events into samples, cluster facts, progress and the first failure's message.
+
+    Events are matched by what the project's modules return (the artifact a measurement wrote, the bundle a
+    build applied), not by task names.
+    """
 
     def __init__(
         self,
@@ -178,11 +176,11 @@ class EventHandler:
         recorder: Recorder,
         progress: Progress,
         stop: StopController,
-        facts: dict[str, Any],
+        facts: dict[str, dict[str, Any]],
         bundles: dict[str, str],
     ) -> None:
-        self.bundles = bundles
         self.by_artifact = {r.artifact: r for r in runs}
+        self.bundles = bundles
         self.run_dir = run_dir
         self.recorder = recorder
         self.progress = progress
@@ -190,16 +188,15 @@ class EventHandler:
         self.facts = facts
         self.recorded: set[str] = set()
         self.failure: str | None = None
-        self.current_cni: str | None = None
 
     def __call__(self, event: dict[str, Any]) -> bool:
         try:
-            self._handle(event)
+            self.handle(event)
         except CnibenchError as exc:  # a broken artifact must not kill the event stream
             self.failure = self.failure or str(exc)
         return True
 
-    def _handle(self, event: dict[str, Any]) -> None:
+    def handle(self, event: dict[str, Any]) -> None:
         self.stop.saw_pid(event.get("pid"))
         kind = event.get("event", "")
         data = event.get("event_data") or {}
@@ -207,29 +204,42 @@ class EventHandler:
         res = data.get("res") or {}
         if kind == "playbook_on_task_start":
             self.progress.set_task(task)
-        elif kind in ("runner_item_on_ok", "runner_item_on_failed") and task == MEASURE_TASK:
-            self._measured(res, failed=kind.endswith("failed"))
-        elif kind == "runner_on_ok" and task == BUILD_TASK:
-            self._built(res)
-        elif kind in ("runner_on_failed", "runner_item_on_failed", "runner_on_unreachable") and not data.get(
-            "ignore_errors"
+            return
+        if kind not in (
+            "runner_on_ok",
+            "runner_item_on_ok",
+            "runner_on_failed",
+            "runner_item_on_failed",
+            "runner_on_unreachable",
         ):
+            return
+        failed = kind.endswith(("failed", "unreachable"))
+        run = self._planned_run(res)
+        if run is not None:
+            self._measured(run, res, failed=failed)
+        elif failed and not data.get("ignore_errors"):
             self._failed(task, res)
+        elif kind == "runner_on_ok" and str(res.get("bundle")) in self.bundles and res.get("links"):
+            cni = self.bundles[str(res["bundle"])]
+            self.recorder.cluster_facts(cni, {**self.facts.get(cni, {}), "links": res["links"]})
 
-    def _measured(self, res: dict[str, Any], *, failed: bool) -> None:
-        loop_var = res.get("ansible_loop_var", "item")
-        item = res.get(loop_var) or {}
-        output = res.get("output") or item.get("output")
-        run = self.by_artifact.get(str(output))
-        if run is None or run.artifact in self.recorded:
+    def _planned_run(self, res: dict[str, Any]) -> PlannedRun | None:
+        item = res.get(res.get("ansible_loop_var", "item")) or {}
+        output = res.get("output") or (item.get("output") if isinstance(item, dict) else None)
+        return self.by_artifact.get(str(output)) if output else None
+
+    def _measured(self, run: PlannedRun, res: dict[str, Any], *, failed: bool) -> None:
+        if run.artifact in self.recorded:
             return
         failure = None
         if failed:
-            failure = f"task failed: {res.get('msg', 'no message')}"
-        elif res.get("rc") is None:
-            failure = f"{run.command.get('argv', ['tool'])[0]} killed after {run.command.get('timeout')} s"
-        elif res.get("rc") != 0 and res.get("stderr_tail"):
-            failure = str(res["stderr_tail"]).strip().splitlines()[-1]
+            failure = f"task failed: {' '.join(str(res.get('msg', 'no message')).split())}"
+        elif res.get("timed_out"):
+            failure = f"{Path(run.command.get('argv', ['tool'])[0]).name} killed after {run.command.get('timeout')} s"
+        elif res.get("exit_code") not in (0, None):
+            # tools print their reason first and usage after it
+            reason = next((line.strip() for line in str(res.get("stderr_head", "")).splitlines() if line.strip()), "")
+            failure = f"exit code {res['exit_code']}" + (f": {reason}" if reason else "")
         sample = SAMPLE_MAKERS[run.scenario](
             run,
             run_dir=self.run_dir,
@@ -242,11 +252,6 @@ class EventHandler:
         self.progress.finished(run)
         if sample.status == "failed":
             self.progress.note(f"repetition failed: {run.cni} {run.scenario} {run.repetition}: {sample.error}")
-
-    def _built(self, res: dict[str, Any]) -> None:
-        cni = self.bundles.get(str(res.get("bundle")))
-        if cni is not None:
-            self.recorder.cluster_facts(cni, {**self.facts.get(cni, {}), "links": res.get("links") or {}})
 
     def _failed(self, task: str, res: dict[str, Any]) -> None:
         if self.failure is not None:
@@ -269,6 +274,8 @@ class Outcome:
         if self.results.status == "interrupted":
             return Interrupted.exit_code
         if self.results.status != "complete" or any(s.status != "ok" for s in self.results.samples):
+            return 1
+        if len(self.results.samples) < self.results.planned_repetitions:
             return 1
         return 0
 
@@ -347,7 +354,7 @@ def run_playbook(
         project_dir=str(project),
         playbook=f"playbooks/{compiled.playbook}",
         inventory=_inventory(),
-        cmdline=f"-e @{vars_path}",
+        cmdline="-e " + shlex.quote(f"@{vars_path}"),
         envvars={
             "PATH": bindir + os.pathsep + os.environ.get("PATH", os.defpath),
             "ANSIBLE_CONFIG": str(project / "ansible.cfg"),
@@ -378,14 +385,13 @@ def execute(
     doctor.require(spec.platform)
     shown_dir = results_dir
     results_dir = results_dir.resolve()  # Ansible runs from its project directory: only absolute paths
-    state_dir = run_state.state_dir()
-    prefix = new_prefix(ops.list_namespaces() + [p.stem for p in state_dir.glob("cnib*.json")])
-    state_file = run_state.state_file(prefix, state_dir)
-    stop = StopController(on_playbook_pid=lambda pid: run_state.set_playbook(state_file, pid))
+    become_subreaper()
+    stop = StopController()
     with stop.installed():
         run_id, run_dir = new_run_dir(results_dir, spec.name)
         point_latest(results_dir, run_id)
-        run_state.init_state(state_file, prefix=prefix, owner_pid=os.getpid(), run_dir=str(run_dir))
+        prefix = platform.reserve(run_dir, os.getpid())
+        stop.on_playbook_pid = lambda pid: platform.note_playbook(prefix, pid)
         (run_dir / "spec.yaml").write_text(spec_to_yaml(spec), encoding="utf-8")
         environment = env_info.collect()
         environment["prefix"] = prefix
@@ -399,17 +405,18 @@ def execute(
                 status="running",
                 started_at=time.time(),
                 cnibench_version=__version__,
+                planned_repetitions=plan.repetitions,
                 spec=spec.model_dump(mode="json"),
                 environment=environment,
             ),
         )
-        status: RunStatus = "complete"
+        status: RunStatus = "failed"
         error: str | None = None
-        compiled: Compiled | None = None
         bar: Progress | None = None
         try:
             stop.check()
-            compiled = platform.compile(plan, run_dir=run_dir, prefix=prefix, state_file=state_file)
+            compiled = platform.compile(plan, run_dir=run_dir, prefix=prefix)
+            compiled.write()
             bar = Progress(compiled.runs, stream=progress_stream, enabled=progress)
             bar.start()
             handler = EventHandler(
@@ -426,18 +433,24 @@ def execute(
             if stop.stopping:
                 status, error = "interrupted", f"interrupted by {stop.signal_name}"
             elif runner_status != "successful":
-                status = "failed"
                 error = handler.failure or ansible_error(run_dir) or f"ansible-playbook {runner_status} (rc {rc})"
                 error += f" (Ansible log: {shown_dir / run_id / 'ansible.log'})"
+            else:
+                status = "complete"
         except Interrupted as exc:
             status, error = "interrupted", str(exc)
         except CnibenchError as exc:
-            status, error = "failed", str(exc)
+            error = str(exc)
+        except BaseException as exc:  # a bug: record it, clean up, and let it surface with its traceback
+            error = f"internal error: {type(exc).__name__}: {exc}"
+            raise
         finally:
             if bar is not None:
                 bar.close()
+            # whatever Ansible left (workers orphaned by a forced cancel, daemons of killed modules) is ours
+            terminate(descendants(os.getpid()))
             try:
-                platform.cleanup(prefix, state_file)
+                platform.cleanup(prefix)
             except CnibenchError as exc:
                 status = "failed" if status == "complete" else status
                 error = (error + "; " if error else "") + f"cleanup: {exc} (run `cnibench clean`)"

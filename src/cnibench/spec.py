@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from cnibench.errors import SpecError
 
 SPEC_VERSION = 1
+DEFAULT_EXTERNAL_CIDR = "203.0.113.0/24"  # TEST-NET-3: never a real network
 
 #: CNIs (datapaths) each platform can compare. An unknown name fails with this list.
 PLATFORM_CNIS: dict[str, tuple[str, ...]] = {
@@ -83,7 +84,7 @@ class EgressSpec(_Model):
     repetitions: int = Field(3, ge=1, le=1000)
     bitrate: str = Field("1G", description="UDP target bitrate (-b), e.g. 500M or 1G; 0 = unlimited. UDP only.")
     external_cidr: LaxIPv4Network = Field(
-        ipaddress.IPv4Network("203.0.113.0/24"),
+        ipaddress.IPv4Network(DEFAULT_EXTERNAL_CIDR),
         description="Network of the external iperf3 server, reachable only through the gateway node.",
     )
     egress_ip: LaxIPv4Address | None = Field(
@@ -182,6 +183,11 @@ class Spec(_Model):
         nodes = 1 + self.nodes.workers
         if nodes + 8 > node_cidr.num_addresses:
             raise _FieldError(("network", "node_cidr"), f"too small for {nodes} nodes")
+        if 2 ** (24 - pod_cidr.prefixlen) < nodes:
+            raise _FieldError(
+                ("network", "pod_cidr"),
+                f"{pod_cidr} has room for {2 ** (24 - pod_cidr.prefixlen)} node /24s, the cluster has {nodes} nodes",
+            )
         egress = self.scenarios.egress
         if egress is not None:
             where = ("scenarios", "egress")

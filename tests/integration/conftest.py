@@ -13,12 +13,10 @@ import yaml
 from cnibench.platforms.netns import ops
 
 
-@pytest.fixture(autouse=True)
-def state_dir(tmp_path, monkeypatch) -> Path:
-    """Each test keeps its run state in its own directory (and leaves nothing in /run/cnibench)."""
-    path = tmp_path / "state"
-    monkeypatch.setenv("CNIBENCH_STATE_DIR", str(path))
-    return path
+@pytest.fixture
+def state_dir(tmp_path) -> Path:
+    """For tests of the library: a private state directory (runs of the CLI use /run/cnibench)."""
+    return tmp_path / "state"
 
 
 @pytest.fixture(autouse=True)

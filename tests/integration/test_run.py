@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,23 +14,26 @@ import pytest
 from cnibench import commands
 from cnibench.platforms.netns import ops
 from cnibench.platforms.netns import platform as netns_platform
+from cnibench.platforms.netns.state import STATE_DIR
 from cnibench.platforms.netns.render import render_cluster, render_egress_policy
 from cnibench.results.model import read_results
+from cnibench.tools import iperf3
 
 from .conftest import cnibench, prefix_of, processes_mentioning, run_dir_of, wait_for_samples, write_spec
 
 pytestmark = pytest.mark.integration
+IPERF3 = shutil.which("iperf3")  # iperf3 names itself by the path it was run as
 
 
-def _assert_clean(run_dir, state_dir):
+def _assert_clean(run_dir):
     prefix = prefix_of(run_dir)
     assert not [n for n in ops.list_namespaces() if n.startswith(prefix)]
-    assert not list(state_dir.glob("*.json")), "state file left behind"
+    assert not list(STATE_DIR.glob(f"{prefix}.*")), "state file left behind"
     assert not processes_mentioning(str(run_dir)), "processes of the run still running"
     assert not processes_mentioning(f"{prefix}-"), "processes of the run still running"
 
 
-def test_run_end_to_end(tmp_path, state_dir):
+def test_run_end_to_end(tmp_path):
     write_spec(tmp_path / "spec.yaml", duration=2, omit=1)
     results_dir = tmp_path / "results"  # the default, relative to the working directory
     proc = cnibench("run", "spec.yaml", cwd=tmp_path)
@@ -74,10 +78,10 @@ def test_run_end_to_end(tmp_path, state_dir):
     assert "Build the netns cluster" in (run_dir / "ansible.log").read_text()
     assert "2/2 egress IP" in out and "egress gateway / baseline throughput: hostgw" in out
     assert out.rstrip().endswith(f"results: results/{run_dir.name}")
-    _assert_clean(run_dir, state_dir)
+    _assert_clean(run_dir)
 
 
-def test_a_failing_step_is_one_line_and_cleans_up(tmp_path, state_dir, monkeypatch, capsys):
+def test_a_failing_step_is_one_line_and_cleans_up(tmp_path, monkeypatch, capsys):
     """A step that fails half-way through building the cluster (a route the kernel refuses)."""
 
     def broken(topo):
@@ -98,10 +102,10 @@ def test_a_failing_step_is_one_line_and_cleans_up(tmp_path, state_dir, monkeypat
     assert results.error.startswith(f"Build the netns cluster: 16-external.ip in {prefix}-ext: ip failed: Error: ")
     assert "Nexthop has invalid gateway" in results.error and "16-external.ip:5" in results.error
     assert f"error: {results.error}" in out.splitlines()
-    _assert_clean(run_dir, state_dir)
+    _assert_clean(run_dir)
 
 
-def test_a_wrong_egress_ip_fails_the_repetitions_and_the_run_goes_on(tmp_path, state_dir, monkeypatch, capsys):
+def test_a_wrong_egress_ip_fails_the_repetitions_and_the_run_goes_on(tmp_path, monkeypatch, capsys):
     """A gateway that SNATs to another address than the policy's: the server-side check catches it."""
 
     def misconfigured(topo, *, pods, egress_ip, destinations):
@@ -119,16 +123,53 @@ def test_a_wrong_egress_ip_fails_the_repetitions_and_the_run_goes_on(tmp_path, s
     assert "server saw 203.0.113.200, expected the egress IP 203.0.113.254" in egress[0].error
     assert all(s.status == "ok" for s in results.samples if s.scenario == "egress-baseline")
     assert "0/2 egress IP" in out
-    _assert_clean(run_dir_of(tmp_path / "results"), state_dir)
+    _assert_clean(run_dir_of(tmp_path / "results"))
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_keeps_finished_results_and_cleans_up(tmp_path, state_dir, sig):
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        # nothing listens there: iperf3 writes its error into the JSON and exits 0
+        (lambda argv: [*argv, "--port", "5999"], "iperf3: unable to connect to server: Connection refused"),
+        # iperf3 refuses the option: no JSON, exit code 1, the reason on stderr
+        (lambda argv: [*argv, "--not-an-option"], f"exit code 1: {IPERF3}: unrecognized option '--not-an-option'"),
+    ],
+    ids=["refused", "exit-code"],
+)
+def test_a_failing_tool_is_a_failed_repetition_and_the_run_goes_on(tmp_path, monkeypatch, capsys, change, reason):
+    """iperf3 really fails: every repetition is kept as failed with iperf3's reason, and both CNIs still run."""
+    real = iperf3.client_argv
+    monkeypatch.setattr(iperf3, "client_argv", lambda server, **kw: change(real(server, **kw)))
+    spec = write_spec(tmp_path / "spec.yaml", repetitions=1)
+    code = commands.run(spec, results_dir=tmp_path / "results", progress=False)
+    out = capsys.readouterr().out
+    assert code == 1
+    run_dir = run_dir_of(tmp_path / "results")
+    results = read_results(run_dir)
+    assert results.status == "complete" and results.error is None
+    assert [(s.cni, s.scenario) for s in results.samples] == [
+        ("hostgw", "egress-baseline"),
+        ("hostgw", "egress"),
+        ("vxlan", "egress-baseline"),
+        ("vxlan", "egress"),
+    ]
+    for sample in results.samples:
+        assert sample.status == "failed"
+        assert sample.error == reason
+    assert "0/4 repetitions ok" in out
+    _assert_clean(run_dir)
+
+
+@pytest.mark.parametrize(("sig", "times"), [(signal.SIGINT, 1), (signal.SIGTERM, 1), (signal.SIGINT, 2)])
+def test_a_signal_keeps_finished_results_and_cleans_up(tmp_path, sig, times):
+    """One signal stops the playbook cleanly; a second one forces it (its workers are orphaned, and ended)."""
     spec = write_spec(tmp_path / "spec.yaml", repetitions=5, duration=2)
     results_dir = tmp_path / "results"
     proc = cnibench("run", str(spec), "--results-dir", str(results_dir))
     run_dir = wait_for_samples(results_dir, 1)
-    proc.send_signal(sig)
+    for _ in range(times):
+        proc.send_signal(sig)
+        time.sleep(0.05)
     start = time.monotonic()
     out, err = proc.communicate(timeout=30)
     assert time.monotonic() - start < 15
@@ -138,10 +179,10 @@ def test_a_signal_keeps_finished_results_and_cleans_up(tmp_path, state_dir, sig)
     assert 1 <= len(results.samples) < 20
     assert all(s.status == "ok" for s in results.samples)  # the interrupted repetition is not recorded
     assert "interrupted" in out
-    _assert_clean(run_dir, state_dir)
+    _assert_clean(run_dir)
 
 
-def test_clean_after_sigkill(tmp_path, state_dir):
+def test_clean_after_sigkill(tmp_path):
     spec = write_spec(tmp_path / "spec.yaml", repetitions=5, duration=2)
     results_dir = tmp_path / "results"
     proc = cnibench("run", str(spec), "--results-dir", str(results_dir))
@@ -159,12 +200,12 @@ def test_clean_after_sigkill(tmp_path, state_dir):
     assert f"removed {prefix}" in done.stdout
     results = json.loads((run_dir / "results.json").read_text())
     assert results["status"] == "interrupted" and len(results["samples"]) >= 1
-    _assert_clean(run_dir, state_dir)
+    _assert_clean(run_dir)
     again = subprocess.run([sys.executable, "-m", "cnibench", "clean"], capture_output=True, text=True)
     assert "nothing to clean" in again.stdout
 
 
-def test_clean_leaves_a_live_run_alone(tmp_path, state_dir):
+def test_clean_leaves_a_live_run_alone(tmp_path):
     spec = write_spec(tmp_path / "spec.yaml", repetitions=3, duration=2, cnis=["hostgw"])
     results_dir = tmp_path / "results"
     proc = cnibench("run", str(spec), "--results-dir", str(results_dir))
@@ -177,7 +218,7 @@ def test_clean_leaves_a_live_run_alone(tmp_path, state_dir):
     finally:
         if proc.poll() is None:
             proc.kill()
-    _assert_clean(run_dir, state_dir)
+    _assert_clean(run_dir)
 
 
 def test_unprivileged_user_gets_exit_2_and_nothing_is_created(tmp_path):

@@ -1,8 +1,21 @@
 from __future__ import annotations
 
+import io
+import json
 import shutil
+import signal
+import time
+from pathlib import Path
 
-from cnibench.runner import ansible_error
+import pytest
+
+from cnibench.errors import Interrupted
+from cnibench.plan import make_plan
+from cnibench.platforms.netns.platform import NetnsPlatform
+from cnibench.progress import Progress
+from cnibench.results.model import RunResults, read_results
+from cnibench.runner import EventHandler, Outcome, Recorder, StopController, ansible_error
+from cnibench.spec import default_spec_data, parse_spec
 
 
 def test_ansible_error_is_the_last_error_line(tmp_path, data_dir):
@@ -18,3 +31,175 @@ def test_ansible_error_is_the_last_error_line(tmp_path, data_dir):
 
 def test_ansible_error_without_output(tmp_path):
     assert ansible_error(tmp_path) is None
+
+
+# ---- the event handler, fed events shaped like ansible-runner's -------------------------------------------
+
+
+@pytest.fixture
+def setup(tmp_path):
+    spec = parse_spec(default_spec_data())
+    plan = make_plan(spec)
+    compiled = NetnsPlatform().compile(plan, run_dir=tmp_path, prefix="cnib0000")
+    recorder = Recorder(
+        tmp_path,
+        RunResults(
+            run_id="r",
+            name="t",
+            platform="netns",
+            status="running",
+            started_at=time.time(),
+            cnibench_version="0",
+            spec={},
+            environment={},
+            planned_repetitions=plan.repetitions,
+        ),
+    )
+    stop = StopController()
+    bundles = {c["bundle"]: c["cni"] for c in compiled.extravars["cnibench_clusters"]}
+    handler = EventHandler(
+        runs=compiled.runs,
+        run_dir=tmp_path,
+        recorder=recorder,
+        progress=Progress(compiled.runs, stream=io.StringIO()),
+        stop=stop,
+        facts=compiled.facts,
+        bundles=bundles,
+    )
+    return compiled, recorder, handler, stop
+
+
+def _item(kind: str, task: str, run_vars: dict, **res) -> dict:
+    return {
+        "event": kind,
+        "pid": 4242,
+        "event_data": {"task": task, "res": {"ansible_loop_var": "run", "run": run_vars, **res}},
+    }
+
+
+def test_a_measurement_item_becomes_a_sample(setup, data_dir):
+    compiled, recorder, handler, stop = setup
+    run = compiled.runs[3]  # hostgw egress rep 1
+    Path(run.artifact).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(data_dir / "iperf3" / "tcp-hostgw-egress.json", run.artifact)
+    run_vars = compiled.extravars["cnibench_clusters"][0]["trials"][1]["runs"][0]
+    handler(
+        _item(
+            "runner_item_on_ok",
+            "any task name",
+            run_vars,
+            output=run.artifact,
+            exit_code=0,
+            timed_out=False,
+            started_at=1.0,
+            ended_at=13.0,
+            stderr_head="",
+        )
+    )
+    handler(_item("runner_item_on_ok", "any task name", run_vars, output=run.artifact))  # a duplicate event
+    samples = read_results(recorder.path).samples
+    assert len(samples) == 1
+    assert (samples[0].cni, samples[0].scenario, samples[0].repetition, samples[0].status) == (
+        "hostgw",
+        "egress",
+        1,
+        "ok",
+    )
+    assert stop.playbook_pid == 4242
+
+
+def test_a_failed_or_killed_measurement_is_a_failed_sample_with_its_reason(setup):
+    compiled, recorder, handler, _ = setup
+    first, second = compiled.runs[0], compiled.runs[1]
+    handler(_item("runner_item_on_failed", "Measure", {"output": first.artifact}, msg="cannot run iperf3"))
+    handler(
+        _item(
+            "runner_item_on_ok",
+            "Measure",
+            {"output": second.artifact},
+            output=second.artifact,
+            exit_code=None,
+            timed_out=True,
+            started_at=1.0,
+            ended_at=33.0,
+        )
+    )
+    samples = read_results(recorder.path).samples
+    assert [s.status for s in samples] == ["failed", "failed"]
+    assert samples[0].error == "task failed: cannot run iperf3"
+    assert samples[1].error == f"iperf3 killed after {second.command['timeout']} s"
+    assert handler.failure is None  # a failed repetition is not a failed run
+
+
+def test_a_non_zero_exit_code_gives_the_first_line_of_stderr(setup):
+    compiled, recorder, handler, _ = setup
+    run = compiled.runs[0]
+    handler(
+        _item(
+            "runner_item_on_ok",
+            "Measure",
+            {"output": run.artifact},
+            output=run.artifact,
+            exit_code=1,
+            timed_out=False,
+            started_at=1.0,
+            ended_at=1.1,
+            stderr_head="iperf3: unrecognized option '--x'\nUsage: iperf3 [-s|-c host] [options]\n",
+        )
+    )
+    sample = read_results(recorder.path).samples[0]
+    assert sample.status == "failed"
+    assert sample.error == "exit code 1: iperf3: unrecognized option '--x'"
+
+
+def test_other_failures_give_the_runs_one_line(setup):
+    _, _, handler, _ = setup
+    handler(
+        {
+            "event": "runner_on_failed",
+            "event_data": {"task": "Build the netns cluster", "res": {"msg": "01-x.ip in ns: ip failed:\n Error"}},
+        }
+    )
+    handler({"event": "runner_on_failed", "event_data": {"task": "later", "res": {"msg": "second"}}})
+    assert handler.failure == "Build the netns cluster: 01-x.ip in ns: ip failed: Error"
+
+
+def test_a_build_event_records_the_clusters_links(setup, tmp_path):
+    compiled, recorder, handler, _ = setup
+    bundle = compiled.extravars["cnibench_clusters"][1]["bundle"]
+    links = {"cnib0000-pod-iperf3-client": {"cnib0000-eth": 1450}}
+    handler({"event": "runner_on_ok", "event_data": {"task": "x", "res": {"bundle": bundle, "links": links}}})
+    env = json.loads((tmp_path / "environment.json").read_text())
+    assert env["clusters"]["vxlan"]["links"] == links and env["clusters"]["vxlan"]["pod_mtu"] == 1450
+
+
+def test_stop_controller_forwards_then_forces(monkeypatch):
+    sent = []
+    monkeypatch.setattr("os.kill", lambda pid, sig: sent.append((pid, sig)))
+    stop = StopController(grace=0.05)
+    assert not stop.cancel()
+    stop.check()
+    stop.handle(signal.SIGTERM)  # before ansible-playbook is known: nothing to forward yet
+    assert sent == [] and stop.stopping and not stop.cancel()
+    noted = []
+    stop.on_playbook_pid = noted.append
+    stop.saw_pid(777)
+    assert sent == [(777, signal.SIGINT)] and noted == [777]
+    with pytest.raises(Interrupted, match="interrupted by SIGTERM"):
+        stop.check()
+    time.sleep(0.06)
+    assert stop.cancel()  # the grace period is over
+    other = StopController(grace=60)
+    other.saw_pid(5)
+    other.handle(signal.SIGINT)
+    assert not other.cancel()
+    other.handle(signal.SIGINT)  # a second signal forces at once
+    assert other.cancel()
+
+
+def test_exit_code_counts_repetitions_that_did_not_run(setup):
+    _, recorder, _, _ = setup
+    done = recorder.finish("complete", None)
+    assert Outcome(Path("x"), done).exit_code == 1  # planned 12, recorded 0
+    assert Outcome(Path("x"), done.model_copy(update={"planned_repetitions": 0})).exit_code == 0
+    assert Outcome(Path("x"), done.model_copy(update={"status": "interrupted"})).exit_code == 130

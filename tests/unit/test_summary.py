@@ -51,3 +51,8 @@ def test_failed_and_unstable_repetitions_are_reported(data_dir):
     assert f"failed: {first.cni} {first.scenario} rep 1: iperf3: boom" in text
     assert "1 of 3 repetitions failed" in text
     assert "varies by" in text and " !" in text
+
+
+def test_repetitions_that_did_not_run_are_counted(data_dir):
+    results = _real(data_dir).model_copy(update={"planned_repetitions": 12, "status": "interrupted"})
+    assert "interrupted, 8/12 repetitions ok (4 did not run)" in format_summary(results, "r")

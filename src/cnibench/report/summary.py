@@ -71,10 +71,12 @@ def _fmt(value: float | None, scale: float = 1.0, digits: int = 2) -> str:
 def format_summary(results: RunResults, run_dir: str) -> str:
     table = rows(results)
     ok = sum(r.ok for r in table)
-    total = sum(r.total for r in table)
-    lines = [
-        f"cnibench run {results.run_id} on {results.platform}: {results.status}, {ok}/{total} repetitions ok",
-    ]
+    total = max(sum(r.total for r in table), results.planned_repetitions)
+    not_run = total - sum(r.total for r in table)
+    headline = f"cnibench run {results.run_id} on {results.platform}: {results.status}, {ok}/{total} repetitions ok"
+    if not_run:
+        headline += f" ({not_run} did not run)"
+    lines = [headline]
     if results.error:
         lines.append(f"error: {results.error}")
     warnings: list[str] = []

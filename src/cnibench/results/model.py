@@ -81,6 +81,7 @@ class RunResults(_Record):
     started_at: float
     ended_at: float | None = None
     cnibench_version: str
+    planned_repetitions: int = Field(0, description="Repetitions the plan had; fewer samples: some did not run.")
     spec: dict[str, Any]
     environment: dict[str, Any]
     samples: list[Sample] = Field(default_factory=list)

@@ -42,12 +42,13 @@ def plan_runs(
     spec: EgressSpec,
     *,
     cni: str,
+    trials: dict[str, int],
     run_dir: Path,
     client_netns: str,
     server_ip: str,
     client_node_ip: str,
 ) -> list[PlannedRun]:
-    """Every repetition of both egress trials for one CNI, in the order they run."""
+    """Every repetition of the egress trials (``{scenario: repetitions}``) for one CNI, in run order."""
     argv = iperf3.client_argv(
         server_ip,
         protocol=spec.protocol,
@@ -58,14 +59,14 @@ def plan_runs(
     )
     wall = iperf3.expected_wall_time(spec.duration, spec.omit)
     runs: list[PlannedRun] = []
-    for scenario in TRIALS:
+    for scenario in (t for t in TRIALS if t in trials):
         with_policy = scenario == NAME
         expect = {
             "protocol": spec.protocol,
             "expected_source_ip": str(spec.egress_ip) if with_policy else client_node_ip,
             "egress_ip": str(spec.egress_ip) if with_policy else None,
         }
-        for rep in range(1, spec.repetitions + 1):
+        for rep in range(1, trials[scenario] + 1):
             artifact = artifact_path(run_dir, cni, scenario, rep)
             runs.append(
                 PlannedRun(

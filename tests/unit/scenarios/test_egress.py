@@ -12,6 +12,7 @@ def _runs(tmp_path: Path):
     return egress.plan_runs(
         spec.scenarios.egress,
         cni="hostgw",
+        trials={"egress-baseline": 3, "egress": 3},
         run_dir=tmp_path,
         client_netns="cnib0000-pod-c",
         server_ip="203.0.113.2",
@@ -38,6 +39,20 @@ def test_plan_runs_baseline_then_egress(tmp_path):
     assert runs[3].expect["expected_source_ip"] == "203.0.113.254"
     assert runs[3].command["timeout"] == 10 + 2 + egress.TIMEOUT_MARGIN
     assert len({r.artifact for r in runs}) == len(runs)
+
+
+def test_plan_runs_only_the_trials_asked_for(tmp_path):
+    spec = parse_spec(default_spec_data())
+    runs = egress.plan_runs(
+        spec.scenarios.egress,
+        cni="vxlan",
+        trials={"egress": 2},
+        run_dir=tmp_path,
+        client_netns="n",
+        server_ip="203.0.113.2",
+        client_node_ip="172.18.0.4",
+    )
+    assert [(r.cni, r.scenario, r.repetition) for r in runs] == [("vxlan", "egress", 1), ("vxlan", "egress", 2)]
 
 
 def test_egress_ok_when_server_saw_the_egress_ip(tmp_path, data_dir):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +13,7 @@ from cnibench.errors import PlatformError
 from cnibench.platforms.netns import state as run_state
 from cnibench.platforms.netns.render import Bundle, Step
 from cnibench.platforms.netns.topology import PREFIX_RE
-from cnibench.proc import CommandError, run
+from cnibench.proc import CommandError, descendants, run, terminate
 
 NETNS_DIR = Path("/run/netns")
 STEP_TIMEOUT = 30.0
@@ -134,59 +132,6 @@ def pids_in_namespaces(names: Iterable[str]) -> dict[int, str]:
     return found
 
 
-def _alive(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie (zombies of our own children are reaped here)."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] != "Z"
-
-
-def terminate(pids: Iterable[int], *, grace: float = 3.0) -> list[int]:
-    """SIGTERM ``pids``, wait up to ``grace`` seconds, SIGKILL what is left. Returns the PIDs signalled."""
-    targets = [pid for pid in pids if pid > 1 and pid != os.getpid()]
-    for pid in targets:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(_alive(p) for p in targets):
-        time.sleep(0.01)
-    for pid in targets:
-        if _alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(_alive(p) for p in targets):
-        time.sleep(0.01)
-    return targets
-
-
-def descendants(pid: int) -> list[int]:
-    """All processes below ``pid`` in the process tree (children, grandchildren, ...)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    out: list[int] = []
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
-
-
 def end_playbook(state: dict[str, object]) -> list[int]:
     """End a run's orphaned ansible-playbook and every process below it (its workers run in their own
     sessions since ansible-core 2.19, so a process-group kill would miss them). Only the exact process that
@@ -223,7 +168,7 @@ def destroy_namespaces(names: Iterable[str]) -> DestroyReport:
     return report
 
 
-def destroy_prefix(prefix: str, state_file: Path | None = None) -> DestroyReport:
+def destroy_prefix(prefix: str, state_file: Path | None) -> DestroyReport:
     """Remove everything of one run: its recorded namespaces and any namespace carrying its prefix."""
     recorded: list[str] = []
     ended: list[int] = []
@@ -251,7 +196,7 @@ class Leftover:
     run_dir: str | None = None
 
 
-def find_leftovers(state_dir: Path) -> list[Leftover]:
+def find_leftovers(state_dir: Path = run_state.STATE_DIR) -> list[Leftover]:
     """Every run prefix that still has a state file or namespaces, with whether its owner still runs."""
     by_prefix: dict[str, Leftover] = {}
     for path in sorted(state_dir.glob("cnib*.json")):

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnibench.errors import PlatformError
-from cnibench.platforms.netns.ops import terminate
+from cnibench.platforms.netns.ops import NETNS_DIR
+from cnibench.proc import terminate
 
 _LISTEN = "0A"
 #: Daemons started by this process, kept so their Popen objects are not collected while they run.
@@ -20,6 +21,14 @@ _DAEMONS: dict[int, subprocess.Popen[bytes]] = {}
 def netns_argv(netns: str, argv: list[str]) -> list[str]:
     # `ip netns exec` execs the command: the PID we get is the command's own PID
     return ["ip", "netns", "exec", netns, *argv]
+
+
+def in_namespace(pid: int, netns: str) -> bool:
+    """True once ``pid`` runs inside the named namespace (``ip netns exec`` switches right after the fork)."""
+    try:
+        return (Path(f"/proc/{pid}/ns/net").stat().st_ino) == (NETNS_DIR / netns).stat().st_ino
+    except OSError:
+        return False
 
 
 def listening_ports(pid: int) -> set[int]:
@@ -66,7 +75,8 @@ def start_daemon(
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise PlatformError(f"{argv[0]} in {netns} exited with code {proc.returncode}: {_tail(log)}")
-        if listen_port in listening_ports(proc.pid):
+        # read the socket table only once the process is in its namespace, or we would read the host's
+        if in_namespace(proc.pid, netns) and listen_port in listening_ports(proc.pid):
             return proc.pid
         time.sleep(0.01)
     stop_daemon(proc.pid)
@@ -99,7 +109,7 @@ class ExecResult:
     returncode: int | None  # None: killed at the timeout
     started_at: float
     ended_at: float
-    stderr: str
+    stderr: str  # the beginning of it: tools print their reason first, usage after
 
 
 def exec_to_file(netns: str, argv: list[str], *, output: Path, timeout: float) -> ExecResult:
@@ -121,4 +131,4 @@ def exec_to_file(netns: str, argv: list[str], *, output: Path, timeout: float) -
             os.killpg(proc.pid, signal.SIGKILL)
             _, err = proc.communicate()
             code = None
-    return ExecResult(code, started, time.time(), err.decode(errors="replace")[-2000:])
+    return ExecResult(code, started, time.time(), err.decode(errors="replace")[:2000])

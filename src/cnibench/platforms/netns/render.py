@@ -120,24 +120,7 @@ def render_cluster(topo: Topology) -> Bundle:
     p = topo
     # 1. all namespaces first, so that veth peers can be created straight into their target namespace
     steps.add("ip", None, "namespaces", [f"netns add {ns}" for ns in topo.namespaces])
-    # 2. the node network ("docker network"): one bridge in its own namespace
-    steps.add(
-        "ip",
-        topo.underlay_netns,
-        "node-network",
-        ["link set lo up", f"link add name {p.bridge} mtu {p.underlay_mtu} type bridge"],
-    )
-    # 3. per node: links (uplink veth into the node network, pod bridge, pod veths, vxlan, external)
-    for node in topo.nodes:
-        steps.add("ip", node.netns, f"{node.name}-links", _node_links(topo, node))
-    # 4. plug the nodes into the node network
-    steps.add(
-        "ip",
-        topo.underlay_netns,
-        "node-network-ports",
-        [f"link set {p.uplink_peer(n)} master {p.bridge} up" for n in topo.nodes] + [f"link set {p.bridge} up"],
-    )
-    # 5. per node: sysctls, addresses and routes, FDB (vxlan), the CNI's masquerade rules
+    # 2. node sysctls before any interface exists: new interfaces take their settings from "default"
     for node in topo.nodes:
         steps.add(
             "sysctl",
@@ -145,12 +128,31 @@ def render_cluster(topo: Topology) -> Bundle:
             f"{node.name}-sysctl",
             [
                 "net.ipv4.ip_forward = 1",
-                # routing is symmetric by construction; loose filtering would hide mistakes, strict would
-                # drop the egress gateway's policy-routed flows on some kernels: off, as Cilium sets it
+                # routing is symmetric by construction (replies take the way requests came), so reverse-path
+                # filtering has nothing to catch; off, as Cilium sets it, so host defaults cannot interfere
                 "net.ipv4.conf.all.rp_filter = 0",
                 "net.ipv4.conf.default.rp_filter = 0",
             ],
         )
+    # 3. the node network ("docker network"): one bridge in its own namespace
+    steps.add(
+        "ip",
+        topo.underlay_netns,
+        "node-network",
+        ["link set lo up", f"link add name {p.bridge} mtu {p.underlay_mtu} type bridge"],
+    )
+    # 4. per node: links (uplink veth into the node network, pod bridge, pod veths, vxlan, external)
+    for node in topo.nodes:
+        steps.add("ip", node.netns, f"{node.name}-links", _node_links(topo, node))
+    # 5. plug the nodes into the node network
+    steps.add(
+        "ip",
+        topo.underlay_netns,
+        "node-network-ports",
+        [f"link set {p.uplink_peer(n)} master {p.bridge} up" for n in topo.nodes] + [f"link set {p.bridge} up"],
+    )
+    # 6. per node: addresses and routes, FDB (vxlan), the CNI's masquerade rules
+    for node in topo.nodes:
         steps.add("ip", node.netns, f"{node.name}-addresses", _node_addresses(topo, node))
         if topo.datapath == "vxlan":
             steps.add(
@@ -160,7 +162,7 @@ def render_cluster(topo: Topology) -> Bundle:
                 [f"fdb append {o.vtep_mac} dev {p.vxlan_dev} dst {o.ip}" for o in topo.nodes if o is not node],
             )
         steps.add("nft", node.netns, f"{node.name}-masquerade", _node_nat(topo))
-    # 6. pods and the external server's namespace
+    # 7. pods and the external server's namespace
     for pod in topo.pods:
         node = topo.node(pod.node)
         steps.add(

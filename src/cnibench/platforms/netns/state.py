@@ -1,8 +1,9 @@
 """Per-run state on disk, written before each thing is created, so ``cnibench clean`` can undo a killed run.
 
-One JSON file per run prefix in the state directory (default ``/run/cnibench``: like namespaces, it does not
-survive a reboot). Modules running under Ansible and the CLI update it concurrently, so every change is a
-read-modify-write under an exclusive ``flock``.
+One JSON file per run prefix in ``/run/cnibench`` (like the namespaces themselves it does not survive a reboot;
+one fixed place, so that every ``cnibench clean`` sees every run). Modules running under Ansible and the CLI
+update it concurrently: every change is a read-modify-write under an exclusive ``flock`` on a separate lock file,
+and the data file is replaced atomically, so a reader never sees half a file.
 """
 
 from __future__ import annotations
@@ -11,21 +12,17 @@ import contextlib
 import fcntl
 import json
 import os
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-DEFAULT_STATE_DIR = Path("/run/cnibench")
-STATE_DIR_ENV = "CNIBENCH_STATE_DIR"
+STATE_DIR = Path("/run/cnibench")
 
 
-def state_dir() -> Path:
-    return Path(os.environ.get(STATE_DIR_ENV, str(DEFAULT_STATE_DIR)))
-
-
-def state_file(prefix: str, directory: Path | None = None) -> Path:
-    return (directory or state_dir()) / f"{prefix}.json"
+def state_file(prefix: str, directory: Path = STATE_DIR) -> Path:
+    return directory / f"{prefix}.json"
 
 
 def process_start_time(pid: int) -> int | None:
@@ -43,72 +40,81 @@ def process_start_time(pid: int) -> int | None:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[dict[str, Any]]:
+def _lock(path: Path, mode: int) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        raw = os.read(fd, 1 << 20)
-        data: dict[str, Any] = json.loads(raw) if raw.strip() else {}
-        before = json.dumps(data, sort_keys=True)
-        yield data
-        if json.dumps(data, sort_keys=True) != before:
-            encoded = (json.dumps(data, indent=2) + "\n").encode()
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.ftruncate(fd, 0)
-            os.write(fd, encoded)
-            os.fsync(fd)
+        fcntl.flock(fd, mode)
+        yield
     finally:
         os.close(fd)
 
 
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(json.dumps(data, indent=2) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def _update(path: Path, *, create: bool = True) -> Iterator[dict[str, Any]]:
+    with _lock(path, fcntl.LOCK_EX):
+        exists = path.exists()
+        data = _read(path)
+        yield data
+        if exists or create:
+            _write(path, data)
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    with _lock(path, fcntl.LOCK_SH):
+        return _read(path)
+
+
 def init_state(path: Path, *, prefix: str, owner_pid: int, run_dir: str) -> None:
     """Record who owns ``prefix`` (so ``clean`` leaves a live run alone)."""
-    with _locked(path) as data:
+    with _update(path) as data:
         data.setdefault("prefix", prefix)
         data["owner_pid"] = owner_pid
         data["owner_start"] = process_start_time(owner_pid)
         data["run_dir"] = run_dir
         data.setdefault("created_at", time.time())
         data.setdefault("namespaces", [])
-        data.setdefault("daemons", [])
 
 
 def add_namespaces(path: Path, prefix: str, names: list[str]) -> None:
-    with _locked(path) as data:
+    with _update(path) as data:
         data.setdefault("prefix", prefix)
         known = data.setdefault("namespaces", [])
         known.extend(n for n in names if n not in known)
 
 
-def add_daemon(path: Path, prefix: str, *, name: str, netns: str, pid: int) -> None:
-    with _locked(path) as data:
-        data.setdefault("prefix", prefix)
-        data.setdefault("daemons", []).append(
-            {"name": name, "netns": netns, "pid": pid, "start": process_start_time(pid)}
-        )
-
-
 def set_playbook(path: Path, pid: int) -> None:
     """Record the run's ansible-playbook process: ``clean`` ends it (and its workers) if cnibench died."""
-    with _locked(path) as data:
+    with _update(path, create=False) as data:
         data["playbook"] = {"pid": pid, "start": process_start_time(pid)}
 
 
 def drop_namespaces(path: Path, names: list[str]) -> None:
-    if not path.exists():
-        return
-    with _locked(path) as data:
+    with _update(path, create=False) as data:
         data["namespaces"] = [n for n in data.get("namespaces", []) if n not in names]
-        data["daemons"] = [d for d in data.get("daemons", []) if d.get("netns") not in names]
-
-
-def read_state(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def same_process(pid: Any, start: Any) -> bool:
@@ -125,5 +131,6 @@ def owner_alive(data: dict[str, Any]) -> bool:
 
 
 def remove_state(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+    with _lock(path, fcntl.LOCK_EX):
+        path.unlink(missing_ok=True)
+    path.with_suffix(".lock").unlink(missing_ok=True)

@@ -6,8 +6,8 @@ DOCUMENTATION = r"""
 module: netns_daemon
 short_description: Start a server inside a network namespace, owned by PID
 description:
-  - Starts O(argv) inside O(netns) in its own session, records its PID in the run's state file (it is stopped
-    with the cluster's namespaces) and, with O(listen_port), waits until it listens there.
+  - Starts O(argv) inside O(netns) in its own session and, with O(listen_port), waits until it listens there.
+  - It is stopped with the cluster: destroying a namespace ends every process inside it.
 options:
   name:
     description: A name for the daemon (for messages and the state file).
@@ -33,12 +33,6 @@ options:
     description: Seconds to wait for O(listen_port).
     type: float
     default: 10
-  prefix:
-    description: The run's prefix (state file bookkeeping).
-    type: str
-  state_file:
-    description: The run's state file.
-    type: path
 author: cnibench developers
 """
 
@@ -73,15 +67,12 @@ def main() -> None:
             "log": {"type": "path", "required": True},
             "listen_port": {"type": "int"},
             "timeout": {"type": "float", "default": 10.0},
-            "prefix": {"type": "str"},
-            "state_file": {"type": "path"},
         },
         supports_check_mode=False,
     )
     try:
         from cnibench.errors import CnibenchError
         from cnibench.platforms.netns import process
-        from cnibench.platforms.netns import state as run_state
     except ImportError as exc:
         module.fail_json(msg=f"cnibench is not importable by {module._name}'s interpreter: {exc}")
     p = module.params
@@ -91,8 +82,6 @@ def main() -> None:
         )
     except CnibenchError as exc:
         module.fail_json(msg=f"{p['name']}: {exc}")
-    if p["state_file"]:
-        run_state.add_daemon(Path(p["state_file"]), p["prefix"] or "", name=p["name"], netns=p["netns"], pid=pid)
     module.exit_json(changed=True, pid=pid)
 
 

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cnibench.errors import SpecError
+from cnibench.plan import make_plan
+from cnibench.platforms.netns.platform import NetnsPlatform
+from cnibench.spec import default_spec_data, parse_spec
+
+
+def _compile(tmp_path, only=None, **egress):
+    data = default_spec_data()
+    data["scenarios"]["egress"].update(egress)
+    plan = make_plan(parse_spec(data), only)
+    return plan, NetnsPlatform().compile(plan, run_dir=tmp_path, prefix="cnib0000")
+
+
+def test_compile_is_pure_and_follows_the_plan(tmp_path):
+    plan, compiled = _compile(tmp_path, repetitions=2)
+    assert list(tmp_path.iterdir()) == []  # nothing written until write()
+    assert len(compiled.runs) == plan.repetitions == 8
+    clusters = compiled.extravars["cnibench_clusters"]
+    assert [c["cni"] for c in clusters] == ["hostgw", "vxlan"]
+    trials = clusters[0]["trials"]
+    assert [(t["scenario"], len(t["runs"]), t["policy"] is None) for t in trials] == [
+        ("egress-baseline", 2, True),
+        ("egress", 2, False),
+    ]
+    assert trials[0]["runs"][0]["argv"][0].endswith("iperf3")  # resolved to a path for `ip netns exec`
+    assert compiled.extravars["cnibench_state_file"] == "/run/cnibench/cnib0000.json"
+    compiled.write()
+    bundle = json.loads((tmp_path / "rendered" / "vxlan" / "cluster" / "bundle.json").read_text())
+    assert bundle["prefix"] == "cnib0000"
+    assert (tmp_path / "rendered" / "hostgw" / "egress-policy" / "bundle.json").is_file()
+    assert (tmp_path / "rendered" / "hostgw" / "topology.json").is_file()
+
+
+def test_steps_come_from_the_compiled_data(tmp_path):
+    _, compiled = _compile(tmp_path, repetitions=4, duration=7)
+    text = "\n".join(compiled.steps)
+    assert "[vxlan] build the cluster" in text and "pod MTU 1450" in text
+    assert "[hostgw] egress: 4 x `iperf3 --client 203.0.113.2" in text and "--time 7" in text
+    assert text.count("apply the egress policy") == 2
+
+
+def test_only_and_its_errors(tmp_path):
+    plan, compiled = _compile(tmp_path, only=["egress"])
+    assert plan.repetitions == 12
+    with pytest.raises(SpecError, match="--only: scenario 'ingress' is not in the spec"):
+        make_plan(parse_spec(default_spec_data()), ["ingress"])
+
+
+def test_pod_cidr_needs_room_for_every_node():
+    data = default_spec_data()
+    data["nodes"] = {"workers": 16}
+    data["network"] = {"pod_cidr": "10.244.0.0/20"}
+    with pytest.raises(
+        SpecError, match="network.pod_cidr: 10.244.0.0/20 has room for 16 node /24s, the cluster has 17 nodes"
+    ):
+        parse_spec(data, "x")
