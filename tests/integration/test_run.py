@@ -14,8 +14,8 @@ import pytest
 from cnibench import commands
 from cnibench.platforms.netns import ops
 from cnibench.platforms.netns import platform as netns_platform
-from cnibench.platforms.netns.state import STATE_DIR
 from cnibench.platforms.netns.render import render_cluster, render_egress_policy
+from cnibench.platforms.netns.state import STATE_DIR
 from cnibench.results.model import read_results
 from cnibench.tools import iperf3
 

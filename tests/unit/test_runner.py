@@ -165,7 +165,7 @@ def test_other_failures_give_the_runs_one_line(setup):
 
 
 def test_a_build_event_records_the_clusters_links(setup, tmp_path):
-    compiled, recorder, handler, _ = setup
+    compiled, _recorder, handler, _ = setup
     bundle = compiled.extravars["cnibench_clusters"][1]["bundle"]
     links = {"cnib0000-pod-iperf3-client": {"cnib0000-eth": 1450}}
     handler({"event": "runner_on_ok", "event_data": {"task": "x", "res": {"bundle": bundle, "links": links}}})
