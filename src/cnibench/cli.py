@@ -130,11 +130,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.spec,
                 repeat=args.repeat,
                 duration=args.duration,
+                only=args.only,
                 results_dir=args.results_dir,
                 progress=args.progress,
             )
         if args.command == "plan":
-            return commands.plan(args.spec, repeat=args.repeat, duration=args.duration)
+            return commands.plan(args.spec, repeat=args.repeat, duration=args.duration, only=args.only)
         if args.command == "doctor":
             return commands.doctor(args.platform)
         if args.command == "clean":
@@ -146,6 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"cnibench: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # `cnibench plan | head`: the reader went away, nothing to report
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("cnibench: interrupted", file=sys.stderr)
         return 130

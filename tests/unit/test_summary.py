@@ -56,3 +56,16 @@ def test_failed_and_unstable_repetitions_are_reported(data_dir):
 def test_repetitions_that_did_not_run_are_counted(data_dir):
     results = _real(data_dir).model_copy(update={"planned_repetitions": 12, "status": "interrupted"})
     assert "interrupted, 8/12 repetitions ok (4 did not run)" in format_summary(results, "r")
+
+
+def test_ingress_table_from_a_real_run(data_dir):
+    results = read_results(data_dir / "results" / "netns-ingress-l7.json")
+    text = format_summary(results, "r")
+    header = next(line for line in text.splitlines() if line.startswith("cni") and "req/s" in line)
+    assert {"p95 ms", "p99 ms", "failed %", "fairness", "backends"} <= set(header.split("  ")) | {
+        part.strip() for part in header.split("  ")
+    }
+    for cni in ("hostgw", "vxlan"):
+        rps = sorted(s.requests_per_s for s in results.samples if s.cni == cni)
+        row = next(line for line in text.splitlines() if line.startswith(cni))
+        assert f"{statistics.median(rps):.0f}" in row and "3/3" in row and "l7" in row

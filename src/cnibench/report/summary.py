@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
-from cnibench.results.model import EgressSample, RunResults, Sample
+from cnibench.results.model import EgressSample, IngressSample, RunResults
 from cnibench.results.stats import CV_WARNING, Summary, summarize
 from cnibench.scenarios import egress
+
+S = TypeVar("S", EgressSample, IngressSample)
+
+
+def _summary(samples: Sequence[S], get: Callable[[S], float | int | None]) -> Summary | None:
+    return summarize([float(v) for s in samples if s.status == "ok" and (v := get(s)) is not None])
 
 
 @dataclass(frozen=True)
 class Row:
+    """One CNI x egress scenario."""
+
     cni: str
     scenario: str
     ok: int
@@ -25,36 +34,73 @@ class Row:
     verify_what: str
 
 
-def _values(samples: Sequence[Sample], get: Callable[[EgressSample], float | int | None]) -> list[float]:
-    return [float(v) for s in samples if s.status == "ok" and (v := get(s)) is not None]
+@dataclass(frozen=True)
+class IngressRow:
+    cni: str
+    gateway: str
+    ok: int
+    total: int
+    rps: Summary | None
+    p95: Summary | None
+    p99: Summary | None
+    failed: Summary | None
+    fairness: Summary | None
+    seen: int  # the fewest backends seen in any ok repetition
+    expected: int
+
+
+def _groups(samples: Sequence[S]) -> dict[tuple[str, str], list[S]]:
+    groups: dict[tuple[str, str], list[S]] = {}
+    for sample in samples:
+        groups.setdefault((sample.cni, sample.scenario), []).append(sample)
+    return groups
 
 
 def rows(results: RunResults) -> list[Row]:
-    groups: dict[tuple[str, str], list[Sample]] = {}
-    for sample in results.samples:
-        groups.setdefault((sample.cni, sample.scenario), []).append(sample)
+    samples = [s for s in results.samples if isinstance(s, EgressSample)]
+    return [
+        Row(
+            cni=cni,
+            scenario=scenario,
+            ok=sum(1 for s in group if s.status == "ok"),
+            total=len(group),
+            throughput=_summary(group, lambda s: s.throughput_bps),
+            rtt=_summary(group, lambda s: s.rtt_mean_us),
+            retransmits=_summary(group, lambda s: s.retransmits),
+            jitter=_summary(group, lambda s: s.jitter_ms),
+            loss=_summary(group, lambda s: s.lost_percent),
+            verified=sum(1 for s in group if s.source_ip_ok),
+            verify_what="egress IP" if scenario == egress.NAME else "node IP",
+        )
+        for (cni, scenario), group in _groups(samples).items()
+    ]
+
+
+def ingress_rows(results: RunResults) -> list[IngressRow]:
+    samples = [s for s in results.samples if isinstance(s, IngressSample)]
     out = []
-    for (cni, scenario), samples in groups.items():
+    for (cni, _), group in _groups(samples).items():
+        ok = [s for s in group if s.status == "ok"]
         out.append(
-            Row(
+            IngressRow(
                 cni=cni,
-                scenario=scenario,
-                ok=sum(1 for s in samples if s.status == "ok"),
-                total=len(samples),
-                throughput=summarize(_values(samples, lambda s: s.throughput_bps)),
-                rtt=summarize(_values(samples, lambda s: s.rtt_mean_us)),
-                retransmits=summarize(_values(samples, lambda s: s.retransmits)),
-                jitter=summarize(_values(samples, lambda s: s.jitter_ms)),
-                loss=summarize(_values(samples, lambda s: s.lost_percent)),
-                verified=sum(1 for s in samples if s.source_ip_ok),
-                verify_what="egress IP" if scenario == egress.NAME else "node IP",
+                gateway=group[0].gateway,
+                ok=len(ok),
+                total=len(group),
+                rps=_summary(group, lambda s: s.requests_per_s),
+                p95=_summary(group, lambda s: s.latency_p95_ms),
+                p99=_summary(group, lambda s: s.latency_p99_ms),
+                failed=_summary(group, lambda s: s.failed_rate),
+                fairness=_summary(group, lambda s: s.jain_fairness),
+                seen=min((s.backends_seen or 0 for s in ok), default=0),
+                expected=group[0].backends_expected,
             )
         )
     return out
 
 
 def gateway_ratios(table: list[Row]) -> dict[str, float]:
-    """Per CNI: median egress throughput / median baseline throughput (the egress gateway's cost)."""
+    """Per CNI: median egress throughput / median baseline throughput (the egress policy's cost)."""
     by_key = {(r.cni, r.scenario): r for r in table}
     ratios: dict[str, float] = {}
     for (cni, scenario), row in by_key.items():
@@ -68,11 +114,90 @@ def _fmt(value: float | None, scale: float = 1.0, digits: int = 2) -> str:
     return "-" if value is None else f"{value / scale:.{digits}f}"
 
 
+def _median(summary: Summary | None, scale: float = 1.0, digits: int = 2) -> str:
+    return _fmt(summary.median if summary else None, scale, digits)
+
+
+def _cv(summary: Summary | None) -> str:
+    cv = summary.cv if summary else None
+    return "-" if cv is None else f"{cv * 100:.1f}%" + (" !" if cv >= CV_WARNING else "")
+
+
+def _table(header: tuple[str, ...], body: Sequence[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(x) for x in col) for col in zip(header, *body, strict=True)]
+    return ["  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)).rstrip() for row in (header, *body)]
+
+
+def _unstable(what: str, summary: Summary | None, metric: str) -> list[str]:
+    if summary is None or not summary.unstable or summary.cv is None:
+        return []
+    return [
+        f"{what}: {metric} varies by {summary.cv * 100:.0f}% (cv >= {CV_WARNING:.0%}); "
+        "more repetitions or a quieter machine would help"
+    ]
+
+
+def _egress_lines(table: list[Row], warnings: list[str]) -> list[str]:
+    udp = any(r.jitter is not None for r in table)
+    tcp = any(r.rtt is not None for r in table) or not udp
+    header: tuple[str, ...] = ("cni", "scenario", "ok", "Gbit/s (median)", "cv")
+    if tcp:
+        header += ("RTT us (median)", "retransmits")
+    if udp:
+        header += ("jitter ms", "loss %")
+    header += ("source IP",)
+    body = []
+    for r in table:
+        warnings += _unstable(f"{r.cni} {r.scenario}", r.throughput, "throughput")
+        if r.ok < r.total:
+            warnings.append(f"{r.cni} {r.scenario}: {r.total - r.ok} of {r.total} repetitions failed")
+        cells: tuple[str, ...] = (r.cni, r.scenario, f"{r.ok}/{r.total}", _median(r.throughput, 1e9), _cv(r.throughput))
+        if tcp:
+            cells += (_median(r.rtt, 1, 0), _median(r.retransmits, 1, 0))
+        if udp:
+            cells += (_median(r.jitter, 1, 3), _median(r.loss, 1, 2))
+        body.append((*cells, f"{r.verified}/{r.total} {r.verify_what}"))
+    lines = _table(header, body)
+    ratios = gateway_ratios(table)
+    if ratios:
+        lines.append(
+            "egress gateway / baseline throughput: " + ", ".join(f"{cni} {ratio:.2f}" for cni, ratio in ratios.items())
+        )
+    return lines
+
+
+def _ingress_lines(table: list[IngressRow], warnings: list[str]) -> list[str]:
+    header = ("cni", "ingress", "ok", "req/s (median)", "cv", "p95 ms", "p99 ms", "failed %", "fairness", "backends")
+    body = []
+    for r in table:
+        warnings += _unstable(f"{r.cni} ingress", r.rps, "request rate")
+        if r.ok < r.total:
+            warnings.append(f"{r.cni} ingress: {r.total - r.ok} of {r.total} repetitions failed")
+        if r.ok and r.seen < r.expected:
+            warnings.append(f"{r.cni} ingress: only {r.seen} of {r.expected} backends answered in some repetition")
+        body.append(
+            (
+                r.cni,
+                r.gateway,
+                f"{r.ok}/{r.total}",
+                _median(r.rps, 1, 0),
+                _cv(r.rps),
+                _median(r.p95),
+                _median(r.p99),
+                _median(r.failed, 0.01),
+                _median(r.fairness, 1, 3),
+                f"{r.seen}/{r.expected}",
+            )
+        )
+    return _table(header, body)
+
+
 def format_summary(results: RunResults, run_dir: str) -> str:
-    table = rows(results)
-    ok = sum(r.ok for r in table)
-    total = max(sum(r.total for r in table), results.planned_repetitions)
-    not_run = total - sum(r.total for r in table)
+    egress_table = rows(results)
+    ingress_table = ingress_rows(results)
+    ok = sum(1 for s in results.samples if s.status == "ok")
+    total = max(len(results.samples), results.planned_repetitions)
+    not_run = total - len(results.samples)
     headline = f"cnibench run {results.run_id} on {results.platform}: {results.status}, {ok}/{total} repetitions ok"
     if not_run:
         headline += f" ({not_run} did not run)"
@@ -80,53 +205,10 @@ def format_summary(results: RunResults, run_dir: str) -> str:
     if results.error:
         lines.append(f"error: {results.error}")
     warnings: list[str] = []
-    if table:
-        udp = any(r.jitter is not None for r in table)
-        tcp = any(r.rtt is not None for r in table) or not udp
-        header: tuple[str, ...] = ("cni", "scenario", "ok", "Gbit/s (median)", "cv")
-        if tcp:
-            header += ("RTT us (median)", "retransmits")
-        if udp:
-            header += ("jitter ms", "loss %")
-        header += ("source IP",)
-        body = []
-        for r in table:
-            cv = r.throughput.cv if r.throughput else None
-            cv_text = "-" if cv is None else f"{cv * 100:.1f}%" + (" !" if cv >= CV_WARNING else "")
-            if r.throughput and r.throughput.unstable:
-                warnings.append(
-                    f"{r.cni} {r.scenario}: throughput varies by {cv * 100:.0f}% (cv >= {CV_WARNING:.0%}); "  # type: ignore[operator]
-                    "more repetitions or a quieter machine would help"
-                )
-            if r.ok < r.total:
-                warnings.append(f"{r.cni} {r.scenario}: {r.total - r.ok} of {r.total} repetitions failed")
-            cells: tuple[str, ...] = (
-                r.cni,
-                r.scenario,
-                f"{r.ok}/{r.total}",
-                _fmt(r.throughput.median if r.throughput else None, 1e9),
-                cv_text,
-            )
-            if tcp:
-                cells += (
-                    _fmt(r.rtt.median if r.rtt else None, 1, 0),
-                    _fmt(r.retransmits.median if r.retransmits else None, 1, 0),
-                )
-            if udp:
-                cells += (
-                    _fmt(r.jitter.median if r.jitter else None, 1, 3),
-                    _fmt(r.loss.median if r.loss else None, 1, 2),
-                )
-            body.append((*cells, f"{r.verified}/{r.total} {r.verify_what}"))
-        widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=True)]
-        for row in (header, *body):
-            lines.append("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())
-        ratios = gateway_ratios(table)
-        if ratios:
-            lines.append(
-                "egress gateway / baseline throughput: "
-                + ", ".join(f"{cni} {ratio:.2f}" for cni, ratio in ratios.items())
-            )
+    if egress_table:
+        lines += _egress_lines(egress_table, warnings)
+    if ingress_table:
+        lines += _ingress_lines(ingress_table, warnings)
     failed = [s for s in results.samples if s.status == "failed"]
     for sample in failed[:5]:
         lines.append(f"failed: {sample.cni} {sample.scenario} rep {sample.repetition}: {sample.error}")

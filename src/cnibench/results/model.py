@@ -3,6 +3,7 @@
 Schema history (readers refuse versions they do not know):
 
 * 1 — first version: run metadata, resolved spec, environment, and ``egress`` / ``egress-baseline`` samples.
+* 2 — ``ingress`` samples (k6 through the LoadBalancer IP and the gateway); ``planned_repetitions``.
 """
 
 from __future__ import annotations
@@ -11,15 +12,16 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cnibench.errors import ResultsError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA_CHANGES: dict[int, str] = {
     1: "first version: run metadata, resolved spec, environment, egress and egress-baseline samples",
+    2: "ingress samples; planned_repetitions",
 }
 RESULTS_FILE = "results.json"
 
@@ -68,7 +70,32 @@ class EgressSample(SampleBase):
     egress_ip_ok: bool | None = Field(None, description="The server saw the egress IP (egress scenario only).")
 
 
-Sample = EgressSample
+class IngressSample(SampleBase):
+    """One k6 run from outside the cluster through the LoadBalancer IP and the gateway to the echo backends."""
+
+    scenario: Literal["ingress"]
+    gateway: Literal["l7", "l4"]
+    vus: int
+    reuse_connections: bool
+    requests: int | None = None
+    requests_per_s: float | None = None
+    latency_avg_ms: float | None = None
+    latency_p50_ms: float | None = None
+    latency_p90_ms: float | None = None
+    latency_p95_ms: float | None = None
+    latency_p99_ms: float | None = None
+    latency_max_ms: float | None = None
+    failed_rate: float | None = Field(None, description="Fraction of requests that failed (0..1).")
+    data_received_bps: float | None = Field(None, description="Bits per second received by k6.")
+    backend_hits: dict[str, int] = Field(default_factory=dict, description="Pod -> answers; 0 if it never answered.")
+    backends_expected: int
+    backends_seen: int | None = None
+    unmatched_responses: int | None = Field(None, description="Answers without a Hostname line.")
+    jain_fairness: float | None = Field(None, description="Jain's index of backend_hits: 1.0 = perfectly even.")
+    max_min_ratio: float | None = Field(None, description="Most / least used backend; null when one got none.")
+
+
+Sample = Annotated[EgressSample | IngressSample, Field(discriminator="scenario")]
 
 
 class RunResults(_Record):

@@ -45,3 +45,20 @@ def summarize(values: Sequence[float]) -> Summary | None:
         minimum=min(data),
         maximum=max(data),
     )
+
+
+def jain_fairness(values: Sequence[float]) -> float | None:
+    """Jain's fairness index, (sum x)^2 / (n * sum x^2): 1.0 when all are equal, 1/n when one gets everything.
+    None when there is nothing to share (no values, or all zero)."""
+    if not values:
+        return None
+    total = float(sum(values))
+    squares = float(sum(v * v for v in values))
+    return None if squares == 0 else total * total / (len(values) * squares)
+
+
+def max_min_ratio(values: Sequence[float]) -> float | None:
+    """Largest over smallest; None when the smallest is zero (the ratio is infinite) or there are no values."""
+    if not values or min(values) <= 0:
+        return None
+    return float(max(values)) / float(min(values))

@@ -76,7 +76,12 @@ def plan_runs(
                     artifact=str(artifact),
                     expected_seconds=wall,
                     expect=expect,
-                    command={"netns": client_netns, "argv": argv, "timeout": wall + TIMEOUT_MARGIN},
+                    command={
+                        "netns": client_netns,
+                        "argv": argv,
+                        "timeout": wall + TIMEOUT_MARGIN,
+                        "stdout": str(artifact),  # iperf3 -J writes its JSON to stdout
+                    },
                 )
             )
     return runs

@@ -14,6 +14,7 @@ from cnibench.spec import default_spec_data, parse_spec
 def _compile(tmp_path, only=None, **egress):
     data = default_spec_data()
     data["scenarios"]["egress"].update(egress)
+    del data["scenarios"]["ingress"]
     plan = make_plan(parse_spec(data), only)
     return plan, NetnsPlatform().compile(plan, run_dir=tmp_path, prefix="cnib0000")
 
@@ -25,10 +26,11 @@ def test_compile_is_pure_and_follows_the_plan(tmp_path):
     clusters = compiled.extravars["cnibench_clusters"]
     assert [c["cni"] for c in clusters] == ["hostgw", "vxlan"]
     trials = clusters[0]["trials"]
-    assert [(t["scenario"], len(t["runs"]), t["policy"] is None) for t in trials] == [
-        ("egress-baseline", 2, True),
-        ("egress", 2, False),
+    assert [(t["scenario"], len(t["runs"]), len(t["bundles"])) for t in trials] == [
+        ("egress-baseline", 2, 0),
+        ("egress", 2, 1),
     ]
+    assert trials[1]["bundles"][0].endswith("rendered/hostgw/egress-policy/bundle.json")
     assert trials[0]["runs"][0]["argv"][0].endswith("iperf3")  # resolved to a path for `ip netns exec`
     assert compiled.extravars["cnibench_state_file"] == "/run/cnibench/cnib0000.json"
     compiled.write()
@@ -49,8 +51,12 @@ def test_steps_come_from_the_compiled_data(tmp_path):
 def test_only_and_its_errors(tmp_path):
     plan, _compiled = _compile(tmp_path, only=["egress"])
     assert plan.repetitions == 12
+    data = default_spec_data()
+    del data["scenarios"]["ingress"]
     with pytest.raises(SpecError, match="--only: scenario 'ingress' is not in the spec"):
-        make_plan(parse_spec(default_spec_data()), ["ingress"])
+        make_plan(parse_spec(data), ["ingress"])
+    both = make_plan(parse_spec(default_spec_data()), ["ingress"])
+    assert {t.scenario for t in both.trials} == {"ingress"}
 
 
 def test_pod_cidr_needs_room_for_every_node():
@@ -62,3 +68,27 @@ def test_pod_cidr_needs_room_for_every_node():
         match=re.escape("network.pod_cidr: 10.244.0.0/20 has room for 16 node /24s, the cluster has 17 nodes"),
     ):
         parse_spec(data, "x")
+
+
+def test_ingress_compiles_backends_loadbalancer_gateway_and_k6(tmp_path):
+    data = default_spec_data()
+    data["scenarios"] = {"ingress": {"backends": 4, "repetitions": 2}}
+    plan = make_plan(parse_spec(data))
+    compiled = NetnsPlatform().compile(plan, run_dir=tmp_path, prefix="cnib0000")
+    trial = compiled.extravars["cnibench_clusters"][0]["trials"][0]
+    assert trial["scenario"] == "ingress" and len(trial["runs"]) == 2
+    assert [d["name"] for d in trial["daemons"]] == ["echo-1", "echo-2", "echo-3", "echo-4", "gateway"]
+    assert trial["daemons"][-1]["netns"] == "cnib0000-worker" and trial["daemons"][-1]["listen_port"] == 80
+    assert trial["bundles"][0].endswith("rendered/hostgw/ingress/loadbalancer/bundle.json")
+    assert trial["runs"][0]["netns"] == "cnib0000-client"
+    assert trial["runs"][0]["argv"][0].endswith("k6")
+    text = "\n".join(compiled.steps)
+    assert "echo-1 on worker, echo-2 on worker2, echo-3 on worker, echo-4 on worker2" in text
+    assert "LoadBalancer IP 172.18.0.254" in text
+    compiled.write()
+    assert (tmp_path / "nginx" / "hostgw" / "gateway" / "nginx.conf").is_file()
+    assert (tmp_path / "nginx" / "hostgw" / "echo-4" / "tmp").is_dir()
+    assert (tmp_path / "rendered" / "vxlan" / "ingress" / "load.js").is_file()
+    data["scenarios"]["ingress"]["gateway"] = "l4"
+    l4 = NetnsPlatform().compile(make_plan(parse_spec(data)), run_dir=tmp_path, prefix="cnib0000")
+    assert [d["name"] for d in l4.extravars["cnibench_clusters"][0]["trials"][0]["daemons"]][-1] == "echo-4"

@@ -29,3 +29,14 @@ def test_edge_cases():
     assert summarize([]) is None
     one = summarize([5.0])
     assert one.stdev == 0.0 and one.cv is None and not one.unstable
+
+
+def test_jain_fairness_and_max_min():
+    from cnibench.results.stats import jain_fairness, max_min_ratio
+
+    assert jain_fairness([5, 5, 5]) == 1.0
+    assert jain_fairness([9, 0, 0]) == pytest.approx(1 / 3)
+    assert jain_fairness([3, 1]) == pytest.approx(16 / 20)
+    assert jain_fairness([0, 0]) is None and jain_fairness([]) is None
+    assert max_min_ratio([4, 2, 3]) == 2.0
+    assert max_min_ratio([4, 0]) is None and max_min_ratio([]) is None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +12,12 @@ from cnibench.plan import Plan
 from cnibench.platforms.base import Compiled, Renderable
 from cnibench.platforms.netns import ops
 from cnibench.platforms.netns import state as run_state
-from cnibench.platforms.netns.render import render_cluster, render_egress_policy
+from cnibench.platforms.netns.render import render_cluster, render_egress_policy, render_loadbalancer
 from cnibench.platforms.netns.topology import VXLAN_PORT, Topology, build_topology, new_prefix, node_names
-from cnibench.scenarios import egress
+from cnibench.scenarios import egress, ingress
 from cnibench.scenarios.base import PlannedRun
 from cnibench.spec import DEFAULT_EXTERNAL_CIDR, Spec
-from cnibench.tools import iperf3
+from cnibench.tools import iperf3, nginx
 
 PLAYBOOK = "netns.yml"
 DAEMON_START_TIMEOUT = 10.0
@@ -31,6 +31,10 @@ def topology_for(spec: Spec, cni: str, prefix: str, scenarios: set[str]) -> Topo
     eg = spec.scenarios.egress
     if eg is not None and scenarios & set(egress.TRIALS):
         pods.append((egress.CLIENT_POD, egress.client_node(workers, gateway)))
+    ing = spec.scenarios.ingress
+    with_ingress = ing is not None and ingress.NAME in scenarios
+    if ing is not None and with_ingress:
+        pods += ingress.placement(ing.backends, workers)
     return build_topology(
         prefix=prefix,
         datapath=cni,
@@ -39,6 +43,7 @@ def topology_for(spec: Spec, cni: str, prefix: str, scenarios: set[str]) -> Topo
         pod_cidr=str(spec.network.pod_cidr),
         external_cidr=str(eg.external_cidr) if eg is not None else DEFAULT_EXTERNAL_CIDR,
         pods=pods,
+        client=with_ingress,
     )
 
 
@@ -75,7 +80,7 @@ class NetnsPlatform:
             topo = topology_for(spec, cni, prefix, set(trials))
             rendered = run_dir / "rendered" / cni
             renders[rendered / "cluster"] = render_cluster(topo)
-            renders[rendered] = _TopologyFile(topo)
+            renders[rendered] = _Files({"topology.json": json.dumps(topo.to_dict(), indent=2) + "\n"})
             cluster = _Cluster(cni, topo, rendered, [], [], [])
             cluster.steps.append(
                 f"build the cluster: nodes {_nodes(topo)}; pods {_pods(topo)}; "
@@ -89,6 +94,11 @@ class NetnsPlatform:
                     trials={s: t.repetitions for s, t in trials.items()},
                     run_dir=run_dir,
                     renders=renders,
+                )
+            ing = spec.scenarios.ingress
+            if ing is not None and ingress.NAME in trials:
+                runs += self._compile_ingress(
+                    spec, cluster, repetitions=trials[ingress.NAME].repetitions, run_dir=run_dir, renders=renders
                 )
             cluster.steps.append("destroy the cluster (namespaces, links, rules, processes)")
             facts[cni] = {
@@ -162,15 +172,114 @@ class NetnsPlatform:
             )
             if policy:
                 cluster.steps.append("remove the egress policy")
-            cluster.trials.append(
-                {
-                    "cni": cluster.cni,
-                    "scenario": scenario,
-                    "policy": policy,
-                    "runs": [_run_vars(r) for r in trial_runs],
-                }
-            )
+            cluster.trials.append(_trial_vars(cluster.cni, scenario, [policy] if policy else [], [], trial_runs))
         return runs
+
+    def _compile_ingress(
+        self,
+        spec: Spec,
+        cluster: _Cluster,
+        *,
+        repetitions: int,
+        run_dir: Path,
+        renders: dict[Path, Renderable],
+    ) -> list[PlannedRun]:
+        ing = spec.scenarios.ingress
+        assert ing is not None and ing.lb_ip is not None
+        topo = cluster.topo
+        assert topo.client is not None
+        names = ingress.backend_names(ing.backends)
+        refs = [nginx.BackendRef(name, topo.pod(name).ip, nginx.BACKEND_PORT) for name in names]
+        route = ingress.route(ing, refs)
+        lb_node = topo.workers[0].name
+        daemons: list[dict[str, Any]] = []
+        for ref in refs:
+            daemons.append(
+                self._nginx(
+                    cluster,
+                    ref.name,
+                    topo.pod(ref.name).netns,
+                    ref.port,
+                    run_dir,
+                    renders,
+                    lambda prefix, log, ref=ref: nginx.echo_conf(ref.name, ref, prefix=prefix, error_log=log),
+                )
+            )
+        bundles: list[str] = []
+        lb_dir = cluster.rendered / "ingress" / "loadbalancer"
+        renders[lb_dir] = render_loadbalancer(
+            topo,
+            node=lb_node,
+            vip=str(ing.lb_ip),
+            port=ing.port,
+            mode=ing.gateway,
+            backends=[(r.ip, r.port) for r in refs],
+        )
+        bundles.append(str(lb_dir / "bundle.json"))
+        if ing.gateway == "l7":
+            daemons.append(
+                self._nginx(
+                    cluster,
+                    ingress.GATEWAY_NAME,
+                    topo.node(lb_node).netns,
+                    ing.port,
+                    run_dir,
+                    renders,
+                    lambda prefix, log: nginx.gateway_conf(route, prefix=prefix, error_log=log),
+                )
+            )
+        script, runs = ingress.plan_runs(
+            ing,
+            cni=cluster.cni,
+            repetitions=repetitions,
+            run_dir=run_dir,
+            client_netns=topo.client.netns,
+            backends=names,
+        )
+        renders[cluster.rendered / "ingress"] = _Files({"load.js": script})
+        runs = [replace(run, command={**run.command, "argv": _resolved(run.command["argv"])}) for run in runs]
+        spread = ", ".join(f"{r.name} on {topo.pod(r.name).node}" for r in refs)
+        cluster.steps.append(f"start {len(refs)} echo backends (nginx, port {nginx.BACKEND_PORT}): {spread}")
+        cluster.steps.append(f"give {lb_node} the LoadBalancer IP {ing.lb_ip} (as MetalLB's L2 mode does)")
+        if ing.gateway == "l7":
+            cluster.steps.append(
+                f"start the L7 gateway (nginx) on {lb_node}: {ing.lb_ip}:{ing.port} {ing.path} -> the backends, "
+                "round-robin per request"
+            )
+        else:
+            cluster.steps.append(
+                f"L4 gateway on {lb_node}: nftables DNAT {ing.lb_ip}:{ing.port} -> the backends, a new backend "
+                "per connection"
+            )
+        argv = runs[0].command["argv"] if runs else []
+        cluster.steps.append(
+            f"ingress: {len(runs)} x `{' '.join([Path(argv[0]).name, *argv[1:]])}` from {topo.client.netns} "
+            f"({ing.vus} VUs, {ing.duration} s, GET {ingress.target_url(ing)})"
+        )
+        cluster.trials.append(_trial_vars(cluster.cni, ingress.NAME, bundles, daemons, runs))
+        return runs
+
+    @staticmethod
+    def _nginx(
+        cluster: _Cluster,
+        name: str,
+        netns: str,
+        port: int,
+        run_dir: Path,
+        renders: dict[Path, Renderable],
+        conf: Any,
+    ) -> dict[str, Any]:
+        prefix = run_dir / "nginx" / cluster.cni / name
+        log = run_dir / "logs" / cluster.cni / f"{name}.log"
+        renders[prefix] = _Files({"nginx.conf": conf(prefix, log)}, dirs=["tmp"])
+        return {
+            "name": name,
+            "netns": netns,
+            "argv": _resolved(nginx.argv(prefix / "nginx.conf", prefix, log)),
+            "listen_port": port,
+            "log": str(log),
+            "timeout": DAEMON_START_TIMEOUT,
+        }
 
     # ---- run bookkeeping ------------------------------------------------------------------------
     def reserve(self, run_dir: Path, owner_pid: int) -> str:
@@ -187,14 +296,19 @@ class NetnsPlatform:
 
 
 @dataclass(frozen=True)
-class _TopologyFile:
-    topo: Topology
+class _Files:
+    """Plain rendered files (and empty directories) to put into a directory."""
+
+    files: dict[str, str]
+    dirs: list[str] = field(default_factory=list)
 
     def write(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
-        path = directory / "topology.json"
-        path.write_text(json.dumps(self.topo.to_dict(), indent=2) + "\n", encoding="utf-8")
-        return path
+        for name in self.dirs:
+            (directory / name).mkdir(parents=True, exist_ok=True)
+        for name, text in self.files.items():
+            (directory / name).write_text(text, encoding="utf-8")
+        return directory
 
 
 def _resolved(argv: list[str]) -> list[str]:
@@ -210,11 +324,24 @@ def _pods(topo: Topology) -> str:
     return ", ".join(f"{p.name} on {p.node}" for p in topo.pods) or "none"
 
 
-def _run_vars(run: PlannedRun) -> dict[str, Any]:
+def _trial_vars(
+    cni: str, scenario: str, bundles: list[str], daemons: list[dict[str, Any]], runs: list[PlannedRun]
+) -> dict[str, Any]:
+    """One trial for the playbook: bundles applied for the trial only, servers it starts, its repetitions."""
     return {
-        "label": f"{run.cni} {run.scenario} {run.repetition}",
-        "netns": run.command["netns"],
-        "argv": run.command["argv"],
-        "timeout": run.command["timeout"],
-        "output": run.artifact,
+        "cni": cni,
+        "scenario": scenario,
+        "bundles": bundles,
+        "bundles_reversed": list(reversed(bundles)),
+        "daemons": daemons,
+        "runs": [
+            {
+                "label": f"{run.cni} {run.scenario} {run.repetition}",
+                "netns": run.command["netns"],
+                "argv": run.command["argv"],
+                "timeout": run.command["timeout"],
+                "stdout": run.command["stdout"],
+            }
+            for run in runs
+        ],
     }

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cnibench.errors import PlatformError
 from cnibench.platforms.netns.ops import NETNS_DIR
-from cnibench.proc import terminate
+from cnibench.proc import error_summary, terminate
 
 _LISTEN = "0A"
 #: Daemons started by this process, kept so their Popen objects are not collected while they run.
@@ -74,13 +74,18 @@ def start_daemon(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise PlatformError(f"{argv[0]} in {netns} exited with code {proc.returncode}: {_tail(log)}")
+            raise PlatformError(
+                f"{Path(argv[0]).name} in {netns} exited with code {proc.returncode}: {_complaint(log)}"
+            )
         # read the socket table only once the process is in its namespace, or we would read the host's
         if in_namespace(proc.pid, netns) and listen_port in listening_ports(proc.pid):
             return proc.pid
         time.sleep(0.01)
     stop_daemon(proc.pid)
-    raise PlatformError(f"{argv[0]} in {netns} did not listen on port {listen_port} within {timeout:g} s")
+    raise PlatformError(
+        f"{Path(argv[0]).name} in {netns} did not listen on port {listen_port} within {timeout:g} s: "
+        f"{_complaint(log) or 'nothing in its log'}"
+    )
 
 
 def stop_daemon(pid: int) -> None:
@@ -96,12 +101,13 @@ def stop_daemon(pid: int) -> None:
         proc.poll()
 
 
-def _tail(path: Path, limit: int = 300) -> str:
+def _complaint(path: Path) -> str:
+    """What a daemon said about why it stopped: the error lines of its log (nginx's [emerg], ...), on one line."""
     try:
-        text = path.read_text(errors="replace").strip()
+        text = path.read_text(errors="replace")
     except OSError:
         return ""
-    return text[-limit:].replace("\n", " | ")
+    return error_summary(text)
 
 
 @dataclass(frozen=True)
@@ -109,26 +115,46 @@ class ExecResult:
     returncode: int | None  # None: killed at the timeout
     started_at: float
     ended_at: float
-    stderr: str  # the beginning of it: tools print their reason first, usage after
+    stderr: str  # the beginning of it: tools print their reason first (the rest is in the .stderr file)
+
+
+#: A measurement's stderr kept on disk at most (k6 logs one line per failed request: megabytes per second).
+STDERR_LIMIT = 1 << 20
+STDERR_HEAD = 2000
+
+
+def stderr_path(output: Path) -> Path:
+    return output.with_name(output.name + ".stderr")
 
 
 def exec_to_file(netns: str, argv: list[str], *, output: Path, timeout: float) -> ExecResult:
-    """Run ``argv`` in ``netns`` with stdout written to ``output`` (the raw artifact); kill it at ``timeout``."""
+    """Run ``argv`` in ``netns`` with stdout written to ``output`` (the raw artifact) and stderr to
+    ``output.stderr`` (kept only if not empty, cut at 1 MiB); kill it at ``timeout``."""
     output.parent.mkdir(parents=True, exist_ok=True)
+    errors = stderr_path(output)
     started = time.time()
-    with output.open("wb") as out:
-        proc = subprocess.Popen(
+    with output.open("wb") as out, errors.open("w+b") as err:
+        proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
             netns_argv(netns, argv),
             stdin=subprocess.DEVNULL,
             stdout=out,
-            stderr=subprocess.PIPE,
+            stderr=err,
             start_new_session=True,
         )
         try:
-            _, err = proc.communicate(timeout=timeout)
-            code: int | None = proc.returncode
+            code: int | None = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-            _, err = proc.communicate()
+            proc.wait()
             code = None
-    return ExecResult(code, started, time.time(), err.decode(errors="replace")[:2000])
+        ended = time.time()
+        size = err.tell()
+        err.seek(0)
+        head = err.read(STDERR_HEAD).decode(errors="replace")
+        if size > STDERR_LIMIT:
+            err.truncate(STDERR_LIMIT)
+            err.seek(0, os.SEEK_END)
+            err.write(f"\n[cnibench: {size - STDERR_LIMIT} more bytes of stderr dropped]\n".encode())
+    if size == 0:
+        errors.unlink()
+    return ExecResult(code, started, ended, head)

@@ -144,12 +144,24 @@ def render_cluster(topo: Topology) -> Bundle:
     # 4. per node: links (uplink veth into the node network, pod bridge, pod veths, vxlan, external)
     for node in topo.nodes:
         steps.add("ip", node.netns, f"{node.name}-links", _node_links(topo, node))
-    # 5. plug the nodes into the node network
+    if topo.client is not None:
+        steps.add(
+            "ip",
+            topo.client.netns,
+            "client-links",
+            [
+                "link set lo up",
+                f"link add name {p.eth} mtu {p.underlay_mtu} type veth "
+                f"peer name {p.client_peer} mtu {p.underlay_mtu} netns {p.underlay_netns}",
+            ],
+        )
+    # 5. plug the nodes (and the client) into the node network
+    ports = [p.uplink_peer(n) for n in topo.nodes] + ([p.client_peer] if topo.client else [])
     steps.add(
         "ip",
         topo.underlay_netns,
         "node-network-ports",
-        [f"link set {p.uplink_peer(n)} master {p.bridge} up" for n in topo.nodes] + [f"link set {p.bridge} up"],
+        [f"link set {port} master {p.bridge} up" for port in ports] + [f"link set {p.bridge} up"],
     )
     # 6. per node: addresses and routes, FDB (vxlan), the CNI's masquerade rules
     for node in topo.nodes:
@@ -190,6 +202,17 @@ def render_cluster(topo: Topology) -> Bundle:
             f"route add default via {ext.gateway_ip} dev {p.eth}",
         ],
     )
+    if topo.client is not None:
+        steps.add(
+            "ip",
+            topo.client.netns,
+            "client",
+            [
+                f"addr add {topo.client.ip}/{topo.node_cidr.split('/')[1]} dev {p.eth}",
+                f"link set {p.eth} up",
+                # outside the cluster: it knows the node network, and nothing about pods
+            ],
+        )
     remove = _Steps(start=90)
     remove.add("destroy", None, "destroy-namespaces", list(reversed(topo.namespaces)))
     return Bundle(
@@ -376,4 +399,62 @@ def render_egress_policy(topo: Topology, *, pods: list[str], egress_ip: str, des
         namespaces=(),
         apply=tuple(apply.items),
         remove=tuple(remove.items),
+    )
+
+
+# --------------------------------------------------------------------------------------------- ingress
+
+
+def render_loadbalancer(
+    topo: Topology,
+    *,
+    node: str,
+    vip: str,
+    port: int,
+    mode: str,
+    backends: list[tuple[str, int]],
+) -> Bundle:
+    """A LoadBalancer IP as MetalLB's L2 mode gives it: ``node`` owns ``vip`` on the node network (it answers
+    ARP for it). In ``l4`` mode the node also DNATs ``vip:port`` to the backends, a new backend per connection
+    (``numgen inc``), and masquerades so replies return through it; in ``l7`` mode a proxy listens on the VIP.
+    """
+    owner = topo.node(node)
+    p = topo
+    apply = _Steps()
+    remove = _Steps(start=50)
+    apply.add("ip", owner.netns, "loadbalancer-ip", [f"addr add {vip}/32 dev {p.eth}"])
+    remove.add("ip", owner.netns, "loadbalancer-ip-remove", [f"addr del {vip}/32 dev {p.eth}"], tolerant=True)
+    if mode == "l4":
+        targets = ", ".join(f"{i} : {ip}" for i, (ip, _) in enumerate(backends))
+        ports = {backend_port for _, backend_port in backends}
+        if len(ports) != 1:
+            raise ValueError("l4 mode needs every backend on the same port")
+        backend_port = ports.pop()
+        ips = ", ".join(ip for ip, _ in backends)
+        apply.add(
+            "nft",
+            owner.netns,
+            "loadbalancer-dnat",
+            [
+                f"table ip {p.lb_table} {{",
+                "  chain prerouting {",
+                "    type nat hook prerouting priority dstnat; policy accept;",
+                f"    ip daddr {vip} tcp dport {port} counter "
+                f"dnat to numgen inc mod {len(backends)} map {{ {targets} }} : {backend_port}",
+                "  }",
+                "  chain postrouting {",
+                "    type nat hook postrouting priority srcnat; policy accept;",
+                f"    ct status dnat ip daddr {{ {ips} }} tcp dport {backend_port} counter masquerade",
+                "  }",
+                "}",
+            ],
+        )
+        remove.add(
+            "nft",
+            owner.netns,
+            "loadbalancer-dnat-remove",
+            [f"add table ip {p.lb_table}", f"delete table ip {p.lb_table}"],
+        )
+    return Bundle(
+        name="loadbalancer", prefix=topo.prefix, namespaces=(), apply=tuple(apply.items), remove=tuple(remove.items)
     )

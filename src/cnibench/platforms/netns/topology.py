@@ -79,6 +79,14 @@ class External:
 
 
 @dataclass(frozen=True)
+class Client:
+    """A machine outside the cluster on the node network (the host in front of kind), for the load generator."""
+
+    netns: str
+    ip: str
+
+
+@dataclass(frozen=True)
 class Topology:
     prefix: str
     datapath: str
@@ -89,6 +97,7 @@ class Topology:
     nodes: tuple[Node, ...]
     pods: tuple[Pod, ...]
     external: External
+    client: Client | None = None
     labels: dict[str, str] = field(default_factory=dict)
 
     # ---- names -------------------------------------------------------------------------------
@@ -129,6 +138,14 @@ class Topology:
         return f"{self.prefix}-n{node.index}"
 
     @property
+    def client_peer(self) -> str:
+        return f"{self.prefix}-host"
+
+    @property
+    def lb_table(self) -> str:
+        return f"{self.prefix}_lb"
+
+    @property
     def namespaces(self) -> list[str]:
         """Every namespace of the cluster, in creation order."""
         return [
@@ -136,6 +153,7 @@ class Topology:
             *(n.netns for n in self.nodes),
             *(p.netns for p in self.pods),
             self.external.netns,
+            *([self.client.netns] if self.client else []),
         ]
 
     # ---- lookups -----------------------------------------------------------------------------
@@ -178,6 +196,7 @@ class Topology:
             nodes=tuple(Node(**n) for n in data["nodes"]),
             pods=tuple(Pod(**p) for p in data["pods"]),
             external=External(**data["external"]),
+            client=Client(**data["client"]) if data.get("client") else None,
             labels=dict(data.get("labels", {})),
         )
 
@@ -196,8 +215,10 @@ def build_topology(
     pod_cidr: str,
     external_cidr: str,
     pods: Iterable[tuple[str, str]],
+    client: bool = False,
 ) -> Topology:
-    """Assign every name and address of a cluster. ``pods`` are ``(pod name, node name)`` pairs."""
+    """Assign every name and address of a cluster. ``pods`` are ``(pod name, node name)`` pairs; ``client`` adds
+    a namespace outside the cluster on the node network (its first address, like docker's host gateway)."""
     if not PREFIX_RE.match(prefix):
         raise ValueError(f"bad prefix {prefix!r}")
     if datapath not in DATAPATHS:
@@ -262,6 +283,7 @@ def build_topology(
             gateway_ip=str(gateway_ip),
             server_ip=str(server_ip),
         ),
+        client=Client(netns=f"{prefix}-client", ip=str(node_net.network_address + 1)) if client else None,
     )
     too_long = [
         name
@@ -273,6 +295,7 @@ def build_topology(
             topo.external_dev,
             *(p.host_ifname for p in pod_list),
             *(topo.uplink_peer(n) for n in nodes),
+            topo.client_peer,
         )
         if len(name) > IFNAMSIZ
     ]

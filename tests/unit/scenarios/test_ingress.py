@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cnibench.scenarios import ingress
+from cnibench.spec import default_spec_data, parse_spec
+
+
+def _spec(**settings):
+    data = default_spec_data()
+    data["scenarios"]["ingress"] = settings
+    return parse_spec(data).scenarios.ingress
+
+
+def _runs(tmp_path: Path, **settings):
+    spec = _spec(**settings)
+    return ingress.plan_runs(
+        spec,
+        cni="hostgw",
+        repetitions=2,
+        run_dir=tmp_path,
+        client_netns="cnib0000-client",
+        backends=ingress.backend_names(spec.backends),
+    )
+
+
+def test_placement_spreads_backends_over_workers():
+    assert ingress.placement(5, ["worker", "worker2"]) == [
+        ("echo-1", "worker"),
+        ("echo-2", "worker2"),
+        ("echo-3", "worker"),
+        ("echo-4", "worker2"),
+        ("echo-5", "worker"),
+    ]
+
+
+def test_target_url():
+    assert ingress.target_url(_spec()) == "http://172.18.0.254/echo"
+    assert ingress.target_url(_spec(port=8000, path="/x/y", lb_ip="172.18.0.100")) == "http://172.18.0.100:8000/x/y"
+
+
+def test_plan_runs(tmp_path):
+    script, runs = _runs(tmp_path, vus=7, duration=5)
+    assert 'const TARGET = "http://172.18.0.254/echo";' in script
+    assert [r.repetition for r in runs] == [1, 2]
+    assert runs[0].artifact.endswith("raw/hostgw/ingress/rep-01.k6-summary.json")
+    assert runs[0].command["argv"][-1].endswith("rendered/hostgw/ingress/load.js")
+    assert runs[0].command["stdout"].endswith("rep-01.k6.log")
+    assert runs[0].command["timeout"] == 5 + ingress.TIMEOUT_MARGIN
+
+
+def _place(data_dir, run, name):
+    Path(run.artifact).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(data_dir / "k6" / name, run.artifact)
+
+
+def test_sample_from_a_real_summary(tmp_path, data_dir):
+    _, runs = _runs(tmp_path)
+    _place(data_dir, runs[0], "l4-hostgw-reuse.json")
+    sample = ingress.make_sample(runs[0], run_dir=tmp_path, started_at=1.0, ended_at=5.0)
+    assert sample.status == "ok" and sample.backends_seen == 3 and sample.backends_expected == 3
+    hits = list(sample.backend_hits.values())
+    assert sample.max_min_ratio == pytest.approx(max(hits) / min(hits))
+    assert 0.9 < sample.jain_fairness < 1.0
+    assert sample.artifact == "raw/hostgw/ingress/rep-01.k6-summary.json"
+
+
+def test_crossed_thresholds_fail_the_repetition_with_k6s_reason(tmp_path, data_dir):
+    _, runs = _runs(tmp_path)
+    _place(data_dir, runs[0], "refused-thresholds-crossed.json")
+    sample = ingress.make_sample(
+        runs[0], run_dir=tmp_path, started_at=1.0, ended_at=5.0, failure="exit code 99: thresholds crossed"
+    )
+    assert sample.status == "failed"
+    assert sample.error == "k6 thresholds crossed: http_req_failed: rate<=0 (failed rate 100.00%)"
+    assert sample.backends_seen == 0 and sample.jain_fairness is None and sample.max_min_ratio is None
+    missing = ingress.make_sample(
+        runs[1], run_dir=tmp_path, started_at=1.0, ended_at=5.0, failure="exit code 107: script error"
+    )
+    assert missing.status == "failed" and missing.error == "exit code 107: script error"
