@@ -60,7 +60,7 @@ def test_failed_requests_fail_the_repetition_with_k6s_reason(tmp_path, capsys, m
     """k6 is pointed at a port where nothing listens: every request fails, the threshold is crossed (exit 99),
     the repetition is kept as failed, and the run goes on to the next CNI."""
     monkeypatch.setattr(ingress, "target_url", lambda spec: f"http://{spec.lb_ip}:81{spec.path}")
-    code, out, run_dir, results = _run(tmp_path, capsys)
+    code, _out, run_dir, results = _run(tmp_path, capsys)
     assert code == 1
     assert results.status == "complete" and len(results.samples) == 2
     for sample in results.samples:
@@ -75,7 +75,7 @@ def test_a_gateway_that_does_not_start_fails_the_run_and_cleans_up(tmp_path, cap
     monkeypatch.setattr(
         nginx, "gateway_conf", lambda *a, **kw: real(*a, **kw).replace("keepalive 256;", "keepalive_bogus 256;")
     )
-    code, out, run_dir, results = _run(tmp_path, capsys)
+    code, _out, run_dir, results = _run(tmp_path, capsys)
     assert code == 1
     assert results.status == "failed" and results.samples == []
     assert results.error.startswith("Start the trial's servers: gateway: nginx in ")

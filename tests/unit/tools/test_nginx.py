@@ -18,7 +18,7 @@ def _syntax_ok(conf: str, tmp: Path) -> str:
     (tmp / "tmp").mkdir(exist_ok=True)
     path = tmp / "nginx.conf"
     path.write_text(conf)
-    proc = subprocess.run(nginx.argv(path, tmp, tmp / "error.log") + ["-t"], capture_output=True, text=True)
+    proc = subprocess.run([*nginx.argv(path, tmp, tmp / "error.log"), "-t"], capture_output=True, text=True)
     return proc.stderr
 
 

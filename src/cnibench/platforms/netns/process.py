@@ -134,7 +134,7 @@ def exec_to_file(netns: str, argv: list[str], *, output: Path, timeout: float) -
     errors = stderr_path(output)
     started = time.time()
     with output.open("wb") as out, errors.open("w+b") as err:
-        proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
+        proc = subprocess.Popen(
             netns_argv(netns, argv),
             stdin=subprocess.DEVNULL,
             stdout=out,
