@@ -33,12 +33,14 @@ VIP = "172.18.0.254"
 
 def load(tmp: Path, netns: str, target: str, backends: list[str], vus: int, duration: int, tag: str) -> float:
     script = tmp / f"{tag}.js"
-    script.write_text(k6.render_script(target=target, backends=backends, vus=vus, duration=duration,
-                                       reuse_connections=True, max_failed_rate=0))
+    script.write_text(
+        k6.render_script(
+            target=target, backends=backends, vus=vus, duration=duration, reuse_connections=True, max_failed_rate=0
+        )
+    )
     summary = tmp / f"{tag}.json"
     argv = k6.run_argv(script, summary)
-    subprocess.run(["ip", "netns", "exec", netns, tool_path("k6") or "k6", *argv[1:]], check=True,
-                   capture_output=True)
+    subprocess.run(["ip", "netns", "exec", netns, tool_path("k6") or "k6", *argv[1:]], check=True, capture_output=True)
     result = k6.parse_summary(summary.read_text(), backends)
     assert result.failed_rate == 0, f"{tag}: {result.failed_rate:.2%} failed"
     return result.requests_per_s
@@ -53,13 +55,21 @@ def main() -> None:
     names = ingress.backend_names(3)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        topo = build_topology(prefix=new_prefix(ops.list_namespaces()), datapath="hostgw", workers=2,
-                              node_cidr="172.18.0.0/24", pod_cidr="10.244.0.0/16", external_cidr="203.0.113.0/24",
-                              pods=ingress.placement(3, ["worker", "worker2"]), client=True)
+        topo = build_topology(
+            prefix=new_prefix(ops.list_namespaces()),
+            datapath="hostgw",
+            workers=2,
+            node_cidr="172.18.0.0/24",
+            pod_cidr="10.244.0.0/16",
+            external_cidr="203.0.113.0/24",
+            pods=ingress.placement(3, ["worker", "worker2"]),
+            client=True,
+        )
         refs = [nginx.BackendRef(n, topo.pod(n).ip, nginx.BACKEND_PORT) for n in names]
         cluster = render_cluster(topo).write(tmp / "cluster")
-        lb = render_loadbalancer(topo, node="worker", vip=VIP, port=80, mode="l7",
-                                 backends=[(r.ip, r.port) for r in refs]).write(tmp / "lb")
+        lb = render_loadbalancer(
+            topo, node="worker", vip=VIP, port=80, mode="l7", backends=[(r.ip, r.port) for r in refs]
+        ).write(tmp / "lb")
         ops.apply_bundle(cluster, present=True)
         try:
             ops.apply_bundle(lb, present=True)
@@ -68,27 +78,75 @@ def main() -> None:
                 prefix = tmp / "nginx" / name
                 (prefix / "tmp").mkdir(parents=True)
                 (prefix / "nginx.conf").write_text(conf)
-                process.start_daemon(netns, [tool_path("nginx") or "nginx", "-c", str(prefix / "nginx.conf"),
-                                             "-p", str(prefix), "-e", str(prefix / "error.log")],
-                                     log=prefix / "out.log", listen_port=port)
+                process.start_daemon(
+                    netns,
+                    [
+                        tool_path("nginx") or "nginx",
+                        "-c",
+                        str(prefix / "nginx.conf"),
+                        "-p",
+                        str(prefix),
+                        "-e",
+                        str(prefix / "error.log"),
+                    ],
+                    log=prefix / "out.log",
+                    listen_port=port,
+                )
 
             for ref in refs:
                 prefix = tmp / "nginx" / ref.name
-                start(ref.name, topo.pod(ref.name).netns, ref.port,
-                      nginx.echo_conf(ref.name, ref, prefix=prefix, error_log=prefix / "error.log"))
+                start(
+                    ref.name,
+                    topo.pod(ref.name).netns,
+                    ref.port,
+                    nginx.echo_conf(ref.name, ref, prefix=prefix, error_log=prefix / "error.log"),
+                )
             route = nginx.HTTPRoute(VIP, 80, "/echo", tuple(refs))
             gw_prefix = tmp / "nginx" / "gateway"
-            start("gateway", topo.node("worker").netns, 80,
-                  nginx.gateway_conf(route, prefix=gw_prefix, error_log=gw_prefix / "error.log"))
+            start(
+                "gateway",
+                topo.node("worker").netns,
+                80,
+                nginx.gateway_conf(route, prefix=gw_prefix, error_log=gw_prefix / "error.log"),
+            )
             direct_to = topo.pod("echo-2")  # on worker2: not the gateway node
-            subprocess.run(["ip", "-n", topo.client.netns, "route", "add", topo.node(direct_to.node).pod_cidr,  # type: ignore[union-attr]
-                            "via", topo.node(direct_to.node).ip], check=True)
+            subprocess.run(
+                [
+                    "ip",
+                    "-n",
+                    topo.client.netns,
+                    "route",
+                    "add",
+                    topo.node(direct_to.node).pod_cidr,  # type: ignore[union-attr]
+                    "via",
+                    topo.node(direct_to.node).ip,
+                ],
+                check=True,
+            )
             direct, gateway = [], []
             for r in range(args.rounds):
-                direct.append(load(tmp, topo.client.netns, f"http://{direct_to.ip}:8080/echo", ["echo-2"],  # type: ignore[union-attr]
-                                   args.vus, args.duration, f"direct-{r}"))
-                gateway.append(load(tmp, topo.client.netns, f"http://{VIP}/echo", names,  # type: ignore[union-attr]
-                                    args.vus, args.duration, f"gateway-{r}"))
+                direct.append(
+                    load(
+                        tmp,
+                        topo.client.netns,
+                        f"http://{direct_to.ip}:8080/echo",
+                        ["echo-2"],  # type: ignore[union-attr]
+                        args.vus,
+                        args.duration,
+                        f"direct-{r}",
+                    )
+                )
+                gateway.append(
+                    load(
+                        tmp,
+                        topo.client.netns,
+                        f"http://{VIP}/echo",
+                        names,  # type: ignore[union-attr]
+                        args.vus,
+                        args.duration,
+                        f"gateway-{r}",
+                    )
+                )
                 print(f"round {r + 1}: direct {direct[-1]:.0f} req/s, gateway {gateway[-1]:.0f} req/s")
         finally:
             ops.apply_bundle(cluster, present=False)
@@ -99,13 +157,27 @@ def main() -> None:
         k6.parse_summary(summary_text, names)
     parse_s = (time.perf_counter() - t0) / runs
     d, g = statistics.median(direct), statistics.median(gateway)
-    print(f"k6 {args.vus} VUs, {args.duration} s x {args.rounds}: direct to one backend {d:.0f} req/s, "
-          f"through the gateway to 3 backends {g:.0f} req/s, ratio {g / d:.2f} (target >= 0.5)")
+    print(
+        f"k6 {args.vus} VUs, {args.duration} s x {args.rounds}: direct to one backend {d:.0f} req/s, "
+        f"through the gateway to 3 backends {g:.0f} req/s, ratio {g / d:.2f} (target >= 0.5)"
+    )
     print(f"parsing one k6 summary: {parse_s * 1e6:.0f} us (target: well under 1 s)")
-    print("saved", save("ingress_gateway", {
-        "vus": args.vus, "duration": args.duration, "direct_rps": direct, "gateway_rps": gateway,
-        "direct_median_rps": d, "gateway_median_rps": g, "ratio": g / d, "parse_summary_s": parse_s,
-    }))
+    print(
+        "saved",
+        save(
+            "ingress_gateway",
+            {
+                "vus": args.vus,
+                "duration": args.duration,
+                "direct_rps": direct,
+                "gateway_rps": gateway,
+                "direct_median_rps": d,
+                "gateway_median_rps": g,
+                "ratio": g / d,
+                "parse_summary_s": parse_s,
+            },
+        ),
+    )
 
 
 if __name__ == "__main__":
