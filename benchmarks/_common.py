@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from cnibench import environment
+from cnibench.platforms.netns import ops
+from cnibench.platforms.netns.topology import Topology, build_topology, new_prefix
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -42,3 +44,19 @@ def save(name: str, data: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(data, indent=2) + "\n")
     return path
+
+
+def local_topology(
+    datapath: str = "hostgw", pods: list[tuple[str, str]] | None = None, client: bool = False
+) -> Topology:
+    """The default spec's cluster (control plane + 2 workers, kind's addresses), with a fresh prefix."""
+    return build_topology(
+        prefix=new_prefix(ops.list_namespaces()),
+        datapath=datapath,
+        workers=2,
+        node_cidr="172.18.0.0/24",
+        pod_cidr="10.244.0.0/16",
+        external_cidr="203.0.113.0/24",
+        pods=pods or [],
+        client=client,
+    )

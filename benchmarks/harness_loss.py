@@ -20,24 +20,15 @@ import tempfile
 from pathlib import Path
 
 import yaml
-from _common import save
+from _common import local_topology, save
 
 from cnibench.platforms.netns import ops, process
 from cnibench.platforms.netns.render import render_cluster, render_egress_policy
-from cnibench.platforms.netns.topology import build_topology, new_prefix
 from cnibench.results.model import read_results
 
 
 def by_hand(duration: int, omit: int, repetitions: int, tmp: Path) -> dict[str, list[float]]:
-    topo = build_topology(
-        prefix=new_prefix(ops.list_namespaces()),
-        datapath="hostgw",
-        workers=2,
-        node_cidr="172.18.0.0/24",
-        pod_cidr="10.244.0.0/16",
-        external_cidr="203.0.113.0/24",
-        pods=[("iperf3-client", "worker2")],
-    )
+    topo = local_topology("hostgw", [("iperf3-client", "worker2")])
     cluster = render_cluster(topo).write(tmp / "cluster")
     policy = render_egress_policy(
         topo, pods=["iperf3-client"], egress_ip="203.0.113.254", destinations=[topo.external.cidr]

@@ -19,12 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import save
+from _common import local_topology, save
 
 from cnibench.doctor import tool_path
 from cnibench.platforms.netns import ops, process
 from cnibench.platforms.netns.render import render_cluster, render_loadbalancer
-from cnibench.platforms.netns.topology import build_topology, new_prefix
 from cnibench.scenarios import ingress
 from cnibench.tools import k6, nginx
 
@@ -55,16 +54,7 @@ def main() -> None:
     names = ingress.backend_names(3)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        topo = build_topology(
-            prefix=new_prefix(ops.list_namespaces()),
-            datapath="hostgw",
-            workers=2,
-            node_cidr="172.18.0.0/24",
-            pod_cidr="10.244.0.0/16",
-            external_cidr="203.0.113.0/24",
-            pods=ingress.placement(3, ["worker", "worker2"]),
-            client=True,
-        )
+        topo = local_topology("hostgw", ingress.placement(3, ["worker", "worker2"]), client=True)
         refs = [nginx.BackendRef(n, topo.pod(n).ip, nginx.BACKEND_PORT) for n in names]
         cluster = render_cluster(topo).write(tmp / "cluster")
         lb = render_loadbalancer(

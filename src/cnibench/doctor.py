@@ -80,7 +80,13 @@ SCENARIO_TOOLS: dict[str, list[tuple[str, str, str]]] = {
 }
 
 
-def netns_checks(scenarios: set[str] | None = None) -> list[Check]:
+METRICS_TOOLS = [
+    ("prometheus", f"{APT} prometheus", "prometheus (metrics)"),
+    ("prometheus-node-exporter", f"{APT} prometheus-node-exporter", "node_exporter (metrics)"),
+]
+
+
+def netns_checks(scenarios: set[str] | None = None, metrics: bool = True) -> list[Check]:
     """The netns platform's prerequisites; ``scenarios`` limits the tools to those the run needs."""
     checks = [
         check_privileges(),
@@ -99,19 +105,21 @@ def netns_checks(scenarios: set[str] | None = None) -> list[Check]:
             if name not in seen:
                 seen.add(name)
                 checks.append(check_tool(name, hint, what=what))
+    if metrics:
+        checks += [check_tool(name, hint, what=what) for name, hint, what in METRICS_TOOLS]
     return checks
 
 
 PLATFORM_CHECKS = {"netns": netns_checks}
 
 
-def checks_for(platform: str, scenarios: set[str] | None = None) -> list[Check]:
-    return PLATFORM_CHECKS[platform](scenarios)
+def checks_for(platform: str, scenarios: set[str] | None = None, metrics: bool = True) -> list[Check]:
+    return PLATFORM_CHECKS[platform](scenarios, metrics)
 
 
-def require(platform: str, scenarios: set[str] | None = None) -> None:
+def require(platform: str, scenarios: set[str] | None = None, metrics: bool = True) -> None:
     """Raise :class:`PrerequisiteError` (exit 2) naming the first missing prerequisite and how to get it."""
-    for check in checks_for(platform, scenarios):
+    for check in checks_for(platform, scenarios, metrics):
         if not check.ok:
             hint = f"; fix: {check.hint}" if check.hint else ""
             raise PrerequisiteError(f"{check.name}: {check.detail}{hint} (see `cnibench doctor`)")

@@ -34,6 +34,13 @@ def _package(name: str) -> str | None:
         return None
 
 
+def _prometheus_version(line: str | None) -> str | None:
+    """``prometheus, version 2.42.0+ds (branch: ...)`` -> ``2.42.0+ds`` (node_exporter prints the same way)."""
+    if not line or ", version " not in line:
+        return None
+    return line.split(", version ", 1)[1].split()[0]
+
+
 def cpu_model() -> str | None:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -58,6 +65,8 @@ def collect() -> dict[str, Any]:
     iperf3_line = _first_line(["iperf3", "--version"])
     k6_line = _first_line(["k6", "version"])
     nginx_line = _first_line(["nginx", "-v"])
+    prometheus_line = _first_line(["prometheus", "--version"])
+    exporter_line = _first_line(["prometheus-node-exporter", "--version"])
     return {
         "hostname": platform.node(),
         "kernel": platform.release(),
@@ -71,6 +80,8 @@ def collect() -> dict[str, Any]:
             "iperf3": iperf3.version_of(iperf3_line) if iperf3_line else None,
             "k6": k6.version_of(k6_line) if k6_line else None,
             "nginx": nginx.version_of(nginx_line) if nginx_line else None,
+            "prometheus": _prometheus_version(prometheus_line),
+            "node_exporter": _prometheus_version(exporter_line),
             "ansible-core": _package("ansible-core"),
             "ansible-runner": _package("ansible-runner"),
             "nftables": _first_line(["nft", "--version"]),

@@ -23,6 +23,8 @@ from typing import Any
 from cnibench import __version__, doctor
 from cnibench import environment as env_info
 from cnibench.errors import CnibenchError, Interrupted
+from cnibench.metrics.catalogue import NETNS_SCOPE, expressions
+from cnibench.metrics.prometheus import PrometheusError, node_metrics
 from cnibench.plan import Plan
 from cnibench.platforms import get_platform
 from cnibench.platforms.base import Compiled
@@ -189,6 +191,7 @@ class EventHandler:
         self.facts = facts
         self.recorded: set[str] = set()
         self.failure: str | None = None
+        self.current_cni: str | None = None
 
     def __call__(self, event: dict[str, Any]) -> bool:
         try:
@@ -221,8 +224,10 @@ class EventHandler:
         elif failed and not data.get("ignore_errors"):
             self._failed(task, res)
         elif kind == "runner_on_ok" and str(res.get("bundle")) in self.bundles and res.get("links"):
-            cni = self.bundles[str(res["bundle"])]
+            cni = self.current_cni = self.bundles[str(res["bundle"])]
             self.recorder.cluster_facts(cni, {**self.facts.get(cni, {}), "links": res["links"]})
+        elif kind == "runner_on_ok" and "seconds" in res and "url" in res and self.current_cni:
+            self.recorder.cluster_facts(self.current_cni, {"metrics_targets_up_s": res["seconds"]})
 
     def _planned_run(self, res: dict[str, Any]) -> PlannedRun | None:
         item = res.get(res.get("ansible_loop_var", "item")) or {}
@@ -248,6 +253,8 @@ class EventHandler:
             ended_at=res.get("ended_at"),
             failure=failure,
         )
+        if run.command.get("metrics") is not None:
+            sample = with_node_metrics(sample, run, res.get("metrics_error") if not failed else "task failed")
         self.recorded.add(run.artifact)
         self.recorder.add(sample)
         self.progress.finished(run)
@@ -260,6 +267,16 @@ class EventHandler:
         msg = str(res.get("msg") or res.get("stderr") or res.get("reason") or "failed").strip()
         msg = " ".join(msg.split())
         self.failure = f"{task}: {msg}" if task else msg
+
+
+def with_node_metrics(sample: Sample, run: PlannedRun, error: str | None) -> Sample:
+    """Attach the repetition's node metrics (parsed from the raw Prometheus answers), or why they are missing."""
+    if error is None:
+        try:
+            return sample.model_copy(update={"node_metrics": node_metrics(Path(run.command["metrics"]["out"]))})
+        except (PrometheusError, OSError, ValueError, KeyError) as exc:
+            error = f"cannot read the saved Prometheus answers: {exc}"
+    return sample.model_copy(update={"metrics_error": f"metrics missing: {error}"})
 
 
 # --------------------------------------------------------------------------------------------- the run
@@ -383,7 +400,7 @@ def execute(
 ) -> Outcome:
     """Run ``plan`` and return its outcome; raises only for problems found before anything was created."""
     platform = get_platform(spec.platform)
-    doctor.require(spec.platform, {t.scenario for t in plan.trials})
+    doctor.require(spec.platform, {t.scenario for t in plan.trials}, spec.metrics.enabled)
     shown_dir = results_dir
     results_dir = results_dir.resolve()  # Ansible runs from its project directory: only absolute paths
     become_subreaper()
@@ -396,6 +413,12 @@ def execute(
         (run_dir / "spec.yaml").write_text(spec_to_yaml(spec), encoding="utf-8")
         environment = env_info.collect()
         environment["prefix"] = prefix
+        if spec.metrics.enabled:
+            environment["metrics"] = {
+                "scrape_interval": spec.metrics.scrape_interval,
+                "queries": expressions(spec.metrics.interval_s),
+                "scope": NETNS_SCOPE,
+            }
         (run_dir / "environment.json").write_text(json.dumps(environment, indent=2) + "\n", encoding="utf-8")
         recorder = Recorder(
             run_dir,

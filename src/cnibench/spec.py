@@ -165,6 +165,33 @@ def external_reserved_hosts(cidr: ipaddress.IPv4Network) -> tuple[ipaddress.IPv4
     return cidr.network_address + 1, cidr.network_address + 2
 
 
+_PROM_DURATION = re.compile(r"^([0-9]+)(ms|s)$")
+
+
+class MetricsSpec(_Model):
+    """Node metrics: node_exporter on every node and one Prometheus, queried over every measurement window."""
+
+    enabled: bool = True
+    scrape_interval: str = Field("1s", description="Prometheus scrape interval, e.g. 1s or 500ms (0.1 s to 60 s).")
+
+    @field_validator("scrape_interval")
+    @classmethod
+    def _interval(cls, value: str) -> str:
+        match = _PROM_DURATION.match(value)
+        if not match:
+            raise ValueError("must be a duration such as 1s or 500ms")
+        seconds = int(match.group(1)) / (1000 if match.group(2) == "ms" else 1)
+        if not 0.1 <= seconds <= 60:
+            raise ValueError("must be between 100ms and 60s")
+        return value
+
+    @property
+    def interval_s(self) -> float:
+        match = _PROM_DURATION.match(self.scrape_interval)
+        assert match is not None
+        return int(match.group(1)) / (1000 if match.group(2) == "ms" else 1)
+
+
 class ScenariosSpec(_Model):
     egress: EgressSpec | None = None
     ingress: IngressSpec | None = None
@@ -188,6 +215,7 @@ class Spec(_Model):
     cnis: list[str] = Field(..., min_length=1, description="CNIs to compare; on netns the datapaths hostgw and vxlan.")
     nodes: NodesSpec = Field(default_factory=NodesSpec)
     network: NetworkSpec = Field(default_factory=NetworkSpec)
+    metrics: MetricsSpec = Field(default_factory=MetricsSpec)
     scenarios: ScenariosSpec
 
     @field_validator("name")

@@ -203,3 +203,31 @@ def test_exit_code_counts_repetitions_that_did_not_run(setup):
     assert Outcome(Path("x"), done).exit_code == 1  # planned 12, recorded 0
     assert Outcome(Path("x"), done.model_copy(update={"planned_repetitions": 0})).exit_code == 0
     assert Outcome(Path("x"), done.model_copy(update={"status": "interrupted"})).exit_code == 130
+
+
+def test_node_metrics_attach_or_say_why_missing(tmp_path, data_dir):
+    from cnibench.results.model import EgressSample
+    from cnibench.runner import with_node_metrics
+    from cnibench.scenarios.base import PlannedRun
+
+    out = tmp_path / "rep-01.metrics"
+    out.mkdir()
+    for name in ("cpu_util", "mem_used_bytes", "net_tx_bps", "net_rx_bps"):
+        shutil.copy(data_dir / "prometheus" / f"{name}.json", out)
+    run = PlannedRun(
+        cni="hostgw",
+        scenario="egress",
+        repetition=1,
+        artifact="a",
+        expected_seconds=1,
+        command={"metrics": {"out": str(out)}},
+    )
+    sample = EgressSample(cni="hostgw", scenario="egress", repetition=1, status="ok", protocol="tcp")
+    attached = with_node_metrics(sample, run, None)
+    assert attached.node_metrics["worker"]["net_tx_bps_avg"] > 1e9 and attached.metrics_error is None
+    missing = with_node_metrics(sample, run, "Prometheus at http://x unreachable: refused")
+    assert missing.node_metrics is None and missing.status == "ok"
+    assert missing.metrics_error == "metrics missing: Prometheus at http://x unreachable: refused"
+    (out / "mem_used_bytes.json").write_text("{broken")
+    broken = with_node_metrics(sample, run, None)
+    assert broken.metrics_error.startswith("metrics missing: cannot read the saved Prometheus answers")

@@ -192,6 +192,38 @@ def _ingress_lines(table: list[IngressRow], warnings: list[str]) -> list[str]:
     return _table(header, body)
 
 
+def _metrics_lines(results: RunResults, warnings: list[str]) -> list[str]:
+    """The gateway node during each trial: CPU (the machine's, see the note) and transmit rate, medians."""
+    clusters = results.environment.get("clusters", {})
+    groups: dict[tuple[str, str], list[EgressSample | IngressSample]] = {}
+    for sample in results.samples:
+        if sample.metrics_error:
+            warnings.append(f"{sample.cni} {sample.scenario} rep {sample.repetition}: {sample.metrics_error}")
+        if sample.node_metrics is not None and sample.status == "ok":
+            groups.setdefault((sample.cni, sample.scenario), []).append(sample)
+    lines = []
+    for (cni, scenario), group in groups.items():
+        role = "ingress_gateway_node" if scenario == "ingress" else "egress_gateway_node"
+        node = clusters.get(cni, {}).get(role)
+        figures = [s.node_metrics[node] for s in group if s.node_metrics and node in s.node_metrics]
+        if not figures:
+            continue
+        cpu = summarize([f["cpu_util_avg"] for f in figures if "cpu_util_avg" in f])
+        tx = summarize([f["net_tx_bps_avg"] for f in figures if "net_tx_bps_avg" in f])
+        text = f"  {cni} {scenario}: gateway node {node}: CPU {_median(cpu, 0.01, 0)}% (machine)"
+        if scenario != "ingress":
+            text += f", transmit {_median(tx, 1e9)} Gbit/s"
+        lines.append(text)
+    if lines:
+        interval = results.environment.get("metrics", {}).get("scrape_interval", "?")
+        lines.insert(
+            0,
+            f"node metrics (Prometheus, {interval} scrape; medians of per-window averages; CPU is the whole "
+            "machine's, network the node's own):",
+        )
+    return lines
+
+
 def format_summary(results: RunResults, run_dir: str) -> str:
     egress_table = rows(results)
     ingress_table = ingress_rows(results)
@@ -209,6 +241,7 @@ def format_summary(results: RunResults, run_dir: str) -> str:
         lines += _egress_lines(egress_table, warnings)
     if ingress_table:
         lines += _ingress_lines(ingress_table, warnings)
+    lines += _metrics_lines(results, warnings)
     failed = [s for s in results.samples if s.status == "failed"]
     for sample in failed[:5]:
         lines.append(f"failed: {sample.cni} {sample.scenario} rep {sample.repetition}: {sample.error}")

@@ -3,7 +3,8 @@
 Schema history (readers refuse versions they do not know):
 
 * 1 — first version: run metadata, resolved spec, environment, and ``egress`` / ``egress-baseline`` samples.
-* 2 — ``ingress`` samples (k6 through the LoadBalancer IP and the gateway); ``planned_repetitions``.
+* 2 — ``ingress`` samples (k6 through the LoadBalancer IP and the gateway); ``planned_repetitions``;
+  ``node_metrics`` / ``metrics_error`` on samples of runs with metrics enabled.
 """
 
 from __future__ import annotations
@@ -14,14 +15,21 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 from cnibench.errors import ResultsError
 
 SCHEMA_VERSION = 2
 SCHEMA_CHANGES: dict[int, str] = {
     1: "first version: run metadata, resolved spec, environment, egress and egress-baseline samples",
-    2: "ingress samples; planned_repetitions",
+    2: "ingress samples; planned_repetitions; node_metrics and metrics_error when metrics are enabled",
 }
 RESULTS_FILE = "results.json"
 
@@ -44,6 +52,19 @@ class SampleBase(_Record):
     started_at: float | None = Field(None, description="Unix time the measurement started.")
     ended_at: float | None = None
     artifact: str | None = Field(None, description="Raw tool output, relative to the run directory.")
+    node_metrics: dict[str, dict[str, float]] | None = Field(
+        None,
+        description="Per node: <query>_avg and <query>_max over the measurement window (metrics enabled only).",
+    )
+    metrics_error: str | None = Field(None, description="Why node_metrics is missing (metrics enabled only).")
+
+    @model_serializer(mode="wrap")
+    def _leave_out_metrics_when_disabled(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("node_metrics") is None and data.get("metrics_error") is None:
+            data.pop("node_metrics", None)
+            data.pop("metrics_error", None)
+        return data
 
 
 class EgressSample(SampleBase):

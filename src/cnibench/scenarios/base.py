@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -21,3 +22,21 @@ class PlannedRun:
     @property
     def key(self) -> tuple[str, str, int]:
         return (self.cni, self.scenario, self.repetition)
+
+    def common(self, *, started_at: float | None, ended_at: float | None) -> dict[str, Any]:
+        """The fields every sample of this repetition has, whatever its scenario."""
+        return {
+            "cni": self.cni,
+            "scenario": self.scenario,
+            "repetition": self.repetition,
+            "started_at": started_at,
+            "ended_at": ended_at,
+        }
+
+    def read_artifact(self, run_dir: Path) -> tuple[str | None, str]:
+        """The raw artifact's path relative to the run directory (None if the tool wrote none) and its text."""
+        path = Path(self.artifact)
+        if not path.exists():
+            return None, ""
+        shown = str(path.relative_to(run_dir)) if path.is_relative_to(run_dir) else str(path)
+        return shown, path.read_text(encoding="utf-8", errors="replace")

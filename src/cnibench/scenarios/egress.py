@@ -100,27 +100,18 @@ def make_sample(
     A wrong source IP fails the repetition but keeps its figures: they show what the path did.
     """
     expect = run.expect
+    artifact, text = run.read_artifact(run_dir)
     base: dict[str, Any] = {
-        "cni": run.cni,
-        "scenario": run.scenario,
-        "repetition": run.repetition,
+        **run.common(started_at=started_at, ended_at=ended_at),
+        "artifact": artifact,
         "protocol": expect["protocol"],
-        "started_at": started_at,
-        "ended_at": ended_at,
         "expected_source_ip": expect["expected_source_ip"],
         "egress_ip": expect["egress_ip"],
     }
-    artifact = Path(run.artifact)
-    if artifact.exists():
-        base["artifact"] = str(artifact.relative_to(run_dir)) if artifact.is_relative_to(run_dir) else str(artifact)
     try:
-        text = artifact.read_text(encoding="utf-8", errors="replace") if artifact.exists() else ""
         result = iperf3.parse_client_json(text)
     except MeasurementError as exc:
-        reason = str(exc)
-        if failure and not text.strip():
-            reason = failure
-        return EgressSample(**base, status="failed", error=reason)
+        return EgressSample(**base, status="failed", error=failure if failure and not text.strip() else str(exc))
     seen = result.source_ip_seen
     source_ok = seen is not None and seen == expect["expected_source_ip"]
     errors: list[str] = []

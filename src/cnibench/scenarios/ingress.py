@@ -104,22 +104,15 @@ def make_sample(
     """Parse a repetition's k6 summary; k6's crossed thresholds (or its exit) make the repetition ``failed``."""
     expect = run.expect
     backends: list[str] = list(expect["backends"])
+    artifact, text = run.read_artifact(run_dir)
     base: dict[str, Any] = {
-        "cni": run.cni,
-        "scenario": run.scenario,
-        "repetition": run.repetition,
-        "started_at": started_at,
-        "ended_at": ended_at,
+        **run.common(started_at=started_at, ended_at=ended_at),
+        "artifact": artifact,
         "gateway": expect["gateway"],
         "vus": expect["vus"],
         "reuse_connections": expect["reuse_connections"],
         "backends_expected": len(backends),
     }
-    artifact = Path(run.artifact)
-    text = ""
-    if artifact.exists():
-        base["artifact"] = str(artifact.relative_to(run_dir)) if artifact.is_relative_to(run_dir) else str(artifact)
-        text = artifact.read_text(encoding="utf-8", errors="replace")
     try:
         result = k6.parse_summary(text, backends)
     except MeasurementError as exc:

@@ -69,3 +69,13 @@ def test_write_is_atomic_and_leaves_no_temp_files(tmp_path):
         write_results(path, _results([_sample(repetition=i + 1) for i in range(n)]))
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
     assert len(read_results(path).samples) == 4
+
+
+def test_metrics_keys_only_when_metrics_were_enabled():
+    plain = json.loads(_sample().model_dump_json())
+    assert "node_metrics" not in plain and "metrics_error" not in plain
+    missing = json.loads(_sample(metrics_error="metrics missing: x").model_dump_json())
+    assert missing["metrics_error"] == "metrics missing: x" and missing["node_metrics"] is None
+    there = _sample(node_metrics={"worker": {"cpu_util_avg": 0.5}})
+    assert json.loads(there.model_dump_json())["node_metrics"] == {"worker": {"cpu_util_avg": 0.5}}
+    assert EgressSample.model_validate_json(there.model_dump_json()) == there

@@ -7,7 +7,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from cnibench.doctor import Check, netns_checks, tool_path
+from cnibench.metrics import prometheus as prom
 from cnibench.plan import Plan
 from cnibench.platforms.base import Compiled, Renderable
 from cnibench.platforms.netns import ops
@@ -21,6 +24,7 @@ from cnibench.tools import iperf3, nginx
 
 PLAYBOOK = "netns.yml"
 DAEMON_START_TIMEOUT = 10.0
+METRICS_READY_TIMEOUT = 30.0
 
 
 def topology_for(spec: Spec, cni: str, prefix: str, scenarios: set[str]) -> Topology:
@@ -43,7 +47,7 @@ def topology_for(spec: Spec, cni: str, prefix: str, scenarios: set[str]) -> Topo
         pod_cidr=str(spec.network.pod_cidr),
         external_cidr=str(eg.external_cidr) if eg is not None else DEFAULT_EXTERNAL_CIDR,
         pods=pods,
-        client=with_ingress,
+        client=with_ingress or spec.metrics.enabled,  # the host in front of the cluster: k6 and Prometheus
     )
 
 
@@ -57,6 +61,14 @@ class _Cluster:
     daemons: list[dict[str, Any]]
     trials: list[dict[str, Any]]
     steps: list[str]
+    metrics: dict[str, Any] | None = None
+
+    def finish(self, runs: list[PlannedRun], spec: Spec) -> list[PlannedRun]:
+        """The runs as they will execute: tools by absolute path, the metrics query after each one."""
+        out = [replace(run, command={**run.command, "argv": _resolved(run.command["argv"])}) for run in runs]
+        if self.metrics is not None:
+            out = [_with_metrics(run, self.metrics, spec) for run in out]
+        return out
 
 
 class NetnsPlatform:
@@ -86,6 +98,7 @@ class NetnsPlatform:
                 f"build the cluster: nodes {_nodes(topo)}; pods {_pods(topo)}; "
                 f"{cni} datapath, pod MTU {topo.pod_mtu}; external network {topo.external.cidr}"
             )
+            metrics = cluster.metrics = self._compile_metrics(spec, cluster, run_dir=run_dir, renders=renders)
             eg = spec.scenarios.egress
             if eg is not None and set(trials) & set(egress.TRIALS):
                 runs += self._compile_egress(
@@ -107,12 +120,14 @@ class NetnsPlatform:
                 "node_mtu": topo.underlay_mtu,
                 "vxlan_port": VXLAN_PORT if cni == "vxlan" else None,
                 "egress_gateway_node": topo.external.gateway_node,
+                "ingress_gateway_node": topo.workers[0].name,
             }
             clusters.append(
                 {
                     "cni": cni,
                     "bundle": str(rendered / "cluster" / "bundle.json"),
                     "daemons": cluster.daemons,
+                    "metrics": metrics,
                     "trials": cluster.trials,
                 }
             )
@@ -156,7 +171,7 @@ class NetnsPlatform:
             server_ip=topo.external.server_ip,
             client_node_ip=topo.node(client.node).ip,
         )
-        runs = [replace(run, command={**run.command, "argv": _resolved(run.command["argv"])}) for run in runs]
+        runs = cluster.finish(runs, spec)
         for scenario in (s for s in egress.TRIALS if s in trials):
             trial_runs = [r for r in runs if r.scenario == scenario]
             policy = str(policy_dir / "bundle.json") if scenario == egress.NAME else None
@@ -237,7 +252,7 @@ class NetnsPlatform:
             backends=names,
         )
         renders[cluster.rendered / "ingress"] = _Files({"load.js": script})
-        runs = [replace(run, command={**run.command, "argv": _resolved(run.command["argv"])}) for run in runs]
+        runs = cluster.finish(runs, spec)
         spread = ", ".join(f"{r.name} on {topo.pod(r.name).node}" for r in refs)
         cluster.steps.append(f"start {len(refs)} echo backends (nginx, port {nginx.BACKEND_PORT}): {spread}")
         cluster.steps.append(f"give {lb_node} the LoadBalancer IP {ing.lb_ip} (as MetalLB's L2 mode does)")
@@ -258,6 +273,59 @@ class NetnsPlatform:
         )
         cluster.trials.append(_trial_vars(cluster.cni, ingress.NAME, bundles, daemons, runs))
         return runs
+
+    def _compile_metrics(
+        self, spec: Spec, cluster: _Cluster, *, run_dir: Path, renders: dict[Path, Renderable]
+    ) -> dict[str, Any] | None:
+        """node_exporter in every node (on the node's own address only) and Prometheus on the host in front of the
+        cluster; started with the cluster, before any trial."""
+        if not spec.metrics.enabled:
+            return None
+        topo = cluster.topo
+        assert topo.client is not None
+        logs = run_dir / "logs" / cluster.cni
+        for node in topo.nodes:
+            listen = f"{node.ip}:{prom.NODE_EXPORTER_PORT}"
+            cluster.daemons.append(
+                {
+                    "name": f"node-exporter-{node.name}",
+                    "netns": node.netns,
+                    "argv": _resolved(prom.node_exporter_argv(listen)),
+                    "listen_port": prom.NODE_EXPORTER_PORT,
+                    "log": str(logs / f"node-exporter-{node.name}.log"),
+                    "timeout": DAEMON_START_TIMEOUT,
+                }
+            )
+        monitoring = cluster.rendered / "monitoring"
+        config = prom.config(
+            scrape_interval=spec.metrics.scrape_interval,
+            targets=[(n.name, f"{n.ip}:{prom.NODE_EXPORTER_PORT}") for n in topo.nodes],
+        )
+        renders[monitoring] = _Files({"prometheus.yml": yaml.safe_dump(config, sort_keys=False)})
+        data = run_dir / "prometheus" / cluster.cni
+        renders[data] = _Files({})
+        listen = f"{topo.client.ip}:{prom.PROMETHEUS_PORT}"
+        cluster.daemons.append(
+            {
+                "name": "prometheus",
+                "netns": topo.client.netns,
+                "argv": _resolved(prom.prometheus_argv(monitoring / "prometheus.yml", data, listen)),
+                "listen_port": prom.PROMETHEUS_PORT,
+                "log": str(logs / "prometheus.log"),
+                "timeout": DAEMON_START_TIMEOUT,
+            }
+        )
+        cluster.steps.append(
+            f"start node_exporter on every node (its own address, port {prom.NODE_EXPORTER_PORT}) and Prometheus "
+            f"on {topo.client.netns} (scrape every {spec.metrics.scrape_interval}); wait until every node is up"
+        )
+        return {
+            "netns": topo.client.netns,
+            "url": f"http://{listen}",
+            "targets": len(topo.nodes),
+            "timeout": METRICS_READY_TIMEOUT,
+            "scrape_interval_s": spec.metrics.interval_s,
+        }
 
     @staticmethod
     def _nginx(
@@ -324,6 +392,26 @@ def _pods(topo: Topology) -> str:
     return ", ".join(f"{p.name} on {p.node}" for p in topo.pods) or "none"
 
 
+def _with_metrics(run: PlannedRun, metrics: dict[str, Any], spec: Spec) -> PlannedRun:
+    """After its tool, a repetition queries Prometheus over its measurement window (the warm-up left out)."""
+    eg = spec.scenarios.egress
+    offset = float(eg.omit) if eg is not None and run.scenario in egress.TRIALS else 0.0
+    out = Path(run.artifact).parent / f"rep-{run.repetition:02d}.metrics"
+    return replace(
+        run,
+        command={
+            **run.command,
+            "metrics": {
+                "netns": metrics["netns"],
+                "url": metrics["url"],
+                "offset": offset,
+                "scrape_interval_s": metrics["scrape_interval_s"],
+                "out": str(out),
+            },
+        },
+    )
+
+
 def _trial_vars(
     cni: str, scenario: str, bundles: list[str], daemons: list[dict[str, Any]], runs: list[PlannedRun]
 ) -> dict[str, Any]:
@@ -341,6 +429,7 @@ def _trial_vars(
                 "argv": run.command["argv"],
                 "timeout": run.command["timeout"],
                 "stdout": run.command["stdout"],
+                "metrics": run.command.get("metrics"),
             }
             for run in runs
         ],

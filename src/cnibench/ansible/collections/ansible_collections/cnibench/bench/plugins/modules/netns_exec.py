@@ -27,6 +27,12 @@ options:
     description: Seconds after which the command is killed.
     type: float
     required: true
+  metrics:
+    description:
+      - After the command, query Prometheus over its measurement window and save the raw answers.
+      - Keys C(netns), C(url), C(offset) (warm-up seconds left out), C(scrape_interval_s), C(out) (a directory).
+      - A failing query does not fail the task; it is returned as RV(metrics_error).
+    type: dict
 author: cnibench developers
 """
 
@@ -66,6 +72,10 @@ output:
   description: The file standard output was written to.
   type: str
   returned: always
+metrics_error:
+  description: Why the metrics are missing (Prometheus died, a query failed), or null.
+  type: str
+  returned: when O(metrics) is set
 """
 
 from pathlib import Path
@@ -80,6 +90,7 @@ def main() -> None:
             "argv": {"type": "list", "elements": "str", "required": True},
             "output": {"type": "path", "required": True},
             "timeout": {"type": "float", "required": True},
+            "metrics": {"type": "dict"},
         },
         supports_check_mode=False,
     )
@@ -92,6 +103,11 @@ def main() -> None:
         result = process.exec_to_file(p["netns"], p["argv"], output=Path(p["output"]), timeout=p["timeout"])
     except OSError as exc:
         module.fail_json(msg=f"cannot run {p['argv'][0]} in {p['netns']}: {exc}")
+    extra = {}
+    if p["metrics"]:
+        extra["metrics_error"] = process.fetch_metrics(
+            p["metrics"], started_at=result.started_at, ended_at=result.ended_at
+        )
     # a tool that failed is a failed repetition, which cnibench records; the task itself succeeded
     module.exit_json(
         changed=True,
@@ -102,6 +118,7 @@ def main() -> None:
         ended_at=result.ended_at,
         stderr_head=result.stderr,
         output=p["output"],
+        **extra,
     )
 
 

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import statistics
+
+import pytest
+import yaml
+
+from cnibench.metrics import catalogue
+from cnibench.metrics import prometheus as prom
+
+
+def _doc(data_dir, name):
+    return json.loads((data_dir / "prometheus" / name).read_text())
+
+
+def test_catalogue_uses_the_node_mixin_expressions():
+    queries = catalogue.expressions(1.0)
+    assert set(queries) == {"cpu_util", "mem_used_bytes", "net_tx_bps", "net_rx_bps"}
+    assert queries["cpu_util"] == '1 - avg by (node) (rate(node_cpu_seconds_total{mode="idle"}[2s]))'
+    assert "node_memory_MemTotal_bytes - node_memory_MemAvailable_bytes" in queries["mem_used_bytes"]
+    assert 'device!="lo"' in queries["net_tx_bps"] and queries["net_tx_bps"].endswith("* 8")
+    assert catalogue.rate_window_s(0.5) == 2.0 and catalogue.rate_window_s(5) == 10.0
+
+
+def test_config_scrapes_every_node_with_its_name():
+    conf = prom.config(scrape_interval="1s", targets=[("worker", "172.18.0.3:9100"), ("worker2", "172.18.0.4:9100")])
+    text = yaml.safe_dump(conf)
+    assert conf["global"] == {"scrape_interval": "1s", "scrape_timeout": "1s"}
+    assert conf["scrape_configs"][0]["static_configs"][1] == {
+        "targets": ["172.18.0.4:9100"],
+        "labels": {"node": "worker2"},
+    }
+    assert yaml.safe_load(text) == conf
+
+
+def test_summary_uses_points_whose_rate_window_is_inside_the_measurement(data_dir):
+    doc = _doc(data_dir, "net_tx_bps.json")
+    start, end, lead = doc["start"], doc["end"], doc["rate_window_s"]
+    summary = prom.summarize_matrix(doc["data"], start=start, end=end, lead=lead)
+    assert set(summary) == {"control-plane", "worker", "worker2"}
+    series = next(s for s in doc["data"]["result"] if s["metric"]["node"] == "worker")
+    inside = [float(v) for t, v in series["values"] if start + lead <= float(t) <= end]
+    assert inside and summary["worker"]["avg"] == pytest.approx(statistics.fmean(inside))
+    assert summary["worker"]["max"] == max(inside)
+    everything = prom.summarize_matrix(doc["data"])["worker"]
+    assert everything["avg"] < summary["worker"]["avg"]  # the edges average in idle time
+
+
+def test_node_metrics_from_the_saved_answers(data_dir, tmp_path):
+    for name in catalogue.QUERIES:
+        shutil.copy(data_dir / "prometheus" / f"{name}.json", tmp_path)
+    figures = prom.node_metrics(tmp_path)
+    assert set(figures["worker"]) == {f"{q}_{s}" for q in catalogue.QUERIES for s in ("avg", "max")}
+    assert 0 < figures["worker"]["cpu_util_avg"] <= figures["worker"]["cpu_util_max"] <= 1
+    assert figures["worker"]["mem_used_bytes_avg"] > 1e8
+    # the gateway node forwarded the iperf3 stream; the control plane did nothing
+    assert figures["worker"]["net_tx_bps_avg"] > 1e9 > figures["control-plane"]["net_tx_bps_avg"]
+    (tmp_path / "cpu_util.json").unlink()
+    with pytest.raises(prom.PrometheusError, match="no answer saved for cpu_util"):
+        prom.node_metrics(tmp_path)
+
+
+def test_error_answer_and_wrong_shapes(data_dir, monkeypatch):
+    doc = _doc(data_dir, "error-bad-query.json")
+    assert doc["status"] == "error"
+
+    class Answer:
+        def __init__(self, body):
+            self.body = body
+
+        def read(self):
+            return self.body
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            return False
+
+    monkeypatch.setattr(prom.urllib.request, "urlopen", lambda url, timeout: Answer(json.dumps(doc).encode()))
+    with pytest.raises(prom.PrometheusError, match="bad_data: 1:9: parse error"):
+        prom.get("http://x", "/api/v1/query_range", {"query": "rate(up["})
+    with pytest.raises(prom.PrometheusError, match="expected a matrix"):
+        prom.summarize_matrix({"resultType": "vector", "result": []})
+
+
+def test_targets_health_names_the_down_target(data_dir, monkeypatch):
+    doc = _doc(data_dir, "targets-one-down.json")
+    monkeypatch.setattr(prom, "get", lambda url, path, params=None: doc["data"])
+    health = prom.targets_health("http://x")
+    assert health["control-plane"] == "up"
+    assert health["worker"].startswith("down (") and "connection refused" in health["worker"]
+
+
+def test_unreachable_prometheus_is_a_clear_error():
+    with pytest.raises(prom.PrometheusError, match=re.escape("Prometheus at http://127.0.0.1:1 unreachable")):
+        prom.get("http://127.0.0.1:1", "/api/v1/targets")
