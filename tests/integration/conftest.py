@@ -29,14 +29,23 @@ def no_leftovers():
     assert not left, f"namespaces left behind: {left}"
 
 
-def write_spec(path: Path, *, cnis=("hostgw", "vxlan"), ingress: dict | None = None, **egress: object) -> Path:
-    """A small spec: egress with these settings (none: no egress), ingress when given."""
+def write_spec(
+    path: Path, *, cnis=("hostgw", "vxlan"), ingress: dict | None = None, metrics: bool = False, **egress: object
+) -> Path:
+    """A small spec: egress with these settings (none: no egress), ingress when given; node metrics only when
+    asked for (they have tests of their own, and cost Prometheus's start-up per cluster)."""
     scenarios: dict[str, dict] = {}
     if egress or ingress is None:
         scenarios["egress"] = {"duration": 1, "omit": 0, "repetitions": 2, **egress}
     if ingress is not None:
         scenarios["ingress"] = {"vus": 10, "duration": 2, "repetitions": 1, **ingress}
-    spec = {"name": "it", "platform": "netns", "cnis": list(cnis), "scenarios": scenarios}
+    spec = {
+        "name": "it",
+        "platform": "netns",
+        "cnis": list(cnis),
+        "metrics": {"enabled": metrics},
+        "scenarios": scenarios,
+    }
     path.write_text(yaml.safe_dump(spec))
     return path
 

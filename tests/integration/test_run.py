@@ -34,7 +34,7 @@ def _assert_clean(run_dir):
 
 
 def test_run_end_to_end(tmp_path):
-    write_spec(tmp_path / "spec.yaml", duration=2, omit=1)
+    write_spec(tmp_path / "spec.yaml", duration=2, omit=1, metrics=True)  # everything the default has
     results_dir = tmp_path / "results"  # the default, relative to the working directory
     proc = cnibench("run", "spec.yaml", cwd=tmp_path)
     out, err = proc.communicate(timeout=240)
@@ -53,6 +53,7 @@ def test_run_end_to_end(tmp_path):
         assert sample.status == "ok", sample.error
         assert sample.throughput_bps > 1e8 and sample.rtt_mean_us > 0
         assert (run_dir / sample.artifact).is_file()
+        assert set(sample.node_metrics) == {"control-plane", "worker", "worker2"}
         assert len(sample.intervals_bps) == 2  # 2 s measured, the 1 s warm-up left out
         assert sample.ended_at - sample.started_at >= 3.0
         if sample.scenario == "egress":
@@ -84,9 +85,11 @@ def test_run_end_to_end(tmp_path):
 def test_a_failing_step_is_one_line_and_cleans_up(tmp_path, monkeypatch, capsys):
     """A step that fails half-way through building the cluster (a route the kernel refuses)."""
 
+    broken_step = {}
+
     def broken(topo):
         bundle = render_cluster(topo)
-        last = bundle.apply[-1]
+        last = broken_step["step"] = bundle.apply[-1]
         bad = type(last)(last.kind, last.netns, last.file, last.content + "route add 10.99.0.0/16 via 192.0.2.1\n")
         return type(bundle)(bundle.name, bundle.prefix, bundle.namespaces, (*bundle.apply[:-1], bad), bundle.remove)
 
@@ -99,8 +102,11 @@ def test_a_failing_step_is_one_line_and_cleans_up(tmp_path, monkeypatch, capsys)
     results = read_results(run_dir)
     assert results.status == "failed" and results.samples == []
     prefix = prefix_of(run_dir)
-    assert results.error.startswith(f"Build the netns cluster: 16-external.ip in {prefix}-ext: ip failed: Error: ")
-    assert "Nexthop has invalid gateway" in results.error and "16-external.ip:5" in results.error
+    step = broken_step["step"]
+    lines = step.content.count("\n") + 1  # the added line is the last one of the file
+    assert results.error.startswith(f"Build the netns cluster: {step.file} in {step.netns}: ip failed: Error: ")
+    assert step.netns.startswith(prefix)
+    assert "Nexthop has invalid gateway" in results.error and f"{step.file}:{lines}" in results.error
     assert f"error: {results.error}" in out.splitlines()
     _assert_clean(run_dir)
 
