@@ -13,6 +13,10 @@ from cnibench.tools import iperf3, k6
 OVERHEAD_PER_REPETITION_S = 0.6
 #: Building a cluster, starting its servers and tearing it down, per CNI.
 OVERHEAD_PER_CLUSTER_S = 3.0
+#: node_exporters + Prometheus until every target is up (Prometheus 2.42 throttles its first scrapes by ~5 s).
+METRICS_STARTUP_S = 6.0
+#: Waiting for the scrape after a repetition and querying its window.
+METRICS_PER_REPETITION_S = 0.7
 
 
 @dataclass(frozen=True)
@@ -36,8 +40,10 @@ class Plan:
 
     @property
     def estimated_seconds(self) -> float:
-        measure = sum(t.repetitions * (t.seconds_each + OVERHEAD_PER_REPETITION_S) for t in self.trials)
-        return measure + OVERHEAD_PER_CLUSTER_S * len(self.spec.cnis) + 2.0
+        per_rep = OVERHEAD_PER_REPETITION_S + (METRICS_PER_REPETITION_S if self.spec.metrics.enabled else 0.0)
+        measure = sum(t.repetitions * (t.seconds_each + per_rep) for t in self.trials)
+        per_cluster = OVERHEAD_PER_CLUSTER_S + (METRICS_STARTUP_S if self.spec.metrics.enabled else 0.0)
+        return measure + per_cluster * len(self.spec.cnis) + 2.0
 
 
 def make_plan(spec: Spec, only: list[str] | None = None) -> Plan:
