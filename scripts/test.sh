@@ -7,6 +7,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install.sh
+# the report test opens a real headless Chromium (Debian's, with its matching chromedriver)
+for pkg in chromium chromium-driver; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    echo "test.sh: apt-get install chromium chromium-driver (for the report test)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+           chromium chromium-driver >/dev/null; }
+    break
+  fi
+done
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v "^WARNING: Location" || true
 
 echo "== ruff"

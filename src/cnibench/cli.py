@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cnibench import __version__, commands
 from cnibench.errors import CnibenchError
+from cnibench.results.store import DEFAULT_DB
 from cnibench.spec import ScenariosSpec
 
 SCENARIO_NAMES = list(ScenariosSpec.model_fields)
@@ -76,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="where run directories go (default: ./results; results/latest points at the newest)",
     )
+    run.add_argument(
+        "--db",
+        type=Path,
+        metavar="PATH",
+        help="results database the run is added to (default: cnibench.db in the results directory)",
+    )
     progress = run.add_mutually_exclusive_group()
     progress.add_argument(
         "--progress",
@@ -118,7 +125,90 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the JSON Schema of the spec (for editors)",
         description="Print the JSON Schema of the experiment spec.",
     )
+
+    report = sub.add_parser(
+        "report",
+        help="write the HTML report and Markdown summary of one or more runs",
+        description="Write a self-contained HTML report (plots embedded, no scripts or external files) and a "
+        "Markdown summary: statistics per CNI x scenario x metric with 95% bootstrap confidence intervals of "
+        "the median, the winner per metric and whether the difference is significant (Mann-Whitney U, "
+        "p <= 0.05, and at least 5%), plots, warnings, environment. `run` writes one for every run.",
+    )
+    report.add_argument(
+        "runs", nargs="*", metavar="RUN", help="run directories, results.json files or stored run ids (default: latest)"
+    )
+    report.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="HTML file (default: report.html in the run directory; ./report.html for several)",
+    )
+    _db_arg(report)
+
+    compare = sub.add_parser(
+        "compare",
+        help="compare two runs; exit 1 when a metric got significantly worse",
+        description="For every metric of every CNI x scenario in both runs: the change of the median from A to "
+        "B, a one-sided Mann-Whitney U test of 'B is worse' and whether the change passes the threshold. "
+        "Exit code 1 when a metric got worse by more than the threshold with p <= 0.05 (for CI gates), 0 "
+        "otherwise, 2 for bad input. Warns when the runs' environments differ.",
+    )
+    compare.add_argument("a", metavar="A", help="the reference run (directory, results.json or stored run id)")
+    compare.add_argument("b", metavar="B", help="the run to judge")
+    compare.add_argument(
+        "--threshold",
+        type=_fraction,
+        default=0.05,
+        metavar="PCT",
+        help="smallest change that counts, e.g. 5%% or 0.05 (default 5%%)",
+    )
+    _db_arg(compare)
+
+    runs = sub.add_parser(
+        "runs", help="list the runs in the results store", description="List the runs stored in the results database."
+    )
+    _db_arg(runs)
+
+    import_ = sub.add_parser(
+        "import",
+        help="add run directories to the results store",
+        description="Add finished run directories to the results database (`run` adds its own). Every run is "
+        "validated before the database is touched; adding a run twice does nothing.",
+    )
+    import_.add_argument("paths", nargs="+", type=Path, metavar="RUN_DIR")
+    _db_arg(import_)
+
+    export = sub.add_parser(
+        "export",
+        help="write a run's samples as CSV or JSON",
+        description="Write a run's samples: CSV (one row per repetition) or JSON.",
+    )
+    export.add_argument("run", metavar="RUN", help="run directory, results.json or stored run id")
+    fmt = export.add_mutually_exclusive_group(required=True)
+    fmt.add_argument("--csv", dest="fmt", action="store_const", const="csv")
+    fmt.add_argument("--json", dest="fmt", action="store_const", const="json")
+    export.add_argument("-o", "--output", type=Path, metavar="FILE", help="default: standard output")
+    _db_arg(export)
     return parser
+
+
+def _db_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db", type=Path, default=DEFAULT_DB, metavar="PATH", help=f"results database (default: {DEFAULT_DB})"
+    )
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a percentage: {text!r}") from None
+    if value > 1 and not text.endswith("%"):
+        value /= 100  # "5" means 5 %
+    if not 0 < value < 10:
+        raise argparse.ArgumentTypeError(f"must be a positive percentage, got {text!r}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -132,6 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 duration=args.duration,
                 only=args.only,
                 results_dir=args.results_dir,
+                db=args.db,
                 progress=args.progress,
             )
         if args.command == "plan":
@@ -142,6 +233,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.clean(dry_run=args.dry_run, force=args.force)
         if args.command == "schema":
             return commands.schema()
+        if args.command == "report":
+            return commands.report(args.runs, output=args.output, db=args.db)
+        if args.command == "compare":
+            return commands.compare(args.a, args.b, threshold=args.threshold, db=args.db)
+        if args.command == "runs":
+            return commands.runs(args.db)
+        if args.command == "import":
+            return commands.import_runs(args.paths, args.db)
+        if args.command == "export":
+            return commands.export(args.run, fmt=args.fmt, output=args.output, db=args.db)
     except CnibenchError as exc:
         if args.debug:
             raise

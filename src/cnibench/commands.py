@@ -9,12 +9,18 @@ from pathlib import Path
 
 from cnibench import doctor as doctor_mod
 from cnibench import runner
-from cnibench.errors import PlatformError, ResultsError
+from cnibench.errors import CnibenchError, PlatformError, ResultsError
 from cnibench.plan import format_duration, make_plan
 from cnibench.platforms import get_platform
 from cnibench.platforms.netns import ops
+from cnibench.report import document
+from cnibench.report.document import when as _when
 from cnibench.report.summary import format_summary
-from cnibench.results.model import RESULTS_FILE, read_results, write_results
+from cnibench.results import analysis
+from cnibench.results.analysis import DEFAULT_THRESHOLD
+from cnibench.results.export import export_csv
+from cnibench.results.model import RESULTS_FILE, RunResults, read_results, write_results
+from cnibench.results.store import DEFAULT_DB, Store, resolve
 from cnibench.spec import json_schema, load_spec
 
 
@@ -26,11 +32,14 @@ def run(
     results_dir: Path = Path("results"),
     progress: bool | None = None,
     only: list[str] | None = None,
+    db: Path | None = None,
 ) -> int:
     spec, _source = load_spec(spec_path, repetitions=repeat, duration=duration)
     plan = make_plan(spec, only)
     outcome = runner.execute(spec, plan, results_dir=results_dir, progress=progress)
     print(format_summary(outcome.results, str(outcome.run_dir)))
+    for line in store_and_report(outcome.run_dir, outcome.results, db or results_dir / "cnibench.db"):
+        print(line)
     return outcome.exit_code
 
 
@@ -126,6 +135,103 @@ def mark_killed(run_dir: Path) -> None:
                 }
             ),
         )
+
+
+def store_and_report(outcome_dir: Path, results: RunResults, db: Path) -> list[str]:
+    """After a run: add it to the results store and write its report. Problems here are reported, not fatal:
+    the run's own results are already safe on disk."""
+    lines = []
+    try:
+        Store(db).add(results, outcome_dir)
+        lines.append(f"stored in {db}")
+    except CnibenchError as exc:
+        lines.append(f"warning: not stored in {db}: {exc}")
+    try:
+        built = document.build([results], [outcome_dir])
+        html_path, md_path = document.write(built, outcome_dir / "report.html")
+        lines.append(f"report: {html_path} (and {md_path.name})")
+    except (CnibenchError, OSError, ValueError) as exc:
+        lines.append(f"warning: no report: {exc}")
+    return lines
+
+
+def runs(db: Path = DEFAULT_DB) -> int:
+    rows = Store(db).runs() if db.exists() else []
+    if not rows:
+        print(f"no runs stored in {db}")
+        return 0
+    header = ("run", "name", "platform", "status", "started", "ok/samples", "cnis")
+    body = [
+        (r.run_id, r.name, r.platform, r.status, _when(r.started_at), f"{r.ok}/{r.samples}", r.cnis.replace(",", " "))
+        for r in rows
+    ]
+    widths = [max(len(x) for x in col) for col in zip(header, *body, strict=True)]
+    for row in (header, *body):
+        print("  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def import_runs(paths: list[Path], db: Path = DEFAULT_DB) -> int:
+    """Add run directories to the store. Every run is read and validated before the database is touched."""
+    loaded = [(path, read_results(path)) for path in paths]
+    for path, results in loaded:
+        if not path.is_dir():
+            raise ResultsError(f"{path}: not a run directory")
+        added = Store(db).add(results, path)
+        print(f"{'added' if added else 'already stored'}: {results.run_id} ({path})")
+    return 0
+
+
+def export(ref: str, *, fmt: str, output: Path | None = None, db: Path = DEFAULT_DB) -> int:
+    results, _ = resolve(ref, Store(db))
+    text = export_csv(results) if fmt == "csv" else results.model_dump_json(indent=2) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        print(f"wrote {output}", file=sys.stderr)
+    return 0
+
+
+def report(refs: list[str], *, output: Path | None = None, db: Path = DEFAULT_DB) -> int:
+    store = Store(db)
+    resolved = [resolve(ref, store) for ref in refs or ["latest"]]
+    runs_ = [r for r, _ in resolved]
+    if output is None:
+        only_dir = resolved[0][1] if len(resolved) == 1 else None
+        output = only_dir / "report.html" if only_dir is not None else Path("report.html")
+    built = document.build(runs_, [d for _, d in resolved])
+    html_path, md_path = document.write(built, output)
+    print(f"report: {html_path} and {md_path} ({built.seconds:.2f} s)")
+    return 0
+
+
+def compare(a: str, b: str, *, threshold: float = DEFAULT_THRESHOLD, db: Path = DEFAULT_DB) -> int:
+    """Exit code 1 when a metric got worse beyond the threshold, significantly; 0 otherwise."""
+    store = Store(db)
+    (run_a, _), (run_b, _) = resolve(a, store), resolve(b, store)
+    changes = analysis.compare(run_a, run_b, threshold)
+    print(
+        f"compare {run_a.run_id} (A) -> {run_b.run_id} (B); threshold {threshold:.0%}, Mann-Whitney U "
+        "(one-sided: is B worse?), p <= 0.05"
+    )
+    for diff in analysis.environment_differences(run_a, run_b):
+        print(f"warning: environments differ: {diff}")
+    for diff in analysis.spec_differences(run_a, run_b):
+        print(f"warning: scenario settings differ: {diff}")
+    if not changes:
+        print("nothing to compare: the runs share no CNI x scenario with results")
+        return 0
+    for change in changes:
+        print(("  " if not change.worse else "! ") + change.describe())
+    worse = [c for c in changes if c.worse]
+    if any(min(c.before.n, c.after.n) <= 2 for c in changes):
+        print("note: with 2 or fewer repetitions per side nothing can be significant")
+    if worse:
+        print(f"{len(worse)} metric(s) significantly worse by more than {threshold:.0%}")
+        return 1
+    print("no metric significantly worse beyond the threshold")
+    return 0
 
 
 def schema() -> int:

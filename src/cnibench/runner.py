@@ -231,7 +231,7 @@ class EventHandler:
 
     def _planned_run(self, res: dict[str, Any]) -> PlannedRun | None:
         item = res.get(res.get("ansible_loop_var", "item")) or {}
-        output = res.get("output") or (item.get("output") if isinstance(item, dict) else None)
+        output = res.get("output") or (item.get("stdout") if isinstance(item, dict) else None)
         return self.by_stdout.get(str(output)) if output else None
 
     def _measured(self, run: PlannedRun, res: dict[str, Any], *, failed: bool) -> None:

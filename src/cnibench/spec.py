@@ -177,19 +177,26 @@ class MetricsSpec(_Model):
     @field_validator("scrape_interval")
     @classmethod
     def _interval(cls, value: str) -> str:
-        match = _PROM_DURATION.match(value)
-        if not match:
+        seconds = prometheus_duration_s(value)
+        if seconds is None:
             raise ValueError("must be a duration such as 1s or 500ms")
-        seconds = int(match.group(1)) / (1000 if match.group(2) == "ms" else 1)
         if not 0.1 <= seconds <= 60:
             raise ValueError("must be between 100ms and 60s")
         return value
 
     @property
     def interval_s(self) -> float:
-        match = _PROM_DURATION.match(self.scrape_interval)
-        assert match is not None
-        return int(match.group(1)) / (1000 if match.group(2) == "ms" else 1)
+        seconds = prometheus_duration_s(self.scrape_interval)
+        assert seconds is not None  # validated
+        return seconds
+
+
+def prometheus_duration_s(text: str) -> float | None:
+    """``1s`` -> 1.0, ``500ms`` -> 0.5; None if it is not such a duration."""
+    match = _PROM_DURATION.match(text)
+    if not match:
+        return None
+    return int(match.group(1)) / (1000 if match.group(2) == "ms" else 1)
 
 
 class ScenariosSpec(_Model):

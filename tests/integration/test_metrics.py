@@ -80,10 +80,13 @@ def test_every_sample_carries_node_metrics_and_the_window_is_right(tmp_path):
 
 
 def test_prometheus_dying_leaves_the_measurements_and_marks_metrics_missing(tmp_path):
-    spec = _spec(tmp_path / "spec.yaml", repetitions=3)
+    # a sub-second scrape interval on the way: Prometheus must accept every duration the catalogue builds
+    spec = _spec(tmp_path / "spec.yaml", metrics={"enabled": True, "scrape_interval": "500ms"}, repetitions=3)
     results_dir = tmp_path / "results"
     proc = cnibench("run", str(spec), "--results-dir", str(results_dir))
     run_dir = wait_for_samples(results_dir, 1)
+    first = read_results(run_dir).samples[0]
+    assert first.metrics_error is None and set(first.node_metrics) == NODES  # 500ms works
     client = f"{prefix_of(run_dir)}-client"
     prometheus = [
         pid

@@ -17,6 +17,7 @@ from cnibench.platforms.netns import platform as netns_platform
 from cnibench.platforms.netns.render import render_cluster, render_egress_policy
 from cnibench.platforms.netns.state import STATE_DIR
 from cnibench.results.model import read_results
+from cnibench.results.store import Store
 from cnibench.tools import iperf3
 
 from .conftest import cnibench, prefix_of, processes_mentioning, run_dir_of, wait_for_samples, write_spec
@@ -78,7 +79,13 @@ def test_run_end_to_end(tmp_path):
         assert (run_dir / name).is_file(), name
     assert "Build the netns cluster" in (run_dir / "ansible.log").read_text()
     assert "2/2 egress IP" in out and "egress gateway / baseline throughput: hostgw" in out
-    assert out.rstrip().endswith(f"results: results/{run_dir.name}")
+    assert f"\nresults: results/{run_dir.name}\n" in out
+    # every run is stored and gets its report
+    assert "stored in results/cnibench.db" in out
+    assert out.rstrip().endswith(f"report: results/{run_dir.name}/report.html (and report.md)")
+    assert [r.run_id for r in Store(results_dir / "cnibench.db").runs()] == [run_dir.name]
+    page = (run_dir / "report.html").read_text()
+    assert "Egress throughput per CNI" in page and "Gateway node during egress" in page
     _assert_clean(run_dir)
 
 

@@ -1,9 +1,10 @@
 """The query catalogue: name -> PromQL, one place for every platform (netns, kind, AKS use the same).
 
 The expressions are the node-mixin's: CPU utilisation from idle time, memory used as total minus available, and the
-network transmit/receive rates of the node's interfaces (bits per second, loopback left out), one series per node
-(label ``node``). ``{window}`` is the rate window: two scrape intervals (at least 2 s), so that every point has two
-samples to compute a rate from, and as little smearing across the edges of the measurement as that allows.
+network transmit/receive rates (bits per second) of the node's uplinks (``{uplinks}``, a device regex the platform
+gives), one series per node (label ``node``). ``{window}`` is the rate window: two scrape intervals (at least 2 s),
+so that every point has two samples to compute a rate from, with as little smearing across the edges of the
+measurement as that allows.
 """
 
 from __future__ import annotations
@@ -11,9 +12,13 @@ from __future__ import annotations
 QUERIES: dict[str, str] = {
     "cpu_util": '1 - avg by (node) (rate(node_cpu_seconds_total{{mode="idle"}}[{window}]))',
     "mem_used_bytes": "sum by (node) (node_memory_MemTotal_bytes - node_memory_MemAvailable_bytes)",
-    "net_tx_bps": 'sum by (node) (rate(node_network_transmit_bytes_total{{device!="lo"}}[{window}])) * 8',
-    "net_rx_bps": 'sum by (node) (rate(node_network_receive_bytes_total{{device!="lo"}}[{window}])) * 8',
+    "net_tx_bps": 'sum by (node) (rate(node_network_transmit_bytes_total{{device=~"{uplinks}"}}[{window}])) * 8',
+    "net_rx_bps": 'sum by (node) (rate(node_network_receive_bytes_total{{device=~"{uplinks}"}}[{window}])) * 8',
 }
+#: The node's own links to the outside: on netns the node network uplink (``<prefix>-eth``) and the gateway's
+#: external link (``<prefix>-ext``). Counting every device would count forwarded traffic twice or more (the pod
+#: bridge and its veths, the vxlan device and the uplink it rides on). Kubernetes platforms pass theirs (eth0).
+NETNS_UPLINKS = ".*-(eth|ext)"
 
 #: What node_exporter can tell inside a network namespace (recorded with every run that has metrics).
 NETNS_SCOPE = (
@@ -28,6 +33,11 @@ def rate_window_s(scrape_interval_s: float) -> float:
     return max(2 * scrape_interval_s, 2.0)
 
 
-def expressions(scrape_interval_s: float) -> dict[str, str]:
-    window = f"{rate_window_s(scrape_interval_s):g}s"
-    return {name: query.format(window=window) for name, query in QUERIES.items()}
+def duration(seconds: float) -> str:
+    """A duration Prometheus accepts: whole milliseconds (``2.5`` -> ``2500ms``; it refuses ``2.5s``)."""
+    return f"{round(seconds * 1000)}ms"
+
+
+def expressions(scrape_interval_s: float, uplinks: str = NETNS_UPLINKS) -> dict[str, str]:
+    window = duration(rate_window_s(scrape_interval_s))
+    return {name: query.format(window=window, uplinks=uplinks) for name, query in QUERIES.items()}

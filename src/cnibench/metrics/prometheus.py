@@ -134,6 +134,7 @@ def fetch_window(url: str, *, start: float, end: float, scrape_interval_s: float
     """Run every catalogue query over ``[start, end + one scrape interval]`` with the scrape interval as step and
     save each raw answer as ``out_dir/<name>.json``."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    # a scrape after the end: the last point inside the measurement is computed from complete data
     wait_scraped_past(url, end, timeout=5 * scrape_interval_s + 5)
     saved: dict[str, Path] = {}
     for name, query in expressions(scrape_interval_s).items():
@@ -144,7 +145,7 @@ def fetch_window(url: str, *, start: float, end: float, scrape_interval_s: float
                 "query": query,
                 "start": f"{start:.3f}",
                 "end": f"{end + scrape_interval_s:.3f}",
-                "step": f"{scrape_interval_s:g}s",
+                "step": f"{scrape_interval_s:g}",  # seconds as a number: "0.5s" would be refused
             },
         )
         path = out_dir / f"{name}.json"

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from cnibench.results.catalog import gateway_node
 from cnibench.results.model import EgressSample, IngressSample, RunResults
 from cnibench.results.stats import CV_WARNING, Summary, summarize
 from cnibench.scenarios import egress
@@ -90,7 +91,8 @@ def ingress_rows(results: RunResults) -> list[IngressRow]:
                 rps=_summary(group, lambda s: s.requests_per_s),
                 p95=_summary(group, lambda s: s.latency_p95_ms),
                 p99=_summary(group, lambda s: s.latency_p99_ms),
-                failed=_summary(group, lambda s: s.failed_rate),
+                # over every repetition: the ones that failed are exactly those with failed requests
+                failed=summarize([s.failed_rate for s in group if s.failed_rate is not None]),
                 fairness=_summary(group, lambda s: s.jain_fairness),
                 seen=min((s.backends_seen or 0 for s in ok), default=0),
                 expected=group[0].backends_expected,
@@ -194,7 +196,6 @@ def _ingress_lines(table: list[IngressRow], warnings: list[str]) -> list[str]:
 
 def _metrics_lines(results: RunResults, warnings: list[str]) -> list[str]:
     """The gateway node during each trial: CPU (the machine's, see the note) and transmit rate, medians."""
-    clusters = results.environment.get("clusters", {})
     groups: dict[tuple[str, str], list[EgressSample | IngressSample]] = {}
     for sample in results.samples:
         if sample.metrics_error:
@@ -203,8 +204,7 @@ def _metrics_lines(results: RunResults, warnings: list[str]) -> list[str]:
             groups.setdefault((sample.cni, sample.scenario), []).append(sample)
     lines = []
     for (cni, scenario), group in groups.items():
-        role = "ingress_gateway_node" if scenario == "ingress" else "egress_gateway_node"
-        node = clusters.get(cni, {}).get(role)
+        node = gateway_node(results.environment, cni, scenario)
         figures = [s.node_metrics[node] for s in group if s.node_metrics and node in s.node_metrics]
         if not figures:
             continue

@@ -3,8 +3,8 @@
 Schema history (readers refuse versions they do not know):
 
 * 1 — first version: run metadata, resolved spec, environment, and ``egress`` / ``egress-baseline`` samples.
-* 2 — ``ingress`` samples (k6 through the LoadBalancer IP and the gateway); ``planned_repetitions``;
-  ``node_metrics`` / ``metrics_error`` on samples of runs with metrics enabled.
+* 2 — ``ingress`` samples (k6 through the LoadBalancer IP and the gateway); ``planned_repetitions``.
+* 3 — ``node_metrics`` / ``metrics_error`` on samples of runs with metrics enabled.
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ from pydantic import (
 
 from cnibench.errors import ResultsError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA_CHANGES: dict[int, str] = {
     1: "first version: run metadata, resolved spec, environment, egress and egress-baseline samples",
-    2: "ingress samples; planned_repetitions; node_metrics and metrics_error when metrics are enabled",
+    2: "ingress samples; planned_repetitions",
+    3: "node_metrics and metrics_error on samples when metrics are enabled",
 }
 RESULTS_FILE = "results.json"
 

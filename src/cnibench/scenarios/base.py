@@ -16,6 +16,7 @@ class PlannedRun:
     repetition: int
     artifact: str  # absolute path of the raw tool output
     expected_seconds: float
+    warmup_s: float = 0.0  # seconds at the start of the run that are not measured (metrics leave them out)
     expect: dict[str, Any] = field(default_factory=dict)  # scenario-specific checks (e.g. source IP)
     command: dict[str, Any] = field(default_factory=dict)  # what the playbook runs (platform-specific)
 

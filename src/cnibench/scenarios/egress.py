@@ -75,6 +75,7 @@ def plan_runs(
                     repetition=rep,
                     artifact=str(artifact),
                     expected_seconds=wall,
+                    warmup_s=float(spec.omit),
                     expect=expect,
                     command={
                         "netns": client_netns,

@@ -41,6 +41,7 @@ def _common(prefix: Path, error_log: Path, workers: int | str, title: str) -> li
         f"# {title} (rendered by cnibench)",
         "daemon off;",
         f"worker_processes {workers};",
+        "worker_rlimit_nofile 65536;",  # one descriptor per connection (two on the gateway): VUs in the thousands
         f"pid {prefix / 'nginx.pid'};",
         f"error_log {error_log} warn;",
         "events {",

@@ -19,10 +19,13 @@ def _doc(data_dir, name):
 def test_catalogue_uses_the_node_mixin_expressions():
     queries = catalogue.expressions(1.0)
     assert set(queries) == {"cpu_util", "mem_used_bytes", "net_tx_bps", "net_rx_bps"}
-    assert queries["cpu_util"] == '1 - avg by (node) (rate(node_cpu_seconds_total{mode="idle"}[2s]))'
+    assert queries["cpu_util"] == '1 - avg by (node) (rate(node_cpu_seconds_total{mode="idle"}[2000ms]))'
     assert "node_memory_MemTotal_bytes - node_memory_MemAvailable_bytes" in queries["mem_used_bytes"]
-    assert 'device!="lo"' in queries["net_tx_bps"] and queries["net_tx_bps"].endswith("* 8")
+    assert 'device=~".*-(eth|ext)"' in queries["net_tx_bps"] and queries["net_tx_bps"].endswith("* 8")
     assert catalogue.rate_window_s(0.5) == 2.0 and catalogue.rate_window_s(5) == 10.0
+    # Prometheus refuses fractional units ("2.5s"): whole milliseconds always work
+    assert "[2500ms]" in catalogue.expressions(1.25)["cpu_util"]
+    assert 'device=~"eth0"' in catalogue.expressions(1.0, uplinks="eth0")["net_rx_bps"]
 
 
 def test_config_scrapes_every_node_with_its_name():

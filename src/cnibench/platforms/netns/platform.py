@@ -120,7 +120,7 @@ class NetnsPlatform:
                 "node_mtu": topo.underlay_mtu,
                 "vxlan_port": VXLAN_PORT if cni == "vxlan" else None,
                 "egress_gateway_node": topo.external.gateway_node,
-                "ingress_gateway_node": topo.workers[0].name,
+                "ingress_gateway_node": topo.lb_node.name,
             }
             clusters.append(
                 {
@@ -206,7 +206,7 @@ class NetnsPlatform:
         names = ingress.backend_names(ing.backends)
         refs = [nginx.BackendRef(name, topo.pod(name).ip, nginx.BACKEND_PORT) for name in names]
         route = ingress.route(ing, refs)
-        lb_node = topo.workers[0].name
+        lb_node = topo.lb_node.name
         daemons: list[dict[str, Any]] = []
         for ref in refs:
             daemons.append(
@@ -394,8 +394,6 @@ def _pods(topo: Topology) -> str:
 
 def _with_metrics(run: PlannedRun, metrics: dict[str, Any], spec: Spec) -> PlannedRun:
     """After its tool, a repetition queries Prometheus over its measurement window (the warm-up left out)."""
-    eg = spec.scenarios.egress
-    offset = float(eg.omit) if eg is not None and run.scenario in egress.TRIALS else 0.0
     out = Path(run.artifact).parent / f"rep-{run.repetition:02d}.metrics"
     return replace(
         run,
@@ -404,7 +402,7 @@ def _with_metrics(run: PlannedRun, metrics: dict[str, Any], spec: Spec) -> Plann
             "metrics": {
                 "netns": metrics["netns"],
                 "url": metrics["url"],
-                "offset": offset,
+                "offset": run.warmup_s,
                 "scrape_interval_s": metrics["scrape_interval_s"],
                 "out": str(out),
             },

@@ -7,10 +7,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from cnibench.errors import PlatformError
 from cnibench.platforms.netns.ops import NETNS_DIR
@@ -173,20 +174,49 @@ def stderr_path(output: Path) -> Path:
     return output.with_name(output.name + ".stderr")
 
 
+class _CappedSink:
+    """Reads a process's stderr as it comes: keeps the head in memory and writes at most ``limit`` bytes to
+    ``path`` (a tool that logs a line per failed request must not fill the disk while it runs)."""
+
+    def __init__(self, path: Path, limit: int = STDERR_LIMIT) -> None:
+        self.path = path
+        self.limit = limit
+        self.head = bytearray()
+        self.written = 0
+        self.dropped = 0
+
+    def drain(self, pipe: BinaryIO) -> None:
+        with self.path.open("wb") as out:
+            for chunk in iter(lambda: pipe.read(65536), b""):
+                if len(self.head) < STDERR_HEAD:
+                    self.head += chunk[: STDERR_HEAD - len(self.head)]
+                room = max(self.limit - self.written, 0)
+                out.write(chunk[:room])
+                self.written += min(room, len(chunk))
+                self.dropped += len(chunk) - min(room, len(chunk))
+            if self.dropped:
+                out.write(f"\n[cnibench: {self.dropped} more bytes of stderr dropped]\n".encode())
+        if self.written == 0:
+            self.path.unlink()
+
+
 def exec_to_file(netns: str, argv: list[str], *, output: Path, timeout: float) -> ExecResult:
     """Run ``argv`` in ``netns`` with stdout written to ``output`` (the raw artifact) and stderr to
-    ``output.stderr`` (kept only if not empty, cut at 1 MiB); kill it at ``timeout``."""
+    ``output.stderr`` (kept only if not empty, at most 1 MiB); kill it at ``timeout``."""
     output.parent.mkdir(parents=True, exist_ok=True)
-    errors = stderr_path(output)
+    sink = _CappedSink(stderr_path(output))
     started = time.time()
-    with output.open("wb") as out, errors.open("w+b") as err:
+    with output.open("wb") as out:
         proc = subprocess.Popen(
             netns_argv(netns, argv),
             stdin=subprocess.DEVNULL,
             stdout=out,
-            stderr=err,
+            stderr=subprocess.PIPE,
             start_new_session=True,
         )
+        assert proc.stderr is not None
+        reader = threading.Thread(target=sink.drain, args=(proc.stderr,), daemon=True)
+        reader.start()
         try:
             code: int | None = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -194,13 +224,6 @@ def exec_to_file(netns: str, argv: list[str], *, output: Path, timeout: float) -
             proc.wait()
             code = None
         ended = time.time()
-        size = err.tell()
-        err.seek(0)
-        head = err.read(STDERR_HEAD).decode(errors="replace")
-        if size > STDERR_LIMIT:
-            err.truncate(STDERR_LIMIT)
-            err.seek(0, os.SEEK_END)
-            err.write(f"\n[cnibench: {size - STDERR_LIMIT} more bytes of stderr dropped]\n".encode())
-    if size == 0:
-        errors.unlink()
-    return ExecResult(code, started, ended, head)
+        reader.join(timeout=10)
+        proc.stderr.close()
+    return ExecResult(code, started, ended, bytes(sink.head).decode(errors="replace"))

@@ -177,6 +177,11 @@ class Topology:
     def gateway(self) -> Node:
         return self.node(self.external.gateway_node)
 
+    @property
+    def lb_node(self) -> Node:
+        """The node that owns the LoadBalancer IP (and runs the L7 gateway): the first worker."""
+        return self.workers[0]
+
     def pods_on(self, node: Node) -> list[Pod]:
         return [p for p in self.pods if p.node == node.name]
 

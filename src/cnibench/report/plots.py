@@ -1,0 +1,297 @@
+"""The report's plots, drawn with matplotlib into self-contained SVG (text as paths: no fonts needed).
+
+Every plot sits on a white card with dark ink and an Okabe-Ito palette (readable for colour-blind readers), so it
+reads the same in a light page, a dark page and on paper.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from cnibench.results.analysis import Group, Verdict
+from cnibench.results.catalog import BY_NAME, gateway_node
+from cnibench.results.model import EgressSample, IngressSample, RunResults
+from cnibench.results.stats import summarize
+
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+plt.rcParams.update(
+    {
+        "figure.facecolor": "white",
+        "axes.facecolor": "white",
+        "axes.edgecolor": "#333333",
+        "axes.labelcolor": "#111111",
+        "text.color": "#111111",
+        "xtick.color": "#333333",
+        "ytick.color": "#333333",
+        "axes.grid": True,
+        "grid.color": "#dddddd",
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "font.size": 9,
+        "svg.hashsalt": "cnibench",  # the same data gives the same SVG
+    }
+)
+
+
+@dataclass(frozen=True)
+class Plot:
+    title: str
+    caption: str
+    svg: str
+
+
+def _svg(fig: Figure) -> str:
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _color(index: int) -> str:
+    return PALETTE[index % len(PALETTE)]
+
+
+def per_series(verdicts: Sequence[Verdict], metric: str, scenarios: Sequence[str], title: str) -> Plot | None:
+    """Median per series with its 95 % bootstrap CI as a bar, every successful repetition as a dot."""
+    chosen = [v for v in verdicts if v.metric.name == metric and v.scenario in scenarios]
+    if not chosen:
+        return None
+    info = BY_NAME[metric]
+    series = list(dict.fromkeys(s for v in chosen for s in v.stats))
+    fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    width = 0.8 / len(chosen)
+    for j, verdict in enumerate(chosen):
+        for i, name in enumerate(series):
+            stats = verdict.stats.get(name)
+            if stats is None or stats.median is None:
+                continue
+            x = i - 0.4 + width * (j + 0.5)
+            median = stats.median / info.scale
+            ci = stats.ci or (stats.median, stats.median)
+            ax.bar(x, median, width * 0.9, color=_color(j), alpha=0.75, label=verdict.scenario if i == 0 else None)
+            ax.errorbar(
+                x,
+                median,
+                yerr=[[median - ci[0] / info.scale], [ci[1] / info.scale - median]],
+                fmt="none",
+                ecolor="#111111",
+                capsize=4,
+                linewidth=1.2,
+            )
+            ax.scatter([x] * len(stats.values), [v / info.scale for v in stats.values], s=12, color="#111111", zorder=3)
+    ax.set_xticks(range(len(series)), series)
+    ax.set_ylabel(f"{info.label} ({info.unit})" if info.unit else info.label)
+    if len(chosen) > 1:
+        ax.legend(frameon=False)
+    caption = "Bars: median; whiskers: 95 % bootstrap confidence interval of the median; dots: each repetition."
+    return Plot(title, caption, _svg(fig))
+
+
+def gateway_ratio(verdicts: Sequence[Verdict]) -> Plot | None:
+    baseline = next(
+        (v for v in verdicts if v.metric.name == "throughput_bps" and v.scenario == "egress-baseline"), None
+    )
+    egress = next((v for v in verdicts if v.metric.name == "throughput_bps" and v.scenario == "egress"), None)
+    if egress is None or baseline is None:
+        return None
+    names, ratios = [], []
+    for series, stats in egress.stats.items():
+        ref = baseline.stats.get(series)
+        if stats.median and ref is not None and ref.median:
+            names.append(series)
+            ratios.append(stats.median / ref.median)
+    if not names:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 2.6))
+    ax.bar(range(len(names)), ratios, 0.5, color=[_color(i) for i in range(len(names))])
+    ax.axhline(1.0, color="#111111", linewidth=1, linestyle="--")
+    for i, ratio in enumerate(ratios):
+        ax.annotate(f"{ratio:.2f}", (i, ratio), ha="center", va="bottom", xytext=(0, 2), textcoords="offset points")
+    ax.set_xticks(range(len(names)), names)
+    ax.set_ylabel("egress / baseline throughput")
+    return Plot(
+        "Egress gateway vs baseline",
+        "Median throughput with the egress policy over the median without it (1.0: the gateway costs nothing).",
+        _svg(fig),
+    )
+
+
+#: Above this many repetitions of a series, the time plot shows their median and range instead of every line.
+MAX_LINES_PER_SERIES = 12
+
+
+def throughput_over_time(groups: Sequence[Group]) -> Plot | None:
+    chosen = [g for g in groups if g.scenario in ("egress-baseline", "egress")]
+    series = []
+    for group in chosen:
+        runs = [s.intervals_bps for s in group.samples if isinstance(s, EgressSample) and s.intervals_bps]
+        if runs:
+            series.append((group, runs))
+    if not series:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 3.0))
+    banded = False
+    for index, (group, runs) in enumerate(series):
+        label = f"{group.series} {group.scenario}"
+        if len(runs) <= MAX_LINES_PER_SERIES:
+            for i, values in enumerate(runs):
+                ax.plot(
+                    range(1, len(values) + 1),
+                    [v / 1e9 for v in values],
+                    color=_color(index),
+                    linewidth=1,
+                    alpha=0.8,
+                    label=label if i == 0 else None,
+                )
+            continue
+        banded = True
+        length = min(len(v) for v in runs)
+        columns = [sorted(values[k] / 1e9 for values in runs) for k in range(length)]
+        seconds = range(1, length + 1)
+        ax.fill_between(
+            seconds, [c[0] for c in columns], [c[-1] for c in columns], color=_color(index), alpha=0.2, linewidth=0
+        )
+        ax.plot(
+            seconds,
+            [statistics.median(c) for c in columns],
+            color=_color(index),
+            linewidth=1.5,
+            label=f"{label} (median of {len(runs)})",
+        )
+    ax.set_xlabel("second of the measurement (warm-up left out)")
+    ax.set_ylabel("throughput (Gbit/s)")
+    ax.set_ylim(bottom=0)
+    ax.legend(frameon=False, fontsize=7, ncol=2)
+    caption = "Per iperf3 interval; each line is one repetition"
+    if banded:
+        caption += f" (series with more than {MAX_LINES_PER_SERIES}: median line, band from min to max)"
+    return Plot("iperf3 throughput over time", caption + ".", _svg(fig))
+
+
+def latency_percentiles(groups: Sequence[Group]) -> Plot | None:
+    chosen = [g for g in groups if g.scenario == "ingress"]
+    if not chosen:
+        return None
+    names = ("latency_p50_ms", "latency_p90_ms", "latency_p95_ms", "latency_p99_ms")
+    fig, ax = plt.subplots(figsize=(6.4, 3.0))
+    width = 0.8 / len(chosen)
+    drawn = False
+    for j, group in enumerate(chosen):
+        medians = []
+        for name in names:
+            values = [getattr(s, name) for s in group.samples if s.status == "ok" and getattr(s, name, None)]
+            summary = summarize(values)
+            medians.append(summary.median if summary else 0.0)
+        drawn = drawn or any(medians)
+        ax.bar(
+            [i - 0.4 + width * (j + 0.5) for i in range(len(names))],
+            medians,
+            width * 0.9,
+            color=_color(j),
+            label=group.series,
+        )
+    if not drawn:
+        plt.close(fig)
+        return None
+    ax.set_xticks(range(len(names)), ["p50", "p90", "p95", "p99"])
+    ax.set_ylabel("latency (ms)")
+    ax.legend(frameon=False)
+    return Plot(
+        "k6 latency percentiles", "Median over the repetitions of each percentile of http_req_duration.", _svg(fig)
+    )
+
+
+def backend_spread(groups: Sequence[Group]) -> Plot | None:
+    chosen = [g for g in groups if g.scenario == "ingress"]
+    shares: list[tuple[str, dict[str, float]]] = []
+    for group in chosen:
+        totals: dict[str, int] = {}
+        for sample in group.samples:
+            if isinstance(sample, IngressSample) and sample.status == "ok":
+                for pod, hits in sample.backend_hits.items():
+                    totals[pod] = totals.get(pod, 0) + hits
+        grand = sum(totals.values())
+        if grand:
+            shares.append((group.series, {pod: hits / grand for pod, hits in sorted(totals.items())}))
+    if not shares:
+        return None
+    pods = sorted({pod for _, share in shares for pod in share})
+    fig, ax = plt.subplots(figsize=(6.4, 2.8))
+    width = 0.8 / len(shares)
+    for j, (series, share) in enumerate(shares):
+        ax.bar(
+            [i - 0.4 + width * (j + 0.5) for i in range(len(pods))],
+            [share.get(p, 0) * 100 for p in pods],
+            width * 0.9,
+            color=_color(j),
+            label=series,
+        )
+    ax.axhline(100 / len(pods), color="#111111", linewidth=1, linestyle="--")
+    ax.set_xticks(range(len(pods)), pods)
+    ax.set_ylabel("share of answers (%)")
+    ax.legend(frameon=False)
+    return Plot(
+        "Backend spread per pod", "Share of all answers per echo backend (dashed: a perfectly even spread).", _svg(fig)
+    )
+
+
+def node_metrics_over_time(run: RunResults, run_dir: Path | None) -> list[Plot]:
+    """The gateway node's CPU and transmit rate over each measurement window, from the raw Prometheus answers."""
+    if run_dir is None or not (run_dir / "raw").is_dir():
+        return []
+    plots = []
+    scenarios = dict.fromkeys(s.scenario for s in run.samples)
+    for scenario in scenarios:
+        fig, axes = plt.subplots(1, 2, figsize=(7.2, 2.6))
+        drawn = False
+        cnis = list(dict.fromkeys(s.cni for s in run.samples if s.scenario == scenario))
+        for index, cni in enumerate(cnis):
+            node = gateway_node(run.environment, cni, scenario)
+            for directory in sorted((run_dir / "raw" / cni / scenario).glob("rep-*.metrics")):
+                for ax, (name, scale) in zip(axes, (("cpu_util", 0.01), ("net_tx_bps", 1e9)), strict=True):
+                    path = directory / f"{name}.json"
+                    if not path.exists():
+                        continue
+                    doc = json.loads(path.read_text())
+                    for series in doc["data"].get("result", []):
+                        if series.get("metric", {}).get("node") != node:
+                            continue
+                        times = [float(t) - doc["start"] for t, _ in series["values"]]
+                        ax.plot(
+                            times,
+                            [float(v) / scale for _, v in series["values"]],
+                            color=_color(index),
+                            linewidth=1,
+                            alpha=0.8,
+                            label=cni if directory.name.startswith("rep-01") else None,
+                        )
+                        drawn = True
+        if not drawn:
+            plt.close(fig)
+            continue
+        axes[0].set_ylabel("CPU, whole machine (%)")
+        axes[1].set_ylabel("gateway node transmit (Gbit/s)")
+        for ax in axes:
+            ax.set_xlabel("seconds into the measurement window")
+            ax.set_ylim(bottom=0)
+        axes[0].legend(frameon=False, fontsize=7)
+        plots.append(
+            Plot(
+                f"Gateway node during {scenario} ({run.run_id})",
+                "From Prometheus over each repetition's window. node_exporter runs in the node's network "
+                "namespace: its network counters are the node's own, CPU is the whole machine's.",
+                _svg(fig),
+            )
+        )
+    return plots
