@@ -74,3 +74,25 @@ def test_differences_in_environment_and_settings(data_dir):
     assert any(d.startswith("kernel:") for d in diffs) and any(d.startswith("iperf3:") for d in diffs)
     assert spec_differences(run, other) == ["egress.parallel: 1 vs 4"]
     assert environment_differences(run, run) == [] and spec_differences(run, run) == []
+
+
+def test_compare_command_exit_codes(data_dir, tmp_path, capsys):
+    from cnibench import cli
+    from cnibench.results.model import write_results
+
+    base = _with_throughputs(_real(data_dir), "hostgw", "egress", [14e9, 14.1e9, 13.9e9, 14.2e9, 14.05e9])
+    worse = _with_throughputs(base, "hostgw", "egress", [12e9, 12.1e9, 11.9e9, 12.2e9, 12.05e9])
+    worse = worse.model_copy(update={"run_id": "b-worse", "environment": {**base.environment, "kernel": "6.1.0"}})
+    paths = {}
+    for name, run in (("a", base), ("b", worse)):
+        paths[name] = tmp_path / name
+        paths[name].mkdir()
+        write_results(paths[name] / "results.json", run)
+    db = str(tmp_path / "x.db")
+    assert cli.main(["compare", str(paths["a"]), str(paths["b"]), "--db", db]) == 1
+    out = capsys.readouterr().out
+    assert "! hostgw egress throughput: 14.05 -> 12.05 Gbit/s (-14.2%)" in out
+    assert "warning: environments differ: kernel:" in out
+    assert cli.main(["compare", str(paths["a"]), str(paths["b"]), "--threshold", "20%", "--db", db]) == 0
+    assert cli.main(["compare", str(paths["b"]), str(paths["a"]), "--db", db]) == 0  # an improvement
+    assert cli.main(["compare", str(paths["a"]), str(tmp_path / "nowhere"), "--db", db]) == 2
