@@ -10,8 +10,6 @@ Schema history (readers refuse versions they do not know):
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,6 +23,7 @@ from pydantic import (
 )
 
 from cnibench.errors import ResultsError
+from cnibench.files import atomic_write_text
 
 SCHEMA_VERSION = 3
 SCHEMA_CHANGES: dict[int, str] = {
@@ -138,17 +137,7 @@ class RunResults(_Record):
 
 def write_results(path: Path, results: RunResults) -> None:
     """Write atomically: a reader (or a crash) sees the old file or the new one, never half of one."""
-    data = results.model_dump_json(indent=2)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".results-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(data + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, results.model_dump_json(indent=2) + "\n")
 
 
 def read_results(path: Path) -> RunResults:

@@ -8,12 +8,12 @@ egress IP is proven.
 
 from __future__ import annotations
 
-import json
 import statistics
 from dataclasses import dataclass
 from typing import Any
 
 from cnibench.errors import MeasurementError
+from cnibench.tools.base import json_object
 
 DEFAULT_PORT = 5201
 CONNECT_TIMEOUT_MS = 3000
@@ -97,14 +97,7 @@ def _source_ip(doc: dict[str, Any]) -> str | None:
 
 def parse_client_json(text: str) -> Iperf3Result:
     """Parse the client's ``-J`` document. Raises :class:`MeasurementError` with iperf3's own reason."""
-    if not text.strip():
-        raise MeasurementError("iperf3 produced no output")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise MeasurementError(f"iperf3 output is not JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(doc, dict):
-        raise MeasurementError("iperf3 output is not a JSON object")
+    doc = json_object(text, what="iperf3 output", empty="iperf3 produced no output")
     if doc.get("error"):
         raise MeasurementError(f"iperf3: {doc['error']}")
     start = doc.get("start", {})

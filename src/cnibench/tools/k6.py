@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cnibench.errors import MeasurementError
+from cnibench.tools.base import json_object
 
 UNMATCHED = "none"
 STARTUP_S = 1.0  # k6's own start-up and teardown around the load, for time estimates
@@ -88,13 +89,8 @@ def _number(metric: dict[str, Any], key: str, name: str) -> float:
 
 def parse_summary(text: str, backends: list[str]) -> K6Result:
     """Parse a ``--summary-export`` document; ``backends`` are the pods that should have answered."""
-    if not text.strip():
-        raise MeasurementError("k6 wrote no summary")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise MeasurementError(f"k6 summary is not JSON ({exc.msg} at line {exc.lineno})") from None
-    metrics = doc.get("metrics") if isinstance(doc, dict) else None
+    doc = json_object(text, what="k6 summary", empty="k6 wrote no summary")
+    metrics = doc.get("metrics")
     if not isinstance(metrics, dict):
         raise MeasurementError("k6 summary has no metrics")
     reqs = _metric(metrics, "http_reqs")
