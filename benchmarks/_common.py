@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from cnibench import environment
 from cnibench.platforms.netns import ops
 from cnibench.platforms.netns.topology import Topology, build_topology, new_prefix
+from cnibench.results.model import RunResults, read_results
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -60,3 +64,19 @@ def local_topology(
         pods=pods or [],
         client=client,
     )
+
+
+def cnibench_run(spec: dict[str, Any], directory: Path) -> tuple[RunResults, float]:
+    """Run the real CLI on ``spec`` with results in ``directory``; the run's results and its wall time."""
+    path = directory / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "cnibench", "run", str(path), "--results-dir", str(directory)],
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"cnibench run failed ({proc.returncode}): {proc.stdout}{proc.stderr}")
+    return read_results(directory / "latest"), wall

@@ -15,16 +15,13 @@ import argparse
 import json
 import statistics
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-import yaml
-from _common import local_topology, save
+from _common import cnibench_run, local_topology, save
 
 from cnibench.platforms.netns import ops, process
 from cnibench.platforms.netns.render import render_cluster, render_egress_policy
-from cnibench.results.model import read_results
 
 
 def by_hand(duration: int, omit: int, repetitions: int, tmp: Path) -> dict[str, list[float]]:
@@ -68,22 +65,12 @@ def by_hand(duration: int, omit: int, repetitions: int, tmp: Path) -> dict[str, 
 
 
 def with_cnibench(duration: int, omit: int, repetitions: int, tmp: Path) -> dict[str, list[float]]:
-    spec = tmp / "spec.yaml"
-    spec.write_text(
-        yaml.safe_dump(
-            {
-                "name": "harness-loss",
-                "cnis": ["hostgw"],
-                "scenarios": {"egress": {"duration": duration, "omit": omit, "repetitions": repetitions}},
-            }
-        )
-    )
-    proc = subprocess.run(
-        [sys.executable, "-m", "cnibench", "run", str(spec), "--results-dir", str(tmp)], capture_output=True, text=True
-    )
-    if proc.returncode != 0:
-        sys.exit(f"cnibench run failed: {proc.stdout}{proc.stderr}")
-    results = read_results(tmp / "latest")
+    spec = {
+        "name": "harness-loss",
+        "cnis": ["hostgw"],
+        "scenarios": {"egress": {"duration": duration, "omit": omit, "repetitions": repetitions}},
+    }
+    results, _ = cnibench_run(spec, tmp)
     return {
         scenario: [s.throughput_bps for s in results.samples if s.scenario == scenario]
         for scenario in ("egress-baseline", "egress")

@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
-from _common import describe, local_topology, save
+from _common import cnibench_run, describe, local_topology, save
 
 from cnibench.doctor import tool_path
 from cnibench.metrics import prometheus as prom
 from cnibench.platforms.netns import ops, process
 from cnibench.platforms.netns.render import render_cluster
-from cnibench.results.model import read_results
 
 
 def startup(tmp: Path) -> float:
@@ -69,23 +66,14 @@ def startup(tmp: Path) -> float:
 
 
 def throughput(tmp: Path, metrics: bool, repetitions: int, duration: int) -> list[float]:
-    spec = tmp / "spec.yaml"
-    spec.write_text(
-        yaml.safe_dump(
-            {
-                "name": "metrics-overhead",
-                "cnis": ["hostgw"],
-                "metrics": {"enabled": metrics, "scrape_interval": "1s"},
-                "scenarios": {"egress": {"duration": duration, "omit": 2, "repetitions": repetitions}},
-            }
-        )
-    )
-    proc = subprocess.run(
-        [sys.executable, "-m", "cnibench", "run", str(spec), "--results-dir", str(tmp)], capture_output=True, text=True
-    )
-    if proc.returncode != 0:
-        sys.exit(f"cnibench run failed: {proc.stdout}{proc.stderr}")
-    return [s.throughput_bps for s in read_results(tmp / "latest").samples]
+    spec = {
+        "name": "metrics-overhead",
+        "cnis": ["hostgw"],
+        "metrics": {"enabled": metrics, "scrape_interval": "1s"},
+        "scenarios": {"egress": {"duration": duration, "omit": 2, "repetitions": repetitions}},
+    }
+    results, _ = cnibench_run(spec, tmp)
+    return [s.throughput_bps for s in results.samples]
 
 
 def main() -> None:

@@ -14,16 +14,10 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-import yaml
-from _common import describe, save
-
-from cnibench.results.model import read_results
+from _common import cnibench_run, describe, save
 
 
 def main() -> None:
@@ -33,26 +27,12 @@ def main() -> None:
     parser.add_argument("--omit", type=int, default=1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        spec = Path(tmp) / "spec.yaml"
-        spec.write_text(
-            yaml.safe_dump(
-                {
-                    "name": "orchestration",
-                    "cnis": ["hostgw", "vxlan"],
-                    "scenarios": {
-                        "egress": {"duration": args.duration, "omit": args.omit, "repetitions": args.repetitions}
-                    },
-                }
-            )
-        )
-        t0 = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, "-m", "cnibench", "run", str(spec), "--results-dir", tmp], capture_output=True, text=True
-        )
-        wall = time.perf_counter() - t0
-        if proc.returncode != 0:
-            sys.exit(f"cnibench run failed ({proc.returncode}): {proc.stdout}{proc.stderr}")
-        results = read_results(Path(tmp) / "latest")
+        spec = {
+            "name": "orchestration",
+            "cnis": ["hostgw", "vxlan"],
+            "scenarios": {"egress": {"duration": args.duration, "omit": args.omit, "repetitions": args.repetitions}},
+        }
+        results, wall = cnibench_run(spec, Path(tmp))
     tool_time = args.duration + args.omit
     samples = results.samples
     per_rep = [(s.ended_at - s.started_at) - tool_time for s in samples]
