@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cnibench import __version__, commands
+from cnibench.doctor import PLATFORMS
 from cnibench.errors import CnibenchError
 from cnibench.results.store import DEFAULT_DB
 from cnibench.spec import ScenariosSpec
@@ -19,6 +20,9 @@ examples:
   cnibench run                          the default benchmark (netns: hostgw vs vxlan, egress, 3 repetitions)
   cnibench run examples/local.yaml --repeat 5 --duration 20
   cnibench plan examples/local.yaml     what a run would do; creates nothing
+  cnibench render examples/kind-antrea-vs-cilium.yaml -o rendered/
+                                        every manifest, Helm values file and script a kind run applies
+  cnibench doctor --platform kind       is Docker, kind, kubectl and Helm here?
   cnibench doctor                       are the prerequisites here?
   cnibench clean                        remove what a killed run left behind
 """
@@ -78,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="where run directories go (default: ./results; results/latest points at the newest)",
     )
     run.add_argument(
+        "--keep",
+        action="store_true",
+        help="kind and kubeconfig: leave the clusters and what was deployed in place (delete them yourself)",
+    )
+    run.add_argument(
         "--db",
         type=Path,
         metavar="PATH",
@@ -107,7 +116,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check privileges and tools a platform needs and say how to install what is missing. "
         "Exit code 0 when everything is there, 2 otherwise.",
     )
-    doctor.add_argument("--platform", default="netns", choices=["netns"], help="platform to check (default netns)")
+    doctor.add_argument(
+        "--platform", default="netns", choices=list(PLATFORMS), help="platform to check (default netns)"
+    )
+    doctor.add_argument(
+        "--spec", type=Path, metavar="SPEC", help="check what this spec's run needs (its platform and settings)"
+    )
+
+    render = sub.add_parser(
+        "render",
+        help="write every file a run would apply, without applying anything",
+        description="Validate the spec and write everything a run would apply into DIR: on kind and kubeconfig "
+        "the kind config, Helm values, Kubernetes manifests and k6 script; on netns the namespace bundles and "
+        "daemon configs; plus the playbook's vars.json. Nothing is created outside DIR. The manifests can be "
+        "checked offline (see the README).",
+    )
+    _spec_args(render)
+    render.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="an empty or new directory")
 
     clean = sub.add_parser(
         "clean",
@@ -224,11 +249,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 results_dir=args.results_dir,
                 db=args.db,
                 progress=args.progress,
+                keep=args.keep,
             )
         if args.command == "plan":
             return commands.plan(args.spec, repeat=args.repeat, duration=args.duration, only=args.only)
         if args.command == "doctor":
-            return commands.doctor(args.platform)
+            return commands.doctor(args.platform, args.spec)
+        if args.command == "render":
+            return commands.render(args.spec, args.output, repeat=args.repeat, duration=args.duration, only=args.only)
         if args.command == "clean":
             return commands.clean(dry_run=args.dry_run, force=args.force)
         if args.command == "schema":

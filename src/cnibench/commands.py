@@ -6,10 +6,11 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from cnibench import doctor as doctor_mod
 from cnibench import runner
-from cnibench.errors import CnibenchError, PlatformError, ResultsError
+from cnibench.errors import CnibenchError, PlatformError, ResultsError, SpecError
 from cnibench.plan import format_duration, make_plan
 from cnibench.platforms import get_platform
 from cnibench.platforms.netns import ops
@@ -33,10 +34,11 @@ def run(
     progress: bool | None = None,
     only: list[str] | None = None,
     db: Path | None = None,
+    keep: bool = False,
 ) -> int:
     spec, _source = load_spec(spec_path, repetitions=repeat, duration=duration)
     plan = make_plan(spec, only)
-    outcome = runner.execute(spec, plan, results_dir=results_dir, progress=progress)
+    outcome = runner.execute(spec, plan, results_dir=results_dir, progress=progress, keep=keep)
     print(format_summary(outcome.results, str(outcome.run_dir)))
     for line in store_and_report(outcome.run_dir, outcome.results, db or results_dir / "cnibench.db"):
         print(line)
@@ -71,8 +73,39 @@ def plan(
     return 0
 
 
-def doctor(platform: str = "netns") -> int:
-    checks = doctor_mod.checks_for(platform)
+def render(
+    spec_path: Path | None,
+    output: Path,
+    *,
+    repeat: int | None = None,
+    duration: int | None = None,
+    only: list[str] | None = None,
+) -> int:
+    """Write every file a run would apply (kind config, Helm values, manifests, k6 script, netns bundles) into
+    ``output`` without touching anything else; the paths inside them point at ``output``."""
+    spec, source = load_spec(spec_path, repetitions=repeat, duration=duration)
+    the_plan = make_plan(spec, only)
+    output = output.resolve()
+    if output.exists() and any(output.iterdir()):
+        raise SpecError(f"{output}: not empty (render writes into an empty or new directory)")
+    compiled = get_platform(spec.platform).compile(the_plan, run_dir=output, prefix="cnib0000")
+    compiled.write()
+    (output / "vars.json").write_text(json.dumps(compiled.extravars, indent=2) + "\n", encoding="utf-8")
+    files = sorted(p for p in output.rglob("*") if p.is_file())
+    print(f"rendered {len(files)} files for {spec.name} ({spec.platform}, from {source}) into {output}:")
+    for path in files:
+        print(f"  {path.relative_to(output)}")
+    print(f"playbook: {compiled.playbook} with vars.json; nothing was applied")
+    return 0
+
+
+def doctor(platform: str = "netns", spec_path: Path | None = None) -> int:
+    settings: dict[str, Any] = {}
+    if spec_path is not None:
+        spec, _ = load_spec(spec_path)
+        platform = spec.platform
+        settings = runner.kube_settings(spec)
+    checks = doctor_mod.checks_for(platform, **settings)
     width = max(len(c.name) for c in checks)
     for check in checks:
         mark = "ok     " if check.ok else "MISSING"
@@ -89,12 +122,18 @@ def doctor(platform: str = "netns") -> int:
 
 
 def clean(*, dry_run: bool = False, force: bool = False) -> int:
-    doctor_mod.require_privileges()
+    """Remove what killed runs left: kind clusters and containers of Kubernetes runs, then netns namespaces."""
+    code, kube_found = clean_kube(dry_run=dry_run, force=force)
+    if not doctor_mod.check_privileges().ok:
+        if kube_found:
+            print("netns leftovers not checked: that needs root")
+            return code
+        doctor_mod.require_privileges()
     leftovers = ops.find_leftovers()
     if not leftovers:
-        print("nothing to clean: no cnibench namespaces or run state")
-        return 0
-    code = 0
+        if not kube_found:
+            print("nothing to clean: no cnibench namespaces, clusters or run state")
+        return code
     for item in leftovers:
         what = f"{item.prefix}: {len(item.namespaces)} namespace(s)"
         if item.run_dir:
@@ -115,6 +154,36 @@ def clean(*, dry_run: bool = False, force: bool = False) -> int:
         if item.run_dir:
             mark_killed(Path(item.run_dir))
     return code
+
+
+def clean_kube(*, dry_run: bool, force: bool) -> tuple[int, bool]:
+    """Kubernetes runs whose cnibench died: delete their kind clusters and containers (kubeconfig runs: their
+    namespace and cluster-wide objects); returns the exit code and whether there was anything."""
+    from cnibench.platforms.kube import teardown
+    from cnibench.platforms.kube.platform import kube_state_dir
+
+    directory = kube_state_dir()
+    code = 0
+    leftovers = teardown.find_leftovers(directory)
+    for item in leftovers:
+        platform = str(item.data.get("platform", "kind"))
+        what = f"{item.prefix} ({platform}" + (f", run {item.run_dir})" if item.run_dir else ")")
+        if item.owner_alive and not force:
+            print(f"skipped {what}: its cnibench process is still running (use --force)")
+            continue
+        if dry_run:
+            print(f"would remove {what}: its kind clusters, containers and kubeconfigs")
+            continue
+        try:
+            removed = teardown.clean_leftover(item, directory)
+        except CnibenchError as exc:
+            print(f"failed {what}: {exc}", file=sys.stderr)
+            code = 1
+            continue
+        print(f"removed {what}: {', '.join(removed) or 'state only'}")
+        if item.run_dir:
+            mark_killed(Path(item.run_dir))
+    return code, bool(leftovers)
 
 
 def mark_killed(run_dir: Path) -> None:

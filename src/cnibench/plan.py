@@ -17,6 +17,11 @@ OVERHEAD_PER_CLUSTER_S = 3.0
 METRICS_STARTUP_S = 6.0
 #: Waiting for the scrape after a repetition and querying its window.
 METRICS_PER_REPETITION_S = 0.7
+#: Kubernetes, per CNI: kind cluster, CNI, MetalLB, Gateway, monitoring and teardown (most of it image pulls on a
+#: first run); on an existing cluster only cnibench's own objects. Rough figures for the estimate, not measured here.
+KUBE_CLUSTER_S = {"kind": 420.0, "kubeconfig": 150.0}
+#: Per repetition on Kubernetes: kubectl exec or k6 start-up, and a port-forward to Prometheus.
+KUBE_PER_REPETITION_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -41,8 +46,11 @@ class Plan:
     @property
     def estimated_seconds(self) -> float:
         per_rep = OVERHEAD_PER_REPETITION_S + (METRICS_PER_REPETITION_S if self.spec.metrics.enabled else 0.0)
-        measure = sum(t.repetitions * (t.seconds_each + per_rep) for t in self.trials)
         per_cluster = OVERHEAD_PER_CLUSTER_S + (METRICS_STARTUP_S if self.spec.metrics.enabled else 0.0)
+        if self.spec.on_kubernetes:
+            per_rep += KUBE_PER_REPETITION_S
+            per_cluster = KUBE_CLUSTER_S[self.spec.platform]
+        measure = sum(t.repetitions * (t.seconds_each + per_rep) for t in self.trials)
         return measure + per_cluster * len(self.spec.cnis) + 2.0
 
 

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -23,7 +23,7 @@ from typing import Any
 from cnibench import __version__, doctor
 from cnibench import environment as env_info
 from cnibench.errors import CnibenchError, Interrupted
-from cnibench.metrics.catalogue import NETNS_SCOPE, expressions
+from cnibench.metrics.catalogue import KUBE_SCOPE, NETNS_SCOPE, NETNS_UPLINKS, expressions
 from cnibench.metrics.prometheus import PrometheusError, node_metrics
 from cnibench.plan import Plan
 from cnibench.platforms import get_platform
@@ -226,13 +226,21 @@ class EventHandler:
         elif kind == "runner_on_ok" and str(res.get("bundle")) in self.bundles and res.get("links"):
             cni = self.current_cni = self.bundles[str(res["bundle"])]
             self.recorder.cluster_facts(cni, {**self.facts.get(cni, {}), "links": res["links"]})
+        elif kind == "runner_on_ok" and isinstance(res.get("cluster_facts"), dict) and res.get("cni_key"):
+            cni = self.current_cni = str(res["cni_key"])
+            self.recorder.cluster_facts(cni, {**self.facts.get(cni, {}), **res["cluster_facts"]})
         elif kind == "runner_on_ok" and "seconds" in res and "url" in res and self.current_cni:
             self.recorder.cluster_facts(self.current_cni, {"metrics_targets_up_s": res["seconds"]})
 
     def _planned_run(self, res: dict[str, Any]) -> PlannedRun | None:
         item = res.get(res.get("ansible_loop_var", "item")) or {}
         output = res.get("output") or (item.get("stdout") if isinstance(item, dict) else None)
-        return self.by_stdout.get(str(output)) if output else None
+        run = self.by_stdout.get(str(output)) if output else None
+        expect = res.get("expect")
+        if run is not None and isinstance(expect, dict) and expect:
+            # expectations only the cluster knows (the client's node IP, egress_apply_s) come with the result
+            run = replace(run, expect={**run.expect, **expect})
+        return run
 
     def _measured(self, run: PlannedRun, res: dict[str, Any], *, failed: bool) -> None:
         if run.artifact in self.recorded:
@@ -267,6 +275,14 @@ class EventHandler:
         msg = str(res.get("msg") or res.get("stderr") or res.get("reason") or "failed").strip()
         msg = " ".join(msg.split())
         self.failure = f"{task}: {msg}" if task else msg
+
+
+def kube_settings(spec: Spec) -> dict[str, Any]:
+    """What the Kubernetes platforms' prerequisite checks need from the spec."""
+    if not spec.on_kubernetes:
+        return {}
+    kube = spec.kube
+    return {"k6_in_container": kube.k6_in_container, "kubeconfig": kube.kubeconfig, "context": kube.context}
 
 
 def with_node_metrics(sample: Sample, run: PlannedRun, error: str | None) -> Sample:
@@ -397,10 +413,13 @@ def execute(
     results_dir: Path,
     progress_stream: Any = None,
     progress: bool | None = None,
+    keep: bool = False,
 ) -> Outcome:
-    """Run ``plan`` and return its outcome; raises only for problems found before anything was created."""
-    platform = get_platform(spec.platform)
-    doctor.require(spec.platform, {t.scenario for t in plan.trials}, spec.metrics.enabled)
+    """Run ``plan`` and return its outcome; raises only for problems found before anything was created.
+
+    ``keep`` (Kubernetes platforms) leaves the clusters and what was deployed in place."""
+    platform = get_platform(spec.platform, keep=keep)
+    doctor.require(spec.platform, {t.scenario for t in plan.trials}, spec.metrics.enabled, **kube_settings(spec))
     shown_dir = results_dir
     results_dir = results_dir.resolve()  # Ansible runs from its project directory: only absolute paths
     become_subreaper()
@@ -416,8 +435,10 @@ def execute(
         if spec.metrics.enabled:
             environment["metrics"] = {
                 "scrape_interval": spec.metrics.scrape_interval,
-                "queries": expressions(spec.metrics.interval_s),
-                "scope": NETNS_SCOPE,
+                "queries": expressions(
+                    spec.metrics.interval_s, spec.kube.node_uplinks if spec.on_kubernetes else NETNS_UPLINKS
+                ),
+                "scope": KUBE_SCOPE if spec.on_kubernetes else NETNS_SCOPE,
             }
         (run_dir / "environment.json").write_text(json.dumps(environment, indent=2) + "\n", encoding="utf-8")
         recorder = Recorder(

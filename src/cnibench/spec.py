@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from cnibench import pins
 from cnibench.errors import SpecError
 
 SPEC_VERSION = 1
@@ -20,9 +21,20 @@ DEFAULT_EXTERNAL_CIDR = "203.0.113.0/24"  # TEST-NET-3: never a real network
 #: CNIs (datapaths) each platform can compare. An unknown name fails with this list.
 PLATFORM_CNIS: dict[str, tuple[str, ...]] = {
     "netns": ("hostgw", "vxlan"),
+    "kind": ("antrea", "cilium"),
+    "kubeconfig": ("antrea", "cilium"),
 }
+#: Platforms that run real Kubernetes (the ``kubernetes`` section applies to them).
+KUBE_PLATFORMS = ("kind", "kubeconfig")
+#: kind's docker network as kind creates it by default (checked against ``docker network inspect kind``).
+KIND_NETWORK = "172.18.0.0/16"
+#: Addresses of kind's network the nodes get: docker hands them out from the bottom.
+KIND_DOCKER_HOSTS = 16
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_VERSION = re.compile(r"^v?[0-9]+\.[0-9]+\.[0-9]+$")
+#: name[:tag]@sha256:<64 hex>: images are pinned by digest
+_PINNED_IMAGE = re.compile(r"^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?(:[A-Za-z0-9._-]+)?@sha256:[0-9a-f]{64}$")
 _BITRATE = re.compile(r"^[0-9]+(\.[0-9]+)?[KMG]?$")
 
 LaxIPv4Address = Annotated[ipaddress.IPv4Address, Field(strict=False)]
@@ -88,7 +100,18 @@ class EgressSpec(_Model):
         description="Network of the external iperf3 server, reachable only through the gateway node.",
     )
     egress_ip: LaxIPv4Address | None = Field(
-        None, description="IP the gateway SNATs the selected pods' traffic to; default: last host of external_cidr."
+        None,
+        description="IP the gateway SNATs the selected pods' traffic to; default on netns: the last host of "
+        "external_cidr; on kind: a free address at the top of kind's network; required on kubeconfig.",
+    )
+    server_ip: LaxIPv4Address | None = Field(
+        None,
+        description="Address of the external iperf3 server. netns places it itself; on kind it is a container on "
+        "kind's network (default: a free address at its top); on kubeconfig an address of this machine the "
+        "nodes can reach, where cnibench starts `iperf3 -s` (required).",
+    )
+    apply_timeout: int = Field(
+        120, ge=1, le=3600, description="Kubernetes: seconds to wait until the egress policy is realised."
     )
 
     @field_validator("bitrate")
@@ -106,10 +129,10 @@ class EgressSpec(_Model):
         return value
 
     @model_validator(mode="after")
-    def _default_egress_ip(self) -> EgressSpec:
-        if self.egress_ip is None:
-            self.egress_ip = self.external_cidr.broadcast_address - 1
+    def _check_egress_ip(self) -> EgressSpec:
         ip = self.egress_ip
+        if ip is None:
+            return self  # the platform's default is filled in by Spec
         if ip.is_multicast or ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_reserved:
             raise _FieldError(("egress_ip",), f"{ip} is not a unicast address")
         if ip in self.external_cidr and ip in (
@@ -199,6 +222,76 @@ def prometheus_duration_s(text: str) -> float | None:
     return int(match.group(1)) / (1000 if match.group(2) == "ms" else 1)
 
 
+class VersionsSpec(_Model):
+    """Chart and CRD versions installed on Kubernetes (defaults: the versions cnibench's manifests are checked
+    against)."""
+
+    cilium: str = Field(pins.CILIUM, description="Cilium Helm chart (https://helm.cilium.io).")
+    antrea: str = Field(pins.ANTREA, description="Antrea Helm chart (https://charts.antrea.io).")
+    gateway_api: str = Field(pins.GATEWAY_API, description="Gateway API standard-channel CRDs.")
+    metallb: str = Field(pins.METALLB, description="MetalLB Helm chart (kind only).")
+    envoy_gateway: str = Field(pins.ENVOY_GATEWAY, description="Envoy Gateway Helm chart.")
+
+    @field_validator("*")
+    @classmethod
+    def _is_version(cls, value: str) -> str:
+        if not _VERSION.match(value):
+            raise ValueError(f"{value!r} is not a version such as 1.19.4")
+        return value.removeprefix("v")
+
+
+GATEWAY_IMPLEMENTATIONS = ("envoy-gateway", "cilium")
+
+
+class KubernetesSpec(_Model):
+    """Settings of the Kubernetes platforms (kind, kubeconfig)."""
+
+    gateway_implementation: Literal["envoy-gateway", "cilium"] = Field(
+        "envoy-gateway",
+        description="Who implements the Gateway API in the ingress scenario: envoy-gateway works with every CNI "
+        "(a like-for-like comparison); cilium is Cilium's own and needs the Cilium CNI.",
+    )
+    versions: VersionsSpec = Field(default_factory=VersionsSpec)
+    node_image: str = Field(pins.KIND_NODE_IMAGE, description="kind node image, pinned by digest (kind only).")
+    namespace: str = Field("cnibench", description="Namespace cnibench creates and works in.")
+    kubeconfig: str | None = Field(
+        None, description="kubeconfig platform: the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)."
+    )
+    context: str | None = Field(None, description="kubeconfig platform: the context (default: the current one).")
+    node_uplinks: str = Field("eth0", description="Regex of the nodes' uplink devices (for the network metrics).")
+    k6_in_container: bool = Field(
+        False,
+        description="kind: run k6 as a container on kind's docker network (needed on macOS and Windows, where "
+        "the LoadBalancer IP is not reachable from the host).",
+    )
+    ready_timeout: int = Field(600, ge=10, le=7200, description="Seconds to wait for a cluster, CNI or rollout.")
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        if len(value) > 63 or not _DNS1123_LABEL.match(value) or value.startswith("kube-"):
+            raise ValueError("must be a DNS-1123 label and not a kube- namespace")
+        return value
+
+    @field_validator("node_image")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        if not _PINNED_IMAGE.match(value):
+            raise ValueError("must be an image pinned by digest, e.g. kindest/node:v1.34.0@sha256:<64 hex digits>")
+        return value
+
+    @field_validator("node_uplinks")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        if '"' in value or "\\" in value:
+            raise ValueError("must not contain quotes or backslashes (it goes into PromQL)")
+        return value
+
+
 class ScenariosSpec(_Model):
     egress: EgressSpec | None = None
     ingress: IngressSpec | None = None
@@ -223,6 +316,9 @@ class Spec(_Model):
     nodes: NodesSpec = Field(default_factory=NodesSpec)
     network: NetworkSpec = Field(default_factory=NetworkSpec)
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
+    kubernetes: KubernetesSpec | None = Field(
+        None, description="Settings of the kind and kubeconfig platforms (defaults filled in for them)."
+    )
     scenarios: ScenariosSpec
 
     @field_validator("name")
@@ -242,6 +338,16 @@ class Spec(_Model):
             raise ValueError(f"unknown platform {value!r}; valid: {', '.join(PLATFORM_CNIS)}")
         return value
 
+    @property
+    def on_kubernetes(self) -> bool:
+        return self.platform in KUBE_PLATFORMS
+
+    @property
+    def kube(self) -> KubernetesSpec:
+        """The ``kubernetes`` section (filled in for the Kubernetes platforms)."""
+        assert self.kubernetes is not None, "not a Kubernetes platform"
+        return self.kubernetes
+
     @model_validator(mode="after")
     def _cross_checks(self) -> Spec:
         valid = PLATFORM_CNIS[self.platform]
@@ -252,6 +358,18 @@ class Spec(_Model):
                 )
         if len(set(self.cnis)) != len(self.cnis):
             raise _FieldError(("cnis",), "each CNI may appear only once")
+        if self.on_kubernetes:
+            return self._kubernetes_checks()
+        if self.kubernetes is not None:
+            raise _FieldError(("kubernetes",), f"only for the platforms {', '.join(KUBE_PLATFORMS)}")
+        if self.scenarios.egress is not None:
+            eg = self.scenarios.egress
+            if eg.server_ip is not None:
+                raise _FieldError(
+                    ("scenarios", "egress", "server_ip"), "netns places the server itself (see external_cidr)"
+                )
+            if eg.egress_ip is None:
+                eg.egress_ip = eg.external_cidr.broadcast_address - 1
         pod_cidr, node_cidr = self.network.pod_cidr, self.network.node_cidr
         nodes = 1 + self.nodes.workers
         if nodes + 8 > node_cidr.num_addresses:
@@ -301,6 +419,94 @@ class Spec(_Model):
                     raise _FieldError(
                         (*where, "egress_ip"), f"{egress.egress_ip} is inside network.{other_name} {other}"
                     )
+        return self
+
+    def _kubernetes_checks(self) -> Spec:
+        """Kubernetes platforms: the CNI/gateway combination, and addresses on the node network (kind's docker
+        network), where the egress IP, the external server and the LoadBalancer IP live."""
+        if self.kubernetes is None:
+            self.kubernetes = KubernetesSpec()
+        kube = self.kubernetes
+        if kube.gateway_implementation == "cilium" and self.scenarios.ingress is not None:
+            others = [cni for cni in self.cnis if cni != "cilium"]
+            if others:
+                raise _FieldError(
+                    ("kubernetes", "gateway_implementation"),
+                    f"unsupported CNI/gateway combination: cilium's Gateway API needs the Cilium CNI and cnis has "
+                    f"{', '.join(others)} (Antrea has no Gateway API implementation); use envoy-gateway, which "
+                    "works with both",
+                )
+        if self.platform == "kubeconfig":
+            return self._kubeconfig_checks()
+        if "node_cidr" not in self.network.model_fields_set:
+            self.network.node_cidr = ipaddress.IPv4Network(KIND_NETWORK)
+        node_cidr = self.network.node_cidr
+        if node_cidr.overlaps(self.network.pod_cidr):
+            raise _FieldError(("network", "pod_cidr"), f"{self.network.pod_cidr} overlaps node_cidr {node_cidr}")
+        if node_cidr.num_addresses < 2 * KIND_DOCKER_HOSTS:
+            raise _FieldError(("network", "node_cidr"), "kind's network must be /27 or larger")
+        top = node_cidr.broadcast_address
+        docker_hosts = (node_cidr.network_address + 1, node_cidr.network_address + KIND_DOCKER_HOSTS)
+        taken: dict[ipaddress.IPv4Address, str] = {}
+
+        def claim(loc: tuple[str | int, ...], ip: ipaddress.IPv4Address) -> None:
+            where = f"kind's network (network.node_cidr {node_cidr})"
+            if ip not in node_cidr:
+                raise _FieldError(loc, f"{ip} is outside {where}")
+            if ip in (node_cidr.network_address, top) or docker_hosts[0] <= ip <= docker_hosts[1]:
+                raise _FieldError(
+                    loc, f"{ip} is reserved in {where}: docker gives {docker_hosts[0]}-{docker_hosts[1]} to the nodes"
+                )
+            if ip in taken:
+                raise _FieldError(loc, f"{ip} is already the {taken[ip]}")
+            taken[ip] = ".".join(str(p) for p in loc[-1:])
+
+        ingress = self.scenarios.ingress
+        if ingress is not None:
+            if ingress.lb_ip is None:
+                ingress.lb_ip = top - 1
+            claim(("scenarios", "ingress", "lb_ip"), ingress.lb_ip)
+        egress = self.scenarios.egress
+        if egress is not None:
+            where = ("scenarios", "egress")
+            if "external_cidr" in egress.model_fields_set:
+                raise _FieldError((*where, "external_cidr"), "only on netns: on kind the server is on kind's network")
+            if egress.egress_ip is None:
+                egress.egress_ip = top - 2
+            if egress.server_ip is None:
+                egress.server_ip = top - 3
+            claim((*where, "egress_ip"), egress.egress_ip)
+            claim((*where, "server_ip"), egress.server_ip)
+        return self
+
+    def _kubeconfig_checks(self) -> Spec:
+        if len(self.cnis) != 1:
+            raise _FieldError(
+                ("cnis",), "kubeconfig runs on one existing cluster: name the one CNI it has (cnibench verifies it)"
+            )
+        egress = self.scenarios.egress
+        if egress is not None:
+            where = ("scenarios", "egress")
+            if "external_cidr" in egress.model_fields_set:
+                raise _FieldError((*where, "external_cidr"), "only on netns")
+            for name in ("egress_ip", "server_ip"):
+                if getattr(egress, name) is None:
+                    raise _FieldError(
+                        (*where, name),
+                        "required on kubeconfig: "
+                        + (
+                            "a free address on the nodes' network for the egress gateway"
+                            if name == "egress_ip"
+                            else "an address of this machine the nodes can reach (cnibench runs iperf3 -s there)"
+                        ),
+                    )
+            if egress.egress_ip == egress.server_ip:
+                raise _FieldError((*where, "egress_ip"), "must differ from server_ip")
+        ingress = self.scenarios.ingress
+        if ingress is not None and ingress.lb_ip is not None:
+            raise _FieldError(
+                ("scenarios", "ingress", "lb_ip"), "on kubeconfig the cluster's load balancer assigns the address"
+            )
         return self
 
 

@@ -28,6 +28,14 @@ NETNS_SCOPE = (
 )
 
 
+#: The same for the Kubernetes platforms (node_exporter as a DaemonSet on the host network, host /proc and /sys).
+KUBE_SCOPE = (
+    "node_exporter runs on every node as a DaemonSet on the host network with the host's /proc and /sys: network "
+    "counters are the node's uplinks; on kind the nodes are containers sharing one kernel, so cpu_util and "
+    "mem_used_bytes are the whole machine's there, while on real nodes (kubeconfig, AKS) they are per node"
+)
+
+
 def rate_window_s(scrape_interval_s: float) -> float:
     """The range for rate(), in seconds: two scrape intervals, at least 2 s (rate() needs two samples)."""
     return max(2 * scrape_interval_s, 2.0)

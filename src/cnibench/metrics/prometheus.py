@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from cnibench.metrics.catalogue import expressions, rate_window_s
+from cnibench.metrics.catalogue import NETNS_UPLINKS, expressions, rate_window_s
 
 NODE_EXPORTER_PORT = 9100
 PROMETHEUS_PORT = 9090
@@ -130,14 +130,22 @@ def wait_scraped_past(url: str, moment: float, timeout: float) -> None:
         time.sleep(0.1)
 
 
-def fetch_window(url: str, *, start: float, end: float, scrape_interval_s: float, out_dir: Path) -> dict[str, Path]:
+def fetch_window(
+    url: str,
+    *,
+    start: float,
+    end: float,
+    scrape_interval_s: float,
+    out_dir: Path,
+    uplinks: str = NETNS_UPLINKS,
+) -> dict[str, Path]:
     """Run every catalogue query over ``[start, end + one scrape interval]`` with the scrape interval as step and
     save each raw answer as ``out_dir/<name>.json``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     # a scrape after the end: the last point inside the measurement is computed from complete data
     wait_scraped_past(url, end, timeout=5 * scrape_interval_s + 5)
     saved: dict[str, Path] = {}
-    for name, query in expressions(scrape_interval_s).items():
+    for name, query in expressions(scrape_interval_s, uplinks).items():
         data = get(
             url,
             "/api/v1/query_range",

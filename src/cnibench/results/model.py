@@ -5,6 +5,8 @@ Schema history (readers refuse versions they do not know):
 * 1 — first version: run metadata, resolved spec, environment, and ``egress`` / ``egress-baseline`` samples.
 * 2 — ``ingress`` samples (k6 through the LoadBalancer IP and the gateway); ``planned_repetitions``.
 * 3 — ``node_metrics`` / ``metrics_error`` on samples of runs with metrics enabled.
+* 4 — ``egress_apply_s`` on egress samples (Kubernetes: seconds from applying the egress policy until the external
+  server saw the egress IP); ``cluster`` facts of the Kubernetes platforms (detected CNI and version, nodes).
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ from pydantic import (
 from cnibench.errors import ResultsError
 from cnibench.files import atomic_write_text
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SCHEMA_CHANGES: dict[int, str] = {
     1: "first version: run metadata, resolved spec, environment, egress and egress-baseline samples",
     2: "ingress samples; planned_repetitions",
     3: "node_metrics and metrics_error on samples when metrics are enabled",
+    4: "egress_apply_s on egress samples; Kubernetes cluster facts (detected CNI, its version, nodes)",
 }
 RESULTS_FILE = "results.json"
 
@@ -89,6 +92,11 @@ class EgressSample(SampleBase):
     source_ip_ok: bool | None = None
     egress_ip: str | None = None
     egress_ip_ok: bool | None = Field(None, description="The server saw the egress IP (egress scenario only).")
+    egress_apply_s: float | None = Field(
+        None,
+        description="Kubernetes: seconds from applying the egress policy until the server saw the egress IP "
+        "(the same for every repetition of a trial: the policy is applied once per trial).",
+    )
 
 
 class IngressSample(SampleBase):

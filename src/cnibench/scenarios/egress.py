@@ -108,6 +108,7 @@ def make_sample(
         "protocol": expect["protocol"],
         "expected_source_ip": expect["expected_source_ip"],
         "egress_ip": expect["egress_ip"],
+        "egress_apply_s": expect.get("egress_apply_s"),
     }
     try:
         result = iperf3.parse_client_json(text)

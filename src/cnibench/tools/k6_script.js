@@ -4,7 +4,8 @@
 import http from 'k6/http';
 import { Counter } from 'k6/metrics';
 
-const TARGET = $target;
+// the playbook passes the address the Gateway got (--env CNIBENCH_TARGET=...); the rendered one otherwise
+const TARGET = __ENV.CNIBENCH_TARGET || $target;
 const BACKENDS = $backends;
 const backendHits = new Counter('backend_hits');
 

@@ -44,7 +44,7 @@ def test_target_url():
 
 def test_plan_runs(tmp_path):
     script, runs = _runs(tmp_path, vus=7, duration=5)
-    assert 'const TARGET = "http://172.18.0.254/echo";' in script
+    assert 'const TARGET = __ENV.CNIBENCH_TARGET || "http://172.18.0.254/echo";' in script
     assert [r.repetition for r in runs] == [1, 2]
     assert runs[0].artifact.endswith("raw/hostgw/ingress/rep-01.k6-summary.json")
     assert runs[0].command["argv"][-1].endswith("rendered/hostgw/ingress/load.js")

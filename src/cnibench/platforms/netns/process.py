@@ -23,12 +23,18 @@ _DAEMONS: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def netns_argv(netns: str, argv: list[str]) -> list[str]:
+    """``argv`` inside ``netns``; an empty name runs it on the host (the Kubernetes platforms' local tools)."""
+    if not netns:
+        return list(argv)
     # `ip netns exec` execs the command: the PID we get is the command's own PID
     return ["ip", "netns", "exec", netns, *argv]
 
 
 def in_namespace(pid: int, netns: str) -> bool:
-    """True once ``pid`` runs inside the named namespace (``ip netns exec`` switches right after the fork)."""
+    """True once ``pid`` runs inside the named namespace (``ip netns exec`` switches right after the fork); the
+    empty name is the host's namespace, where a process starts."""
+    if not netns:
+        return True
     try:
         return (Path(f"/proc/{pid}/ns/net").stat().st_ino) == (NETNS_DIR / netns).stat().st_ino
     except OSError:

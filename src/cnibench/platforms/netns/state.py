@@ -98,6 +98,12 @@ def add_namespaces(path: Path, prefix: str, names: list[str]) -> None:
         known.extend(n for n in names if n not in known)
 
 
+def set_fields(path: Path, **fields: Any) -> None:
+    """Record more about the run (a Kubernetes run: its platform and how to reach its cluster)."""
+    with _update(path, create=False) as data:
+        data.update(fields)
+
+
 def set_playbook(path: Path, pid: int) -> None:
     """Record the run's ansible-playbook process: ``clean`` ends it (and its workers) if cnibench died."""
     with _update(path, create=False) as data:

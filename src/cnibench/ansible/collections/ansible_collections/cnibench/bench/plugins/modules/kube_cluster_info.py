@@ -1,0 +1,72 @@
+#!/usr/bin/python
+# Thin wrapper: the logic is in cnibench.platforms.kube.ops (parse_nodes, detect_cni, pick_gateway_node).
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: kube_cluster_info
+short_description: Read a cluster's nodes and CNI; check the CNI is the expected one; pick the egress gateway node
+description:
+  - Reads the nodes (InternalIP, readiness, role) and the DaemonSets, detects the CNI and its version from its
+    agent's image, and fails if it is not O(expected_cni).
+  - With O(egress), picks the egress gateway node (O(preferred_gateway) or the first ready, schedulable worker).
+options:
+  kubeconfig: {description: kubeconfig file., type: str}
+  context: {description: kubeconfig context., type: str}
+  namespace: {description: cnibench's namespace., type: str, required: true}
+  expected_cni: {description: The CNI the spec names., type: str, required: true}
+  egress: {description: Whether to pick an egress gateway node., type: bool, default: false}
+  preferred_gateway: {description: The gateway node to use (kind's first worker)., type: str}
+  kind_network_cidr: {description: "kind: the subnet kind's docker network must have.", type: str}
+author: cnibench developers
+"""
+
+EXAMPLES = r"""
+- name: Read the cluster
+  cnibench.bench.kube_cluster_info:
+    namespace: cnibench
+    expected_cni: cilium
+"""
+
+RETURN = r"""
+cluster_facts:
+  description: The detected CNI, its version, the Kubernetes version and the nodes (recorded with the run).
+  type: dict
+  returned: always
+nodes: {description: Nodes with name, ip, ready, control_plane., type: list, returned: always}
+gateway_node: {description: The egress gateway node (null without O(egress))., type: str, returned: always}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "kubeconfig": {"type": "str"},
+            "context": {"type": "str"},
+            "namespace": {"type": "str", "required": True},
+            "expected_cni": {"type": "str", "required": True},
+            "egress": {"type": "bool", "default": False},
+            "preferred_gateway": {"type": "str"},
+            "kind_network_cidr": {"type": "str"},
+        },
+        supports_check_mode=True,
+    )
+    try:
+        from cnibench.errors import CnibenchError
+        from cnibench.platforms.kube import ops
+    except ImportError as exc:
+        module.fail_json(msg=f"cnibench is not importable by {module._name}'s interpreter: {exc}")
+    p = module.params
+    kubectl = ops.Kubectl(p["kubeconfig"], p["context"], p["namespace"])
+    try:
+        info = ops.cluster_info(kubectl, expected_cni=p["expected_cni"], egress=p["egress"],
+                                preferred_gateway=p["preferred_gateway"],
+                                kind_network_cidr=p["kind_network_cidr"])  # fmt: skip
+    except CnibenchError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, **info)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+#!/usr/bin/python
+# Thin wrapper: the logic is in cnibench.platforms.netns.process.exec_to_file and cnibench.platforms.kube.ops.
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: kube_measure
+short_description: Run one measurement on this machine (kubectl exec into a pod, or k6), stdout to a file
+description:
+  - Runs O(argv) on the controller and writes its standard output to O(output) (the raw artifact cnibench parses).
+  - C(@name@) in O(argv) is replaced by O(substitutions) (the address the Gateway got, known only at run time).
+  - A tool that fails is not a failed task; cnibench records the repetition as failed with the reason.
+  - With O(metrics), the in-cluster Prometheus is queried over the measurement window through a port-forward.
+options:
+  argv: {description: Command and arguments (no shell)., type: list, elements: str, required: true}
+  output: {description: File that receives standard output., type: path, required: true}
+  timeout: {description: Seconds after which the command is killed., type: float, required: true}
+  substitutions: {description: Placeholders (without the @) and their values., type: dict, default: {}}
+  expect: {description: Expectations known only at run time (e.g. the source IP); returned as they are., type: dict}
+  metrics: {description: Prometheus service, port, uplinks, scrape interval, offset and output directory., type: dict}
+  kubeconfig: {description: kubeconfig file., type: str}
+  context: {description: kubeconfig context., type: str}
+  namespace: {description: cnibench's namespace., type: str, required: true}
+author: cnibench developers
+"""
+
+EXAMPLES = r"""
+- name: Measure
+  cnibench.bench.kube_measure:
+    argv: [kubectl, exec, iperf3-client, --, iperf3, --client, 172.18.255.252, --json]
+    output: /results/run/raw/cilium/egress/rep-01.iperf3.json
+    timeout: 32
+    namespace: cnibench
+"""
+
+RETURN = r"""
+exit_code:
+  description: The command's exit code (null when killed at the timeout); deliberately not rc.
+  type: int
+  returned: always
+timed_out: {description: Whether the command was killed at O(timeout)., type: bool, returned: always}
+started_at: {description: Unix time the command started., type: float, returned: always}
+ended_at: {description: Unix time the command ended., type: float, returned: always}
+stderr_head: {description: The beginning of standard error., type: str, returned: always}
+output: {description: The file standard output was written to., type: str, returned: always}
+expect: {description: O(expect), for cnibench to check the artifact against., type: dict, returned: always}
+metrics_error: {description: Why the metrics are missing, or null., type: str, returned: when O(metrics) is set}
+"""
+
+from pathlib import Path
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "argv": {"type": "list", "elements": "str", "required": True},
+            "output": {"type": "path", "required": True},
+            "timeout": {"type": "float", "required": True},
+            "substitutions": {"type": "dict", "default": {}},
+            "expect": {"type": "dict"},
+            "metrics": {"type": "dict"},
+            "kubeconfig": {"type": "str"},
+            "context": {"type": "str"},
+            "namespace": {"type": "str", "required": True},
+        },
+        supports_check_mode=False,
+    )
+    try:
+        from cnibench.platforms.kube import ops
+        from cnibench.platforms.netns import process
+    except ImportError as exc:
+        module.fail_json(msg=f"cnibench is not importable by {module._name}'s interpreter: {exc}")
+    p = module.params
+    argv = ops.substitute(p["argv"], p["substitutions"])
+    try:
+        result = process.exec_to_file("", argv, output=Path(p["output"]), timeout=p["timeout"])
+    except OSError as exc:
+        module.fail_json(msg=f"cannot run {argv[0]}: {exc}")
+    extra = {}
+    if p["metrics"]:
+        kubectl = ops.Kubectl(p["kubeconfig"], p["context"], p["namespace"])
+        extra["metrics_error"] = ops.fetch_metrics(
+            kubectl, p["metrics"], started_at=result.started_at, ended_at=result.ended_at
+        )
+    module.exit_json(
+        changed=True,
+        failed=False,
+        exit_code=result.returncode,
+        timed_out=result.returncode is None,
+        started_at=result.started_at,
+        ended_at=result.ended_at,
+        stderr_head=result.stderr,
+        output=p["output"],
+        expect=p["expect"] or {},
+        **extra,
+    )
+
+
+if __name__ == "__main__":
+    main()

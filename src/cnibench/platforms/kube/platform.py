@@ -1,0 +1,557 @@
+"""The Kubernetes platforms: ``kind`` (a fresh kind cluster per CNI, CNI by Helm, MetalLB) and ``kubeconfig`` (an
+existing cluster with its CNI installed). Compiling renders every file a run applies and the playbook's variables;
+nothing here touches a cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cnibench import pins
+from cnibench.doctor import Check, kube_checks
+from cnibench.metrics.prometheus import PROMETHEUS_PORT
+from cnibench.plan import Plan
+from cnibench.platforms.base import Compiled, Renderable
+from cnibench.platforms.kube import render
+from cnibench.platforms.kube.ops import Kubectl
+from cnibench.platforms.netns import state as run_state
+from cnibench.scenarios import egress, ingress
+from cnibench.scenarios.base import PlannedRun
+from cnibench.spec import Spec
+from cnibench.tools import iperf3
+
+PLAYBOOK = "kube.yml"
+GATEWAY_API_URL = "https://github.com/kubernetes-sigs/gateway-api/releases/download/v{version}/standard-install.yaml"
+CHARTS: dict[str, dict[str, str]] = {
+    "cilium": {"chart_ref": "cilium", "repo": "https://helm.cilium.io/", "namespace": "kube-system"},
+    "antrea": {"chart_ref": "antrea", "repo": "https://charts.antrea.io", "namespace": "kube-system"},
+    "metallb": {"chart_ref": "metallb", "repo": "https://metallb.github.io/metallb", "namespace": "metallb-system"},
+    "envoy-gateway": {
+        "chart_ref": "oci://docker.io/envoyproxy/gateway-helm",
+        "repo": "",
+        "namespace": render.ENVOY_GATEWAY_NAMESPACE,
+    },
+    "envoy-gateway-crds": {
+        "chart_ref": "oci://docker.io/envoyproxy/gateway-crds-helm",
+        "repo": "",
+        "namespace": render.ENVOY_GATEWAY_NAMESPACE,
+    },
+}
+#: The agent DaemonSet of each CNI (rolled out = the CNI is ready on every node).
+CNI_AGENT = {"cilium": "cilium", "antrea": "antrea-agent"}
+SERVER_CONTAINER_PORT = iperf3.DEFAULT_PORT
+#: Where the Kubernetes platforms keep run state and kind's kubeconfigs (credentials: never in the run directory).
+KUBE_STATE_ENV = "CNIBENCH_STATE_DIR"
+
+
+def kube_state_dir() -> Path:
+    """``/run/cnibench`` for root (like netns), else ``$XDG_RUNTIME_DIR/cnibench`` or ``~/.cache/cnibench``."""
+    if override := os.environ.get(KUBE_STATE_ENV):
+        return Path(override)
+    if os.geteuid() == 0:
+        return run_state.STATE_DIR / "kube"  # not next to the netns state files: `clean` tells them apart
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    return Path(runtime) / "cnibench" if runtime else Path.home() / ".cache" / "cnibench"
+
+
+def cluster_name(prefix: str, cni: str) -> str:
+    return f"{prefix}-{cni}"
+
+
+@dataclass
+class _Cluster:
+    cni: str
+    rendered: Path
+    vars: dict[str, Any]
+    steps: list[str] = field(default_factory=list)
+
+
+class KubePlatform:
+    """``kind`` or ``kubeconfig``; ``keep`` leaves what the run created (kind clusters, the namespace) in place."""
+
+    def __init__(self, name: str, *, keep: bool = False) -> None:
+        self.name = name
+        self.keep = keep
+
+    def checks(self) -> list[Check]:
+        return kube_checks(self.name)
+
+    # ---- compile (pure) ------------------------------------------------------------------------
+    def compile(self, plan: Plan, *, run_dir: Path, prefix: str) -> Compiled:
+        spec = plan.spec
+        kube = spec.kube
+        state = kube_state_dir() / prefix
+        runs: list[PlannedRun] = []
+        renders: dict[Path, Renderable] = {}
+        clusters: list[dict[str, Any]] = []
+        steps: list[str] = []
+        facts: dict[str, dict[str, Any]] = {}
+        for cni in spec.cnis:
+            trials = {t.scenario: t.repetitions for t in plan.trials if t.cni == cni}
+            if not trials:
+                continue
+            rendered = run_dir / "rendered" / cni
+            files: dict[str, Any] = {}
+            cluster = _Cluster(cni, rendered, {"cni": cni, "trials": []})
+            self._compile_cluster(spec, cluster, prefix=prefix, state=state, files=files)
+            self._compile_monitoring(spec, cluster, files=files)
+            if set(trials) & set(egress.TRIALS):
+                runs += self._compile_egress(spec, cluster, prefix=prefix, trials=trials, run_dir=run_dir, files=files)
+            if ingress.NAME in trials:
+                runs += self._compile_ingress(
+                    spec, cluster, repetitions=trials[ingress.NAME], run_dir=run_dir, files=files
+                )
+            if self.name == "kind":
+                cluster.steps.append(
+                    "delete the kind cluster and the external containers (unless --keep)"
+                    if not self.keep
+                    else "--keep: leave the cluster and containers running"
+                )
+            else:
+                cluster.steps.append(
+                    f"delete namespace {kube.namespace} and the cluster-wide objects cnibench created, remove the "
+                    "gateway label, stop the iperf3 server"
+                    + (" (unless --keep)" if not self.keep else "; --keep: leave them")
+                )
+            renders[rendered] = render.Files(files)
+            clusters.append(cluster.vars)
+            steps += [f"[{cni}] {step}" for step in cluster.steps]
+            facts[cni] = {
+                "platform": self.name,
+                "cni": cni,
+                "cni_version": getattr(kube.versions, cni) if self.name == "kind" else None,
+                "gateway_implementation": kube.gateway_implementation if spec.scenarios.ingress else None,
+                "kind_node_image": kube.node_image if self.name == "kind" else None,
+            }
+        extravars = {
+            "cnibench_platform": self.name,
+            "cnibench_keep": self.keep,
+            "cnibench_state_dir": str(state),
+            "cnibench_clusters": clusters,
+        }
+        return Compiled(playbook=PLAYBOOK, extravars=extravars, runs=runs, steps=steps, facts=facts, renders=renders)
+
+    def _kubectl(self, spec: Spec, cluster: _Cluster) -> Kubectl:
+        return Kubectl(cluster.vars["kubeconfig"], cluster.vars["context"], spec.kube.namespace)
+
+    def _compile_cluster(
+        self, spec: Spec, cluster: _Cluster, *, prefix: str, state: Path, files: dict[str, Any]
+    ) -> None:
+        kube, cni, v = spec.kube, cluster.cni, cluster.vars
+        rendered = cluster.rendered
+        v["namespace"] = kube.namespace
+        v["timeout"] = kube.ready_timeout
+        v["namespace_manifest"] = str(rendered / render.MANIFESTS / "00-namespace.yaml")
+        files[str(render.MANIFESTS / "00-namespace.yaml")] = [render.namespace(kube.namespace)]
+        if spec.scenarios.ingress is not None and spec.scenarios.ingress.gateway == "l7":
+            v["gateway_api"] = {
+                "url": GATEWAY_API_URL.format(version=kube.versions.gateway_api),
+                "dest": str(rendered / "crds" / f"gateway-api-v{kube.versions.gateway_api}-standard-install.yaml"),
+            }
+        else:
+            v["gateway_api"] = None
+        if self.name == "kind":
+            name = cluster_name(prefix, cni)
+            v["cluster"] = name
+            v["kubeconfig"] = str(state / f"kubeconfig-{cni}")
+            v["context"] = f"kind-{name}"
+            v["kind_config"] = str(rendered / render.KIND_CONFIG)
+            v["node_cidr"] = str(spec.network.node_cidr)
+            files[str(render.KIND_CONFIG)] = render.kind_config(
+                name=name,
+                workers=spec.nodes.workers,
+                node_image=kube.node_image,
+                pod_cidr=str(spec.network.pod_cidr),
+                kube_proxy=cni != "cilium",
+                index=spec.cnis.index(cni),
+            )
+            values = (
+                render.cilium_values(
+                    api_host=f"{name}-control-plane",
+                    api_port=6443,
+                    gateway_api=kube.gateway_implementation == "cilium" and spec.scenarios.ingress is not None,
+                )
+                if cni == "cilium"
+                else render.antrea_values()
+            )
+            values_file = rendered / render.HELM_DIR / f"{cni}.values.yaml"
+            files[str(render.HELM_DIR / f"{cni}.values.yaml")] = values
+            v["cni_chart"] = {
+                **CHARTS[cni],
+                "release": cni,
+                "version": getattr(kube.versions, cni),
+                "values": str(values_file),
+                "agent": CNI_AGENT[cni],
+            }
+            cluster.steps.append(
+                f"create kind cluster {name}: control plane + {spec.nodes.workers} workers, {kube.node_image}, "
+                f"default CNI disabled{', no kube-proxy' if cni == 'cilium' else ''}; kubeconfig in {v['kubeconfig']}"
+            )
+            if v["gateway_api"] and cni == "cilium":
+                cluster.steps.append(
+                    f"install the Gateway API v{kube.versions.gateway_api} standard CRDs (before Cilium)"
+                )
+            cluster.steps.append(
+                f"helm install {cni} {getattr(kube.versions, cni)} ({CHARTS[cni]['repo']}) with "
+                f"{values_file.relative_to(rendered.parent.parent)}; wait for DaemonSet {CNI_AGENT[cni]} and every "
+                f"node Ready (deadline {kube.ready_timeout} s)"
+            )
+        else:
+            v["cluster"] = None
+            v["kubeconfig"] = str(Path(kube.kubeconfig).expanduser()) if kube.kubeconfig else None
+            v["context"] = kube.context
+            v["kind_config"] = None
+            v["cni_chart"] = None
+            v["node_cidr"] = None
+            where = f"kubeconfig {kube.kubeconfig or '$KUBECONFIG or ~/.kube/config'}" + (
+                f", context {kube.context}" if kube.context else ", current context"
+            )
+            cluster.steps.append(
+                f"use the existing cluster ({where}); detect its CNI and version and require {cni}; nothing is "
+                "installed or deleted outside what cnibench creates"
+            )
+        v["expected_cni"] = cni
+        if self.name == "kind":
+            cluster.steps.append(
+                f"check the CNI is {cni} and kind's docker network is network.node_cidr {spec.network.node_cidr}"
+            )
+        cluster.steps.append(f"create namespace {kube.namespace}")
+
+    def _compile_monitoring(self, spec: Spec, cluster: _Cluster, *, files: dict[str, Any]) -> None:
+        if not spec.metrics.enabled:
+            cluster.vars["monitoring"] = None
+            return
+        ns = spec.kube.namespace
+        name = str(render.MANIFESTS / "20-monitoring.yaml")
+        files[name] = render.monitoring(ns=ns, scrape_interval=spec.metrics.scrape_interval)
+        metrics = {
+            "service": f"svc/{render.PROMETHEUS}",
+            "port": PROMETHEUS_PORT,
+            "daemonset": render.NODE_EXPORTER,
+            "scrape_interval_s": spec.metrics.interval_s,
+            "uplinks": spec.kube.node_uplinks,
+            "timeout": 120.0,
+        }
+        cluster.vars["monitoring"] = {"manifest": str(cluster.rendered / name), "metrics": metrics}
+        cluster.steps.append(
+            f"deploy node_exporter (DaemonSet, host network) and Prometheus (scrape every "
+            f"{spec.metrics.scrape_interval}) in {ns}; wait until every node is scraped"
+        )
+
+    def _compile_egress(
+        self,
+        spec: Spec,
+        cluster: _Cluster,
+        *,
+        prefix: str,
+        trials: dict[str, int],
+        run_dir: Path,
+        files: dict[str, Any],
+    ) -> list[PlannedRun]:
+        eg = spec.scenarios.egress
+        assert eg is not None and eg.server_ip is not None and eg.egress_ip is not None
+        kube, cni, v = spec.kube, cluster.cni, cluster.vars
+        ns = kube.namespace
+        server_ip, egress_ip = str(eg.server_ip), str(eg.egress_ip)
+        kubectl = self._kubectl(spec, cluster)
+        client = str(render.MANIFESTS / "30-iperf3-client.yaml")
+        files[client] = [render.iperf3_client(ns)]
+        policy_name = str(render.MANIFESTS / f"31-egress-policy-{cni}.yaml")
+        files[policy_name] = (
+            [render.cilium_egress_policy(ns=ns, egress_ip=egress_ip, server_ip=server_ip)]
+            if cni == "cilium"
+            else render.antrea_egress_policy(ns=ns, egress_ip=egress_ip)
+        )
+        preferred = render.kind_node_names(v["cluster"], spec.nodes.workers)[1] if self.name == "kind" else None
+        if self.name == "kind":
+            # `docker run --ip` needs a network created with --subnet, which kind's is not: the container gets
+            # docker's address and cnibench adds the spec's server IP to its eth0 (it answers ARP for it)
+            container = f"{prefix}-{cni}-iperf3"
+            server: dict[str, Any] = {
+                "kind": "container",
+                "name": container,
+                "argv": [
+                    "docker", "run", "--detach", "--name", container, "--network", "kind", "--cap-add", "NET_ADMIN",
+                    "--label", "app.kubernetes.io/managed-by=cnibench", pins.IPERF3_IMAGE,
+                    *render.iperf3_server_argv(),
+                ],
+                "add_address": [
+                    "docker", "exec", container, "ip", "address", "add",
+                    f"{server_ip}/{spec.network.node_cidr.prefixlen}", "dev", "eth0",
+                ],
+                "remove": ["docker", "rm", "--force", container],
+            }  # fmt: skip
+        else:
+            server = {
+                "kind": "process",
+                "name": "iperf3-server",
+                "argv": render.iperf3_server_argv(server_ip),
+                "log": str(run_dir / "logs" / cni / "iperf3-server.log"),
+                "port": iperf3.DEFAULT_PORT,
+            }
+        # Cilium does not put the egress IP on the gateway node (its docs: the IP must be assigned to an interface
+        # of the gateway node); on kind cnibench adds it to the node container's eth0. Antrea assigns it itself.
+        assign = (
+            {"container": preferred, "address": f"{egress_ip}/{spec.network.node_cidr.prefixlen}", "device": "eth0"}
+            if cni == "cilium" and self.name == "kind"
+            else None
+        )
+        base_argv = iperf3.client_argv(
+            server_ip,
+            protocol=eg.protocol,
+            duration=eg.duration,
+            omit=eg.omit,
+            parallel=eg.parallel,
+            bitrate=eg.bitrate,
+        )
+        exec_argv = kubectl.argv("exec", render.IPERF3_CLIENT, "--", *base_argv)
+        v["egress"] = {
+            "client_manifest": str(cluster.rendered / client),
+            "client_pod": render.IPERF3_CLIENT,
+            "gateway_node": preferred,
+            "gateway_label": render.GATEWAY_NODE_LABEL,
+            "assign_egress_ip": assign,
+            "server": server,
+            "server_ip": server_ip,
+            "egress_ip": egress_ip,
+            "probe": {"port": iperf3.DEFAULT_PORT, "timeout": eg.apply_timeout},
+        }
+        runs = egress.plan_runs(
+            eg,
+            cni=cni,
+            trials={s: r for s, r in trials.items() if s in egress.TRIALS},
+            run_dir=run_dir,
+            client_netns="",
+            server_ip=server_ip,
+            client_node_ip="(the client pod's node, read at run time)",
+        )
+        runs = [_with_metrics(_on_host(run, exec_argv), cluster) for run in runs]
+        where = (
+            f"a container {server['name']} on kind's network, with {server_ip} added to its eth0"
+            if self.name == "kind"
+            else f"this machine at {server_ip} (iperf3 -s)"
+        )
+        cluster.steps.append(f"start the external iperf3 server: {where}")
+        cluster.steps.append(
+            f"label the egress gateway node {render.GATEWAY_NODE_LABEL}=true: "
+            + (preferred if preferred else "the first ready, schedulable worker by name")
+            + ("; add the egress IP to its eth0 (Cilium needs it on the node)" if assign else "")
+        )
+        cluster.steps.append(
+            f"start pod {render.IPERF3_CLIENT} on another worker ({pins.IPERF3_IMAGE}); wait until Ready"
+        )
+        argv_text = " ".join(base_argv)
+        for scenario in (s for s in egress.TRIALS if s in trials):
+            trial_runs = [r for r in runs if r.scenario == scenario]
+            with_policy = scenario == egress.NAME
+            if with_policy:
+                kind_text = "CiliumEgressGatewayPolicy" if cni == "cilium" else "ExternalIPPool + Egress"
+                cluster.steps.append(
+                    f"apply the egress policy ({kind_text}, {policy_name}): the client's traffic to "
+                    f"{server_ip} leaves through the gateway node as {egress_ip}; probe until the server sees "
+                    f"{egress_ip} and record the delay (egress_apply_s; deadline {eg.apply_timeout} s)"
+                )
+            else:
+                cluster.steps.append("probe until the server sees the client node's own address (the node masquerades)")
+            cluster.steps.append(
+                f"{scenario}: {len(trial_runs)} x `kubectl exec {render.IPERF3_CLIENT} -- {argv_text}`"
+            )
+            if with_policy:
+                cluster.steps.append("delete the egress policy")
+            v["trials"].append(
+                {
+                    "cni": cni,
+                    "scenario": scenario,
+                    "kind": "egress",
+                    "mode": "policy" if with_policy else "baseline",
+                    "policy": str(cluster.rendered / policy_name) if with_policy else None,
+                    "runs": [_run_vars(run) for run in trial_runs],
+                }
+            )
+        return runs
+
+    def _compile_ingress(
+        self, spec: Spec, cluster: _Cluster, *, repetitions: int, run_dir: Path, files: dict[str, Any]
+    ) -> list[PlannedRun]:
+        ing = spec.scenarios.ingress
+        assert ing is not None
+        kube, cni, v = spec.kube, cluster.cni, cluster.vars
+        ns = kube.namespace
+        backends = [f"{render.ECHO}-{i}" for i in range(ing.backends)]
+        echo_name = str(render.MANIFESTS / "40-echo.yaml")
+        files[echo_name] = render.echo_backends(ns=ns, replicas=ing.backends)
+        if ing.gateway == "l7":
+            gw_name = str(render.MANIFESTS / "41-gateway.yaml")
+            files[gw_name] = render.gateway_objects(
+                ns=ns, implementation=kube.gateway_implementation, port=ing.port, path=ing.path
+            )
+            address_of = {"kind": "Gateway", "name": render.GATEWAY}
+        else:
+            gw_name = str(render.MANIFESTS / "41-echo-lb.yaml")
+            files[gw_name] = [render.l4_service(ns=ns, port=ing.port)]
+            address_of = {"kind": "Service", "name": f"{render.ECHO}-lb"}
+        metallb = None
+        if self.name == "kind":
+            assert ing.lb_ip is not None
+            pool = str(render.MANIFESTS / "10-metallb-pool.yaml")
+            files[pool] = render.metallb_pool(str(ing.lb_ip))
+            mns = str(render.MANIFESTS / "09-metallb-namespace.yaml")
+            files[mns] = [render.metallb_namespace()]
+            values = str(render.HELM_DIR / "metallb.values.yaml")
+            files[values] = render.metallb_values()
+            metallb = {
+                **CHARTS["metallb"],
+                "release": "metallb",
+                "version": kube.versions.metallb,
+                "values": str(cluster.rendered / values),
+                "pool": str(cluster.rendered / pool),
+                "namespace_manifest": str(cluster.rendered / mns),
+                "controller": "metallb-controller",
+            }
+            cluster.steps.append(
+                f"helm install MetalLB {kube.versions.metallb}; pool {ing.lb_ip}/32 with an L2Advertisement"
+            )
+        envoy = None
+        if ing.gateway == "l7":
+            if cni != "cilium":  # with Cilium they came first
+                cluster.steps.append(f"install the Gateway API v{kube.versions.gateway_api} standard CRDs")
+            if kube.gateway_implementation == "envoy-gateway":
+                crds_values = str(render.HELM_DIR / "envoy-gateway-crds.values.yaml")
+                files[crds_values] = render.envoy_gateway_crds_values()
+                envoy = {
+                    **CHARTS["envoy-gateway"],
+                    "release": "envoy-gateway",
+                    "version": f"v{kube.versions.envoy_gateway}",
+                    "deployment": "envoy-gateway",
+                    "crds": {
+                        **CHARTS["envoy-gateway-crds"],
+                        "release": "envoy-gateway-crds",
+                        "version": f"v{kube.versions.envoy_gateway}",
+                        "values": str(cluster.rendered / crds_values),
+                    },
+                }
+                cluster.steps.append(
+                    f"helm install Envoy Gateway v{kube.versions.envoy_gateway} "
+                    f"({CHARTS['envoy-gateway']['chart_ref']}; its own CRDs from gateway-crds-helm, its bundled "
+                    "Gateway API CRDs skipped: the pinned ones stay)"
+                )
+        v["ingress"] = {
+            "echo_manifest": str(cluster.rendered / echo_name),
+            "echo": render.ECHO,
+            "replicas": ing.backends,
+            "gateway_manifest": str(cluster.rendered / gw_name),
+            "address_of": address_of,
+            "expected_address": str(ing.lb_ip) if ing.lb_ip is not None else None,
+            "metallb": metallb,
+            "envoy_gateway": envoy,
+        }
+        script, runs = ingress.plan_runs(
+            ing,
+            cni=cni,
+            repetitions=repetitions,
+            run_dir=run_dir,
+            client_netns="",
+            backends=backends,
+        )
+        files[str(Path("ingress") / "load.js")] = script
+        port = "" if ing.port == 80 else f":{ing.port}"
+        # l4 goes straight to the backends, which answer "Hostname:" on / (the route rewrites the path to it)
+        target = f"http://@address@{port}{ing.path if ing.gateway == 'l7' else '/'}"
+        in_container = self.name == "kind" and kube.k6_in_container
+        runs = [_with_metrics(_k6_run(run, target, in_container=in_container), cluster) for run in runs]
+        spread = f"{ing.backends} echo backends (StatefulSet {render.ECHO}, {pins.ECHO_IMAGE}, spread over the nodes)"
+        cluster.steps.append(f"deploy {spread}; wait until all are Ready")
+        if ing.gateway == "l7":
+            cls = render.gateway_class_name(kube.gateway_implementation)
+            cluster.steps.append(
+                f"apply GatewayClass {cls}, Gateway {render.GATEWAY} (HTTP :{ing.port}) and HTTPRoute "
+                f"{render.ROUTE} ({ing.path} -> {render.ECHO}); wait for the Gateway's address"
+                + (f" (must be {ing.lb_ip})" if ing.lb_ip else "")
+            )
+        else:
+            cluster.steps.append(
+                f"apply Service {render.ECHO}-lb (type LoadBalancer, :{ing.port}); wait for its address"
+                + (f" (must be {ing.lb_ip})" if ing.lb_ip else "")
+            )
+        where = "a k6 container on kind's network" if in_container else "k6 on this machine"
+        cluster.steps.append(
+            f"ingress: {len(runs)} x {where} ({ing.vus} VUs, {ing.duration} s, "
+            f"GET {target.replace('@address@', 'ADDRESS')}, ADDRESS being the one the Gateway got)"
+        )
+        v["trials"].append(
+            {"cni": cni, "scenario": ingress.NAME, "kind": "ingress", "runs": [_run_vars(run) for run in runs]}
+        )
+        return runs
+
+    # ---- run bookkeeping ------------------------------------------------------------------------
+    def reserve(self, run_dir: Path, owner_pid: int) -> str:
+        directory = kube_state_dir()
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        while True:
+            prefix = f"cnib{secrets.token_hex(2)}"
+            path = run_state.state_file(prefix, directory)
+            if not path.exists():
+                break
+        run_state.init_state(path, prefix=prefix, owner_pid=owner_pid, run_dir=str(run_dir))
+        run_state.set_fields(path, platform=self.name)
+        (directory / prefix).mkdir(mode=0o700, exist_ok=True)
+        return prefix
+
+    def note_playbook(self, prefix: str, pid: int) -> None:
+        run_state.set_playbook(run_state.state_file(prefix, kube_state_dir()), pid)
+
+    def cleanup(self, prefix: str) -> list[str]:
+        from cnibench.platforms.kube import teardown
+
+        return teardown.cleanup(prefix, platform=self.name, keep=self.keep, directory=kube_state_dir())
+
+
+def _on_host(run: PlannedRun, argv: list[str]) -> PlannedRun:
+    """An egress repetition: iperf3 in the client pod through ``kubectl exec``; its JSON is kubectl's stdout."""
+    from dataclasses import replace
+
+    return replace(run, command={**run.command, "argv": argv, "netns": ""})
+
+
+def _k6_run(run: PlannedRun, target: str, *, in_container: bool) -> PlannedRun:
+    """An ingress repetition: k6 against the address the Gateway got (the playbook fills in ``@address@``)."""
+    from dataclasses import replace
+
+    argv = list(run.command["argv"])
+    script, summary = Path(argv[-1]), Path(run.artifact)
+    argv = [*argv[:2], "--env", f"CNIBENCH_TARGET={target}", *argv[2:]]
+    if in_container:
+        mounts: list[str] = []
+        for directory in sorted({str(script.parent), str(summary.parent)}):
+            mounts += ["--volume", f"{directory}:{directory}"]
+        argv = [
+            "docker", "run", "--rm", "--network", "kind", "--user", f"{os.getuid()}:{os.getgid()}",
+            *mounts, pins.K6_IMAGE, *argv[1:],
+        ]  # fmt: skip
+    return replace(run, command={**run.command, "argv": argv, "netns": ""})
+
+
+def _with_metrics(run: PlannedRun, cluster: _Cluster) -> PlannedRun:
+    """After its tool, a repetition queries the in-cluster Prometheus over its window (the warm-up left out)."""
+    from dataclasses import replace
+
+    monitoring = cluster.vars.get("monitoring")
+    if not monitoring:
+        return run
+    out = Path(run.artifact).parent / f"rep-{run.repetition:02d}.metrics"
+    metrics = {**monitoring["metrics"], "offset": run.warmup_s, "out": str(out)}
+    return replace(run, command={**run.command, "metrics": metrics})
+
+
+def _run_vars(run: PlannedRun) -> dict[str, Any]:
+    return {
+        "label": f"{run.cni} {run.scenario} {run.repetition}",
+        "argv": run.command["argv"],
+        "stdout": run.command["stdout"],
+        "timeout": run.command["timeout"],
+        "metrics": run.command.get("metrics"),
+    }

@@ -1,0 +1,172 @@
+"""Removing what a Kubernetes run created, after its playbook (which tears down in an ``always`` block) or after a
+crash (``cnibench clean``). Only what carries the run's prefix or cnibench's label is touched."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cnibench.doctor import tool_path
+from cnibench.errors import PlatformError
+from cnibench.platforms.kube.ops import Kubectl
+from cnibench.platforms.kube.render import GATEWAY_NODE_LABEL, MANAGED_BY
+from cnibench.platforms.netns import state as run_state
+from cnibench.proc import CommandError, run
+
+#: Cluster-wide kinds cnibench may create (the namespace holds the rest).
+CLUSTER_KINDS = (
+    "gatewayclasses.gateway.networking.k8s.io",
+    "ciliumegressgatewaypolicies.cilium.io",
+    "egresses.crd.antrea.io",
+    "externalippools.crd.antrea.io",
+)
+
+
+@dataclass(frozen=True)
+class KubeLeftover:
+    prefix: str
+    state_file: Path
+    owner_alive: bool
+    run_dir: str | None
+    data: dict[str, Any]
+
+
+def kind_clusters(prefix: str) -> list[str]:
+    """kind clusters named after the run's prefix."""
+    kind = tool_path("kind")
+    if kind is None:
+        return []
+    out = run([kind, "get", "clusters"], timeout=60).stdout
+    return [name for name in out.split() if name.startswith(f"{prefix}-")]
+
+
+def containers(prefix: str) -> list[str]:
+    docker = tool_path("docker")
+    if docker is None:
+        return []
+    out = run([docker, "ps", "--all", "--filter", f"name=^{prefix}-", "--format", "{{.Names}}"], timeout=60).stdout
+    return [name for name in out.split() if name.startswith(f"{prefix}-")]
+
+
+def remove_kind(prefix: str) -> list[str]:
+    """Delete the run's kind clusters and external containers; returns what was removed."""
+    removed: list[str] = []
+    for name in containers(prefix):
+        run([tool_path("docker") or "docker", "rm", "--force", name], timeout=120)
+        removed.append(f"container {name}")
+    for name in kind_clusters(prefix):
+        run([tool_path("kind") or "kind", "delete", "cluster", "--name", name], timeout=600)
+        removed.append(f"kind cluster {name}")
+    return removed
+
+
+def remove_from_cluster(kubectl: Kubectl) -> list[str]:
+    """kubeconfig platform: the namespace, cnibench's cluster-wide objects and the gateway label; nothing else."""
+    label = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
+    removed: list[str] = []
+    for kind in CLUSTER_KINDS:
+        try:
+            out = run(kubectl.argv("delete", kind, "-l", label, "--ignore-not-found", namespaced=False), timeout=120)
+        except CommandError as exc:
+            if "the server doesn't have a resource type" in exc.stderr:
+                continue  # that CRD is not installed: nothing of ours can exist
+            raise
+        removed += [line for line in out.stdout.splitlines() if line.strip()]
+    out = run(kubectl.argv("delete", "namespace", kubectl.namespace, "--ignore-not-found", "--wait=true",
+                           namespaced=False), timeout=600)  # fmt: skip
+    removed += [line for line in out.stdout.splitlines() if line.strip()]
+    run(kubectl.argv("label", "nodes", "--all", f"{GATEWAY_NODE_LABEL}-", namespaced=False), timeout=120)
+    return removed
+
+
+def teardown(kubectl: Kubectl, *, kind_cluster: str | None, containers: list[str], pids: list[int]) -> list[str]:
+    """The playbook's teardown: every step is tried, the first failure is raised after the others ran."""
+    from cnibench.proc import terminate
+
+    removed: list[str] = []
+    errors: list[str] = []
+    if pids:
+        terminate(pids)
+        removed += [f"process {pid}" for pid in pids]
+    docker = tool_path("docker") or "docker"
+    for name in containers:
+        try:
+            run([docker, "rm", "--force", name], timeout=120)
+            removed.append(f"container {name}")
+        except CommandError as exc:
+            errors.append(str(exc))
+    try:
+        if kind_cluster is not None:
+            run([tool_path("kind") or "kind", "delete", "cluster", "--name", kind_cluster], timeout=600)
+            removed.append(f"kind cluster {kind_cluster}")
+        else:
+            removed += remove_from_cluster(kubectl)
+    except CommandError as exc:
+        errors.append(str(exc))
+    if errors:
+        raise PlatformError("; ".join(errors))
+    return removed
+
+
+def cleanup(prefix: str, *, platform: str, keep: bool, directory: Path) -> list[str]:
+    """After a run: unless ``keep``, remove what the playbook's teardown may have left; then forget the run."""
+    path = run_state.state_file(prefix, directory)
+    removed: list[str] = []
+    if not keep:
+        try:
+            if platform == "kind":
+                removed = remove_kind(prefix)
+        except CommandError as exc:
+            raise PlatformError(f"could not remove the run's kind clusters or containers: {exc}") from None
+        shutil.rmtree(directory / prefix, ignore_errors=True)  # kind's kubeconfigs: credentials
+        run_state.remove_state(path)
+    return removed
+
+
+def kubectl_of_run(run_dir: str | None) -> Kubectl:
+    """kubectl for the cluster of a kubeconfig run, from the spec stored in its run directory."""
+    from cnibench.spec import load_spec
+
+    if not run_dir or not (Path(run_dir) / "spec.yaml").exists():
+        raise PlatformError("its run directory (with spec.yaml) is gone: delete namespace cnibench by hand")
+    spec, _ = load_spec(Path(run_dir) / "spec.yaml")
+    kube = spec.kube
+    return Kubectl(str(Path(kube.kubeconfig).expanduser()) if kube.kubeconfig else None, kube.context, kube.namespace)
+
+
+def clean_leftover(item: KubeLeftover, directory: Path) -> list[str]:
+    """``cnibench clean``: what a dead Kubernetes run left (its playbook's teardown never ran)."""
+    from cnibench.proc import terminate
+
+    playbook = item.data.get("playbook") or {}
+    if run_state.same_process(playbook.get("pid"), playbook.get("start")):
+        terminate([int(playbook["pid"])])
+    removed: list[str] = []
+    try:
+        if item.data.get("platform") == "kubeconfig":
+            removed = remove_from_cluster(kubectl_of_run(item.run_dir))
+        else:
+            removed = remove_kind(item.prefix)
+    except CommandError as exc:
+        raise PlatformError(str(exc)) from None
+    shutil.rmtree(directory / item.prefix, ignore_errors=True)
+    run_state.remove_state(item.state_file)
+    return removed
+
+
+def find_leftovers(directory: Path) -> list[KubeLeftover]:
+    out: list[KubeLeftover] = []
+    for path in sorted(directory.glob("cnib*.json")):
+        data = run_state.read_state(path)
+        out.append(
+            KubeLeftover(
+                prefix=str(data.get("prefix") or path.stem),
+                state_file=path,
+                owner_alive=run_state.owner_alive(data),
+                run_dir=data.get("run_dir"),
+                data=data,
+            )
+        )
+    return out
