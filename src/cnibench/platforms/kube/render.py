@@ -515,5 +515,6 @@ class Files:
 
 
 def iperf3_server_argv(bind: str | None = None) -> list[str]:
-    """The external server: one long-lived ``iperf3 -s`` serving the repetitions one after the other."""
-    return ["iperf3", "--server", *(["--bind", bind] if bind else []), "--port", str(iperf3.DEFAULT_PORT)]
+    """The external server: one long-lived ``iperf3 -s`` serving the repetitions one after the other, in JSON (the
+    client's --get-server-output then carries the server's view, with the address it saw)."""
+    return ["iperf3", "--server", "--json", *(["--bind", bind] if bind else []), "--port", str(iperf3.DEFAULT_PORT)]

@@ -1,0 +1,50 @@
+"""The egress probe of the Kubernetes platforms, with real iperf3 on the loopback: the server's own JSON says which
+address it saw, and the wait ends when it is the expected one (or fails at the deadline saying what it saw)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from cnibench.errors import PlatformError
+from cnibench.platforms.kube import ops
+from cnibench.tools import iperf3
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def server() -> Iterator[int]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        iperf3.server_argv("127.0.0.1", port),  # what runs outside the cluster (with --json, as render's)
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _probe(port: int) -> list[str]:
+    # what probe_argv runs in the client pod, here straight on the loopback
+    argv = ops.probe_argv(ops.Kubectl(None, None, "x"), "pod", "127.0.0.1", port)
+    return argv[argv.index("--") + 1 :]
+
+
+def test_the_wait_ends_when_the_server_sees_the_expected_address(server):
+    seconds, seen = ops.wait_source(_probe(server), "127.0.0.1", timeout=20, interval=0.2)
+    assert seen == "127.0.0.1" and seconds < 20
+
+
+def test_the_wait_fails_at_its_deadline_naming_what_the_server_saw(server):
+    ops.wait_source(_probe(server), "127.0.0.1", timeout=20, interval=0.2)  # the server is up
+    with pytest.raises(PlatformError, match=r"did not see 10\.255\.255\.1 within 1\.5 s \(last seen: 127\.0\.0\.1\)"):
+        ops.wait_source(_probe(server), "10.255.255.1", timeout=1.5, interval=0.2)

@@ -1,0 +1,131 @@
+"""The deciding parts of the Kubernetes platforms, on kubectl/docker JSON of the shapes they print.
+
+No cluster can run here: these documents are built in the tests, field for field as ``kubectl get -o json`` and
+``docker network inspect`` print them (only the fields cnibench reads)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cnibench.errors import PlatformError
+from cnibench.platforms.kube import ops
+
+
+def _node(name: str, ip: str, *, ready: bool = True, control_plane: bool = False, taint: str | None = None) -> dict:
+    labels = {"kubernetes.io/hostname": name}
+    if control_plane:
+        labels["node-role.kubernetes.io/control-plane"] = ""
+    spec = {"taints": [{"key": "node-role.kubernetes.io/control-plane", "effect": taint}]} if taint else {}
+    return {
+        "metadata": {"name": name, "labels": labels},
+        "spec": spec,
+        "status": {
+            "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}],
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+        },
+    }
+
+
+KIND_NODES = {
+    "items": [
+        _node("c-worker2", "172.18.0.4"),
+        _node("c-control-plane", "172.18.0.2", control_plane=True, taint="NoSchedule"),
+        _node("c-worker", "172.18.0.3"),
+    ]
+}
+
+
+def test_nodes_are_read_with_ip_readiness_and_role():
+    nodes = {n.name: n for n in ops.parse_nodes(KIND_NODES)}
+    assert nodes["c-worker"].ip == "172.18.0.3" and nodes["c-worker"].ready and nodes["c-worker"].schedulable
+    assert nodes["c-control-plane"].control_plane and not nodes["c-control-plane"].schedulable
+
+
+def test_the_gateway_is_the_first_ready_worker_or_the_preferred_one():
+    nodes = ops.parse_nodes(KIND_NODES)
+    assert ops.pick_gateway_node(nodes) == "c-worker"
+    assert ops.pick_gateway_node(nodes, "c-worker2") == "c-worker2"
+    with pytest.raises(PlatformError, match="c-control-plane is not a ready, schedulable worker"):
+        ops.pick_gateway_node(nodes, "c-control-plane")
+
+
+def test_egress_needs_two_workers():
+    nodes = ops.parse_nodes({"items": [KIND_NODES["items"][0], _node("c-worker", "172.18.0.3", ready=False)]})
+    with pytest.raises(PlatformError, match=r"two ready, schedulable worker nodes .* found 1: c-worker2"):
+        ops.pick_gateway_node(nodes)
+
+
+def _daemonset(name: str, container: str, image: str) -> dict:
+    return {
+        "metadata": {"name": name, "namespace": "kube-system"},
+        "spec": {"template": {"spec": {"containers": [{"name": container, "image": image}]}}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("daemonsets", "expected"),
+    [
+        (
+            [_daemonset("cilium", "cilium-agent", "quay.io/cilium/cilium:v1.19.4@sha256:" + "a" * 64)],
+            ("cilium", "1.19.4"),
+        ),
+        ([_daemonset("antrea-agent", "antrea-agent", "antrea/antrea-agent-ubuntu:v2.7.0")], ("antrea", "2.7.0")),
+        ([_daemonset("kube-proxy", "kube-proxy", "registry.k8s.io/kube-proxy:v1.35.0")], ("unknown", None)),
+        (
+            [_daemonset("azure-cns", "cns-container", "mcr.microsoft.com/containernetworking/azure-cns")],
+            ("azure-cni", None),
+        ),
+    ],
+)
+def test_the_cni_and_its_version_come_from_its_agent(daemonsets, expected):
+    assert ops.detect_cni({"items": daemonsets}) == expected
+
+
+def test_kinds_network_must_be_the_specs():
+    inspect = [
+        {"Name": "kind", "IPAM": {"Config": [{"Subnet": "fc00:f853:ccd:e793::/64"}, {"Subnet": "172.19.0.0/16"}]}}
+    ]
+    assert ops.kind_network_subnets(inspect) == ["172.19.0.0/16"]
+    with pytest.raises(
+        PlatformError, match=r"kind's docker network is 172.19.0.0/16, the spec's network.node_cidr is 172.18.0.0/16"
+    ):
+        ops.check_kind_network(inspect, "172.18.0.0/16")
+    ops.check_kind_network(inspect, "172.19.0.0/16")
+
+
+def test_expected_source_is_the_clients_node_or_the_egress_ip():
+    nodes = ops.parse_nodes(KIND_NODES)
+    common = {"nodes": nodes, "client_node": "c-worker2", "gateway_node": "c-worker"}
+    assert ops.expected_source("baseline", egress_ip="172.18.255.253", **common) == "172.18.0.4"
+    assert ops.expected_source("policy", egress_ip="172.18.255.253", **common) == "172.18.255.253"
+    assert ops.expected_source("policy", egress_ip=None, **common) == "172.18.0.3"
+
+
+def test_load_balancer_address_of_a_gateway_and_a_service():
+    gateway = {"status": {"addresses": [{"type": "IPAddress", "value": "172.18.255.254"}]}}
+    assert ops.load_balancer_address("Gateway", gateway) == "172.18.255.254"
+    assert ops.load_balancer_address("Gateway", {"status": {}}) is None
+    service = {"status": {"loadBalancer": {"ingress": [{"ip": "20.1.2.3", "ipMode": "VIP"}]}}}
+    assert ops.load_balancer_address("Service", service) == "20.1.2.3"
+    assert ops.load_balancer_address("Service", {"status": {"loadBalancer": {}}}) is None
+
+
+def test_placeholders_are_filled_and_a_missing_one_is_an_error():
+    argv = ["k6", "run", "--env", "CNIBENCH_TARGET=http://@address@/echo", "load.js"]
+    assert ops.substitute(argv, {"address": "172.18.255.254"})[3] == "CNIBENCH_TARGET=http://172.18.255.254/echo"
+    with pytest.raises(PlatformError, match="no value for the placeholder"):
+        ops.substitute(argv, {})
+
+
+def test_kubectl_points_at_the_run_cluster():
+    kubectl = ops.Kubectl("/state/kubeconfig-cilium", "kind-c", "cnibench")
+    assert kubectl.argv("get", "pods") == [
+        "kubectl", "--kubeconfig", "/state/kubeconfig-cilium", "--context", "kind-c", "--namespace", "cnibench",
+        "get", "pods",
+    ]  # fmt: skip
+    assert ops.Kubectl(None, None, "x").argv("get", "nodes", namespaced=False) == ["kubectl", "get", "nodes"]
+
+
+def test_image_version():
+    assert ops.image_version("quay.io/cilium/cilium:v1.19.4@sha256:" + "b" * 64) == "1.19.4"
+    assert ops.image_version("localhost:5000/antrea/antrea-agent") is None

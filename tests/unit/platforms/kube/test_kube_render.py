@@ -1,0 +1,192 @@
+"""Everything a kind or kubeconfig run applies, rendered from the example specs and checked offline: every manifest
+against the pinned upstream schemas (../shared/tools/validate_manifests.py, strict), the Helm values against their
+charts' schemas, the kind config against kind's v1alpha4 fields."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from cnibench import commands
+from cnibench.spec import load_spec_data
+
+ROOT = Path(__file__).resolve().parents[4]
+SHARED = ROOT.parent / "shared"
+VALIDATOR = SHARED / "tools" / "validate_manifests.py"
+needs_shared = pytest.mark.skipif(not VALIDATOR.exists(), reason="../shared (pinned schemas and validator) not here")
+
+
+def _spec(tmp_path: Path, example: str, **changes: Any) -> Path:
+    data = load_spec_data(ROOT / "examples" / example)
+    for dotted, value in changes.items():
+        target = data
+        *path, last = dotted.split("__")
+        for key in path:
+            target = target.setdefault(key, {})
+        target[last] = value
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _render(tmp_path: Path, example: str, **changes: Any) -> Path:
+    out = tmp_path / "out"
+    assert commands.render(_spec(tmp_path, example, **changes), out) == 0
+    return out
+
+
+def _validate(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(VALIDATOR), "--strict", *args], capture_output=True, text=True, check=False
+    )
+
+
+def _documents(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+# every combination a user can ask for: both CNIs, both scenarios, both gateway kinds and implementations
+VARIANTS = {
+    "kind-envoy-l7": ("kind-antrea-vs-cilium.yaml", {}),
+    "kind-l4": ("kind-antrea-vs-cilium.yaml", {"scenarios__ingress__gateway": "l4"}),
+    "kind-cilium-gateway": (
+        "kind-antrea-vs-cilium.yaml",
+        {"cnis": ["cilium"], "kubernetes__gateway_implementation": "cilium"},
+    ),
+    "kind-no-metrics": ("kind-antrea-vs-cilium.yaml", {"metrics__enabled": False}),
+    "kubeconfig-cilium": ("kubeconfig.yaml", {}),
+    "kubeconfig-antrea": ("kubeconfig.yaml", {"cnis": ["antrea"]}),
+}
+
+
+@needs_shared
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_every_rendered_manifest_passes_the_upstream_schemas(tmp_path, variant):
+    example, changes = VARIANTS[variant]
+    out = _render(tmp_path, example, **changes)
+    manifests = sorted(out.glob("rendered/*/manifests/*.yaml"))
+    assert manifests
+    result = _validate("-v", *map(str, manifests))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " 0 failed" in result.stdout and "skipped" in result.stdout
+
+
+@needs_shared
+def test_the_validator_catches_a_broken_manifest(tmp_path):
+    """The check above can fail: a field Kubernetes does not know, in a rendered manifest, is refused."""
+    out = _render(tmp_path, "kind-antrea-vs-cilium.yaml")
+    policy = out / "rendered" / "cilium" / "manifests" / "31-egress-policy-cilium.yaml"
+    docs = _documents(policy)
+    docs[0]["spec"]["egressGateway"]["egressIPs"] = ["172.18.255.253"]
+    policy.write_text(yaml.safe_dump_all(docs))
+    result = _validate(str(policy))
+    assert result.returncode == 1 and "egressIPs" in result.stdout
+
+
+@needs_shared
+@pytest.mark.parametrize("variant", ["kind-envoy-l7", "kind-cilium-gateway"])
+def test_cilium_and_metallb_values_pass_their_chart_schemas(tmp_path, variant):
+    example, changes = VARIANTS[variant]
+    out = _render(tmp_path, example, **changes)
+    helm = out / "rendered" / "cilium" / "helm"
+    result = _validate(
+        "--values",
+        f"cilium-1.19.4={helm / 'cilium.values.yaml'}",
+        "--values",
+        f"metallb={helm / 'metallb.values.yaml'}",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    values = yaml.safe_load((helm / "cilium.values.yaml").read_text())
+    assert values["kubeProxyReplacement"] is True and values["egressGateway"]["enabled"] is True
+    assert values["bpf"]["masquerade"] is True
+    assert values["k8sServiceHost"] == "cnib0000-cilium-control-plane" and values["k8sServicePort"] == 6443
+    assert values["gatewayAPI"]["enabled"] is (variant == "kind-cilium-gateway")
+
+
+def test_kind_config_is_the_thesis_listing_with_what_each_cni_needs(tmp_path):
+    out = _render(tmp_path, "kind-antrea-vs-cilium.yaml")
+    antrea = yaml.safe_load((out / "rendered" / "antrea" / "kind" / "config.yaml").read_text())
+    cilium = yaml.safe_load((out / "rendered" / "cilium" / "kind" / "config.yaml").read_text())
+    for config in (antrea, cilium):
+        assert config["kind"] == "Cluster" and config["apiVersion"] == "kind.x-k8s.io/v1alpha4"
+        assert config["networking"]["disableDefaultCNI"] is True
+        assert [n["role"] for n in config["nodes"]] == ["control-plane", "worker", "worker"]
+        assert all("@sha256:" in n["image"] for n in config["nodes"])
+    assert "kubeProxyMode" not in antrea["networking"]
+    assert cilium["networking"]["kubeProxyMode"] == "none"  # Cilium's kube-proxy replacement
+    ports = [[m["hostPort"] for m in c["nodes"][0]["extraPortMappings"]] for c in (antrea, cilium)]
+    assert ports == [[80, 443], [10080, 10443]]  # the thesis's 80/443 first; kept clusters do not collide
+
+
+def test_egress_policies_select_the_client_and_the_gateway_node(tmp_path):
+    out = _render(tmp_path, "kind-antrea-vs-cilium.yaml")
+    (cilium,) = _documents(out / "rendered" / "cilium" / "manifests" / "31-egress-policy-cilium.yaml")
+    assert cilium["kind"] == "CiliumEgressGatewayPolicy"
+    assert cilium["spec"]["destinationCIDRs"] == ["172.18.255.252/32"]
+    assert cilium["spec"]["egressGateway"] == {
+        "nodeSelector": {"matchLabels": {"cnibench.io/egress-gateway": "true"}},
+        "egressIP": "172.18.255.253",
+    }
+    pool, egress = _documents(out / "rendered" / "antrea" / "manifests" / "31-egress-policy-antrea.yaml")
+    assert pool["spec"]["ipRanges"] == [{"start": "172.18.255.253", "end": "172.18.255.253"}]
+    assert (
+        egress["spec"]["egressIP"] == "172.18.255.253" and egress["spec"]["externalIPPool"] == pool["metadata"]["name"]
+    )
+
+
+def test_render_writes_the_playbook_vars_and_the_load_script(tmp_path):
+    out = _render(tmp_path, "kind-antrea-vs-cilium.yaml")
+    extravars = json.loads((out / "vars.json").read_text())
+    assert extravars["cnibench_platform"] == "kind" and [c["cni"] for c in extravars["cnibench_clusters"]] == [
+        "antrea",
+        "cilium",
+    ]
+    for cluster in extravars["cnibench_clusters"]:
+        for path in (cluster["kind_config"], cluster["cni_chart"]["values"], cluster["namespace_manifest"]):
+            assert Path(path).is_file() and Path(path).is_relative_to(out)
+        # kind's kubeconfig holds credentials: never inside the results
+        assert not Path(cluster["kubeconfig"]).is_relative_to(out)
+        runs = [run for trial in cluster["trials"] for run in trial["runs"]]
+        assert len(runs) == 9 and all(run["metrics"]["uplinks"] == "eth0" for run in runs)
+        k6 = next(run["argv"] for run in runs if run["argv"][0] == "k6")
+        assert "CNIBENCH_TARGET=http://@address@/echo" in k6
+    script = (out / "rendered" / "cilium" / "ingress" / "load.js").read_text()
+    assert "__ENV.CNIBENCH_TARGET" in script and '"echo-0", "echo-1", "echo-2"' in script
+
+
+def test_render_refuses_a_directory_that_is_not_empty(tmp_path, capsys):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("mine")
+    from cnibench.errors import SpecError
+
+    with pytest.raises(SpecError, match="not empty"):
+        commands.render(_spec(tmp_path, "kind-antrea-vs-cilium.yaml"), tmp_path / "out")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["keep.txt"]
+
+
+def test_plan_lists_every_step_of_a_kind_run(capsys):
+    assert commands.plan(ROOT / "examples" / "kind-antrea-vs-cilium.yaml") == 0
+    out = capsys.readouterr().out
+    for cni in ("antrea", "cilium"):
+        for words in (
+            f"[{cni}] create kind cluster cnib0000-{cni}",
+            f"[{cni}] helm install {cni}",
+            f"[{cni}] deploy node_exporter",
+            f"[{cni}] start the external iperf3 server",
+            f"[{cni}] apply the egress policy",
+            f"[{cni}] helm install MetalLB",
+            f"[{cni}] helm install Envoy Gateway",
+            f"[{cni}] ingress: 3 x k6",
+            f"[{cni}] delete the kind cluster",
+        ):
+            assert words in out
+    assert out.index("[cilium] install the Gateway API v1.4.1 standard CRDs (before Cilium)") < out.index(
+        "[cilium] helm install cilium"
+    )
+    assert "nothing was created" in out
