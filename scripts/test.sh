@@ -31,8 +31,25 @@ echo "== ansible: syntax-check and ansible-lint"
   for playbook in playbooks/*.yml; do
     ansible-playbook --syntax-check "$playbook" >/dev/null
   done
-  ansible-lint --offline -q playbooks
+  ansible-lint --offline -q playbooks collections/ansible_collections/cnibench/bench/roles
 )
+# Everything the Kubernetes platforms would apply, rendered from the example specs and checked against the pinned
+# upstream schemas (the tests do the same per variant; this is the check a reviewer runs by hand)
+if [ -f ../shared/tools/validate_manifests.py ]; then
+  echo "== manifests: ../shared/tools/validate_manifests.py --strict"
+  rendered=$(mktemp -d)
+  trap 'rm -rf "$rendered"' EXIT
+  for example in examples/kind-antrea-vs-cilium.yaml examples/kubeconfig.yaml; do
+    name=$(basename "$example" .yaml)
+    .venv/bin/cnibench render "$example" -o "$rendered/$name" >/dev/null
+  done
+  .venv/bin/python ../shared/tools/validate_manifests.py --strict -q "$rendered"/*/rendered/*/manifests
+  .venv/bin/python ../shared/tools/validate_manifests.py --strict -q \
+    --values "cilium-1.19.4=$rendered/kind-antrea-vs-cilium/rendered/cilium/helm/cilium.values.yaml" \
+    --values "metallb=$rendered/kind-antrea-vs-cilium/rendered/cilium/helm/metallb.values.yaml"
+else
+  echo "== manifests: ../shared not here, the schema checks run only in the tests that find it"
+fi
 echo "== pytest"
 .venv/bin/pytest "$@"
 left=$(ip netns list 2>/dev/null | grep -c '^cnib' || true)
