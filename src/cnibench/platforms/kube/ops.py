@@ -334,7 +334,16 @@ def cluster_info(
             "name the installed CNI in cnis"
         )
     server = json.loads(run(kubectl.argv("version", "--output", "json", namespaced=False), timeout=60).stdout)
+    namespace = existing(kubectl, "namespace", kubectl.namespace)
+    if namespace is not None and not managed_by_cnibench(namespace):
+        raise PlatformError(
+            f"namespace {kubectl.namespace} exists and was not created by cnibench (no "
+            f"app.kubernetes.io/managed-by=cnibench label): choose another kubernetes.namespace"
+        )
     return {
+        "gateway_api_present": existing(kubectl, "crd", "gateways.gateway.networking.k8s.io") is not None,
+        "envoy_gateway_present": existing(kubectl, "deployment", "envoy-gateway", namespace="envoy-gateway-system")
+        is not None,
         "cni_key": expected_cni,
         "cluster_facts": {
             "detected_cni": cni,
@@ -346,6 +355,23 @@ def cluster_info(
         "nodes": [{"name": n.name, "ip": n.ip, "ready": n.ready, "control_plane": n.control_plane} for n in nodes],
         "gateway_node": pick_gateway_node(nodes, preferred_gateway) if egress else None,
     }
+
+
+def existing(kubectl: Kubectl, resource: str, name: str, *, namespace: str | None = None) -> dict[str, Any] | None:
+    """The object, or None when there is none (``--ignore-not-found`` prints nothing then)."""
+    args = ["get", resource, name, "--ignore-not-found", "--output", "json"]
+    if namespace is not None:
+        args += ["--namespace", namespace]
+    out = run(kubectl.argv(*args, namespaced=False), timeout=60).stdout.strip()
+    if not out:
+        return None
+    obj = json.loads(out)
+    return obj if isinstance(obj, dict) else None
+
+
+def managed_by_cnibench(obj: dict[str, Any]) -> bool:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return bool(labels.get("app.kubernetes.io/managed-by") == "cnibench")
 
 
 def pod_node(kubectl: Kubectl, pod: str) -> str:

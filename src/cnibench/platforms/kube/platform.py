@@ -149,6 +149,8 @@ class KubePlatform:
         files[str(render.MANIFESTS / "00-namespace.yaml")] = [render.namespace(kube.namespace)]
         if spec.scenarios.ingress is not None and spec.scenarios.ingress.gateway == "l7":
             v["gateway_api"] = {
+                # Cilium's operator enables its Gateway API support only if the CRDs exist when it starts
+                "before_cni": self.name == "kind" and cni == "cilium",
                 "url": GATEWAY_API_URL.format(version=kube.versions.gateway_api),
                 "dest": str(rendered / "crds" / f"gateway-api-v{kube.versions.gateway_api}-standard-install.yaml"),
             }
@@ -417,7 +419,12 @@ class KubePlatform:
             )
         envoy = None
         if ing.gateway == "l7":
-            if cni != "cilium":  # with Cilium they came first
+            if self.name == "kubeconfig":
+                cluster.steps.append(
+                    f"install the Gateway API v{kube.versions.gateway_api} standard CRDs if the cluster has none "
+                    "(they stay: other workloads may use them by then)"
+                )
+            elif cni != "cilium":  # with Cilium they came first
                 cluster.steps.append(f"install the Gateway API v{kube.versions.gateway_api} standard CRDs")
             if kube.gateway_implementation == "envoy-gateway":
                 crds_values = str(render.HELM_DIR / "envoy-gateway-crds.values.yaml")
@@ -435,9 +442,11 @@ class KubePlatform:
                     },
                 }
                 cluster.steps.append(
-                    f"helm install Envoy Gateway v{kube.versions.envoy_gateway} "
+                    ("if the cluster has no Envoy Gateway: " if self.name == "kubeconfig" else "")
+                    + f"helm install Envoy Gateway v{kube.versions.envoy_gateway} "
                     f"({CHARTS['envoy-gateway']['chart_ref']}; its own CRDs from gateway-crds-helm, its bundled "
                     "Gateway API CRDs skipped: the pinned ones stay)"
+                    + ("; uninstalled at the end" if self.name == "kubeconfig" else "")
                 )
         v["ingress"] = {
             "echo_manifest": str(cluster.rendered / echo_name),

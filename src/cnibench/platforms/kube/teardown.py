@@ -10,7 +10,7 @@ from typing import Any
 
 from cnibench.doctor import tool_path
 from cnibench.errors import PlatformError
-from cnibench.platforms.kube.ops import Kubectl
+from cnibench.platforms.kube.ops import Kubectl, existing, managed_by_cnibench
 from cnibench.platforms.kube.render import GATEWAY_NODE_LABEL, MANAGED_BY
 from cnibench.platforms.netns import state as run_state
 from cnibench.proc import CommandError, run
@@ -74,19 +74,36 @@ def remove_from_cluster(kubectl: Kubectl) -> list[str]:
                 continue  # that CRD is not installed: nothing of ours can exist
             raise
         removed += [line for line in out.stdout.splitlines() if line.strip()]
-    out = run(kubectl.argv("delete", "namespace", kubectl.namespace, "--ignore-not-found", "--wait=true",
-                           namespaced=False), timeout=600)  # fmt: skip
-    removed += [line for line in out.stdout.splitlines() if line.strip()]
+    namespace = existing(kubectl, "namespace", kubectl.namespace)
+    if namespace is not None and managed_by_cnibench(namespace):  # never a namespace cnibench did not create
+        out = run(kubectl.argv("delete", "namespace", kubectl.namespace, "--wait=true", namespaced=False), timeout=600)
+        removed += [line for line in out.stdout.splitlines() if line.strip()]
     run(kubectl.argv("label", "nodes", "--all", f"{GATEWAY_NODE_LABEL}-", namespaced=False), timeout=120)
     return removed
 
 
-def teardown(kubectl: Kubectl, *, kind_cluster: str | None, containers: list[str], pids: list[int]) -> list[str]:
+def teardown(
+    kubectl: Kubectl,
+    *,
+    kind_cluster: str | None,
+    containers: list[str],
+    pids: list[int],
+    helm_releases: list[dict[str, str]] | None = None,
+) -> list[str]:
     """The playbook's teardown: every step is tried, the first failure is raised after the others ran."""
     from cnibench.proc import terminate
 
     removed: list[str] = []
     errors: list[str] = []
+    for release in helm_releases or []:  # what cnibench installed on an existing cluster
+        argv = ["helm", "uninstall", release["name"], "--namespace", release["namespace"], "--wait"]
+        argv += ["--kubeconfig", kubectl.kubeconfig] if kubectl.kubeconfig else []
+        argv += ["--kube-context", kubectl.context] if kubectl.context else []
+        try:
+            run([tool_path("helm") or "helm", *argv], timeout=600)
+            removed.append(f"helm release {release['namespace']}/{release['name']}")
+        except CommandError as exc:
+            errors.append(str(exc))
     if pids:
         terminate(pids)
         removed += [f"process {pid}" for pid in pids]
@@ -113,13 +130,17 @@ def teardown(kubectl: Kubectl, *, kind_cluster: str | None, containers: list[str
 def cleanup(prefix: str, *, platform: str, keep: bool, directory: Path) -> list[str]:
     """After a run: unless ``keep``, remove what the playbook's teardown may have left; then forget the run."""
     path = run_state.state_file(prefix, directory)
+    data = run_state.read_state(path)
     removed: list[str] = []
     if not keep:
         try:
             if platform == "kind":
                 removed = remove_kind(prefix)
+            elif data.get("run_dir") and (Path(str(data["run_dir"])) / "spec.yaml").exists():
+                # after Ctrl-C the playbook's teardown did not run: cnibench's objects are still there
+                removed = remove_from_cluster(kubectl_of_run(str(data["run_dir"])))
         except CommandError as exc:
-            raise PlatformError(f"could not remove the run's kind clusters or containers: {exc}") from None
+            raise PlatformError(f"could not remove what the run created: {exc}") from None
         shutil.rmtree(directory / prefix, ignore_errors=True)  # kind's kubeconfigs: credentials
         run_state.remove_state(path)
     return removed

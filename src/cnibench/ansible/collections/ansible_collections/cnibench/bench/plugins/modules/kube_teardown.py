@@ -14,6 +14,11 @@ options:
   kind_cluster: {description: The kind cluster to delete., type: str}
   containers: {description: Docker containers to remove., type: list, elements: str, default: []}
   pids: {description: Local daemons to stop (their process groups)., type: list, elements: int, default: []}
+  helm_releases:
+    description: Helm releases cnibench installed on an existing cluster (keys name, namespace), uninstalled first.
+    type: list
+    elements: dict
+    default: []
   kubeconfig: {description: kubeconfig file., type: str}
   context: {description: kubeconfig context., type: str}
   namespace: {description: cnibench's namespace., type: str, required: true}
@@ -41,6 +46,7 @@ def main() -> None:
             "kind_cluster": {"type": "str"},
             "containers": {"type": "list", "elements": "str", "default": []},
             "pids": {"type": "list", "elements": "int", "default": []},
+            "helm_releases": {"type": "list", "elements": "dict", "default": []},
             "kubeconfig": {"type": "str"},
             "context": {"type": "str"},
             "namespace": {"type": "str", "required": True},
@@ -55,7 +61,13 @@ def main() -> None:
     p = module.params
     kubectl = ops.Kubectl(p["kubeconfig"], p["context"], p["namespace"])
     try:
-        removed = teardown.teardown(kubectl, kind_cluster=p["kind_cluster"], containers=p["containers"], pids=p["pids"])
+        removed = teardown.teardown(
+            kubectl,
+            kind_cluster=p["kind_cluster"],
+            containers=p["containers"],
+            pids=p["pids"],
+            helm_releases=p["helm_releases"],
+        )
     except CnibenchError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=bool(removed), removed=removed)
