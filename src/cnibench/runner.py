@@ -274,6 +274,9 @@ class EventHandler:
             return
         msg = str(res.get("msg") or res.get("stderr") or res.get("reason") or "failed").strip()
         msg = " ".join(msg.split())
+        if res.get("cmd") and not res.get("stderr"):  # "Error executing command." alone does not say which
+            cmd = res["cmd"] if isinstance(res["cmd"], str) else " ".join(map(str, res["cmd"]))
+            msg += f" (`{cmd}`, rc {res.get('rc')})"
         self.failure = f"{task}: {msg}" if task else msg
 
 
@@ -282,7 +285,12 @@ def kube_settings(spec: Spec) -> dict[str, Any]:
     if not spec.on_kubernetes:
         return {}
     kube = spec.kube
-    return {"k6_in_container": kube.k6_in_container, "kubeconfig": kube.kubeconfig, "context": kube.context}
+    return {
+        "k6_in_container": kube.k6_in_container,
+        "kubeconfig": kube.kubeconfig,
+        "context": kube.context,
+        "port_mappings": kube.kind_port_mappings,
+    }
 
 
 def with_node_metrics(sample: Sample, run: PlannedRun, error: str | None) -> Sample:
@@ -302,6 +310,7 @@ def with_node_metrics(sample: Sample, run: PlannedRun, error: str | None) -> Sam
 class Outcome:
     run_dir: Path
     results: RunResults
+    notes: tuple[str, ...] = ()  # what the user should know after the summary (a cluster kept with --keep)
 
     @property
     def exit_code(self) -> int:
@@ -471,7 +480,9 @@ def execute(
                 progress=bar,
                 stop=stop,
                 facts=compiled.facts,
-                bundles={c["bundle"]: c["cni"] for c in compiled.extravars.get("cnibench_clusters", [])},
+                bundles={
+                    c["bundle"]: c["cni"] for c in compiled.extravars.get("cnibench_clusters", []) if "bundle" in c
+                },
             )
             stop.check()
             runner_status, rc = run_playbook(compiled, run_dir=run_dir, handler=handler, stop=stop)
@@ -500,4 +511,4 @@ def execute(
                 status = "failed" if status == "complete" else status
                 error = (error + "; " if error else "") + f"cleanup: {exc} (run `cnibench clean`)"
             results = recorder.finish(status, error)
-    return Outcome(run_dir=shown_dir / run_id, results=results)
+    return Outcome(run_dir=shown_dir / run_id, results=results, notes=tuple(getattr(platform, "notes", ())))

@@ -264,6 +264,11 @@ class KubernetesSpec(_Model):
         description="kind: run k6 as a container on kind's docker network (needed on macOS and Windows, where "
         "the LoadBalancer IP is not reachable from the host).",
     )
+    kind_port_mappings: bool = Field(
+        True,
+        description="kind: map the control plane's ports 80/443 to 127.0.0.1 as the thesis's kind config does "
+        "(cnibench does not use them; turn off when something on this machine has those ports).",
+    )
     ready_timeout: int = Field(600, ge=10, le=7200, description="Seconds to wait for a cluster, CNI or rollout.")
 
     @field_validator("namespace")

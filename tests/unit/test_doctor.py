@@ -67,3 +67,22 @@ def test_run_on_kind_refuses_before_creating_anything(capsys, tmp_path, monkeypa
     assert code == 2 and err.count("\n") == 1
     assert err.startswith("cnibench: error: docker: ") and "(see `cnibench doctor`)" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_helm_4_is_refused_until_kubernetes_core_supports_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(doctor.sys, "executable", str(tmp_path / "python"))
+    _fake_tool(tmp_path, "helm", "v4.0.1+g1234567")
+    check = doctor.check_versioned("helm", ["helm", "version", "--short"])
+    assert not check.ok and check.detail == "4.0.1 is not supported (need below 4.0)" and "Helm 3" in check.hint
+
+
+def test_kind_clusters_of_earlier_runs_must_go_first(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(doctor.sys, "executable", str(tmp_path / "python"))
+    _fake_tool(tmp_path, "kind", "kind\ncnib1a2b-cilium\nmy-dev-cluster")
+    check = doctor.check_no_kept_clusters()
+    assert not check.ok and "cnib1a2b-cilium" in check.detail and "my-dev-cluster" not in check.detail
+    assert check.hint.startswith("cnibench clean")
+    _fake_tool(tmp_path, "kind", "my-dev-cluster")
+    assert doctor.check_no_kept_clusters().ok

@@ -10,6 +10,7 @@ import contextlib
 import ipaddress
 import json
 import re
+import select
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -248,6 +249,10 @@ def port_forward(kubectl: Kubectl, target: str, port: int, *, timeout: float = 3
         deadline = time.monotonic() + timeout
         local: str | None = None
         while local is None:
+            # a silent kubectl must not hang the measurement: wait for its line with the deadline
+            ready, _, _ = select.select([proc.stdout], [], [], max(deadline - time.monotonic(), 0))
+            if not ready:
+                raise PlatformError(f"kubectl port-forward {target}: no local port within {timeout:g} s")
             line = proc.stdout.readline()
             if not line:
                 err = proc.stderr.read() if proc.stderr else ""

@@ -76,6 +76,9 @@ class KubePlatform:
     def __init__(self, name: str, *, keep: bool = False) -> None:
         self.name = name
         self.keep = keep
+        #: with --keep on kind: the cluster left running (the last CNI's; set when compiling) and what to tell
+        self.kept_cluster: str | None = None
+        self.notes: list[str] = []
 
     def checks(self) -> list[Check]:
         return kube_checks(self.name)
@@ -90,6 +93,7 @@ class KubePlatform:
         clusters: list[dict[str, Any]] = []
         steps: list[str] = []
         facts: dict[str, dict[str, Any]] = {}
+        measured = [cni for cni in spec.cnis if any(t.cni == cni for t in plan.trials)]
         for cni in spec.cnis:
             trials = {t.scenario: t.repetitions for t in plan.trials if t.cni == cni}
             if not trials:
@@ -105,11 +109,22 @@ class KubePlatform:
                 runs += self._compile_ingress(
                     spec, cluster, repetitions=trials[ingress.NAME], run_dir=run_dir, files=files
                 )
+            # every cluster of a run uses the same addresses on kind's network: --keep keeps the last one only
+            keep = self.keep and cni == measured[-1]
+            cluster.vars["keep"] = keep
+            if keep and self.name == "kind":
+                self.kept_cluster = cluster.vars["cluster"]
+                self.notes = [
+                    f"kept kind cluster {self.kept_cluster}: kubectl --kubeconfig {cluster.vars['kubeconfig']} "
+                    f"get pods -A; delete it with `cnibench clean` (or kind delete cluster --name "
+                    f"{self.kept_cluster})"
+                ]
             if self.name == "kind":
                 cluster.steps.append(
-                    "delete the kind cluster and the external containers (unless --keep)"
-                    if not self.keep
-                    else "--keep: leave the cluster and containers running"
+                    "--keep: leave the cluster and the server container running"
+                    if keep
+                    else "delete the kind cluster and the external containers"
+                    + (" (--keep keeps the last CNI's cluster only: they share kind's addresses)" if self.keep else "")
                 )
             else:
                 cluster.steps.append(
@@ -169,7 +184,7 @@ class KubePlatform:
                 node_image=kube.node_image,
                 pod_cidr=str(spec.network.pod_cidr),
                 kube_proxy=cni != "cilium",
-                index=spec.cnis.index(cni),
+                port_mappings=kube.kind_port_mappings,
             )
             values = (
                 render.cilium_values(
@@ -516,7 +531,9 @@ class KubePlatform:
     def cleanup(self, prefix: str) -> list[str]:
         from cnibench.platforms.kube import teardown
 
-        return teardown.cleanup(prefix, platform=self.name, keep=self.keep, directory=kube_state_dir())
+        return teardown.cleanup(
+            prefix, platform=self.name, keep=self.keep, kept_cluster=self.kept_cluster, directory=kube_state_dir()
+        )
 
 
 def _on_host(run: PlannedRun, argv: list[str]) -> PlannedRun:

@@ -52,23 +52,21 @@ def _app(name: str) -> dict[str, str]:
 
 
 def kind_config(
-    *, name: str, workers: int, node_image: str, pod_cidr: str, kube_proxy: bool, index: int = 0
+    *, name: str, workers: int, node_image: str, pod_cidr: str, kube_proxy: bool, port_mappings: bool = True
 ) -> dict[str, Any]:
-    """The thesis's kind config (listing 5): a control plane with ports 80/443 mapped, ``workers`` workers, the
-    default CNI disabled; kube-proxy off when the CNI replaces it (Cilium). The ``index``-th cluster of a run maps
-    80 + 10000 x index (and 443 + ...) so that clusters kept with --keep do not collide on the host's ports."""
+    """The thesis's kind config (listing 5): a control plane with ports 80/443 mapped (on 127.0.0.1; cnibench itself
+    does not use them), ``workers`` workers, the default CNI disabled; kube-proxy off when the CNI replaces it
+    (Cilium)."""
     networking: dict[str, Any] = {"disableDefaultCNI": True, "podSubnet": pod_cidr}
     if not kube_proxy:
         networking["kubeProxyMode"] = "none"
-    control_plane = {
-        "role": "control-plane",
-        "image": node_image,
+    control_plane: dict[str, Any] = {"role": "control-plane", "image": node_image}
+    if port_mappings:
         # only on the loopback address: a benchmark cluster is not a service for the network
-        "extraPortMappings": [
-            {"containerPort": port, "hostPort": port + 10000 * index, "listenAddress": "127.0.0.1", "protocol": "TCP"}
+        control_plane["extraPortMappings"] = [
+            {"containerPort": port, "hostPort": port, "listenAddress": "127.0.0.1", "protocol": "TCP"}
             for port in (80, 443)
-        ],
-    }
+        ]
     return {
         "kind": "Cluster",
         "apiVersion": "kind.x-k8s.io/v1alpha4",
@@ -95,6 +93,8 @@ def cilium_values(*, api_host: str | None, api_port: int, gateway_api: bool) -> 
         "egressGateway": {"enabled": True},
         "bpf": {"masquerade": True},
         "gatewayAPI": {"enabled": gateway_api},
+        # MetalLB assigns the LoadBalancer addresses on kind: Cilium's own LB IPAM stays out of it (cilium#39805)
+        "defaultLBServiceIPAM": "none",
         "operator": {"replicas": 1},
         "image": {"pullPolicy": "IfNotPresent"},
     }
@@ -258,6 +258,8 @@ def echo_backends(*, ns: str, replicas: int) -> list[dict[str, Any]]:
                                 "maxSkew": 1,
                                 "topologyKey": "kubernetes.io/hostname",
                                 "whenUnsatisfiable": "DoNotSchedule",
+                                # a tainted control plane holds no backend: it must not count as an empty domain
+                                "nodeTaintsPolicy": "Honor",
                                 "labelSelector": {"matchLabels": labels},
                             }
                         ],

@@ -43,29 +43,50 @@ def kind_clusters(prefix: str) -> list[str]:
 
 
 def containers(prefix: str) -> list[str]:
+    """The run's containers (kind's nodes and the external servers are named after its prefix)."""
+    return [name for name in all_containers() if name.startswith(f"{prefix}-")]
+
+
+def all_containers() -> list[str]:
     docker = tool_path("docker")
     if docker is None:
         return []
-    out = run([docker, "ps", "--all", "--filter", f"name=^{prefix}-", "--format", "{{.Names}}"], timeout=60).stdout
-    return [name for name in out.split() if name.startswith(f"{prefix}-")]
+    try:
+        out = run([docker, "ps", "--all", "--format", "{{.Names}}"], timeout=60).stdout
+    except CommandError as exc:
+        if "Cannot connect to the Docker daemon" in exc.stderr:
+            return []  # no daemon: nothing can have been created
+        raise
+    return out.split()
 
 
-def remove_kind(prefix: str) -> list[str]:
-    """Delete the run's kind clusters and external containers; returns what was removed."""
+def remove_kind(prefix: str, *, keep_cluster: str | None = None) -> list[str]:
+    """Delete the run's kind clusters (kind removes their node containers and volumes), then the external
+    containers; ``keep_cluster`` and its server container stay. Returns what was removed."""
     removed: list[str] = []
-    for name in containers(prefix):
-        run([tool_path("docker") or "docker", "rm", "--force", name], timeout=120)
-        removed.append(f"container {name}")
     for name in kind_clusters(prefix):
+        if name == keep_cluster:
+            continue
         run([tool_path("kind") or "kind", "delete", "cluster", "--name", name], timeout=600)
         removed.append(f"kind cluster {name}")
+    for name in containers(prefix):
+        if keep_cluster is not None and name.startswith(f"{keep_cluster}-"):
+            continue
+        run([tool_path("docker") or "docker", "rm", "--force", "--volumes", name], timeout=120)
+        removed.append(f"container {name}")
     return removed
 
 
 def remove_from_cluster(kubectl: Kubectl) -> list[str]:
-    """kubeconfig platform: the namespace, cnibench's cluster-wide objects and the gateway label; nothing else."""
+    """kubeconfig platform: the namespace (first: its Gateway must go while its controller still runs, or the
+    GatewayClass's finalizer never clears), then cnibench's cluster-wide objects and the gateway label; nothing
+    else."""
     label = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
     removed: list[str] = []
+    namespace = existing(kubectl, "namespace", kubectl.namespace)
+    if namespace is not None and managed_by_cnibench(namespace):  # never a namespace cnibench did not create
+        out = run(kubectl.argv("delete", "namespace", kubectl.namespace, "--wait=true", namespaced=False), timeout=600)
+        removed += [line for line in out.stdout.splitlines() if line.strip()]
     for kind in CLUSTER_KINDS:
         try:
             out = run(kubectl.argv("delete", kind, "-l", label, "--ignore-not-found", namespaced=False), timeout=120)
@@ -73,10 +94,6 @@ def remove_from_cluster(kubectl: Kubectl) -> list[str]:
             if "the server doesn't have a resource type" in exc.stderr:
                 continue  # that CRD is not installed: nothing of ours can exist
             raise
-        removed += [line for line in out.stdout.splitlines() if line.strip()]
-    namespace = existing(kubectl, "namespace", kubectl.namespace)
-    if namespace is not None and managed_by_cnibench(namespace):  # never a namespace cnibench did not create
-        out = run(kubectl.argv("delete", "namespace", kubectl.namespace, "--wait=true", namespaced=False), timeout=600)
         removed += [line for line in out.stdout.splitlines() if line.strip()]
     run(kubectl.argv("label", "nodes", "--all", f"{GATEWAY_NODE_LABEL}-", namespaced=False), timeout=120)
     return removed
@@ -95,7 +112,32 @@ def teardown(
 
     removed: list[str] = []
     errors: list[str] = []
-    for release in helm_releases or []:  # what cnibench installed on an existing cluster
+    if pids:
+        terminate(pids)
+        removed += [f"process {pid}" for pid in pids]
+    docker = tool_path("docker") or "docker"
+    try:
+        present = set(all_containers()) & set(containers)
+    except CommandError as exc:
+        errors.append(str(exc))
+        present = set()
+    for name in sorted(present):
+        try:
+            run([docker, "rm", "--force", "--volumes", name], timeout=120)
+            removed.append(f"container {name}")
+        except CommandError as exc:
+            errors.append(str(exc))
+    try:
+        if kind_cluster is not None:
+            if kind_cluster in kind_clusters(kind_cluster.split("-", 1)[0]):
+                run([tool_path("kind") or "kind", "delete", "cluster", "--name", kind_cluster], timeout=600)
+                removed.append(f"kind cluster {kind_cluster}")
+        else:
+            removed += remove_from_cluster(kubectl)
+    except CommandError as exc:
+        errors.append(str(exc))
+    # what cnibench installed on an existing cluster goes last: its controller finalizes the Gateway objects
+    for release in helm_releases or []:
         argv = ["helm", "uninstall", release["name"], "--namespace", release["namespace"], "--wait"]
         argv += ["--kubeconfig", kubectl.kubeconfig] if kubectl.kubeconfig else []
         argv += ["--kube-context", kubectl.context] if kubectl.context else []
@@ -104,45 +146,35 @@ def teardown(
             removed.append(f"helm release {release['namespace']}/{release['name']}")
         except CommandError as exc:
             errors.append(str(exc))
-    if pids:
-        terminate(pids)
-        removed += [f"process {pid}" for pid in pids]
-    docker = tool_path("docker") or "docker"
-    for name in containers:
-        try:
-            run([docker, "rm", "--force", name], timeout=120)
-            removed.append(f"container {name}")
-        except CommandError as exc:
-            errors.append(str(exc))
-    try:
-        if kind_cluster is not None:
-            run([tool_path("kind") or "kind", "delete", "cluster", "--name", kind_cluster], timeout=600)
-            removed.append(f"kind cluster {kind_cluster}")
-        else:
-            removed += remove_from_cluster(kubectl)
-    except CommandError as exc:
-        errors.append(str(exc))
     if errors:
         raise PlatformError("; ".join(errors))
     return removed
 
 
-def cleanup(prefix: str, *, platform: str, keep: bool, directory: Path) -> list[str]:
-    """After a run: unless ``keep``, remove what the playbook's teardown may have left; then forget the run."""
+def cleanup(prefix: str, *, platform: str, keep: bool, directory: Path, kept_cluster: str | None = None) -> list[str]:
+    """After a run: remove what the playbook's teardown may have left (after Ctrl-C it did not run), then forget the
+    run. With ``keep`` nothing of an existing cluster is touched, and of kind only ``kept_cluster`` stays, with its
+    state (``cnibench clean`` deletes it later)."""
     path = run_state.state_file(prefix, directory)
     data = run_state.read_state(path)
     removed: list[str] = []
-    if not keep:
-        try:
-            if platform == "kind":
-                removed = remove_kind(prefix)
-            elif data.get("run_dir") and (Path(str(data["run_dir"])) / "spec.yaml").exists():
-                # after Ctrl-C the playbook's teardown did not run: cnibench's objects are still there
-                removed = remove_from_cluster(kubectl_of_run(str(data["run_dir"])))
-        except CommandError as exc:
-            raise PlatformError(f"could not remove what the run created: {exc}") from None
-        shutil.rmtree(directory / prefix, ignore_errors=True)  # kind's kubeconfigs: credentials
-        run_state.remove_state(path)
+    if keep:
+        if platform == "kind":
+            try:
+                removed = remove_kind(prefix, keep_cluster=kept_cluster)
+            except CommandError as exc:
+                raise PlatformError(f"could not remove what the run created: {exc}") from None
+        return removed
+    try:
+        if platform == "kind":
+            removed = remove_kind(prefix)
+        elif data.get("run_dir") and (Path(str(data["run_dir"])) / "spec.yaml").exists():
+            # after Ctrl-C the playbook's teardown did not run: cnibench's objects are still there
+            removed = remove_from_cluster(kubectl_of_run(str(data["run_dir"])))
+    except CommandError as exc:
+        raise PlatformError(f"could not remove what the run created: {exc}") from None
+    shutil.rmtree(directory / prefix, ignore_errors=True)  # kind's kubeconfigs: credentials
+    run_state.remove_state(path)
     return removed
 
 

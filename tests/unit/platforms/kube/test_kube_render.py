@@ -120,8 +120,38 @@ def test_kind_config_is_the_thesis_listing_with_what_each_cni_needs(tmp_path):
         assert all("@sha256:" in n["image"] for n in config["nodes"])
     assert "kubeProxyMode" not in antrea["networking"]
     assert cilium["networking"]["kubeProxyMode"] == "none"  # Cilium's kube-proxy replacement
-    ports = [[m["hostPort"] for m in c["nodes"][0]["extraPortMappings"]] for c in (antrea, cilium)]
-    assert ports == [[80, 443], [10080, 10443]]  # the thesis's 80/443 first; kept clusters do not collide
+    ports = [
+        [(m["hostPort"], m["listenAddress"]) for m in c["nodes"][0]["extraPortMappings"]] for c in (antrea, cilium)
+    ]
+    assert ports == [[(80, "127.0.0.1"), (443, "127.0.0.1")]] * 2  # the thesis's mappings, on the loopback only
+    (tmp_path / "off").mkdir()
+    out = _render(tmp_path / "off", "kind-antrea-vs-cilium.yaml", kubernetes__kind_port_mappings=False)
+    config = yaml.safe_load((out / "rendered" / "antrea" / "kind" / "config.yaml").read_text())
+    assert "extraPortMappings" not in config["nodes"][0]
+
+
+def test_backends_spread_over_the_workers_only(tmp_path):
+    """kind keeps the control plane tainted: counted as an empty domain, it would leave a third backend Pending."""
+    out = _render(tmp_path, "kind-antrea-vs-cilium.yaml")
+    docs = {d["kind"]: d for d in _documents(out / "rendered" / "antrea" / "manifests" / "40-echo.yaml")}
+    (spread,) = docs["StatefulSet"]["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert spread["nodeTaintsPolicy"] == "Honor" and spread["maxSkew"] == 1
+    assert docs["StatefulSet"]["spec"]["replicas"] == 3
+
+
+def test_keep_keeps_only_the_last_cluster(tmp_path):
+    """Every cluster of a run takes the same addresses on kind's network: two kept clusters would answer for them."""
+    from cnibench.plan import make_plan
+    from cnibench.platforms.kube.platform import KubePlatform
+    from cnibench.spec import parse_spec
+
+    spec = parse_spec(load_spec_data(ROOT / "examples" / "kind-antrea-vs-cilium.yaml"))
+    platform = KubePlatform("kind", keep=True)
+    compiled = platform.compile(make_plan(spec), run_dir=tmp_path, prefix="cnib0000")
+    assert [c["keep"] for c in compiled.extravars["cnibench_clusters"]] == [False, True]
+    assert platform.kept_cluster == "cnib0000-cilium"
+    assert "kept kind cluster cnib0000-cilium" in platform.notes[0] and "cnibench clean" in platform.notes[0]
+    assert "--keep keeps the last CNI's cluster only" in " ".join(compiled.steps)
 
 
 def test_egress_policies_select_the_client_and_the_gateway_node(tmp_path):
