@@ -224,6 +224,19 @@ def _metrics_lines(results: RunResults, warnings: list[str]) -> list[str]:
     return lines
 
 
+def _apply_lines(results: RunResults) -> list[str]:
+    """Kubernetes: how long each CNI took from applying the egress policy until the server saw the egress IP."""
+    seen: dict[str, float] = {}
+    for sample in results.samples:
+        if isinstance(sample, EgressSample) and sample.egress_apply_s is not None:
+            seen.setdefault(sample.cni, sample.egress_apply_s)
+    if not seen:
+        return []
+    return ["egress policy realised (server saw the egress IP) after: " + ", ".join(
+        f"{cni} {seconds:.1f} s" for cni, seconds in seen.items()
+    )]  # fmt: skip
+
+
 def format_summary(results: RunResults, run_dir: str) -> str:
     egress_table = rows(results)
     ingress_table = ingress_rows(results)
@@ -239,6 +252,7 @@ def format_summary(results: RunResults, run_dir: str) -> str:
     warnings: list[str] = []
     if egress_table:
         lines += _egress_lines(egress_table, warnings)
+        lines += _apply_lines(results)
     if ingress_table:
         lines += _ingress_lines(ingress_table, warnings)
     lines += _metrics_lines(results, warnings)
