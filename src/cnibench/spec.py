@@ -494,13 +494,15 @@ class Spec(_Model):
             where = ("scenarios", "egress")
             if "external_cidr" in egress.model_fields_set:
                 raise _FieldError((*where, "external_cidr"), "only on netns")
-            for name in ("egress_ip", "server_ip"):
+            # Cilium without an egress IP uses the gateway node's own address; Antrea needs one for its pool
+            required = ("server_ip",) if self.cnis == ["cilium"] else ("egress_ip", "server_ip")
+            for name in required:
                 if getattr(egress, name) is None:
                     raise _FieldError(
                         (*where, name),
                         "required on kubeconfig: "
                         + (
-                            "a free address on the nodes' network for the egress gateway"
+                            "a free address on the nodes' network for Antrea's egress IP pool"
                             if name == "egress_ip"
                             else "an address of this machine the nodes can reach (cnibench runs iperf3 -s there)"
                         ),

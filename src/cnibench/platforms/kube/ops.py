@@ -417,6 +417,7 @@ def egress_ready(
     wait_source(probe, expected, timeout=timeout)
     return {
         "expected_source_ip": expected,
+        "egress_ip": expected,
         "egress_apply_s": round(time.monotonic() - start, 3),
         "client_node": client_node,
         "gateway_node": gateway_node,

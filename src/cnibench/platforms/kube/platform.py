@@ -270,10 +270,12 @@ class KubePlatform:
         files: dict[str, Any],
     ) -> list[PlannedRun]:
         eg = spec.scenarios.egress
-        assert eg is not None and eg.server_ip is not None and eg.egress_ip is not None
+        assert eg is not None and eg.server_ip is not None
         kube, cni, v = spec.kube, cluster.cni, cluster.vars
         ns = kube.namespace
-        server_ip, egress_ip = str(eg.server_ip), str(eg.egress_ip)
+        server_ip = str(eg.server_ip)
+        # None: Cilium on an existing cluster without an egress IP in the spec uses the gateway node's address
+        egress_ip = str(eg.egress_ip) if eg.egress_ip is not None else None
         kubectl = self._kubectl(spec, cluster)
         client = str(render.MANIFESTS / "30-iperf3-client.yaml")
         files[client] = [render.iperf3_client(ns)]
@@ -281,7 +283,7 @@ class KubePlatform:
         files[policy_name] = (
             [render.cilium_egress_policy(ns=ns, egress_ip=egress_ip, server_ip=server_ip)]
             if cni == "cilium"
-            else render.antrea_egress_policy(ns=ns, egress_ip=egress_ip)
+            else render.antrea_egress_policy(ns=ns, egress_ip=str(eg.egress_ip))
         )
         preferred = render.kind_node_names(v["cluster"], spec.nodes.workers)[1] if self.name == "kind" else None
         if self.name == "kind":
@@ -369,8 +371,8 @@ class KubePlatform:
                 kind_text = "CiliumEgressGatewayPolicy" if cni == "cilium" else "ExternalIPPool + Egress"
                 cluster.steps.append(
                     f"apply the egress policy ({kind_text}, {policy_name}): the client's traffic to "
-                    f"{server_ip} leaves through the gateway node as {egress_ip}; probe until the server sees "
-                    f"{egress_ip} and record the delay (egress_apply_s; deadline {eg.apply_timeout} s)"
+                    f"{server_ip} leaves through the gateway node as {egress_ip or 'its own address'}; probe until the "
+                    f"server sees it and record the delay (egress_apply_s; deadline {eg.apply_timeout} s)"
                 )
             else:
                 cluster.steps.append("probe until the server sees the client node's own address (the node masquerades)")

@@ -61,7 +61,8 @@ VARIANTS = {
     ),
     "kind-no-metrics": ("kind-antrea-vs-cilium.yaml", {"metrics__enabled": False}),
     "kubeconfig-cilium": ("kubeconfig.yaml", {}),
-    "kubeconfig-antrea": ("kubeconfig.yaml", {"cnis": ["antrea"]}),
+    "kubeconfig-antrea": ("kubeconfig.yaml", {"cnis": ["antrea"], "scenarios__egress__egress_ip": "192.168.10.250"}),
+    "kubeconfig-cilium-egress-ip": ("kubeconfig.yaml", {"scenarios__egress__egress_ip": "192.168.10.250"}),
 }
 
 
@@ -220,3 +221,13 @@ def test_plan_lists_every_step_of_a_kind_run(capsys):
         "[cilium] helm install cilium"
     )
     assert "nothing was created" in out
+
+
+def test_cilium_on_an_existing_cluster_without_an_egress_ip_uses_the_gateway_nodes_address(tmp_path):
+    out = _render(tmp_path, "kubeconfig.yaml")
+    (policy,) = _documents(out / "rendered" / "cilium" / "manifests" / "31-egress-policy-cilium.yaml")
+    assert "egressIP" not in policy["spec"]["egressGateway"]
+    extravars = json.loads((out / "vars.json").read_text())
+    (cluster,) = extravars["cnibench_clusters"]
+    assert cluster["egress"]["egress_ip"] is None and cluster["kind_config"] is None and cluster["cni_chart"] is None
+    assert cluster["egress"]["server"]["argv"][:3] == ["iperf3", "--server", "--json"]

@@ -103,6 +103,9 @@ def test_kubeconfig_needs_one_cni_and_the_egress_addresses():
     assert spec.cnis == ["cilium"] and spec.kube.namespace == "cnibench"
     with pytest.raises(SpecError, match=r"cnis: kubeconfig runs on one existing cluster"):
         parse_spec({**data, "cnis": ["cilium", "antrea"]})
+    assert spec.scenarios.egress is not None and spec.scenarios.egress.egress_ip is None  # Cilium: the node's own
+    with pytest.raises(SpecError, match=r"scenarios.egress.egress_ip: required on kubeconfig: .* Antrea"):
+        parse_spec({**data, "cnis": ["antrea"]})
     del data["scenarios"]["egress"]["server_ip"]
     with pytest.raises(SpecError, match=r"scenarios.egress.server_ip: required on kubeconfig"):
         parse_spec(data)
