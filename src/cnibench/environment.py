@@ -61,6 +61,43 @@ def memory_bytes() -> int | None:
     return None
 
 
+def kube_tools(platform_name: str) -> dict[str, Any]:
+    """The Kubernetes platforms' tools and the pinned versions and images a run installs (recorded with the run)."""
+    from cnibench import pins
+    from cnibench.doctor import parse_version
+
+    def version(argv: list[str]) -> str | None:
+        parsed = parse_version(_first_line(argv) or "")
+        return ".".join(map(str, parsed)) if parsed else None
+
+    tools = {
+        "kubectl": version(["kubectl", "version", "--client"]),
+        "helm": version(["helm", "version", "--short"]),
+        "kubernetes.core": _collection_version("kubernetes.core"),
+    }
+    if platform_name == "kind":
+        tools["kind"] = version(["kind", "version"])
+        tools["docker"] = version(["docker", "version", "--format", "{{.Server.Version}}"])
+    images = {
+        name.lower(): value for name, value in vars(pins).items() if name.endswith("_IMAGE") and isinstance(value, str)
+    }
+    return {"tools": tools, "images": images}
+
+
+def _collection_version(name: str) -> str | None:
+    import importlib.util
+    import json
+
+    spec = importlib.util.find_spec("ansible_collections." + name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    manifest = Path(next(iter(spec.submodule_search_locations))) / "MANIFEST.json"
+    try:
+        return str(json.loads(manifest.read_text(encoding="utf-8"))["collection_info"]["version"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def collect() -> dict[str, Any]:
     iperf3_line = _first_line(["iperf3", "--version"])
     k6_line = _first_line(["k6", "version"])

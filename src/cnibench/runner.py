@@ -441,6 +441,10 @@ def execute(
         (run_dir / "spec.yaml").write_text(spec_to_yaml(spec), encoding="utf-8")
         environment = env_info.collect()
         environment["prefix"] = prefix
+        if spec.on_kubernetes:
+            kube_env = env_info.kube_tools(spec.platform)
+            environment["tools"].update(kube_env["tools"])
+            environment["images"] = kube_env["images"]
         if spec.metrics.enabled:
             environment["metrics"] = {
                 "scrape_interval": spec.metrics.scrape_interval,

@@ -37,3 +37,43 @@ def test_a_kind_run_without_kind_fails_at_its_first_step_and_leaves_nothing(tmp_
     assert "Remove what the run created" in log  # the teardown ran although the first step failed
     assert list(state.glob("cnib*")) == []  # run state and the kubeconfig directory are gone
     assert outcome.exit_code == 1
+    environment = results.environment
+    assert environment["tools"]["kubernetes.core"] and environment["images"]["kind_node_image"].startswith("kindest/")
+
+
+def test_clean_forgets_a_dead_kind_run_that_created_nothing(tmp_path, monkeypatch, capsys):
+    """A kind run killed before its cluster existed: `clean` finds its state, removes it and marks the run."""
+    import json
+    import os
+
+    from cnibench import commands
+    from cnibench.platforms.kube.platform import KubePlatform
+
+    monkeypatch.setenv("CNIBENCH_STATE_DIR", str(tmp_path / "state"))
+    run_dir = tmp_path / "results" / "r1"
+    run_dir.mkdir(parents=True)
+    (run_dir / "results.json").write_text(
+        json.dumps(
+            {
+                "schema_version": 4,
+                "run_id": "r1",
+                "name": "t",
+                "platform": "kind",
+                "status": "running",
+                "started_at": 1.0,
+                "cnibench_version": "0",
+                "spec": {},
+                "environment": {},
+            }
+        )
+    )
+    child = os.fork()
+    if child == 0:  # an owner that is gone by the time clean runs
+        os._exit(0)
+    os.waitpid(child, 0)
+    prefix = KubePlatform("kind").reserve(run_dir, child)
+    assert commands.clean() == 0
+    out = capsys.readouterr().out
+    assert f"removed {prefix} (kind, run {run_dir})" in out
+    assert list((tmp_path / "state").glob("cnib*")) == []
+    assert json.loads((run_dir / "results.json").read_text())["status"] == "interrupted"
