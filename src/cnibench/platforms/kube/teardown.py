@@ -211,7 +211,11 @@ def clean_leftover(item: KubeLeftover, directory: Path) -> list[str]:
 
 def find_leftovers(directory: Path) -> list[KubeLeftover]:
     out: list[KubeLeftover] = []
-    for path in sorted(directory.glob("cnib*.json")):
+    try:
+        paths = sorted(directory.glob("cnib*.json"))
+    except OSError:  # not ours to read (another user's home): no run of ours can be there
+        return out
+    for path in paths:
         data = run_state.read_state(path)
         out.append(
             KubeLeftover(
