@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="where run directories go (default: ./results; results/latest points at the newest)",
     )
     run.add_argument(
+        "--yes",
+        action="store_true",
+        help="aks: create the (billable) Azure resources without asking",
+    )
+    run.add_argument(
         "--keep",
         action="store_true",
         help="kind and kubeconfig: leave the clusters and what was deployed in place (delete them yourself)",
@@ -250,6 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 db=args.db,
                 progress=args.progress,
                 keep=args.keep,
+                yes=args.yes,
             )
         if args.command == "plan":
             return commands.plan(args.spec, repeat=args.repeat, duration=args.duration, only=args.only)

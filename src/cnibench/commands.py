@@ -10,7 +10,7 @@ from typing import Any
 
 from cnibench import doctor as doctor_mod
 from cnibench import runner
-from cnibench.errors import CnibenchError, PlatformError, ResultsError, SpecError
+from cnibench.errors import CnibenchError, PlatformError, PrerequisiteError, ResultsError, SpecError
 from cnibench.plan import format_duration, make_plan
 from cnibench.platforms import get_platform
 from cnibench.platforms.netns import ops
@@ -35,9 +35,17 @@ def run(
     only: list[str] | None = None,
     db: Path | None = None,
     keep: bool = False,
+    yes: bool = False,
+    stdin: Any = None,
 ) -> int:
     spec, _source = load_spec(spec_path, repetitions=repeat, duration=duration)
     plan = make_plan(spec, only)
+    if spec.platform == "aks":
+        doctor_mod.require(spec.platform, {t.scenario for t in plan.trials}, spec.metrics.enabled,
+                           **runner.kube_settings(spec))  # fmt: skip
+        if not confirm_aks(spec, plan, yes=yes, keep=keep, stdin=stdin if stdin is not None else sys.stdin):
+            print("not confirmed: nothing was created", file=sys.stderr)
+            return 2
     outcome = runner.execute(spec, plan, results_dir=results_dir, progress=progress, keep=keep)
     print(format_summary(outcome.results, str(outcome.run_dir)))
     for line in store_and_report(outcome.run_dir, outcome.results, db or results_dir / "cnibench.db"):
@@ -45,6 +53,35 @@ def run(
     for note in outcome.notes:
         print(note)
     return outcome.exit_code
+
+
+def confirm_aks(spec: Any, the_plan: Any, *, yes: bool, keep: bool, stdin: Any) -> bool:
+    """AKS costs money: say what will be created and ask, unless ``--yes``. Without a terminal, ``--yes`` is
+    required (a script must say so explicitly)."""
+    from cnibench.platforms.kube.platform import aks_tfvars
+
+    aks = spec.aks_settings
+    cnis = sorted({t.cni for t in the_plan.trials}, key=spec.cnis.index)
+    print(
+        f"cnibench will create billable Azure resources in {aks.location} (one cluster per CNI, one after the other):"
+    )
+    for cni in cnis:
+        infix = aks_tfvars(spec, f"{aks.common_infix or '<run>'}{cni}")["common_infix"]
+        print(
+            f"  {cni}: resource group rg{infix}, AKS cluster cluster{infix} with {aks.node_count} x {aks.vm_type} "
+            "and a standard LoadBalancer"
+        )
+    print(
+        "  each is destroyed (terraform destroy) when its trials end, also after a failure or Ctrl-C"
+        + ("; --keep: the last one stays up and keeps costing" if keep else "")
+    )
+    if yes:
+        return True
+    if not stdin.isatty():
+        raise PrerequisiteError("aks creates billable Azure resources: confirm with --yes (no terminal to ask)")
+    print("create them? type yes: ", end="", flush=True)
+    answer: str = stdin.readline()
+    return answer.strip().lower() == "yes"
 
 
 def plan(

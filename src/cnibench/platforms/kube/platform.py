@@ -5,9 +5,11 @@ nothing here touches a cluster.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,8 @@ from cnibench.spec import Spec
 from cnibench.tools import iperf3
 
 PLAYBOOK = "kube.yml"
+#: The Terraform module of the aks platform, shipped in the package (copied into a private working directory).
+AKS_MODULE = Path(str(resources.files("cnibench") / "terraform" / "aks"))
 GATEWAY_API_URL = "https://github.com/kubernetes-sigs/gateway-api/releases/download/v{version}/standard-install.yaml"
 CHARTS: dict[str, dict[str, str]] = {
     "cilium": {"chart_ref": "cilium", "repo": "https://helm.cilium.io/", "namespace": "kube-system"},
@@ -119,7 +123,14 @@ class KubePlatform:
                     f"get pods -A; delete it with `cnibench clean` (or kind delete cluster --name "
                     f"{self.kept_cluster})"
                 ]
-            if self.name == "kind":
+            if self.name == "aks":
+                cluster.steps.append(
+                    f"terraform destroy: resource group {cluster.vars['terraform']['resource_group']} and everything "
+                    "in it, also after a failure or Ctrl-C"
+                    if not keep
+                    else "--keep: leave the AKS cluster running (it costs money: delete it with `cnibench clean`)"
+                )
+            elif self.name == "kind":
                 cluster.steps.append(
                     "--keep: leave the cluster and the server container running"
                     if keep
@@ -171,7 +182,10 @@ class KubePlatform:
             }
         else:
             v["gateway_api"] = None
-        if self.name == "kind":
+        v["terraform"] = None
+        if self.name == "aks":
+            self._compile_aks(spec, cluster, prefix=prefix, state=state, files=files)
+        elif self.name == "kind":
             name = cluster_name(prefix, cni)
             v["cluster"] = name
             v["kubeconfig"] = str(state / f"kubeconfig-{cni}")
@@ -236,7 +250,56 @@ class KubePlatform:
             cluster.steps.append(
                 f"check the CNI is {cni} and kind's docker network is network.node_cidr {spec.network.node_cidr}"
             )
+        elif self.name == "aks":
+            cluster.steps.append(f"check the CNI is {cni}")
         cluster.steps.append(f"create namespace {kube.namespace}")
+
+    def _compile_aks(self, spec: Spec, cluster: _Cluster, *, prefix: str, state: Path, files: dict[str, Any]) -> None:
+        """A cluster per CNI from the Terraform module, its kubeconfig (credentials) outside the run directory."""
+        aks, kube, cni, v = spec.aks_settings, spec.kube, cluster.cni, cluster.vars
+        infix = f"{aks.common_infix or prefix}{cni}"
+        tfvars = aks_tfvars(spec, infix)
+        files[str(Path("terraform") / "terraform.tfvars.json")] = json.dumps(tfvars, indent=2) + "\n"
+        v["cluster"] = None
+        v["kubeconfig"] = str(state / f"kubeconfig-{cni}")
+        v["context"] = None
+        v["kind_config"] = None
+        v["node_cidr"] = None
+        v["terraform"] = {
+            "module": str(AKS_MODULE),
+            "work_dir": str(state / f"terraform-{cni}"),
+            "vars_file": str(cluster.rendered / "terraform" / "terraform.tfvars.json"),
+            "resource_group": f"rg{infix}",
+            "cluster_name": f"cluster{infix}",
+        }
+        pod_cidr = str(spec.network.pod_cidr)
+        values = (
+            render.cilium_aks_values(pod_cidr=pod_cidr)
+            if cni == "cilium"
+            else render.antrea_aks_values(pod_cidr=pod_cidr)
+        )
+        values_file = cluster.rendered / render.HELM_DIR / f"{cni}.values.yaml"
+        files[str(render.HELM_DIR / f"{cni}.values.yaml")] = values
+        v["cni_chart"] = {
+            **CHARTS[cni],
+            "release": cni,
+            "version": getattr(kube.versions, cni),
+            "values": str(values_file),
+            "agent": CNI_AGENT[cni],
+        }
+        cluster.steps.append(
+            f"terraform apply (terraform/aks, {v['terraform']['work_dir']}): resource group rg{infix} in "
+            f"{aks.location}, AKS cluster cluster{infix} with {aks.node_count} x {aks.vm_type}, network_plugin "
+            '"none", standard LoadBalancer; kubeconfig written to '
+            f"{v['kubeconfig']} (mode 0600)"
+        )
+        shown = values_file.relative_to(cluster.rendered.parent.parent)
+        cluster.steps.append(
+            f"helm install {cni} {getattr(kube.versions, cni)} with {shown}"
+            f" (AKS bring-your-own-CNI, pod CIDR {pod_cidr}); wait for DaemonSet {CNI_AGENT[cni]} and every node "
+            f"Ready (deadline {kube.ready_timeout} s)"
+            + ("; note: Antrea's AKS support is untested upstream since Antrea 2.5" if cni == "antrea" else "")
+        )
 
     def _compile_monitoring(self, spec: Spec, cluster: _Cluster, *, files: dict[str, Any]) -> None:
         if not spec.metrics.enabled:
@@ -441,7 +504,7 @@ class KubePlatform:
                     f"install the Gateway API v{kube.versions.gateway_api} standard CRDs if the cluster has none "
                     "(they stay: other workloads may use them by then)"
                 )
-            elif cni != "cilium":  # with Cilium they came first
+            elif self.name == "aks" or cni != "cilium":  # with Cilium on kind they came first
                 cluster.steps.append(f"install the Gateway API v{kube.versions.gateway_api} standard CRDs")
             if kube.gateway_implementation == "envoy-gateway":
                 crds_values = str(render.HELM_DIR / "envoy-gateway-crds.values.yaml")
@@ -536,6 +599,18 @@ class KubePlatform:
         return teardown.cleanup(
             prefix, platform=self.name, keep=self.keep, kept_cluster=self.kept_cluster, directory=kube_state_dir()
         )
+
+
+def aks_tfvars(spec: Spec, infix: str) -> dict[str, Any]:
+    """terraform.tfvars.json for one CNI's cluster: every key is a variable of terraform/aks (a test checks it)."""
+    aks = spec.aks_settings
+    return {
+        "resource_group_location": aks.location,
+        "common_infix": infix,
+        "vm_type": aks.vm_type,
+        "node_count": aks.node_count,
+        "username": aks.username,
+    }
 
 
 def _on_host(run: PlannedRun, argv: list[str]) -> PlannedRun:

@@ -105,6 +105,25 @@ def cilium_values(*, api_host: str | None, api_port: int, gateway_api: bool) -> 
     return values
 
 
+def cilium_aks_values(*, pod_cidr: str) -> dict[str, Any]:
+    """Cilium on AKS bring-your-own-CNI (Cilium docs, installation/k8s-install-helm, AKS: ``aksbyocni.enabled``,
+    tunnel routing, cluster-pool IPAM; AKS keeps kube-proxy, so no kube-proxy replacement, hence no egress gateway
+    and no Cilium Gateway API). The pod CIDR is the spec's, away from AKS's own 10.0.0.0/16 and 10.224.0.0/12."""
+    return {
+        "aksbyocni": {"enabled": True},
+        "routingMode": "tunnel",
+        "ipam": {"mode": "cluster-pool", "operator": {"clusterPoolIPv4PodCIDRList": [pod_cidr]}},
+        "kubeProxyReplacement": False,
+        "operator": {"replicas": 1},
+    }
+
+
+def antrea_aks_values(*, pod_cidr: str) -> dict[str, Any]:
+    """Antrea on AKS bring-your-own-CNI in encap mode with its NodeIPAM (Antrea docs, aks-installation.md: "make sure
+    that you configure Antrea NodeIPAM"; Azure support is untested upstream since Antrea 2.5)."""
+    return {**antrea_values(), "nodeIPAM": {"enable": True, "clusterCIDRs": [pod_cidr]}}
+
+
 def antrea_values(*, encap_mode: str = "encap") -> dict[str, Any]:
     """Antrea in encap mode with the Egress feature gate (on by default since 1.6; set to say so)."""
     return {"trafficEncapMode": encap_mode, "featureGates": {"Egress": True}}

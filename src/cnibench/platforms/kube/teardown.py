@@ -3,6 +3,7 @@ crash (``cnibench clean``). Only what carries the run's prefix or cnibench's lab
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,6 +169,8 @@ def cleanup(prefix: str, *, platform: str, keep: bool, directory: Path, kept_clu
     try:
         if platform == "kind":
             removed = remove_kind(prefix)
+        elif platform == "aks":
+            removed = destroy_aks(directory / prefix)
         elif data.get("run_dir") and (Path(str(data["run_dir"])) / "spec.yaml").exists():
             # after Ctrl-C the playbook's teardown did not run: cnibench's objects are still there
             removed = remove_from_cluster(kubectl_of_run(str(data["run_dir"])))
@@ -175,6 +178,26 @@ def cleanup(prefix: str, *, platform: str, keep: bool, directory: Path, kept_clu
         raise PlatformError(f"could not remove what the run created: {exc}") from None
     shutil.rmtree(directory / prefix, ignore_errors=True)  # kind's kubeconfigs: credentials
     run_state.remove_state(path)
+    return removed
+
+
+def destroy_aks(state: Path) -> list[str]:
+    """``terraform destroy`` in every working directory of the run whose state still holds resources."""
+    from cnibench.platforms.kube import aks
+
+    removed: list[str] = []
+    for work in sorted(state.glob("terraform-*")):
+        try:
+            tfstate = json.loads((work / "terraform.tfstate").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # never applied
+        if not tfstate.get("resources"):
+            continue  # already destroyed
+        try:
+            infix = json.loads((work / "terraform.tfvars.json").read_text(encoding="utf-8"))["common_infix"]
+        except (OSError, ValueError, KeyError):
+            infix = None
+        removed.append(aks.destroy(work, f"rg{infix}" if infix else None))
     return removed
 
 
@@ -200,6 +223,8 @@ def clean_leftover(item: KubeLeftover, directory: Path) -> list[str]:
     try:
         if item.data.get("platform") == "kubeconfig":
             removed = remove_from_cluster(kubectl_of_run(item.run_dir))
+        elif item.data.get("platform") == "aks":
+            removed = destroy_aks(directory / item.prefix)
         else:
             removed = remove_kind(item.prefix)
     except CommandError as exc:
