@@ -23,6 +23,7 @@ examples:
   cnibench render examples/kind-antrea-vs-cilium.yaml -o rendered/
                                         every manifest, Helm values file and script a kind run applies
   cnibench doctor --platform kind       is Docker, kind, kubectl and Helm here?
+  cnibench run examples/aks.yaml        AKS by Terraform (asks first: it costs money; --yes to skip)
   cnibench doctor                       are the prerequisites here?
   cnibench clean                        remove what a killed run left behind
 """
@@ -89,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--keep",
         action="store_true",
-        help="kind and kubeconfig: leave the clusters and what was deployed in place (delete them yourself)",
+        help="kind, aks: leave the last CNI's cluster running; kubeconfig: leave what was deployed "
+        "(`cnibench clean` deletes it later)",
     )
     run.add_argument(
         "--db",

@@ -86,3 +86,18 @@ def test_kind_clusters_of_earlier_runs_must_go_first(tmp_path, monkeypatch):
     assert check.hint.startswith("cnibench clean")
     _fake_tool(tmp_path, "kind", "my-dev-cluster")
     assert doctor.check_no_kept_clusters().ok
+
+
+def test_the_azure_subscription_is_named_never_its_secrets(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("ARM_SUBSCRIPTION_ID", raising=False)
+    monkeypatch.setattr(doctor.sys, "executable", str(tmp_path / "python"))
+    missing = doctor.check_subscription()
+    assert not missing.ok and "az not found" in missing.detail and "az login" in missing.hint
+    _fake_tool(tmp_path, "az", "Please run 'az login' to setup account.", code=1)
+    check = doctor.check_subscription()
+    assert not check.ok and check.detail.startswith("no subscription selected") and "az account set" in check.hint
+    _fake_tool(tmp_path, "az", "Thesis subscription")
+    assert doctor.check_subscription().detail == "selected: Thesis subscription"
+    monkeypatch.setenv("ARM_SUBSCRIPTION_ID", "00000000-0000-0000-0000-000000000000")
+    assert "0000" not in doctor.check_subscription().detail

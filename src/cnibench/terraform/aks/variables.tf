@@ -25,7 +25,7 @@ variable "vm_type" {
   default     = "Standard_A2_v2"
 
   validation {
-    condition     = can(regex("^(?i)(standard|basic)_[a-z0-9]+([-_][a-z0-9]+)*$", var.vm_type))
+    condition     = can(regex("(?i)^(standard|basic)_[a-z0-9]+([-_][a-z0-9]+)*$", var.vm_type))
     error_message = "vm_type must be an Azure VM size such as Standard_A2_v2."
   }
 }

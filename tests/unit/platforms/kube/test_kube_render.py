@@ -61,6 +61,8 @@ VARIANTS = {
     ),
     "kind-no-metrics": ("kind-antrea-vs-cilium.yaml", {"metrics__enabled": False}),
     "kubeconfig-cilium": ("kubeconfig.yaml", {}),
+    "aks": ("aks.yaml", {}),
+    "aks-l4": ("aks.yaml", {"scenarios__ingress__gateway": "l4"}),
     "kubeconfig-antrea": ("kubeconfig.yaml", {"cnis": ["antrea"], "scenarios__egress__egress_ip": "192.168.10.250"}),
     "kubeconfig-cilium-egress-ip": ("kubeconfig.yaml", {"scenarios__egress__egress_ip": "192.168.10.250"}),
 }
@@ -88,6 +90,13 @@ def test_the_validator_catches_a_broken_manifest(tmp_path):
     policy.write_text(yaml.safe_dump_all(docs))
     result = _validate(str(policy))
     assert result.returncode == 1 and "egressIPs" in result.stdout
+
+
+@needs_shared
+def test_cilium_values_for_aks_pass_the_chart_schema(tmp_path):
+    out = _render(tmp_path, "aks.yaml")
+    result = _validate("--values", f"cilium-1.19.4={out / 'rendered' / 'cilium' / 'helm' / 'cilium.values.yaml'}")
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 @needs_shared
