@@ -211,7 +211,12 @@ def clean_kube(*, dry_run: bool, force: bool) -> tuple[int, bool]:
             print(f"skipped {what}: its cnibench process is still running (use --force)")
             continue
         if dry_run:
-            print(f"would remove {what}: its kind clusters, containers and kubeconfigs")
+            how = {
+                "kind": "its kind clusters and containers",
+                "aks": "its AKS clusters (terraform destroy)",
+                "kubeconfig": "its namespace and cluster-wide objects",
+            }.get(platform, "what it created")
+            print(f"would remove {what}: {how}, and its kubeconfigs")
             continue
         try:
             removed = teardown.clean_leftover(item, directory)

@@ -116,6 +116,13 @@ class KubePlatform:
             # every cluster of a run uses the same addresses on kind's network: --keep keeps the last one only
             keep = self.keep and cni == measured[-1]
             cluster.vars["keep"] = keep
+            if keep and self.name == "aks":
+                terraform = cluster.vars["terraform"]
+                self.notes = [
+                    f"kept AKS cluster {terraform['cluster_name']} (it costs money until deleted): kubectl "
+                    f"--kubeconfig {cluster.vars['kubeconfig']} get nodes; delete it with `cnibench clean` (terraform "
+                    f"destroy) or az group delete --name {terraform['resource_group']} --yes"
+                ]
             if keep and self.name == "kind":
                 self.kept_cluster = cluster.vars["cluster"]
                 self.notes = [
