@@ -189,6 +189,7 @@ def clean(*, dry_run: bool = False, force: bool = False) -> int:
             print(f"failed {what}: {exc}", file=sys.stderr)
             code = 1
             continue
+        runner.remove_scratch(item.prefix)
         print(f"removed {what}; ended {len(report.pids)} process(es)")
         if item.run_dir:
             mark_killed(Path(item.run_dir))
@@ -224,6 +225,7 @@ def clean_kube(*, dry_run: bool, force: bool) -> tuple[int, bool]:
             print(f"failed {what}: {exc}", file=sys.stderr)
             code = 1
             continue
+        runner.remove_scratch(item.prefix)
         print(f"removed {what}: {', '.join(removed) or 'state only'}")
         if item.run_dir:
             mark_killed(Path(item.run_dir))

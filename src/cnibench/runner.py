@@ -384,6 +384,7 @@ def run_playbook(
     run_dir: Path,
     handler: EventHandler,
     stop: StopController,
+    prefix: str = "cnib0000",
 ) -> tuple[str, int | None]:
     """Run the playbook with ansible-runner; its output goes to ``run_dir/ansible``, never to the terminal."""
     vars_path = run_dir / "vars.json"
@@ -392,13 +393,22 @@ def run_playbook(
     private.mkdir(exist_ok=True)
     # ansible-runner records the whole environment of the playbook (cloud credentials such as ARM_CLIENT_SECRET
     # among it) in its artifacts: they go to a private directory and only the output and events are kept
-    scratch = Path(tempfile.mkdtemp(prefix="cnibench-ansible-"))
+    scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{prefix}-"))
     try:
         runner = _run_ansible(compiled, private=private, artifacts=scratch, run_dir=run_dir, handler=handler, stop=stop)
     finally:
         keep_artifacts(scratch / "playbook", private / "artifacts" / "playbook")
         shutil.rmtree(scratch, ignore_errors=True)
     return str(runner.status), runner.rc
+
+
+#: ansible-runner's private artifact directories, named after the run (``clean`` removes those of killed runs).
+SCRATCH_PREFIX = "cnibench-ansible-"
+
+
+def remove_scratch(prefix: str) -> None:
+    for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}{prefix}-*"):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 #: What ansible-runner writes that is kept in the run directory (not ``command``: it holds the environment).
@@ -528,7 +538,7 @@ def execute(
                 },
             )
             stop.check()
-            runner_status, rc = run_playbook(compiled, run_dir=run_dir, handler=handler, stop=stop)
+            runner_status, rc = run_playbook(compiled, run_dir=run_dir, handler=handler, stop=stop, prefix=prefix)
             if stop.stopping:
                 status, error = "interrupted", f"interrupted by {stop.signal_name}"
             elif runner_status != "successful":

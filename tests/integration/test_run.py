@@ -7,7 +7,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +32,8 @@ def _assert_clean(run_dir):
     prefix = prefix_of(run_dir)
     assert not [n for n in ops.list_namespaces() if n.startswith(prefix)]
     assert not list(STATE_DIR.glob(f"{prefix}.*")), "state file left behind"
+    # ansible-runner's record of the environment (credentials may be in it) does not outlive the run
+    assert not list(Path(tempfile.gettempdir()).glob(f"cnibench-ansible-{prefix}-*")), "artifact scratch left behind"
     assert not processes_mentioning(str(run_dir)), "processes of the run still running"
     assert not processes_mentioning(f"{prefix}-"), "processes of the run still running"
 
