@@ -262,6 +262,13 @@ def check_subscription() -> Check:
     shown, never an id, tenant or token."""
     if os.environ.get("ARM_SUBSCRIPTION_ID"):
         return Check("subscription", True, "ARM_SUBSCRIPTION_ID is set (Terraform uses it)")
+    if os.environ.get("ARM_CLIENT_ID"):  # a service principal: azurerm does not fall back to the CLI's subscription
+        return Check(
+            "subscription",
+            False,
+            "ARM_CLIENT_ID is set but ARM_SUBSCRIPTION_ID is not (Terraform cannot tell the subscription)",
+            "export ARM_SUBSCRIPTION_ID=<the subscription's id>",
+        )
     az = tool_path("az")
     if az is None:
         return Check("subscription", False, "az not found and ARM_SUBSCRIPTION_ID not set", KUBE_HINTS["az"])

@@ -75,6 +75,8 @@ def kube_tools(platform_name: str) -> dict[str, Any]:
         "helm": version(["helm", "version", "--short"]),
         "kubernetes.core": _collection_version("kubernetes.core"),
     }
+    if platform_name == "aks":
+        tools["terraform"] = version(["terraform", "version"])
     if platform_name == "kind":
         tools["kind"] = version(["kind", "version"])
         tools["docker"] = version(["docker", "version", "--format", "{{.Server.Version}}"])

@@ -52,8 +52,13 @@ def run(
     timeout: float = 30.0,
     check: bool = True,
     input: str | None = None,
+    env: dict[str, str] | None = None,
+    new_session: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` (never through a shell) and return its completed process.
+
+    ``env`` adds variables to the environment; ``new_session`` puts the command out of the terminal's reach (a
+    cleanup that a second Ctrl-C must not cut short).
 
     Raises :class:`CommandError` when the command cannot be started, runs past ``timeout`` seconds,
     or (with ``check``) exits non-zero.
@@ -67,6 +72,8 @@ def run(
             text=True,
             timeout=timeout,
             check=False,
+            env={**os.environ, **env} if env else None,
+            start_new_session=new_session,
         )
     except FileNotFoundError as exc:
         raise CommandError(argv, None, "", "", f"command not found ({exc.filename})") from exc

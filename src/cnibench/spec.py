@@ -244,7 +244,9 @@ class VersionsSpec(_Model):
 GATEWAY_IMPLEMENTATIONS = ("envoy-gateway", "cilium")
 _AZURE_LOCATION = re.compile(r"^[a-z][a-z0-9]{1,39}$")
 _AZURE_VM_SIZE = re.compile(r"^(standard|basic)_[a-z0-9]+(?:[-_][a-z0-9]+)*$", re.IGNORECASE)
-_LINUX_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+_LINUX_USER = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")  # azurerm: ^[A-Za-z][-A-Za-z0-9_]*$, lower case for Linux
+#: AKS's own default ranges with a bring-your-own CNI: services 10.0.0.0/16 and the node subnet 10.224.0.0/12.
+AKS_RESERVED = (ipaddress.IPv4Network("10.0.0.0/16"), ipaddress.IPv4Network("10.224.0.0/12"))
 _INFIX = re.compile(r"^[a-z0-9]{1,16}$")
 
 
@@ -281,7 +283,9 @@ class AksSpec(_Model):
     @classmethod
     def _username(cls, value: str) -> str:
         if not _LINUX_USER.match(value):
-            raise ValueError("must be a Linux user name (lower case, at most 32 characters)")
+            raise ValueError(
+                "must be a Linux user name: a lower-case letter, then letters, digits, - or _ (32 at most)"
+            )
         return value
 
     @field_validator("common_infix")
@@ -567,6 +571,13 @@ class Spec(_Model):
             )
         if "node_image" in self.kube.model_fields_set:
             raise _FieldError(("kubernetes", "node_image"), "only on kind")
+        for reserved in AKS_RESERVED:
+            if self.network.pod_cidr.overlaps(reserved):
+                raise _FieldError(
+                    ("network", "pod_cidr"),
+                    f"{self.network.pod_cidr} overlaps {reserved}, which AKS uses itself (services 10.0.0.0/16, "
+                    "nodes 10.224.0.0/12)",
+                )
         return self
 
     def _kubeconfig_checks(self) -> Spec:

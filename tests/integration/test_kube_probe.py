@@ -48,3 +48,45 @@ def test_the_wait_fails_at_its_deadline_naming_what_the_server_saw(server):
     ops.wait_source(_probe(server), "127.0.0.1", timeout=20, interval=0.2)  # the server is up
     with pytest.raises(PlatformError, match=r"did not see 10\.255\.255\.1 within 1\.5 s \(last seen: 127\.0\.0\.1\)"):
         ops.wait_source(_probe(server), "10.255.255.1", timeout=1.5, interval=0.2)
+
+
+def _http_server(body: bytes) -> tuple[str, Iterator[None]]:
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def stop() -> Iterator[None]:
+        yield
+        server.shutdown()
+        server.server_close()
+
+    return f"http://127.0.0.1:{server.server_address[1]}/echo", stop()
+
+
+def test_the_route_must_answer_before_the_first_repetition():
+    url, stop = _http_server(b"Hostname: echo-0\nIP: 10.244.1.5\n")
+    next(stop)
+    try:
+        assert ops.wait_http(url, timeout=10) < 10
+    finally:
+        next(stop, None)
+    url, stop = _http_server(b"default backend - 404")  # a load balancer's answer, not the route's
+    next(stop)
+    try:
+        with pytest.raises(PlatformError, match=r"did not answer within 1\.5 s: HTTP 200 without a Hostname line"):
+            ops.wait_http(url, timeout=1.5)
+    finally:
+        next(stop, None)

@@ -4,6 +4,7 @@ private file, and ``terraform destroy`` after a crash. Credentials never pass th
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from cnibench.errors import PlatformError
@@ -30,9 +31,21 @@ def write_kubeconfig(project_path: str | Path, dest: str | Path) -> None:
 
 
 def destroy(work_dir: Path, resource_group: str | None = None) -> str:
-    """``terraform destroy`` in a working directory left by a run; raises with exactly what to delete by hand."""
+    """``terraform destroy`` in a working directory left by a run; raises with exactly what to delete by hand.
+
+    It runs in its own session: a second Ctrl-C at the terminal must not cut the destroy short."""
+    print(
+        f"cnibench: terraform destroy of {resource_group or work_dir} (Azure takes several minutes)",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
-        run(["terraform", f"-chdir={work_dir}", "destroy", "-auto-approve", "-input=false", "-no-color"], timeout=3600)
+        run(
+            ["terraform", f"-chdir={work_dir}", "destroy", "-auto-approve", "-input=false", "-no-color"],
+            timeout=3600,
+            env={"TF_PLUGIN_CACHE_DIR": str(work_dir.parent.parent / "terraform-plugins")},
+            new_session=True,
+        )
     except CommandError as exc:
         what = f"resource group {resource_group}" if resource_group else "the resource group the run created"
         raise PlatformError(

@@ -13,6 +13,8 @@ import re
 import select
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -436,15 +438,50 @@ def load_balancer_address(kind: str, obj: dict[str, Any]) -> str | None:
     return str(ingress[0].get("ip") or ingress[0].get("hostname") or "") or None
 
 
-def wait_address(kubectl: Kubectl, kind: str, name: str, *, expected: str | None, timeout: float) -> str:
+def programmed(obj: dict[str, Any]) -> bool:
+    """A Gateway's ``Programmed`` condition is True (its data plane is ready, not only addressed)."""
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Programmed" and c.get("status") == "True" for c in conditions)
+
+
+def wait_http(url: str, *, timeout: float, consecutive: int = 3) -> float:
+    """Until ``url`` answers ``Hostname: ...`` several times in a row: a load balancer that has an address may not
+    forward yet (health probes), and the first repetition must not measure that."""
+    start = time.monotonic()
+    good = 0
+    last = "no answer yet"
+    while good < consecutive:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - the run's own gateway
+                body = response.read(4096).decode(errors="replace")
+            good = good + 1 if "Hostname:" in body else 0
+            last = f"HTTP {response.status} without a Hostname line" if "Hostname:" not in body else last
+        except (urllib.error.URLError, OSError) as exc:
+            good, last = 0, str(getattr(exc, "reason", exc))
+        if good < consecutive:
+            if time.monotonic() - start > timeout:
+                raise PlatformError(f"{url} did not answer within {timeout:g} s: {last}")
+            time.sleep(0.5)
+    return time.monotonic() - start
+
+
+def wait_address(
+    kubectl: Kubectl, kind: str, name: str, *, expected: str | None, timeout: float, probe: str | None = None
+) -> str:
+    """The Gateway's (or LoadBalancer Service's) address once it is there, programmed, and, with ``probe`` (the
+    route's path), answering through it."""
     resource = "gateways.gateway.networking.k8s.io" if kind == "Gateway" else "service"
     deadline = time.monotonic() + timeout
     while True:
-        address = load_balancer_address(kind, kubectl.json("get", resource, name))
-        if address is not None:
+        obj = kubectl.json("get", resource, name)
+        address = load_balancer_address(kind, obj)
+        if address is not None and (kind != "Gateway" or programmed(obj)):
             if expected is not None and address != expected:
                 raise PlatformError(f"{kind} {name} got {address}, expected {expected} (the MetalLB pool)")
+            if probe is not None:
+                wait_http(probe.replace("@address@", address), timeout=max(deadline - time.monotonic(), 30))
             return address
         if time.monotonic() > deadline:
-            raise PlatformError(f"{kind} {name} has no address after {timeout:g} s (is a load balancer there?)")
+            state = "is not programmed" if address else "has no address"
+            raise PlatformError(f"{kind} {name} {state} after {timeout:g} s (is a load balancer there?)")
         time.sleep(1)

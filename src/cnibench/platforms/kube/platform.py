@@ -53,13 +53,15 @@ KUBE_STATE_ENV = "CNIBENCH_STATE_DIR"
 
 
 def kube_state_dir() -> Path:
-    """``/run/cnibench`` for root (like netns), else ``$XDG_RUNTIME_DIR/cnibench`` or ``~/.cache/cnibench``."""
+    """Where Kubernetes runs keep their state: on disk, not tmpfs (a kept kind cluster or an AKS cluster's Terraform
+    state must survive a reboot for `clean`): ``/var/lib/cnibench/kube`` for root, else
+    ``$XDG_STATE_HOME/cnibench`` or ``~/.local/state/cnibench``."""
     if override := os.environ.get(KUBE_STATE_ENV):
         return Path(override)
     if os.geteuid() == 0:
-        return run_state.STATE_DIR / "kube"  # not next to the netns state files: `clean` tells them apart
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    return Path(runtime) / "cnibench" if runtime else Path.home() / ".cache" / "cnibench"
+        return Path("/var/lib/cnibench/kube")
+    state = os.environ.get("XDG_STATE_HOME")
+    return Path(state) / "cnibench" if state else Path.home() / ".local" / "state" / "cnibench"
 
 
 def cluster_name(prefix: str, cni: str) -> str:
@@ -82,6 +84,7 @@ class KubePlatform:
         self.keep = keep
         #: with --keep on kind: the cluster left running (the last CNI's; set when compiling) and what to tell
         self.kept_cluster: str | None = None
+        self.kept_cni: str | None = None
         self.notes: list[str] = []
 
     def checks(self) -> list[Check]:
@@ -116,6 +119,8 @@ class KubePlatform:
             # every cluster of a run uses the same addresses on kind's network: --keep keeps the last one only
             keep = self.keep and cni == measured[-1]
             cluster.vars["keep"] = keep
+            if keep:
+                self.kept_cni = cni
             if keep and self.name == "aks":
                 terraform = cluster.vars["terraform"]
                 self.notes = [
@@ -156,7 +161,8 @@ class KubePlatform:
             facts[cni] = {
                 "platform": self.name,
                 "cni": cni,
-                "cni_version": getattr(kube.versions, cni) if self.name == "kind" else None,
+                # the chart cnibench installs; on an existing cluster the detected one is recorded at run time
+                "cni_version": getattr(kube.versions, cni) if self.name != "kubeconfig" else None,
                 "gateway_implementation": kube.gateway_implementation if spec.scenarios.ingress else None,
                 "kind_node_image": kube.node_image if self.name == "kind" else None,
             }
@@ -277,6 +283,8 @@ class KubePlatform:
             "work_dir": str(state / f"terraform-{cni}"),
             "vars_file": str(cluster.rendered / "terraform" / "terraform.tfvars.json"),
             "resource_group": f"rg{infix}",
+            # one download of the providers for every cluster of every run
+            "plugin_cache": str(state.parent / "terraform-plugins"),
             "cluster_name": f"cluster{infix}",
         }
         pod_cidr = str(spec.network.pod_cidr)
@@ -535,6 +543,10 @@ class KubePlatform:
                     "Gateway API CRDs skipped: the pinned ones stay)"
                     + ("; uninstalled at the end" if self.name == "kubeconfig" else "")
                 )
+        port = "" if ing.port == 80 else f":{ing.port}"
+        # l4 goes straight to the backends, which answer "Hostname:" on / (the route rewrites the path to it)
+        target = f"http://@address@{port}{ing.path if ing.gateway == 'l7' else '/'}"
+        in_container = self.name == "kind" and kube.k6_in_container
         v["ingress"] = {
             "echo_manifest": str(cluster.rendered / echo_name),
             "echo": render.ECHO,
@@ -544,6 +556,8 @@ class KubePlatform:
             "expected_address": str(ing.lb_ip) if ing.lb_ip is not None else None,
             "metallb": metallb,
             "envoy_gateway": envoy,
+            # before the first repetition the route must answer from here (k6 in a container: it cannot be probed)
+            "probe": None if in_container else target,
         }
         script, runs = ingress.plan_runs(
             ing,
@@ -554,10 +568,6 @@ class KubePlatform:
             backends=backends,
         )
         files[str(Path("ingress") / "load.js")] = script
-        port = "" if ing.port == 80 else f":{ing.port}"
-        # l4 goes straight to the backends, which answer "Hostname:" on / (the route rewrites the path to it)
-        target = f"http://@address@{port}{ing.path if ing.gateway == 'l7' else '/'}"
-        in_container = self.name == "kind" and kube.k6_in_container
         runs = [_with_metrics(_k6_run(run, target, in_container=in_container), cluster) for run in runs]
         spread = f"{ing.backends} echo backends (StatefulSet {render.ECHO}, {pins.ECHO_IMAGE}, spread over the nodes)"
         cluster.steps.append(f"deploy {spread}; wait until all are Ready")
@@ -604,7 +614,12 @@ class KubePlatform:
         from cnibench.platforms.kube import teardown
 
         return teardown.cleanup(
-            prefix, platform=self.name, keep=self.keep, kept_cluster=self.kept_cluster, directory=kube_state_dir()
+            prefix,
+            platform=self.name,
+            keep=self.keep,
+            kept_cluster=self.kept_cluster,
+            kept_cni=self.kept_cni,
+            directory=kube_state_dir(),
         )
 
 

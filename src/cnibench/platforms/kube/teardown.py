@@ -152,7 +152,15 @@ def teardown(
     return removed
 
 
-def cleanup(prefix: str, *, platform: str, keep: bool, directory: Path, kept_cluster: str | None = None) -> list[str]:
+def cleanup(
+    prefix: str,
+    *,
+    platform: str,
+    keep: bool,
+    directory: Path,
+    kept_cluster: str | None = None,
+    kept_cni: str | None = None,
+) -> list[str]:
     """After a run: remove what the playbook's teardown may have left (after Ctrl-C it did not run), then forget the
     run. With ``keep`` nothing of an existing cluster is touched, and of kind only ``kept_cluster`` stays, with its
     state (``cnibench clean`` deletes it later)."""
@@ -160,11 +168,13 @@ def cleanup(prefix: str, *, platform: str, keep: bool, directory: Path, kept_clu
     data = run_state.read_state(path)
     removed: list[str] = []
     if keep:
-        if platform == "kind":
-            try:
+        try:
+            if platform == "kind":
                 removed = remove_kind(prefix, keep_cluster=kept_cluster)
-            except CommandError as exc:
-                raise PlatformError(f"could not remove what the run created: {exc}") from None
+            elif platform == "aks":  # a failure or Ctrl-C may have left earlier CNIs' clusters: only one is kept
+                removed = destroy_aks(directory / prefix, keep_cni=kept_cni)
+        except CommandError as exc:
+            raise PlatformError(f"could not remove what the run created: {exc}") from None
         return removed
     try:
         if platform == "kind":
@@ -181,16 +191,28 @@ def cleanup(prefix: str, *, platform: str, keep: bool, directory: Path, kept_clu
     return removed
 
 
-def destroy_aks(state: Path) -> list[str]:
-    """``terraform destroy`` in every working directory of the run whose state still holds resources."""
+def destroy_aks(state: Path, *, keep_cni: str | None = None) -> list[str]:
+    """``terraform destroy`` in every working directory of the run whose state still holds resources (but the kept
+    CNI's). A state that cannot be read is not taken for "nothing there": the directory stays, with an error."""
     from cnibench.platforms.kube import aks
 
     removed: list[str] = []
     for work in sorted(state.glob("terraform-*")):
-        try:
-            tfstate = json.loads((work / "terraform.tfstate").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        if keep_cni is not None and work.name == f"terraform-{keep_cni}":
+            continue
+        path = work / "terraform.tfstate"
+        if not path.exists():
+            if (work / "errored.tfstate").exists():
+                raise PlatformError(
+                    f"{work}: Terraform could not save its state (errored.tfstate): check the resource group by hand"
+                )
             continue  # never applied
+        try:
+            tfstate = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise PlatformError(
+                f"{path}: unreadable Terraform state ({exc}): check the resource group by hand"
+            ) from None
         if not tfstate.get("resources"):
             continue  # already destroyed
         try:

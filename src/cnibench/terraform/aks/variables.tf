@@ -47,7 +47,7 @@ variable "username" {
   default     = "azureuser"
 
   validation {
-    condition     = can(regex("^[a-z_][a-z0-9_-]{0,31}$", var.username))
+    condition     = can(regex("^[a-z][a-z0-9_-]{0,31}$", var.username))
     error_message = "username must be a Linux user name (lower case, at most 32 characters)."
   }
 }

@@ -16,7 +16,13 @@ terraform {
 
 # Credentials come from the environment (ARM_* variables) or `az login`; nothing secret is written here.
 provider "azurerm" {
-  features {}
+  features {
+    # the resource group exists for this run only: deleting it must not stop at a cluster Terraform lost track
+    # of (a run interrupted while the cluster was being created)
+    resource_group {
+      prevent_deletion_if_contains_resources = false
+    }
+  }
 }
 
 provider "azapi" {}

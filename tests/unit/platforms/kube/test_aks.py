@@ -158,3 +158,11 @@ def test_nothing_billable_without_a_yes(monkeypatch, capsys, tmp_path):
 def test_tfvars_helper_writes_only_module_variables():
     spec = parse_spec(load_spec_data(EXAMPLE))
     assert set(aks_tfvars(spec, "x")) <= set(_blocks(_module(), "variable"))
+
+
+def test_a_pod_cidr_in_aks_own_ranges_and_a_bad_username_are_refused():
+    data = load_spec_data(EXAMPLE)
+    with pytest.raises(SpecError, match=r"network.pod_cidr: 10.0.0.0/16 overlaps 10.0.0.0/16, which AKS uses itself"):
+        parse_spec({**data, "network": {"pod_cidr": "10.0.0.0/16"}})
+    with pytest.raises(SpecError, match=r"aks.username: must be a Linux user name"):
+        parse_spec({**data, "aks": {"username": "_admin"}})

@@ -129,3 +129,10 @@ def test_kubectl_points_at_the_run_cluster():
 def test_image_version():
     assert ops.image_version("quay.io/cilium/cilium:v1.19.4@sha256:" + "b" * 64) == "1.19.4"
     assert ops.image_version("localhost:5000/antrea/antrea-agent") is None
+
+
+def test_a_gateway_is_ready_when_programmed_not_when_addressed():
+    gateway = {"status": {"addresses": [{"value": "20.1.2.3"}], "conditions": [{"type": "Accepted", "status": "True"}]}}
+    assert ops.load_balancer_address("Gateway", gateway) == "20.1.2.3" and not ops.programmed(gateway)
+    gateway["status"]["conditions"].append({"type": "Programmed", "status": "True"})
+    assert ops.programmed(gateway)

@@ -17,8 +17,8 @@ author: cnibench developers
 EXAMPLES = r"""
 - name: Write the kubeconfig
   cnibench.bench.aks_kubeconfig:
-    project_path: /run/cnibench/kube/cnib1a2b/terraform-cilium
-    dest: /run/cnibench/kube/cnib1a2b/kubeconfig-cilium
+    project_path: /var/lib/cnibench/kube/cnib1a2b/terraform-cilium
+    dest: /var/lib/cnibench/kube/cnib1a2b/kubeconfig-cilium
 """
 
 RETURN = r"""

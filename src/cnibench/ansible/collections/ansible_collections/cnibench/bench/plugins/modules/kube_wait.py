@@ -14,6 +14,9 @@ options:
   kind: {description: Gateway or Service (O(what=address))., type: str, choices: [Gateway, Service]}
   name: {description: Its name (O(what=address))., type: str}
   expected: {description: The address it must get., type: str}
+  probe:
+    description: A URL (with C(@address@)) that must answer "Hostname:" a few times in a row before it is ready.
+    type: str
   metrics: {description: Prometheus service, port, DaemonSet and timeout (O(what=metrics))., type: dict}
   timeout: {description: Seconds to wait., type: float, default: 300}
   kubeconfig: {description: kubeconfig file., type: str}
@@ -49,6 +52,7 @@ def main() -> None:
             "kind": {"type": "str", "choices": ["Gateway", "Service"]},
             "name": {"type": "str"},
             "expected": {"type": "str"},
+            "probe": {"type": "str"},
             "metrics": {"type": "dict"},
             "timeout": {"type": "float", "default": 300.0},
             "kubeconfig": {"type": "str"},
@@ -68,7 +72,9 @@ def main() -> None:
     start = time.monotonic()
     try:
         if p["what"] == "address":
-            address = ops.wait_address(kubectl, p["kind"], p["name"], expected=p["expected"], timeout=p["timeout"])
+            address = ops.wait_address(
+                kubectl, p["kind"], p["name"], expected=p["expected"], timeout=p["timeout"], probe=p["probe"]
+            )
             module.exit_json(changed=False, address=address, seconds=time.monotonic() - start)
         seconds = ops.wait_metrics(kubectl, p["metrics"])
     except CnibenchError as exc:
