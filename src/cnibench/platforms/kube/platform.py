@@ -222,15 +222,7 @@ class KubePlatform:
                 if cni == "cilium"
                 else render.antrea_values()
             )
-            values_file = rendered / render.HELM_DIR / f"{cni}.values.yaml"
-            files[str(render.HELM_DIR / f"{cni}.values.yaml")] = values
-            v["cni_chart"] = {
-                **CHARTS[cni],
-                "release": cni,
-                "version": getattr(kube.versions, cni),
-                "values": str(values_file),
-                "agent": CNI_AGENT[cni],
-            }
+            values_file = _cni_chart(spec, cluster, values, files)
             cluster.steps.append(
                 f"create kind cluster {name}: control plane + {spec.nodes.workers} workers, {kube.node_image}, "
                 f"default CNI disabled{', no kube-proxy' if cni == 'cilium' else ''}; kubeconfig in {v['kubeconfig']}"
@@ -293,15 +285,7 @@ class KubePlatform:
             if cni == "cilium"
             else render.antrea_aks_values(pod_cidr=pod_cidr)
         )
-        values_file = cluster.rendered / render.HELM_DIR / f"{cni}.values.yaml"
-        files[str(render.HELM_DIR / f"{cni}.values.yaml")] = values
-        v["cni_chart"] = {
-            **CHARTS[cni],
-            "release": cni,
-            "version": getattr(kube.versions, cni),
-            "values": str(values_file),
-            "agent": CNI_AGENT[cni],
-        }
+        values_file = _cni_chart(spec, cluster, values, files)
         cluster.steps.append(
             f"terraform apply (terraform/aks, {v['terraform']['work_dir']}): resource group rg{infix} in "
             f"{aks.location}, AKS cluster cluster{infix} with {aks.node_count} x {aks.vm_type}, network_plugin "
@@ -621,6 +605,21 @@ class KubePlatform:
             kept_cni=self.kept_cni,
             directory=kube_state_dir(),
         )
+
+
+def _cni_chart(spec: Spec, cluster: _Cluster, values: dict[str, Any], files: dict[str, Any]) -> Path:
+    """The CNI's Helm release for the playbook, its values file rendered; returns the values file's path."""
+    cni = cluster.cni
+    name = render.HELM_DIR / f"{cni}.values.yaml"
+    files[str(name)] = values
+    cluster.vars["cni_chart"] = {
+        **CHARTS[cni],
+        "release": cni,
+        "version": getattr(spec.kube.versions, cni),
+        "values": str(cluster.rendered / name),
+        "agent": CNI_AGENT[cni],
+    }
+    return cluster.rendered / name
 
 
 def aks_tfvars(spec: Spec, infix: str) -> dict[str, Any]:

@@ -13,9 +13,9 @@ from typing import Any
 import celpy
 import pytest
 import yaml
+from kube_examples import write_example
 
 from cnibench import commands
-from cnibench.spec import load_spec_data
 
 ROOT = Path(__file__).resolve().parents[4]
 SCHEMAS = ROOT.parent / "shared" / "schemas"
@@ -76,15 +76,7 @@ def _check(doc: dict[str, Any], crds: dict[tuple[str, str], dict[str, Any]]) -> 
 
 
 def _rendered(tmp_path: Path, example: str, **changes: Any) -> list[dict[str, Any]]:
-    data = load_spec_data(ROOT / "examples" / example)
-    for dotted, value in changes.items():
-        target = data
-        *path, last = dotted.split("__")
-        for key in path:
-            target = target.setdefault(key, {})
-        target[last] = value
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(yaml.safe_dump(data))
+    spec = write_example(tmp_path, example, **changes)
     commands.render(spec, tmp_path / "out")
     docs = []
     for path in sorted((tmp_path / "out").glob("rendered/*/manifests/*.yaml")):

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from kube_examples import write_example
 
 from cnibench import commands
 from cnibench.spec import load_spec_data
@@ -23,16 +24,7 @@ needs_shared = pytest.mark.skipif(not VALIDATOR.exists(), reason="../shared (pin
 
 
 def _spec(tmp_path: Path, example: str, **changes: Any) -> Path:
-    data = load_spec_data(ROOT / "examples" / example)
-    for dotted, value in changes.items():
-        target = data
-        *path, last = dotted.split("__")
-        for key in path:
-            target = target.setdefault(key, {})
-        target[last] = value
-    path = tmp_path / "spec.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+    return write_example(tmp_path, example, **changes)
 
 
 def _render(tmp_path: Path, example: str, **changes: Any) -> Path:

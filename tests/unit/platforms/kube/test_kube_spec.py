@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
+from kube_examples import example_with
 
 from cnibench import pins
 from cnibench.errors import SpecError
@@ -18,17 +19,7 @@ KUBECONFIG_EXAMPLE = ROOT / "examples" / "kubeconfig.yaml"
 
 
 def _kind(**changes: Any) -> dict[str, Any]:
-    data = load_spec_data(KIND_EXAMPLE)
-    for dotted, value in changes.items():
-        target = data
-        *path, last = dotted.split("__")
-        for key in path:
-            target = target.setdefault(key, {})
-        if value is None:
-            target.pop(last, None)
-        else:
-            target[last] = value
-    return data
+    return example_with("kind-antrea-vs-cilium.yaml", **changes)
 
 
 def test_kind_example_resolves_addresses_at_the_top_of_kinds_network():
