@@ -156,6 +156,7 @@ class KubePlatform:
                     + (" (unless --keep)" if not self.keep else "; --keep: leave them")
                 )
             renders[rendered] = render.Files(files)
+            _finish_vars(cluster.vars)
             clusters.append(cluster.vars)
             steps += [f"[{cni}] {step}" for step in cluster.steps]
             facts[cni] = {
@@ -394,7 +395,7 @@ class KubePlatform:
             "client_manifest": str(cluster.rendered / client),
             "client_pod": render.IPERF3_CLIENT,
             "gateway_node": preferred,
-            "gateway_label": render.GATEWAY_NODE_LABEL,
+            "gateway_labels": {render.GATEWAY_NODE_LABEL: "true"},
             "assign_egress_ip": assign,
             "server": server,
             "server_ip": server_ip,
@@ -657,6 +658,18 @@ def _k6_run(run: PlannedRun, target: str, *, in_container: bool) -> PlannedRun:
             *mounts, pins.K6_IMAGE, *argv[1:],
         ]  # fmt: skip
     return replace(run, command={**run.command, "argv": argv, "netns": ""})
+
+
+def _finish_vars(v: dict[str, Any]) -> None:
+    """What the playbook would otherwise work out in Jinja: trials per role, the module arguments of the cluster
+    check and what the teardown removes."""
+    trials = v.pop("trials")
+    v["egress_trials"] = [t for t in trials if t["kind"] == "egress"]
+    v["ingress_trials"] = [t for t in trials if t["kind"] == "ingress"]
+    egress = v.get("egress")
+    v["info"] = {"egress": egress is not None, "preferred_gateway": egress["gateway_node"] if egress else None}
+    server = egress["server"] if egress else None
+    v["teardown"] = {"containers": [server["name"]] if server and server["kind"] == "container" else []}
 
 
 def _with_metrics(run: PlannedRun, cluster: _Cluster) -> PlannedRun:

@@ -184,7 +184,7 @@ def test_render_writes_the_playbook_vars_and_the_load_script(tmp_path):
             assert Path(path).is_file() and Path(path).is_relative_to(out)
         # kind's kubeconfig holds credentials: never inside the results
         assert not Path(cluster["kubeconfig"]).is_relative_to(out)
-        runs = [run for trial in cluster["trials"] for run in trial["runs"]]
+        runs = [run for trial in cluster["egress_trials"] + cluster["ingress_trials"] for run in trial["runs"]]
         assert len(runs) == 9 and all(run["metrics"]["uplinks"] == "eth0" for run in runs)
         k6 = next(run["argv"] for run in runs if run["argv"][0] == "k6")
         assert "CNIBENCH_TARGET=http://@address@/echo" in k6
@@ -232,3 +232,14 @@ def test_cilium_on_an_existing_cluster_without_an_egress_ip_uses_the_gateway_nod
     (cluster,) = extravars["cnibench_clusters"]
     assert cluster["egress"]["egress_ip"] is None and cluster["kind_config"] is None and cluster["cni_chart"] is None
     assert cluster["egress"]["server"]["argv"][:3] == ["iperf3", "--server", "--json"]
+
+
+def test_the_playbook_gets_decisions_not_logic(tmp_path):
+    """What the roles would otherwise compute in Jinja comes ready from Python."""
+    out = _render(tmp_path, "kind-antrea-vs-cilium.yaml")
+    antrea = json.loads((out / "vars.json").read_text())["cnibench_clusters"][0]
+    assert [t["scenario"] for t in antrea["egress_trials"]] == ["egress-baseline", "egress"]
+    assert [t["scenario"] for t in antrea["ingress_trials"]] == ["ingress"]
+    assert antrea["info"] == {"egress": True, "preferred_gateway": "cnib0000-antrea-worker"}
+    assert antrea["teardown"] == {"containers": ["cnib0000-antrea-iperf3"]}
+    assert antrea["egress"]["gateway_labels"] == {"cnibench.io/egress-gateway": "true"}
