@@ -116,45 +116,7 @@ class KubePlatform:
                 runs += self._compile_ingress(
                     spec, cluster, repetitions=trials[ingress.NAME], run_dir=run_dir, files=files
                 )
-            # every cluster of a run uses the same addresses on kind's network: --keep keeps the last one only
-            keep = self.keep and cni == measured[-1]
-            cluster.vars["keep"] = keep
-            if keep:
-                self.kept_cni = cni
-            if keep and self.name == "aks":
-                terraform = cluster.vars["terraform"]
-                self.notes = [
-                    f"kept AKS cluster {terraform['cluster_name']} (it costs money until deleted): kubectl "
-                    f"--kubeconfig {cluster.vars['kubeconfig']} get nodes; delete it with `cnibench clean` (terraform "
-                    f"destroy) or az group delete --name {terraform['resource_group']} --yes"
-                ]
-            if keep and self.name == "kind":
-                self.kept_cluster = cluster.vars["cluster"]
-                self.notes = [
-                    f"kept kind cluster {self.kept_cluster}: kubectl --kubeconfig {cluster.vars['kubeconfig']} "
-                    f"get pods -A; delete it with `cnibench clean` (or kind delete cluster --name "
-                    f"{self.kept_cluster})"
-                ]
-            if self.name == "aks":
-                cluster.steps.append(
-                    f"terraform destroy: resource group {cluster.vars['terraform']['resource_group']} and everything "
-                    "in it, also after a failure or Ctrl-C"
-                    if not keep
-                    else "--keep: leave the AKS cluster running (it costs money: delete it with `cnibench clean`)"
-                )
-            elif self.name == "kind":
-                cluster.steps.append(
-                    "--keep: leave the cluster and the server container running"
-                    if keep
-                    else "delete the kind cluster and the external containers"
-                    + (" (--keep keeps the last CNI's cluster only: they share kind's addresses)" if self.keep else "")
-                )
-            else:
-                cluster.steps.append(
-                    f"delete namespace {kube.namespace} and the cluster-wide objects cnibench created, remove the "
-                    "gateway label, stop the iperf3 server"
-                    + (" (unless --keep)" if not self.keep else "; --keep: leave them")
-                )
+            self._compile_teardown(spec, cluster, keep=self.keep and cni == measured[-1])
             renders[rendered] = render.Files(files)
             _finish_vars(cluster.vars)
             clusters.append(cluster.vars)
@@ -174,6 +136,48 @@ class KubePlatform:
             "cnibench_clusters": clusters,
         }
         return Compiled(playbook=PLAYBOOK, extravars=extravars, runs=runs, steps=steps, facts=facts, renders=renders)
+
+    def _compile_teardown(self, spec: Spec, cluster: _Cluster, *, keep: bool) -> None:
+        """The end of a cluster: deleted, or (``--keep``, the run's last cluster only: every cluster of a run uses
+        the same addresses on kind's network) left running, with a note saying how to reach and delete it."""
+        kube, cni = spec.kube, cluster.cni
+        cluster.vars["keep"] = keep
+        if keep:
+            self.kept_cni = cni
+        if keep and self.name == "aks":
+            terraform = cluster.vars["terraform"]
+            self.notes = [
+                f"kept AKS cluster {terraform['cluster_name']} (it costs money until deleted): kubectl "
+                f"--kubeconfig {cluster.vars['kubeconfig']} get nodes; delete it with `cnibench clean` (terraform "
+                f"destroy) or az group delete --name {terraform['resource_group']} --yes"
+            ]
+        if keep and self.name == "kind":
+            self.kept_cluster = cluster.vars["cluster"]
+            self.notes = [
+                f"kept kind cluster {self.kept_cluster}: kubectl --kubeconfig {cluster.vars['kubeconfig']} "
+                f"get pods -A; delete it with `cnibench clean` (or kind delete cluster --name "
+                f"{self.kept_cluster})"
+            ]
+        if self.name == "aks":
+            cluster.steps.append(
+                f"terraform destroy: resource group {cluster.vars['terraform']['resource_group']} and everything "
+                "in it, also after a failure or Ctrl-C"
+                if not keep
+                else "--keep: leave the AKS cluster running (it costs money: delete it with `cnibench clean`)"
+            )
+        elif self.name == "kind":
+            cluster.steps.append(
+                "--keep: leave the cluster and the server container running"
+                if keep
+                else "delete the kind cluster and the external containers"
+                + (" (--keep keeps the last CNI's cluster only: they share kind's addresses)" if self.keep else "")
+            )
+        else:
+            cluster.steps.append(
+                f"delete namespace {kube.namespace} and the cluster-wide objects cnibench created, remove the "
+                "gateway label, stop the iperf3 server"
+                + (" (unless --keep)" if not self.keep else "; --keep: leave them")
+            )
 
     def _kubectl(self, spec: Spec, cluster: _Cluster) -> Kubectl:
         return Kubectl(cluster.vars["kubeconfig"], cluster.vars["context"], spec.kube.namespace)
