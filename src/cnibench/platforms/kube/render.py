@@ -106,9 +106,11 @@ def cilium_values(*, api_host: str | None, api_port: int, gateway_api: bool) -> 
 
 
 def cilium_aks_values(*, pod_cidr: str) -> dict[str, Any]:
-    """Cilium on AKS bring-your-own-CNI (Cilium docs, installation/k8s-install-helm, AKS: ``aksbyocni.enabled``,
-    tunnel routing, cluster-pool IPAM; AKS keeps kube-proxy, so no kube-proxy replacement, hence no egress gateway
-    and no Cilium Gateway API). The pod CIDR is the spec's, away from AKS's own 10.0.0.0/16 and 10.224.0.0/12."""
+    """Cilium on AKS bring-your-own-CNI: ``aksbyocni.enabled`` (the chart then requires tunnel routing) with
+    cluster-pool IPAM (https://docs.cilium.io/en/stable/installation/k8s-install-helm/, AKS tab: "helm install cilium
+    ... --set aksbyocni.enabled=true"; requirements-aks: "BYOCNI (none): Encapsulation, Cluster Pool"). AKS keeps
+    kube-proxy, so no kube-proxy replacement, hence no egress gateway and no Cilium Gateway API. The pod CIDR is the
+    spec's, away from AKS's own 10.0.0.0/16 and 10.224.0.0/12."""
     return {
         "aksbyocni": {"enabled": True},
         "routingMode": "tunnel",
@@ -119,8 +121,9 @@ def cilium_aks_values(*, pod_cidr: str) -> dict[str, Any]:
 
 
 def antrea_aks_values(*, pod_cidr: str) -> dict[str, Any]:
-    """Antrea on AKS bring-your-own-CNI in encap mode with its NodeIPAM (Antrea docs, aks-installation.md: "make sure
-    that you configure Antrea NodeIPAM"; Azure support is untested upstream since Antrea 2.5)."""
+    """Antrea on AKS bring-your-own-CNI in encap mode with its NodeIPAM
+    (https://github.com/antrea-io/antrea/blob/v2.7.0/docs/aks-installation.md: "Just make sure that you configure
+    Antrea NodeIPAM"; "Azure support is no longer tested starting with Antrea 2.5")."""
     return {**antrea_values(), "nodeIPAM": {"enable": True, "clusterCIDRs": [pod_cidr]}}
 
 
