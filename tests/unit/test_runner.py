@@ -33,6 +33,21 @@ def test_ansible_error_without_output(tmp_path):
     assert ansible_error(tmp_path) is None
 
 
+def _recorder(tmp_path: Path, platform: str, planned: int) -> Recorder:
+    results = RunResults(
+        run_id="r",
+        name="t",
+        platform=platform,
+        status="running",
+        started_at=time.time(),
+        cnibench_version="0",
+        spec={},
+        environment={},
+        planned_repetitions=planned,
+    )
+    return Recorder(tmp_path, results)
+
+
 # ---- the event handler, fed events shaped like ansible-runner's -------------------------------------------
 
 
@@ -41,20 +56,7 @@ def setup(tmp_path):
     spec = parse_spec(default_spec_data())
     plan = make_plan(spec)
     compiled = NetnsPlatform().compile(plan, run_dir=tmp_path, prefix="cnib0000")
-    recorder = Recorder(
-        tmp_path,
-        RunResults(
-            run_id="r",
-            name="t",
-            platform="netns",
-            status="running",
-            started_at=time.time(),
-            cnibench_version="0",
-            spec={},
-            environment={},
-            planned_repetitions=plan.repetitions,
-        ),
-    )
+    recorder = _recorder(tmp_path, "netns", plan.repetitions)
     stop = StopController()
     bundles = {c["bundle"]: c["cni"] for c in compiled.extravars["cnibench_clusters"]}
     handler = EventHandler(
@@ -248,20 +250,7 @@ def test_kube_results_carry_runtime_expectations_and_cluster_facts(tmp_path, dat
     data["scenarios"]["ingress"]["lb_ip"] = "203.0.113.250"
     spec = parse_spec(data)
     compiled = KubePlatform("kind").compile(make_plan(spec, ["egress"]), run_dir=tmp_path, prefix="cnib0000")
-    recorder = Recorder(
-        tmp_path,
-        RunResults(
-            run_id="r",
-            name="t",
-            platform="kind",
-            status="running",
-            started_at=time.time(),
-            cnibench_version="0",
-            spec={},
-            environment={},
-            planned_repetitions=len(compiled.runs),
-        ),
-    )
+    recorder = _recorder(tmp_path, "kind", len(compiled.runs))
     handler = EventHandler(
         runs=compiled.runs,
         run_dir=tmp_path,

@@ -44,6 +44,11 @@ class Kubectl:
     context: str | None
     namespace: str
 
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> Kubectl:
+        """From a module's parameters (the collection's KUBECTL_ARGS)."""
+        return cls(params.get("kubeconfig"), params.get("context"), str(params["namespace"]))
+
     def argv(self, *args: str, namespaced: bool = True) -> list[str]:
         base = ["kubectl"]
         if self.kubeconfig:

@@ -170,6 +170,18 @@ class ExecResult:
     ended_at: float
     stderr: str  # the beginning of it: tools print their reason first (the rest is in the .stderr file)
 
+    def as_module_result(self, output: str) -> dict[str, Any]:
+        """What a measurement module returns (``exit_code``, deliberately not ``rc``: a failing tool is a failed
+        repetition cnibench records, not a failed task)."""
+        return {
+            "exit_code": self.returncode,
+            "timed_out": self.returncode is None,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "stderr_head": self.stderr,
+            "output": output,
+        }
+
 
 #: A measurement's stderr kept on disk at most (k6 logs one line per failed request: megabytes per second).
 STDERR_LIMIT = 1 << 20

@@ -37,14 +37,13 @@ gateway_node: {description: The egress gateway node (null without O(egress))., t
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.cnibench.bench.plugins.module_utils.kube import KUBECTL_ARGS
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "kubeconfig": {"type": "str"},
-            "context": {"type": "str"},
-            "namespace": {"type": "str", "required": True},
+            **KUBECTL_ARGS,
             "expected_cni": {"type": "str", "required": True},
             "egress": {"type": "bool", "default": False},
             "preferred_gateway": {"type": "str"},
@@ -58,7 +57,7 @@ def main() -> None:
     except ImportError as exc:
         module.fail_json(msg=f"cnibench is not importable by {module._name}'s interpreter: {exc}")
     p = module.params
-    kubectl = ops.Kubectl(p["kubeconfig"], p["context"], p["namespace"])
+    kubectl = ops.Kubectl.from_params(p)
     try:
         info = ops.cluster_info(kubectl, expected_cni=p["expected_cni"], egress=p["egress"],
                                 preferred_gateway=p["preferred_gateway"],

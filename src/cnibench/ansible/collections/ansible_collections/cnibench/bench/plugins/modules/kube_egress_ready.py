@@ -43,6 +43,7 @@ expect: {description: expected_source_ip and (policy) egress_apply_s., type: dic
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.cnibench.bench.plugins.module_utils.kube import KUBECTL_ARGS
 
 
 def main() -> None:
@@ -56,9 +57,7 @@ def main() -> None:
             "egress_ip": {"type": "str"},
             "gateway_node": {"type": "str", "required": True},
             "timeout": {"type": "float", "required": True},
-            "kubeconfig": {"type": "str"},
-            "context": {"type": "str"},
-            "namespace": {"type": "str", "required": True},
+            **KUBECTL_ARGS,
         },
         required_if=[("mode", "policy", ("manifest",))],
         supports_check_mode=False,
@@ -69,7 +68,7 @@ def main() -> None:
     except ImportError as exc:
         module.fail_json(msg=f"cnibench is not importable by {module._name}'s interpreter: {exc}")
     p = module.params
-    kubectl = ops.Kubectl(p["kubeconfig"], p["context"], p["namespace"])
+    kubectl = ops.Kubectl.from_params(p)
     try:
         expect = ops.egress_ready(
             kubectl,

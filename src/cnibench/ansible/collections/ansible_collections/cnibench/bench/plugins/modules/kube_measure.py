@@ -49,6 +49,7 @@ metrics_error: {description: Why the metrics are missing, or null., type: str, r
 from pathlib import Path
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.cnibench.bench.plugins.module_utils.kube import KUBECTL_ARGS
 
 
 def main() -> None:
@@ -60,9 +61,7 @@ def main() -> None:
             "substitutions": {"type": "dict", "default": {}},
             "expect": {"type": "dict"},
             "metrics": {"type": "dict"},
-            "kubeconfig": {"type": "str"},
-            "context": {"type": "str"},
-            "namespace": {"type": "str", "required": True},
+            **KUBECTL_ARGS,
         },
         supports_check_mode=False,
     )
@@ -79,19 +78,14 @@ def main() -> None:
         module.fail_json(msg=f"cannot run {argv[0]}: {exc}")
     extra = {}
     if p["metrics"]:
-        kubectl = ops.Kubectl(p["kubeconfig"], p["context"], p["namespace"])
+        kubectl = ops.Kubectl.from_params(p)
         extra["metrics_error"] = ops.fetch_metrics(
             kubectl, p["metrics"], started_at=result.started_at, ended_at=result.ended_at
         )
     module.exit_json(
         changed=True,
         failed=False,
-        exit_code=result.returncode,
-        timed_out=result.returncode is None,
-        started_at=result.started_at,
-        ended_at=result.ended_at,
-        stderr_head=result.stderr,
-        output=p["output"],
+        **result.as_module_result(p["output"]),
         expect=p["expect"] or {},
         **extra,
     )

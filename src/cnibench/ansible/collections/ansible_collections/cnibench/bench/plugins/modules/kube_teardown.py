@@ -38,6 +38,7 @@ removed: {description: What was removed., type: list, returned: always}
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.cnibench.bench.plugins.module_utils.kube import KUBECTL_ARGS
 
 
 def main() -> None:
@@ -47,9 +48,7 @@ def main() -> None:
             "containers": {"type": "list", "elements": "str", "default": []},
             "pids": {"type": "list", "elements": "int", "default": []},
             "helm_releases": {"type": "list", "elements": "dict", "default": []},
-            "kubeconfig": {"type": "str"},
-            "context": {"type": "str"},
-            "namespace": {"type": "str", "required": True},
+            **KUBECTL_ARGS,
         },
         supports_check_mode=False,
     )
@@ -59,7 +58,7 @@ def main() -> None:
     except ImportError as exc:
         module.fail_json(msg=f"cnibench is not importable by {module._name}'s interpreter: {exc}")
     p = module.params
-    kubectl = ops.Kubectl(p["kubeconfig"], p["context"], p["namespace"])
+    kubectl = ops.Kubectl.from_params(p)
     try:
         removed = teardown.teardown(
             kubectl,

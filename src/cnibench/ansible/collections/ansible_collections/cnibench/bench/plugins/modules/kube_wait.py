@@ -43,6 +43,7 @@ seconds: {description: Seconds waited., type: float, returned: success}
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.cnibench.bench.plugins.module_utils.kube import KUBECTL_ARGS
 
 
 def main() -> None:
@@ -55,9 +56,7 @@ def main() -> None:
             "probe": {"type": "str"},
             "metrics": {"type": "dict"},
             "timeout": {"type": "float", "default": 300.0},
-            "kubeconfig": {"type": "str"},
-            "context": {"type": "str"},
-            "namespace": {"type": "str", "required": True},
+            **KUBECTL_ARGS,
         },
         required_if=[("what", "address", ("kind", "name")), ("what", "metrics", ("metrics",))],
         supports_check_mode=False,
@@ -68,7 +67,7 @@ def main() -> None:
     except ImportError as exc:
         module.fail_json(msg=f"cnibench is not importable by {module._name}'s interpreter: {exc}")
     p = module.params
-    kubectl = ops.Kubectl(p["kubeconfig"], p["context"], p["namespace"])
+    kubectl = ops.Kubectl.from_params(p)
     start = time.monotonic()
     try:
         if p["what"] == "address":

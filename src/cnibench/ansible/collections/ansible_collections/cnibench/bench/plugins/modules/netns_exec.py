@@ -112,12 +112,7 @@ def main() -> None:
     module.exit_json(
         changed=True,
         failed=False,
-        exit_code=result.returncode,
-        timed_out=result.returncode is None,
-        started_at=result.started_at,
-        ended_at=result.ended_at,
-        stderr_head=result.stderr,
-        output=p["output"],
+        **result.as_module_result(p["output"]),
         **extra,
     )
 
