@@ -211,6 +211,48 @@ def build_parser() -> argparse.ArgumentParser:
     import_.add_argument("paths", nargs="+", type=Path, metavar="RUN_DIR")
     _db_arg(import_)
 
+    parse = sub.add_parser(
+        "parse",
+        help="derive a sample's figures from one raw tool output, as a run would (for debugging a number)",
+        description="Read one raw file as a run would and print the sample it gives as JSON on stdout: status, "
+        "error and the metric keys exactly as in results.json samples. TOOL: iperf3 (a client's -J "
+        "--get-server-output output), k6 (a --summary-export file), prometheus (a repetition's saved "
+        "rep-NN.metrics/ directory). Exit code 0 when a sample could be made (ok or failed), 2 for a missing or "
+        "unreadable file.",
+    )
+    parse.add_argument("tool", choices=["iperf3", "k6", "prometheus"], metavar="TOOL", help="iperf3, k6 or prometheus")
+    parse.add_argument("file", type=Path, metavar="FILE", help="the raw output (prometheus: the *.metrics directory)")
+    parse.add_argument("--protocol", choices=["tcp", "udp"], help="iperf3: the protocol (default: from the file)")
+    parse.add_argument(
+        "--expected-source-ip", metavar="IP", help="iperf3: the address the server must have seen (default: no check)"
+    )
+    parse.add_argument(
+        "--backends", metavar="A,B,C", help="k6: the echo backends that should answer (default: those it counted)"
+    )
+    parse.add_argument(
+        "--max-failed-rate",
+        type=_failed_rate,
+        default=0.0,
+        metavar="F",
+        help="k6: the fraction of failed requests above which the repetition fails (default 0)",
+    )
+
+    reanalyze = sub.add_parser(
+        "reanalyze",
+        help="re-derive a stored run's samples from its raw artifacts with today's parsers",
+        description="Read every raw artifact of a finished run again with this cnibench's parsers and write the "
+        "result as a NEW run in DIR (a new run id; results.json records which run and cnibench version it came "
+        "from); the original run is never modified. Prints which figures changed, the summary, and adds the new "
+        "run to the store and writes its report, as `run` does.",
+    )
+    reanalyze.add_argument("run", metavar="RUN", help="run directory, results.json or stored run id")
+    reanalyze.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="DIR", help="results directory for the new run"
+    )
+    reanalyze.add_argument(
+        "--db", type=Path, metavar="PATH", help="results database for the new run (default: cnibench.db in DIR)"
+    )
+
     export = sub.add_parser(
         "export",
         help="write a run's samples as CSV or JSON",
@@ -229,6 +271,16 @@ def _db_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db", type=Path, default=DEFAULT_DB, metavar="PATH", help=f"results database (default: {DEFAULT_DB})"
     )
+
+
+def _failed_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a fraction from 0 to 1, got {text}")
+    return value
 
 
 def _fraction(text: str) -> float:
@@ -277,6 +329,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.runs(args.db)
         if args.command == "import":
             return commands.import_runs(args.paths, args.db)
+        if args.command == "parse":
+            return commands.parse(
+                args.tool,
+                args.file,
+                protocol=args.protocol,
+                expected_source_ip=args.expected_source_ip,
+                backends=args.backends.split(",") if args.backends else None,
+                max_failed_rate=args.max_failed_rate,
+            )
+        if args.command == "reanalyze":
+            return commands.reanalyze(args.run, args.output, db=args.db)
         if args.command == "export":
             return commands.export(args.run, fmt=args.fmt, output=args.output, db=args.db)
     except CnibenchError as exc:

@@ -144,6 +144,7 @@ def doctor(platform: str = "netns", spec_path: Path | None = None) -> int:
         spec, _ = load_spec(spec_path)
         platform = spec.platform
         settings = runner.kube_settings(spec)
+        settings["udp"] = spec.scenarios.egress is not None and spec.scenarios.egress.protocol == "udp"
     checks = doctor_mod.checks_for(platform, **settings)
     width = max(len(c.name) for c in checks)
     for check in checks:
@@ -351,4 +352,46 @@ def compare(a: str, b: str, *, threshold: float = DEFAULT_THRESHOLD, db: Path = 
 
 def schema() -> int:
     print(json.dumps(json_schema(), indent=2))
+    return 0
+
+
+def parse(
+    tool: str,
+    path: Path,
+    *,
+    protocol: str | None = None,
+    expected_source_ip: str | None = None,
+    backends: list[str] | None = None,
+    max_failed_rate: float = 0.0,
+) -> int:
+    """Print the sample one raw file gives (JSON); exit 0 whether it is ok or failed."""
+    from cnibench.reanalysis import parse_artifact
+
+    answer = parse_artifact(
+        tool,
+        path,
+        protocol=protocol,
+        expected_source_ip=expected_source_ip,
+        backends=backends,
+        max_failed_rate=max_failed_rate,
+    )
+    print(json.dumps(answer, indent=2))
+    return 0
+
+
+def reanalyze(ref: str, output: Path, *, db: Path | None = None) -> int:
+    """A stored run, re-derived from its raw artifacts into a new run under ``output``; prints what changed."""
+    from cnibench.reanalysis import reanalyze as remake
+
+    store = Store(DEFAULT_DB)
+    source, source_dir = resolve(ref, store)
+    if source_dir is None:
+        raise ResultsError(f"{ref}: the store does not know this run's directory (its raw artifacts are needed)")
+    done = remake(source, source_dir, output)
+    print(f"reanalyzed {source.run_id} (cnibench {source.cnibench_version}) into {done.results.run_id}")
+    for line in done.changes or ["no figure changed"]:
+        print(f"  {line}")
+    print(format_summary(done.results, str(done.run_dir)))
+    for line in store_and_report(done.run_dir, done.results, db or output / "cnibench.db"):
+        print(line)
     return 0

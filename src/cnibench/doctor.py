@@ -92,8 +92,31 @@ METRICS_TOOLS = [
 ]
 
 
-def netns_checks(scenarios: set[str] | None = None, metrics: bool = True) -> list[Check]:
-    """The netns platform's prerequisites; ``scenarios`` limits the tools to those the run needs."""
+def check_iperf3(*, udp: bool = False) -> Check:
+    """iperf3 and its version: ``--get-server-output`` (the server's own view, every run) needs 3.1; a UDP receiver
+    summary in the server's JSON needs 3.11 (esnet/iperf#1174), so a UDP run needs 3.11 where the server runs."""
+    from cnibench.tools import iperf3
+
+    path = tool_path("iperf3")
+    if path is None:
+        return Check("iperf3 (egress)", False, "not found", f"{APT} iperf3")
+    _ok, text = _tool_output([path, "--version"])
+    version = iperf3.version_of(text)
+    if version is None:
+        return Check("iperf3 (egress)", False, f"{path}: cannot read its version ({text[:60] or 'no output'})")
+    floor = iperf3.MIN_VERSION_UDP_RECEIVER if udp else iperf3.MIN_VERSION_SERVER_OUTPUT
+    need = ".".join(map(str, floor))
+    if iperf3.older_than(version, floor):
+        why = "a UDP receiver summary" if udp else "--get-server-output (the server's own view)"
+        detail = f"{version} is too old: {why} needs {need}+"
+        return Check("iperf3 (egress)", False, detail, f"{APT} iperf3 (>= {need})")
+    udp_note = "" if udp or not iperf3.older_than(version, iperf3.MIN_VERSION_UDP_RECEIVER) else "; UDP needs 3.11+"
+    return Check("iperf3 (egress)", True, f"{version} ({path}){udp_note}")
+
+
+def netns_checks(scenarios: set[str] | None = None, metrics: bool = True, *, udp: bool = False) -> list[Check]:
+    """The netns platform's prerequisites; ``scenarios`` limits the tools to those the run needs; ``udp``: the
+    egress scenario runs UDP (iperf3 3.11+)."""
     checks = [
         check_privileges(),
         check_tool("ip", f"{APT} iproute2", what="ip (iproute2)"),
@@ -110,7 +133,7 @@ def netns_checks(scenarios: set[str] | None = None, metrics: bool = True) -> lis
         for name, hint, what in tools:
             if name not in seen:
                 seen.add(name)
-                checks.append(check_tool(name, hint, what=what))
+                checks.append(check_iperf3(udp=udp) if name == "iperf3" else check_tool(name, hint, what=what))
     if metrics:
         checks += [check_tool(name, hint, what=what) for name, hint, what in METRICS_TOOLS]
     return checks
@@ -119,17 +142,21 @@ def netns_checks(scenarios: set[str] | None = None, metrics: bool = True) -> lis
 PLATFORMS = ("netns", "kind", "kubeconfig", "aks")
 
 
-def checks_for(platform: str, scenarios: set[str] | None = None, metrics: bool = True, **kube: Any) -> list[Check]:
-    """The checks of ``platform``; ``kube`` are the Kubernetes platforms' settings (k6_in_container, kubeconfig,
-    context)."""
+def checks_for(
+    platform: str, scenarios: set[str] | None = None, metrics: bool = True, *, udp: bool = False, **kube: Any
+) -> list[Check]:
+    """The checks of ``platform``; ``udp``: the egress scenario runs UDP; ``kube`` are the Kubernetes platforms'
+    settings (k6_in_container, kubeconfig, context)."""
     if platform == "netns":
-        return netns_checks(scenarios, metrics)
+        return netns_checks(scenarios, metrics, udp=udp)
     return kube_checks(platform, scenarios, metrics, **kube)
 
 
-def require(platform: str, scenarios: set[str] | None = None, metrics: bool = True, **kube: Any) -> None:
+def require(
+    platform: str, scenarios: set[str] | None = None, metrics: bool = True, *, udp: bool = False, **kube: Any
+) -> None:
     """Raise :class:`PrerequisiteError` (exit 2) naming the first missing prerequisite and how to get it."""
-    for check in checks_for(platform, scenarios, metrics, **kube):
+    for check in checks_for(platform, scenarios, metrics, udp=udp, **kube):
         if not check.ok:
             hint = f"; fix: {check.hint}" if check.hint else ""
             raise PrerequisiteError(f"{check.name}: {check.detail}{hint} (see `cnibench doctor`)")

@@ -263,8 +263,14 @@ class EventHandler:
             ended_at=res.get("ended_at"),
             failure=failure,
         )
+        if res.get("env_removed"):
+            removed = ", ".join(map(str, res["env_removed"]))
+            note = f"ran without {removed} from cnibench's environment (a controlled run)"
+            sample = sample.model_copy(update={"notes": [*sample.notes, note]})
         if run.command.get("metrics") is not None:
-            sample = with_node_metrics(sample, run, res.get("metrics_error") if not failed else "task failed")
+            sample = with_node_metrics(
+                sample, Path(run.command["metrics"]["out"]), res.get("metrics_error") if not failed else "task failed"
+            )
         self.recorded.add(run.artifact)
         self.recorder.add(sample)
         self.progress.finished(run)
@@ -295,13 +301,22 @@ def kube_settings(spec: Spec) -> dict[str, Any]:
     }
 
 
-def with_node_metrics(sample: Sample, run: PlannedRun, error: str | None) -> Sample:
-    """Attach the repetition's node metrics (parsed from the raw Prometheus answers), or why they are missing."""
+def with_node_metrics(sample: Sample, metrics_dir: Path, error: str | None) -> Sample:
+    """Attach the repetition's node metrics (parsed from the raw Prometheus answers in ``metrics_dir``), or why they
+    are missing; a query without a series in the window is named in ``metrics_error`` beside what was found."""
     if error is None:
         try:
-            return sample.model_copy(update={"node_metrics": node_metrics(Path(run.command["metrics"]["out"]))})
-        except (PrometheusError, OSError, ValueError, KeyError) as exc:
+            found = node_metrics(metrics_dir)
+        except (PrometheusError, OSError) as exc:
             error = f"cannot read the saved Prometheus answers: {exc}"
+        else:
+            return sample.model_copy(
+                update={
+                    "node_metrics": found.per_node,
+                    "metrics_error": f"metrics missing: {found.error}" if found.error else None,
+                    "notes": [*sample.notes, *found.notes],
+                }
+            )
     return sample.model_copy(update={"metrics_error": f"metrics missing: {error}"})
 
 
@@ -477,7 +492,13 @@ def execute(
 
     ``keep`` (Kubernetes platforms) leaves the clusters and what was deployed in place."""
     platform = get_platform(spec.platform, keep=keep)
-    doctor.require(spec.platform, {t.scenario for t in plan.trials}, spec.metrics.enabled, **kube_settings(spec))
+    doctor.require(
+        spec.platform,
+        {t.scenario for t in plan.trials},
+        spec.metrics.enabled,
+        udp=spec.scenarios.egress is not None and spec.scenarios.egress.protocol == "udp",
+        **kube_settings(spec),
+    )
     shown_dir = results_dir
     results_dir = results_dir.resolve()  # Ansible runs from its project directory: only absolute paths
     become_subreaper()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -11,6 +12,31 @@ import pytest
 import yaml
 
 from cnibench.platforms.netns import ops
+from cnibench.platforms.netns import state as run_state
+from cnibench.proc import descendants
+
+#: Integration test sessions on one machine take turns (they measure, and they check for leftovers by name).
+SESSION_LOCK = Path("/run/lock/cnibench-integration-tests.lock")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_session_at_a_time():
+    SESSION_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with SESSION_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _others_live_runs() -> set[str]:
+    """Prefixes of runs whose owner is alive and not a process of this test session: a run someone else started
+    on this machine, whose namespaces are not ours to judge or remove."""
+    ours = {os.getpid(), *descendants(os.getpid())}
+    out = set()
+    for path in run_state.STATE_DIR.glob("cnib*.json"):
+        data = run_state.read_state(path)
+        if run_state.owner_alive(data) and data.get("owner_pid") not in ours:
+            out.add(str(data.get("prefix") or path.stem))
+    return out
 
 
 @pytest.fixture
@@ -23,7 +49,12 @@ def state_dir(tmp_path) -> Path:
 def no_leftovers():
     before = set(ops.list_namespaces())
     yield
-    left = [n for n in ops.list_namespaces() if n not in before and ops.is_cnibench_namespace(n)]
+    others = _others_live_runs()
+    left = [
+        n
+        for n in ops.list_namespaces()
+        if n not in before and ops.is_cnibench_namespace(n) and n.split("-", 1)[0] not in others
+    ]
     if left:
         ops.destroy_namespaces(left)
     assert not left, f"namespaces left behind: {left}"

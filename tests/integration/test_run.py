@@ -219,7 +219,7 @@ def test_clean_after_sigkill(tmp_path):
     assert results["status"] == "interrupted" and len(results["samples"]) >= 1
     _assert_clean(run_dir)
     again = subprocess.run([sys.executable, "-m", "cnibench", "clean"], capture_output=True, text=True)
-    assert "nothing to clean" in again.stdout
+    assert prefix not in again.stdout  # (runs of others on this machine may still be listed)
 
 
 def test_clean_leaves_a_live_run_alone(tmp_path):

@@ -211,29 +211,31 @@ def test_exit_code_counts_repetitions_that_did_not_run(setup):
 def test_node_metrics_attach_or_say_why_missing(tmp_path, data_dir):
     from cnibench.results.model import EgressSample
     from cnibench.runner import with_node_metrics
-    from cnibench.scenarios.base import PlannedRun
 
     out = tmp_path / "rep-01.metrics"
     out.mkdir()
     for name in ("cpu_util", "mem_used_bytes", "net_tx_bps", "net_rx_bps"):
         shutil.copy(data_dir / "prometheus" / f"{name}.json", out)
-    run = PlannedRun(
-        cni="hostgw",
-        scenario="egress",
-        repetition=1,
-        artifact="a",
-        expected_seconds=1,
-        command={"metrics": {"out": str(out)}},
-    )
     sample = EgressSample(cni="hostgw", scenario="egress", repetition=1, status="ok", protocol="tcp")
-    attached = with_node_metrics(sample, run, None)
+    attached = with_node_metrics(sample, out, None)
     assert attached.node_metrics["worker"]["net_tx_bps_avg"] > 1e9 and attached.metrics_error is None
-    missing = with_node_metrics(sample, run, "Prometheus at http://x unreachable: refused")
+    missing = with_node_metrics(sample, out, "Prometheus at http://x unreachable: refused")
     assert missing.node_metrics is None and missing.status == "ok"
     assert missing.metrics_error == "metrics missing: Prometheus at http://x unreachable: refused"
     (out / "mem_used_bytes.json").write_text("{broken")
-    broken = with_node_metrics(sample, run, None)
+    broken = with_node_metrics(sample, out, None)
     assert broken.metrics_error.startswith("metrics missing: cannot read the saved Prometheus answers")
+
+
+def test_a_query_without_series_is_a_metrics_error_beside_what_was_found(data_dir):
+    from cnibench.results.model import EgressSample
+    from cnibench.runner import with_node_metrics
+
+    sample = EgressSample(cni="hostgw", scenario="egress", repetition=1, status="ok", protocol="tcp")
+    found = with_node_metrics(sample, data_dir / "cases" / "parsers" / "prometheus-window-no-net-series", None)
+    assert found.metrics_error.startswith("metrics missing: net_tx_bps: no series in the window")
+    assert "net_rx_bps: no series" in found.metrics_error
+    assert found.node_metrics["worker"]["cpu_util_avg"] > 0
 
 
 # ---- Kubernetes platforms: what only the cluster knows comes with the module results -------------------------

@@ -15,6 +15,9 @@ QUERIES: dict[str, str] = {
     "net_tx_bps": 'sum by (node) (rate(node_network_transmit_bytes_total{{device=~"{uplinks}"}}[{window}])) * 8',
     "net_rx_bps": 'sum by (node) (rate(node_network_receive_bytes_total{{device=~"{uplinks}"}}[{window}])) * 8',
 }
+#: Queries that are a utilisation (a fraction of capacity): every point is clamped to UTILISATION_RANGE.
+UTILISATION = frozenset({"cpu_util"})
+UTILISATION_RANGE = (0.0, 1.0)
 #: The node's own links to the outside: on netns the node network uplink (``<prefix>-eth``) and the gateway's
 #: external link (``<prefix>-ext``). Counting every device would count forwarded traffic twice or more (the pod
 #: bridge and its veths, the vxlan device and the uplink it rides on). Kubernetes platforms pass theirs (eth0).

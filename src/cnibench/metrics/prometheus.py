@@ -13,10 +13,11 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cnibench.metrics.catalogue import NETNS_UPLINKS, expressions, rate_window_s
+from cnibench.metrics.catalogue import NETNS_UPLINKS, UTILISATION, UTILISATION_RANGE, expressions, rate_window_s
 
 NODE_EXPORTER_PORT = 9100
 PROMETHEUS_PORT = 9090
@@ -170,44 +171,154 @@ def fetch_window(
     return saved
 
 
-def summarize_matrix(
-    data: dict[str, Any], *, start: float | None = None, end: float | None = None, lead: float = 0.0
-) -> dict[str, dict[str, float]]:
-    """``{node: {"avg": .., "max": ..}}`` of one query_range answer, NaN points left out.
+#: Labels a series is named by, in order: the node label cnibench's queries group by, then Prometheus's own.
+SERIES_LABELS = ("node", "instance")
 
-    With ``start``/``end``, only points whose rate window (``lead`` seconds back) lies inside the measurement
-    are used — a point whose window reaches before the start would average in the idle time before the tool
-    began; all points are used if that leaves none (a measurement shorter than the rate window).
+
+def series_points(values: list[Any], clamp: tuple[float, float] | None = None) -> list[tuple[float, float]]:
+    """A series' ``[[time, "value"], ...]`` as floats: points that are not finite numbers left out, each value
+    clamped to ``clamp`` when given (a utilisation). What the summaries and the report's plots both read."""
+    points = [p for p in (_finite_point(*pair) for pair in values if len(pair) == 2) if p is not None]
+    if clamp is None:
+        return points
+    return [(t, min(max(v, clamp[0]), clamp[1])) for t, v in points]
+
+
+def _finite_point(t: Any, v: Any) -> tuple[float, float] | None:
+    """A ``[time, "value"]`` pair as floats; None for a value that is not a finite number (Prometheus returns
+    ``NaN``, ``+Inf`` and ``-Inf`` as strings: Prometheus HTTP API, "Expression query result formats")."""
+    try:
+        point = (float(t), float(v))
+    except (TypeError, ValueError):
+        return None
+    return point if math.isfinite(point[0]) and math.isfinite(point[1]) else None
+
+
+def _series_name(labels: dict[str, Any], number: int) -> tuple[str, bool]:
+    """The name a series is kept under, and whether it had cnibench's grouping label (``node``)."""
+    for label in SERIES_LABELS:
+        if labels.get(label):
+            return (str(labels[label]) if label == "node" else f"{label}={labels[label]}"), label == "node"
+    if labels:
+        return ",".join(f"{k}={v}" for k, v in sorted(labels.items())), False
+    return f"series-{number}", False
+
+
+@dataclass
+class MatrixSummary:
+    """Per series (named by its node): ``{"avg": .., "max": ..}`` over the window, and what was left out or
+    corrected on the way, in words."""
+
+    figures: dict[str, dict[str, float]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def summarize_matrix(
+    data: dict[str, Any],
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    lead: float = 0.0,
+    clamp: tuple[float, float] | None = None,
+    name: str = "query",
+) -> MatrixSummary:
+    """Average and maximum of every series of one query_range answer.
+
+    * Points that are not finite numbers (``NaN``, ``+Inf``, ``-Inf``) are left out and counted in the notes.
+    * With ``clamp`` (a utilisation: ``(0, 1)``), every point is clamped to the range first: ``1 - rate(idle)``
+      dips below 0 when a counter advances faster than wall time between scrapes (openshift/console#15332).
+    * With ``start``/``end``, only points whose rate window (``lead`` seconds back) lies inside the measurement are
+      used; a point whose window reaches before the start would average in the idle time before the tool began.
+      All points are used if that leaves none (a measurement shorter than the rate window).
+    * A series is named by its ``node`` label, else ``instance=...``, else its labels, else ``series-N``; a series
+      without the node label is kept under that name and noted, never merged into another.
+
+    Raises :class:`PrometheusError` when ``data`` is not a matrix.
     """
     if data.get("resultType") != "matrix":
         raise PrometheusError(f"expected a matrix, got {data.get('resultType')!r}")
-    out: dict[str, dict[str, float]] = {}
-    for series in data.get("result", []):
-        node = series.get("metric", {}).get("node", "?")
-        points = [(float(t), float(v)) for t, v in series.get("values", []) if not math.isnan(float(v))]
+    out = MatrixSummary()
+    unlabelled: list[str] = []
+    for number, series in enumerate(data.get("result", []), start=1):
+        labels = series.get("metric") or {}
+        node, grouped = _series_name(labels if isinstance(labels, dict) else {}, number)
+        if not grouped:
+            unlabelled.append(node)
+        if node in out.figures:
+            node = f"{node}#{number}"
+        raw = series.get("values") or []
+        points = series_points(raw)
+        if len(points) < len(raw):
+            out.notes.append(f"{name} {node}: {len(raw) - len(points)} point(s) not a finite number (NaN/Inf) left out")
+        if clamp is not None:
+            outside = sum(1 for _, v in points if not clamp[0] <= v <= clamp[1])
+            if outside:
+                out.notes.append(f"{name} {node}: {outside} point(s) outside [{clamp[0]:g}, {clamp[1]:g}] clamped")
+            points = series_points(raw, clamp)
         if start is not None and end is not None:
             inside = [(t, v) for t, v in points if start + lead <= t <= end]
             points = inside or points
         values = [v for _, v in points]
         if values:
-            out[node] = {"avg": sum(values) / len(values), "max": max(values)}
+            out.figures[node] = {"avg": sum(values) / len(values), "max": max(values)}
+    if unlabelled:
+        out.notes.append(
+            f"{name}: {len(unlabelled)} series without a node label kept as {', '.join(unlabelled)} "
+            "(the query should group by node)"
+        )
     return out
 
 
-def node_metrics(out_dir: Path) -> dict[str, dict[str, float]]:
-    """Per node, ``<query>_avg`` and ``<query>_max`` for every saved query answer in ``out_dir``."""
+@dataclass
+class NodeMetrics:
+    """One repetition's node metrics: per node ``<query>_avg`` / ``<query>_max``, the queries that returned no
+    series in the window, and notes on what was left out or corrected."""
+
+    per_node: dict[str, dict[str, float]]
+    missing: dict[str, str]  # query name -> its PromQL
+    notes: list[str]
+
+    @property
+    def error(self) -> str | None:
+        """Why some metrics are missing (None when every query had data)."""
+        if not self.missing:
+            return None
+        return "; ".join(f"{name}: no series in the window (query {query})" for name, query in self.missing.items())
+
+
+def node_metrics(out_dir: Path) -> NodeMetrics:
+    """Every saved query answer of one repetition (``out_dir/<name>.json``), summarised per node.
+
+    Raises :class:`PrometheusError` when an answer was not saved or cannot be read; a query without any series in
+    the window is listed in :attr:`NodeMetrics.missing`, never silently absent.
+    """
     per_node: dict[str, dict[str, float]] = {}
+    missing: dict[str, str] = {}
+    notes: list[str] = []
     for name in expressions(1.0):
         path = out_dir / f"{name}.json"
         if not path.exists():
             raise PrometheusError(f"no answer saved for {name}")
-        doc = json.loads(path.read_text())
-        lead = float(doc.get("rate_window_s", 0.0)) if "rate(" in doc.get("query", "") else 0.0
-        for node, figures in summarize_matrix(
-            doc["data"], start=doc.get("start"), end=doc.get("end"), lead=lead
-        ).items():
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            query = str(doc.get("query", ""))
+            lead = float(doc.get("rate_window_s", 0.0)) if "rate(" in query else 0.0
+            summary = summarize_matrix(
+                doc["data"],
+                start=doc.get("start"),
+                end=doc.get("end"),
+                lead=lead,
+                clamp=UTILISATION_RANGE if name in UTILISATION else None,
+                name=name,
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise PrometheusError(f"{path.name}: not a saved query answer ({exc})") from None
+        if not summary.figures:
+            missing[name] = query
+        notes += summary.notes
+        for node, figures in summary.figures.items():
             per_node.setdefault(node, {})[f"{name}_avg"] = figures["avg"]
             per_node[node][f"{name}_max"] = figures["max"]
     if not per_node:
         raise PrometheusError("Prometheus returned no data for the window")
-    return per_node
+    return NodeMetrics(per_node, missing, notes)

@@ -19,6 +19,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from cnibench.metrics.catalogue import UTILISATION, UTILISATION_RANGE
+from cnibench.metrics.prometheus import series_points
 from cnibench.results.analysis import Group, Verdict
 from cnibench.results.catalog import BY_NAME, gateway_node
 from cnibench.results.model import EgressSample, IngressSample, RunResults
@@ -267,10 +269,12 @@ def node_metrics_over_time(run: RunResults, run_dir: Path | None) -> list[Plot]:
                     for series in doc["data"].get("result", []):
                         if series.get("metric", {}).get("node") != node:
                             continue
-                        times = [float(t) - doc["start"] for t, _ in series["values"]]
+                        # the points the summaries use: finite only, a utilisation clamped to [0, 1]
+                        clamp = UTILISATION_RANGE if name in UTILISATION else None
+                        points = series_points(series.get("values") or [], clamp)
                         ax.plot(
-                            times,
-                            [float(v) / scale for _, v in series["values"]],
+                            [t - doc["start"] for t, _ in points],
+                            [v / scale for _, v in points],
                             color=_color(index),
                             linewidth=1,
                             alpha=0.8,

@@ -7,11 +7,17 @@ Schema history (readers refuse versions they do not know):
 * 3 — ``node_metrics`` / ``metrics_error`` on samples of runs with metrics enabled.
 * 4 — ``egress_apply_s`` on egress samples (Kubernetes: seconds from applying the egress policy until the external
   server saw the egress IP); ``cluster`` facts of the Kubernetes platforms (detected CNI and version, nodes).
+* 5 — figures true to what the tools measured: UDP loss, jitter and ``intervals_bps`` from the receiver (the
+  server's own JSON); TCP RTT over the measured intervals only (null when not measured); mis-timed intervals
+  re-timed; ``client_cpu_percent`` / ``server_cpu_percent`` (iperf3); ``max_failed_rate`` on ingress samples
+  (cnibench judges the failed rate itself); ``notes`` on every sample (what a parser corrected or left out);
+  ``provenance`` on runs made by ``cnibench reanalyze``. Node metrics never hold a value that is not a finite number.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,18 +27,22 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     ValidationError,
+    field_validator,
     model_serializer,
 )
 
 from cnibench.errors import ResultsError
 from cnibench.files import atomic_write_text
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 SCHEMA_CHANGES: dict[int, str] = {
     1: "first version: run metadata, resolved spec, environment, egress and egress-baseline samples",
     2: "ingress samples; planned_repetitions",
     3: "node_metrics and metrics_error on samples when metrics are enabled",
     4: "egress_apply_s on egress samples; Kubernetes cluster facts (detected CNI, its version, nodes)",
+    5: "UDP loss/jitter/intervals from the receiver; TCP RTT over the measured intervals (null: not measured); "
+    "re-timed intervals; client_cpu_percent/server_cpu_percent; max_failed_rate on ingress samples; notes on "
+    "samples; provenance of reanalyzed runs; finite node metrics only",
 }
 RESULTS_FILE = "results.json"
 
@@ -41,7 +51,8 @@ RunStatus = Literal["running", "complete", "failed", "interrupted"]
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # no NaN or infinity in a record: pydantic would write them as null, which a float field cannot read back
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SampleBase(_Record):
@@ -59,7 +70,29 @@ class SampleBase(_Record):
         None,
         description="Per node: <query>_avg and <query>_max over the measurement window (metrics enabled only).",
     )
-    metrics_error: str | None = Field(None, description="Why node_metrics is missing (metrics enabled only).")
+    metrics_error: str | None = Field(
+        None, description="Why node_metrics (or some of its queries) is missing (metrics enabled only)."
+    )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="What the parsers corrected or left out, and why (a mis-timed iperf3 interval, Prometheus "
+        "points that were not finite numbers, a series without a node label).",
+    )
+
+    @field_validator("node_metrics", mode="before")
+    @classmethod
+    def _finite_node_metrics(cls, value: Any) -> Any:
+        """Only finite figures: cnibench <= schema 4 wrote a non-finite average as null, which must stay readable."""
+        if not isinstance(value, dict):
+            return value
+        return {
+            node: {
+                name: figure
+                for name, figure in (figures or {}).items()
+                if isinstance(figure, int | float) and not isinstance(figure, bool) and math.isfinite(figure)
+            }
+            for node, figures in value.items()
+        }
 
     @model_serializer(mode="wrap")
     def _leave_out_metrics_when_disabled(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -84,7 +117,14 @@ class EgressSample(SampleBase):
     jitter_ms: float | None = None
     lost_packets: int | None = None
     lost_percent: float | None = None
-    intervals_bps: list[float] = Field(default_factory=list)
+    intervals_bps: list[float] = Field(
+        default_factory=list,
+        description="The receiver's bit/s per reporting interval (the server's own intervals), warm-up left out.",
+    )
+    client_cpu_percent: float | None = Field(
+        None, description="iperf3 client process: CPU time over wall time, % of one core (cpu_utilization_percent)."
+    )
+    server_cpu_percent: float | None = Field(None, description="iperf3 server process, % of one core.")
     source_ip_seen: str | None = None
     expected_source_ip: str | None = Field(
         None, description="The egress IP with the policy; the client's node IP (masquerade) without it."
@@ -115,6 +155,9 @@ class IngressSample(SampleBase):
     latency_p99_ms: float | None = None
     latency_max_ms: float | None = None
     failed_rate: float | None = Field(None, description="Fraction of requests that failed (0..1).")
+    max_failed_rate: float | None = Field(
+        None, description="The spec's threshold: the repetition failed when failed_rate is above it (fraction)."
+    )
     data_received_bps: float | None = Field(None, description="Bits per second received by k6.")
     backend_hits: dict[str, int] = Field(default_factory=dict, description="Pod -> answers; 0 if it never answered.")
     backends_expected: int
@@ -141,6 +184,10 @@ class RunResults(_Record):
     spec: dict[str, Any]
     environment: dict[str, Any]
     samples: list[Sample] = Field(default_factory=list)
+    provenance: dict[str, Any] | None = Field(
+        None,
+        description="cnibench reanalyze: the run the samples were re-derived from, its cnibench version, when.",
+    )
 
 
 def write_results(path: Path, results: RunResults) -> None:

@@ -1,9 +1,27 @@
 """iperf3: build client/server argument lists and parse ``iperf3 -J --get-server-output`` (iperf3 >= 3.1).
 
-Receiver throughput is ``end.sum_received`` (what reached the server). RTT exists only on the TCP sender side,
-per stream (``end.streams[i].sender.mean_rtt|min_rtt|max_rtt``, microseconds); we aggregate over streams.
-Who the server saw comes from the server's own JSON, relayed by ``--get-server-output``: that is how SNAT to the
-egress IP is proven.
+What each figure is taken from, and why (the upstream references are iperf3's own issues):
+
+* **Throughput** is the receiver's: ``end.sum_received.bits_per_second`` (TCP: what reached the server; the
+  client relays it). UDP reads it from the server's own JSON, like everything else the receiver measures.
+* **UDP loss, jitter and the per-second received rate come from the receiver**, the server's own JSON that
+  ``--get-server-output`` relays (``server_output_json``): its ``end.sum_received`` and its intervals. The client's
+  copy is wrong on iperf3 <= 3.13, which counts packets lost in the omitted warm-up (esnet/iperf#1489, fixed in
+  3.14), and a 3.14-3.20 client talking to an older server reports loss 0 (esnet/iperf#1984, #2055); a UDP client's
+  own intervals are the offered (sent) rate. Without the server's JSON a UDP result is refused, never taken from
+  the client. ``end.sum_received`` exists in UDP output from iperf3 3.11 (esnet/iperf#1174).
+* **TCP RTT** (mean, min, max, µs) is computed from the per-interval ``streams[].rtt`` of the measured intervals:
+  iperf3 never resets its RTT accumulators when the warm-up (``-O``) ends (``iperf_reset_stats`` in every version
+  up to 3.21), so ``end.streams[].sender.*_rtt`` include the warm-up. An RTT of 0 means the sender took no
+  TCP_INFO sample (esnet/iperf#1920, #803): not measured, reported as null, never as 0.
+* **Intervals**: the first interval after the warm-up can be mis-timed (esnet/iperf#1261): its ``seconds`` counts
+  from before the counters were reset while its bytes count from the reset. An interval whose ``seconds`` disagrees
+  with its span is re-timed from the interval ends (the measured intervals tile the measured time from 0) and
+  noted; one whose span cannot be known is left out and noted. A last fragment shorter than a tenth of the
+  reporting interval (the remainder after the last full interval) is left out.
+* **CPU**: ``end.cpu_utilization_percent.host_total`` (the client process) and ``remote_total`` (the server
+  process), CPU time over wall time in % of one core.
+* **Who the server saw** comes from the server's own JSON: that is how SNAT to the egress IP is proven.
 """
 
 from __future__ import annotations
@@ -17,6 +35,15 @@ from cnibench.tools.base import json_object
 
 DEFAULT_PORT = 5201
 CONNECT_TIMEOUT_MS = 3000
+#: ``--get-server-output`` appeared in iperf3 3.1.
+MIN_VERSION_SERVER_OUTPUT = (3, 1)
+#: A UDP receiver summary (``end.sum_received``) appeared in iperf3 3.11 (esnet/iperf#1174).
+MIN_VERSION_UDP_RECEIVER = (3, 11)
+#: An interval whose ``seconds`` differs from its span by more than this is mis-timed (the JSON rounds start and
+#: end to microseconds; the timer race of esnet/iperf#1261 is off by about the length of an omitted interval).
+TIMING_TOLERANCE_S = 0.05
+#: A last interval shorter than this fraction of the reporting interval is a fragment, not a measurement.
+FRAGMENT_FRACTION = 0.1
 
 
 def server_argv(bind: str, port: int = DEFAULT_PORT) -> list[str]:
@@ -57,20 +84,25 @@ def expected_wall_time(duration: int, omit: int) -> float:
 
 @dataclass(frozen=True)
 class Iperf3Result:
-    protocol: str
-    throughput_bps: float  # receiver side
-    sender_bps: float
-    retransmits: int | None  # TCP only
-    rtt_mean_us: float | None  # TCP only, sender side, mean over streams
+    """One iperf3 test as cnibench reports it (see the module docstring for where each figure comes from)."""
+
+    protocol: str  # "tcp" | "udp"
+    throughput_bps: float  # bit/s the receiver got over the measured time
+    sender_bps: float  # bit/s the client sent (UDP: the offered rate)
+    retransmits: int | None  # TCP only (iperf3 resets these after the warm-up)
+    rtt_mean_us: float | None  # TCP only, µs, over the measured intervals' samples; None: not measured
     rtt_min_us: float | None
     rtt_max_us: float | None
-    jitter_ms: float | None  # UDP only
-    lost_packets: int | None
-    lost_percent: float | None
+    jitter_ms: float | None  # UDP only, the receiver's, ms
+    lost_packets: int | None  # UDP only, the receiver's count over the measured time
+    lost_percent: float | None  # UDP only, % of the packets sent
     source_ip_seen: str | None  # the client address the server saw
-    intervals_bps: tuple[float, ...]  # per-interval throughput, warm-up left out
-    cpu_host_percent: float | None
-    cpu_remote_percent: float | None
+    intervals_bps: tuple[float, ...]  # the receiver's bit/s per reporting interval, warm-up left out
+    client_cpu_percent: float | None  # % of one core (iperf3's host_total)
+    server_cpu_percent: float | None  # % of one core (iperf3's remote_total)
+    notes: tuple[str, ...] = ()  # what was corrected or left out, and why
+    version: str | None = None  # the client's iperf3 version ("3.12")
+    server_version: str | None = None
 
 
 def _num(value: Any, what: str) -> float:
@@ -79,9 +111,36 @@ def _num(value: Any, what: str) -> float:
     return float(value)
 
 
-def _source_ip(doc: dict[str, Any]) -> str | None:
-    server = doc.get("server_output_json")
-    if not isinstance(server, dict):
+def _version_tuple(version: str | None) -> tuple[int, ...] | None:
+    if not version:
+        return None
+    parts = []
+    for part in version.split("."):
+        digits = "".join(ch for ch in part if ch.isdigit())
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts) or None
+
+
+def _doc_version(doc: dict[str, Any]) -> str | None:
+    """``start.version`` (``"iperf 3.12"``) -> ``"3.12"``."""
+    value = (doc.get("start") or {}).get("version")
+    return version_of(str(value)) if value else None
+
+
+def older_than(version: str | None, floor: tuple[int, int]) -> bool:
+    """True when ``version`` ("3.9", "3.12.1") is known and below ``floor``."""
+    parsed = _version_tuple(version)
+    return parsed is not None and parsed < floor
+
+
+def _floor_text(floor: tuple[int, int]) -> str:
+    return ".".join(map(str, floor))
+
+
+def _source_ip(server: dict[str, Any] | None) -> str | None:
+    if server is None:
         return None
     start = server.get("start", {})
     hosts: set[str] = {
@@ -95,8 +154,132 @@ def _source_ip(doc: dict[str, Any]) -> str | None:
     return hosts.pop() if hosts else None
 
 
+@dataclass(frozen=True)
+class MeasuredInterval:
+    """One reporting interval after the warm-up: its span (seconds from the end of the warm-up), bit/s, and the
+    per-stream TCP RTT samples (µs) taken at its end."""
+
+    start_s: float
+    end_s: float
+    bits_per_second: float
+    rtt_us: tuple[float, ...] = ()
+
+
+def measured_intervals(doc: dict[str, Any], who: str) -> tuple[list[MeasuredInterval], list[str]]:
+    """The measured (not omitted) intervals of one iperf3 JSON document, re-timed where iperf3 mis-timed them.
+
+    ``who`` names the side in notes ("client", "server"). Returns the intervals and the notes on what was
+    corrected or left out. The measured intervals tile ``[0, end of test]``: an interval's real span is from the
+    previous measured interval's end (0 for the first) to its own end (esnet/iperf#1261).
+    """
+    raw = [i for i in doc.get("intervals", []) if isinstance(i, dict) and isinstance(i.get("sum"), dict)]
+    measured = [i for i in raw if not i["sum"].get("omitted", False)]
+    out: list[MeasuredInterval] = []
+    notes: list[str] = []
+    previous_end = 0.0
+    for number, interval in enumerate(measured, start=1):
+        total = interval["sum"]
+        try:
+            start, end = float(total["start"]), float(total["end"])
+            seconds, size = float(total["seconds"]), float(total["bytes"])
+        except (KeyError, TypeError, ValueError):
+            notes.append(f"{who} interval {number}: no start, end, seconds or bytes; left out")
+            continue
+        rtts = tuple(
+            float(s["rtt"])
+            for s in interval.get("streams", [])
+            if isinstance(s, dict) and isinstance(s.get("rtt"), int | float) and s["rtt"] > 0
+        )
+        span = end - start
+        if abs(seconds - span) > TIMING_TOLERANCE_S:
+            real = end - previous_end
+            if real <= TIMING_TOLERANCE_S or end <= previous_end:
+                notes.append(
+                    f"{who} interval {number}: seconds {seconds:.4f} but start {start:.4f} and end {end:.4f} "
+                    "(iperf3's warm-up timer race, esnet/iperf#1261); its real length is unknown: left out"
+                )
+                previous_end = max(previous_end, end)
+                continue
+            notes.append(
+                f"{who} interval {number}: seconds {seconds:.4f} but it spans {real:.4f} s since the previous "
+                f"interval (iperf3's warm-up timer race, esnet/iperf#1261): rate from its bytes over {real:.4f} s"
+            )
+            start, seconds = previous_end, real
+        if seconds <= 0:
+            notes.append(f"{who} interval {number}: zero length; left out")
+            continue
+        out.append(MeasuredInterval(start, end, size * 8 / seconds, rtts))
+        previous_end = end
+    # the remainder after the last full interval (a fraction of a millisecond, usually) is not a measurement
+    if len(out) > 1:
+        typical = statistics.median(i.end_s - i.start_s for i in out[:-1])
+        if out[-1].end_s - out[-1].start_s < FRAGMENT_FRACTION * typical:
+            out.pop()
+    return out, notes
+
+
+def _rtt(doc: dict[str, Any], intervals: list[MeasuredInterval]) -> tuple[float | None, float | None, float | None]:
+    """Mean, min and max TCP RTT (µs) over the measured intervals' samples; all None when not measured.
+
+    iperf3 reports RTT 0 when the sender took no TCP_INFO sample (esnet/iperf#1920, #803): an end summary whose
+    every stream says ``mean_rtt`` 0 (or has none) means nothing was measured, whatever the intervals say.
+    """
+    senders = [s.get("sender") for s in (doc.get("end") or {}).get("streams", []) if isinstance(s, dict)]
+    summary = [s.get("mean_rtt") for s in senders if isinstance(s, dict)]
+    if not any(isinstance(v, int | float) and v > 0 for v in summary):
+        return None, None, None
+    samples = [rtt for interval in intervals for rtt in interval.rtt_us]
+    if not samples:
+        return None, None, None
+    return statistics.fmean(samples), min(samples), max(samples)
+
+
+RTT_NOT_MEASURED = "TCP RTT not measured: the sender took no TCP_INFO sample (iperf3 says 0; esnet/iperf#1920, #803)"
+
+
+def _server_json(doc: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """The server's own JSON, or None and why it is missing."""
+    server = doc.get("server_output_json")
+    if isinstance(server, dict):
+        return server, ""
+    if doc.get("server_output_text"):
+        return None, "the server wrote text, not JSON (start it with --json)"
+    version = _doc_version(doc)
+    if older_than(version, MIN_VERSION_SERVER_OUTPUT):
+        return None, (
+            f"iperf3 {version} cannot relay the server's output (--get-server-output needs "
+            f"{_floor_text(MIN_VERSION_SERVER_OUTPUT)} or newer)"
+        )
+    return None, "the server's own output is missing (no --get-server-output?)"
+
+
+def _udp_receiver(server: dict[str, Any]) -> dict[str, Any]:
+    """The server's UDP receiver summary; an older server's missing summary names the version it needs."""
+    received = (server.get("end") or {}).get("sum_received")
+    if isinstance(received, dict) and received:
+        return received
+    version = _doc_version(server)
+    if older_than(version, MIN_VERSION_UDP_RECEIVER) or version is None:
+        shown = f"iperf3 {version}" if version else "an iperf3 of unknown version"
+        raise MeasurementError(
+            f"the server ran {shown}, which writes no UDP receiver summary (end.sum_received): iperf3 "
+            f"{_floor_text(MIN_VERSION_UDP_RECEIVER)} or newer is needed on the server (esnet/iperf#1174)"
+        )
+    raise MeasurementError("the server's output has no UDP receiver summary (end.sum_received)")
+
+
+def _optional_number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
 def parse_client_json(text: str) -> Iperf3Result:
-    """Parse the client's ``-J`` document. Raises :class:`MeasurementError` with iperf3's own reason."""
+    """Parse the client's ``-J --get-server-output`` document.
+
+    Raises :class:`MeasurementError` with iperf3's own reason, when the test did not finish, or when a UDP test's
+    receiver figures cannot be read from the server's own JSON (never taken from the client instead).
+    """
     doc = json_object(text, what="iperf3 output", empty="iperf3 produced no output")
     if doc.get("error"):
         raise MeasurementError(f"iperf3: {doc['error']}")
@@ -105,49 +288,64 @@ def parse_client_json(text: str) -> Iperf3Result:
     if not isinstance(end, dict) or not end:
         raise MeasurementError("iperf3 output has no end summary (test did not finish)")
     protocol = str(start.get("test_start", {}).get("protocol", "TCP")).lower()
-    streams = [s for s in end.get("streams", []) if isinstance(s, dict)]
-    received = end.get("sum_received") or {}
-    sent = end.get("sum_sent") or {}
+    sent = end.get("sum_sent") or end.get("sum") or {}
     cpu = end.get("cpu_utilization_percent") or {}
-    intervals = tuple(
-        float(i["sum"]["bits_per_second"])
-        for i in doc.get("intervals", [])
-        if isinstance(i, dict) and not i.get("sum", {}).get("omitted", False)
-    )
+    server, server_missing = _server_json(doc)
+    notes: list[str] = []
+    client_intervals, client_notes = measured_intervals(doc, "client")
+    if server is not None:
+        intervals, interval_notes = measured_intervals(server, "server")
+    else:
+        intervals, interval_notes = client_intervals, client_notes
+    notes += interval_notes
     common: dict[str, Any] = {
         "protocol": protocol,
-        "throughput_bps": _num(received.get("bits_per_second"), "end.sum_received.bits_per_second"),
         "sender_bps": _num(sent.get("bits_per_second"), "end.sum_sent.bits_per_second"),
-        "source_ip_seen": _source_ip(doc),
-        "intervals_bps": intervals,
-        "cpu_host_percent": cpu.get("host_total"),
-        "cpu_remote_percent": cpu.get("remote_total"),
+        "source_ip_seen": _source_ip(server),
+        "client_cpu_percent": _optional_number(cpu.get("host_total")),
+        "server_cpu_percent": _optional_number(cpu.get("remote_total")),
+        "version": _doc_version(doc),
+        "server_version": _doc_version(server) if server is not None else None,
     }
     if protocol == "udp":
+        if server is None:
+            raise MeasurementError(
+                f"UDP: {server_missing}; loss, jitter and the received rate are the receiver's (the server's) "
+                "figures and are not taken from the client"
+            )
+        received = _udp_receiver(server)
         return Iperf3Result(
             **common,
+            throughput_bps=_num(received.get("bits_per_second"), "server end.sum_received.bits_per_second"),
             retransmits=None,
             rtt_mean_us=None,
             rtt_min_us=None,
             rtt_max_us=None,
-            jitter_ms=_num(received.get("jitter_ms"), "end.sum_received.jitter_ms"),
-            lost_packets=int(_num(received.get("lost_packets"), "end.sum_received.lost_packets")),
-            lost_percent=_num(received.get("lost_percent"), "end.sum_received.lost_percent"),
+            jitter_ms=_num(received.get("jitter_ms"), "server end.sum_received.jitter_ms"),
+            lost_packets=int(_num(received.get("lost_packets"), "server end.sum_received.lost_packets")),
+            lost_percent=_num(received.get("lost_percent"), "server end.sum_received.lost_percent"),
+            intervals_bps=tuple(i.bits_per_second for i in intervals),
+            notes=tuple(notes),
         )
-    senders = [s["sender"] for s in streams if isinstance(s.get("sender"), dict)]
-    rtts = [s for s in senders if "mean_rtt" in s]
-    if not rtts:
-        raise MeasurementError("iperf3 output has no TCP RTT (end.streams[].sender.mean_rtt)")
+    if server is None:
+        notes.append(f"intervals are the sender's: {server_missing}")
+    received = end.get("sum_received") or {}
     retransmits = sent.get("retransmits")
+    rtt_mean, rtt_min, rtt_max = _rtt(doc, client_intervals)
+    if rtt_mean is None and client_intervals:
+        notes.append(RTT_NOT_MEASURED)
     return Iperf3Result(
         **common,
-        retransmits=int(retransmits) if isinstance(retransmits, int) else None,
-        rtt_mean_us=statistics.fmean(_num(s["mean_rtt"], "mean_rtt") for s in rtts),
-        rtt_min_us=min(_num(s["min_rtt"], "min_rtt") for s in rtts),
-        rtt_max_us=max(_num(s["max_rtt"], "max_rtt") for s in rtts),
+        throughput_bps=_num(received.get("bits_per_second"), "end.sum_received.bits_per_second"),
+        retransmits=int(retransmits) if isinstance(retransmits, int) and not isinstance(retransmits, bool) else None,
+        rtt_mean_us=rtt_mean,
+        rtt_min_us=rtt_min,
+        rtt_max_us=rtt_max,
         jitter_ms=None,
         lost_packets=None,
         lost_percent=None,
+        intervals_bps=tuple(i.bits_per_second for i in intervals),
+        notes=tuple(notes),
     )
 
 

@@ -4,6 +4,14 @@ Summary shape (k6 1.x, legacy export): ``metrics.http_reqs.count|rate``, ``metri
 p(90)|p(95)|p(99)|max`` (milliseconds), ``metrics.http_req_failed.value`` (the failed fraction),
 ``metrics.data_received.rate`` (bytes/s), and the backend counters ``metrics["backend_hits{pod:<name>}"].count``.
 In ``thresholds``, ``true`` means the threshold FAILED.
+
+k6 reads ``K6_*`` environment variables that override the script's options and change what the summary holds:
+``K6_NO_THRESHOLDS`` (no thresholds evaluated or exported, exit 0 whatever failed), ``K6_SUMMARY_TREND_STATS``
+(other percentiles), ``K6_NEW_MACHINE_READABLE_SUMMARY`` (k6 >= 1.5: another document shape, see
+grafana/k6-summary). Precedence is command line > environment > script options (checked with k6 1.1.0). So
+cnibench runs k6 with every ``K6_*`` variable removed from its environment (:data:`CONTROLLED_ENV_PREFIX`), passes
+the trend statistics it reads on the command line, and judges a repetition's failed requests from the summary's
+own ``http_req_failed`` rate, not from k6's thresholds or exit code.
 """
 
 from __future__ import annotations
@@ -21,6 +29,10 @@ from cnibench.tools.base import json_object
 UNMATCHED = "none"
 STARTUP_S = 1.0  # k6's own start-up and teardown around the load, for time estimates
 _TREND = ("avg", "med", "p(90)", "p(95)", "p(99)", "max")
+#: The trend statistics cnibench reads, given on the command line (which overrides K6_SUMMARY_TREND_STATS).
+SUMMARY_TREND_STATS = "avg,min,med,max,p(90),p(95),p(99)"
+#: Environment variables with this prefix are removed from k6's environment: they change its summary or thresholds.
+CONTROLLED_ENV_PREFIX = "K6_"
 
 
 def render_script(
@@ -51,6 +63,7 @@ def run_argv(script: Path, summary: Path) -> list[str]:
         "--quiet",  # no progress bar in the log
         "--no-color",
         "--address", "",  # no REST API server
+        "--summary-trend-stats", SUMMARY_TREND_STATS,  # the statistics parse_summary reads, whatever the config
         "--summary-export", str(summary),
         str(script),
     ]  # fmt: skip
@@ -83,16 +96,36 @@ def _metric(metrics: dict[str, Any], name: str) -> dict[str, Any]:
 def _number(metric: dict[str, Any], key: str, name: str) -> float:
     value = metric.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise MeasurementError(f"k6 summary: {name}.{key} is missing or not a number")
+        hint = " (K6_SUMMARY_TREND_STATS or summaryTrendStats chose other statistics?)" if "(" in key else ""
+        raise MeasurementError(f"k6 summary: {name}.{key} is missing or not a number{hint}")
     return float(value)
 
 
-def parse_summary(text: str, backends: list[str]) -> K6Result:
-    """Parse a ``--summary-export`` document; ``backends`` are the pods that should have answered."""
-    doc = json_object(text, what="k6 summary", empty="k6 wrote no summary")
+def _check_format(doc: dict[str, Any]) -> dict[str, Any]:
+    """The legacy summary's ``metrics`` object; the machine-readable summary of k6 >= 1.5 (grafana/k6-summary:
+    ``version``, ``metadata``, ``results.metrics[]``) is named with the variable that selects it."""
     metrics = doc.get("metrics")
-    if not isinstance(metrics, dict):
-        raise MeasurementError("k6 summary has no metrics")
+    if isinstance(metrics, dict):
+        return metrics
+    results = doc.get("results")
+    if isinstance(results, dict) and isinstance(results.get("metrics"), list):
+        made_by = (doc.get("metadata") or {}).get("k6Version")
+        raise MeasurementError(
+            f"k6 summary is k6's machine-readable summary format (version {doc.get('version', '?')}"
+            + (f", k6 {made_by}" if made_by else "")
+            + "), selected by K6_NEW_MACHINE_READABLE_SUMMARY or --new-machine-readable-summary; cnibench reads "
+            "the legacy --summary-export format: unset K6_NEW_MACHINE_READABLE_SUMMARY"
+        )
+    raise MeasurementError("k6 summary has no metrics")
+
+
+def parse_summary(text: str, backends: list[str]) -> K6Result:
+    """Parse a ``--summary-export`` document; ``backends`` are the pods that should have answered.
+
+    Raises :class:`MeasurementError` for an empty or broken document, a summary in another format (naming it and
+    the variable that selects it) and a missing figure."""
+    doc = json_object(text, what="k6 summary", empty="k6 wrote no summary")
+    metrics = _check_format(doc)
     reqs = _metric(metrics, "http_reqs")
     duration = _metric(metrics, "http_req_duration")
     trend = {key: _number(duration, key, "http_req_duration") for key in _TREND}

@@ -79,3 +79,27 @@ def test_metrics_keys_only_when_metrics_were_enabled():
     there = _sample(node_metrics={"worker": {"cpu_util_avg": 0.5}})
     assert json.loads(there.model_dump_json())["node_metrics"] == {"worker": {"cpu_util_avg": 0.5}}
     assert EgressSample.model_validate_json(there.model_dump_json()) == there
+
+
+def test_no_value_cnibench_writes_can_make_a_results_file_unreadable(tmp_path):
+    """A non-finite figure never reaches a record (pydantic would write it as null, which a float cannot read)."""
+    with pytest.raises(ValueError, match="finite number"):
+        _sample(throughput_bps=float("inf"))
+    kept = _sample(node_metrics={"worker": {"cpu_util_avg": float("inf"), "cpu_util_max": 0.7}})
+    assert kept.node_metrics == {"worker": {"cpu_util_max": 0.7}}
+    path = tmp_path / "results.json"
+    write_results(path, _results([kept]))
+    assert read_results(path).samples == [kept]
+
+
+def test_a_schema_4_file_with_a_null_node_metric_is_readable(tmp_path):
+    """cnibench <= schema 4 wrote an infinite average as null: such a run must stay readable (and reanalyzable)."""
+    data = json.loads(_results([_sample(node_metrics={"worker": {"cpu_util_avg": 0.7}})]).model_dump_json())
+    data["schema_version"] = 4
+    data["samples"][0]["node_metrics"]["worker"]["cpu_util_avg"] = None  # what json.dumps made of inf
+    del data["samples"][0]["notes"], data["provenance"]  # fields schema 4 did not have
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(data))
+    results = read_results(path)
+    assert results.schema_version == 4
+    assert results.samples[0].node_metrics == {"worker": {}}

@@ -68,16 +68,38 @@ def test_sample_from_a_real_summary(tmp_path, data_dir):
     assert sample.artifact == "raw/hostgw/ingress/rep-01.k6-summary.json"
 
 
-def test_crossed_thresholds_fail_the_repetition_with_k6s_reason(tmp_path, data_dir):
+def test_failed_requests_fail_the_repetition(tmp_path, data_dir):
     _, runs = _runs(tmp_path)
     _place(data_dir, runs[0], "refused-thresholds-crossed.json")
     sample = ingress.make_sample(
         runs[0], run_dir=tmp_path, started_at=1.0, ended_at=5.0, failure="exit code 99: thresholds crossed"
     )
     assert sample.status == "failed"
-    assert sample.error == "k6 thresholds crossed: http_req_failed: rate<=0 (failed rate 100.00%)"
+    assert sample.error == "100.00% of requests failed, above max_failed_rate 0.00%"
+    assert sample.max_failed_rate == 0.0
     assert sample.backends_seen == 0 and sample.jain_fairness is None and sample.max_min_ratio is None
     missing = ingress.make_sample(
         runs[1], run_dir=tmp_path, started_at=1.0, ended_at=5.0, failure="exit code 107: script error"
     )
     assert missing.status == "failed" and missing.error == "exit code 107: script error"
+
+
+def test_failed_requests_are_judged_without_k6s_thresholds(tmp_path, data_dir):
+    """K6_NO_THRESHOLDS=true in the user's environment: no threshold exported, k6 exits 0, all requests failed."""
+    _, runs = _runs(tmp_path)
+    Path(runs[0].artifact).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(data_dir / "cases" / "parsers" / "k6-no-thresholds-all-failed.json", runs[0].artifact)
+    sample = ingress.make_sample(runs[0], run_dir=tmp_path, started_at=1.0, ended_at=5.0)
+    assert sample.status == "failed" and sample.failed_rate == 1.0
+    assert sample.error == "100.00% of requests failed, above max_failed_rate 0.00%"
+
+
+def test_a_failed_rate_within_the_threshold_is_ok(tmp_path, data_dir):
+    _, runs = _runs(tmp_path, max_failed_rate=1.0)
+    _place(data_dir, runs[0], "refused-thresholds-crossed.json")
+    assert ingress.make_sample(runs[0], run_dir=tmp_path, started_at=1.0, ended_at=5.0).status == "ok"
+
+
+def test_k6_runs_in_a_controlled_environment(tmp_path):
+    _, runs = _runs(tmp_path)
+    assert runs[0].command["unset_env"] == ["K6_"]

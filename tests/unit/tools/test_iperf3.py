@@ -12,6 +12,10 @@ def _load(data_dir, name: str) -> str:
     return (data_dir / "iperf3" / name).read_text()
 
 
+def _measured_rtts(doc) -> list[float]:
+    return [st["rtt"] for i in doc["intervals"] if not i["sum"]["omitted"] for st in i["streams"] if st["rtt"] > 0]
+
+
 def test_tcp_single_stream(data_dir):
     text = _load(data_dir, "tcp-hostgw-egress.json")
     doc = json.loads(text)
@@ -19,34 +23,35 @@ def test_tcp_single_stream(data_dir):
     assert result.protocol == "tcp"
     assert result.throughput_bps == doc["end"]["sum_received"]["bits_per_second"]
     assert result.retransmits == doc["end"]["sum_sent"]["retransmits"]
-    sender = doc["end"]["streams"][0]["sender"]
-    assert (result.rtt_mean_us, result.rtt_min_us, result.rtt_max_us) == (
-        sender["mean_rtt"],
-        sender["min_rtt"],
-        sender["max_rtt"],
-    )
+    rtts = _measured_rtts(doc)
+    assert (result.rtt_mean_us, result.rtt_min_us, result.rtt_max_us) == (sum(rtts) / len(rtts), min(rtts), max(rtts))
     assert result.source_ip_seen == "203.0.113.254"
-    omitted = sum(1 for i in doc["intervals"] if i["sum"]["omitted"])
-    assert omitted > 0
-    assert len(result.intervals_bps) == len(doc["intervals"]) - omitted
+    # the receiver's intervals: the server's measured ones, without the 0.5 ms remainder at the end
+    server = [i["sum"] for i in doc["server_output_json"]["intervals"] if not i["sum"]["omitted"]]
+    assert len(server) == 3 and server[-1]["seconds"] < 0.01
+    assert result.intervals_bps == tuple(i["bits_per_second"] for i in server[:2])
     assert result.jitter_ms is None and result.lost_percent is None
+    assert result.client_cpu_percent == doc["end"]["cpu_utilization_percent"]["host_total"]
+    assert result.server_cpu_percent == doc["end"]["cpu_utilization_percent"]["remote_total"]
+    assert (result.version, result.server_version) == ("3.12", "3.12")
 
 
 def test_tcp_four_streams_aggregates_rtt(data_dir):
     text = _load(data_dir, "tcp-p4-hostgw-egress.json")
     doc = json.loads(text)
-    senders = [s["sender"] for s in doc["end"]["streams"]]
-    assert len(senders) == 4
+    assert len(doc["end"]["streams"]) == 4
     result = iperf3.parse_client_json(text)
-    assert result.rtt_mean_us == pytest.approx(sum(s["mean_rtt"] for s in senders) / 4)
-    assert result.rtt_min_us == min(s["min_rtt"] for s in senders)
-    assert result.rtt_max_us == max(s["max_rtt"] for s in senders)
+    rtts = _measured_rtts(doc)
+    assert len(rtts) == 4 * 2  # 4 streams x 2 measured intervals
+    assert result.rtt_mean_us == pytest.approx(sum(rtts) / len(rtts))
+    assert (result.rtt_min_us, result.rtt_max_us) == (min(rtts), max(rtts))
     assert result.throughput_bps == doc["end"]["sum_received"]["bits_per_second"]
 
 
-def test_udp_reports_jitter_and_loss(data_dir):
+def test_udp_figures_are_the_receivers(data_dir):
     text = _load(data_dir, "udp-vxlan-egress.json")
-    received = json.loads(text)["end"]["sum_received"]
+    doc = json.loads(text)
+    received = doc["server_output_json"]["end"]["sum_received"]
     result = iperf3.parse_client_json(text)
     assert result.protocol == "udp"
     assert result.throughput_bps == received["bits_per_second"]
@@ -54,6 +59,10 @@ def test_udp_reports_jitter_and_loss(data_dir):
     assert result.lost_packets == received["lost_packets"]
     assert result.lost_percent == received["lost_percent"]
     assert result.rtt_mean_us is None and result.retransmits is None
+    # the per-second received rate is the server's, not the client's offered rate
+    server = [i["sum"]["bits_per_second"] for i in doc["server_output_json"]["intervals"] if not i["sum"]["omitted"]]
+    assert result.intervals_bps == tuple(server[:2])
+    assert result.sender_bps == doc["end"]["sum_sent"]["bits_per_second"]
 
 
 def test_baseline_shows_node_ip(data_dir):
@@ -98,3 +107,106 @@ def test_client_argv():
 def test_version_of():
     assert iperf3.version_of("iperf 3.12 (cJSON 1.7.15)") == "3.12"
     assert iperf3.version_of("something else") is None
+
+
+# ---- real iperf3 behaviours (tests/data/cases/parsers, see its README) --------------------------------------------
+
+
+def _case(data_dir, name: str) -> str:
+    return (data_dir / "cases" / "parsers" / name).read_text()
+
+
+def test_udp_loss_leaves_the_warm_up_out(data_dir):
+    """iperf3 <= 3.13 counts warm-up loss in the client's copy (esnet/iperf#1489): 462 lost there, 193 measured."""
+    text = _case(data_dir, "iperf3-udp-loss-includes-warmup.json")
+    assert json.loads(text)["end"]["sum_received"]["lost_packets"] == 462  # the client's wrong copy
+    result = iperf3.parse_client_json(text)
+    assert result.lost_packets == 193
+    assert result.lost_percent == pytest.approx(0.2166, abs=1e-4)
+
+
+def test_udp_from_a_client_that_saw_loss_zero_still_reads_the_receiver(data_dir):
+    """A 3.14-3.20 client against an older server reports loss 0 (esnet/iperf#1984): the server's figure counts."""
+    doc = json.loads(_case(data_dir, "iperf3-udp-loss-includes-warmup.json"))
+    for key in ("lost_packets", "lost_percent"):
+        doc["end"]["sum_received"][key] = 0
+        doc["end"]["sum"][key] = 0
+    assert iperf3.parse_client_json(json.dumps(doc)).lost_packets == 193
+
+
+def test_udp_without_the_servers_output_is_refused_not_taken_from_the_client(data_dir):
+    doc = json.loads(_case(data_dir, "iperf3-udp-loss-includes-warmup.json"))
+    del doc["server_output_json"]
+    with pytest.raises(MeasurementError, match=r"UDP: the server's own output is missing.*not taken from the client"):
+        iperf3.parse_client_json(json.dumps(doc))
+
+
+def test_udp_from_a_server_older_than_3_11_names_the_version_needed(data_dir):
+    doc = json.loads(_case(data_dir, "iperf3-udp-loss-includes-warmup.json"))
+    del doc["server_output_json"]["end"]["sum_received"]
+    doc["server_output_json"]["start"]["version"] = "iperf 3.9"
+    with pytest.raises(MeasurementError, match=r"iperf3 3\.9, which writes no UDP receiver summary.*3\.11 or newer"):
+        iperf3.parse_client_json(json.dumps(doc))
+
+
+def test_a_mis_timed_interval_is_re_timed(data_dir):
+    """esnet/iperf#1261: the first interval after the warm-up says 2.0003 s for 1,857,290,240 bytes of one second."""
+    text = _case(data_dir, "iperf3-tcp-omit-race-interval.json")
+    doc = json.loads(text)
+    assert doc["intervals"][1]["sum"]["bits_per_second"] == pytest.approx(7.43e9, rel=1e-3)  # the dip iperf3 shows
+    result = iperf3.parse_client_json(text)
+    assert result.intervals_bps[0] == pytest.approx(14.86e9, rel=0.01)
+    assert min(result.intervals_bps) > 0.9 * max(result.intervals_bps)  # no dip that did not happen
+    # the client's own intervals, re-timed the same way
+    intervals, notes = iperf3.measured_intervals(doc, "client")
+    assert intervals[0].bits_per_second == pytest.approx(1_857_290_240 * 8 / 1.000577)
+    assert len(notes) == 1 and "esnet/iperf#1261" in notes[0] and "2.0003" in notes[0]
+
+
+def test_a_mis_timed_interval_whose_length_cannot_be_known_is_left_out(data_dir):
+    doc = json.loads(_case(data_dir, "iperf3-tcp-omit-race-interval.json"))
+    doc["intervals"][1]["sum"]["end"] = 0.01  # no time since the previous interval: the span is unknown
+    intervals, notes = iperf3.measured_intervals(doc, "client")
+    assert len(intervals) == 1 and "left out" in notes[0]
+
+
+def test_rtt_over_the_measured_intervals_only(data_dir):
+    """iperf3 never resets its RTT accumulators after the warm-up: its end summary says mean 89, max 122."""
+    text = _case(data_dir, "iperf3-tcp-rtt-includes-warmup.json")
+    sender = json.loads(text)["end"]["streams"][0]["sender"]
+    assert (sender["mean_rtt"], sender["max_rtt"]) == (89, 122)
+    result = iperf3.parse_client_json(text)
+    assert (result.rtt_mean_us, result.rtt_min_us, result.rtt_max_us) == (73.5, 61, 86)
+    # the server's own intervals show the same timer race: re-timed, and said so
+    assert any("server interval 1" in note and "esnet/iperf#1261" in note for note in result.notes)
+
+
+def test_rtt_not_measured_is_null_not_zero(data_dir):
+    """mean_rtt 0: the sender took no TCP_INFO sample (esnet/iperf#1920, #803)."""
+    result = iperf3.parse_client_json(_case(data_dir, "iperf3-rtt-zero-not-measured.json"))
+    assert (result.rtt_mean_us, result.rtt_min_us, result.rtt_max_us) == (None, None, None)
+    assert result.throughput_bps > 1e9
+
+
+def test_rtt_zero_in_every_interval_is_null_too(data_dir):
+    doc = json.loads(_load(data_dir, "tcp-hostgw-egress.json"))
+    for interval in doc["intervals"]:
+        for stream in interval["streams"]:
+            stream["rtt"] = 0
+    assert iperf3.parse_client_json(json.dumps(doc)).rtt_mean_us is None
+
+
+def test_a_client_too_old_for_the_servers_output_names_the_version(data_dir):
+    doc = json.loads(_load(data_dir, "tcp-no-server-output.json"))
+    doc["start"]["version"] = "iperf 3.0.11"
+    doc["start"]["test_start"]["protocol"] = "UDP"
+    with pytest.raises(MeasurementError, match=r"iperf3 3\.0\.11 cannot relay the server's output.*3\.1 or newer"):
+        iperf3.parse_client_json(json.dumps(doc))
+
+
+def test_version_floors():
+    assert iperf3.older_than("3.9", iperf3.MIN_VERSION_UDP_RECEIVER)
+    assert not iperf3.older_than("3.12", iperf3.MIN_VERSION_UDP_RECEIVER)
+    assert not iperf3.older_than("3.11", iperf3.MIN_VERSION_UDP_RECEIVER)
+    assert iperf3.older_than("3.0.11", iperf3.MIN_VERSION_SERVER_OUTPUT)
+    assert not iperf3.older_than(None, iperf3.MIN_VERSION_SERVER_OUTPUT)

@@ -98,4 +98,59 @@ def test_run_argv():
     argv = k6.run_argv(tmp := __import__("pathlib").Path("/s.js"), tmp.with_suffix(".json"))
     assert argv[:2] == ["k6", "run"] and "--no-usage-report" in argv and argv[-1] == "/s.js"
     assert argv[argv.index("--summary-export") + 1] == "/s.json"
+    # the statistics the parser reads, on the command line: it overrides K6_SUMMARY_TREND_STATS and the script
+    assert argv[argv.index("--summary-trend-stats") + 1] == k6.SUMMARY_TREND_STATS
     assert k6.version_of("k6 v1.1.0 (commit/abc, go1.24.4, linux/amd64)") == "1.1.0"
+
+
+def test_a_summary_without_thresholds_still_shows_every_failure(data_dir):
+    """K6_NO_THRESHOLDS=true: k6 exports no thresholds and exits 0 while every request failed; the rate is there."""
+    result = k6.parse_summary(
+        (data_dir / "cases" / "parsers" / "k6-no-thresholds-all-failed.json").read_text(), BACKENDS
+    )
+    assert result.thresholds_failed == ()
+    assert result.failed_rate == 1.0 and result.requests > 0
+
+
+def test_the_machine_readable_summary_is_named_with_its_variable():
+    """k6 >= 1.5 writes grafana/k6-summary's shape with K6_NEW_MACHINE_READABLE_SUMMARY (its example document)."""
+    doc = {
+        "version": "1.0.0",
+        "metadata": {"generatedAt": "2025-01-15T10:30:45.123Z", "k6Version": "1.5.0"},
+        "config": {"execution": "local", "script": "load.js", "duration": 10.0},
+        "results": {"passed": True, "metrics": [{"name": "http_reqs", "type": "counter", "values": {"count": 1}}]},
+    }
+    with pytest.raises(MeasurementError, match=r"machine-readable summary format \(version 1\.0\.0, k6 1\.5\.0\)"):
+        k6.parse_summary(json.dumps(doc), BACKENDS)
+    with pytest.raises(MeasurementError, match="unset K6_NEW_MACHINE_READABLE_SUMMARY"):
+        k6.parse_summary(json.dumps(doc), BACKENDS)
+
+
+def test_other_trend_statistics_are_named(data_dir):
+    doc = json.loads(_load(data_dir, "l7-hostgw-3-backends.json"))
+    del doc["metrics"]["http_req_duration"]["p(99)"]
+    with pytest.raises(MeasurementError, match=r"p\(99\) is missing.*K6_SUMMARY_TREND_STATS"):
+        k6.parse_summary(json.dumps(doc), BACKENDS)
+
+
+def test_k6_runs_without_the_users_k6_variables(tmp_path, monkeypatch):
+    """The real k6 with K6_NO_THRESHOLDS and K6_SUMMARY_TREND_STATS in our environment: removed, the summary has
+    every statistic and the threshold is evaluated (k6 exits 99 against a port where nothing listens)."""
+    from cnibench.platforms.netns.process import exec_to_file
+
+    script = tmp_path / "load.js"
+    script.write_text(
+        k6.render_script(
+            target="http://127.0.0.1:9/echo", backends=BACKENDS, vus=1, duration=1, reuse_connections=True,
+            max_failed_rate=0.0,
+        )
+    )  # fmt: skip
+    summary = tmp_path / "summary.json"
+    monkeypatch.setenv("K6_NO_THRESHOLDS", "true")
+    monkeypatch.setenv("K6_SUMMARY_TREND_STATS", "avg,max")
+    argv = [tool_path("k6") or "k6", *k6.run_argv(script, summary)[1:]]
+    result = exec_to_file("", argv, output=tmp_path / "k6.log", timeout=60, unset_env=[k6.CONTROLLED_ENV_PREFIX])
+    assert result.env_removed == ("K6_NO_THRESHOLDS", "K6_SUMMARY_TREND_STATS")
+    assert result.returncode == 99
+    parsed = k6.parse_summary(summary.read_text(), BACKENDS)
+    assert parsed.failed_rate == 1.0 and parsed.thresholds_failed == ("http_req_failed: rate<=0",)

@@ -695,4 +695,5 @@ def _run_vars(run: PlannedRun) -> dict[str, Any]:
         "stdout": run.command["stdout"],
         "timeout": run.command["timeout"],
         "metrics": run.command.get("metrics"),
+        "unset_env": run.command.get("unset_env", []),
     }

@@ -428,6 +428,7 @@ def _trial_vars(
                 "timeout": run.command["timeout"],
                 "stdout": run.command["stdout"],
                 "metrics": run.command.get("metrics"),
+                "unset_env": run.command.get("unset_env", []),
             }
             for run in runs
         ],

@@ -169,6 +169,7 @@ class ExecResult:
     started_at: float
     ended_at: float
     stderr: str  # the beginning of it: tools print their reason first (the rest is in the .stderr file)
+    env_removed: tuple[str, ...] = ()  # variables of our environment the command ran without
 
     def as_module_result(self, output: str) -> dict[str, Any]:
         """What a measurement module returns (``exit_code``, deliberately not ``rc``: a failing tool is a failed
@@ -180,6 +181,7 @@ class ExecResult:
             "ended_at": self.ended_at,
             "stderr_head": self.stderr,
             "output": output,
+            "env_removed": list(self.env_removed),
         }
 
 
@@ -218,10 +220,21 @@ class _CappedSink:
             self.path.unlink()
 
 
-def exec_to_file(netns: str, argv: list[str], *, output: Path, timeout: float) -> ExecResult:
+def controlled_env(unset_prefixes: list[str] | tuple[str, ...]) -> tuple[dict[str, str], tuple[str, ...]]:
+    """This process's environment without the variables whose names start with one of ``unset_prefixes`` (k6 reads
+    ``K6_*`` variables that change its summary), and the names removed."""
+    removed = tuple(sorted(name for name in os.environ if name.startswith(tuple(unset_prefixes))))
+    return {k: v for k, v in os.environ.items() if k not in removed}, removed
+
+
+def exec_to_file(
+    netns: str, argv: list[str], *, output: Path, timeout: float, unset_env: list[str] | tuple[str, ...] = ()
+) -> ExecResult:
     """Run ``argv`` in ``netns`` with stdout written to ``output`` (the raw artifact) and stderr to
-    ``output.stderr`` (kept only if not empty, at most 1 MiB); kill it at ``timeout``."""
+    ``output.stderr`` (kept only if not empty, at most 1 MiB); kill it at ``timeout``. Variables whose names start
+    with one of ``unset_env`` are removed from its environment (:attr:`ExecResult.env_removed` names them)."""
     output.parent.mkdir(parents=True, exist_ok=True)
+    env, removed = controlled_env(unset_env)
     sink = _CappedSink(stderr_path(output))
     started = time.time()
     with output.open("wb") as out:
@@ -231,6 +244,7 @@ def exec_to_file(netns: str, argv: list[str], *, output: Path, timeout: float) -
             stdout=out,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            env=env,
         )
         assert proc.stderr is not None
         reader = threading.Thread(target=sink.drain, args=(proc.stderr,), daemon=True)
@@ -244,4 +258,4 @@ def exec_to_file(netns: str, argv: list[str], *, output: Path, timeout: float) -
         ended = time.time()
         reader.join(timeout=10)
         proc.stderr.close()
-    return ExecResult(code, started, ended, bytes(sink.head).decode(errors="replace"))
+    return ExecResult(code, started, ended, bytes(sink.head).decode(errors="replace"), removed)

@@ -16,6 +16,11 @@ options:
   timeout: {description: Seconds after which the command is killed., type: float, required: true}
   substitutions: {description: Placeholders (without the @) and their values., type: dict, default: {}}
   expect: {description: Expectations known only at run time (e.g. the source IP); returned as they are., type: dict}
+  unset_env:
+    description: Prefixes of environment variables the command runs without (k6 reads C(K6_*) variables).
+    type: list
+    elements: str
+    default: []
   metrics: {description: Prometheus service, port, uplinks, scrape interval, offset and output directory., type: dict}
   kubeconfig: {description: kubeconfig file., type: str}
   context: {description: kubeconfig context., type: str}
@@ -42,6 +47,11 @@ started_at: {description: Unix time the command started., type: float, returned:
 ended_at: {description: Unix time the command ended., type: float, returned: always}
 stderr_head: {description: The beginning of standard error., type: str, returned: always}
 output: {description: The file standard output was written to., type: str, returned: always}
+env_removed:
+  description: Variables of the environment the command ran without (O(unset_env)).
+  type: list
+  elements: str
+  returned: always
 expect: {description: O(expect), for cnibench to check the artifact against., type: dict, returned: always}
 metrics_error: {description: Why the metrics are missing, or null., type: str, returned: when O(metrics) is set}
 """
@@ -61,6 +71,7 @@ def main() -> None:
             "substitutions": {"type": "dict", "default": {}},
             "expect": {"type": "dict"},
             "metrics": {"type": "dict"},
+            "unset_env": {"type": "list", "elements": "str", "default": []},
             **KUBECTL_ARGS,
         },
         supports_check_mode=False,
@@ -73,7 +84,9 @@ def main() -> None:
     p = module.params
     argv = ops.substitute(p["argv"], p["substitutions"])
     try:
-        result = process.exec_to_file("", argv, output=Path(p["output"]), timeout=p["timeout"])
+        result = process.exec_to_file(
+            "", argv, output=Path(p["output"]), timeout=p["timeout"], unset_env=p["unset_env"]
+        )
     except OSError as exc:
         module.fail_json(msg=f"cannot run {argv[0]}: {exc}")
     extra = {}

@@ -27,6 +27,11 @@ options:
     description: Seconds after which the command is killed.
     type: float
     required: true
+  unset_env:
+    description: Prefixes of environment variables the command runs without (k6 reads C(K6_*) variables).
+    type: list
+    elements: str
+    default: []
   metrics:
     description:
       - After the command, query Prometheus over its measurement window and save the raw answers.
@@ -72,6 +77,11 @@ output:
   description: The file standard output was written to.
   type: str
   returned: always
+env_removed:
+  description: Variables of the environment the command ran without (O(unset_env)).
+  type: list
+  elements: str
+  returned: always
 metrics_error:
   description: Why the metrics are missing (Prometheus died, a query failed), or null.
   type: str
@@ -91,6 +101,7 @@ def main() -> None:
             "output": {"type": "path", "required": True},
             "timeout": {"type": "float", "required": True},
             "metrics": {"type": "dict"},
+            "unset_env": {"type": "list", "elements": "str", "default": []},
         },
         supports_check_mode=False,
     )
@@ -100,7 +111,9 @@ def main() -> None:
         module.fail_json(msg=f"cnibench is not importable by {module._name}'s interpreter: {exc}")
     p = module.params
     try:
-        result = process.exec_to_file(p["netns"], p["argv"], output=Path(p["output"]), timeout=p["timeout"])
+        result = process.exec_to_file(
+            p["netns"], p["argv"], output=Path(p["output"]), timeout=p["timeout"], unset_env=p["unset_env"]
+        )
     except OSError as exc:
         module.fail_json(msg=f"cannot run {p['argv'][0]} in {p['netns']}: {exc}")
     extra = {}
