@@ -79,7 +79,94 @@ def test_metric_stats_warnings():
 
     stats = metric_stats([10.0, 14.0], failed=1)
     warnings = " ".join(stats.warnings())
-    assert (
-        "stdev is 24% of the mean" in warnings
-    )  # 2.83 / 12 and "only 2 successful" in warnings and "1 failed" in warnings
+    assert "stdev is 24% of the mean" in warnings  # 2.83 / 12
+    assert "only 2 successful" in warnings and "1 failed" in warnings
     assert metric_stats([10.0, 10.1, 9.9]).warnings() == []
+
+
+# ---- exact inference ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", range(6, 41))
+def test_median_interval_is_scipys_order_statistic_interval(n):
+    import numpy as np
+    from scipy.stats import quantile_test
+
+    from cnibench.results.stats import median_interval
+
+    data = np.random.default_rng(n).normal(10.0, 1.0, n)
+    ours = median_interval(data)
+    theirs = quantile_test(data, q=float(np.median(data)), p=0.5).confidence_interval(0.95)
+    assert (ours.low, ours.high) == (theirs.low, theirs.high)
+    assert ours.level >= 0.95
+
+
+@pytest.mark.parametrize(("n", "level"), [(2, 0.5), (3, 0.75), (4, 0.875), (5, 0.9375)])
+def test_median_interval_below_the_asked_level_says_its_real_level(n, level):
+    """[min, max] of n values covers the median with probability 1 - 2 * 0.5**n: 75 % at n = 3, not 95 %."""
+    from cnibench.results.stats import median_interval
+
+    interval = median_interval([float(v) for v in range(n)])
+    assert (interval.low, interval.high, interval.level) == (0.0, n - 1.0, level)
+    assert interval.describe() == f"[0, {n - 1}], {level:.0%}"
+
+
+def _brute_force_p(a, b, alternative):
+    """Every split of the pooled values into |a| and |b|: the share whose U is as extreme as the observed one
+    (two-sided: twice the smaller one-sided p, capped at 1, the convention for a permutation distribution that ties
+    can make asymmetric)."""
+    if alternative == "two-sided":
+        return min(1.0, 2 * min(_brute_force_p(a, b, "less"), _brute_force_p(a, b, "greater")))
+    from itertools import combinations
+
+    pooled = [*a, *b]
+
+    def u(x, y):
+        return sum(1.0 if xi > yi else 0.5 if xi == yi else 0.0 for xi in x for yi in y)
+
+    observed = u(a, b)
+    splits = list(combinations(range(len(pooled)), len(a)))
+    count = 0
+    for chosen in splits:
+        x = [pooled[i] for i in chosen]
+        y = [pooled[i] for i in range(len(pooled)) if i not in chosen]
+        value = u(x, y)
+        if alternative == "less":
+            count += value <= observed + 1e-9
+        else:
+            count += value >= observed - 1e-9
+    return count / len(splits)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ([31, 31, 31], [39, 39, 39]),  # whole microseconds: the normal approximation said 0.047
+        ([61, 63, 63, 66, 70], [63, 70, 72, 72, 75]),
+        ([1, 1, 2, 2, 3, 3], [2, 3, 3, 4, 4, 5]),
+        ([0, 0, 0, 1], [0, 1, 1, 1, 2]),
+    ],
+)
+@pytest.mark.parametrize("alternative", ["two-sided", "less", "greater"])
+def test_mann_whitney_with_ties_is_the_brute_force_permutation_p(a, b, alternative):
+    from cnibench.results.stats import mann_whitney
+
+    assert mann_whitney(a, b, alternative) == pytest.approx(_brute_force_p(a, b, alternative))
+
+
+def test_smallest_achievable_p():
+    from cnibench.results.stats import mann_whitney, min_p_value
+
+    assert min_p_value(3, 3) == pytest.approx(0.10)
+    assert min_p_value(5, 5) == pytest.approx(2 / 252)
+    assert min_p_value(3, 3, "less") == pytest.approx(0.05)
+    assert mann_whitney([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) == pytest.approx(min_p_value(5, 5))
+
+
+def test_holm_and_benjamini_hochberg():
+    from cnibench.results.stats import benjamini_hochberg, holm
+
+    p = [0.01, 0.04, 0.03, 0.5]
+    assert holm(p) == pytest.approx([0.04, 0.09, 0.09, 0.5])  # 4 x 0.01, max(3 x 0.03, 0.04), 2 x 0.04, 0.5
+    assert benjamini_hochberg(p) == pytest.approx([0.04, 0.04 * 4 / 3, 0.04 * 4 / 3, 0.5])
+    assert holm([]) == [] and benjamini_hochberg([]) == []
