@@ -218,9 +218,11 @@ class _CappedSink:
             self.path.unlink()
 
 
-def exec_to_file(netns: str, argv: list[str], *, output: Path, timeout: float) -> ExecResult:
+def exec_to_file(
+    netns: str, argv: list[str], *, output: Path, timeout: float, env: dict[str, str] | None = None
+) -> ExecResult:
     """Run ``argv`` in ``netns`` with stdout written to ``output`` (the raw artifact) and stderr to
-    ``output.stderr`` (kept only if not empty, at most 1 MiB); kill it at ``timeout``."""
+    ``output.stderr`` (kept only if not empty, at most 1 MiB); kill it at ``timeout``. ``env`` adds variables."""
     output.parent.mkdir(parents=True, exist_ok=True)
     sink = _CappedSink(stderr_path(output))
     started = time.time()
@@ -231,6 +233,7 @@ def exec_to_file(netns: str, argv: list[str], *, output: Path, timeout: float) -
             stdout=out,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            env={**os.environ, **env} if env else None,
         )
         assert proc.stderr is not None
         reader = threading.Thread(target=sink.drain, args=(proc.stderr,), daemon=True)

@@ -17,6 +17,12 @@ options:
   substitutions: {description: Placeholders (without the @) and their values., type: dict, default: {}}
   expect: {description: Expectations known only at run time (e.g. the source IP); returned as they are., type: dict}
   metrics: {description: Prometheus service, port, uplinks, scrape interval, offset and output directory., type: dict}
+  no_proxy:
+    description: Addresses (C(@name@) filled in) the command must reach without a proxy (added to NO_PROXY when a
+      proxy is set).
+    type: list
+    elements: str
+    default: []
   kubeconfig: {description: kubeconfig file., type: str}
   context: {description: kubeconfig context., type: str}
   namespace: {description: cnibench's namespace., type: str, required: true}
@@ -61,19 +67,24 @@ def main() -> None:
             "substitutions": {"type": "dict", "default": {}},
             "expect": {"type": "dict"},
             "metrics": {"type": "dict"},
+            "no_proxy": {"type": "list", "elements": "str", "default": []},
             **KUBECTL_ARGS,
         },
         supports_check_mode=False,
     )
     try:
+        import os
+
+        from cnibench import direct
         from cnibench.platforms.kube import ops
         from cnibench.platforms.netns import process
     except ImportError as exc:
         module.fail_json(msg=f"cnibench is not importable by {module._name}'s interpreter: {exc}")
     p = module.params
     argv = ops.substitute(p["argv"], p["substitutions"])
+    env = direct.no_proxy_env(ops.substitute(p["no_proxy"], p["substitutions"]), dict(os.environ))
     try:
-        result = process.exec_to_file("", argv, output=Path(p["output"]), timeout=p["timeout"])
+        result = process.exec_to_file("", argv, output=Path(p["output"]), timeout=p["timeout"], env=env)
     except OSError as exc:
         module.fail_json(msg=f"cannot run {argv[0]}: {exc}")
     extra = {}
