@@ -41,7 +41,7 @@ def test_a_proxy_in_the_environment_is_not_used(server, monkeypatch):
     monkeypatch.delenv("no_proxy", raising=False)
     monkeypatch.delenv("NO_PROXY", raising=False)
     with pytest.raises(urllib.error.URLError):
-        urllib.request.urlopen(server, timeout=5)
+        urllib.request.build_opener().open(server, timeout=5)  # a fresh opener reads the proxy from the environment
     with direct.urlopen(server, timeout=5) as response:
         assert response.read() == b"Hostname: echo-0\n"
 
