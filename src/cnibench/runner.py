@@ -298,6 +298,8 @@ def kube_settings(spec: Spec) -> dict[str, Any]:
         "kubeconfig": kube.kubeconfig,
         "context": kube.context,
         "port_mappings": kube.kind_port_mappings,
+        "cnis": tuple(spec.cnis),
+        "subscription_id": spec.aks_settings.subscription_id if spec.platform == "aks" else None,
     }
 
 

@@ -248,6 +248,7 @@ _LINUX_USER = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")  # azurerm: ^[A-Za-z][-A-Za
 #: AKS's own default ranges with a bring-your-own CNI: services 10.0.0.0/16 and the node subnet 10.224.0.0/12.
 AKS_RESERVED = (ipaddress.IPv4Network("10.0.0.0/16"), ipaddress.IPv4Network("10.224.0.0/12"))
 _INFIX = re.compile(r"^[a-z0-9]{1,16}$")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 class AksSpec(_Model):
@@ -263,6 +264,11 @@ class AksSpec(_Model):
         None,
         description="Start of every resource name (rg<infix><cni>, cluster<infix><cni>); default: the run's "
         "prefix. 1-16 lower-case letters or digits.",
+    )
+    subscription_id: str | None = Field(
+        None,
+        description="The Azure subscription billed (its id); default: ARM_SUBSCRIPTION_ID, else the Azure CLI's "
+        "selected subscription (az account show). cnibench pins it for the run: apply, destroy and `clean` use it.",
     )
 
     @field_validator("location")
@@ -288,12 +294,24 @@ class AksSpec(_Model):
             )
         return value
 
+    @field_validator("subscription_id")
+    @classmethod
+    def _subscription(cls, value: str | None) -> str | None:
+        if value is not None and not _GUID.match(value):
+            raise ValueError("must be a subscription id (a GUID such as 00000000-0000-0000-0000-000000000000)")
+        return value
+
     @field_validator("common_infix")
     @classmethod
     def _infix(cls, value: str | None) -> str | None:
         if value is not None and not _INFIX.match(value):
             raise ValueError("must be 1-16 lower-case letters or digits")
         return value
+
+
+#: cnibench's own node_exporter port on Kubernetes nodes: node_exporter's default 9100 is taken on most real clusters
+#: by kube-prometheus-stack's node-exporter (a host port too); below the ephemeral port range (32768+).
+KUBE_NODE_EXPORTER_PORT = 19100
 
 
 class KubernetesSpec(_Model):
@@ -323,6 +341,13 @@ class KubernetesSpec(_Model):
         "(cnibench does not use them; turn off when something on this machine has those ports).",
     )
     ready_timeout: int = Field(600, ge=10, le=7200, description="Seconds to wait for a cluster, CNI or rollout.")
+    node_exporter_port: int = Field(
+        KUBE_NODE_EXPORTER_PORT,
+        ge=1024,
+        le=32767,
+        description="Host port of cnibench's node_exporter on every node (host network). Not 9100: a cluster's own "
+        "node-exporter (kube-prometheus-stack) usually has that one.",
+    )
 
     @field_validator("namespace")
     @classmethod
@@ -566,8 +591,9 @@ class Spec(_Model):
         if self.kube.gateway_implementation == "cilium":
             raise _FieldError(
                 ("kubernetes", "gateway_implementation"),
-                "unsupported on aks: Cilium's Gateway API needs its kube-proxy replacement, and AKS keeps kube-proxy "
-                "(bring-your-own-CNI clusters); use envoy-gateway",
+                "unsupported on aks: Cilium's Gateway API needs its kube-proxy replacement, and the clusters "
+                "cnibench's Terraform module creates keep AKS's kube-proxy (disabling it is an AKS preview, "
+                "KubeProxyConfigurationPreview, that azurerm does not configure); use envoy-gateway",
             )
         if "node_image" in self.kube.model_fields_set:
             raise _FieldError(("kubernetes", "node_image"), "only on kind")

@@ -24,6 +24,7 @@ pytestmark = [
 ]
 
 TOKEN = "cnibench-test-token-3f9a1c7e5b2d"
+SUBSCRIPTION = "5ab1c0de-0000-4000-8000-00000000c0de"
 CLIENT_KEY = "Y25pYmVuY2gtdGVzdC1jbGllbnQta2V5LWRhdGE="
 CLIENT_SECRET = "cnibench-test-client-secret-9d8e7f"
 KUBECONFIG = f"""apiVersion: v1
@@ -45,7 +46,7 @@ if args and args[0].startswith("-chdir="):
     cwd = args[0].split("=", 1)[1]
     args = args[1:]
 with open(os.environ["FAKE_TERRAFORM_LOG"], "a") as log:
-    log.write(" ".join(args) + "\n")
+    log.write(" ".join(args) + " [ARM_SUBSCRIPTION_ID=" + os.environ.get("ARM_SUBSCRIPTION_ID", "") + "]\n")
 state = os.path.join(cwd, "terraform.tfstate")
 if args[:2] == ["version", "-json"]:
     print(json.dumps({{"terraform_version": "1.11.4"}}))
@@ -94,6 +95,7 @@ def test_the_kubeconfig_is_written_privately_and_never_returned(tmp_path, fake_t
 def test_no_secret_reaches_the_run_directory(tmp_path, monkeypatch, capsys, fake_terraform):
     monkeypatch.setenv("CNIBENCH_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("ARM_CLIENT_SECRET", CLIENT_SECRET)  # as a service principal's credentials would be
+    monkeypatch.setenv("ARM_SUBSCRIPTION_ID", SUBSCRIPTION)
     monkeypatch.setattr(doctor, "require", lambda *args, **kwargs: None)  # no az, no helm here
     results_dir = tmp_path / "results"
     spec = tmp_path / "aks.yaml"
@@ -106,6 +108,9 @@ def test_no_secret_reaches_the_run_directory(tmp_path, monkeypatch, capsys, fake
     assert results["status"] == "failed" and results["error"].startswith("Install the CNI chart: ")
     calls = fake_terraform.read_text().splitlines()
     assert any(c.startswith("apply") for c in calls) and any(c.startswith("destroy") for c in calls)
+    # the pinned subscription reaches Terraform's apply and destroy (azurerm 4.x requires one, PR #26621)
+    for command in ("apply", "destroy"):
+        assert all(c.endswith(f"[ARM_SUBSCRIPTION_ID={SUBSCRIPTION}]") for c in calls if c.startswith(command))
     assert calls.index(next(c for c in calls if c.startswith("destroy"))) > calls.index(
         next(c for c in calls if c.startswith("apply"))
     )
@@ -114,8 +119,8 @@ def test_no_secret_reaches_the_run_directory(tmp_path, monkeypatch, capsys, fake
     assert (run_dir / "ansible.log").is_file() and any("job_events" in str(p) for p in files)
     for path in files:
         text = path.read_text(errors="replace")
-        for secret in (TOKEN, CLIENT_KEY, CLIENT_SECRET):
+        for secret in (TOKEN, CLIENT_KEY, CLIENT_SECRET, SUBSCRIPTION):
             assert secret not in text, f"{secret} leaked into {path.relative_to(run_dir)}"
-    for secret in (TOKEN, CLIENT_KEY, CLIENT_SECRET):
+    for secret in (TOKEN, CLIENT_KEY, CLIENT_SECRET, SUBSCRIPTION):
         assert secret not in out
     assert list((tmp_path / "state").glob("cnib*")) == []  # kubeconfig and Terraform state gone after destroy

@@ -89,15 +89,85 @@ def test_kind_clusters_of_earlier_runs_must_go_first(tmp_path, monkeypatch):
 
 
 def test_the_azure_subscription_is_named_never_its_secrets(tmp_path, monkeypatch):
+    """The doctor names the subscription that will be billed and where it comes from, never its id."""
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.delenv("ARM_SUBSCRIPTION_ID", raising=False)
+    for name in ("ARM_SUBSCRIPTION_ID", "ARM_CLIENT_ID"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(doctor.sys, "executable", str(tmp_path / "python"))
     missing = doctor.check_subscription()
     assert not missing.ok and "az not found" in missing.detail and "az login" in missing.hint
     _fake_tool(tmp_path, "az", "Please run 'az login' to setup account.", code=1)
     check = doctor.check_subscription()
     assert not check.ok and check.detail.startswith("no subscription selected") and "az account set" in check.hint
-    _fake_tool(tmp_path, "az", "Thesis subscription")
-    assert doctor.check_subscription().detail == "selected: Thesis subscription"
-    monkeypatch.setenv("ARM_SUBSCRIPTION_ID", "00000000-0000-0000-0000-000000000000")
-    assert "0000" not in doctor.check_subscription().detail
+    account = '{"id": "0f0e0d0c-0000-4000-8000-00000000abcd", "name": "Thesis subscription", "isDefault": true}'
+    _fake_tool(tmp_path, "az", account)
+    check = doctor.check_subscription()
+    assert check.ok and check.detail == "billed: 'Thesis subscription', from the Azure CLI's selected subscription"
+    monkeypatch.setenv("ARM_SUBSCRIPTION_ID", "0f0e0d0c-0000-4000-8000-00000000abcd")
+    check = doctor.check_subscription()
+    assert check.detail == "billed: 'Thesis subscription', from ARM_SUBSCRIPTION_ID" and "abcd" not in check.detail
+    assert doctor.check_subscription("0f0e0d0c-0000-4000-8000-00000000abcd").detail.endswith(
+        "from aks.subscription_id in the spec"
+    )
+    monkeypatch.delenv("ARM_SUBSCRIPTION_ID")
+    monkeypatch.setenv("ARM_CLIENT_ID", "a-service-principal")
+    check = doctor.check_subscription()
+    assert not check.ok and "ARM_SUBSCRIPTION_ID is not" in check.detail
+
+
+def _docker_info(directory: Path, cgroup: str, kernel: str) -> None:
+    """A stand-in for `docker` answering `docker info --format '{{.CgroupVersion}}'` or `'{{.KernelVersion}}'` as
+    Docker does (the field's value alone on one line), and `docker version` for the daemon check."""
+    path = directory / "docker"
+    path.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in\n'
+        f'  *CgroupVersion*) echo "{cgroup}" ;;\n'
+        f'  *KernelVersion*) echo "{kernel}" ;;\n'
+        '  version*) echo "29.1.3" ;;\n'
+        "esac\n"
+    )
+    path.chmod(0o755)
+
+
+def test_kind_refuses_a_cgroup_v1_host(tmp_path, monkeypatch):
+    """Kubernetes 1.35's kubelet (kind v0.31's node image) does not start on cgroup v1 (KEP-5573, kind PR #4077)."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(doctor.sys, "executable", str(tmp_path / "python"))
+    _docker_info(tmp_path, "1", "5.10.0-8-amd64")
+    check = doctor.check_cgroup_v2()
+    assert not check.ok and check.detail.startswith("Docker runs on cgroup v1") and "KEP-5573" in check.detail
+    assert "systemd.unified_cgroup_hierarchy=1" in check.hint
+    _docker_info(tmp_path, "2", "6.1.0-40-amd64")
+    assert doctor.check_cgroup_v2().ok
+    names = [c.name for c in doctor.kube_checks("kind", port_mappings=False)]
+    assert "cgroup v2" in names and "openvswitch (Antrea)" not in names
+    assert "openvswitch (Antrea)" in [c.name for c in doctor.kube_checks("kind", port_mappings=False, cnis=("antrea",))]
+
+
+def test_antrea_on_kind_needs_the_openvswitch_module(tmp_path, monkeypatch):
+    """Antrea docs/kind.md: the agent needs the host kernel's openvswitch module (missing on WSL 2's kernel)."""
+    import os
+
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    monkeypatch.setenv("PATH", str(bindir))
+    monkeypatch.setattr(doctor.sys, "executable", str(bindir / "python"))
+    kernel = os.uname().release
+    _docker_info(bindir, "2", kernel)
+    sys_module, modules = tmp_path / "sys-module", tmp_path / "lib-modules"
+    (modules / kernel).mkdir(parents=True)
+    sys_module.mkdir()
+    (modules / kernel / "modules.dep").write_text("kernel/net/bridge/bridge.ko: kernel/net/802/stp.ko\n")
+    (modules / kernel / "modules.builtin").write_text("kernel/net/ipv4/tcp_cubic.ko\n")
+    check = doctor.check_openvswitch(sys_module=sys_module, modules=modules)
+    assert not check.ok and "has no openvswitch module" in check.detail and "linux-modules-extra" in check.hint
+    (modules / kernel / "modules.dep").write_text(
+        "kernel/net/openvswitch/openvswitch.ko: kernel/net/nsh/nsh.ko kernel/net/netfilter/nf_conncount.ko\n"
+    )
+    assert doctor.check_openvswitch(sys_module=sys_module, modules=modules).detail == "kernel module available"
+    (sys_module / "openvswitch").mkdir()
+    assert doctor.check_openvswitch(sys_module=sys_module, modules=modules).detail == "kernel module loaded"
+    _docker_info(bindir, "2", "6.6.87.2-microsoft-standard-WSL2")  # Docker Desktop's VM: not this kernel
+    check = doctor.check_openvswitch(sys_module=sys_module, modules=modules)
+    assert check.ok and check.detail.startswith("not checked: Docker's kernel 6.6.87.2-microsoft-standard-WSL2")

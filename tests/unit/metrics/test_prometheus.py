@@ -86,7 +86,7 @@ def test_error_answer_and_wrong_shapes(data_dir, monkeypatch):
         def __exit__(self, *a):
             return False
 
-    monkeypatch.setattr(prom.urllib.request, "urlopen", lambda url, timeout: Answer(json.dumps(doc).encode()))
+    monkeypatch.setattr(prom.direct, "urlopen", lambda url, timeout: Answer(json.dumps(doc).encode()))
     with pytest.raises(prom.PrometheusError, match="bad_data: 1:9: parse error"):
         prom.get("http://x", "/api/v1/query_range", {"query": "rate(up["})
     with pytest.raises(prom.PrometheusError, match="expected a matrix"):

@@ -14,12 +14,12 @@ import select
 import subprocess
 import time
 import urllib.error
-import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cnibench import direct
 from cnibench.errors import PlatformError
 from cnibench.proc import CommandError, error_summary, run
 
@@ -121,6 +121,15 @@ def pick_gateway_node(nodes: Sequence[Node], preferred: str | None = None) -> st
     return workers[0].name
 
 
+def cni_namespace(daemonsets: dict[str, Any], cni: str) -> str:
+    """The namespace of ``cni``'s agent DaemonSet (kube-system unless installed elsewhere)."""
+    ds_name = CNI_DAEMONSETS[cni][0]
+    for item in daemonsets.get("items", []):
+        if item["metadata"]["name"] == ds_name:
+            return str(item["metadata"].get("namespace") or "kube-system")
+    return "kube-system"
+
+
 def detect_cni(daemonsets: dict[str, Any]) -> tuple[str, str | None]:
     """``kubectl get daemonsets -A -o json`` -> (CNI name, version from its agent's image tag), or ("unknown", None)."""
     by_name = {item["metadata"]["name"]: item for item in daemonsets.get("items", [])}
@@ -132,6 +141,77 @@ def detect_cni(daemonsets: dict[str, Any]) -> tuple[str, str | None]:
         image = next((c.get("image", "") for c in containers if c.get("name") == container), "")
         return cni, image_version(image)
     return "unknown", None
+
+
+#: The Gateway API CRDs Cilium's operator requires when it starts (Cilium 1.19 docs, network/servicemesh/gateway-api/
+#: installation.rst: GatewayClass, Gateway, HTTPRoute, GRPCRoute and ReferenceGrant "must be pre-installed").
+CILIUM_GATEWAY_CRDS = tuple(
+    f"{plural}.gateway.networking.k8s.io"
+    for plural in ("gatewayclasses", "gateways", "httproutes", "grpcroutes", "referencegrants")
+)
+#: Values of cilium-config's kube-proxy-replacement that mean "on" (Cilium < 1.14 said "strict").
+_KPR_ON = ("true", "strict")
+
+
+def cilium_gateway_problems(
+    crds: dict[str, Any], config: dict[str, Any] | None, operator_pods: dict[str, Any]
+) -> list[str]:
+    """What keeps Cilium's own Gateway API from serving cnibench's Gateway on an existing cluster, from
+    ``kubectl get crd <names> -o json``, the ``cilium-config`` ConfigMap and the operator's pods.
+
+    Cilium's operator looks for the Gateway API CRDs once, when it starts (cilium PR #28982: without them the
+    Gateway controllers are not registered; cilium#29207, closed without a watcher), so CRDs that cnibench would
+    install later, or that came after the operator started, leave the Gateway unprogrammed until the deadline.
+    Its ConfigMap must have ``enable-gateway-api: "true"`` and ``kube-proxy-replacement: "true"``
+    (install/kubernetes/cilium/templates/cilium-configmap.yaml). Returns one phrase per problem."""
+    problems: list[str] = []
+    found = {item["metadata"]["name"]: item for item in crds.get("items", [])}
+    missing = [name for name in CILIUM_GATEWAY_CRDS if name not in found]
+    if missing:
+        problems.append(
+            f"the Gateway API CRDs {', '.join(missing)} are missing (install the standard channel, then restart "
+            "cilium-operator: it looks for them only when it starts)"
+        )
+    data = (config or {}).get("data") or {}
+    if config is None:
+        problems.append("ConfigMap cilium-config not found")
+    else:
+        if data.get("enable-gateway-api") != "true":
+            problems.append('cilium-config has no enable-gateway-api: "true" (Helm: gatewayAPI.enabled=true)')
+        if data.get("kube-proxy-replacement") not in _KPR_ON:
+            problems.append(
+                f"cilium-config has kube-proxy-replacement: {data.get('kube-proxy-replacement', 'unset')!r}, "
+                'Cilium\'s Gateway API needs "true" (Helm: kubeProxyReplacement=true)'
+            )
+    started = [
+        (c.get("state") or {}).get("running", {}).get("startedAt")
+        for pod in operator_pods.get("items", [])
+        for c in (pod.get("status") or {}).get("containerStatuses", []) or []
+    ]
+    started = [t for t in started if t]
+    created = [str(item["metadata"].get("creationTimestamp", "")) for item in found.values()]
+    if started and created and not missing and max(created) > min(started):  # RFC 3339 UTC: compares as text
+        problems.append(
+            f"the Gateway API CRDs were created ({max(created)}) after cilium-operator started ({min(started)}): "
+            "restart it (kubectl -n kube-system rollout restart deployment/cilium-operator)"
+        )
+    return problems
+
+
+def check_cilium_gateway(kubectl: Kubectl, cilium_namespace: str) -> None:
+    """Refuse, before cnibench creates anything, an existing cluster whose Cilium cannot program the Gateway."""
+    crds = kubectl.json("get", "crd", *CILIUM_GATEWAY_CRDS, "--ignore-not-found", namespaced=False)
+    config = existing(kubectl, "configmap", "cilium-config", namespace=cilium_namespace)
+    pods = kubectl.json(
+        "get", "pods", "--namespace", cilium_namespace, "--selector", "io.cilium/app=operator", namespaced=False
+    )
+    problems = cilium_gateway_problems(crds if isinstance(crds, dict) else {}, config, pods)
+    if problems:
+        raise PlatformError(
+            "gateway_implementation cilium needs Cilium's Gateway API ready before cnibench starts: "
+            + "; ".join(problems)
+            + " (or use gateway_implementation: envoy-gateway)"
+        )
 
 
 def image_version(image: str) -> str | None:
@@ -163,6 +243,14 @@ def check_kind_network(inspect: list[dict[str, Any]], expected: str) -> None:
             f"kind's docker network is {', '.join(subnets) or 'without an IPv4 subnet'}, the spec's network.node_cidr "
             f"is {expected}: set network.node_cidr to kind's subnet (docker network inspect kind)"
         )
+
+
+def kind_network_check(expected: str) -> list[str]:
+    """``docker network inspect kind`` must show ``expected`` (right after the cluster is created, before the CNI);
+    returns its IPv4 subnets. Raises PlatformError naming both."""
+    inspect = json.loads(run(["docker", "network", "inspect", "kind"], timeout=60).stdout)
+    check_kind_network(inspect, expected)
+    return kind_network_subnets(inspect)
 
 
 # ------------------------------------------------------------------------------------------------ egress
@@ -298,12 +386,66 @@ def fetch_metrics(kubectl: Kubectl, metrics: dict[str, Any], *, started_at: floa
     return None
 
 
+def pods_problem(pods: dict[str, Any], *, what: str) -> str | None:
+    """Why pods (``kubectl get pods -o json``) cannot become ready, or None while they may still: a pod the scheduler
+    cannot place (e.g. "node(s) didn't have free ports for the requested pod ports": another pod holds the host
+    port) or a container that keeps failing (its termination message, e.g. node_exporter's "listen tcp :19100:
+    bind: address already in use": a process on the node has the port). Pure: tests feed recorded shapes."""
+    for pod in pods.get("items", []):
+        meta, status = pod.get("metadata", {}), pod.get("status", {}) or {}
+        where = f"{what} pod {meta.get('name', '?')}" + (
+            f" on node {pod['spec']['nodeName']}" if (pod.get("spec") or {}).get("nodeName") else ""
+        )
+        for condition in status.get("conditions", []) or []:
+            unschedulable = condition.get("status") == "False" and condition.get("reason") == "Unschedulable"
+            if condition.get("type") == "PodScheduled" and unschedulable:
+                return f"{where} cannot be scheduled: {condition.get('message', '').strip()}"
+        for container in status.get("containerStatuses", []) or []:
+            waiting = (container.get("state") or {}).get("waiting") or {}
+            if waiting.get("reason") not in ("CrashLoopBackOff", "CreateContainerError", "RunContainerError"):
+                continue
+            last = (container.get("lastState") or {}).get("terminated") or {}
+            message = " ".join((last.get("message") or waiting.get("message") or "").split())
+            return f"{where} keeps failing ({waiting['reason']}): {message[-300:] or 'no message'}"
+    return None
+
+
+def wait_pods_ready(kubectl: Kubectl, selector: str, *, expected: int, timeout: float, what: str) -> float:
+    """Until ``expected`` pods matching ``selector`` are Ready; fails at once with :func:`pods_problem`'s reason, or
+    at the deadline. Returns the seconds waited."""
+    start = time.monotonic()
+    while True:
+        pods = kubectl.json("get", "pods", "--selector", selector)
+        ready = sum(
+            any(c.get("type") == "Ready" and c.get("status") == "True" for c in (p.get("status") or {}).get(
+                "conditions", []) or [])
+            for p in pods.get("items", [])
+        )  # fmt: skip
+        if ready >= expected:
+            return time.monotonic() - start
+        problem = pods_problem(pods, what=what)
+        if problem is not None:
+            raise PlatformError(problem)
+        if time.monotonic() - start > timeout:
+            raise PlatformError(f"{what}: {ready} of {expected} pods ready after {timeout:g} s")
+        time.sleep(2)
+
+
 def wait_metrics(kubectl: Kubectl, metrics: dict[str, Any]) -> float:
-    """Wait until Prometheus scrapes node_exporter on every node (as many as the DaemonSet schedules)."""
+    """Wait until node_exporter runs on every node (its port free there), Prometheus is ready, and Prometheus
+    scrapes every node_exporter (as many as the DaemonSet schedules)."""
     from cnibench.metrics.prometheus import PrometheusError, wait_targets_up
 
     ds = kubectl.json("get", "daemonset", str(metrics["daemonset"]))
     expected = int(ds.get("status", {}).get("desiredNumberScheduled", 0)) or 1
+    ready_timeout = float(metrics.get("ready_timeout", metrics["timeout"]))
+    port = metrics.get("exporter_port")
+    what = f"node_exporter (host port {port}: kubernetes.node_exporter_port)" if port else "node_exporter"
+    wait_pods_ready(kubectl, f"app.kubernetes.io/name={metrics['daemonset']}", expected=expected,
+                    timeout=ready_timeout, what=what)  # fmt: skip
+    if metrics.get("prometheus"):
+        wait_pods_ready(kubectl, f"app.kubernetes.io/name={metrics['prometheus']}", expected=1,
+                        timeout=ready_timeout, what="prometheus")  # fmt: skip
     try:
         with port_forward(kubectl, metrics["service"], int(metrics["port"])) as url:
             return wait_targets_up(url, expected, float(metrics["timeout"]))
@@ -332,19 +474,20 @@ def cluster_info(
     expected_cni: str,
     egress: bool,
     preferred_gateway: str | None,
-    kind_network_cidr: str | None = None,
+    cilium_gateway: bool = False,
 ) -> dict[str, Any]:
-    """What the playbook needs to know about the cluster, and what the run records about it."""
-    if kind_network_cidr is not None:
-        inspect = json.loads(run(["docker", "network", "inspect", "kind"], timeout=60).stdout)
-        check_kind_network(inspect, kind_network_cidr)
+    """What the playbook needs to know about the cluster, and what the run records about it. ``cilium_gateway``
+    (an existing cluster with Cilium's own Gateway API chosen) also checks Cilium can serve the Gateway."""
     nodes = parse_nodes(kubectl.json("get", "nodes", namespaced=False))
-    cni, version = detect_cni(kubectl.json("get", "daemonsets", "--all-namespaces", namespaced=False))
+    daemonsets = kubectl.json("get", "daemonsets", "--all-namespaces", namespaced=False)
+    cni, version = detect_cni(daemonsets)
     if cni != expected_cni:
         raise PlatformError(
             f"the cluster's CNI is {cni}{' ' + version if version else ''}, the spec says {expected_cni}: "
             "name the installed CNI in cnis"
         )
+    if cilium_gateway:
+        check_cilium_gateway(kubectl, cni_namespace(daemonsets, "cilium"))
     server = json.loads(run(kubectl.argv("version", "--output", "json", namespaced=False), timeout=60).stdout)
     namespace = existing(kubectl, "namespace", kubectl.namespace)
     if namespace is not None and not managed_by_cnibench(namespace):
@@ -457,7 +600,7 @@ def wait_http(url: str, *, timeout: float, consecutive: int = 3) -> float:
     last = "no answer yet"
     while good < consecutive:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - the run's own gateway
+            with direct.urlopen(url, timeout=2) as response:  # the run's own gateway, never through a proxy
                 body = response.read(4096).decode(errors="replace")
             good = good + 1 if "Hostname:" in body else 0
             last = f"HTTP {response.status} without a Hostname line" if "Hostname:" not in body else last

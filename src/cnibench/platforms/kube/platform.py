@@ -39,6 +39,11 @@ CHARTS: dict[str, dict[str, str]] = {
         "repo": "",
         "namespace": render.ENVOY_GATEWAY_NAMESPACE,
     },
+    # Envoy Gateway's CRD chart is rendered and applied server-side, as its install docs do, never installed as a
+    # Helm release: Helm keeps every template in the release Secret, 1.58 MB for v1.7.5 (over the 1 MiB limit of a
+    # Secret, envoyproxy/gateway#6105). The main chart's release record is about 1.03 MB for v1.7.5 - within the
+    # limit by about 20 KB, because Helm also stores its crds/ files (installed with --skip-crds, not rendered);
+    # envoyproxy/gateway#8283 moved them into a sub-chart for 1.8.
     "envoy-gateway-crds": {
         "chart_ref": "oci://docker.io/envoyproxy/gateway-crds-helm",
         "repo": "",
@@ -108,7 +113,7 @@ class KubePlatform:
             rendered = run_dir / "rendered" / cni
             files: dict[str, Any] = {}
             cluster = _Cluster(cni, rendered, {"cni": cni, "trials": []})
-            self._compile_cluster(spec, cluster, prefix=prefix, state=state, files=files)
+            self._compile_cluster(spec, cluster, prefix=prefix, state=state, files=files, scenarios=set(trials))
             self._compile_monitoring(spec, cluster, files=files)
             if set(trials) & set(egress.TRIALS):
                 runs += self._compile_egress(spec, cluster, prefix=prefix, trials=trials, run_dir=run_dir, files=files)
@@ -183,7 +188,7 @@ class KubePlatform:
         return Kubectl(cluster.vars["kubeconfig"], cluster.vars["context"], spec.kube.namespace)
 
     def _compile_cluster(
-        self, spec: Spec, cluster: _Cluster, *, prefix: str, state: Path, files: dict[str, Any]
+        self, spec: Spec, cluster: _Cluster, *, prefix: str, state: Path, files: dict[str, Any], scenarios: set[str]
     ) -> None:
         kube, cni, v = spec.kube, cluster.cni, cluster.vars
         rendered = cluster.rendered
@@ -201,6 +206,7 @@ class KubePlatform:
         else:
             v["gateway_api"] = None
         v["terraform"] = None
+        v["preload"] = None
         if self.name == "aks":
             self._compile_aks(spec, cluster, prefix=prefix, state=state, files=files)
         elif self.name == "kind":
@@ -225,12 +231,23 @@ class KubePlatform:
                     gateway_api=kube.gateway_implementation == "cilium" and spec.scenarios.ingress is not None,
                 )
                 if cni == "cilium"
-                else render.antrea_values()
+                else render.antrea_values(version=kube.versions.antrea)
             )
             values_file = _cni_chart(spec, cluster, values, files)
             cluster.steps.append(
                 f"create kind cluster {name}: control plane + {spec.nodes.workers} workers, {kube.node_image}, "
                 f"default CNI disabled{', no kube-proxy' if cni == 'cilium' else ''}; kubeconfig in {v['kubeconfig']}"
+            )
+            cluster.steps.append(
+                f"check kind's docker network is network.node_cidr {spec.network.node_cidr} (at once, before minutes "
+                "go into the CNI)"
+            )
+            images = kind_images(spec, cni, scenarios)
+            v["preload"] = {"images": images, "archive_dir": str(state / "images")}
+            cluster.steps.append(
+                f"preload {len(images)} Docker Hub images: each pulled once on this machine (only if missing, for "
+                "Docker's platform), saved once and loaded into every node (kind load image-archive), so the nodes of "
+                f"the run's clusters pull none of them; digests recorded in environment.json: {', '.join(images)}"
             )
             if v["gateway_api"] and cni == "cilium":
                 cluster.steps.append(
@@ -256,13 +273,13 @@ class KubePlatform:
                 "installed or deleted outside what cnibench creates"
             )
         v["expected_cni"] = cni
-        if self.name == "kind":
-            cluster.steps.append(
-                f"check the CNI is {cni} and kind's docker network is network.node_cidr {spec.network.node_cidr}"
-            )
-        elif self.name == "aks":
+        if self.name in ("kind", "aks"):
             cluster.steps.append(f"check the CNI is {cni}")
-        cluster.steps.append(f"create namespace {kube.namespace}")
+        cluster.steps.append(
+            f"create namespace {kube.namespace}, labelled with the privileged Pod Security level "
+            "(pod-security.kubernetes.io/enforce, audit, warn: node_exporter uses the host network, host PID and "
+            "hostPath)"
+        )
 
     def _compile_aks(self, spec: Spec, cluster: _Cluster, *, prefix: str, state: Path, files: dict[str, Any]) -> None:
         """A cluster per CNI from the Terraform module, its kubeconfig (credentials) outside the run directory."""
@@ -283,14 +300,22 @@ class KubePlatform:
             # one download of the providers for every cluster of every run
             "plugin_cache": str(state.parent / "terraform-plugins"),
             "cluster_name": f"cluster{infix}",
+            # the subscription is resolved at run time and pinned there (aks.SUBSCRIPTION_FILE), not in the results
+            "state_dir": str(state),
+            "subscription_id": aks.subscription_id,
         }
         pod_cidr = str(spec.network.pod_cidr)
         values = (
             render.cilium_aks_values(pod_cidr=pod_cidr)
             if cni == "cilium"
-            else render.antrea_aks_values(pod_cidr=pod_cidr)
+            else render.antrea_aks_values(pod_cidr=pod_cidr, version=kube.versions.antrea)
         )
         values_file = _cni_chart(spec, cluster, values, files)
+        billed = "aks.subscription_id" if aks.subscription_id else "ARM_SUBSCRIPTION_ID, else az account show"
+        cluster.steps.append(
+            f"pin the subscription billed for the whole run ({billed}; `cnibench doctor --platform aks` names it) "
+            "and pass it to terraform apply and destroy as ARM_SUBSCRIPTION_ID (azurerm 4.x requires one)"
+        )
         cluster.steps.append(
             f"terraform apply (terraform/aks, {v['terraform']['work_dir']}): resource group rg{infix} in "
             f"{aks.location}, AKS cluster cluster{infix} with {aks.node_count} x {aks.vm_type}, network_plugin "
@@ -311,19 +336,24 @@ class KubePlatform:
             return
         ns = spec.kube.namespace
         name = str(render.MANIFESTS / "20-monitoring.yaml")
-        files[name] = render.monitoring(ns=ns, scrape_interval=spec.metrics.scrape_interval)
+        port = spec.kube.node_exporter_port
+        files[name] = render.monitoring(ns=ns, scrape_interval=spec.metrics.scrape_interval, exporter_port=port)
         metrics = {
             "service": f"svc/{render.PROMETHEUS}",
             "port": PROMETHEUS_PORT,
             "daemonset": render.NODE_EXPORTER,
+            "exporter_port": port,
             "scrape_interval_s": spec.metrics.interval_s,
             "uplinks": spec.kube.node_uplinks,
             "timeout": 120.0,
+            "ready_timeout": float(spec.kube.ready_timeout),
+            "prometheus": render.PROMETHEUS,
         }
         cluster.vars["monitoring"] = {"manifest": str(cluster.rendered / name), "metrics": metrics}
         cluster.steps.append(
-            f"deploy node_exporter (DaemonSet, host network) and Prometheus (scrape every "
-            f"{spec.metrics.scrape_interval}) in {ns}; wait until every node is scraped"
+            f"deploy node_exporter (DaemonSet, host network, port {port} of every node: kubernetes.node_exporter_port) "
+            f"and Prometheus (scrape every {spec.metrics.scrape_interval}) in {ns}; wait until every node_exporter "
+            "is ready (a port taken on a node is reported with the node) and every node is scraped"
         )
 
     def _compile_egress(
@@ -489,21 +519,32 @@ class KubePlatform:
             files[mns] = [render.metallb_namespace()]
             values = str(render.HELM_DIR / "metallb.values.yaml")
             files[values] = render.metallb_values()
+            dependencies = str(render.HELM_DIR / "metallb.dependencies.values.yaml")
+            files[dependencies] = render.metallb_dependency_values()
             metallb = {
                 **CHARTS["metallb"],
                 "release": "metallb",
                 "version": kube.versions.metallb,
-                "values": str(cluster.rendered / values),
+                "values": [str(cluster.rendered / values), str(cluster.rendered / dependencies)],
                 "pool": str(cluster.rendered / pool),
                 "namespace_manifest": str(cluster.rendered / mns),
                 "controller": "metallb-controller",
             }
             cluster.steps.append(
-                f"helm install MetalLB {kube.versions.metallb}; pool {ing.lb_ip}/32 with an L2Advertisement"
+                f"helm install MetalLB {kube.versions.metallb} in L2 mode without FRR-K8s (frrk8s.enabled: false: "
+                f"no BGP speaker on the measured nodes); pool {ing.lb_ip}/32 with an L2Advertisement"
             )
         envoy = None
         if ing.gateway == "l7":
-            if self.name == "kubeconfig":
+            if self.name == "kubeconfig" and kube.gateway_implementation == "cilium":
+                v["cilium_gateway_check"] = True
+                cluster.steps.insert(
+                    1,
+                    "before anything is created: require the Gateway API CRDs (GatewayClass, Gateway, HTTPRoute, "
+                    "GRPCRoute, ReferenceGrant) created before cilium-operator started, and enable-gateway-api and "
+                    "kube-proxy-replacement in cilium-config (Cilium's operator looks for the CRDs only at start-up)",
+                )
+            elif self.name == "kubeconfig":
                 cluster.steps.append(
                     f"install the Gateway API v{kube.versions.gateway_api} standard CRDs if the cluster has none "
                     "(they stay: other workloads may use them by then)"
@@ -518,18 +559,25 @@ class KubePlatform:
                     "release": "envoy-gateway",
                     "version": f"v{kube.versions.envoy_gateway}",
                     "deployment": "envoy-gateway",
+                    # rendered (helm template) and applied server-side, never a Helm release (see CHARTS)
                     "crds": {
                         **CHARTS["envoy-gateway-crds"],
                         "release": "envoy-gateway-crds",
                         "version": f"v{kube.versions.envoy_gateway}",
                         "values": str(cluster.rendered / crds_values),
+                        "dest": str(cluster.rendered / "crds" / "envoy-gateway"),
                     },
                 }
+                where = "if the cluster has no Envoy Gateway: " if self.name == "kubeconfig" else ""
                 cluster.steps.append(
-                    ("if the cluster has no Envoy Gateway: " if self.name == "kubeconfig" else "")
-                    + f"helm install Envoy Gateway v{kube.versions.envoy_gateway} "
-                    f"({CHARTS['envoy-gateway']['chart_ref']}; its own CRDs from gateway-crds-helm, its bundled "
-                    "Gateway API CRDs skipped: the pinned ones stay)"
+                    f"{where}render Envoy Gateway v{kube.versions.envoy_gateway}'s own CRDs (helm template "
+                    f"{CHARTS['envoy-gateway-crds']['chart_ref']}, its Gateway API CRDs switched off: the pinned ones "
+                    "stay) and apply them server-side (kubectl apply --server-side); wait until they are established"
+                    + ("; they stay, as the Gateway API CRDs do" if self.name == "kubeconfig" else "")
+                )
+                cluster.steps.append(
+                    f"{where}helm install Envoy Gateway v{kube.versions.envoy_gateway} "
+                    f"({CHARTS['envoy-gateway']['chart_ref']}) --skip-crds"
                     + ("; uninstalled at the end" if self.name == "kubeconfig" else "")
                 )
         port = "" if ing.port == 80 else f":{ing.port}"
@@ -627,6 +675,27 @@ def _cni_chart(spec: Spec, cluster: _Cluster, values: dict[str, Any], files: dic
     return cluster.rendered / name
 
 
+def kind_images(spec: Spec, cni: str, scenarios: set[str]) -> list[str]:
+    """The Docker Hub images a kind cluster of ``cni`` runs for ``scenarios`` (kind preloads them: see
+    :mod:`cnibench.platforms.kube.images`). The Envoy proxy image is known only for the pinned Envoy Gateway version;
+    with another one its nodes pull it."""
+    kube = spec.kube
+    images = render.antrea_images(kube.versions.antrea) if cni == "antrea" else []
+    if spec.metrics.enabled:
+        images += [pins.NODE_EXPORTER_IMAGE, pins.PROMETHEUS_IMAGE]
+    if scenarios & set(egress.TRIALS):
+        images.append(pins.IPERF3_IMAGE)
+    ing = spec.scenarios.ingress
+    if ingress.NAME in scenarios and ing is not None:
+        images.append(pins.ECHO_IMAGE)
+        if ing.gateway == "l7" and kube.gateway_implementation == "envoy-gateway":
+            version = kube.versions.envoy_gateway
+            images.append(f"{pins.ENVOY_GATEWAY_REPOSITORY}:v{version}")
+            if version in pins.ENVOY_PROXY_BY_GATEWAY:
+                images.append(pins.ENVOY_PROXY_BY_GATEWAY[version])
+    return images
+
+
 def aks_tfvars(spec: Spec, infix: str) -> dict[str, Any]:
     """terraform.tfvars.json for one CNI's cluster: every key is a variable of terraform/aks (a test checks it)."""
     aks = spec.aks_settings
@@ -657,11 +726,14 @@ def _k6_run(run: PlannedRun, target: str, *, in_container: bool) -> PlannedRun:
         mounts: list[str] = []
         for directory in sorted({str(script.parent), str(summary.parent)}):
             mounts += ["--volume", f"{directory}:{directory}"]
+        # Docker puts the proxy of ~/.docker/config.json into containers: the Gateway must not be reached through it
         argv = [
             "docker", "run", "--rm", "--network", "kind", "--user", f"{os.getuid()}:{os.getgid()}",
-            *mounts, pins.K6_IMAGE, *argv[1:],
+            "--env", "NO_PROXY=@address@", "--env", "no_proxy=@address@", *mounts, pins.K6_IMAGE, *argv[1:],
         ]  # fmt: skip
-    return replace(run, command={**run.command, "argv": argv, "netns": ""})
+    # k6 honours HTTP(S)_PROXY (Go's ProxyFromEnvironment): behind a proxy the Gateway is reached directly
+    command = {**run.command, "argv": argv, "netns": "", "no_proxy": ["@address@"]}
+    return replace(run, command=command)
 
 
 def _finish_vars(v: dict[str, Any]) -> None:
@@ -671,7 +743,11 @@ def _finish_vars(v: dict[str, Any]) -> None:
     v["egress_trials"] = [t for t in trials if t["kind"] == "egress"]
     v["ingress_trials"] = [t for t in trials if t["kind"] == "ingress"]
     egress = v.get("egress")
-    v["info"] = {"egress": egress is not None, "preferred_gateway": egress["gateway_node"] if egress else None}
+    v["info"] = {
+        "egress": egress is not None,
+        "preferred_gateway": egress["gateway_node"] if egress else None,
+        "cilium_gateway": bool(v.pop("cilium_gateway_check", False)),
+    }
     server = egress["server"] if egress else None
     v["teardown"] = {"containers": [server["name"]] if server and server["kind"] == "container" else []}
 
@@ -696,4 +772,5 @@ def _run_vars(run: PlannedRun) -> dict[str, Any]:
         "timeout": run.command["timeout"],
         "metrics": run.command.get("metrics"),
         "unset_env": run.command.get("unset_env", []),
+        "no_proxy": run.command.get("no_proxy", []),
     }

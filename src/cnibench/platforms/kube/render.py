@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from cnibench import pins
-from cnibench.metrics.prometheus import NODE_EXPORTER_PORT, PROMETHEUS_PORT
+from cnibench.metrics.prometheus import PROMETHEUS_PORT
 from cnibench.tools import iperf3
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "cnibench"}
@@ -93,7 +93,10 @@ def cilium_values(*, api_host: str | None, api_port: int, gateway_api: bool) -> 
         "egressGateway": {"enabled": True},
         "bpf": {"masquerade": True},
         "gatewayAPI": {"enabled": gateway_api},
-        # MetalLB assigns the LoadBalancer addresses on kind: Cilium's own LB IPAM stays out of it (cilium#39805)
+        # MetalLB assigns the LoadBalancer addresses on kind: Cilium's own LB IPAM must not claim Services without a
+        # loadBalancerClass (chart values "defaultLBServiceIPAM: the default LoadBalancer Service IPAM when no
+        # LoadBalancer class is set. Applicable values: lbipam, nodeipam, none", install/kubernetes/cilium/README.md;
+        # operator flag --default-lb-service-ipam)
         "defaultLBServiceIPAM": "none",
         "operator": {"replicas": 1},
         "image": {"pullPolicy": "IfNotPresent"},
@@ -108,9 +111,11 @@ def cilium_values(*, api_host: str | None, api_port: int, gateway_api: bool) -> 
 def cilium_aks_values(*, pod_cidr: str) -> dict[str, Any]:
     """Cilium on AKS bring-your-own-CNI: ``aksbyocni.enabled`` (the chart then requires tunnel routing) with
     cluster-pool IPAM (https://docs.cilium.io/en/stable/installation/k8s-install-helm/, AKS tab: "helm install cilium
-    ... --set aksbyocni.enabled=true"; requirements-aks: "BYOCNI (none): Encapsulation, Cluster Pool"). AKS keeps
-    kube-proxy, so no kube-proxy replacement, hence no egress gateway and no Cilium Gateway API. The pod CIDR is the
-    spec's, away from AKS's own 10.0.0.0/16 and 10.224.0.0/12."""
+    ... --set aksbyocni.enabled=true"; requirements-aks: "BYOCNI (none): Encapsulation, Cluster Pool"). The clusters
+    of cnibench's Terraform module keep AKS's kube-proxy (turning it off for a bring-your-own CNI is an AKS preview,
+    https://learn.microsoft.com/azure/aks/configure-kube-proxy, that azurerm does not configure), so no kube-proxy
+    replacement, hence no egress gateway and no Cilium Gateway API. The pod CIDR is the spec's, away from AKS's own
+    10.0.0.0/16 and 10.224.0.0/12."""
     return {
         "aksbyocni": {"enabled": True},
         "routingMode": "tunnel",
@@ -120,27 +125,57 @@ def cilium_aks_values(*, pod_cidr: str) -> dict[str, Any]:
     }
 
 
-def antrea_aks_values(*, pod_cidr: str) -> dict[str, Any]:
+def antrea_aks_values(*, pod_cidr: str, version: str) -> dict[str, Any]:
     """Antrea on AKS bring-your-own-CNI in encap mode with its NodeIPAM
     (https://github.com/antrea-io/antrea/blob/v2.7.0/docs/aks-installation.md: "Just make sure that you configure
     Antrea NodeIPAM"; "Azure support is no longer tested starting with Antrea 2.5")."""
-    return {**antrea_values(), "nodeIPAM": {"enable": True, "clusterCIDRs": [pod_cidr]}}
+    return {**antrea_values(version=version), "nodeIPAM": {"enable": True, "clusterCIDRs": [pod_cidr]}}
 
 
-def antrea_values(*, encap_mode: str = "encap") -> dict[str, Any]:
-    """Antrea in encap mode with the Egress feature gate (on by default since 1.6; set to say so)."""
-    return {"trafficEncapMode": encap_mode, "featureGates": {"Egress": True}}
+def antrea_images(version: str) -> list[str]:
+    """Antrea's agent and controller images of ``version`` (the tags :func:`antrea_values` sets)."""
+    return [
+        f"{repository}:v{version}" for repository in (pins.ANTREA_AGENT_REPOSITORY, pins.ANTREA_CONTROLLER_REPOSITORY)
+    ]
+
+
+def antrea_values(*, version: str, encap_mode: str = "encap") -> dict[str, Any]:
+    """Antrea in encap mode with the Egress feature gate (on by default since 1.6; set to say so). The image tags
+    are the chart's defaults ("v" + its version), set explicitly so that kind's preloaded images are the ones used."""
+    agent, controller = antrea_images(version)
+    return {
+        "trafficEncapMode": encap_mode,
+        "featureGates": {"Egress": True},
+        "agentImage": {"repository": pins.ANTREA_AGENT_REPOSITORY, "tag": agent.rsplit(":", 1)[1]},
+        "controllerImage": {"repository": pins.ANTREA_CONTROLLER_REPOSITORY, "tag": controller.rsplit(":", 1)[1]},
+    }
 
 
 def metallb_values() -> dict[str, Any]:
-    """MetalLB with its CRDs; the pool and its L2 advertisement are applied as manifests."""
+    """MetalLB with its CRDs; the pool and its L2 advertisement are applied as manifests. The keys here are all in
+    the chart's values schema (FRR mode, ``speaker.frr.enabled``, is off by default: charts/metallb/values.yaml)."""
     return {"crds": {"enabled": True}}
+
+
+def metallb_dependency_values() -> dict[str, Any]:
+    """The switch of the chart's FRR-K8s sub-chart, which MetalLB 0.16 deploys on every node by default (0.16.0
+    release notes: "FRR-K8s is now the default BGP mode", metallb#2965; charts/metallb/values.yaml:
+    ``frrk8s.enabled: true``). L2 mode needs none of it, and it would take CPU on the measured nodes: this is the
+    "native" mode of MetalLB's installation docs (website/content/installation/_index.md at v0.16.1:
+    ``speaker.frr.enabled: false``, the chart's default, and ``frrk8s.enabled: false``). A file of its own:
+    ``frrk8s`` is the condition of a dependency in Chart.yaml, which the chart's values.schema.json does not list,
+    so the strict schema check of the main values file stays meaningful."""
+    return {"frrk8s": {"enabled": False}}
+
+
+#: The Pod Security admission labels of a namespace whose pods need the host (https://kubernetes.io/docs/concepts/
+#: security/pod-security-admission/: the baseline level refuses hostNetwork, hostPID and hostPath volumes).
+PRIVILEGED = {f"pod-security.kubernetes.io/{mode}": "privileged" for mode in ("enforce", "audit", "warn")}
 
 
 def metallb_namespace() -> dict[str, Any]:
     """MetalLB's speaker needs the privileged Pod Security level (MetalLB's installation docs)."""
-    labels = {f"pod-security.kubernetes.io/{mode}": "privileged" for mode in ("enforce", "audit", "warn")}
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(METALLB_NAMESPACE, labels=labels)}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(METALLB_NAMESPACE, labels=PRIVILEGED)}
 
 
 def envoy_gateway_crds_values() -> dict[str, Any]:
@@ -153,7 +188,9 @@ def envoy_gateway_crds_values() -> dict[str, Any]:
 
 
 def namespace(name: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(name)}
+    """cnibench's namespace, at the privileged Pod Security level: its node_exporter uses the host network, host PID
+    and hostPath volumes, which a cluster enforcing baseline or restricted on namespaces would otherwise refuse."""
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(name, labels=PRIVILEGED)}
 
 
 def metallb_pool(lb_ip: str) -> list[dict[str, Any]]:
@@ -372,7 +409,7 @@ def gateway_objects(*, ns: str, implementation: str, port: int, path: str) -> li
     ]
 
 
-def prometheus_config(*, ns: str, scrape_interval: str) -> dict[str, Any]:
+def prometheus_config(*, ns: str, scrape_interval: str, exporter_port: int) -> dict[str, Any]:
     """Prometheus discovers the node_exporter pods (host network: the pod IP is the node's) and labels each series
     with its node's name, as the netns platform does."""
     return {
@@ -390,7 +427,7 @@ def prometheus_config(*, ns: str, scrape_interval: str) -> dict[str, Any]:
                     {
                         "source_labels": ["__meta_kubernetes_pod_ip"],
                         "regex": "(.+)",
-                        "replacement": f"$1:{NODE_EXPORTER_PORT}",
+                        "replacement": f"$1:{exporter_port}",
                         "target_label": "__address__",
                     },
                     {"source_labels": ["__meta_kubernetes_pod_node_name"], "target_label": "node"},
@@ -400,12 +437,17 @@ def prometheus_config(*, ns: str, scrape_interval: str) -> dict[str, Any]:
     }
 
 
-def monitoring(*, ns: str, scrape_interval: str) -> list[dict[str, Any]]:
-    """node_exporter on every node (a DaemonSet on the host network, reading the host's /proc and /sys) and one
-    Prometheus allowed to list the pods of cnibench's namespace."""
+def monitoring(*, ns: str, scrape_interval: str, exporter_port: int) -> list[dict[str, Any]]:
+    """node_exporter on every node (a DaemonSet on the host network, reading the host's /proc and /sys, listening on
+    ``exporter_port`` of the node) and one Prometheus allowed to list the pods of cnibench's namespace. The port is
+    cnibench's own: 9100 belongs to a cluster's own node-exporter on most clusters. If it is taken anyway, the pod
+    stays Pending (another pod's hostPort) or fails with "address already in use" (a process on the node), which
+    the wait reports from the pod's status (FallbackToLogsOnError puts node_exporter's last log lines there)."""
     exporter = _app(NODE_EXPORTER)
     prom = _app(PROMETHEUS)
-    config = yaml.safe_dump(prometheus_config(ns=ns, scrape_interval=scrape_interval), sort_keys=False)
+    config = yaml.safe_dump(
+        prometheus_config(ns=ns, scrape_interval=scrape_interval, exporter_port=exporter_port), sort_keys=False
+    )
     return [
         {
             "apiVersion": "apps/v1",
@@ -426,13 +468,18 @@ def monitoring(*, ns: str, scrape_interval: str) -> list[dict[str, Any]]:
                                 "args": [
                                     "--path.procfs=/host/proc",
                                     "--path.sysfs=/host/sys",
-                                    f"--web.listen-address=:{NODE_EXPORTER_PORT}",
+                                    f"--web.listen-address=:{exporter_port}",
                                     "--collector.disable-defaults",
                                     "--collector.cpu",
                                     "--collector.meminfo",
                                     "--collector.netdev",
                                 ],
-                                "ports": [{"name": "metrics", "containerPort": NODE_EXPORTER_PORT}],
+                                "ports": [{"name": "metrics", "containerPort": exporter_port}],
+                                "readinessProbe": {
+                                    "httpGet": {"path": "/", "port": exporter_port},
+                                    "periodSeconds": 2,
+                                },
+                                "terminationMessagePolicy": "FallbackToLogsOnError",
                                 "volumeMounts": [
                                     {"name": "proc", "mountPath": "/host/proc", "readOnly": True},
                                     {"name": "sys", "mountPath": "/host/sys", "readOnly": True},

@@ -175,6 +175,7 @@ def cleanup(
                 removed = destroy_aks(directory / prefix, keep_cni=kept_cni)
         except CommandError as exc:
             raise PlatformError(f"could not remove what the run created: {exc}") from None
+        shutil.rmtree(directory / prefix / "images", ignore_errors=True)  # kind's preloaded images: not needed now
         return removed
     try:
         if platform == "kind":

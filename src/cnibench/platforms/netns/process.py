@@ -220,21 +220,30 @@ class _CappedSink:
             self.path.unlink()
 
 
-def controlled_env(unset_prefixes: list[str] | tuple[str, ...]) -> tuple[dict[str, str], tuple[str, ...]]:
-    """This process's environment without the variables whose names start with one of ``unset_prefixes`` (k6 reads
-    ``K6_*`` variables that change its summary), and the names removed."""
-    removed = tuple(sorted(name for name in os.environ if name.startswith(tuple(unset_prefixes))))
-    return {k: v for k, v in os.environ.items() if k not in removed}, removed
+def controlled_env(
+    unset_prefixes: list[str] | tuple[str, ...], add: dict[str, str] | None = None
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """This process's environment plus ``add``, without the variables whose names start with one of
+    ``unset_prefixes`` (k6 reads ``K6_*`` variables that change its summary); and the names removed."""
+    merged = {**os.environ, **(add or {})}
+    removed = tuple(sorted(name for name in merged if unset_prefixes and name.startswith(tuple(unset_prefixes))))
+    return {k: v for k, v in merged.items() if k not in removed}, removed
 
 
 def exec_to_file(
-    netns: str, argv: list[str], *, output: Path, timeout: float, unset_env: list[str] | tuple[str, ...] = ()
+    netns: str,
+    argv: list[str],
+    *,
+    output: Path,
+    timeout: float,
+    env: dict[str, str] | None = None,
+    unset_env: list[str] | tuple[str, ...] = (),
 ) -> ExecResult:
     """Run ``argv`` in ``netns`` with stdout written to ``output`` (the raw artifact) and stderr to
-    ``output.stderr`` (kept only if not empty, at most 1 MiB); kill it at ``timeout``. Variables whose names start
-    with one of ``unset_env`` are removed from its environment (:attr:`ExecResult.env_removed` names them)."""
+    ``output.stderr`` (kept only if not empty, at most 1 MiB); kill it at ``timeout``. ``env`` adds variables;
+    variables whose names start with one of ``unset_env`` are removed (:attr:`ExecResult.env_removed` names them)."""
     output.parent.mkdir(parents=True, exist_ok=True)
-    env, removed = controlled_env(unset_env)
+    environment, removed = controlled_env(unset_env, env)
     sink = _CappedSink(stderr_path(output))
     started = time.time()
     with output.open("wb") as out:
@@ -244,7 +253,7 @@ def exec_to_file(
             stdout=out,
             stderr=subprocess.PIPE,
             start_new_session=True,
-            env=env,
+            env=environment,
         )
         assert proc.stderr is not None
         reader = threading.Thread(target=sink.drain, args=(proc.stderr,), daemon=True)

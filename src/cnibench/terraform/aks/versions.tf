@@ -14,7 +14,8 @@ terraform {
   }
 }
 
-# Credentials come from the environment (ARM_* variables) or `az login`; nothing secret is written here.
+# Credentials come from the environment (ARM_* variables) or `az login`; nothing secret is written here. azurerm 4.x
+# needs a subscription id (PR #26621): cnibench pins one per run and passes it as ARM_SUBSCRIPTION_ID.
 provider "azurerm" {
   features {
     # the resource group exists for this run only: deleting it must not stop at a cluster Terraform lost track

@@ -166,3 +166,31 @@ def test_a_pod_cidr_in_aks_own_ranges_and_a_bad_username_are_refused():
         parse_spec({**data, "network": {"pod_cidr": "10.0.0.0/16"}})
     with pytest.raises(SpecError, match=r"aks.username: must be a Linux user name"):
         parse_spec({**data, "aks": {"username": "_admin"}})
+
+
+def test_the_subscription_is_pinned_once_per_run_and_given_to_terraform(tmp_path, monkeypatch):
+    """azurerm 4.x requires a subscription id (PR #26621); a run's apply, destroy and later clean use one."""
+    import os
+    import stat
+
+    from cnibench.platforms.kube import aks
+
+    monkeypatch.setenv("PATH", str(tmp_path / "no-az"))
+    monkeypatch.delenv("ARM_CLIENT_ID", raising=False)
+    monkeypatch.setenv("ARM_SUBSCRIPTION_ID", "0f0e0d0c-0000-4000-8000-00000000abcd")
+    state = tmp_path / "cnib0000"
+    pinned = aks.pin_subscription(state)
+    assert pinned.id.endswith("abcd") and pinned.source == "ARM_SUBSCRIPTION_ID" and pinned.name is None
+    path = state / aks.SUBSCRIPTION_FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    monkeypatch.setenv("ARM_SUBSCRIPTION_ID", "11111111-0000-4000-8000-000000000000")  # changed mid-run
+    assert aks.pin_subscription(state).id.endswith("abcd")
+    assert aks.pinned_subscription(state) == {"ARM_SUBSCRIPTION_ID": "0f0e0d0c-0000-4000-8000-00000000abcd"}
+    spec_id = "22222222-0000-4000-8000-000000000000"
+    assert aks.resolve_subscription(spec_id, environ=os.environ).id == spec_id  # the spec's wins
+
+
+def test_a_subscription_id_in_the_spec_must_be_one():
+    data = load_spec_data(EXAMPLE)
+    with pytest.raises(SpecError, match=r"aks.subscription_id: .*must be a subscription id"):
+        parse_spec({**data, "aks": {"subscription_id": "Thesis subscription"}})

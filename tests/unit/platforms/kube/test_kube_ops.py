@@ -136,3 +136,101 @@ def test_a_gateway_is_ready_when_programmed_not_when_addressed():
     assert ops.load_balancer_address("Gateway", gateway) == "20.1.2.3" and not ops.programmed(gateway)
     gateway["status"]["conditions"].append({"type": "Programmed", "status": "True"})
     assert ops.programmed(gateway)
+
+
+# ------------------------------------------------------------------------------------------------ issue 12
+# Pod and cluster documents in the shapes `kubectl get -o json` prints them (the fields cnibench reads).
+
+
+def _pod(name: str, *, node: str | None = "c-worker", conditions=(), containers=()) -> dict:
+    return {
+        "metadata": {"name": name},
+        "spec": {"nodeName": node} if node else {},
+        "status": {"conditions": list(conditions), "containerStatuses": list(containers)},
+    }
+
+
+def test_a_host_port_held_by_another_pod_is_reported_with_the_scheduler_message():
+    pending = _pod(
+        "node-exporter-x7k2p",
+        node=None,
+        conditions=[
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "reason": "Unschedulable",
+                "message": "0/3 nodes are available: 3 node(s) didn't have free ports for the requested pod ports.",
+            }
+        ],
+    )
+    problem = ops.pods_problem({"items": [pending]}, what="node_exporter (host port 19100)")
+    assert problem == (
+        "node_exporter (host port 19100) pod node-exporter-x7k2p cannot be scheduled: 0/3 nodes are available: "
+        "3 node(s) didn't have free ports for the requested pod ports."
+    )
+
+
+def test_a_port_taken_by_a_process_on_the_node_is_reported_with_node_exporters_own_words():
+    crashing = _pod(
+        "node-exporter-9qz4d",
+        conditions=[{"type": "Ready", "status": "False"}],
+        containers=[
+            {
+                "name": "node-exporter",
+                "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 20s restarting failed"}},
+                "lastState": {
+                    "terminated": {
+                        "exitCode": 1,
+                        "reason": "Error",
+                        "message": 'time=2026-11-27T10:00:01Z level=ERROR source=tls_config.go:347 msg="listen tcp '
+                        ':19100: bind: address already in use"\n',
+                    }
+                },
+            }
+        ],
+    )
+    problem = ops.pods_problem({"items": [crashing]}, what="node_exporter")
+    assert problem is not None and problem.startswith("node_exporter pod node-exporter-9qz4d on node c-worker keeps")
+    assert "address already in use" in problem
+    starting = _pod("node-exporter-abcde", containers=[{"state": {"waiting": {"reason": "ContainerCreating"}}}])
+    assert ops.pods_problem({"items": [starting]}, what="node_exporter") is None
+
+
+def _crd(name: str, created: str) -> dict:
+    return {"metadata": {"name": name, "creationTimestamp": created}}
+
+
+def _operator(started: str) -> dict:
+    return {"items": [{"status": {"containerStatuses": [{"state": {"running": {"startedAt": started}}}]}}]}
+
+
+CILIUM_CONFIG = {"data": {"enable-gateway-api": "true", "kube-proxy-replacement": "true"}}
+GATEWAY_CRDS = {"items": [_crd(name, "2026-11-01T09:00:00Z") for name in ops.CILIUM_GATEWAY_CRDS]}
+
+
+def test_cilium_gateway_on_an_existing_cluster_ready():
+    assert ops.cilium_gateway_problems(GATEWAY_CRDS, CILIUM_CONFIG, _operator("2026-11-01T09:05:00Z")) == []
+
+
+def test_cilium_gateway_without_crds_or_settings_names_what_is_missing():
+    crds = {"items": GATEWAY_CRDS["items"][:3]}
+    config = {"data": {"kube-proxy-replacement": "false"}}
+    problems = ops.cilium_gateway_problems(crds, config, _operator("2026-11-01T09:05:00Z"))
+    assert len(problems) == 3
+    assert problems[0].startswith(
+        "the Gateway API CRDs grpcroutes.gateway.networking.k8s.io, referencegrants.gateway.networking.k8s.io are "
+        "missing"
+    )
+    assert "enable-gateway-api" in problems[1] and "kube-proxy-replacement: 'false'" in problems[2]
+    assert ops.cilium_gateway_problems(GATEWAY_CRDS, None, {"items": []}) == ["ConfigMap cilium-config not found"]
+
+
+def test_crds_created_after_the_operator_started_need_a_restart():
+    (problem,) = ops.cilium_gateway_problems(GATEWAY_CRDS, CILIUM_CONFIG, _operator("2026-11-01T08:00:00Z"))
+    assert "after cilium-operator started (2026-11-01T08:00:00Z)" in problem and "rollout restart" in problem
+
+
+def test_the_cilium_namespace_comes_from_its_agent():
+    daemonsets = {"items": [{"metadata": {"name": "cilium", "namespace": "cilium-system"}}]}
+    assert ops.cni_namespace(daemonsets, "cilium") == "cilium-system"
+    assert ops.cni_namespace({"items": []}, "cilium") == "kube-system"

@@ -240,6 +240,6 @@ def test_the_playbook_gets_decisions_not_logic(tmp_path):
     antrea = json.loads((out / "vars.json").read_text())["cnibench_clusters"][0]
     assert [t["scenario"] for t in antrea["egress_trials"]] == ["egress-baseline", "egress"]
     assert [t["scenario"] for t in antrea["ingress_trials"]] == ["ingress"]
-    assert antrea["info"] == {"egress": True, "preferred_gateway": "cnib0000-antrea-worker"}
+    assert antrea["info"] == {"egress": True, "preferred_gateway": "cnib0000-antrea-worker", "cilium_gateway": False}
     assert antrea["teardown"] == {"containers": ["cnib0000-antrea-iperf3"]}
     assert antrea["egress"]["gateway_labels"] == {"cnibench.io/egress-gateway": "true"}

@@ -16,7 +16,11 @@ options:
   expected_cni: {description: The CNI the spec names., type: str, required: true}
   egress: {description: Whether to pick an egress gateway node., type: bool, default: false}
   preferred_gateway: {description: The gateway node to use (kind's first worker)., type: str}
-  kind_network_cidr: {description: "kind: the subnet kind's docker network must have.", type: str}
+  cilium_gateway:
+    description: Check that Cilium's own Gateway API can serve a Gateway (CRDs present before its operator started,
+      enable-gateway-api and kube-proxy-replacement in cilium-config); an existing cluster only.
+    type: bool
+    default: false
 author: cnibench developers
 """
 
@@ -47,7 +51,7 @@ def main() -> None:
             "expected_cni": {"type": "str", "required": True},
             "egress": {"type": "bool", "default": False},
             "preferred_gateway": {"type": "str"},
-            "kind_network_cidr": {"type": "str"},
+            "cilium_gateway": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
@@ -61,7 +65,7 @@ def main() -> None:
     try:
         info = ops.cluster_info(kubectl, expected_cni=p["expected_cni"], egress=p["egress"],
                                 preferred_gateway=p["preferred_gateway"],
-                                kind_network_cidr=p["kind_network_cidr"])  # fmt: skip
+                                cilium_gateway=p["cilium_gateway"])  # fmt: skip
     except CnibenchError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **info)

@@ -22,6 +22,12 @@ options:
     elements: str
     default: []
   metrics: {description: Prometheus service, port, uplinks, scrape interval, offset and output directory., type: dict}
+  no_proxy:
+    description: Addresses (C(@name@) filled in) the command must reach without a proxy (added to NO_PROXY when a
+      proxy is set).
+    type: list
+    elements: str
+    default: []
   kubeconfig: {description: kubeconfig file., type: str}
   context: {description: kubeconfig context., type: str}
   namespace: {description: cnibench's namespace., type: str, required: true}
@@ -72,20 +78,25 @@ def main() -> None:
             "expect": {"type": "dict"},
             "metrics": {"type": "dict"},
             "unset_env": {"type": "list", "elements": "str", "default": []},
+            "no_proxy": {"type": "list", "elements": "str", "default": []},
             **KUBECTL_ARGS,
         },
         supports_check_mode=False,
     )
     try:
+        import os
+
+        from cnibench import direct
         from cnibench.platforms.kube import ops
         from cnibench.platforms.netns import process
     except ImportError as exc:
         module.fail_json(msg=f"cnibench is not importable by {module._name}'s interpreter: {exc}")
     p = module.params
     argv = ops.substitute(p["argv"], p["substitutions"])
+    env = direct.no_proxy_env(ops.substitute(p["no_proxy"], p["substitutions"]), dict(os.environ))
     try:
         result = process.exec_to_file(
-            "", argv, output=Path(p["output"]), timeout=p["timeout"], unset_env=p["unset_env"]
+            "", argv, output=Path(p["output"]), timeout=p["timeout"], env=env, unset_env=p["unset_env"]
         )
     except OSError as exc:
         module.fail_json(msg=f"cannot run {argv[0]}: {exc}")

@@ -1,0 +1,64 @@
+#!/usr/bin/python
+# Thin wrapper: the logic is in cnibench.platforms.kube.images (preload).
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: kind_images
+short_description: Pull images once on this machine and load them into a kind cluster
+description:
+  - Pulls each of O(images) that Docker does not have yet (for the daemon's platform only), saves it once into
+    O(archive_dir) and loads it into every node of O(cluster) with C(kind load image-archive), so that the nodes
+    of every CNI's cluster do not pull it again from Docker Hub.
+  - Returns each image's registry digest as RV(cluster_facts.image_digests), recorded in environment.json.
+options:
+  cluster: {description: The kind cluster., type: str, required: true}
+  images: {description: Image references., type: list, elements: str, required: true}
+  archive_dir: {description: Where the saved images are kept for the run's next clusters., type: path, required: true}
+  cni: {description: The CNI whose cluster this is (the key of the recorded facts)., type: str, required: true}
+author: cnibench developers
+"""
+
+EXAMPLES = r"""
+- name: Preload the images
+  cnibench.bench.kind_images:
+    cluster: cnib1a2b-cilium
+    images: [nicolaka/netshoot:v0.16]
+    archive_dir: /var/lib/cnibench/kube/cnib1a2b/images
+    cni: cilium
+"""
+
+RETURN = r"""
+cluster_facts: {description: "image_digests: image -> registry digest.", type: dict, returned: success}
+cni_key: {description: The CNI the facts belong to., type: str, returned: success}
+"""
+
+from pathlib import Path
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "cluster": {"type": "str", "required": True},
+            "images": {"type": "list", "elements": "str", "required": True},
+            "archive_dir": {"type": "path", "required": True},
+            "cni": {"type": "str", "required": True},
+        },
+        supports_check_mode=False,
+    )
+    try:
+        from cnibench.errors import CnibenchError
+        from cnibench.platforms.kube import images
+    except ImportError as exc:
+        module.fail_json(msg=f"cnibench is not importable by {module._name}'s interpreter: {exc}")
+    p = module.params
+    try:
+        digests = images.preload(p["cluster"], p["images"], Path(p["archive_dir"]))
+    except CnibenchError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=bool(digests), cluster_facts={"image_digests": digests}, cni_key=p["cni"])
+
+
+if __name__ == "__main__":
+    main()
