@@ -104,7 +104,8 @@ class StopController:
     (the orphans are ours to end afterwards: cnibench is their subreaper).
 
     SIGHUP means the terminal went away (an SSH connection dropped, a tmux server ended): the run stops and cleans
-    up like on SIGTERM, and what was written to the terminal goes to /dev/null from then on (a write to a hung-up
+    up like on SIGTERM (unless SIGHUP was ignored when cnibench started, as under nohup: then it is left ignored
+    and the run goes on), and what was written to the terminal goes to /dev/null from then on (a write to a hung-up
     terminal fails with EIO, and a cleanup must not die of a message). ansible-playbook runs on its own pty
     (pexpect), its workers and the daemons in sessions of their own, so the hang-up reaches cnibench only.
     """
@@ -131,6 +132,8 @@ class StopController:
             return
         self._terminals = [fd for fd in (0, 1, 2) if _isatty(fd)]
         for sig in self.SIGNALS:
+            if sig == signal.SIGHUP and signal.getsignal(sig) == signal.SIG_IGN:
+                continue  # started under nohup (or `trap '' HUP`): the run is meant to outlive its terminal
             self._previous[sig] = signal.signal(sig, self.handle)
         try:
             yield self
@@ -639,6 +642,7 @@ def execute(
                 status = "failed" if status == "complete" else status
                 error = (error + "; " if error else "") + f"cleanup: {exc} (run `cnibench clean`)"
             results = recorder.finish(status, error)
+            stop.release_terminal()  # a terminal lost under nohup sent no SIGHUP: the summary must not die of EIO
     return Outcome(
         run_dir=shown_dir / run_id,
         results=results,

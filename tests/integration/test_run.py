@@ -206,16 +206,16 @@ def test_a_signal_keeps_finished_results_and_cleans_up(tmp_path, sig, times):
     _assert_clean(run_dir)
 
 
-def test_a_run_that_loses_its_terminal_cleans_up(tmp_path):
-    """A real terminal (a pty, as an SSH session or a tmux pane has) goes away mid-repetition: the kernel hangs it
-    up and sends SIGHUP; writes to it fail with EIO from then on. The run stops, cleans up, keeps what it measured
-    and says why; exit code 129. Before, SIGHUP killed cnibench on the spot and everything stayed."""
-    spec = write_spec(tmp_path / "spec.yaml", repetitions=5, duration=2)
-    results_dir = tmp_path / "results"
+def _run_on_a_terminal_that_goes_away(spec: Path, results_dir: Path, *, nohup: bool) -> tuple[Path, int, str]:
+    """`cnibench run` on a real terminal (a pty, as an SSH session or a tmux pane has) that goes away after the
+    first repetition: the kernel hangs it up, sends SIGHUP, and writes to it fail with EIO from then on. Returns
+    the run directory, the exit code and what the terminal showed."""
     pid, master = pty.fork()  # the child: a session of its own with the pty as its controlling terminal
     if pid == 0:
-        os.chdir(tmp_path)
+        os.chdir(spec.parent)
         argv = [sys.executable, "-m", "cnibench", "run", str(spec), "--results-dir", str(results_dir)]
+        if nohup:  # the real one: SIGHUP ignored, output to ./nohup.out
+            os.execv(shutil.which("nohup") or "/usr/bin/nohup", ["nohup", *argv])
         os.execv(sys.executable, argv)
     seen = bytearray()
 
@@ -224,18 +224,16 @@ def test_a_run_that_loses_its_terminal_cleans_up(tmp_path):
             while chunk := os.read(master, 4096):
                 seen.extend(chunk)
 
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
+    threading.Thread(target=drain, daemon=True).start()
     try:
         run_dir = wait_for_samples(results_dir, 1)
         time.sleep(1.0)  # into the next repetition
-        assert "cnibench ▸" in seen.decode(errors="replace")  # it had a progress line on its terminal
         os.close(master)  # the terminal goes away
         master = -1
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert done[0] == pid, "cnibench still running 30 s after its terminal went away"
+        assert done[0] == pid, "cnibench still running 90 s after its terminal went away"
     finally:
         if master >= 0:
             os.close(master)
@@ -243,12 +241,34 @@ def test_a_run_that_loses_its_terminal_cleans_up(tmp_path):
             if os.waitpid(pid, os.WNOHANG)[0] == 0:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(done[1]) == 128 + signal.SIGHUP
+    return run_dir, os.waitstatus_to_exitcode(done[1]), seen.decode(errors="replace")
+
+
+def test_a_run_that_loses_its_terminal_cleans_up(tmp_path):
+    """The run stops, cleans up, keeps what it measured and says why; exit code 129. Before, SIGHUP killed
+    cnibench on the spot and everything it had created stayed."""
+    spec = write_spec(tmp_path / "spec.yaml", repetitions=5, duration=2)
+    results_dir = tmp_path / "results"
+    start = time.monotonic()
+    run_dir, code, shown = _run_on_a_terminal_that_goes_away(spec, results_dir, nohup=False)
+    assert "cnibench ▸" in shown  # it had a progress line on its terminal
+    assert code == 128 + signal.SIGHUP
+    assert time.monotonic() - start < 60  # it stopped; it did not run its 20 repetitions
     results = read_results(run_dir)
     assert results.status == "interrupted" and results.error == "interrupted by SIGHUP"
     assert len(results.samples) >= 1 and all(s.status == "ok" for s in results.samples)
     assert Store(results_dir / "cnibench.db").runs()[0].status == "interrupted"  # it went on after the hang-up
     assert (run_dir / "report.html").is_file()
+    _assert_clean(run_dir)
+
+
+def test_under_nohup_a_run_outlives_its_terminal(tmp_path):
+    spec = write_spec(tmp_path / "spec.yaml", repetitions=3, duration=1, cnis=["hostgw"])
+    run_dir, code, _ = _run_on_a_terminal_that_goes_away(spec, tmp_path / "results", nohup=True)
+    assert code == 0
+    results = read_results(run_dir)
+    assert results.status == "complete" and len(results.samples) == 6
+    assert f"cnibench run {results.run_id} on netns: complete" in (tmp_path / "nohup.out").read_text()
     _assert_clean(run_dir)
 
 

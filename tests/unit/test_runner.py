@@ -242,6 +242,18 @@ def test_every_stop_signal_is_handled_while_installed_and_restored_after():
     assert {sig: signal.getsignal(sig) for sig in StopController.SIGNALS} == before
 
 
+def test_under_nohup_a_hangup_stays_ignored():
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        stop = StopController()
+        with stop.installed():
+            assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) == stop.handle
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
 def test_a_hung_up_terminal_is_replaced_by_dev_null():
     """A real pty: once its master is closed the slave is hung up (EIO on write, no longer a tty)."""
     master, slave = os.openpty()
