@@ -218,7 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     _db_arg(compare)
 
     runs = sub.add_parser(
-        "runs", help="list the runs in the results store", description="List the runs stored in the results database."
+        "runs",
+        help="list the runs in the results store",
+        description="List the runs stored in the results database, then the run directories beside it that are "
+        "not stored yet (marked *): still running, or abandoned when their cnibench process is gone (then "
+        "`cnibench clean` removes what they left).",
     )
     _db_arg(runs)
 
