@@ -369,7 +369,7 @@ def _status_line(results: RunResults) -> str:
     else:
         ok = sum(1 for s in results.samples if s.status == "ok")
         line += f", {ok}/{max(results.planned_repetitions, len(results.samples))} repetitions ok"
-        if results.ended_at:
+        if results.ended_at and results.status != "abandoned":  # an abandoned run's end is when it was cleaned up
             line += f", took {format_duration(results.ended_at - results.started_at)}"
     return line + (f": {results.error}" if results.error else "")
 
