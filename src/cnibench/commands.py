@@ -21,7 +21,7 @@ from cnibench.report.summary import format_summary
 from cnibench.results import analysis
 from cnibench.results.analysis import DEFAULT_THRESHOLD
 from cnibench.results.export import export_csv
-from cnibench.results.model import RESULTS_FILE, RunResults, read_results, write_results
+from cnibench.results.model import ABANDONED_SINCE, RESULTS_FILE, RunResults, read_results, write_results
 from cnibench.results.store import DEFAULT_DB, Store, resolve
 from cnibench.spec import json_schema, load_spec
 
@@ -243,11 +243,13 @@ def mark_killed(run_dir: Path) -> None:
         return
     if results.status == "running":
         gone = runstate.gone_message(results.owner) if results.owner else "its cnibench process is gone"
+        # a record keeps the words of its schema version: "abandoned" is new in version 6
+        status = "abandoned" if results.schema_version >= ABANDONED_SINCE else "interrupted"
         write_results(
             path,
             results.model_copy(
                 update={
-                    "status": "abandoned",
+                    "status": status,
                     "error": f"{gone}; `cnibench clean` removed what it left",
                     "ended_at": time.time(),
                 }

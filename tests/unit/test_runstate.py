@@ -126,6 +126,15 @@ def test_status_says_abandoned_and_shows_the_last_progress(tmp_path, data_dir, c
     assert ": running, PID" in first and second == "cnibench ▸ x"
 
 
+def test_clean_marks_a_killed_run_of_an_older_schema_with_its_own_words(tmp_path, data_dir):
+    data = json.loads((data_dir / "results" / "netns-hostgw-vxlan.json").read_text())
+    (tmp_path / "results.json").write_text(json.dumps({**data, "schema_version": 4, "status": "running"}))
+    commands.mark_killed(tmp_path)
+    results = read_results(tmp_path)
+    assert (results.schema_version, results.status) == (4, "interrupted")  # schema 4 has no "abandoned"
+    assert results.error == "its cnibench process is gone; `cnibench clean` removed what it left"
+
+
 def test_clean_marks_a_killed_run_abandoned(tmp_path, data_dir):
     owner = _exited_process()
     run_dir = _running_run(data_dir, tmp_path, owner)

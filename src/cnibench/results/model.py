@@ -53,6 +53,8 @@ RESULTS_FILE = "results.json"
 Status = Literal["ok", "failed"]
 #: ``abandoned``: the run's cnibench process died (SIGKILL, a crash, a reboot) before it could finish the run.
 RunStatus = Literal["running", "complete", "failed", "interrupted", "abandoned"]
+#: The schema version that brought ``abandoned`` (older files say ``interrupted`` for a run cleaned up after it).
+ABANDONED_SINCE = 6
 
 
 class _Record(BaseModel):
