@@ -25,6 +25,7 @@ examples:
   cnibench doctor --platform kind       is Docker, kind, kubectl and Helm here?
   cnibench run examples/aks.yaml        AKS by Terraform (asks first: it costs money; --yes to skip)
   cnibench doctor                       are the prerequisites here?
+  cnibench status --follow              the progress of the latest run, from another shell
   cnibench clean                        remove what a killed run left behind
 """
 
@@ -71,8 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a benchmark and print its summary",
         description="Validate the spec, check prerequisites, then for every CNI build the cluster, run every "
         "scenario's repetitions, verify them, record them in results/<run-id>/results.json as they finish, "
-        "and tear everything down (also on failure and on Ctrl-C). Exit code: 0 all repetitions ok, "
-        "1 a repetition or step failed, 2 bad input or missing prerequisite, 130 interrupted.",
+        "and tear everything down (also on failure, on Ctrl-C and when the terminal goes away). Exit code: 0 all "
+        "repetitions ok, 1 a repetition or step failed, 2 bad input or missing prerequisite, 128 + the signal's "
+        "number when a signal stopped it (130 SIGINT, 129 SIGHUP, 131 SIGQUIT, 143 SIGTERM). Progress goes to "
+        "a terminal and to progress.json in the run directory (`cnibench status`).",
     )
     _spec_args(run)
     run.add_argument(
@@ -146,11 +149,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="remove what a killed run left behind",
         description="Find network namespaces named cnib<hex>-* and the state files of runs in /run/cnibench; "
         "end a dead run's ansible-playbook and the processes inside its namespaces, delete the namespaces, "
-        "and mark its results as interrupted. Runs whose cnibench process is still alive are left alone "
+        "and mark its results as abandoned. Runs whose cnibench process is still alive are left alone "
         "unless --force.",
     )
     clean.add_argument("--dry-run", action="store_true", help="only list what would be removed")
     clean.add_argument("--force", action="store_true", help="also remove runs whose owner is still running")
+
+    status = sub.add_parser(
+        "status",
+        help="where a run is: its status and progress, from any shell",
+        description="Print a run's status (a run whose cnibench process is gone shows as abandoned) and, while it "
+        "runs, its progress line as the run last wrote it to progress.json in its directory (every second). "
+        "For a run started detached (tmux, nohup, systemd-run) or in another terminal.",
+    )
+    status.add_argument(
+        "run",
+        nargs="?",
+        default="latest",
+        metavar="RUN",
+        help="run directory, results.json or stored run id (default: results/latest)",
+    )
+    status.add_argument("-f", "--follow", action="store_true", help="keep showing the progress until the run ends")
+    _db_arg(status)
 
     sub.add_parser(
         "schema",
@@ -198,7 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     _db_arg(compare)
 
     runs = sub.add_parser(
-        "runs", help="list the runs in the results store", description="List the runs stored in the results database."
+        "runs",
+        help="list the runs in the results store",
+        description="List the runs stored in the results database, then the run directories beside it that are "
+        "not stored yet (marked *): still running, or abandoned when their cnibench process is gone (then "
+        "`cnibench clean` removes what they left).",
     )
     _db_arg(runs)
 
@@ -319,6 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.render(args.spec, args.output, repeat=args.repeat, duration=args.duration, only=args.only)
         if args.command == "clean":
             return commands.clean(dry_run=args.dry_run, force=args.force)
+        if args.command == "status":
+            return commands.status(args.run, follow=args.follow, db=args.db)
         if args.command == "schema":
             return commands.schema()
         if args.command == "report":

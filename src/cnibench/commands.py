@@ -9,18 +9,19 @@ from pathlib import Path
 from typing import Any
 
 from cnibench import doctor as doctor_mod
-from cnibench import runner
+from cnibench import runner, runstate
 from cnibench.errors import CnibenchError, PlatformError, PrerequisiteError, ResultsError, SpecError
 from cnibench.plan import format_duration, make_plan
 from cnibench.platforms import get_platform
 from cnibench.platforms.netns import ops
+from cnibench.progress import read_progress
 from cnibench.report import document
 from cnibench.report.document import when as _when
 from cnibench.report.summary import format_summary
 from cnibench.results import analysis
 from cnibench.results.analysis import DEFAULT_THRESHOLD
 from cnibench.results.export import export_csv
-from cnibench.results.model import RESULTS_FILE, RunResults, read_results, write_results
+from cnibench.results.model import ABANDONED_SINCE, RESULTS_FILE, RunResults, read_results, write_results
 from cnibench.results.store import DEFAULT_DB, Store, resolve
 from cnibench.spec import json_schema, load_spec
 
@@ -234,23 +235,34 @@ def clean_kube(*, dry_run: bool, force: bool) -> tuple[int, bool]:
 
 
 def mark_killed(run_dir: Path) -> None:
-    """A run whose cnibench process died still says "running": record that it was cleaned up instead."""
+    """A run whose cnibench process died still says "running": record that it is abandoned and cleaned up."""
     path = run_dir / RESULTS_FILE
     try:
         results = read_results(path)
     except ResultsError:
         return
     if results.status == "running":
+        gone = runstate.gone_message(results.owner) if results.owner else "its cnibench process is gone"
+        # a record keeps the words of its schema version: "abandoned" is new in version 6
+        status = "abandoned" if results.schema_version >= ABANDONED_SINCE else "interrupted"
         write_results(
             path,
             results.model_copy(
                 update={
-                    "status": "interrupted",
-                    "error": "the cnibench process died; `cnibench clean` removed what it left",
+                    "status": status,
+                    "error": f"{gone}; `cnibench clean` removed what it left",
                     "ended_at": time.time(),
                 }
             ),
         )
+
+
+def observed(results: RunResults) -> RunResults:
+    """A run that says "running" while its cnibench process is gone is abandoned: say so, and how to clean up."""
+    seen = runstate.observed(results)
+    if seen is not results:
+        print(f"warning: run {results.run_id} is abandoned: {seen.error}", file=sys.stderr)
+    return seen
 
 
 def store_and_report(outcome_dir: Path, results: RunResults, db: Path) -> list[str]:
@@ -272,8 +284,11 @@ def store_and_report(outcome_dir: Path, results: RunResults, db: Path) -> list[s
 
 
 def runs(db: Path = DEFAULT_DB) -> int:
+    """The stored runs, then the run directories beside the store that are not in it (running, or killed:
+    those are shown abandoned)."""
     rows = Store(db).runs() if db.exists() else []
-    if not rows:
+    unstored = unstored_runs(db.parent, {r.run_id for r in rows})
+    if not rows and not unstored:
         print(f"no runs stored in {db}")
         return 0
     header = ("run", "name", "platform", "status", "started", "ok/samples", "cnis")
@@ -281,10 +296,84 @@ def runs(db: Path = DEFAULT_DB) -> int:
         (r.run_id, r.name, r.platform, r.status, _when(r.started_at), f"{r.ok}/{r.samples}", r.cnis.replace(",", " "))
         for r in rows
     ]
+    for results, _path in unstored:
+        ok = sum(1 for s in results.samples if s.status == "ok")
+        cnis = " ".join(dict.fromkeys(s.cni for s in results.samples))
+        body.append(
+            (results.run_id + " *", results.name, results.platform, results.status, _when(results.started_at),
+             f"{ok}/{len(results.samples)}", cnis)
+        )  # fmt: skip
     widths = [max(len(x) for x in col) for col in zip(header, *body, strict=True)]
     for row in (header, *body):
         print("  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())
+    if unstored:
+        print(f"* not in {db}: a run directory in {db.parent} (`cnibench status RUN_DIR` shows its progress)")
     return 0
+
+
+def unstored_runs(results_dir: Path, stored: set[str]) -> list[tuple[RunResults, Path]]:
+    """Run directories in ``results_dir`` whose run is not in ``stored``, as they are now (see :func:`observed`)."""
+    found = []
+    for path in sorted(results_dir.glob(f"*/{RESULTS_FILE}")):
+        if path.parent.is_symlink() or path.parent.name in stored:  # results/latest points at a run
+            continue
+        try:
+            results = read_results(path)
+        except ResultsError:
+            continue
+        if results.run_id not in stored:
+            found.append((observed(results), path.parent))
+    return found
+
+
+def status(ref: str = "latest", *, follow: bool = False, db: Path = DEFAULT_DB, interval: float = 1.0) -> int:
+    """Where a run is, from any shell: its status (running, or abandoned when its process is gone) and, while it
+    runs, the progress line it wrote last (``progress.json`` in the run directory, rewritten every second).
+    ``follow`` redraws the line until the run ends."""
+    results, run_dir = resolve(ref, Store(db))
+    results = runstate.observed(results)  # the status line says what an abandoned run needs
+    print(_status_line(results))
+    if run_dir is None or results.status != "running":
+        return 0
+    tty = sys.stdout.isatty()
+    shown: tuple[object, object] | None = None
+    while True:
+        progress = read_progress(run_dir)
+        line, key = "no progress yet (the run is preparing its playbook)", None
+        if progress is not None:
+            age = max(time.time() - float(progress.get("updated_at", 0)), 0.0)
+            line = str(progress["line"]) + (f" (as of {format_duration(age)} ago)" if age >= 3 else "")
+            key = (progress.get("done"), progress.get("task"))
+        if not follow:
+            print(line)
+            return 0
+        if tty:
+            sys.stdout.write("\r\033[K" + line)
+            sys.stdout.flush()
+        elif key != shown or progress is None:  # a pipe or a file gets a line when the run moves on, not a tick
+            print(line, flush=True)
+            shown = key
+        time.sleep(interval)  # polls the run's own files: ends when the run does (or on Ctrl-C)
+        results = runstate.observed(read_results(run_dir))
+        if results.status != "running":
+            if tty:
+                sys.stdout.write("\r\033[K")
+            print(_status_line(results))
+            return 0
+
+
+def _status_line(results: RunResults) -> str:
+    line = f"run {results.run_id} ({results.name}, {results.platform}): {results.status}"
+    if results.status == "running":
+        owner = f"PID {results.owner.pid}, " if results.owner else ""
+        since = format_duration(time.time() - results.started_at)
+        line += f", {owner}started {_when(results.started_at)} ({since} ago)"
+    else:
+        ok = sum(1 for s in results.samples if s.status == "ok")
+        line += f", {ok}/{max(results.planned_repetitions, len(results.samples))} repetitions ok"
+        if results.ended_at and results.status != "abandoned":  # an abandoned run's end is when it was cleaned up
+            line += f", took {format_duration(results.ended_at - results.started_at)}"
+    return line + (f": {results.error}" if results.error else "")
 
 
 def import_runs(paths: list[Path], db: Path = DEFAULT_DB) -> int:
@@ -312,7 +401,7 @@ def export(ref: str, *, fmt: str, output: Path | None = None, db: Path = DEFAULT
 def report(refs: list[str], *, output: Path | None = None, db: Path = DEFAULT_DB) -> int:
     store = Store(db)
     resolved = [resolve(ref, store) for ref in refs or ["latest"]]
-    runs_ = [r for r, _ in resolved]
+    runs_ = [observed(r) for r, _ in resolved]
     if output is None:
         only_dir = resolved[0][1] if len(resolved) == 1 else None
         output = only_dir / "report.html" if only_dir is not None else Path("report.html")
@@ -326,6 +415,7 @@ def compare(a: str, b: str, *, threshold: float = DEFAULT_THRESHOLD, db: Path = 
     """Exit code 1 when a metric got worse beyond the threshold, significantly; 0 otherwise."""
     store = Store(db)
     (run_a, _), (run_b, _) = resolve(a, store), resolve(b, store)
+    run_a, run_b = observed(run_a), observed(run_b)
     changes = analysis.compare(run_a, run_b, threshold)
     print(
         f"compare {run_a.run_id} (A) -> {run_b.run_id} (B); threshold {threshold:.0%}, Mann-Whitney U "

@@ -1,77 +1,105 @@
-"""Progress on a terminal: which CNI, which trial, which repetition, time left. Silent when not a terminal."""
+"""Progress of a run: which CNI, which trial, which repetition, time left. On a terminal as one line (silent
+when not a terminal), and in the run directory's ``progress.json`` for ``cnibench status`` in another shell."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import sys
 import threading
 import time
-from typing import TextIO
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
 
-from cnibench.plan import OVERHEAD_PER_REPETITION_S, format_duration
+from cnibench.estimate import Estimate, Priors
+from cnibench.files import atomic_write_text
+from cnibench.plan import format_duration
 from cnibench.scenarios.base import PlannedRun
+
+#: The playbook task that runs a trial's repetitions, on every platform: its start ends the gap before them.
+MEASURE_TASK = "Measure"
+#: The first task of a cluster (tasks/netns_cluster.yml, tasks/kube_cluster.yml): the teardown before it is over.
+CLUSTER_TASKS = ("Build the netns cluster", "Create the cluster")
+#: Written into the run directory while the run goes on; ``cnibench status`` reads it.
+PROGRESS_FILE = "progress.json"
+#: How often the line is redrawn and the progress file rewritten (seconds).
+TICK_S = 0.5
+FILE_EVERY_S = 1.0
 
 
 class Progress:
-    def __init__(self, runs: list[PlannedRun], *, stream: TextIO | None = None, enabled: bool | None = None):
+    """The run's progress line, fed by the playbook's events; time left comes from :class:`Estimate`.
+
+    ``status_file``: where the progress is written for other shells (JSON, see :func:`read_progress`), whether
+    or not there is a terminal. A terminal that goes away (EIO, EPIPE) ends the line, not the run.
+    """
+
+    def __init__(
+        self,
+        runs: list[PlannedRun],
+        *,
+        stream: TextIO | None = None,
+        enabled: bool | None = None,
+        priors: Priors | None = None,
+        status_file: Path | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self.runs = runs
+        self.clock = clock
+        self.estimate = Estimate(runs, priors or Priors(), clock())
+        self.status_file = status_file
         self.done: set[tuple[str, str, int]] = set()
         self.task = "starting"
-        self.current_started = time.monotonic()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._width = 0
+        self._written = 0.0
 
     # ---- events ------------------------------------------------------------------------------
     def start(self) -> None:
-        if self.enabled:
+        if self.enabled or self.status_file is not None:
             self._thread = threading.Thread(target=self._tick, name="cnibench-progress", daemon=True)
             self._thread.start()
 
     def set_task(self, name: str) -> None:
         with self._lock:
             self.task = name
-            if name == "Measure":
-                self.current_started = time.monotonic()
+            if name == MEASURE_TASK:
+                self.estimate.measure_started(self.clock())
+            elif name in CLUSTER_TASKS:
+                self.estimate.cluster_started(self.clock())
         self.render()
 
     def finished(self, run: PlannedRun) -> None:
         with self._lock:
             self.done.add(run.key)
-            self.current_started = time.monotonic()
+            self.estimate.finished(run, self.clock())
         self.render()
 
     def note(self, message: str) -> None:
         """A line that stays (above the progress line)."""
-        if self.enabled:
-            with self._lock:
-                self.stream.write("\r\033[K" + message + "\n")
-                self.stream.flush()
-            self.render()
+        self._write("\r\033[K" + message + "\n")
+        self.render()
 
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2)
-        if self.enabled:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
+        self.write_status()
+        self._write("\r\033[K")
 
     # ---- rendering ---------------------------------------------------------------------------
     def current(self) -> PlannedRun | None:
-        for run in self.runs:
-            if run.key not in self.done:
-                return run
-        return None
+        """The repetition under way or next (a repetition that never reported is passed over)."""
+        position = self.estimate.position
+        return self.runs[position] if position < len(self.runs) else None
 
     def seconds_left(self) -> float:
-        remaining = [r for r in self.runs if r.key not in self.done]
-        total = sum(r.expected_seconds + OVERHEAD_PER_REPETITION_S for r in remaining)
-        if remaining and self.task == "Measure":
-            total -= min(time.monotonic() - self.current_started, remaining[0].expected_seconds)
-        return max(total, 0.0)
+        return self.estimate.seconds_left(self.clock())
 
     def line(self) -> str:
         with self._lock:
@@ -82,18 +110,59 @@ class Progress:
             else:
                 reps = sum(1 for r in self.runs if (r.cni, r.scenario) == (run.cni, run.scenario))
                 where = f"{run.cni} · {run.scenario} · rep {run.repetition}/{reps}"
+                if (current := self.estimate.current(self.clock())) is not None:
+                    where += f" {current[0]:.0f}s/{current[1]:.0f}s"  # the repetition's own clock moves
             return (
                 f"cnibench ▸ {where} │ {done}/{total} done │ ~{format_duration(self.seconds_left())} left │ {self.task}"
             )
 
     def render(self) -> None:
+        if self.enabled:
+            self._write("\r\033[K" + self.line())
+
+    def _write(self, text: str) -> None:
+        """Write to the terminal; once it has gone away (EIO after a hang-up, EPIPE), stop writing to it."""
         if not self.enabled:
             return
-        text = self.line()
         with self._lock:
-            self.stream.write("\r\033[K" + text)
-            self.stream.flush()
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+            except (OSError, ValueError):  # ValueError: the stream was closed
+                self.enabled = False
+
+    def write_status(self) -> None:
+        """Write the progress file now (a full disk only ends the file's updates)."""
+        if self.status_file is None:
+            return
+        line = self.line()
+        with self._lock:
+            data = {
+                "pid": os.getpid(),
+                "updated_at": time.time(),
+                "line": line,
+                "done": len(self.done),
+                "total": len(self.runs),
+                "task": self.task,
+            }
+        try:
+            atomic_write_text(self.status_file, json.dumps(data) + "\n")
+        except OSError:
+            self.status_file = None
 
     def _tick(self) -> None:
-        while not self._stop.wait(0.5):
+        while not self._stop.wait(TICK_S):
             self.render()
+            if self.status_file is not None and self.clock() - self._written >= FILE_EVERY_S:
+                self._written = self.clock()
+                self.write_status()
+
+
+def read_progress(run_dir: Path) -> dict[str, Any] | None:
+    """A run's last progress (``line``, ``done``, ``total``, ``task``, ``updated_at`` in Unix seconds, ``pid``), or
+    None when the run has written none (it ran before cnibench wrote progress files, or never got to its playbook)."""
+    with contextlib.suppress(OSError, ValueError):
+        data = json.loads((run_dir / PROGRESS_FILE).read_text(encoding="utf-8"))
+        if isinstance(data, dict) and isinstance(data.get("line"), str):
+            return data
+    return None

@@ -1,5 +1,6 @@
 """One run: compile the spec, drive the project's playbook through ansible-runner, record every repetition as it
-finishes, and always clean up — on success, on failure and on SIGINT/SIGTERM.
+finishes, and always clean up — on success, on failure, on SIGINT/SIGTERM/SIGQUIT and when the terminal goes away
+(SIGHUP).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from cnibench import __version__, doctor
+from cnibench import __version__, doctor, runstate
 from cnibench import environment as env_info
 from cnibench.errors import CnibenchError, Interrupted
 from cnibench.metrics.catalogue import KUBE_SCOPE, NETNS_SCOPE, NETNS_UPLINKS, expressions
@@ -31,13 +32,13 @@ from cnibench.plan import Plan
 from cnibench.platforms import get_platform
 from cnibench.platforms.base import Compiled
 from cnibench.proc import become_subreaper, descendants, terminate
-from cnibench.progress import Progress
+from cnibench.progress import PROGRESS_FILE, Progress
 from cnibench.results.model import RESULTS_FILE, RunResults, RunStatus, Sample, write_results
 from cnibench.scenarios import egress, ingress
 from cnibench.scenarios.base import PlannedRun
 from cnibench.spec import Spec, spec_to_yaml
 
-#: After the first SIGINT/SIGTERM the playbook gets this long to stop by itself before it is killed.
+#: After the first stop signal the playbook gets this long to stop by itself before it is killed.
 STOP_GRACE_S = 10.0
 
 SampleMaker = Callable[..., Sample]
@@ -95,47 +96,83 @@ class Recorder:
 
 
 class StopController:
-    """SIGINT/SIGTERM during a run: ask ansible-playbook to stop (SIGINT), then force it after a grace period.
+    """SIGINT, SIGTERM, SIGHUP or SIGQUIT during a run: ask ansible-playbook to stop (SIGINT), then force it after a
+    grace period.
 
     ansible-runner's own cancel kills only the ansible-playbook process group and orphans the workers, so the
     first signal goes to ansible-playbook itself; a second signal, or the grace period, makes the runner cancel
     (the orphans are ours to end afterwards: cnibench is their subreaper).
+
+    SIGHUP means the terminal went away (an SSH connection dropped, a tmux server ended): the run stops and cleans
+    up like on SIGTERM (unless SIGHUP was ignored when cnibench started, as under nohup: then it is left ignored
+    and the run goes on), and what was written to the terminal goes to /dev/null from then on (a write to a hung-up
+    terminal fails with EIO, and a cleanup must not die of a message). ansible-playbook runs on its own pty
+    (pexpect), its workers and the daemons in sessions of their own, so the hang-up reaches cnibench only.
     """
+
+    #: The signals that stop a run; the exit code is 128 + the signal's number, as a shell reports it.
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
     def __init__(self, on_playbook_pid: Callable[[int], None] | None = None, grace: float = STOP_GRACE_S) -> None:
         self.on_playbook_pid = on_playbook_pid
         self.grace = grace
         self.requested_at: float | None = None
         self.signal_name = ""
+        self.signal_number: int | None = None
         self.force = False
         self.playbook_pid: int | None = None
         self._forwarded = False
         self._previous: dict[signal.Signals, Any] = {}
+        self._terminals: list[int] = []
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[StopController]:
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        self._terminals = [fd for fd in (0, 1, 2) if _isatty(fd)]
+        for sig in self.SIGNALS:
+            if sig == signal.SIGHUP and signal.getsignal(sig) == signal.SIG_IGN:
+                continue  # started under nohup (or `trap '' HUP`): the run is meant to outlive its terminal
             self._previous[sig] = signal.signal(sig, self.handle)
         try:
             yield self
         finally:
             for sig, handler in self._previous.items():
-                signal.signal(sig, handler)
+                # the terminal is gone: a late SIGHUP (the shell passes its own on to its jobs) must not kill
+                # cnibench while it prints the summary and writes the report
+                hung_up = sig == signal.SIGHUP and self.signal_number == signal.SIGHUP
+                signal.signal(sig, signal.SIG_IGN if hung_up else handler)
 
     @property
     def stopping(self) -> bool:
         return self.requested_at is not None
 
     def handle(self, signum: int, _frame: FrameType | None = None) -> None:
+        if signum == signal.SIGHUP:
+            self.release_terminal()
         if self.requested_at is None:
             self.requested_at = time.monotonic()
             self.signal_name = signal.Signals(signum).name
-        else:
+            self.signal_number = signum
+        elif signum != signal.SIGHUP:
+            # a second SIGHUP is no request to hurry: the kernel hangs up the terminal's foreground process group
+            # and the shell (bash(1), SIGNALS) resends SIGHUP to its jobs, so one lost terminal can send two
             self.force = True
         self.forward()
+
+    def release_terminal(self) -> None:
+        """Point standard input, output and error that were a terminal and no longer are (hung up) at /dev/null."""
+        dead = [fd for fd in self._terminals if not _isatty(fd)]
+        if not dead:
+            return
+        null = os.open(os.devnull, os.O_RDWR)
+        try:
+            for fd in dead:
+                os.dup2(null, fd)
+        finally:
+            os.close(null)
+        self._terminals = [fd for fd in self._terminals if fd not in dead]
 
     def saw_pid(self, pid: int | None) -> None:
         if pid and self.playbook_pid is None:
@@ -161,6 +198,14 @@ class StopController:
         """Between steps outside Ansible: stop now if a signal came."""
         if self.stopping:
             raise Interrupted(f"interrupted by {self.signal_name}")
+
+
+def _isatty(fd: int) -> bool:
+    """A hung-up terminal answers TCGETS with EIO: it is no terminal any more."""
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
 
 
 # --------------------------------------------------------------------------------------------- events
@@ -330,11 +375,14 @@ class Outcome:
     run_dir: Path
     results: RunResults
     notes: tuple[str, ...] = ()  # what the user should know after the summary (a cluster kept with --keep)
+    signal: int | None = None  # the signal that stopped the run
 
     @property
     def exit_code(self) -> int:
+        """0 every repetition ok; 1 a repetition or step failed or did not run; 128 + the signal's number when a
+        signal stopped the run (130 SIGINT, 143 SIGTERM, 129 SIGHUP, 131 SIGQUIT), as a shell reports it."""
         if self.results.status == "interrupted":
-            return Interrupted.exit_code
+            return 128 + self.signal if self.signal else Interrupted.exit_code
         if self.results.status != "complete" or any(s.status != "ok" for s in self.results.samples):
             return 1
         if len(self.results.samples) < self.results.planned_repetitions:
@@ -536,6 +584,7 @@ def execute(
                 started_at=time.time(),
                 cnibench_version=__version__,
                 planned_repetitions=plan.repetitions,
+                owner=runstate.this_process(),
                 spec=spec.model_dump(mode="json"),
                 environment=environment,
             ),
@@ -547,7 +596,13 @@ def execute(
             stop.check()
             compiled = platform.compile(plan, run_dir=run_dir, prefix=prefix)
             compiled.write()
-            bar = Progress(compiled.runs, stream=progress_stream, enabled=progress)
+            bar = Progress(
+                compiled.runs,
+                stream=progress_stream,
+                enabled=progress,
+                priors=plan.priors,
+                status_file=run_dir / PROGRESS_FILE,
+            )
             bar.start()
             handler = EventHandler(
                 runs=compiled.runs,
@@ -587,4 +642,10 @@ def execute(
                 status = "failed" if status == "complete" else status
                 error = (error + "; " if error else "") + f"cleanup: {exc} (run `cnibench clean`)"
             results = recorder.finish(status, error)
-    return Outcome(run_dir=shown_dir / run_id, results=results, notes=tuple(getattr(platform, "notes", ())))
+            stop.release_terminal()  # a terminal lost under nohup sent no SIGHUP: the summary must not die of EIO
+    return Outcome(
+        run_dir=shown_dir / run_id,
+        results=results,
+        notes=tuple(getattr(platform, "notes", ())),
+        signal=stop.signal_number if status == "interrupted" else None,
+    )

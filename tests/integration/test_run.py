@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import pty
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -177,9 +181,12 @@ def test_a_failing_tool_is_a_failed_repetition_and_the_run_goes_on(tmp_path, mon
     _assert_clean(run_dir)
 
 
-@pytest.mark.parametrize(("sig", "times"), [(signal.SIGINT, 1), (signal.SIGTERM, 1), (signal.SIGINT, 2)])
+@pytest.mark.parametrize(
+    ("sig", "times"), [(signal.SIGINT, 1), (signal.SIGTERM, 1), (signal.SIGINT, 2), (signal.SIGQUIT, 1)]
+)
 def test_a_signal_keeps_finished_results_and_cleans_up(tmp_path, sig, times):
-    """One signal stops the playbook cleanly; a second one forces it (its workers are orphaned, and ended)."""
+    """One signal stops the playbook cleanly; a second one forces it (its workers are orphaned, and ended). The
+    exit code is 128 + the signal's number, as a shell reports it."""
     spec = write_spec(tmp_path / "spec.yaml", repetitions=5, duration=2)
     results_dir = tmp_path / "results"
     proc = cnibench("run", str(spec), "--results-dir", str(results_dir))
@@ -190,12 +197,78 @@ def test_a_signal_keeps_finished_results_and_cleans_up(tmp_path, sig, times):
     start = time.monotonic()
     out, err = proc.communicate(timeout=30)
     assert time.monotonic() - start < 15
-    assert proc.returncode == 130, err
+    assert proc.returncode == 128 + sig, err
     results = read_results(run_dir)
     assert results.status == "interrupted" and results.error == f"interrupted by {sig.name}"
     assert 1 <= len(results.samples) < 20
     assert all(s.status == "ok" for s in results.samples)  # the interrupted repetition is not recorded
     assert "interrupted" in out
+    _assert_clean(run_dir)
+
+
+def _run_on_a_terminal_that_goes_away(spec: Path, results_dir: Path, *, nohup: bool) -> tuple[Path, int, str]:
+    """`cnibench run` on a real terminal (a pty, as an SSH session or a tmux pane has) that goes away after the
+    first repetition: the kernel hangs it up, sends SIGHUP, and writes to it fail with EIO from then on. Returns
+    the run directory, the exit code and what the terminal showed."""
+    pid, master = pty.fork()  # the child: a session of its own with the pty as its controlling terminal
+    if pid == 0:
+        os.chdir(spec.parent)
+        argv = [sys.executable, "-m", "cnibench", "run", str(spec), "--results-dir", str(results_dir)]
+        if nohup:  # the real one: SIGHUP ignored, output to ./nohup.out
+            os.execv(shutil.which("nohup") or "/usr/bin/nohup", ["nohup", *argv])
+        os.execv(sys.executable, argv)
+    seen = bytearray()
+
+    def drain() -> None:  # a terminal shows what it is sent; a full pty would block the writer
+        with contextlib.suppress(OSError):
+            while chunk := os.read(master, 4096):
+                seen.extend(chunk)
+
+    threading.Thread(target=drain, daemon=True).start()
+    try:
+        run_dir = wait_for_samples(results_dir, 1)
+        time.sleep(1.0)  # into the next repetition
+        os.close(master)  # the terminal goes away
+        master = -1
+        deadline = time.monotonic() + 90
+        while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert done[0] == pid, "cnibench still running 90 s after its terminal went away"
+    finally:
+        if master >= 0:
+            os.close(master)
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+    return run_dir, os.waitstatus_to_exitcode(done[1]), seen.decode(errors="replace")
+
+
+def test_a_run_that_loses_its_terminal_cleans_up(tmp_path):
+    """The run stops, cleans up, keeps what it measured and says why; exit code 129. Before, SIGHUP killed
+    cnibench on the spot and everything it had created stayed."""
+    spec = write_spec(tmp_path / "spec.yaml", repetitions=5, duration=2)
+    results_dir = tmp_path / "results"
+    start = time.monotonic()
+    run_dir, code, shown = _run_on_a_terminal_that_goes_away(spec, results_dir, nohup=False)
+    assert "cnibench ▸" in shown  # it had a progress line on its terminal
+    assert code == 128 + signal.SIGHUP
+    assert time.monotonic() - start < 60  # it stopped; it did not run its 20 repetitions
+    results = read_results(run_dir)
+    assert results.status == "interrupted" and results.error == "interrupted by SIGHUP"
+    assert len(results.samples) >= 1 and all(s.status == "ok" for s in results.samples)
+    assert Store(results_dir / "cnibench.db").runs()[0].status == "interrupted"  # it went on after the hang-up
+    assert (run_dir / "report.html").is_file()
+    _assert_clean(run_dir)
+
+
+def test_under_nohup_a_run_outlives_its_terminal(tmp_path):
+    spec = write_spec(tmp_path / "spec.yaml", repetitions=3, duration=1, cnis=["hostgw"])
+    run_dir, code, _ = _run_on_a_terminal_that_goes_away(spec, tmp_path / "results", nohup=True)
+    assert code == 0
+    results = read_results(run_dir)
+    assert results.status == "complete" and len(results.samples) == 6
+    assert f"cnibench run {results.run_id} on netns: complete" in (tmp_path / "nohup.out").read_text()
     _assert_clean(run_dir)
 
 
@@ -209,6 +282,12 @@ def test_clean_after_sigkill(tmp_path):
     prefix = prefix_of(run_dir)
     assert [n for n in ops.list_namespaces() if n.startswith(prefix)], "expected leftovers after SIGKILL"
     assert processes_mentioning(str(run_dir)), "expected the orphaned ansible-playbook"
+    # the file still says "running"; every reader says abandoned, and how to clean up
+    assert read_results(run_dir).status == "running"
+    for command in (["status", str(run_dir)], ["runs", "--db", str(results_dir / "cnibench.db")]):
+        shown = subprocess.run([sys.executable, "-m", "cnibench", *command], capture_output=True, text=True)
+        assert shown.returncode == 0, shown.stderr
+        assert "abandoned" in shown.stdout and "`cnibench clean`" in shown.stdout + shown.stderr
     dry = subprocess.run([sys.executable, "-m", "cnibench", "clean", "--dry-run"], capture_output=True, text=True)
     assert dry.returncode == 0 and f"would remove {prefix}" in dry.stdout
     assert [n for n in ops.list_namespaces() if n.startswith(prefix)]
@@ -216,7 +295,8 @@ def test_clean_after_sigkill(tmp_path):
     assert done.returncode == 0, done.stderr
     assert f"removed {prefix}" in done.stdout
     results = json.loads((run_dir / "results.json").read_text())
-    assert results["status"] == "interrupted" and len(results["samples"]) >= 1
+    assert results["status"] == "abandoned" and len(results["samples"]) >= 1
+    assert "`cnibench clean` removed what it left" in results["error"]
     _assert_clean(run_dir)
     again = subprocess.run([sys.executable, "-m", "cnibench", "clean"], capture_output=True, text=True)
     assert prefix not in again.stdout  # (runs of others on this machine may still be listed)

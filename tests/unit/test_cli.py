@@ -7,7 +7,7 @@ from cnibench.errors import PrerequisiteError
 
 
 def test_help_of_every_subcommand(capsys):
-    for command in ("run", "plan", "render", "doctor", "clean", "schema"):
+    for command in ("run", "plan", "render", "doctor", "clean", "schema", "status"):
         with pytest.raises(SystemExit) as info:
             cli.main([command, "--help"])
         assert info.value.code == 0

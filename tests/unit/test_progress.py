@@ -1,9 +1,24 @@
 from __future__ import annotations
 
+import errno
 import io
+import json
+import os
+import time
 
-from cnibench.progress import Progress
+from cnibench.estimate import Priors
+from cnibench.progress import Progress, read_progress
 from cnibench.scenarios.base import PlannedRun
+
+PRIORS = Priors(repetition_overhead_s=1.0, setup_s=4.0, trial_s=2.0, teardown_s=1.5)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def _runs():
@@ -24,15 +39,83 @@ def test_silent_when_not_a_terminal():
     assert stream.getvalue() == ""
 
 
-def test_line_shows_trial_repetition_and_time_left():
-    runs = _runs()
-    progress = Progress(runs, stream=io.StringIO(), enabled=True)
-    assert "hostgw · egress · rep 1/3" in progress.line()
+def test_line_shows_trial_repetition_time_left_and_the_repetitions_own_clock():
+    runs, clock = _runs(), Clock()
+    progress = Progress(runs, stream=io.StringIO(), enabled=True, priors=PRIORS, clock=clock)
+    assert "hostgw · egress · rep 1/3 │" in progress.line()  # not measuring yet: no clock
     assert "0/3 done" in progress.line()
-    before = progress.seconds_left()
-    progress.finished(runs[0])
-    assert "rep 2/3" in progress.line() and "1/3 done" in progress.line()
-    assert progress.seconds_left() < before
+    assert progress.seconds_left() == 4 + 3 * 13 + 1.5
+    clock.now += 10
+    progress.set_task("Measure")  # the setup took 10 s
+    clock.now += 5
+    assert "rep 1/3 5s/13s │" in progress.line()
+    clock.now += 12
+    progress.finished(runs[0])  # 17 s per repetition
+    assert "rep 2/3 0s/17s" in progress.line() and "1/3 done" in progress.line()
+    assert progress.seconds_left() == 2 * 17 + 1.5
+    clock.now += 4
+    assert progress.seconds_left() == 2 * 17 + 1.5 - 4  # it moves during a repetition
     progress.finished(runs[1])
     progress.finished(runs[2])
-    assert progress.seconds_left() == 0 and "finishing" in progress.line()
+    assert "finishing" in progress.line()
+    assert progress.seconds_left() == 1.5  # the teardown
+    clock.now += 2
+    assert progress.seconds_left() == 0
+
+
+class DeadTerminal(io.StringIO):
+    """A terminal that went away: every write fails as on a hung-up tty."""
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, _text: str) -> int:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+
+def test_a_terminal_that_went_away_ends_the_line_not_the_run(tmp_path):
+    progress = Progress(_runs(), stream=DeadTerminal(), status_file=tmp_path / "progress.json")
+    assert progress.enabled
+    progress.set_task("Measure")  # the first write fails: no exception, no more writes
+    assert not progress.enabled
+    progress.finished(_runs()[0])
+    progress.note("repetition failed: ...")
+    progress.close()
+    # the progress file goes on being written for `cnibench status`
+    data = read_progress(tmp_path)
+    assert data is not None and data["done"] == 1 and data["total"] == 3 and data["pid"] == os.getpid()
+    assert "hostgw · egress · rep 2/3" in data["line"]
+
+
+def test_the_progress_file_is_written_while_the_run_goes_on(tmp_path):
+    path = tmp_path / "progress.json"
+    progress = Progress(_runs(), stream=io.StringIO(), status_file=path)
+    progress.start()  # no terminal, but a file: the ticker runs
+    try:
+        progress.set_task("Measure")
+        deadline = time.monotonic() + 5
+        while not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert json.loads(path.read_text())["task"] == "Measure"
+    finally:
+        progress.close()
+    assert read_progress(tmp_path / "nowhere") is None
+
+
+def test_the_task_names_the_estimate_listens_for_are_the_playbooks():
+    """The estimate hears of a cluster's start and a trial's repetitions by task name: the playbooks must keep
+    them (a cluster's first task, and the task that loops over a trial's repetitions)."""
+    import yaml
+
+    from cnibench.progress import CLUSTER_TASKS, MEASURE_TASK
+    from cnibench.runner import ansible_dir
+
+    tasks = ansible_dir() / "playbooks" / "tasks"
+    for name in ("netns_cluster.yml", "kube_cluster.yml"):
+        [block] = yaml.safe_load((tasks / name).read_text())
+        assert block["block"][0]["name"] in CLUSTER_TASKS, name
+    trial = yaml.safe_load((tasks / "netns_trial.yml").read_text())[0]["block"]
+    measure_role = ansible_dir() / "collections/ansible_collections/cnibench/bench/roles/measure/tasks/main.yml"
+    for loop in ([t for t in trial if t["name"] == MEASURE_TASK], yaml.safe_load(measure_role.read_text())):
+        [task] = [t for t in loop if t["name"] == MEASURE_TASK]
+        assert task["loop"].startswith("{{") and "runs" in task["loop"]

@@ -12,6 +12,9 @@ Schema history (readers refuse versions they do not know):
   re-timed; ``client_cpu_percent`` / ``server_cpu_percent`` (iperf3); ``max_failed_rate`` on ingress samples
   (cnibench judges the failed rate itself); ``notes`` on every sample (what a parser corrected or left out);
   ``provenance`` on runs made by ``cnibench reanalyze``. Node metrics never hold a value that is not a finite number.
+* 6 — ``owner`` (the cnibench process running the run: PID, start time, host) and the status ``abandoned``: the
+  run's process is gone without finishing it (``cnibench clean`` records it when it removes what the run left).
+  Files of versions 1-5 have no ``owner``.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from pydantic import (
 from cnibench.errors import ResultsError
 from cnibench.files import atomic_write_text
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 SCHEMA_CHANGES: dict[int, str] = {
     1: "first version: run metadata, resolved spec, environment, egress and egress-baseline samples",
     2: "ingress samples; planned_repetitions",
@@ -43,11 +46,15 @@ SCHEMA_CHANGES: dict[int, str] = {
     5: "UDP loss/jitter/intervals from the receiver; TCP RTT over the measured intervals (null: not measured); "
     "re-timed intervals; client_cpu_percent/server_cpu_percent; max_failed_rate on ingress samples; notes on "
     "samples; provenance of reanalyzed runs; finite node metrics only",
+    6: "owner (PID, start time and host of the run's cnibench process); status abandoned (that process is gone)",
 }
 RESULTS_FILE = "results.json"
 
 Status = Literal["ok", "failed"]
-RunStatus = Literal["running", "complete", "failed", "interrupted"]
+#: ``abandoned``: the run's cnibench process died (SIGKILL, a crash, a reboot) before it could finish the run.
+RunStatus = Literal["running", "complete", "failed", "interrupted", "abandoned"]
+#: The schema version that brought ``abandoned`` (older files say ``interrupted`` for a run cleaned up after it).
+ABANDONED_SINCE = 6
 
 
 class _Record(BaseModel):
@@ -170,6 +177,14 @@ class IngressSample(SampleBase):
 Sample = Annotated[EgressSample | IngressSample, Field(discriminator="scenario")]
 
 
+class Owner(_Record):
+    """The process that runs (ran) a run: a PID names one process only together with its start time."""
+
+    pid: int = Field(gt=0)
+    started_at: float = Field(description="Unix time the process started (psutil's create_time).")
+    host: str = Field(description="The machine's host name: a PID means nothing on another one.")
+
+
 class RunResults(_Record):
     schema_version: int = SCHEMA_VERSION
     run_id: str
@@ -181,6 +196,7 @@ class RunResults(_Record):
     ended_at: float | None = None
     cnibench_version: str
     planned_repetitions: int = Field(0, description="Repetitions the plan had; fewer samples: some did not run.")
+    owner: Owner | None = Field(None, description="The cnibench process of the run (schema 6 and later).")
     spec: dict[str, Any]
     environment: dict[str, Any]
     samples: list[Sample] = Field(default_factory=list)
