@@ -214,8 +214,8 @@ def _isatty(fd: int) -> bool:
 class EventHandler:
     """Turns ansible-runner events into samples, cluster facts, progress and the first failure's message.
 
-    Events are matched by what the project's modules return (the artifact a measurement wrote, the bundle a
-    build applied), not by task names.
+    A module's result says what it is (``kind``: a measurement, a CNI's cluster facts, Prometheus ready; see
+    :mod:`cnibench.orchestration.tasks`); a measurement is matched to its repetition by the artifact it wrote.
     """
 
     def __init__(
@@ -227,10 +227,8 @@ class EventHandler:
         progress: Progress,
         stop: StopController,
         facts: dict[str, dict[str, Any]],
-        bundles: dict[str, str],
     ) -> None:
         self.by_stdout = {r.command["stdout"]: r for r in runs}
-        self.bundles = bundles
         self.run_dir = run_dir
         self.recorder = recorder
         self.progress = progress
@@ -270,14 +268,11 @@ class EventHandler:
             self._measured(run, res, failed=failed)
         elif failed and not data.get("ignore_errors"):
             self._failed(task, res)
-        elif kind == "runner_on_ok" and str(res.get("bundle")) in self.bundles and res.get("links"):
-            cni = self.current_cni = self.bundles[str(res["bundle"])]
-            self.recorder.cluster_facts(cni, {**self.facts.get(cni, {}), "links": res["links"]})
-        elif kind == "runner_on_ok" and isinstance(res.get("cluster_facts"), dict) and res.get("cni_key"):
-            cni = self.current_cni = str(res["cni_key"])
-            self.recorder.cluster_facts(cni, {**self.facts.get(cni, {}), **res["cluster_facts"]})
-        elif kind == "runner_on_ok" and "seconds" in res and "url" in res and self.current_cni:
-            self.recorder.cluster_facts(self.current_cni, {"metrics_targets_up_s": res["seconds"]})
+        elif kind == "runner_on_ok" and res.get("kind") == "cluster_facts":
+            cni = self.current_cni = str(res["cni"])
+            self.recorder.cluster_facts(cni, {**self.facts.get(cni, {}), **res["facts"]})
+        elif kind == "runner_on_ok" and res.get("kind") == "metrics_ready":
+            self.recorder.cluster_facts(str(res["cni"]), {"metrics_targets_up_s": res["seconds"]})
 
     def _planned_run(self, res: dict[str, Any]) -> PlannedRun | None:
         item = res.get(res.get("ansible_loop_var", "item")) or {}
@@ -611,9 +606,6 @@ def execute(
                 progress=bar,
                 stop=stop,
                 facts=compiled.facts,
-                bundles={
-                    c["bundle"]: c["cni"] for c in compiled.extravars.get("cnibench_clusters", []) if "bundle" in c
-                },
             )
             stop.check()
             runner_status, rc = run_playbook(compiled, run_dir=run_dir, handler=handler, stop=stop, prefix=prefix)

@@ -60,7 +60,6 @@ def setup(tmp_path):
     compiled = NetnsPlatform().compile(plan, run_dir=tmp_path, prefix="cnib0000")
     recorder = _recorder(tmp_path, "netns", plan.repetitions)
     stop = StopController()
-    bundles = {c["bundle"]: c["cni"] for c in compiled.extravars["cnibench_clusters"]}
     handler = EventHandler(
         runs=compiled.runs,
         run_dir=tmp_path,
@@ -68,7 +67,6 @@ def setup(tmp_path):
         progress=Progress(compiled.runs, stream=io.StringIO()),
         stop=stop,
         facts=compiled.facts,
-        bundles=bundles,
     )
     return compiled, recorder, handler, stop
 
@@ -169,13 +167,27 @@ def test_other_failures_give_the_runs_one_line(setup):
     assert handler.failure == "Build the netns cluster: 01-x.ip in ns: ip failed: Error"
 
 
-def test_a_build_event_records_the_clusters_links(setup, tmp_path):
-    compiled, _recorder, handler, _ = setup
-    bundle = compiled.extravars["cnibench_clusters"][1]["bundle"]
+def test_a_cluster_facts_result_records_the_clusters_links(setup, tmp_path):
+    _compiled, _recorder, handler, _ = setup
     links = {"cnib0000-pod-iperf3-client": {"cnib0000-eth": 1450}}
-    handler({"event": "runner_on_ok", "event_data": {"task": "x", "res": {"bundle": bundle, "links": links}}})
+    res = {"kind": "cluster_facts", "cni": "vxlan", "facts": {"links": links}}
+    handler({"event": "runner_on_ok", "event_data": {"task": "x", "res": res}})
+    handler(
+        {
+            "event": "runner_on_ok",
+            "event_data": {"task": "y", "res": {"kind": "metrics_ready", "cni": "vxlan", "seconds": 1.5}},
+        }
+    )
+    # a result of another kind with the same fields is not taken for facts
+    handler(
+        {
+            "event": "runner_on_ok",
+            "event_data": {"task": "z", "res": {"kind": "done", "cni": "vxlan", "facts": {"x": 1}}},
+        }
+    )
     env = json.loads((tmp_path / "environment.json").read_text())
     assert env["clusters"]["vxlan"]["links"] == links and env["clusters"]["vxlan"]["pod_mtu"] == 1450
+    assert env["clusters"]["vxlan"]["metrics_targets_up_s"] == 1.5 and "x" not in env["clusters"]["vxlan"]
 
 
 def test_stop_controller_forwards_then_forces(monkeypatch):
@@ -323,11 +335,13 @@ def test_kube_results_carry_runtime_expectations_and_cluster_facts(tmp_path, dat
         progress=Progress(compiled.runs, stream=io.StringIO()),
         stop=StopController(),
         facts=compiled.facts,
-        bundles={},
     )
     facts = {"detected_cni": "antrea", "detected_cni_version": "2.7.0", "nodes": 3}
     handler(
-        {"event": "runner_on_ok", "event_data": {"task": "Read", "res": {"cni_key": "antrea", "cluster_facts": facts}}}
+        {
+            "event": "runner_on_ok",
+            "event_data": {"task": "Read", "res": {"kind": "cluster_facts", "cni": "antrea", "facts": facts}},
+        }
     )
     baseline, egress = compiled.runs[0], compiled.runs[3]
     assert (baseline.cni, baseline.scenario, egress.scenario) == ("antrea", "egress-baseline", "egress")

@@ -499,7 +499,6 @@ def cluster_info(
         "gateway_api_present": existing(kubectl, "crd", "gateways.gateway.networking.k8s.io") is not None,
         "envoy_gateway_present": existing(kubectl, "deployment", "envoy-gateway", namespace="envoy-gateway-system")
         is not None,
-        "cni_key": expected_cni,
         "cluster_facts": {
             "detected_cni": cni,
             "detected_cni_version": version,

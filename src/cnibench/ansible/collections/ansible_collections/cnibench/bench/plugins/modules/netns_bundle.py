@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# Thin wrapper: the logic is cnibench.platforms.netns.ops.apply_bundle (typed and unit-tested).
+# Thin wrapper: module_utils/cnibench.py runs cnibench.orchestration.tasks.netns_bundle (typed and unit-tested).
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -22,6 +22,9 @@ options:
   state_file:
     description: The run's state file (cleanup record).
     type: path
+  cni:
+    description: The CNI (datapath) whose cluster this bundle builds; its links are then returned as its facts.
+    type: str
 author: cnibench developers
 """
 
@@ -34,47 +37,40 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+kind:
+  description: What the result is (cnibench's event handler reads it), C(cluster_facts) (with O(cni)) or C(done).
+  type: str
+  returned: always
 bundle:
   description: The bundle that was applied or removed.
   type: str
-  returned: always
+  returned: without O(cni)
+cni:
+  description: O(cni), whose facts these are.
+  type: str
+  returned: with O(cni)
 commands:
   description: The commands that were run, in order.
   type: list
   returned: always
-links:
-  description: Interface MTUs per namespace the bundle created, read back after applying it.
+facts:
+  description: C(links), the interface MTUs per namespace the bundle created, read back after applying it.
   type: dict
-  returned: when state is present
+  returned: with O(cni) when state is present
 """
 
-from pathlib import Path
+from ansible_collections.cnibench.bench.plugins.module_utils.cnibench import run_task
 
-from ansible.module_utils.basic import AnsibleModule
+ARGUMENT_SPEC = {
+    "bundle": {"type": "path", "required": True},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "state_file": {"type": "path"},
+    "cni": {"type": "str"},
+}
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "bundle": {"type": "path", "required": True},
-            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-            "state_file": {"type": "path"},
-        },
-        supports_check_mode=False,
-    )
-    try:
-        from cnibench.errors import CnibenchError
-        from cnibench.platforms.netns import ops
-    except ImportError as exc:
-        module.fail_json(msg=f"cnibench is not importable by {module._name}'s interpreter: {exc}")
-    params = module.params
-    state_file = Path(params["state_file"]) if params["state_file"] else None
-    try:
-        commands = ops.apply_bundle(Path(params["bundle"]), present=params["state"] == "present", state_file=state_file)
-        links = ops.link_mtus(Path(params["bundle"])) if params["state"] == "present" else {}
-    except CnibenchError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(changed=True, bundle=params["bundle"], commands=[" ".join(c) for c in commands], links=links)
+    run_task("netns_bundle", ARGUMENT_SPEC)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# Thin wrapper: the logic is cnibench.metrics.prometheus.wait_targets_up, run inside the namespace by
+# Thin wrapper: module_utils/cnibench.py runs cnibench.orchestration.tasks.prometheus_ready (typed and unit-tested).
 # cnibench.platforms.netns.process.metrics_in_netns (typed and unit-tested).
 from __future__ import annotations
 
@@ -22,6 +22,10 @@ options:
     description: How many targets must be up.
     type: int
     required: true
+  cni:
+    description: The CNI (datapath) whose cluster this is (the seconds it took are its fact).
+    type: str
+    required: true
   timeout:
     description: Seconds to wait.
     type: float
@@ -38,42 +42,33 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+kind:
+  description: What the result is (cnibench's event handler reads it), C(metrics_ready).
+  type: str
+  returned: always
 seconds:
   description: How long it took until every target was up.
   type: float
   returned: success
-url:
-  description: The Prometheus that was checked.
+cni:
+  description: O(cni).
   type: str
-  returned: always
+  returned: success
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.cnibench.bench.plugins.module_utils.cnibench import run_task
+
+ARGUMENT_SPEC = {
+    "netns": {"type": "str", "required": True},
+    "url": {"type": "str", "required": True},
+    "targets": {"type": "int", "required": True},
+    "cni": {"type": "str", "required": True},
+    "timeout": {"type": "float", "default": 30.0},
+}
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "netns": {"type": "str", "required": True},
-            "url": {"type": "str", "required": True},
-            "targets": {"type": "int", "required": True},
-            "timeout": {"type": "float", "default": 30.0},
-        },
-        supports_check_mode=False,
-    )
-    try:
-        from cnibench.platforms.netns import process
-    except ImportError as exc:
-        module.fail_json(msg=f"cnibench is not importable by {module._name}'s interpreter: {exc}")
-    p = module.params
-    answer = process.metrics_in_netns(
-        p["netns"],
-        ["wait", "--url", p["url"], "--targets", str(p["targets"]), "--timeout", str(p["timeout"])],
-        timeout=p["timeout"] + 15,
-    )
-    if "error" in answer:
-        module.fail_json(msg=str(answer["error"]), url=p["url"])
-    module.exit_json(changed=False, seconds=answer.get("seconds"), url=p["url"])
+    run_task("prometheus_ready", ARGUMENT_SPEC)
 
 
 if __name__ == "__main__":
