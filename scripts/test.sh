@@ -7,13 +7,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install.sh
-# the report test opens a real headless Chromium (Debian's, with its matching chromedriver)
-for pkg in chromium chromium-driver; do
+# the report test opens a real headless Chromium (Debian's, with its matching chromedriver); the progress test
+# runs cnibench in an 80-column tmux pane
+TEST_PACKAGES=(chromium chromium-driver tmux)
+for pkg in "${TEST_PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
-    echo "test.sh: apt-get install chromium chromium-driver (for the report test)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null \
+    echo "test.sh: apt-get install ${TEST_PACKAGES[*]} (for the report and progress tests)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${TEST_PACKAGES[@]}" >/dev/null \
       || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-           chromium chromium-driver >/dev/null; }
+           "${TEST_PACKAGES[@]}" >/dev/null; }
     break
   fi
 done
