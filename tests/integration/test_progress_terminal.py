@@ -26,6 +26,7 @@ def test_the_progress_line_stays_one_line_in_an_80_column_terminal(tmp_path):
     write_spec(tmp_path / "spec.yaml", cnis=("hostgw",))
     socket = f"cnibench-test-{os.getpid()}"  # a tmux server of our own, ended by the test
     command = shlex.join([sys.executable, "-m", "cnibench", "run", "spec.yaml", "--repeat", "1", "--duration", "2"])
+    command = f"CNIBENCH_RESULTS=out {command}"  # and where results go, for every command
     _tmux(
         socket,
         "-f",
@@ -64,3 +65,12 @@ def test_the_progress_line_stays_one_line_in_an_80_column_terminal(tmp_path):
     assert any("…" in s for s in with_progress), "the line was never long enough to need cutting"
     assert MARK not in final  # cleared at the end; the summary follows
     assert "complete, 2/2 repetitions ok" in final
+    assert "\nstored in out/cnibench.db\n" in final
+    listed = subprocess.run(
+        [sys.executable, "-m", "cnibench", "runs"],
+        cwd=tmp_path,
+        env={**os.environ, "CNIBENCH_RESULTS": "out"},
+        capture_output=True,
+        text=True,
+    )
+    assert listed.stdout.splitlines()[1].split()[0] == (tmp_path / "out" / "latest").resolve().name
