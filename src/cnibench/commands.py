@@ -98,7 +98,7 @@ def plan(
     spec, source = load_spec(spec_path, repetitions=repeat, duration=duration)
     the_plan = make_plan(spec, only)
     platform = get_platform(spec.platform)
-    compiled = platform.compile(the_plan, run_dir=Path("results") / "<run-id>", prefix="cnib0000")
+    compiled = platform.compile(the_plan, run_dir=default_results_dir() / "<run-id>", prefix="cnib0000")
     print(f"spec: {source} (name {spec.name}, platform {spec.platform})")
     print(
         f"matrix: {len(spec.cnis)} CNI(s) x {len({t.scenario for t in the_plan.trials})} trial(s), "
