@@ -33,7 +33,7 @@ global options (--debug, --version) go before or after the command.
 
 where results are:
   run directories go to --results-dir, else $CNIBENCH_RESULTS, else ./results. The results database of every
-  command that reads or writes it (run, runs, report, compare, import, export) is, first found:
+  command that reads or writes it (run, runs, report, compare, import, export, reanalyze) is, first found:
   --db PATH > $CNIBENCH_DB > the database recorded in a run directory named on the command line (store.json,
   written by run) > $CNIBENCH_RESULTS/cnibench.db > ./results/cnibench.db
 """
@@ -285,7 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", type=Path, required=True, metavar="DIR", help="results directory for the new run"
     )
     reanalyze.add_argument(
-        "--db", type=Path, metavar="PATH", help="results database for the new run (default: cnibench.db in DIR)"
+        "--db",
+        type=Path,
+        metavar="PATH",
+        help=f"results database for the new run, and where a stored RUN id is looked up (default for the new run: "
+        f"${DB_ENV}, else cnibench.db in DIR; for RUN: the rule below)",
     )
 
     export = sub.add_parser(

@@ -514,7 +514,7 @@ def reanalyze(ref: str, output: Path, *, db: Path | None = None) -> int:
     """A stored run, re-derived from its raw artifacts into a new run under ``output``; prints what changed."""
     from cnibench.reanalysis import reanalyze as remake
 
-    store = Store(DEFAULT_DB)
+    store = Store(locate_store(db, [ref]))
     source, source_dir = resolve(ref, store)
     if source_dir is None:
         raise ResultsError(f"{ref}: the store does not know this run's directory (its raw artifacts are needed)")
@@ -523,6 +523,6 @@ def reanalyze(ref: str, output: Path, *, db: Path | None = None) -> int:
     for line in done.changes or ["no figure changed"]:
         print(f"  {line}")
     print(format_summary(done.results, str(done.run_dir)))
-    for line in store_and_report(done.run_dir, done.results, db or output / "cnibench.db"):
+    for line in store_and_report(done.run_dir, done.results, locate_store(db, results=output)):
         print(line)
     return 0
