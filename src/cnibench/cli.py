@@ -297,7 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="write runs' samples, or their statistics, as CSV or JSON",
         description="Write the samples of one or more runs (CSV: one row per repetition; JSON: the run's record, "
         "a list of them for several runs), or with --summary the statistics per run x CNI x scenario x metric "
-        "(n, failed, median and its 95%% bootstrap interval, mean, stdev, min, max, cv, warnings; values in the "
+        "(n, failed, median and its exact order-statistic interval with the level it really has, mean, stdev, "
+        "min, max, cv, warnings; values in the "
         "unit the metric's name says: _bps bit/s, _us microseconds, _ms milliseconds, failed_rate a fraction).",
     )
     export.add_argument("runs", nargs="+", metavar="RUN", help="run directories, results.json files or stored run ids")

@@ -12,7 +12,7 @@ from typing import Any
 from cnibench.results.analysis import groups
 from cnibench.results.catalog import metrics_for
 from cnibench.results.model import RunResults
-from cnibench.results.stats import BOOTSTRAP_RESAMPLES
+from cnibench.results.stats import median_interval
 
 LEADING = ("run_id", "cni", "scenario", "repetition", "status", "error", "started_at", "ended_at", "artifact")
 
@@ -59,8 +59,9 @@ SUMMARY_COLUMNS = (
     "n",
     "failed",
     "median",
-    "ci95_low",
-    "ci95_high",
+    "ci_low",
+    "ci_high",
+    "ci_level",
     "mean",
     "stdev",
     "min",
@@ -68,13 +69,19 @@ SUMMARY_COLUMNS = (
     "cv",
     "warnings",
 )
-SUMMARY_CI = f"95 % confidence interval of the median: seeded percentile bootstrap, {BOOTSTRAP_RESAMPLES:,} resamples"
+#: The interval in the summary: exact, and honest about its level at small n (STYLE.md: a bootstrap of the median
+#: at n = 3 is [min, max] with 75 % coverage, not 95 %).
+SUMMARY_CI = (
+    "ci_low..ci_high: exact order-statistic (binomial) confidence interval of the median; ci_level: the coverage it "
+    "really has (0.95 when n allows it, else the most n gives: [min, max] at 0.75 for n = 3)"
+)
 
 
 def summary_rows(runs: Sequence[RunResults]) -> list[dict[str, Any]]:
     """Statistics per run x CNI x scenario x metric, over the successful repetitions (failed ones counted in
     ``failed``), as the report computes them (:func:`cnibench.results.analysis.groups`,
-    :func:`cnibench.results.stats.metric_stats`). A metric is listed for a scenario when some CNI has a value
+    :func:`cnibench.results.stats.metric_stats`), with the median's exact interval and its real level
+    (:func:`cnibench.results.stats.median_interval`). A metric is listed for a scenario when some CNI has a value
     for it; a CNI whose repetitions all failed keeps its rows, with n = 0 (a failure is never a missing row)."""
     all_groups = groups(runs)
     rows: list[dict[str, Any]] = []
@@ -84,6 +91,7 @@ def summary_rows(runs: Sequence[RunResults]) -> list[dict[str, Any]]:
         for metric in metrics or metrics_for(scenario)[:1]:  # nothing ok anywhere: the primary metric, n = 0
             for group in in_scenario:
                 stats = group.stats(metric)
+                interval = median_interval(stats.values)
                 rows.append(
                     {
                         "run_id": group.run_id,
@@ -95,8 +103,9 @@ def summary_rows(runs: Sequence[RunResults]) -> list[dict[str, Any]]:
                         "n": stats.n,
                         "failed": stats.failed,
                         "median": stats.median,
-                        "ci95_low": stats.ci[0] if stats.ci else None,
-                        "ci95_high": stats.ci[1] if stats.ci else None,
+                        "ci_low": interval.low if interval else None,
+                        "ci_high": interval.high if interval else None,
+                        "ci_level": interval.level if interval else None,
                         "mean": stats.mean,
                         "stdev": stats.stdev,
                         "min": stats.minimum,
@@ -115,6 +124,6 @@ def summary_csv(runs: Sequence[RunResults]) -> str:
 
 
 def summary_json(runs: Sequence[RunResults]) -> str:
-    """:func:`summary_rows` as JSON: ``{"runs": [run ids], "ci95": how the interval is made, "rows": [...]}``."""
-    data = {"runs": [run.run_id for run in runs], "ci95": SUMMARY_CI, "rows": summary_rows(runs)}
+    """:func:`summary_rows` as JSON: ``{"runs": [run ids], "ci": how the interval is made, "rows": [...]}``."""
+    data = {"runs": [run.run_id for run in runs], "ci": SUMMARY_CI, "rows": summary_rows(runs)}
     return json.dumps(data, indent=2) + "\n"

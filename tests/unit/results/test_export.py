@@ -35,7 +35,7 @@ def test_one_row_per_cni_scenario_and_metric_with_the_reports_figures(egress):
     values = [s.throughput_bps for s in egress.samples if (s.cni, s.scenario) == ("vxlan", "egress")]
     assert row["n"] == len(values) == 2 and row["failed"] == 0
     assert row["median"] == statistics.median(values) and row["min"] == min(values) and row["max"] == max(values)
-    assert row["ci95_low"] <= row["median"] <= row["ci95_high"]
+    assert (row["ci_low"], row["ci_high"], row["ci_level"]) == (min(values), max(values), 0.5)  # n = 2: honest
     assert row["run_id"] == egress.run_id and row["better"] == "higher" and row["label"] == "throughput"
     assert "only 2 successful repetition(s) (fewer than 3)" in row["warnings"]
 
@@ -47,7 +47,7 @@ def test_csv_and_json_carry_the_same_rows(egress, ingress):
     assert [float(t["median"]) for t in table] == [r["median"] for r in rows]
     data = json.loads(summary_json([egress, ingress]))
     assert data["runs"] == [egress.run_id, ingress.run_id]
-    assert data["rows"] == json.loads(json.dumps(rows)) and "bootstrap" in data["ci95"]
+    assert data["rows"] == json.loads(json.dumps(rows)) and "order-statistic" in data["ci"]
     assert {r["run_id"] for r in rows} == {egress.run_id, ingress.run_id}  # runs are kept apart
     assert {r["metric"] for r in rows if r["scenario"] == "ingress"} >= {"requests_per_s", "latency_p95_ms"}
 
