@@ -9,9 +9,9 @@ cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then
   # a fresh Debian machine often has no sudo: say what works on this one
   if command -v sudo >/dev/null 2>&1; then
-    how="sudo $0 $*"
+    how="sudo $0${*:+ $*}"
   else
-    how="su -c '$PWD/scripts/install.sh $*' (sudo is not installed; su asks for root's password)"
+    how="su -c '$PWD/scripts/install.sh${*:+ $*}' (sudo is not installed; su asks for root's password)"
   fi
   echo "install.sh: must run as root (apt-get installs packages; network namespaces need root): $how" >&2
   exit 2

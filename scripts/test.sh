@@ -8,9 +8,9 @@ cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null 2>&1; then
-    how="sudo $0 $*"
+    how="sudo $0${*:+ $*}"
   else
-    how="su -c '$PWD/scripts/test.sh $*' (sudo is not installed; su asks for root's password)"
+    how="su -c '$PWD/scripts/test.sh${*:+ $*}' (sudo is not installed; su asks for root's password)"
   fi
   echo "test.sh: must run as root (it installs packages; the integration tests build network namespaces): $how" >&2
   exit 2
