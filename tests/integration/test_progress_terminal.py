@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -41,6 +42,7 @@ def test_the_progress_line_stays_one_line_in_an_80_column_terminal(tmp_path):
         str(tmp_path),
         f"{command}; echo EXIT=$?; sleep 600",
     )
+    socket_path = Path(_tmux(socket, "display-message", "-p", "#{socket_path}").strip())
     try:
         assert _tmux(socket, "display-message", "-p", "#{pane_width}").strip() == "80"
         screens: list[str] = []
@@ -53,6 +55,7 @@ def test_the_progress_line_stays_one_line_in_an_80_column_terminal(tmp_path):
             time.sleep(0.3)
     finally:
         subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
+        socket_path.unlink(missing_ok=True)  # the server is gone; its socket file would stay
     final = screens[-1]
     assert "EXIT=0" in final, final
     # while the run goes (before its summary, whose tables are permanent output and may be wider)
