@@ -33,7 +33,7 @@ global options (--debug, --version) go before or after the command.
 
 where results are:
   run directories go to --results-dir, else $CNIBENCH_RESULTS, else ./results. The results database of every
-  command that reads or writes it (run, runs, report, compare, import, export, reanalyze) is, first found:
+  command that reads or writes it (run, runs, status, report, compare, import, export, reanalyze) is, first found:
   --db PATH > $CNIBENCH_DB > the database recorded in a run directory named on the command line (store.json,
   written by run) > $CNIBENCH_RESULTS/cnibench.db > ./results/cnibench.db
 """

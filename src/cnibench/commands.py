@@ -22,7 +22,7 @@ from cnibench.results import analysis
 from cnibench.results.analysis import DEFAULT_THRESHOLD
 from cnibench.results.export import export_csv, summary_csv, summary_json
 from cnibench.results.model import ABANDONED_SINCE, RESULTS_FILE, RunResults, read_results, write_results
-from cnibench.results.store import DEFAULT_DB, Store, locate_store, record_store, resolve
+from cnibench.results.store import Store, locate_store, record_store, resolve
 from cnibench.results.store import results_dir as default_results_dir
 from cnibench.spec import json_schema, load_spec
 

@@ -127,8 +127,7 @@ def test_the_task_names_the_estimate_listens_for_are_the_playbooks():
 
 def test_fit_cuts_to_the_terminal_width_leaving_the_last_column_free():
     line = (
-        "cnibench ▸ hostgw · egress-baseline · rep 1/3 │ 0/12 done │ ~4m left │ "
-        "Benchmark each CNI on a fresh cluster"
+        "cnibench ▸ hostgw · egress-baseline · rep 1/3 │ 0/12 done │ ~4m left │ Benchmark each CNI on a fresh cluster"
     )
     assert len(line) > 80
     cut = fit(line, 80)
