@@ -74,6 +74,8 @@ def test_cnibench_results_sets_the_results_directory_of_every_command(elsewhere,
     capsys.readouterr()
     assert cli.main(["export", EGRESS_RUN, "--csv"]) == 0
     assert capsys.readouterr().out.count(f"\n{EGRESS_RUN},") == 8  # one row per repetition
+    assert cli.main(["status", EGRESS_RUN]) == 0  # a stored run id, from $CNIBENCH_RESULTS/cnibench.db
+    assert capsys.readouterr().out.startswith(f"run {EGRESS_RUN} (local, netns): complete")
     assert cli.build_parser().parse_args(["run"]).results_dir is None  # run: $CNIBENCH_RESULTS, else ./results
     assert locate_store(results=elsewhere / "x") == elsewhere / "x" / "cnibench.db"
 
