@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # Install cnibench on Debian/Ubuntu: the system tools it drives (apt) and a virtualenv with the package (.venv).
-# Idempotent. With "run" (and any further arguments), run `cnibench run ...` afterwards:
-#   sudo scripts/install.sh run              # install, then the default benchmark on the netns platform
+# Idempotent. With "run" (and any further arguments), run `cnibench run ...` afterwards. As root:
+#   scripts/install.sh run              # install, then the default benchmark on the netns platform
+# or, as a user with sudo: sudo scripts/install.sh run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "install.sh: run as root (network namespaces and apt need it): sudo $0 $*" >&2
+  # a fresh Debian machine often has no sudo: say what works on this one
+  if command -v sudo >/dev/null 2>&1; then
+    how="sudo $0${*:+ $*}"
+  else
+    how="su -c '$PWD/scripts/install.sh${*:+ $*}' (sudo is not installed; su asks for root's password)"
+  fi
+  echo "install.sh: must run as root (apt-get installs packages; network namespaces need root): $how" >&2
   exit 2
 fi
 

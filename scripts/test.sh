@@ -1,19 +1,31 @@
 #!/usr/bin/env bash
 # The test suite: lint, types, playbook checks, unit and integration tests (real namespaces, iperf3, Ansible).
-# Installs what it needs first (scripts/install.sh plus the test extras). Run as root:
-#   sudo scripts/test.sh            # everything
-#   sudo scripts/test.sh -k spec    # extra arguments go to pytest
+# Installs what it needs first (scripts/install.sh plus the test extras). As root (or with sudo in front):
+#   scripts/test.sh            # everything
+#   scripts/test.sh -k spec    # extra arguments go to pytest
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    how="sudo $0${*:+ $*}"
+  else
+    how="su -c '$PWD/scripts/test.sh${*:+ $*}' (sudo is not installed; su asks for root's password)"
+  fi
+  echo "test.sh: must run as root (it installs packages; the integration tests build network namespaces): $how" >&2
+  exit 2
+fi
+
 scripts/install.sh
-# the report test opens a real headless Chromium (Debian's, with its matching chromedriver)
-for pkg in chromium chromium-driver; do
+# the report test opens a real headless Chromium (Debian's, with its matching chromedriver); the progress test
+# runs cnibench in an 80-column tmux pane
+TEST_PACKAGES=(chromium chromium-driver tmux)
+for pkg in "${TEST_PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
-    echo "test.sh: apt-get install chromium chromium-driver (for the report test)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null \
+    echo "test.sh: apt-get install ${TEST_PACKAGES[*]} (for the report and progress tests)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${TEST_PACKAGES[@]}" >/dev/null \
       || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-           chromium chromium-driver >/dev/null; }
+           "${TEST_PACKAGES[@]}" >/dev/null; }
     break
   fi
 done

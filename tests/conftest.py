@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
 
@@ -13,9 +14,20 @@ def data_dir() -> Path:
     return DATA
 
 
+#: Integration test sessions on one machine take turns (they measure, and they check for leftovers by name).
+INTEGRATION_LOCK = Path("/run/lock/cnibench-integration-tests.lock")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Integration tests build real namespaces: they need root (CI runs as root); elsewhere they are skipped."""
+    """Integration tests build real namespaces: they need root (CI runs as root); elsewhere they are skipped. A
+    session with integration tests waits for any other one on this machine first (here, before any test's timeout
+    starts), and holds the lock until it ends."""
     if os.geteuid() == 0:
+        if any("integration" in item.keywords for item in items):
+            INTEGRATION_LOCK.parent.mkdir(parents=True, exist_ok=True)
+            lock = INTEGRATION_LOCK.open("w")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            config.add_cleanup(lock.close)
         return
     skip = pytest.mark.skip(reason="integration tests need root (network namespaces)")
     for item in items:

@@ -10,14 +10,15 @@ from pathlib import Path
 from cnibench import __version__, commands
 from cnibench.doctor import PLATFORMS
 from cnibench.errors import CnibenchError
-from cnibench.results.store import DEFAULT_DB
+from cnibench.results.store import DB_ENV, RESULTS_ENV
 from cnibench.spec import ScenariosSpec
 
 SCENARIO_NAMES = list(ScenariosSpec.model_fields)
 
 EPILOG = """\
 examples:
-  cnibench run                          the default benchmark (netns: hostgw vs vxlan, egress, 3 repetitions)
+  cnibench run                          the default benchmark (netns: hostgw vs vxlan, egress and ingress,
+                                        3 repetitions each)
   cnibench run examples/local.yaml --repeat 5 --duration 20
   cnibench plan examples/local.yaml     what a run would do; creates nothing
   cnibench render examples/kind-antrea-vs-cilium.yaml -o rendered/
@@ -27,7 +28,18 @@ examples:
   cnibench doctor                       are the prerequisites here?
   cnibench status --follow              the progress of the latest run, from another shell
   cnibench clean                        remove what a killed run left behind
+
+global options (--debug, --version) go before or after the command.
+
+where results are:
+  run directories go to --results-dir, else $CNIBENCH_RESULTS, else ./results. The results database of every
+  command that reads or writes it (run, runs, status, report, compare, import, export, reanalyze) is, first found:
+  --db PATH > $CNIBENCH_DB > the database recorded in a run directory named on the command line (store.json,
+  written by run) > $CNIBENCH_RESULTS/cnibench.db > ./results/cnibench.db
 """
+
+#: Options that work before or after the subcommand (``cnibench --debug compare A B`` = ``compare A B --debug``).
+DEBUG_HELP = "show tracebacks for errors"
 
 
 def _positive_int(text: str) -> int:
@@ -62,8 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"cnibench {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    _global_options(parser, default=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -81,9 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--results-dir",
         type=Path,
-        default=Path("results"),
         metavar="DIR",
-        help="where run directories go (default: ./results; results/latest points at the newest)",
+        help=f"where run directories go (default: ${RESULTS_ENV}, else ./results; DIR/latest points at the newest)",
     )
     run.add_argument(
         "--yes",
@@ -100,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--db",
         type=Path,
         metavar="PATH",
-        help="results database the run is added to (default: cnibench.db in the results directory)",
+        help=f"results database the run is added to (default: ${DB_ENV}, else cnibench.db in the results "
+        "directory); the run directory records it (store.json) for later commands",
     )
     progress = run.add_mutually_exclusive_group()
     progress.add_argument(
@@ -274,26 +285,50 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", type=Path, required=True, metavar="DIR", help="results directory for the new run"
     )
     reanalyze.add_argument(
-        "--db", type=Path, metavar="PATH", help="results database for the new run (default: cnibench.db in DIR)"
+        "--db",
+        type=Path,
+        metavar="PATH",
+        help=f"results database for the new run, and where a stored RUN id is looked up (default for the new run: "
+        f"${DB_ENV}, else cnibench.db in DIR; for RUN: the rule below)",
     )
 
     export = sub.add_parser(
         "export",
-        help="write a run's samples as CSV or JSON",
-        description="Write a run's samples: CSV (one row per repetition) or JSON.",
+        help="write runs' samples, or their statistics, as CSV or JSON",
+        description="Write the samples of one or more runs (CSV: one row per repetition; JSON: the run's record, "
+        "a list of them for several runs), or with --summary the statistics per run x CNI x scenario x metric "
+        "(n, failed, median and its exact order-statistic interval with the level it really has, mean, stdev, "
+        "min, max, cv, warnings; values in the "
+        "unit the metric's name says: _bps bit/s, _us microseconds, _ms milliseconds, failed_rate a fraction).",
     )
-    export.add_argument("run", metavar="RUN", help="run directory, results.json or stored run id")
+    export.add_argument("runs", nargs="+", metavar="RUN", help="run directories, results.json files or stored run ids")
     fmt = export.add_mutually_exclusive_group(required=True)
     fmt.add_argument("--csv", dest="fmt", action="store_const", const="csv")
     fmt.add_argument("--json", dest="fmt", action="store_const", const="json")
+    export.add_argument(
+        "--summary", action="store_true", help="statistics per run x CNI x scenario x metric instead of samples"
+    )
     export.add_argument("-o", "--output", type=Path, metavar="FILE", help="default: standard output")
     _db_arg(export)
+    for subparser in sub.choices.values():
+        _global_options(subparser, default=argparse.SUPPRESS)
     return parser
+
+
+def _global_options(parser: argparse.ArgumentParser, *, default: object) -> None:
+    """--debug and --version, on the main parser and on every subcommand. A subcommand's --debug defaults to
+    SUPPRESS so that ``cnibench --debug run`` is not reset by the subcommand's own default."""
+    parser.add_argument("--version", action="version", version=f"cnibench {__version__}")
+    parser.add_argument("--debug", action="store_true", default=default, help=DEBUG_HELP)
 
 
 def _db_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--db", type=Path, default=DEFAULT_DB, metavar="PATH", help=f"results database (default: {DEFAULT_DB})"
+        "--db",
+        type=Path,
+        metavar="PATH",
+        help=f"results database (default: ${DB_ENV}; else the one the run directory named here records; else "
+        f"${RESULTS_ENV}/cnibench.db; else ./results/cnibench.db)",
     )
 
 
@@ -367,7 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "reanalyze":
             return commands.reanalyze(args.run, args.output, db=args.db)
         if args.command == "export":
-            return commands.export(args.run, fmt=args.fmt, output=args.output, db=args.db)
+            return commands.export(args.runs, fmt=args.fmt, output=args.output, db=args.db, summary=args.summary)
     except CnibenchError as exc:
         if args.debug:
             raise

@@ -20,9 +20,10 @@ from cnibench.report.document import when as _when
 from cnibench.report.summary import format_summary
 from cnibench.results import analysis
 from cnibench.results.analysis import DEFAULT_THRESHOLD
-from cnibench.results.export import export_csv
+from cnibench.results.export import export_csv, summary_csv, summary_json
 from cnibench.results.model import ABANDONED_SINCE, RESULTS_FILE, RunResults, read_results, write_results
-from cnibench.results.store import DEFAULT_DB, Store, resolve
+from cnibench.results.store import Store, locate_store, record_store, resolve
+from cnibench.results.store import results_dir as default_results_dir
 from cnibench.spec import json_schema, load_spec
 
 
@@ -31,7 +32,7 @@ def run(
     *,
     repeat: int | None = None,
     duration: int | None = None,
-    results_dir: Path = Path("results"),
+    results_dir: Path | None = None,
     progress: bool | None = None,
     only: list[str] | None = None,
     db: Path | None = None,
@@ -41,6 +42,8 @@ def run(
 ) -> int:
     spec, _source = load_spec(spec_path, repetitions=repeat, duration=duration)
     plan = make_plan(spec, only)
+    results_dir = results_dir or default_results_dir()
+    db = locate_store(db, results=results_dir)
     if spec.platform == "aks":
         doctor_mod.require(spec.platform, {t.scenario for t in plan.trials}, spec.metrics.enabled,
                            **runner.kube_settings(spec))  # fmt: skip
@@ -49,7 +52,7 @@ def run(
             return 2
     outcome = runner.execute(spec, plan, results_dir=results_dir, progress=progress, keep=keep)
     print(format_summary(outcome.results, str(outcome.run_dir)))
-    for line in store_and_report(outcome.run_dir, outcome.results, db or results_dir / "cnibench.db"):
+    for line in store_and_report(outcome.run_dir, outcome.results, db):
         print(line)
     for note in outcome.notes:
         print(note)
@@ -95,7 +98,7 @@ def plan(
     spec, source = load_spec(spec_path, repetitions=repeat, duration=duration)
     the_plan = make_plan(spec, only)
     platform = get_platform(spec.platform)
-    compiled = platform.compile(the_plan, run_dir=Path("results") / "<run-id>", prefix="cnib0000")
+    compiled = platform.compile(the_plan, run_dir=default_results_dir() / "<run-id>", prefix="cnib0000")
     print(f"spec: {source} (name {spec.name}, platform {spec.platform})")
     print(
         f"matrix: {len(spec.cnis)} CNI(s) x {len({t.scenario for t in the_plan.trials})} trial(s), "
@@ -270,10 +273,13 @@ def store_and_report(outcome_dir: Path, results: RunResults, db: Path) -> list[s
     the run's own results are already safe on disk."""
     lines = []
     try:
+        record_store(outcome_dir, db)  # later commands given this run directory find the store through it
         Store(db).add(results, outcome_dir)
         lines.append(f"stored in {db}")
     except CnibenchError as exc:
         lines.append(f"warning: not stored in {db}: {exc}")
+    except OSError as exc:
+        lines.append(f"warning: not stored in {db}: {exc.strerror or exc}")
     try:
         built = document.build([results], [outcome_dir])
         html_path, md_path = document.write(built, outcome_dir / "report.html")
@@ -283,13 +289,17 @@ def store_and_report(outcome_dir: Path, results: RunResults, db: Path) -> list[s
     return lines
 
 
-def runs(db: Path = DEFAULT_DB) -> int:
+def runs(db: Path | None = None) -> int:
     """The stored runs, then the run directories beside the store that are not in it (running, or killed:
     those are shown abandoned)."""
+    db = locate_store(db)
     rows = Store(db).runs() if db.exists() else []
     unstored = unstored_runs(db.parent, {r.run_id for r in rows})
     if not rows and not unstored:
-        print(f"no runs stored in {db}")
+        print(
+            f"no runs stored in {db} (a run made with --results-dir DIR is stored in DIR/cnibench.db: "
+            "use --db PATH or set CNIBENCH_RESULTS=DIR)"
+        )
         return 0
     header = ("run", "name", "platform", "status", "started", "ok/samples", "cnis")
     body = [
@@ -326,11 +336,11 @@ def unstored_runs(results_dir: Path, stored: set[str]) -> list[tuple[RunResults,
     return found
 
 
-def status(ref: str = "latest", *, follow: bool = False, db: Path = DEFAULT_DB, interval: float = 1.0) -> int:
+def status(ref: str = "latest", *, follow: bool = False, db: Path | None = None, interval: float = 1.0) -> int:
     """Where a run is, from any shell: its status (running, or abandoned when its process is gone) and, while it
     runs, the progress line it wrote last (``progress.json`` in the run directory, rewritten every second).
     ``follow`` redraws the line until the run ends."""
-    results, run_dir = resolve(ref, Store(db))
+    results, run_dir = resolve(ref, Store(locate_store(db, [ref])))
     results = runstate.observed(results)  # the status line says what an abandoned run needs
     print(_status_line(results))
     if run_dir is None or results.status != "running":
@@ -376,44 +386,75 @@ def _status_line(results: RunResults) -> str:
     return line + (f": {results.error}" if results.error else "")
 
 
-def import_runs(paths: list[Path], db: Path = DEFAULT_DB) -> int:
+def import_runs(paths: list[Path], db: Path | None = None) -> int:
     """Add run directories to the store. Every run is read and validated before the database is touched."""
     loaded = [(path, read_results(path)) for path in paths]
-    for path, results in loaded:
+    for path, _ in loaded:
         if not path.is_dir():
             raise ResultsError(f"{path}: not a run directory")
-        added = Store(db).add(results, path)
-        print(f"{'added' if added else 'already stored'}: {results.run_id} ({path})")
+    db = locate_store(db, paths)
+    store = Store(db)
+    for path, results in loaded:
+        added = store.add(results, path)
+        print(f"{'added' if added else 'already stored'}: {results.run_id} ({path}) in {db}")
     return 0
 
 
-def export(ref: str, *, fmt: str, output: Path | None = None, db: Path = DEFAULT_DB) -> int:
-    results, _ = resolve(ref, Store(db))
-    text = export_csv(results) if fmt == "csv" else results.model_dump_json(indent=2) + "\n"
+def write_output(path: Path, text: str) -> None:
+    """Write a file a command was asked for; a failure is one line naming the file. Raises CnibenchError."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CnibenchError(f"cannot write {path}: {exc.strerror or exc} (choose another file with -o)") from None
+
+
+def export(
+    refs: str | list[str], *, fmt: str, output: Path | None = None, db: Path | None = None, summary: bool = False
+) -> int:
+    """Samples (one row per repetition) or, with ``summary``, statistics per run x CNI x scenario x metric, of
+    one or several runs, as CSV or JSON."""
+    refs = [refs] if isinstance(refs, str) else refs
+    store = Store(locate_store(db, refs))
+    runs_ = [resolve(ref, store)[0] for ref in refs]
+    if summary:
+        text = summary_csv(runs_) if fmt == "csv" else summary_json(runs_)
+    elif fmt == "csv":
+        text = export_csv(runs_)
+    elif len(runs_) == 1:
+        text = runs_[0].model_dump_json(indent=2) + "\n"
+    else:
+        text = json.dumps([r.model_dump(mode="json") for r in runs_], indent=2) + "\n"
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        write_output(output, text)
         print(f"wrote {output}", file=sys.stderr)
     return 0
 
 
-def report(refs: list[str], *, output: Path | None = None, db: Path = DEFAULT_DB) -> int:
-    store = Store(db)
-    resolved = [resolve(ref, store) for ref in refs or ["latest"]]
+def report(refs: list[str], *, output: Path | None = None, db: Path | None = None) -> int:
+    refs = refs or ["latest"]
+    store = Store(locate_store(db, refs))
+    resolved = [resolve(ref, store) for ref in refs]
     runs_ = [observed(r) for r, _ in resolved]
     if output is None:
         only_dir = resolved[0][1] if len(resolved) == 1 else None
         output = only_dir / "report.html" if only_dir is not None else Path("report.html")
     built = document.build(runs_, [d for _, d in resolved])
-    html_path, md_path = document.write(built, output)
+    try:
+        html_path, md_path = document.write(built, output)
+    except OSError as exc:
+        raise CnibenchError(
+            f"cannot write {output}: {exc.strerror or exc} (write the report elsewhere with -o FILE)"
+        ) from None
     print(f"report: {html_path} and {md_path} ({built.seconds:.2f} s)")
     return 0
 
 
-def compare(a: str, b: str, *, threshold: float = DEFAULT_THRESHOLD, db: Path = DEFAULT_DB) -> int:
+def compare(a: str, b: str, *, threshold: float = DEFAULT_THRESHOLD, db: Path | None = None) -> int:
     """Exit code 1 when a metric got worse beyond the threshold, significantly; 0 otherwise."""
-    store = Store(db)
+    store = Store(locate_store(db, [a, b]))
     (run_a, _), (run_b, _) = resolve(a, store), resolve(b, store)
     run_a, run_b = observed(run_a), observed(run_b)
     changes = analysis.compare(run_a, run_b, threshold)
@@ -473,7 +514,7 @@ def reanalyze(ref: str, output: Path, *, db: Path | None = None) -> int:
     """A stored run, re-derived from its raw artifacts into a new run under ``output``; prints what changed."""
     from cnibench.reanalysis import reanalyze as remake
 
-    store = Store(DEFAULT_DB)
+    store = Store(locate_store(db, [ref]))
     source, source_dir = resolve(ref, store)
     if source_dir is None:
         raise ResultsError(f"{ref}: the store does not know this run's directory (its raw artifacts are needed)")
@@ -482,6 +523,6 @@ def reanalyze(ref: str, output: Path, *, db: Path | None = None) -> int:
     for line in done.changes or ["no figure changed"]:
         print(f"  {line}")
     print(format_summary(done.results, str(done.run_dir)))
-    for line in store_and_report(done.run_dir, done.results, db or output / "cnibench.db"):
+    for line in store_and_report(done.run_dir, done.results, locate_store(db, results=output)):
         print(line)
     return 0

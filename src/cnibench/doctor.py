@@ -54,7 +54,7 @@ def check_privileges() -> Check:
         "privileges",
         False,
         "not root and no CAP_NET_ADMIN/CAP_SYS_ADMIN: network namespaces cannot be created",
-        "run as root (sudo .venv/bin/cnibench ...)",
+        "run as root (as root: .venv/bin/cnibench ...; with sudo: sudo .venv/bin/cnibench ...)",
     )
 
 

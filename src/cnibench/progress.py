@@ -4,11 +4,14 @@ when not a terminal), and in the run directory's ``progress.json`` for ``cnibenc
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
+import shutil
 import sys
 import threading
 import time
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
@@ -27,6 +30,41 @@ PROGRESS_FILE = "progress.json"
 #: How often the line is redrawn and the progress file rewritten (seconds).
 TICK_S = 0.5
 FILE_EVERY_S = 1.0
+
+
+def terminal_columns(stream: TextIO) -> int:
+    """Columns of the terminal ``stream`` writes to (asked each time: the window may be resized); where the
+    stream has no terminal size, ``$COLUMNS`` or 80 (:func:`shutil.get_terminal_size`)."""
+    try:
+        columns = os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        columns = 0
+    return columns if columns > 0 else shutil.get_terminal_size().columns
+
+
+def _cells(char: str) -> int:
+    """Terminal cells of one character: 2 for East Asian wide ones, 0 for combining marks, else 1 (the rule of
+    wcwidth(3), enough for our text and Ansible's task names; not worth a dependency)."""
+    if unicodedata.combining(char):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def fit(text: str, columns: int) -> str:
+    """``text`` cut to at most ``columns - 1`` terminal cells, ending in "…" when cut. A progress line wider than
+    the terminal wraps, and ``\r`` then returns only to the start of its last row: every refresh would leave a
+    copy behind. The last column stays free so that a full line does not make the terminal wrap either."""
+    room = max(columns - 1, 1)
+    if sum(_cells(c) for c in text) <= room:
+        return text
+    out, used = [], 0
+    for char in text:
+        width = _cells(char)
+        if used + width > room - 1:  # keep a cell for the ellipsis
+            break
+        out.append(char)
+        used += width
+    return "".join(out) + "…"
 
 
 class Progress:
@@ -118,7 +156,7 @@ class Progress:
 
     def render(self) -> None:
         if self.enabled:
-            self._write("\r\033[K" + self.line())
+            self._write("\r\033[K" + fit(self.line(), terminal_columns(self.stream)))
 
     def _write(self, text: str) -> None:
         """Write to the terminal; once it has gone away (EIO after a hang-up, EPIPE), stop writing to it."""

@@ -476,14 +476,20 @@ KEPT_ARTIFACTS = ("stdout", "stderr", "status", "rc", "job_events")
 
 
 def keep_artifacts(source: Path, dest: Path) -> None:
-    """Copy the artifacts worth keeping; the command line goes with only the environment's harmless names."""
+    """Copy the artifacts worth keeping; the command line goes with only the environment's harmless names.
+
+    Copied without their modes: ansible-runner creates its artifacts 0600, and a run directory's files are
+    readable as the umask says, like every other file of the run."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in KEPT_ARTIFACTS:
         path = source / name
         if path.is_dir():
-            shutil.copytree(path, dest / name, dirs_exist_ok=True)
+            (dest / name).mkdir(exist_ok=True)
+            for item in path.iterdir():
+                if item.is_file():
+                    shutil.copyfile(item, dest / name / item.name)
         elif path.is_file():
-            shutil.copy2(path, dest / name)
+            shutil.copyfile(path, dest / name)
     command = source / "command"
     try:
         data = json.loads(command.read_text(encoding="utf-8"))

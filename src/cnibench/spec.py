@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
+import typing
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from cnibench import pins
 from cnibench.errors import SpecError
@@ -422,6 +432,22 @@ class Spec(_Model):
             raise ValueError(f"unknown platform {value!r}; valid: {', '.join(PLATFORM_CNIS)}")
         return value
 
+    @field_validator("cnis")
+    @classmethod
+    def _known_cnis(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        """A field check, not a model check: it runs in the same pass as every other field's, so an unknown CNI
+        is reported together with them (``platform`` is validated first; when it is invalid, that is the error)."""
+        platform = info.data.get("platform")
+        if platform is None:
+            return value
+        valid = PLATFORM_CNIS[platform]
+        for index, cni in enumerate(value):
+            if cni not in valid:
+                raise _FieldError((index,), f"unknown CNI {cni!r} for platform {platform}; valid: {', '.join(valid)}")
+        if len(set(value)) != len(value):
+            raise ValueError("each CNI may appear only once")
+        return value
+
     @property
     def on_kubernetes(self) -> bool:
         return self.platform in KUBE_PLATFORMS
@@ -440,14 +466,6 @@ class Spec(_Model):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Spec:
-        valid = PLATFORM_CNIS[self.platform]
-        for index, cni in enumerate(self.cnis):
-            if cni not in valid:
-                raise _FieldError(
-                    ("cnis", index), f"unknown CNI {cni!r} for platform {self.platform}; valid: {', '.join(valid)}"
-                )
-        if len(set(self.cnis)) != len(self.cnis):
-            raise _FieldError(("cnis",), "each CNI may appear only once")
         if self.on_kubernetes:
             return self._kubernetes_checks()
         if self.kubernetes is not None:
@@ -659,6 +677,12 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+#: A spec is a page of YAML; anything larger is not one (and is refused before it is parsed).
+MAX_SPEC_BYTES = 1 << 20  # 1 MiB
+#: Where each key of a spec file is: ``("scenarios", "egress", "duration")`` -> its line (1-based).
+KeyLines = dict[tuple[str | int, ...], int]
+
+
 def _format_loc(loc: tuple[str | int, ...]) -> str:
     out = ""
     for part in loc:
@@ -669,8 +693,51 @@ def _format_loc(loc: tuple[str | int, ...]) -> str:
     return out or "(top level)"
 
 
-def _format_errors(source: str, exc: ValidationError) -> str:
-    parts: list[str] = []
+def _line_of(loc: tuple[str | int, ...], lines: KeyLines) -> int | None:
+    """The line of ``loc`` in the file, or of its closest enclosing key (a missing key: where it belongs)."""
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+    """The spec section (a model class) at ``loc``, e.g. ``("scenarios", "ingress")`` -> :class:`IngressSpec`."""
+    model: type[BaseModel] = Spec
+    for part in loc:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None:
+            return None
+        found = next(
+            (
+                arg
+                for arg in (field.annotation, *typing.get_args(field.annotation))
+                if isinstance(arg, type) and issubclass(arg, BaseModel)
+            ),
+            None,
+        )
+        if found is None:
+            return None
+        model = found
+    return model
+
+
+def _unknown_key(loc: tuple[str | int, ...]) -> str:
+    """``unknown key 'gatway'; did you mean 'gateway'?`` (or the valid keys when none is close)."""
+    key = str(loc[-1])
+    model = _model_at(loc[:-1])
+    if model is None:
+        return f"unknown key {key!r}"
+    valid = list(model.model_fields)
+    # difflib for typos ("gatway"); a shared start for shortened names ("scrape" for "scrape_interval")
+    close = difflib.get_close_matches(key, valid, n=1) or [v for v in valid if v.startswith(key) or key.startswith(v)]
+    if close:
+        return f"unknown key {key!r}; did you mean {close[0]!r}?"
+    return f"unknown key {key!r}; valid: {', '.join(valid)}"
+
+
+def _format_errors(source: str, exc: ValidationError, lines: KeyLines | None = None) -> str:
+    parts: list[tuple[int, str]] = []
     for err in exc.errors(include_url=False):
         loc: tuple[str | int, ...] = tuple(p for p in err["loc"] if not str(p).startswith("function-after"))
         msg = err["msg"]
@@ -678,37 +745,98 @@ def _format_errors(source: str, exc: ValidationError) -> str:
         if isinstance(ctx_error, _FieldError):
             loc = loc + ctx_error.loc
             msg = str(ctx_error)
+        elif err["type"] == "extra_forbidden":
+            msg = _unknown_key(loc)
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
-        parts.append(f"{_format_loc(loc)}: {msg}")
-    return f"{source}: " + "; ".join(parts)
+        line = _line_of(loc, lines or {})
+        parts.append((line or 0, f"{_format_loc(loc)}{f' (line {line})' if line else ''}: {msg}"))
+    parts.sort(key=lambda part: part[0])  # in the order of the file (stable: pydantic's order otherwise)
+    return f"{source}: " + "; ".join(text for _, text in parts)
 
 
-def parse_spec(data: Any, source: str = "<spec>") -> Spec:
-    """Validate a mapping into a :class:`Spec`; errors become one :class:`SpecError` line naming ``source``."""
+def parse_spec(data: Any, source: str = "<spec>", lines: KeyLines | None = None) -> Spec:
+    """Validate a mapping into a :class:`Spec`; every error becomes part of one :class:`SpecError` line naming
+    ``source``, each field with its line in the file when ``lines`` (from :func:`load_spec_document`) has it."""
     if not isinstance(data, Mapping):
         raise SpecError(f"{source}: the spec must be a YAML mapping, got {type(data).__name__}")
     try:
         return Spec.model_validate(dict(data))
     except ValidationError as exc:
-        raise SpecError(_format_errors(source, exc)) from None
+        raise SpecError(_format_errors(source, exc, lines)) from None
 
 
-def load_spec_data(path: Path) -> dict[str, Any]:
+def read_spec_text(path: Path) -> str:
+    """The text of a spec file. Raises :class:`SpecError` (one line naming the file) for a file that is missing,
+    a directory, unreadable, larger than :data:`MAX_SPEC_BYTES` or not UTF-8."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_SPEC_BYTES + 1)  # a bounded read: /dev/zero or a huge file cannot fill memory
+    except IsADirectoryError:
+        raise SpecError(f"{path}: is a directory, not a spec file") from None
+    except FileNotFoundError:
+        raise SpecError(f"{path}: cannot read spec: no such file") from None
     except OSError as exc:
-        raise SpecError(f"{path}: cannot read spec: {exc.strerror}") from None
+        raise SpecError(f"{path}: cannot read spec: {exc.strerror or exc}") from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError(f"{path}: larger than {MAX_SPEC_BYTES // (1 << 20)} MiB, the limit for a spec file")
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SpecError(
+            f"{path}: not UTF-8 text: byte 0x{raw[exc.start]:02x} at line {line} (save the spec as UTF-8)"
+        ) from None
+
+
+def _key_lines(root: yaml.Node | None) -> KeyLines:
+    """Every key and list item of a composed YAML document -> its line. Each node is walked once, so aliases
+    (``*anchor``) cost nothing however often they are used."""
+    lines: KeyLines = {}
+    walked: set[int] = set()
+
+    def walk(node: yaml.Node, loc: tuple[str | int, ...]) -> None:
+        if id(node) in walked:
+            return
+        walked.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    lines.setdefault((*loc, key_node.value), key_node.start_mark.line + 1)
+                    walk(value_node, (*loc, key_node.value))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                lines.setdefault((*loc, index), item.start_mark.line + 1)
+                walk(item, (*loc, index))
+
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def load_spec_document(path: Path) -> tuple[dict[str, Any], KeyLines]:
+    """Read and parse a spec file: its data and where each key is (for errors that name the line).
+    Raises :class:`SpecError`."""
+    text = read_spec_text(path)
+    loader = _UniqueKeyLoader(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise SpecError(f"{path}: not valid YAML{where}: {problem}") from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise SpecError(f"{path}: the spec must be a YAML mapping")
-    return data
+    return data, _key_lines(root)
+
+
+def load_spec_data(path: Path) -> dict[str, Any]:
+    """The data of a spec file (see :func:`load_spec_document`). Raises :class:`SpecError`."""
+    return load_spec_document(path)[0]
 
 
 def default_spec_data() -> dict[str, Any]:
@@ -726,12 +854,13 @@ def load_spec(
     duration: int | None = None,
 ) -> tuple[Spec, str]:
     """Load, override and validate a spec. Returns the spec and a label of its source for messages."""
+    lines: KeyLines = {}
     if path is None:
         data, source = default_spec_data(), "built-in default spec"
     else:
-        data, source = load_spec_data(path), str(path)
+        (data, lines), source = load_spec_document(path), str(path)
     data = apply_overrides(data, repetitions=repetitions, duration=duration)
-    return parse_spec(data, source), source
+    return parse_spec(data, source, lines), source
 
 
 def apply_overrides(
@@ -762,5 +891,10 @@ def spec_to_yaml(spec: Spec) -> str:
     return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)
 
 
+#: The dialect pydantic generates (its JSON Schema output follows draft 2020-12: ``$defs``, ``prefixItems``).
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
 def json_schema() -> dict[str, Any]:
-    return Spec.model_json_schema()
+    """The spec's JSON Schema, with ``$schema`` first so that editors and validators know its dialect."""
+    return {"$schema": JSON_SCHEMA_DIALECT, **Spec.model_json_schema()}

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import subprocess
@@ -14,17 +13,6 @@ import yaml
 from cnibench.platforms.netns import ops
 from cnibench.platforms.netns import state as run_state
 from cnibench.proc import descendants
-
-#: Integration test sessions on one machine take turns (they measure, and they check for leftovers by name).
-SESSION_LOCK = Path("/run/lock/cnibench-integration-tests.lock")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def one_session_at_a_time():
-    SESSION_LOCK.parent.mkdir(parents=True, exist_ok=True)
-    with SESSION_LOCK.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
 
 
 def _others_live_runs() -> set[str]:

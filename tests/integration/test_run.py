@@ -8,6 +8,7 @@ import os
 import pty
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -94,7 +95,46 @@ def test_run_end_to_end(tmp_path):
     assert [r.run_id for r in Store(results_dir / "cnibench.db").runs()] == [run_dir.name]
     page = (run_dir / "report.html").read_text()
     assert "Egress throughput per CNI" in page and "Gateway node during egress" in page
+    _assert_readable_by_others(results_dir, run_dir)
     _assert_clean(run_dir)
+
+
+def _assert_readable_by_others(results_dir, run_dir):
+    """A run made as root: its files have the umask's mode (results.json was 0600), so another user can report,
+    export and compare it, and read the store; writing into root's run directory fails with one line."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("results.json", "store.json", "spec.yaml", "report.html", "ansible/artifacts/playbook/stdout"):
+        assert stat.S_IMODE((run_dir / name).stat().st_mode) == 0o666 & ~umask, name
+    # pytest's temporary directories are root's alone (0700): the other user gets a copy, modes kept, in a
+    # directory it can reach (SQLite opens the store by its absolute path)
+    shared = Path(tempfile.mkdtemp(prefix="cnibench-shared-"))
+    try:
+        shared.chmod(0o777)
+        shutil.copytree(results_dir, shared / "results", symlinks=True)
+        nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+
+        def as_nobody(*args):
+            return subprocess.run(
+                [*nobody, sys.executable, "-m", "cnibench", *args],
+                cwd=shared,
+                env={**os.environ, "HOME": str(shared)},  # a home of its own (matplotlib's cache)
+                capture_output=True,
+                text=True,
+            )
+
+        report = as_nobody("report", "results/latest", "-o", "nobody/report.html")
+        assert report.returncode == 0, report.stderr
+        assert (shared / "nobody" / "report.html").stat().st_uid != 0
+        export = as_nobody("export", "results/latest", "--csv")
+        assert export.returncode == 0 and export.stdout.count("\n") == 9, export.stderr  # header + 8 repetitions
+        compare = as_nobody("compare", run_dir.name, "results/latest")  # a stored run id: read from root's store
+        assert compare.returncode == 0, compare.stderr
+        denied = as_nobody("report", "results/latest")  # into root's run directory
+        assert denied.returncode == 1 and denied.stderr.count("\n") == 1, denied.stderr
+        assert "cannot write" in denied.stderr and "Permission denied" in denied.stderr and "-o FILE" in denied.stderr
+    finally:
+        shutil.rmtree(shared)
 
 
 def test_a_failing_step_is_one_line_and_cleans_up(tmp_path, monkeypatch, capsys):

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
 from cnibench import cli, doctor
-from cnibench.errors import PrerequisiteError
+from cnibench.errors import PrerequisiteError, ResultsError
 
 
 def test_help_of_every_subcommand(capsys):
@@ -60,3 +62,46 @@ def test_missing_tool_names_it_and_how_to_install(monkeypatch, tmp_path, capsys)
     assert cli.main(["doctor"]) == 2
     out = capsys.readouterr().out
     assert "MISSING iperf3" in out and "apt-get install -y iperf3" in out
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_global_options_work_before_or_after_the_command(where, tmp_path, monkeypatch, capsys):
+    """`cnibench compare A B --debug` used to be "unrecognized arguments"."""
+    monkeypatch.chdir(tmp_path)
+    args = ["compare", "nope-a", "nope-b"]
+    args = ["--debug", *args] if where == "before" else [*args, "--debug"]
+    with pytest.raises(ResultsError, match="nope-a: no such run directory"):  # --debug: the exception itself
+        cli.main(args)
+    assert cli.main(["compare", "nope-a", "nope-b"]) == 2  # without it: one line
+    assert capsys.readouterr().err.count("\n") == 1
+    parser = cli.build_parser()
+    for command in (["run"], ["plan"], ["doctor"], ["clean"], ["schema"], ["runs"], ["report"], ["import", "x"]):
+        assert parser.parse_args([*command, "--debug"]).debug is True
+        assert parser.parse_args(["--debug", *command]).debug is True
+        assert parser.parse_args(command).debug is False
+    with pytest.raises(SystemExit) as info:
+        cli.main(["runs", "--version"])
+    assert info.value.code == 0 and capsys.readouterr().out.startswith("cnibench ")
+
+
+def test_help_says_what_the_default_run_does_and_where_results_are(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    assert "egress and ingress" in out
+    assert "--db PATH > $CNIBENCH_DB > the database recorded in a run directory" in out
+    for command in ("runs", "report", "compare", "export", "import"):
+        with pytest.raises(SystemExit):
+            cli.main([command, "--help"])
+        assert "CNIBENCH_DB" in capsys.readouterr().out, command
+
+
+def test_plans_k6_command_is_exact_down_to_the_empty_argument(capsys, tmp_path, monkeypatch):
+    """`--address ''` (k6's REST API off) used to be shown as `--address ` with the empty argument gone."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["plan", "--only", "ingress"]) == 0
+    step = next(line for line in capsys.readouterr().out.splitlines() if "k6 run" in line)
+    shown = step.split("`")[1]
+    assert " --address '' " in shown
+    argv = shlex.split(shown)
+    assert argv[argv.index("--address") + 1] == ""

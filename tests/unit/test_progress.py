@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import io
 import json
 import os
+import pty
+import struct
+import termios
 import time
 
 from cnibench.estimate import Priors
-from cnibench.progress import Progress, read_progress
+from cnibench.progress import Progress, fit, read_progress, terminal_columns
 from cnibench.scenarios.base import PlannedRun
 
 PRIORS = Priors(repetition_overhead_s=1.0, setup_s=4.0, trial_s=2.0, teardown_s=1.5)
@@ -119,3 +123,39 @@ def test_the_task_names_the_estimate_listens_for_are_the_playbooks():
     for loop in ([t for t in trial if t["name"] == MEASURE_TASK], yaml.safe_load(measure_role.read_text())):
         [task] = [t for t in loop if t["name"] == MEASURE_TASK]
         assert task["loop"].startswith("{{") and "runs" in task["loop"]
+
+
+def test_fit_cuts_to_the_terminal_width_leaving_the_last_column_free():
+    line = (
+        "cnibench ▸ hostgw · egress-baseline · rep 1/3 │ 0/12 done │ ~4m left │ Benchmark each CNI on a fresh cluster"
+    )
+    assert len(line) > 80
+    cut = fit(line, 80)
+    assert len(cut) == 79 and cut.endswith("…") and line.startswith(cut[:-1])
+    assert fit("short", 80) == "short"
+    assert fit("x" * 79, 80) == "x" * 79  # fits exactly: untouched
+    assert fit("x" * 80, 80) == "x" * 78 + "…"
+
+
+def test_fit_counts_wide_characters_as_two_cells():
+    cut = fit("タスク" * 30, 20)  # East Asian wide: 2 cells each
+    assert cut.endswith("…") and 2 * (len(cut) - 1) + 1 <= 19
+
+
+def test_the_line_fits_a_real_terminal_of_40_columns():
+    """A pseudo-terminal with 40 columns (TIOCSWINSZ): what Progress writes to it fits in one row."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 40, 0, 0))
+    with os.fdopen(slave, "w", encoding="utf-8") as stream:
+        assert terminal_columns(stream) == 40
+        progress = Progress(_runs(), stream=stream, enabled=True)
+        progress.set_task("Benchmark each CNI on a fresh cluster")
+        written = os.read(master, 4096).decode()
+    os.close(master)
+    shown = written.rsplit("\x1b[K", 1)[1]
+    assert shown.startswith("cnibench ▸ hostgw") and shown.endswith("…") and len(shown) == 39
+
+
+def test_without_a_terminal_the_width_is_columns_or_80(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "123")
+    assert terminal_columns(io.StringIO()) == 123

@@ -12,6 +12,7 @@ import pytest
 from cnibench.cli import main
 from cnibench.reanalysis import parse_artifact, reanalyze
 from cnibench.results.model import RESULTS_FILE, EgressSample, IngressSample, RunResults, read_results
+from cnibench.results.store import Store, recorded_store
 
 CASES = Path(__file__).parent.parent / "data" / "cases" / "parsers"
 
@@ -200,6 +201,21 @@ def test_reanalyze_command_stores_and_reports(tmp_path, data_dir, capsys):
     new_dir = next(p for p in out.iterdir() if p.is_dir())
     assert (new_dir / "report.html").exists()
     assert isinstance(RunResults.model_validate_json((new_dir / RESULTS_FILE).read_text()), RunResults)
+
+
+def test_reanalyze_follows_the_store_rule(tmp_path, data_dir, capsys, monkeypatch):
+    """A stored run id is looked up where every command looks ($CNIBENCH_DB here, not ./results), the new run is
+    stored there too, and its directory records that store."""
+    run_dir = _old_run(tmp_path, data_dir)
+    elsewhere = tmp_path / "elsewhere.db"
+    Store(elsewhere).add(read_results(run_dir), run_dir)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CNIBENCH_DB", str(elsewhere))
+    assert main(["reanalyze", run_dir.name, "-o", "again"]) == 0
+    assert f"\nstored in {elsewhere}\n" in capsys.readouterr().out
+    new_dir = next(p for p in (tmp_path / "again").iterdir() if p.is_dir())
+    assert recorded_store(new_dir) == elsewhere
+    assert len(Store(elsewhere).runs()) == 2
 
 
 def test_reanalyze_refuses_a_run_without_raw_artifacts(tmp_path, data_dir, capsys):

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from cnibench.errors import SpecError
-from cnibench.spec import apply_overrides, default_spec_data, json_schema, load_spec, parse_spec
+from cnibench.spec import MAX_SPEC_BYTES, apply_overrides, default_spec_data, json_schema, load_spec, parse_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,8 +43,8 @@ def test_default_spec_resolves_egress_ip_to_last_host_of_external_cidr():
 @pytest.mark.parametrize(
     ("changes", "field", "words"),
     [
-        ({"bogus": 1}, "bogus", "Extra inputs"),
-        ({"scenarios__egress__bogus": 1}, "scenarios.egress.bogus", "Extra inputs"),
+        ({"bogus": 1}, "bogus", "unknown key 'bogus'; valid: version, name, platform"),
+        ({"scenarios__egress__bogus": 1}, "scenarios.egress.bogus", "unknown key 'bogus'; valid: protocol"),
         ({"scenarios__egress__duration": 0}, "scenarios.egress.duration", "greater than 0"),
         ({"scenarios__egress__duration": -5}, "scenarios.egress.duration", "greater than 0"),
         ({"scenarios__egress__duration": "10"}, "scenarios.egress.duration", "valid integer"),
@@ -130,3 +133,107 @@ def test_json_schema_lists_fields():
     schema = json_schema()
     assert schema["additionalProperties"] is False
     assert {"name", "platform", "cnis", "scenarios"} <= set(schema["properties"])
+
+
+def test_errors_name_the_line_of_each_key_and_come_all_at_once(tmp_path):
+    """Field errors, unknown keys and the unknown CNI (a cross-field check) in one pass, in the file's order."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        "name: ok\ncnis: [hostgw, flannel]\nscenarios:\n  egress:\n    duration: 0\n  ingress:\n    gatway: l7\n"
+        "metrics:\n  scrape: 1s\n"
+    )
+    with pytest.raises(SpecError) as info:
+        load_spec(spec)
+    assert str(info.value) == (
+        f"{spec}: cnis[1] (line 2): unknown CNI 'flannel' for platform netns; valid: hostgw, vxlan; "
+        "scenarios.egress.duration (line 5): Input should be greater than 0; "
+        "scenarios.ingress.gatway (line 7): unknown key 'gatway'; did you mean 'gateway'?; "
+        "metrics.scrape (line 9): unknown key 'scrape'; did you mean 'scrape_interval'?"
+    )
+
+
+def test_a_cross_field_error_names_the_line_of_its_key(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        "name: ok\ncnis: [hostgw]\nscenarios:\n  egress:\n    omit: 1\nnetwork:\n  node_cidr: 10.0.0.0/30\n"
+    )
+    with pytest.raises(SpecError, match=r"network\.node_cidr \(line 7\): must be /27 or larger"):
+        load_spec(spec)
+
+
+def test_an_unknown_key_far_from_any_valid_one_lists_them():
+    with pytest.raises(SpecError, match=r"nodes\.zzz: unknown key 'zzz'; valid: workers$"):
+        parse_spec(_with(nodes__zzz=1), "my.yaml")
+
+
+def _run_refused(tmp_path, monkeypatch, capsys, spec) -> str:
+    """`cnibench run SPEC` from an empty directory: exit 2, one line naming the file, nothing created."""
+    from cnibench import cli
+
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert cli.main(["run", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"cnibench: error: {spec}: "), err
+    assert list(work.iterdir()) == []
+    return err
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"name: caf\xe9\ncnis: [hostgw]\n", "not UTF-8 text: byte 0xe9 at line 1"),
+        (b"# x\n" * (MAX_SPEC_BYTES // 4 + 1), "larger than 1 MiB, the limit for a spec file"),
+        (b"\xff\xfe", "not UTF-8 text: byte 0xff at line 1"),
+    ],
+)
+def test_a_file_that_is_not_a_spec_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, content, words):
+    spec = tmp_path / "spec.yaml"
+    spec.write_bytes(content)
+    assert words in _run_refused(tmp_path, monkeypatch, capsys, spec)
+
+
+def test_a_directory_is_not_a_spec(tmp_path, monkeypatch, capsys):
+    (tmp_path / "specs").mkdir()
+    assert "is a directory, not a spec file" in _run_refused(tmp_path, monkeypatch, capsys, tmp_path / "specs")
+
+
+def test_an_endless_file_is_read_only_up_to_the_limit(tmp_path, monkeypatch, capsys):
+    assert "larger than 1 MiB" in _run_refused(tmp_path, monkeypatch, capsys, Path("/dev/zero"))
+
+
+def test_an_unreadable_spec_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(default_spec_data()))
+    spec.chmod(0o600)
+    if os.geteuid() != 0:
+        spec.chmod(0o000)
+        assert "cannot read spec: Permission denied" in _run_refused(tmp_path, monkeypatch, capsys, spec)
+        return
+    # root reads every file: the reader is another user (tmp_path's parents are root's alone: a relative path)
+    tmp_path.chmod(0o711)
+    nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+    proc = subprocess.run(
+        [*nobody, sys.executable, "-m", "cnibench", "plan", "spec.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr == "cnibench: error: spec.yaml: cannot read spec: Permission denied\n"
+
+
+def test_json_schema_names_its_dialect_and_accepts_the_examples():
+    from jsonschema import Draft202012Validator, ValidationError, validators
+
+    schema = json_schema()
+    assert next(iter(schema)) == "$schema"
+    assert validators.validator_for(schema) is Draft202012Validator
+    Draft202012Validator.check_schema(schema)
+    examples = sorted((ROOT / "examples").glob("*.yaml"))
+    assert len(examples) >= 4
+    for example in examples:
+        Draft202012Validator(schema).validate(yaml.safe_load(example.read_text()))
+    with pytest.raises(ValidationError, match="Additional properties"):
+        Draft202012Validator(schema).validate({**default_spec_data(), "bogus": 1})

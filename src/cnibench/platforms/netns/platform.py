@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -182,7 +183,7 @@ class NetnsPlatform:
                     f"{client.name}'s traffic to {topo.external.cidr}"
                 )
             cluster.steps.append(
-                f"{scenario}: {len(trial_runs)} x `{' '.join([Path(argv[0]).name, *argv[1:]])}` "
+                f"{scenario}: {len(trial_runs)} x `{shlex.join([Path(argv[0]).name, *argv[1:]])}` "
                 f"in {client.name} on {client.node}" + ("; the client's node masquerades" if not policy else "")
             )
             if policy:
@@ -268,7 +269,7 @@ class NetnsPlatform:
             )
         argv = runs[0].command["argv"] if runs else []
         cluster.steps.append(
-            f"ingress: {len(runs)} x `{' '.join([Path(argv[0]).name, *argv[1:]])}` from {topo.client.netns} "
+            f"ingress: {len(runs)} x `{shlex.join([Path(argv[0]).name, *argv[1:]])}` from {topo.client.netns} "
             f"({ing.vus} VUs, {ing.duration} s, GET {ingress.target_url(ing)})"
         )
         cluster.trials.append(_trial_vars(cluster.cni, ingress.NAME, bundles, daemons, runs))
