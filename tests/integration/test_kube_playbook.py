@@ -47,7 +47,7 @@ def test_clean_forgets_a_dead_kind_run_that_created_nothing(tmp_path, monkeypatc
     import os
 
     from cnibench import commands
-    from cnibench.platforms.kube.platform import KubePlatform
+    from cnibench.platforms import get_platform
 
     monkeypatch.setenv("CNIBENCH_STATE_DIR", str(tmp_path / "state"))
     run_dir = tmp_path / "results" / "r1"
@@ -71,7 +71,7 @@ def test_clean_forgets_a_dead_kind_run_that_created_nothing(tmp_path, monkeypatc
     if child == 0:  # an owner that is gone by the time clean runs
         os._exit(0)
     os.waitpid(child, 0)
-    prefix = KubePlatform("kind").reserve(run_dir, child)
+    prefix = get_platform("kind").reserve(run_dir, child)
     assert commands.clean() == 0
     out = capsys.readouterr().out
     assert f"removed {prefix} (kind, run {run_dir})" in out

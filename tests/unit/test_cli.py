@@ -4,8 +4,10 @@ import shlex
 
 import pytest
 
-from cnibench import cli, doctor
+from cnibench import cli, lifecycle
 from cnibench.errors import PrerequisiteError, ResultsError
+from cnibench.platforms.netns.platform import NetnsPlatform
+from cnibench.spec import default_spec_data, parse_spec
 
 
 def test_help_of_every_subcommand(capsys):
@@ -56,7 +58,7 @@ def test_schema_is_json(capsys):
 def test_missing_tool_names_it_and_how_to_install(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("PATH", str(tmp_path))  # nothing on PATH; cnibench's venv bin is still searched
     with pytest.raises(PrerequisiteError) as info:
-        doctor.require("netns")
+        lifecycle.require(NetnsPlatform, parse_spec(default_spec_data()))
     assert info.value.exit_code == 2
     assert "apt-get install -y iproute2" in str(info.value)
     assert cli.main(["doctor"]) == 2

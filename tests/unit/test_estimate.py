@@ -36,8 +36,8 @@ def _replay(data_dir: Path, name: str, tmp_path: Path) -> list[tuple[float, floa
     events = json.loads((recorded / "job_events.json").read_text())
     spec, _ = load_spec(recorded / "spec.yaml")
     plan = make_plan(spec)
-    runs = NetnsPlatform().compile(plan, run_dir=tmp_path, prefix="cnib0000").runs
-    by_output = {str(Path(r.command["stdout"]).relative_to(tmp_path)): r for r in runs}  # as the event handler
+    runs = NetnsPlatform().compile(plan, run_dir=tmp_path, prefix="cnib0000").repetitions
+    by_output = {str(r.command.stdout.relative_to(tmp_path)): r for r in runs}  # as the event handler
     times = [datetime.fromisoformat(e["created"]).timestamp() for e in events]
     start, end = times[0], times[-1]
     assert events[-1]["event"] == "playbook_on_stats"

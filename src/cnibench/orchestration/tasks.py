@@ -213,15 +213,15 @@ def kind_images(params: Params) -> Result:
 
 def aks_subscription(params: Params) -> Result:
     """The subscription the run bills, pinned once (its name only is returned, never its id)."""
-    from cnibench.platforms.kube import aks
+    from cnibench.platforms.kube import azure
 
-    subscription = aks.pin_subscription(Path(params["state_dir"]), params["subscription_id"])
+    subscription = azure.pin_subscription(Path(params["state_dir"]), params["subscription_id"])
     return _done(False, name=subscription.name, source=subscription.source)
 
 
 def aks_kubeconfig(params: Params) -> Result:
     """The AKS cluster's kubeconfig out of Terraform's state into a private file (never returned)."""
-    from cnibench.platforms.kube import aks
+    from cnibench.platforms.kube import azure
 
-    aks.write_kubeconfig(params["project_path"], params["dest"])
+    azure.write_kubeconfig(params["project_path"], params["dest"])
     return _done(True, dest=params["dest"])

@@ -22,9 +22,11 @@ from matplotlib.figure import Figure
 from cnibench.metrics.catalogue import UTILISATION, UTILISATION_RANGE
 from cnibench.metrics.prometheus import series_points
 from cnibench.results.analysis import Group, Verdict
-from cnibench.results.catalog import BY_NAME, gateway_node
-from cnibench.results.model import EgressSample, IngressSample, RunResults
+from cnibench.results.model import RunResults
 from cnibench.results.stats import summarize
+from cnibench.scenarios import gateway_node, metric_named
+from cnibench.scenarios.egress import EgressSample
+from cnibench.scenarios.ingress import IngressSample
 
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 plt.rcParams.update(
@@ -69,7 +71,7 @@ def per_series(verdicts: Sequence[Verdict], metric: str, scenarios: Sequence[str
     chosen = [v for v in verdicts if v.metric.name == metric and v.scenario in scenarios]
     if not chosen:
         return None
-    info = BY_NAME[metric]
+    info = metric_named(metric)
     series = list(dict.fromkeys(s for v in chosen for s in v.stats))
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
     width = 0.8 / len(chosen)

@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cnibench.results.catalog import METRICS, MetricInfo, metrics_for
 from cnibench.results.model import RunResults, Sample
 from cnibench.results.stats import MetricStats, mann_whitney, metric_stats
+from cnibench.scenarios import metrics_for
+from cnibench.scenarios.base import MetricInfo
 
 ALPHA = 0.05
 DEFAULT_THRESHOLD = 0.05
@@ -213,4 +214,4 @@ def environment_differences(a: RunResults, b: RunResults) -> list[str]:
     return diffs
 
 
-__all__ = ["METRICS", "Change", "Group", "Verdict", "compare", "environment_differences", "groups", "verdicts"]
+__all__ = ["Change", "Group", "Verdict", "compare", "environment_differences", "groups", "verdicts"]

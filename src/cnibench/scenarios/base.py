@@ -1,43 +1,142 @@
-"""What the runner needs to know about one planned measurement, whatever the scenario or platform."""
+"""What a scenario is: its spec section, its trials, the tools it needs, its metrics, how it plans repetitions, how it
+turns a raw artifact into a sample, and its lines of the terminal summary.
+
+A scenario is one module of :mod:`cnibench.scenarios` that registers one :class:`Scenario`; what it deploys on each
+family of platforms is a small adapter registered per (family, scenario) under ``platforms/<family>/scenarios/``.
+Nothing else branches on a scenario's name.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
+
+from pydantic import Field
+
+from cnibench.results.sample import SampleBase
+from cnibench.spec.base import Model
+
+if TYPE_CHECKING:
+    from cnibench.doctor import Check
+    from cnibench.repetition import Repetition
+    from cnibench.results.model import RunResults
+    from cnibench.spec import Spec
+
+
+class ScenarioSettings(Model):
+    """A scenario's section of the spec. Every scenario repeats a measurement of a given length (``--repeat`` and
+    ``--duration`` override these for every scenario of a spec)."""
+
+    duration: int = Field(10, gt=0, le=3600, description="Measured seconds per repetition.")
+    repetitions: int = Field(3, ge=1, le=1000)
 
 
 @dataclass(frozen=True)
-class PlannedRun:
-    """One repetition, compiled: where its raw artifact will be and what to verify in it."""
+class MetricInfo:
+    """A sample figure that statistics, reports and ``compare`` look at: its field, label, unit (the value divided
+    by ``scale`` is in ``unit``) and which way is better."""
+
+    name: str
+    label: str
+    unit: str
+    scale: float
+    better: Literal["higher", "lower"]
+    digits: int = 2
+
+    def show(self, value: float | None) -> str:
+        return "-" if value is None else f"{value / self.scale:,.{self.digits}f}"
+
+
+@dataclass(frozen=True)
+class ToolNeed:
+    """A command a scenario runs on this machine (netns platform): ``doctor`` checks it and says how to get it."""
+
+    command: str
+    hint: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One trial of one CNI in a plan: ``scenario`` is the trial's name (``egress-baseline``), ``seconds_each`` the
+    tool's own wall time per repetition (s), ``settings`` a short description for ``plan``."""
 
     cni: str
     scenario: str
-    repetition: int
-    artifact: str  # absolute path of the raw tool output
-    expected_seconds: float
-    warmup_s: float = 0.0  # seconds at the start of the run that are not measured (metrics leave them out)
-    expect: dict[str, Any] = field(default_factory=dict)  # scenario-specific checks (e.g. source IP)
-    command: dict[str, Any] = field(default_factory=dict)  # what the playbook runs (platform-specific)
+    repetitions: int
+    seconds_each: float
+    tool: str
+    settings: str
 
-    @property
-    def key(self) -> tuple[str, str, int]:
-        return (self.cni, self.scenario, self.repetition)
 
-    def common(self, *, started_at: float | None, ended_at: float | None) -> dict[str, Any]:
-        """The fields every sample of this repetition has, whatever its scenario."""
-        return {
-            "cni": self.cni,
-            "scenario": self.scenario,
-            "repetition": self.repetition,
-            "started_at": started_at,
-            "ended_at": ended_at,
-        }
+S = TypeVar("S", bound=ScenarioSettings)
 
-    def read_artifact(self, run_dir: Path) -> tuple[str | None, str]:
-        """The raw artifact's path relative to the run directory (None if the tool wrote none) and its text."""
-        path = Path(self.artifact)
-        if not path.exists():
-            return None, ""
-        shown = str(path.relative_to(run_dir)) if path.is_relative_to(run_dir) else str(path)
-        return shown, path.read_text(encoding="utf-8", errors="replace")
+
+class Scenario(ABC, Generic[S]):
+    """One scenario. Subclasses set the class attributes and implement :meth:`trials_for` and :meth:`make_sample`."""
+
+    #: The spec section (``scenarios.<name>``) and the name ``--only`` takes.
+    name: ClassVar[str]
+    #: Its trials' names, in run order (a trial is a scenario's variant, e.g. with and without the egress policy).
+    trials: ClassVar[tuple[str, ...]]
+    settings_model: ClassVar[type[ScenarioSettings]]
+    sample_model: ClassVar[type[SampleBase]]
+    #: One line for the spec's JSON Schema and ``--help``.
+    description: ClassVar[str]
+    tools: ClassVar[tuple[ToolNeed, ...]] = ()
+    metrics: ClassVar[tuple[MetricInfo, ...]] = ()
+    #: The cluster fact naming the node whose metrics the summary shows (the gateway of the scenario's traffic), and
+    #: whether its transmit rate is the measured traffic's (the summary shows it then).
+    gateway_fact: ClassVar[str | None] = None
+    gateway_carries_measurement: ClassVar[bool] = False
+
+    def settings_of(self, spec: Spec) -> S | None:
+        """This scenario's section of ``spec`` (None when the spec does not run it)."""
+        settings = spec.scenarios.get(self.name)
+        return settings  # type: ignore[return-value]
+
+    def check(self, settings: S, spec: Spec) -> None:
+        """Checks across fields that hold on every platform; raises :class:`~cnibench.spec.base.FieldError`."""
+
+    def local_checks(self, settings: S | None) -> list[Check]:
+        """The tools it runs on this machine (netns: all of them), for ``doctor`` and ``run``; ``settings`` None:
+        the defaults."""
+        from cnibench.doctor import check_tool
+
+        return [check_tool(tool.command, tool.hint, what=tool.label) for tool in self.tools]
+
+    @abstractmethod
+    def trials_for(self, settings: S, cni: str) -> list[Trial]:
+        """The trials of one CNI, in run order."""
+
+    @abstractmethod
+    def make_sample(
+        self,
+        repetition: Repetition,
+        *,
+        run_dir: Path,
+        started_at: float | None,
+        ended_at: float | None,
+        failure: str | None = None,
+    ) -> SampleBase:
+        """The sample of one repetition from its raw artifact; any problem makes it ``failed`` with the reason,
+        ``failure`` (what went wrong running the tool) among them."""
+
+    def summary_lines(self, results: RunResults, warnings: list[str]) -> list[str]:
+        """This scenario's lines of the terminal summary (its table); adds what it warns about to ``warnings``."""
+        return []
+
+    def artifact_dir(self, run_dir: Path, cni: str, trial: str) -> Path:
+        return run_dir / "raw" / cni / trial
+
+    def recorded_settings(self, sample: SampleBase, settings: dict[str, Any], artifact: Path) -> dict[str, Any]:
+        """What ``reanalyze`` needs to judge a recorded sample again: the expectations it was checked against, from
+        the sample, the run's recorded settings of this scenario (``settings``) and its raw ``artifact``."""
+        return {}
+
+
+def trial_names(scenarios: Sequence[Scenario[Any]]) -> tuple[str, ...]:
+    return tuple(trial for scenario in scenarios for trial in scenario.trials)

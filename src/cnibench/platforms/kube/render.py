@@ -6,7 +6,6 @@ tests check every manifest against the pinned upstream schemas (``../shared/tool
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -562,27 +561,6 @@ def monitoring(*, ns: str, scrape_interval: str, exporter_port: int) -> list[dic
 
 
 # ------------------------------------------------------------------------------------------------ files
-
-
-@dataclass
-class Files:
-    """Rendered files of one directory: YAML documents (lists become multi-document files) or plain text."""
-
-    documents: dict[str, Any] = field(default_factory=dict)
-
-    def write(self, directory: Path) -> Path:
-        directory.mkdir(parents=True, exist_ok=True)
-        for name, content in self.documents.items():
-            path = directory / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, str):
-                text = content
-            elif isinstance(content, list):
-                text = yaml.safe_dump_all(content, sort_keys=False)
-            else:
-                text = yaml.safe_dump(content, sort_keys=False)
-            path.write_text(f"# rendered by cnibench\n{text}" if not isinstance(content, str) else text)
-        return directory
 
 
 def iperf3_server_argv(bind: str | None = None) -> list[str]:

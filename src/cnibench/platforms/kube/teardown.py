@@ -195,7 +195,7 @@ def cleanup(
 def destroy_aks(state: Path, *, keep_cni: str | None = None) -> list[str]:
     """``terraform destroy`` in every working directory of the run whose state still holds resources (but the kept
     CNI's). A state that cannot be read is not taken for "nothing there": the directory stays, with an error."""
-    from cnibench.platforms.kube import aks
+    from cnibench.platforms.kube import azure
 
     removed: list[str] = []
     for work in sorted(state.glob("terraform-*")):
@@ -220,18 +220,19 @@ def destroy_aks(state: Path, *, keep_cni: str | None = None) -> list[str]:
             infix = json.loads((work / "terraform.tfvars.json").read_text(encoding="utf-8"))["common_infix"]
         except (OSError, ValueError, KeyError):
             infix = None
-        removed.append(aks.destroy(work, f"rg{infix}" if infix else None))
+        removed.append(azure.destroy(work, f"rg{infix}" if infix else None))
     return removed
 
 
 def kubectl_of_run(run_dir: str | None) -> Kubectl:
     """kubectl for the cluster of a kubeconfig run, from the spec stored in its run directory."""
+    from cnibench.platforms.kube.settings import kube_settings
     from cnibench.spec import load_spec
 
     if not run_dir or not (Path(run_dir) / "spec.yaml").exists():
         raise PlatformError("its run directory (with spec.yaml) is gone: delete namespace cnibench by hand")
     spec, _ = load_spec(Path(run_dir) / "spec.yaml")
-    kube = spec.kube
+    kube = kube_settings(spec)
     return Kubectl(str(Path(kube.kubeconfig).expanduser()) if kube.kubeconfig else None, kube.context, kube.namespace)
 
 

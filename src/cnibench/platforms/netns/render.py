@@ -15,8 +15,6 @@ from typing import Any, Literal
 from cnibench.platforms.netns.topology import (
     EGRESS_ROUTE_TABLE,
     EGRESS_RULE_PREF,
-    VXLAN_PORT,
-    VXLAN_VNI,
     Node,
     Topology,
 )
@@ -166,13 +164,9 @@ def render_cluster(topo: Topology) -> Bundle:
     # 6. per node: addresses and routes, FDB (vxlan), the CNI's masquerade rules
     for node in topo.nodes:
         steps.add("ip", node.netns, f"{node.name}-addresses", _node_addresses(topo, node))
-        if topo.datapath == "vxlan":
-            steps.add(
-                "bridge",
-                node.netns,
-                f"{node.name}-fdb",
-                [f"fdb append {o.vtep_mac} dev {p.vxlan_dev} dst {o.ip}" for o in topo.nodes if o is not node],
-            )
+        fdb = topo.datapath_impl.node_fdb(topo, node)
+        if fdb:
+            steps.add("bridge", node.netns, f"{node.name}-fdb", fdb)
         steps.add("nft", node.netns, f"{node.name}-masquerade", _node_nat(topo))
     # 7. pods and the external server's namespace
     for pod in topo.pods:
@@ -238,11 +232,7 @@ def _node_links(topo: Topology, node: Node) -> list[str]:
             f"peer name {p.eth} mtu {p.pod_mtu} netns {pod.netns}",
             f"link set {pod.host_ifname} master {p.pod_bridge} up",
         ]
-    if topo.datapath == "vxlan":
-        lines.append(
-            f"link add name {p.vxlan_dev} address {node.vtep_mac} mtu {p.pod_mtu} type vxlan "
-            f"id {VXLAN_VNI} local {node.ip} dev {p.eth} dstport {VXLAN_PORT} nolearning"
-        )
+    lines += topo.datapath_impl.node_links(topo, node)
     if node.name == topo.external.gateway_node:
         lines.append(
             f"link add name {p.external_dev} mtu {p.underlay_mtu} type veth "
@@ -260,16 +250,7 @@ def _node_addresses(topo: Topology, node: Node) -> list[str]:
         f"addr add {node.pod_gateway}/24 dev {p.pod_bridge}",
         f"link set {p.pod_bridge} up",
     ]
-    others = [o for o in topo.nodes if o is not node]
-    if topo.datapath == "hostgw":
-        lines += [f"route add {o.pod_cidr} via {o.ip} dev {p.eth}" for o in others]
-    else:
-        lines += [f"addr add {node.vtep_ip}/32 dev {p.vxlan_dev}", f"link set {p.vxlan_dev} up"]
-        for o in others:
-            lines += [
-                f"neigh add {o.vtep_ip} lladdr {o.vtep_mac} dev {p.vxlan_dev} nud permanent",
-                f"route add {o.pod_cidr} via {o.vtep_ip} dev {p.vxlan_dev} onlink",
-            ]
+    lines += topo.datapath_impl.node_routes(topo, node)
     ext = topo.external
     if node.name == ext.gateway_node:
         lines += [
@@ -350,10 +331,7 @@ def render_egress_policy(topo: Topology, *, pods: list[str], egress_ip: str, des
         [f"addr del {egress_ip}/32 dev {p.external_dev}"],
         tolerant=True,
     )
-    if topo.datapath == "hostgw":
-        via = f"via {gateway.ip} dev {p.eth}"
-    else:
-        via = f"via {gateway.vtep_ip} dev {p.vxlan_dev} onlink"
+    via = topo.datapath_impl.egress_via(topo, gateway)
     source_nodes = [topo.node(name) for name in dict.fromkeys(pod.node for pod in selected)]
     for node in source_nodes:
         if node is gateway:

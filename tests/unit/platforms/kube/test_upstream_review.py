@@ -13,7 +13,7 @@ from kube_examples import write_example
 
 from cnibench import commands, pins
 from cnibench.plan import make_plan
-from cnibench.platforms.kube.platform import KubePlatform
+from cnibench.platforms import get_platform
 from cnibench.spec import load_spec_data, parse_spec
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -117,7 +117,7 @@ def test_kind_checks_its_network_right_after_creating_the_cluster_and_preloads_i
 
 
 def test_the_images_preloaded_are_those_the_cluster_runs(tmp_path):
-    from cnibench.platforms.kube.platform import kind_images
+    from cnibench.platforms.kube.base import kind_images
 
     spec = parse_spec(load_spec_data(ROOT / "examples" / "kind-antrea-vs-cilium.yaml"))
     everything = {"egress", "egress-baseline", "ingress"}
@@ -126,7 +126,7 @@ def test_the_images_preloaded_are_those_the_cluster_runs(tmp_path):
     assert "docker.io/envoyproxy/envoy:distroless-v1.37.5" in antrea and "docker.io/envoyproxy/gateway:v1.7.5" in antrea
     cilium = kind_images(spec, "cilium", {"ingress"})
     assert not any("antrea" in i or "netshoot" in i for i in cilium) and pins.ECHO_IMAGE in cilium
-    compiled = KubePlatform("kind").compile(make_plan(spec), run_dir=tmp_path, prefix="cnib0000")
+    compiled = get_platform("kind").compile(make_plan(spec), run_dir=tmp_path, prefix="cnib0000")
     compiled.write()
     antrea_cluster = compiled.extravars["cnibench_clusters"][0]
     assert antrea_cluster["preload"]["images"] == antrea
@@ -150,7 +150,7 @@ def test_kubeconfig_with_cilium_gateway_is_checked_before_anything_is_created(tm
 
 def test_aks_runs_pin_their_subscription_and_pass_it_to_apply_and_destroy(tmp_path):
     spec = parse_spec(load_spec_data(ROOT / "examples" / "aks.yaml"))
-    compiled = KubePlatform("aks").compile(make_plan(spec), run_dir=tmp_path, prefix="cnib0000")
+    compiled = get_platform("aks").compile(make_plan(spec), run_dir=tmp_path, prefix="cnib0000")
     terraform = compiled.extravars["cnibench_clusters"][0]["terraform"]
     assert terraform["subscription_id"] is None and not Path(terraform["state_dir"]).is_relative_to(tmp_path)
     assert any("pin the subscription billed for the whole run" in step for step in compiled.steps)

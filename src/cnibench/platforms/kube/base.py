@@ -5,26 +5,36 @@ nothing here touches a cluster.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from cnibench import pins
-from cnibench.doctor import Check, kube_checks
+from cnibench.estimate import Priors
 from cnibench.metrics.prometheus import PROMETHEUS_PORT
-from cnibench.plan import Plan
-from cnibench.platforms.base import Compiled, Renderable
+from cnibench.plan import repetition_overhead_s
+from cnibench.platforms.base import Compiled, Leftover, Platform, Renderable
+from cnibench.platforms.files import Files
 from cnibench.platforms.kube import render
 from cnibench.platforms.kube.ops import Kubectl
+from cnibench.platforms.kube.settings import KubernetesSettings, aks_settings, kube_settings
 from cnibench.platforms.netns import state as run_state
+from cnibench.repetition import MetricsWindow, Repetition
 from cnibench.scenarios import egress, ingress
-from cnibench.scenarios.base import PlannedRun
-from cnibench.spec import Spec
+from cnibench.scenarios.egress import EGRESS
+from cnibench.scenarios.ingress import INGRESS
+from cnibench.spec.base import FieldError
 from cnibench.tools import iperf3
+
+if TYPE_CHECKING:
+    from cnibench.doctor import Check
+    from cnibench.plan import Plan
+    from cnibench.spec import Spec
 
 PLAYBOOK = "kube.yml"
 #: The Terraform module of the aks platform, shipped in the package (copied into a private working directory).
@@ -81,26 +91,21 @@ class _Cluster:
     steps: list[str] = field(default_factory=list)
 
 
-class KubePlatform:
-    """``kind`` or ``kubeconfig``; ``keep`` leaves what the run created (kind clusters, the namespace) in place."""
+class KubePlatform(Platform):
+    """A Kubernetes platform (``kind``, ``kubeconfig``, ``aks``); ``keep`` leaves what the run created (a cluster,
+    cnibench's namespace) in place."""
 
-    def __init__(self, name: str, *, keep: bool = False) -> None:
-        self.name = name
-        self.keep = keep
-        #: with --keep on kind: the cluster left running (the last CNI's; set when compiling) and what to tell
-        self.kept_cluster: str | None = None
-        self.kept_cni: str | None = None
-        self.notes: list[str] = []
-
-    def checks(self) -> list[Check]:
-        return kube_checks(self.name)
+    family: ClassVar[str] = "kube"
+    sections: ClassVar[dict[str, type[Any]]] = {"kubernetes": KubernetesSettings}
 
     # ---- compile (pure) ------------------------------------------------------------------------
     def compile(self, plan: Plan, *, run_dir: Path, prefix: str) -> Compiled:
         spec = plan.spec
-        kube = spec.kube
+        kube = kube_settings(spec)
         state = kube_state_dir() / prefix
-        runs: list[PlannedRun] = []
+        runs: list[Repetition] = []
+        kept: dict[str, str] = {}
+        notes: list[str] = []
         renders: dict[Path, Renderable] = {}
         clusters: list[dict[str, Any]] = []
         steps: list[str] = []
@@ -121,8 +126,8 @@ class KubePlatform:
                 runs += self._compile_ingress(
                     spec, cluster, repetitions=trials[ingress.NAME], run_dir=run_dir, files=files
                 )
-            self._compile_teardown(spec, cluster, keep=self.keep and cni == measured[-1])
-            renders[rendered] = render.Files(files)
+            self._compile_teardown(spec, cluster, keep=self.keep and cni == measured[-1], kept=kept, notes=notes)
+            renders[rendered] = Files(files)
             _finish_vars(cluster.vars)
             clusters.append(cluster.vars)
             steps += [f"[{cni}] {step}" for step in cluster.steps]
@@ -131,7 +136,7 @@ class KubePlatform:
                 "cni": cni,
                 # the chart cnibench installs; on an existing cluster the detected one is recorded at run time
                 "cni_version": getattr(kube.versions, cni) if self.name != "kubeconfig" else None,
-                "gateway_implementation": kube.gateway_implementation if spec.scenarios.ingress else None,
+                "gateway_implementation": kube.gateway_implementation if INGRESS.settings_of(spec) else None,
                 "kind_node_image": kube.node_image if self.name == "kind" else None,
             }
         extravars = {
@@ -140,28 +145,30 @@ class KubePlatform:
             "cnibench_state_dir": str(state),
             "cnibench_clusters": clusters,
         }
-        return Compiled(playbook=PLAYBOOK, extravars=extravars, runs=runs, steps=steps, facts=facts, renders=renders)
+        return Compiled(PLAYBOOK, extravars, runs, steps, facts=facts, renders=renders, kept=kept, notes=tuple(notes))
 
-    def _compile_teardown(self, spec: Spec, cluster: _Cluster, *, keep: bool) -> None:
+    def _compile_teardown(
+        self, spec: Spec, cluster: _Cluster, *, keep: bool, kept: dict[str, str], notes: list[str]
+    ) -> None:
         """The end of a cluster: deleted, or (``--keep``, the run's last cluster only: every cluster of a run uses
         the same addresses on kind's network) left running, with a note saying how to reach and delete it."""
-        kube, cni = spec.kube, cluster.cni
+        kube, cni = kube_settings(spec), cluster.cni
         cluster.vars["keep"] = keep
         if keep:
-            self.kept_cni = cni
+            kept["cni"] = cni
         if keep and self.name == "aks":
             terraform = cluster.vars["terraform"]
-            self.notes = [
+            notes[:] = [
                 f"kept AKS cluster {terraform['cluster_name']} (it costs money until deleted): kubectl "
                 f"--kubeconfig {cluster.vars['kubeconfig']} get nodes; delete it with `cnibench clean` (terraform "
                 f"destroy) or az group delete --name {terraform['resource_group']} --yes"
             ]
         if keep and self.name == "kind":
-            self.kept_cluster = cluster.vars["cluster"]
-            self.notes = [
-                f"kept kind cluster {self.kept_cluster}: kubectl --kubeconfig {cluster.vars['kubeconfig']} "
+            kept["cluster"] = cluster.vars["cluster"]
+            notes[:] = [
+                f"kept kind cluster {kept['cluster']}: kubectl --kubeconfig {cluster.vars['kubeconfig']} "
                 f"get pods -A; delete it with `cnibench clean` (or kind delete cluster --name "
-                f"{self.kept_cluster})"
+                f"{kept['cluster']})"
             ]
         if self.name == "aks":
             cluster.steps.append(
@@ -185,18 +192,19 @@ class KubePlatform:
             )
 
     def _kubectl(self, spec: Spec, cluster: _Cluster) -> Kubectl:
-        return Kubectl(cluster.vars["kubeconfig"], cluster.vars["context"], spec.kube.namespace)
+        return Kubectl(cluster.vars["kubeconfig"], cluster.vars["context"], kube_settings(spec).namespace)
 
     def _compile_cluster(
         self, spec: Spec, cluster: _Cluster, *, prefix: str, state: Path, files: dict[str, Any], scenarios: set[str]
     ) -> None:
-        kube, cni, v = spec.kube, cluster.cni, cluster.vars
+        kube, cni, v = kube_settings(spec), cluster.cni, cluster.vars
         rendered = cluster.rendered
         v["namespace"] = kube.namespace
         v["timeout"] = kube.ready_timeout
         v["namespace_manifest"] = str(rendered / render.MANIFESTS / "00-namespace.yaml")
         files[str(render.MANIFESTS / "00-namespace.yaml")] = [render.namespace(kube.namespace)]
-        if spec.scenarios.ingress is not None and spec.scenarios.ingress.gateway == "l7":
+        ingress_settings = INGRESS.settings_of(spec)
+        if ingress_settings is not None and ingress_settings.gateway == "l7":
             v["gateway_api"] = {
                 # Cilium's operator enables its Gateway API support only if the CRDs exist when it starts
                 "before_cni": self.name == "kind" and cni == "cilium",
@@ -228,7 +236,7 @@ class KubePlatform:
                 render.cilium_values(
                     api_host=f"{name}-control-plane",
                     api_port=6443,
-                    gateway_api=kube.gateway_implementation == "cilium" and spec.scenarios.ingress is not None,
+                    gateway_api=kube.gateway_implementation == "cilium" and INGRESS.settings_of(spec) is not None,
                 )
                 if cni == "cilium"
                 else render.antrea_values(version=kube.versions.antrea)
@@ -283,7 +291,7 @@ class KubePlatform:
 
     def _compile_aks(self, spec: Spec, cluster: _Cluster, *, prefix: str, state: Path, files: dict[str, Any]) -> None:
         """A cluster per CNI from the Terraform module, its kubeconfig (credentials) outside the run directory."""
-        aks, kube, cni, v = spec.aks_settings, spec.kube, cluster.cni, cluster.vars
+        aks, kube, cni, v = aks_settings(spec), kube_settings(spec), cluster.cni, cluster.vars
         infix = f"{aks.common_infix or prefix}{cni}"
         tfvars = aks_tfvars(spec, infix)
         files[str(Path("terraform") / "terraform.tfvars.json")] = json.dumps(tfvars, indent=2) + "\n"
@@ -300,7 +308,7 @@ class KubePlatform:
             # one download of the providers for every cluster of every run
             "plugin_cache": str(state.parent / "terraform-plugins"),
             "cluster_name": f"cluster{infix}",
-            # the subscription is resolved at run time and pinned there (aks.SUBSCRIPTION_FILE), not in the results
+            # the subscription is resolved at run time and pinned there (azure.SUBSCRIPTION_FILE), not in the results
             "state_dir": str(state),
             "subscription_id": aks.subscription_id,
         }
@@ -334,9 +342,9 @@ class KubePlatform:
         if not spec.metrics.enabled:
             cluster.vars["monitoring"] = None
             return
-        ns = spec.kube.namespace
+        ns = kube_settings(spec).namespace
         name = str(render.MANIFESTS / "20-monitoring.yaml")
-        port = spec.kube.node_exporter_port
+        port = kube_settings(spec).node_exporter_port
         files[name] = render.monitoring(ns=ns, scrape_interval=spec.metrics.scrape_interval, exporter_port=port)
         metrics = {
             "service": f"svc/{render.PROMETHEUS}",
@@ -344,9 +352,9 @@ class KubePlatform:
             "daemonset": render.NODE_EXPORTER,
             "exporter_port": port,
             "scrape_interval_s": spec.metrics.interval_s,
-            "uplinks": spec.kube.node_uplinks,
+            "uplinks": kube_settings(spec).node_uplinks,
             "timeout": 120.0,
-            "ready_timeout": float(spec.kube.ready_timeout),
+            "ready_timeout": float(kube_settings(spec).ready_timeout),
             "prometheus": render.PROMETHEUS,
         }
         cluster.vars["monitoring"] = {"manifest": str(cluster.rendered / name), "metrics": metrics}
@@ -365,10 +373,10 @@ class KubePlatform:
         trials: dict[str, int],
         run_dir: Path,
         files: dict[str, Any],
-    ) -> list[PlannedRun]:
-        eg = spec.scenarios.egress
+    ) -> list[Repetition]:
+        eg = EGRESS.settings_of(spec)
         assert eg is not None and eg.server_ip is not None
-        kube, cni, v = spec.kube, cluster.cni, cluster.vars
+        kube, cni, v = kube_settings(spec), cluster.cni, cluster.vars
         ns = kube.namespace
         server_ip = str(eg.server_ip)
         # None: Cilium on an existing cluster without an egress IP in the spec uses the gateway node's address
@@ -436,12 +444,11 @@ class KubePlatform:
             "egress_ip": egress_ip,
             "probe": {"port": iperf3.DEFAULT_PORT, "timeout": eg.apply_timeout},
         }
-        runs = egress.plan_runs(
+        runs = EGRESS.repetitions(
             eg,
             cni=cni,
             trials={s: r for s, r in trials.items() if s in egress.TRIALS},
             run_dir=run_dir,
-            client_netns="",
             server_ip=server_ip,
             client_node_ip="(the client pod's node, read at run time)",
         )
@@ -492,10 +499,10 @@ class KubePlatform:
 
     def _compile_ingress(
         self, spec: Spec, cluster: _Cluster, *, repetitions: int, run_dir: Path, files: dict[str, Any]
-    ) -> list[PlannedRun]:
-        ing = spec.scenarios.ingress
+    ) -> list[Repetition]:
+        ing = INGRESS.settings_of(spec)
         assert ing is not None
-        kube, cni, v = spec.kube, cluster.cni, cluster.vars
+        kube, cni, v = kube_settings(spec), cluster.cni, cluster.vars
         ns = kube.namespace
         backends = [f"{render.ECHO}-{i}" for i in range(ing.backends)]
         echo_name = str(render.MANIFESTS / "40-echo.yaml")
@@ -596,14 +603,7 @@ class KubePlatform:
             # before the first repetition the route must answer from here (k6 in a container: it cannot be probed)
             "probe": None if in_container else target,
         }
-        script, runs = ingress.plan_runs(
-            ing,
-            cni=cni,
-            repetitions=repetitions,
-            run_dir=run_dir,
-            client_netns="",
-            backends=backends,
-        )
+        script, runs = INGRESS.repetitions(ing, cni=cni, count=repetitions, run_dir=run_dir, backends=backends)
         files[str(Path("ingress") / "load.js")] = script
         runs = [_with_metrics(_k6_run(run, target, in_container=in_container), cluster) for run in runs]
         spread = f"{ing.backends} echo backends (StatefulSet {render.ECHO}, {pins.ECHO_IMAGE}, spread over the nodes)"
@@ -647,17 +647,126 @@ class KubePlatform:
     def note_playbook(self, prefix: str, pid: int) -> None:
         run_state.set_playbook(run_state.state_file(prefix, kube_state_dir()), pid)
 
-    def cleanup(self, prefix: str) -> list[str]:
+    def cleanup(self, prefix: str, compiled: Compiled | None) -> list[str]:
         from cnibench.platforms.kube import teardown
 
+        kept = compiled.kept if compiled is not None else {}
         return teardown.cleanup(
             prefix,
             platform=self.name,
             keep=self.keep,
-            kept_cluster=self.kept_cluster,
-            kept_cni=self.kept_cni,
+            kept_cluster=kept.get("cluster"),
+            kept_cni=kept.get("cni"),
             directory=kube_state_dir(),
         )
+
+    # ---- the spec, prerequisites, estimates ----------------------------------------------------------------------
+    @classmethod
+    def cnis(cls) -> tuple[str, ...]:
+        return ("antrea", "cilium")
+
+    @classmethod
+    def check(cls, spec: Spec) -> None:
+        """The CNI/gateway combination, then each platform's own checks."""
+        super().check(spec)
+        kube = kube_settings(spec)
+        if kube.gateway_implementation == "cilium" and INGRESS.settings_of(spec) is not None:
+            others = [cni for cni in spec.cnis if cni != "cilium"]
+            if others:
+                raise FieldError(
+                    ("kubernetes", "gateway_implementation"),
+                    f"unsupported CNI/gateway combination: cilium's Gateway API needs the Cilium CNI and cnis has "
+                    f"{', '.join(others)} (Antrea has no Gateway API implementation); use envoy-gateway, which "
+                    "works with both",
+                )
+
+    @classmethod
+    def prerequisites(cls, spec: Spec | None) -> list[Check]:
+        from cnibench.doctor import kube_checks
+
+        if spec is None:
+            return kube_checks(cls.name)
+        kube = kube_settings(spec)
+        aks = spec.section("aks")
+        return kube_checks(
+            cls.name,
+            {t for name in spec.scenarios.enabled() for t in _trials_of(name)},
+            spec.metrics.enabled,
+            k6_in_container=kube.k6_in_container,
+            kubeconfig=kube.kubeconfig,
+            context=kube.context,
+            port_mappings=kube.kind_port_mappings,
+            cnis=tuple(spec.cnis),
+            subscription_id=aks.subscription_id if aks is not None else None,
+        )
+
+    @classmethod
+    def priors(cls, spec: Spec) -> Priors:
+        return Priors(
+            repetition_overhead_s=repetition_overhead_s(spec) + KUBE_PER_REPETITION_S,
+            setup_s=KUBE_CLUSTER_S[cls.name] - KUBE_TEARDOWN_S[cls.name],
+            trial_s=KUBE_TRIAL_SETUP_S,
+            teardown_s=KUBE_TEARDOWN_S[cls.name],
+        )
+
+    def environment(self, spec: Spec) -> dict[str, Any]:
+        from cnibench import environment
+        from cnibench.metrics import catalogue as queries
+
+        facts = environment.kube_tools(self.name)
+        if spec.metrics.enabled:
+            facts["metrics"] = {
+                "scrape_interval": spec.metrics.scrape_interval,
+                "queries": queries.expressions(spec.metrics.interval_s, kube_settings(spec).node_uplinks),
+                "scope": queries.KUBE_SCOPE,
+            }
+        return facts
+
+    # ---- after a crash --------------------------------------------------------------------------------------------
+    @classmethod
+    def leftovers(cls) -> list[Leftover]:
+        from cnibench.platforms.kube import teardown
+
+        how = {
+            "kind": "its kind clusters and containers",
+            "aks": "its AKS clusters (terraform destroy)",
+            "kubeconfig": "its namespace and cluster-wide objects",
+        }[cls.name]
+        return [
+            Leftover(cls.name, item.prefix, f"{how}, and its kubeconfigs", item.owner_alive, item.run_dir, item.data)
+            for item in teardown.find_leftovers(kube_state_dir())
+            if str(item.data.get("platform", "kind")) == cls.name
+        ]
+
+    @classmethod
+    def remove(cls, leftover: Leftover) -> list[str]:
+        from cnibench.platforms.kube import teardown
+
+        item = teardown.KubeLeftover(
+            prefix=leftover.prefix,
+            state_file=run_state.state_file(leftover.prefix, kube_state_dir()),
+            owner_alive=leftover.owner_alive,
+            run_dir=leftover.run_dir,
+            data=leftover.data,
+        )
+        return teardown.clean_leftover(item, kube_state_dir())
+
+
+#: Kubernetes, per CNI: kind cluster, CNI, MetalLB, Gateway, monitoring and teardown (most of it image pulls on a
+#: first run); on an existing cluster only cnibench's own objects. Rough figures for the estimate, not measured here.
+KUBE_CLUSTER_S = {"kind": 420.0, "kubeconfig": 150.0, "aks": 1500.0}  # AKS: create and destroy take minutes each
+#: Of that, the teardown (kind: delete the cluster; kubeconfig: delete cnibench's objects; AKS: terraform destroy).
+KUBE_TEARDOWN_S = {"kind": 30.0, "kubeconfig": 30.0, "aks": 600.0}
+#: Per repetition on Kubernetes: kubectl exec or k6 start-up, and a port-forward to Prometheus.
+KUBE_PER_REPETITION_S = 3.0
+#: Between two trials on Kubernetes: an egress policy applied and seen at the server, or a gateway programmed.
+KUBE_TRIAL_SETUP_S = 20.0
+
+
+def _trials_of(scenario: str) -> tuple[str, ...]:
+    from cnibench.scenarios import SCENARIOS
+
+    return SCENARIOS.get(scenario).trials
 
 
 def _cni_chart(spec: Spec, cluster: _Cluster, values: dict[str, Any], files: dict[str, Any]) -> Path:
@@ -668,7 +777,7 @@ def _cni_chart(spec: Spec, cluster: _Cluster, values: dict[str, Any], files: dic
     cluster.vars["cni_chart"] = {
         **CHARTS[cni],
         "release": cni,
-        "version": getattr(spec.kube.versions, cni),
+        "version": getattr(kube_settings(spec).versions, cni),
         "values": str(cluster.rendered / name),
         "agent": CNI_AGENT[cni],
     }
@@ -679,13 +788,13 @@ def kind_images(spec: Spec, cni: str, scenarios: set[str]) -> list[str]:
     """The Docker Hub images a kind cluster of ``cni`` runs for ``scenarios`` (kind preloads them: see
     :mod:`cnibench.platforms.kube.images`). The Envoy proxy image is known only for the pinned Envoy Gateway version;
     with another one its nodes pull it."""
-    kube = spec.kube
+    kube = kube_settings(spec)
     images = render.antrea_images(kube.versions.antrea) if cni == "antrea" else []
     if spec.metrics.enabled:
         images += [pins.NODE_EXPORTER_IMAGE, pins.PROMETHEUS_IMAGE]
     if scenarios & set(egress.TRIALS):
         images.append(pins.IPERF3_IMAGE)
-    ing = spec.scenarios.ingress
+    ing = INGRESS.settings_of(spec)
     if ingress.NAME in scenarios and ing is not None:
         images.append(pins.ECHO_IMAGE)
         if ing.gateway == "l7" and kube.gateway_implementation == "envoy-gateway":
@@ -698,7 +807,7 @@ def kind_images(spec: Spec, cni: str, scenarios: set[str]) -> list[str]:
 
 def aks_tfvars(spec: Spec, infix: str) -> dict[str, Any]:
     """terraform.tfvars.json for one CNI's cluster: every key is a variable of terraform/aks (a test checks it)."""
-    aks = spec.aks_settings
+    aks = aks_settings(spec)
     return {
         "resource_group_location": aks.location,
         "common_infix": infix,
@@ -708,19 +817,15 @@ def aks_tfvars(spec: Spec, infix: str) -> dict[str, Any]:
     }
 
 
-def _on_host(run: PlannedRun, argv: list[str]) -> PlannedRun:
+def _on_host(run: Repetition, argv: list[str]) -> Repetition:
     """An egress repetition: iperf3 in the client pod through ``kubectl exec``; its JSON is kubectl's stdout."""
-    from dataclasses import replace
-
-    return replace(run, command={**run.command, "argv": argv, "netns": ""})
+    return dataclasses.replace(run, command=dataclasses.replace(run.command, argv=tuple(argv), netns=""))
 
 
-def _k6_run(run: PlannedRun, target: str, *, in_container: bool) -> PlannedRun:
+def _k6_run(run: Repetition, target: str, *, in_container: bool) -> Repetition:
     """An ingress repetition: k6 against the address the Gateway got (the playbook fills in ``@address@``)."""
-    from dataclasses import replace
-
-    argv = list(run.command["argv"])
-    script, summary = Path(argv[-1]), Path(run.artifact)
+    argv = list(run.command.argv)
+    script, summary = Path(argv[-1]), run.artifact
     argv = [*argv[:2], "--env", f"CNIBENCH_TARGET={target}", *argv[2:]]
     if in_container:
         mounts: list[str] = []
@@ -732,8 +837,8 @@ def _k6_run(run: PlannedRun, target: str, *, in_container: bool) -> PlannedRun:
             "--env", "NO_PROXY=@address@", "--env", "no_proxy=@address@", *mounts, pins.K6_IMAGE, *argv[1:],
         ]  # fmt: skip
     # k6 honours HTTP(S)_PROXY (Go's ProxyFromEnvironment): behind a proxy the Gateway is reached directly
-    command = {**run.command, "argv": argv, "netns": "", "no_proxy": ["@address@"]}
-    return replace(run, command=command)
+    command = dataclasses.replace(run.command, argv=tuple(argv), netns="", no_proxy=("@address@",))
+    return dataclasses.replace(run, command=command)
 
 
 def _finish_vars(v: dict[str, Any]) -> None:
@@ -752,25 +857,19 @@ def _finish_vars(v: dict[str, Any]) -> None:
     v["teardown"] = {"containers": [server["name"]] if server and server["kind"] == "container" else []}
 
 
-def _with_metrics(run: PlannedRun, cluster: _Cluster) -> PlannedRun:
+def _with_metrics(run: Repetition, cluster: _Cluster) -> Repetition:
     """After its tool, a repetition queries the in-cluster Prometheus over its window (the warm-up left out)."""
-    from dataclasses import replace
-
     monitoring = cluster.vars.get("monitoring")
     if not monitoring:
         return run
-    out = Path(run.artifact).parent / f"rep-{run.repetition:02d}.metrics"
-    metrics = {**monitoring["metrics"], "offset": run.warmup_s, "out": str(out)}
-    return replace(run, command={**run.command, "metrics": metrics})
+    window = MetricsWindow(
+        out=run.artifact.parent / f"rep-{run.repetition:02d}.metrics",
+        warmup_s=run.warmup_s,
+        scrape_interval_s=float(monitoring["metrics"]["scrape_interval_s"]),
+        access={k: v for k, v in monitoring["metrics"].items() if k != "scrape_interval_s"},
+    )
+    return dataclasses.replace(run, command=dataclasses.replace(run.command, metrics=window))
 
 
-def _run_vars(run: PlannedRun) -> dict[str, Any]:
-    return {
-        "label": f"{run.cni} {run.scenario} {run.repetition}",
-        "argv": run.command["argv"],
-        "stdout": run.command["stdout"],
-        "timeout": run.command["timeout"],
-        "metrics": run.command.get("metrics"),
-        "unset_env": run.command.get("unset_env", []),
-        "no_proxy": run.command.get("no_proxy", []),
-    }
+def _run_vars(run: Repetition) -> dict[str, Any]:
+    return run.to_vars()

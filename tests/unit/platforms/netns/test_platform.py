@@ -22,7 +22,7 @@ def _compile(tmp_path, only=None, **egress):
 def test_compile_is_pure_and_follows_the_plan(tmp_path):
     plan, compiled = _compile(tmp_path, repetitions=2)
     assert list(tmp_path.iterdir()) == []  # nothing written until write()
-    assert len(compiled.runs) == plan.repetitions == 8
+    assert len(compiled.repetitions) == plan.repetitions == 8
     clusters = compiled.extravars["cnibench_clusters"]
     assert [c["cni"] for c in clusters] == ["hostgw", "vxlan"]
     trials = clusters[0]["trials"]

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import statistics
 
-from cnibench.report.summary import format_summary, gateway_ratios, rows
+from cnibench.report.summary import format_summary
 from cnibench.results.model import read_results
+from cnibench.scenarios.egress import EGRESS
 
 
 def _real(data_dir):
@@ -13,7 +14,7 @@ def _real(data_dir):
 
 def test_rows_and_ratio_from_a_real_run(data_dir):
     results = _real(data_dir)
-    table = rows(results)
+    table = EGRESS.rows(results.samples)
     assert {(r.cni, r.scenario) for r in table} == {
         (c, s) for c in ("hostgw", "vxlan") for s in ("egress", "egress-baseline")
     }
@@ -21,7 +22,7 @@ def test_rows_and_ratio_from_a_real_run(data_dir):
         mine = [s.throughput_bps for s in results.samples if (s.cni, s.scenario) == (row.cni, row.scenario)]
         assert row.throughput.median == statistics.median(mine)
         assert row.verified == row.total == row.ok
-    ratios = gateway_ratios(table)
+    ratios = EGRESS.gateway_ratios(table)
     for cni in ("hostgw", "vxlan"):
         egress = statistics.median(s.throughput_bps for s in results.samples if s.cni == cni and s.scenario == "egress")
         base = statistics.median(

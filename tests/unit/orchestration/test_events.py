@@ -1,38 +1,24 @@
+"""The event handler, fed events shaped like ansible-runner's: measurements become samples, results that say they
+are cluster facts become facts, failures one line."""
+
 from __future__ import annotations
 
-import errno
 import io
 import json
-import os
 import shutil
-import signal
 import time
 from pathlib import Path
 
 import pytest
 
-from cnibench.errors import Interrupted
+from cnibench.orchestration.events import EventHandler
+from cnibench.orchestration.signals import StopController
 from cnibench.plan import make_plan
 from cnibench.platforms.netns.platform import NetnsPlatform
 from cnibench.progress import Progress
 from cnibench.results.model import RunResults, read_results
-from cnibench.runner import EventHandler, Outcome, Recorder, StopController, ansible_error
+from cnibench.results.recorder import Recorder
 from cnibench.spec import default_spec_data, parse_spec
-
-
-def test_ansible_error_is_the_last_error_line(tmp_path, data_dir):
-    # stdout of a real ansible-playbook run whose extra-vars file could not be read (no task ever ran)
-    target = tmp_path / "ansible" / "artifacts" / "playbook" / "stdout"
-    target.parent.mkdir(parents=True)
-    shutil.copy(data_dir / "ansible" / "stdout-missing-vars-file.txt", target)
-    message = ansible_error(tmp_path)
-    assert message is not None and "\n" not in message
-    assert message.startswith("ansible-playbook: Unable to retrieve file contents. Could not find or access")
-    assert "vars.json" in message
-
-
-def test_ansible_error_without_output(tmp_path):
-    assert ansible_error(tmp_path) is None
 
 
 def _recorder(tmp_path: Path, platform: str, planned: int) -> Recorder:
@@ -50,9 +36,6 @@ def _recorder(tmp_path: Path, platform: str, planned: int) -> Recorder:
     return Recorder(tmp_path, results)
 
 
-# ---- the event handler, fed events shaped like ansible-runner's -------------------------------------------
-
-
 @pytest.fixture
 def setup(tmp_path):
     spec = parse_spec(default_spec_data())
@@ -61,10 +44,10 @@ def setup(tmp_path):
     recorder = _recorder(tmp_path, "netns", plan.repetitions)
     stop = StopController()
     handler = EventHandler(
-        runs=compiled.runs,
+        repetitions=compiled.repetitions,
         run_dir=tmp_path,
         recorder=recorder,
-        progress=Progress(compiled.runs, stream=io.StringIO()),
+        progress=Progress(compiled.repetitions, stream=io.StringIO()),
         stop=stop,
         facts=compiled.facts,
     )
@@ -72,6 +55,9 @@ def setup(tmp_path):
 
 
 def _item(kind: str, task: str, run_vars: dict, **res) -> dict:
+    """An event of a measurement task's loop item; a module's result says it is a measurement."""
+    if "output" in res:
+        res = {"kind": "measurement", **res, "output": str(res["output"])}
     return {
         "event": kind,
         "pid": 4242,
@@ -81,7 +67,7 @@ def _item(kind: str, task: str, run_vars: dict, **res) -> dict:
 
 def test_a_measurement_item_becomes_a_sample(setup, data_dir):
     compiled, recorder, handler, stop = setup
-    run = compiled.runs[3]  # hostgw egress rep 1
+    run = compiled.repetitions[3]  # hostgw egress rep 1
     Path(run.artifact).parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(data_dir / "iperf3" / "tcp-hostgw-egress.json", run.artifact)
     run_vars = compiled.extravars["cnibench_clusters"][0]["trials"][1]["runs"][0]
@@ -112,14 +98,14 @@ def test_a_measurement_item_becomes_a_sample(setup, data_dir):
 
 def test_a_failed_or_killed_measurement_is_a_failed_sample_with_its_reason(setup):
     compiled, recorder, handler, _ = setup
-    first, second = compiled.runs[0], compiled.runs[1]
+    first, second = compiled.repetitions[0], compiled.repetitions[1]
     # a failed task carries no module result: the repetition is found through its loop item
-    handler(_item("runner_item_on_failed", "Measure", {"stdout": first.command["stdout"]}, msg="cannot run iperf3"))
+    handler(_item("runner_item_on_failed", "Measure", {"stdout": str(first.command.stdout)}, msg="cannot run iperf3"))
     handler(
         _item(
             "runner_item_on_ok",
             "Measure",
-            {"output": second.artifact},
+            {"output": str(second.artifact)},
             output=second.artifact,
             exit_code=None,
             timed_out=True,
@@ -130,18 +116,18 @@ def test_a_failed_or_killed_measurement_is_a_failed_sample_with_its_reason(setup
     samples = read_results(recorder.path).samples
     assert [s.status for s in samples] == ["failed", "failed"]
     assert samples[0].error == "task failed: cannot run iperf3"
-    assert samples[1].error == f"iperf3 killed after {second.command['timeout']} s"
+    assert samples[1].error == f"iperf3 killed after {second.command.timeout_s} s"
     assert handler.failure is None  # a failed repetition is not a failed run
 
 
 def test_a_non_zero_exit_code_gives_the_first_line_of_stderr(setup):
     compiled, recorder, handler, _ = setup
-    run = compiled.runs[0]
+    run = compiled.repetitions[0]
     handler(
         _item(
             "runner_item_on_ok",
             "Measure",
-            {"output": run.artifact},
+            {"output": str(run.artifact)},
             output=run.artifact,
             exit_code=1,
             timed_out=False,
@@ -190,102 +176,9 @@ def test_a_cluster_facts_result_records_the_clusters_links(setup, tmp_path):
     assert env["clusters"]["vxlan"]["metrics_targets_up_s"] == 1.5 and "x" not in env["clusters"]["vxlan"]
 
 
-def test_stop_controller_forwards_then_forces(monkeypatch):
-    sent = []
-    monkeypatch.setattr("os.kill", lambda pid, sig: sent.append((pid, sig)))
-    stop = StopController(grace=0.05)
-    assert not stop.cancel()
-    stop.check()
-    stop.handle(signal.SIGTERM)  # before ansible-playbook is known: nothing to forward yet
-    assert sent == [] and stop.stopping and not stop.cancel()
-    noted = []
-    stop.on_playbook_pid = noted.append
-    stop.saw_pid(777)
-    assert sent == [(777, signal.SIGINT)] and noted == [777]
-    with pytest.raises(Interrupted, match="interrupted by SIGTERM"):
-        stop.check()
-    time.sleep(0.06)
-    assert stop.cancel()  # the grace period is over
-    other = StopController(grace=60)
-    other.saw_pid(5)
-    other.handle(signal.SIGINT)
-    assert not other.cancel()
-    other.handle(signal.SIGINT)  # a second signal forces at once
-    assert other.cancel()
-
-
-def test_exit_code_counts_repetitions_that_did_not_run(setup):
-    _, recorder, _, _ = setup
-    done = recorder.finish("complete", None)
-    assert Outcome(Path("x"), done).exit_code == 1  # planned 12, recorded 0
-    assert Outcome(Path("x"), done.model_copy(update={"planned_repetitions": 0})).exit_code == 0
-    interrupted = done.model_copy(update={"status": "interrupted"})
-    assert Outcome(Path("x"), interrupted).exit_code == 130
-    # 128 + the signal's number, as a shell reports a process a signal ended
-    for sig, code in ((signal.SIGINT, 130), (signal.SIGHUP, 129), (signal.SIGQUIT, 131), (signal.SIGTERM, 143)):
-        assert Outcome(Path("x"), interrupted, signal=sig).exit_code == code
-
-
-def test_a_lost_terminal_stops_the_run_and_a_second_hangup_does_not_force_it(monkeypatch):
-    sent = []
-    monkeypatch.setattr("os.kill", lambda pid, sig: sent.append((pid, sig)))
-    stop = StopController(grace=60)
-    stop.saw_pid(777)
-    stop.handle(signal.SIGHUP)
-    assert sent == [(777, signal.SIGINT)] and stop.stopping and stop.signal_number == signal.SIGHUP
-    with pytest.raises(Interrupted, match="interrupted by SIGHUP"):
-        stop.check()
-    stop.handle(signal.SIGHUP)  # the shell passes its own hang-up on to its jobs: the same event again
-    assert not stop.cancel()
-    stop.handle(signal.SIGQUIT)  # a user's second signal forces
-    assert stop.cancel()
-    quit_ = StopController(grace=60)
-    quit_.handle(signal.SIGQUIT)
-    quit_.handle(signal.SIGQUIT)
-    assert quit_.signal_name == "SIGQUIT" and quit_.cancel()
-
-
-def test_every_stop_signal_is_handled_while_installed_and_restored_after():
-    before = {sig: signal.getsignal(sig) for sig in StopController.SIGNALS}
-    stop = StopController()
-    with stop.installed():
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-            assert signal.getsignal(sig) == stop.handle
-    assert {sig: signal.getsignal(sig) for sig in StopController.SIGNALS} == before
-
-
-def test_under_nohup_a_hangup_stays_ignored():
-    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    try:
-        stop = StopController()
-        with stop.installed():
-            assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
-            assert signal.getsignal(signal.SIGTERM) == stop.handle
-        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
-    finally:
-        signal.signal(signal.SIGHUP, previous)
-
-
-def test_a_hung_up_terminal_is_replaced_by_dev_null():
-    """A real pty: once its master is closed the slave is hung up (EIO on write, no longer a tty)."""
-    master, slave = os.openpty()
-    stop = StopController()
-    stop._terminals = [slave]  # what installed() records for stdin/stdout/stderr
-    stop.release_terminal()  # still a live terminal: left alone
-    assert os.isatty(slave)
-    os.close(master)
-    with pytest.raises(OSError) as info:
-        os.write(slave, b"x")
-    assert info.value.errno == errno.EIO
-    stop.release_terminal()
-    assert os.write(slave, b"the summary") == 11  # /dev/null now
-    assert os.path.samestat(os.fstat(slave), Path(os.devnull).stat())
-    os.close(slave)
-
-
 def test_node_metrics_attach_or_say_why_missing(tmp_path, data_dir):
-    from cnibench.results.model import EgressSample
-    from cnibench.runner import with_node_metrics
+    from cnibench.orchestration.events import with_node_metrics
+    from cnibench.scenarios.egress import EgressSample
 
     out = tmp_path / "rep-01.metrics"
     out.mkdir()
@@ -303,8 +196,8 @@ def test_node_metrics_attach_or_say_why_missing(tmp_path, data_dir):
 
 
 def test_a_query_without_series_is_a_metrics_error_beside_what_was_found(data_dir):
-    from cnibench.results.model import EgressSample
-    from cnibench.runner import with_node_metrics
+    from cnibench.orchestration.events import with_node_metrics
+    from cnibench.scenarios.egress import EgressSample
 
     sample = EgressSample(cni="hostgw", scenario="egress", repetition=1, status="ok", protocol="tcp")
     found = with_node_metrics(sample, data_dir / "cases" / "parsers" / "prometheus-window-no-net-series", None)
@@ -317,22 +210,22 @@ def test_a_query_without_series_is_a_metrics_error_beside_what_was_found(data_di
 
 
 def test_kube_results_carry_runtime_expectations_and_cluster_facts(tmp_path, data_dir):
-    from cnibench.platforms.kube.platform import KubePlatform
+    from cnibench.platforms import get_platform
     from cnibench.spec import load_spec_data
 
-    data = load_spec_data(Path(__file__).resolve().parents[2] / "examples" / "kind-antrea-vs-cilium.yaml")
+    data = load_spec_data(Path(__file__).resolve().parents[3] / "examples" / "kind-antrea-vs-cilium.yaml")
     # the captured iperf3 output's server saw 203.0.113.254: put kind's network around it
     data["network"]["node_cidr"] = "203.0.113.0/24"
     data["scenarios"]["egress"]["egress_ip"] = "203.0.113.254"
     data["scenarios"]["ingress"]["lb_ip"] = "203.0.113.250"
     spec = parse_spec(data)
-    compiled = KubePlatform("kind").compile(make_plan(spec, ["egress"]), run_dir=tmp_path, prefix="cnib0000")
-    recorder = _recorder(tmp_path, "kind", len(compiled.runs))
+    compiled = get_platform("kind").compile(make_plan(spec, ["egress"]), run_dir=tmp_path, prefix="cnib0000")
+    recorder = _recorder(tmp_path, "kind", len(compiled.repetitions))
     handler = EventHandler(
-        runs=compiled.runs,
+        repetitions=compiled.repetitions,
         run_dir=tmp_path,
         recorder=recorder,
-        progress=Progress(compiled.runs, stream=io.StringIO()),
+        progress=Progress(compiled.repetitions, stream=io.StringIO()),
         stop=StopController(),
         facts=compiled.facts,
     )
@@ -343,7 +236,7 @@ def test_kube_results_carry_runtime_expectations_and_cluster_facts(tmp_path, dat
             "event_data": {"task": "Read", "res": {"kind": "cluster_facts", "cni": "antrea", "facts": facts}},
         }
     )
-    baseline, egress = compiled.runs[0], compiled.runs[3]
+    baseline, egress = compiled.repetitions[0], compiled.repetitions[3]
     assert (baseline.cni, baseline.scenario, egress.scenario) == ("antrea", "egress-baseline", "egress")
     for run, golden, expect in (
         (baseline, "tcp-hostgw-baseline.json", {"expected_source_ip": "172.18.0.4"}),
@@ -352,7 +245,7 @@ def test_kube_results_carry_runtime_expectations_and_cluster_facts(tmp_path, dat
         Path(run.artifact).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(data_dir / "iperf3" / golden, run.artifact)
         res = {"output": run.artifact, "exit_code": 0, "started_at": 1.0, "ended_at": 13.0, "expect": expect}
-        handler(_item("runner_item_on_ok", "Measure", {"stdout": run.command["stdout"]}, **res))
+        handler(_item("runner_item_on_ok", "Measure", {"stdout": str(run.command.stdout)}, **res))
     results = read_results(recorder.path)
     first, second = results.samples
     assert first.status == "ok" and first.expected_source_ip == "172.18.0.4" and first.egress_apply_s is None

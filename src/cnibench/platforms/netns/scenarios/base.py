@@ -1,0 +1,132 @@
+"""What a scenario deploys on the netns platform: an adapter per scenario (registered in
+:data:`cnibench.platforms.netns.scenarios.ADAPTERS`) that places its pods, picks and checks its addresses, renders
+what its trials apply and start, and compiles its repetitions, on a :class:`ClusterBuild` the platform hands it."""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from cnibench.doctor import tool_path
+from cnibench.platforms.files import Files
+from cnibench.repetition import MetricsWindow, Repetition
+from cnibench.scenarios.base import ScenarioSettings
+from cnibench.tools import nginx
+
+if TYPE_CHECKING:
+    from cnibench.platforms.base import Renderable
+    from cnibench.platforms.netns.addresses import AddressPlan
+    from cnibench.platforms.netns.topology import Topology
+    from cnibench.spec import Spec
+
+S = TypeVar("S", bound=ScenarioSettings)
+#: Seconds a server may take to listen on its port.
+DAEMON_START_TIMEOUT = 10.0
+
+
+def resolved(argv: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Tools by absolute path: ``ip netns exec`` searches the PATH of a shell the user may not have."""
+    return (tool_path(argv[0]) or argv[0], *argv[1:])
+
+
+@dataclass
+class ClusterBuild:
+    """One CNI's cluster while its run is compiled: what the adapters add (servers, trials, steps, rendered files)."""
+
+    spec: Spec
+    cni: str
+    topo: Topology
+    run_dir: Path
+    renders: dict[Path, Renderable]
+    #: how a repetition reaches Prometheus (None: metrics disabled)
+    metrics_access: dict[str, Any] | None = None
+    scrape_interval_s: float = 1.0
+    daemons: list[dict[str, Any]] = field(default_factory=list)
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)
+
+    @property
+    def rendered(self) -> Path:
+        return self.run_dir / "rendered" / self.cni
+
+    def log(self, name: str) -> Path:
+        return self.run_dir / "logs" / self.cni / f"{name}.log"
+
+    def daemon(self, name: str, netns: str, argv: list[str], port: int | None) -> dict[str, Any]:
+        """A long-running server the playbook starts (owned by its PID), as the playbook's variables."""
+        return {
+            "name": name,
+            "netns": netns,
+            "argv": list(resolved(argv)),
+            "listen_port": port,
+            "log": str(self.log(name)),
+            "timeout": DAEMON_START_TIMEOUT,
+        }
+
+    def nginx(self, name: str, netns: str, port: int, conf: Callable[[Path, Path], str]) -> dict[str, Any]:
+        """An nginx server with its own rendered config (``conf(prefix, error_log)``), as a daemon."""
+        prefix = self.run_dir / "nginx" / self.cni / name
+        log = self.log(name)
+        self.renders[prefix] = Files({"nginx.conf": conf(prefix, log)}, dirs=["tmp"])
+        return {**self.daemon(name, netns, nginx.argv(prefix / "nginx.conf", prefix, log), port), "log": str(log)}
+
+    def finish(self, repetitions: list[Repetition]) -> list[Repetition]:
+        """The repetitions as they run: tools by absolute path, and the metrics window after each one."""
+        out = []
+        for rep in repetitions:
+            command = dataclasses.replace(rep.command, argv=resolved(rep.command.argv))
+            if self.metrics_access is not None:
+                window = MetricsWindow(
+                    out=rep.artifact.parent / f"rep-{rep.repetition:02d}.metrics",
+                    warmup_s=rep.warmup_s,
+                    scrape_interval_s=self.scrape_interval_s,
+                    access=self.metrics_access,
+                )
+                command = dataclasses.replace(command, metrics=window)
+            out.append(dataclasses.replace(rep, command=command))
+        return out
+
+    def add_trial(
+        self, trial: str, repetitions: list[Repetition], *, bundles: list[str], daemons: list[dict[str, Any]]
+    ) -> None:
+        """One trial for the playbook: bundles applied for the trial only, servers it starts, its repetitions."""
+        self.trials.append(
+            {
+                "cni": self.cni,
+                "scenario": trial,
+                "bundles": bundles,
+                "bundles_reversed": list(reversed(bundles)),
+                "daemons": daemons,
+                "runs": [rep.to_vars() for rep in repetitions],
+            }
+        )
+
+
+class NetnsAdapter(ABC, Generic[S]):
+    """A scenario on the netns platform."""
+
+    scenario: ClassVar[str]
+
+    def pods(self, settings: S, workers: list[str], gateway: str) -> list[tuple[str, str]]:
+        """``(pod, node)`` pairs the scenario's trials need."""
+        return []
+
+    def needs_client(self, settings: S) -> bool:
+        """Whether it needs the host in front of the cluster (a load generator there)."""
+        return False
+
+    def resolve(self, settings: S, addresses: AddressPlan) -> S:
+        """``settings`` with the addresses the platform picks filled in (a new model, pure)."""
+        return settings
+
+    def check(self, settings: S, spec: Spec, addresses: AddressPlan) -> None:
+        """Its addresses against the plan; raises :class:`~cnibench.spec.base.FieldError`."""
+
+    @abstractmethod
+    def compile(self, settings: S, cluster: ClusterBuild, trials: dict[str, int]) -> list[Repetition]:
+        """Render what its trials (``{trial: repetitions}``) apply and start, add them to ``cluster`` and return
+        their repetitions, in run order."""

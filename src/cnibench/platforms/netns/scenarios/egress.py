@@ -1,0 +1,85 @@
+"""The egress scenario on netns: the client pod on a worker that is not the gateway, the iperf3 server in the
+external network (reachable only through the gateway node), and the equivalent of a CiliumEgressGatewayPolicy /
+Antrea Egress for the ``egress`` trial: the gateway node owns the egress IP and SNATs the client's traffic to it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from cnibench.platforms.netns.render import render_egress_policy
+from cnibench.platforms.netns.scenarios import ADAPTERS
+from cnibench.platforms.netns.scenarios.base import ClusterBuild, NetnsAdapter
+from cnibench.repetition import Repetition
+from cnibench.scenarios.egress import CLIENT_POD, EGRESS, NAME, SERVER_NAME, TRIALS, EgressSettings, client_node
+from cnibench.spec.base import FieldError
+from cnibench.tools import iperf3
+
+if TYPE_CHECKING:
+    from cnibench.platforms.netns.addresses import AddressPlan
+    from cnibench.spec import Spec
+
+
+class NetnsEgress(NetnsAdapter[EgressSettings]):
+    scenario: ClassVar[str] = NAME
+
+    def pods(self, settings: EgressSettings, workers: list[str], gateway: str) -> list[tuple[str, str]]:
+        return [(CLIENT_POD, client_node(workers, gateway))]
+
+    def resolve(self, settings: EgressSettings, addresses: AddressPlan) -> EgressSettings:
+        if settings.egress_ip is not None:
+            return settings
+        return settings.model_copy(update={"egress_ip": settings.external_cidr.broadcast_address - 1})
+
+    def check(self, settings: EgressSettings, spec: Spec, addresses: AddressPlan) -> None:
+        where = ("scenarios", NAME)
+        if settings.server_ip is not None:
+            raise FieldError((*where, "server_ip"), "netns places the server itself (see external_cidr)")
+        for other_name, other in (("pod_cidr", addresses.pod_cidr), ("node_cidr", addresses.node_cidr)):
+            if settings.external_cidr.overlaps(other):
+                raise FieldError(
+                    (*where, "external_cidr"), f"{settings.external_cidr} overlaps network.{other_name} {other}"
+                )
+            if settings.egress_ip in other:
+                raise FieldError((*where, "egress_ip"), f"{settings.egress_ip} is inside network.{other_name} {other}")
+
+    def compile(self, settings: EgressSettings, cluster: ClusterBuild, trials: dict[str, int]) -> list[Repetition]:
+        topo = cluster.topo
+        client = topo.pod(CLIENT_POD)
+        server_ip = topo.external.server_ip
+        cluster.daemons.append(
+            cluster.daemon(SERVER_NAME, topo.external.netns, iperf3.server_argv(server_ip), iperf3.DEFAULT_PORT)
+        )
+        cluster.steps.append(f"start the iperf3 server at {server_ip} in the external network")
+        policy_dir = cluster.rendered / "egress-policy"
+        cluster.renders[policy_dir] = render_egress_policy(
+            topo, pods=[client.name], egress_ip=str(settings.egress_ip), destinations=[topo.external.cidr]
+        )
+        repetitions = EGRESS.repetitions(
+            settings,
+            cni=cluster.cni,
+            trials=trials,
+            run_dir=cluster.run_dir,
+            server_ip=server_ip,
+            client_node_ip=topo.node(client.node).ip,
+            netns=client.netns,
+        )
+        repetitions = cluster.finish(repetitions)
+        for trial in (t for t in TRIALS if t in trials):
+            trial_reps = [r for r in repetitions if r.scenario == trial]
+            policy = str(policy_dir / "bundle.json") if trial == NAME else None
+            if policy:
+                cluster.steps.append(
+                    f"apply the egress policy: {topo.external.gateway_node} owns {settings.egress_ip} and SNATs "
+                    f"{client.name}'s traffic to {topo.external.cidr}"
+                )
+            cluster.steps.append(
+                f"{trial}: {len(trial_reps)} x `{trial_reps[0].command.shown}` in {client.name} on {client.node}"
+                + ("" if policy else "; the client's node masquerades")
+            )
+            if policy:
+                cluster.steps.append("remove the egress policy")
+            cluster.add_trial(trial, trial_reps, bundles=[policy] if policy else [], daemons=[])
+        return repetitions
+
+
+ADAPTERS.register(NAME, NetnsEgress())
