@@ -29,10 +29,6 @@ class MeasurementError(CnibenchError):
     """A measurement tool failed or its output could not be used."""
 
 
-class OrchestrationError(CnibenchError):
-    """The Ansible run failed; the message is the failing task's."""
-
-
 class ResultsError(CnibenchError):
     """A results file is missing, broken or of an unknown schema version."""
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cnibench import runstate as run_state
 from cnibench.platforms.netns import ops
-from cnibench.platforms.netns import state as run_state
 from cnibench.proc import descendants
 
 
@@ -22,7 +22,7 @@ def _others_live_runs() -> set[str]:
     out = set()
     for path in run_state.STATE_DIR.glob("cnib*.json"):
         data = run_state.read_state(path)
-        if run_state.owner_alive(data) and data.get("owner_pid") not in ours:
+        if run_state.state_owner_alive(data) and data.get("owner_pid") not in ours:
             out.add(str(data.get("prefix") or path.stem))
     return out
 

@@ -22,9 +22,9 @@ from cnibench import commands
 from cnibench.platforms.netns import ops
 from cnibench.platforms.netns import platform as netns_platform
 from cnibench.platforms.netns.render import render_cluster, render_egress_policy
-from cnibench.platforms.netns.state import STATE_DIR
 from cnibench.results.model import read_results
 from cnibench.results.store import Store
+from cnibench.runstate import STATE_DIR
 from cnibench.tools import iperf3
 
 from .conftest import cnibench, prefix_of, processes_mentioning, run_dir_of, wait_for_samples, write_spec

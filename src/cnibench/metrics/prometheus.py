@@ -17,14 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from cnibench import direct
+from cnibench.errors import CnibenchError
 from cnibench.metrics.catalogue import NETNS_UPLINKS, UTILISATION, UTILISATION_RANGE, expressions, rate_window_s
+from cnibench.proc import wait_until
 
 NODE_EXPORTER_PORT = 9100
 PROMETHEUS_PORT = 9090
 HTTP_TIMEOUT_S = 5.0
 
 
-class PrometheusError(Exception):
+class PrometheusError(CnibenchError):
     """Prometheus could not be reached or refused a query; the message says which and why."""
 
 
@@ -101,34 +103,36 @@ def targets_health(url: str) -> dict[str, str]:
 def wait_targets_up(url: str, expected: int, timeout: float) -> float:
     """Poll until ``expected`` targets are up; return the seconds it took. The deadline error names the laggards."""
     start = time.monotonic()
-    last = "Prometheus did not answer"
-    while True:
+    last = ["Prometheus did not answer"]
+
+    def all_up() -> bool | None:
         try:
             health = targets_health(url)
-            if len(health) >= expected and all(h == "up" for h in health.values()):
-                return time.monotonic() - start
-            waiting = {n: h for n, h in health.items() if h != "up"}
-            last = f"{len(health) - len(waiting)} of {expected} up; waiting for " + (
-                ", ".join(f"{n}: {h}" for n, h in sorted(waiting.items())) or "targets to appear"
-            )
         except PrometheusError as exc:
-            last = str(exc)
-        if time.monotonic() - start > timeout:
-            raise PrometheusError(f"node_exporter targets not up within {timeout:g} s: {last}")
-        time.sleep(0.1)
+            last[0] = str(exc)
+            return None
+        if len(health) >= expected and all(h == "up" for h in health.values()):
+            return True
+        waiting = {n: h for n, h in health.items() if h != "up"}
+        last[0] = f"{len(health) - len(waiting)} of {expected} up; waiting for " + (
+            ", ".join(f"{n}: {h}" for n, h in sorted(waiting.items())) or "targets to appear"
+        )
+        return None
+
+    if wait_until(all_up, timeout) is None:
+        raise PrometheusError(f"node_exporter targets not up within {timeout:g} s: {last[0]}")
+    return time.monotonic() - start
 
 
 def wait_scraped_past(url: str, moment: float, timeout: float) -> None:
     """Wait until every target has been scraped after ``moment`` (so the window's last sample is in)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        data = get(url, "/api/v1/query", {"query": "min(timestamp(up))"})
-        result = data.get("result", [])
-        if result and float(result[0]["value"][1]) >= moment:
-            return
-        if time.monotonic() > deadline:
-            raise PrometheusError(f"no scrape after the measurement ended within {timeout:g} s")
-        time.sleep(0.1)
+
+    def scraped() -> bool | None:
+        result = get(url, "/api/v1/query", {"query": "min(timestamp(up))"}).get("result", [])
+        return True if result and float(result[0]["value"][1]) >= moment else None
+
+    if wait_until(scraped, timeout) is None:
+        raise PrometheusError(f"no scrape after the measurement ended within {timeout:g} s")
 
 
 def fetch_window(

@@ -51,10 +51,10 @@ def netns_bundle(params: Params) -> Result:
 
 def netns_daemon(params: Params) -> Result:
     """Start a long-running server inside a namespace, owned by its PID (it outlives the task)."""
-    from cnibench.platforms.netns import process
+    from cnibench import spawn
 
     try:
-        pid = process.start_daemon(
+        pid = spawn.start_daemon(
             params["netns"],
             params["argv"],
             log=Path(params["log"]),
@@ -69,9 +69,10 @@ def netns_daemon(params: Params) -> Result:
 def netns_exec(params: Params) -> Result:
     """One repetition on the netns platform: the tool in its namespace, stdout to the raw artifact, then the
     metrics window; a tool that fails is a failed repetition cnibench records, not a failed task."""
-    from cnibench.platforms.netns import process
+    from cnibench import spawn
+    from cnibench.platforms.netns import metrics as netns_metrics
 
-    result = process.exec_to_file(
+    result = spawn.exec_to_file(
         params["netns"],
         params["argv"],
         output=Path(params["output"]),
@@ -80,7 +81,7 @@ def netns_exec(params: Params) -> Result:
     )
     out: Result = {"kind": "measurement", "changed": True, **result.as_module_result(params["output"])}
     if params["metrics"]:
-        out["metrics_error"] = process.fetch_metrics(
+        out["metrics_error"] = netns_metrics.fetch_metrics(
             params["metrics"], started_at=result.started_at, ended_at=result.ended_at
         )
     return out
@@ -88,9 +89,9 @@ def netns_exec(params: Params) -> Result:
 
 def prometheus_ready(params: Params) -> Result:
     """Wait until Prometheus (in its namespace) scrapes every node's node_exporter; the seconds it took."""
-    from cnibench.platforms.netns import process
+    from cnibench.platforms.netns import metrics as netns_metrics
 
-    answer = process.metrics_in_netns(
+    answer = netns_metrics.metrics_in_netns(
         params["netns"],
         ["wait", "--url", params["url"], "--targets", str(params["targets"]), "--timeout", str(params["timeout"])],
         timeout=params["timeout"] + 15,
@@ -106,13 +107,12 @@ def prometheus_ready(params: Params) -> Result:
 def kube_measure(params: Params) -> Result:
     """One repetition on a Kubernetes platform, run on this machine (kubectl exec into the client pod, or k6);
     ``@name@`` placeholders are filled with what only the run knows (the Gateway's address)."""
-    from cnibench import direct
+    from cnibench import direct, spawn
     from cnibench.platforms.kube import ops
-    from cnibench.platforms.netns import process
 
     argv = ops.substitute(params["argv"], params["substitutions"])
     env = direct.no_proxy_env(ops.substitute(params["no_proxy"], params["substitutions"]), dict(os.environ))
-    result = process.exec_to_file(
+    result = spawn.exec_to_file(
         "", argv, output=Path(params["output"]), timeout=params["timeout"], env=env, unset_env=params["unset_env"]
     )
     out: Result = {

@@ -41,6 +41,7 @@ else:
             return _spec_model()
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = [
     "MAX_SPEC_BYTES",
     "SPEC_VERSION",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from cnibench import pins
+from cnibench import runstate as run_state
 from cnibench.estimate import Priors
 from cnibench.metrics.prometheus import PROMETHEUS_PORT
 from cnibench.plan import repetition_overhead_s
@@ -23,7 +24,6 @@ from cnibench.platforms.files import Files
 from cnibench.platforms.kube import render
 from cnibench.platforms.kube.ops import Kubectl
 from cnibench.platforms.kube.settings import KubernetesSettings, aks_settings, kube_settings
-from cnibench.platforms.netns import state as run_state
 from cnibench.repetition import MetricsWindow, Repetition
 from cnibench.scenarios import egress, ingress
 from cnibench.scenarios.egress import EGRESS

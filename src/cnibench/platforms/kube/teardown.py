@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cnibench import runstate as run_state
 from cnibench.doctor import tool_path
 from cnibench.errors import PlatformError
 from cnibench.platforms.kube.ops import Kubectl, existing, managed_by_cnibench
 from cnibench.platforms.kube.render import GATEWAY_NODE_LABEL, MANAGED_BY
-from cnibench.platforms.netns import state as run_state
 from cnibench.proc import CommandError, run
 
 #: Cluster-wide kinds cnibench may create (the namespace holds the rest).
@@ -270,7 +270,7 @@ def find_leftovers(directory: Path) -> list[KubeLeftover]:
             KubeLeftover(
                 prefix=str(data.get("prefix") or path.stem),
                 state_file=path,
-                owner_alive=run_state.owner_alive(data),
+                owner_alive=run_state.state_owner_alive(data),
                 run_dir=data.get("run_dir"),
                 data=data,
             )

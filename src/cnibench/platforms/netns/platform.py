@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import yaml
 
 from cnibench import doctor
+from cnibench import runstate as run_state
 from cnibench.estimate import Priors
 from cnibench.metrics import catalogue as queries
 from cnibench.metrics import prometheus as prom
@@ -19,7 +20,6 @@ from cnibench.platforms import PLATFORMS
 from cnibench.platforms.base import Compiled, Leftover, Platform, Renderable
 from cnibench.platforms.files import Files
 from cnibench.platforms.netns import ops
-from cnibench.platforms.netns import state as run_state
 from cnibench.platforms.netns.addresses import DEFAULT_EXTERNAL_CIDR, AddressPlan
 from cnibench.platforms.netns.datapaths import DATAPATHS
 from cnibench.platforms.netns.render import render_cluster

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import io
 
-from cnibench.platforms.netns.process import STDERR_HEAD, _CappedSink
+from cnibench.spawn import STDERR_HEAD, _CappedSink
 
 
 def test_stderr_is_capped_while_it_comes(tmp_path):

@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Thin wrapper: module_utils/cnibench.py runs cnibench.orchestration.tasks.prometheus_ready (typed and unit-tested).
-# cnibench.platforms.netns.process.metrics_in_netns (typed and unit-tested).
+# cnibench.platforms.netns.netns_metrics.metrics_in_netns (typed and unit-tested).
 from __future__ import annotations
 
 DOCUMENTATION = r"""

@@ -1,12 +1,12 @@
-"""Processes inside namespaces: long-running daemons owned by PID, and measured one-shot commands."""
+"""The processes a run starts and owns: long-running servers (by PID, in their own session, so they outlive the
+Ansible task that started them and are stopped by their process group) and measured commands (standard output to
+the raw artifact, standard error capped, killed at a deadline), in a network namespace or on this machine."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from cnibench.errors import PlatformError
-from cnibench.platforms.netns.ops import NETNS_DIR
-from cnibench.proc import error_summary, terminate
+from cnibench.proc import error_summary, terminate, wait_until
 
+#: Where ``ip netns`` keeps the named namespaces.
+NETNS_DIR = Path("/run/netns")
 _LISTEN = "0A"
 #: Daemons started by this process, kept so their Popen objects are not collected while they run.
 _DAEMONS: dict[int, subprocess.Popen[bytes]] = {}
@@ -81,16 +82,17 @@ def start_daemon(
     _DAEMONS[proc.pid] = proc
     if listen_port is None:
         return proc.pid
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def listening() -> bool | None:
         if proc.poll() is not None:
             raise PlatformError(
                 f"{Path(argv[0]).name} in {netns} exited with code {proc.returncode}: {_complaint(log)}"
             )
         # read the socket table only once the process is in its namespace, or we would read the host's
-        if in_namespace(proc.pid, netns) and listen_port in listening_ports(proc.pid):
-            return proc.pid
-        time.sleep(0.01)
+        return True if in_namespace(proc.pid, netns) and listen_port in listening_ports(proc.pid) else None
+
+    if wait_until(listening, timeout, interval=0.01):
+        return proc.pid
     stop_daemon(proc.pid)
     raise PlatformError(
         f"{Path(argv[0]).name} in {netns} did not listen on port {listen_port} within {timeout:g} s: "
@@ -118,49 +120,6 @@ def _complaint(path: Path) -> str:
     except OSError:
         return ""
     return error_summary(text)
-
-
-def metrics_in_netns(netns: str, args: list[str], *, timeout: float) -> dict[str, Any]:
-    """Run ``python -m cnibench.metrics ARGS`` inside ``netns`` (where Prometheus is reachable); its JSON answer.
-
-    Prometheus failing is an answer too (``{"error": ...}``), never an exception: metrics are then missing.
-    """
-    argv = netns_argv(netns, [sys.executable, "-m", "cnibench.metrics", *args])
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return {"error": f"metrics query did not finish within {timeout:g} s"}
-    lines = proc.stdout.strip().splitlines()
-    try:
-        answer = json.loads(lines[-1]) if lines else {}
-    except ValueError:
-        answer = {}
-    if not isinstance(answer, dict) or not answer:
-        return {"error": f"metrics query failed: {error_summary(proc.stderr) or 'no answer'}"}
-    return answer
-
-
-def fetch_metrics(metrics: dict[str, Any], *, started_at: float, ended_at: float) -> str | None:
-    """Query Prometheus over a repetition's measurement window; returns why the metrics are missing, or None."""
-    interval = float(metrics["scrape_interval_s"])
-    answer = metrics_in_netns(
-        metrics["netns"],
-        [
-            "fetch",
-            "--url",
-            metrics["url"],
-            "--start",
-            f"{started_at + float(metrics.get('offset', 0)):.3f}",
-            "--end",
-            f"{ended_at:.3f}",
-            "--scrape-interval",
-            f"{interval:g}",
-            "--out",
-            metrics["out"],
-        ],
-        timeout=10 * interval + 30,
-    )
-    return str(answer["error"]) if "error" in answer else None
 
 
 @dataclass(frozen=True)
