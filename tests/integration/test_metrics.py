@@ -80,7 +80,7 @@ def test_every_sample_carries_node_metrics_and_the_window_is_right(tmp_path):
 
 
 def test_prometheus_dying_leaves_the_measurements_and_marks_metrics_missing(tmp_path):
-    # a sub-second scrape interval on the way: Prometheus must accept every duration the catalogue builds
+    # a sub-second scrape interval on the way: Prometheus must accept every duration the queries use
     spec = _spec(tmp_path / "spec.yaml", metrics={"enabled": True, "scrape_interval": "500ms"}, repetitions=3)
     results_dir = tmp_path / "results"
     proc = cnibench("run", str(spec), "--results-dir", str(results_dir))

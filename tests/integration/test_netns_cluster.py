@@ -12,7 +12,8 @@ from cnibench import runstate as run_state
 from cnibench import spawn
 from cnibench.errors import PlatformError
 from cnibench.platforms.netns import ops
-from cnibench.platforms.netns.render import render_cluster, render_egress_policy
+from cnibench.platforms.netns.render import render_cluster
+from cnibench.platforms.netns.scenarios.egress import render_egress_policy
 from cnibench.platforms.netns.topology import build_topology, new_prefix
 from cnibench.tools import iperf3
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from cnibench import direct
 from cnibench.errors import CnibenchError
-from cnibench.metrics.catalogue import NETNS_UPLINKS, UTILISATION, UTILISATION_RANGE, expressions, rate_window_s
+from cnibench.metrics.queries import NETNS_UPLINKS, UTILISATION, UTILISATION_RANGE, expressions, rate_window_s
 from cnibench.proc import wait_until
 
 NODE_EXPORTER_PORT = 9100
@@ -44,7 +44,7 @@ def config(*, scrape_interval: str, targets: list[tuple[str, str]]) -> dict[str,
 
 
 def node_exporter_argv(listen: str) -> list[str]:
-    """node_exporter with only what the catalogue needs: cheap to scrape every second."""
+    """node_exporter with only what the node metrics queries need: cheap to scrape every second."""
     return [
         "prometheus-node-exporter",
         f"--web.listen-address={listen}",
@@ -144,7 +144,7 @@ def fetch_window(
     out_dir: Path,
     uplinks: str = NETNS_UPLINKS,
 ) -> dict[str, Path]:
-    """Run every catalogue query over ``[start, end + one scrape interval]`` with the scrape interval as step and
+    """Run every node metrics query over ``[start, end + one scrape interval]`` with the scrape interval as step and
     save each raw answer as ``out_dir/<name>.json``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     # a scrape after the end: the last point inside the measurement is computed from complete data

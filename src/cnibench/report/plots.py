@@ -19,8 +19,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from cnibench.metrics.catalogue import UTILISATION, UTILISATION_RANGE
 from cnibench.metrics.prometheus import series_points
+from cnibench.metrics.queries import UTILISATION, UTILISATION_RANGE
 from cnibench.results.analysis import Group, Verdict
 from cnibench.results.model import RunResults
 from cnibench.results.stats import summarize

@@ -711,7 +711,7 @@ class KubePlatform(Platform):
 
     def environment(self, spec: Spec) -> dict[str, Any]:
         from cnibench import environment
-        from cnibench.metrics import catalogue as queries
+        from cnibench.metrics import queries
 
         facts = environment.kube_tools(self.name)
         if spec.metrics.enabled:

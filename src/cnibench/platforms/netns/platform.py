@@ -13,8 +13,8 @@ import yaml
 from cnibench import doctor
 from cnibench import runstate as run_state
 from cnibench.estimate import Priors
-from cnibench.metrics import catalogue as queries
 from cnibench.metrics import prometheus as prom
+from cnibench.metrics import queries
 from cnibench.plan import repetition_overhead_s
 from cnibench.platforms import PLATFORMS
 from cnibench.platforms.base import Compiled, Leftover, Platform, Renderable

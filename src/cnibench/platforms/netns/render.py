@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cnibench.platforms.netns.topology import (
-    EGRESS_ROUTE_TABLE,
-    EGRESS_RULE_PREF,
     Node,
     Topology,
 )
@@ -93,7 +91,7 @@ def _lines(*lines: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-class _Steps:
+class Steps:
     """Collects numbered steps so file names sort in application order."""
 
     def __init__(self, start: int = 0) -> None:
@@ -114,7 +112,7 @@ class _Steps:
 
 def render_cluster(topo: Topology) -> Bundle:
     """Every step that builds ``topo``; removing it deletes its namespaces (and whatever runs inside them)."""
-    steps = _Steps()
+    steps = Steps()
     p = topo
     # 1. all namespaces first, so that veth peers can be created straight into their target namespace
     steps.add("ip", None, "namespaces", [f"netns add {ns}" for ns in topo.namespaces])
@@ -207,7 +205,7 @@ def render_cluster(topo: Topology) -> Bundle:
                 # outside the cluster: it knows the node network, and nothing about pods
             ],
         )
-    remove = _Steps(start=90)
+    remove = Steps(start=90)
     remove.add("destroy", None, "destroy-namespaces", list(reversed(topo.namespaces)))
     return Bundle(
         name="cluster",
@@ -285,154 +283,3 @@ def _node_nat(topo: Topology) -> list[str]:
         "  }",
         "}",
     ]
-
-
-# --------------------------------------------------------------------------------------------- egress
-
-
-def render_egress_policy(topo: Topology, *, pods: list[str], egress_ip: str, destinations: list[str]) -> Bundle:
-    """The netns equivalent of a CiliumEgressGatewayPolicy / Antrea Egress.
-
-    The gateway node owns ``egress_ip`` and SNATs the selected pods' traffic to ``destinations`` to it (an nft
-    table that runs before the CNI's masquerade); nodes hosting selected pods skip masquerade for that traffic
-    and policy-route it to the gateway node: over the node network (hostgw) or the overlay (vxlan).
-    """
-    selected = [topo.pod(name) for name in pods]
-    gateway = topo.gateway
-    p = topo
-    apply = _Steps()
-    remove = _Steps(start=50)
-    src = ", ".join(pod.ip for pod in selected)
-    dst = ", ".join(destinations)
-    apply.add("ip", gateway.netns, "gateway-egress-ip", [f"addr add {egress_ip}/32 dev {p.external_dev}"])
-    apply.add(
-        "nft",
-        gateway.netns,
-        "gateway-snat",
-        [
-            f"table ip {p.egress_table} {{",
-            "  chain postrouting {",
-            "    type nat hook postrouting priority srcnat - 10; policy accept;",
-            f"    ip saddr {{ {src} }} ip daddr {{ {dst} }} oifname {p.external_dev} counter snat to {egress_ip}",
-            "  }",
-            "}",
-        ],
-    )
-    remove.add(
-        "nft",
-        gateway.netns,
-        "gateway-snat-remove",
-        [f"add table ip {p.egress_table}", f"delete table ip {p.egress_table}"],
-    )
-    remove.add(
-        "ip",
-        gateway.netns,
-        "gateway-egress-ip-remove",
-        [f"addr del {egress_ip}/32 dev {p.external_dev}"],
-        tolerant=True,
-    )
-    via = topo.datapath_impl.egress_via(topo, gateway)
-    source_nodes = [topo.node(name) for name in dict.fromkeys(pod.node for pod in selected)]
-    for node in source_nodes:
-        if node is gateway:
-            continue
-        node_pods = [pod for pod in selected if pod.node == node.name]
-        apply.add(
-            "ip",
-            node.netns,
-            f"{node.name}-egress-route",
-            [f"route add default {via} table {EGRESS_ROUTE_TABLE}"]
-            + [
-                f"rule add from {pod.ip}/32 to {d} lookup {EGRESS_ROUTE_TABLE} pref {EGRESS_RULE_PREF}"
-                for pod in node_pods
-                for d in destinations
-            ],
-        )
-        apply.add(
-            "nft",
-            node.netns,
-            f"{node.name}-egress-no-masquerade",
-            [
-                f"add element ip {p.nat_table} egress_src {{ {', '.join(pod.ip for pod in node_pods)} }}",
-                f"add element ip {p.nat_table} egress_dst {{ {dst} }}",
-            ],
-        )
-        remove.add(
-            "ip",
-            node.netns,
-            f"{node.name}-egress-route-remove",
-            [f"rule del pref {EGRESS_RULE_PREF}" for _ in node_pods for _ in destinations]
-            + [f"route flush table {EGRESS_ROUTE_TABLE}"],
-            tolerant=True,
-        )
-        remove.add(
-            "nft",
-            node.netns,
-            f"{node.name}-egress-no-masquerade-remove",
-            [f"flush set ip {p.nat_table} egress_src", f"flush set ip {p.nat_table} egress_dst"],
-        )
-    return Bundle(
-        name="egress-policy",
-        prefix=topo.prefix,
-        namespaces=(),
-        apply=tuple(apply.items),
-        remove=tuple(remove.items),
-    )
-
-
-# --------------------------------------------------------------------------------------------- ingress
-
-
-def render_loadbalancer(
-    topo: Topology,
-    *,
-    node: str,
-    vip: str,
-    port: int,
-    mode: str,
-    backends: list[tuple[str, int]],
-) -> Bundle:
-    """A LoadBalancer IP as MetalLB's L2 mode gives it: ``node`` owns ``vip`` on the node network (it answers
-    ARP for it). In ``l4`` mode the node also DNATs ``vip:port`` to the backends, a new backend per connection
-    (``numgen inc``), and masquerades so replies return through it; in ``l7`` mode a proxy listens on the VIP.
-    """
-    owner = topo.node(node)
-    p = topo
-    apply = _Steps()
-    remove = _Steps(start=50)
-    apply.add("ip", owner.netns, "loadbalancer-ip", [f"addr add {vip}/32 dev {p.eth}"])
-    remove.add("ip", owner.netns, "loadbalancer-ip-remove", [f"addr del {vip}/32 dev {p.eth}"], tolerant=True)
-    if mode == "l4":
-        targets = ", ".join(f"{i} : {ip}" for i, (ip, _) in enumerate(backends))
-        ports = {backend_port for _, backend_port in backends}
-        if len(ports) != 1:
-            raise ValueError("l4 mode needs every backend on the same port")
-        backend_port = ports.pop()
-        ips = ", ".join(ip for ip, _ in backends)
-        apply.add(
-            "nft",
-            owner.netns,
-            "loadbalancer-dnat",
-            [
-                f"table ip {p.lb_table} {{",
-                "  chain prerouting {",
-                "    type nat hook prerouting priority dstnat; policy accept;",
-                f"    ip daddr {vip} tcp dport {port} counter "
-                f"dnat to numgen inc mod {len(backends)} map {{ {targets} }} : {backend_port}",
-                "  }",
-                "  chain postrouting {",
-                "    type nat hook postrouting priority srcnat; policy accept;",
-                f"    ct status dnat ip daddr {{ {ips} }} tcp dport {backend_port} counter masquerade",
-                "  }",
-                "}",
-            ],
-        )
-        remove.add(
-            "nft",
-            owner.netns,
-            "loadbalancer-dnat-remove",
-            [f"add table ip {p.lb_table}", f"delete table ip {p.lb_table}"],
-        )
-    return Bundle(
-        name="loadbalancer", prefix=topo.prefix, namespaces=(), apply=tuple(apply.items), remove=tuple(remove.items)
-    )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from cnibench.platforms.netns.render import Bundle, render_cluster, render_egress_policy
+from cnibench.platforms.netns.render import Bundle, render_cluster
+from cnibench.platforms.netns.scenarios.egress import render_egress_policy
 from cnibench.platforms.netns.topology import build_topology
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from cnibench.platforms.netns.render import render_egress_policy
+from cnibench.platforms.netns.render import Bundle, Steps
 from cnibench.platforms.netns.scenarios import ADAPTERS
 from cnibench.platforms.netns.scenarios.base import ClusterBuild, NetnsAdapter
+from cnibench.platforms.netns.topology import EGRESS_ROUTE_TABLE, EGRESS_RULE_PREF, Topology
 from cnibench.repetition import Repetition
 from cnibench.scenarios.egress import CLIENT_POD, EGRESS, NAME, SERVER_NAME, TRIALS, EgressSettings, client_node
 from cnibench.spec.base import FieldError
@@ -17,6 +18,96 @@ from cnibench.tools import iperf3
 if TYPE_CHECKING:
     from cnibench.platforms.netns.addresses import AddressPlan
     from cnibench.spec import Spec
+
+
+def render_egress_policy(topo: Topology, *, pods: list[str], egress_ip: str, destinations: list[str]) -> Bundle:
+    """The netns equivalent of a CiliumEgressGatewayPolicy / Antrea Egress.
+
+    The gateway node owns ``egress_ip`` and SNATs the selected pods' traffic to ``destinations`` to it (an nft
+    table that runs before the CNI's masquerade); nodes hosting selected pods skip masquerade for that traffic
+    and policy-route it to the gateway node: over the node network (hostgw) or the overlay (vxlan).
+    """
+    selected = [topo.pod(name) for name in pods]
+    gateway = topo.gateway
+    p = topo
+    apply = Steps()
+    remove = Steps(start=50)
+    src = ", ".join(pod.ip for pod in selected)
+    dst = ", ".join(destinations)
+    apply.add("ip", gateway.netns, "gateway-egress-ip", [f"addr add {egress_ip}/32 dev {p.external_dev}"])
+    apply.add(
+        "nft",
+        gateway.netns,
+        "gateway-snat",
+        [
+            f"table ip {p.egress_table} {{",
+            "  chain postrouting {",
+            "    type nat hook postrouting priority srcnat - 10; policy accept;",
+            f"    ip saddr {{ {src} }} ip daddr {{ {dst} }} oifname {p.external_dev} counter snat to {egress_ip}",
+            "  }",
+            "}",
+        ],
+    )
+    remove.add(
+        "nft",
+        gateway.netns,
+        "gateway-snat-remove",
+        [f"add table ip {p.egress_table}", f"delete table ip {p.egress_table}"],
+    )
+    remove.add(
+        "ip",
+        gateway.netns,
+        "gateway-egress-ip-remove",
+        [f"addr del {egress_ip}/32 dev {p.external_dev}"],
+        tolerant=True,
+    )
+    via = topo.datapath_impl.egress_via(topo, gateway)
+    source_nodes = [topo.node(name) for name in dict.fromkeys(pod.node for pod in selected)]
+    for node in source_nodes:
+        if node is gateway:
+            continue
+        node_pods = [pod for pod in selected if pod.node == node.name]
+        apply.add(
+            "ip",
+            node.netns,
+            f"{node.name}-egress-route",
+            [f"route add default {via} table {EGRESS_ROUTE_TABLE}"]
+            + [
+                f"rule add from {pod.ip}/32 to {d} lookup {EGRESS_ROUTE_TABLE} pref {EGRESS_RULE_PREF}"
+                for pod in node_pods
+                for d in destinations
+            ],
+        )
+        apply.add(
+            "nft",
+            node.netns,
+            f"{node.name}-egress-no-masquerade",
+            [
+                f"add element ip {p.nat_table} egress_src {{ {', '.join(pod.ip for pod in node_pods)} }}",
+                f"add element ip {p.nat_table} egress_dst {{ {dst} }}",
+            ],
+        )
+        remove.add(
+            "ip",
+            node.netns,
+            f"{node.name}-egress-route-remove",
+            [f"rule del pref {EGRESS_RULE_PREF}" for _ in node_pods for _ in destinations]
+            + [f"route flush table {EGRESS_ROUTE_TABLE}"],
+            tolerant=True,
+        )
+        remove.add(
+            "nft",
+            node.netns,
+            f"{node.name}-egress-no-masquerade-remove",
+            [f"flush set ip {p.nat_table} egress_src", f"flush set ip {p.nat_table} egress_dst"],
+        )
+    return Bundle(
+        name="egress-policy",
+        prefix=topo.prefix,
+        namespaces=(),
+        apply=tuple(apply.items),
+        remove=tuple(remove.items),
+    )
 
 
 class NetnsEgress(NetnsAdapter[EgressSettings]):

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from cnibench.platforms.files import Files
-from cnibench.platforms.netns.render import render_loadbalancer
+from cnibench.platforms.netns.render import Bundle, Steps
 from cnibench.platforms.netns.scenarios import ADAPTERS
 from cnibench.platforms.netns.scenarios.base import ClusterBuild, NetnsAdapter
+from cnibench.platforms.netns.topology import Topology
 from cnibench.repetition import Repetition
 from cnibench.scenarios.ingress import GATEWAY_NAME, INGRESS, NAME, IngressSettings, backend_names, placement
 from cnibench.tools import nginx
@@ -24,6 +25,61 @@ if TYPE_CHECKING:
 
 def _echo_conf(ref: nginx.BackendRef, prefix: Path, log: Path) -> str:
     return nginx.echo_conf(ref.name, ref, prefix=prefix, error_log=log)
+
+
+def render_loadbalancer(
+    topo: Topology,
+    *,
+    node: str,
+    vip: str,
+    port: int,
+    mode: str,
+    backends: list[tuple[str, int]],
+) -> Bundle:
+    """A LoadBalancer IP as MetalLB's L2 mode gives it: ``node`` owns ``vip`` on the node network (it answers
+    ARP for it). In ``l4`` mode the node also DNATs ``vip:port`` to the backends, a new backend per connection
+    (``numgen inc``), and masquerades so replies return through it; in ``l7`` mode a proxy listens on the VIP.
+    """
+    owner = topo.node(node)
+    p = topo
+    apply = Steps()
+    remove = Steps(start=50)
+    apply.add("ip", owner.netns, "loadbalancer-ip", [f"addr add {vip}/32 dev {p.eth}"])
+    remove.add("ip", owner.netns, "loadbalancer-ip-remove", [f"addr del {vip}/32 dev {p.eth}"], tolerant=True)
+    if mode == "l4":
+        targets = ", ".join(f"{i} : {ip}" for i, (ip, _) in enumerate(backends))
+        ports = {backend_port for _, backend_port in backends}
+        if len(ports) != 1:
+            raise ValueError("l4 mode needs every backend on the same port")
+        backend_port = ports.pop()
+        ips = ", ".join(ip for ip, _ in backends)
+        apply.add(
+            "nft",
+            owner.netns,
+            "loadbalancer-dnat",
+            [
+                f"table ip {p.lb_table} {{",
+                "  chain prerouting {",
+                "    type nat hook prerouting priority dstnat; policy accept;",
+                f"    ip daddr {vip} tcp dport {port} counter "
+                f"dnat to numgen inc mod {len(backends)} map {{ {targets} }} : {backend_port}",
+                "  }",
+                "  chain postrouting {",
+                "    type nat hook postrouting priority srcnat; policy accept;",
+                f"    ct status dnat ip daddr {{ {ips} }} tcp dport {backend_port} counter masquerade",
+                "  }",
+                "}",
+            ],
+        )
+        remove.add(
+            "nft",
+            owner.netns,
+            "loadbalancer-dnat-remove",
+            [f"add table ip {p.lb_table}", f"delete table ip {p.lb_table}"],
+        )
+    return Bundle(
+        name="loadbalancer", prefix=topo.prefix, namespaces=(), apply=tuple(apply.items), remove=tuple(remove.items)
+    )
 
 
 class NetnsIngress(NetnsAdapter[IngressSettings]):

@@ -1,4 +1,4 @@
-"""The query catalogue: name -> PromQL, one place for every platform (netns, kind, AKS use the same).
+"""The node metrics queries: name -> PromQL, one place for every platform (netns, kind, AKS use the same).
 
 The expressions are the node-mixin's: CPU utilisation from idle time, memory used as total minus available, and the
 network transmit/receive rates (bits per second) of the node's uplinks (``{uplinks}``, a device regex the platform
