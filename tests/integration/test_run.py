@@ -21,7 +21,8 @@ import pytest
 from cnibench import commands
 from cnibench.platforms.netns import ops
 from cnibench.platforms.netns import platform as netns_platform
-from cnibench.platforms.netns.render import render_cluster, render_egress_policy
+from cnibench.platforms.netns.render import render_cluster
+from cnibench.platforms.netns.scenarios import egress as netns_egress
 from cnibench.results.model import read_results
 from cnibench.results.store import Store
 from cnibench.runstate import STATE_DIR
@@ -169,10 +170,12 @@ def test_a_failing_step_is_one_line_and_cleans_up(tmp_path, monkeypatch, capsys)
 def test_a_wrong_egress_ip_fails_the_repetitions_and_the_run_goes_on(tmp_path, monkeypatch, capsys):
     """A gateway that SNATs to another address than the policy's: the server-side check catches it."""
 
-    def misconfigured(topo, *, pods, egress_ip, destinations):
-        return render_egress_policy(topo, pods=pods, egress_ip="203.0.113.200", destinations=destinations)
+    real_policy = netns_egress.render_egress_policy
 
-    monkeypatch.setattr(netns_platform, "render_egress_policy", misconfigured)
+    def misconfigured(topo, *, pods, egress_ip, destinations):
+        return real_policy(topo, pods=pods, egress_ip="203.0.113.200", destinations=destinations)
+
+    monkeypatch.setattr(netns_egress, "render_egress_policy", misconfigured)
     spec = write_spec(tmp_path / "spec.yaml", cnis=["hostgw"])
     code = commands.run(spec, results_dir=tmp_path / "results", progress=False)
     out = capsys.readouterr().out

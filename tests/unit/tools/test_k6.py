@@ -5,8 +5,8 @@ import subprocess
 
 import pytest
 
-from cnibench.doctor import tool_path
 from cnibench.errors import MeasurementError
+from cnibench.proc import tool_path
 from cnibench.tools import k6
 
 BACKENDS = ["echo-1", "echo-2", "echo-3"]

@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from cnibench import runstate as run_state
-from cnibench.doctor import tool_path
 from cnibench.errors import PlatformError
 from cnibench.platforms.kube.ops import Kubectl, existing, managed_by_cnibench
 from cnibench.platforms.kube.render import GATEWAY_NODE_LABEL, MANAGED_BY
-from cnibench.proc import CommandError, run
+from cnibench.proc import CommandError, run, tool_path
 
 #: Cluster-wide kinds cnibench may create (the namespace holds the rest).
 CLUSTER_KINDS = (

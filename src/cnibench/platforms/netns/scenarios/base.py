@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from cnibench.doctor import tool_path
 from cnibench.platforms.files import Files
+from cnibench.proc import tool_path
 from cnibench.repetition import MetricsWindow, Repetition
 from cnibench.scenarios.base import ScenarioSettings
 from cnibench.tools import nginx
