@@ -22,7 +22,8 @@ from _common import cnibench_run, local_topology, save
 
 from cnibench import spawn
 from cnibench.platforms.netns import ops
-from cnibench.platforms.netns.render import render_cluster, render_egress_policy
+from cnibench.platforms.netns.render import render_cluster
+from cnibench.platforms.netns.scenarios.egress import render_egress_policy
 
 
 def by_hand(duration: int, omit: int, repetitions: int, tmp: Path) -> dict[str, list[float]]:

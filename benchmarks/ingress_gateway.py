@@ -22,9 +22,10 @@ from pathlib import Path
 from _common import local_topology, save
 
 from cnibench import spawn
-from cnibench.doctor import tool_path
 from cnibench.platforms.netns import ops
-from cnibench.platforms.netns.render import render_cluster, render_loadbalancer
+from cnibench.platforms.netns.render import render_cluster
+from cnibench.platforms.netns.scenarios.ingress import render_loadbalancer
+from cnibench.proc import tool_path
 from cnibench.scenarios import ingress
 from cnibench.tools import k6, nginx
 

@@ -20,11 +20,11 @@ import yaml
 from _common import cnibench_run, describe, local_topology, save
 
 from cnibench import spawn
-from cnibench.doctor import tool_path
 from cnibench.metrics import prometheus as prom
 from cnibench.platforms.netns import metrics as netns_metrics
 from cnibench.platforms.netns import ops
 from cnibench.platforms.netns.render import render_cluster
+from cnibench.proc import tool_path
 
 
 def startup(tmp: Path) -> float:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from _common import describe, save
 
-from cnibench.results.catalog import METRICS
 from cnibench.results.model import RunResults, read_results
+from cnibench.scenarios import all_metrics
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "results"
 
@@ -34,7 +34,7 @@ def synthetic_run(total: int) -> RunResults:
         key = (template.cni, template.scenario)
         reps[key] = reps.get(key, 0) + 1
         update = {"repetition": reps[key]}
-        for metric in METRICS:
+        for metric in all_metrics():
             value = getattr(template, metric.name, None)
             if isinstance(value, int | float) and not isinstance(value, bool):
                 update[metric.name] = type(value)(value * rng.uniform(0.95, 1.05))
