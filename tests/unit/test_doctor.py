@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def test_versions_are_read_from_the_tools_output(text, version):
 
 def test_too_old_and_missing_tools_say_how_to_get_them(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(doctor.sys, "executable", str(tmp_path / "python"))  # no venv bindir either
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))  # no venv bindir either
     _fake_tool(tmp_path, "kind", "kind v0.19.0 go1.20 linux/amd64")
     _fake_tool(tmp_path, "helm", "v3.19.0+g3d8990f")
     old = doctor.check_versioned("kind", ["kind", "version"])
@@ -45,7 +46,7 @@ def test_too_old_and_missing_tools_say_how_to_get_them(tmp_path, monkeypatch):
 
 def test_a_docker_without_its_daemon_is_reported(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(doctor.sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
     _fake_tool(tmp_path, "docker", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock.", code=1)
     check = doctor.check_docker()
     assert not check.ok and "daemon is not reachable: Cannot connect to the Docker daemon" in check.detail
@@ -71,7 +72,7 @@ def test_run_on_kind_refuses_before_creating_anything(capsys, tmp_path, monkeypa
 
 def test_helm_4_is_refused_until_kubernetes_core_supports_it(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(doctor.sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
     _fake_tool(tmp_path, "helm", "v4.0.1+g1234567")
     check = doctor.check_versioned("helm", ["helm", "version", "--short"])
     assert not check.ok and check.detail == "4.0.1 is not supported (need below 4.0)" and "Helm 3" in check.hint
@@ -79,7 +80,7 @@ def test_helm_4_is_refused_until_kubernetes_core_supports_it(tmp_path, monkeypat
 
 def test_kind_clusters_of_earlier_runs_must_go_first(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(doctor.sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
     _fake_tool(tmp_path, "kind", "kind\ncnib1a2b-cilium\nmy-dev-cluster")
     check = doctor.check_no_kept_clusters()
     assert not check.ok and "cnib1a2b-cilium" in check.detail and "my-dev-cluster" not in check.detail
@@ -93,7 +94,7 @@ def test_the_azure_subscription_is_named_never_its_secrets(tmp_path, monkeypatch
     monkeypatch.setenv("PATH", str(tmp_path))
     for name in ("ARM_SUBSCRIPTION_ID", "ARM_CLIENT_ID"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(doctor.sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
     missing = doctor.check_subscription()
     assert not missing.ok and "az not found" in missing.detail and "az login" in missing.hint
     _fake_tool(tmp_path, "az", "Please run 'az login' to setup account.", code=1)
@@ -133,7 +134,7 @@ def _docker_info(directory: Path, cgroup: str, kernel: str) -> None:
 def test_kind_refuses_a_cgroup_v1_host(tmp_path, monkeypatch):
     """Kubernetes 1.35's kubelet (kind v0.31's node image) does not start on cgroup v1 (KEP-5573, kind PR #4077)."""
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(doctor.sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
     _docker_info(tmp_path, "1", "5.10.0-8-amd64")
     check = doctor.check_cgroup_v2()
     assert not check.ok and check.detail.startswith("Docker runs on cgroup v1") and "KEP-5573" in check.detail
@@ -152,7 +153,7 @@ def test_antrea_on_kind_needs_the_openvswitch_module(tmp_path, monkeypatch):
     bindir = tmp_path / "bin"
     bindir.mkdir()
     monkeypatch.setenv("PATH", str(bindir))
-    monkeypatch.setattr(doctor.sys, "executable", str(bindir / "python"))
+    monkeypatch.setattr(sys, "executable", str(bindir / "python"))
     kernel = os.uname().release
     _docker_info(bindir, "2", kernel)
     sys_module, modules = tmp_path / "sys-module", tmp_path / "lib-modules"

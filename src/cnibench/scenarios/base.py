@@ -9,7 +9,7 @@ Nothing else branches on a scenario's name.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
@@ -76,7 +76,8 @@ S = TypeVar("S", bound=ScenarioSettings)
 
 
 class Scenario(ABC, Generic[S]):
-    """One scenario. Subclasses set the class attributes and implement :meth:`trials_for` and :meth:`make_sample`."""
+    """One scenario. Subclasses set the class attributes and implement :meth:`trials_for`, :meth:`expected_fields`
+    and :meth:`sample_from`."""
 
     #: The spec section (``scenarios.<name>``) and the name ``--only`` takes.
     name: ClassVar[str]
@@ -112,7 +113,6 @@ class Scenario(ABC, Generic[S]):
     def trials_for(self, settings: S, cni: str) -> list[Trial]:
         """The trials of one CNI, in run order."""
 
-    @abstractmethod
     def make_sample(
         self,
         repetition: Repetition,
@@ -123,7 +123,33 @@ class Scenario(ABC, Generic[S]):
         failure: str | None = None,
     ) -> SampleBase:
         """The sample of one repetition from its raw artifact; any problem makes it ``failed`` with the reason,
-        ``failure`` (what went wrong running the tool) among them."""
+        ``failure`` (what went wrong running the tool) among them. An artifact the tool's parser cannot read
+        (:class:`~cnibench.errors.MeasurementError`) gives a failed sample with the run's fields only; when the tool
+        failed and left nothing, ``failure`` is the reason."""
+        from cnibench.errors import MeasurementError
+
+        artifact, text = repetition.read_artifact(run_dir)
+        fields: dict[str, Any] = {
+            **repetition.common(started_at=started_at, ended_at=ended_at),
+            "artifact": artifact,
+            **self.expected_fields(repetition.expect),
+        }
+        try:
+            return self.sample_from(text, repetition.expect, fields, failure)
+        except MeasurementError as exc:
+            error = failure if failure and not text.strip() else str(exc)
+            return self.sample_model(**fields, status="failed", error=error)
+
+    @abstractmethod
+    def expected_fields(self, expect: Mapping[str, Any]) -> dict[str, Any]:
+        """The sample fields that come from what the repetition expected (its ``expect``), parsed or not."""
+
+    @abstractmethod
+    def sample_from(
+        self, text: str, expect: Mapping[str, Any], fields: dict[str, Any], failure: str | None
+    ) -> SampleBase:
+        """The sample from the artifact's ``text`` and the repetition's ``fields`` (run and expected fields).
+        Raises :class:`~cnibench.errors.MeasurementError` when the tool's output cannot be read."""
 
     def summary_lines(self, results: RunResults, warnings: list[str]) -> list[str]:
         """This scenario's lines of the terminal summary (its table); adds what it warns about to ``warnings``."""

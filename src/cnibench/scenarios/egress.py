@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from cnibench.errors import MeasurementError
 from cnibench.repetition import MeasureCommand, Repetition
 from cnibench.report.text import cv_text, median_text, summarize_field, table, unstable
 from cnibench.results.sample import SampleBase
@@ -229,31 +228,20 @@ class Egress(Scenario[EgressSettings]):
                 out.append(Repetition(cni, trial, number, artifact, command, wall, float(settings.omit), expect))
         return out
 
-    def make_sample(
-        self,
-        repetition: Repetition,
-        *,
-        run_dir: Path,
-        started_at: float | None,
-        ended_at: float | None,
-        failure: str | None = None,
-    ) -> EgressSample:
-        """Parse a repetition's raw iperf3 JSON; a wrong source IP fails the repetition but keeps its figures (they
-        show what the path did)."""
-        expect = repetition.expect
-        artifact, text = repetition.read_artifact(run_dir)
-        base: dict[str, Any] = {
-            **repetition.common(started_at=started_at, ended_at=ended_at),
-            "artifact": artifact,
+    def expected_fields(self, expect: Mapping[str, Any]) -> dict[str, Any]:
+        return {
             "protocol": expect["protocol"],
             "expected_source_ip": expect["expected_source_ip"],
             "egress_ip": expect["egress_ip"],
             "egress_apply_s": expect.get("egress_apply_s"),
         }
-        try:
-            result = iperf3.parse_client_json(text)
-        except MeasurementError as exc:
-            return EgressSample(**base, status="failed", error=failure if failure and not text.strip() else str(exc))
+
+    def sample_from(
+        self, text: str, expect: Mapping[str, Any], fields: dict[str, Any], failure: str | None
+    ) -> EgressSample:
+        """Parse a repetition's raw iperf3 JSON; a wrong source IP fails the repetition but keeps its figures (they
+        show what the path did)."""
+        result = iperf3.parse_client_json(text)
         seen = result.source_ip_seen
         source_ok = seen is not None and seen == expect["expected_source_ip"]
         check_source = expect.get("check_source", True)  # `cnibench parse` without an expected address: no check
@@ -264,7 +252,7 @@ class Egress(Scenario[EgressSettings]):
             what = "egress IP" if expect["egress_ip"] else "client node IP (masquerade)"
             errors.append(f"server saw {seen}, expected the {what} {expect['expected_source_ip']}")
         return EgressSample(
-            **base,
+            **fields,
             status="failed" if errors else "ok",
             error="; ".join(errors) or None,
             throughput_bps=result.throughput_bps,

@@ -8,12 +8,12 @@ were used (hits per pod, Jain's fairness index, max/min ratio). A backend that n
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from cnibench.errors import MeasurementError
 from cnibench.repetition import MeasureCommand, Repetition
 from cnibench.report.text import cv_text, median_text, number_text, summarize_field, table, unstable
 from cnibench.results.sample import SampleBase
@@ -192,40 +192,29 @@ class Ingress(Scenario[IngressSettings]):
             out.append(Repetition(cni, NAME, number, summary, command, settings.duration + k6.STARTUP_S, 0.0, expect))
         return script, out
 
-    def make_sample(
-        self,
-        repetition: Repetition,
-        *,
-        run_dir: Path,
-        started_at: float | None,
-        ended_at: float | None,
-        failure: str | None = None,
+    def expected_fields(self, expect: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "gateway": expect["gateway"],
+            "vus": expect["vus"],
+            "reuse_connections": expect["reuse_connections"],
+            "backends_expected": len(expect["backends"]),
+            "max_failed_rate": expect.get("max_failed_rate"),
+        }
+
+    def sample_from(
+        self, text: str, expect: Mapping[str, Any], fields: dict[str, Any], failure: str | None
     ) -> IngressSample:
         """Parse a repetition's k6 summary. The repetition is ``failed`` when more requests failed than the spec's
         ``max_failed_rate`` allows, judged by cnibench from the summary's own ``http_req_failed`` rate (k6 exports no
         thresholds and exits 0 when ``K6_NO_THRESHOLDS`` is set), or when k6 itself failed."""
-        expect = repetition.expect
         backends: list[str] = list(expect["backends"])
-        artifact, text = repetition.read_artifact(run_dir)
-        base: dict[str, Any] = {
-            **repetition.common(started_at=started_at, ended_at=ended_at),
-            "artifact": artifact,
-            "gateway": expect["gateway"],
-            "vus": expect["vus"],
-            "reuse_connections": expect["reuse_connections"],
-            "backends_expected": len(backends),
-            "max_failed_rate": expect.get("max_failed_rate"),
-        }
-        try:
-            result = k6.parse_summary(text, backends)
-        except MeasurementError as exc:
-            return IngressSample(**base, status="failed", error=failure if failure and not text.strip() else str(exc))
+        result = k6.parse_summary(text, backends)
         hits = [result.backend_hits[pod] for pod in backends]
         error = failed_requests_error(result.failed_rate, expect.get("max_failed_rate"))
         if error is None and failure:
             error = failure
         return IngressSample(
-            **base,
+            **fields,
             status="failed" if error else "ok",
             error=error,
             requests=result.requests,
