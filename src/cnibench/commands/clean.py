@@ -17,12 +17,13 @@ def clean(*, dry_run: bool = False, force: bool = False) -> int:
     """Remove what killed runs left, on every platform (kind clusters and containers, an existing cluster's
     cnibench objects, AKS clusters, netns namespaces and processes); runs whose cnibench still runs are left alone
     unless ``force``. Exit code 1 when something could not be removed."""
-    code, found, unchecked = 0, False, []
+    code, found = 0, False
+    unchecked: dict[str, str] = {}  # platform -> why its leftovers could not be looked for
     for platform in PLATFORMS.values():
         try:
             leftovers = platform.leftovers()
-        except PrerequisiteError:
-            unchecked.append(platform.name)
+        except PrerequisiteError as exc:
+            unchecked[platform.name] = str(exc)
             continue
         for item in leftovers:
             found = True
@@ -44,9 +45,10 @@ def clean(*, dry_run: bool = False, force: bool = False) -> int:
             if item.run_dir:
                 mark_killed(Path(item.run_dir))
     if unchecked and not found:
-        raise PrerequisiteError(f"{', '.join(unchecked)} leftovers need root to be found: run as root")
-    for name in unchecked:
-        print(f"{name} leftovers not checked: that needs root")
+        name, why = next(iter(unchecked.items()))
+        raise PrerequisiteError(f"{name} leftovers cannot be looked for: {why}")
+    for name, why in unchecked.items():
+        print(f"{name} leftovers not checked: {why}")
     if not found and not unchecked:
         print("nothing to clean: no cnibench namespaces, clusters or run state")
     return code
