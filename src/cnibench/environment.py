@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,9 @@ def memory_bytes() -> int:
     return int(psutil.virtual_memory().total)
 
 
-def kube_tools(platform_name: str) -> dict[str, Any]:
-    """The Kubernetes platforms' tools and the pinned versions and images a run installs (recorded with the run)."""
+def kube_tools(extra: Mapping[str, list[str]]) -> dict[str, Any]:
+    """The Kubernetes platforms' tools and the pinned versions and images a run installs (recorded with the run);
+    ``extra``: the platform's own tools, name -> the argv that prints its version."""
     from cnibench import pins
     from cnibench.doctor import parse_version
 
@@ -72,11 +74,7 @@ def kube_tools(platform_name: str) -> dict[str, Any]:
         "helm": version(["helm", "version", "--short"]),
         "kubernetes.core": _collection_version("kubernetes.core"),
     }
-    if platform_name == "aks":
-        tools["terraform"] = version(["terraform", "version"])
-    if platform_name == "kind":
-        tools["kind"] = version(["kind", "version"])
-        tools["docker"] = version(["docker", "version", "--format", "{{.Server.Version}}"])
+    tools.update({name: version(argv) for name, argv in extra.items()})
     images = {
         name.lower(): value for name, value in vars(pins).items() if name.endswith("_IMAGE") and isinstance(value, str)
     }

@@ -108,10 +108,11 @@ def kube_measure(params: Params) -> Result:
     """One repetition on a Kubernetes platform, run on this machine (kubectl exec into the client pod, or k6);
     ``@name@`` placeholders are filled with what only the run knows (the Gateway's address)."""
     from cnibench import direct, spawn
-    from cnibench.platforms.kube import ops
+    from cnibench.platforms.kube import monitoring
+    from cnibench.platforms.kube.kubectl import Kubectl, substitute
 
-    argv = ops.substitute(params["argv"], params["substitutions"])
-    env = direct.no_proxy_env(ops.substitute(params["no_proxy"], params["substitutions"]), dict(os.environ))
+    argv = substitute(params["argv"], params["substitutions"])
+    env = direct.no_proxy_env(substitute(params["no_proxy"], params["substitutions"]), dict(os.environ))
     result = spawn.exec_to_file(
         "", argv, output=Path(params["output"]), timeout=params["timeout"], env=env, unset_env=params["unset_env"]
     )
@@ -122,22 +123,23 @@ def kube_measure(params: Params) -> Result:
         "expect": params["expect"] or {},
     }
     if params["metrics"]:
-        out["metrics_error"] = ops.fetch_metrics(
-            ops.Kubectl.from_params(params), params["metrics"], started_at=result.started_at, ended_at=result.ended_at
+        out["metrics_error"] = monitoring.fetch_metrics(
+            Kubectl.from_params(params), params["metrics"], started_at=result.started_at, ended_at=result.ended_at
         )
     return out
 
 
 def kube_cluster_info(params: Params) -> Result:
     """What the cluster is: its nodes, the CNI found (it must be the expected one), its version."""
-    from cnibench.platforms.kube import ops
+    from cnibench.platforms.kube.cluster import cluster_info
+    from cnibench.platforms.kube.kubectl import Kubectl
 
-    info = ops.cluster_info(
-        ops.Kubectl.from_params(params),
+    info = cluster_info(
+        Kubectl.from_params(params),
         expected_cni=params["expected_cni"],
-        egress=params["egress"],
+        pick_gateway=params["pick_gateway_node"],
         preferred_gateway=params["preferred_gateway"],
-        cilium_gateway=params["cilium_gateway"],
+        cni_gateway=params["cni_gateway"],
     )
     facts = info.pop("cluster_facts")
     return _facts(params["expected_cni"], facts, **info)
@@ -146,10 +148,11 @@ def kube_cluster_info(params: Params) -> Result:
 def kube_egress_ready(params: Params) -> Result:
     """Egress trials on Kubernetes: the baseline's or the policy's path, probed until the server sees the expected
     address; returns the run-time expectations (the source IP, egress_apply_s) for the trial's repetitions."""
-    from cnibench.platforms.kube import ops
+    from cnibench.platforms.kube.kubectl import Kubectl
+    from cnibench.platforms.kube.waits import egress_ready
 
-    expect = ops.egress_ready(
-        ops.Kubectl.from_params(params),
+    expect = egress_ready(
+        Kubectl.from_params(params),
         mode=params["mode"],
         manifest=params["manifest"],
         pod=params["pod"],
@@ -164,12 +167,14 @@ def kube_egress_ready(params: Params) -> Result:
 
 def kube_wait(params: Params) -> Result:
     """Wait, with a deadline, for a Gateway's or Service's address, or for Prometheus to scrape every node."""
-    from cnibench.platforms.kube import ops
+    from cnibench.platforms.kube import monitoring
+    from cnibench.platforms.kube.kubectl import Kubectl
+    from cnibench.platforms.kube.waits import wait_address
 
-    kubectl = ops.Kubectl.from_params(params)
+    kubectl = Kubectl.from_params(params)
     start = time.monotonic()
     if params["what"] == "address":
-        address = ops.wait_address(
+        address = wait_address(
             kubectl,
             params["kind"],
             params["name"],
@@ -178,16 +183,17 @@ def kube_wait(params: Params) -> Result:
             probe=params["probe"],
         )
         return _done(False, address=address, seconds=time.monotonic() - start)
-    seconds = ops.wait_metrics(kubectl, params["metrics"])
+    seconds = monitoring.wait_metrics(kubectl, params["metrics"])
     return {"kind": "metrics_ready", "changed": False, "cni": params["cni"], "seconds": seconds}
 
 
 def kube_teardown(params: Params) -> Result:
     """Remove what a Kubernetes run created (cluster, containers, processes, releases, cnibench's objects)."""
-    from cnibench.platforms.kube import ops, teardown
+    from cnibench.platforms.kube import teardown
+    from cnibench.platforms.kube.kubectl import Kubectl
 
     removed = teardown.teardown(
-        ops.Kubectl.from_params(params),
+        Kubectl.from_params(params),
         kind_cluster=params["kind_cluster"],
         containers=params["containers"],
         pids=params["pids"],
@@ -198,9 +204,9 @@ def kube_teardown(params: Params) -> Result:
 
 def kind_network(params: Params) -> Result:
     """kind's docker network must be the spec's node network (checked right after the cluster is created)."""
-    from cnibench.platforms.kube import ops
+    from cnibench.platforms.kube.cluster import kind_network_check
 
-    return _done(False, subnets=ops.kind_network_check(params["cidr"]))
+    return _done(False, subnets=kind_network_check(params["cidr"]))
 
 
 def kind_images(params: Params) -> Result:

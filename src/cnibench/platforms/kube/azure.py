@@ -132,3 +132,33 @@ def destroy(work_dir: Path, resource_group: str | None = None) -> str:
             f"(az group delete --name {resource_group or '<name>'} --yes); Terraform's state is kept there"
         ) from None
     return f"terraform destroy in {work_dir}"
+
+
+def destroy_run(state: Path, *, keep_cni: str | None = None) -> list[str]:
+    """``terraform destroy`` in every working directory of the run whose state still holds resources (but the kept
+    CNI's). A state that cannot be read is not taken for "nothing there": the directory stays, with an error."""
+    removed: list[str] = []
+    for work in sorted(state.glob("terraform-*")):
+        if keep_cni is not None and work.name == f"terraform-{keep_cni}":
+            continue
+        path = work / "terraform.tfstate"
+        if not path.exists():
+            if (work / "errored.tfstate").exists():
+                raise PlatformError(
+                    f"{work}: Terraform could not save its state (errored.tfstate): check the resource group by hand"
+                )
+            continue  # never applied
+        try:
+            tfstate = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise PlatformError(
+                f"{path}: unreadable Terraform state ({exc}): check the resource group by hand"
+            ) from None
+        if not tfstate.get("resources"):
+            continue  # already destroyed
+        try:
+            infix = json.loads((work / "terraform.tfvars.json").read_text(encoding="utf-8"))["common_infix"]
+        except (OSError, ValueError, KeyError):
+            infix = None
+        removed.append(destroy(work, f"rg{infix}" if infix else None))
+    return removed

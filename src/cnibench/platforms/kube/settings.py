@@ -1,14 +1,20 @@
-"""The spec sections of the Kubernetes platforms: ``kubernetes`` (kind, kubeconfig, aks) and ``aks``."""
+"""The spec sections of the Kubernetes platforms: ``kubernetes`` (kind, kubeconfig, aks) and ``aks``.
+
+The chart versions (one per CNI) and the choice of Gateway API implementation (Envoy Gateway, or a CNI's own) are
+built from the CNI registry, as the spec is built from the scenario and platform registries: a new CNI's module
+adds its version and, if it has one, its Gateway API implementation."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, create_model, field_validator
 
 from cnibench import pins
+from cnibench.platforms.kube.cnis import CNIS
+from cnibench.platforms.kube.gateways import ENVOY_GATEWAY, implementations
 from cnibench.spec.base import DNS1123_LABEL, VERSION, Model
 
 if TYPE_CHECKING:
@@ -18,12 +24,10 @@ if TYPE_CHECKING:
 _PINNED_IMAGE = re.compile(r"^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?(:[A-Za-z0-9._-]+)?@sha256:[0-9a-f]{64}$")
 
 
-class KubernetesVersions(Model):
+class KubernetesVersionsBase(Model):
     """Chart and CRD versions installed on Kubernetes (defaults: the versions cnibench's manifests are checked
-    against)."""
+    against); one field per CNI besides these (:data:`KubernetesVersions`)."""
 
-    cilium: str = Field(pins.CILIUM, description="Cilium Helm chart (https://helm.cilium.io).")
-    antrea: str = Field(pins.ANTREA, description="Antrea Helm chart (https://charts.antrea.io).")
     gateway_api: str = Field(pins.GATEWAY_API, description="Gateway API standard-channel CRDs.")
     metallb: str = Field(pins.METALLB, description="MetalLB Helm chart (kind only).")
     envoy_gateway: str = Field(pins.ENVOY_GATEWAY, description="Envoy Gateway Helm chart.")
@@ -35,8 +39,20 @@ class KubernetesVersions(Model):
             raise ValueError(f"{value!r} is not a version such as 1.19.4")
         return value.removeprefix("v")
 
+    def chart(self, cni: str) -> str:
+        """The chart version of ``cni`` (a registered CNI's field)."""
+        return str(getattr(self, cni))
 
-GATEWAY_IMPLEMENTATIONS = ("envoy-gateway", "cilium")
+
+#: The versions section: the fields above and each registered CNI's chart version (default: its pin).
+_CHART_VERSIONS: dict[str, Any] = {
+    cni.name: (str, Field(cni.version, description=cni.chart_description)) for cni in CNIS.values()
+}
+KubernetesVersions: type[KubernetesVersionsBase] = create_model(
+    "KubernetesVersions", __base__=KubernetesVersionsBase, **_CHART_VERSIONS
+)
+
+
 _AZURE_LOCATION = re.compile(r"^[a-z][a-z0-9]{1,39}$")
 _AZURE_VM_SIZE = re.compile(r"^(standard|basic)_[a-z0-9]+(?:[-_][a-z0-9]+)*$", re.IGNORECASE)
 _LINUX_USER = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")  # azurerm: ^[A-Za-z][-A-Za-z0-9_]*$, lower case for Linux
@@ -109,15 +125,12 @@ class AksSettings(Model):
 KUBE_NODE_EXPORTER_PORT = 19100
 
 
-class KubernetesSettings(Model):
-    """Settings of the Kubernetes platforms (kind, kubeconfig)."""
+class KubernetesSettingsBase(Model):
+    """Settings of the Kubernetes platforms (kind, kubeconfig, aks); :data:`KubernetesSettings` narrows the Gateway
+    API implementation to the registered ones and has every CNI's version."""
 
-    gateway_implementation: Literal["envoy-gateway", "cilium"] = Field(
-        "envoy-gateway",
-        description="Who implements the Gateway API in the ingress scenario: envoy-gateway works with every CNI "
-        "(a like-for-like comparison); cilium is Cilium's own and needs the Cilium CNI.",
-    )
-    versions: KubernetesVersions = Field(default_factory=KubernetesVersions)
+    gateway_implementation: str = Field(ENVOY_GATEWAY)
+    versions: KubernetesVersionsBase = Field(default_factory=KubernetesVersions)
     node_image: str = Field(pins.KIND_NODE_IMAGE, description="kind node image, pinned by digest (kind only).")
     namespace: str = Field("cnibench", description="Namespace cnibench creates and works in.")
     kubeconfig: str | None = Field(
@@ -170,10 +183,30 @@ class KubernetesSettings(Model):
         return value
 
 
-def kube_settings(spec: Spec) -> KubernetesSettings:
+def _gateway_field() -> tuple[Any, Any]:
+    own = [cni for cni in CNIS.values() if cni.gateway_api is not None]
+    description = (
+        f"Who implements the Gateway API in the ingress scenario: {ENVOY_GATEWAY} works with every CNI (a "
+        "like-for-like comparison)"
+        + "".join(f"; {cni.name} is {cni.title}'s own and needs the {cni.title} CNI" for cni in own)
+        + "."
+    )
+    return Literal[implementations()], Field(ENVOY_GATEWAY, description=description)
+
+
+#: The ``kubernetes`` section.
+KubernetesSettings: type[KubernetesSettingsBase] = create_model(
+    "KubernetesSettings",
+    __base__=KubernetesSettingsBase,
+    gateway_implementation=_gateway_field(),
+    versions=(KubernetesVersions, Field(default_factory=KubernetesVersions)),
+)
+
+
+def kube_settings(spec: Spec) -> KubernetesSettingsBase:
     """The ``kubernetes`` section of a resolved spec of a Kubernetes platform (filled in with its defaults)."""
     settings = spec.section("kubernetes")
-    assert isinstance(settings, KubernetesSettings), "not a resolved spec of a Kubernetes platform"
+    assert isinstance(settings, KubernetesSettingsBase), "not a resolved spec of a Kubernetes platform"
     return settings
 
 

@@ -21,7 +21,7 @@ from cnibench import commands, lifecycle
 from cnibench.errors import PrerequisiteError, SpecError
 from cnibench.plan import make_plan
 from cnibench.platforms import get_platform
-from cnibench.platforms.kube.base import AKS_MODULE, aks_tfvars
+from cnibench.platforms.kube.aks import AKS_MODULE, aks_tfvars
 from cnibench.spec import load_spec_data, parse_spec
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -82,7 +82,7 @@ def test_tfvars_are_declared_variables_and_match_the_spec(tmp_path):
     compiled = get_platform("aks").compile(make_plan(spec), run_dir=tmp_path, prefix="cnib0000")
     compiled.write()
     for cluster in compiled.extravars["cnibench_clusters"]:
-        tfvars = json.loads(Path(cluster["terraform"]["vars_file"]).read_text())
+        tfvars = json.loads(Path(cluster["create"]["terraform"]["vars_file"]).read_text())
         assert set(tfvars) <= set(variables)
         assert tfvars["vm_type"] == "Standard_D2s_v5" and tfvars["node_count"] == 3
         assert tfvars["common_infix"] == f"cnib0000{cluster['cni']}"
@@ -94,7 +94,7 @@ def test_tfvars_are_declared_variables_and_match_the_spec(tmp_path):
                     assert re.search(pattern.group(1).replace("\\\\", "\\"), str(value)), (name, value)
         # credentials never in the results: the kubeconfig and Terraform's state live in the private state dir
         assert not Path(cluster["kubeconfig"]).is_relative_to(tmp_path)
-        assert not Path(cluster["terraform"]["work_dir"]).is_relative_to(tmp_path)
+        assert not Path(cluster["create"]["terraform"]["work_dir"]).is_relative_to(tmp_path)
 
 
 @pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed")

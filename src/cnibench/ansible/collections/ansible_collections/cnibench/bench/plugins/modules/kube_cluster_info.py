@@ -8,17 +8,19 @@ short_description: Read a cluster's nodes and CNI; check the CNI is the expected
 description:
   - Reads the nodes (InternalIP, readiness, role) and the DaemonSets, detects the CNI and its version from its
     agent's image, and fails if it is not O(expected_cni).
-  - With O(egress), picks the egress gateway node (O(preferred_gateway) or the first ready, schedulable worker).
+  - With O(pick_gateway_node), picks the egress gateway node (O(preferred_gateway) or the first ready, schedulable
+    worker).
 options:
   kubeconfig: {description: kubeconfig file., type: str}
   context: {description: kubeconfig context., type: str}
   namespace: {description: cnibench's namespace., type: str, required: true}
   expected_cni: {description: The CNI the spec names., type: str, required: true}
-  egress: {description: Whether to pick an egress gateway node., type: bool, default: false}
+  pick_gateway_node: {description: Whether to pick an egress gateway node., type: bool, default: false}
   preferred_gateway: {description: The gateway node to use (kind's first worker)., type: str}
-  cilium_gateway:
-    description: Check that Cilium's own Gateway API can serve a Gateway (CRDs present before its operator started,
-      enable-gateway-api and kube-proxy-replacement in cilium-config); an existing cluster only.
+  cni_gateway:
+    description: Check that the CNI's own Gateway API can serve a Gateway (what its descriptor checks, e.g. Cilium's
+      CRDs present before its operator started, enable-gateway-api and kube-proxy-replacement in cilium-config); an
+      existing cluster only.
     type: bool
     default: false
 author: cnibench developers
@@ -42,7 +44,7 @@ facts:
   type: dict
   returned: always
 nodes: {description: Nodes with name, ip, ready, control_plane., type: list, returned: always}
-gateway_node: {description: The egress gateway node (null without O(egress))., type: str, returned: always}
+gateway_node: {description: The egress gateway node (null without O(pick_gateway_node))., type: str, returned: always}
 """
 
 from ansible_collections.cnibench.bench.plugins.module_utils.cnibench import KUBECTL_ARGS, run_task
@@ -50,9 +52,9 @@ from ansible_collections.cnibench.bench.plugins.module_utils.cnibench import KUB
 ARGUMENT_SPEC = {
     **KUBECTL_ARGS,
     "expected_cni": {"type": "str", "required": True},
-    "egress": {"type": "bool", "default": False},
+    "pick_gateway_node": {"type": "bool", "default": False},
     "preferred_gateway": {"type": "str"},
-    "cilium_gateway": {"type": "bool", "default": False},
+    "cni_gateway": {"type": "bool", "default": False},
 }
 
 
