@@ -49,6 +49,14 @@ class Registry(Generic[T]):
         names = [m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_")]
         for name in sorted((n for n in names if n != "base"), key=lambda n: (n not in self.first, n)):
             importlib.import_module(f"{self.package}.{name}")
+        # a module imported before the first use (a test importing kind's module) registered its parts early: the
+        # ``first`` modules' parts still lead (a stable sort keeps the order of registration otherwise)
+        self._parts = dict(sorted(self._parts.items(), key=lambda item: self._module_of(item[1]) not in self.first))
+
+    def _module_of(self, part: T) -> str:
+        """The module of the package that defines ``part`` (a class, or an instance of one)."""
+        module = str(getattr(part, "__module__", None) or type(part).__module__)
+        return module.removeprefix(f"{self.package}.").split(".")[0]
 
     def get(self, name: str) -> T:
         """The part called ``name``. Raises :class:`UnknownName` listing the valid names."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import typing
 
 import pytest
@@ -22,6 +24,18 @@ def test_an_unknown_name_lists_the_valid_ones():
     assert str(error.value) == f"unknown scenario 'pod-to-moon'; valid: {', '.join(SCENARIOS.names())}"
     with pytest.raises(UnknownName, match="unknown platform 'minikube'; valid: netns, "):
         get_platform("minikube")
+
+
+def test_the_first_modules_lead_whatever_was_imported_before():
+    """A module imported before the registry's first use (a test importing kind's module, a plug-in) registers its
+    part early; the default platform still leads every list."""
+    code = (
+        "import cnibench.platforms.kube.aks\n"
+        "from cnibench.platforms import PLATFORMS\n"
+        "print(','.join(PLATFORMS.names()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().split(",")[:4] == ["netns", "kind", "kubeconfig", "aks"]
 
 
 def test_two_parts_of_one_name_are_a_programming_error():
