@@ -7,24 +7,21 @@ Compiling renders every file a run applies and the playbook's variables; nothing
 
 from __future__ import annotations
 
-import os
-import secrets
-import shutil
 from abc import abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from cnibench import runstate as run_state
 from cnibench.doctor import unique
 from cnibench.errors import PlatformError
 from cnibench.estimate import Priors
 from cnibench.plan import repetition_overhead_s
 from cnibench.platforms.base import Compiled, Leftover, Platform, Renderable
 from cnibench.platforms.files import Files
-from cnibench.platforms.kube import monitoring, render
+from cnibench.platforms.kube import monitoring, render, runs
 from cnibench.platforms.kube.cnis import CNIS
 from cnibench.platforms.kube.cnis.base import Cni
 from cnibench.platforms.kube.prerequisites import common_checks
+from cnibench.platforms.kube.runs import kube_state_dir
 from cnibench.platforms.kube.scenarios import ADAPTERS
 from cnibench.platforms.kube.scenarios.base import ClusterBuild, ExternalServer, KubeAdapter, NodeAddresses
 from cnibench.platforms.kube.settings import KubernetesSettings, KubernetesSettingsBase, kube_settings
@@ -39,24 +36,10 @@ if TYPE_CHECKING:
     from cnibench.spec import Spec
 
 PLAYBOOK = "kube.yml"
-#: Where the Kubernetes platforms keep run state and kind's kubeconfigs (credentials: never in the run directory).
-KUBE_STATE_ENV = "CNIBENCH_STATE_DIR"
 #: Per repetition on Kubernetes: kubectl exec or k6 start-up, and a port-forward to Prometheus.
 KUBE_PER_REPETITION_S = 3.0
 #: Between two trials on Kubernetes: an egress policy applied and seen at the server, or a gateway programmed.
 KUBE_TRIAL_SETUP_S = 20.0
-
-
-def kube_state_dir() -> Path:
-    """Where Kubernetes runs keep their state: on disk, not tmpfs (a kept kind cluster or an AKS cluster's Terraform
-    state must survive a reboot for `clean`): ``/var/lib/cnibench/kube`` for root, else
-    ``$XDG_STATE_HOME/cnibench`` or ``~/.local/state/cnibench``."""
-    if override := os.environ.get(KUBE_STATE_ENV):
-        return Path(override)
-    if os.geteuid() == 0:
-        return Path("/var/lib/cnibench/kube")
-    state = os.environ.get("XDG_STATE_HOME")
-    return Path(state) / "cnibench" if state else Path.home() / ".local" / "state" / "cnibench"
 
 
 def cluster_name(prefix: str, cni: str) -> str:
@@ -243,7 +226,7 @@ class KubePlatform(Platform):
                 "(pod-security.kubernetes.io/enforce, audit, warn: node_exporter uses the host network, host PID and "
                 "hostPath)"
             )
-            self._compile_monitoring(build)
+            monitoring.compile_step(build)
             for scenario, settings, own in scenarios:
                 repetitions += adapter(scenario).compile(settings, build, own)
             keep = self.keep and name == measured[-1]
@@ -332,65 +315,23 @@ class KubePlatform(Platform):
         """The role step that gives the cluster a load balancer for ``lb_ip`` (None: the cluster has one)."""
         return None
 
-    # ---- monitoring -----------------------------------------------------------------------------------------------
-    @staticmethod
-    def _compile_monitoring(build: ClusterBuild) -> None:
-        spec, kube = build.spec, build.kube
-        if not spec.metrics.enabled:
-            build.vars["monitoring"] = None
-            return
-        ns, port = kube.namespace, kube.node_exporter_port
-        manifest = build.add(
-            render.MANIFESTS / "20-monitoring.yaml",
-            monitoring.manifests(ns=ns, scrape_interval=spec.metrics.scrape_interval, exporter_port=port),
-        )
-        metrics = monitoring.metrics_vars(
-            exporter_port=port,
-            scrape_interval_s=spec.metrics.interval_s,
-            uplinks=kube.node_uplinks,
-            ready_timeout=float(kube.ready_timeout),
-        )
-        build.vars["monitoring"] = {"manifest": str(manifest), "metrics": metrics}
-        build.steps.append(
-            f"deploy node_exporter (DaemonSet, host network, port {port} of every node: kubernetes.node_exporter_port) "
-            f"and Prometheus (scrape every {spec.metrics.scrape_interval}) in {ns}; wait until every node_exporter "
-            "is ready (a port taken on a node is reported with the node) and every node is scraped"
-        )
-
-    # ---- the run's bookkeeping and its end ------------------------------------------------------------------------
+    # ---- the run's bookkeeping and its end (the state on this machine: runs.py) -----------------------------------
     def reserve(self, run_dir: Path, owner_pid: int) -> str:
-        directory = kube_state_dir()
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        while True:
-            prefix = f"cnib{secrets.token_hex(2)}"
-            path = run_state.state_file(prefix, directory)
-            if not path.exists():
-                break
-        run_state.init_state(path, prefix=prefix, owner_pid=owner_pid, run_dir=str(run_dir))
-        run_state.set_fields(path, platform=self.name)
-        (directory / prefix).mkdir(mode=0o700, exist_ok=True)
-        return prefix
+        return runs.reserve(self.name, run_dir, owner_pid)
 
     def note_playbook(self, prefix: str, pid: int) -> None:
-        run_state.set_playbook(run_state.state_file(prefix, kube_state_dir()), pid)
+        runs.note_playbook(prefix, pid)
 
     def cleanup(self, prefix: str, compiled: Compiled | None) -> list[str]:
         """After a run: remove what the playbook's teardown may have left (after Ctrl-C it did not run), then forget
         the run. With ``keep``, what the compiled run keeps stays, with its state (``cnibench clean`` removes it
         later)."""
-        directory = kube_state_dir()
-        path = run_state.state_file(prefix, directory)
-        data = run_state.read_state(path)
-        kept = compiled.kept if compiled is not None else {}
+        kept = (compiled.kept if compiled is not None else {}) if self.keep else None
         try:
-            removed = self.remove_run(prefix, directory, data.get("run_dir"), kept=kept if self.keep else None)
+            removed = self.remove_run(prefix, kube_state_dir(), runs.run_dir_of(prefix), kept=kept)
         except CommandError as exc:
             raise PlatformError(f"could not remove what the run created: {exc}") from None
-        if self.keep:
-            shutil.rmtree(directory / prefix / "images", ignore_errors=True)  # kind's preloaded images: not needed
-            return removed
-        shutil.rmtree(directory / prefix, ignore_errors=True)  # kubeconfigs: credentials
-        run_state.remove_state(path)
+        runs.forget(prefix, kept=self.keep)
         return removed
 
     @classmethod
@@ -402,34 +343,19 @@ class KubePlatform(Platform):
     # ---- after a crash --------------------------------------------------------------------------------------------
     @classmethod
     def leftovers(cls) -> list[Leftover]:
-        from cnibench.platforms.kube import teardown
-
+        what = f"{cls.leftover_what}, and its kubeconfigs"
         return [
-            Leftover(
-                cls.name,
-                item.prefix,
-                f"{cls.leftover_what}, and its kubeconfigs",
-                item.owner_alive,
-                item.run_dir,
-                item.data,
-            )
-            for item in teardown.find_leftovers(kube_state_dir())
-            if str(item.data.get("platform", "kind")) == cls.name
+            Leftover(cls.name, item.prefix, what, item.owner_alive, item.run_dir, item.data)
+            for item in runs.find_leftovers(cls.name)
         ]
 
     @classmethod
     def remove(cls, leftover: Leftover) -> list[str]:
         """``cnibench clean``: what a dead run left (its playbook's teardown never ran)."""
-        from cnibench.proc import terminate
-
-        directory = kube_state_dir()
-        playbook = leftover.data.get("playbook") or {}
-        if run_state.same_process(playbook.get("pid"), playbook.get("start")):
-            terminate([int(playbook["pid"])])
+        runs.stop_playbook(leftover.data)
         try:
-            removed = cls.remove_run(leftover.prefix, directory, leftover.run_dir, kept=None)
+            removed = cls.remove_run(leftover.prefix, kube_state_dir(), leftover.run_dir, kept=None)
         except CommandError as exc:
             raise PlatformError(str(exc)) from None
-        shutil.rmtree(directory / leftover.prefix, ignore_errors=True)
-        run_state.remove_state(run_state.state_file(leftover.prefix, directory))
+        runs.forget(leftover.prefix, kept=False)
         return removed

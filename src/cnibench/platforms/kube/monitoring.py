@@ -11,7 +11,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -19,11 +19,14 @@ from cnibench import pins
 from cnibench.errors import PlatformError
 from cnibench.metrics.prometheus import PROMETHEUS_PORT
 from cnibench.platforms.kube.kubectl import Kubectl
-from cnibench.platforms.kube.render import MANAGED_BY
+from cnibench.platforms.kube.render import MANAGED_BY, MANIFESTS
 from cnibench.platforms.kube.render import app as _app
 from cnibench.platforms.kube.render import meta as _meta
 from cnibench.platforms.kube.waits import wait_pods_ready
 from cnibench.proc import error_summary
+
+if TYPE_CHECKING:
+    from cnibench.platforms.kube.scenarios.base import ClusterBuild
 
 PROMETHEUS = "prometheus"
 NODE_EXPORTER = "node-exporter"
@@ -199,6 +202,32 @@ def metrics_vars(*, exporter_port: int, scrape_interval_s: float, uplinks: str, 
         "ready_timeout": ready_timeout,
         "prometheus": PROMETHEUS,
     }
+
+
+def compile_step(build: ClusterBuild) -> None:
+    """Monitoring on one CNI's cluster, when the run has metrics: the manifests rendered, how the playbook reaches
+    Prometheus (``monitoring`` in the cluster's variables; None without metrics) and the step ``plan`` shows."""
+    spec, kube = build.spec, build.kube
+    if not spec.metrics.enabled:
+        build.vars["monitoring"] = None
+        return
+    ns, port = kube.namespace, kube.node_exporter_port
+    manifest = build.add(
+        MANIFESTS / "20-monitoring.yaml",
+        manifests(ns=ns, scrape_interval=spec.metrics.scrape_interval, exporter_port=port),
+    )
+    metrics = metrics_vars(
+        exporter_port=port,
+        scrape_interval_s=spec.metrics.interval_s,
+        uplinks=kube.node_uplinks,
+        ready_timeout=float(kube.ready_timeout),
+    )
+    build.vars["monitoring"] = {"manifest": str(manifest), "metrics": metrics}
+    build.steps.append(
+        f"deploy node_exporter (DaemonSet, host network, port {port} of every node: kubernetes.node_exporter_port) "
+        f"and Prometheus (scrape every {spec.metrics.scrape_interval}) in {ns}; wait until every node_exporter "
+        "is ready (a port taken on a node is reported with the node) and every node is scraped"
+    )
 
 
 # ------------------------------------------------------------------------------------------------ at run time

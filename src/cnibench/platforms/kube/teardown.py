@@ -4,11 +4,8 @@ label is touched."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from cnibench import runstate as run_state
 from cnibench.errors import PlatformError
 from cnibench.platforms.kube.cnis import CNIS
 from cnibench.platforms.kube.kubectl import Kubectl, existing, managed_by_cnibench
@@ -23,15 +20,6 @@ def cluster_kinds() -> tuple[str, ...]:
     for cni in CNIS.values():
         kinds += [kind for kind in cni.cluster_kinds if kind not in kinds]
     return tuple(kinds)
-
-
-@dataclass(frozen=True)
-class KubeLeftover:
-    prefix: str
-    state_file: Path
-    owner_alive: bool
-    run_dir: str | None
-    data: dict[str, Any]
 
 
 def kind_clusters(prefix: str) -> list[str]:
@@ -162,23 +150,3 @@ def kubectl_of_run(run_dir: str | None) -> Kubectl:
     spec, _ = load_spec(Path(run_dir) / "spec.yaml")
     kube = kube_settings(spec)
     return Kubectl(str(Path(kube.kubeconfig).expanduser()) if kube.kubeconfig else None, kube.context, kube.namespace)
-
-
-def find_leftovers(directory: Path) -> list[KubeLeftover]:
-    out: list[KubeLeftover] = []
-    try:
-        paths = sorted(directory.glob("cnib*.json"))
-    except OSError:  # not ours to read (another user's home): no run of ours can be there
-        return out
-    for path in paths:
-        data = run_state.read_state(path)
-        out.append(
-            KubeLeftover(
-                prefix=str(data.get("prefix") or path.stem),
-                state_file=path,
-                owner_alive=run_state.state_owner_alive(data),
-                run_dir=data.get("run_dir"),
-                data=data,
-            )
-        )
-    return out
