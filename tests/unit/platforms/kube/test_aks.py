@@ -22,6 +22,7 @@ from cnibench.errors import PrerequisiteError, SpecError
 from cnibench.plan import make_plan
 from cnibench.platforms import get_platform
 from cnibench.platforms.kube.aks import AKS_MODULE, aks_tfvars
+from cnibench.platforms.kube.cnis import CNIS
 from cnibench.spec import load_spec_data, parse_spec
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -116,7 +117,7 @@ def test_terraform_fmt_accepts_the_module():
             "unsupported on aks",
         ),
         ({"scenarios": {"egress": {}, "ingress": {}}}, "scenarios.egress", "not on aks"),
-        ({"cnis": ["calico"]}, "cnis[0]", "valid: antrea, cilium"),
+        ({"cnis": ["weave"]}, "cnis[0]", f"valid: {', '.join(CNIS)}"),
     ],
 )
 def test_bad_aks_input_is_one_line_naming_the_field(changes, field, words):
