@@ -6,33 +6,10 @@ No cluster can run here: these documents are built in the tests, field for field
 from __future__ import annotations
 
 import pytest
+from kube_documents import KIND_NODES, node
 
 from cnibench.errors import PlatformError
 from cnibench.platforms.kube import cluster
-
-
-def _node(name: str, ip: str, *, ready: bool = True, control_plane: bool = False, taint: str | None = None) -> dict:
-    labels = {"kubernetes.io/hostname": name}
-    if control_plane:
-        labels["node-role.kubernetes.io/control-plane"] = ""
-    spec = {"taints": [{"key": "node-role.kubernetes.io/control-plane", "effect": taint}]} if taint else {}
-    return {
-        "metadata": {"name": name, "labels": labels},
-        "spec": spec,
-        "status": {
-            "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}],
-            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
-        },
-    }
-
-
-KIND_NODES = {
-    "items": [
-        _node("c-worker2", "172.18.0.4"),
-        _node("c-control-plane", "172.18.0.2", control_plane=True, taint="NoSchedule"),
-        _node("c-worker", "172.18.0.3"),
-    ]
-}
 
 
 def test_nodes_are_read_with_ip_readiness_and_role():
@@ -50,7 +27,7 @@ def test_the_gateway_is_the_first_ready_worker_or_the_preferred_one():
 
 
 def test_egress_needs_two_workers():
-    nodes = cluster.parse_nodes({"items": [KIND_NODES["items"][0], _node("c-worker", "172.18.0.3", ready=False)]})
+    nodes = cluster.parse_nodes({"items": [KIND_NODES["items"][0], node("c-worker", "172.18.0.3", ready=False)]})
     with pytest.raises(PlatformError, match=r"two ready, schedulable worker nodes .* found 1: c-worker2"):
         cluster.pick_gateway_node(nodes)
 

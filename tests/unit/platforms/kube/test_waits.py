@@ -6,31 +6,9 @@ No cluster can run here: these documents are built in the tests, field for field
 
 from __future__ import annotations
 
+from kube_documents import KIND_NODES
+
 from cnibench.platforms.kube import waits
-
-
-def _node(name: str, ip: str, *, ready: bool = True, control_plane: bool = False, taint: str | None = None) -> dict:
-    labels = {"kubernetes.io/hostname": name}
-    if control_plane:
-        labels["node-role.kubernetes.io/control-plane"] = ""
-    spec = {"taints": [{"key": "node-role.kubernetes.io/control-plane", "effect": taint}]} if taint else {}
-    return {
-        "metadata": {"name": name, "labels": labels},
-        "spec": spec,
-        "status": {
-            "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}],
-            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
-        },
-    }
-
-
-KIND_NODES = {
-    "items": [
-        _node("c-worker2", "172.18.0.4"),
-        _node("c-control-plane", "172.18.0.2", control_plane=True, taint="NoSchedule"),
-        _node("c-worker", "172.18.0.3"),
-    ]
-}
 
 
 def test_expected_source_is_the_clients_node_or_the_egress_ip():

@@ -158,15 +158,6 @@ class KubeEgress(KubeAdapter[EgressSettings]):
             assign = platform.assign_egress_ip(build, preferred, egress_ip)
         build.info["pick_gateway_node"] = True
         build.info["preferred_gateway"] = preferred
-        base_argv = iperf3.client_argv(
-            server_ip,
-            protocol=settings.protocol,
-            duration=settings.duration,
-            omit=settings.omit,
-            parallel=settings.parallel,
-            bitrate=settings.bitrate,
-        )
-        exec_argv = tuple(build.kubectl.argv("exec", CLIENT_POD, "--", *base_argv))
         repetitions = EGRESS.repetitions(
             settings,
             cni=cni.name,
@@ -175,7 +166,9 @@ class KubeEgress(KubeAdapter[EgressSettings]):
             server_ip=server_ip,
             client_node_ip="(the client pod's node, read at run time)",
         )
+        base_argv = repetitions[0].command.argv  # the scenario's iperf3 client, the same in every repetition
         # iperf3 in the client pod through `kubectl exec` on this machine; its JSON is kubectl's stdout
+        exec_argv = tuple(build.kubectl.argv("exec", CLIENT_POD, "--", *base_argv))
         repetitions = build.finish(
             [
                 dataclasses.replace(r, command=dataclasses.replace(r.command, argv=exec_argv, netns=""))
