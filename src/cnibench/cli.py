@@ -54,7 +54,13 @@ def _positive_int(text: str) -> int:
 
 def _spec_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", nargs="?", type=Path, help="experiment spec (YAML); default: the built-in spec")
-    parser.add_argument("--repeat", type=_positive_int, metavar="N", help="repetitions of every scenario")
+    parser.add_argument("--repeat", type=_positive_int, metavar="N", help="repetitions of every scenario per round")
+    parser.add_argument(
+        "--rounds",
+        type=_positive_int,
+        metavar="N",
+        help="rounds: every CNI once per round on a fresh cluster, the order alternating (default: the platform's)",
+    )
     parser.add_argument("--duration", type=_positive_int, metavar="S", help="measured seconds per repetition")
     parser.add_argument(
         "--only",
@@ -363,6 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.spec,
                 repeat=args.repeat,
                 duration=args.duration,
+                rounds=args.rounds,
                 only=args.only,
                 results_dir=args.results_dir,
                 db=args.db,
@@ -371,11 +378,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 yes=args.yes,
             )
         if args.command == "plan":
-            return commands.plan(args.spec, repeat=args.repeat, duration=args.duration, only=args.only)
+            return commands.plan(
+                args.spec, repeat=args.repeat, duration=args.duration, rounds=args.rounds, only=args.only
+            )
         if args.command == "doctor":
             return commands.doctor(args.platform, args.spec)
         if args.command == "render":
-            return commands.render(args.spec, args.output, repeat=args.repeat, duration=args.duration, only=args.only)
+            return commands.render(
+                args.spec, args.output, repeat=args.repeat, duration=args.duration, rounds=args.rounds, only=args.only
+            )
         if args.command == "clean":
             return commands.clean(dry_run=args.dry_run, force=args.force)
         if args.command == "status":

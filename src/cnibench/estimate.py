@@ -32,6 +32,10 @@ class Slot(Protocol):
     @property
     def repetition(self) -> int: ...
     @property
+    def round(self) -> int: ...  # a CNI's cluster is fresh in every round
+    @property
+    def loop(self) -> str: ...  # the playbook loop it runs in (its scenario's): a loop's repetitions run back to back
+    @property
     def expected_seconds(self) -> float: ...  # the tool's own wall time (measured time + warm-up + start-up)
 
 
@@ -103,7 +107,7 @@ class Estimate:
         self.phase_started = at
 
     def finished(self, slot: Slot, at: float) -> None:
-        """A repetition ended at ``at``; the next one of the same trial starts at once (the playbook's loop)."""
+        """A repetition ended at ``at``; the next one of the same loop starts at once (the playbook's loop)."""
         index = self._index.get((slot.cni, slot.scenario, slot.repetition))
         if index is None or index < self.position:
             return
@@ -113,7 +117,7 @@ class Estimate:
             self._overheads.append(seconds - slot.expected_seconds)
         self.position = index + 1
         self.phase_started = self._gap_started = at
-        self.in_repetition = self.position < len(self.slots) and self._same_trial(index, self.position)
+        self.in_repetition = self.position < len(self.slots) and self._same_loop(index, self.position)
         self._cluster_at = None
         self._open = None
 
@@ -178,12 +182,14 @@ class Estimate:
                 return max(self.teardown_seconds() - (now - self._gap_started), 0.0) + self.setup_seconds()
         return max(self.gap_seconds(self.position) - (now - self._gap_started), 0.0)
 
-    def _same_trial(self, a: int, b: int) -> bool:
-        return (self.slots[a].cni, self.slots[a].scenario) == (self.slots[b].cni, self.slots[b].scenario)
+    def _same_loop(self, a: int, b: int) -> bool:
+        first, second = self.slots[a], self.slots[b]
+        return (first.cni, first.round, first.loop) == (second.cni, second.round, second.loop)
 
     def _gap_kind(self, index: int) -> GapKind:
         if index == 0:
             return "setup"
-        if self._same_trial(index - 1, index):
+        if self._same_loop(index - 1, index):
             return "none"
-        return "trial" if self.slots[index - 1].cni == self.slots[index].cni else "cluster"
+        before, slot = self.slots[index - 1], self.slots[index]
+        return "trial" if (before.cni, before.round) == (slot.cni, slot.round) else "cluster"

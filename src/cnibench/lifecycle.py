@@ -22,7 +22,7 @@ from cnibench.orchestration.ansible import ansible_error, run_playbook
 from cnibench.orchestration.events import EventHandler
 from cnibench.orchestration.signals import StopController
 from cnibench.platforms import get_platform
-from cnibench.platforms.base import Compiled, Platform
+from cnibench.platforms.base import Compiled, MetricsCollector, Platform
 from cnibench.proc import become_subreaper, descendants, terminate
 from cnibench.progress import PROGRESS_FILE, Progress
 from cnibench.results.model import RunResults, RunStatus
@@ -32,6 +32,10 @@ from cnibench.spec import spec_to_yaml
 if TYPE_CHECKING:
     from cnibench.plan import Plan
     from cnibench.spec import Spec
+
+#: How long a run waits, after its playbook, for the node metrics still being queried (s); a third of it after a
+#: signal.
+METRICS_DRAIN_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,7 @@ def execute(
         error: str | None = None
         compiled: Compiled | None = None
         bar: Progress | None = None
+        collector: MetricsCollector | None = None
         try:
             stop.check()
             compiled = platform.compile(plan, run_dir=run_dir, prefix=prefix)
@@ -145,8 +150,9 @@ def execute(
             bar = Progress(compiled.repetitions, stream=progress_stream, enabled=progress, priors=plan.priors,
                            status_file=run_dir / PROGRESS_FILE)  # fmt: skip
             bar.start()
+            collector = platform.metrics_collector(recorder.add)
             handler = EventHandler(repetitions=compiled.repetitions, run_dir=run_dir, recorder=recorder,
-                                   progress=bar, stop=stop, facts=compiled.facts)  # fmt: skip
+                                   progress=bar, stop=stop, facts=compiled.facts, collector=collector)  # fmt: skip
             stop.check()
             runner_status, rc = run_playbook(compiled, run_dir=run_dir, handler=handler, stop=stop, prefix=prefix)
             if stop.stopping:
@@ -164,6 +170,8 @@ def execute(
             error = f"internal error: {type(exc).__name__}: {exc}"
             raise
         finally:
+            if collector is not None:  # the last windows, before cleanup stops Prometheus
+                collector.drain(METRICS_DRAIN_S if not stop.stopping else METRICS_DRAIN_S / 3)
             if bar is not None:
                 bar.close()
             terminate(descendants(os.getpid()))  # what Ansible left (forced cancel, killed modules) is ours

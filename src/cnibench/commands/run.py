@@ -23,6 +23,7 @@ def run(
     *,
     repeat: int | None = None,
     duration: int | None = None,
+    rounds: int | None = None,
     results_dir: Path | None = None,
     progress: bool | None = None,
     only: list[str] | None = None,
@@ -32,7 +33,7 @@ def run(
     stdin: Any = None,
 ) -> int:
     """Run a benchmark and print its summary; the exit code says how it went (:class:`lifecycle.Outcome`)."""
-    spec, _source = load_spec(spec_path, repetitions=repeat, duration=duration)
+    spec, _source = load_spec(spec_path, repetitions=repeat, duration=duration, rounds=rounds)
     plan = make_plan(spec, only)
     results_dir = results_dir or default_results_dir()
     db = locate_store(db, results=results_dir)
@@ -41,6 +42,8 @@ def run(
     if not platform.confirm(spec, plan, yes=yes, stdin=stdin if stdin is not None else sys.stdin, out=sys.stdout):
         print("not confirmed: nothing was created", file=sys.stderr)
         return 2
+    for warning in plan.warnings():  # before minutes are spent on it
+        print(f"warning: {warning}", file=sys.stderr)
     outcome = lifecycle.execute(spec, plan, results_dir=results_dir, progress=progress, keep=keep)
     print(format_summary(outcome.results, str(outcome.run_dir)))
     for line in store_and_report(outcome.run_dir, outcome.results, db):

@@ -447,7 +447,7 @@ class KubePlatform(Platform):
         runs = EGRESS.repetitions(
             eg,
             cni=cni,
-            trials={s: r for s, r in trials.items() if s in egress.TRIALS},
+            numbers={s: range(1, r + 1) for s, r in trials.items() if s in egress.TRIALS},
             run_dir=run_dir,
             server_ip=server_ip,
             client_node_ip="(the client pod's node, read at run time)",
@@ -603,7 +603,9 @@ class KubePlatform(Platform):
             # before the first repetition the route must answer from here (k6 in a container: it cannot be probed)
             "probe": None if in_container else target,
         }
-        script, runs = INGRESS.repetitions(ing, cni=cni, count=repetitions, run_dir=run_dir, backends=backends)
+        script, runs = INGRESS.repetitions(
+            ing, cni=cni, numbers=range(1, repetitions + 1), run_dir=run_dir, backends=backends
+        )
         files[str(Path("ingress") / "load.js")] = script
         runs = [_with_metrics(_k6_run(run, target, in_container=in_container), cluster) for run in runs]
         spread = f"{ing.backends} echo backends (StatefulSet {render.ECHO}, {pins.ECHO_IMAGE}, spread over the nodes)"
