@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Validate the spec, check prerequisites, then for every CNI build the cluster, run every "
         "scenario's repetitions, verify them, record them in results/<run-id>/results.json as they finish, "
         "and tear everything down (also on failure, on Ctrl-C and when the terminal goes away). Exit code: 0 all "
-        "repetitions ok, 1 a repetition or step failed, 2 bad input or missing prerequisite, 128 + the signal's "
+        "repetitions ok, 1 a repetition or step failed, 2 bad input, a missing prerequisite or another run "
+        "measuring on this machine (one at a time: see --wait), 128 + the signal's "
         "number when a signal stopped it (130 SIGINT, 129 SIGHUP, 131 SIGQUIT, 143 SIGTERM). Progress goes to "
         "a terminal and to progress.json in the run directory (`cnibench status`).",
     )
@@ -105,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--yes",
         action="store_true",
         help="aks: create the (billable) Azure resources without asking",
+    )
+    run.add_argument(
+        "--wait",
+        action="store_true",
+        help="when another run is measuring on this machine, wait for it to end (default: refuse, exit 2)",
     )
     run.add_argument(
         "--keep",
@@ -375,6 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 db=args.db,
                 progress=args.progress,
                 keep=args.keep,
+                wait=args.wait,
                 yes=args.yes,
             )
         if args.command == "plan":

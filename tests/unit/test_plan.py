@@ -12,8 +12,9 @@ from cnibench.spec import default_spec_data, parse_spec
 from cnibench.tools import iperf3, k6
 
 
-def _spec(**scenarios):
+def _spec(rounds=1, **scenarios):
     data = copy.deepcopy(default_spec_data())
+    data["rounds"] = rounds
     for name, settings in scenarios.items():
         if settings is None:
             data["scenarios"].pop(name, None)
@@ -31,6 +32,39 @@ def test_each_cni_runs_its_scenarios_trials_in_order():
         for trial, reps in (("egress-baseline", 3), ("egress", 3), ("ingress", 2))
     ]
     assert plan.repetitions == len(spec.cnis) * (3 + 3 + 2)
+
+
+def test_rounds_interleave_cnis_in_alternating_order_and_number_repetitions_on():
+    spec = _spec(rounds=3, egress={"repetitions": 2}, ingress={"repetitions": 1})
+    plan = make_plan(spec)
+    assert [(b.round, b.cni) for b in plan.blocks] == [
+        (1, "hostgw"), (1, "vxlan"), (2, "vxlan"), (2, "hostgw"), (3, "hostgw"), (3, "vxlan"),
+    ]  # fmt: skip
+    assert plan.rounds == 3 and plan.repetitions == 2 * 3 * (2 + 2 + 1)
+    second = plan.blocks[2]
+    assert second.numbers == {"egress-baseline": range(3, 5), "egress": range(3, 5), "ingress": range(2, 3)}
+    # egress and its baseline alternate on one cluster, so that each egress repetition has a neighbouring baseline
+    assert second.order == (("egress-baseline", 3), ("egress", 3), ("egress-baseline", 4), ("egress", 4),
+                            ("ingress", 2))  # fmt: skip
+    slots = plan.slots()
+    assert len(slots) == plan.repetitions
+    assert {(s.cni, s.scenario, s.repetition) for s in slots} == {
+        (t.cni, t.scenario, n) for t in plan.trials for n in range(1, t.repetitions + 1)
+    }  # every repetition exactly once
+    assert {s.loop for s in slots if s.scenario.startswith("egress")} == {"egress"}
+
+
+def test_the_smallest_p_says_before_the_run_whether_it_can_show_a_difference():
+    three = make_plan(_spec(egress={"repetitions": 3}, ingress={"repetitions": 3}))
+    assert three.smallest_p() == {"egress-baseline": pytest.approx(0.1), "egress": pytest.approx(0.1),
+                                  "ingress": pytest.approx(0.1)}  # fmt: skip  # 2 / C(6, 3)
+    [warning] = three.warnings()
+    assert warning.startswith("egress-baseline, egress, ingress: 3 repetition(s) per CNI cannot show")
+    six = make_plan(_spec(rounds=2, egress={"repetitions": 3}, ingress={"repetitions": 3}))
+    assert six.smallest_p()["egress"] == pytest.approx(2 / 924)  # 2 / C(12, 6)
+    assert six.warnings() == []
+    one_cni = _spec(egress={"repetitions": 2})
+    assert make_plan(one_cni.model_copy(update={"cnis": ["hostgw"]})).warnings() == []  # nothing to compare
 
 
 def test_each_trial_expects_its_tools_own_wall_time():

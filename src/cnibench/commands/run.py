@@ -29,6 +29,7 @@ def run(
     only: list[str] | None = None,
     db: Path | None = None,
     keep: bool = False,
+    wait: bool = False,
     yes: bool = False,
     stdin: Any = None,
 ) -> int:
@@ -44,13 +45,19 @@ def run(
         return 2
     for warning in plan.warnings():  # before minutes are spent on it
         print(f"warning: {warning}", file=sys.stderr)
-    outcome = lifecycle.execute(spec, plan, results_dir=results_dir, progress=progress, keep=keep)
+    outcome = lifecycle.execute(
+        spec, plan, results_dir=results_dir, progress=progress, keep=keep, wait=wait, on_wait=_waiting
+    )
     print(format_summary(outcome.results, str(outcome.run_dir)))
     for line in store_and_report(outcome.run_dir, outcome.results, db):
         print(line)
     for note in outcome.notes:
         print(note)
     return outcome.exit_code
+
+
+def _waiting(holder: str) -> None:
+    print(f"waiting: another cnibench run is measuring on this machine: {holder}", file=sys.stderr, flush=True)
 
 
 def store_and_report(outcome_dir: Path, results: RunResults, db: Path) -> list[str]:

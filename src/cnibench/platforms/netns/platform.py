@@ -16,7 +16,7 @@ from cnibench import runstate as run_state
 from cnibench.estimate import Priors
 from cnibench.metrics import prometheus as prom
 from cnibench.metrics import queries
-from cnibench.plan import repetition_overhead_s
+from cnibench.plan import OVERHEAD_PER_REPETITION_S
 from cnibench.platforms import PLATFORMS
 from cnibench.platforms.base import Compiled, Leftover, MetricsCollector, Platform, Renderable
 from cnibench.platforms.files import Files
@@ -39,15 +39,18 @@ if TYPE_CHECKING:
 
 PLAYBOOK = "netns.yml"
 METRICS_READY_TIMEOUT = 30.0
-#: Building a cluster, starting its servers and tearing it down, per CNI (s).
-OVERHEAD_PER_CLUSTER_S = 3.0
-#: Of that, the teardown after a cluster's last repetition (measured: 1.8 s with node metrics, 2 CPUs).
-TEARDOWN_S = 1.5
-#: Removing one trial's objects and applying the next one's (measured: 0.9 s before egress, 4.0 s before ingress
-#: with its proxy and three backends).
-TRIAL_SETUP_S = 1.5
-#: node_exporters + Prometheus until every target is up (Prometheus 2.42 throttles its first scrapes by ~5 s).
-METRICS_STARTUP_S = 6.0
+# Priors of the time estimate, measured on 2 shared CPUs (tests/data/ansible/netns-default-2x2x4s, seconds):
+#: building a fresh cluster and starting every scenario's servers (1.3-1.7 s without metrics)
+CLUSTER_BUILD_S = 1.5
+#: a cluster's build waiting until Prometheus has scraped its nodes (about one scrape interval; the run's first
+#: cluster waits longer, for Prometheus's first scrapes)
+METRICS_READY_S = 1.0
+#: the teardown after a cluster's last repetition (0.9-1.5 s)
+TEARDOWN_S = 1.2
+#: from one scenario's last repetition to the next one's first on the same cluster (an included task file)
+TRIAL_GAP_S = 0.2
+#: a repetition's node metrics, queried in the background while the next one runs (the CPU it takes)
+METRICS_PER_REPETITION_S = 0.4
 
 
 def adapter(scenario: str) -> NetnsAdapter[Any]:
@@ -141,9 +144,9 @@ class NetnsPlatform(Platform):
     def priors(cls, spec: Spec) -> Priors:
         metrics = spec.metrics.enabled
         return Priors(
-            repetition_overhead_s=repetition_overhead_s(spec),
-            setup_s=OVERHEAD_PER_CLUSTER_S + (METRICS_STARTUP_S if metrics else 0.0) - TEARDOWN_S,
-            trial_s=TRIAL_SETUP_S,
+            repetition_overhead_s=OVERHEAD_PER_REPETITION_S + (METRICS_PER_REPETITION_S if metrics else 0.0),
+            setup_s=CLUSTER_BUILD_S + (METRICS_READY_S if metrics else 0.0),
+            trial_s=TRIAL_GAP_S,
             teardown_s=TEARDOWN_S,
         )
 
@@ -209,7 +212,7 @@ class NetnsPlatform(Platform):
                 {
                     "cni": block.cni,
                     "round": block.round,
-                    "bundle": str(cluster.rendered / "cluster" / "bundle.json"),
+                    "bundles": [str(cluster.rendered / "cluster" / "bundle.json"), *cluster.bundles],
                     "daemons": cluster.daemons,
                     "metrics": None if access is None else {
                         **access, "targets": len(topo.nodes), "timeout": METRICS_READY_TIMEOUT,
@@ -227,7 +230,19 @@ class NetnsPlatform(Platform):
                 steps.append(f"{where} the same on a fresh cluster: repetitions {shown}")
         extravars = {
             "cnibench_state_file": str(run_state.state_file(prefix)),
-            "cnibench_network": {"bundle": str(network_dir / "bundle.json"), "daemons": network_daemons},
+            "cnibench_network": {
+                "bundle": str(network_dir / "bundle.json"),
+                "daemons": network_daemons,
+                # Prometheus's first discovery and scrapes belong to the network's build, not to the first cluster
+                "metrics": None
+                if access is None
+                else {
+                    **access,
+                    "targets": len(network_topo.nodes),
+                    "timeout": METRICS_READY_TIMEOUT,
+                    "up": False,
+                },
+            },
             "cnibench_clusters": clusters,
         }
         steps.append("remove the node network (after the last window's metrics are queried)")

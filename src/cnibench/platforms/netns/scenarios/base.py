@@ -49,6 +49,9 @@ class ClusterBuild:
     #: how cnibench reaches the run's Prometheus (None: metrics disabled)
     metrics_access: dict[str, Any] | None = None
     scrape_interval_s: float = 1.0
+    #: what the cluster's build applies (after the cluster itself) and starts: every scenario's servers and
+    #: bundles, up front (idle servers cost nothing; setting each scenario up and down would cost every round)
+    bundles: list[str] = field(default_factory=list)
     daemons: list[dict[str, Any]] = field(default_factory=list)
     scenarios: list[dict[str, Any]] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
@@ -106,20 +109,19 @@ class ClusterBuild:
         daemons: list[dict[str, Any]],
         around: Mapping[str, list[str]] | None = None,
     ) -> list[Repetition]:
-        """One scenario for the playbook: ``bundles`` applied and ``daemons`` started before its repetitions (in the
-        plan's order), the bundles removed after them; ``around``: per trial, bundles applied before and removed
-        after each of its repetitions. Returns the repetitions in run order."""
+        """One scenario for the playbook: its repetitions in the plan's order; ``bundles`` applied and ``daemons``
+        started when the cluster is built; ``around``: per trial, bundles applied before and removed after each of
+        its repetitions. Returns the repetitions in run order."""
         position = {item: index for index, item in enumerate(self.order)}
         ordered = sorted(repetitions, key=lambda r: position.get((r.scenario, r.repetition), len(position)))
         around = around or {}
+        self.bundles += bundles
+        self.daemons += daemons
         self.scenarios.append(
             {
                 "cni": self.cni,
                 "round": self.round,
                 "scenario": name,
-                "bundles": bundles,
-                "bundles_reversed": list(reversed(bundles)),
-                "daemons": daemons,
                 "runs": [{**rep.to_vars(), "bundles": around.get(rep.scenario, [])} for rep in ordered],
             }
         )
