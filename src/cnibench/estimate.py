@@ -47,6 +47,8 @@ class Priors:
     setup_s: float = 3.0  # a cluster's start -> its first repetition (built, servers up, first trial set up)
     trial_s: float = 1.0  # last repetition of a trial -> first repetition of the next trial on the same cluster
     teardown_s: float = 1.5  # a cluster's last repetition -> the cluster is gone (the next starts, or the run ends)
+    first_setup_extra_s: float = 0.0  # what only the run's first cluster pays on top of setup_s (netns: Prometheus's
+    # first scrapes, which a Prometheus that lives for the whole run makes once)
 
 
 class Estimate:
@@ -101,8 +103,11 @@ class Estimate:
             self._open.append(at - self._gap_started)
         else:
             self._open = self._setups
-            began = self._cluster_at if kind == "cluster" and self._cluster_at is not None else self._gap_started
-            self._open.append(at - began)
+            # a cluster's setup counts from its own start: what comes before the first one (the node network and
+            # Prometheus, built once per run) is not a cost of every cluster, nor what only the first one pays
+            began = self._cluster_at if self._cluster_at is not None else self._gap_started
+            once = self.priors.first_setup_extra_s if kind == "setup" else 0.0
+            self._open.append(max(at - began - once, 0.0))
         self.in_repetition = True
         self.phase_started = at
 
@@ -147,7 +152,7 @@ class Estimate:
         """The whole gap before the repetition at ``index`` (0 when it follows one of its own trial)."""
         kind = self._gap_kind(index)
         if kind == "setup":
-            return self.setup_seconds()
+            return self.setup_seconds() + self.priors.first_setup_extra_s
         if kind == "trial":
             return self.trial_seconds(self.slots[index].scenario)
         if kind == "cluster":

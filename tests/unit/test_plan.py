@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from cnibench.errors import SpecError
-from cnibench.plan import METRICS_PER_REPETITION_S, OVERHEAD_PER_REPETITION_S, format_duration, make_plan
+from cnibench.plan import OVERHEAD_PER_REPETITION_S, format_duration, make_plan
 from cnibench.spec import default_spec_data, parse_spec
 from cnibench.tools import iperf3, k6
 
@@ -93,7 +93,8 @@ def test_a_repetition_more_costs_its_tools_time_and_the_overhead_around_it():
     """The estimate's marginal cost of one repetition per trial: the tool's wall time plus what the platform
     spends around it (Ansible task, parsing, metrics query), nothing else."""
     one, two = (_spec(egress={"repetitions": n}, ingress=None) for n in (1, 2))
-    per_repetition = OVERHEAD_PER_REPETITION_S + (METRICS_PER_REPETITION_S if one.metrics.enabled else 0.0)
+    per_repetition = make_plan(one).priors.repetition_overhead_s
+    assert per_repetition >= OVERHEAD_PER_REPETITION_S
     trials = make_plan(one).trials
     added = sum(t.seconds_each + per_repetition for t in trials)
     assert make_plan(two).estimated_seconds - make_plan(one).estimated_seconds == pytest.approx(added)
@@ -110,8 +111,10 @@ def test_metrics_add_their_query_to_every_repetition_and_their_start_to_every_cl
     clusters = len(with_metrics.cnis)
     prior_with, prior_without = plan_with.priors, plan_without.priors
     startup = prior_with.setup_s - prior_without.setup_s
-    assert startup > 0
-    assert extra == pytest.approx(plan_with.repetitions * METRICS_PER_REPETITION_S + clusters * startup)
+    per_repetition = prior_with.repetition_overhead_s - prior_without.repetition_overhead_s
+    once = prior_with.first_setup_extra_s - prior_without.first_setup_extra_s  # Prometheus's first scrapes
+    assert startup > 0 and per_repetition > 0
+    assert extra == pytest.approx(plan_with.repetitions * per_repetition + clusters * startup + once)
 
 
 @pytest.mark.parametrize(

@@ -138,25 +138,6 @@ def wait_targets_up(url: str, expected: int, timeout: float, since: float | None
     return time.monotonic() - start
 
 
-def wait_targets_tried(url: str, expected: int, timeout: float) -> float:
-    """Poll until Prometheus has scraped each of ``expected`` targets at least once, up or not; the seconds it took.
-    A Prometheus started before its nodes exist spends its first seconds on discovery and the first scrapes
-    (about 5 s for 2.42: the discovery manager's update throttle), which the node network's build takes on, not
-    the run's first cluster. Raises :class:`PrometheusError` at the deadline."""
-    start = time.monotonic()
-
-    def tried() -> bool | None:
-        try:
-            targets = get(url, "/api/v1/targets", {"state": "active"}).get("activeTargets", [])
-        except PrometheusError:
-            return None
-        return True if len(targets) >= expected and all(_scraped_at(t) > 0 for t in targets) else None
-
-    if wait_until(tried, timeout, interval=0.05) is None:
-        raise PrometheusError(f"Prometheus did not scrape its {expected} targets within {timeout:g} s")
-    return time.monotonic() - start
-
-
 def wait_scraped_past(url: str, moment: float, timeout: float) -> None:
     """Wait until every target has been scraped after ``moment`` (so the window's last sample is in)."""
 

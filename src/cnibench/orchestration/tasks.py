@@ -59,9 +59,8 @@ def netns_setup(params: Params) -> Result:
     metrics = params["metrics"]
     if metrics:
         facts["metrics_targets_up_s"] = wait_targets(
-            metrics["netns"], metrics["url"], int(metrics["targets"]), since=began, timeout=float(metrics["timeout"]),
-            up=bool(metrics.get("up", True)),
-        )  # fmt: skip
+            metrics["netns"], metrics["url"], int(metrics["targets"]), since=began, timeout=float(metrics["timeout"])
+        )
     if params["cni"]:
         facts["links"] = {k: v for b in bundles for k, v in ops.link_mtus(b).items()}
         return _facts(str(params["cni"]), facts, changed=True, commands=commands, pids=pids)

@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from cnibench.metrics.prometheus import PrometheusError, fetch_window, wait_targets_tried, wait_targets_up
+from cnibench.metrics.prometheus import PrometheusError, fetch_window, wait_targets_up
 from cnibench.orchestration.events import with_node_metrics
 from cnibench.spawn import NETNS_DIR
 
@@ -59,14 +59,11 @@ class NetnsThread:
         self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
 
 
-def wait_targets(netns: str, url: str, targets: int, *, since: float, timeout: float, up: bool = True) -> float:
+def wait_targets(netns: str, url: str, targets: int, *, since: float, timeout: float) -> float:
     """Wait until Prometheus (in ``netns``) has scraped every one of ``targets`` node_exporters up since ``since``
-    (Unix time); ``up=False``: until it has tried each once (:func:`wait_targets_tried`). The seconds it took.
-    Raises :class:`PrometheusError` naming the laggards."""
+    (Unix time); the seconds it took. Raises :class:`PrometheusError` naming the laggards."""
     worker = NetnsThread(netns)
     try:
-        if not up:
-            return worker.submit(wait_targets_tried, url, targets, timeout).result()
         return worker.submit(wait_targets_up, url, targets, timeout, since).result()
     except OSError as exc:
         raise PrometheusError(str(exc)) from None

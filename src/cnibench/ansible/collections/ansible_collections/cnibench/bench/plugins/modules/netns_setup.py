@@ -27,8 +27,7 @@ options:
   metrics:
     description:
       - Wait for Prometheus to scrape the new nodes; keys C(netns) and C(url) (where it listens), C(targets) (how
-        many node_exporters), C(timeout) (seconds), C(up) (false - the node network, before any node exists - waits
-        only until Prometheus has tried every target once).
+        many node_exporters), C(timeout) (seconds).
     type: dict
   state:
     description: C(present) sets up, C(absent) removes (idempotent).
