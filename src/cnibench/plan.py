@@ -40,7 +40,7 @@ class Slot:
     repetition: int
     round: int
     expected_seconds: float
-    loop: str  # the scenario whose playbook loop it runs in
+    loop: str  # the playbook loop it runs in (its scenario's where the platform pairs trials, else its trial's)
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,16 @@ class Plan:
     def slots(self) -> list[Slot]:
         """Every repetition in run order."""
         seconds = {(t.cni, t.scenario): t.seconds_each for t in self.trials}
+        pairs = self.spec.platform_class.pairs_trials
         return [
-            Slot(block.cni, trial, number, block.round, seconds[(block.cni, trial)], scenario_of(trial).name)
+            Slot(
+                block.cni,
+                trial,
+                number,
+                block.round,
+                seconds[(block.cni, trial)],
+                scenario_of(trial).name if pairs else trial,
+            )  # fmt: skip
             for block in self.blocks
             for trial, number in block.order
         ]
@@ -144,16 +152,17 @@ def make_plan(spec: Spec, only: list[str] | None = None) -> Plan:
             numbers = {
                 t.scenario: range((number - 1) * t.repetitions + 1, number * t.repetitions + 1) for t in per_round[cni]
             }
-            blocks.append(Block(number, cni, numbers, _order(numbers)))
+            blocks.append(Block(number, cni, numbers, _order(numbers, pair=spec.platform_class.pairs_trials)))
     return Plan(spec=spec, trials=trials, blocks=tuple(blocks))
 
 
-def _order(numbers: Mapping[str, range]) -> tuple[tuple[str, int], ...]:
-    """Each scenario's repetitions in its own order (scenarios in registry order)."""
+def _order(numbers: Mapping[str, range], *, pair: bool) -> tuple[tuple[str, int], ...]:
+    """Each scenario's repetitions in its own order (scenarios in registry order; ``pair``: the platform alternates
+    a paired scenario's trials)."""
     by_scenario: dict[str, dict[str, range]] = {}
     for trial, numbers_of in numbers.items():
         by_scenario.setdefault(scenario_of(trial).name, {})[trial] = numbers_of
-    return tuple(item for name, group in by_scenario.items() for item in SCENARIOS.get(name).sequence(group))
+    return tuple(item for name, group in by_scenario.items() for item in SCENARIOS.get(name).sequence(group, pair=pair))
 
 
 def format_duration(seconds: float) -> str:

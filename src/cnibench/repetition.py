@@ -79,7 +79,7 @@ class Repetition:
     """One repetition of one trial (``scenario``: the trial's name, e.g. ``egress-baseline``) of one CNI: where its
     raw artifact will be, how long its tool runs (seconds, the warm-up included), the warm-up (seconds, left out of
     the metrics), what its scenario checks in it (``expect``; the cluster may add to it at run time, in the module's
-    result), the command, and the round it runs in."""
+    result), the command, the round it runs in and the playbook loop that runs it."""
 
     cni: str
     scenario: str
@@ -90,17 +90,17 @@ class Repetition:
     warmup_s: float = 0.0
     expect: Mapping[str, Any] = field(default_factory=dict)
     round: int = 1
+    #: the playbook loop that runs it: its trial's own, or its scenario's where the platform alternates a paired
+    #: scenario's trials in one loop (egress and its baseline on netns); empty: the trial's
+    loop: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.loop:
+            object.__setattr__(self, "loop", self.scenario)
 
     @property
     def key(self) -> tuple[str, str, int]:
         return (self.cni, self.scenario, self.repetition)
-
-    @property
-    def loop(self) -> str:
-        """The scenario whose playbook loop runs it (a paired scenario's trials share one loop)."""
-        from cnibench.scenarios import scenario_of
-
-        return scenario_of(self.scenario).name
 
     @property
     def label(self) -> str:

@@ -83,6 +83,9 @@ class Platform(ABC):
     description: ClassVar[str] = ""
     #: Rounds when the spec says none: a fresh cluster per CNI per round must be cheap for more than one.
     default_rounds: ClassVar[int] = 1
+    #: Whether a paired scenario's trials alternate repetition by repetition here (egress and its baseline: a
+    #: policy applied and removed around each repetition); False: trial by trial.
+    pairs_trials: ClassVar[bool] = False
 
     def __init__(self, *, keep: bool = False) -> None:
         self.keep = keep

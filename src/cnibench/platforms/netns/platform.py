@@ -98,6 +98,7 @@ class NetnsPlatform(Platform):
     description: ClassVar[str] = "nodes and pods as network namespaces on this machine (root; no Docker)"
     #: A fresh cluster costs well under 2 s here: two rounds (ABBA) by default.
     default_rounds: ClassVar[int] = 2
+    pairs_trials: ClassVar[bool] = True
 
     @classmethod
     def cnis(cls) -> tuple[str, ...]:

@@ -37,6 +37,7 @@ def test_compile_is_pure_and_follows_the_plan(tmp_path):
     assert scenario["runs"][0]["argv"][0].endswith("iperf3")  # resolved to a path for `ip netns exec`
     assert clusters[0]["bundles"] == [str(tmp_path / "rendered" / "hostgw" / "cluster" / "bundle.json")]
     assert compiled.extravars["cnibench_network"]["bundle"].endswith("rendered/network/bundle.json")
+    assert {r.loop for r in compiled.repetitions} == {"egress"}  # one playbook loop runs both trials, alternating
     assert compiled.extravars["cnibench_state_file"] == "/run/cnibench/cnib0000.json"
     compiled.write()
     bundle = json.loads((tmp_path / "rendered" / "vxlan" / "cluster" / "bundle.json").read_text())

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from cnibench.platforms.files import Files
 from cnibench.proc import tool_path
 from cnibench.repetition import MetricsWindow, Repetition
+from cnibench.scenarios import scenario_of
 from cnibench.scenarios.base import ScenarioSettings
 from cnibench.tools import nginx
 
@@ -97,7 +98,9 @@ class ClusterBuild:
                     deferred=True,
                 )
                 command = dataclasses.replace(command, metrics=window)
-            out.append(dataclasses.replace(rep, command=command, round=self.round))
+            # egress and its baseline alternate in one loop here (NetnsPlatform.pairs_trials)
+            loop = scenario_of(rep.scenario).name
+            out.append(dataclasses.replace(rep, command=command, round=self.round, loop=loop))
         return out
 
     def add_scenario(
