@@ -84,18 +84,12 @@ class Plan:
         """Every repetition in run order."""
         seconds = {(t.cni, t.scenario): t.seconds_each for t in self.trials}
         pairs = self.spec.platform_class.pairs_trials
-        return [
-            Slot(
-                block.cni,
-                trial,
-                number,
-                block.round,
-                seconds[(block.cni, trial)],
-                scenario_of(trial).name if pairs else trial,
-            )  # fmt: skip
-            for block in self.blocks
-            for trial, number in block.order
-        ]
+        slots = []
+        for block in self.blocks:
+            for trial, number in block.order:
+                loop = scenario_of(trial).name if pairs else trial
+                slots.append(Slot(block.cni, trial, number, block.round, seconds[(block.cni, trial)], loop))
+        return slots
 
     @property
     def estimated_seconds(self) -> float:
