@@ -54,7 +54,13 @@ def _positive_int(text: str) -> int:
 
 def _spec_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", nargs="?", type=Path, help="experiment spec (YAML); default: the built-in spec")
-    parser.add_argument("--repeat", type=_positive_int, metavar="N", help="repetitions of every scenario")
+    parser.add_argument("--repeat", type=_positive_int, metavar="N", help="repetitions of every scenario per round")
+    parser.add_argument(
+        "--rounds",
+        type=_positive_int,
+        metavar="N",
+        help="rounds: every CNI once per round on a fresh cluster, the order alternating (default: the platform's)",
+    )
     parser.add_argument("--duration", type=_positive_int, metavar="S", help="measured seconds per repetition")
     parser.add_argument(
         "--only",
@@ -84,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Validate the spec, check prerequisites, then for every CNI build the cluster, run every "
         "scenario's repetitions, verify them, record them in results/<run-id>/results.json as they finish, "
         "and tear everything down (also on failure, on Ctrl-C and when the terminal goes away). Exit code: 0 all "
-        "repetitions ok, 1 a repetition or step failed, 2 bad input or missing prerequisite, 128 + the signal's "
+        "repetitions ok, 1 a repetition or step failed, 2 bad input, a missing prerequisite or another run "
+        "measuring on this machine (one at a time: see --wait), 128 + the signal's "
         "number when a signal stopped it (130 SIGINT, 129 SIGHUP, 131 SIGQUIT, 143 SIGTERM). Progress goes to "
         "a terminal and to progress.json in the run directory (`cnibench status`).",
     )
@@ -99,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--yes",
         action="store_true",
         help="aks: create the (billable) Azure resources without asking",
+    )
+    run.add_argument(
+        "--wait",
+        action="store_true",
+        help="when another run is measuring on this machine, wait for it to end (default: refuse, exit 2)",
     )
     run.add_argument(
         "--keep",
@@ -363,19 +375,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.spec,
                 repeat=args.repeat,
                 duration=args.duration,
+                rounds=args.rounds,
                 only=args.only,
                 results_dir=args.results_dir,
                 db=args.db,
                 progress=args.progress,
                 keep=args.keep,
+                wait=args.wait,
                 yes=args.yes,
             )
         if args.command == "plan":
-            return commands.plan(args.spec, repeat=args.repeat, duration=args.duration, only=args.only)
+            return commands.plan(
+                args.spec, repeat=args.repeat, duration=args.duration, rounds=args.rounds, only=args.only
+            )
         if args.command == "doctor":
             return commands.doctor(args.platform, args.spec)
         if args.command == "render":
-            return commands.render(args.spec, args.output, repeat=args.repeat, duration=args.duration, only=args.only)
+            return commands.render(
+                args.spec, args.output, repeat=args.repeat, duration=args.duration, rounds=args.rounds, only=args.only
+            )
         if args.command == "clean":
             return commands.clean(dry_run=args.dry_run, force=args.force)
         if args.command == "status":

@@ -10,19 +10,20 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cnibench import __version__, runstate
+from cnibench import __version__, machine, runstate
 from cnibench import environment as env_info
 from cnibench.errors import CnibenchError, Interrupted, PrerequisiteError
 from cnibench.orchestration.ansible import ansible_error, run_playbook
 from cnibench.orchestration.events import EventHandler
 from cnibench.orchestration.signals import StopController
 from cnibench.platforms import get_platform
-from cnibench.platforms.base import Compiled, Platform
+from cnibench.platforms.base import Compiled, MetricsCollector, Platform
 from cnibench.proc import become_subreaper, descendants, terminate
 from cnibench.progress import PROGRESS_FILE, Progress
 from cnibench.results.model import RunResults, RunStatus
@@ -32,6 +33,10 @@ from cnibench.spec import spec_to_yaml
 if TYPE_CHECKING:
     from cnibench.plan import Plan
     from cnibench.spec import Spec
+
+#: How long a run waits, after its playbook, for the node metrics still being queried (s); a third of it after a
+#: signal.
+METRICS_DRAIN_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -85,11 +90,15 @@ def require(platform: type[Platform], spec: Spec) -> None:
             raise PrerequisiteError(f"{check.name}: {check.detail}{hint} (see `cnibench doctor`)")
 
 
-def record_start(spec: Spec, plan: Plan, platform: Platform, *, run_id: str, run_dir: Path, prefix: str) -> Recorder:
-    """The run's record before anything runs: spec.yaml, environment.json and results.json (status running)."""
+def record_start(
+    spec: Spec, plan: Plan, platform: Platform, *, run_id: str, run_dir: Path, prefix: str, load: dict[str, Any]
+) -> Recorder:
+    """The run's record before anything runs: spec.yaml, environment.json (with ``load``, the machine's
+    background load, :func:`machine.background_load`) and results.json (status running)."""
     (run_dir / "spec.yaml").write_text(spec_to_yaml(spec), encoding="utf-8")
     environment: dict[str, Any] = env_info.collect()
     environment["prefix"] = prefix
+    environment["background_load"] = load
     extra = platform.environment(spec)
     environment["tools"].update(extra.pop("tools", {}))
     environment.update(extra)
@@ -119,8 +128,12 @@ def execute(
     progress_stream: Any = None,
     progress: bool | None = None,
     keep: bool = False,
+    wait: bool = False,
+    on_wait: Callable[[str], None] | None = None,
 ) -> Outcome:
-    """Run ``plan`` and return its outcome; raises only for problems found before anything was created.
+    """Run ``plan`` and return its outcome; raises only for problems found before anything was created
+    (:class:`~cnibench.machine.MachineBusy` when another run measures on this machine and ``wait`` is false;
+    ``on_wait`` hears who it waits for).
 
     ``keep`` (Kubernetes platforms) leaves the clusters and what was deployed in place."""
     platform = get_platform(spec.platform, keep=keep)
@@ -128,16 +141,19 @@ def execute(
     shown_dir, results_dir = results_dir, results_dir.resolve()  # Ansible runs from its project directory
     become_subreaper()
     stop = StopController()
-    with stop.installed():
+    with stop.installed(), machine.exclusive(wait=wait, on_wait=on_wait or _ignore, check=stop.check) as lock:
+        load = machine.background_load()  # before this run adds any of its own
         run_id, run_dir = new_run_dir(results_dir, spec.name)
+        lock.describe(run_id=run_id, run_dir=str(shown_dir / run_id))
         point_latest(results_dir, run_id)
         prefix = platform.reserve(run_dir, os.getpid())
         stop.on_playbook_pid = lambda pid: platform.note_playbook(prefix, pid)
-        recorder = record_start(spec, plan, platform, run_id=run_id, run_dir=run_dir, prefix=prefix)
+        recorder = record_start(spec, plan, platform, run_id=run_id, run_dir=run_dir, prefix=prefix, load=load)
         status: RunStatus = "failed"
         error: str | None = None
         compiled: Compiled | None = None
         bar: Progress | None = None
+        collector: MetricsCollector | None = None
         try:
             stop.check()
             compiled = platform.compile(plan, run_dir=run_dir, prefix=prefix)
@@ -145,8 +161,9 @@ def execute(
             bar = Progress(compiled.repetitions, stream=progress_stream, enabled=progress, priors=plan.priors,
                            status_file=run_dir / PROGRESS_FILE)  # fmt: skip
             bar.start()
+            collector = platform.metrics_collector(recorder.add)
             handler = EventHandler(repetitions=compiled.repetitions, run_dir=run_dir, recorder=recorder,
-                                   progress=bar, stop=stop, facts=compiled.facts)  # fmt: skip
+                                   progress=bar, stop=stop, facts=compiled.facts, collector=collector)  # fmt: skip
             stop.check()
             runner_status, rc = run_playbook(compiled, run_dir=run_dir, handler=handler, stop=stop, prefix=prefix)
             if stop.stopping:
@@ -164,6 +181,8 @@ def execute(
             error = f"internal error: {type(exc).__name__}: {exc}"
             raise
         finally:
+            if collector is not None:  # the last windows, before cleanup stops Prometheus
+                collector.drain(METRICS_DRAIN_S if not stop.stopping else METRICS_DRAIN_S / 3)
             if bar is not None:
                 bar.close()
             terminate(descendants(os.getpid()))  # what Ansible left (forced cancel, killed modules) is ours
@@ -177,3 +196,7 @@ def execute(
     notes = compiled.notes if compiled is not None else ()
     signal = stop.signal_number if status == "interrupted" else None
     return Outcome(run_dir=shown_dir / run_id, results=results, notes=notes, signal=signal)
+
+
+def _ignore(_holder: str) -> None:
+    pass

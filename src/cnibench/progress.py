@@ -24,7 +24,7 @@ from cnibench.repetition import Repetition
 #: The playbook task that runs a trial's repetitions, on every platform: its start ends the gap before them.
 MEASURE_TASK = "Measure"
 #: The first task of a cluster (tasks/netns_cluster.yml, tasks/kube_cluster.yml): the teardown before it is over.
-CLUSTER_TASKS = ("Build the netns cluster", "Create the cluster")
+CLUSTER_TASKS = ("Build the netns cluster and start its servers", "Create the cluster")
 #: Written into the run directory while the run goes on; ``cnibench status`` reads it.
 PROGRESS_FILE = "progress.json"
 #: How often the line is redrawn and the progress file rewritten (seconds).

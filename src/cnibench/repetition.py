@@ -16,12 +16,15 @@ from typing import Any
 class MetricsWindow:
     """After its tool, the repetition's measurement window is queried from Prometheus and the raw answers are saved
     in ``out`` (a directory). The window leaves out the tool's first ``warmup_s`` seconds; ``access`` says how this
-    platform reaches Prometheus (netns: the namespace and URL; Kubernetes: the Service, port and node_exporter)."""
+    platform reaches Prometheus (netns: the namespace and URL; Kubernetes: the Service, port and node_exporter).
+    ``deferred``: cnibench queries it while the next repetition runs (the platform's Prometheus outlives the
+    repetitions: :meth:`~cnibench.platforms.base.Platform.metrics_collector`), not the measuring module."""
 
     out: Path
     warmup_s: float
     scrape_interval_s: float
     access: Mapping[str, Any] = field(default_factory=dict)
+    deferred: bool = False
 
     def to_vars(self) -> dict[str, Any]:
         """The module parameter ``metrics`` (netns_exec, kube_measure)."""
@@ -65,7 +68,7 @@ class MeasureCommand:
             "argv": list(self.argv),
             "stdout": str(self.stdout),
             "timeout": self.timeout_s,
-            "metrics": self.metrics.to_vars() if self.metrics is not None else None,
+            "metrics": self.metrics.to_vars() if self.metrics is not None and not self.metrics.deferred else None,
             "unset_env": list(self.unset_env),
             "no_proxy": list(self.no_proxy),
         }
@@ -76,7 +79,7 @@ class Repetition:
     """One repetition of one trial (``scenario``: the trial's name, e.g. ``egress-baseline``) of one CNI: where its
     raw artifact will be, how long its tool runs (seconds, the warm-up included), the warm-up (seconds, left out of
     the metrics), what its scenario checks in it (``expect``; the cluster may add to it at run time, in the module's
-    result), and the command."""
+    result), the command, the round it runs in and the playbook loop that runs it."""
 
     cni: str
     scenario: str
@@ -86,6 +89,14 @@ class Repetition:
     expected_seconds: float = 0.0
     warmup_s: float = 0.0
     expect: Mapping[str, Any] = field(default_factory=dict)
+    round: int = 1
+    #: the playbook loop that runs it: its trial's own, or its scenario's where the platform alternates a paired
+    #: scenario's trials in one loop (egress and its baseline on netns); empty: the trial's
+    loop: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.loop:
+            object.__setattr__(self, "loop", self.scenario)
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -101,6 +112,7 @@ class Repetition:
             "cni": self.cni,
             "scenario": self.scenario,
             "repetition": self.repetition,
+            "round": self.round,
             "started_at": started_at,
             "ended_at": ended_at,
         }

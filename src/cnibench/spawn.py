@@ -57,6 +57,19 @@ def listening_ports(pid: int) -> set[int]:
     return ports
 
 
+@dataclass(frozen=True)
+class Daemon:
+    """A long-running server: ``argv`` in ``netns``, its output appended to ``log``; ``listen_port``: it is up once
+    it listens there (within ``timeout`` seconds)."""
+
+    name: str
+    netns: str
+    argv: list[str]
+    log: Path
+    listen_port: int | None = None
+    timeout: float = 10.0
+
+
 def start_daemon(
     netns: str,
     argv: list[str],
@@ -70,34 +83,53 @@ def start_daemon(
     With ``listen_port``, wait until the daemon listens on it; if it exits or the deadline passes first,
     stop it and raise :class:`PlatformError` with the end of its log.
     """
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            netns_argv(netns, argv),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    _DAEMONS[proc.pid] = proc
-    if listen_port is None:
-        return proc.pid
+    return start_daemons([Daemon("", netns, argv, log, listen_port, timeout)])[0]
+
+
+def start_daemons(daemons: list[Daemon]) -> list[int]:
+    """Start every daemon, then wait until each listens (they start side by side); their PIDs, in order. If one
+    fails to start, every one started here is stopped and :class:`PlatformError` names it (with its log's
+    complaint)."""
+    started: list[tuple[Daemon, subprocess.Popen[bytes]]] = []
+    for daemon in daemons:
+        daemon.log.parent.mkdir(parents=True, exist_ok=True)
+        with daemon.log.open("ab") as out:
+            proc = subprocess.Popen(
+                netns_argv(daemon.netns, daemon.argv),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        _DAEMONS[proc.pid] = proc
+        started.append((daemon, proc))
+    try:
+        for daemon, proc in started:
+            _await_listening(daemon, proc)
+    except PlatformError:
+        for _, proc in started:
+            stop_daemon(proc.pid)
+        raise
+    return [proc.pid for _, proc in started]
+
+
+def _await_listening(daemon: Daemon, proc: subprocess.Popen[bytes]) -> None:
+    port, netns, tool = daemon.listen_port, daemon.netns, Path(daemon.argv[0]).name
+    if port is None:
+        return
+    who = f"{daemon.name}: " if daemon.name else ""
 
     def listening() -> bool | None:
         if proc.poll() is not None:
-            raise PlatformError(
-                f"{Path(argv[0]).name} in {netns} exited with code {proc.returncode}: {_complaint(log)}"
-            )
+            raise PlatformError(f"{who}{tool} in {netns} exited with code {proc.returncode}: {_complaint(daemon.log)}")
         # read the socket table only once the process is in its namespace, or we would read the host's
-        return True if in_namespace(proc.pid, netns) and listen_port in listening_ports(proc.pid) else None
+        return True if in_namespace(proc.pid, netns) and port in listening_ports(proc.pid) else None
 
-    if wait_until(listening, timeout, interval=0.01):
-        return proc.pid
-    stop_daemon(proc.pid)
-    raise PlatformError(
-        f"{Path(argv[0]).name} in {netns} did not listen on port {listen_port} within {timeout:g} s: "
-        f"{_complaint(log) or 'nothing in its log'}"
-    )
+    if not wait_until(listening, daemon.timeout, interval=0.01):
+        raise PlatformError(
+            f"{who}{tool} in {netns} did not listen on port {port} within {daemon.timeout:g} s: "
+            f"{_complaint(daemon.log) or 'nothing in its log'}"
+        )
 
 
 def stop_daemon(pid: int) -> None:

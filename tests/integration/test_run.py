@@ -45,7 +45,8 @@ def _assert_clean(run_dir):
 
 
 def test_run_end_to_end(tmp_path):
-    write_spec(tmp_path / "spec.yaml", duration=2, omit=1, metrics=True)  # everything the default has
+    # everything the default has: two rounds, metrics on, egress paired with its baseline
+    write_spec(tmp_path / "spec.yaml", duration=2, omit=1, metrics=True, rounds=2, repetitions=1)
     results_dir = tmp_path / "results"  # the default, relative to the working directory
     proc = cnibench("run", "spec.yaml", cwd=tmp_path)
     out, err = proc.communicate(timeout=240)
@@ -54,11 +55,12 @@ def test_run_end_to_end(tmp_path):
     run_dir = run_dir_of(results_dir)
     results = read_results(run_dir)
     assert results.status == "complete"
-    assert [(s.cni, s.scenario, s.repetition) for s in results.samples] == [
-        (cni, scenario, rep)
-        for cni in ("hostgw", "vxlan")
+    # round 1 hostgw then vxlan, round 2 the other way round (ABBA), each on a fresh cluster
+    assert [(s.round, s.cni, s.scenario, s.repetition) for s in results.samples] == [
+        (round_, cni, scenario, round_)
+        for round_, cnis in ((1, ("hostgw", "vxlan")), (2, ("vxlan", "hostgw")))
+        for cni in cnis
         for scenario in ("egress-baseline", "egress")
-        for rep in (1, 2)
     ]
     for sample in results.samples:
         assert sample.status == "ok", sample.error
@@ -358,6 +360,38 @@ def test_clean_leaves_a_live_run_alone(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+    _assert_clean(run_dir)
+
+
+def test_two_runs_started_together_never_measure_at_once(tmp_path):
+    """The second run refuses (exit 2, one line naming the first run's id and PID, nothing created); with --wait it
+    starts once the first has ended, so that neither run has the other's load in its numbers."""
+    spec = write_spec(tmp_path / "spec.yaml", repetitions=2, duration=2, cnis=["hostgw"])
+    first_dir, second_dir, third_dir = (tmp_path / name for name in ("first", "second", "third"))
+    first = cnibench("run", str(spec), "--results-dir", str(first_dir))
+    try:
+        run_dir = wait_for_samples(first_dir, 1)
+        refused = subprocess.run([sys.executable, "-m", "cnibench", "run", str(spec), "--results-dir", str(second_dir)],
+                                 capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert refused.returncode == 2, refused.stderr
+        assert refused.stderr.count("\n") == 1
+        assert f"run {run_dir.name} in {first_dir / run_dir.name} (PID {first.pid}, measuring for" in refused.stderr
+        assert not second_dir.exists()  # nothing created
+        waiting = cnibench("run", str(spec), "--wait", "--results-dir", str(third_dir))
+        _out, err = first.communicate(timeout=120)
+        assert first.returncode == 0, err
+        out, err = waiting.communicate(timeout=120)
+        assert waiting.returncode == 0, err
+        assert err.startswith(f"waiting: another cnibench run is measuring on this machine: run {run_dir.name}")
+    finally:
+        for proc in (first, locals().get("waiting")):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+    first_results, third_results = read_results(run_dir), read_results(run_dir_of(third_dir))
+    assert first_results.ended_at is not None
+    assert third_results.started_at >= first_results.ended_at  # one after the other, never together
+    assert third_results.status == "complete"
+    assert set(third_results.environment["background_load"]) == {"cpu_percent", "window_s", "cores"}
     _assert_clean(run_dir)
 
 

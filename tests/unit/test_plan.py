@@ -7,13 +7,14 @@ import copy
 import pytest
 
 from cnibench.errors import SpecError
-from cnibench.plan import METRICS_PER_REPETITION_S, OVERHEAD_PER_REPETITION_S, format_duration, make_plan
+from cnibench.plan import OVERHEAD_PER_REPETITION_S, format_duration, make_plan
 from cnibench.spec import default_spec_data, parse_spec
 from cnibench.tools import iperf3, k6
 
 
-def _spec(**scenarios):
+def _spec(rounds=1, **scenarios):
     data = copy.deepcopy(default_spec_data())
+    data["rounds"] = rounds
     for name, settings in scenarios.items():
         if settings is None:
             data["scenarios"].pop(name, None)
@@ -31,6 +32,39 @@ def test_each_cni_runs_its_scenarios_trials_in_order():
         for trial, reps in (("egress-baseline", 3), ("egress", 3), ("ingress", 2))
     ]
     assert plan.repetitions == len(spec.cnis) * (3 + 3 + 2)
+
+
+def test_rounds_interleave_cnis_in_alternating_order_and_number_repetitions_on():
+    spec = _spec(rounds=3, egress={"repetitions": 2}, ingress={"repetitions": 1})
+    plan = make_plan(spec)
+    assert [(b.round, b.cni) for b in plan.blocks] == [
+        (1, "hostgw"), (1, "vxlan"), (2, "vxlan"), (2, "hostgw"), (3, "hostgw"), (3, "vxlan"),
+    ]  # fmt: skip
+    assert plan.rounds == 3 and plan.repetitions == 2 * 3 * (2 + 2 + 1)
+    second = plan.blocks[2]
+    assert second.numbers == {"egress-baseline": range(3, 5), "egress": range(3, 5), "ingress": range(2, 3)}
+    # egress and its baseline alternate on one cluster, so that each egress repetition has a neighbouring baseline
+    assert second.order == (("egress-baseline", 3), ("egress", 3), ("egress-baseline", 4), ("egress", 4),
+                            ("ingress", 2))  # fmt: skip
+    slots = plan.slots()
+    assert len(slots) == plan.repetitions
+    assert {(s.cni, s.scenario, s.repetition) for s in slots} == {
+        (t.cni, t.scenario, n) for t in plan.trials for n in range(1, t.repetitions + 1)
+    }  # every repetition exactly once
+    assert {s.loop for s in slots if s.scenario.startswith("egress")} == {"egress"}
+
+
+def test_the_smallest_p_says_before_the_run_whether_it_can_show_a_difference():
+    three = make_plan(_spec(egress={"repetitions": 3}, ingress={"repetitions": 3}))
+    assert three.smallest_p() == {"egress-baseline": pytest.approx(0.1), "egress": pytest.approx(0.1),
+                                  "ingress": pytest.approx(0.1)}  # fmt: skip  # 2 / C(6, 3)
+    [warning] = three.warnings()
+    assert warning.startswith("egress-baseline, egress, ingress: 3 repetition(s) per CNI cannot show")
+    six = make_plan(_spec(rounds=2, egress={"repetitions": 3}, ingress={"repetitions": 3}))
+    assert six.smallest_p()["egress"] == pytest.approx(2 / 924)  # 2 / C(12, 6)
+    assert six.warnings() == []
+    one_cni = _spec(egress={"repetitions": 2})
+    assert make_plan(one_cni.model_copy(update={"cnis": ["hostgw"]})).warnings() == []  # nothing to compare
 
 
 def test_each_trial_expects_its_tools_own_wall_time():
@@ -59,7 +93,8 @@ def test_a_repetition_more_costs_its_tools_time_and_the_overhead_around_it():
     """The estimate's marginal cost of one repetition per trial: the tool's wall time plus what the platform
     spends around it (Ansible task, parsing, metrics query), nothing else."""
     one, two = (_spec(egress={"repetitions": n}, ingress=None) for n in (1, 2))
-    per_repetition = OVERHEAD_PER_REPETITION_S + (METRICS_PER_REPETITION_S if one.metrics.enabled else 0.0)
+    per_repetition = make_plan(one).priors.repetition_overhead_s
+    assert per_repetition >= OVERHEAD_PER_REPETITION_S
     trials = make_plan(one).trials
     added = sum(t.seconds_each + per_repetition for t in trials)
     assert make_plan(two).estimated_seconds - make_plan(one).estimated_seconds == pytest.approx(added)
@@ -76,8 +111,10 @@ def test_metrics_add_their_query_to_every_repetition_and_their_start_to_every_cl
     clusters = len(with_metrics.cnis)
     prior_with, prior_without = plan_with.priors, plan_without.priors
     startup = prior_with.setup_s - prior_without.setup_s
-    assert startup > 0
-    assert extra == pytest.approx(plan_with.repetitions * METRICS_PER_REPETITION_S + clusters * startup)
+    per_repetition = prior_with.repetition_overhead_s - prior_without.repetition_overhead_s
+    once = prior_with.first_setup_extra_s - prior_without.first_setup_extra_s  # Prometheus's first scrapes
+    assert startup > 0 and per_repetition > 0
+    assert extra == pytest.approx(plan_with.repetitions * per_repetition + clusters * startup + once)
 
 
 @pytest.mark.parametrize(

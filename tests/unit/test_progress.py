@@ -119,7 +119,7 @@ def test_the_task_names_the_estimate_listens_for_are_the_playbooks():
     for name in ("netns_cluster.yml", "kube_cluster.yml"):
         [block] = yaml.safe_load((tasks / name).read_text())
         assert block["block"][0]["name"] in CLUSTER_TASKS, name
-    trial = yaml.safe_load((tasks / "netns_trial.yml").read_text())[0]["block"]
+    trial = yaml.safe_load((tasks / "netns_scenario.yml").read_text())
     measure_role = ansible_dir() / "collections/ansible_collections/cnibench/bench/roles/measure/tasks/main.yml"
     for loop in ([t for t in trial if t["name"] == MEASURE_TASK], yaml.safe_load(measure_role.read_text())):
         [task] = [t for t in loop if t["name"] == MEASURE_TASK]

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from cnibench.errors import SpecError
-from cnibench.plan import format_duration, make_plan
+from cnibench.plan import Plan, format_duration, make_plan
 from cnibench.platforms import get_platform
 from cnibench.results.store import results_dir as default_results_dir
 from cnibench.spec import json_schema, load_spec
@@ -17,9 +17,10 @@ def plan(
     *,
     repeat: int | None = None,
     duration: int | None = None,
+    rounds: int | None = None,
     only: list[str] | None = None,
 ) -> int:
-    spec, source = load_spec(spec_path, repetitions=repeat, duration=duration)
+    spec, source = load_spec(spec_path, repetitions=repeat, duration=duration, rounds=rounds)
     the_plan = make_plan(spec, only)
     platform = get_platform(spec.platform)
     compiled = platform.compile(the_plan, run_dir=default_results_dir() / "<run-id>", prefix="cnib0000")
@@ -33,11 +34,34 @@ def plan(
     widths = [max(len(x) for x in col) for col in zip(header, *rows, strict=True)]
     for row in (header, *rows):
         print("  " + "  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())
+    for line in design_lines(the_plan):
+        print(line)
     print("steps:")
     for number, step in enumerate(compiled.steps, start=1):
         print(f"  {number:2d}. {step}")
     print("nothing was created (plan only)")
     return 0
+
+
+def design_lines(the_plan: Plan) -> list[str]:
+    """The experiment's design in words: the rounds and their CNI order, each cluster's order of repetitions, what
+    the planned repetitions can show (the smallest p) and the warnings about it."""
+    rounds: dict[int, list[str]] = {}
+    for block in the_plan.blocks:
+        rounds.setdefault(block.round, []).append(block.cni)
+    order = "; ".join(f"round {number}: {', '.join(cnis)}" for number, cnis in rounds.items())
+    first = the_plan.blocks[0]
+    within = ", ".join(f"{trial} {number}" for trial, number in first.order[:6])
+    more = ", ..." if len(first.order) > 6 else ""
+    lines = [
+        f"design: {the_plan.rounds} round(s), each CNI on a fresh cluster once per round ({order})",
+        f"  on each cluster: {within}{more}",
+    ]
+    if len(the_plan.spec.cnis) > 1:
+        shown = ", ".join(f"{trial} {p:.4f}" for trial, p in the_plan.smallest_p().items())
+        lines.append(f"  smallest p of a CNI-vs-CNI test (exact two-sided Mann-Whitney U, all repetitions ok): {shown}")
+    lines += [f"warning: {warning}" for warning in the_plan.warnings()]
+    return lines
 
 
 def render(
@@ -46,11 +70,12 @@ def render(
     *,
     repeat: int | None = None,
     duration: int | None = None,
+    rounds: int | None = None,
     only: list[str] | None = None,
 ) -> int:
     """Write every file a run would apply (kind config, Helm values, manifests, k6 script, netns bundles) into
     ``output`` without touching anything else; the paths inside them point at ``output``."""
-    spec, source = load_spec(spec_path, repetitions=repeat, duration=duration)
+    spec, source = load_spec(spec_path, repetitions=repeat, duration=duration, rounds=rounds)
     the_plan = make_plan(spec, only)
     output = output.resolve()
     if output.exists() and any(output.iterdir()):

@@ -23,16 +23,18 @@ def run(
     *,
     repeat: int | None = None,
     duration: int | None = None,
+    rounds: int | None = None,
     results_dir: Path | None = None,
     progress: bool | None = None,
     only: list[str] | None = None,
     db: Path | None = None,
     keep: bool = False,
+    wait: bool = False,
     yes: bool = False,
     stdin: Any = None,
 ) -> int:
     """Run a benchmark and print its summary; the exit code says how it went (:class:`lifecycle.Outcome`)."""
-    spec, _source = load_spec(spec_path, repetitions=repeat, duration=duration)
+    spec, _source = load_spec(spec_path, repetitions=repeat, duration=duration, rounds=rounds)
     plan = make_plan(spec, only)
     results_dir = results_dir or default_results_dir()
     db = locate_store(db, results=results_dir)
@@ -41,13 +43,21 @@ def run(
     if not platform.confirm(spec, plan, yes=yes, stdin=stdin if stdin is not None else sys.stdin, out=sys.stdout):
         print("not confirmed: nothing was created", file=sys.stderr)
         return 2
-    outcome = lifecycle.execute(spec, plan, results_dir=results_dir, progress=progress, keep=keep)
+    for warning in plan.warnings():  # before minutes are spent on it
+        print(f"warning: {warning}", file=sys.stderr)
+    outcome = lifecycle.execute(
+        spec, plan, results_dir=results_dir, progress=progress, keep=keep, wait=wait, on_wait=_waiting
+    )
     print(format_summary(outcome.results, str(outcome.run_dir)))
     for line in store_and_report(outcome.run_dir, outcome.results, db):
         print(line)
     for note in outcome.notes:
         print(note)
     return outcome.exit_code
+
+
+def _waiting(holder: str) -> None:
+    print(f"waiting: another cnibench run is measuring on this machine: {holder}", file=sys.stderr, flush=True)
 
 
 def store_and_report(outcome_dir: Path, results: RunResults, db: Path) -> list[str]:

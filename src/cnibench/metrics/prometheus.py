@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.parse
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,8 +89,9 @@ def get(url: str, path: str, params: dict[str, str] | None = None) -> Any:
     return doc.get("data")
 
 
-def targets_health(url: str) -> dict[str, str]:
-    """``{node: health}`` of the active targets ("up", "down", "unknown"), with the last error for the rest."""
+def targets_health(url: str, since: float | None = None) -> dict[str, str]:
+    """``{node: health}`` of the active targets ("up", "down", "unknown"), with the last error for the rest.
+    ``since`` (Unix time): a target whose last scrape is older counts as "not scraped yet"."""
     data = get(url, "/api/v1/targets", {"state": "active"})
     out: dict[str, str] = {}
     for target in data.get("activeTargets", []):
@@ -97,17 +99,29 @@ def targets_health(url: str) -> dict[str, str]:
         health = target.get("health", "unknown")
         error = target.get("lastError")
         out[node] = health if health == "up" or not error else f"{health} ({error})"
+        if since is not None and health == "up" and _scraped_at(target) < since:
+            out[node] = "not scraped yet"
     return out
 
 
-def wait_targets_up(url: str, expected: int, timeout: float) -> float:
-    """Poll until ``expected`` targets are up; return the seconds it took. The deadline error names the laggards."""
+def _scraped_at(target: dict[str, Any]) -> float:
+    """A target's last scrape (RFC 3339 in the targets API; Prometheus writes "0001-01-01T00:00:00Z" for never)."""
+    try:
+        return datetime.fromisoformat(str(target.get("lastScrape"))).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def wait_targets_up(url: str, expected: int, timeout: float, since: float | None = None) -> float:
+    """Poll until ``expected`` targets are up (``since``: scraped up after that Unix time, so that a Prometheus
+    that scraped an earlier cluster at the same addresses has seen this one); return the seconds it took. The
+    deadline error names the laggards."""
     start = time.monotonic()
     last = ["Prometheus did not answer"]
 
     def all_up() -> bool | None:
         try:
-            health = targets_health(url)
+            health = targets_health(url, since)
         except PrometheusError as exc:
             last[0] = str(exc)
             return None
@@ -119,7 +133,7 @@ def wait_targets_up(url: str, expected: int, timeout: float) -> float:
         )
         return None
 
-    if wait_until(all_up, timeout) is None:
+    if wait_until(all_up, timeout, interval=0.05) is None:
         raise PrometheusError(f"node_exporter targets not up within {timeout:g} s: {last[0]}")
     return time.monotonic() - start
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cnibench.errors import CnibenchError
 from cnibench.metrics.prometheus import PrometheusError, node_metrics
@@ -14,6 +14,9 @@ from cnibench.repetition import Repetition
 from cnibench.results.model import Sample
 from cnibench.results.recorder import Recorder
 from cnibench.scenarios import scenario_of
+
+if TYPE_CHECKING:
+    from cnibench.platforms.base import MetricsCollector
 
 #: The events that carry a task's result.
 RESULT_EVENTS = (
@@ -41,6 +44,7 @@ class EventHandler:
         progress: Progress,
         stop: StopController,
         facts: dict[str, dict[str, Any]],
+        collector: MetricsCollector | None = None,
     ) -> None:
         self.by_stdout = {str(r.command.stdout): r for r in repetitions}
         self.run_dir = run_dir
@@ -48,6 +52,7 @@ class EventHandler:
         self.progress = progress
         self.stop = stop
         self.facts = facts
+        self.collector = collector
         self.recorded: set[tuple[str, str, int]] = set()
         self.failure: str | None = None
         self.current_cni: str | None = None
@@ -119,12 +124,15 @@ class EventHandler:
             removed = ", ".join(map(str, res["env_removed"]))
             note = f"ran without {removed} from cnibench's environment (a controlled run)"
             sample = sample.model_copy(update={"notes": [*sample.notes, note]})
-        if run.command.metrics is not None:
-            sample = with_node_metrics(
-                sample, run.command.metrics.out, res.get("metrics_error") if not failed else "task failed"
-            )
         self.recorded.add(run.key)
-        self.recorder.add(sample)
+        window = run.command.metrics
+        if window is not None and window.deferred and self.collector is not None and not failed:
+            # queried while the next repetition runs; recorded once its metrics are in
+            self.collector.submit(sample, window, started_at=res["started_at"], ended_at=res["ended_at"])
+        else:
+            if window is not None:
+                sample = with_node_metrics(sample, window.out, "task failed" if failed else res.get("metrics_error"))
+            self.recorder.add(sample)
         self.progress.finished(run)
         if sample.status == "failed":
             self.progress.note(f"repetition failed: {run.cni} {run.scenario} {run.repetition}: {sample.error}")

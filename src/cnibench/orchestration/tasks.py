@@ -35,70 +35,76 @@ def _facts(cni: str, facts: dict[str, Any], *, changed: bool = False, **fields: 
 # --------------------------------------------------------------------------------------------- netns
 
 
-def netns_bundle(params: Params) -> Result:
-    """Apply (``state: present``) or remove a rendered bundle; a cluster's bundle returns its links' MTUs as the
-    CNI's cluster facts."""
+def netns_setup(params: Params) -> Result:
+    """Set up (``state: present``) or remove part of a netns run in one step: apply its rendered ``bundles`` in
+    order, start its ``daemons`` side by side, and with ``metrics`` wait until Prometheus has scraped every node
+    since this step began. With ``cni`` (a cluster) the result is the CNI's cluster facts: its links' MTUs and how
+    long Prometheus took to see the nodes. Removing takes the bundles in reverse order (daemons die with their
+    namespaces)."""
+    from cnibench import spawn
     from cnibench.platforms.netns import ops
+    from cnibench.platforms.netns.metrics import wait_targets
 
-    bundle = Path(params["bundle"])
-    present = params["state"] == "present"
+    began = time.time()
     state_file = Path(params["state_file"]) if params["state_file"] else None
-    commands = [" ".join(c) for c in ops.apply_bundle(bundle, present=present, state_file=state_file)]
-    if present and params.get("cni"):
-        return _facts(str(params["cni"]), {"links": ops.link_mtus(bundle)}, changed=True, commands=commands)
-    return _done(True, bundle=str(bundle), commands=commands)
+    bundles = [Path(b) for b in params["bundles"]]
+    present = params["state"] == "present"
+    commands: list[str] = []
+    for bundle in bundles if present else list(reversed(bundles)):
+        commands += [" ".join(c) for c in ops.apply_bundle(bundle, present=present, state_file=state_file)]
+    if not present:
+        return _done(bool(commands), commands=commands)
+    pids = spawn.start_daemons([spawn.Daemon(**{**d, "log": Path(d["log"])}) for d in params["daemons"]])
+    facts: dict[str, Any] = {}
+    metrics = params["metrics"]
+    if metrics:
+        facts["metrics_targets_up_s"] = wait_targets(
+            metrics["netns"], metrics["url"], int(metrics["targets"]), since=began, timeout=float(metrics["timeout"])
+        )
+    if params["cni"]:
+        facts["links"] = {k: v for b in bundles for k, v in ops.link_mtus(b).items()}
+        return _facts(str(params["cni"]), facts, changed=True, commands=commands, pids=pids)
+    return _done(True, commands=commands, pids=pids, **facts)
 
 
 def netns_daemon(params: Params) -> Result:
-    """Start a long-running server inside a namespace, owned by its PID (it outlives the task)."""
+    """Start one long-running server inside a namespace, owned by its PID (it outlives the task)."""
     from cnibench import spawn
 
-    try:
-        pid = spawn.start_daemon(
-            params["netns"],
-            params["argv"],
-            log=Path(params["log"]),
-            listen_port=params["listen_port"],
-            timeout=params["timeout"],
-        )
-    except PlatformError as exc:
-        raise PlatformError(f"{params['name']}: {exc}") from None
-    return _done(True, pid=pid)
+    daemon = spawn.Daemon(
+        params["name"], params["netns"], params["argv"], Path(params["log"]), params["listen_port"], params["timeout"]
+    )
+    return _done(True, pid=spawn.start_daemons([daemon])[0])
 
 
 def netns_exec(params: Params) -> Result:
-    """One repetition on the netns platform: the tool in its namespace, stdout to the raw artifact, then the
-    metrics window; a tool that fails is a failed repetition cnibench records, not a failed task."""
+    """One repetition on the netns platform: its ``bundles`` applied (an egress policy for this repetition only),
+    the tool in its namespace with stdout to the raw artifact, the bundles removed again (always). cnibench queries
+    the node metrics of its window while the next repetition runs. A tool that fails is a failed repetition
+    cnibench records, not a failed task."""
     from cnibench import spawn
-    from cnibench.platforms.netns import metrics as netns_metrics
+    from cnibench.platforms.netns import ops
 
-    result = spawn.exec_to_file(
-        params["netns"],
-        params["argv"],
-        output=Path(params["output"]),
-        timeout=params["timeout"],
-        unset_env=params["unset_env"],
-    )
-    out: Result = {"kind": "measurement", "changed": True, **result.as_module_result(params["output"])}
-    if params["metrics"]:
-        out["metrics_error"] = netns_metrics.fetch_metrics(
-            params["metrics"], started_at=result.started_at, ended_at=result.ended_at
+    bundles = [Path(b) for b in params["bundles"]]
+    for index, bundle in enumerate(bundles):
+        try:
+            ops.apply_bundle(bundle, present=True)
+        except PlatformError:
+            for applied in reversed(bundles[:index]):
+                ops.apply_bundle(applied, present=False)
+            raise
+    try:
+        result = spawn.exec_to_file(
+            params["netns"],
+            params["argv"],
+            output=Path(params["output"]),
+            timeout=params["timeout"],
+            unset_env=params["unset_env"],
         )
-    return out
-
-
-def prometheus_ready(params: Params) -> Result:
-    """Wait until Prometheus (in its namespace) scrapes every node's node_exporter; the seconds it took."""
-    from cnibench.platforms.netns import metrics as netns_metrics
-
-    answer = netns_metrics.metrics_in_netns(
-        params["netns"],
-        ["wait", "--url", params["url"], "--targets", str(params["targets"]), "--timeout", str(params["timeout"])],
-        timeout=params["timeout"] + 15,
-    )
-    if "error" in answer:
-        raise PlatformError(f"{answer['error']} (Prometheus at {params['url']})")
-    return {"kind": "metrics_ready", "changed": False, "cni": params["cni"], "seconds": answer.get("seconds")}
+    finally:
+        for bundle in reversed(bundles):
+            ops.apply_bundle(bundle, present=False)
+    return {"kind": "measurement", "changed": True, **result.as_module_result(params["output"])}
 
 
 # --------------------------------------------------------------------------------------------- Kubernetes

@@ -9,6 +9,7 @@ says which scenario adapters it deploys scenarios with (``platforms/<family>/sce
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TextIO
@@ -19,12 +20,21 @@ if TYPE_CHECKING:
     from cnibench.doctor import Check
     from cnibench.estimate import Priors
     from cnibench.plan import Plan
-    from cnibench.repetition import Repetition
+    from cnibench.repetition import MetricsWindow, Repetition
+    from cnibench.results.model import Sample
     from cnibench.spec import Spec
 
 
 class Renderable(Protocol):
     def write(self, directory: Path) -> Path: ...
+
+
+class MetricsCollector(Protocol):
+    """Queries deferred measurement windows while the run goes on (see :meth:`Platform.metrics_collector`)."""
+
+    def submit(self, sample: Sample, window: MetricsWindow, *, started_at: float, ended_at: float) -> None: ...
+
+    def drain(self, timeout: float) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,11 @@ class Platform(ABC):
     sections: ClassVar[dict[str, type[Model]]] = {}
     #: One line for ``--help`` and the README.
     description: ClassVar[str] = ""
+    #: Rounds when the spec says none: a fresh cluster per CNI per round must be cheap for more than one.
+    default_rounds: ClassVar[int] = 1
+    #: Whether a paired scenario's trials alternate repetition by repetition here (egress and its baseline: a
+    #: policy applied and removed around each repetition); False: trial by trial.
+    pairs_trials: ClassVar[bool] = False
 
     def __init__(self, *, keep: bool = False) -> None:
         self.keep = keep
@@ -83,8 +98,13 @@ class Platform(ABC):
 
     @classmethod
     def resolve(cls, spec: Spec) -> Spec:
-        """``spec`` with this platform's defaults filled in (its sections, addresses it picks): a new spec, pure."""
-        missing = {name: model() for name, model in cls.sections.items() if getattr(spec, name, None) is None}
+        """``spec`` with this platform's defaults filled in (its sections, rounds, addresses it picks): a new spec,
+        pure."""
+        missing: dict[str, Any] = {
+            name: model() for name, model in cls.sections.items() if getattr(spec, name, None) is None
+        }
+        if spec.rounds is None:
+            missing["rounds"] = cls.default_rounds
         return spec.model_copy(update=missing) if missing else spec
 
     @classmethod
@@ -115,6 +135,11 @@ class Platform(ABC):
     def environment(self, spec: Spec) -> dict[str, Any]:
         """Facts to record in ``environment.json`` besides the machine's (tool versions, images)."""
         return {}
+
+    def metrics_collector(self, record: Callable[[Sample], None]) -> MetricsCollector | None:
+        """What queries the node metrics of repetitions whose window is ``deferred`` (None: the measuring module
+        queries them itself); ``record`` takes each sample once its metrics are in."""
+        return None
 
     @abstractmethod
     def compile(self, plan: Plan, *, run_dir: Path, prefix: str) -> Compiled:

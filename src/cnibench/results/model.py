@@ -30,7 +30,7 @@ from cnibench.files import atomic_write_text
 from cnibench.results.sample import Record, SampleBase
 from cnibench.scenarios import SCENARIOS
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 SCHEMA_CHANGES: dict[int, str] = {
     1: "first version: run metadata, resolved spec, environment, egress and egress-baseline samples",
     2: "ingress samples; planned_repetitions",
@@ -40,6 +40,7 @@ SCHEMA_CHANGES: dict[int, str] = {
     "re-timed intervals; client_cpu_percent/server_cpu_percent; max_failed_rate on ingress samples; notes on "
     "samples; provenance of reanalyzed runs; finite node metrics only",
     6: "owner (PID, start time and host of the run's cnibench process); status abandoned (that process is gone)",
+    7: "samples say their round (spec.rounds: every CNI once per round on a fresh cluster; earlier runs: 1)",
 }
 RESULTS_FILE = "results.json"
 

@@ -24,6 +24,9 @@ class SampleBase(Record):
     cni: str
     scenario: str
     repetition: int = Field(ge=1)
+    round: int = Field(
+        1, ge=1, description="The round it ran in (schema 7; earlier runs had one round). Its cluster was fresh."
+    )
     status: Status
     error: str | None = None
     started_at: float | None = Field(None, description="Unix time the measurement started.")

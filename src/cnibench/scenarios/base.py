@@ -111,7 +111,21 @@ class Scenario(ABC, Generic[S]):
 
     @abstractmethod
     def trials_for(self, settings: S, cni: str) -> list[Trial]:
-        """The trials of one CNI, in run order."""
+        """The trials of one CNI in one round, in run order (``repetitions``: per round)."""
+
+    #: Its trials run alternately, repetition by repetition, so that repetition k of each ran back to back and the
+    #: two pair up (a trial and its baseline); otherwise one trial after the other.
+    paired: ClassVar[bool] = False
+
+    def sequence(self, numbers: Mapping[str, range], *, pair: bool = True) -> list[tuple[str, int]]:
+        """The order of its repetitions on one cluster: ``numbers`` maps each trial to its repetition numbers;
+        returns (trial, number) pairs in run order. A paired scenario alternates its trials when the platform can
+        (``pair``), else runs them trial by trial."""
+        trials = [t for t in self.trials if t in numbers]
+        if self.paired and pair:
+            longest = max(len(numbers[t]) for t in trials)
+            return [(t, numbers[t][i]) for i in range(longest) for t in trials if i < len(numbers[t])]
+        return [(t, n) for t in trials for n in numbers[t]]
 
     def make_sample(
         self,

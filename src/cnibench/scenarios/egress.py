@@ -173,6 +173,9 @@ class Egress(Scenario[EgressSettings]):
     )
     gateway_fact: ClassVar[str | None] = "egress_gateway_node"
     gateway_carries_measurement: ClassVar[bool] = True
+    #: The baseline and the policy alternate repetition by repetition (the policy applied before and removed after
+    #: each of its repetitions): repetition k of both ran back to back, and their ratio pairs them.
+    paired: ClassVar[bool] = True
 
     def local_checks(self, settings: EgressSettings | None) -> list[Check]:
         """iperf3 and its version: a UDP run needs a UDP receiver summary (3.11+), every run the server's output."""
@@ -192,13 +195,14 @@ class Egress(Scenario[EgressSettings]):
         settings: EgressSettings,
         *,
         cni: str,
-        trials: dict[str, int],
+        numbers: Mapping[str, range],
         run_dir: Path,
         server_ip: str,
         client_node_ip: str,
         netns: str = "",
     ) -> list[Repetition]:
-        """Every repetition of the egress trials (``{trial: repetitions}``) of one CNI, in run order: iperf3 from the
+        """The repetitions of the egress trials (``{trial: repetition numbers}``) of one CNI, trial by trial (a
+        platform runs them in :meth:`sequence`'s order): iperf3 from the
         client pod (in ``netns``; a platform may wrap the command) to ``server_ip``. The baseline expects the client's
         node (``client_node_ip``), the policy the egress IP (or, without one, the gateway node's own address, which the
         platform passes at run time)."""
@@ -213,14 +217,14 @@ class Egress(Scenario[EgressSettings]):
         wall = iperf3.expected_wall_time(settings.duration, settings.omit)
         egress_ip = str(settings.egress_ip) if settings.egress_ip else None
         out: list[Repetition] = []
-        for trial in (t for t in TRIALS if t in trials):
+        for trial in (t for t in TRIALS if t in numbers):
             with_policy = trial == NAME
             expect = {
                 "protocol": settings.protocol,
                 "expected_source_ip": egress_ip if with_policy else client_node_ip,
                 "egress_ip": egress_ip if with_policy else None,
             }
-            for number in range(1, trials[trial] + 1):
+            for number in numbers[trial]:
                 artifact = self.artifact_dir(run_dir, cni, trial) / f"rep-{number:02d}.iperf3.json"
                 command = MeasureCommand(
                     argv=tuple(argv), stdout=artifact, timeout_s=wall + TIMEOUT_MARGIN, netns=netns

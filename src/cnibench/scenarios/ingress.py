@@ -157,7 +157,14 @@ class Ingress(Scenario[IngressSettings]):
         return run_dir / "rendered" / cni / "ingress" / "load.js"
 
     def repetitions(
-        self, settings: IngressSettings, *, cni: str, count: int, run_dir: Path, backends: list[str], netns: str = ""
+        self,
+        settings: IngressSettings,
+        *,
+        cni: str,
+        numbers: range,
+        run_dir: Path,
+        backends: list[str],
+        netns: str = "",
     ) -> tuple[str, list[Repetition]]:
         """The load script (to render at :meth:`script_path`) and every repetition of the ingress trial of one CNI:
         k6 in ``netns`` (a platform may wrap the command), without the ``K6_*`` variables of our environment."""
@@ -172,7 +179,7 @@ class Ingress(Scenario[IngressSettings]):
         )
         raw = self.artifact_dir(run_dir, cni, NAME)
         out = []
-        for number in range(1, count + 1):
+        for number in numbers:
             summary = raw / f"rep-{number:02d}.k6-summary.json"
             command = MeasureCommand(
                 argv=tuple(k6.run_argv(script_path, summary)),

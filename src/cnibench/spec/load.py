@@ -216,6 +216,7 @@ def load_spec(
     *,
     repetitions: int | None = None,
     duration: int | None = None,
+    rounds: int | None = None,
 ) -> tuple[SpecBase, str]:
     """Load, override and validate a spec. Returns the spec and a label of its source for messages."""
     lines: KeyLines = {}
@@ -223,17 +224,24 @@ def load_spec(
         data, source = default_spec_data(), "built-in default spec"
     else:
         (data, lines), source = load_spec_document(path), str(path)
-    data = apply_overrides(data, repetitions=repetitions, duration=duration)
+    data = apply_overrides(data, repetitions=repetitions, duration=duration, rounds=rounds)
     return parse_spec(data, source, lines), source
 
 
 def apply_overrides(
-    data: dict[str, Any], *, repetitions: int | None = None, duration: int | None = None
+    data: dict[str, Any],
+    *,
+    repetitions: int | None = None,
+    duration: int | None = None,
+    rounds: int | None = None,
 ) -> dict[str, Any]:
-    """Return a copy of ``data`` with ``--repeat`` / ``--duration`` applied to every scenario present."""
-    if repetitions is None and duration is None:
+    """Return a copy of ``data`` with ``--repeat`` / ``--duration`` applied to every scenario present and
+    ``--rounds`` to the spec."""
+    if repetitions is None and duration is None and rounds is None:
         return data
     out = dict(data)
+    if rounds is not None:
+        out["rounds"] = rounds
     scenarios = out.get("scenarios")
     if not isinstance(scenarios, dict):
         return out

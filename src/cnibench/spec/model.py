@@ -108,6 +108,14 @@ class SpecBase(Model):
     nodes: NodesSpec = Field(default_factory=NodesSpec)
     network: NetworkSpec = Field(default_factory=NetworkSpec)
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
+    rounds: int | None = Field(
+        None,
+        ge=1,
+        le=50,
+        description="Rounds: each round runs every CNI once on a fresh cluster, the CNI order alternating between "
+        "rounds (ABBA), so that drift over the run does not land on one CNI. A scenario's repetitions are per "
+        "round. Default: the platform's (netns 2; Kubernetes 1, where a cluster costs minutes).",
+    )
     scenarios: ScenariosBase
 
     @field_validator("name")

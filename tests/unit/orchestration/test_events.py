@@ -65,12 +65,24 @@ def _item(kind: str, task: str, run_vars: dict, **res) -> dict:
     }
 
 
+def _run_vars(compiled, repetition) -> dict:
+    """The playbook's loop item of ``repetition``."""
+    [found] = [
+        run
+        for cluster in compiled.extravars["cnibench_clusters"]
+        for scenario in cluster["scenarios"]
+        for run in scenario["runs"]
+        if run["stdout"] == str(repetition.command.stdout)
+    ]
+    return found
+
+
 def test_a_measurement_item_becomes_a_sample(setup, data_dir):
     compiled, recorder, handler, stop = setup
-    run = compiled.repetitions[3]  # hostgw egress rep 1
+    [run] = [r for r in compiled.repetitions if r.key == ("hostgw", "egress", 1)]
     Path(run.artifact).parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(data_dir / "iperf3" / "tcp-hostgw-egress.json", run.artifact)
-    run_vars = compiled.extravars["cnibench_clusters"][0]["trials"][1]["runs"][0]
+    run_vars = _run_vars(compiled, run)
     handler(
         _item(
             "runner_item_on_ok",

@@ -19,7 +19,7 @@ def _spec(**settings):
 def _runs(tmp_path: Path, **settings):
     spec = _spec(**settings)
     return INGRESS.repetitions(
-        spec, cni="hostgw", count=2, run_dir=tmp_path, backends=ingress.backend_names(spec.backends),
+        spec, cni="hostgw", numbers=range(1, 3), run_dir=tmp_path, backends=ingress.backend_names(spec.backends),
         netns="cnib0000-client",
     )  # fmt: skip
 

@@ -201,20 +201,20 @@ class KubePlatform(Platform):
         clusters: list[dict[str, Any]] = []
         steps: list[str] = []
         facts: dict[str, dict[str, Any]] = {}
-        measured = [cni for cni in spec.cnis if any(t.cni == cni for t in plan.trials)]
-        for name in measured:
-            trials = {t.scenario: t.repetitions for t in plan.trials if t.cni == name}
+        last = plan.blocks[-1] if plan.blocks else None
+        for block in plan.blocks:  # a fresh cluster per CNI per round, in the plan's order
+            name = block.cni
             scenarios = [
                 (
                     scenario,
                     spec.scenarios.get(scenario),
-                    {t: n for t, n in trials.items() if t in SCENARIOS.get(scenario).trials},
+                    {t: n for t, n in block.numbers.items() if t in SCENARIOS.get(scenario).trials},
                 )
                 for scenario in spec.scenarios.enabled()
             ]
             scenarios = [(scenario, settings, own) for scenario, settings, own in scenarios if own]
-            build = ClusterBuild(self, spec, kube, CNIS.get(name), prefix, state, run_dir)
-            build.vars.update(cni=name, namespace=kube.namespace, timeout=kube.ready_timeout)
+            build = ClusterBuild(self, spec, kube, CNIS.get(name), prefix, state, run_dir, round=block.round)
+            build.vars.update(cni=name, round=block.round, namespace=kube.namespace, timeout=kube.ready_timeout)
             self.create_cluster(build, [adapter(s).images(settings, build) for s, settings, _ in scenarios])
             for scenario, settings, _ in scenarios:
                 adapter(scenario).before_cni(settings, build)
@@ -229,16 +229,23 @@ class KubePlatform(Platform):
             monitoring.compile_step(build)
             for scenario, settings, own in scenarios:
                 repetitions += adapter(scenario).compile(settings, build, own)
-            keep = self.keep and name == measured[-1]
+            keep = self.keep and block is last
             build.vars["keep"] = keep
             kept_here, note = self.end_cluster(build, keep=keep)
             if keep:
                 kept, notes = kept_here, [note] if note else []
-            renders[build.rendered] = Files(build.files)
+            renders[build.rendered] = Files(build.files)  # the same files in every round
             build.vars.update(before_cni=build.before_cni, info=build.info, scenarios=build.scenarios)
             build.vars["teardown"]["containers"] = build.containers
             clusters.append(build.vars)
-            steps += [f"[{name}] {step}" for step in build.steps]
+            if name not in facts:
+                where = f"[{name}]" if plan.rounds == 1 else f"[round {block.round}, {name}]"
+                steps += [f"{where} {step}" for step in build.steps]
+            else:
+                shown = ", ".join(
+                    f"{t} {n.start}" + (f"-{n.stop - 1}" if len(n) > 1 else "") for t, n in block.numbers.items()
+                )
+                steps.append(f"[round {block.round}, {name}] the same on a fresh cluster: repetitions {shown}")
             facts[name] = {
                 "platform": self.name,
                 "cni": name,

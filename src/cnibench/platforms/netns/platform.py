@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -15,14 +16,14 @@ from cnibench import runstate as run_state
 from cnibench.estimate import Priors
 from cnibench.metrics import prometheus as prom
 from cnibench.metrics import queries
-from cnibench.plan import repetition_overhead_s
+from cnibench.plan import OVERHEAD_PER_REPETITION_S
 from cnibench.platforms import PLATFORMS
-from cnibench.platforms.base import Compiled, Leftover, Platform, Renderable
+from cnibench.platforms.base import Compiled, Leftover, MetricsCollector, Platform, Renderable
 from cnibench.platforms.files import Files
 from cnibench.platforms.netns import ops
 from cnibench.platforms.netns.addresses import DEFAULT_EXTERNAL_CIDR, AddressPlan
 from cnibench.platforms.netns.datapaths import DATAPATHS
-from cnibench.platforms.netns.render import render_cluster
+from cnibench.platforms.netns.render import render_cluster, render_network
 from cnibench.platforms.netns.scenarios import ADAPTERS
 from cnibench.platforms.netns.scenarios.base import DAEMON_START_TIMEOUT, ClusterBuild, NetnsAdapter, resolved
 from cnibench.platforms.netns.topology import Topology, build_topology, new_prefix, node_names
@@ -33,19 +34,25 @@ if TYPE_CHECKING:
     from cnibench.doctor import Check
     from cnibench.plan import Plan
     from cnibench.repetition import Repetition
+    from cnibench.results.model import Sample
     from cnibench.spec import Spec
 
 PLAYBOOK = "netns.yml"
 METRICS_READY_TIMEOUT = 30.0
-#: Building a cluster, starting its servers and tearing it down, per CNI (s).
-OVERHEAD_PER_CLUSTER_S = 3.0
-#: Of that, the teardown after a cluster's last repetition (measured: 1.8 s with node metrics, 2 CPUs).
-TEARDOWN_S = 1.5
-#: Removing one trial's objects and applying the next one's (measured: 0.9 s before egress, 4.0 s before ingress
-#: with its proxy and three backends).
-TRIAL_SETUP_S = 1.5
-#: node_exporters + Prometheus until every target is up (Prometheus 2.42 throttles its first scrapes by ~5 s).
-METRICS_STARTUP_S = 6.0
+# Priors of the time estimate, measured on 2 shared CPUs (tests/data/ansible/netns-default-2x2x4s, seconds):
+#: building a fresh cluster and starting every scenario's servers (1.3-1.7 s without metrics)
+CLUSTER_BUILD_S = 1.5
+#: a cluster's build waiting until Prometheus has scraped its nodes (about one scrape interval)
+METRICS_READY_S = 1.0
+#: the run's first cluster waits longer: Prometheus 2.42 hands its first targets to the scrapers after its discovery
+#: manager's 5 s update throttle (measured: 5.6 s for the first cluster's build, 1.7-2.2 s for the others)
+FIRST_SCRAPE_S = 3.5
+#: the teardown after a cluster's last repetition (0.9-1.5 s)
+TEARDOWN_S = 1.2
+#: from one scenario's last repetition to the next one's first on the same cluster (an included task file)
+TRIAL_GAP_S = 0.2
+#: a repetition's node metrics, queried in the background while the next one runs (the CPU it takes)
+METRICS_PER_REPETITION_S = 0.4
 
 
 def adapter(scenario: str) -> NetnsAdapter[Any]:
@@ -89,6 +96,9 @@ class NetnsPlatform(Platform):
     name: ClassVar[str] = "netns"
     family: ClassVar[str] = "netns"
     description: ClassVar[str] = "nodes and pods as network namespaces on this machine (root; no Docker)"
+    #: A fresh cluster costs well under 2 s here: two rounds (ABBA) by default.
+    default_rounds: ClassVar[int] = 2
+    pairs_trials: ClassVar[bool] = True
 
     @classmethod
     def cnis(cls) -> tuple[str, ...]:
@@ -137,10 +147,11 @@ class NetnsPlatform(Platform):
     def priors(cls, spec: Spec) -> Priors:
         metrics = spec.metrics.enabled
         return Priors(
-            repetition_overhead_s=repetition_overhead_s(spec),
-            setup_s=OVERHEAD_PER_CLUSTER_S + (METRICS_STARTUP_S if metrics else 0.0) - TEARDOWN_S,
-            trial_s=TRIAL_SETUP_S,
+            repetition_overhead_s=OVERHEAD_PER_REPETITION_S + (METRICS_PER_REPETITION_S if metrics else 0.0),
+            setup_s=CLUSTER_BUILD_S + (METRICS_READY_S if metrics else 0.0),
+            trial_s=TRIAL_GAP_S,
             teardown_s=TEARDOWN_S,
+            first_setup_extra_s=FIRST_SCRAPE_S if metrics else 0.0,
         )
 
     def environment(self, spec: Spec) -> dict[str, Any]:
@@ -156,32 +167,45 @@ class NetnsPlatform(Platform):
 
     # ---- compile (pure) ---------------------------------------------------------------------------------------
     def compile(self, plan: Plan, *, run_dir: Path, prefix: str) -> Compiled:
+        """The node network and the host in front of the cluster (with Prometheus) for the whole run; then a fresh
+        cluster per block of the plan (round x CNI, in the plan's order), each with its node_exporters, servers and
+        scenarios."""
         spec = plan.spec
-        repetitions: list[Repetition] = []
         renders: dict[Path, Renderable] = {}
+        network_topo = topology_for(spec, plan.blocks[0].cni, prefix, {t.scenario for t in plan.trials})
+        network_dir = run_dir / "rendered" / "network"
+        renders[network_dir] = render_network(network_topo)
+        network_daemons, access = self._compile_metrics(spec, network_topo, run_dir, renders)
+        steps = [
+            f"build the node network {network_topo.node_cidr}"
+            + (f" and the host in front of the cluster ({network_topo.client.ip})" if network_topo.client else "")
+            + (f"; start Prometheus there (scrape every {spec.metrics.scrape_interval})" if access else "")
+        ]
+        repetitions: list[Repetition] = []
         facts: dict[str, dict[str, Any]] = {}
         clusters: list[dict[str, Any]] = []
-        steps: list[str] = []
-        for cni in spec.cnis:
-            trials = {t.scenario: t.repetitions for t in plan.trials if t.cni == cni}
-            if not trials:
-                continue
-            topo = topology_for(spec, cni, prefix, set(trials))
-            cluster = ClusterBuild(spec, cni, topo, run_dir, renders, scrape_interval_s=spec.metrics.interval_s)
-            renders[cluster.rendered / "cluster"] = render_cluster(topo)
+        for block in plan.blocks:
+            topo = topology_for(spec, block.cni, prefix, set(block.numbers))
+            cluster = ClusterBuild(
+                spec, block.cni, block.round, topo, run_dir, renders, order=block.order, metrics_access=access,
+                scrape_interval_s=spec.metrics.interval_s,
+            )  # fmt: skip
+            renders[cluster.rendered / "cluster"] = render_cluster(topo, with_network=False)
             renders[cluster.rendered] = Files({"topology.json": json.dumps(topo.to_dict(), indent=2) + "\n"})
             cluster.steps.append(
                 f"build the cluster: nodes {_nodes(topo)}; pods {_pods(topo)}; "
-                f"{cni} datapath, pod MTU {topo.pod_mtu}; external network {topo.external.cidr}"
+                f"{block.cni} datapath, pod MTU {topo.pod_mtu}; external network {topo.external.cidr}"
             )
-            metrics = self._compile_metrics(spec, cluster)
+            if access is not None:
+                cluster.daemons += self._node_exporters(cluster)
             for name in spec.scenarios.enabled():
-                scenario_trials = {t: n for t, n in trials.items() if t in SCENARIOS.get(name).trials}
-                if scenario_trials:
-                    repetitions += adapter(name).compile(spec.scenarios.get(name), cluster, scenario_trials)
+                numbers = {t: n for t, n in block.numbers.items() if t in SCENARIOS.get(name).trials}
+                if numbers:
+                    repetitions += adapter(name).compile(spec.scenarios.get(name), cluster, numbers)
             cluster.steps.append("destroy the cluster (namespaces, links, rules, processes)")
-            facts[cni] = {
-                "datapath": cni,
+            first = block.cni not in facts
+            facts[block.cni] = {
+                "datapath": block.cni,
                 "pod_mtu": topo.pod_mtu,
                 "node_mtu": topo.underlay_mtu,
                 **topo.datapath_impl.facts(topo),
@@ -190,53 +214,82 @@ class NetnsPlatform(Platform):
             }
             clusters.append(
                 {
-                    "cni": cni,
-                    "bundle": str(cluster.rendered / "cluster" / "bundle.json"),
+                    "cni": block.cni,
+                    "round": block.round,
+                    "bundles": [str(cluster.rendered / "cluster" / "bundle.json"), *cluster.bundles],
                     "daemons": cluster.daemons,
-                    "metrics": metrics,
-                    "trials": cluster.trials,
+                    "metrics": None if access is None else {
+                        **access, "targets": len(topo.nodes), "timeout": METRICS_READY_TIMEOUT,
+                    },
+                    "scenarios": cluster.scenarios,
                 }
-            )
-            steps += [f"[{cni}] {step}" for step in cluster.steps]
-        extravars = {"cnibench_state_file": str(run_state.state_file(prefix)), "cnibench_clusters": clusters}
+            )  # fmt: skip
+            where = f"[round {block.round}, {block.cni}]"
+            if first:
+                steps += [f"{where} {step}" for step in cluster.steps]
+            else:
+                shown = ", ".join(
+                    f"{t} {n.start}" + (f"-{n.stop - 1}" if len(n) > 1 else "") for t, n in block.numbers.items()
+                )
+                steps.append(f"{where} the same on a fresh cluster: repetitions {shown}")
+        extravars = {
+            "cnibench_state_file": str(run_state.state_file(prefix)),
+            "cnibench_network": {"bundle": str(network_dir / "bundle.json"), "daemons": network_daemons},
+            "cnibench_clusters": clusters,
+        }
+        steps.append("remove the node network (after the last window's metrics are queried)")
         return Compiled(PLAYBOOK, extravars, repetitions, steps, facts=facts, renders=renders)
 
     @staticmethod
-    def _compile_metrics(spec: Spec, cluster: ClusterBuild) -> dict[str, Any] | None:
-        """node_exporter in every node (on the node's own address only) and Prometheus on the host in front of the
-        cluster; started with the cluster, before any trial."""
+    def _compile_metrics(
+        spec: Spec, topo: Topology, run_dir: Path, renders: dict[Path, Renderable]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """Prometheus on the host in front of the cluster, for the whole run, scraping the node addresses every
+        cluster of the run has: its daemon and how to reach it (None: metrics disabled)."""
         if not spec.metrics.enabled:
-            return None
-        topo = cluster.topo
+            return [], None
         assert topo.client is not None
-        for node in topo.nodes:
-            argv = prom.node_exporter_argv(f"{node.ip}:{prom.NODE_EXPORTER_PORT}")
-            cluster.daemons.append(
-                cluster.daemon(f"node-exporter-{node.name}", node.netns, argv, prom.NODE_EXPORTER_PORT)
-            )
-        monitoring = cluster.rendered / "monitoring"
+        monitoring = run_dir / "rendered" / "monitoring"
         config = prom.config(
             scrape_interval=spec.metrics.scrape_interval,
             targets=[(n.name, f"{n.ip}:{prom.NODE_EXPORTER_PORT}") for n in topo.nodes],
         )
-        cluster.renders[monitoring] = Files({"prometheus.yml": yaml.safe_dump(config, sort_keys=False)})
-        data = cluster.run_dir / "prometheus" / cluster.cni
-        cluster.renders[data] = Files({})
+        renders[monitoring] = Files({"prometheus.yml": yaml.safe_dump(config, sort_keys=False)})
+        data = run_dir / "prometheus"
+        renders[data] = Files({})
         listen = f"{topo.client.ip}:{prom.PROMETHEUS_PORT}"
-        argv = prom.prometheus_argv(monitoring / "prometheus.yml", data, listen)
-        cluster.daemons.append(cluster.daemon("prometheus", topo.client.netns, argv, prom.PROMETHEUS_PORT))
-        cluster.steps.append(
-            f"start node_exporter on every node (its own address, port {prom.NODE_EXPORTER_PORT}) and Prometheus "
-            f"on {topo.client.netns} (scrape every {spec.metrics.scrape_interval}); wait until every node is up"
-        )
-        cluster.metrics_access = {"netns": topo.client.netns, "url": f"http://{listen}"}
-        return {
+        argv = resolved(prom.prometheus_argv(monitoring / "prometheus.yml", data, listen))
+        daemon = {
+            "name": "prometheus",
             "netns": topo.client.netns,
-            "url": f"http://{listen}",
-            "targets": len(topo.nodes),
-            "timeout": METRICS_READY_TIMEOUT,
-            "scrape_interval_s": spec.metrics.interval_s,
+            "argv": list(argv),
+            "listen_port": prom.PROMETHEUS_PORT,
+            "log": str(run_dir / "logs" / "prometheus.log"),
+            "timeout": DAEMON_START_TIMEOUT,
         }
+        return [daemon], {"netns": topo.client.netns, "url": f"http://{listen}"}
+
+    @staticmethod
+    def _node_exporters(cluster: ClusterBuild) -> list[dict[str, Any]]:
+        """node_exporter in every node, on the node's own address only."""
+        cluster.steps.append(
+            f"start node_exporter on every node (its own address, port {prom.NODE_EXPORTER_PORT}); wait until "
+            "Prometheus has scraped every node of this cluster"
+        )
+        return [
+            cluster.daemon(
+                f"node-exporter-{node.name}",
+                node.netns,
+                prom.node_exporter_argv(f"{node.ip}:{prom.NODE_EXPORTER_PORT}"),
+                prom.NODE_EXPORTER_PORT,
+            )
+            for node in cluster.topo.nodes
+        ]
+
+    def metrics_collector(self, record: Callable[[Sample], None]) -> MetricsCollector | None:
+        from cnibench.platforms.netns.metrics import NetnsMetricsCollector
+
+        return NetnsMetricsCollector(record)
 
     # ---- run bookkeeping ----------------------------------------------------------------------------------------
     def reserve(self, run_dir: Path, owner_pid: int) -> str:

@@ -110,13 +110,75 @@ class Steps:
 # --------------------------------------------------------------------------------------------- cluster
 
 
-def render_cluster(topo: Topology) -> Bundle:
-    """Every step that builds ``topo``; removing it deletes its namespaces (and whatever runs inside them)."""
+def render_cluster(topo: Topology, *, with_network: bool = True) -> Bundle:
+    """Every step that builds ``topo``; removing it deletes its namespaces (and whatever runs inside them).
+
+    ``with_network=False``: the nodes, pods and external network only, plugged into a node network that
+    :func:`render_network` built (a run builds its clusters one after the other on one node network)."""
     steps = Steps()
-    p = topo
+    namespaces = topo.namespaces if with_network else topo.cluster_namespaces
     # 1. all namespaces first, so that veth peers can be created straight into their target namespace
-    steps.add("ip", None, "namespaces", [f"netns add {ns}" for ns in topo.namespaces])
-    # 2. node sysctls before any interface exists: new interfaces take their settings from "default"
+    steps.add("ip", None, "namespaces", [f"netns add {ns}" for ns in namespaces])
+    if with_network:
+        _network_steps(topo, steps)
+    _cluster_steps(topo, steps)
+    remove = Steps(start=90)
+    remove.add("destroy", None, "destroy-namespaces", list(reversed(namespaces)))
+    return Bundle(
+        name="cluster", prefix=topo.prefix, namespaces=tuple(namespaces), apply=tuple(steps.items),
+        remove=tuple(remove.items),
+    )  # fmt: skip
+
+
+def render_network(topo: Topology) -> Bundle:
+    """The node network (its bridge) and the host in front of the cluster, without any node."""
+    steps = Steps()
+    steps.add("ip", None, "namespaces", [f"netns add {ns}" for ns in topo.network_namespaces])
+    _network_steps(topo, steps)
+    remove = Steps(start=90)
+    remove.add("destroy", None, "destroy-namespaces", list(reversed(topo.network_namespaces)))
+    return Bundle(
+        name="network", prefix=topo.prefix, namespaces=tuple(topo.network_namespaces), apply=tuple(steps.items),
+        remove=tuple(remove.items),
+    )  # fmt: skip
+
+
+def _network_steps(topo: Topology, steps: Steps) -> None:
+    p = topo
+    # the node network ("docker network"): one bridge in its own namespace
+    steps.add(
+        "ip",
+        topo.underlay_netns,
+        "node-network",
+        ["link set lo up", f"link add name {p.bridge} mtu {p.underlay_mtu} type bridge", f"link set {p.bridge} up"],
+    )
+    if topo.client is not None:
+        steps.add(
+            "ip",
+            topo.client.netns,
+            "client-links",
+            [
+                "link set lo up",
+                f"link add name {p.eth} mtu {p.underlay_mtu} type veth "
+                f"peer name {p.client_peer} mtu {p.underlay_mtu} netns {p.underlay_netns}",
+            ],
+        )
+        steps.add("ip", topo.underlay_netns, "client-port", [f"link set {p.client_peer} master {p.bridge} up"])
+        steps.add(
+            "ip",
+            topo.client.netns,
+            "client",
+            [
+                f"addr add {topo.client.ip}/{topo.node_cidr.split('/')[1]} dev {p.eth}",
+                f"link set {p.eth} up",
+                # outside the cluster: it knows the node network, and nothing about pods
+            ],
+        )
+
+
+def _cluster_steps(topo: Topology, steps: Steps) -> None:
+    p = topo
+    # node sysctls before any interface exists: new interfaces take their settings from "default"
     for node in topo.nodes:
         steps.add(
             "sysctl",
@@ -130,43 +192,24 @@ def render_cluster(topo: Topology) -> Bundle:
                 "net.ipv4.conf.default.rp_filter = 0",
             ],
         )
-    # 3. the node network ("docker network"): one bridge in its own namespace
-    steps.add(
-        "ip",
-        topo.underlay_netns,
-        "node-network",
-        ["link set lo up", f"link add name {p.bridge} mtu {p.underlay_mtu} type bridge"],
-    )
-    # 4. per node: links (uplink veth into the node network, pod bridge, pod veths, vxlan, external)
+    # per node: links (uplink veth into the node network, pod bridge, pod veths, vxlan, external)
     for node in topo.nodes:
         steps.add("ip", node.netns, f"{node.name}-links", _node_links(topo, node))
-    if topo.client is not None:
-        steps.add(
-            "ip",
-            topo.client.netns,
-            "client-links",
-            [
-                "link set lo up",
-                f"link add name {p.eth} mtu {p.underlay_mtu} type veth "
-                f"peer name {p.client_peer} mtu {p.underlay_mtu} netns {p.underlay_netns}",
-            ],
-        )
-    # 5. plug the nodes (and the client) into the node network
-    ports = [p.uplink_peer(n) for n in topo.nodes] + ([p.client_peer] if topo.client else [])
+    # plug the nodes into the node network
     steps.add(
         "ip",
         topo.underlay_netns,
         "node-network-ports",
-        [f"link set {port} master {p.bridge} up" for port in ports] + [f"link set {p.bridge} up"],
+        [f"link set {p.uplink_peer(n)} master {p.bridge} up" for n in topo.nodes],
     )
-    # 6. per node: addresses and routes, FDB (vxlan), the CNI's masquerade rules
+    # per node: addresses and routes, FDB (vxlan), the CNI's masquerade rules
     for node in topo.nodes:
         steps.add("ip", node.netns, f"{node.name}-addresses", _node_addresses(topo, node))
         fdb = topo.datapath_impl.node_fdb(topo, node)
         if fdb:
             steps.add("bridge", node.netns, f"{node.name}-fdb", fdb)
         steps.add("nft", node.netns, f"{node.name}-masquerade", _node_nat(topo))
-    # 7. pods and the external server's namespace
+    # pods and the external server's namespace
     for pod in topo.pods:
         node = topo.node(pod.node)
         steps.add(
@@ -194,33 +237,13 @@ def render_cluster(topo: Topology) -> Bundle:
             f"route add default via {ext.gateway_ip} dev {p.eth}",
         ],
     )
-    if topo.client is not None:
-        steps.add(
-            "ip",
-            topo.client.netns,
-            "client",
-            [
-                f"addr add {topo.client.ip}/{topo.node_cidr.split('/')[1]} dev {p.eth}",
-                f"link set {p.eth} up",
-                # outside the cluster: it knows the node network, and nothing about pods
-            ],
-        )
-    remove = Steps(start=90)
-    remove.add("destroy", None, "destroy-namespaces", list(reversed(topo.namespaces)))
-    return Bundle(
-        name="cluster",
-        prefix=topo.prefix,
-        namespaces=tuple(topo.namespaces),
-        apply=tuple(steps.items),
-        remove=tuple(remove.items),
-    )
 
 
 def _node_links(topo: Topology, node: Node) -> list[str]:
     p = topo
     lines = [
         "link set lo up",
-        f"link add name {p.eth} mtu {p.underlay_mtu} type veth "
+        f"link add name {p.eth} address {node.mac} mtu {p.underlay_mtu} type veth "
         f"peer name {p.uplink_peer(node)} mtu {p.underlay_mtu} netns {p.underlay_netns}",
         f"link add name {p.pod_bridge} mtu {p.pod_mtu} type bridge",
     ]

@@ -59,6 +59,13 @@ class Node:
     vtep_mac: str
     role: str  # "control-plane" | "worker"
 
+    @property
+    def mac(self) -> str:
+        """The node's MAC address on the node network, derived from its IP as Docker derives a container's
+        (``02:42`` + the four IPv4 bytes; moby ``GenerateMACFromIP``): a node rebuilt in a later round gets its
+        old MAC back, so the neighbour caches of what outlives a cluster (the host, Prometheus) stay right."""
+        return "02:42:" + ":".join(f"{int(octet):02x}" for octet in self.ip.split("."))
+
 
 @dataclass(frozen=True)
 class Pod:
@@ -152,15 +159,20 @@ class Topology:
         return f"{self.prefix}_lb"
 
     @property
+    def network_namespaces(self) -> list[str]:
+        """The node network's bridge and the host in front of the cluster: what outlives a cluster (a run's clusters
+        are built on one node network, one after the other, and Prometheus on the host keeps scraping them)."""
+        return [self.underlay_netns, *([self.client.netns] if self.client else [])]
+
+    @property
+    def cluster_namespaces(self) -> list[str]:
+        """The nodes, pods and the external network: what a fresh cluster creates and its teardown removes."""
+        return [*(n.netns for n in self.nodes), *(p.netns for p in self.pods), self.external.netns]
+
+    @property
     def namespaces(self) -> list[str]:
-        """Every namespace of the cluster, in creation order."""
-        return [
-            self.underlay_netns,
-            *(n.netns for n in self.nodes),
-            *(p.netns for p in self.pods),
-            self.external.netns,
-            *([self.client.netns] if self.client else []),
-        ]
+        """Every namespace, in creation order."""
+        return [*self.network_namespaces, *self.cluster_namespaces]
 
     # ---- lookups -----------------------------------------------------------------------------
     def node(self, name: str) -> Node:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
@@ -93,6 +93,8 @@ class ClusterBuild:
     facts: dict[str, Any] = field(default_factory=dict)
     #: the CNI implements the run's Gateway (its values switch its Gateway API on)
     cni_gateway: bool = False
+    #: the plan's round this cluster is built for (every round gets a fresh cluster)
+    round: int = 1
 
     @property
     def rendered(self) -> Path:
@@ -119,8 +121,9 @@ class ClusterBuild:
         return {"role": f"{COLLECTION}.{role}", "tasks_from": tasks_from, **data}
 
     def finish(self, repetitions: list[Repetition]) -> list[Repetition]:
-        """The repetitions as they run: after its tool, each queries the in-cluster Prometheus over its window (the
-        warm-up left out), when the run has metrics."""
+        """The repetitions as they run: in this cluster's round; after its tool, each queries the in-cluster
+        Prometheus over its window (the warm-up left out), when the run has metrics."""
+        repetitions = [dataclasses.replace(rep, round=self.round) for rep in repetitions]
         monitoring = self.vars.get("monitoring")
         if not monitoring:
             return repetitions
@@ -168,6 +171,6 @@ class KubeAdapter(ABC, Generic[S]):
         cluster)."""
 
     @abstractmethod
-    def compile(self, settings: S, build: ClusterBuild, trials: dict[str, int]) -> list[Repetition]:
-        """Render what its trials (``{trial: repetitions}``) apply, add its role steps to ``build`` and return their
-        repetitions, in run order."""
+    def compile(self, settings: S, build: ClusterBuild, numbers: Mapping[str, range]) -> list[Repetition]:
+        """Render what its trials (``{trial: repetition numbers}`` of this cluster's round) apply, add its role
+        steps to ``build`` and return their repetitions, in run order (trial by trial)."""

@@ -5,6 +5,7 @@ descriptor renders it), every repetition ``kubectl exec`` into the client pod. R
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from cnibench import pins
@@ -131,7 +132,7 @@ class KubeEgress(KubeAdapter[EgressSettings]):
     def images(self, settings: EgressSettings, build: ClusterBuild) -> list[str]:
         return [pins.IPERF3_IMAGE]
 
-    def compile(self, settings: EgressSettings, build: ClusterBuild, trials: dict[str, int]) -> list[Repetition]:
+    def compile(self, settings: EgressSettings, build: ClusterBuild, numbers: Mapping[str, range]) -> list[Repetition]:
         assert settings.server_ip is not None
         platform, cni, ns = build.platform, build.cni, build.kube.namespace
         assert cni.egress is not None  # checked with the spec
@@ -161,7 +162,7 @@ class KubeEgress(KubeAdapter[EgressSettings]):
         repetitions = EGRESS.repetitions(
             settings,
             cni=cni.name,
-            trials={t: n for t, n in trials.items() if t in TRIALS},
+            numbers={t: n for t, n in numbers.items() if t in TRIALS},
             run_dir=build.run_dir,
             server_ip=server_ip,
             client_node_ip="(the client pod's node, read at run time)",
@@ -184,7 +185,7 @@ class KubeEgress(KubeAdapter[EgressSettings]):
         build.steps.append(f"start pod {CLIENT_POD} on another worker ({pins.IPERF3_IMAGE}); wait until Ready")
         argv_text = " ".join(base_argv)
         trial_vars = []
-        for trial in (t for t in TRIALS if t in trials):
+        for trial in (t for t in TRIALS if t in numbers):
             trial_reps = [r for r in repetitions if r.scenario == trial]
             with_policy = trial == NAME
             if with_policy:

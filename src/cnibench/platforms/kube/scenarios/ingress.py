@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -211,7 +212,7 @@ class KubeIngress(KubeAdapter[IngressSettings]):
             build.info["cni_gateway"] = True
             build.steps.append(f"before anything is created: require {cni.gateway_api.existing_cluster_requirement}")
 
-    def compile(self, settings: IngressSettings, build: ClusterBuild, trials: dict[str, int]) -> list[Repetition]:
+    def compile(self, settings: IngressSettings, build: ClusterBuild, numbers: Mapping[str, range]) -> list[Repetition]:
         kube, cni, platform = build.kube, build.cni, build.platform
         ns, existing = kube.namespace, platform.existing_cluster
         backends = [f"{ECHO}-{i}" for i in range(settings.backends)]
@@ -245,7 +246,7 @@ class KubeIngress(KubeAdapter[IngressSettings]):
         target = f"http://@address@{port}{settings.path if settings.gateway == 'l7' else '/'}"
         in_container = platform.k6_in_container(kube)
         script, repetitions = INGRESS.repetitions(
-            settings, cni=cni.name, count=trials[NAME], run_dir=build.run_dir, backends=backends
+            settings, cni=cni.name, numbers=numbers[NAME], run_dir=build.run_dir, backends=backends
         )
         build.add(Path("ingress") / "load.js", script)
         repetitions = build.finish([k6_repetition(r, target, in_container=in_container) for r in repetitions])

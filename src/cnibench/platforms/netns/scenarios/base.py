@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from cnibench.platforms.files import Files
 from cnibench.proc import tool_path
 from cnibench.repetition import MetricsWindow, Repetition
+from cnibench.scenarios import scenario_of
 from cnibench.scenarios.base import ScenarioSettings
 from cnibench.tools import nginx
 
@@ -35,22 +36,30 @@ def resolved(argv: tuple[str, ...] | list[str]) -> tuple[str, ...]:
 
 @dataclass
 class ClusterBuild:
-    """One CNI's cluster while its run is compiled: what the adapters add (servers, trials, steps, rendered files)."""
+    """One CNI's cluster in one round while the run is compiled: what the adapters add (servers, scenarios with
+    their repetitions in ``order``, steps, rendered files)."""
 
     spec: Spec
     cni: str
+    round: int
     topo: Topology
     run_dir: Path
     renders: dict[Path, Renderable]
-    #: how a repetition reaches Prometheus (None: metrics disabled)
+    #: (trial, repetition number) in run order on this cluster (the plan's block)
+    order: tuple[tuple[str, int], ...] = ()
+    #: how cnibench reaches the run's Prometheus (None: metrics disabled)
     metrics_access: dict[str, Any] | None = None
     scrape_interval_s: float = 1.0
+    #: what the cluster's build applies (after the cluster itself) and starts: every scenario's servers and
+    #: bundles, up front (idle servers cost nothing; setting each scenario up and down would cost every round)
+    bundles: list[str] = field(default_factory=list)
     daemons: list[dict[str, Any]] = field(default_factory=list)
-    trials: list[dict[str, Any]] = field(default_factory=list)
+    scenarios: list[dict[str, Any]] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
 
     @property
     def rendered(self) -> Path:
+        """Where this CNI's files are rendered (the same for every round: a fresh cluster is built the same way)."""
         return self.run_dir / "rendered" / self.cni
 
     def log(self, name: str) -> Path:
@@ -75,7 +84,8 @@ class ClusterBuild:
         return {**self.daemon(name, netns, nginx.argv(prefix / "nginx.conf", prefix, log), port), "log": str(log)}
 
     def finish(self, repetitions: list[Repetition]) -> list[Repetition]:
-        """The repetitions as they run: tools by absolute path, and the metrics window after each one."""
+        """The repetitions as they run: in this round, tools by absolute path, their metrics windows queried by
+        cnibench while the next repetition runs (the run's Prometheus outlives the clusters)."""
         out = []
         for rep in repetitions:
             command = dataclasses.replace(rep.command, argv=resolved(rep.command.argv))
@@ -85,25 +95,40 @@ class ClusterBuild:
                     warmup_s=rep.warmup_s,
                     scrape_interval_s=self.scrape_interval_s,
                     access=self.metrics_access,
+                    deferred=True,
                 )
                 command = dataclasses.replace(command, metrics=window)
-            out.append(dataclasses.replace(rep, command=command))
+            # egress and its baseline alternate in one loop here (NetnsPlatform.pairs_trials)
+            loop = scenario_of(rep.scenario).name
+            out.append(dataclasses.replace(rep, command=command, round=self.round, loop=loop))
         return out
 
-    def add_trial(
-        self, trial: str, repetitions: list[Repetition], *, bundles: list[str], daemons: list[dict[str, Any]]
-    ) -> None:
-        """One trial for the playbook: bundles applied for the trial only, servers it starts, its repetitions."""
-        self.trials.append(
+    def add_scenario(
+        self,
+        name: str,
+        repetitions: list[Repetition],
+        *,
+        bundles: list[str],
+        daemons: list[dict[str, Any]],
+        around: Mapping[str, list[str]] | None = None,
+    ) -> list[Repetition]:
+        """One scenario for the playbook: its repetitions in the plan's order; ``bundles`` applied and ``daemons``
+        started when the cluster is built; ``around``: per trial, bundles applied before and removed after each of
+        its repetitions. Returns the repetitions in run order."""
+        position = {item: index for index, item in enumerate(self.order)}
+        ordered = sorted(repetitions, key=lambda r: position.get((r.scenario, r.repetition), len(position)))
+        around = around or {}
+        self.bundles += bundles
+        self.daemons += daemons
+        self.scenarios.append(
             {
                 "cni": self.cni,
-                "scenario": trial,
-                "bundles": bundles,
-                "bundles_reversed": list(reversed(bundles)),
-                "daemons": daemons,
-                "runs": [rep.to_vars() for rep in repetitions],
+                "round": self.round,
+                "scenario": name,
+                "runs": [{**rep.to_vars(), "bundles": around.get(rep.scenario, [])} for rep in ordered],
             }
         )
+        return ordered
 
 
 class NetnsAdapter(ABC, Generic[S]):
@@ -127,6 +152,6 @@ class NetnsAdapter(ABC, Generic[S]):
         """Its addresses against the plan; raises :class:`~cnibench.spec.base.FieldError`."""
 
     @abstractmethod
-    def compile(self, settings: S, cluster: ClusterBuild, trials: dict[str, int]) -> list[Repetition]:
-        """Render what its trials (``{trial: repetitions}``) apply and start, add them to ``cluster`` and return
-        their repetitions, in run order."""
+    def compile(self, settings: S, cluster: ClusterBuild, numbers: Mapping[str, range]) -> list[Repetition]:
+        """Render what its trials apply and start, add them to ``cluster`` and return their repetitions (``numbers``:
+        each trial's repetition numbers on this cluster), in run order."""

@@ -4,6 +4,7 @@ Antrea Egress for the ``egress`` trial: the gateway node owns the egress IP and 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
 from cnibench.platforms.netns.render import Bundle, Steps
@@ -133,7 +134,9 @@ class NetnsEgress(NetnsAdapter[EgressSettings]):
             if settings.egress_ip in other:
                 raise FieldError((*where, "egress_ip"), f"{settings.egress_ip} is inside network.{other_name} {other}")
 
-    def compile(self, settings: EgressSettings, cluster: ClusterBuild, trials: dict[str, int]) -> list[Repetition]:
+    def compile(
+        self, settings: EgressSettings, cluster: ClusterBuild, numbers: Mapping[str, range]
+    ) -> list[Repetition]:
         topo = cluster.topo
         client = topo.pod(CLIENT_POD)
         server_ip = topo.external.server_ip
@@ -145,32 +148,32 @@ class NetnsEgress(NetnsAdapter[EgressSettings]):
         cluster.renders[policy_dir] = render_egress_policy(
             topo, pods=[client.name], egress_ip=str(settings.egress_ip), destinations=[topo.external.cidr]
         )
-        repetitions = EGRESS.repetitions(
-            settings,
-            cni=cluster.cni,
-            trials=trials,
-            run_dir=cluster.run_dir,
-            server_ip=server_ip,
-            client_node_ip=topo.node(client.node).ip,
-            netns=client.netns,
-        )
-        repetitions = cluster.finish(repetitions)
-        for trial in (t for t in TRIALS if t in trials):
-            trial_reps = [r for r in repetitions if r.scenario == trial]
-            policy = str(policy_dir / "bundle.json") if trial == NAME else None
-            if policy:
-                cluster.steps.append(
-                    f"apply the egress policy: {topo.external.gateway_node} owns {settings.egress_ip} and SNATs "
-                    f"{client.name}'s traffic to {topo.external.cidr}"
-                )
-            cluster.steps.append(
-                f"{trial}: {len(trial_reps)} x `{trial_reps[0].command.shown}` in {client.name} on {client.node}"
-                + ("" if policy else "; the client's node masquerades")
+        repetitions = cluster.finish(
+            EGRESS.repetitions(
+                settings,
+                cni=cluster.cni,
+                numbers=numbers,
+                run_dir=cluster.run_dir,
+                server_ip=server_ip,
+                client_node_ip=topo.node(client.node).ip,
+                netns=client.netns,
             )
-            if policy:
-                cluster.steps.append("remove the egress policy")
-            cluster.add_trial(trial, trial_reps, bundles=[policy] if policy else [], daemons=[])
-        return repetitions
+        )
+        around = {NAME: [str(policy_dir / "bundle.json")]} if NAME in numbers else {}
+        ordered = cluster.add_scenario(NAME, repetitions, bundles=[], daemons=[], around=around)
+        shown = ordered[0].command.shown
+        trials = " and ".join(t for t in TRIALS if t in numbers)
+        cluster.steps.append(
+            f"{trials}: {len(ordered)} x `{shown}` in {client.name} on {client.node}"
+            + (", alternating repetition by repetition" if len(numbers) > 1 else "")
+            + ("; the baseline through the client's node's masquerade" if "egress-baseline" in numbers else "")
+        )
+        if around:
+            cluster.steps.append(
+                f"around each egress repetition, apply and remove the egress policy: {topo.external.gateway_node} "
+                f"owns {settings.egress_ip} and SNATs {client.name}'s traffic to {topo.external.cidr}"
+            )
+        return ordered
 
 
 ADAPTERS.register(NAME, NetnsEgress())

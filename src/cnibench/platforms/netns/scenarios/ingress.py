@@ -6,6 +6,7 @@ the cluster."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -100,7 +101,9 @@ class NetnsIngress(NetnsAdapter[IngressSettings]):
         assert settings.lb_ip is not None  # resolved
         addresses.check_free_on_node_network(("scenarios", NAME, "lb_ip"), settings.lb_ip)
 
-    def compile(self, settings: IngressSettings, cluster: ClusterBuild, trials: dict[str, int]) -> list[Repetition]:
+    def compile(
+        self, settings: IngressSettings, cluster: ClusterBuild, numbers: Mapping[str, range]
+    ) -> list[Repetition]:
         assert settings.lb_ip is not None
         topo = cluster.topo
         assert topo.client is not None
@@ -134,7 +137,7 @@ class NetnsIngress(NetnsAdapter[IngressSettings]):
                 )
             )
         script, repetitions = INGRESS.repetitions(
-            settings, cni=cluster.cni, count=trials[NAME], run_dir=cluster.run_dir, backends=names,
+            settings, cni=cluster.cni, numbers=numbers[NAME], run_dir=cluster.run_dir, backends=names,
             netns=topo.client.netns,
         )  # fmt: skip
         cluster.renders[cluster.rendered / "ingress"] = Files({"load.js": script})
@@ -156,8 +159,7 @@ class NetnsIngress(NetnsAdapter[IngressSettings]):
             f"ingress: {len(repetitions)} x `{repetitions[0].command.shown}` from {topo.client.netns} "
             f"({settings.vus} VUs, {settings.duration} s, GET {settings.target_url})"
         )
-        cluster.add_trial(NAME, repetitions, bundles=[str(lb_dir / "bundle.json")], daemons=daemons)
-        return repetitions
+        return cluster.add_scenario(NAME, repetitions, bundles=[str(lb_dir / "bundle.json")], daemons=daemons)
 
 
 ADAPTERS.register(NAME, NetnsIngress())

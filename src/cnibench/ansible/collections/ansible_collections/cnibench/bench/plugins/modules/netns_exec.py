@@ -7,6 +7,7 @@ module: netns_exec
 short_description: Run a measurement command inside a network namespace, stdout to a file
 description:
   - Runs O(argv) inside O(netns) and writes its standard output to O(output) (the raw artifact cnibench parses).
+  - cnibench queries the node metrics of the measurement window itself, while the next repetition runs.
   - A tool that fails is not a failed task; its exit code and stderr are returned and cnibench records the
     repetition as failed with the reason. The task fails only if the command could not be run at all.
 options:
@@ -32,12 +33,13 @@ options:
     type: list
     elements: str
     default: []
-  metrics:
+  bundles:
     description:
-      - After the command, query Prometheus over its measurement window and save the raw answers.
-      - Keys C(netns), C(url), C(offset) (warm-up seconds left out), C(scrape_interval_s), C(out) (a directory).
-      - A failing query does not fail the task; it is returned as RV(metrics_error).
-    type: dict
+      - Rendered bundles (C(bundle.json)) applied before the command and removed after it, also when it fails (an
+        egress policy for this repetition only).
+    type: list
+    elements: path
+    default: []
 author: cnibench developers
 """
 
@@ -86,10 +88,6 @@ env_removed:
   type: list
   elements: str
   returned: always
-metrics_error:
-  description: Why the metrics are missing (Prometheus died, a query failed), or null.
-  type: str
-  returned: when O(metrics) is set
 """
 
 from ansible_collections.cnibench.bench.plugins.module_utils.cnibench import run_task
@@ -99,7 +97,7 @@ ARGUMENT_SPEC = {
     "argv": {"type": "list", "elements": "str", "required": True},
     "output": {"type": "path", "required": True},
     "timeout": {"type": "float", "required": True},
-    "metrics": {"type": "dict"},
+    "bundles": {"type": "list", "elements": "path", "default": []},
     "unset_env": {"type": "list", "elements": "str", "default": []},
 }
 
