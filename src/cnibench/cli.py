@@ -18,7 +18,7 @@ SCENARIO_NAMES = list(SCENARIOS.names())
 EPILOG = """\
 examples:
   cnibench run                          the default benchmark (netns: hostgw vs vxlan, egress and ingress,
-                                        3 repetitions each)
+                                        2 rounds x 3 repetitions each, about 5 minutes)
   cnibench run examples/local.yaml --repeat 5 --duration 20
   cnibench plan examples/local.yaml     what a run would do; creates nothing
   cnibench render examples/kind-antrea-vs-cilium.yaml -o rendered/
@@ -87,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run",
         help="run a benchmark and print its summary",
-        description="Validate the spec, check prerequisites, then for every CNI build the cluster, run every "
-        "scenario's repetitions, verify them, record them in results/<run-id>/results.json as they finish, "
+        description="Validate the spec, check prerequisites, then round by round build a fresh cluster for every "
+        "CNI (the order alternating between rounds), run every scenario's repetitions, verify them, record them in results/<run-id>/results.json as they finish, "
         "and tear everything down (also on failure, on Ctrl-C and when the terminal goes away). Exit code: 0 all "
         "repetitions ok, 1 a repetition or step failed, 2 bad input, a missing prerequisite or another run "
         "measuring on this machine (one at a time: see --wait), 128 + the signal's "
