@@ -88,12 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="run a benchmark and print its summary",
         description="Validate the spec, check prerequisites, then round by round build a fresh cluster for every "
-        "CNI (the order alternating between rounds), run every scenario's repetitions, verify them, record them in results/<run-id>/results.json as they finish, "
-        "and tear everything down (also on failure, on Ctrl-C and when the terminal goes away). Exit code: 0 all "
-        "repetitions ok, 1 a repetition or step failed, 2 bad input, a missing prerequisite or another run "
-        "measuring on this machine (one at a time: see --wait), 128 + the signal's "
-        "number when a signal stopped it (130 SIGINT, 129 SIGHUP, 131 SIGQUIT, 143 SIGTERM). Progress goes to "
-        "a terminal and to progress.json in the run directory (`cnibench status`).",
+        "CNI (the order alternating between rounds), run every scenario's repetitions, verify them, record them "
+        "in results/<run-id>/results.json as they finish, and tear everything down (also on failure, on Ctrl-C and "
+        "when the terminal goes away). Exit code: 0 all repetitions ok, 1 a repetition or step failed, 2 bad input, "
+        "a missing prerequisite or another run measuring on this machine (one at a time: see --wait), 128 + the "
+        "signal's number when a signal stopped it (130 SIGINT, 129 SIGHUP, 131 SIGQUIT, 143 SIGTERM). Progress goes "
+        "to a terminal and to progress.json in the run directory (`cnibench status`).",
     )
     _spec_args(run)
     run.add_argument(

@@ -83,7 +83,7 @@ def test_a_gateway_that_does_not_start_fails_the_run_and_cleans_up(tmp_path, cap
     code, _out, run_dir, results = _run(tmp_path, capsys)
     assert code == 1
     assert results.status == "failed" and results.samples == []
-    assert results.error.startswith("Start the trial's servers: gateway: nginx in ")
+    assert results.error.startswith("Build the netns cluster and start its servers: gateway: nginx in ")
     assert "exited with code 1" in results.error
     assert 'unknown directive "keepalive_bogus"' in results.error
     _assert_clean(run_dir)

@@ -73,8 +73,10 @@ def test_every_sample_carries_node_metrics_and_the_window_is_right(tmp_path):
         assert answer["end"] == pytest.approx(sample.ended_at, abs=0.01)
         times = [float(t) for t, _ in answer["data"]["result"][0]["values"]]
         assert times[0] >= answer["start"] - 0.01 and times[-1] <= answer["end"] + 1.01
-    assert (run_dir / "prometheus" / "hostgw").is_dir()
-    assert (run_dir / "rendered" / "hostgw" / "monitoring" / "prometheus.yml").is_file()
+    # one Prometheus for the whole run, every round's fresh clusters scraped at the same node addresses
+    assert (run_dir / "prometheus").is_dir()
+    assert (run_dir / "rendered" / "monitoring" / "prometheus.yml").is_file()
+    assert {s.round for s in results.samples} == {1, 2}
     assert "node metrics (Prometheus, 1s scrape" in out and "gateway node worker" in out
     _assert_clean(run_dir)
 

@@ -147,8 +147,8 @@ def test_a_failing_step_is_one_line_and_cleans_up(tmp_path, monkeypatch, capsys)
 
     broken_step = {}
 
-    def broken(topo):
-        bundle = render_cluster(topo)
+    def broken(topo, **kwargs):
+        bundle = render_cluster(topo, **kwargs)
         last = broken_step["step"] = bundle.apply[-1]
         bad = type(last)(last.kind, last.netns, last.file, last.content + "route add 10.99.0.0/16 via 192.0.2.1\n")
         return type(bundle)(bundle.name, bundle.prefix, bundle.namespaces, (*bundle.apply[:-1], bad), bundle.remove)
@@ -164,7 +164,9 @@ def test_a_failing_step_is_one_line_and_cleans_up(tmp_path, monkeypatch, capsys)
     prefix = prefix_of(run_dir)
     step = broken_step["step"]
     lines = step.content.count("\n") + 1  # the added line is the last one of the file
-    assert results.error.startswith(f"Build the netns cluster: {step.file} in {step.netns}: ip failed: Error: ")
+    assert results.error.startswith(
+        f"Build the netns cluster and start its servers: {step.file} in {step.netns}: ip failed: Error: "
+    )
     assert step.netns.startswith(prefix)
     assert "Nexthop has invalid gateway" in results.error and f"{step.file}:{lines}" in results.error
     assert f"error: {results.error}" in out.splitlines()
