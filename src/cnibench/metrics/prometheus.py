@@ -31,6 +31,10 @@ class PrometheusError(CnibenchError):
     """Prometheus could not be reached or refused a query; the message says which and why."""
 
 
+class PrometheusUnreachable(PrometheusError):
+    """Nothing answers at Prometheus's address (it died, or never started)."""
+
+
 def config(*, scrape_interval: str, targets: list[tuple[str, str]]) -> dict[str, Any]:
     """prometheus.yml: one job scraping node_exporter on every ``(node name, address:port)``."""
     return {
@@ -81,7 +85,7 @@ def get(url: str, path: str, params: dict[str, str] | None = None) -> Any:
             raise PrometheusError(f"{path}: HTTP {exc.code}") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise PrometheusError(f"Prometheus at {url} unreachable: {reason}") from None
+        raise PrometheusUnreachable(f"Prometheus at {url} unreachable: {reason}") from None
     except ValueError as exc:
         raise PrometheusError(f"{path}: answer is not JSON: {exc}") from None
     if doc.get("status") != "success":
@@ -115,8 +119,10 @@ def _scraped_at(target: dict[str, Any]) -> float:
 def wait_targets_up(url: str, expected: int, timeout: float, since: float | None = None) -> float:
     """Poll until ``expected`` targets are up (``since``: scraped up after that Unix time, so that a Prometheus
     that scraped an earlier cluster at the same addresses has seen this one); return the seconds it took. The
-    deadline error names the laggards."""
+    deadline error (:class:`PrometheusError`) names the laggards; :class:`PrometheusUnreachable` at once when
+    nothing answers at ``url``."""
     start = time.monotonic()
+    targets_health(url)  # raises PrometheusUnreachable at once when nothing answers: no point waiting for it
     last = ["Prometheus did not answer"]
 
     def all_up() -> bool | None:

@@ -42,6 +42,7 @@ def netns_setup(params: Params) -> Result:
     long Prometheus took to see the nodes. Removing takes the bundles in reverse order (daemons die with their
     namespaces)."""
     from cnibench import spawn
+    from cnibench.metrics.prometheus import PrometheusUnreachable
     from cnibench.platforms.netns import ops
     from cnibench.platforms.netns.metrics import wait_targets
 
@@ -58,9 +59,14 @@ def netns_setup(params: Params) -> Result:
     facts: dict[str, Any] = {}
     metrics = params["metrics"]
     if metrics:
-        facts["metrics_targets_up_s"] = wait_targets(
-            metrics["netns"], metrics["url"], int(metrics["targets"]), since=began, timeout=float(metrics["timeout"])
-        )
+        try:
+            facts["metrics_targets_up_s"] = wait_targets(
+                metrics["netns"], metrics["url"], int(metrics["targets"]), since=began,
+                timeout=float(metrics["timeout"]),
+            )  # fmt: skip
+        except PrometheusUnreachable as exc:
+            # the run's one Prometheus died in an earlier cluster: the run goes on, its samples say metrics missing
+            facts["metrics_error"] = str(exc)
     if params["cni"]:
         facts["links"] = {k: v for b in bundles for k, v in ops.link_mtus(b).items()}
         return _facts(str(params["cni"]), facts, changed=True, commands=commands, pids=pids)
