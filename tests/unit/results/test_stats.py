@@ -228,7 +228,7 @@ def test_large_samples_use_the_normal_approximation_close_to_the_exact_interval(
     assert m * n > EXACT_PAIRS
     k, level = _moses_k(m, n, 0.95)
     counts, total = u_counts(m, n), math.comb(m + n, m)
-    exact = next(j for j in range(1, m * n) if 1 - 2 * sum(counts[:j + 1]) / total < 0.95)
+    exact = next(j for j in range(1, m * n) if 1 - 2 * sum(counts[: j + 1]) / total < 0.95)
     assert abs(k - exact) <= 1 and level == pytest.approx(0.95, abs=0.002)
 
 
@@ -249,16 +249,44 @@ def test_paired_ratio_of_real_egress_and_baseline_repetitions(data_dir):
     assert paired_ratio([(1.0, 0.0)]) is None
 
 
-def test_large_tied_samples_use_the_corrected_normal_approximation_which_is_conservative():
-    """11 vs 11 integer counts: 705,432 splits, too many to enumerate; the approximation's p is not smaller than the
-    permutation distribution's (200,000 seeded random splits)."""
-    import numpy as np
-    from scipy.stats import PermutationMethod, mannwhitneyu
+@pytest.mark.parametrize("seed", range(6))
+def test_tied_permutation_p_counts_every_split_like_the_brute_force(seed):
+    import random
 
-    from cnibench.results.stats import mann_whitney
+    from cnibench.results.stats import tied_permutation_p
+
+    rng = random.Random(seed)
+    m, n = rng.randint(2, 7), rng.randint(2, 7)
+    a, b = [rng.randint(0, 4) for _ in range(m)], [rng.randint(1, 5) for _ in range(n)]
+    for alternative in ("two-sided", "less", "greater"):
+        assert tied_permutation_p(a, b, alternative) == pytest.approx(_brute_force_p(a, b, alternative))
+
+
+def test_large_tied_samples_are_exact_and_fast():
+    """11 vs 11 integer counts (705,432 splits) and 40 vs 40 (10^23): exact, in well under a second each, where
+    SciPy's permutation_test enumerates splits one by one (18 s at 10 vs 10); the 705,432 splits enumerated here
+    agree to the last digit."""
+    import itertools
+    import time
+
+    import numpy as np
+    from scipy.stats import mannwhitneyu, rankdata
+
+    from cnibench.results.stats import EXACT_VALUES, mann_whitney
 
     a, b = [0, 1, 1, 2, 3, 3, 4, 5, 5, 6, 7], [3, 4, 5, 5, 6, 7, 7, 8, 9, 9, 10]
+    mann_whitney([1, 1, 2], [2, 3, 3])  # SciPy imported before the clock starts
+    start = time.perf_counter()
     p = mann_whitney(a, b)
-    assert p == pytest.approx(mannwhitneyu(a, b, method="asymptotic").pvalue)
-    permuted = mannwhitneyu(a, b, method=PermutationMethod(n_resamples=200_000, rng=np.random.default_rng(1))).pvalue
-    assert permuted <= p <= 3 * permuted
+    wide = mann_whitney([i % 9 for i in range(40)], [(i + 2) % 11 for i in range(40)])
+    assert time.perf_counter() - start < 2.0
+    ranks = rankdata([*a, *b])
+    sums = ranks[np.array(list(itertools.combinations(range(22), 11)), dtype=np.int8)].sum(axis=1)
+    observed = ranks[:11].sum()
+    tails = (sums <= observed + 1e-9).mean(), (sums >= observed - 1e-9).mean()
+    assert p == pytest.approx(2 * min(tails), rel=1e-12) and p == pytest.approx(0.0047573685)
+    assert p < mannwhitneyu(a, b, method="asymptotic").pvalue  # the approximation is conservative here
+    assert wide == pytest.approx(mannwhitneyu([i % 9 for i in range(40)], [(i + 2) % 11 for i in range(40)],
+                                              method="asymptotic").pvalue, rel=0.05)  # fmt: skip
+    beyond = [i % 7 for i in range(EXACT_VALUES)], [i % 5 for i in range(2)]
+    assert mann_whitney(*beyond) == pytest.approx(mannwhitneyu(*beyond, method="asymptotic").pvalue)
