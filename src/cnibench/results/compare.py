@@ -169,10 +169,14 @@ def _failures(before: Group, after: Group | None) -> str | None:
     failed = [s for s in after.samples if s.status != "ok"]
     if failed:
         reasons.append(f"{len(failed)} of {len(after.samples)} repetitions failed in B (first: {failed[0].error})")
-    missing = sorted({repetition_key(s) for s in before.samples} - {repetition_key(s) for s in after.samples})
-    if missing:
-        names = ", ".join(str(rep) if rnd == 1 else f"{rep} of round {rnd}" for rnd, rep in missing)
-        reasons.append(f"repetition(s) {names} of A missing in B")
+    mine, theirs = {repetition_key(s) for s in before.samples}, {repetition_key(s) for s in after.samples}
+    if len(theirs) < len(mine):
+        if theirs <= mine:  # numbered alike: name the missing ones
+            missing = sorted(mine - theirs)
+            names = ", ".join(str(rep) if rnd == 1 else f"{rep} of round {rnd}" for rnd, rep in missing)
+            reasons.append(f"repetition(s) {names} of A missing in B")
+        else:  # numbered differently (runs with and without rounds): count them
+            reasons.append(f"{len(theirs)} repetitions in B, {len(mine)} in A")
     return "; ".join(reasons) or None
 
 

@@ -148,6 +148,14 @@ def test_a_repetition_missing_in_a_later_round_is_named_by_its_round(three):
     b = b.model_copy(update={"samples": [s for s in b.samples if not (s.cni == "vxlan" and s.round == 2)]})
     lines = [r.line() for r in compare(a, b).regressions if r.cni == "vxlan"]
     assert lines and all(line.endswith("repetition(s) 1 of round 2 of A missing in B") for line in lines)
+    # a run without rounds against one with them: the same number of repetitions is no regression, fewer is
+    assert compare(three[0], in_rounds(three[1])).exit_code == 0
+    b = in_rounds(three[1])
+    b = b.model_copy(
+        update={"samples": [s for s in b.samples if not (s.cni == "vxlan" and (s.round, s.repetition) == (1, 2))]}
+    )
+    lines = [r.line() for r in compare(three[0], b).regressions if r.cni == "vxlan"]
+    assert lines and all(line.endswith("2 repetitions in B, 3 in A") for line in lines)
 
 
 def _spread(run, cni, trial, field, factor):
