@@ -32,6 +32,12 @@ def number(value: object) -> float | None:
     return None
 
 
+def located(text: str, cni: str | None, scenario: str | None) -> str:
+    """``text`` after what it concerns: ``vxlan egress: text``; ``text`` alone when it concerns a whole run."""
+    where = " ".join(part for part in (cni, scenario) if part)
+    return f"{where}: {text}" if where else text
+
+
 def repetition_key(sample: Sample) -> tuple[int, int]:
     """Which repetition a sample is, within its CNI and trial: ``(round, repetition)``. Samples of results that
     record no ``round`` (schema 6 and older) are all in round 1. An egress trial and its baseline with the same key
@@ -210,6 +216,7 @@ __all__ = [
     "groups",
     "interval_words",
     "large_enough",
+    "located",
     "p_words",
     "percent",
     "repetition_key",

@@ -36,6 +36,7 @@ from cnibench.results.analysis import (
     groups,
     interval_words,
     large_enough,
+    located,
     p_words,
     percent,
     repetition_key,
@@ -98,8 +99,7 @@ class Regression:
 
     def line(self) -> str:
         """``hostgw egress: 2 of 3 repetitions failed in B (first: ...)``."""
-        where = " ".join(part for part in (self.cni, self.scenario) if part)
-        return f"{where}: {self.text}" if where else self.text
+        return located(self.text, self.cni, self.scenario)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cnibench.results.analysis import Group, groups, number
+from cnibench.results.analysis import Group, groups, located, number
 from cnibench.results.model import RunResults
 from cnibench.results.stats import CV_WARNING, MIN_REPETITIONS, summarize
 from cnibench.scenarios import metric_named, scenario_of
@@ -54,8 +54,7 @@ class TrustWarning:
 
     def line(self) -> str:
         """The warning with what it concerns: ``vxlan egress: iperf3 sender at 97 % of a core: ...``."""
-        where = " ".join(part for part in (self.cni, self.scenario) if part)
-        return f"{where}: {self.text}" if where else self.text
+        return located(self.text, self.cni, self.scenario)
 
 
 def background_load(run: RunResults) -> TrustWarning | None:

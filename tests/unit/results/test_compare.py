@@ -51,20 +51,15 @@ def test_two_real_runs_of_one_configuration_pass(three):
     assert any("no gated metric can be significant" in note for note in result.notes)
 
 
+def _all_vxlan_egress_failed(run):
+    return _edit(run, "vxlan", "egress", {1, 2, 3}, status="failed", error="iperf3: unable to connect to server",
+                 throughput_bps=None, rtt_mean_us=None, retransmits=None)  # fmt: skip
+
+
 def test_every_vxlan_egress_repetition_failed(three):
     """The old gate exited 0: the failed rows had no values and vanished from the comparison."""
     a, b = three
-    b = _edit(
-        b,
-        "vxlan",
-        "egress",
-        {1, 2, 3},
-        status="failed",
-        error="iperf3: unable to connect to server",
-        throughput_bps=None,
-        rtt_mean_us=None,
-        retransmits=None,
-    )
+    b = _all_vxlan_egress_failed(b)
     result = compare(a, b)
     assert result.exit_code == 1
     assert [r.line() for r in result.regressions] == [
@@ -266,16 +261,9 @@ def test_two_runs_of_one_configuration_raise_a_false_alarm_in_at_most_5_percent_
 def run_dirs(tmp_path, three):
     """Runs A and B (3 repetitions a side) as run directories, and B with every vxlan egress repetition failed."""
     a, b = three
-    failed = _edit(
-        b,
-        "vxlan",
-        "egress",
-        {1, 2, 3},
-        status="failed",
-        error="iperf3: unable to connect to server",
-        throughput_bps=None,
+    failed = _all_vxlan_egress_failed(b).model_copy(
+        update={"run_id": "b-failed", "environment": {**b.environment, "kernel": "6.1.0"}}
     )
-    failed = failed.model_copy(update={"run_id": "b-failed", "environment": {**b.environment, "kernel": "6.1.0"}})
     paths = {}
     for name, run in (("a", a), ("b", b), ("failed", failed)):
         paths[name] = tmp_path / name
