@@ -1,4 +1,5 @@
-"""A report over 1,000 samples renders in under 3 s (statistics with bootstrap CIs, all plots, HTML, Markdown).
+"""A report over 1,000 samples renders in under 3 s (exact statistics: order-statistic intervals, Mann-Whitney, Moses;
+all plots, HTML, Markdown).
 
 The samples are real ones from tests/data (a netns egress run and an ingress run) repeated with a seeded +-5 %
 jitter until there are 1,000, so the report has the shape of a long real run.

@@ -10,6 +10,7 @@ from pathlib import Path
 from cnibench import __version__, commands
 from cnibench.errors import CnibenchError
 from cnibench.platforms import PLATFORMS
+from cnibench.results.compare import contest_metrics
 from cnibench.results.store import DB_ENV, RESULTS_ENV
 from cnibench.scenarios import SCENARIOS
 
@@ -205,9 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
         "report",
         help="write the HTML report and Markdown summary of one or more runs",
         description="Write a self-contained HTML report (plots embedded, no scripts or external files) and a "
-        "Markdown summary: statistics per CNI x scenario x metric with 95% bootstrap confidence intervals of "
-        "the median, the winner per metric and whether the difference is significant (Mann-Whitney U, "
-        "p <= 0.05, and at least 5%), plots, warnings, environment. `run` writes one for every run.",
+        "Markdown summary from the same data: per run the settings and the headline answer first (each primary "
+        "metric: how the CNIs differ, the 95% interval, the p-value, significant or not), then per scenario each "
+        "CNI's median with its exact order-statistic interval and the level it really has, the difference and "
+        "whether it is significant (Mann-Whitney U, exact up to 100 values, Holm-corrected p <= 0.05, and at "
+        "least 5%; only a significant winner is highlighted), the checks, the warnings next to the numbers they "
+        "concern; over several runs, each CNI's change from run to run (as `compare`); plots, environment. `run` "
+        "writes one for every run.",
     )
     report.add_argument(
         "runs", nargs="*", metavar="RUN", help="run directories, results.json files or stored run ids (default: latest)"
@@ -223,21 +228,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     compare = sub.add_parser(
         "compare",
-        help="compare two runs; exit 1 when a metric got significantly worse",
-        description="For every metric of every CNI x scenario in both runs: the change of the median from A to "
-        "B, a one-sided Mann-Whitney U test of 'B is worse' and whether the change passes the threshold. "
-        "Exit code 1 when a metric got worse by more than the threshold with p <= 0.05 (for CI gates), 0 "
-        "otherwise, 2 for bad input. Warns when the runs' environments differ.",
+        help="judge run B against run A as a CI gate; exit 1 on a regression",
+        description="Judge run B against run A. A regression (one line each, exit code 1) is: a CNI x scenario of "
+        "A that B lacks, with fewer successful repetitions, or with any failed or missing repetition; B not "
+        "complete; a check (failed requests, backend fairness, UDP loss) that A kept and B broke; a gated metric "
+        "that got worse by at least the threshold with p <= 0.05 in a one-sided Mann-Whitney test (exact up to "
+        "100 values), corrected with Holm's method over the gated tests (a metric whose median in A is 0 uses its "
+        "own absolute minimum). Gated by default: each scenario's primary metrics (throughput, requests/s, latency "
+        "p95); the others are reported, not gated. Exit code 0 without a regression, 2 for bad input. Notes when "
+        "the runs' environments or scenario settings differ, and when the repetitions are too few for any gated "
+        "metric to be significant.",
     )
     compare.add_argument("a", metavar="A", help="the reference run (directory, results.json or stored run id)")
     compare.add_argument("b", metavar="B", help="the run to judge")
     compare.add_argument(
         "--threshold",
-        type=_fraction,
-        default=0.05,
-        metavar="PCT",
-        help="smallest change that counts, e.g. 5%% or 0.05 (default 5%%)",
+        default="5%",
+        metavar="CHANGE",
+        help="smallest relative change that counts: a percentage (5%%) or a fraction (0.05); a bare 5 is refused "
+        "(default 5%%)",
     )
+    compare.add_argument(
+        "--metric",
+        action="append",
+        metavar="NAME",
+        help=f"gate on this metric (a sample field: {', '.join(contest_metrics())}) instead of the primary ones; "
+        "repeatable",
+    )
+    compare.add_argument("--all-metrics", action="store_true", help="gate on every metric")
+    compare.add_argument("--json", action="store_true", help="print the comparison as JSON (same exit codes)")
     _db_arg(compare)
 
     runs = sub.add_parser(
@@ -354,18 +373,6 @@ def _failed_rate(text: str) -> float:
     return value
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a percentage: {text!r}") from None
-    if value > 1 and not text.endswith("%"):
-        value /= 100  # "5" means 5 %
-    if not 0 < value < 10:
-        raise argparse.ArgumentTypeError(f"must be a positive percentage, got {text!r}")
-    return value
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -403,7 +410,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "report":
             return commands.report(args.runs, output=args.output, db=args.db)
         if args.command == "compare":
-            return commands.compare(args.a, args.b, threshold=args.threshold, db=args.db)
+            return commands.compare(
+                args.a,
+                args.b,
+                threshold=args.threshold,
+                metrics=args.metric,
+                all_metrics=args.all_metrics,
+                as_json=args.json,
+                db=args.db,
+            )
         if args.command == "runs":
             return commands.runs(args.db)
         if args.command == "import":

@@ -92,7 +92,13 @@ def test_run_end_to_end(tmp_path):
     ):
         assert (run_dir / name).is_file(), name
     assert "Build the netns cluster" in (run_dir / "ansible.log").read_text()
-    assert "2/2 egress IP" in out and "egress gateway / baseline throughput: hostgw" in out
+    assert "2/2 egress IP" in out and "egress / egress-baseline throughput, paired by repetition: hostgw" in out
+    # the closing note leads with the settings and the headline (2 vs 2: it says nothing can be significant)
+    closing = out.splitlines()
+    start = next(i for i, line in enumerate(closing) if line.startswith("cnibench run "))
+    assert closing[start + 1] == "settings: egress: tcp, 1 stream(s), 2 s + 1 s warm-up, 2 repetitions"
+    assert closing[start + 2].startswith("egress-baseline throughput: ")
+    assert "cannot be significant at 2 vs 2" in closing[start + 2]
     assert f"\nresults: results/{run_dir.name}\n" in out
     # every run is stored and gets its report
     assert "stored in results/cnibench.db" in out

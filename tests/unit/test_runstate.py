@@ -104,7 +104,8 @@ def test_report_and_compare_show_an_abandoned_run(tmp_path, data_dir, capsys):
     assert commands.report([str(killed)], db=tmp_path / "none.db") == 0
     _, err = capsys.readouterr()
     assert "warning: run r-killed is abandoned" in err
-    assert "r-killed is abandoned: its cnibench process" in (killed / "report.md").read_text()
+    report = (killed / "report.md").read_text()
+    assert "## Run r-killed" in report and "- warning: the run is abandoned: its cnibench process" in report
     complete = tmp_path / "complete"
     complete.mkdir()
     (complete / "results.json").write_text((data_dir / "results" / "netns-hostgw-vxlan.json").read_text())

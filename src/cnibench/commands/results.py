@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from cnibench import runstate
-from cnibench.errors import CnibenchError, ResultsError
+from cnibench.errors import CnibenchError, ResultsError, UsageError
 from cnibench.plan import format_duration
 from cnibench.progress import read_progress
 from cnibench.report import document
 from cnibench.report.document import when as _when
-from cnibench.results import analysis
-from cnibench.results.analysis import DEFAULT_THRESHOLD
+from cnibench.results import compare as comparison
+from cnibench.results.analysis import ALPHA, environment_differences, spec_differences
+from cnibench.results.compare import contest_metrics
 from cnibench.results.export import export_csv, summary_csv, summary_json
 from cnibench.results.model import RESULTS_FILE, RunResults, read_results
 from cnibench.results.store import Store, locate_store, resolve
@@ -191,30 +193,66 @@ def report(refs: list[str], *, output: Path | None = None, db: Path | None = Non
     return 0
 
 
-def compare(a: str, b: str, *, threshold: float = DEFAULT_THRESHOLD, db: Path | None = None) -> int:
-    """Exit code 1 when a metric got worse beyond the threshold, significantly; 0 otherwise."""
+def parse_threshold(text: str) -> float:
+    """``--threshold``: ``5%`` or ``0.05`` (a fraction), never a bare ``5``, which could mean either. Raises
+    UsageError."""
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise UsageError(f"--threshold {text!r}: not a number; write a percentage (5%) or a fraction (0.05)") from None
+    if not text.endswith("%") and value >= 1:
+        raise UsageError(
+            f"--threshold {text}: ambiguous; write {text}% for a percentage or a fraction below 1 (0.05 = 5%)"
+        )
+    if not 0 < value < 10:
+        raise UsageError(f"--threshold {text}: must be more than 0 (and below 1000%)")
+    return value
+
+
+def compare(
+    a: str,
+    b: str,
+    *,
+    threshold: str = "5%",
+    metrics: list[str] | None = None,
+    all_metrics: bool = False,
+    as_json: bool = False,
+    db: Path | None = None,
+) -> int:
+    """Run B judged against run A as a CI gate (see :mod:`cnibench.results.compare`): exit code 1 with one line
+    per regression, 0 without; ``metrics`` (names) or ``all_metrics`` choose the gated metrics (default: each
+    scenario's primary ones); ``as_json`` prints the comparison as JSON instead."""
+    fraction = parse_threshold(threshold)
+    if metrics and all_metrics:
+        raise UsageError("--metric and --all-metrics exclude each other: name the gated metrics or gate on all")
+    known = contest_metrics()
+    unknown = [name for name in metrics or () if name not in known]
+    if unknown:
+        raise UsageError(f"--metric {unknown[0]}: no such metric; valid: {', '.join(known)}")
+    gated = tuple(known) if all_metrics else tuple(dict.fromkeys(metrics)) if metrics else None
     store = Store(locate_store(db, [a, b]))
     (run_a, _), (run_b, _) = resolve(a, store), resolve(b, store)
     run_a, run_b = observed(run_a), observed(run_b)
-    changes = analysis.compare(run_a, run_b, threshold)
+    result = comparison.compare(run_a, run_b, fraction, gated)
+    notes = [f"environments differ: {d}" for d in environment_differences(run_a, run_b)]
+    notes += [f"scenario settings differ: {d}" for d in spec_differences(run_a, run_b)]
+    result = replace(result, notes=notes + result.notes)
+    if as_json:
+        print(json.dumps(result.to_json(), indent=2))
+        return result.exit_code
     print(
-        f"compare {run_a.run_id} (A) -> {run_b.run_id} (B); threshold {threshold:.0%}, Mann-Whitney U "
-        "(one-sided: is B worse?), p <= 0.05"
+        f"compare {run_a.run_id} (A) -> {run_b.run_id} (B): gated {', '.join(result.gated)}; a regression needs "
+        f"p <= {ALPHA} (one-sided Mann-Whitney, Holm over the gated tests) and a change of at least "
+        f"{fraction:.1%}; failures, missing repetitions and broken checks are regressions"
     )
-    for diff in analysis.environment_differences(run_a, run_b):
-        print(f"warning: environments differ: {diff}")
-    for diff in analysis.spec_differences(run_a, run_b):
-        print(f"warning: scenario settings differ: {diff}")
-    if not changes:
+    for note in result.notes:
+        print(f"note: {note}")
+    for change in result.changes:
+        if not change.regression:  # a regression's own line follows
+            print("  " + change.describe())
+    for regression in result.regressions:
+        print(f"REGRESSION: {regression.line()}")
+    if not result.changes and not result.regressions:
         print("nothing to compare: the runs share no CNI x scenario with results")
-        return 0
-    for change in changes:
-        print(("  " if not change.worse else "! ") + change.describe())
-    worse = [c for c in changes if c.worse]
-    if any(min(c.before.n, c.after.n) <= 2 for c in changes):
-        print("note: with 2 or fewer repetitions per side nothing can be significant")
-    if worse:
-        print(f"{len(worse)} metric(s) significantly worse by more than {threshold:.0%}")
-        return 1
-    print("no metric significantly worse beyond the threshold")
-    return 0
+    print(f"{len(result.regressions)} regression(s)" if result.regressions else "no regression")
+    return result.exit_code

@@ -1,21 +1,21 @@
-"""The terminal summary of a run: the headline, each scenario's table (its own lines), node metrics, the failed
-repetitions and the warnings."""
+"""The terminal summary of a run: its status, the settings and the headline first, then each scenario's table (its
+own lines), node metrics, the failed repetitions and the warnings."""
 
 from __future__ import annotations
 
 from cnibench.report.text import median_text
+from cnibench.results import trust, verdicts
 from cnibench.results.model import RunResults
 from cnibench.results.sample import SampleBase
 from cnibench.results.stats import summarize
 from cnibench.scenarios import SCENARIOS, gateway_node, scenario_of
 
 
-def _metrics_lines(results: RunResults, warnings: list[str]) -> list[str]:
-    """The gateway node during each trial: CPU (the machine's, see the note) and transmit rate, medians."""
+def _metrics_lines(results: RunResults) -> list[str]:
+    """The gateway node during each trial: CPU (the machine's, see the note) and transmit rate, medians (the
+    samples' metrics errors are among the trust warnings)."""
     groups: dict[tuple[str, str], list[SampleBase]] = {}
     for sample in results.samples:
-        if sample.metrics_error:
-            warnings.append(f"{sample.cni} {sample.scenario} rep {sample.repetition}: {sample.metrics_error}")
         if sample.node_metrics is not None and sample.status == "ok":
             groups.setdefault((sample.cni, sample.scenario), []).append(sample)
     lines = []
@@ -41,6 +41,8 @@ def _metrics_lines(results: RunResults, warnings: list[str]) -> list[str]:
 
 
 def format_summary(results: RunResults, run_dir: str) -> str:
+    """The closing note of a run: its status, the settings, the headline (each primary metric's verdict, the paired
+    ratios, failed checks), each scenario's table, node metrics, failed repetitions, the warnings."""
     ok = sum(1 for s in results.samples if s.status == "ok")
     total = max(len(results.samples), results.planned_repetitions)
     not_run = total - len(results.samples)
@@ -50,15 +52,20 @@ def format_summary(results: RunResults, run_dir: str) -> str:
     lines = [headline]
     if results.error:
         lines.append(f"error: {results.error}")
+    settings = verdicts.settings(results)
+    if settings:
+        lines.append("settings: " + "; ".join(settings))
+    lines += verdicts.analyse(results).headline()
     warnings: list[str] = []
     for scenario in SCENARIOS.values():
         lines += scenario.summary_lines(results, warnings)
-    lines += _metrics_lines(results, warnings)
+    lines += _metrics_lines(results)
     failed = [s for s in results.samples if s.status == "failed"]
     for sample in failed[:5]:
         lines.append(f"failed: {sample.cni} {sample.scenario} rep {sample.repetition}: {sample.error}")
     if len(failed) > 5:
         lines.append(f"failed: ... and {len(failed) - 5} more (see results.json)")
+    lines += [f"warning: {w.line()}" for w in trust.warnings_for(results)]
     lines += [f"warning: {w}" for w in warnings]
     lines.append(f"results: {run_dir}")
     return "\n".join(lines)

@@ -32,13 +32,3 @@ def table(header: tuple[str, ...], body: Sequence[tuple[str, ...]]) -> list[str]
     """Left-aligned columns, two spaces apart."""
     widths = [max(len(x) for x in col) for col in zip(header, *body, strict=True)]
     return ["  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)).rstrip() for row in (header, *body)]
-
-
-def unstable(what: str, summary: Summary | None, metric: str) -> list[str]:
-    """A warning when ``summary`` varies by :data:`CV_WARNING` or more (pyperf's check)."""
-    if summary is None or not summary.unstable or summary.cv is None:
-        return []
-    return [
-        f"{what}: {metric} varies by {summary.cv * 100:.0f}% (cv >= {CV_WARNING:.0%}); "
-        "more repetitions or a quieter machine would help"
-    ]

@@ -34,10 +34,25 @@ class ScenarioSettings(Model):
     repetitions: int = Field(3, ge=1, le=1000)
 
 
+#: What a larger and a smaller value of a metric mean, for the headline ("vxlan is 9.8 % slower than hostgw").
+FASTER: tuple[str, str] = ("faster", "slower")  # a rate
+SLOWER: tuple[str, str] = ("slower", "faster")  # a time
+
+
 @dataclass(frozen=True)
 class MetricInfo:
     """A sample figure that statistics, reports and ``compare`` look at: its field, label, unit (the value divided
-    by ``scale`` is in ``unit``) and which way is better."""
+    by ``scale`` is in ``unit``) and which way is better.
+
+    ``role``: a ``contest`` is compared between CNIs and runs (medians, intervals, tests); a ``check`` is a floor or
+    ceiling every repetition must keep (failed requests, backend fairness, UDP loss): CNIs that all keep it are not
+    ranked by noise around it (a Jain index of 0.99999999989 vs 0.99999999986 is no contest). A check's limit is
+    the sample's own ``limit_field`` when it has one (the spec's threshold the run used), else ``limit``, in the
+    field's unit; ``better`` says which side passes (lower: value <= limit).
+
+    ``primary``: the metrics the headline states and ``compare`` gates on by default. ``absolute``: the smallest
+    change that counts, in the field's unit, where a relative change does not exist (a median of 0). ``words``:
+    what a larger and a smaller value mean ("faster", "slower" for a throughput)."""
 
     name: str
     label: str
@@ -45,9 +60,28 @@ class MetricInfo:
     scale: float
     better: Literal["higher", "lower"]
     digits: int = 2
+    role: Literal["contest", "check"] = "contest"
+    primary: bool = False
+    limit: float | None = None
+    limit_field: str | None = None
+    absolute: float | None = None
+    words: tuple[str, str] = ("higher", "lower")
 
     def show(self, value: float | None) -> str:
         return "-" if value is None else f"{value / self.scale:,.{self.digits}f}"
+
+    def limit_of(self, sample: SampleBase) -> float | None:
+        """The check's limit for ``sample`` (its own recorded threshold first); None for a contest."""
+        own = getattr(sample, self.limit_field, None) if self.limit_field else None
+        return float(own) if isinstance(own, int | float) and not isinstance(own, bool) else self.limit
+
+    def passes(self, value: float, limit: float) -> bool:
+        """Whether ``value`` keeps ``limit`` (on the better side of it, or equal)."""
+        return value <= limit if self.better == "lower" else value >= limit
+
+    def worse(self, change: float) -> bool:
+        """Whether a change (after minus before, or a relative change) goes the wrong way."""
+        return change < 0 if self.better == "higher" else change > 0
 
 
 @dataclass(frozen=True)
@@ -89,6 +123,10 @@ class Scenario(ABC, Generic[S]):
     description: ClassVar[str]
     tools: ClassVar[tuple[ToolNeed, ...]] = ()
     metrics: ClassVar[tuple[MetricInfo, ...]] = ()
+    #: Trials measured against another trial of the same CNI, repetition by repetition (the egress policy against
+    #: its baseline, run back to back): ``{trial: its baseline trial}``. Reports give the primary metrics' ratio
+    #: of the pairs.
+    baselines: ClassVar[Mapping[str, str]] = {}
     #: The cluster fact naming the node whose metrics the summary shows (the gateway of the scenario's traffic), and
     #: whether its transmit rate is the measured traffic's (the summary shows it then).
     gateway_fact: ClassVar[str | None] = None
@@ -164,6 +202,18 @@ class Scenario(ABC, Generic[S]):
     ) -> SampleBase:
         """The sample from the artifact's ``text`` and the repetition's ``fields`` (run and expected fields).
         Raises :class:`~cnibench.errors.MeasurementError` when the tool's output cannot be read."""
+
+    def settings_text(self, section: Mapping[str, Any]) -> str:
+        """A run's recorded settings of this scenario (its ``spec["scenarios"][name]``) in a few words, as ``plan``
+        shows them, with the repetitions; the recorded values themselves when they no longer validate."""
+        from pydantic import ValidationError
+
+        try:
+            settings = self.settings_model.model_validate(dict(section))
+        except ValidationError:
+            return ", ".join(f"{key} {value}" for key, value in section.items())
+        trials = self.trials_for(settings, "")  # type: ignore[arg-type]
+        return f"{trials[0].settings}, {settings.repetitions} repetitions" if trials else ""
 
     def summary_lines(self, results: RunResults, warnings: list[str]) -> list[str]:
         """This scenario's lines of the terminal summary (its table); adds what it warns about to ``warnings``."""

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import statistics
 
 from cnibench.report.summary import format_summary
@@ -12,7 +13,7 @@ def _real(data_dir):
     return read_results(data_dir / "results" / "netns-hostgw-vxlan.json")
 
 
-def test_rows_and_ratio_from_a_real_run(data_dir):
+def test_rows_from_a_real_run(data_dir):
     results = _real(data_dir)
     table = EGRESS.rows(results.samples)
     assert {(r.cni, r.scenario) for r in table} == {
@@ -22,23 +23,39 @@ def test_rows_and_ratio_from_a_real_run(data_dir):
         mine = [s.throughput_bps for s in results.samples if (s.cni, s.scenario) == (row.cni, row.scenario)]
         assert row.throughput.median == statistics.median(mine)
         assert row.verified == row.total == row.ok
-    ratios = EGRESS.gateway_ratios(table)
-    for cni in ("hostgw", "vxlan"):
-        egress = statistics.median(s.throughput_bps for s in results.samples if s.cni == cni and s.scenario == "egress")
-        base = statistics.median(
-            s.throughput_bps for s in results.samples if s.cni == cni and s.scenario == "egress-baseline"
-        )
-        assert ratios[cni] == egress / base
 
 
 def test_summary_text(data_dir):
+    """Status, settings and the headline first; then the tables; the warnings last, each naming what it concerns."""
     results = _real(data_dir)
-    text = format_summary(results, "results/x")
-    assert "8/8 repetitions ok" in text
+    lines = format_summary(results, "results/x").splitlines()
+    assert lines[0] == "cnibench run 20261126-051618-local on netns: complete, 8/8 repetitions ok"
+    assert lines[1] == "settings: egress: tcp, 1 stream(s), 2 s + 2 s warm-up, 2 repetitions"
+    assert lines[2].startswith("egress-baseline throughput: no clear difference (vxlan is 5.0 % slower than hostgw")
+    assert lines[2].endswith("cannot be significant at 2 vs 2: the smallest possible p is 0.333)")
+    assert lines[3].startswith("egress throughput: no clear difference (vxlan is 19.0 % slower than hostgw")
+    assert lines[4].startswith("egress / egress-baseline throughput, paired by repetition: hostgw 1.02")
+    assert lines[5].startswith("cni ") and "source IP" in lines[5]
+    text = "\n".join(lines)
     assert "2/2 egress IP" in text and "2/2 node IP" in text
-    assert "egress gateway / baseline throughput: hostgw" in text
-    assert "warning" not in text
-    assert text.endswith("results: results/x")
+    assert "warning: vxlan egress: only 2 successful repetition(s) (fewer than 3)" in lines
+    assert lines[-1] == "results: results/x"
+
+
+def test_a_significant_difference_leads_the_summary(data_dir):
+    results = read_results(data_dir / "results" / "netns-pool-b.json")
+    samples = [
+        s.model_copy(update={"throughput_bps": s.throughput_bps * 0.7})
+        if (s.cni, s.scenario) == ("vxlan", "egress")
+        else s
+        for s in results.samples
+    ]
+    lines = format_summary(results.model_copy(update={"samples": samples}), "r").splitlines()
+    assert re.fullmatch(
+        r"egress throughput: vxlan is \d+\.\d % slower than hostgw \(96 % CI \d+\.\d to \d+\.\d % slower; p < 0\.001, "
+        r"< 0\.001 after Holm over 4 tests, n = 12 vs 12\): significant",
+        lines[3],
+    ), lines[3]
 
 
 def test_failed_and_unstable_repetitions_are_reported(data_dir):
