@@ -88,26 +88,28 @@ def unique(checks: list[Check]) -> list[Check]:
     return out
 
 
-def check_iperf3(*, udp: bool = False) -> Check:
+def check_iperf3(*, udp: bool = False, what: str = "iperf3") -> Check:
     """iperf3 and its version: ``--get-server-output`` (the server's own view, every run) needs 3.1; a UDP receiver
-    summary in the server's JSON needs 3.11 (esnet/iperf#1174), so a UDP run needs 3.11 where the server runs."""
+    summary in the server's JSON needs 3.11 (esnet/iperf#1174), so a UDP run needs 3.11 where the server runs.
+    ``what``: the check's name, the scenario's (:func:`unique` keeps one check per name: two scenarios with
+    different floors must not share one)."""
     from cnibench.tools import iperf3
 
     path = tool_path("iperf3")
     if path is None:
-        return Check("iperf3 (egress)", False, "not found", f"{APT} iperf3")
+        return Check(what, False, "not found", f"{APT} iperf3")
     _ok, text = tool_output([path, "--version"])
     version = iperf3.version_of(text)
     if version is None:
-        return Check("iperf3 (egress)", False, f"{path}: cannot read its version ({text[:60] or 'no output'})")
+        return Check(what, False, f"{path}: cannot read its version ({text[:60] or 'no output'})")
     floor = iperf3.MIN_VERSION_UDP_RECEIVER if udp else iperf3.MIN_VERSION_SERVER_OUTPUT
     need = ".".join(map(str, floor))
     if iperf3.older_than(version, floor):
         why = "a UDP receiver summary" if udp else "--get-server-output (the server's own view)"
         detail = f"{version} is too old: {why} needs {need}+"
-        return Check("iperf3 (egress)", False, detail, f"{APT} iperf3 (>= {need})")
+        return Check(what, False, detail, f"{APT} iperf3 (>= {need})")
     udp_note = "" if udp or not iperf3.older_than(version, iperf3.MIN_VERSION_UDP_RECEIVER) else "; UDP needs 3.11+"
-    return Check("iperf3 (egress)", True, f"{version} ({path}){udp_note}")
+    return Check(what, True, f"{version} ({path}){udp_note}")
 
 
 def require_privileges() -> None:

@@ -185,7 +185,7 @@ class Egress(Scenario[EgressSettings]):
         """iperf3 and its version: a UDP run needs a UDP receiver summary (3.11+), every run the server's output."""
         from cnibench.doctor import check_iperf3
 
-        return [check_iperf3(udp=settings is not None and settings.protocol == "udp")]
+        return [check_iperf3(udp=settings is not None and settings.protocol == "udp", what=self.tools[0].label)]
 
     def trials_for(self, settings: EgressSettings, cni: str) -> list[Trial]:
         wall = iperf3.expected_wall_time(settings.duration, settings.omit)
