@@ -319,14 +319,14 @@ def settings(run: RunResults) -> list[str]:
     """The settings that produced the run's numbers, one entry per scenario (``egress: tcp, 1 stream(s), 10 s +
     2 s warm-up, 3 repetitions``), and the rounds: the spec's ``rounds`` when it has one, else the most any sample
     records (shown when more than 1)."""
-    out = []
-    for name, section in (run.spec.get("scenarios") or {}).items():
-        if isinstance(section, dict) and name in SCENARIOS:
-            out.append(f"{name}: {SCENARIOS.get(name).settings_text(section)}")
     rounds = run.spec.get("rounds")
     if rounds is None:
         seen = max((repetition_key(s)[0] for s in run.samples), default=1)
         rounds = seen if seen > 1 else None
+    out = []
+    for name, section in (run.spec.get("scenarios") or {}).items():
+        if isinstance(section, dict) and name in SCENARIOS:
+            out.append(f"{name}: {SCENARIOS.get(name).settings_text(section, rounds=rounds)}")
     if rounds is not None:
         out.append(f"rounds: {rounds}")
     return out

@@ -203,9 +203,10 @@ class Scenario(ABC, Generic[S]):
         """The sample from the artifact's ``text`` and the repetition's ``fields`` (run and expected fields).
         Raises :class:`~cnibench.errors.MeasurementError` when the tool's output cannot be read."""
 
-    def settings_text(self, section: Mapping[str, Any]) -> str:
+    def settings_text(self, section: Mapping[str, Any], *, rounds: int | None = None) -> str:
         """A run's recorded settings of this scenario (its ``spec["scenarios"][name]``) in a few words, as ``plan``
-        shows them, with the repetitions; the recorded values themselves when they no longer validate."""
+        shows them, with the repetitions (per round, when the run had ``rounds`` > 1); the recorded values
+        themselves when they no longer validate."""
         from pydantic import ValidationError
 
         try:
@@ -213,7 +214,10 @@ class Scenario(ABC, Generic[S]):
         except ValidationError:
             return ", ".join(f"{key} {value}" for key, value in section.items())
         trials = self.trials_for(settings, "")  # type: ignore[arg-type]
-        return f"{trials[0].settings}, {settings.repetitions} repetitions" if trials else ""
+        if not trials:
+            return ""
+        per_round = " per round" if rounds is not None and rounds > 1 else ""
+        return f"{trials[0].settings}, {settings.repetitions} repetition(s){per_round}"
 
     def summary_lines(self, results: RunResults, warnings: list[str]) -> list[str]:
         """This scenario's lines of the terminal summary (its table); adds what it warns about to ``warnings``."""

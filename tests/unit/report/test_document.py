@@ -42,7 +42,7 @@ def test_headline_first_and_the_settings_beside_it(data_dir):
     run = _run(data_dir, "netns-pool-a")
     report = document.build([run], [None])
     headline = analyse(run).headline()
-    settings = "egress: tcp, 1 stream(s), 3 s + 1 s warm-up, 12 repetitions; ingress: l7 gateway, 3 backends, 10 VUs"
+    settings = "egress: tcp, 1 stream(s), 3 s + 1 s warm-up, 12 repetition(s); ingress: l7 gateway, 3 backends, 10 VUs"
     for text, escape in ((report.html, lambda s: s.replace(">", "&gt;").replace("<", "&lt;")), (report.markdown, str)):
         first_table = text.index("<table") if text is report.html else text.index("| metric |")
         assert settings in text and text.index(settings) < first_table

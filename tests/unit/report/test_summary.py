@@ -30,7 +30,7 @@ def test_summary_text(data_dir):
     results = _real(data_dir)
     lines = format_summary(results, "results/x").splitlines()
     assert lines[0] == "cnibench run 20261126-051618-local on netns: complete, 8/8 repetitions ok"
-    assert lines[1] == "settings: egress: tcp, 1 stream(s), 2 s + 2 s warm-up, 2 repetitions"
+    assert lines[1] == "settings: egress: tcp, 1 stream(s), 2 s + 2 s warm-up, 2 repetition(s)"
     assert lines[2].startswith("egress-baseline throughput: no clear difference (vxlan is 5.0 % slower than hostgw")
     assert lines[2].endswith("cannot be significant at 2 vs 2: the smallest possible p is 0.333)")
     assert lines[3].startswith("egress throughput: no clear difference (vxlan is 19.0 % slower than hostgw")
