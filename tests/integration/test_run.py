@@ -96,7 +96,8 @@ def test_run_end_to_end(tmp_path):
     # the closing note leads with the settings and the headline (2 vs 2: it says nothing can be significant)
     closing = out.splitlines()
     start = next(i for i, line in enumerate(closing) if line.startswith("cnibench run "))
-    assert closing[start + 1] == "settings: egress: tcp, 1 stream(s), 2 s + 1 s warm-up, 1 repetition(s) per round; rounds: 2"
+    settings = "settings: egress: tcp, 1 stream(s), 2 s + 1 s warm-up, 1 repetition(s) per round; rounds: 2"
+    assert closing[start + 1] == settings
     assert closing[start + 2].startswith("egress-baseline throughput: ")
     assert "cannot be significant at 2 vs 2" in closing[start + 2]
     assert f"\nresults: results/{run_dir.name}\n" in out
