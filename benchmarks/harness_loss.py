@@ -20,8 +20,10 @@ from pathlib import Path
 
 from _common import cnibench_run, local_topology, save
 
-from cnibench.platforms.netns import ops, process
-from cnibench.platforms.netns.render import render_cluster, render_egress_policy
+from cnibench import spawn
+from cnibench.platforms.netns import ops
+from cnibench.platforms.netns.render import render_cluster
+from cnibench.platforms.netns.scenarios.egress import render_egress_policy
 
 
 def by_hand(duration: int, omit: int, repetitions: int, tmp: Path) -> dict[str, list[float]]:
@@ -33,7 +35,7 @@ def by_hand(duration: int, omit: int, repetitions: int, tmp: Path) -> dict[str, 
     out: dict[str, list[float]] = {"egress-baseline": [], "egress": []}
     ops.apply_bundle(cluster, present=True)
     try:
-        process.start_daemon(
+        spawn.start_daemon(
             topo.external.netns,
             ["iperf3", "-s", "-B", topo.external.server_ip],
             log=tmp / "server.log",

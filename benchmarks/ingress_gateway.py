@@ -21,9 +21,11 @@ from pathlib import Path
 
 from _common import local_topology, save
 
-from cnibench.doctor import tool_path
-from cnibench.platforms.netns import ops, process
-from cnibench.platforms.netns.render import render_cluster, render_loadbalancer
+from cnibench import spawn
+from cnibench.platforms.netns import ops
+from cnibench.platforms.netns.render import render_cluster
+from cnibench.platforms.netns.scenarios.ingress import render_loadbalancer
+from cnibench.proc import tool_path
 from cnibench.scenarios import ingress
 from cnibench.tools import k6, nginx
 
@@ -68,7 +70,7 @@ def main() -> None:
                 prefix = tmp / "nginx" / name
                 (prefix / "tmp").mkdir(parents=True)
                 (prefix / "nginx.conf").write_text(conf)
-                process.start_daemon(
+                spawn.start_daemon(
                     netns,
                     [
                         tool_path("nginx") or "nginx",

@@ -19,10 +19,12 @@ from pathlib import Path
 import yaml
 from _common import cnibench_run, describe, local_topology, save
 
-from cnibench.doctor import tool_path
+from cnibench import spawn
 from cnibench.metrics import prometheus as prom
-from cnibench.platforms.netns import ops, process
+from cnibench.platforms.netns import metrics as netns_metrics
+from cnibench.platforms.netns import ops
 from cnibench.platforms.netns.render import render_cluster
+from cnibench.proc import tool_path
 
 
 def startup(tmp: Path) -> float:
@@ -42,7 +44,7 @@ def startup(tmp: Path) -> float:
         t0 = time.perf_counter()
         for node in topo.nodes:
             argv = prom.node_exporter_argv(f"{node.ip}:{prom.NODE_EXPORTER_PORT}")
-            process.start_daemon(
+            spawn.start_daemon(
                 node.netns,
                 [tool_path(argv[0]) or argv[0], *argv[1:]],
                 log=tmp / f"{node.name}.log",
@@ -50,13 +52,13 @@ def startup(tmp: Path) -> float:
             )
         listen = f"{topo.client.ip}:{prom.PROMETHEUS_PORT}"
         argv = prom.prometheus_argv(config, tmp / "data", listen)
-        process.start_daemon(
+        spawn.start_daemon(
             topo.client.netns,
             [tool_path(argv[0]) or argv[0], *argv[1:]],
             log=tmp / "prometheus.log",
             listen_port=prom.PROMETHEUS_PORT,
         )
-        answer = process.metrics_in_netns(
+        answer = netns_metrics.metrics_in_netns(
             topo.client.netns, ["wait", "--url", f"http://{listen}", "--targets", "3", "--timeout", "30"], timeout=45
         )
         assert "error" not in answer, answer

@@ -8,17 +8,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cnibench import __version__, commands
-from cnibench.doctor import PLATFORMS
+from cnibench.cli_results import add_results_commands
 from cnibench.errors import CnibenchError
+from cnibench.platforms import PLATFORMS
 from cnibench.results.store import DB_ENV, RESULTS_ENV
-from cnibench.spec import ScenariosSpec
+from cnibench.scenarios import SCENARIOS
 
-SCENARIO_NAMES = list(ScenariosSpec.model_fields)
+SCENARIO_NAMES = list(SCENARIOS.names())
 
 EPILOG = """\
 examples:
   cnibench run                          the default benchmark (netns: hostgw vs vxlan, egress and ingress,
-                                        3 repetitions each)
+                                        2 rounds x 3 repetitions each, about 5 minutes)
   cnibench run examples/local.yaml --repeat 5 --duration 20
   cnibench plan examples/local.yaml     what a run would do; creates nothing
   cnibench render examples/kind-antrea-vs-cilium.yaml -o rendered/
@@ -54,7 +55,13 @@ def _positive_int(text: str) -> int:
 
 def _spec_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", nargs="?", type=Path, help="experiment spec (YAML); default: the built-in spec")
-    parser.add_argument("--repeat", type=_positive_int, metavar="N", help="repetitions of every scenario")
+    parser.add_argument("--repeat", type=_positive_int, metavar="N", help="repetitions of every scenario per round")
+    parser.add_argument(
+        "--rounds",
+        type=_positive_int,
+        metavar="N",
+        help="rounds: every CNI once per round on a fresh cluster, the order alternating (default: the platform's)",
+    )
     parser.add_argument("--duration", type=_positive_int, metavar="S", help="measured seconds per repetition")
     parser.add_argument(
         "--only",
@@ -81,12 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run",
         help="run a benchmark and print its summary",
-        description="Validate the spec, check prerequisites, then for every CNI build the cluster, run every "
-        "scenario's repetitions, verify them, record them in results/<run-id>/results.json as they finish, "
-        "and tear everything down (also on failure, on Ctrl-C and when the terminal goes away). Exit code: 0 all "
-        "repetitions ok, 1 a repetition or step failed, 2 bad input or missing prerequisite, 128 + the signal's "
-        "number when a signal stopped it (130 SIGINT, 129 SIGHUP, 131 SIGQUIT, 143 SIGTERM). Progress goes to "
-        "a terminal and to progress.json in the run directory (`cnibench status`).",
+        description="Validate the spec, check prerequisites, then round by round build a fresh cluster for every "
+        "CNI (the order alternating between rounds), run every scenario's repetitions, verify them, record them "
+        "in results/<run-id>/results.json as they finish, and tear everything down (also on failure, on Ctrl-C and "
+        "when the terminal goes away). Exit code: 0 all repetitions ok, 1 a repetition or step failed, 2 bad input, "
+        "a missing prerequisite or another run measuring on this machine (one at a time: see --wait), 128 + the "
+        "signal's number when a signal stopped it (130 SIGINT, 129 SIGHUP, 131 SIGQUIT, 143 SIGTERM). Progress goes "
+        "to a terminal and to progress.json in the run directory (`cnibench status`).",
     )
     _spec_args(run)
     run.add_argument(
@@ -99,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--yes",
         action="store_true",
         help="aks: create the (billable) Azure resources without asking",
+    )
+    run.add_argument(
+        "--wait",
+        action="store_true",
+        help="when another run is measuring on this machine, wait for it to end (default: refuse, exit 2)",
     )
     run.add_argument(
         "--keep",
@@ -138,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit code 0 when everything is there, 2 otherwise.",
     )
     doctor.add_argument(
-        "--platform", default="netns", choices=list(PLATFORMS), help="platform to check (default netns)"
+        "--platform", default="netns", choices=list(PLATFORMS.names()), help="platform to check (default netns)"
     )
     doctor.add_argument(
         "--spec", type=Path, metavar="SPEC", help="check what this spec's run needs (its platform and settings)"
@@ -166,150 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
     clean.add_argument("--dry-run", action="store_true", help="only list what would be removed")
     clean.add_argument("--force", action="store_true", help="also remove runs whose owner is still running")
 
-    status = sub.add_parser(
-        "status",
-        help="where a run is: its status and progress, from any shell",
-        description="Print a run's status (a run whose cnibench process is gone shows as abandoned) and, while it "
-        "runs, its progress line as the run last wrote it to progress.json in its directory (every second). "
-        "For a run started detached (tmux, nohup, systemd-run) or in another terminal.",
-    )
-    status.add_argument(
-        "run",
-        nargs="?",
-        default="latest",
-        metavar="RUN",
-        help="run directory, results.json or stored run id (default: results/latest)",
-    )
-    status.add_argument("-f", "--follow", action="store_true", help="keep showing the progress until the run ends")
-    _db_arg(status)
-
     sub.add_parser(
         "schema",
         help="print the JSON Schema of the spec (for editors)",
         description="Print the JSON Schema of the experiment spec.",
     )
 
-    report = sub.add_parser(
-        "report",
-        help="write the HTML report and Markdown summary of one or more runs",
-        description="Write a self-contained HTML report (plots embedded, no scripts or external files) and a "
-        "Markdown summary: statistics per CNI x scenario x metric with 95% bootstrap confidence intervals of "
-        "the median, the winner per metric and whether the difference is significant (Mann-Whitney U, "
-        "p <= 0.05, and at least 5%), plots, warnings, environment. `run` writes one for every run.",
-    )
-    report.add_argument(
-        "runs", nargs="*", metavar="RUN", help="run directories, results.json files or stored run ids (default: latest)"
-    )
-    report.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        metavar="FILE",
-        help="HTML file (default: report.html in the run directory; ./report.html for several)",
-    )
-    _db_arg(report)
-
-    compare = sub.add_parser(
-        "compare",
-        help="compare two runs; exit 1 when a metric got significantly worse",
-        description="For every metric of every CNI x scenario in both runs: the change of the median from A to "
-        "B, a one-sided Mann-Whitney U test of 'B is worse' and whether the change passes the threshold. "
-        "Exit code 1 when a metric got worse by more than the threshold with p <= 0.05 (for CI gates), 0 "
-        "otherwise, 2 for bad input. Warns when the runs' environments differ.",
-    )
-    compare.add_argument("a", metavar="A", help="the reference run (directory, results.json or stored run id)")
-    compare.add_argument("b", metavar="B", help="the run to judge")
-    compare.add_argument(
-        "--threshold",
-        type=_fraction,
-        default=0.05,
-        metavar="PCT",
-        help="smallest change that counts, e.g. 5%% or 0.05 (default 5%%)",
-    )
-    _db_arg(compare)
-
-    runs = sub.add_parser(
-        "runs",
-        help="list the runs in the results store",
-        description="List the runs stored in the results database, then the run directories beside it that are "
-        "not stored yet (marked *): still running, or abandoned when their cnibench process is gone (then "
-        "`cnibench clean` removes what they left).",
-    )
-    _db_arg(runs)
-
-    import_ = sub.add_parser(
-        "import",
-        help="add run directories to the results store",
-        description="Add finished run directories to the results database (`run` adds its own). Every run is "
-        "validated before the database is touched; adding a run twice does nothing.",
-    )
-    import_.add_argument("paths", nargs="+", type=Path, metavar="RUN_DIR")
-    _db_arg(import_)
-
-    parse = sub.add_parser(
-        "parse",
-        help="derive a sample's figures from one raw tool output, as a run would (for debugging a number)",
-        description="Read one raw file as a run would and print the sample it gives as JSON on stdout: status, "
-        "error and the metric keys exactly as in results.json samples. TOOL: iperf3 (a client's -J "
-        "--get-server-output output), k6 (a --summary-export file), prometheus (a repetition's saved "
-        "rep-NN.metrics/ directory). Exit code 0 when a sample could be made (ok or failed), 2 for a missing or "
-        "unreadable file.",
-    )
-    parse.add_argument("tool", choices=["iperf3", "k6", "prometheus"], metavar="TOOL", help="iperf3, k6 or prometheus")
-    parse.add_argument("file", type=Path, metavar="FILE", help="the raw output (prometheus: the *.metrics directory)")
-    parse.add_argument("--protocol", choices=["tcp", "udp"], help="iperf3: the protocol (default: from the file)")
-    parse.add_argument(
-        "--expected-source-ip", metavar="IP", help="iperf3: the address the server must have seen (default: no check)"
-    )
-    parse.add_argument(
-        "--backends", metavar="A,B,C", help="k6: the echo backends that should answer (default: those it counted)"
-    )
-    parse.add_argument(
-        "--max-failed-rate",
-        type=_failed_rate,
-        default=0.0,
-        metavar="F",
-        help="k6: the fraction of failed requests above which the repetition fails (default 0)",
-    )
-
-    reanalyze = sub.add_parser(
-        "reanalyze",
-        help="re-derive a stored run's samples from its raw artifacts with today's parsers",
-        description="Read every raw artifact of a finished run again with this cnibench's parsers and write the "
-        "result as a NEW run in DIR (a new run id; results.json records which run and cnibench version it came "
-        "from); the original run is never modified. Prints which figures changed, the summary, and adds the new "
-        "run to the store and writes its report, as `run` does.",
-    )
-    reanalyze.add_argument("run", metavar="RUN", help="run directory, results.json or stored run id")
-    reanalyze.add_argument(
-        "-o", "--output", type=Path, required=True, metavar="DIR", help="results directory for the new run"
-    )
-    reanalyze.add_argument(
-        "--db",
-        type=Path,
-        metavar="PATH",
-        help=f"results database for the new run, and where a stored RUN id is looked up (default for the new run: "
-        f"${DB_ENV}, else cnibench.db in DIR; for RUN: the rule below)",
-    )
-
-    export = sub.add_parser(
-        "export",
-        help="write runs' samples, or their statistics, as CSV or JSON",
-        description="Write the samples of one or more runs (CSV: one row per repetition; JSON: the run's record, "
-        "a list of them for several runs), or with --summary the statistics per run x CNI x scenario x metric "
-        "(n, failed, median and its exact order-statistic interval with the level it really has, mean, stdev, "
-        "min, max, cv, warnings; values in the "
-        "unit the metric's name says: _bps bit/s, _us microseconds, _ms milliseconds, failed_rate a fraction).",
-    )
-    export.add_argument("runs", nargs="+", metavar="RUN", help="run directories, results.json files or stored run ids")
-    fmt = export.add_mutually_exclusive_group(required=True)
-    fmt.add_argument("--csv", dest="fmt", action="store_const", const="csv")
-    fmt.add_argument("--json", dest="fmt", action="store_const", const="json")
-    export.add_argument(
-        "--summary", action="store_true", help="statistics per run x CNI x scenario x metric instead of samples"
-    )
-    export.add_argument("-o", "--output", type=Path, metavar="FILE", help="default: standard output")
-    _db_arg(export)
+    add_results_commands(sub)
     for subparser in sub.choices.values():
         _global_options(subparser, default=argparse.SUPPRESS)
     return parser
@@ -322,38 +198,6 @@ def _global_options(parser: argparse.ArgumentParser, *, default: object) -> None
     parser.add_argument("--debug", action="store_true", default=default, help=DEBUG_HELP)
 
 
-def _db_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db",
-        type=Path,
-        metavar="PATH",
-        help=f"results database (default: ${DB_ENV}; else the one the run directory named here records; else "
-        f"${RESULTS_ENV}/cnibench.db; else ./results/cnibench.db)",
-    )
-
-
-def _failed_rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be a fraction from 0 to 1, got {text}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a percentage: {text!r}") from None
-    if value > 1 and not text.endswith("%"):
-        value /= 100  # "5" means 5 %
-    if not 0 < value < 10:
-        raise argparse.ArgumentTypeError(f"must be a positive percentage, got {text!r}")
-    return value
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -363,19 +207,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.spec,
                 repeat=args.repeat,
                 duration=args.duration,
+                rounds=args.rounds,
                 only=args.only,
                 results_dir=args.results_dir,
                 db=args.db,
                 progress=args.progress,
                 keep=args.keep,
+                wait=args.wait,
                 yes=args.yes,
             )
         if args.command == "plan":
-            return commands.plan(args.spec, repeat=args.repeat, duration=args.duration, only=args.only)
+            return commands.plan(
+                args.spec, repeat=args.repeat, duration=args.duration, rounds=args.rounds, only=args.only
+            )
         if args.command == "doctor":
             return commands.doctor(args.platform, args.spec)
         if args.command == "render":
-            return commands.render(args.spec, args.output, repeat=args.repeat, duration=args.duration, only=args.only)
+            return commands.render(
+                args.spec, args.output, repeat=args.repeat, duration=args.duration, rounds=args.rounds, only=args.only
+            )
         if args.command == "clean":
             return commands.clean(dry_run=args.dry_run, force=args.force)
         if args.command == "status":
@@ -385,7 +235,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "report":
             return commands.report(args.runs, output=args.output, db=args.db)
         if args.command == "compare":
-            return commands.compare(args.a, args.b, threshold=args.threshold, db=args.db)
+            return commands.compare(
+                args.a,
+                args.b,
+                threshold=args.threshold,
+                metrics=args.metric,
+                all_metrics=args.all_metrics,
+                as_json=args.json,
+                db=args.db,
+            )
         if args.command == "runs":
             return commands.runs(args.db)
         if args.command == "import":

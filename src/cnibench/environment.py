@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from cnibench import __version__
-from cnibench.doctor import tool_path
-from cnibench.proc import CommandError, run
+from cnibench.proc import CommandError, run, tool_path
 from cnibench.tools import iperf3, k6, nginx
 
 
@@ -42,6 +44,7 @@ def _prometheus_version(line: str | None) -> str | None:
 
 
 def cpu_model() -> str | None:
+    """The CPU's model name from ``/proc/cpuinfo`` (psutil does not report it), else what Python's platform says."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -51,18 +54,14 @@ def cpu_model() -> str | None:
     return platform.processor() or None
 
 
-def memory_bytes() -> int | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
+def memory_bytes() -> int:
+    """The machine's physical memory (bytes)."""
+    return int(psutil.virtual_memory().total)
 
 
-def kube_tools(platform_name: str) -> dict[str, Any]:
-    """The Kubernetes platforms' tools and the pinned versions and images a run installs (recorded with the run)."""
+def kube_tools(extra: Mapping[str, list[str]]) -> dict[str, Any]:
+    """The Kubernetes platforms' tools and the pinned versions and images a run installs (recorded with the run);
+    ``extra``: the platform's own tools, name -> the argv that prints its version."""
     from cnibench import pins
     from cnibench.doctor import parse_version
 
@@ -75,11 +74,7 @@ def kube_tools(platform_name: str) -> dict[str, Any]:
         "helm": version(["helm", "version", "--short"]),
         "kubernetes.core": _collection_version("kubernetes.core"),
     }
-    if platform_name == "aks":
-        tools["terraform"] = version(["terraform", "version"])
-    if platform_name == "kind":
-        tools["kind"] = version(["kind", "version"])
-        tools["docker"] = version(["docker", "version", "--format", "{{.Server.Version}}"])
+    tools.update({name: version(argv) for name, argv in extra.items()})
     images = {
         name.lower(): value for name, value in vars(pins).items() if name.endswith("_IMAGE") and isinstance(value, str)
     }

@@ -15,6 +15,12 @@ class SpecError(CnibenchError):
     exit_code = 2
 
 
+class UsageError(CnibenchError):
+    """A command-line argument is invalid (one the parser cannot judge alone). Nothing was done."""
+
+    exit_code = 2
+
+
 class PrerequisiteError(CnibenchError):
     """Something the platform needs is missing (a tool, a privilege). Nothing was created."""
 
@@ -27,10 +33,6 @@ class PlatformError(CnibenchError):
 
 class MeasurementError(CnibenchError):
     """A measurement tool failed or its output could not be used."""
-
-
-class OrchestrationError(CnibenchError):
-    """The Ansible run failed; the message is the failing task's."""
 
 
 class ResultsError(CnibenchError):

@@ -23,7 +23,7 @@ GapKind = Literal["setup", "trial", "cluster", "none"]
 
 
 class Slot(Protocol):
-    """One planned repetition, as the estimate sees it (:class:`cnibench.scenarios.base.PlannedRun` is one)."""
+    """One planned repetition, as the estimate sees it (:class:`cnibench.repetition.Repetition` is one)."""
 
     @property
     def cni(self) -> str: ...
@@ -31,6 +31,10 @@ class Slot(Protocol):
     def scenario(self) -> str: ...
     @property
     def repetition(self) -> int: ...
+    @property
+    def round(self) -> int: ...  # a CNI's cluster is fresh in every round
+    @property
+    def loop(self) -> str: ...  # the playbook loop it runs in (its scenario's): a loop's repetitions run back to back
     @property
     def expected_seconds(self) -> float: ...  # the tool's own wall time (measured time + warm-up + start-up)
 
@@ -43,6 +47,8 @@ class Priors:
     setup_s: float = 3.0  # a cluster's start -> its first repetition (built, servers up, first trial set up)
     trial_s: float = 1.0  # last repetition of a trial -> first repetition of the next trial on the same cluster
     teardown_s: float = 1.5  # a cluster's last repetition -> the cluster is gone (the next starts, or the run ends)
+    first_setup_extra_s: float = 0.0  # what only the run's first cluster pays on top of setup_s (netns: Prometheus's
+    # first scrapes, which a Prometheus that lives for the whole run makes once)
 
 
 class Estimate:
@@ -97,13 +103,16 @@ class Estimate:
             self._open.append(at - self._gap_started)
         else:
             self._open = self._setups
-            began = self._cluster_at if kind == "cluster" and self._cluster_at is not None else self._gap_started
-            self._open.append(at - began)
+            # a cluster's setup counts from its own start: what comes before the first one (the node network and
+            # Prometheus, built once per run) is not a cost of every cluster, nor what only the first one pays
+            began = self._cluster_at if self._cluster_at is not None else self._gap_started
+            once = self.priors.first_setup_extra_s if kind == "setup" else 0.0
+            self._open.append(max(at - began - once, 0.0))
         self.in_repetition = True
         self.phase_started = at
 
     def finished(self, slot: Slot, at: float) -> None:
-        """A repetition ended at ``at``; the next one of the same trial starts at once (the playbook's loop)."""
+        """A repetition ended at ``at``; the next one of the same loop starts at once (the playbook's loop)."""
         index = self._index.get((slot.cni, slot.scenario, slot.repetition))
         if index is None or index < self.position:
             return
@@ -113,7 +122,7 @@ class Estimate:
             self._overheads.append(seconds - slot.expected_seconds)
         self.position = index + 1
         self.phase_started = self._gap_started = at
-        self.in_repetition = self.position < len(self.slots) and self._same_trial(index, self.position)
+        self.in_repetition = self.position < len(self.slots) and self._same_loop(index, self.position)
         self._cluster_at = None
         self._open = None
 
@@ -143,7 +152,7 @@ class Estimate:
         """The whole gap before the repetition at ``index`` (0 when it follows one of its own trial)."""
         kind = self._gap_kind(index)
         if kind == "setup":
-            return self.setup_seconds()
+            return self.setup_seconds() + self.priors.first_setup_extra_s
         if kind == "trial":
             return self.trial_seconds(self.slots[index].scenario)
         if kind == "cluster":
@@ -178,12 +187,14 @@ class Estimate:
                 return max(self.teardown_seconds() - (now - self._gap_started), 0.0) + self.setup_seconds()
         return max(self.gap_seconds(self.position) - (now - self._gap_started), 0.0)
 
-    def _same_trial(self, a: int, b: int) -> bool:
-        return (self.slots[a].cni, self.slots[a].scenario) == (self.slots[b].cni, self.slots[b].scenario)
+    def _same_loop(self, a: int, b: int) -> bool:
+        first, second = self.slots[a], self.slots[b]
+        return (first.cni, first.round, first.loop) == (second.cni, second.round, second.loop)
 
     def _gap_kind(self, index: int) -> GapKind:
         if index == 0:
             return "setup"
-        if self._same_trial(index - 1, index):
+        if self._same_loop(index - 1, index):
             return "none"
-        return "trial" if self.slots[index - 1].cni == self.slots[index].cni else "cluster"
+        before, slot = self.slots[index - 1], self.slots[index]
+        return "trial" if (before.cni, before.round) == (slot.cni, slot.round) else "cluster"

@@ -1,63 +1,75 @@
-"""Spec -> plan: the matrix of trials (cni x scenario x repetition) in run order, and an estimate of its time."""
+"""Spec -> plan: the experiment's design (rounds of every CNI on a fresh cluster, in alternating order; each
+scenario's repetitions in its own order within a cluster), what it can show, and an estimate of its time."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from cnibench.errors import SpecError
 from cnibench.estimate import Estimate, Priors
-from cnibench.scenarios import egress, ingress
-from cnibench.spec import Spec
-from cnibench.tools import iperf3, k6
+from cnibench.results.stats import min_p_value
+from cnibench.scenarios import SCENARIOS, scenario_of
+from cnibench.scenarios.base import Trial
 
-#: Measured orchestration cost around one repetition (an Ansible task plus parsing), used for estimates.
-OVERHEAD_PER_REPETITION_S = 0.6
-#: Building a cluster, starting its servers and tearing it down, per CNI.
-OVERHEAD_PER_CLUSTER_S = 3.0
-#: Of that, the teardown after a cluster's last repetition (measured: 1.8 s with node metrics, 2 CPUs).
-TEARDOWN_S = 1.5
-#: Removing one trial's objects and applying the next one's (measured: 0.9 s before egress, 4.0 s before ingress
-#: with its proxy and three backends).
-TRIAL_SETUP_S = 1.5
-#: node_exporters + Prometheus until every target is up (Prometheus 2.42 throttles its first scrapes by ~5 s).
-METRICS_STARTUP_S = 6.0
-#: Waiting for the scrape after a repetition and querying its window.
-METRICS_PER_REPETITION_S = 0.7
-#: Kubernetes, per CNI: kind cluster, CNI, MetalLB, Gateway, monitoring and teardown (most of it image pulls on a
-#: first run); on an existing cluster only cnibench's own objects. Rough figures for the estimate, not measured here.
-KUBE_CLUSTER_S = {"kind": 420.0, "kubeconfig": 150.0, "aks": 1500.0}  # AKS: create and destroy take minutes each
-#: Of that, the teardown (kind: delete the cluster; kubeconfig: delete cnibench's objects; AKS: terraform destroy).
-KUBE_TEARDOWN_S = {"kind": 30.0, "kubeconfig": 30.0, "aks": 600.0}
-#: Per repetition on Kubernetes: kubectl exec or k6 start-up, and a port-forward to Prometheus.
-KUBE_PER_REPETITION_S = 3.0
-#: Between two trials on Kubernetes: an egress policy applied and seen at the server, or a gateway programmed.
-KUBE_TRIAL_SETUP_S = 20.0
-#: cnibench's own work around the playbook: checks and rendering before, results and report after.
+if TYPE_CHECKING:
+    from cnibench.spec import Spec
+
+#: cnibench's own work around the playbook: checks and rendering before, results and report after (s).
 OWN_OVERHEAD_S = 2.0
+#: Measured orchestration cost around one repetition on any platform (an Ansible task plus parsing), s.
+OVERHEAD_PER_REPETITION_S = 0.6
+#: Waiting for the scrape after a repetition and querying its window, s.
+METRICS_PER_REPETITION_S = 0.7
+#: The significance level the plan's warnings and the verdicts use.
+ALPHA = 0.05
+
+
+def repetition_overhead_s(spec: Spec) -> float:
+    """What every platform spends around a repetition besides its own costs (s)."""
+    return OVERHEAD_PER_REPETITION_S + (METRICS_PER_REPETITION_S if spec.metrics.enabled else 0.0)
 
 
 @dataclass(frozen=True)
-class Trial:
-    cni: str
-    scenario: str
-    repetitions: int
-    seconds_each: float  # the tool's own wall time per repetition
-    tool: str
-    settings: str  # a short human description
+class Slot:
+    """One repetition of the plan, in run order (what the time estimate needs of it)."""
 
-
-@dataclass(frozen=True)
-class _Slot:
     cni: str
     scenario: str
     repetition: int
+    round: int
     expected_seconds: float
+    loop: str  # the playbook loop it runs in (its scenario's where the platform pairs trials, else its trial's)
+
+
+@dataclass(frozen=True)
+class Block:
+    """One CNI's cluster in one round: the repetition numbers of each of its trials in this round (numbers run on
+    from round to round: with 3 per round, round 2 runs 4..6) and the order they run in."""
+
+    round: int
+    cni: str
+    numbers: Mapping[str, range]  # trial -> repetition numbers in this round
+    order: tuple[tuple[str, int], ...]  # (trial, repetition number), in run order
+
+    @property
+    def label(self) -> str:
+        return f"round {self.round}: {self.cni}"
 
 
 @dataclass(frozen=True)
 class Plan:
+    """``trials``: every (CNI, trial) with its repetitions over all rounds, in the order of the first round;
+    ``blocks``: the clusters in run order."""
+
     spec: Spec
     trials: tuple[Trial, ...]
+    blocks: tuple[Block, ...]
+
+    @property
+    def rounds(self) -> int:
+        return max((b.round for b in self.blocks), default=0)
 
     @property
     def repetitions(self) -> int:
@@ -65,54 +77,86 @@ class Plan:
 
     @property
     def priors(self) -> Priors:
-        """What a run's time estimate assumes until the run has measured it (seconds)."""
-        metrics = self.spec.metrics.enabled
-        per_rep = OVERHEAD_PER_REPETITION_S + (METRICS_PER_REPETITION_S if metrics else 0.0)
-        per_cluster = OVERHEAD_PER_CLUSTER_S + (METRICS_STARTUP_S if metrics else 0.0)
-        teardown, trial = TEARDOWN_S, TRIAL_SETUP_S
-        if self.spec.on_kubernetes:
-            per_rep += KUBE_PER_REPETITION_S
-            per_cluster = KUBE_CLUSTER_S[self.spec.platform]
-            teardown, trial = KUBE_TEARDOWN_S[self.spec.platform], KUBE_TRIAL_SETUP_S
-        return Priors(
-            repetition_overhead_s=per_rep,
-            setup_s=per_cluster - teardown,
-            trial_s=trial,
-            teardown_s=teardown,
-        )
+        """What a run's time estimate assumes until the run has measured it (seconds): the platform's costs."""
+        return self.spec.platform_class.priors(self.spec)
+
+    def slots(self) -> list[Slot]:
+        """Every repetition in run order."""
+        seconds = {(t.cni, t.scenario): t.seconds_each for t in self.trials}
+        pairs = self.spec.platform_class.pairs_trials
+        slots = []
+        for block in self.blocks:
+            for trial, number in block.order:
+                loop = scenario_of(trial).name if pairs else trial
+                slots.append(Slot(block.cni, trial, number, block.round, seconds[(block.cni, trial)], loop))
+        return slots
 
     @property
     def estimated_seconds(self) -> float:
         """The whole run, from the same model a running run re-bases on what it measures (:mod:`estimate`)."""
-        slots = [
-            _Slot(t.cni, t.scenario, rep, t.seconds_each) for t in self.trials for rep in range(1, t.repetitions + 1)
+        return Estimate(self.slots(), self.priors, 0.0).seconds_left(0.0) + OWN_OVERHEAD_S
+
+    def smallest_p(self) -> dict[str, float]:
+        """Per trial: the smallest two-sided p an exact Mann-Whitney U test of two CNIs can reach with the planned
+        repetitions per arm (all successful); above :data:`ALPHA` no difference can be called significant."""
+        per_trial: dict[str, int] = {}
+        for trial in self.trials:
+            per_trial[trial.scenario] = min(per_trial.get(trial.scenario, trial.repetitions), trial.repetitions)
+        return {trial: min_p_value(n, n) for trial, n in per_trial.items()}
+
+    def warnings(self) -> list[str]:
+        """What the design cannot show, said before anything runs (one line per number of repetitions)."""
+        if len(self.spec.cnis) < 2:
+            return []
+        per_round = {t.scenario: t.repetitions for t in self.trials}
+        weak: dict[int, list[str]] = {}
+        for trial, p in self.smallest_p().items():
+            if p > ALPHA:
+                weak.setdefault(per_round[trial], []).append(trial)
+        return [
+            f"{', '.join(trials)}: {n} repetition(s) per CNI cannot show a significant difference (the smallest "
+            f"two-sided p of an exact Mann-Whitney U test of {n} vs {n} is {min_p_value(n, n):.3f} > {ALPHA}); "
+            "plan at least 4 per CNI, 5 or more to leave room for a failed one (--repeat, --rounds)"
+            for n, trials in sorted(weak.items())
         ]
-        return Estimate(slots, self.priors, 0.0).seconds_left(0.0) + OWN_OVERHEAD_S
 
 
 def make_plan(spec: Spec, only: list[str] | None = None) -> Plan:
-    """The trials of a run, in run order; ``only`` keeps some scenarios (``egress`` covers its baseline)."""
+    """The design of a run: ``spec.rounds`` rounds (the platform's default when the spec has none); round r runs
+    every CNI once, the CNI order reversed every other round (ABBA: drift over the run lands on every CNI alike);
+    within a cluster each scenario's repetitions in the scenario's order (a paired scenario alternates its trials).
+    ``only`` keeps some scenarios (``egress`` covers its baseline). Raises :class:`SpecError` for a scenario the
+    spec does not have."""
     enabled = spec.scenarios.enabled()
     for name in only or []:
         if name not in enabled:
             raise SpecError(f"--only: scenario {name!r} is not in the spec (it has: {', '.join(enabled)})")
-    trials: list[Trial] = []
+    rounds = spec.rounds or spec.platform_class.default_rounds
+    per_round: dict[str, list[Trial]] = {}
     for cni in spec.cnis:
-        eg = spec.scenarios.egress
-        if eg is not None and (not only or egress.NAME in only):
-            wall = iperf3.expected_wall_time(eg.duration, eg.omit)
-            settings = f"{eg.protocol}, {eg.parallel} stream(s), {eg.duration} s + {eg.omit} s warm-up"
-            if eg.protocol == "udp":
-                settings += f", {eg.bitrate}bit/s"
-            for scenario in egress.TRIALS:
-                trials.append(Trial(cni, scenario, eg.repetitions, wall, "iperf3", settings))
-        ing = spec.scenarios.ingress
-        if ing is not None and (not only or ingress.NAME in only):
-            settings = f"{ing.gateway} gateway, {ing.backends} backends, {ing.vus} VUs, {ing.duration} s" + (
-                "" if ing.reuse_connections else ", no connection reuse"
-            )
-            trials.append(Trial(cni, ingress.NAME, ing.repetitions, ing.duration + k6.STARTUP_S, "k6", settings))
-    return Plan(spec=spec, trials=tuple(trials))
+        for scenario in SCENARIOS.values():
+            settings = spec.scenarios.get(scenario.name)
+            if settings is not None and (not only or scenario.name in only):
+                per_round.setdefault(cni, []).extend(scenario.trials_for(settings, cni))
+    trials = tuple(replace(t, repetitions=t.repetitions * rounds) for ts in per_round.values() for t in ts)
+    blocks = []
+    for number in range(1, rounds + 1):
+        order = spec.cnis if number % 2 else list(reversed(spec.cnis))
+        for cni in (c for c in order if c in per_round):
+            numbers = {
+                t.scenario: range((number - 1) * t.repetitions + 1, number * t.repetitions + 1) for t in per_round[cni]
+            }
+            blocks.append(Block(number, cni, numbers, _order(numbers, pair=spec.platform_class.pairs_trials)))
+    return Plan(spec=spec, trials=trials, blocks=tuple(blocks))
+
+
+def _order(numbers: Mapping[str, range], *, pair: bool) -> tuple[tuple[str, int], ...]:
+    """Each scenario's repetitions in its own order (scenarios in registry order; ``pair``: the platform alternates
+    a paired scenario's trials)."""
+    by_scenario: dict[str, dict[str, range]] = {}
+    for trial, numbers_of in numbers.items():
+        by_scenario.setdefault(scenario_of(trial).name, {})[trial] = numbers_of
+    return tuple(item for name, group in by_scenario.items() for item in SCENARIOS.get(name).sequence(group, pair=pair))
 
 
 def format_duration(seconds: float) -> str:

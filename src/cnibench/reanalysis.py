@@ -1,8 +1,8 @@
 """Samples from raw artifacts after the fact: ``cnibench parse`` (one file) and ``cnibench reanalyze`` (a whole run).
 
-Both go through the same sample makers a run uses (:func:`cnibench.scenarios.egress.make_sample`,
-:func:`cnibench.scenarios.ingress.make_sample`, :func:`cnibench.metrics.prometheus.node_metrics`), so a figure
-printed here is the figure a run with today's parsers records.
+Both go through the same sample makers a run uses (each scenario's ``make_sample`` and
+:func:`cnibench.metrics.prometheus.node_metrics`), so a figure printed here is the figure a run with today's parsers
+records.
 """
 
 from __future__ import annotations
@@ -16,18 +16,14 @@ from typing import Any
 
 from cnibench import __version__
 from cnibench.errors import CnibenchError, ResultsError, SpecError
+from cnibench.lifecycle import new_run_dir
 from cnibench.metrics.prometheus import PrometheusError, node_metrics
-from cnibench.results.model import (
-    RESULTS_FILE,
-    EgressSample,
-    IngressSample,
-    RunResults,
-    Sample,
-    write_results,
-)
-from cnibench.runner import new_run_dir, with_node_metrics
-from cnibench.scenarios import egress, ingress
-from cnibench.scenarios.base import PlannedRun
+from cnibench.orchestration.events import with_node_metrics
+from cnibench.repetition import MeasureCommand, Repetition
+from cnibench.results.model import RESULTS_FILE, RunResults, Sample, write_results
+from cnibench.scenarios import scenario_of
+from cnibench.scenarios.egress import EGRESS
+from cnibench.scenarios.ingress import INGRESS
 from cnibench.tools import k6
 
 TOOLS = ("iperf3", "k6", "prometheus")
@@ -55,25 +51,15 @@ def _readable(path: Path, *, directory: bool = False) -> None:
         raise SpecError(f"{path}: cannot read: {exc.strerror}") from None
 
 
-def _one_off(path: Path, scenario: str, expect: dict[str, Any]) -> PlannedRun:
-    return PlannedRun(
-        cni="-", scenario=scenario, repetition=1, artifact=str(path.resolve()), expected_seconds=0.0, expect=expect
-    )
+def _repetition(path: Path, trial: str, expect: dict[str, Any], *, cni: str = "-", number: int = 1) -> Repetition:
+    """A repetition whose artifact is ``path``, for a sample maker (nothing is run)."""
+    path = path.resolve()
+    return Repetition(cni, trial, number, path, MeasureCommand(argv=(), stdout=path, timeout_s=0.0), expect=expect)
 
 
 def _answer(sample: Sample) -> dict[str, Any]:
     data = sample.model_dump(mode="json")
     return {key: value for key, value in data.items() if key not in RUN_FIELDS}
-
-
-def backends_in_summary(path: Path) -> list[str]:
-    """The backends a k6 summary counted (``backend_hits{pod:<name>}``), without the unmatched answers."""
-    try:
-        metrics = json.loads(path.read_text(encoding="utf-8", errors="replace")).get("metrics") or {}
-    except (ValueError, AttributeError):
-        return []
-    names = [key[len("backend_hits{pod:") : -1] for key in metrics if key.startswith("backend_hits{pod:")]
-    return sorted(name for name in names if name != k6.UNMATCHED)
 
 
 def parse_artifact(
@@ -109,10 +95,11 @@ def parse_artifact(
             "egress_ip": None,
             "check_source": expected_source_ip is not None,
         }
-        return _answer(egress.make_sample(_one_off(path, egress.NAME, expect), run_dir=path.parent,
-                                          started_at=None, ended_at=None))  # fmt: skip
+        sample = EGRESS.make_sample(_repetition(path, EGRESS.name, expect), run_dir=path.parent, started_at=None,
+                                    ended_at=None)  # fmt: skip
+        return _answer(sample)
     if tool == "k6":
-        names = backends if backends is not None else backends_in_summary(path)
+        names = backends if backends is not None else k6.backends_in_summary(path)
         expect = {
             "backends": names,
             "gateway": "l7",
@@ -120,7 +107,7 @@ def parse_artifact(
             "reuse_connections": True,
             "max_failed_rate": max_failed_rate,
         }
-        answer = _answer(ingress.make_sample(_one_off(path, ingress.NAME, expect), run_dir=path.parent,
+        answer = _answer(INGRESS.make_sample(_repetition(path, INGRESS.name, expect), run_dir=path.parent,
                                              started_at=None, ended_at=None))  # fmt: skip
         for unknown in ("gateway", "vus", "reuse_connections"):  # settings of the run, not in the summary
             answer.pop(unknown, None)
@@ -167,48 +154,18 @@ COMPARED = (
 )
 
 
-def _spec_setting(source: RunResults, scenario: str, key: str, default: Any) -> Any:
-    settings = ((source.spec.get("scenarios") or {}).get(scenario)) or {}
-    return settings.get(key, default)
-
-
 def _remade(sample: Sample, source: RunResults, run_dir: Path) -> Sample:
     """One sample re-derived from its raw artifact (copied into ``run_dir``) with today's parsers."""
     if sample.artifact is None:
         return sample  # the tool wrote nothing: what the run recorded is all there is
     artifact = run_dir / sample.artifact
     failure = None if artifact.exists() else (sample.error or "the raw artifact is missing")
-    if isinstance(sample, EgressSample):
-        expect: dict[str, Any] = {
-            "protocol": sample.protocol,
-            "expected_source_ip": sample.expected_source_ip,
-            "egress_ip": sample.egress_ip,
-            "egress_apply_s": sample.egress_apply_s,
-        }
-        make: Any = egress.make_sample
-    else:
-        assert isinstance(sample, IngressSample)
-        names = list(sample.backend_hits) or backends_in_summary(artifact)
-        expect = {
-            "backends": names,
-            "gateway": sample.gateway,
-            "vus": sample.vus,
-            "reuse_connections": sample.reuse_connections,
-            "max_failed_rate": sample.max_failed_rate
-            if sample.max_failed_rate is not None
-            else float(_spec_setting(source, ingress.NAME, "max_failed_rate", 0.0)),
-        }
-        make = ingress.make_sample
-    run = PlannedRun(
-        cni=sample.cni,
-        scenario=sample.scenario,
-        repetition=sample.repetition,
-        artifact=str(artifact),
-        expected_seconds=0.0,
-        expect=expect,
-    )
-    remade: Sample = make(run, run_dir=run_dir, started_at=sample.started_at, ended_at=sample.ended_at,
-                          failure=failure)  # fmt: skip
+    scenario = scenario_of(sample.scenario)
+    settings = (source.spec.get("scenarios") or {}).get(scenario.name) or {}
+    expect = scenario.recorded_settings(sample, settings, artifact)
+    run = _repetition(artifact, sample.scenario, expect, cni=sample.cni, number=sample.repetition)
+    remade: Sample = scenario.make_sample(run, run_dir=run_dir, started_at=sample.started_at,
+                                          ended_at=sample.ended_at, failure=failure)  # fmt: skip
     metrics_dir = artifact.parent / f"rep-{sample.repetition:02d}.metrics"
     if metrics_dir.is_dir():
         remade = with_node_metrics(remade, metrics_dir, None)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cnibench import runstate as run_state
 from cnibench.platforms.netns import ops
-from cnibench.platforms.netns import state as run_state
 from cnibench.proc import descendants
 
 
@@ -22,7 +22,7 @@ def _others_live_runs() -> set[str]:
     out = set()
     for path in run_state.STATE_DIR.glob("cnib*.json"):
         data = run_state.read_state(path)
-        if run_state.owner_alive(data) and data.get("owner_pid") not in ours:
+        if run_state.state_owner_alive(data) and data.get("owner_pid") not in ours:
             out.add(str(data.get("prefix") or path.stem))
     return out
 
@@ -49,10 +49,16 @@ def no_leftovers():
 
 
 def write_spec(
-    path: Path, *, cnis=("hostgw", "vxlan"), ingress: dict | None = None, metrics: bool = False, **egress: object
+    path: Path,
+    *,
+    cnis=("hostgw", "vxlan"),
+    ingress: dict | None = None,
+    metrics: bool = False,
+    rounds: int = 1,
+    **egress: object,
 ) -> Path:
     """A small spec: egress with these settings (none: no egress), ingress when given; node metrics only when
-    asked for (they have tests of their own, and cost Prometheus's start-up per cluster)."""
+    asked for (they have tests of their own); one round unless asked for more."""
     scenarios: dict[str, dict] = {}
     if egress or ingress is None:
         scenarios["egress"] = {"duration": 1, "omit": 0, "repetitions": 2, **egress}
@@ -62,6 +68,7 @@ def write_spec(
         "name": "it",
         "platform": "netns",
         "cnis": list(cnis),
+        "rounds": rounds,
         "metrics": {"enabled": metrics},
         "scenarios": scenarios,
     }

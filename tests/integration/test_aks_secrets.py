@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from cnibench import commands, doctor
-from cnibench.platforms.kube import aks
+from cnibench import commands, lifecycle
+from cnibench.platforms.kube import azure
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
@@ -87,7 +87,7 @@ def fake_terraform(tmp_path, monkeypatch):
 
 def test_the_kubeconfig_is_written_privately_and_never_returned(tmp_path, fake_terraform):
     dest = tmp_path / "state" / "kubeconfig-cilium"
-    aks.write_kubeconfig(tmp_path, dest)
+    azure.write_kubeconfig(tmp_path, dest)
     assert dest.read_text() == KUBECONFIG
     assert stat.S_IMODE(dest.stat().st_mode) == 0o600
 
@@ -96,7 +96,7 @@ def test_no_secret_reaches_the_run_directory(tmp_path, monkeypatch, capsys, fake
     monkeypatch.setenv("CNIBENCH_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("ARM_CLIENT_SECRET", CLIENT_SECRET)  # as a service principal's credentials would be
     monkeypatch.setenv("ARM_SUBSCRIPTION_ID", SUBSCRIPTION)
-    monkeypatch.setattr(doctor, "require", lambda *args, **kwargs: None)  # no az, no helm here
+    monkeypatch.setattr(lifecycle, "require", lambda *args, **kwargs: None)  # no az, no helm here
     results_dir = tmp_path / "results"
     spec = tmp_path / "aks.yaml"
     spec.write_text((ROOT / "examples" / "aks.yaml").read_text().replace("cnis: [antrea, cilium]", "cnis: [cilium]"))

@@ -9,7 +9,7 @@ import pytest
 
 from cnibench import commands
 from cnibench.results.model import read_results
-from cnibench.scenarios import ingress
+from cnibench.scenarios.ingress import IngressSettings
 from cnibench.tools import nginx
 
 from .conftest import cnibench, run_dir_of, wait_for_samples, write_spec
@@ -60,7 +60,9 @@ def test_failed_requests_fail_the_repetition(tmp_path, capsys, monkeypatch):
     """k6 is pointed at a port where nothing listens: every request fails, the repetition is kept as failed (judged
     by cnibench, even with K6_NO_THRESHOLDS=true in the environment, which k6 then runs without), and the run goes
     on to the next CNI."""
-    monkeypatch.setattr(ingress, "target_url", lambda spec: f"http://{spec.lb_ip}:81{spec.path}")
+    monkeypatch.setattr(
+        IngressSettings, "target_url", property(lambda settings: f"http://{settings.lb_ip}:81{settings.path}")
+    )
     monkeypatch.setenv("K6_NO_THRESHOLDS", "true")
     code, _out, run_dir, results = _run(tmp_path, capsys)
     assert code == 1
@@ -81,7 +83,7 @@ def test_a_gateway_that_does_not_start_fails_the_run_and_cleans_up(tmp_path, cap
     code, _out, run_dir, results = _run(tmp_path, capsys)
     assert code == 1
     assert results.status == "failed" and results.samples == []
-    assert results.error.startswith("Start the trial's servers: gateway: nginx in ")
+    assert results.error.startswith("Build the netns cluster and start its servers: gateway: nginx in ")
     assert "exited with code 1" in results.error
     assert 'unknown directive "keepalive_bogus"' in results.error
     _assert_clean(run_dir)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cnibench import doctor, runner
+from cnibench import lifecycle
 from cnibench.plan import make_plan
 from cnibench.spec import load_spec_data, parse_spec
 
@@ -23,9 +23,9 @@ pytestmark = [
 def test_a_kind_run_without_kind_fails_at_its_first_step_and_leaves_nothing(tmp_path, monkeypatch):
     state = tmp_path / "state"
     monkeypatch.setenv("CNIBENCH_STATE_DIR", str(state))
-    monkeypatch.setattr(doctor, "require", lambda *args, **kwargs: None)  # let it get past the prerequisite check
+    monkeypatch.setattr(lifecycle, "require", lambda *args, **kwargs: None)  # let it get past the prerequisite check
     spec = parse_spec(load_spec_data(ROOT / "examples" / "kind-antrea-vs-cilium.yaml"))
-    outcome = runner.execute(spec, make_plan(spec), results_dir=tmp_path / "results", progress=False)
+    outcome = lifecycle.execute(spec, make_plan(spec), results_dir=tmp_path / "results", progress=False)
     results = outcome.results
     assert results.status == "failed" and results.samples == []
     assert results.error is not None and "\n" not in results.error
@@ -47,7 +47,7 @@ def test_clean_forgets_a_dead_kind_run_that_created_nothing(tmp_path, monkeypatc
     import os
 
     from cnibench import commands
-    from cnibench.platforms.kube.platform import KubePlatform
+    from cnibench.platforms import get_platform
 
     monkeypatch.setenv("CNIBENCH_STATE_DIR", str(tmp_path / "state"))
     run_dir = tmp_path / "results" / "r1"
@@ -71,7 +71,7 @@ def test_clean_forgets_a_dead_kind_run_that_created_nothing(tmp_path, monkeypatc
     if child == 0:  # an owner that is gone by the time clean runs
         os._exit(0)
     os.waitpid(child, 0)
-    prefix = KubePlatform("kind").reserve(run_dir, child)
+    prefix = get_platform("kind").reserve(run_dir, child)
     assert commands.clean() == 0
     out = capsys.readouterr().out
     assert f"removed {prefix} (kind, run {run_dir})" in out

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from cnibench.errors import PlatformError
-from cnibench.platforms.kube import ops
+from cnibench.platforms.kube import waits
+from cnibench.platforms.kube.kubectl import Kubectl
 from cnibench.tools import iperf3
 
 pytestmark = pytest.mark.integration
@@ -35,19 +36,19 @@ def server() -> Iterator[int]:
 
 def _probe(port: int) -> list[str]:
     # what probe_argv runs in the client pod, here straight on the loopback
-    argv = ops.probe_argv(ops.Kubectl(None, None, "x"), "pod", "127.0.0.1", port)
+    argv = waits.probe_argv(Kubectl(None, None, "x"), "pod", "127.0.0.1", port)
     return argv[argv.index("--") + 1 :]
 
 
 def test_the_wait_ends_when_the_server_sees_the_expected_address(server):
-    seconds, seen = ops.wait_source(_probe(server), "127.0.0.1", timeout=20, interval=0.2)
+    seconds, seen = waits.wait_source(_probe(server), "127.0.0.1", timeout=20, interval=0.2)
     assert seen == "127.0.0.1" and seconds < 20
 
 
 def test_the_wait_fails_at_its_deadline_naming_what_the_server_saw(server):
-    ops.wait_source(_probe(server), "127.0.0.1", timeout=20, interval=0.2)  # the server is up
+    waits.wait_source(_probe(server), "127.0.0.1", timeout=20, interval=0.2)  # the server is up
     with pytest.raises(PlatformError, match=r"did not see 10\.255\.255\.1 within 1\.5 s \(last seen: 127\.0\.0\.1\)"):
-        ops.wait_source(_probe(server), "10.255.255.1", timeout=1.5, interval=0.2)
+        waits.wait_source(_probe(server), "10.255.255.1", timeout=1.5, interval=0.2)
 
 
 def _http_server(body: bytes) -> tuple[str, Iterator[None]]:
@@ -80,13 +81,13 @@ def test_the_route_must_answer_before_the_first_repetition():
     url, stop = _http_server(b"Hostname: echo-0\nIP: 10.244.1.5\n")
     next(stop)
     try:
-        assert ops.wait_http(url, timeout=10) < 10
+        assert waits.wait_http(url, timeout=10) < 10
     finally:
         next(stop, None)
     url, stop = _http_server(b"default backend - 404")  # a load balancer's answer, not the route's
     next(stop)
     try:
         with pytest.raises(PlatformError, match=r"did not answer within 1\.5 s: HTTP 200 without a Hostname line"):
-            ops.wait_http(url, timeout=1.5)
+            waits.wait_http(url, timeout=1.5)
     finally:
         next(stop, None)

@@ -73,14 +73,16 @@ def test_every_sample_carries_node_metrics_and_the_window_is_right(tmp_path):
         assert answer["end"] == pytest.approx(sample.ended_at, abs=0.01)
         times = [float(t) for t, _ in answer["data"]["result"][0]["values"]]
         assert times[0] >= answer["start"] - 0.01 and times[-1] <= answer["end"] + 1.01
-    assert (run_dir / "prometheus" / "hostgw").is_dir()
-    assert (run_dir / "rendered" / "hostgw" / "monitoring" / "prometheus.yml").is_file()
+    # one Prometheus for the whole run, every round's fresh clusters scraped at the same node addresses
+    assert (run_dir / "prometheus").is_dir()
+    assert (run_dir / "rendered" / "monitoring" / "prometheus.yml").is_file()
+    assert {s.round for s in results.samples} == {1, 2}
     assert "node metrics (Prometheus, 1s scrape" in out and "gateway node worker" in out
     _assert_clean(run_dir)
 
 
 def test_prometheus_dying_leaves_the_measurements_and_marks_metrics_missing(tmp_path):
-    # a sub-second scrape interval on the way: Prometheus must accept every duration the catalogue builds
+    # a sub-second scrape interval on the way: Prometheus must accept every duration the queries use
     spec = _spec(tmp_path / "spec.yaml", metrics={"enabled": True, "scrape_interval": "500ms"}, repetitions=3)
     results_dir = tmp_path / "results"
     proc = cnibench("run", str(spec), "--results-dir", str(results_dir))

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from cnibench import runstate as run_state
+from cnibench import spawn
 from cnibench.errors import PlatformError
-from cnibench.platforms.netns import ops, process
-from cnibench.platforms.netns import state as run_state
-from cnibench.platforms.netns.render import render_cluster, render_egress_policy
+from cnibench.platforms.netns import ops
+from cnibench.platforms.netns.render import render_cluster
+from cnibench.platforms.netns.scenarios.egress import render_egress_policy
 from cnibench.platforms.netns.topology import build_topology, new_prefix
 from cnibench.tools import iperf3
 
@@ -39,7 +41,7 @@ def _ip_json(netns: str, *args: str):
 def _measure(topo, tmp_path: Path, tag: str, pod: str = "client") -> iperf3.Iperf3Result:
     out = tmp_path / f"{tag}.json"
     argv = iperf3.client_argv(topo.external.server_ip, protocol="tcp", duration=1, omit=0, parallel=1, bitrate="1G")
-    result = process.exec_to_file(topo.pod(pod).netns, argv, output=out, timeout=20)
+    result = spawn.exec_to_file(topo.pod(pod).netns, argv, output=out, timeout=20)
     assert result.returncode == 0, result.stderr
     return iperf3.parse_client_json(out.read_text())
 
@@ -65,7 +67,7 @@ def test_cluster_egress_policy_and_teardown(datapath, tmp_path, state_dir):
         # the external network hangs off the gateway node only: everyone else routes to it
         route = _ip_json(topo.node("control-plane").netns, "route", "get", topo.external.server_ip)[0]
         assert route["gateway"] == topo.gateway.ip
-        pid = process.start_daemon(
+        pid = spawn.start_daemon(
             topo.external.netns,
             iperf3.server_argv(topo.external.server_ip),
             log=tmp_path / "server.log",
@@ -97,7 +99,7 @@ def test_cluster_egress_policy_and_teardown(datapath, tmp_path, state_dir):
         ops.apply_bundle(policy, present=False)
         ops.apply_bundle(policy, present=False)  # removal is idempotent
         assert _measure(topo, tmp_path, "after").source_ip_seen == client_node.ip
-        assert process.listening_ports(pid) == {iperf3.DEFAULT_PORT}
+        assert spawn.listening_ports(pid) == {iperf3.DEFAULT_PORT}
     finally:
         report = ops.destroy_prefix(topo.prefix, state_file)
     assert set(report.namespaces) == set(topo.namespaces)

@@ -21,10 +21,11 @@ import pytest
 from cnibench import commands
 from cnibench.platforms.netns import ops
 from cnibench.platforms.netns import platform as netns_platform
-from cnibench.platforms.netns.render import render_cluster, render_egress_policy
-from cnibench.platforms.netns.state import STATE_DIR
+from cnibench.platforms.netns.render import render_cluster
+from cnibench.platforms.netns.scenarios import egress as netns_egress
 from cnibench.results.model import read_results
 from cnibench.results.store import Store
+from cnibench.runstate import STATE_DIR
 from cnibench.tools import iperf3
 
 from .conftest import cnibench, prefix_of, processes_mentioning, run_dir_of, wait_for_samples, write_spec
@@ -44,20 +45,24 @@ def _assert_clean(run_dir):
 
 
 def test_run_end_to_end(tmp_path):
-    write_spec(tmp_path / "spec.yaml", duration=2, omit=1, metrics=True)  # everything the default has
+    # everything the default has: two rounds, metrics on, egress paired with its baseline
+    write_spec(tmp_path / "spec.yaml", duration=2, omit=1, metrics=True, rounds=2, repetitions=1)
     results_dir = tmp_path / "results"  # the default, relative to the working directory
     proc = cnibench("run", "spec.yaml", cwd=tmp_path)
     out, err = proc.communicate(timeout=240)
     assert proc.returncode == 0, err + out
-    assert err == ""  # no progress on a pipe, no Ansible output on the terminal
+    # no progress on a pipe, no Ansible output on the terminal: only what 2 vs 2 repetitions can show, said up front
+    assert err.startswith("warning: egress-baseline, egress: 2 repetition(s) per CNI cannot show a significant")
+    assert err.count("\n") == 1
     run_dir = run_dir_of(results_dir)
     results = read_results(run_dir)
     assert results.status == "complete"
-    assert [(s.cni, s.scenario, s.repetition) for s in results.samples] == [
-        (cni, scenario, rep)
-        for cni in ("hostgw", "vxlan")
+    # round 1 hostgw then vxlan, round 2 the other way round (ABBA), each on a fresh cluster
+    assert [(s.round, s.cni, s.scenario, s.repetition) for s in results.samples] == [
+        (round_, cni, scenario, round_)
+        for round_, cnis in ((1, ("hostgw", "vxlan")), (2, ("vxlan", "hostgw")))
+        for cni in cnis
         for scenario in ("egress-baseline", "egress")
-        for rep in (1, 2)
     ]
     for sample in results.samples:
         assert sample.status == "ok", sample.error
@@ -87,7 +92,14 @@ def test_run_end_to_end(tmp_path):
     ):
         assert (run_dir / name).is_file(), name
     assert "Build the netns cluster" in (run_dir / "ansible.log").read_text()
-    assert "2/2 egress IP" in out and "egress gateway / baseline throughput: hostgw" in out
+    assert "2/2 egress IP" in out and "egress / egress-baseline throughput, paired by repetition: hostgw" in out
+    # the closing note leads with the settings and the headline (2 vs 2: it says nothing can be significant)
+    closing = out.splitlines()
+    start = next(i for i, line in enumerate(closing) if line.startswith("cnibench run "))
+    settings = "settings: egress: tcp, 1 stream(s), 2 s + 1 s warm-up, 1 repetition(s) per round; rounds: 2"
+    assert closing[start + 1] == settings
+    assert closing[start + 2].startswith("egress-baseline throughput: ")
+    assert "cannot be significant at 2 vs 2" in closing[start + 2]
     assert f"\nresults: results/{run_dir.name}\n" in out
     # every run is stored and gets its report
     assert "stored in results/cnibench.db" in out
@@ -142,8 +154,8 @@ def test_a_failing_step_is_one_line_and_cleans_up(tmp_path, monkeypatch, capsys)
 
     broken_step = {}
 
-    def broken(topo):
-        bundle = render_cluster(topo)
+    def broken(topo, **kwargs):
+        bundle = render_cluster(topo, **kwargs)
         last = broken_step["step"] = bundle.apply[-1]
         bad = type(last)(last.kind, last.netns, last.file, last.content + "route add 10.99.0.0/16 via 192.0.2.1\n")
         return type(bundle)(bundle.name, bundle.prefix, bundle.namespaces, (*bundle.apply[:-1], bad), bundle.remove)
@@ -159,7 +171,9 @@ def test_a_failing_step_is_one_line_and_cleans_up(tmp_path, monkeypatch, capsys)
     prefix = prefix_of(run_dir)
     step = broken_step["step"]
     lines = step.content.count("\n") + 1  # the added line is the last one of the file
-    assert results.error.startswith(f"Build the netns cluster: {step.file} in {step.netns}: ip failed: Error: ")
+    assert results.error.startswith(
+        f"Build the netns cluster and start its servers: {step.file} in {step.netns}: ip failed: Error: "
+    )
     assert step.netns.startswith(prefix)
     assert "Nexthop has invalid gateway" in results.error and f"{step.file}:{lines}" in results.error
     assert f"error: {results.error}" in out.splitlines()
@@ -169,10 +183,12 @@ def test_a_failing_step_is_one_line_and_cleans_up(tmp_path, monkeypatch, capsys)
 def test_a_wrong_egress_ip_fails_the_repetitions_and_the_run_goes_on(tmp_path, monkeypatch, capsys):
     """A gateway that SNATs to another address than the policy's: the server-side check catches it."""
 
-    def misconfigured(topo, *, pods, egress_ip, destinations):
-        return render_egress_policy(topo, pods=pods, egress_ip="203.0.113.200", destinations=destinations)
+    real_policy = netns_egress.render_egress_policy
 
-    monkeypatch.setattr(netns_platform, "render_egress_policy", misconfigured)
+    def misconfigured(topo, *, pods, egress_ip, destinations):
+        return real_policy(topo, pods=pods, egress_ip="203.0.113.200", destinations=destinations)
+
+    monkeypatch.setattr(netns_egress, "render_egress_policy", misconfigured)
     spec = write_spec(tmp_path / "spec.yaml", cnis=["hostgw"])
     code = commands.run(spec, results_dir=tmp_path / "results", progress=False)
     out = capsys.readouterr().out
@@ -355,6 +371,38 @@ def test_clean_leaves_a_live_run_alone(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+    _assert_clean(run_dir)
+
+
+def test_two_runs_started_together_never_measure_at_once(tmp_path):
+    """The second run refuses (exit 2, one line naming the first run's id and PID, nothing created); with --wait it
+    starts once the first has ended, so that neither run has the other's load in its numbers."""
+    spec = write_spec(tmp_path / "spec.yaml", repetitions=2, duration=2, cnis=["hostgw"])
+    first_dir, second_dir, third_dir = (tmp_path / name for name in ("first", "second", "third"))
+    first = cnibench("run", str(spec), "--results-dir", str(first_dir))
+    try:
+        run_dir = wait_for_samples(first_dir, 1)
+        refused = subprocess.run([sys.executable, "-m", "cnibench", "run", str(spec), "--results-dir", str(second_dir)],
+                                 capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert refused.returncode == 2, refused.stderr
+        assert refused.stderr.count("\n") == 1
+        assert f"run {run_dir.name} in {first_dir / run_dir.name} (PID {first.pid}, measuring for" in refused.stderr
+        assert not second_dir.exists()  # nothing created
+        waiting = cnibench("run", str(spec), "--wait", "--results-dir", str(third_dir))
+        _out, err = first.communicate(timeout=120)
+        assert first.returncode == 0, err
+        out, err = waiting.communicate(timeout=120)
+        assert waiting.returncode == 0, err
+        assert err.startswith(f"waiting: another cnibench run is measuring on this machine: run {run_dir.name}")
+    finally:
+        for proc in (first, locals().get("waiting")):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+    first_results, third_results = read_results(run_dir), read_results(run_dir_of(third_dir))
+    assert first_results.ended_at is not None
+    assert third_results.started_at >= first_results.ended_at  # one after the other, never together
+    assert third_results.status == "complete"
+    assert set(third_results.environment["background_load"]) == {"cpu_percent", "window_s", "cores"}
     _assert_clean(run_dir)
 
 

@@ -4,8 +4,10 @@ import shlex
 
 import pytest
 
-from cnibench import cli, doctor
+from cnibench import cli, lifecycle
 from cnibench.errors import PrerequisiteError, ResultsError
+from cnibench.platforms.netns.platform import NetnsPlatform
+from cnibench.spec import default_spec_data, parse_spec
 
 
 def test_help_of_every_subcommand(capsys):
@@ -18,13 +20,28 @@ def test_help_of_every_subcommand(capsys):
 
 def test_plan_prints_matrix_and_steps_and_creates_nothing(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert cli.main(["plan", "--repeat", "2", "--duration", "5"]) == 0
-    out = capsys.readouterr().out
-    assert "12 repetitions" in out
-    assert "hostgw  egress-baseline  2" in out and "vxlan   ingress          2" in out
-    assert "apply the egress policy: worker owns 203.0.113.254" in out
+    assert cli.main(["plan", "--repeat", "2", "--duration", "5", "--rounds", "3"]) == 0
+    captured = capsys.readouterr()
+    out = captured.out
+    assert "36 repetitions" in out  # 2 CNIs x 3 trials x 2 per round x 3 rounds
+    assert "hostgw  egress-baseline  6" in out and "vxlan   ingress          6" in out
+    assert (
+        "3 round(s), each CNI on a fresh cluster once per round (round 1: hostgw, vxlan; round 2: vxlan, hostgw" in out
+    )
+    assert "apply and remove the egress policy: worker owns 203.0.113.254" in out
+    assert "smallest p of a CNI-vs-CNI test" in out and "egress 0.0022" in out  # 6 vs 6: 2 / C(12, 6)
     assert "nothing was created" in out
+    assert "warning" not in out
     assert list(tmp_path.iterdir()) == []
+
+
+def test_plan_warns_before_a_run_that_cannot_show_a_difference(capsys):
+    assert cli.main(["plan", "--repeat", "3", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "\nwarning: egress-baseline, egress, ingress: 3 repetition(s) per CNI cannot show a significant difference "
+        "(the smallest two-sided p of an exact Mann-Whitney U test of 3 vs 3 is 0.100 > 0.05)"
+    ) in out
 
 
 def test_bad_spec_is_one_line_and_exit_2(capsys, tmp_path, monkeypatch):
@@ -56,7 +73,7 @@ def test_schema_is_json(capsys):
 def test_missing_tool_names_it_and_how_to_install(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("PATH", str(tmp_path))  # nothing on PATH; cnibench's venv bin is still searched
     with pytest.raises(PrerequisiteError) as info:
-        doctor.require("netns")
+        lifecycle.require(NetnsPlatform, parse_spec(default_spec_data()))
     assert info.value.exit_code == 2
     assert "apt-get install -y iproute2" in str(info.value)
     assert cli.main(["doctor"]) == 2

@@ -17,7 +17,7 @@ from cnibench.platforms.netns.platform import NetnsPlatform
 from cnibench.progress import Progress
 from cnibench.spec import load_spec
 
-RECORDED = ["netns-default-3x5s", "netns-egress-ingress-no-metrics"]
+RECORDED = ["netns-default-2x2x4s", "netns-egress-ingress-no-metrics"]
 
 
 class Clock:
@@ -36,8 +36,8 @@ def _replay(data_dir: Path, name: str, tmp_path: Path) -> list[tuple[float, floa
     events = json.loads((recorded / "job_events.json").read_text())
     spec, _ = load_spec(recorded / "spec.yaml")
     plan = make_plan(spec)
-    runs = NetnsPlatform().compile(plan, run_dir=tmp_path, prefix="cnib0000").runs
-    by_output = {str(Path(r.command["stdout"]).relative_to(tmp_path)): r for r in runs}  # as the event handler
+    runs = NetnsPlatform().compile(plan, run_dir=tmp_path, prefix="cnib0000").repetitions
+    by_output = {str(r.command.stdout.relative_to(tmp_path)): r for r in runs}  # as the event handler
     times = [datetime.fromisoformat(e["created"]).timestamp() for e in events]
     start, end = times[0], times[-1]
     assert events[-1]["event"] == "playbook_on_stats"
@@ -95,6 +95,11 @@ class Slot:
     scenario: str
     repetition: int
     expected_seconds: float = 10.0
+    round: int = 1
+
+    @property
+    def loop(self) -> str:
+        return self.scenario
 
 
 PRIORS = Priors(repetition_overhead_s=1.0, setup_s=5.0, trial_s=2.0, teardown_s=1.0)
@@ -115,7 +120,7 @@ def test_before_anything_is_measured_the_priors_count():
 def test_the_first_repetition_and_setup_re_base_the_rest():
     slots = _slots()
     estimate = Estimate(slots, PRIORS, 0.0)
-    estimate.cluster_started(0.1)
+    estimate.cluster_started(0.0)
     estimate.measure_started(20.0)  # the setup took 20 s, not 5
     assert estimate.current(25.0) == (5.0, 11.0)
     estimate.finished(slots[0], 36.0)  # a repetition takes 16 s: 6 s more than the tool's own time
@@ -178,3 +183,20 @@ def test_after_the_last_repetition_only_the_teardown_is_left():
     assert estimate.seconds_left(12.0) == 1.0
     assert estimate.seconds_left(12.5) == 0.5
     assert estimate.seconds_left(20.0) == 0.0
+
+
+def test_a_cni_in_a_new_round_is_a_fresh_cluster():
+    slots = [Slot("a", "egress", 1, round=1), Slot("a", "egress", 2, round=2)]
+    estimate = Estimate(slots, PRIORS, 0.0)
+    # setup + rep + (teardown + setup of the fresh cluster) + rep + the last teardown
+    assert estimate.seconds_left(0.0) == pytest.approx(5 + 11 + (1 + 5) + 11 + 1)
+    assert estimate.gap_seconds(1) == 1.0 + 5.0
+
+
+def test_what_comes_before_the_first_cluster_is_not_a_cost_of_every_cluster():
+    slots = _slots()
+    estimate = Estimate(slots, PRIORS, 0.0)
+    estimate.cluster_started(8.0)  # 8 s of node network and Prometheus, once per run
+    estimate.measure_started(11.0)  # the first cluster took 3 s
+    assert estimate.setup_seconds() == 3.0
+    assert estimate.gap_seconds(4) == 1.0 + 3.0

@@ -6,7 +6,7 @@ import stat
 import pytest
 
 from cnibench.files import atomic_write_text
-from cnibench.runner import keep_artifacts
+from cnibench.orchestration.ansible import keep_artifacts
 
 
 def _mode(path):

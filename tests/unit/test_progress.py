@@ -9,10 +9,11 @@ import pty
 import struct
 import termios
 import time
+from pathlib import Path
 
 from cnibench.estimate import Priors
 from cnibench.progress import Progress, fit, read_progress, terminal_columns
-from cnibench.scenarios.base import PlannedRun
+from cnibench.repetition import MeasureCommand, Repetition
 
 PRIORS = Priors(repetition_overhead_s=1.0, setup_s=4.0, trial_s=2.0, teardown_s=1.5)
 
@@ -27,7 +28,7 @@ class Clock:
 
 def _runs():
     return [
-        PlannedRun(cni="hostgw", scenario="egress", repetition=i, artifact=f"/a{i}", expected_seconds=12.0)
+        Repetition("hostgw", "egress", i, Path(f"/a{i}"), MeasureCommand(("iperf3",), Path(f"/a{i}"), 30.0), 12.0)
         for i in (1, 2, 3)
     ]
 
@@ -111,14 +112,14 @@ def test_the_task_names_the_estimate_listens_for_are_the_playbooks():
     them (a cluster's first task, and the task that loops over a trial's repetitions)."""
     import yaml
 
+    from cnibench.orchestration.ansible import ansible_dir
     from cnibench.progress import CLUSTER_TASKS, MEASURE_TASK
-    from cnibench.runner import ansible_dir
 
     tasks = ansible_dir() / "playbooks" / "tasks"
     for name in ("netns_cluster.yml", "kube_cluster.yml"):
         [block] = yaml.safe_load((tasks / name).read_text())
         assert block["block"][0]["name"] in CLUSTER_TASKS, name
-    trial = yaml.safe_load((tasks / "netns_trial.yml").read_text())[0]["block"]
+    trial = yaml.safe_load((tasks / "netns_scenario.yml").read_text())
     measure_role = ansible_dir() / "collections/ansible_collections/cnibench/bench/roles/measure/tasks/main.yml"
     for loop in ([t for t in trial if t["name"] == MEASURE_TASK], yaml.safe_load(measure_role.read_text())):
         [task] = [t for t in loop if t["name"] == MEASURE_TASK]

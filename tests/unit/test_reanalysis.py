@@ -11,8 +11,10 @@ import pytest
 
 from cnibench.cli import main
 from cnibench.reanalysis import parse_artifact, reanalyze
-from cnibench.results.model import RESULTS_FILE, EgressSample, IngressSample, RunResults, read_results
+from cnibench.results.model import RESULTS_FILE, RunResults, read_results
 from cnibench.results.store import Store, recorded_store
+from cnibench.scenarios.egress import EgressSample
+from cnibench.scenarios.ingress import IngressSample
 
 CASES = Path(__file__).parent.parent / "data" / "cases" / "parsers"
 

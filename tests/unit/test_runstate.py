@@ -6,6 +6,8 @@ import json
 import os
 import socket
 import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -102,7 +104,8 @@ def test_report_and_compare_show_an_abandoned_run(tmp_path, data_dir, capsys):
     assert commands.report([str(killed)], db=tmp_path / "none.db") == 0
     _, err = capsys.readouterr()
     assert "warning: run r-killed is abandoned" in err
-    assert "r-killed is abandoned: its cnibench process" in (killed / "report.md").read_text()
+    report = (killed / "report.md").read_text()
+    assert "## Run r-killed" in report and "- warning: the run is abandoned: its cnibench process" in report
     complete = tmp_path / "complete"
     complete.mkdir()
     (complete / "results.json").write_text((data_dir / "results" / "netns-hostgw-vxlan.json").read_text())
@@ -143,3 +146,43 @@ def test_clean_marks_a_killed_run_abandoned(tmp_path, data_dir):
     assert results.status == "abandoned" and results.ended_at is not None
     assert results.error == f"its cnibench process (PID {owner.pid} on {owner.host}) is gone; `cnibench clean` " \
         "removed what it left"  # fmt: skip
+
+
+# ---- state files ---------------------------------------------------------------------------------------------
+
+
+def test_concurrent_updates_are_not_lost(tmp_path):
+    path = tmp_path / "cnib0001.json"
+    runstate.init_state(path, prefix="cnib0001", owner_pid=os.getpid(), run_dir="/r")
+
+    def add(i: int) -> None:
+        runstate.add_namespaces(path, "cnib0001", [f"cnib0001-n{i}"])
+
+    threads = [threading.Thread(target=add, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    data = runstate.read_state(path)
+    assert sorted(data["namespaces"]) == sorted(f"cnib0001-n{i}" for i in range(20))
+    runstate.drop_namespaces(path, ["cnib0001-n3"])
+    assert "cnib0001-n3" not in runstate.read_state(path)["namespaces"]
+
+
+def test_owner_alive_checks_pid_and_start_time(tmp_path):
+    path = tmp_path / "s.json"
+    runstate.init_state(path, prefix="cnib0002", owner_pid=os.getpid(), run_dir="/r")
+    assert runstate.state_owner_alive(runstate.read_state(path))
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert not runstate.same_process(child.pid, 12345)
+    data = runstate.read_state(path)
+    data["owner_start"] = data["owner_start"] + 5  # same PID, another process (started 5 s apart)
+    assert not runstate.state_owner_alive(data)
+
+
+def test_read_state_tolerates_missing_and_broken_files(tmp_path):
+    assert runstate.read_state(tmp_path / "none.json") == {}
+    broken = tmp_path / "b.json"
+    broken.write_text("{not json")
+    assert runstate.read_state(broken) == {}

@@ -44,7 +44,11 @@ def test_default_spec_resolves_egress_ip_to_last_host_of_external_cidr():
     ("changes", "field", "words"),
     [
         ({"bogus": 1}, "bogus", "unknown key 'bogus'; valid: version, name, platform"),
-        ({"scenarios__egress__bogus": 1}, "scenarios.egress.bogus", "unknown key 'bogus'; valid: protocol"),
+        (
+            {"scenarios__egress__bogus": 1},
+            "scenarios.egress.bogus",
+            "unknown key 'bogus'; valid: duration, repetitions, protocol",
+        ),
         ({"scenarios__egress__duration": 0}, "scenarios.egress.duration", "greater than 0"),
         ({"scenarios__egress__duration": -5}, "scenarios.egress.duration", "greater than 0"),
         ({"scenarios__egress__duration": "10"}, "scenarios.egress.duration", "valid integer"),

@@ -13,19 +13,26 @@ import time
 import urllib.error
 import urllib.parse
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from cnibench import direct
-from cnibench.metrics.catalogue import NETNS_UPLINKS, UTILISATION, UTILISATION_RANGE, expressions, rate_window_s
+from cnibench.errors import CnibenchError
+from cnibench.metrics.queries import NETNS_UPLINKS, UTILISATION, UTILISATION_RANGE, expressions, rate_window_s
+from cnibench.proc import wait_until
 
 NODE_EXPORTER_PORT = 9100
 PROMETHEUS_PORT = 9090
 HTTP_TIMEOUT_S = 5.0
 
 
-class PrometheusError(Exception):
+class PrometheusError(CnibenchError):
     """Prometheus could not be reached or refused a query; the message says which and why."""
+
+
+class PrometheusUnreachable(PrometheusError):
+    """Nothing answers at Prometheus's address (it died, or never started)."""
 
 
 def config(*, scrape_interval: str, targets: list[tuple[str, str]]) -> dict[str, Any]:
@@ -42,7 +49,7 @@ def config(*, scrape_interval: str, targets: list[tuple[str, str]]) -> dict[str,
 
 
 def node_exporter_argv(listen: str) -> list[str]:
-    """node_exporter with only what the catalogue needs: cheap to scrape every second."""
+    """node_exporter with only what the node metrics queries need: cheap to scrape every second."""
     return [
         "prometheus-node-exporter",
         f"--web.listen-address={listen}",
@@ -78,7 +85,7 @@ def get(url: str, path: str, params: dict[str, str] | None = None) -> Any:
             raise PrometheusError(f"{path}: HTTP {exc.code}") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise PrometheusError(f"Prometheus at {url} unreachable: {reason}") from None
+        raise PrometheusUnreachable(f"Prometheus at {url} unreachable: {reason}") from None
     except ValueError as exc:
         raise PrometheusError(f"{path}: answer is not JSON: {exc}") from None
     if doc.get("status") != "success":
@@ -86,8 +93,9 @@ def get(url: str, path: str, params: dict[str, str] | None = None) -> Any:
     return doc.get("data")
 
 
-def targets_health(url: str) -> dict[str, str]:
-    """``{node: health}`` of the active targets ("up", "down", "unknown"), with the last error for the rest."""
+def targets_health(url: str, since: float | None = None) -> dict[str, str]:
+    """``{node: health}`` of the active targets ("up", "down", "unknown"), with the last error for the rest.
+    ``since`` (Unix time): a target whose last scrape is older counts as "not scraped yet"."""
     data = get(url, "/api/v1/targets", {"state": "active"})
     out: dict[str, str] = {}
     for target in data.get("activeTargets", []):
@@ -95,40 +103,56 @@ def targets_health(url: str) -> dict[str, str]:
         health = target.get("health", "unknown")
         error = target.get("lastError")
         out[node] = health if health == "up" or not error else f"{health} ({error})"
+        if since is not None and health == "up" and _scraped_at(target) < since:
+            out[node] = "not scraped yet"
     return out
 
 
-def wait_targets_up(url: str, expected: int, timeout: float) -> float:
-    """Poll until ``expected`` targets are up; return the seconds it took. The deadline error names the laggards."""
+def _scraped_at(target: dict[str, Any]) -> float:
+    """A target's last scrape (RFC 3339 in the targets API; Prometheus writes "0001-01-01T00:00:00Z" for never)."""
+    try:
+        return datetime.fromisoformat(str(target.get("lastScrape"))).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def wait_targets_up(url: str, expected: int, timeout: float, since: float | None = None) -> float:
+    """Poll until ``expected`` targets are up (``since``: scraped up after that Unix time, so that a Prometheus
+    that scraped an earlier cluster at the same addresses has seen this one); return the seconds it took. The
+    deadline error (:class:`PrometheusError`) names the laggards; :class:`PrometheusUnreachable` at once when
+    nothing answers at ``url``."""
     start = time.monotonic()
-    last = "Prometheus did not answer"
-    while True:
+    targets_health(url)  # raises PrometheusUnreachable at once when nothing answers: no point waiting for it
+    last = ["Prometheus did not answer"]
+
+    def all_up() -> bool | None:
         try:
-            health = targets_health(url)
-            if len(health) >= expected and all(h == "up" for h in health.values()):
-                return time.monotonic() - start
-            waiting = {n: h for n, h in health.items() if h != "up"}
-            last = f"{len(health) - len(waiting)} of {expected} up; waiting for " + (
-                ", ".join(f"{n}: {h}" for n, h in sorted(waiting.items())) or "targets to appear"
-            )
+            health = targets_health(url, since)
         except PrometheusError as exc:
-            last = str(exc)
-        if time.monotonic() - start > timeout:
-            raise PrometheusError(f"node_exporter targets not up within {timeout:g} s: {last}")
-        time.sleep(0.1)
+            last[0] = str(exc)
+            return None
+        if len(health) >= expected and all(h == "up" for h in health.values()):
+            return True
+        waiting = {n: h for n, h in health.items() if h != "up"}
+        last[0] = f"{len(health) - len(waiting)} of {expected} up; waiting for " + (
+            ", ".join(f"{n}: {h}" for n, h in sorted(waiting.items())) or "targets to appear"
+        )
+        return None
+
+    if wait_until(all_up, timeout, interval=0.05) is None:
+        raise PrometheusError(f"node_exporter targets not up within {timeout:g} s: {last[0]}")
+    return time.monotonic() - start
 
 
 def wait_scraped_past(url: str, moment: float, timeout: float) -> None:
     """Wait until every target has been scraped after ``moment`` (so the window's last sample is in)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        data = get(url, "/api/v1/query", {"query": "min(timestamp(up))"})
-        result = data.get("result", [])
-        if result and float(result[0]["value"][1]) >= moment:
-            return
-        if time.monotonic() > deadline:
-            raise PrometheusError(f"no scrape after the measurement ended within {timeout:g} s")
-        time.sleep(0.1)
+
+    def scraped() -> bool | None:
+        result = get(url, "/api/v1/query", {"query": "min(timestamp(up))"}).get("result", [])
+        return True if result and float(result[0]["value"][1]) >= moment else None
+
+    if wait_until(scraped, timeout) is None:
+        raise PrometheusError(f"no scrape after the measurement ended within {timeout:g} s")
 
 
 def fetch_window(
@@ -140,7 +164,7 @@ def fetch_window(
     out_dir: Path,
     uplinks: str = NETNS_UPLINKS,
 ) -> dict[str, Path]:
-    """Run every catalogue query over ``[start, end + one scrape interval]`` with the scrape interval as step and
+    """Run every node metrics query over ``[start, end + one scrape interval]`` with the scrape interval as step and
     save each raw answer as ``out_dir/<name>.json``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     # a scrape after the end: the last point inside the measurement is computed from complete data

@@ -1,16 +1,18 @@
-"""Where clusters run. ``netns`` is the embedded local platform; ``kind`` and ``kubeconfig`` run on Kubernetes."""
+"""Where clusters run: one class per platform, in :data:`PLATFORMS` (``netns``: the embedded local platform;
+``kind``, ``kubeconfig``, ``aks``: Kubernetes). A platform's family's package registers it when imported."""
 
 from __future__ import annotations
 
-from cnibench.platforms.base import Platform
+from typing import TYPE_CHECKING
+
+from cnibench.registry import Registry
+
+if TYPE_CHECKING:
+    from cnibench.platforms.base import Platform
+
+PLATFORMS: Registry[type[Platform]] = Registry("platform", __name__, first=("netns",))
 
 
 def get_platform(name: str, *, keep: bool = False) -> Platform:
-    """The platform called ``name``; ``keep`` leaves what a Kubernetes run created in place (``--keep``)."""
-    if name == "netns":
-        from cnibench.platforms.netns.platform import NetnsPlatform
-
-        return NetnsPlatform()
-    from cnibench.platforms.kube.platform import KubePlatform
-
-    return KubePlatform(name, keep=keep)
+    """The platform called ``name`` (``keep``: leave what a run created in place). Raises UnknownName."""
+    return PLATFORMS.get(name)(keep=keep)

@@ -1,53 +1,180 @@
-"""What the runner needs from a platform: checks, a pure compile step, run bookkeeping and cleanup."""
+"""What a platform is, for the rest of cnibench: its spec sections and checks, its prerequisites, a pure compile step
+(spec -> rendered files, the playbook's variables and the repetitions), run bookkeeping, its leftovers after a
+crash, and cleanup.
+
+A platform is a class registered in :data:`cnibench.platforms.PLATFORMS`. Its *family* (``netns`` or ``kube``)
+says which scenario adapters it deploys scenarios with (``platforms/<family>/scenarios/``).
+"""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TextIO
 
-from cnibench.doctor import Check
-from cnibench.plan import Plan
-from cnibench.scenarios.base import PlannedRun
+from cnibench.spec.base import FieldError, Model
+
+if TYPE_CHECKING:
+    from cnibench.doctor import Check
+    from cnibench.estimate import Priors
+    from cnibench.plan import Plan
+    from cnibench.repetition import MetricsWindow, Repetition
+    from cnibench.results.model import Sample
+    from cnibench.spec import Spec
 
 
 class Renderable(Protocol):
     def write(self, directory: Path) -> Path: ...
 
 
+class MetricsCollector(Protocol):
+    """Queries deferred measurement windows while the run goes on (see :meth:`Platform.metrics_collector`)."""
+
+    def submit(self, sample: Sample, window: MetricsWindow, *, started_at: float, ended_at: float) -> None: ...
+
+    def drain(self, timeout: float) -> None: ...
+
+
 @dataclass(frozen=True)
 class Compiled:
-    """A run, ready for Ansible. Compiling has no side effects; :meth:`write` puts the rendered files in place."""
+    """A run, ready for Ansible. Compiling has no side effects; :meth:`write` puts the rendered files in place.
+
+    ``kept`` is what the run leaves running on purpose (``--keep``: a cluster) and ``notes`` what to tell the user
+    after the run: the compiled run carries what ``cleanup`` needs, the platform object holds no state of a run.
+    """
 
     playbook: str
     extravars: dict[str, Any]
-    runs: list[PlannedRun]
+    repetitions: list[Repetition]
     steps: list[str]  # what the run will do, in words, from the same data the playbook gets
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)  # per CNI, known before the run (MTUs, ...)
     renders: dict[Path, Renderable] = field(default_factory=dict)  # directory -> what is rendered into it
+    kept: dict[str, str] = field(default_factory=dict)  # e.g. {"cni": "cilium", "cluster": "cnib1a2b-cilium"}
+    notes: tuple[str, ...] = ()
 
     def write(self) -> None:
         for directory, item in self.renders.items():
             item.write(directory)
 
 
-class Platform(Protocol):
-    name: str
+@dataclass(frozen=True)
+class Leftover:
+    """What a run whose cnibench process is gone left behind (found by ``clean``)."""
 
-    def checks(self) -> list[Check]: ...
+    platform: str
+    prefix: str
+    what: str  # in words, for ``clean`` and ``clean --dry-run``
+    owner_alive: bool
+    run_dir: str | None
+    data: dict[str, Any] = field(default_factory=dict)
 
+
+class Platform(ABC):
+    """One platform. ``keep`` leaves what a run created in place (``--keep``)."""
+
+    name: ClassVar[str]
+    family: ClassVar[str]
+    #: The spec sections this platform reads (filled in with their defaults when the spec has none); a section of
+    #: another platform is refused.
+    sections: ClassVar[dict[str, type[Model]]] = {}
+    #: One line for ``--help`` and the README.
+    description: ClassVar[str] = ""
+    #: Rounds when the spec says none: a fresh cluster per CNI per round must be cheap for more than one.
+    default_rounds: ClassVar[int] = 1
+    #: Whether a paired scenario's trials alternate repetition by repetition here (egress and its baseline: a
+    #: policy applied and removed around each repetition); False: trial by trial.
+    pairs_trials: ClassVar[bool] = False
+
+    def __init__(self, *, keep: bool = False) -> None:
+        self.keep = keep
+
+    # ---- the spec -------------------------------------------------------------------------------------------------
+    @classmethod
+    @abstractmethod
+    def cnis(cls) -> tuple[str, ...]:
+        """The CNIs (datapaths) this platform can compare."""
+
+    @classmethod
+    def resolve(cls, spec: Spec) -> Spec:
+        """``spec`` with this platform's defaults filled in (its sections, rounds, addresses it picks): a new spec,
+        pure."""
+        missing: dict[str, Any] = {
+            name: model() for name, model in cls.sections.items() if getattr(spec, name, None) is None
+        }
+        if spec.rounds is None:
+            missing["rounds"] = cls.default_rounds
+        return spec.model_copy(update=missing) if missing else spec
+
+    @classmethod
+    def check(cls, spec: Spec) -> None:
+        """Checks across fields of a resolved spec; raises :class:`FieldError` naming the field."""
+        for name in spec.section_names():
+            if getattr(spec, name, None) is not None and name not in cls.sections:
+                users = [p.name for p in _platforms() if name in p.sections]
+                raise FieldError((name,), f"only for the platform{'s' if len(users) > 1 else ''} {', '.join(users)}")
+
+    # ---- before a run ---------------------------------------------------------------------------------------------
+    @classmethod
+    @abstractmethod
+    def prerequisites(cls, spec: Spec | None) -> list[Check]:
+        """What this machine needs for a run of ``spec`` (None: of the platform's default settings), for ``run``
+        and ``doctor``."""
+
+    @classmethod
+    @abstractmethod
+    def priors(cls, spec: Spec) -> Priors:
+        """Its costs besides the tools' own time (seconds), for the plan's estimate (a running run re-bases them on
+        what it measures)."""
+
+    def confirm(self, spec: Spec, plan: Plan, *, yes: bool, stdin: TextIO, out: TextIO) -> bool:
+        """Ask before a run that costs money (False: the user said no); free platforms need nothing."""
+        return True
+
+    def environment(self, spec: Spec) -> dict[str, Any]:
+        """Facts to record in ``environment.json`` besides the machine's (tool versions, images)."""
+        return {}
+
+    def metrics_collector(self, record: Callable[[Sample], None]) -> MetricsCollector | None:
+        """What queries the node metrics of repetitions whose window is ``deferred`` (None: the measuring module
+        queries them itself); ``record`` takes each sample once its metrics are in."""
+        return None
+
+    @abstractmethod
     def compile(self, plan: Plan, *, run_dir: Path, prefix: str) -> Compiled:
-        """Turn a plan into the playbook's inputs. Pure: ``cnibench plan`` calls it too."""
-        ...
+        """Turn a plan into the playbook's inputs. Pure: ``cnibench plan`` and ``render`` call it too."""
 
+    # ---- the run's bookkeeping and its end ------------------------------------------------------------------------
+    @abstractmethod
     def reserve(self, run_dir: Path, owner_pid: int) -> str:
         """Pick the run's prefix and record its owner before anything is created; return the prefix."""
-        ...
 
+    @abstractmethod
     def note_playbook(self, prefix: str, pid: int) -> None:
         """Record the run's ansible-playbook process, for ``clean`` after a crash."""
-        ...
 
-    def cleanup(self, prefix: str) -> list[str]:
-        """Remove whatever the run with ``prefix`` left behind; return what was removed."""
-        ...
+    @abstractmethod
+    def cleanup(self, prefix: str, compiled: Compiled | None) -> list[str]:
+        """Remove whatever the run with ``prefix`` left behind (but what ``compiled`` keeps); return what."""
+
+    # ---- after a crash --------------------------------------------------------------------------------------------
+    @classmethod
+    @abstractmethod
+    def leftovers(cls) -> list[Leftover]:
+        """Runs of this platform with state or resources left (``clean``)."""
+
+    @classmethod
+    @abstractmethod
+    def remove(cls, leftover: Leftover) -> list[str]:
+        """Remove what ``leftover`` names; return what was removed. Raises CnibenchError."""
+
+
+def _platforms() -> tuple[type[Platform], ...]:
+    from cnibench.platforms import PLATFORMS
+
+    return PLATFORMS.values()
+
+
+def repetitions_of(compiled: Compiled, cni: str) -> list[Repetition]:
+    return [r for r in compiled.repetitions if r.cni == cni]

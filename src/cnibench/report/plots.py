@@ -19,12 +19,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from cnibench.metrics.catalogue import UTILISATION, UTILISATION_RANGE
 from cnibench.metrics.prometheus import series_points
-from cnibench.results.analysis import Group, Verdict
-from cnibench.results.catalog import BY_NAME, gateway_node
-from cnibench.results.model import EgressSample, IngressSample, RunResults
-from cnibench.results.stats import summarize
+from cnibench.metrics.queries import UTILISATION, UTILISATION_RANGE
+from cnibench.results.analysis import Group
+from cnibench.results.model import RunResults
+from cnibench.results.stats import PairedRatio, summarize
+from cnibench.scenarios import gateway_node, metric_named
+from cnibench.scenarios.egress import EgressSample
+from cnibench.scenarios.ingress import IngressSample
 
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 plt.rcParams.update(
@@ -64,28 +66,32 @@ def _color(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
-def per_series(verdicts: Sequence[Verdict], metric: str, scenarios: Sequence[str], title: str) -> Plot | None:
-    """Median per series with its 95 % bootstrap CI as a bar, every successful repetition as a dot."""
-    chosen = [v for v in verdicts if v.metric.name == metric and v.scenario in scenarios]
+def per_series(groups: Sequence[Group], metric: str, scenarios: Sequence[str], title: str) -> Plot | None:
+    """Median per series with the median's exact order-statistic interval as whiskers, every successful repetition
+    as a dot; one bar colour per trial."""
+    info = metric_named(metric)
+    chosen = [t for t in scenarios if any(g.scenario == t and g.values(info) for g in groups)]
     if not chosen:
         return None
-    info = BY_NAME[metric]
-    series = list(dict.fromkeys(s for v in chosen for s in v.stats))
+    series = list(dict.fromkeys(g.series for g in groups if g.scenario in chosen))
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
     width = 0.8 / len(chosen)
-    for j, verdict in enumerate(chosen):
+    levels = set()
+    for j, trial in enumerate(chosen):
         for i, name in enumerate(series):
-            stats = verdict.stats.get(name)
+            group = next((g for g in groups if (g.series, g.scenario) == (name, trial)), None)
+            stats = group.stats(info) if group else None
             if stats is None or stats.median is None:
                 continue
             x = i - 0.4 + width * (j + 0.5)
             median = stats.median / info.scale
-            ci = stats.ci or (stats.median, stats.median)
-            ax.bar(x, median, width * 0.9, color=_color(j), alpha=0.75, label=verdict.scenario if i == 0 else None)
+            low, high = (stats.ci.low, stats.ci.high) if stats.ci else (stats.median, stats.median)
+            levels.add(f"{stats.ci.level:.0%}" if stats.ci else "none")
+            ax.bar(x, median, width * 0.9, color=_color(j), alpha=0.75, label=trial if i == 0 else None)
             ax.errorbar(
                 x,
                 median,
-                yerr=[[median - ci[0] / info.scale], [ci[1] / info.scale - median]],
+                yerr=[[median - low / info.scale], [high / info.scale - median]],
                 fmt="none",
                 ecolor="#111111",
                 capsize=4,
@@ -96,35 +102,46 @@ def per_series(verdicts: Sequence[Verdict], metric: str, scenarios: Sequence[str
     ax.set_ylabel(f"{info.label} ({info.unit})" if info.unit else info.label)
     if len(chosen) > 1:
         ax.legend(frameon=False)
-    caption = "Bars: median; whiskers: 95 % bootstrap confidence interval of the median; dots: each repetition."
+    caption = (
+        "Bars: median; whiskers: the median's exact order-statistic confidence interval (level "
+        f"{', '.join(sorted(levels))}: 95 % where n allows it, [min, max] with its real level below that); dots: "
+        "each repetition."
+    )
     return Plot(title, caption, _svg(fig))
 
 
-def gateway_ratio(verdicts: Sequence[Verdict]) -> Plot | None:
-    baseline = next(
-        (v for v in verdicts if v.metric.name == "throughput_bps" and v.scenario == "egress-baseline"), None
-    )
-    egress = next((v for v in verdicts if v.metric.name == "throughput_bps" and v.scenario == "egress"), None)
-    if egress is None or baseline is None:
-        return None
-    names, ratios = [], []
-    for series, stats in egress.stats.items():
-        ref = baseline.stats.get(series)
-        if stats.median and ref is not None and ref.median:
-            names.append(series)
-            ratios.append(stats.median / ref.median)
-    if not names:
+def gateway_ratio(ratios: Sequence[tuple[str, PairedRatio]]) -> Plot | None:
+    """Per series the egress policy's throughput over its baseline's, from repetitions paired by number: the median
+    of the per-pair ratios, its order-statistic interval, every pair as a dot."""
+    if not ratios:
         return None
     fig, ax = plt.subplots(figsize=(6.4, 2.6))
-    ax.bar(range(len(names)), ratios, 0.5, color=[_color(i) for i in range(len(names))])
+    levels = set()
+    for i, (_, ratio) in enumerate(ratios):
+        ax.bar(i, ratio.median, 0.5, color=_color(i), alpha=0.75)
+        ax.scatter([i] * len(ratio.ratios), ratio.ratios, s=12, color="#111111", zorder=3)
+        if ratio.interval is not None:
+            levels.add(f"{ratio.interval.level:.0%}")
+            ax.errorbar(
+                i,
+                ratio.median,
+                yerr=[[ratio.median - ratio.interval.low], [ratio.interval.high - ratio.median]],
+                fmt="none",
+                ecolor="#111111",
+                capsize=4,
+                linewidth=1.2,
+            )
+        ax.annotate(f"{ratio.median:.2f}", (i, ratio.median), ha="center", va="bottom", xytext=(6, 2),
+                    textcoords="offset points")  # fmt: skip
     ax.axhline(1.0, color="#111111", linewidth=1, linestyle="--")
-    for i, ratio in enumerate(ratios):
-        ax.annotate(f"{ratio:.2f}", (i, ratio), ha="center", va="bottom", xytext=(0, 2), textcoords="offset points")
-    ax.set_xticks(range(len(names)), names)
+    ax.set_xticks(range(len(ratios)), [name for name, _ in ratios])
     ax.set_ylabel("egress / baseline throughput")
     return Plot(
         "Egress gateway vs baseline",
-        "Median throughput with the egress policy over the median without it (1.0: the gateway costs nothing).",
+        "Throughput with the egress policy over the baseline repetition with the same number (run back to back): "
+        "bar, the median of the per-pair ratios; whiskers, its order-statistic interval (level "
+        f"{', '.join(sorted(levels)) or 'none'}); dots, each pair. 1.0: the gateway costs nothing; an interval that "
+        "contains 1.0 shows no cost.",
         _svg(fig),
     )
 

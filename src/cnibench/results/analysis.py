@@ -1,7 +1,10 @@
-"""From runs to comparisons: groups of samples, statistics per metric, winners, and run-against-run changes.
+"""What the verdicts (:mod:`cnibench.results.verdicts`), ``compare`` (:mod:`cnibench.results.compare`) and the trust
+warnings (:mod:`cnibench.results.trust`) share: groups of samples, checks against limits, the minimum effect, the
+wording of a difference, and what differs between two runs' machines and settings.
 
-A difference is called real only with a significance test AND a minimum effect (asv's rule): Mann-Whitney U
-p <= 0.05 and a relative change of at least the threshold (default 5 %). Otherwise: "not significant".
+A difference between two samples is called real only when the Mann-Whitney U test (exact up to 100 values, ties
+included: :func:`cnibench.results.stats.mann_whitney`), corrected for the family of tests it belongs to with
+Holm's method, gives p <= :data:`ALPHA`, AND the change is at least the minimum effect (:func:`large_enough`).
 """
 
 from __future__ import annotations
@@ -10,19 +13,43 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cnibench.results.catalog import METRICS, MetricInfo, metrics_for
 from cnibench.results.model import RunResults, Sample
-from cnibench.results.stats import MetricStats, mann_whitney, metric_stats
+from cnibench.results.stats import MetricStats, Shift, metric_stats
+from cnibench.scenarios.base import MetricInfo
 
+#: The family-wise error rate of a family of tests (Holm): the chance that any of them calls noise a difference.
 ALPHA = 0.05
+#: The smallest relative change that counts (a fraction).
 DEFAULT_THRESHOLD = 0.05
 #: Environment keys whose difference makes two runs hard to compare.
 ENVIRONMENT_KEYS = ("kernel", "cpu_model", "cpu_count", "memory_bytes", "cnibench")
 
 
+def number(value: object) -> float | None:
+    """A sample field as a float; None when it is missing or not a number."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def located(text: str, cni: str | None, scenario: str | None) -> str:
+    """``text`` after what it concerns: ``vxlan egress: text``; ``text`` alone when it concerns a whole run."""
+    where = " ".join(part for part in (cni, scenario) if part)
+    return f"{where}: {text}" if where else text
+
+
+def repetition_key(sample: Sample) -> tuple[int, int]:
+    """Which repetition a sample is, within its CNI and trial: ``(round, repetition)``. Samples of results that
+    record no ``round`` (schema 6 and older) are all in round 1. An egress trial and its baseline with the same key
+    ran back to back in the same cluster: they pair."""
+    found = getattr(sample, "round", None)
+    return (found if isinstance(found, int) and not isinstance(found, bool) else 1), sample.repetition
+
+
 @dataclass(frozen=True)
 class Group:
-    """The samples of one series (a CNI, or a CNI of one run when several runs are shown) in one scenario."""
+    """The samples of one series (a CNI, or a CNI of one run when several runs are shown) in one trial
+    (``scenario``: ``egress``, ``egress-baseline``, ``ingress``)."""
 
     series: str
     run_id: str
@@ -30,13 +57,22 @@ class Group:
     scenario: str
     samples: tuple[Sample, ...]
 
+    def values(self, metric: MetricInfo) -> list[float]:
+        """The metric's values of the successful repetitions."""
+        found = (number(getattr(s, metric.name, None)) for s in self.samples if s.status == "ok")
+        return [v for v in found if v is not None]
+
     def stats(self, metric: MetricInfo) -> MetricStats:
-        ok = [getattr(s, metric.name, None) for s in self.samples if s.status == "ok"]
-        values = [float(v) for v in ok if isinstance(v, int | float) and not isinstance(v, bool)]
-        return metric_stats(values, failed=sum(1 for s in self.samples if s.status != "ok"))
+        return metric_stats(self.values(metric), failed=sum(1 for s in self.samples if s.status != "ok"))
+
+    @property
+    def ok(self) -> int:
+        return sum(1 for s in self.samples if s.status == "ok")
 
 
 def groups(runs: Sequence[RunResults]) -> list[Group]:
+    """One group per run x CNI x trial, in the order the samples came; a series is named ``cni (run id)`` when
+    several runs are given."""
     several = len(runs) > 1
     out: dict[tuple[str, str, str], list[Sample]] = {}
     for run in runs:
@@ -49,141 +85,97 @@ def groups(runs: Sequence[RunResults]) -> list[Group]:
 
 
 @dataclass(frozen=True)
-class Verdict:
-    """Best series of one metric in one scenario, and whether it is really better than the runner-up."""
+class CheckResult:
+    """A check (a floor or a ceiling, :class:`~cnibench.scenarios.base.MetricInfo` ``role="check"``) over every
+    repetition of one group that has the figure, failed ones included (a failure is what a check looks for).
+    ``worst``: the value furthest on the wrong side; ``limit``: the limit it was held to (the strictest, when
+    repetitions recorded different ones); ``failing``: repetitions that broke it."""
 
-    scenario: str
     metric: MetricInfo
-    stats: dict[str, MetricStats]  # series -> stats
-    winner: str | None
-    runner_up: str | None
-    p_value: float | None
-    effect: float | None  # relative difference runner-up vs winner (positive: winner better)
-    significant: bool
-
-    def relative(self, series: str) -> float | None:
-        """How far ``series`` is from the winner, relative to the winner's median (0 for the winner)."""
-        best = self.stats[self.winner].median if self.winner else None
-        value = self.stats[series].median
-        if best in (None, 0) or value is None:
-            return None
-        return (value - best) / abs(best)
+    n: int
+    failing: int
+    worst: float
+    limit: float
 
     @property
-    def tie(self) -> bool:
-        """The best two medians are equal (to display precision's far side: 1e-9 relative)."""
-        if self.winner is None or self.runner_up is None:
-            return False
-        a, b = self.stats[self.winner].median, self.stats[self.runner_up].median
-        return a is not None and b is not None and abs(a - b) <= 1e-9 * max(abs(a), abs(b), 1e-300)
-
-    @property
-    def best(self) -> str:
-        """The winner's name for tables: '-' with one series, 'tie' when the medians are equal."""
-        if self.winner is None or self.runner_up is None:
-            return "-"
-        return "tie" if self.tie else self.winner
-
-    @property
-    def note(self) -> str:
-        if self.winner is None or self.runner_up is None:
-            return ""
-        if self.p_value is None:
-            return "not significant (too few repetitions to test)"
-        text = f"p = {self.p_value:.3f}, difference {abs(self.effect or 0):.1%}"
-        return f"significant ({text})" if self.significant else f"not significant ({text})"
-
-    @property
-    def too_few_to_tell(self) -> bool:
-        """Two-sided Mann-Whitney cannot reach p <= 0.05 with 3 or fewer repetitions on a side."""
-        if self.winner is None or self.runner_up is None:
-            return False
-        return min(self.stats[self.winner].n, self.stats[self.runner_up].n) <= 3
-
-
-def _better(metric: MetricInfo, a: float, b: float) -> bool:
-    return a > b if metric.better == "higher" else a < b
-
-
-def verdicts(runs: Sequence[RunResults], threshold: float = DEFAULT_THRESHOLD) -> list[Verdict]:
-    """For every scenario and metric with data: each series' statistics, the winner, the significance."""
-    all_groups = groups(runs)
-    out = []
-    for scenario in dict.fromkeys(g.scenario for g in all_groups):
-        in_scenario = [g for g in all_groups if g.scenario == scenario]
-        for metric in metrics_for(scenario):
-            stats = {g.series: g.stats(metric) for g in in_scenario}
-            ranked = [s for s in stats if stats[s].median is not None]
-            if not ranked:
-                continue
-            ranked.sort(key=lambda s: stats[s].median or 0.0, reverse=metric.better == "higher")
-            winner = ranked[0]
-            runner_up = ranked[1] if len(ranked) > 1 else None
-            p_value = effect = None
-            significant = False
-            if runner_up is not None:
-                best, second = stats[winner], stats[runner_up]
-                p_value = mann_whitney(best.values, second.values)
-                if best.median:
-                    effect = abs((second.median or 0.0) - best.median) / abs(best.median)
-                significant = p_value is not None and p_value <= ALPHA and (effect or 0.0) >= threshold
-            out.append(Verdict(scenario, metric, stats, winner, runner_up, p_value, effect, significant))
-    return out
-
-
-# --------------------------------------------------------------------------------------------- compare
-
-
-@dataclass(frozen=True)
-class Change:
-    cni: str
-    scenario: str
-    metric: MetricInfo
-    before: MetricStats
-    after: MetricStats
-    change: float | None  # relative change of the median, B vs A
-    p_worse: float | None  # one-sided Mann-Whitney: B is worse than A
-    significant: bool
-    worse: bool  # worse beyond the threshold, with significance: what fails CI
+    def passed(self) -> bool:
+        return self.failing == 0
 
     def describe(self) -> str:
+        """``pass (worst 0.00 %, limit 0.00 %)`` or ``FAIL in 2 of 3 (worst 30.00 %, limit 0.00 %)``."""
         m = self.metric
         unit = f" {m.unit}" if m.unit else ""
-        change = "-" if self.change is None else f"{self.change:+.1%}"
-        head = (
-            f"{self.cni} {self.scenario} {m.label}: {m.show(self.before.median)} -> {m.show(self.after.median)}{unit}"
-        )
-        p = "p n/a (too few repetitions)" if self.p_worse is None else f"p = {self.p_worse:.3f}"
-        if self.worse:
-            verdict = "WORSE (significant)"
-        elif self.significant:
-            verdict = "significant"
-        else:
-            verdict = "not significant"
-        return f"{head} ({change}), {p}: {verdict}"
+        figures = f"worst {m.show(self.worst)}{unit}, limit {m.show(self.limit)}{unit}"
+        return f"pass ({figures})" if self.passed else f"FAIL in {self.failing} of {self.n} ({figures})"
 
 
-def compare(a: RunResults, b: RunResults, threshold: float = DEFAULT_THRESHOLD) -> list[Change]:
-    """Every metric of every CNI x scenario present in both runs: change of the median from A to B, a one-sided
-    Mann-Whitney U test for "B is worse", and whether that is significant beyond ``threshold``."""
-    before = {(g.cni, g.scenario): g for g in groups([a])}
-    after = {(g.cni, g.scenario): g for g in groups([b])}
-    out = []
-    for key in (k for k in before if k in after):
-        for metric in metrics_for(key[1]):
-            x, y = before[key].stats(metric), after[key].stats(metric)
-            if x.median is None or y.median is None:
-                continue
-            change = (y.median - x.median) / abs(x.median) if x.median else None
-            worse_direction = "less" if metric.better == "higher" else "greater"
-            p_worse = mann_whitney(y.values, x.values, alternative=worse_direction)
-            p_any = mann_whitney(y.values, x.values)
-            big = change is not None and abs(change) >= threshold
-            is_worse = change is not None and (change < 0 if metric.better == "higher" else change > 0)
-            worse = bool(big and is_worse and p_worse is not None and p_worse <= ALPHA)
-            significant = worse or bool(big and p_any is not None and p_any <= ALPHA)
-            out.append(Change(key[0], key[1], metric, x, y, change, p_worse, significant, worse))
-    return out
+def check(group: Group, metric: MetricInfo) -> CheckResult | None:
+    """The check ``metric`` over ``group``; None when no repetition has both the figure and a limit."""
+    judged = []
+    for sample in group.samples:
+        value, limit = number(getattr(sample, metric.name, None)), metric.limit_of(sample)
+        if value is not None and limit is not None:
+            judged.append((value, limit))
+    if not judged:
+        return None
+    values, limits = [value for value, _ in judged], [limit for _, limit in judged]
+    lower = metric.better == "lower"
+    worst, strictest = (max(values), min(limits)) if lower else (min(values), max(limits))
+    failing = sum(1 for value, limit in judged if not metric.passes(value, limit))
+    return CheckResult(metric, len(judged), failing, worst, strictest)
+
+
+def large_enough(metric: MetricInfo, difference: Shift, reference: float | None, threshold: float) -> bool:
+    """Whether a difference is at least the minimum effect: a relative change of ``threshold`` (a fraction) of the
+    ``reference`` median, or, where no relative change exists (a median of 0), ``metric.absolute`` in the metric's
+    unit (any change when the metric declares none)."""
+    if difference.relative:
+        return abs(difference.change) >= threshold
+    if reference:
+        return abs(difference.change) / abs(reference) >= threshold
+    return abs(difference.change) >= (metric.absolute or 0.0)
+
+
+def percent(fraction: float, digits: int = 1) -> str:
+    """``0.098`` -> ``9.8 %``."""
+    return f"{fraction * 100:.{digits}f} %"
+
+
+def change_words(metric: MetricInfo, difference: Shift, value: float | None = None) -> str:
+    """A change in words: ``9.8 % slower`` (relative) or ``+120 retransmits`` (absolute); ``value`` is the change
+    to word (default: the estimate)."""
+    change = difference.change if value is None else value
+    if not difference.relative:
+        unit = f" {metric.unit}" if metric.unit else ""
+        return f"{'+' if change >= 0 else '-'}{metric.show(abs(change))}{unit}"
+    if abs(change) < 0.0005:
+        return "0.0 %"
+    return f"{percent(abs(change))} {metric.words[0] if change > 0 else metric.words[1]}"
+
+
+def interval_words(metric: MetricInfo, difference: Shift) -> str:
+    """The interval of the change with the level it really has: ``95 % CI 7.1 to 12.3 % slower``, ``90 % CI
+    3.1 % faster to 9.1 % slower``, ``75 % CI -3 to +40``."""
+    low, high = difference.interval
+    level = percent(difference.level, 0)
+    if difference.relative and low * high > 0:
+        near, far = sorted((abs(low), abs(high)))
+        word = metric.words[0] if low > 0 else metric.words[1]
+        return f"{level} CI {near * 100:.1f} to {percent(far)} {word}"
+    return f"{level} CI {change_words(metric, difference, low)} to {change_words(metric, difference, high)}"
+
+
+def p_words(p_value: float, adjusted: float | None = None, family: int = 1) -> str:
+    """``p = 0.008``, ``p < 0.001``; with Holm's adjusted p of a family of more than one test, both (an interval is
+    the test's own, uncorrected): ``p = 0.028, 0.114 after Holm over 4 tests``."""
+
+    def one(p: float) -> str:
+        return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+    text = f"p {one(p_value)}" if p_value < 0.001 else f"p = {one(p_value)}"
+    if adjusted is not None and family > 1:
+        text += f", {one(adjusted)} after Holm over {family} tests"
+    return text
 
 
 def spec_differences(a: RunResults, b: RunResults) -> list[str]:
@@ -213,4 +205,20 @@ def environment_differences(a: RunResults, b: RunResults) -> list[str]:
     return diffs
 
 
-__all__ = ["METRICS", "Change", "Group", "Verdict", "compare", "environment_differences", "groups", "verdicts"]
+__all__ = [
+    "ALPHA",
+    "DEFAULT_THRESHOLD",
+    "CheckResult",
+    "Group",
+    "change_words",
+    "check",
+    "environment_differences",
+    "groups",
+    "interval_words",
+    "large_enough",
+    "located",
+    "p_words",
+    "percent",
+    "repetition_key",
+    "spec_differences",
+]

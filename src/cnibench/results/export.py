@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from cnibench.results.analysis import groups
-from cnibench.results.catalog import metrics_for
 from cnibench.results.model import RunResults
 from cnibench.results.stats import median_interval
+from cnibench.scenarios import metrics_for
 
 LEADING = ("run_id", "cni", "scenario", "repetition", "status", "error", "started_at", "ended_at", "artifact")
 

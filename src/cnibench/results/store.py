@@ -25,8 +25,8 @@ from typing import Any
 
 from cnibench.errors import ResultsError
 from cnibench.files import atomic_write_text
-from cnibench.results.catalog import METRICS
 from cnibench.results.model import RESULTS_FILE, RunResults, read_results
+from cnibench.scenarios import all_metrics
 
 #: The results directory of every command (where ``run`` puts run directories and ``latest``), default ./results.
 RESULTS_ENV = "CNIBENCH_RESULTS"
@@ -269,7 +269,7 @@ class Store:
 
 def _metric_rows(sample: Any) -> list[tuple[str, str, float]]:
     rows = []
-    for metric in METRICS:
+    for metric in all_metrics():
         value = getattr(sample, metric.name, None)
         if isinstance(value, int | float) and not isinstance(value, bool):
             rows.append((metric.name, "", float(value)))

@@ -1,1 +1,50 @@
-"""Scenarios: what each one deploys, measures and verifies."""
+"""Scenarios: what each one measures and verifies (one module each, registered in :data:`SCENARIOS`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cnibench.registry import Registry
+
+if TYPE_CHECKING:
+    from cnibench.scenarios.base import MetricInfo, Scenario
+
+SCENARIOS: Registry[Scenario[Any]] = Registry("scenario", __name__)
+
+
+def scenario_of(trial: str) -> Scenario[Any]:
+    """The scenario a trial (``egress-baseline``, ``ingress``) belongs to. Raises KeyError for an unknown one."""
+    for scenario in SCENARIOS.values():
+        if trial in scenario.trials:
+            return scenario
+    raise KeyError(f"no scenario has a trial {trial!r}")
+
+
+def metrics_for(trial: str) -> tuple[MetricInfo, ...]:
+    """The metrics statistics, reports and ``compare`` look at for one trial's samples."""
+    return scenario_of(trial).metrics
+
+
+def all_metrics() -> tuple[MetricInfo, ...]:
+    """Every scenario's metrics, each once."""
+    seen: dict[str, MetricInfo] = {}
+    for scenario in SCENARIOS.values():
+        for metric in scenario.metrics:
+            seen.setdefault(metric.name, metric)
+    return tuple(seen.values())
+
+
+def metric_named(name: str) -> MetricInfo:
+    """A metric by its sample field's name. Raises KeyError."""
+    for metric in all_metrics():
+        if metric.name == name:
+            return metric
+    raise KeyError(name)
+
+
+def gateway_node(environment: dict[str, Any], cni: str, trial: str) -> str | None:
+    """The node that carries a trial's gateway (the egress gateway, the LoadBalancer IP's owner), as the platform
+    recorded it in the run's environment."""
+    fact = scenario_of(trial).gateway_fact
+    node = ((environment.get("clusters") or {}).get(cni) or {}).get(fact) if fact else None
+    return str(node) if node else None

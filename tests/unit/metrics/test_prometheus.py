@@ -9,24 +9,24 @@ import statistics
 import pytest
 import yaml
 
-from cnibench.metrics import catalogue
 from cnibench.metrics import prometheus as prom
+from cnibench.metrics import queries
 
 
 def _doc(data_dir, name):
     return json.loads((data_dir / "prometheus" / name).read_text())
 
 
-def test_catalogue_uses_the_node_mixin_expressions():
-    queries = catalogue.expressions(1.0)
-    assert set(queries) == {"cpu_util", "mem_used_bytes", "net_tx_bps", "net_rx_bps"}
-    assert queries["cpu_util"] == '1 - avg by (node) (rate(node_cpu_seconds_total{mode="idle"}[2000ms]))'
-    assert "node_memory_MemTotal_bytes - node_memory_MemAvailable_bytes" in queries["mem_used_bytes"]
-    assert 'device=~".*-(eth|ext)"' in queries["net_tx_bps"] and queries["net_tx_bps"].endswith("* 8")
-    assert catalogue.rate_window_s(0.5) == 2.0 and catalogue.rate_window_s(5) == 10.0
+def test_queries_use_the_node_mixin_expressions():
+    built = queries.expressions(1.0)
+    assert set(built) == {"cpu_util", "mem_used_bytes", "net_tx_bps", "net_rx_bps"}
+    assert built["cpu_util"] == '1 - avg by (node) (rate(node_cpu_seconds_total{mode="idle"}[2000ms]))'
+    assert "node_memory_MemTotal_bytes - node_memory_MemAvailable_bytes" in built["mem_used_bytes"]
+    assert 'device=~".*-(eth|ext)"' in built["net_tx_bps"] and built["net_tx_bps"].endswith("* 8")
+    assert queries.rate_window_s(0.5) == 2.0 and queries.rate_window_s(5) == 10.0
     # Prometheus refuses fractional units ("2.5s"): whole milliseconds always work
-    assert "[2500ms]" in catalogue.expressions(1.25)["cpu_util"]
-    assert 'device=~"eth0"' in catalogue.expressions(1.0, uplinks="eth0")["net_rx_bps"]
+    assert "[2500ms]" in queries.expressions(1.25)["cpu_util"]
+    assert 'device=~"eth0"' in queries.expressions(1.0, uplinks="eth0")["net_rx_bps"]
 
 
 def test_config_scrapes_every_node_with_its_name():
@@ -54,12 +54,12 @@ def test_summary_uses_points_whose_rate_window_is_inside_the_measurement(data_di
 
 
 def test_node_metrics_from_the_saved_answers(data_dir, tmp_path):
-    for name in catalogue.QUERIES:
+    for name in queries.QUERIES:
         shutil.copy(data_dir / "prometheus" / f"{name}.json", tmp_path)
     found = prom.node_metrics(tmp_path)
     assert found.error is None and found.notes == []
     figures = found.per_node
-    assert set(figures["worker"]) == {f"{q}_{s}" for q in catalogue.QUERIES for s in ("avg", "max")}
+    assert set(figures["worker"]) == {f"{q}_{s}" for q in queries.QUERIES for s in ("avg", "max")}
     assert 0 < figures["worker"]["cpu_util_avg"] <= figures["worker"]["cpu_util_max"] <= 1
     assert figures["worker"]["mem_used_bytes_avg"] > 1e8
     # the gateway node forwarded the iperf3 stream; the control plane did nothing

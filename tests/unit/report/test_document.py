@@ -1,20 +1,26 @@
+"""The report (HTML and Markdown from the same Jinja2 context) on real runs: tests/data/results."""
+
 from __future__ import annotations
 
 import re
 
 from cnibench.report import document
 from cnibench.results.model import read_results
+from cnibench.results.verdicts import analyse
 
 
-def _runs(data_dir):
-    return [
-        read_results(data_dir / "results" / "netns-hostgw-vxlan.json"),
-        read_results(data_dir / "results" / "netns-ingress-l7.json"),
-    ]
+def _run(data_dir, name):
+    return read_results(data_dir / "results" / f"{name}.json")
+
+
+def _trial_table(page, trial):
+    """The HTML table of one trial of the first run."""
+    start = page.index(f"<h3>{trial}</h3>")
+    return page[start : page.index("</table>", start)]
 
 
 def test_one_run_report_is_self_contained(data_dir):
-    run = _runs(data_dir)[0]
+    run = _run(data_dir, "netns-hostgw-vxlan")
     report = document.build([run], [None])
     page = report.html
     assert "<script" not in page and "@import" not in page
@@ -26,26 +32,81 @@ def test_one_run_report_is_self_contained(data_dir):
         "Egress gateway vs baseline",
         "iperf3 throughput over time",
     ]
-    assert "<td>egress</td>" in page and "throughput (Gbit/s)" in page
+    assert "<h3>egress</h3>" in page and "throughput (Gbit/s)" in page
     assert "prefers-color-scheme: dark" in page and "@media print" in page
-    assert "| egress | throughput (Gbit/s) |" in report.markdown
+    assert "| metric | hostgw | vxlan | is it real? |" in report.markdown
 
 
-def test_several_runs_are_series_of_their_own(data_dir):
-    runs = _runs(data_dir)
+def test_headline_first_and_the_settings_beside_it(data_dir):
+    """The answer comes before any table, in both documents, with the settings that produced it."""
+    run = _run(data_dir, "netns-pool-a")
+    report = document.build([run], [None])
+    headline = analyse(run).headline()
+    settings = "egress: tcp, 1 stream(s), 3 s + 1 s warm-up, 12 repetition(s); ingress: l7 gateway, 3 backends, 10 VUs"
+    for text, escape in ((report.html, lambda s: s.replace(">", "&gt;").replace("<", "&lt;")), (report.markdown, str)):
+        first_table = text.index("<table") if text is report.html else text.index("| metric |")
+        assert settings in text and text.index(settings) < first_table
+        for line in headline:
+            assert escape(line) in text and text.index(escape(line)) < first_table
+    assert headline[0].startswith("egress-baseline throughput: no clear difference (hostgw is 12.4 % slower than")
+
+
+def test_only_a_significant_winner_is_highlighted(data_dir):
+    """The old report crowned a "best" in 10 of 12 rows at p = 1.0. In the first pool run only the retransmits
+    differ significantly; at 2 repetitions a side nothing can."""
+    page = document.build([_run(data_dir, "netns-pool-a")], [None]).html
+    highlighted = [row.split("<br>")[0].removeprefix("<td>") for row in page.split("<tr>") if 'class="win"' in row]
+    assert highlighted == ["retransmits", "retransmits"]  # egress-baseline and egress: vxlan's fewer
+    assert page.count('class="win"') == 2
+    assert 'class="win"' not in document.build([_run(data_dir, "netns-hostgw-vxlan")], [None]).html
+
+
+def test_warnings_sit_next_to_the_numbers_they_concern(data_dir):
+    page = document.build([_run(data_dir, "netns-pool-a")], [None]).html
+    table = _trial_table(page, "egress-baseline")
+    row = next(r for r in table.split("<tr>") if r.startswith("<td>throughput"))
+    assert "7.65 [5.48, 9.93] (n=12) -15.8% <sup" in row and "&#9888;1</sup>" in row  # hostgw's cell, warning 1
+    after = page[page.index("</table>", page.index("<h3>egress-baseline</h3>")) :]
+    assert after.startswith(
+        '</table>\n<ol class="warnings"><li>hostgw egress-baseline: throughput: stdev is 31% of the mean (&gt;= 10%)'
+    )
+
+
+def test_checks_are_limits_not_contests(data_dir):
+    page = document.build([_run(data_dir, "netns-pool-a")], [None]).html
+    table = _trial_table(page, "ingress")
+    fairness = next(r for r in table.split("<tr>") if r.startswith("<td>backend fairness"))
+    assert fairness.count("pass (worst 1.000, limit 0.900)") == 2 and fairness.endswith("<td>check</td></tr>\n")
+
+
+def test_several_runs_compare_cnis_within_each_run_and_each_cni_with_itself_across_runs(data_dir):
+    runs = [_run(data_dir, "netns-pool-a"), _run(data_dir, "netns-pool-b")]
     report = document.build(runs, [None, None])
+    page = report.html
     for run in runs:
-        assert f"hostgw ({run.run_id})" in report.html
-    assert "Ingress requests per second per CNI" in report.html and "Backend spread per pod" in report.html
+        assert f"<h2>Run {run.run_id}</h2>" in page
+        assert f"hostgw ({run.run_id})" not in page.split("<h2>Plots</h2>")[0]  # no CNI-of-a-run series in tables
+    changes = page[page.index("<h2>Run-to-run changes</h2>") : page.index("<h2>Plots</h2>")]
+    assert f"<h3>{runs[0].run_id} &rarr; {runs[1].run_id}</h3>" in changes
+    assert "<li>hostgw egress throughput: 9.59 -&gt; 8.78 Gbit/s, 8.9 % slower" in changes
+    assert "<li><b>vxlan ingress requests/s: 5,401 -&gt; 3,655 req/s, 33.0 % slower" in changes  # a regression
+    assert "vxlan ingress latency p95: 5.04 -> 7.14 ms" in report.markdown
+    assert "Ingress requests per second per CNI" in page and "Backend spread per pod" in page
+
+
+def test_runs_of_different_scenarios_share_nothing_to_compare(data_dir):
+    runs = [_run(data_dir, "netns-hostgw-vxlan"), _run(data_dir, "netns-ingress-l7")]
+    report = document.build(runs, [None, None])
+    assert "the runs share no CNI x trial with results: nothing to compare" in report.html
     assert "k6 latency percentiles" in report.html
-    assert "environments differ" in report.html or runs[0].environment["kernel"] == runs[1].environment["kernel"]
 
 
 def test_failed_repetitions_and_warnings_are_shown(data_dir):
-    run = _runs(data_dir)[0]
+    run = _run(data_dir, "netns-hostgw-vxlan")
     samples = list(run.samples)
     samples[0] = samples[0].model_copy(update={"status": "failed", "error": "iperf3: boom"})
     report = document.build([run.model_copy(update={"samples": samples})], [None])
+    where = f"{samples[0].cni} {samples[0].scenario}"
     assert "Failed repetitions" in report.html and "iperf3: boom" in report.html
-    assert "1 failed repetition(s) left out of the statistics" in report.markdown
-    assert report.markdown.count("only 1 successful repetition(s)") == 1  # once, not once per metric
+    assert f"{where}: 1 of 2 repetitions failed (left out)" in report.markdown
+    assert report.markdown.count(f"{where}: only 1 successful repetition(s)") == 1  # once, not once per metric

@@ -6,7 +6,8 @@ import time
 import pytest
 
 from cnibench.errors import ResultsError
-from cnibench.results.model import SCHEMA_VERSION, EgressSample, RunResults, read_results, write_results
+from cnibench.results.model import SCHEMA_VERSION, RunResults, read_results, write_results
+from cnibench.scenarios.egress import EgressSample
 
 
 def _results(samples=()) -> RunResults:

@@ -42,25 +42,6 @@ def test_jain_fairness_and_max_min():
     assert max_min_ratio([4, 0]) is None and max_min_ratio([]) is None
 
 
-def test_bootstrap_ci_is_seeded_and_agrees_with_scipy():
-    import numpy as np
-    from scipy.stats import bootstrap
-
-    from cnibench.results.stats import bootstrap_median_ci
-
-    data = [13.1, 12.7, 14.2, 13.9, 12.2, 13.5, 12.9, 14.8, 13.3, 12.5, 13.8, 13.0]
-    first, second = bootstrap_median_ci(data), bootstrap_median_ci(data)
-    assert first == second  # seeded: the same data always gives the same interval
-    assert first[0] <= statistics.median(data) <= first[1]
-    reference = bootstrap(
-        (np.array(data),), np.median, method="percentile", n_resamples=10_000, random_state=np.random.default_rng(1)
-    ).confidence_interval
-    # a different random stream, the same method: the ends agree closely
-    assert first[0] == pytest.approx(reference.low, abs=0.15)
-    assert first[1] == pytest.approx(reference.high, abs=0.15)
-    assert bootstrap_median_ci([5.0]) is None
-
-
 def test_mann_whitney_against_exact_values():
     from scipy.stats import mannwhitneyu
 
@@ -82,6 +63,19 @@ def test_metric_stats_warnings():
     assert "stdev is 24% of the mean" in warnings  # 2.83 / 12
     assert "only 2 successful" in warnings and "1 failed" in warnings
     assert metric_stats([10.0, 10.1, 9.9]).warnings() == []
+    # pyperf's outlier check: the minimum or the maximum 50 % or more away from the mean
+    outlier = metric_stats([10.0, 10.0, 10.0, 10.0, 30.0])  # mean 14: the maximum is 114 % above it
+    assert "the maximum is 114% above the mean (>= 50%)" in outlier.stability_warnings()
+    assert not any("minimum" in w for w in outlier.stability_warnings())  # 10 is 29 % below
+    assert "the minimum is 67% below the mean (>= 50%)" in metric_stats([1.0, 4.0, 4.0]).stability_warnings()
+
+
+def test_metric_stats_interval_is_the_exact_one_with_its_level():
+    from cnibench.results.stats import median_interval, metric_stats
+
+    values = [13.1, 12.7, 14.2]
+    assert metric_stats(values).ci == median_interval(values)
+    assert metric_stats(values).ci.level == 0.75  # not a "95 %" bootstrap
 
 
 # ---- exact inference ------------------------------------------------------------------------------------------
@@ -170,3 +164,129 @@ def test_holm_and_benjamini_hochberg():
     assert holm(p) == pytest.approx([0.04, 0.09, 0.09, 0.5])  # 4 x 0.01, max(3 x 0.03, 0.04), 2 x 0.04, 0.5
     assert benjamini_hochberg(p) == pytest.approx([0.04, 0.04 * 4 / 3, 0.04 * 4 / 3, 0.5])
     assert holm([]) == [] and benjamini_hochberg([]) == []
+
+
+# ---- differences between samples -----------------------------------------------------------------------------
+
+
+def _brute_force_u_counts(m, n):
+    from itertools import combinations
+
+    counts = [0] * (m * n + 1)
+    for chosen in combinations(range(m + n), m):  # ranks of the first sample among m + n distinct values
+        counts[sum(1 for i in chosen for j in range(m + n) if j not in chosen and i > j)] += 1
+    return counts
+
+
+@pytest.mark.parametrize(("m", "n"), [(1, 1), (2, 3), (3, 3), (4, 5), (5, 5), (2, 7)])
+def test_u_distribution_is_every_arrangement_counted(m, n):
+    from cnibench.results.stats import u_counts
+
+    assert u_counts(m, n) == _brute_force_u_counts(m, n)
+
+
+def test_moses_interval_inverts_the_exact_mann_whitney_test():
+    """The interval excludes "no difference" exactly when scipy's exact two-sided p is at most 1 - its level."""
+    import numpy as np
+    from scipy.stats import mannwhitneyu
+
+    from cnibench.results.stats import shift
+
+    rng = np.random.default_rng(15)
+    checked = 0
+    for _ in range(200):
+        m, n = (int(v) for v in rng.integers(3, 10, 2))
+        a, b = rng.normal(10.0, 1.0, m), rng.normal(10.0 + rng.uniform(0, 2), 1.0, n)
+        d = shift(a, b)
+        p = mannwhitneyu(a, b, method="exact").pvalue
+        assert d.p_value == pytest.approx(p)
+        assert (not d.low <= 1.0 <= d.high) == (p <= 1 - d.level + 1e-12)
+        checked += not d.low <= 1.0 <= d.high
+    assert 20 < checked < 200  # both outcomes were exercised
+
+
+def test_shift_levels_estimates_and_units():
+    from cnibench.results.stats import min_p_value, shift
+
+    d = shift([1.0, 2.0, 3.0], [4.0, 5.0, 6.0])
+    assert d.relative and d.level == pytest.approx(0.9)  # 3 vs 3: [D(1), D(9)], 1 - 2/20
+    assert (d.low, d.high) == pytest.approx((4 / 3, 6.0)) and d.min_p == pytest.approx(min_p_value(3, 3))
+    assert d.estimate == pytest.approx(2.5)  # the median of the nine ratios b_j / a_i: 5 / 2
+    five = shift([10, 11, 12, 13, 14], [20, 21, 22, 23, 24])
+    assert five.level == pytest.approx(1 - 2 * 4 / 252)  # k = 3: P(U <= 2) = 4/252; k = 4 would cover 94.4 %
+    zero = shift([0, 0, 3], [100, 120, 90])  # a count with zeros: no ratio, a difference in its own unit
+    assert not zero.relative and zero.estimate == pytest.approx(100.0) and zero.change == zero.estimate
+    assert shift([1.0], [2.0, 3.0]) is None
+
+
+def test_large_samples_use_the_normal_approximation_close_to_the_exact_interval():
+    import math
+
+    from cnibench.results.stats import EXACT_PAIRS, _moses_k, u_counts
+
+    m, n = 51, 50
+    assert m * n > EXACT_PAIRS
+    k, level = _moses_k(m, n, 0.95)
+    counts, total = u_counts(m, n), math.comb(m + n, m)
+    exact = next(j for j in range(1, m * n) if 1 - 2 * sum(counts[: j + 1]) / total < 0.95)
+    assert abs(k - exact) <= 1 and level == pytest.approx(0.95, abs=0.002)
+
+
+def test_paired_ratio_of_real_egress_and_baseline_repetitions(data_dir):
+    from cnibench.results.model import read_results
+    from cnibench.results.stats import paired_ratio
+
+    run = read_results(data_dir / "results" / "netns-hostgw-vxlan.json")
+    by = {(s.cni, s.scenario, s.repetition): s.throughput_bps for s in run.samples}
+    pairs = [(by[("vxlan", "egress", k)], by[("vxlan", "egress-baseline", k)]) for k in (1, 2)]
+    ratio = paired_ratio(pairs)
+    assert ratio.ratios == (pairs[0][0] / pairs[0][1], pairs[1][0] / pairs[1][1])
+    assert ratio.interval.level == 0.5 and ratio.too_few and ratio.inconclusive  # 2 pairs: no 95 % interval
+    six = paired_ratio([(0.85, 1.0), (0.86, 1.0), (0.84, 1.0), (0.88, 1.0), (0.83, 1.0), (0.87, 1.0)])
+    assert not six.too_few and not six.inconclusive and six.interval.level == pytest.approx(1 - 2 / 64)
+    straddles = paired_ratio([(0.95, 1.0), (1.02, 1.0), (0.97, 1.0), (1.01, 1.0), (0.9, 1.0), (0.99, 1.0)])
+    assert not straddles.too_few and straddles.inconclusive  # its interval contains 1
+    assert paired_ratio([(1.0, 0.0)]) is None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_tied_permutation_p_counts_every_split_like_the_brute_force(seed):
+    import random
+
+    from cnibench.results.stats import tied_permutation_p
+
+    rng = random.Random(seed)
+    m, n = rng.randint(2, 7), rng.randint(2, 7)
+    a, b = [rng.randint(0, 4) for _ in range(m)], [rng.randint(1, 5) for _ in range(n)]
+    for alternative in ("two-sided", "less", "greater"):
+        assert tied_permutation_p(a, b, alternative) == pytest.approx(_brute_force_p(a, b, alternative))
+
+
+def test_large_tied_samples_are_exact_and_fast():
+    """11 vs 11 integer counts (705,432 splits) and 40 vs 40 (10^23): exact, in well under a second each, where
+    SciPy's permutation_test enumerates splits one by one (18 s at 10 vs 10); the 705,432 splits enumerated here
+    agree to the last digit."""
+    import itertools
+    import time
+
+    import numpy as np
+    from scipy.stats import mannwhitneyu, rankdata
+
+    from cnibench.results.stats import EXACT_VALUES, mann_whitney
+
+    a, b = [0, 1, 1, 2, 3, 3, 4, 5, 5, 6, 7], [3, 4, 5, 5, 6, 7, 7, 8, 9, 9, 10]
+    mann_whitney([1, 1, 2], [2, 3, 3])  # SciPy imported before the clock starts
+    start = time.perf_counter()
+    p = mann_whitney(a, b)
+    wide = mann_whitney([i % 9 for i in range(40)], [(i + 2) % 11 for i in range(40)])
+    assert time.perf_counter() - start < 2.0
+    ranks = rankdata([*a, *b])
+    sums = ranks[np.array(list(itertools.combinations(range(22), 11)), dtype=np.int8)].sum(axis=1)
+    observed = ranks[:11].sum()
+    tails = (sums <= observed + 1e-9).mean(), (sums >= observed - 1e-9).mean()
+    assert p == pytest.approx(2 * min(tails), rel=1e-12) and p == pytest.approx(0.0047573685)
+    assert p < mannwhitneyu(a, b, method="asymptotic").pvalue  # the approximation is conservative here
+    assert wide == pytest.approx(mannwhitneyu([i % 9 for i in range(40)], [(i + 2) % 11 for i in range(40)],
+                                              method="asymptotic").pvalue, rel=0.05)  # fmt: skip
+    beyond = [i % 7 for i in range(EXACT_VALUES)], [i % 5 for i in range(2)]
+    assert mann_whitney(*beyond) == pytest.approx(mannwhitneyu(*beyond, method="asymptotic").pvalue)

@@ -49,8 +49,9 @@ def test_a_stored_run_is_found_through_a_run_directory_named_beside_it(elsewhere
     """compare A B with A a run directory and B a stored run id: B is looked up in A's store (it used to be
     ./results/cnibench.db, whatever --results-dir the run had)."""
     other = _ingress_run(elsewhere)
-    assert cli.main(["compare", f"elsewhere/{EGRESS_RUN}", other]) == 0
-    assert f"-> {other} (B)" in capsys.readouterr().out
+    assert cli.main(["compare", f"elsewhere/{EGRESS_RUN}", other]) == 1  # found; its egress trials are missing
+    out = capsys.readouterr().out
+    assert f"-> {other} (B)" in out and "REGRESSION: hostgw egress: in A (2 of 2 ok), missing from B" in out
     assert cli.main(["export", "elsewhere/latest", other, "--csv"]) == 0
     rows = capsys.readouterr().out.splitlines()
     assert {row.split(",")[0] for row in rows[1:]} == {EGRESS_RUN, other}
@@ -87,7 +88,7 @@ def test_cnibench_db_beats_the_run_directory_and_db_beats_both(elsewhere, monkey
     other = _ingress_run(elsewhere)
     assert cli.main(["compare", f"elsewhere/{EGRESS_RUN}", other]) == 2
     assert f"no run {other!r} in {empty}" in capsys.readouterr().err
-    assert cli.main(["compare", f"elsewhere/{EGRESS_RUN}", other, "--db", "elsewhere/cnibench.db"]) == 0
+    assert cli.main(["compare", f"elsewhere/{EGRESS_RUN}", other, "--db", "elsewhere/cnibench.db"]) == 1  # found
     assert locate_store(runs=[f"elsewhere/{EGRESS_RUN}"]) == empty
     monkeypatch.delenv("CNIBENCH_DB")
     assert locate_store(runs=["nothing-here", f"elsewhere/{EGRESS_RUN}"]).samefile(elsewhere / "cnibench.db")

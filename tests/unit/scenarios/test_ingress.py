@@ -6,25 +6,22 @@ from pathlib import Path
 import pytest
 
 from cnibench.scenarios import ingress
+from cnibench.scenarios.ingress import INGRESS
 from cnibench.spec import default_spec_data, parse_spec
 
 
 def _spec(**settings):
     data = default_spec_data()
     data["scenarios"]["ingress"] = settings
-    return parse_spec(data).scenarios.ingress
+    return INGRESS.settings_of(parse_spec(data))
 
 
 def _runs(tmp_path: Path, **settings):
     spec = _spec(**settings)
-    return ingress.plan_runs(
-        spec,
-        cni="hostgw",
-        repetitions=2,
-        run_dir=tmp_path,
-        client_netns="cnib0000-client",
-        backends=ingress.backend_names(spec.backends),
-    )
+    return INGRESS.repetitions(
+        spec, cni="hostgw", numbers=range(1, 3), run_dir=tmp_path, backends=ingress.backend_names(spec.backends),
+        netns="cnib0000-client",
+    )  # fmt: skip
 
 
 def test_placement_spreads_backends_over_workers():
@@ -38,18 +35,18 @@ def test_placement_spreads_backends_over_workers():
 
 
 def test_target_url():
-    assert ingress.target_url(_spec()) == "http://172.18.0.254/echo"
-    assert ingress.target_url(_spec(port=8000, path="/x/y", lb_ip="172.18.0.100")) == "http://172.18.0.100:8000/x/y"
+    assert _spec().target_url == "http://172.18.0.254/echo"
+    assert _spec(port=8000, path="/x/y", lb_ip="172.18.0.100").target_url == "http://172.18.0.100:8000/x/y"
 
 
 def test_plan_runs(tmp_path):
     script, runs = _runs(tmp_path, vus=7, duration=5)
     assert 'const TARGET = __ENV.CNIBENCH_TARGET || "http://172.18.0.254/echo";' in script
     assert [r.repetition for r in runs] == [1, 2]
-    assert runs[0].artifact.endswith("raw/hostgw/ingress/rep-01.k6-summary.json")
-    assert runs[0].command["argv"][-1].endswith("rendered/hostgw/ingress/load.js")
-    assert runs[0].command["stdout"].endswith("rep-01.k6.log")
-    assert runs[0].command["timeout"] == 5 + ingress.TIMEOUT_MARGIN
+    assert str(runs[0].artifact).endswith("raw/hostgw/ingress/rep-01.k6-summary.json")
+    assert runs[0].command.argv[-1].endswith("rendered/hostgw/ingress/load.js")
+    assert str(runs[0].command.stdout).endswith("rep-01.k6.log")
+    assert runs[0].command.timeout_s == 5 + ingress.TIMEOUT_MARGIN
 
 
 def _place(data_dir, run, name):
@@ -60,7 +57,7 @@ def _place(data_dir, run, name):
 def test_sample_from_a_real_summary(tmp_path, data_dir):
     _, runs = _runs(tmp_path)
     _place(data_dir, runs[0], "l4-hostgw-reuse.json")
-    sample = ingress.make_sample(runs[0], run_dir=tmp_path, started_at=1.0, ended_at=5.0)
+    sample = INGRESS.make_sample(runs[0], run_dir=tmp_path, started_at=1.0, ended_at=5.0)
     assert sample.status == "ok" and sample.backends_seen == 3 and sample.backends_expected == 3
     hits = list(sample.backend_hits.values())
     assert sample.max_min_ratio == pytest.approx(max(hits) / min(hits))
@@ -71,14 +68,14 @@ def test_sample_from_a_real_summary(tmp_path, data_dir):
 def test_failed_requests_fail_the_repetition(tmp_path, data_dir):
     _, runs = _runs(tmp_path)
     _place(data_dir, runs[0], "refused-thresholds-crossed.json")
-    sample = ingress.make_sample(
+    sample = INGRESS.make_sample(
         runs[0], run_dir=tmp_path, started_at=1.0, ended_at=5.0, failure="exit code 99: thresholds crossed"
     )
     assert sample.status == "failed"
     assert sample.error == "100.00% of requests failed, above max_failed_rate 0.00%"
     assert sample.max_failed_rate == 0.0
     assert sample.backends_seen == 0 and sample.jain_fairness is None and sample.max_min_ratio is None
-    missing = ingress.make_sample(
+    missing = INGRESS.make_sample(
         runs[1], run_dir=tmp_path, started_at=1.0, ended_at=5.0, failure="exit code 107: script error"
     )
     assert missing.status == "failed" and missing.error == "exit code 107: script error"
@@ -89,7 +86,7 @@ def test_failed_requests_are_judged_without_k6s_thresholds(tmp_path, data_dir):
     _, runs = _runs(tmp_path)
     Path(runs[0].artifact).parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(data_dir / "cases" / "parsers" / "k6-no-thresholds-all-failed.json", runs[0].artifact)
-    sample = ingress.make_sample(runs[0], run_dir=tmp_path, started_at=1.0, ended_at=5.0)
+    sample = INGRESS.make_sample(runs[0], run_dir=tmp_path, started_at=1.0, ended_at=5.0)
     assert sample.status == "failed" and sample.failed_rate == 1.0
     assert sample.error == "100.00% of requests failed, above max_failed_rate 0.00%"
 
@@ -97,9 +94,9 @@ def test_failed_requests_are_judged_without_k6s_thresholds(tmp_path, data_dir):
 def test_a_failed_rate_within_the_threshold_is_ok(tmp_path, data_dir):
     _, runs = _runs(tmp_path, max_failed_rate=1.0)
     _place(data_dir, runs[0], "refused-thresholds-crossed.json")
-    assert ingress.make_sample(runs[0], run_dir=tmp_path, started_at=1.0, ended_at=5.0).status == "ok"
+    assert INGRESS.make_sample(runs[0], run_dir=tmp_path, started_at=1.0, ended_at=5.0).status == "ok"
 
 
 def test_k6_runs_in_a_controlled_environment(tmp_path):
     _, runs = _runs(tmp_path)
-    assert runs[0].command["unset_env"] == ["K6_"]
+    assert runs[0].command.unset_env == ("K6_",)

@@ -5,8 +5,8 @@ import subprocess
 
 import pytest
 
-from cnibench.doctor import tool_path
 from cnibench.errors import MeasurementError
+from cnibench.proc import tool_path
 from cnibench.tools import k6
 
 BACKENDS = ["echo-1", "echo-2", "echo-3"]
@@ -136,7 +136,7 @@ def test_other_trend_statistics_are_named(data_dir):
 def test_k6_runs_without_the_users_k6_variables(tmp_path, monkeypatch):
     """The real k6 with K6_NO_THRESHOLDS and K6_SUMMARY_TREND_STATS in our environment: removed, the summary has
     every statistic and the threshold is evaluated (k6 exits 99 against a port where nothing listens)."""
-    from cnibench.platforms.netns.process import exec_to_file
+    from cnibench.spawn import exec_to_file
 
     script = tmp_path / "load.js"
     script.write_text(

@@ -1,134 +1,188 @@
-"""The aks platform's run-time parts behind the collection's modules: the kubeconfig out of Terraform's state into a
-private file, and ``terraform destroy`` after a crash. Credentials never pass through return values or logs."""
+"""The aks platform: an AKS cluster per CNI by Terraform (``network_plugin = "none"``: bring your own CNI) behind
+Azure's standard LoadBalancer, destroyed after its trials. It costs money: ``run`` says what it creates and asks
+first."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
-from cnibench.errors import PlatformError
-from cnibench.proc import CommandError, run
+from cnibench.errors import PrerequisiteError
+from cnibench.platforms import PLATFORMS
+from cnibench.platforms.kube.azure import destroy_run
+from cnibench.platforms.kube.base import KubePlatform
+from cnibench.platforms.kube.cnis.base import AksValues
+from cnibench.platforms.kube.prerequisites import aks_checks
+from cnibench.platforms.kube.settings import AKS_RESERVED, AksSettings, KubernetesSettings, aks_settings
+from cnibench.spec.base import FieldError
 
-KUBECONFIG_OUTPUT = "kube_config"
-#: The subscription a run bills, pinned in its private state directory (Terraform reads ARM_SUBSCRIPTION_ID).
-SUBSCRIPTION_FILE = "azure-subscription"
+if TYPE_CHECKING:
+    from cnibench.doctor import Check
+    from cnibench.plan import Plan
+    from cnibench.platforms.kube.cnis.base import Cni
+    from cnibench.platforms.kube.scenarios.base import ClusterBuild
+    from cnibench.platforms.kube.settings import KubernetesSettingsBase
+    from cnibench.spec import Spec
 
-
-@dataclass(frozen=True)
-class Subscription:
-    """An Azure subscription: its id (never printed), its name (None when it cannot be looked up) and where cnibench
-    took it from."""
-
-    id: str
-    name: str | None
-    source: str
-
-
-def resolve_subscription(spec_id: str | None = None, *, environ: Mapping[str, str] | None = None) -> Subscription:
-    """The subscription a run bills: the spec's ``aks.subscription_id``, else ``ARM_SUBSCRIPTION_ID``, else the Azure
-    CLI's selected one (``az account show``). azurerm 4.x requires one (terraform-provider-azurerm PR #26621);
-    its own fallback to the CLI's (PR #30251, azurerm 4.60) happens at each plan, so a later ``az account set``
-    would send ``terraform destroy`` to another subscription: cnibench resolves it once and passes it to apply and
-    destroy. Raises PlatformError when there is none."""
-    env = os.environ if environ is None else environ
-    az = shutil.which("az")
-    if spec_id:
-        chosen, source = spec_id, "aks.subscription_id in the spec"
-    elif env.get("ARM_SUBSCRIPTION_ID"):
-        chosen, source = env["ARM_SUBSCRIPTION_ID"], "ARM_SUBSCRIPTION_ID"
-    elif env.get("ARM_CLIENT_ID"):  # a service principal: azurerm does not fall back to the CLI's subscription
-        raise PlatformError(
-            "ARM_CLIENT_ID is set but ARM_SUBSCRIPTION_ID is not (Terraform cannot tell the subscription)"
-        )
-    elif az is None:
-        raise PlatformError("no subscription: az not found, ARM_SUBSCRIPTION_ID and aks.subscription_id not set")
-    else:
-        account = _az_account(az, None)
-        if account is None or not account.get("id"):
-            raise PlatformError("no subscription selected in the Azure CLI (az account show failed)")
-        return Subscription(str(account["id"]), account.get("name"), "the Azure CLI's selected subscription")
-    account = _az_account(az, chosen) if az else None
-    return Subscription(chosen, account.get("name") if account else None, source)
+#: The Terraform module of the aks platform, shipped in the package (copied into a private working directory).
+AKS_MODULE = Path(str(resources.files("cnibench") / "terraform" / "aks"))
 
 
-def _az_account(az: str, subscription: str | None) -> dict[str, Any] | None:
-    argv = [az, "account", "show", "--output", "json", *(["--subscription", subscription] if subscription else [])]
-    try:
-        data = json.loads(run(argv, timeout=60).stdout)
-    except (CommandError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+def aks_tfvars(spec: Spec, infix: str) -> dict[str, Any]:
+    """terraform.tfvars.json for one CNI's cluster: every key is a variable of terraform/aks (a test checks it)."""
+    aks = aks_settings(spec)
+    return {
+        "resource_group_location": aks.location,
+        "common_infix": infix,
+        "vm_type": aks.vm_type,
+        "node_count": aks.node_count,
+        "username": aks.username,
+    }
 
 
-def pin_subscription(state_dir: Path, spec_id: str | None = None) -> Subscription:
-    """The run's subscription, resolved once and kept in ``state_dir`` (mode 0600) for its apply, destroy and a
-    later ``cnibench clean``; a run's second cluster reads it back. Returns it (only its name is ever shown)."""
-    path = state_dir / SUBSCRIPTION_FILE
-    if path.exists():
-        return Subscription(path.read_text(encoding="utf-8").strip(), None, "pinned for this run")
-    subscription = resolve_subscription(spec_id)
-    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(subscription.id + "\n")
-    return subscription
-
-
-def pinned_subscription(state_dir: Path) -> dict[str, str]:
-    """``ARM_SUBSCRIPTION_ID`` for Terraform from the run's pinned subscription (nothing if none was pinned)."""
-    path = state_dir / SUBSCRIPTION_FILE
-    try:
-        return {"ARM_SUBSCRIPTION_ID": path.read_text(encoding="utf-8").strip()}
-    except OSError:
-        return {}
-
-
-def write_kubeconfig(project_path: str | Path, dest: str | Path) -> None:
-    """``terraform output -raw kube_config`` into ``dest`` (mode 0600, created so: never readable by others)."""
-    try:
-        proc = run(["terraform", f"-chdir={project_path}", "output", "-raw", KUBECONFIG_OUTPUT], timeout=120)
-    except CommandError as exc:
-        # the output itself is never in the message: only the command and Terraform's complaint
-        raise PlatformError(f"terraform output {KUBECONFIG_OUTPUT} failed (exit code {exc.returncode})") from None
-    if not proc.stdout.strip():
-        raise PlatformError(f"terraform output {KUBECONFIG_OUTPUT} is empty")
-    path = Path(dest)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(proc.stdout)
-    path.chmod(0o600)
-
-
-def destroy(work_dir: Path, resource_group: str | None = None) -> str:
-    """``terraform destroy`` in a working directory left by a run; raises with exactly what to delete by hand.
-
-    It runs in its own session: a second Ctrl-C at the terminal must not cut the destroy short."""
-    print(
-        f"cnibench: terraform destroy of {resource_group or work_dir} (Azure takes several minutes)",
-        file=sys.stderr,
-        flush=True,
+class AksPlatform(KubePlatform):
+    name: ClassVar[str] = "aks"
+    description: ClassVar[str] = "an AKS cluster per CNI by Terraform (bring your own CNI); it costs money"
+    sections: ClassVar[dict[str, type[Any]]] = {"kubernetes": KubernetesSettings, "aks": AksSettings}
+    cluster_s: ClassVar[float] = 1500.0  # create and destroy take minutes each
+    teardown_s: ClassVar[float] = 600.0  # terraform destroy
+    no_kube_proxy_replacement: ClassVar[str | None] = (
+        "the clusters cnibench's Terraform module creates keep AKS's kube-proxy (disabling it is an AKS preview, "
+        "KubeProxyConfigurationPreview, that azurerm does not configure)"
     )
-    try:
-        run(
-            ["terraform", f"-chdir={work_dir}", "destroy", "-auto-approve", "-input=false", "-no-color"],
-            timeout=3600,
-            env={
-                "TF_PLUGIN_CACHE_DIR": str(work_dir.parent.parent / "terraform-plugins"),
-                **pinned_subscription(work_dir.parent),
-            },
-            new_session=True,
+    load_balancer_assigns: ClassVar[str | None] = "Azure's LoadBalancer"
+    no_external_server: ClassVar[str | None] = (
+        "the thesis runs the ingress scenario on AKS, and cnibench has no external iperf3 server there (use kind, "
+        "or kubeconfig with a server you can reach)"
+    )
+    recorded_tools: ClassVar[dict[str, list[str]]] = {"terraform": ["terraform", "version"]}
+    leftover_what: ClassVar[str] = "its AKS clusters (terraform destroy)"
+
+    # ---- the spec -------------------------------------------------------------------------------------------------
+    @classmethod
+    def check_platform(cls, spec: Spec) -> None:
+        """What cannot run on AKS is refused before anything is created."""
+        if "node_image" in spec.section("kubernetes").model_fields_set:
+            raise FieldError(("kubernetes", "node_image"), "only on kind")
+        for reserved in AKS_RESERVED:
+            if spec.network.pod_cidr.overlaps(reserved):
+                raise FieldError(
+                    ("network", "pod_cidr"),
+                    f"{spec.network.pod_cidr} overlaps {reserved}, which AKS uses itself (services 10.0.0.0/16, "
+                    "nodes 10.224.0.0/12)",
+                )
+
+    @classmethod
+    def cni_values(
+        cls, cni: Cni, kube: KubernetesSettingsBase, spec: Spec, *, cluster: str, cni_gateway: bool
+    ) -> dict[str, Any] | None:
+        return cni.aks_values(AksValues(kube.versions.chart(cni.name), str(spec.network.pod_cidr)))
+
+    @classmethod
+    def machine_checks(cls, spec: Spec | None) -> list[Check]:
+        aks = spec.section("aks") if spec is not None else None
+        return aks_checks(aks.subscription_id if aks is not None else None)
+
+    # ---- compile hooks --------------------------------------------------------------------------------------------
+    def create_cluster(self, build: ClusterBuild, images: list[list[str]]) -> None:
+        """A cluster per CNI from the Terraform module, its kubeconfig (credentials) outside the run directory."""
+        spec, cni, v, state = build.spec, build.cni, build.vars, build.state
+        aks = aks_settings(spec)
+        infix = f"{aks.common_infix or build.prefix}{cni.name}"
+        tfvars = build.add(
+            Path("terraform") / "terraform.tfvars.json", json.dumps(aks_tfvars(spec, infix), indent=2) + "\n"
         )
-    except CommandError as exc:
-        what = f"resource group {resource_group}" if resource_group else "the resource group the run created"
-        raise PlatformError(
-            f"terraform destroy in {work_dir} failed ({exc.detail or exc.returncode}): delete {what} yourself "
-            f"(az group delete --name {resource_group or '<name>'} --yes); Terraform's state is kept there"
-        ) from None
-    return f"terraform destroy in {work_dir}"
+        v["cluster"] = None
+        v["kubeconfig"] = str(state / f"kubeconfig-{cni.name}")
+        v["context"] = None
+        terraform = {
+            "module": str(AKS_MODULE),
+            "work_dir": str(state / f"terraform-{cni.name}"),
+            "vars_file": str(tfvars),
+            "resource_group": f"rg{infix}",
+            # one download of the providers for every cluster of every run
+            "plugin_cache": str(state.parent / "terraform-plugins"),
+            "cluster_name": f"cluster{infix}",
+            # the subscription is resolved at run time and pinned there (azure.SUBSCRIPTION_FILE), not in the results
+            "state_dir": str(state),
+            "subscription_id": aks.subscription_id,
+        }
+        v["create"] = build.role("aks", terraform=terraform)
+        billed = "aks.subscription_id" if aks.subscription_id else "ARM_SUBSCRIPTION_ID, else az account show"
+        build.steps.append(
+            f"pin the subscription billed for the whole run ({billed}; `cnibench doctor --platform aks` names it) "
+            "and pass it to terraform apply and destroy as ARM_SUBSCRIPTION_ID (azurerm 4.x requires one)"
+        )
+        build.steps.append(
+            f"terraform apply (terraform/aks, {terraform['work_dir']}): resource group rg{infix} in {aks.location}, "
+            f'AKS cluster cluster{infix} with {aks.node_count} x {aks.vm_type}, network_plugin "none", standard '
+            f"LoadBalancer; kubeconfig written to {v['kubeconfig']} (mode 0600)"
+        )
+
+    def cni_install_step(self, build: ClusterBuild, values_file: Path) -> str:
+        kube, cni = build.kube, build.cni
+        return (
+            f"helm install {cni.name} {kube.versions.chart(cni.name)} with {build.shown(values_file)} (AKS "
+            f"bring-your-own-CNI, pod CIDR {build.spec.network.pod_cidr}); wait for DaemonSet {cni.agent.daemonset} "
+            f"and every node Ready (deadline {kube.ready_timeout} s)"
+            + (f"; note: {cni.aks_note}" if cni.aks_note else "")
+        )
+
+    def end_cluster(self, build: ClusterBuild, *, keep: bool) -> tuple[dict[str, str], str | None]:
+        terraform = build.vars["create"]["terraform"]
+        build.vars["teardown"] = build.role("aks", "destroy.yml", terraform=terraform)
+        build.steps.append(
+            "--keep: leave the AKS cluster running (it costs money: delete it with `cnibench clean`)"
+            if keep
+            else f"terraform destroy: resource group {terraform['resource_group']} and everything in it, also after a "
+            "failure or Ctrl-C"
+        )
+        note = (
+            f"kept AKS cluster {terraform['cluster_name']} (it costs money until deleted): kubectl --kubeconfig "
+            f"{build.vars['kubeconfig']} get nodes; delete it with `cnibench clean` (terraform destroy) or az group "
+            f"delete --name {terraform['resource_group']} --yes"
+        )
+        return {"cni": build.cni.name}, note
+
+    # ---- before and after a run -----------------------------------------------------------------------------------
+    def confirm(self, spec: Spec, plan: Plan, *, yes: bool, stdin: TextIO, out: TextIO = sys.stdout) -> bool:
+        """AKS costs money: say what will be created and ask, unless ``yes``. Without a terminal, ``--yes`` is
+        required (a script must say so explicitly); raises PrerequisiteError then."""
+        aks = aks_settings(spec)
+        cnis = sorted({t.cni for t in plan.trials}, key=spec.cnis.index)
+        print(
+            f"cnibench will create billable Azure resources in {aks.location} (one cluster per CNI, one after the "
+            "other):",
+            file=out,
+        )
+        for cni in cnis:
+            infix = aks_tfvars(spec, f"{aks.common_infix or '<run>'}{cni}")["common_infix"]
+            print(
+                f"  {cni}: resource group rg{infix}, AKS cluster cluster{infix} with {aks.node_count} x {aks.vm_type} "
+                "and a standard LoadBalancer",
+                file=out,
+            )
+        print(
+            "  each is destroyed (terraform destroy) when its trials end, also after a failure or Ctrl-C"
+            + ("; --keep: the last one stays up and keeps costing" if self.keep else ""),
+            file=out,
+        )
+        if yes:
+            return True
+        if not stdin.isatty():
+            raise PrerequisiteError("aks creates billable Azure resources: confirm with --yes (no terminal to ask)")
+        print("create them? type yes: ", end="", flush=True, file=out)
+        answer: str = stdin.readline()
+        return answer.strip().lower() == "yes"
+
+    @classmethod
+    def remove_run(cls, prefix: str, directory: Path, run_dir: str | None, *, kept: dict[str, str] | None) -> list[str]:
+        """``terraform destroy`` of the run's clusters (but the kept CNI's: a failure or Ctrl-C may have left earlier
+        CNIs' clusters, only one is kept)."""
+        return destroy_run(directory / prefix, keep_cni=(kept or {}).get("cni"))
+
+
+PLATFORMS.register(AksPlatform.name, AksPlatform)

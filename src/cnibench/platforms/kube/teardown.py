@@ -1,37 +1,25 @@
-"""Removing what a Kubernetes run created, after its playbook (which tears down in an ``always`` block) or after a
-crash (``cnibench clean``). Only what carries the run's prefix or cnibench's label is touched."""
+"""Removing what a Kubernetes run created: the playbook's teardown (its ``always`` block), and the parts the
+platforms' cleanup after a run or a crash (``cnibench clean``) use. Only what carries the run's prefix or cnibench's
+label is touched."""
 
 from __future__ import annotations
 
-import json
-import shutil
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from cnibench.doctor import tool_path
 from cnibench.errors import PlatformError
-from cnibench.platforms.kube.ops import Kubectl, existing, managed_by_cnibench
+from cnibench.platforms.kube.cnis import CNIS
+from cnibench.platforms.kube.kubectl import Kubectl, existing, managed_by_cnibench
 from cnibench.platforms.kube.render import GATEWAY_NODE_LABEL, MANAGED_BY
-from cnibench.platforms.netns import state as run_state
-from cnibench.proc import CommandError, run
-
-#: Cluster-wide kinds cnibench may create (the namespace holds the rest).
-CLUSTER_KINDS = (
-    "gatewayclasses.gateway.networking.k8s.io",
-    "ciliumegressgatewaypolicies.cilium.io",
-    "egresses.crd.antrea.io",
-    "externalippools.crd.antrea.io",
-)
+from cnibench.proc import CommandError, run, tool_path
 
 
-@dataclass(frozen=True)
-class KubeLeftover:
-    prefix: str
-    state_file: Path
-    owner_alive: bool
-    run_dir: str | None
-    data: dict[str, Any]
+def cluster_kinds() -> tuple[str, ...]:
+    """Cluster-wide kinds cnibench may create (the namespace holds the rest): GatewayClasses and what each CNI's
+    descriptor declares (its egress policy objects)."""
+    kinds = ["gatewayclasses.gateway.networking.k8s.io"]
+    for cni in CNIS.values():
+        kinds += [kind for kind in cni.cluster_kinds if kind not in kinds]
+    return tuple(kinds)
 
 
 def kind_clusters(prefix: str) -> list[str]:
@@ -88,7 +76,7 @@ def remove_from_cluster(kubectl: Kubectl) -> list[str]:
     if namespace is not None and managed_by_cnibench(namespace):  # never a namespace cnibench did not create
         out = run(kubectl.argv("delete", "namespace", kubectl.namespace, "--wait=true", namespaced=False), timeout=600)
         removed += [line for line in out.stdout.splitlines() if line.strip()]
-    for kind in CLUSTER_KINDS:
+    for kind in cluster_kinds():
         try:
             out = run(kubectl.argv("delete", kind, "-l", label, "--ignore-not-found", namespaced=False), timeout=120)
         except CommandError as exc:
@@ -152,126 +140,13 @@ def teardown(
     return removed
 
 
-def cleanup(
-    prefix: str,
-    *,
-    platform: str,
-    keep: bool,
-    directory: Path,
-    kept_cluster: str | None = None,
-    kept_cni: str | None = None,
-) -> list[str]:
-    """After a run: remove what the playbook's teardown may have left (after Ctrl-C it did not run), then forget the
-    run. With ``keep`` nothing of an existing cluster is touched, and of kind only ``kept_cluster`` stays, with its
-    state (``cnibench clean`` deletes it later)."""
-    path = run_state.state_file(prefix, directory)
-    data = run_state.read_state(path)
-    removed: list[str] = []
-    if keep:
-        try:
-            if platform == "kind":
-                removed = remove_kind(prefix, keep_cluster=kept_cluster)
-            elif platform == "aks":  # a failure or Ctrl-C may have left earlier CNIs' clusters: only one is kept
-                removed = destroy_aks(directory / prefix, keep_cni=kept_cni)
-        except CommandError as exc:
-            raise PlatformError(f"could not remove what the run created: {exc}") from None
-        shutil.rmtree(directory / prefix / "images", ignore_errors=True)  # kind's preloaded images: not needed now
-        return removed
-    try:
-        if platform == "kind":
-            removed = remove_kind(prefix)
-        elif platform == "aks":
-            removed = destroy_aks(directory / prefix)
-        elif data.get("run_dir") and (Path(str(data["run_dir"])) / "spec.yaml").exists():
-            # after Ctrl-C the playbook's teardown did not run: cnibench's objects are still there
-            removed = remove_from_cluster(kubectl_of_run(str(data["run_dir"])))
-    except CommandError as exc:
-        raise PlatformError(f"could not remove what the run created: {exc}") from None
-    shutil.rmtree(directory / prefix, ignore_errors=True)  # kind's kubeconfigs: credentials
-    run_state.remove_state(path)
-    return removed
-
-
-def destroy_aks(state: Path, *, keep_cni: str | None = None) -> list[str]:
-    """``terraform destroy`` in every working directory of the run whose state still holds resources (but the kept
-    CNI's). A state that cannot be read is not taken for "nothing there": the directory stays, with an error."""
-    from cnibench.platforms.kube import aks
-
-    removed: list[str] = []
-    for work in sorted(state.glob("terraform-*")):
-        if keep_cni is not None and work.name == f"terraform-{keep_cni}":
-            continue
-        path = work / "terraform.tfstate"
-        if not path.exists():
-            if (work / "errored.tfstate").exists():
-                raise PlatformError(
-                    f"{work}: Terraform could not save its state (errored.tfstate): check the resource group by hand"
-                )
-            continue  # never applied
-        try:
-            tfstate = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise PlatformError(
-                f"{path}: unreadable Terraform state ({exc}): check the resource group by hand"
-            ) from None
-        if not tfstate.get("resources"):
-            continue  # already destroyed
-        try:
-            infix = json.loads((work / "terraform.tfvars.json").read_text(encoding="utf-8"))["common_infix"]
-        except (OSError, ValueError, KeyError):
-            infix = None
-        removed.append(aks.destroy(work, f"rg{infix}" if infix else None))
-    return removed
-
-
 def kubectl_of_run(run_dir: str | None) -> Kubectl:
     """kubectl for the cluster of a kubeconfig run, from the spec stored in its run directory."""
+    from cnibench.platforms.kube.settings import kube_settings
     from cnibench.spec import load_spec
 
     if not run_dir or not (Path(run_dir) / "spec.yaml").exists():
         raise PlatformError("its run directory (with spec.yaml) is gone: delete namespace cnibench by hand")
     spec, _ = load_spec(Path(run_dir) / "spec.yaml")
-    kube = spec.kube
+    kube = kube_settings(spec)
     return Kubectl(str(Path(kube.kubeconfig).expanduser()) if kube.kubeconfig else None, kube.context, kube.namespace)
-
-
-def clean_leftover(item: KubeLeftover, directory: Path) -> list[str]:
-    """``cnibench clean``: what a dead Kubernetes run left (its playbook's teardown never ran)."""
-    from cnibench.proc import terminate
-
-    playbook = item.data.get("playbook") or {}
-    if run_state.same_process(playbook.get("pid"), playbook.get("start")):
-        terminate([int(playbook["pid"])])
-    removed: list[str] = []
-    try:
-        if item.data.get("platform") == "kubeconfig":
-            removed = remove_from_cluster(kubectl_of_run(item.run_dir))
-        elif item.data.get("platform") == "aks":
-            removed = destroy_aks(directory / item.prefix)
-        else:
-            removed = remove_kind(item.prefix)
-    except CommandError as exc:
-        raise PlatformError(str(exc)) from None
-    shutil.rmtree(directory / item.prefix, ignore_errors=True)
-    run_state.remove_state(item.state_file)
-    return removed
-
-
-def find_leftovers(directory: Path) -> list[KubeLeftover]:
-    out: list[KubeLeftover] = []
-    try:
-        paths = sorted(directory.glob("cnib*.json"))
-    except OSError:  # not ours to read (another user's home): no run of ours can be there
-        return out
-    for path in paths:
-        data = run_state.read_state(path)
-        out.append(
-            KubeLeftover(
-                prefix=str(data.get("prefix") or path.stem),
-                state_file=path,
-                owner_alive=run_state.owner_alive(data),
-                run_dir=data.get("run_dir"),
-                data=data,
-            )
-        )
-    return out

@@ -1,1 +1,3 @@
-"""The embedded platform: a cluster of Linux network namespaces on one machine (no Docker, no Kubernetes)."""
+"""The netns platform (network namespaces on this machine)."""
+
+from cnibench.platforms.netns import platform as _platform  # noqa: F401 - registers the platform

@@ -9,13 +9,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cnibench import runstate as run_state
 from cnibench.errors import PlatformError
-from cnibench.platforms.netns import state as run_state
 from cnibench.platforms.netns.render import Bundle, Step
 from cnibench.platforms.netns.topology import PREFIX_RE
 from cnibench.proc import CommandError, descendants, run, terminate
+from cnibench.spawn import NETNS_DIR
 
-NETNS_DIR = Path("/run/netns")
 STEP_TIMEOUT = 30.0
 
 
@@ -206,7 +206,7 @@ def find_leftovers(state_dir: Path = run_state.STATE_DIR) -> list[Leftover]:
             prefix=prefix,
             namespaces=[n for n in data.get("namespaces", []) if (NETNS_DIR / n).exists()],
             state_file=path,
-            owner_alive=run_state.owner_alive(data),
+            owner_alive=run_state.state_owner_alive(data),
             run_dir=data.get("run_dir"),
         )
     for name in list_namespaces():

@@ -1,356 +1,297 @@
-"""The netns platform: compile a plan into rendered bundles and the playbook's extra vars; run bookkeeping."""
+"""The netns platform: nodes and pods as network namespaces on this machine, a datapath per CNI (``hostgw``,
+``vxlan``: kernel baselines), real servers. Compiles a plan into rendered bundles and the playbook's variables."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
-import shlex
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import yaml
 
-from cnibench.doctor import Check, netns_checks, tool_path
+from cnibench import doctor
+from cnibench import runstate as run_state
+from cnibench.estimate import Priors
 from cnibench.metrics import prometheus as prom
-from cnibench.plan import Plan
-from cnibench.platforms.base import Compiled, Renderable
+from cnibench.metrics import queries
+from cnibench.plan import OVERHEAD_PER_REPETITION_S
+from cnibench.platforms import PLATFORMS
+from cnibench.platforms.base import Compiled, Leftover, MetricsCollector, Platform, Renderable
+from cnibench.platforms.files import Files
 from cnibench.platforms.netns import ops
-from cnibench.platforms.netns import state as run_state
-from cnibench.platforms.netns.render import render_cluster, render_egress_policy, render_loadbalancer
-from cnibench.platforms.netns.topology import VXLAN_PORT, Topology, build_topology, new_prefix, node_names
-from cnibench.scenarios import egress, ingress
-from cnibench.scenarios.base import PlannedRun
-from cnibench.spec import DEFAULT_EXTERNAL_CIDR, Spec
-from cnibench.tools import iperf3, nginx
+from cnibench.platforms.netns.addresses import DEFAULT_EXTERNAL_CIDR, AddressPlan
+from cnibench.platforms.netns.datapaths import DATAPATHS
+from cnibench.platforms.netns.render import render_cluster, render_network
+from cnibench.platforms.netns.scenarios import ADAPTERS
+from cnibench.platforms.netns.scenarios.base import DAEMON_START_TIMEOUT, ClusterBuild, NetnsAdapter, resolved
+from cnibench.platforms.netns.topology import Topology, build_topology, new_prefix, node_names
+from cnibench.scenarios import SCENARIOS
+from cnibench.spec.base import FieldError
+
+if TYPE_CHECKING:
+    from cnibench.doctor import Check
+    from cnibench.plan import Plan
+    from cnibench.repetition import Repetition
+    from cnibench.results.model import Sample
+    from cnibench.spec import Spec
 
 PLAYBOOK = "netns.yml"
-DAEMON_START_TIMEOUT = 10.0
 METRICS_READY_TIMEOUT = 30.0
+# Priors of the time estimate, measured on 2 shared CPUs (tests/data/ansible/netns-default-2x2x4s, seconds):
+#: building a fresh cluster and starting every scenario's servers (1.3-1.7 s without metrics)
+CLUSTER_BUILD_S = 1.5
+#: a cluster's build waiting until Prometheus has scraped its nodes (about one scrape interval)
+METRICS_READY_S = 1.0
+#: the run's first cluster waits longer: Prometheus 2.42 hands its first targets to the scrapers after its discovery
+#: manager's 5 s update throttle (measured: 5.6 s for the first cluster's build, 1.7-2.2 s for the others)
+FIRST_SCRAPE_S = 3.5
+#: the teardown after a cluster's last repetition (0.9-1.5 s)
+TEARDOWN_S = 1.2
+#: from one scenario's last repetition to the next one's first on the same cluster (an included task file)
+TRIAL_GAP_S = 0.2
+#: a repetition's node metrics, queried in the background while the next one runs (the CPU it takes)
+METRICS_PER_REPETITION_S = 0.4
 
 
-def topology_for(spec: Spec, cni: str, prefix: str, scenarios: set[str]) -> Topology:
+def adapter(scenario: str) -> NetnsAdapter[Any]:
+    return ADAPTERS.get(scenario)
+
+
+def address_plan(spec: Spec) -> AddressPlan:
+    """The spec's one address plan (the external network is a scenario's, when one has it)."""
+    external = ipaddress.IPv4Network(DEFAULT_EXTERNAL_CIDR)
+    for name in reversed(spec.scenarios.enabled()):
+        external = getattr(spec.scenarios.get(name), "external_cidr", None) or external
+    return AddressPlan(spec.network.node_cidr, spec.network.pod_cidr, external, spec.nodes.workers)
+
+
+def topology_for(spec: Spec, cni: str, prefix: str, trials: set[str]) -> Topology:
     """The cluster one CNI's trials run on: nodes from the spec, pods from the scenarios that run."""
     names = node_names(spec.nodes.workers)
     workers, gateway = names[1:], names[1]
     pods: list[tuple[str, str]] = []
-    eg = spec.scenarios.egress
-    if eg is not None and scenarios & set(egress.TRIALS):
-        pods.append((egress.CLIENT_POD, egress.client_node(workers, gateway)))
-    ing = spec.scenarios.ingress
-    with_ingress = ing is not None and ingress.NAME in scenarios
-    if ing is not None and with_ingress:
-        pods += ingress.placement(ing.backends, workers)
+    client = spec.metrics.enabled  # the host in front of the cluster: Prometheus, and a load generator
+    for name in spec.scenarios.enabled():
+        if not trials & set(SCENARIOS.get(name).trials):
+            continue
+        settings = spec.scenarios.get(name)
+        pods += adapter(name).pods(settings, workers, gateway)
+        client = client or adapter(name).needs_client(settings)
+    plan = address_plan(spec)
     return build_topology(
         prefix=prefix,
         datapath=cni,
         workers=spec.nodes.workers,
-        node_cidr=str(spec.network.node_cidr),
-        pod_cidr=str(spec.network.pod_cidr),
-        external_cidr=str(eg.external_cidr) if eg is not None else DEFAULT_EXTERNAL_CIDR,
+        node_cidr=str(plan.node_cidr),
+        pod_cidr=str(plan.pod_cidr),
+        external_cidr=str(plan.external_cidr),
         pods=pods,
-        client=with_ingress or spec.metrics.enabled,  # the host in front of the cluster: k6 and Prometheus
+        client=client,
     )
 
 
-@dataclass
-class _Cluster:
-    """One CNI's part of the compiled run, collected while compiling."""
+class NetnsPlatform(Platform):
+    name: ClassVar[str] = "netns"
+    family: ClassVar[str] = "netns"
+    description: ClassVar[str] = "nodes and pods as network namespaces on this machine (root; no Docker)"
+    #: A fresh cluster costs well under 2 s here: two rounds (ABBA) by default.
+    default_rounds: ClassVar[int] = 2
+    pairs_trials: ClassVar[bool] = True
 
-    cni: str
-    topo: Topology
-    rendered: Path
-    daemons: list[dict[str, Any]]
-    trials: list[dict[str, Any]]
-    steps: list[str]
-    metrics: dict[str, Any] | None = None
+    @classmethod
+    def cnis(cls) -> tuple[str, ...]:
+        return DATAPATHS.names()
 
-    def finish(self, runs: list[PlannedRun], spec: Spec) -> list[PlannedRun]:
-        """The runs as they will execute: tools by absolute path, the metrics query after each one."""
-        out = [replace(run, command={**run.command, "argv": _resolved(run.command["argv"])}) for run in runs]
-        if self.metrics is not None:
-            out = [_with_metrics(run, self.metrics, spec) for run in out]
-        return out
+    @classmethod
+    def resolve(cls, spec: Spec) -> Spec:
+        plan = address_plan(spec)
+        updates = {}
+        for name in spec.scenarios.enabled():
+            if name in ADAPTERS:
+                updates[name] = adapter(name).resolve(spec.scenarios.get(name), plan)
+        scenarios = spec.scenarios.model_copy(update=updates)
+        return super().resolve(spec.model_copy(update={"scenarios": scenarios}))
 
+    @classmethod
+    def check(cls, spec: Spec) -> None:
+        super().check(spec)
+        plan = address_plan(spec)
+        plan.check()
+        for name in spec.scenarios.enabled():
+            if name not in ADAPTERS:
+                raise FieldError(("scenarios", name), f"not on {cls.name}: no adapter deploys it there")
+            adapter(name).check(spec.scenarios.get(name), spec, plan)
 
-class NetnsPlatform:
-    name = "netns"
+    @classmethod
+    def prerequisites(cls, spec: Spec | None) -> list[Check]:
+        apt, pip = doctor.APT, doctor.PIP
+        checks = [
+            doctor.check_privileges(),
+            doctor.check_tool("ip", f"{apt} iproute2", what="ip (iproute2)"),
+            doctor.check_tool("bridge", f"{apt} iproute2", what="bridge (iproute2)"),
+            doctor.check_tool("nft", f"{apt} nftables"),
+            doctor.check_tool("sysctl", f"{apt} procps"),
+            doctor.check_tool("ansible-playbook", f"{pip} ansible-core (in cnibench's venv)"),
+            doctor.check_module("ansible_runner", f"{pip} ansible-runner (in cnibench's venv)"),
+        ]
+        names = spec.scenarios.enabled() if spec is not None else list(SCENARIOS.names())
+        for name in names:
+            checks += SCENARIOS.get(name).local_checks(spec.scenarios.get(name) if spec is not None else None)
+        if spec is None or spec.metrics.enabled:
+            checks += doctor.metrics_checks()
+        return doctor.unique(checks)
 
-    def checks(self) -> list[Check]:
-        return netns_checks()
+    @classmethod
+    def priors(cls, spec: Spec) -> Priors:
+        metrics = spec.metrics.enabled
+        return Priors(
+            repetition_overhead_s=OVERHEAD_PER_REPETITION_S + (METRICS_PER_REPETITION_S if metrics else 0.0),
+            setup_s=CLUSTER_BUILD_S + (METRICS_READY_S if metrics else 0.0),
+            trial_s=TRIAL_GAP_S,
+            teardown_s=TEARDOWN_S,
+            first_setup_extra_s=FIRST_SCRAPE_S if metrics else 0.0,
+        )
 
-    # ---- compile (pure) ------------------------------------------------------------------------
+    def environment(self, spec: Spec) -> dict[str, Any]:
+        if not spec.metrics.enabled:
+            return {}
+        return {
+            "metrics": {
+                "scrape_interval": spec.metrics.scrape_interval,
+                "queries": queries.expressions(spec.metrics.interval_s, queries.NETNS_UPLINKS),
+                "scope": queries.NETNS_SCOPE,
+            }
+        }
+
+    # ---- compile (pure) ---------------------------------------------------------------------------------------
     def compile(self, plan: Plan, *, run_dir: Path, prefix: str) -> Compiled:
+        """The node network and the host in front of the cluster (with Prometheus) for the whole run; then a fresh
+        cluster per block of the plan (round x CNI, in the plan's order), each with its node_exporters, servers and
+        scenarios."""
         spec = plan.spec
-        runs: list[PlannedRun] = []
         renders: dict[Path, Renderable] = {}
+        network_topo = topology_for(spec, plan.blocks[0].cni, prefix, {t.scenario for t in plan.trials})
+        network_dir = run_dir / "rendered" / "network"
+        renders[network_dir] = render_network(network_topo)
+        network_daemons, access = self._compile_metrics(spec, network_topo, run_dir, renders)
+        steps = [
+            f"build the node network {network_topo.node_cidr}"
+            + (f" and the host in front of the cluster ({network_topo.client.ip})" if network_topo.client else "")
+            + (f"; start Prometheus there (scrape every {spec.metrics.scrape_interval})" if access else "")
+        ]
+        repetitions: list[Repetition] = []
         facts: dict[str, dict[str, Any]] = {}
         clusters: list[dict[str, Any]] = []
-        steps: list[str] = []
-        for cni in spec.cnis:
-            trials = {t.scenario: t for t in plan.trials if t.cni == cni}
-            if not trials:
-                continue
-            topo = topology_for(spec, cni, prefix, set(trials))
-            rendered = run_dir / "rendered" / cni
-            renders[rendered / "cluster"] = render_cluster(topo)
-            renders[rendered] = _Files({"topology.json": json.dumps(topo.to_dict(), indent=2) + "\n"})
-            cluster = _Cluster(cni, topo, rendered, [], [], [])
+        for block in plan.blocks:
+            topo = topology_for(spec, block.cni, prefix, set(block.numbers))
+            cluster = ClusterBuild(
+                spec, block.cni, block.round, topo, run_dir, renders, order=block.order, metrics_access=access,
+                scrape_interval_s=spec.metrics.interval_s,
+            )  # fmt: skip
+            renders[cluster.rendered / "cluster"] = render_cluster(topo, with_network=False)
+            renders[cluster.rendered] = Files({"topology.json": json.dumps(topo.to_dict(), indent=2) + "\n"})
             cluster.steps.append(
                 f"build the cluster: nodes {_nodes(topo)}; pods {_pods(topo)}; "
-                f"{cni} datapath, pod MTU {topo.pod_mtu}; external network {topo.external.cidr}"
+                f"{block.cni} datapath, pod MTU {topo.pod_mtu}; external network {topo.external.cidr}"
             )
-            metrics = cluster.metrics = self._compile_metrics(spec, cluster, run_dir=run_dir, renders=renders)
-            eg = spec.scenarios.egress
-            if eg is not None and set(trials) & set(egress.TRIALS):
-                runs += self._compile_egress(
-                    spec,
-                    cluster,
-                    trials={s: t.repetitions for s, t in trials.items()},
-                    run_dir=run_dir,
-                    renders=renders,
-                )
-            ing = spec.scenarios.ingress
-            if ing is not None and ingress.NAME in trials:
-                runs += self._compile_ingress(
-                    spec, cluster, repetitions=trials[ingress.NAME].repetitions, run_dir=run_dir, renders=renders
-                )
+            if access is not None:
+                cluster.daemons += self._node_exporters(cluster)
+            for name in spec.scenarios.enabled():
+                numbers = {t: n for t, n in block.numbers.items() if t in SCENARIOS.get(name).trials}
+                if numbers:
+                    repetitions += adapter(name).compile(spec.scenarios.get(name), cluster, numbers)
             cluster.steps.append("destroy the cluster (namespaces, links, rules, processes)")
-            facts[cni] = {
-                "datapath": cni,
+            first = block.cni not in facts
+            facts[block.cni] = {
+                "datapath": block.cni,
                 "pod_mtu": topo.pod_mtu,
                 "node_mtu": topo.underlay_mtu,
-                "vxlan_port": VXLAN_PORT if cni == "vxlan" else None,
+                **topo.datapath_impl.facts(topo),
                 "egress_gateway_node": topo.external.gateway_node,
                 "ingress_gateway_node": topo.lb_node.name,
             }
             clusters.append(
                 {
-                    "cni": cni,
-                    "bundle": str(rendered / "cluster" / "bundle.json"),
+                    "cni": block.cni,
+                    "round": block.round,
+                    "bundles": [str(cluster.rendered / "cluster" / "bundle.json"), *cluster.bundles],
                     "daemons": cluster.daemons,
-                    "metrics": metrics,
-                    "trials": cluster.trials,
+                    "metrics": None if access is None else {
+                        **access, "targets": len(topo.nodes), "timeout": METRICS_READY_TIMEOUT,
+                    },
+                    "scenarios": cluster.scenarios,
                 }
-            )
-            steps += [f"[{cni}] {step}" for step in cluster.steps]
-        extravars = {"cnibench_state_file": str(run_state.state_file(prefix)), "cnibench_clusters": clusters}
-        return Compiled(playbook=PLAYBOOK, extravars=extravars, runs=runs, steps=steps, facts=facts, renders=renders)
-
-    def _compile_egress(
-        self,
-        spec: Spec,
-        cluster: _Cluster,
-        *,
-        trials: dict[str, int],
-        run_dir: Path,
-        renders: dict[Path, Renderable],
-    ) -> list[PlannedRun]:
-        eg = spec.scenarios.egress
-        assert eg is not None
-        topo = cluster.topo
-        client = topo.pod(egress.CLIENT_POD)
-        server = {
-            "name": egress.SERVER_NAME,
-            "netns": topo.external.netns,
-            "argv": _resolved(iperf3.server_argv(topo.external.server_ip)),
-            "listen_port": iperf3.DEFAULT_PORT,
-            "log": str(run_dir / "logs" / cluster.cni / f"{egress.SERVER_NAME}.log"),
-            "timeout": DAEMON_START_TIMEOUT,
+            )  # fmt: skip
+            where = f"[round {block.round}, {block.cni}]"
+            if first:
+                steps += [f"{where} {step}" for step in cluster.steps]
+            else:
+                shown = ", ".join(
+                    f"{t} {n.start}" + (f"-{n.stop - 1}" if len(n) > 1 else "") for t, n in block.numbers.items()
+                )
+                steps.append(f"{where} the same on a fresh cluster: repetitions {shown}")
+        extravars = {
+            "cnibench_state_file": str(run_state.state_file(prefix)),
+            "cnibench_network": {"bundle": str(network_dir / "bundle.json"), "daemons": network_daemons},
+            "cnibench_clusters": clusters,
         }
-        cluster.daemons.append(server)
-        cluster.steps.append(f"start the iperf3 server at {topo.external.server_ip} in the external network")
-        policy_dir = cluster.rendered / "egress-policy"
-        renders[policy_dir] = render_egress_policy(
-            topo, pods=[client.name], egress_ip=str(eg.egress_ip), destinations=[topo.external.cidr]
-        )
-        runs = egress.plan_runs(
-            eg,
-            cni=cluster.cni,
-            trials=trials,
-            run_dir=run_dir,
-            client_netns=client.netns,
-            server_ip=topo.external.server_ip,
-            client_node_ip=topo.node(client.node).ip,
-        )
-        runs = cluster.finish(runs, spec)
-        for scenario in (s for s in egress.TRIALS if s in trials):
-            trial_runs = [r for r in runs if r.scenario == scenario]
-            policy = str(policy_dir / "bundle.json") if scenario == egress.NAME else None
-            argv = trial_runs[0].command["argv"]
-            if policy:
-                cluster.steps.append(
-                    f"apply the egress policy: {topo.external.gateway_node} owns {eg.egress_ip} and SNATs "
-                    f"{client.name}'s traffic to {topo.external.cidr}"
-                )
-            cluster.steps.append(
-                f"{scenario}: {len(trial_runs)} x `{shlex.join([Path(argv[0]).name, *argv[1:]])}` "
-                f"in {client.name} on {client.node}" + ("; the client's node masquerades" if not policy else "")
-            )
-            if policy:
-                cluster.steps.append("remove the egress policy")
-            cluster.trials.append(_trial_vars(cluster.cni, scenario, [policy] if policy else [], [], trial_runs))
-        return runs
+        steps.append("remove the node network (after the last window's metrics are queried)")
+        return Compiled(PLAYBOOK, extravars, repetitions, steps, facts=facts, renders=renders)
 
-    def _compile_ingress(
-        self,
-        spec: Spec,
-        cluster: _Cluster,
-        *,
-        repetitions: int,
-        run_dir: Path,
-        renders: dict[Path, Renderable],
-    ) -> list[PlannedRun]:
-        ing = spec.scenarios.ingress
-        assert ing is not None and ing.lb_ip is not None
-        topo = cluster.topo
-        assert topo.client is not None
-        names = ingress.backend_names(ing.backends)
-        refs = [nginx.BackendRef(name, topo.pod(name).ip, nginx.BACKEND_PORT) for name in names]
-        route = ingress.route(ing, refs)
-        lb_node = topo.lb_node.name
-        daemons: list[dict[str, Any]] = []
-        for ref in refs:
-            daemons.append(
-                self._nginx(
-                    cluster,
-                    ref.name,
-                    topo.pod(ref.name).netns,
-                    ref.port,
-                    run_dir,
-                    renders,
-                    lambda prefix, log, ref=ref: nginx.echo_conf(ref.name, ref, prefix=prefix, error_log=log),
-                )
-            )
-        bundles: list[str] = []
-        lb_dir = cluster.rendered / "ingress" / "loadbalancer"
-        renders[lb_dir] = render_loadbalancer(
-            topo,
-            node=lb_node,
-            vip=str(ing.lb_ip),
-            port=ing.port,
-            mode=ing.gateway,
-            backends=[(r.ip, r.port) for r in refs],
-        )
-        bundles.append(str(lb_dir / "bundle.json"))
-        if ing.gateway == "l7":
-            daemons.append(
-                self._nginx(
-                    cluster,
-                    ingress.GATEWAY_NAME,
-                    topo.node(lb_node).netns,
-                    ing.port,
-                    run_dir,
-                    renders,
-                    lambda prefix, log: nginx.gateway_conf(route, prefix=prefix, error_log=log),
-                )
-            )
-        script, runs = ingress.plan_runs(
-            ing,
-            cni=cluster.cni,
-            repetitions=repetitions,
-            run_dir=run_dir,
-            client_netns=topo.client.netns,
-            backends=names,
-        )
-        renders[cluster.rendered / "ingress"] = _Files({"load.js": script})
-        runs = cluster.finish(runs, spec)
-        spread = ", ".join(f"{r.name} on {topo.pod(r.name).node}" for r in refs)
-        cluster.steps.append(f"start {len(refs)} echo backends (nginx, port {nginx.BACKEND_PORT}): {spread}")
-        cluster.steps.append(f"give {lb_node} the LoadBalancer IP {ing.lb_ip} (as MetalLB's L2 mode does)")
-        if ing.gateway == "l7":
-            cluster.steps.append(
-                f"start the L7 gateway (nginx) on {lb_node}: {ing.lb_ip}:{ing.port} {ing.path} -> the backends, "
-                "round-robin per request"
-            )
-        else:
-            cluster.steps.append(
-                f"L4 gateway on {lb_node}: nftables DNAT {ing.lb_ip}:{ing.port} -> the backends, a new backend "
-                "per connection"
-            )
-        argv = runs[0].command["argv"] if runs else []
-        cluster.steps.append(
-            f"ingress: {len(runs)} x `{shlex.join([Path(argv[0]).name, *argv[1:]])}` from {topo.client.netns} "
-            f"({ing.vus} VUs, {ing.duration} s, GET {ingress.target_url(ing)})"
-        )
-        cluster.trials.append(_trial_vars(cluster.cni, ingress.NAME, bundles, daemons, runs))
-        return runs
-
+    @staticmethod
     def _compile_metrics(
-        self, spec: Spec, cluster: _Cluster, *, run_dir: Path, renders: dict[Path, Renderable]
-    ) -> dict[str, Any] | None:
-        """node_exporter in every node (on the node's own address only) and Prometheus on the host in front of the
-        cluster; started with the cluster, before any trial."""
+        spec: Spec, topo: Topology, run_dir: Path, renders: dict[Path, Renderable]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """Prometheus on the host in front of the cluster, for the whole run, scraping the node addresses every
+        cluster of the run has: its daemon and how to reach it (None: metrics disabled)."""
         if not spec.metrics.enabled:
-            return None
-        topo = cluster.topo
+            return [], None
         assert topo.client is not None
-        logs = run_dir / "logs" / cluster.cni
-        for node in topo.nodes:
-            listen = f"{node.ip}:{prom.NODE_EXPORTER_PORT}"
-            cluster.daemons.append(
-                {
-                    "name": f"node-exporter-{node.name}",
-                    "netns": node.netns,
-                    "argv": _resolved(prom.node_exporter_argv(listen)),
-                    "listen_port": prom.NODE_EXPORTER_PORT,
-                    "log": str(logs / f"node-exporter-{node.name}.log"),
-                    "timeout": DAEMON_START_TIMEOUT,
-                }
-            )
-        monitoring = cluster.rendered / "monitoring"
+        monitoring = run_dir / "rendered" / "monitoring"
         config = prom.config(
             scrape_interval=spec.metrics.scrape_interval,
             targets=[(n.name, f"{n.ip}:{prom.NODE_EXPORTER_PORT}") for n in topo.nodes],
         )
-        renders[monitoring] = _Files({"prometheus.yml": yaml.safe_dump(config, sort_keys=False)})
-        data = run_dir / "prometheus" / cluster.cni
-        renders[data] = _Files({})
+        renders[monitoring] = Files({"prometheus.yml": yaml.safe_dump(config, sort_keys=False)})
+        data = run_dir / "prometheus"
+        renders[data] = Files({})
         listen = f"{topo.client.ip}:{prom.PROMETHEUS_PORT}"
-        cluster.daemons.append(
-            {
-                "name": "prometheus",
-                "netns": topo.client.netns,
-                "argv": _resolved(prom.prometheus_argv(monitoring / "prometheus.yml", data, listen)),
-                "listen_port": prom.PROMETHEUS_PORT,
-                "log": str(logs / "prometheus.log"),
-                "timeout": DAEMON_START_TIMEOUT,
-            }
-        )
-        cluster.steps.append(
-            f"start node_exporter on every node (its own address, port {prom.NODE_EXPORTER_PORT}) and Prometheus "
-            f"on {topo.client.netns} (scrape every {spec.metrics.scrape_interval}); wait until every node is up"
-        )
-        return {
+        argv = resolved(prom.prometheus_argv(monitoring / "prometheus.yml", data, listen))
+        daemon = {
+            "name": "prometheus",
             "netns": topo.client.netns,
-            "url": f"http://{listen}",
-            "targets": len(topo.nodes),
-            "timeout": METRICS_READY_TIMEOUT,
-            "scrape_interval_s": spec.metrics.interval_s,
-        }
-
-    @staticmethod
-    def _nginx(
-        cluster: _Cluster,
-        name: str,
-        netns: str,
-        port: int,
-        run_dir: Path,
-        renders: dict[Path, Renderable],
-        conf: Any,
-    ) -> dict[str, Any]:
-        prefix = run_dir / "nginx" / cluster.cni / name
-        log = run_dir / "logs" / cluster.cni / f"{name}.log"
-        renders[prefix] = _Files({"nginx.conf": conf(prefix, log)}, dirs=["tmp"])
-        return {
-            "name": name,
-            "netns": netns,
-            "argv": _resolved(nginx.argv(prefix / "nginx.conf", prefix, log)),
-            "listen_port": port,
-            "log": str(log),
+            "argv": list(argv),
+            "listen_port": prom.PROMETHEUS_PORT,
+            "log": str(run_dir / "logs" / "prometheus.log"),
             "timeout": DAEMON_START_TIMEOUT,
         }
+        return [daemon], {"netns": topo.client.netns, "url": f"http://{listen}"}
 
-    # ---- run bookkeeping ------------------------------------------------------------------------
+    @staticmethod
+    def _node_exporters(cluster: ClusterBuild) -> list[dict[str, Any]]:
+        """node_exporter in every node, on the node's own address only."""
+        cluster.steps.append(
+            f"start node_exporter on every node (its own address, port {prom.NODE_EXPORTER_PORT}); wait until "
+            "Prometheus has scraped every node of this cluster"
+        )
+        return [
+            cluster.daemon(
+                f"node-exporter-{node.name}",
+                node.netns,
+                prom.node_exporter_argv(f"{node.ip}:{prom.NODE_EXPORTER_PORT}"),
+                prom.NODE_EXPORTER_PORT,
+            )
+            for node in cluster.topo.nodes
+        ]
+
+    def metrics_collector(self, record: Callable[[Sample], None]) -> MetricsCollector | None:
+        from cnibench.platforms.netns.metrics import NetnsMetricsCollector
+
+        return NetnsMetricsCollector(record)
+
+    # ---- run bookkeeping ----------------------------------------------------------------------------------------
     def reserve(self, run_dir: Path, owner_pid: int) -> str:
         taken = ops.list_namespaces() + [p.stem for p in run_state.STATE_DIR.glob("cnib*.json")]
         prefix = new_prefix(taken)
@@ -360,29 +301,29 @@ class NetnsPlatform:
     def note_playbook(self, prefix: str, pid: int) -> None:
         run_state.set_playbook(run_state.state_file(prefix), pid)
 
-    def cleanup(self, prefix: str) -> list[str]:
+    def cleanup(self, prefix: str, compiled: Compiled | None) -> list[str]:
         return ops.destroy_prefix(prefix, run_state.state_file(prefix)).namespaces
 
+    @classmethod
+    def leftovers(cls) -> list[Leftover]:
+        doctor.require_privileges()
+        return [
+            Leftover(
+                cls.name,
+                item.prefix,
+                f"{len(item.namespaces)} namespace(s)",
+                item.owner_alive,
+                item.run_dir,
+                {"namespaces": item.namespaces, "state_file": str(item.state_file) if item.state_file else None},
+            )
+            for item in ops.find_leftovers()
+        ]
 
-@dataclass(frozen=True)
-class _Files:
-    """Plain rendered files (and empty directories) to put into a directory."""
-
-    files: dict[str, str]
-    dirs: list[str] = field(default_factory=list)
-
-    def write(self, directory: Path) -> Path:
-        directory.mkdir(parents=True, exist_ok=True)
-        for name in self.dirs:
-            (directory / name).mkdir(parents=True, exist_ok=True)
-        for name, text in self.files.items():
-            (directory / name).write_text(text, encoding="utf-8")
-        return directory
-
-
-def _resolved(argv: list[str]) -> list[str]:
-    """Tools by absolute path: ``ip netns exec`` searches the PATH of a shell the user may not have."""
-    return [tool_path(argv[0]) or argv[0], *argv[1:]]
+    @classmethod
+    def remove(cls, leftover: Leftover) -> list[str]:
+        state_file = leftover.data.get("state_file")
+        report = ops.destroy_prefix(leftover.prefix, Path(state_file) if state_file else None)
+        return [*report.namespaces, *(f"process {pid}" for pid in report.pids)]
 
 
 def _nodes(topo: Topology) -> str:
@@ -393,44 +334,5 @@ def _pods(topo: Topology) -> str:
     return ", ".join(f"{p.name} on {p.node}" for p in topo.pods) or "none"
 
 
-def _with_metrics(run: PlannedRun, metrics: dict[str, Any], spec: Spec) -> PlannedRun:
-    """After its tool, a repetition queries Prometheus over its measurement window (the warm-up left out)."""
-    out = Path(run.artifact).parent / f"rep-{run.repetition:02d}.metrics"
-    return replace(
-        run,
-        command={
-            **run.command,
-            "metrics": {
-                "netns": metrics["netns"],
-                "url": metrics["url"],
-                "offset": run.warmup_s,
-                "scrape_interval_s": metrics["scrape_interval_s"],
-                "out": str(out),
-            },
-        },
-    )
-
-
-def _trial_vars(
-    cni: str, scenario: str, bundles: list[str], daemons: list[dict[str, Any]], runs: list[PlannedRun]
-) -> dict[str, Any]:
-    """One trial for the playbook: bundles applied for the trial only, servers it starts, its repetitions."""
-    return {
-        "cni": cni,
-        "scenario": scenario,
-        "bundles": bundles,
-        "bundles_reversed": list(reversed(bundles)),
-        "daemons": daemons,
-        "runs": [
-            {
-                "label": f"{run.cni} {run.scenario} {run.repetition}",
-                "netns": run.command["netns"],
-                "argv": run.command["argv"],
-                "timeout": run.command["timeout"],
-                "stdout": run.command["stdout"],
-                "metrics": run.command.get("metrics"),
-                "unset_env": run.command.get("unset_env", []),
-            }
-            for run in runs
-        ],
-    }
+PLATFORMS.register(NetnsPlatform.name, NetnsPlatform)
+__all__ = ["DAEMON_START_TIMEOUT", "NetnsPlatform", "resolved", "topology_for"]

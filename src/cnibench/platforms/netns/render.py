@@ -13,10 +13,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cnibench.platforms.netns.topology import (
-    EGRESS_ROUTE_TABLE,
-    EGRESS_RULE_PREF,
-    VXLAN_PORT,
-    VXLAN_VNI,
     Node,
     Topology,
 )
@@ -95,7 +91,7 @@ def _lines(*lines: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-class _Steps:
+class Steps:
     """Collects numbered steps so file names sort in application order."""
 
     def __init__(self, start: int = 0) -> None:
@@ -114,13 +110,75 @@ class _Steps:
 # --------------------------------------------------------------------------------------------- cluster
 
 
-def render_cluster(topo: Topology) -> Bundle:
-    """Every step that builds ``topo``; removing it deletes its namespaces (and whatever runs inside them)."""
-    steps = _Steps()
-    p = topo
+def render_cluster(topo: Topology, *, with_network: bool = True) -> Bundle:
+    """Every step that builds ``topo``; removing it deletes its namespaces (and whatever runs inside them).
+
+    ``with_network=False``: the nodes, pods and external network only, plugged into a node network that
+    :func:`render_network` built (a run builds its clusters one after the other on one node network)."""
+    steps = Steps()
+    namespaces = topo.namespaces if with_network else topo.cluster_namespaces
     # 1. all namespaces first, so that veth peers can be created straight into their target namespace
-    steps.add("ip", None, "namespaces", [f"netns add {ns}" for ns in topo.namespaces])
-    # 2. node sysctls before any interface exists: new interfaces take their settings from "default"
+    steps.add("ip", None, "namespaces", [f"netns add {ns}" for ns in namespaces])
+    if with_network:
+        _network_steps(topo, steps)
+    _cluster_steps(topo, steps)
+    remove = Steps(start=90)
+    remove.add("destroy", None, "destroy-namespaces", list(reversed(namespaces)))
+    return Bundle(
+        name="cluster", prefix=topo.prefix, namespaces=tuple(namespaces), apply=tuple(steps.items),
+        remove=tuple(remove.items),
+    )  # fmt: skip
+
+
+def render_network(topo: Topology) -> Bundle:
+    """The node network (its bridge) and the host in front of the cluster, without any node."""
+    steps = Steps()
+    steps.add("ip", None, "namespaces", [f"netns add {ns}" for ns in topo.network_namespaces])
+    _network_steps(topo, steps)
+    remove = Steps(start=90)
+    remove.add("destroy", None, "destroy-namespaces", list(reversed(topo.network_namespaces)))
+    return Bundle(
+        name="network", prefix=topo.prefix, namespaces=tuple(topo.network_namespaces), apply=tuple(steps.items),
+        remove=tuple(remove.items),
+    )  # fmt: skip
+
+
+def _network_steps(topo: Topology, steps: Steps) -> None:
+    p = topo
+    # the node network ("docker network"): one bridge in its own namespace
+    steps.add(
+        "ip",
+        topo.underlay_netns,
+        "node-network",
+        ["link set lo up", f"link add name {p.bridge} mtu {p.underlay_mtu} type bridge", f"link set {p.bridge} up"],
+    )
+    if topo.client is not None:
+        steps.add(
+            "ip",
+            topo.client.netns,
+            "client-links",
+            [
+                "link set lo up",
+                f"link add name {p.eth} mtu {p.underlay_mtu} type veth "
+                f"peer name {p.client_peer} mtu {p.underlay_mtu} netns {p.underlay_netns}",
+            ],
+        )
+        steps.add("ip", topo.underlay_netns, "client-port", [f"link set {p.client_peer} master {p.bridge} up"])
+        steps.add(
+            "ip",
+            topo.client.netns,
+            "client",
+            [
+                f"addr add {topo.client.ip}/{topo.node_cidr.split('/')[1]} dev {p.eth}",
+                f"link set {p.eth} up",
+                # outside the cluster: it knows the node network, and nothing about pods
+            ],
+        )
+
+
+def _cluster_steps(topo: Topology, steps: Steps) -> None:
+    p = topo
+    # node sysctls before any interface exists: new interfaces take their settings from "default"
     for node in topo.nodes:
         steps.add(
             "sysctl",
@@ -134,47 +192,24 @@ def render_cluster(topo: Topology) -> Bundle:
                 "net.ipv4.conf.default.rp_filter = 0",
             ],
         )
-    # 3. the node network ("docker network"): one bridge in its own namespace
-    steps.add(
-        "ip",
-        topo.underlay_netns,
-        "node-network",
-        ["link set lo up", f"link add name {p.bridge} mtu {p.underlay_mtu} type bridge"],
-    )
-    # 4. per node: links (uplink veth into the node network, pod bridge, pod veths, vxlan, external)
+    # per node: links (uplink veth into the node network, pod bridge, pod veths, vxlan, external)
     for node in topo.nodes:
         steps.add("ip", node.netns, f"{node.name}-links", _node_links(topo, node))
-    if topo.client is not None:
-        steps.add(
-            "ip",
-            topo.client.netns,
-            "client-links",
-            [
-                "link set lo up",
-                f"link add name {p.eth} mtu {p.underlay_mtu} type veth "
-                f"peer name {p.client_peer} mtu {p.underlay_mtu} netns {p.underlay_netns}",
-            ],
-        )
-    # 5. plug the nodes (and the client) into the node network
-    ports = [p.uplink_peer(n) for n in topo.nodes] + ([p.client_peer] if topo.client else [])
+    # plug the nodes into the node network
     steps.add(
         "ip",
         topo.underlay_netns,
         "node-network-ports",
-        [f"link set {port} master {p.bridge} up" for port in ports] + [f"link set {p.bridge} up"],
+        [f"link set {p.uplink_peer(n)} master {p.bridge} up" for n in topo.nodes],
     )
-    # 6. per node: addresses and routes, FDB (vxlan), the CNI's masquerade rules
+    # per node: addresses and routes, FDB (vxlan), the CNI's masquerade rules
     for node in topo.nodes:
         steps.add("ip", node.netns, f"{node.name}-addresses", _node_addresses(topo, node))
-        if topo.datapath == "vxlan":
-            steps.add(
-                "bridge",
-                node.netns,
-                f"{node.name}-fdb",
-                [f"fdb append {o.vtep_mac} dev {p.vxlan_dev} dst {o.ip}" for o in topo.nodes if o is not node],
-            )
+        fdb = topo.datapath_impl.node_fdb(topo, node)
+        if fdb:
+            steps.add("bridge", node.netns, f"{node.name}-fdb", fdb)
         steps.add("nft", node.netns, f"{node.name}-masquerade", _node_nat(topo))
-    # 7. pods and the external server's namespace
+    # pods and the external server's namespace
     for pod in topo.pods:
         node = topo.node(pod.node)
         steps.add(
@@ -202,33 +237,13 @@ def render_cluster(topo: Topology) -> Bundle:
             f"route add default via {ext.gateway_ip} dev {p.eth}",
         ],
     )
-    if topo.client is not None:
-        steps.add(
-            "ip",
-            topo.client.netns,
-            "client",
-            [
-                f"addr add {topo.client.ip}/{topo.node_cidr.split('/')[1]} dev {p.eth}",
-                f"link set {p.eth} up",
-                # outside the cluster: it knows the node network, and nothing about pods
-            ],
-        )
-    remove = _Steps(start=90)
-    remove.add("destroy", None, "destroy-namespaces", list(reversed(topo.namespaces)))
-    return Bundle(
-        name="cluster",
-        prefix=topo.prefix,
-        namespaces=tuple(topo.namespaces),
-        apply=tuple(steps.items),
-        remove=tuple(remove.items),
-    )
 
 
 def _node_links(topo: Topology, node: Node) -> list[str]:
     p = topo
     lines = [
         "link set lo up",
-        f"link add name {p.eth} mtu {p.underlay_mtu} type veth "
+        f"link add name {p.eth} address {node.mac} mtu {p.underlay_mtu} type veth "
         f"peer name {p.uplink_peer(node)} mtu {p.underlay_mtu} netns {p.underlay_netns}",
         f"link add name {p.pod_bridge} mtu {p.pod_mtu} type bridge",
     ]
@@ -238,11 +253,7 @@ def _node_links(topo: Topology, node: Node) -> list[str]:
             f"peer name {p.eth} mtu {p.pod_mtu} netns {pod.netns}",
             f"link set {pod.host_ifname} master {p.pod_bridge} up",
         ]
-    if topo.datapath == "vxlan":
-        lines.append(
-            f"link add name {p.vxlan_dev} address {node.vtep_mac} mtu {p.pod_mtu} type vxlan "
-            f"id {VXLAN_VNI} local {node.ip} dev {p.eth} dstport {VXLAN_PORT} nolearning"
-        )
+    lines += topo.datapath_impl.node_links(topo, node)
     if node.name == topo.external.gateway_node:
         lines.append(
             f"link add name {p.external_dev} mtu {p.underlay_mtu} type veth "
@@ -260,16 +271,7 @@ def _node_addresses(topo: Topology, node: Node) -> list[str]:
         f"addr add {node.pod_gateway}/24 dev {p.pod_bridge}",
         f"link set {p.pod_bridge} up",
     ]
-    others = [o for o in topo.nodes if o is not node]
-    if topo.datapath == "hostgw":
-        lines += [f"route add {o.pod_cidr} via {o.ip} dev {p.eth}" for o in others]
-    else:
-        lines += [f"addr add {node.vtep_ip}/32 dev {p.vxlan_dev}", f"link set {p.vxlan_dev} up"]
-        for o in others:
-            lines += [
-                f"neigh add {o.vtep_ip} lladdr {o.vtep_mac} dev {p.vxlan_dev} nud permanent",
-                f"route add {o.pod_cidr} via {o.vtep_ip} dev {p.vxlan_dev} onlink",
-            ]
+    lines += topo.datapath_impl.node_routes(topo, node)
     ext = topo.external
     if node.name == ext.gateway_node:
         lines += [
@@ -304,157 +306,3 @@ def _node_nat(topo: Topology) -> list[str]:
         "  }",
         "}",
     ]
-
-
-# --------------------------------------------------------------------------------------------- egress
-
-
-def render_egress_policy(topo: Topology, *, pods: list[str], egress_ip: str, destinations: list[str]) -> Bundle:
-    """The netns equivalent of a CiliumEgressGatewayPolicy / Antrea Egress.
-
-    The gateway node owns ``egress_ip`` and SNATs the selected pods' traffic to ``destinations`` to it (an nft
-    table that runs before the CNI's masquerade); nodes hosting selected pods skip masquerade for that traffic
-    and policy-route it to the gateway node: over the node network (hostgw) or the overlay (vxlan).
-    """
-    selected = [topo.pod(name) for name in pods]
-    gateway = topo.gateway
-    p = topo
-    apply = _Steps()
-    remove = _Steps(start=50)
-    src = ", ".join(pod.ip for pod in selected)
-    dst = ", ".join(destinations)
-    apply.add("ip", gateway.netns, "gateway-egress-ip", [f"addr add {egress_ip}/32 dev {p.external_dev}"])
-    apply.add(
-        "nft",
-        gateway.netns,
-        "gateway-snat",
-        [
-            f"table ip {p.egress_table} {{",
-            "  chain postrouting {",
-            "    type nat hook postrouting priority srcnat - 10; policy accept;",
-            f"    ip saddr {{ {src} }} ip daddr {{ {dst} }} oifname {p.external_dev} counter snat to {egress_ip}",
-            "  }",
-            "}",
-        ],
-    )
-    remove.add(
-        "nft",
-        gateway.netns,
-        "gateway-snat-remove",
-        [f"add table ip {p.egress_table}", f"delete table ip {p.egress_table}"],
-    )
-    remove.add(
-        "ip",
-        gateway.netns,
-        "gateway-egress-ip-remove",
-        [f"addr del {egress_ip}/32 dev {p.external_dev}"],
-        tolerant=True,
-    )
-    if topo.datapath == "hostgw":
-        via = f"via {gateway.ip} dev {p.eth}"
-    else:
-        via = f"via {gateway.vtep_ip} dev {p.vxlan_dev} onlink"
-    source_nodes = [topo.node(name) for name in dict.fromkeys(pod.node for pod in selected)]
-    for node in source_nodes:
-        if node is gateway:
-            continue
-        node_pods = [pod for pod in selected if pod.node == node.name]
-        apply.add(
-            "ip",
-            node.netns,
-            f"{node.name}-egress-route",
-            [f"route add default {via} table {EGRESS_ROUTE_TABLE}"]
-            + [
-                f"rule add from {pod.ip}/32 to {d} lookup {EGRESS_ROUTE_TABLE} pref {EGRESS_RULE_PREF}"
-                for pod in node_pods
-                for d in destinations
-            ],
-        )
-        apply.add(
-            "nft",
-            node.netns,
-            f"{node.name}-egress-no-masquerade",
-            [
-                f"add element ip {p.nat_table} egress_src {{ {', '.join(pod.ip for pod in node_pods)} }}",
-                f"add element ip {p.nat_table} egress_dst {{ {dst} }}",
-            ],
-        )
-        remove.add(
-            "ip",
-            node.netns,
-            f"{node.name}-egress-route-remove",
-            [f"rule del pref {EGRESS_RULE_PREF}" for _ in node_pods for _ in destinations]
-            + [f"route flush table {EGRESS_ROUTE_TABLE}"],
-            tolerant=True,
-        )
-        remove.add(
-            "nft",
-            node.netns,
-            f"{node.name}-egress-no-masquerade-remove",
-            [f"flush set ip {p.nat_table} egress_src", f"flush set ip {p.nat_table} egress_dst"],
-        )
-    return Bundle(
-        name="egress-policy",
-        prefix=topo.prefix,
-        namespaces=(),
-        apply=tuple(apply.items),
-        remove=tuple(remove.items),
-    )
-
-
-# --------------------------------------------------------------------------------------------- ingress
-
-
-def render_loadbalancer(
-    topo: Topology,
-    *,
-    node: str,
-    vip: str,
-    port: int,
-    mode: str,
-    backends: list[tuple[str, int]],
-) -> Bundle:
-    """A LoadBalancer IP as MetalLB's L2 mode gives it: ``node`` owns ``vip`` on the node network (it answers
-    ARP for it). In ``l4`` mode the node also DNATs ``vip:port`` to the backends, a new backend per connection
-    (``numgen inc``), and masquerades so replies return through it; in ``l7`` mode a proxy listens on the VIP.
-    """
-    owner = topo.node(node)
-    p = topo
-    apply = _Steps()
-    remove = _Steps(start=50)
-    apply.add("ip", owner.netns, "loadbalancer-ip", [f"addr add {vip}/32 dev {p.eth}"])
-    remove.add("ip", owner.netns, "loadbalancer-ip-remove", [f"addr del {vip}/32 dev {p.eth}"], tolerant=True)
-    if mode == "l4":
-        targets = ", ".join(f"{i} : {ip}" for i, (ip, _) in enumerate(backends))
-        ports = {backend_port for _, backend_port in backends}
-        if len(ports) != 1:
-            raise ValueError("l4 mode needs every backend on the same port")
-        backend_port = ports.pop()
-        ips = ", ".join(ip for ip, _ in backends)
-        apply.add(
-            "nft",
-            owner.netns,
-            "loadbalancer-dnat",
-            [
-                f"table ip {p.lb_table} {{",
-                "  chain prerouting {",
-                "    type nat hook prerouting priority dstnat; policy accept;",
-                f"    ip daddr {vip} tcp dport {port} counter "
-                f"dnat to numgen inc mod {len(backends)} map {{ {targets} }} : {backend_port}",
-                "  }",
-                "  chain postrouting {",
-                "    type nat hook postrouting priority srcnat; policy accept;",
-                f"    ct status dnat ip daddr {{ {ips} }} tcp dport {backend_port} counter masquerade",
-                "  }",
-                "}",
-            ],
-        )
-        remove.add(
-            "nft",
-            owner.netns,
-            "loadbalancer-dnat-remove",
-            [f"add table ip {p.lb_table}", f"delete table ip {p.lb_table}"],
-        )
-    return Bundle(
-        name="loadbalancer", prefix=topo.prefix, namespaces=(), apply=tuple(apply.items), remove=tuple(remove.items)
-    )

@@ -16,20 +16,21 @@ import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from cnibench.platforms.netns.addresses import AddressPlan
+from cnibench.platforms.netns.datapaths import DATAPATHS
+
+if TYPE_CHECKING:
+    from cnibench.platforms.netns.datapaths.base import Datapath
 
 #: Every object cnibench creates carries a prefix matching this: ``cnib`` plus four hex digits.
 PREFIX_RE = re.compile(r"^cnib[0-9a-f]{4}$")
 #: Interface names are limited to 15 characters by the kernel.
 IFNAMSIZ = 15
 UNDERLAY_MTU = 1500
-VXLAN_OVERHEAD = 50
-VXLAN_VNI = 1
-VXLAN_PORT = 8472  # flannel's and the Linux kernel's historic VXLAN port
 EGRESS_ROUTE_TABLE = 100
 EGRESS_RULE_PREF = 100
-
-DATAPATHS = ("hostgw", "vxlan")
 
 
 def new_prefix(existing: Iterable[str] = ()) -> str:
@@ -57,6 +58,13 @@ class Node:
     vtep_ip: str
     vtep_mac: str
     role: str  # "control-plane" | "worker"
+
+    @property
+    def mac(self) -> str:
+        """The node's MAC address on the node network, derived from its IP as Docker derives a container's
+        (``02:42`` + the four IPv4 bytes; moby ``GenerateMACFromIP``): a node rebuilt in a later round gets its
+        old MAC back, so the neighbour caches of what outlives a cluster (the host, Prometheus) stay right."""
+        return "02:42:" + ":".join(f"{int(octet):02x}" for octet in self.ip.split("."))
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,11 @@ class Topology:
     external: External
     client: Client | None = None
     labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def datapath_impl(self) -> Datapath:
+        """The datapath's descriptor (routes, overlay devices, the egress policy's way to the gateway)."""
+        return DATAPATHS.get(self.datapath)
 
     # ---- names -------------------------------------------------------------------------------
     @property
@@ -146,15 +159,20 @@ class Topology:
         return f"{self.prefix}_lb"
 
     @property
+    def network_namespaces(self) -> list[str]:
+        """The node network's bridge and the host in front of the cluster: what outlives a cluster (a run's clusters
+        are built on one node network, one after the other, and Prometheus on the host keeps scraping them)."""
+        return [self.underlay_netns, *([self.client.netns] if self.client else [])]
+
+    @property
+    def cluster_namespaces(self) -> list[str]:
+        """The nodes, pods and the external network: what a fresh cluster creates and its teardown removes."""
+        return [*(n.netns for n in self.nodes), *(p.netns for p in self.pods), self.external.netns]
+
+    @property
     def namespaces(self) -> list[str]:
-        """Every namespace of the cluster, in creation order."""
-        return [
-            self.underlay_netns,
-            *(n.netns for n in self.nodes),
-            *(p.netns for p in self.pods),
-            self.external.netns,
-            *([self.client.netns] if self.client else []),
-        ]
+        """Every namespace, in creation order."""
+        return [*self.network_namespaces, *self.cluster_namespaces]
 
     # ---- lookups -----------------------------------------------------------------------------
     def node(self, name: str) -> Node:
@@ -226,13 +244,11 @@ def build_topology(
     a namespace outside the cluster on the node network (its first address, like docker's host gateway)."""
     if not PREFIX_RE.match(prefix):
         raise ValueError(f"bad prefix {prefix!r}")
-    if datapath not in DATAPATHS:
-        raise ValueError(f"unknown datapath {datapath!r}; valid: {', '.join(DATAPATHS)}")
-    node_net = ipaddress.IPv4Network(node_cidr)
-    pod_net = ipaddress.IPv4Network(pod_cidr)
-    ext_net = ipaddress.IPv4Network(external_cidr)
-    pod_subnets = pod_net.subnets(new_prefix=24)
-    pod_mtu = UNDERLAY_MTU - VXLAN_OVERHEAD if datapath == "vxlan" else UNDERLAY_MTU
+    addresses = AddressPlan(
+        ipaddress.IPv4Network(node_cidr), ipaddress.IPv4Network(pod_cidr), ipaddress.IPv4Network(external_cidr), workers
+    )
+    pod_subnets = addresses.pod_subnets()
+    pod_mtu = DATAPATHS.get(datapath).pod_mtu(UNDERLAY_MTU)  # UnknownName lists the valid ones
 
     nodes: list[Node] = []
     for index, name in enumerate(node_names(workers)):
@@ -242,7 +258,7 @@ def build_topology(
                 name=name,
                 index=index,
                 netns=f"{prefix}-{name}",
-                ip=str(node_net.network_address + 2 + index),  # .1 is left for the "host", like docker's bridge
+                ip=str(addresses.node_ip(index)),  # .1 is left for the "host", like docker's bridge
                 pod_cidr=str(subnet),
                 pod_gateway=str(subnet.network_address + 1),
                 vtep_ip=str(subnet.network_address),  # flannel's convention: the VTEP owns the subnet's .0
@@ -271,24 +287,23 @@ def build_topology(
                 host_ifname=f"{prefix}-p{index}",
             )
         )
-    gateway_ip, server_ip = ext_net.network_address + 1, ext_net.network_address + 2
     topo = Topology(
         prefix=prefix,
         datapath=datapath,
-        node_cidr=str(node_net),
-        pod_cidr=str(pod_net),
+        node_cidr=str(addresses.node_cidr),
+        pod_cidr=str(addresses.pod_cidr),
         underlay_mtu=UNDERLAY_MTU,
         pod_mtu=pod_mtu,
         nodes=tuple(nodes),
         pods=tuple(pod_list),
         external=External(
-            cidr=str(ext_net),
+            cidr=str(addresses.external_cidr),
             netns=f"{prefix}-ext",
             gateway_node=nodes[1].name,
-            gateway_ip=str(gateway_ip),
-            server_ip=str(server_ip),
+            gateway_ip=str(addresses.external_gateway_ip),
+            server_ip=str(addresses.external_server_ip),
         ),
-        client=Client(netns=f"{prefix}-client", ip=str(node_net.network_address + 1)) if client else None,
+        client=Client(netns=f"{prefix}-client", ip=str(addresses.client_ip)) if client else None,
     )
     too_long = [
         name

@@ -32,3 +32,9 @@ def write_example(directory: Path, example: str, **changes: Any) -> Path:
     path = directory / "spec.yaml"
     path.write_text(yaml.safe_dump(example_with(example, **changes)))
     return path
+
+
+def step(cluster: dict[str, Any], role: str) -> dict[str, Any]:
+    """The role step of ``role`` (``egress``, ``ingress``, ``metallb``) among a compiled cluster's scenario steps."""
+    (found,) = [s for s in cluster["scenarios"] if s["role"] == f"cnibench.bench.{role}"]
+    return found

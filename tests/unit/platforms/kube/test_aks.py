@@ -17,10 +17,12 @@ import hcl2
 import pytest
 from hcl2 import SerializationOptions
 
-from cnibench import commands, doctor
+from cnibench import commands, lifecycle
 from cnibench.errors import PrerequisiteError, SpecError
 from cnibench.plan import make_plan
-from cnibench.platforms.kube.platform import AKS_MODULE, KubePlatform, aks_tfvars
+from cnibench.platforms import get_platform
+from cnibench.platforms.kube.aks import AKS_MODULE, aks_tfvars
+from cnibench.platforms.kube.cnis import CNIS
 from cnibench.spec import load_spec_data, parse_spec
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -78,10 +80,10 @@ def test_the_cluster_is_the_thesis_one_with_the_default_cni_removed():
 def test_tfvars_are_declared_variables_and_match_the_spec(tmp_path):
     spec = parse_spec({**load_spec_data(EXAMPLE), "aks": {"vm_type": "Standard_D2s_v5", "node_count": 3}})
     variables = _blocks(_module(), "variable")
-    compiled = KubePlatform("aks").compile(make_plan(spec), run_dir=tmp_path, prefix="cnib0000")
+    compiled = get_platform("aks").compile(make_plan(spec), run_dir=tmp_path, prefix="cnib0000")
     compiled.write()
     for cluster in compiled.extravars["cnibench_clusters"]:
-        tfvars = json.loads(Path(cluster["terraform"]["vars_file"]).read_text())
+        tfvars = json.loads(Path(cluster["create"]["terraform"]["vars_file"]).read_text())
         assert set(tfvars) <= set(variables)
         assert tfvars["vm_type"] == "Standard_D2s_v5" and tfvars["node_count"] == 3
         assert tfvars["common_infix"] == f"cnib0000{cluster['cni']}"
@@ -93,7 +95,7 @@ def test_tfvars_are_declared_variables_and_match_the_spec(tmp_path):
                     assert re.search(pattern.group(1).replace("\\\\", "\\"), str(value)), (name, value)
         # credentials never in the results: the kubeconfig and Terraform's state live in the private state dir
         assert not Path(cluster["kubeconfig"]).is_relative_to(tmp_path)
-        assert not Path(cluster["terraform"]["work_dir"]).is_relative_to(tmp_path)
+        assert not Path(cluster["create"]["terraform"]["work_dir"]).is_relative_to(tmp_path)
 
 
 @pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed")
@@ -115,7 +117,7 @@ def test_terraform_fmt_accepts_the_module():
             "unsupported on aks",
         ),
         ({"scenarios": {"egress": {}, "ingress": {}}}, "scenarios.egress", "not on aks"),
-        ({"cnis": ["calico"]}, "cnis[0]", "valid: antrea, cilium"),
+        ({"cnis": ["weave"]}, "cnis[0]", f"valid: {', '.join(CNIS)}"),
     ],
 )
 def test_bad_aks_input_is_one_line_naming_the_field(changes, field, words):
@@ -140,7 +142,7 @@ def test_cilium_on_aks_uses_its_documented_byocni_settings(tmp_path):
 
 def test_nothing_billable_without_a_yes(monkeypatch, capsys, tmp_path):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(doctor, "require", lambda *args, **kwargs: None)
+    monkeypatch.setattr(lifecycle, "require", lambda *args, **kwargs: None)
     with pytest.raises(PrerequisiteError, match="confirm with --yes"):
         commands.run(EXAMPLE, stdin=io.StringIO(""))  # not a terminal
     out = capsys.readouterr().out
@@ -173,21 +175,21 @@ def test_the_subscription_is_pinned_once_per_run_and_given_to_terraform(tmp_path
     import os
     import stat
 
-    from cnibench.platforms.kube import aks
+    from cnibench.platforms.kube import azure
 
     monkeypatch.setenv("PATH", str(tmp_path / "no-az"))
     monkeypatch.delenv("ARM_CLIENT_ID", raising=False)
     monkeypatch.setenv("ARM_SUBSCRIPTION_ID", "0f0e0d0c-0000-4000-8000-00000000abcd")
     state = tmp_path / "cnib0000"
-    pinned = aks.pin_subscription(state)
+    pinned = azure.pin_subscription(state)
     assert pinned.id.endswith("abcd") and pinned.source == "ARM_SUBSCRIPTION_ID" and pinned.name is None
-    path = state / aks.SUBSCRIPTION_FILE
+    path = state / azure.SUBSCRIPTION_FILE
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     monkeypatch.setenv("ARM_SUBSCRIPTION_ID", "11111111-0000-4000-8000-000000000000")  # changed mid-run
-    assert aks.pin_subscription(state).id.endswith("abcd")
-    assert aks.pinned_subscription(state) == {"ARM_SUBSCRIPTION_ID": "0f0e0d0c-0000-4000-8000-00000000abcd"}
+    assert azure.pin_subscription(state).id.endswith("abcd")
+    assert azure.pinned_subscription(state) == {"ARM_SUBSCRIPTION_ID": "0f0e0d0c-0000-4000-8000-00000000abcd"}
     spec_id = "22222222-0000-4000-8000-000000000000"
-    assert aks.resolve_subscription(spec_id, environ=os.environ).id == spec_id  # the spec's wins
+    assert azure.resolve_subscription(spec_id, environ=os.environ).id == spec_id  # the spec's wins
 
 
 def test_a_subscription_id_in_the_spec_must_be_one():

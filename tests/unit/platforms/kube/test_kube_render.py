@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from kube_examples import write_example
+from kube_examples import step, write_example
 
 from cnibench import commands
 from cnibench.spec import load_spec_data
@@ -144,15 +144,16 @@ def test_backends_spread_over_the_workers_only(tmp_path):
 def test_keep_keeps_only_the_last_cluster(tmp_path):
     """Every cluster of a run takes the same addresses on kind's network: two kept clusters would answer for them."""
     from cnibench.plan import make_plan
-    from cnibench.platforms.kube.platform import KubePlatform
+    from cnibench.platforms import get_platform
     from cnibench.spec import parse_spec
 
     spec = parse_spec(load_spec_data(ROOT / "examples" / "kind-antrea-vs-cilium.yaml"))
-    platform = KubePlatform("kind", keep=True)
+    platform = get_platform("kind", keep=True)
     compiled = platform.compile(make_plan(spec), run_dir=tmp_path, prefix="cnib0000")
     assert [c["keep"] for c in compiled.extravars["cnibench_clusters"]] == [False, True]
-    assert platform.kept_cluster == "cnib0000-cilium"
-    assert "kept kind cluster cnib0000-cilium" in platform.notes[0] and "cnibench clean" in platform.notes[0]
+    # what cleanup needs is in the compiled run, not in the platform (compiling is pure)
+    assert compiled.kept == {"cni": "cilium", "cluster": "cnib0000-cilium"} and not vars(platform).get("notes")
+    assert "kept kind cluster cnib0000-cilium" in compiled.notes[0] and "cnibench clean" in compiled.notes[0]
     assert "--keep keeps the last CNI's cluster only" in " ".join(compiled.steps)
 
 
@@ -180,11 +181,11 @@ def test_render_writes_the_playbook_vars_and_the_load_script(tmp_path):
         "cilium",
     ]
     for cluster in extravars["cnibench_clusters"]:
-        for path in (cluster["kind_config"], cluster["cni_chart"]["values"], cluster["namespace_manifest"]):
+        for path in (cluster["create"]["kind_config"], cluster["cni_chart"]["values"], cluster["namespace_manifest"]):
             assert Path(path).is_file() and Path(path).is_relative_to(out)
         # kind's kubeconfig holds credentials: never inside the results
         assert not Path(cluster["kubeconfig"]).is_relative_to(out)
-        runs = [run for trial in cluster["egress_trials"] + cluster["ingress_trials"] for run in trial["runs"]]
+        runs = [run for s in cluster["scenarios"] for trial in s.get("trials", []) for run in trial["runs"]]
         assert len(runs) == 9 and all(run["metrics"]["uplinks"] == "eth0" for run in runs)
         k6 = next(run["argv"] for run in runs if run["argv"][0] == "k6")
         assert "CNIBENCH_TARGET=http://@address@/echo" in k6
@@ -230,16 +231,41 @@ def test_cilium_on_an_existing_cluster_without_an_egress_ip_uses_the_gateway_nod
     assert "egressIP" not in policy["spec"]["egressGateway"]
     extravars = json.loads((out / "vars.json").read_text())
     (cluster,) = extravars["cnibench_clusters"]
-    assert cluster["egress"]["egress_ip"] is None and cluster["kind_config"] is None and cluster["cni_chart"] is None
-    assert cluster["egress"]["server"]["argv"][:3] == ["iperf3", "--server", "--json"]
+    egress = step(cluster, "egress")
+    assert egress["egress_ip"] is None and cluster["create"] is None and cluster["cni_chart"] is None
+    assert egress["server"]["argv"][:3] == ["iperf3", "--server", "--json"]
 
 
 def test_the_playbook_gets_decisions_not_logic(tmp_path):
-    """What the roles would otherwise compute in Jinja comes ready from Python."""
+    """What the roles would otherwise compute in Jinja comes ready from Python: which roles run, in which order, with
+    what."""
     out = _render(tmp_path, "kind-antrea-vs-cilium.yaml")
-    antrea = json.loads((out / "vars.json").read_text())["cnibench_clusters"][0]
-    assert [t["scenario"] for t in antrea["egress_trials"]] == ["egress-baseline", "egress"]
-    assert [t["scenario"] for t in antrea["ingress_trials"]] == ["ingress"]
-    assert antrea["info"] == {"egress": True, "preferred_gateway": "cnib0000-antrea-worker", "cilium_gateway": False}
-    assert antrea["teardown"] == {"containers": ["cnib0000-antrea-iperf3"]}
-    assert antrea["egress"]["gateway_labels"] == {"cnibench.io/egress-gateway": "true"}
+    antrea, cilium = json.loads((out / "vars.json").read_text())["cnibench_clusters"]
+    assert [s["role"] for s in antrea["scenarios"]] == [
+        "cnibench.bench.egress",
+        "cnibench.bench.metallb",
+        "cnibench.bench.ingress",
+    ]
+    assert [t["scenario"] for t in step(antrea, "egress")["trials"]] == ["egress-baseline", "egress"]
+    assert [t["scenario"] for t in step(antrea, "ingress")["trials"]] == ["ingress"]
+    assert antrea["info"] == {"pick_gateway_node": True, "preferred_gateway": "cnib0000-antrea-worker",
+                              "cni_gateway": False}  # fmt: skip
+    assert antrea["create"]["role"] == "cnibench.bench.kind" and antrea["teardown"]["role"] == "cnibench.bench.teardown"
+    assert antrea["teardown"]["containers"] == ["cnib0000-antrea-iperf3"]
+    assert step(antrea, "egress")["gateway_labels"] == {"cnibench.io/egress-gateway": "true"}
+    # Cilium's operator needs the Gateway API CRDs when it starts: a step of the ingress role before the CNI
+    assert antrea["before_cni"] == []
+    (crds,) = cilium["before_cni"]
+    assert (crds["role"], crds["tasks_from"]) == ("cnibench.bench.ingress", "crds.yml")
+    assert crds["gateway_api"] == step(cilium, "ingress")["gateway_api"] and crds["gateway_api"]["before_cni"]
+
+
+def test_the_playbook_names_no_scenario_and_no_cni():
+    """A new scenario is its adapter and its role; a new CNI its descriptor: the playbook includes the roles the
+    steps name."""
+    playbooks = ROOT / "src" / "cnibench" / "ansible" / "playbooks"
+    tasks = [yaml.safe_load((playbooks / name).read_text()) for name in ("kube.yml", "tasks/kube_cluster.yml")]
+    text = json.dumps(tasks).lower()  # what Ansible runs (its comments left out)
+    assert "{{ step.role }}" in text
+    for word in ("egress", "ingress", "gateway", "metallb", "cilium", "antrea", "kind", "aks", "terraform"):
+        assert word not in text, word

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 import yaml
-from kube_examples import write_example
+from kube_examples import step, write_example
 
 from cnibench import commands, pins
 from cnibench.plan import make_plan
-from cnibench.platforms.kube.platform import KubePlatform
+from cnibench.platforms import get_platform
 from cnibench.spec import load_spec_data, parse_spec
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -37,18 +37,18 @@ def _cluster(out: Path, cni: str) -> dict[str, Any]:
 
 def test_envoy_gateway_crds_are_rendered_and_applied_server_side_never_a_helm_release(tmp_path):
     """gateway-crds-helm v1.7.5 as a Helm release: a 1.58 MB Secret, over the 1 MiB limit (envoyproxy/gateway#6105)."""
-    tasks = _tasks(ROLES / "gateway" / "tasks" / "envoy.yml")
+    tasks = _tasks(ROLES / "ingress" / "tasks" / "envoy.yml")
     helm_charts = [t["kubernetes.core.helm"]["chart_ref"] for t in tasks if "kubernetes.core.helm" in t]
-    assert helm_charts == ["{{ cluster.ingress.envoy_gateway.chart_ref }}"]  # the controller only
+    assert helm_charts == ["{{ step.envoy_gateway.chart_ref }}"]  # the controller only
     template = next(t["kubernetes.core.helm_template"] for t in tasks if "kubernetes.core.helm_template" in t)
-    assert template["chart_ref"] == "{{ cluster.ingress.envoy_gateway.crds.chart_ref }}"
+    assert template["chart_ref"] == "{{ step.envoy_gateway.crds.chart_ref }}"
     apply = next(t for t in tasks if "kubernetes.core.k8s" in t)["kubernetes.core.k8s"]
     assert apply["apply"] is True and apply["server_side_apply"] == {"field_manager": "cnibench"}
     assert apply["wait_condition"] == {"type": "Established", "status": "True"}
     install = next(t["kubernetes.core.helm"] for t in tasks if "kubernetes.core.helm" in t)
     assert install["skip_crds"] is True
     out = _render(tmp_path, "kind-antrea-vs-cilium.yaml")
-    crds = _cluster(out, "antrea")["ingress"]["envoy_gateway"]["crds"]
+    crds = step(_cluster(out, "antrea"), "ingress")["envoy_gateway"]["crds"]
     assert crds["chart_ref"] == "oci://docker.io/envoyproxy/gateway-crds-helm" and crds["version"] == "v1.7.5"
     assert Path(crds["dest"]).is_relative_to(out / "rendered" / "antrea")  # kept with the run, re-appliable
     values = yaml.safe_load(Path(crds["values"]).read_text())
@@ -57,13 +57,13 @@ def test_envoy_gateway_crds_are_rendered_and_applied_server_side_never_a_helm_re
 
 def test_metallb_runs_without_frr_k8s(tmp_path):
     out = _render(tmp_path, "kind-antrea-vs-cilium.yaml")
-    metallb = _cluster(out, "cilium")["ingress"]["metallb"]
+    metallb = step(_cluster(out, "cilium"), "metallb")
     merged: dict[str, Any] = {}
     for path in metallb["values"]:
         merged.update(yaml.safe_load(Path(path).read_text()))
     assert merged["frrk8s"] == {"enabled": False} and merged["crds"] == {"enabled": True}
     (task,) = [t for t in _tasks(ROLES / "metallb" / "tasks" / "main.yml") if "kubernetes.core.helm" in t]
-    assert task["kubernetes.core.helm"]["values_files"] == "{{ cluster.ingress.metallb.values }}"
+    assert task["kubernetes.core.helm"]["values_files"] == "{{ step.values }}"
 
 
 def test_cnibench_namespace_is_privileged_for_node_exporter(tmp_path):
@@ -117,20 +117,18 @@ def test_kind_checks_its_network_right_after_creating_the_cluster_and_preloads_i
 
 
 def test_the_images_preloaded_are_those_the_cluster_runs(tmp_path):
-    from cnibench.platforms.kube.platform import kind_images
-
     spec = parse_spec(load_spec_data(ROOT / "examples" / "kind-antrea-vs-cilium.yaml"))
-    everything = {"egress", "egress-baseline", "ingress"}
-    antrea = kind_images(spec, "antrea", everything)
-    assert antrea[:2] == ["antrea/antrea-agent-ubuntu:v2.7.0", "antrea/antrea-controller-ubuntu:v2.7.0"]
-    assert "docker.io/envoyproxy/envoy:distroless-v1.37.5" in antrea and "docker.io/envoyproxy/gateway:v1.7.5" in antrea
-    cilium = kind_images(spec, "cilium", {"ingress"})
-    assert not any("antrea" in i or "netshoot" in i for i in cilium) and pins.ECHO_IMAGE in cilium
-    compiled = KubePlatform("kind").compile(make_plan(spec), run_dir=tmp_path, prefix="cnib0000")
+    compiled = get_platform("kind").compile(make_plan(spec), run_dir=tmp_path, prefix="cnib0000")
     compiled.write()
     antrea_cluster = compiled.extravars["cnibench_clusters"][0]
-    assert antrea_cluster["preload"]["images"] == antrea
-    assert not Path(antrea_cluster["preload"]["archive_dir"]).is_relative_to(tmp_path)  # state dir, not results
+    antrea = antrea_cluster["create"]["preload"]["images"]
+    assert antrea[:2] == ["antrea/antrea-agent-ubuntu:v2.7.0", "antrea/antrea-controller-ubuntu:v2.7.0"]
+    assert "docker.io/envoyproxy/envoy:distroless-v1.37.5" in antrea and "docker.io/envoyproxy/gateway:v1.7.5" in antrea
+    assert pins.IPERF3_IMAGE in antrea and pins.ECHO_IMAGE in antrea
+    only_ingress = get_platform("kind").compile(make_plan(spec, ["ingress"]), run_dir=tmp_path, prefix="cnib0000")
+    cilium = only_ingress.extravars["cnibench_clusters"][1]["create"]["preload"]["images"]
+    assert not any("antrea" in i or "netshoot" in i for i in cilium) and pins.ECHO_IMAGE in cilium
+    assert not Path(antrea_cluster["create"]["preload"]["archive_dir"]).is_relative_to(tmp_path)  # not the results
     # the Antrea chart deploys exactly the tags that were preloaded
     values = yaml.safe_load(Path(antrea_cluster["cni_chart"]["values"]).read_text())
     deployed = [f"{values[k]['repository']}:{values[k]['tag']}" for k in ("agentImage", "controllerImage")]
@@ -140,18 +138,18 @@ def test_the_images_preloaded_are_those_the_cluster_runs(tmp_path):
 def test_kubeconfig_with_cilium_gateway_is_checked_before_anything_is_created(tmp_path):
     out = _render(tmp_path, "kubeconfig.yaml", kubernetes__gateway_implementation="cilium", scenarios__egress=None)
     cluster = _cluster(out, "cilium")
-    assert cluster["info"]["cilium_gateway"] is True
-    (info, namespace) = _tasks(ROLES / "cluster" / "tasks" / "info.yml")
-    assert info["cnibench.bench.kube_cluster_info"]["cilium_gateway"] == "{{ cluster.info.cilium_gateway }}"
+    assert cluster["info"]["cni_gateway"] is True
+    (info, namespace) = _tasks(ROLES / "cluster" / "tasks" / "main.yml")
+    assert info["cnibench.bench.kube_cluster_info"]["cni_gateway"] == "{{ cluster.info.cni_gateway }}"
     assert "kubernetes.core.k8s" in namespace  # the first thing created comes after the check
     (tmp_path / "envoy").mkdir()
-    assert _cluster(_render(tmp_path / "envoy", "kubeconfig.yaml"), "cilium")["info"]["cilium_gateway"] is False
+    assert _cluster(_render(tmp_path / "envoy", "kubeconfig.yaml"), "cilium")["info"]["cni_gateway"] is False
 
 
 def test_aks_runs_pin_their_subscription_and_pass_it_to_apply_and_destroy(tmp_path):
     spec = parse_spec(load_spec_data(ROOT / "examples" / "aks.yaml"))
-    compiled = KubePlatform("aks").compile(make_plan(spec), run_dir=tmp_path, prefix="cnib0000")
-    terraform = compiled.extravars["cnibench_clusters"][0]["terraform"]
+    compiled = get_platform("aks").compile(make_plan(spec), run_dir=tmp_path, prefix="cnib0000")
+    terraform = compiled.extravars["cnibench_clusters"][0]["create"]["terraform"]
     assert terraform["subscription_id"] is None and not Path(terraform["state_dir"]).is_relative_to(tmp_path)
     assert any("pin the subscription billed for the whole run" in step for step in compiled.steps)
     main = _tasks(ROLES / "aks" / "tasks" / "main.yml")
@@ -163,7 +161,7 @@ def test_aks_runs_pin_their_subscription_and_pass_it_to_apply_and_destroy(tmp_pa
 
 def test_k6_reaches_the_gateway_without_a_proxy(tmp_path):
     out = _render(tmp_path, "kind-antrea-vs-cilium.yaml", kubernetes__k6_in_container=True)
-    (trial,) = _cluster(out, "cilium")["ingress_trials"]
+    (trial,) = step(_cluster(out, "cilium"), "ingress")["trials"]
     for run in trial["runs"]:
         assert run["no_proxy"] == ["@address@"]
         assert "NO_PROXY=@address@" in run["argv"]  # k6 in a container: Docker's own proxy settings

@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# Thin wrapper: the logic is in cnibench.platforms.kube.aks.write_kubeconfig.
+# Thin wrapper: module_utils/cnibench.py runs cnibench.orchestration.tasks.aks_kubeconfig (typed and unit-tested).
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -22,31 +22,23 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+kind:
+  description: What the result is (cnibench's event handler reads it), C(done).
+  type: str
+  returned: always
 dest: {description: The file written., type: str, returned: success}
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.cnibench.bench.plugins.module_utils.cnibench import run_task
+
+ARGUMENT_SPEC = {
+    "project_path": {"type": "path", "required": True},
+    "dest": {"type": "path", "required": True},
+}
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "project_path": {"type": "path", "required": True},
-            "dest": {"type": "path", "required": True},
-        },
-        supports_check_mode=False,
-    )
-    try:
-        from cnibench.errors import CnibenchError
-        from cnibench.platforms.kube import aks
-    except ImportError as exc:
-        module.fail_json(msg=f"cnibench is not importable by {module._name}'s interpreter: {exc}")
-    p = module.params
-    try:
-        aks.write_kubeconfig(p["project_path"], p["dest"])
-    except CnibenchError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(changed=True, dest=p["dest"])
+    run_task("aks_kubeconfig", ARGUMENT_SPEC)
 
 
 if __name__ == "__main__":

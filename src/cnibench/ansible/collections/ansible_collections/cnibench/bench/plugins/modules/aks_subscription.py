@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# Thin wrapper: the logic is in cnibench.platforms.kube.aks (pin_subscription).
+# Thin wrapper: module_utils/cnibench.py runs cnibench.orchestration.tasks.aks_subscription (typed and unit-tested).
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -23,30 +23,21 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+kind:
+  description: What the result is (cnibench's event handler reads it), C(done).
+  type: str
+  returned: always
 name: {description: "The subscription's name (null when it cannot be looked up).", type: str, returned: success}
 source: {description: Where the subscription came from., type: str, returned: success}
 """
 
-from pathlib import Path
+from ansible_collections.cnibench.bench.plugins.module_utils.cnibench import run_task
 
-from ansible.module_utils.basic import AnsibleModule
+ARGUMENT_SPEC = {"state_dir": {"type": "path", "required": True}, "subscription_id": {"type": "str"}}
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={"state_dir": {"type": "path", "required": True}, "subscription_id": {"type": "str"}},
-        supports_check_mode=False,
-    )
-    try:
-        from cnibench.errors import CnibenchError
-        from cnibench.platforms.kube import aks
-    except ImportError as exc:
-        module.fail_json(msg=f"cnibench is not importable by {module._name}'s interpreter: {exc}")
-    try:
-        subscription = aks.pin_subscription(Path(module.params["state_dir"]), module.params["subscription_id"])
-    except CnibenchError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, name=subscription.name, source=subscription.source)
+    run_task("aks_subscription", ARGUMENT_SPEC)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# Thin wrapper: the logic is in cnibench.platforms.kube.images (preload).
+# Thin wrapper: module_utils/cnibench.py runs cnibench.orchestration.tasks.kind_images (typed and unit-tested).
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -9,7 +9,7 @@ description:
   - Pulls each of O(images) that Docker does not have yet (for the daemon's platform only), saves it once into
     O(archive_dir) and loads it into every node of O(cluster) with C(kind load image-archive), so that the nodes
     of every CNI's cluster do not pull it again from Docker Hub.
-  - Returns each image's registry digest as RV(cluster_facts.image_digests), recorded in environment.json.
+  - Returns each image's registry digest as RV(facts.image_digests), recorded in environment.json.
 options:
   cluster: {description: The kind cluster., type: str, required: true}
   images: {description: Image references., type: list, elements: str, required: true}
@@ -28,36 +28,26 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-cluster_facts: {description: "image_digests: image -> registry digest.", type: dict, returned: success}
-cni_key: {description: The CNI the facts belong to., type: str, returned: success}
+kind:
+  description: What the result is (cnibench's event handler reads it), C(cluster_facts).
+  type: str
+  returned: always
+facts: {description: "image_digests: image -> registry digest.", type: dict, returned: success}
+cni: {description: The CNI the facts belong to., type: str, returned: success}
 """
 
-from pathlib import Path
+from ansible_collections.cnibench.bench.plugins.module_utils.cnibench import run_task
 
-from ansible.module_utils.basic import AnsibleModule
+ARGUMENT_SPEC = {
+    "cluster": {"type": "str", "required": True},
+    "images": {"type": "list", "elements": "str", "required": True},
+    "archive_dir": {"type": "path", "required": True},
+    "cni": {"type": "str", "required": True},
+}
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "cluster": {"type": "str", "required": True},
-            "images": {"type": "list", "elements": "str", "required": True},
-            "archive_dir": {"type": "path", "required": True},
-            "cni": {"type": "str", "required": True},
-        },
-        supports_check_mode=False,
-    )
-    try:
-        from cnibench.errors import CnibenchError
-        from cnibench.platforms.kube import images
-    except ImportError as exc:
-        module.fail_json(msg=f"cnibench is not importable by {module._name}'s interpreter: {exc}")
-    p = module.params
-    try:
-        digests = images.preload(p["cluster"], p["images"], Path(p["archive_dir"]))
-    except CnibenchError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(changed=bool(digests), cluster_facts={"image_digests": digests}, cni_key=p["cni"])
+    run_task("kind_images", ARGUMENT_SPEC)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# Thin wrapper: the logic is in cnibench.platforms.kube.ops (check_kind_network).
+# Thin wrapper: module_utils/cnibench.py runs cnibench.orchestration.tasks.kind_network (typed and unit-tested).
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -21,24 +21,20 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+kind:
+  description: What the result is (cnibench's event handler reads it), C(done).
+  type: str
+  returned: always
 subnets: {description: "The IPv4 subnets of kind's docker network.", type: list, returned: success}
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.cnibench.bench.plugins.module_utils.cnibench import run_task
+
+ARGUMENT_SPEC = {"cidr": {"type": "str", "required": True}}
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec={"cidr": {"type": "str", "required": True}}, supports_check_mode=True)
-    try:
-        from cnibench.errors import CnibenchError
-        from cnibench.platforms.kube import ops
-    except ImportError as exc:
-        module.fail_json(msg=f"cnibench is not importable by {module._name}'s interpreter: {exc}")
-    try:
-        subnets = ops.kind_network_check(module.params["cidr"])
-    except CnibenchError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, subnets=subnets)
+    run_task("kind_network", ARGUMENT_SPEC, check_mode=True)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# Thin wrapper: the logic is in cnibench.platforms.kube.ops (parse_nodes, detect_cni, pick_gateway_node).
+# Thin wrapper: module_utils/cnibench.py runs cnibench.orchestration.tasks.kube_cluster_info (typed and unit-tested).
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -8,17 +8,19 @@ short_description: Read a cluster's nodes and CNI; check the CNI is the expected
 description:
   - Reads the nodes (InternalIP, readiness, role) and the DaemonSets, detects the CNI and its version from its
     agent's image, and fails if it is not O(expected_cni).
-  - With O(egress), picks the egress gateway node (O(preferred_gateway) or the first ready, schedulable worker).
+  - With O(pick_gateway_node), picks the egress gateway node (O(preferred_gateway) or the first ready, schedulable
+    worker).
 options:
   kubeconfig: {description: kubeconfig file., type: str}
   context: {description: kubeconfig context., type: str}
   namespace: {description: cnibench's namespace., type: str, required: true}
   expected_cni: {description: The CNI the spec names., type: str, required: true}
-  egress: {description: Whether to pick an egress gateway node., type: bool, default: false}
+  pick_gateway_node: {description: Whether to pick an egress gateway node., type: bool, default: false}
   preferred_gateway: {description: The gateway node to use (kind's first worker)., type: str}
-  cilium_gateway:
-    description: Check that Cilium's own Gateway API can serve a Gateway (CRDs present before its operator started,
-      enable-gateway-api and kube-proxy-replacement in cilium-config); an existing cluster only.
+  cni_gateway:
+    description: Check that the CNI's own Gateway API can serve a Gateway (what its descriptor checks, e.g. Cilium's
+      CRDs present before its operator started, enable-gateway-api and kube-proxy-replacement in cilium-config); an
+      existing cluster only.
     type: bool
     default: false
 author: cnibench developers
@@ -32,43 +34,32 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-cluster_facts:
+kind:
+  description: What the result is (cnibench's event handler reads it), C(cluster_facts).
+  type: str
+  returned: always
+cni: {description: O(expected_cni)., type: str, returned: always}
+facts:
   description: The detected CNI, its version, the Kubernetes version and the nodes (recorded with the run).
   type: dict
   returned: always
 nodes: {description: Nodes with name, ip, ready, control_plane., type: list, returned: always}
-gateway_node: {description: The egress gateway node (null without O(egress))., type: str, returned: always}
+gateway_node: {description: The egress gateway node (null without O(pick_gateway_node))., type: str, returned: always}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.cnibench.bench.plugins.module_utils.kube import KUBECTL_ARGS
+from ansible_collections.cnibench.bench.plugins.module_utils.cnibench import KUBECTL_ARGS, run_task
+
+ARGUMENT_SPEC = {
+    **KUBECTL_ARGS,
+    "expected_cni": {"type": "str", "required": True},
+    "pick_gateway_node": {"type": "bool", "default": False},
+    "preferred_gateway": {"type": "str"},
+    "cni_gateway": {"type": "bool", "default": False},
+}
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            **KUBECTL_ARGS,
-            "expected_cni": {"type": "str", "required": True},
-            "egress": {"type": "bool", "default": False},
-            "preferred_gateway": {"type": "str"},
-            "cilium_gateway": {"type": "bool", "default": False},
-        },
-        supports_check_mode=True,
-    )
-    try:
-        from cnibench.errors import CnibenchError
-        from cnibench.platforms.kube import ops
-    except ImportError as exc:
-        module.fail_json(msg=f"cnibench is not importable by {module._name}'s interpreter: {exc}")
-    p = module.params
-    kubectl = ops.Kubectl.from_params(p)
-    try:
-        info = ops.cluster_info(kubectl, expected_cni=p["expected_cni"], egress=p["egress"],
-                                preferred_gateway=p["preferred_gateway"],
-                                cilium_gateway=p["cilium_gateway"])  # fmt: skip
-    except CnibenchError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, **info)
+    run_task("kube_cluster_info", ARGUMENT_SPEC, check_mode=True)
 
 
 if __name__ == "__main__":

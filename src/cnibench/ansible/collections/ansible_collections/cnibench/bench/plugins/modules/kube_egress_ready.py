@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# Thin wrapper: the logic is in cnibench.platforms.kube.ops (expected_source, wait_source).
+# Thin wrapper: module_utils/cnibench.py runs cnibench.orchestration.tasks.kube_egress_ready (typed and unit-tested).
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -39,51 +39,30 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+kind:
+  description: What the result is (cnibench's event handler reads it), C(done).
+  type: str
+  returned: always
 expect: {description: expected_source_ip and (policy) egress_apply_s., type: dict, returned: success}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.cnibench.bench.plugins.module_utils.kube import KUBECTL_ARGS
+from ansible_collections.cnibench.bench.plugins.module_utils.cnibench import KUBECTL_ARGS, run_task
+
+ARGUMENT_SPEC = {
+    "mode": {"type": "str", "choices": ["baseline", "policy"], "required": True},
+    "manifest": {"type": "path"},
+    "pod": {"type": "str", "required": True},
+    "server_ip": {"type": "str", "required": True},
+    "port": {"type": "int", "required": True},
+    "egress_ip": {"type": "str"},
+    "gateway_node": {"type": "str", "required": True},
+    "timeout": {"type": "float", "required": True},
+    **KUBECTL_ARGS,
+}
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "mode": {"type": "str", "choices": ["baseline", "policy"], "required": True},
-            "manifest": {"type": "path"},
-            "pod": {"type": "str", "required": True},
-            "server_ip": {"type": "str", "required": True},
-            "port": {"type": "int", "required": True},
-            "egress_ip": {"type": "str"},
-            "gateway_node": {"type": "str", "required": True},
-            "timeout": {"type": "float", "required": True},
-            **KUBECTL_ARGS,
-        },
-        required_if=[("mode", "policy", ("manifest",))],
-        supports_check_mode=False,
-    )
-    try:
-        from cnibench.errors import CnibenchError
-        from cnibench.platforms.kube import ops
-    except ImportError as exc:
-        module.fail_json(msg=f"cnibench is not importable by {module._name}'s interpreter: {exc}")
-    p = module.params
-    kubectl = ops.Kubectl.from_params(p)
-    try:
-        expect = ops.egress_ready(
-            kubectl,
-            mode=p["mode"],
-            manifest=p["manifest"],
-            pod=p["pod"],
-            server_ip=p["server_ip"],
-            port=p["port"],
-            egress_ip=p["egress_ip"],
-            gateway_node=p["gateway_node"],
-            timeout=p["timeout"],
-        )
-    except CnibenchError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(changed=p["mode"] == "policy", expect=expect)
+    run_task("kube_egress_ready", ARGUMENT_SPEC, required_if=[("mode", "policy", ("manifest",))])
 
 
 if __name__ == "__main__":

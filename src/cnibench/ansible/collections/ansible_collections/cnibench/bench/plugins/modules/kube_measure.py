@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# Thin wrapper: the logic is in cnibench.platforms.netns.process.exec_to_file and cnibench.platforms.kube.ops.
+# Thin wrapper: module_utils/cnibench.py runs cnibench.orchestration.tasks.kube_measure (typed and unit-tested).
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -44,6 +44,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+kind:
+  description: What the result is (cnibench's event handler reads it), C(measurement).
+  type: str
+  returned: always
 exit_code:
   description: The command's exit code (null when killed at the timeout); deliberately not rc.
   type: int
@@ -62,57 +66,23 @@ expect: {description: O(expect), for cnibench to check the artifact against., ty
 metrics_error: {description: Why the metrics are missing, or null., type: str, returned: when O(metrics) is set}
 """
 
-from pathlib import Path
+from ansible_collections.cnibench.bench.plugins.module_utils.cnibench import KUBECTL_ARGS, run_task
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.cnibench.bench.plugins.module_utils.kube import KUBECTL_ARGS
+ARGUMENT_SPEC = {
+    "argv": {"type": "list", "elements": "str", "required": True},
+    "output": {"type": "path", "required": True},
+    "timeout": {"type": "float", "required": True},
+    "substitutions": {"type": "dict", "default": {}},
+    "expect": {"type": "dict"},
+    "metrics": {"type": "dict"},
+    "unset_env": {"type": "list", "elements": "str", "default": []},
+    "no_proxy": {"type": "list", "elements": "str", "default": []},
+    **KUBECTL_ARGS,
+}
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "argv": {"type": "list", "elements": "str", "required": True},
-            "output": {"type": "path", "required": True},
-            "timeout": {"type": "float", "required": True},
-            "substitutions": {"type": "dict", "default": {}},
-            "expect": {"type": "dict"},
-            "metrics": {"type": "dict"},
-            "unset_env": {"type": "list", "elements": "str", "default": []},
-            "no_proxy": {"type": "list", "elements": "str", "default": []},
-            **KUBECTL_ARGS,
-        },
-        supports_check_mode=False,
-    )
-    try:
-        import os
-
-        from cnibench import direct
-        from cnibench.platforms.kube import ops
-        from cnibench.platforms.netns import process
-    except ImportError as exc:
-        module.fail_json(msg=f"cnibench is not importable by {module._name}'s interpreter: {exc}")
-    p = module.params
-    argv = ops.substitute(p["argv"], p["substitutions"])
-    env = direct.no_proxy_env(ops.substitute(p["no_proxy"], p["substitutions"]), dict(os.environ))
-    try:
-        result = process.exec_to_file(
-            "", argv, output=Path(p["output"]), timeout=p["timeout"], env=env, unset_env=p["unset_env"]
-        )
-    except OSError as exc:
-        module.fail_json(msg=f"cannot run {argv[0]}: {exc}")
-    extra = {}
-    if p["metrics"]:
-        kubectl = ops.Kubectl.from_params(p)
-        extra["metrics_error"] = ops.fetch_metrics(
-            kubectl, p["metrics"], started_at=result.started_at, ended_at=result.ended_at
-        )
-    module.exit_json(
-        changed=True,
-        failed=False,
-        **result.as_module_result(p["output"]),
-        expect=p["expect"] or {},
-        **extra,
-    )
+    run_task("kube_measure", ARGUMENT_SPEC)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# Thin wrapper: the logic is in cnibench.platforms.kube.teardown.
+# Thin wrapper: module_utils/cnibench.py runs cnibench.orchestration.tasks.kube_teardown (typed and unit-tested).
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -34,42 +34,26 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+kind:
+  description: What the result is (cnibench's event handler reads it), C(done).
+  type: str
+  returned: always
 removed: {description: What was removed., type: list, returned: always}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.cnibench.bench.plugins.module_utils.kube import KUBECTL_ARGS
+from ansible_collections.cnibench.bench.plugins.module_utils.cnibench import KUBECTL_ARGS, run_task
+
+ARGUMENT_SPEC = {
+    "kind_cluster": {"type": "str"},
+    "containers": {"type": "list", "elements": "str", "default": []},
+    "pids": {"type": "list", "elements": "int", "default": []},
+    "helm_releases": {"type": "list", "elements": "dict", "default": []},
+    **KUBECTL_ARGS,
+}
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "kind_cluster": {"type": "str"},
-            "containers": {"type": "list", "elements": "str", "default": []},
-            "pids": {"type": "list", "elements": "int", "default": []},
-            "helm_releases": {"type": "list", "elements": "dict", "default": []},
-            **KUBECTL_ARGS,
-        },
-        supports_check_mode=False,
-    )
-    try:
-        from cnibench.errors import CnibenchError
-        from cnibench.platforms.kube import ops, teardown
-    except ImportError as exc:
-        module.fail_json(msg=f"cnibench is not importable by {module._name}'s interpreter: {exc}")
-    p = module.params
-    kubectl = ops.Kubectl.from_params(p)
-    try:
-        removed = teardown.teardown(
-            kubectl,
-            kind_cluster=p["kind_cluster"],
-            containers=p["containers"],
-            pids=p["pids"],
-            helm_releases=p["helm_releases"],
-        )
-    except CnibenchError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(changed=bool(removed), removed=removed)
+    run_task("kube_teardown", ARGUMENT_SPEC)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# Thin wrapper: the logic is in cnibench.platforms.kube.ops (load_balancer_address, wait_metrics).
+# Thin wrapper: module_utils/cnibench.py runs cnibench.orchestration.tasks.kube_wait (typed and unit-tested).
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -18,6 +18,7 @@ options:
     description: A URL (with C(@address@)) that must answer "Hostname:" a few times in a row before it is ready.
     type: str
   metrics: {description: Prometheus service, port, DaemonSet and timeout (O(what=metrics))., type: dict}
+  cni: {description: The CNI whose cluster this is (O(what=metrics))., type: str}
   timeout: {description: Seconds to wait., type: float, default: 300}
   kubeconfig: {description: kubeconfig file., type: str}
   context: {description: kubeconfig context., type: str}
@@ -36,49 +37,35 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+kind:
+  description: What the result is (cnibench's event handler reads it), C(done) (an address) or C(metrics_ready).
+  type: str
+  returned: always
 address: {description: The address (O(what=address))., type: str, returned: when O(what=address)}
 seconds: {description: Seconds waited., type: float, returned: success}
 """
 
-import time
+from ansible_collections.cnibench.bench.plugins.module_utils.cnibench import KUBECTL_ARGS, run_task
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.cnibench.bench.plugins.module_utils.kube import KUBECTL_ARGS
+ARGUMENT_SPEC = {
+    "what": {"type": "str", "choices": ["address", "metrics"], "required": True},
+    "kind": {"type": "str", "choices": ["Gateway", "Service"]},
+    "name": {"type": "str"},
+    "expected": {"type": "str"},
+    "probe": {"type": "str"},
+    "metrics": {"type": "dict"},
+    "cni": {"type": "str"},
+    "timeout": {"type": "float", "default": 300.0},
+    **KUBECTL_ARGS,
+}
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "what": {"type": "str", "choices": ["address", "metrics"], "required": True},
-            "kind": {"type": "str", "choices": ["Gateway", "Service"]},
-            "name": {"type": "str"},
-            "expected": {"type": "str"},
-            "probe": {"type": "str"},
-            "metrics": {"type": "dict"},
-            "timeout": {"type": "float", "default": 300.0},
-            **KUBECTL_ARGS,
-        },
-        required_if=[("what", "address", ("kind", "name")), ("what", "metrics", ("metrics",))],
-        supports_check_mode=False,
+    run_task(
+        "kube_wait",
+        ARGUMENT_SPEC,
+        required_if=[("what", "address", ("kind", "name")), ("what", "metrics", ("metrics", "cni"))],
     )
-    try:
-        from cnibench.errors import CnibenchError
-        from cnibench.platforms.kube import ops
-    except ImportError as exc:
-        module.fail_json(msg=f"cnibench is not importable by {module._name}'s interpreter: {exc}")
-    p = module.params
-    kubectl = ops.Kubectl.from_params(p)
-    start = time.monotonic()
-    try:
-        if p["what"] == "address":
-            address = ops.wait_address(
-                kubectl, p["kind"], p["name"], expected=p["expected"], timeout=p["timeout"], probe=p["probe"]
-            )
-            module.exit_json(changed=False, address=address, seconds=time.monotonic() - start)
-        seconds = ops.wait_metrics(kubectl, p["metrics"])
-    except CnibenchError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, seconds=seconds, url=p["metrics"]["service"])
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# Thin wrapper: the logic is cnibench.platforms.netns.process.start_daemon (typed and unit-tested).
+# Thin wrapper: module_utils/cnibench.py runs cnibench.orchestration.tasks.netns_daemon (typed and unit-tested).
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -47,42 +47,30 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+kind:
+  description: What the result is (cnibench's event handler reads it), C(done).
+  type: str
+  returned: always
 pid:
   description: PID (and process group) of the daemon.
   type: int
   returned: success
 """
 
-from pathlib import Path
+from ansible_collections.cnibench.bench.plugins.module_utils.cnibench import run_task
 
-from ansible.module_utils.basic import AnsibleModule
+ARGUMENT_SPEC = {
+    "name": {"type": "str", "required": True},
+    "netns": {"type": "str", "required": True},
+    "argv": {"type": "list", "elements": "str", "required": True},
+    "log": {"type": "path", "required": True},
+    "listen_port": {"type": "int"},
+    "timeout": {"type": "float", "default": 10.0},
+}
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "name": {"type": "str", "required": True},
-            "netns": {"type": "str", "required": True},
-            "argv": {"type": "list", "elements": "str", "required": True},
-            "log": {"type": "path", "required": True},
-            "listen_port": {"type": "int"},
-            "timeout": {"type": "float", "default": 10.0},
-        },
-        supports_check_mode=False,
-    )
-    try:
-        from cnibench.errors import CnibenchError
-        from cnibench.platforms.netns import process
-    except ImportError as exc:
-        module.fail_json(msg=f"cnibench is not importable by {module._name}'s interpreter: {exc}")
-    p = module.params
-    try:
-        pid = process.start_daemon(
-            p["netns"], p["argv"], log=Path(p["log"]), listen_port=p["listen_port"], timeout=p["timeout"]
-        )
-    except CnibenchError as exc:
-        module.fail_json(msg=f"{p['name']}: {exc}")
-    module.exit_json(changed=True, pid=pid)
+    run_task("netns_daemon", ARGUMENT_SPEC)
 
 
 if __name__ == "__main__":

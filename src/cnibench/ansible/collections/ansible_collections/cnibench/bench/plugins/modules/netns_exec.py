@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# Thin wrapper: the logic is cnibench.platforms.netns.process.exec_to_file (typed and unit-tested).
+# Thin wrapper: module_utils/cnibench.py runs cnibench.orchestration.tasks.netns_exec (typed and unit-tested).
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -7,6 +7,7 @@ module: netns_exec
 short_description: Run a measurement command inside a network namespace, stdout to a file
 description:
   - Runs O(argv) inside O(netns) and writes its standard output to O(output) (the raw artifact cnibench parses).
+  - cnibench queries the node metrics of the measurement window itself, while the next repetition runs.
   - A tool that fails is not a failed task; its exit code and stderr are returned and cnibench records the
     repetition as failed with the reason. The task fails only if the command could not be run at all.
 options:
@@ -32,12 +33,13 @@ options:
     type: list
     elements: str
     default: []
-  metrics:
+  bundles:
     description:
-      - After the command, query Prometheus over its measurement window and save the raw answers.
-      - Keys C(netns), C(url), C(offset) (warm-up seconds left out), C(scrape_interval_s), C(out) (a directory).
-      - A failing query does not fail the task; it is returned as RV(metrics_error).
-    type: dict
+      - Rendered bundles (C(bundle.json)) applied before the command and removed after it, also when it fails (an
+        egress policy for this repetition only).
+    type: list
+    elements: path
+    default: []
 author: cnibench developers
 """
 
@@ -51,6 +53,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+kind:
+  description: What the result is (cnibench's event handler reads it), C(measurement).
+  type: str
+  returned: always
 exit_code:
   description:
     - The command's exit code, or null when it was killed at O(timeout).
@@ -82,52 +88,22 @@ env_removed:
   type: list
   elements: str
   returned: always
-metrics_error:
-  description: Why the metrics are missing (Prometheus died, a query failed), or null.
-  type: str
-  returned: when O(metrics) is set
 """
 
-from pathlib import Path
+from ansible_collections.cnibench.bench.plugins.module_utils.cnibench import run_task
 
-from ansible.module_utils.basic import AnsibleModule
+ARGUMENT_SPEC = {
+    "netns": {"type": "str", "required": True},
+    "argv": {"type": "list", "elements": "str", "required": True},
+    "output": {"type": "path", "required": True},
+    "timeout": {"type": "float", "required": True},
+    "bundles": {"type": "list", "elements": "path", "default": []},
+    "unset_env": {"type": "list", "elements": "str", "default": []},
+}
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "netns": {"type": "str", "required": True},
-            "argv": {"type": "list", "elements": "str", "required": True},
-            "output": {"type": "path", "required": True},
-            "timeout": {"type": "float", "required": True},
-            "metrics": {"type": "dict"},
-            "unset_env": {"type": "list", "elements": "str", "default": []},
-        },
-        supports_check_mode=False,
-    )
-    try:
-        from cnibench.platforms.netns import process
-    except ImportError as exc:
-        module.fail_json(msg=f"cnibench is not importable by {module._name}'s interpreter: {exc}")
-    p = module.params
-    try:
-        result = process.exec_to_file(
-            p["netns"], p["argv"], output=Path(p["output"]), timeout=p["timeout"], unset_env=p["unset_env"]
-        )
-    except OSError as exc:
-        module.fail_json(msg=f"cannot run {p['argv'][0]} in {p['netns']}: {exc}")
-    extra = {}
-    if p["metrics"]:
-        extra["metrics_error"] = process.fetch_metrics(
-            p["metrics"], started_at=result.started_at, ended_at=result.ended_at
-        )
-    # a tool that failed is a failed repetition, which cnibench records; the task itself succeeded
-    module.exit_json(
-        changed=True,
-        failed=False,
-        **result.as_module_result(p["output"]),
-        **extra,
-    )
+    run_task("netns_exec", ARGUMENT_SPEC)
 
 
 if __name__ == "__main__":

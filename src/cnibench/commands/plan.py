@@ -1,0 +1,96 @@
+"""``cnibench plan``, ``render`` and ``schema``: what a run would do, and the files it would apply; nothing is run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cnibench.errors import SpecError
+from cnibench.plan import Plan, format_duration, make_plan
+from cnibench.platforms import get_platform
+from cnibench.results.store import results_dir as default_results_dir
+from cnibench.spec import json_schema, load_spec
+
+
+def plan(
+    spec_path: Path | None,
+    *,
+    repeat: int | None = None,
+    duration: int | None = None,
+    rounds: int | None = None,
+    only: list[str] | None = None,
+) -> int:
+    spec, source = load_spec(spec_path, repetitions=repeat, duration=duration, rounds=rounds)
+    the_plan = make_plan(spec, only)
+    platform = get_platform(spec.platform)
+    compiled = platform.compile(the_plan, run_dir=default_results_dir() / "<run-id>", prefix="cnib0000")
+    print(f"spec: {source} (name {spec.name}, platform {spec.platform})")
+    print(
+        f"matrix: {len(spec.cnis)} CNI(s) x {len({t.scenario for t in the_plan.trials})} trial(s), "
+        f"{the_plan.repetitions} repetitions, about {format_duration(the_plan.estimated_seconds)}"
+    )
+    header = ("cni", "scenario", "repetitions", "tool", "settings")
+    rows = [(t.cni, t.scenario, str(t.repetitions), t.tool, t.settings) for t in the_plan.trials]
+    widths = [max(len(x) for x in col) for col in zip(header, *rows, strict=True)]
+    for row in (header, *rows):
+        print("  " + "  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())
+    for line in design_lines(the_plan):
+        print(line)
+    print("steps:")
+    for number, step in enumerate(compiled.steps, start=1):
+        print(f"  {number:2d}. {step}")
+    print("nothing was created (plan only)")
+    return 0
+
+
+def design_lines(the_plan: Plan) -> list[str]:
+    """The experiment's design in words: the rounds and their CNI order, each cluster's order of repetitions, what
+    the planned repetitions can show (the smallest p) and the warnings about it."""
+    rounds: dict[int, list[str]] = {}
+    for block in the_plan.blocks:
+        rounds.setdefault(block.round, []).append(block.cni)
+    order = "; ".join(f"round {number}: {', '.join(cnis)}" for number, cnis in rounds.items())
+    first = the_plan.blocks[0]
+    within = ", ".join(f"{trial} {number}" for trial, number in first.order[:6])
+    more = ", ..." if len(first.order) > 6 else ""
+    lines = [
+        f"design: {the_plan.rounds} round(s), each CNI on a fresh cluster once per round ({order})",
+        f"  on each cluster: {within}{more}",
+    ]
+    if len(the_plan.spec.cnis) > 1:
+        shown = ", ".join(f"{trial} {p:.4f}" for trial, p in the_plan.smallest_p().items())
+        lines.append(f"  smallest p of a CNI-vs-CNI test (exact two-sided Mann-Whitney U, all repetitions ok): {shown}")
+    lines += [f"warning: {warning}" for warning in the_plan.warnings()]
+    return lines
+
+
+def render(
+    spec_path: Path | None,
+    output: Path,
+    *,
+    repeat: int | None = None,
+    duration: int | None = None,
+    rounds: int | None = None,
+    only: list[str] | None = None,
+) -> int:
+    """Write every file a run would apply (kind config, Helm values, manifests, k6 script, netns bundles) into
+    ``output`` without touching anything else; the paths inside them point at ``output``."""
+    spec, source = load_spec(spec_path, repetitions=repeat, duration=duration, rounds=rounds)
+    the_plan = make_plan(spec, only)
+    output = output.resolve()
+    if output.exists() and any(output.iterdir()):
+        raise SpecError(f"{output}: not empty (render writes into an empty or new directory)")
+    compiled = get_platform(spec.platform).compile(the_plan, run_dir=output, prefix="cnib0000")
+    compiled.write()
+    (output / "vars.json").write_text(json.dumps(compiled.extravars, indent=2) + "\n", encoding="utf-8")
+    files = sorted(p for p in output.rglob("*") if p.is_file())
+    print(f"rendered {len(files)} files for {spec.name} ({spec.platform}, from {source}) into {output}:")
+    for path in files:
+        print(f"  {path.relative_to(output)}")
+    print(f"playbook: {compiled.playbook} with vars.json; nothing was applied")
+    return 0
+
+
+def schema() -> int:
+    print(json.dumps(json_schema(), indent=2))
+    return 0

@@ -1,0 +1,258 @@
+"""The results store's commands: ``runs``, ``status``, ``import``, ``export``, ``report`` and ``compare``."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from cnibench import runstate
+from cnibench.errors import CnibenchError, ResultsError, UsageError
+from cnibench.plan import format_duration
+from cnibench.progress import read_progress
+from cnibench.report import document
+from cnibench.report.document import when as _when
+from cnibench.results import compare as comparison
+from cnibench.results.analysis import ALPHA, environment_differences, spec_differences
+from cnibench.results.compare import contest_metrics
+from cnibench.results.export import export_csv, summary_csv, summary_json
+from cnibench.results.model import RESULTS_FILE, RunResults, read_results
+from cnibench.results.store import Store, locate_store, resolve
+
+
+def observed(results: RunResults) -> RunResults:
+    """A run that says "running" while its cnibench process is gone is abandoned: say so, and how to clean up."""
+    seen = runstate.observed(results)
+    if seen is not results:
+        print(f"warning: run {results.run_id} is abandoned: {seen.error}", file=sys.stderr)
+    return seen
+
+
+def runs(db: Path | None = None) -> int:
+    """The stored runs, then the run directories beside the store that are not in it (running, or killed:
+    those are shown abandoned)."""
+    db = locate_store(db)
+    rows = Store(db).runs() if db.exists() else []
+    unstored = unstored_runs(db.parent, {r.run_id for r in rows})
+    if not rows and not unstored:
+        print(
+            f"no runs stored in {db} (a run made with --results-dir DIR is stored in DIR/cnibench.db: "
+            "use --db PATH or set CNIBENCH_RESULTS=DIR)"
+        )
+        return 0
+    header = ("run", "name", "platform", "status", "started", "ok/samples", "cnis")
+    body = [
+        (r.run_id, r.name, r.platform, r.status, _when(r.started_at), f"{r.ok}/{r.samples}", r.cnis.replace(",", " "))
+        for r in rows
+    ]
+    for results, _path in unstored:
+        ok = sum(1 for s in results.samples if s.status == "ok")
+        cnis = " ".join(dict.fromkeys(s.cni for s in results.samples))
+        body.append(
+            (results.run_id + " *", results.name, results.platform, results.status, _when(results.started_at),
+             f"{ok}/{len(results.samples)}", cnis)
+        )  # fmt: skip
+    widths = [max(len(x) for x in col) for col in zip(header, *body, strict=True)]
+    for row in (header, *body):
+        print("  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())
+    if unstored:
+        print(f"* not in {db}: a run directory in {db.parent} (`cnibench status RUN_DIR` shows its progress)")
+    return 0
+
+
+def unstored_runs(results_dir: Path, stored: set[str]) -> list[tuple[RunResults, Path]]:
+    """Run directories in ``results_dir`` whose run is not in ``stored``, as they are now (see :func:`observed`)."""
+    found = []
+    for path in sorted(results_dir.glob(f"*/{RESULTS_FILE}")):
+        if path.parent.is_symlink() or path.parent.name in stored:  # results/latest points at a run
+            continue
+        try:
+            results = read_results(path)
+        except ResultsError:
+            continue
+        if results.run_id not in stored:
+            found.append((observed(results), path.parent))
+    return found
+
+
+def status(ref: str = "latest", *, follow: bool = False, db: Path | None = None, interval: float = 1.0) -> int:
+    """Where a run is, from any shell: its status (running, or abandoned when its process is gone) and, while it
+    runs, the progress line it wrote last (``progress.json`` in the run directory, rewritten every second).
+    ``follow`` redraws the line until the run ends."""
+    results, run_dir = resolve(ref, Store(locate_store(db, [ref])))
+    results = runstate.observed(results)  # the status line says what an abandoned run needs
+    print(_status_line(results))
+    if run_dir is None or results.status != "running":
+        return 0
+    tty = sys.stdout.isatty()
+    shown: tuple[object, object] | None = None
+    while True:
+        progress = read_progress(run_dir)
+        line, key = "no progress yet (the run is preparing its playbook)", None
+        if progress is not None:
+            age = max(time.time() - float(progress.get("updated_at", 0)), 0.0)
+            line = str(progress["line"]) + (f" (as of {format_duration(age)} ago)" if age >= 3 else "")
+            key = (progress.get("done"), progress.get("task"))
+        if not follow:
+            print(line)
+            return 0
+        if tty:
+            sys.stdout.write("\r\033[K" + line)
+            sys.stdout.flush()
+        elif key != shown or progress is None:  # a pipe or a file gets a line when the run moves on, not a tick
+            print(line, flush=True)
+            shown = key
+        time.sleep(interval)  # polls the run's own files: ends when the run does (or on Ctrl-C)
+        results = runstate.observed(read_results(run_dir))
+        if results.status != "running":
+            if tty:
+                sys.stdout.write("\r\033[K")
+            print(_status_line(results))
+            return 0
+
+
+def _status_line(results: RunResults) -> str:
+    line = f"run {results.run_id} ({results.name}, {results.platform}): {results.status}"
+    if results.status == "running":
+        owner = f"PID {results.owner.pid}, " if results.owner else ""
+        since = format_duration(time.time() - results.started_at)
+        line += f", {owner}started {_when(results.started_at)} ({since} ago)"
+    else:
+        ok = sum(1 for s in results.samples if s.status == "ok")
+        line += f", {ok}/{max(results.planned_repetitions, len(results.samples))} repetitions ok"
+        if results.ended_at and results.status != "abandoned":  # an abandoned run's end is when it was cleaned up
+            line += f", took {format_duration(results.ended_at - results.started_at)}"
+    return line + (f": {results.error}" if results.error else "")
+
+
+def import_runs(paths: list[Path], db: Path | None = None) -> int:
+    """Add run directories to the store. Every run is read and validated before the database is touched."""
+    loaded = [(path, read_results(path)) for path in paths]
+    for path, _ in loaded:
+        if not path.is_dir():
+            raise ResultsError(f"{path}: not a run directory")
+    db = locate_store(db, paths)
+    store = Store(db)
+    for path, results in loaded:
+        added = store.add(results, path)
+        print(f"{'added' if added else 'already stored'}: {results.run_id} ({path}) in {db}")
+    return 0
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write a file a command was asked for; a failure is one line naming the file. Raises CnibenchError."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CnibenchError(f"cannot write {path}: {exc.strerror or exc} (choose another file with -o)") from None
+
+
+def export(
+    refs: str | list[str], *, fmt: str, output: Path | None = None, db: Path | None = None, summary: bool = False
+) -> int:
+    """Samples (one row per repetition) or, with ``summary``, statistics per run x CNI x scenario x metric, of
+    one or several runs, as CSV or JSON."""
+    refs = [refs] if isinstance(refs, str) else refs
+    store = Store(locate_store(db, refs))
+    runs_ = [resolve(ref, store)[0] for ref in refs]
+    if summary:
+        text = summary_csv(runs_) if fmt == "csv" else summary_json(runs_)
+    elif fmt == "csv":
+        text = export_csv(runs_)
+    elif len(runs_) == 1:
+        text = runs_[0].model_dump_json(indent=2) + "\n"
+    else:
+        text = json.dumps([r.model_dump(mode="json") for r in runs_], indent=2) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_output(output, text)
+        print(f"wrote {output}", file=sys.stderr)
+    return 0
+
+
+def report(refs: list[str], *, output: Path | None = None, db: Path | None = None) -> int:
+    refs = refs or ["latest"]
+    store = Store(locate_store(db, refs))
+    resolved = [resolve(ref, store) for ref in refs]
+    runs_ = [observed(r) for r, _ in resolved]
+    if output is None:
+        only_dir = resolved[0][1] if len(resolved) == 1 else None
+        output = only_dir / "report.html" if only_dir is not None else Path("report.html")
+    built = document.build(runs_, [d for _, d in resolved])
+    try:
+        html_path, md_path = document.write(built, output)
+    except OSError as exc:
+        raise CnibenchError(
+            f"cannot write {output}: {exc.strerror or exc} (write the report elsewhere with -o FILE)"
+        ) from None
+    print(f"report: {html_path} and {md_path} ({built.seconds:.2f} s)")
+    return 0
+
+
+def parse_threshold(text: str) -> float:
+    """``--threshold``: ``5%`` or ``0.05`` (a fraction), never a bare ``5``, which could mean either. Raises
+    UsageError."""
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise UsageError(f"--threshold {text!r}: not a number; write a percentage (5%) or a fraction (0.05)") from None
+    if not text.endswith("%") and value >= 1:
+        raise UsageError(
+            f"--threshold {text}: ambiguous; write {text}% for a percentage or a fraction below 1 (0.05 = 5%)"
+        )
+    if not 0 < value < 10:
+        raise UsageError(f"--threshold {text}: must be more than 0 (and below 1000%)")
+    return value
+
+
+def compare(
+    a: str,
+    b: str,
+    *,
+    threshold: str = "5%",
+    metrics: list[str] | None = None,
+    all_metrics: bool = False,
+    as_json: bool = False,
+    db: Path | None = None,
+) -> int:
+    """Run B judged against run A as a CI gate (see :mod:`cnibench.results.compare`): exit code 1 with one line
+    per regression, 0 without; ``metrics`` (names) or ``all_metrics`` choose the gated metrics (default: each
+    scenario's primary ones); ``as_json`` prints the comparison as JSON instead."""
+    fraction = parse_threshold(threshold)
+    if metrics and all_metrics:
+        raise UsageError("--metric and --all-metrics exclude each other: name the gated metrics or gate on all")
+    known = contest_metrics()
+    unknown = [name for name in metrics or () if name not in known]
+    if unknown:
+        raise UsageError(f"--metric {unknown[0]}: no such metric; valid: {', '.join(known)}")
+    gated = tuple(known) if all_metrics else tuple(dict.fromkeys(metrics)) if metrics else None
+    store = Store(locate_store(db, [a, b]))
+    (run_a, _), (run_b, _) = resolve(a, store), resolve(b, store)
+    run_a, run_b = observed(run_a), observed(run_b)
+    result = comparison.compare(run_a, run_b, fraction, gated)
+    notes = [f"environments differ: {d}" for d in environment_differences(run_a, run_b)]
+    notes += [f"scenario settings differ: {d}" for d in spec_differences(run_a, run_b)]
+    result = replace(result, notes=notes + result.notes)
+    if as_json:
+        print(json.dumps(result.to_json(), indent=2))
+        return result.exit_code
+    print(
+        f"compare {run_a.run_id} (A) -> {run_b.run_id} (B): gated {', '.join(result.gated)}; a regression needs "
+        f"p <= {ALPHA} (one-sided Mann-Whitney, Holm over the gated tests) and a change of at least "
+        f"{fraction:.1%}; failures, missing repetitions and broken checks are regressions"
+    )
+    for note in result.notes:
+        print(f"note: {note}")
+    for change in result.changes:
+        if not change.regression:  # a regression's own line follows
+            print("  " + change.describe())
+    for regression in result.regressions:
+        print(f"REGRESSION: {regression.line()}")
+    if not result.changes and not result.regressions:
+        print("nothing to compare: the runs share no CNI x scenario with results")
+    print(f"{len(result.regressions)} regression(s)" if result.regressions else "no regression")
+    return result.exit_code

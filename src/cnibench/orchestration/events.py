@@ -1,0 +1,167 @@
+"""ansible-runner's events -> samples, cluster facts, progress and the first failure's message."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cnibench.errors import CnibenchError
+from cnibench.metrics.prometheus import PrometheusError, node_metrics
+from cnibench.orchestration.signals import StopController
+from cnibench.progress import Progress
+from cnibench.repetition import Repetition
+from cnibench.results.model import Sample
+from cnibench.results.recorder import Recorder
+from cnibench.scenarios import scenario_of
+
+if TYPE_CHECKING:
+    from cnibench.platforms.base import MetricsCollector
+
+#: The events that carry a task's result.
+RESULT_EVENTS = (
+    "runner_on_ok",
+    "runner_item_on_ok",
+    "runner_on_failed",
+    "runner_item_on_failed",
+    "runner_on_unreachable",
+)
+
+
+class EventHandler:
+    """Turns ansible-runner events into samples, cluster facts, progress and the first failure's message.
+
+    A module's result says what it is (``kind``: a measurement, a CNI's cluster facts, Prometheus ready; see
+    :mod:`cnibench.orchestration.tasks`); a measurement is matched to its repetition by the artifact it wrote.
+    """
+
+    def __init__(
+        self,
+        *,
+        repetitions: list[Repetition],
+        run_dir: Path,
+        recorder: Recorder,
+        progress: Progress,
+        stop: StopController,
+        facts: dict[str, dict[str, Any]],
+        collector: MetricsCollector | None = None,
+    ) -> None:
+        self.by_stdout = {str(r.command.stdout): r for r in repetitions}
+        self.run_dir = run_dir
+        self.recorder = recorder
+        self.progress = progress
+        self.stop = stop
+        self.facts = facts
+        self.collector = collector
+        self.recorded: set[tuple[str, str, int]] = set()
+        self.failure: str | None = None
+        self.current_cni: str | None = None
+
+    def __call__(self, event: dict[str, Any]) -> bool:
+        try:
+            self.handle(event)
+        except CnibenchError as exc:  # a broken artifact must not kill the event stream
+            self.failure = self.failure or str(exc)
+        return True
+
+    def handle(self, event: dict[str, Any]) -> None:
+        self.stop.saw_pid(event.get("pid"))
+        kind = event.get("event", "")
+        data = event.get("event_data") or {}
+        task = str(data.get("task", ""))
+        res = data.get("res") or {}
+        if kind == "playbook_on_task_start":
+            self.progress.set_task(task)
+            return
+        if kind not in RESULT_EVENTS:
+            return
+        failed = kind.endswith(("failed", "unreachable"))
+        repetition = self._repetition(res)
+        if repetition is not None:
+            self._measured(repetition, res, failed=failed)
+        elif failed and not data.get("ignore_errors"):
+            self._failed(task, res)
+        elif kind == "runner_on_ok" and res.get("kind") == "cluster_facts":
+            cni = self.current_cni = str(res["cni"])
+            self.recorder.cluster_facts(cni, {**self.facts.get(cni, {}), **res["facts"]})
+        elif kind == "runner_on_ok" and res.get("kind") == "metrics_ready":
+            self.recorder.cluster_facts(str(res["cni"]), {"metrics_targets_up_s": res["seconds"]})
+
+    def _repetition(self, res: dict[str, Any]) -> Repetition | None:
+        """The repetition a measurement's result is of (a failed task: the loop item's), with the expectations only
+        the cluster knows (the client's node IP, egress_apply_s) that come with the result."""
+        item = res.get(res.get("ansible_loop_var", "item")) or {}
+        if res.get("kind") == "measurement":
+            output = res.get("output")
+        else:  # a measurement task that failed before its module could say what it is
+            output = item.get("stdout") if isinstance(item, dict) and "stdout" in item else None
+        repetition = self.by_stdout.get(str(output)) if output else None
+        expect = res.get("expect")
+        if repetition is not None and isinstance(expect, dict) and expect:
+            repetition = dataclasses.replace(repetition, expect={**repetition.expect, **expect})
+        return repetition
+
+    def _measured(self, run: Repetition, res: dict[str, Any], *, failed: bool) -> None:
+        if run.key in self.recorded:
+            return
+        failure = None
+        if failed:
+            failure = f"task failed: {' '.join(str(res.get('msg', 'no message')).split())}"
+        elif res.get("timed_out"):
+            failure = f"{run.command.tool} killed after {run.command.timeout_s} s"
+        elif res.get("exit_code") not in (0, None):
+            # tools print their reason first and usage after it
+            reason = next((line.strip() for line in str(res.get("stderr_head", "")).splitlines() if line.strip()), "")
+            failure = f"exit code {res['exit_code']}" + (f": {reason}" if reason else "")
+        sample = scenario_of(run.scenario).make_sample(
+            run,
+            run_dir=self.run_dir,
+            started_at=res.get("started_at"),
+            ended_at=res.get("ended_at"),
+            failure=failure,
+        )
+        if res.get("env_removed"):
+            removed = ", ".join(map(str, res["env_removed"]))
+            note = f"ran without {removed} from cnibench's environment (a controlled run)"
+            sample = sample.model_copy(update={"notes": [*sample.notes, note]})
+        self.recorded.add(run.key)
+        window = run.command.metrics
+        if window is not None and window.deferred and self.collector is not None and not failed:
+            # queried while the next repetition runs; recorded once its metrics are in
+            self.collector.submit(sample, window, started_at=res["started_at"], ended_at=res["ended_at"])
+        else:
+            if window is not None:
+                sample = with_node_metrics(sample, window.out, "task failed" if failed else res.get("metrics_error"))
+            self.recorder.add(sample)
+        self.progress.finished(run)
+        if sample.status == "failed":
+            self.progress.note(f"repetition failed: {run.cni} {run.scenario} {run.repetition}: {sample.error}")
+
+    def _failed(self, task: str, res: dict[str, Any]) -> None:
+        if self.failure is not None:
+            return
+        msg = str(res.get("msg") or res.get("stderr") or res.get("reason") or "failed").strip()
+        msg = " ".join(msg.split())
+        if res.get("cmd") and not res.get("stderr"):  # "Error executing command." alone does not say which
+            cmd = res["cmd"] if isinstance(res["cmd"], str) else " ".join(map(str, res["cmd"]))
+            msg += f" (`{cmd}`, rc {res.get('rc')})"
+        self.failure = f"{task}: {msg}" if task else msg
+
+
+def with_node_metrics(sample: Sample, metrics_dir: Path, error: str | None) -> Sample:
+    """Attach the repetition's node metrics (parsed from the raw Prometheus answers in ``metrics_dir``), or why they
+    are missing; a query without a series in the window is named in ``metrics_error`` beside what was found."""
+    if error is None:
+        try:
+            found = node_metrics(metrics_dir)
+        except (PrometheusError, OSError) as exc:
+            error = f"cannot read the saved Prometheus answers: {exc}"
+        else:
+            return sample.model_copy(
+                update={
+                    "node_metrics": found.per_node,
+                    "metrics_error": f"metrics missing: {found.error}" if found.error else None,
+                    "notes": [*sample.notes, *found.notes],
+                }
+            )
+    return sample.model_copy(update={"metrics_error": f"metrics missing: {error}"})

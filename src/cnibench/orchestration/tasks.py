@@ -1,0 +1,245 @@
+"""The work of each module of the Ansible collection ``cnibench.bench``: ``params`` (the module's parameters) in, the
+module's result out.
+
+Every result says what it is (``kind``, one of :data:`KINDS`): the run's event handler recognises a measurement, a
+cluster's facts or a ready Prometheus by that field, never by the shape of the result. The modules themselves are
+thin (``module_utils/cnibench.py``: ``run_task(<name>, <argument spec>)``); everything here is typed and unit-tested.
+Raises :class:`~cnibench.errors.CnibenchError` (the module turns it into ``fail_json``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+from cnibench.errors import PlatformError
+
+Params = dict[str, Any]
+Result = dict[str, Any]
+#: What a module's result is: a repetition's measurement, facts about a CNI's cluster, Prometheus scraping every
+#: node, or something that was done (applied, started, removed, waited for).
+Kind = Literal["measurement", "cluster_facts", "metrics_ready", "done"]
+KINDS: tuple[Kind, ...] = ("measurement", "cluster_facts", "metrics_ready", "done")
+
+
+def _done(changed: bool, **fields: Any) -> Result:
+    return {"kind": "done", "changed": changed, **fields}
+
+
+def _facts(cni: str, facts: dict[str, Any], *, changed: bool = False, **fields: Any) -> Result:
+    return {"kind": "cluster_facts", "changed": changed, "cni": cni, "facts": facts, **fields}
+
+
+# --------------------------------------------------------------------------------------------- netns
+
+
+def netns_setup(params: Params) -> Result:
+    """Set up (``state: present``) or remove part of a netns run in one step: apply its rendered ``bundles`` in
+    order, start its ``daemons`` side by side, and with ``metrics`` wait until Prometheus has scraped every node
+    since this step began. With ``cni`` (a cluster) the result is the CNI's cluster facts: its links' MTUs and how
+    long Prometheus took to see the nodes. Removing takes the bundles in reverse order (daemons die with their
+    namespaces)."""
+    from cnibench import spawn
+    from cnibench.metrics.prometheus import PrometheusUnreachable
+    from cnibench.platforms.netns import ops
+    from cnibench.platforms.netns.metrics import wait_targets
+
+    began = time.time()
+    state_file = Path(params["state_file"]) if params["state_file"] else None
+    bundles = [Path(b) for b in params["bundles"]]
+    present = params["state"] == "present"
+    commands: list[str] = []
+    for bundle in bundles if present else list(reversed(bundles)):
+        commands += [" ".join(c) for c in ops.apply_bundle(bundle, present=present, state_file=state_file)]
+    if not present:
+        return _done(bool(commands), commands=commands)
+    pids = spawn.start_daemons([spawn.Daemon(**{**d, "log": Path(d["log"])}) for d in params["daemons"]])
+    facts: dict[str, Any] = {}
+    metrics = params["metrics"]
+    if metrics:
+        try:
+            facts["metrics_targets_up_s"] = wait_targets(
+                metrics["netns"], metrics["url"], int(metrics["targets"]), since=began,
+                timeout=float(metrics["timeout"]),
+            )  # fmt: skip
+        except PrometheusUnreachable as exc:
+            # the run's one Prometheus died in an earlier cluster: the run goes on, its samples say metrics missing
+            facts["metrics_error"] = str(exc)
+    if params["cni"]:
+        facts["links"] = {k: v for b in bundles for k, v in ops.link_mtus(b).items()}
+        return _facts(str(params["cni"]), facts, changed=True, commands=commands, pids=pids)
+    return _done(True, commands=commands, pids=pids, **facts)
+
+
+def netns_daemon(params: Params) -> Result:
+    """Start one long-running server inside a namespace, owned by its PID (it outlives the task)."""
+    from cnibench import spawn
+
+    daemon = spawn.Daemon(
+        params["name"], params["netns"], params["argv"], Path(params["log"]), params["listen_port"], params["timeout"]
+    )
+    return _done(True, pid=spawn.start_daemons([daemon])[0])
+
+
+def netns_exec(params: Params) -> Result:
+    """One repetition on the netns platform: its ``bundles`` applied (an egress policy for this repetition only),
+    the tool in its namespace with stdout to the raw artifact, the bundles removed again (always). cnibench queries
+    the node metrics of its window while the next repetition runs. A tool that fails is a failed repetition
+    cnibench records, not a failed task."""
+    from cnibench import spawn
+    from cnibench.platforms.netns import ops
+
+    bundles = [Path(b) for b in params["bundles"]]
+    for index, bundle in enumerate(bundles):
+        try:
+            ops.apply_bundle(bundle, present=True)
+        except PlatformError:
+            for applied in reversed(bundles[:index]):
+                ops.apply_bundle(applied, present=False)
+            raise
+    try:
+        result = spawn.exec_to_file(
+            params["netns"],
+            params["argv"],
+            output=Path(params["output"]),
+            timeout=params["timeout"],
+            unset_env=params["unset_env"],
+        )
+    finally:
+        for bundle in reversed(bundles):
+            ops.apply_bundle(bundle, present=False)
+    return {"kind": "measurement", "changed": True, **result.as_module_result(params["output"])}
+
+
+# --------------------------------------------------------------------------------------------- Kubernetes
+
+
+def kube_measure(params: Params) -> Result:
+    """One repetition on a Kubernetes platform, run on this machine (kubectl exec into the client pod, or k6);
+    ``@name@`` placeholders are filled with what only the run knows (the Gateway's address)."""
+    from cnibench import direct, spawn
+    from cnibench.platforms.kube import monitoring
+    from cnibench.platforms.kube.kubectl import Kubectl, substitute
+
+    argv = substitute(params["argv"], params["substitutions"])
+    env = direct.no_proxy_env(substitute(params["no_proxy"], params["substitutions"]), dict(os.environ))
+    result = spawn.exec_to_file(
+        "", argv, output=Path(params["output"]), timeout=params["timeout"], env=env, unset_env=params["unset_env"]
+    )
+    out: Result = {
+        "kind": "measurement",
+        "changed": True,
+        **result.as_module_result(params["output"]),
+        "expect": params["expect"] or {},
+    }
+    if params["metrics"]:
+        out["metrics_error"] = monitoring.fetch_metrics(
+            Kubectl.from_params(params), params["metrics"], started_at=result.started_at, ended_at=result.ended_at
+        )
+    return out
+
+
+def kube_cluster_info(params: Params) -> Result:
+    """What the cluster is: its nodes, the CNI found (it must be the expected one), its version."""
+    from cnibench.platforms.kube.cluster import cluster_info
+    from cnibench.platforms.kube.kubectl import Kubectl
+
+    info = cluster_info(
+        Kubectl.from_params(params),
+        expected_cni=params["expected_cni"],
+        pick_gateway=params["pick_gateway_node"],
+        preferred_gateway=params["preferred_gateway"],
+        cni_gateway=params["cni_gateway"],
+    )
+    facts = info.pop("cluster_facts")
+    return _facts(params["expected_cni"], facts, **info)
+
+
+def kube_egress_ready(params: Params) -> Result:
+    """Egress trials on Kubernetes: the baseline's or the policy's path, probed until the server sees the expected
+    address; returns the run-time expectations (the source IP, egress_apply_s) for the trial's repetitions."""
+    from cnibench.platforms.kube.kubectl import Kubectl
+    from cnibench.platforms.kube.waits import egress_ready
+
+    expect = egress_ready(
+        Kubectl.from_params(params),
+        mode=params["mode"],
+        manifest=params["manifest"],
+        pod=params["pod"],
+        server_ip=params["server_ip"],
+        port=params["port"],
+        egress_ip=params["egress_ip"],
+        gateway_node=params["gateway_node"],
+        timeout=params["timeout"],
+    )
+    return _done(params["mode"] == "policy", expect=expect)
+
+
+def kube_wait(params: Params) -> Result:
+    """Wait, with a deadline, for a Gateway's or Service's address, or for Prometheus to scrape every node."""
+    from cnibench.platforms.kube import monitoring
+    from cnibench.platforms.kube.kubectl import Kubectl
+    from cnibench.platforms.kube.waits import wait_address
+
+    kubectl = Kubectl.from_params(params)
+    start = time.monotonic()
+    if params["what"] == "address":
+        address = wait_address(
+            kubectl,
+            params["kind"],
+            params["name"],
+            expected=params["expected"],
+            timeout=params["timeout"],
+            probe=params["probe"],
+        )
+        return _done(False, address=address, seconds=time.monotonic() - start)
+    seconds = monitoring.wait_metrics(kubectl, params["metrics"])
+    return {"kind": "metrics_ready", "changed": False, "cni": params["cni"], "seconds": seconds}
+
+
+def kube_teardown(params: Params) -> Result:
+    """Remove what a Kubernetes run created (cluster, containers, processes, releases, cnibench's objects)."""
+    from cnibench.platforms.kube import teardown
+    from cnibench.platforms.kube.kubectl import Kubectl
+
+    removed = teardown.teardown(
+        Kubectl.from_params(params),
+        kind_cluster=params["kind_cluster"],
+        containers=params["containers"],
+        pids=params["pids"],
+        helm_releases=params["helm_releases"],
+    )
+    return _done(bool(removed), removed=removed)
+
+
+def kind_network(params: Params) -> Result:
+    """kind's docker network must be the spec's node network (checked right after the cluster is created)."""
+    from cnibench.platforms.kube.cluster import kind_network_check
+
+    return _done(False, subnets=kind_network_check(params["cidr"]))
+
+
+def kind_images(params: Params) -> Result:
+    """Pull each pinned image once on this machine and load it into the cluster's nodes; the digests are facts."""
+    from cnibench.platforms.kube import images
+
+    digests = images.preload(params["cluster"], params["images"], Path(params["archive_dir"]))
+    return _facts(params["cni"], {"image_digests": digests}, changed=bool(digests))
+
+
+def aks_subscription(params: Params) -> Result:
+    """The subscription the run bills, pinned once (its name only is returned, never its id)."""
+    from cnibench.platforms.kube import azure
+
+    subscription = azure.pin_subscription(Path(params["state_dir"]), params["subscription_id"])
+    return _done(False, name=subscription.name, source=subscription.source)
+
+
+def aks_kubeconfig(params: Params) -> Result:
+    """The AKS cluster's kubeconfig out of Terraform's state into a private file (never returned)."""
+    from cnibench.platforms.kube import azure
+
+    azure.write_kubeconfig(params["project_path"], params["dest"])
+    return _done(True, dest=params["dest"])

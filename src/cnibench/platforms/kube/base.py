@@ -1,0 +1,368 @@
+"""What the Kubernetes platforms (``kind``, ``kubeconfig``, ``aks``) share: the spec's checks through the CNI
+descriptors and the scenario adapters, the compile loop (one cluster per CNI: created, CNI installed, namespace,
+monitoring, the scenarios' steps, the end), the run's bookkeeping, cleanup and leftovers. What differs is a hook a
+platform class overrides (how a cluster comes to be and goes away, its load balancer, the external server, ...).
+Compiling renders every file a run applies and the playbook's variables; nothing here touches a cluster.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from cnibench.doctor import unique
+from cnibench.errors import PlatformError
+from cnibench.estimate import Priors
+from cnibench.plan import repetition_overhead_s
+from cnibench.platforms.base import Compiled, Leftover, Platform, Renderable
+from cnibench.platforms.files import Files
+from cnibench.platforms.kube import monitoring, render, runs
+from cnibench.platforms.kube.cnis import CNIS
+from cnibench.platforms.kube.cnis.base import Cni
+from cnibench.platforms.kube.prerequisites import common_checks
+from cnibench.platforms.kube.runs import kube_state_dir
+from cnibench.platforms.kube.scenarios import ADAPTERS
+from cnibench.platforms.kube.scenarios.base import ClusterBuild, ExternalServer, KubeAdapter, NodeAddresses
+from cnibench.platforms.kube.settings import KubernetesSettings, KubernetesSettingsBase, kube_settings
+from cnibench.proc import CommandError
+from cnibench.scenarios import SCENARIOS
+from cnibench.spec.base import FieldError
+
+if TYPE_CHECKING:
+    from cnibench.doctor import Check
+    from cnibench.plan import Plan
+    from cnibench.repetition import Repetition
+    from cnibench.spec import Spec
+
+PLAYBOOK = "kube.yml"
+#: Per repetition on Kubernetes: kubectl exec or k6 start-up, and a port-forward to Prometheus.
+KUBE_PER_REPETITION_S = 3.0
+#: Between two trials on Kubernetes: an egress policy applied and seen at the server, or a gateway programmed.
+KUBE_TRIAL_SETUP_S = 20.0
+
+
+def cluster_name(prefix: str, cni: str) -> str:
+    return f"{prefix}-{cni}"
+
+
+def adapter(scenario: str) -> KubeAdapter[Any]:
+    return ADAPTERS.get(scenario)
+
+
+class KubePlatform(Platform):
+    """A Kubernetes platform; ``keep`` leaves what the run created (a cluster, cnibench's namespace) in place."""
+
+    family: ClassVar[str] = "kube"
+    sections: ClassVar[dict[str, type[Any]]] = {"kubernetes": KubernetesSettings}
+    #: Rough seconds per CNI for the estimate, not measured here: the cluster from its start to its first repetition
+    #: and its end (most of it image pulls on a first run), and of that, the end alone.
+    cluster_s: ClassVar[float]
+    teardown_s: ClassVar[float]
+    #: The cluster is not cnibench's (kubeconfig): the CNI is detected, not installed; what is missing is installed
+    #: and what cnibench installed is removed, nothing else.
+    existing_cluster: ClassVar[bool] = False
+    #: Why a CNI's kube-proxy replacement is not available on this platform's clusters (None: it is, or it is the
+    #: existing cluster's business, checked at run time).
+    no_kube_proxy_replacement: ClassVar[str | None] = None
+    #: Who assigns LoadBalancer IPs here, when the spec may not choose one (None: the spec's ``lb_ip`` is used).
+    load_balancer_assigns: ClassVar[str | None] = None
+    #: Why no external server can run for this platform's clusters (None: :meth:`external_server` places one).
+    no_external_server: ClassVar[str | None] = None
+    #: Where the external server is, in words, and whether it runs on this machine (then its tool is checked here).
+    external_server_where: ClassVar[str] = ""
+    external_server_here: ClassVar[bool] = False
+    #: Tools recorded with the run besides kubectl and Helm: name -> the argv that prints its version.
+    recorded_tools: ClassVar[dict[str, list[str]]] = {}
+    #: What ``clean`` removes of a run of this platform, in words.
+    leftover_what: ClassVar[str]
+
+    # ---- the spec -------------------------------------------------------------------------------------------------
+    @classmethod
+    def cnis(cls) -> tuple[str, ...]:
+        return CNIS.names()
+
+    @classmethod
+    def resolve(cls, spec: Spec) -> Spec:
+        """The platform's defaults (:meth:`resolve_platform`), then the scenarios' addresses it picks."""
+        spec = cls.resolve_platform(super().resolve(spec))
+        addresses = cls.node_addresses(spec)
+        updates = {
+            name: adapter(name).resolve(spec.scenarios.get(name), addresses)
+            for name in spec.scenarios.enabled()
+            if name in ADAPTERS
+        }
+        return spec.model_copy(update={"scenarios": spec.scenarios.model_copy(update=updates)})
+
+    @classmethod
+    def check(cls, spec: Spec) -> None:
+        """The platform's own checks, then whether it can install each CNI, then each scenario's (which claim their
+        addresses on the platform's node network, checked last)."""
+        super().check(spec)
+        cls.check_platform(spec)
+        kube = kube_settings(spec)
+        for index, name in enumerate(spec.cnis):
+            if cls.cni_values(CNIS.get(name), kube, spec, cluster="check", cni_gateway=False) is None:
+                raise FieldError(("cnis", index), f"cnibench cannot install {name} on {cls.name} (no values for it)")
+        addresses = cls.node_addresses(spec)
+        for name in spec.scenarios.enabled():
+            if name not in ADAPTERS:
+                raise FieldError(("scenarios", name), f"not on {cls.name}: no adapter deploys it there")
+            adapter(name).check(spec.scenarios.get(name), spec, cls, addresses)
+        if addresses is not None:
+            cls.check_addresses(addresses)
+
+    @classmethod
+    def resolve_platform(cls, spec: Spec) -> Spec:
+        """Hook: the platform's own defaults of a spec."""
+        return spec
+
+    @classmethod
+    def check_platform(cls, spec: Spec) -> None:
+        """Hook: the platform's own checks; raises FieldError."""
+
+    @classmethod
+    def node_addresses(cls, spec: Spec) -> NodeAddresses | None:
+        """Hook: the free addresses of the nodes' network the scenarios take theirs from (None: the spec gives them,
+        or the cluster's load balancer does)."""
+        return None
+
+    @classmethod
+    def check_addresses(cls, addresses: NodeAddresses) -> None:
+        """Hook: check what the scenarios claimed of :meth:`node_addresses`; raises FieldError."""
+
+    @classmethod
+    def cni_values(
+        cls, cni: Cni, kube: KubernetesSettingsBase, spec: Spec, *, cluster: str, cni_gateway: bool
+    ) -> dict[str, Any] | None:
+        """Hook: the CNI's Helm values on this platform's cluster ``cluster`` (None: it cannot install it; an
+        existing cluster's CNI is detected, not installed: an empty mapping)."""
+        return {}
+
+    @classmethod
+    def k6_in_container(cls, kube: KubernetesSettingsBase | None) -> bool:
+        """Hook: k6 runs as a container next to the cluster (kind on macOS and Windows), not on this machine."""
+        return False
+
+    # ---- before a run ---------------------------------------------------------------------------------------------
+    @classmethod
+    def prerequisites(cls, spec: Spec | None) -> list[Check]:
+        """The platform's machine checks, the tools every Kubernetes platform needs, the scenarios' tools, the
+        cluster (``spec`` None: the platform's defaults and every scenario)."""
+        kube = kube_settings(spec) if spec is not None else None
+        checks = cls.machine_checks(spec) + common_checks()
+        names = spec.scenarios.enabled() if spec is not None else [n for n in SCENARIOS.names() if n in ADAPTERS]
+        for name in names:
+            settings = spec.scenarios.get(name) if spec is not None else None
+            checks += adapter(name).local_checks(settings, cls, kube)
+        return unique(checks + cls.cluster_checks(spec))
+
+    @classmethod
+    def machine_checks(cls, spec: Spec | None) -> list[Check]:
+        """Hook: what the platform needs on this machine before the common tools."""
+        return []
+
+    @classmethod
+    def cluster_checks(cls, spec: Spec | None) -> list[Check]:
+        """Hook: the cluster itself, when it exists before the run."""
+        return []
+
+    @classmethod
+    def priors(cls, spec: Spec) -> Priors:
+        return Priors(
+            repetition_overhead_s=repetition_overhead_s(spec) + KUBE_PER_REPETITION_S,
+            setup_s=cls.cluster_s - cls.teardown_s,
+            trial_s=KUBE_TRIAL_SETUP_S,
+            teardown_s=cls.teardown_s,
+        )
+
+    def environment(self, spec: Spec) -> dict[str, Any]:
+        from cnibench import environment
+        from cnibench.metrics import queries
+
+        facts = environment.kube_tools(self.recorded_tools)
+        if spec.metrics.enabled:
+            facts["metrics"] = {
+                "scrape_interval": spec.metrics.scrape_interval,
+                "queries": queries.expressions(spec.metrics.interval_s, kube_settings(spec).node_uplinks),
+                "scope": queries.KUBE_SCOPE,
+            }
+        return facts
+
+    # ---- compile (pure) -------------------------------------------------------------------------------------------
+    def compile(self, plan: Plan, *, run_dir: Path, prefix: str) -> Compiled:
+        spec = plan.spec
+        kube = kube_settings(spec)
+        state = kube_state_dir() / prefix
+        repetitions: list[Repetition] = []
+        kept: dict[str, str] = {}
+        notes: list[str] = []
+        renders: dict[Path, Renderable] = {}
+        clusters: list[dict[str, Any]] = []
+        steps: list[str] = []
+        facts: dict[str, dict[str, Any]] = {}
+        last = plan.blocks[-1] if plan.blocks else None
+        for block in plan.blocks:  # a fresh cluster per CNI per round, in the plan's order
+            name = block.cni
+            scenarios = [
+                (
+                    scenario,
+                    spec.scenarios.get(scenario),
+                    {t: n for t, n in block.numbers.items() if t in SCENARIOS.get(scenario).trials},
+                )
+                for scenario in spec.scenarios.enabled()
+            ]
+            scenarios = [(scenario, settings, own) for scenario, settings, own in scenarios if own]
+            build = ClusterBuild(self, spec, kube, CNIS.get(name), prefix, state, run_dir, round=block.round)
+            build.vars.update(cni=name, round=block.round, namespace=kube.namespace, timeout=kube.ready_timeout)
+            self.create_cluster(build, [adapter(s).images(settings, build) for s, settings, _ in scenarios])
+            for scenario, settings, _ in scenarios:
+                adapter(scenario).before_cni(settings, build)
+            self.install_cni(build)
+            namespace = build.add(render.MANIFESTS / "00-namespace.yaml", [render.namespace(kube.namespace)])
+            build.vars["namespace_manifest"] = str(namespace)
+            build.steps.append(
+                f"create namespace {kube.namespace}, labelled with the privileged Pod Security level "
+                "(pod-security.kubernetes.io/enforce, audit, warn: node_exporter uses the host network, host PID and "
+                "hostPath)"
+            )
+            monitoring.compile_step(build)
+            for scenario, settings, own in scenarios:
+                repetitions += adapter(scenario).compile(settings, build, own)
+            keep = self.keep and block is last
+            build.vars["keep"] = keep
+            kept_here, note = self.end_cluster(build, keep=keep)
+            if keep:
+                kept, notes = kept_here, [note] if note else []
+            renders[build.rendered] = Files(build.files)  # the same files in every round
+            build.vars.update(before_cni=build.before_cni, info=build.info, scenarios=build.scenarios)
+            build.vars["teardown"]["containers"] = build.containers
+            clusters.append(build.vars)
+            if name not in facts:
+                where = f"[{name}]" if plan.rounds == 1 else f"[round {block.round}, {name}]"
+                steps += [f"{where} {step}" for step in build.steps]
+            else:
+                shown = ", ".join(
+                    f"{t} {n.start}" + (f"-{n.stop - 1}" if len(n) > 1 else "") for t, n in block.numbers.items()
+                )
+                steps.append(f"[round {block.round}, {name}] the same on a fresh cluster: repetitions {shown}")
+            facts[name] = {
+                "platform": self.name,
+                "cni": name,
+                # the chart cnibench installs; on an existing cluster the detected one is recorded at run time
+                "cni_version": None if self.existing_cluster else kube.versions.chart(name),
+                **build.facts,
+            }
+        extravars = {
+            "cnibench_platform": self.name,
+            "cnibench_keep": self.keep,
+            "cnibench_state_dir": str(state),
+            "cnibench_clusters": clusters,
+        }
+        return Compiled(
+            PLAYBOOK, extravars, repetitions, steps, facts=facts, renders=renders, kept=kept, notes=tuple(notes)
+        )
+
+    # ---- compile hooks: how a cluster comes to be and goes away -------------------------------------------------
+    @abstractmethod
+    def create_cluster(self, build: ClusterBuild, images: list[list[str]]) -> None:
+        """Set the cluster's ``kubeconfig`` and ``context`` and its ``create`` role step (None: it exists), with the
+        steps; ``images`` are the scenarios' (kind preloads them)."""
+
+    def install_cni(self, build: ClusterBuild) -> None:
+        """The CNI's Helm release with its values rendered (``cni_chart``; None on an existing cluster), then the
+        check that the cluster runs it."""
+        kube, cni = build.kube, build.cni
+        values = self.cni_values(cni, kube, build.spec, cluster=build.vars.get("cluster") or "",
+                                 cni_gateway=build.cni_gateway)  # fmt: skip
+        if self.existing_cluster or values is None:
+            build.vars["cni_chart"] = None
+            build.vars["expected_cni"] = cni.name
+            return
+        values_file = build.add(render.HELM_DIR / f"{cni.name}.values.yaml", values)
+        build.vars["cni_chart"] = {
+            **cni.chart.to_vars(),
+            "version": kube.versions.chart(cni.name),
+            "values": str(values_file),
+            "agent": cni.agent.daemonset,
+        }
+        build.vars["expected_cni"] = cni.name
+        build.steps.append(self.cni_install_step(build, values_file))
+        build.steps.append(f"check the CNI is {cni.name}")
+
+    def cni_install_step(self, build: ClusterBuild, values_file: Path) -> str:
+        """Hook: the step that installs the CNI, in words."""
+        kube, cni = build.kube, build.cni
+        return (
+            f"helm install {cni.name} {kube.versions.chart(cni.name)} ({cni.chart.repository}) with "
+            f"{build.shown(values_file)}; wait for DaemonSet {cni.agent.daemonset} and every node Ready (deadline "
+            f"{kube.ready_timeout} s)"
+        )
+
+    @abstractmethod
+    def end_cluster(self, build: ClusterBuild, *, keep: bool) -> tuple[dict[str, str], str | None]:
+        """Set the cluster's ``teardown`` role step and its steps; with ``keep`` (the run's last cluster) say what
+        stays (the compiled run's ``kept``) and the note that tells the user how to reach and remove it."""
+
+    # ---- hooks the scenario adapters ask --------------------------------------------------------------------------
+    def preferred_gateway_node(self, build: ClusterBuild) -> str | None:
+        """The node to make the egress gateway (None: the first ready, schedulable worker, picked at run time)."""
+        return None
+
+    def external_server(self, build: ClusterBuild, server: ExternalServer) -> tuple[dict[str, Any], str]:
+        """Place a server outside the cluster: the role step's variables (``kind``: ``container`` or ``process``)
+        and where it is, in words."""
+        raise NotImplementedError(f"{self.name}: {self.no_external_server}")
+
+    def assign_egress_ip(self, build: ClusterBuild, node: str | None, ip: str) -> dict[str, Any] | None:
+        """Put the egress IP on the gateway node for a CNI that does not (None: cnibench cannot here)."""
+        return None
+
+    def load_balancer(self, build: ClusterBuild, lb_ip: str | None) -> dict[str, Any] | None:
+        """The role step that gives the cluster a load balancer for ``lb_ip`` (None: the cluster has one)."""
+        return None
+
+    # ---- the run's bookkeeping and its end (the state on this machine: runs.py) -----------------------------------
+    def reserve(self, run_dir: Path, owner_pid: int) -> str:
+        return runs.reserve(self.name, run_dir, owner_pid)
+
+    def note_playbook(self, prefix: str, pid: int) -> None:
+        runs.note_playbook(prefix, pid)
+
+    def cleanup(self, prefix: str, compiled: Compiled | None) -> list[str]:
+        """After a run: remove what the playbook's teardown may have left (after Ctrl-C it did not run), then forget
+        the run. With ``keep``, what the compiled run keeps stays, with its state (``cnibench clean`` removes it
+        later)."""
+        kept = (compiled.kept if compiled is not None else {}) if self.keep else None
+        try:
+            removed = self.remove_run(prefix, kube_state_dir(), runs.run_dir_of(prefix), kept=kept)
+        except CommandError as exc:
+            raise PlatformError(f"could not remove what the run created: {exc}") from None
+        runs.forget(prefix, kept=self.keep)
+        return removed
+
+    @classmethod
+    @abstractmethod
+    def remove_run(cls, prefix: str, directory: Path, run_dir: str | None, *, kept: dict[str, str] | None) -> list[str]:
+        """Hook: remove what the run with ``prefix`` created (but ``kept``: ``--keep``); raises CommandError or
+        PlatformError. ``directory`` holds the runs' private state, ``run_dir`` is the run's directory."""
+
+    # ---- after a crash --------------------------------------------------------------------------------------------
+    @classmethod
+    def leftovers(cls) -> list[Leftover]:
+        what = f"{cls.leftover_what}, and its kubeconfigs"
+        return [
+            Leftover(cls.name, item.prefix, what, item.owner_alive, item.run_dir, item.data)
+            for item in runs.find_leftovers(cls.name)
+        ]
+
+    @classmethod
+    def remove(cls, leftover: Leftover) -> list[str]:
+        """``cnibench clean``: what a dead run left (its playbook's teardown never ran)."""
+        runs.stop_playbook(leftover.data)
+        try:
+            removed = cls.remove_run(leftover.prefix, kube_state_dir(), leftover.run_dir, kept=None)
+        except CommandError as exc:
+            raise PlatformError(str(exc)) from None
+        runs.forget(leftover.prefix, kept=False)
+        return removed

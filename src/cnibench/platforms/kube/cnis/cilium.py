@@ -1,0 +1,172 @@
+"""Cilium (https://cilium.io): eBPF datapath with kube-proxy replacement, CiliumEgressGatewayPolicy as the egress
+gateway (the egress IP must already be on an interface of the gateway node: Cilium does not assign it), and its own
+Gateway API implementation (which needs the kube-proxy replacement and the Gateway API CRDs before it starts)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from cnibench import pins
+from cnibench.platforms.kube.cnis import CNIS
+from cnibench.platforms.kube.cnis.base import (
+    Agent,
+    AksValues,
+    Chart,
+    Cni,
+    EgressGateway,
+    EgressPolicy,
+    GatewayApi,
+    KindValues,
+)
+from cnibench.platforms.kube.render import meta
+
+if TYPE_CHECKING:
+    from cnibench.platforms.kube.kubectl import Kubectl
+
+#: The Gateway API CRDs Cilium's operator requires when it starts (Cilium 1.19 docs, network/servicemesh/gateway-api/
+#: installation.rst: GatewayClass, Gateway, HTTPRoute, GRPCRoute and ReferenceGrant "must be pre-installed").
+GATEWAY_CRDS = tuple(
+    f"{plural}.gateway.networking.k8s.io"
+    for plural in ("gatewayclasses", "gateways", "httproutes", "grpcroutes", "referencegrants")
+)
+#: Values of cilium-config's kube-proxy-replacement that mean "on" (Cilium < 1.14 said "strict").
+_KPR_ON = ("true", "strict")
+
+
+class Cilium(Cni):
+    name: ClassVar[str] = "cilium"
+    title: ClassVar[str] = "Cilium"
+    chart: ClassVar[Chart] = Chart("cilium", "https://helm.cilium.io/", "kube-system", "cilium")
+    version: ClassVar[str] = pins.CILIUM
+    agent: ClassVar[Agent] = Agent("cilium", "cilium-agent")
+    # "the egress IP must be assigned to an interface of the gateway node" (Cilium docs, network/egress-gateway);
+    # without one in the policy Cilium uses the gateway node's own address
+    egress: ClassVar[EgressGateway | None] = EgressGateway(
+        "CiliumEgressGatewayPolicy", assigns_ip=False, ip_optional=True
+    )
+    gateway_api: ClassVar[GatewayApi | None] = GatewayApi(
+        controller="io.cilium/gateway-controller",
+        needs_kube_proxy_replacement=True,
+        # Cilium's operator enables its Gateway API support only if the CRDs exist when it starts
+        crds_before_cni=True,
+        existing_cluster_requirement="the Gateway API CRDs (GatewayClass, Gateway, HTTPRoute, GRPCRoute, "
+        "ReferenceGrant) created before cilium-operator started, and enable-gateway-api and kube-proxy-replacement "
+        "in cilium-config (Cilium's operator looks for the CRDs only at start-up)",
+    )
+    kube_proxy_replacement: ClassVar[bool] = True
+    cluster_kinds: ClassVar[tuple[str, ...]] = ("ciliumegressgatewaypolicies.cilium.io",)
+
+    def kind_values(self, cluster: KindValues) -> dict[str, Any]:
+        """Cilium with kube-proxy replacement, the egress gateway (needs BPF masquerading) and optionally its Gateway
+        API implementation (Cilium docs: network/egress-gateway, network/servicemesh/gateway-api); without kube-proxy
+        the agents reach the API server directly."""
+        return {
+            "kubeProxyReplacement": True,
+            "ipam": {"mode": "kubernetes"},
+            "egressGateway": {"enabled": True},
+            "bpf": {"masquerade": True},
+            "gatewayAPI": {"enabled": cluster.gateway_api},
+            # MetalLB assigns the LoadBalancer addresses on kind: Cilium's own LB IPAM must not claim Services
+            # without a loadBalancerClass (chart values "defaultLBServiceIPAM: the default LoadBalancer Service IPAM
+            # when no LoadBalancer class is set. Applicable values: lbipam, nodeipam, none",
+            # install/kubernetes/cilium/README.md; operator flag --default-lb-service-ipam)
+            "defaultLBServiceIPAM": "none",
+            "operator": {"replicas": 1},
+            "image": {"pullPolicy": "IfNotPresent"},
+            "k8sServiceHost": cluster.api_host,
+            "k8sServicePort": cluster.api_port,
+        }
+
+    def aks_values(self, cluster: AksValues) -> dict[str, Any]:
+        """Cilium on AKS bring-your-own-CNI: ``aksbyocni.enabled`` (the chart then requires tunnel routing) with
+        cluster-pool IPAM (https://docs.cilium.io/en/stable/installation/k8s-install-helm/, AKS tab: "helm install
+        cilium ... --set aksbyocni.enabled=true"; requirements-aks: "BYOCNI (none): Encapsulation, Cluster Pool").
+        The clusters of cnibench's Terraform module keep AKS's kube-proxy (turning it off for a bring-your-own CNI is
+        an AKS preview, https://learn.microsoft.com/azure/aks/configure-kube-proxy, that azurerm does not
+        configure), so no kube-proxy replacement, hence no egress gateway and no Cilium Gateway API. The pod CIDR is
+        the spec's, away from AKS's own 10.0.0.0/16 and 10.224.0.0/12."""
+        return {
+            "aksbyocni": {"enabled": True},
+            "routingMode": "tunnel",
+            "ipam": {"mode": "cluster-pool", "operator": {"clusterPoolIPv4PodCIDRList": [cluster.pod_cidr]}},
+            "kubeProxyReplacement": False,
+            "operator": {"replicas": 1},
+        }
+
+    def egress_policy(self, policy: EgressPolicy) -> list[dict[str, Any]]:
+        """CiliumEgressGatewayPolicy (cilium.io/v2): the client pod's traffic to the server leaves through the node
+        labelled as the gateway, SNATed to the egress IP (which must be on one of that node's interfaces); without
+        one Cilium uses the gateway node's own address."""
+        gateway: dict[str, Any] = {"nodeSelector": {"matchLabels": {policy.gateway_label: "true"}}}
+        if policy.egress_ip is not None:
+            gateway["egressIP"] = policy.egress_ip
+        selector = {"matchLabels": {**policy.pod_labels, "io.kubernetes.pod.namespace": policy.namespace}}
+        return [
+            {
+                "apiVersion": "cilium.io/v2",
+                "kind": "CiliumEgressGatewayPolicy",
+                "metadata": meta(policy.name),
+                "spec": {
+                    "selectors": [{"podSelector": selector}],
+                    "destinationCIDRs": [policy.destination],
+                    "egressGateway": gateway,
+                },
+            }
+        ]
+
+    def gateway_problems(self, kubectl: Kubectl, agent_namespace: str) -> list[str]:
+        """Cilium's Gateway API on an existing cluster: its CRDs, cilium-config and the operator's pods."""
+        from cnibench.platforms.kube.kubectl import existing
+
+        crds = kubectl.json("get", "crd", *GATEWAY_CRDS, "--ignore-not-found", namespaced=False)
+        config = existing(kubectl, "configmap", "cilium-config", namespace=agent_namespace)
+        pods = kubectl.json(
+            "get", "pods", "--namespace", agent_namespace, "--selector", "io.cilium/app=operator", namespaced=False
+        )
+        return gateway_problems(crds if isinstance(crds, dict) else {}, config, pods)
+
+
+def gateway_problems(crds: dict[str, Any], config: dict[str, Any] | None, operator_pods: dict[str, Any]) -> list[str]:
+    """What keeps Cilium's own Gateway API from serving cnibench's Gateway on an existing cluster, from
+    ``kubectl get crd <names> -o json``, the ``cilium-config`` ConfigMap and the operator's pods.
+
+    Cilium's operator looks for the Gateway API CRDs once, when it starts (cilium PR #28982: without them the
+    Gateway controllers are not registered; cilium#29207, closed without a watcher), so CRDs that cnibench would
+    install later, or that came after the operator started, leave the Gateway unprogrammed until the deadline.
+    Its ConfigMap must have ``enable-gateway-api: "true"`` and ``kube-proxy-replacement: "true"``
+    (install/kubernetes/cilium/templates/cilium-configmap.yaml). Returns one phrase per problem."""
+    problems: list[str] = []
+    found = {item["metadata"]["name"]: item for item in crds.get("items", [])}
+    missing = [name for name in GATEWAY_CRDS if name not in found]
+    if missing:
+        problems.append(
+            f"the Gateway API CRDs {', '.join(missing)} are missing (install the standard channel, then restart "
+            "cilium-operator: it looks for them only when it starts)"
+        )
+    data = (config or {}).get("data") or {}
+    if config is None:
+        problems.append("ConfigMap cilium-config not found")
+    else:
+        if data.get("enable-gateway-api") != "true":
+            problems.append('cilium-config has no enable-gateway-api: "true" (Helm: gatewayAPI.enabled=true)')
+        if data.get("kube-proxy-replacement") not in _KPR_ON:
+            problems.append(
+                f"cilium-config has kube-proxy-replacement: {data.get('kube-proxy-replacement', 'unset')!r}, "
+                'Cilium\'s Gateway API needs "true" (Helm: kubeProxyReplacement=true)'
+            )
+    started = [
+        (c.get("state") or {}).get("running", {}).get("startedAt")
+        for pod in operator_pods.get("items", [])
+        for c in (pod.get("status") or {}).get("containerStatuses", []) or []
+    ]
+    started = [t for t in started if t]
+    created = [str(item["metadata"].get("creationTimestamp", "")) for item in found.values()]
+    if started and created and not missing and max(created) > min(started):  # RFC 3339 UTC: compares as text
+        problems.append(
+            f"the Gateway API CRDs were created ({max(created)}) after cilium-operator started ({min(started)}): "
+            "restart it (kubectl -n kube-system rollout restart deployment/cilium-operator)"
+        )
+    return problems
+
+
+CNIS.register(Cilium.name, Cilium())

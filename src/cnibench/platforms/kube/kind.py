@@ -1,0 +1,250 @@
+"""The kind platform: a fresh kind cluster per CNI (control plane + workers, default CNI disabled, the thesis's
+config; kube-proxy off for a CNI that replaces it), the CNI by Helm, MetalLB for the LoadBalancer IP, the external
+server as a container on kind's network, the images pulled once on this machine and loaded into every cluster."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from cnibench import pins
+from cnibench.platforms import PLATFORMS
+from cnibench.platforms.kube import metallb, render
+from cnibench.platforms.kube.base import KubePlatform, cluster_name
+from cnibench.platforms.kube.cnis import CNIS
+from cnibench.platforms.kube.cnis.base import KindValues
+from cnibench.platforms.kube.prerequisites import kind_checks
+from cnibench.platforms.kube.scenarios.base import ClusterBuild, ExternalServer, NodeAddresses
+from cnibench.platforms.kube.settings import kube_settings
+from cnibench.platforms.kube.teardown import remove_kind
+from cnibench.spec.base import FieldError, Loc
+
+if TYPE_CHECKING:
+    from cnibench.doctor import Check
+    from cnibench.platforms.kube.cnis.base import Cni
+    from cnibench.platforms.kube.settings import KubernetesSettingsBase
+    from cnibench.spec import Spec
+
+#: kind's docker network as kind creates it by default (checked against ``docker network inspect kind``).
+KIND_NETWORK = "172.18.0.0/16"
+#: Addresses of kind's network the nodes get: docker hands them out from the bottom.
+KIND_DOCKER_HOSTS = 16
+API_SERVER_PORT = 6443
+
+
+class KindAddresses(NodeAddresses):
+    """The free addresses at the top of kind's network (the nodes take theirs from the bottom), and the addresses
+    the scenarios claim of it: each inside it, above the nodes', and used once."""
+
+    def __init__(self, node_cidr: ipaddress.IPv4Network) -> None:
+        self.node_cidr = node_cidr
+        self.claims: list[tuple[Loc, ipaddress.IPv4Address, bool]] = []
+
+    def top(self, n: int) -> ipaddress.IPv4Address:
+        return self.node_cidr.broadcast_address - n
+
+    def claim(self, loc: Loc, ip: ipaddress.IPv4Address, *, default: bool) -> None:
+        self.claims.append((loc, ip, default))
+
+    def check(self) -> None:
+        """Raises FieldError naming the first bad claim (defaults first: a clash names the field set by hand)."""
+        node_cidr = self.node_cidr
+        top = node_cidr.broadcast_address
+        docker_hosts = (node_cidr.network_address + 1, node_cidr.network_address + KIND_DOCKER_HOSTS)
+        where = f"kind's network (network.node_cidr {node_cidr})"
+        taken: dict[ipaddress.IPv4Address, str] = {}
+        for loc, ip, _ in sorted(self.claims, key=lambda claim: not claim[2]):
+            if ip not in node_cidr:
+                raise FieldError(loc, f"{ip} is outside {where}")
+            if ip in (node_cidr.network_address, top) or docker_hosts[0] <= ip <= docker_hosts[1]:
+                raise FieldError(
+                    loc, f"{ip} is reserved in {where}: docker gives {docker_hosts[0]}-{docker_hosts[1]} to the nodes"
+                )
+            if ip in taken:
+                raise FieldError(loc, f"{ip} is already the {taken[ip]}")
+            taken[ip] = str(loc[-1])
+
+
+class KindPlatform(KubePlatform):
+    name: ClassVar[str] = "kind"
+    description: ClassVar[str] = "a kind cluster per CNI on this machine's Docker (the thesis's local setup)"
+    cluster_s: ClassVar[float] = 420.0
+    teardown_s: ClassVar[float] = 30.0  # kind delete cluster
+    external_server_where: ClassVar[str] = "on kind's network"
+    recorded_tools: ClassVar[dict[str, list[str]]] = {
+        "kind": ["kind", "version"],
+        "docker": ["docker", "version", "--format", "{{.Server.Version}}"],
+    }
+    leftover_what: ClassVar[str] = "its kind clusters and containers"
+
+    # ---- the spec -------------------------------------------------------------------------------------------------
+    @classmethod
+    def resolve_platform(cls, spec: Spec) -> Spec:
+        """kind's network as the node network; the scenarios take free addresses at its top (the LoadBalancer IP
+        .254, the egress IP .253, the external server .252)."""
+        if "node_cidr" in spec.network.model_fields_set:
+            return spec
+        network = spec.network.model_copy(update={"node_cidr": ipaddress.IPv4Network(KIND_NETWORK)})
+        return spec.model_copy(update={"network": network})
+
+    @classmethod
+    def check_platform(cls, spec: Spec) -> None:
+        node_cidr = spec.network.node_cidr
+        if node_cidr.overlaps(spec.network.pod_cidr):
+            raise FieldError(("network", "pod_cidr"), f"{spec.network.pod_cidr} overlaps node_cidr {node_cidr}")
+        if node_cidr.num_addresses < 2 * KIND_DOCKER_HOSTS:
+            raise FieldError(("network", "node_cidr"), "kind's network must be /27 or larger")
+
+    @classmethod
+    def node_addresses(cls, spec: Spec) -> KindAddresses:
+        return KindAddresses(spec.network.node_cidr)
+
+    @classmethod
+    def check_addresses(cls, addresses: NodeAddresses) -> None:
+        assert isinstance(addresses, KindAddresses)
+        addresses.check()
+
+    @classmethod
+    def cni_values(
+        cls, cni: Cni, kube: KubernetesSettingsBase, spec: Spec, *, cluster: str, cni_gateway: bool
+    ) -> dict[str, Any] | None:
+        # without kube-proxy a CNI's agents reach the API server directly: the control plane's container
+        context = KindValues(kube.versions.chart(cni.name), f"{cluster}-control-plane", API_SERVER_PORT, cni_gateway)
+        return cni.kind_values(context)
+
+    @classmethod
+    def k6_in_container(cls, kube: KubernetesSettingsBase | None) -> bool:
+        return kube is not None and kube.k6_in_container
+
+    # ---- before a run ---------------------------------------------------------------------------------------------
+    @classmethod
+    def machine_checks(cls, spec: Spec | None) -> list[Check]:
+        if spec is None:
+            return kind_checks(port_mappings=True)
+        cnis = [CNIS.get(name) for name in spec.cnis]
+        return kind_checks(port_mappings=kube_settings(spec).kind_port_mappings, cnis=cnis)
+
+    # ---- compile hooks --------------------------------------------------------------------------------------------
+    def create_cluster(self, build: ClusterBuild, images: list[list[str]]) -> None:
+        """kind create cluster from the rendered config (kubeconfig in the private state directory), kind's docker
+        network checked at once, the images preloaded."""
+        spec, kube, cni, v = build.spec, build.kube, build.cni, build.vars
+        name = cluster_name(build.prefix, cni.name)
+        v["cluster"] = name
+        v["kubeconfig"] = str(build.state / f"kubeconfig-{cni.name}")
+        v["context"] = f"kind-{name}"
+        config = build.add(
+            render.KIND_CONFIG,
+            render.kind_config(
+                name=name,
+                workers=spec.nodes.workers,
+                node_image=kube.node_image,
+                pod_cidr=str(spec.network.pod_cidr),
+                kube_proxy=not cni.kube_proxy_replacement,
+                port_mappings=kube.kind_port_mappings,
+            ),
+        )
+        preload = cni.images(kube.versions.chart(cni.name))
+        if spec.metrics.enabled:
+            preload += [pins.NODE_EXPORTER_IMAGE, pins.PROMETHEUS_IMAGE]
+        preload += [image for scenario in images for image in scenario]
+        v["create"] = build.role(
+            "kind",
+            cluster=name,
+            kind_config=str(config),
+            node_cidr=str(spec.network.node_cidr),
+            preload={"images": preload, "archive_dir": str(build.state / "images")},
+        )
+        build.facts["kind_node_image"] = kube.node_image
+        build.steps.append(
+            f"create kind cluster {name}: control plane + {spec.nodes.workers} workers, {kube.node_image}, default CNI "
+            f"disabled{', no kube-proxy' if cni.kube_proxy_replacement else ''}; kubeconfig in {v['kubeconfig']}"
+        )
+        build.steps.append(
+            f"check kind's docker network is network.node_cidr {spec.network.node_cidr} (at once, before minutes go "
+            "into the CNI)"
+        )
+        build.steps.append(
+            f"preload {len(preload)} Docker Hub images: each pulled once on this machine (only if missing, for "
+            "Docker's platform), saved once and loaded into every node (kind load image-archive), so the nodes of "
+            f"the run's clusters pull none of them; digests recorded in environment.json: {', '.join(preload)}"
+        )
+
+    def end_cluster(self, build: ClusterBuild, *, keep: bool) -> tuple[dict[str, str], str | None]:
+        """The cluster deleted, or (``--keep``, the run's last cluster only: every cluster of a run uses the same
+        addresses on kind's network) left running, with a note saying how to reach and delete it."""
+        name = build.vars["cluster"]
+        build.vars["teardown"] = build.role("teardown", kind_cluster=name)
+        build.steps.append(
+            "--keep: leave the cluster and the server container running"
+            if keep
+            else "delete the kind cluster and the external containers"
+            + (" (--keep keeps the last CNI's cluster only: they share kind's addresses)" if self.keep else "")
+        )
+        note = (
+            f"kept kind cluster {name}: kubectl --kubeconfig {build.vars['kubeconfig']} get pods -A; delete it with "
+            f"`cnibench clean` (or kind delete cluster --name {name})"
+        )
+        return {"cni": build.cni.name, "cluster": name}, note
+
+    def preferred_gateway_node(self, build: ClusterBuild) -> str | None:
+        """kind's first worker."""
+        return render.kind_node_names(build.vars["cluster"], build.spec.nodes.workers)[1]
+
+    def external_server(self, build: ClusterBuild, server: ExternalServer) -> tuple[dict[str, Any], str]:
+        """A container on kind's network. ``docker run --ip`` needs a network created with --subnet, which kind's is
+        not: the container gets docker's address and cnibench adds the spec's server IP to its eth0 (it answers ARP
+        for it)."""
+        container = f"{build.prefix}-{build.cni.name}-{server.tool}"
+        build.containers.append(container)
+        variables = {
+            "kind": "container",
+            "name": container,
+            "argv": [
+                "docker", "run", "--detach", "--name", container, "--network", "kind", "--cap-add", "NET_ADMIN",
+                "--label", "app.kubernetes.io/managed-by=cnibench", server.image, *server.argv(None),
+            ],
+            "add_address": [
+                "docker", "exec", container, "ip", "address", "add",
+                f"{server.ip}/{build.spec.network.node_cidr.prefixlen}", "dev", "eth0",
+            ],
+            "remove": ["docker", "rm", "--force", container],
+        }  # fmt: skip
+        return variables, f"a container {container} on kind's network, with {server.ip} added to its eth0"
+
+    def assign_egress_ip(self, build: ClusterBuild, node: str | None, ip: str) -> dict[str, Any] | None:
+        """The node's container: the IP added to its eth0."""
+        assert node is not None
+        return {"container": node, "address": f"{ip}/{build.spec.network.node_cidr.prefixlen}", "device": "eth0"}
+
+    def load_balancer(self, build: ClusterBuild, lb_ip: str | None) -> dict[str, Any] | None:
+        """MetalLB in L2 mode without FRR-K8s, with a pool of exactly the LoadBalancer IP."""
+        assert lb_ip is not None  # resolved
+        version = build.kube.versions.metallb
+        namespace = build.add(render.MANIFESTS / "09-metallb-namespace.yaml", [metallb.namespace()])
+        pool = build.add(render.MANIFESTS / "10-metallb-pool.yaml", metallb.pool(lb_ip))
+        values = build.add(render.HELM_DIR / "metallb.values.yaml", metallb.values())
+        dependencies = build.add(render.HELM_DIR / "metallb.dependencies.values.yaml", metallb.dependency_values())
+        build.steps.append(
+            f"helm install MetalLB {version} in L2 mode without FRR-K8s (frrk8s.enabled: false: no BGP speaker on the "
+            f"measured nodes); pool {lb_ip}/32 with an L2Advertisement"
+        )
+        return build.role(
+            "metallb",
+            **metallb.CHART.to_vars(),
+            version=version,
+            values=[str(values), str(dependencies)],
+            pool=str(pool),
+            namespace_manifest=str(namespace),
+            controller=metallb.CONTROLLER,
+        )
+
+    # ---- the end of a run -----------------------------------------------------------------------------------------
+    @classmethod
+    def remove_run(cls, prefix: str, directory: Path, run_dir: str | None, *, kept: dict[str, str] | None) -> list[str]:
+        """The run's kind clusters (but the kept one) and its containers."""
+        return remove_kind(prefix, keep_cluster=(kept or {}).get("cluster"))
+
+
+PLATFORMS.register(KindPlatform.name, KindPlatform)

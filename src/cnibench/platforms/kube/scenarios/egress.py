@@ -1,0 +1,228 @@
+"""The egress scenario on Kubernetes: an external iperf3 server outside the cluster (where the platform puts it), the
+gateway node labelled, the client pod on another worker, the CNI's egress policy for the ``egress`` trial (its
+descriptor renders it), every repetition ``kubectl exec`` into the client pod. Role: ``cnibench.bench.egress``."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from cnibench import pins
+from cnibench.doctor import APT, check_tool
+from cnibench.platforms.kube.cnis import CNIS
+from cnibench.platforms.kube.cnis.base import EgressPolicy
+from cnibench.platforms.kube.render import GATEWAY_NODE_LABEL, MANIFESTS, app, meta
+from cnibench.platforms.kube.scenarios import ADAPTERS
+from cnibench.platforms.kube.scenarios.base import ClusterBuild, ExternalServer, KubeAdapter, NodeAddresses
+from cnibench.repetition import Repetition
+from cnibench.scenarios.egress import CLIENT_POD, EGRESS, NAME, TRIALS, EgressSettings
+from cnibench.spec.base import FieldError
+from cnibench.tools import iperf3
+
+if TYPE_CHECKING:
+    from cnibench.doctor import Check
+    from cnibench.platforms.kube.base import KubePlatform
+    from cnibench.platforms.kube.settings import KubernetesSettingsBase
+    from cnibench.spec import Spec
+
+EGRESS_POLICY = "cnibench-egress"
+WHERE = ("scenarios", NAME)
+#: kind: the egress IP and the server take these places below the top of kind's network (the LoadBalancer IP .254).
+EGRESS_IP_PLACE, SERVER_IP_PLACE = 2, 3
+
+
+def iperf3_server_argv(bind: str | None = None) -> list[str]:
+    """The external server: one long-lived ``iperf3 -s`` serving the repetitions one after the other, in JSON (the
+    client's --get-server-output then carries the server's view, with the address it saw)."""
+    return ["iperf3", "--server", "--json", *(["--bind", bind] if bind else []), "--port", str(iperf3.DEFAULT_PORT)]
+
+
+def client_pod(ns: str) -> dict[str, Any]:
+    """The egress client pod: never on the gateway node (nor on a control plane, which is tainted)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta(CLIENT_POD, ns, app(CLIENT_POD)),
+        "spec": {
+            "affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
+                            {"matchExpressions": [{"key": GATEWAY_NODE_LABEL, "operator": "DoesNotExist"}]}
+                        ]
+                    }
+                }
+            },
+            "terminationGracePeriodSeconds": 1,
+            "containers": [
+                {
+                    "name": "iperf3",
+                    "image": pins.IPERF3_IMAGE,
+                    # a long-lived process to exec the measurements in (busybox's sleep takes seconds)
+                    "command": ["sleep", "31536000"],
+                    "resources": {"requests": {"cpu": "100m", "memory": "32Mi"}},
+                }
+            ],
+        },
+    }
+
+
+class KubeEgress(KubeAdapter[EgressSettings]):
+    scenario: ClassVar[str] = NAME
+
+    def resolve(self, settings: EgressSettings, addresses: NodeAddresses | None) -> EgressSettings:
+        if addresses is None:
+            return settings
+        filled = {}
+        if settings.egress_ip is None:
+            filled["egress_ip"] = addresses.top(EGRESS_IP_PLACE)
+        if settings.server_ip is None:
+            filled["server_ip"] = addresses.top(SERVER_IP_PLACE)
+        return settings.model_copy(update=filled)
+
+    def check(
+        self, settings: EgressSettings, spec: Spec, platform: type[KubePlatform], addresses: NodeAddresses | None
+    ) -> None:
+        """An external server the platform can run, an egress gateway in every CNI, the addresses: claimed on the
+        platform's node network (kind), or given by the user (an existing cluster)."""
+        if platform.no_external_server is not None:
+            raise FieldError(WHERE, f"not on {platform.name}: {platform.no_external_server}")
+        for index, name in enumerate(spec.cnis):
+            if CNIS.get(name).egress is None:
+                raise FieldError(
+                    ("cnis", index),
+                    f"{name} has no egress gateway, which the egress scenario needs: leave {name} out, or run only "
+                    "the other scenarios",
+                )
+        if "external_cidr" in settings.model_fields_set:
+            raise FieldError((*WHERE, "external_cidr"), f"only on netns: on {platform.name} the server is "
+                             f"{platform.external_server_where}")  # fmt: skip
+        if addresses is not None:
+            assert settings.egress_ip is not None and settings.server_ip is not None  # resolved
+            addresses.claim((*WHERE, "egress_ip"), settings.egress_ip,
+                            default=settings.egress_ip == addresses.top(EGRESS_IP_PLACE))  # fmt: skip
+            addresses.claim((*WHERE, "server_ip"), settings.server_ip,
+                            default=settings.server_ip == addresses.top(SERVER_IP_PLACE))  # fmt: skip
+            return
+        cnis = [CNIS.get(name) for name in spec.cnis]
+        needing_ip = [cni for cni in cnis if cni.egress is not None and not cni.egress.ip_optional]
+        if settings.server_ip is None:
+            raise FieldError(
+                (*WHERE, "server_ip"),
+                f"required on {platform.name}: an address {platform.external_server_where} the nodes can reach "
+                "(cnibench runs iperf3 -s there)",
+            )
+        if settings.egress_ip is None and needing_ip:
+            raise FieldError(
+                (*WHERE, "egress_ip"),
+                f"required on {platform.name}: a free address on the nodes' network for the egress IP, which "
+                f"{' and '.join(cni.title for cni in needing_ip)} needs (no use of the gateway node's own address)",
+            )
+        if settings.egress_ip == settings.server_ip:
+            raise FieldError((*WHERE, "egress_ip"), "must differ from server_ip")
+
+    def local_checks(
+        self, settings: EgressSettings | None, platform: type[KubePlatform], kube: KubernetesSettingsBase | None
+    ) -> list[Check]:
+        if not platform.external_server_here:
+            return []
+        return [check_tool("iperf3", f"{APT} iperf3", what="iperf3 (egress: the external server)")]
+
+    def images(self, settings: EgressSettings, build: ClusterBuild) -> list[str]:
+        return [pins.IPERF3_IMAGE]
+
+    def compile(self, settings: EgressSettings, build: ClusterBuild, numbers: Mapping[str, range]) -> list[Repetition]:
+        assert settings.server_ip is not None
+        platform, cni, ns = build.platform, build.cni, build.kube.namespace
+        assert cni.egress is not None  # checked with the spec
+        server_ip = str(settings.server_ip)
+        # None: a CNI whose policy may go without one (the gateway node's own address is used)
+        egress_ip = str(settings.egress_ip) if settings.egress_ip is not None else None
+        client = build.add(MANIFESTS / "30-iperf3-client.yaml", [client_pod(ns)])
+        policy = build.add(
+            MANIFESTS / f"31-egress-policy-{cni.name}.yaml",
+            cni.egress_policy(
+                EgressPolicy(EGRESS_POLICY, ns, app(CLIENT_POD), f"{server_ip}/32", egress_ip, GATEWAY_NODE_LABEL)
+            ),
+        )
+        preferred = platform.preferred_gateway_node(build)
+        server, where = platform.external_server(
+            build,
+            ExternalServer(
+                "iperf3", iperf3_server_argv, pins.IPERF3_IMAGE, server_ip, iperf3.DEFAULT_PORT, "iperf3 -s"
+            ),
+        )
+        # a CNI that does not put the egress IP on the gateway node itself: cnibench does, where it can (kind)
+        assign = None
+        if not cni.egress.assigns_ip and egress_ip is not None:
+            assign = platform.assign_egress_ip(build, preferred, egress_ip)
+        build.info["pick_gateway_node"] = True
+        build.info["preferred_gateway"] = preferred
+        repetitions = EGRESS.repetitions(
+            settings,
+            cni=cni.name,
+            numbers={t: n for t, n in numbers.items() if t in TRIALS},
+            run_dir=build.run_dir,
+            server_ip=server_ip,
+            client_node_ip="(the client pod's node, read at run time)",
+        )
+        base_argv = repetitions[0].command.argv  # the scenario's iperf3 client, the same in every repetition
+        # iperf3 in the client pod through `kubectl exec` on this machine; its JSON is kubectl's stdout
+        exec_argv = tuple(build.kubectl.argv("exec", CLIENT_POD, "--", *base_argv))
+        repetitions = build.finish(
+            [
+                dataclasses.replace(r, command=dataclasses.replace(r.command, argv=exec_argv, netns=""))
+                for r in repetitions
+            ]
+        )
+        build.steps.append(f"start the external iperf3 server: {where}")
+        build.steps.append(
+            f"label the egress gateway node {GATEWAY_NODE_LABEL}=true: "
+            + (preferred if preferred else "the first ready, schedulable worker by name")
+            + (f"; add the egress IP to its eth0 ({cni.title} needs it on the node)" if assign else "")
+        )
+        build.steps.append(f"start pod {CLIENT_POD} on another worker ({pins.IPERF3_IMAGE}); wait until Ready")
+        argv_text = " ".join(base_argv)
+        trial_vars = []
+        for trial in (t for t in TRIALS if t in numbers):
+            trial_reps = [r for r in repetitions if r.scenario == trial]
+            with_policy = trial == NAME
+            if with_policy:
+                build.steps.append(
+                    f"apply the egress policy ({cni.egress.kinds}, {policy.relative_to(build.rendered)}): the "
+                    f"client's traffic to {server_ip} leaves through the gateway node as "
+                    f"{egress_ip or 'its own address'}; probe until the server sees it and record the delay "
+                    f"(egress_apply_s; deadline {settings.apply_timeout} s)"
+                )
+            else:
+                build.steps.append("probe until the server sees the client node's own address (the node masquerades)")
+            build.steps.append(f"{trial}: {len(trial_reps)} x `kubectl exec {CLIENT_POD} -- {argv_text}`")
+            if with_policy:
+                build.steps.append("delete the egress policy")
+            trial_vars.append(
+                build.trial(
+                    trial,
+                    trial_reps,
+                    mode="policy" if with_policy else "baseline",
+                    policy=str(policy) if with_policy else None,
+                )
+            )
+        build.scenarios.append(
+            build.role(
+                "egress",
+                client_manifest=str(client),
+                client_pod=CLIENT_POD,
+                gateway_labels={GATEWAY_NODE_LABEL: "true"},
+                assign_egress_ip=assign,
+                server=server,
+                server_ip=server_ip,
+                egress_ip=egress_ip,
+                probe={"port": iperf3.DEFAULT_PORT, "timeout": settings.apply_timeout},
+                trials=trial_vars,
+            )
+        )
+        return repetitions
+
+
+ADAPTERS.register(NAME, KubeEgress())

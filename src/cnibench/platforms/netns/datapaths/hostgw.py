@@ -1,0 +1,26 @@
+"""``hostgw``: flannel's host-gw backend. Every node routes each other node's pod CIDR via that node's address on the
+node network; no encapsulation (pod MTU 1500)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from cnibench.platforms.netns.datapaths import DATAPATHS
+from cnibench.platforms.netns.datapaths.base import Datapath
+
+if TYPE_CHECKING:
+    from cnibench.platforms.netns.topology import Node, Topology
+
+
+class HostGw(Datapath):
+    name: ClassVar[str] = "hostgw"
+    description: ClassVar[str] = "routes to other nodes' pod CIDRs via their node IPs (flannel host-gw)"
+
+    def node_routes(self, topo: Topology, node: Node) -> list[str]:
+        return [f"route add {o.pod_cidr} via {o.ip} dev {topo.eth}" for o in topo.nodes if o is not node]
+
+    def egress_via(self, topo: Topology, gateway: Node) -> str:
+        return f"via {gateway.ip} dev {topo.eth}"
+
+
+DATAPATHS.register(HostGw.name, HostGw())

@@ -1,0 +1,82 @@
+"""Families of parts (scenarios, platforms, CNIs, netns datapaths) as registries: name -> part.
+
+A registry discovers its parts by importing every module of its package (a part registers itself when its module is
+imported), so adding a CNI or a scenario is adding one module: no list elsewhere names it. An unknown name fails with
+the list of valid ones (asv's and molecule's convention).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Iterator
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class UnknownName(ValueError):
+    """A name no part of the family has; the message lists the valid ones."""
+
+
+class Registry(Generic[T]):
+    """Parts of one family by name, in registration order.
+
+    ``package``: the dotted name of the package whose modules are imported (once, on first use) to find the parts;
+    modules whose name starts with ``_`` or is ``base`` are skipped; ``first`` names modules imported before the
+    others (parts are listed in the order they register).
+    """
+
+    def __init__(self, what: str, package: str | None = None, *, first: tuple[str, ...] = ()) -> None:
+        self.what = what
+        self.package = package
+        self.first = first
+        self._parts: dict[str, T] = {}
+        self._discovered = package is None
+
+    def register(self, name: str, part: T) -> T:
+        """Add ``part`` under ``name``; a second part of the same name is a programming error (ValueError)."""
+        if name in self._parts and self._parts[name] is not part:
+            raise ValueError(f"two {self.what}s named {name!r}")
+        self._parts[name] = part
+        return part
+
+    def _discover(self) -> None:
+        if self._discovered or self.package is None:
+            return
+        self._discovered = True
+        package = importlib.import_module(self.package)
+        names = [m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_")]
+        for name in sorted((n for n in names if n != "base"), key=lambda n: (n not in self.first, n)):
+            importlib.import_module(f"{self.package}.{name}")
+        # a module imported before the first use (a test importing kind's module) registered its parts early: the
+        # ``first`` modules' parts still lead (a stable sort keeps the order of registration otherwise)
+        self._parts = dict(sorted(self._parts.items(), key=lambda item: self._module_of(item[1]) not in self.first))
+
+    def _module_of(self, part: T) -> str:
+        """The module of the package that defines ``part`` (a class, or an instance of one)."""
+        module = str(getattr(part, "__module__", None) or type(part).__module__)
+        return module.removeprefix(f"{self.package}.").split(".")[0]
+
+    def get(self, name: str) -> T:
+        """The part called ``name``. Raises :class:`UnknownName` listing the valid names."""
+        self._discover()
+        try:
+            return self._parts[name]
+        except KeyError:
+            raise UnknownName(f"unknown {self.what} {name!r}; valid: {', '.join(self._parts)}") from None
+
+    def names(self) -> tuple[str, ...]:
+        self._discover()
+        return tuple(self._parts)
+
+    def values(self) -> tuple[T, ...]:
+        self._discover()
+        return tuple(self._parts.values())
+
+    def __contains__(self, name: object) -> bool:
+        self._discover()
+        return name in self._parts
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())

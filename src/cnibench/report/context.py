@@ -1,0 +1,195 @@
+"""The report's data, as plain values the templates only substitute (``report.html.j2`` and ``report.md.j2`` get the
+same context): per run its settings, headline, one table per trial with its checks and the warnings about its
+numbers beside it; the run-to-run changes of each CNI when there are several runs; plots, failures, environment.
+
+CNIs are compared within each run only. Over several runs, each CNI's change from one run to the next is the
+``compare`` logic (:mod:`cnibench.results.compare`), shown apart, never a contest between runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from cnibench import __version__
+from cnibench.results.analysis import ALPHA, DEFAULT_THRESHOLD, environment_differences, percent
+from cnibench.results.compare import compare
+from cnibench.results.model import RunResults
+from cnibench.results.stats import EXACT_VALUES
+from cnibench.results.trust import TrustWarning, warnings_for
+from cnibench.results.verdicts import RunAnalysis, Verdict, settings
+
+if TYPE_CHECKING:
+    from cnibench.report.plots import Plot
+
+ENV_ROWS = (
+    ("kernel", "kernel"),
+    ("cpu_model", "CPU"),
+    ("cpu_count", "CPUs"),
+    ("memory_bytes", "memory (bytes)"),
+    ("cnibench", "cnibench"),
+)
+METHOD = (
+    f"Per trial and metric: each CNI's median [the median's exact order-statistic interval, 95 % or, where n is "
+    f"too small for that, the level it really has] (n successful repetitions), and the difference from the best "
+    f"median. The best is highlighted only when the runner-up's difference from it is significant: the "
+    f"Mann-Whitney U test (exact up to {EXACT_VALUES} values, ties included) gives p <= {ALPHA} after Holm's "
+    f"correction over the run's family of tests (the primary metrics form one family, the others another) and "
+    f"the difference, the Hodges-Lehmann estimate with Moses' interval, is at least "
+    f"{percent(DEFAULT_THRESHOLD, 0)}. Checks (failed requests, backend fairness, UDP loss) are limits every "
+    f"repetition must keep, not contests. A policy's cost: the median of the ratios of repetitions paired with "
+    f"their baseline (same round and number), with its order-statistic interval; inconclusive when that contains 1."
+)
+
+
+def when(ts: float | None) -> str:
+    return "-" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _cell(verdict: Verdict, cni: str, marks: list[int]) -> dict[str, Any]:
+    stats, m = verdict.stats[cni], verdict.metric
+    if stats.median is None:
+        text = f"- (n=0, {stats.failed} failed)" if stats.failed else "-"
+    else:
+        text = m.show(stats.median) + (f" {stats.ci.describe(m.show)}" if stats.ci else "")
+        text += f" (n={stats.n}" + (f", {stats.failed} failed" if stats.failed else "") + ")"
+        relative = verdict.relative(cni)
+        if cni != verdict.winner and relative is not None:
+            text += f" {relative:+.1%}"
+    return {"text": text, "highlight": verdict.highlighted == cni, "marks": marks}
+
+
+def _marks(warnings: list[TrustWarning], cni: str, metric: str | None) -> list[int]:
+    """The numbers (1-based, in the trial's warning list) of the warnings about ``cni``'s figure of ``metric``."""
+    return [i + 1 for i, w in enumerate(warnings) if w.cni in (None, cni) and (w.metric is None or w.metric == metric)]
+
+
+def _trial(analysis: RunAnalysis, trial: str, warnings: list[TrustWarning]) -> dict[str, Any]:
+    verdicts = [v for v in analysis.verdicts if v.scenario == trial]
+    cnis = list(dict.fromkeys(c for v in verdicts for c in v.stats))
+    mine = [w for w in warnings if w.scenario == trial]
+    rows = []
+    for v in verdicts:
+        unit = f" ({v.metric.unit})" if v.metric.unit else ""
+        rows.append(
+            {
+                "metric": v.metric.label + unit,
+                "better": f"{v.metric.better} is better" + (", primary" if v.metric.primary else ""),
+                "cells": [_cell(v, cni, _marks(mine, cni, v.metric.name)) for cni in cnis],
+                "note": v.note,
+            }
+        )
+    checks = []
+    for c in (c for c in analysis.checks if c.scenario == trial):
+        unit = f" ({c.metric.unit})" if c.metric.unit else ""
+        cells = [
+            {"text": c.results[cni].describe(), "passed": c.results[cni].passed} if cni in c.results else None
+            for cni in cnis
+        ]
+        checks.append({"metric": c.metric.label + unit, "better": f"limit, {c.metric.better} passes", "cells": cells})
+    return {"name": trial, "cnis": cnis, "rows": rows, "checks": checks, "warnings": [w.line() for w in mine]}
+
+
+def _run(run: RunResults, analysis: RunAnalysis) -> dict[str, Any]:
+    warnings = warnings_for(run)
+    trials = list(dict.fromkeys(v.scenario for v in analysis.verdicts))
+    trials += [c.scenario for c in analysis.checks if c.scenario not in trials]
+    return {
+        "id": run.run_id,
+        "name": run.name,
+        "platform": run.platform,
+        "status": run.status,
+        "started": when(run.started_at),
+        "ok": sum(1 for s in run.samples if s.status == "ok"),
+        "total": max(len(run.samples), run.planned_repetitions),
+        "settings": settings(run),
+        "headline": analysis.headline(),
+        "trials": [_trial(analysis, trial, warnings) for trial in trials],
+        "warnings": [w.line() for w in warnings if w.scenario is None],
+    }
+
+
+def _changes(runs: Sequence[RunResults]) -> list[dict[str, Any]]:
+    """Each CNI's change from one run to the next (the ``compare`` logic), per pair of consecutive runs."""
+    out: list[dict[str, Any]] = []
+    for a, b in itertools.pairwise(runs):
+        result = compare(a, b, shared_only=True)
+        if not result.changes and not result.regressions:
+            out.append({"a": a.run_id, "b": b.run_id, "lines": [], "regressions": [],
+                        "notes": ["the runs share no CNI x trial with results: nothing to compare"]})  # fmt: skip
+            continue
+        cnis_a = {s.cni for s in a.samples}
+        cnis_b = {s.cni for s in b.samples}
+        apart = sorted(cnis_a ^ cnis_b)
+        notes = list(result.notes)
+        if apart:
+            notes.append(
+                f"{', '.join(apart)} ran in only one of the two runs: a CNI is compared with other CNIs only within "
+                "a run (between runs, a difference would mix the CNI with the run's conditions)"
+            )
+        notes += [f"environments differ: {d}" for d in environment_differences(a, b)]
+        out.append(
+            {
+                "a": a.run_id,
+                "b": b.run_id,
+                "lines": [{"text": c.describe(), "regression": c.regression} for c in result.changes],
+                "regressions": [r.line() for r in result.regressions],
+                "notes": notes,
+            }
+        )
+    return out
+
+
+def _env_rows(runs: Sequence[RunResults]) -> list[tuple[str, list[str]]]:
+    rows = [(label, [str(r.environment.get(key, "-")) for r in runs]) for key, label in ENV_ROWS]
+    tools = sorted({t for r in runs for t in (r.environment.get("tools") or {})})
+    rows += [(t, [str((r.environment.get("tools") or {}).get(t, "-")) for r in runs]) for t in tools]
+    for r_index, run in enumerate(runs):
+        for cni, facts in (run.environment.get("clusters") or {}).items():
+            label = f"{cni}: datapath, pod MTU" + (f" ({run.run_id})" if len(runs) > 1 else "")
+            values = ["-"] * len(runs)
+            values[r_index] = f"{facts.get('datapath', '-')}, {facts.get('pod_mtu', '-')}"
+            rows.append((label, values))
+    loads = [r.environment.get("background_load") for r in runs]
+    if any(isinstance(load, dict) for load in loads):
+        rows.append(
+            (
+                "other work before the run",
+                [f"{load.get('cpu_percent', '-')} % busy" if isinstance(load, dict) else "-" for load in loads],
+            )
+        )
+    scopes = [str((r.environment.get("metrics") or {}).get("scope", "-")) for r in runs]
+    if any(s != "-" for s in scopes):
+        rows.append(("node metrics", scopes))
+    return rows
+
+
+def context(runs: Sequence[RunResults], analyses: Sequence[RunAnalysis], plots: Sequence[Plot]) -> dict[str, Any]:
+    """Everything both templates show, as strings, numbers, lists and dicts."""
+    title = "cnibench report: " + ", ".join(r.run_id for r in runs)
+    return {
+        "title": title,
+        "generated": f"Generated by cnibench {__version__} on {when(time.time())}.",
+        "method": METHOD,
+        "runs": [_run(run, analysis) for run, analysis in zip(runs, analyses, strict=True)],
+        "changes": _changes(runs),
+        "plots": [
+            {
+                "title": p.title,
+                "caption": p.caption,
+                "uri": "data:image/svg+xml;base64," + base64.b64encode(p.svg.encode()).decode(),
+            }
+            for p in plots
+        ],
+        "failed": [
+            {"run": r.run_id, "cni": s.cni, "scenario": s.scenario, "repetition": s.repetition, "reason": s.error}
+            for r in runs
+            for s in r.samples
+            if s.status != "ok"
+        ],
+        "environment": {"runs": [r.run_id for r in runs], "rows": _env_rows(runs)},
+    }

@@ -1,0 +1,88 @@
+"""Registries (scenarios, platforms, netns datapaths) and the contract every registered part keeps."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import typing
+
+import pytest
+
+from cnibench.platforms import PLATFORMS, get_platform
+from cnibench.platforms.base import Platform
+from cnibench.platforms.netns.datapaths import DATAPATHS
+from cnibench.platforms.netns.scenarios import ADAPTERS
+from cnibench.registry import Registry, UnknownName
+from cnibench.scenarios import SCENARIOS, all_metrics, scenario_of
+from cnibench.scenarios.base import ScenarioSettings
+from cnibench.spec import Spec
+
+
+def test_an_unknown_name_lists_the_valid_ones():
+    with pytest.raises(UnknownName) as error:
+        SCENARIOS.get("pod-to-moon")
+    assert str(error.value) == f"unknown scenario 'pod-to-moon'; valid: {', '.join(SCENARIOS.names())}"
+    with pytest.raises(UnknownName, match="unknown platform 'minikube'; valid: netns, "):
+        get_platform("minikube")
+
+
+def test_the_first_modules_lead_whatever_was_imported_before():
+    """A module imported before the registry's first use (a test importing kind's module, a plug-in) registers its
+    part early; the default platform still leads every list."""
+    code = (
+        "import cnibench.platforms.kube.aks\n"
+        "from cnibench.platforms import PLATFORMS\n"
+        "print(','.join(PLATFORMS.names()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().split(",")[:4] == ["netns", "kind", "kubeconfig", "aks"]
+
+
+def test_two_parts_of_one_name_are_a_programming_error():
+    registry: Registry[object] = Registry("thing")
+    first = registry.register("a", object())
+    assert registry.register("a", first) is first  # the same part again (a module imported twice) is fine
+    with pytest.raises(ValueError, match="two things named 'a'"):
+        registry.register("a", object())
+
+
+def test_discovery_imports_the_first_modules_first():
+    assert PLATFORMS.names()[0] == "netns"  # the default platform leads every list
+    assert set(PLATFORMS.names()) >= {"netns", "kind", "kubeconfig", "aks"}
+    assert set(DATAPATHS.names()) >= {"hostgw", "vxlan"}
+
+
+@pytest.mark.parametrize("name", SCENARIOS.names())
+def test_every_scenario_keeps_the_contract(name):
+    scenario = SCENARIOS.get(name)
+    assert scenario.name == name and scenario.trials and scenario.description
+    assert issubclass(scenario.settings_model, ScenarioSettings)  # --repeat and --duration apply to it
+    defaults = scenario.settings_model()
+    assert defaults.duration > 0 and defaults.repetitions >= 1
+    for trial in scenario.trials:
+        assert scenario_of(trial) is scenario
+        # a sample says which trial it is: the sample model accepts exactly this scenario's trials
+        literal = scenario.sample_model.model_fields["scenario"].annotation
+        assert trial in typing.get_args(literal)
+    fields = scenario.sample_model.model_fields
+    for metric in scenario.metrics:
+        assert metric.name in fields, f"{metric.name} is not a field of {scenario.sample_model.__name__}"
+        assert metric.label and metric.scale > 0 and metric.better in ("higher", "lower")  # unit "": a count
+    assert scenario.tools
+    assert name in Spec.model_fields["scenarios"].annotation.model_fields  # the spec has its section
+
+
+@pytest.mark.parametrize("name", SCENARIOS.names())
+def test_every_scenario_runs_on_netns(name):
+    assert ADAPTERS.get(name).scenario == name
+
+
+def test_metrics_are_named_once_across_scenarios():
+    names = [m.name for m in all_metrics()]
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("name", PLATFORMS.names())
+def test_every_platform_is_registered_under_its_own_name(name):
+    platform = PLATFORMS.get(name)
+    assert issubclass(platform, Platform) and platform.name == name
