@@ -160,8 +160,8 @@ def test_gateway_cost_from_repetitions_paired_by_number(data_dir):
 
 def test_settings_that_produced_the_numbers(data_dir):
     assert settings(_real(data_dir)) == [
-        "egress: tcp, 1 stream(s), 3 s + 1 s warm-up, 12 repetitions",
-        "ingress: l7 gateway, 3 backends, 10 VUs, 3 s, 12 repetitions",
+        "egress: tcp, 1 stream(s), 3 s + 1 s warm-up, 12 repetition(s)",
+        "ingress: l7 gateway, 3 backends, 10 VUs, 3 s, 12 repetition(s)",
     ]
     run = _real(data_dir)
     with_rounds = run.model_copy(update={"spec": {**run.spec, "rounds": 3}})
