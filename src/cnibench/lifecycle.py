@@ -22,6 +22,7 @@ from cnibench.errors import CnibenchError, Interrupted, PrerequisiteError
 from cnibench.orchestration.ansible import ansible_error, run_playbook
 from cnibench.orchestration.events import EventHandler
 from cnibench.orchestration.signals import StopController
+from cnibench.orchestration.stream import stop_path, tailed
 from cnibench.platforms import get_platform
 from cnibench.platforms.base import Compiled, MetricsCollector, Platform
 from cnibench.proc import become_subreaper, descendants, terminate
@@ -165,7 +166,10 @@ def execute(
             handler = EventHandler(repetitions=compiled.repetitions, run_dir=run_dir, recorder=recorder,
                                    progress=bar, stop=stop, facts=compiled.facts, collector=collector)  # fmt: skip
             stop.check()
-            runner_status, rc = run_playbook(compiled, run_dir=run_dir, handler=handler, stop=stop, prefix=prefix)
+            # repetitions a module reports while it runs (netns_measure) reach the handler as they end
+            with tailed(handler.stream, lock=handler.lock, stopping=lambda: stop.stopping,
+                        stop_file=stop_path(run_dir)):  # fmt: skip
+                runner_status, rc = run_playbook(compiled, run_dir=run_dir, handler=handler, stop=stop, prefix=prefix)
             if stop.stopping:
                 status, error = "interrupted", f"interrupted by {stop.signal_name}"
             elif runner_status != "successful":

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -161,6 +162,7 @@ class ExecResult:
     ended_at: float
     stderr: str  # the beginning of it: tools print their reason first (the rest is in the .stderr file)
     env_removed: tuple[str, ...] = ()  # variables of our environment the command ran without
+    cancelled: bool = False  # killed because the run is stopping (the repetition is not recorded)
 
     def as_module_result(self, output: str) -> dict[str, Any]:
         """What a measurement module returns (``exit_code``, deliberately not ``rc``: a failing tool is a failed
@@ -229,10 +231,13 @@ def exec_to_file(
     timeout: float,
     env: dict[str, str] | None = None,
     unset_env: list[str] | tuple[str, ...] = (),
+    cancel: Callable[[], bool] | None = None,
 ) -> ExecResult:
     """Run ``argv`` in ``netns`` with stdout written to ``output`` (the raw artifact) and stderr to
     ``output.stderr`` (kept only if not empty, at most 1 MiB); kill it at ``timeout``. ``env`` adds variables;
-    variables whose names start with one of ``unset_env`` are removed (:attr:`ExecResult.env_removed` names them)."""
+    variables whose names start with one of ``unset_env`` are removed (:attr:`ExecResult.env_removed` names them).
+    ``cancel`` is asked every :data:`CANCEL_POLL_S` seconds; when it says True the command is killed at once
+    (:attr:`ExecResult.cancelled`)."""
     output.parent.mkdir(parents=True, exist_ok=True)
     environment, removed = controlled_env(unset_env, env)
     sink = _CappedSink(stderr_path(output))
@@ -249,13 +254,27 @@ def exec_to_file(
         assert proc.stderr is not None
         reader = threading.Thread(target=sink.drain, args=(proc.stderr,), daemon=True)
         reader.start()
-        try:
-            code: int | None = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            code = None
+        code, cancelled = _wait(proc, timeout, cancel)
         ended = time.time()
         reader.join(timeout=10)
         proc.stderr.close()
-    return ExecResult(code, started, ended, bytes(sink.head).decode(errors="replace"), removed)
+    return ExecResult(code, started, ended, bytes(sink.head).decode(errors="replace"), removed, cancelled)
+
+
+#: How often a running measurement asks whether the run is stopping (s).
+CANCEL_POLL_S = 0.1
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout: float, cancel: Callable[[], bool] | None) -> tuple[int | None, bool]:
+    """The command's exit code (None: killed at ``timeout``) and whether ``cancel`` killed it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            return proc.wait(timeout=max(min(left, CANCEL_POLL_S), 0.0) if cancel else max(left, 0.0)), False
+        except subprocess.TimeoutExpired:
+            cancelled = cancel is not None and cancel()
+            if cancelled or time.monotonic() >= deadline:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return None, cancelled

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cnibench.errors import CnibenchError
 from cnibench.metrics.prometheus import PrometheusError, node_metrics
 from cnibench.orchestration.signals import StopController
-from cnibench.progress import Progress
+from cnibench.orchestration.stream import MeasurementStream, stream_path
+from cnibench.progress import MEASURE_TASK, Progress
 from cnibench.repetition import Repetition
 from cnibench.results.model import Sample
 from cnibench.results.recorder import Recorder
@@ -33,6 +35,10 @@ class EventHandler:
 
     A module's result says what it is (``kind``: a measurement, a CNI's cluster facts, Prometheus ready; see
     :mod:`cnibench.orchestration.tasks`); a measurement is matched to its repetition by the artifact it wrote.
+
+    Repetitions a module reports while it runs (``netns_measure``) come from the run's measurement stream
+    (:attr:`stream`, tailed by a thread: :func:`cnibench.orchestration.stream.tailed`); :attr:`lock` makes the
+    stream's records and Ansible's events one ordered sequence, the stream read first before each event.
     """
 
     def __init__(
@@ -56,13 +62,30 @@ class EventHandler:
         self.recorded: set[tuple[str, str, int]] = set()
         self.failure: str | None = None
         self.current_cni: str | None = None
+        self.lock = threading.RLock()
+        self.stream = MeasurementStream(stream_path(run_dir), self.record)
 
     def __call__(self, event: dict[str, Any]) -> bool:
+        with self.lock:
+            self.stream.poll()  # what a module reported before this event comes first
+            self._guarded(self.handle, event)
+        return True
+
+    def record(self, record: dict[str, Any]) -> None:
+        """One record of the measurement stream: a loop's repetitions begin, or one of them ended (handled as the
+        loop item's result Ansible would have reported)."""
+        if record.get("event") == "loop_started":
+            self.progress.set_task(MEASURE_TASK)
+        elif record.get("event") == "measured":
+            kind = "runner_item_on_failed" if record.get("failed") else "runner_item_on_ok"
+            event = {"event": kind, "event_data": {"task": MEASURE_TASK, "res": record.get("res") or {}}}
+            self._guarded(self.handle, event)
+
+    def _guarded(self, handle: Any, event: dict[str, Any]) -> None:
         try:
-            self.handle(event)
+            handle(event)
         except CnibenchError as exc:  # a broken artifact must not kill the event stream
             self.failure = self.failure or str(exc)
-        return True
 
     def handle(self, event: dict[str, Any]) -> None:
         self.stop.saw_pid(event.get("pid"))

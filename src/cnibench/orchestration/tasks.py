@@ -9,8 +9,10 @@ Raises :class:`~cnibench.errors.CnibenchError` (the module turns it into ``fail_
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -83,15 +85,66 @@ def netns_daemon(params: Params) -> Result:
     return _done(True, pid=spawn.start_daemons([daemon])[0])
 
 
-def netns_exec(params: Params) -> Result:
-    """One repetition on the netns platform: its ``bundles`` applied (an egress policy for this repetition only),
-    the tool in its namespace with stdout to the raw artifact, the bundles removed again (always). cnibench queries
-    the node metrics of its window while the next repetition runs. A tool that fails is a failed repetition
-    cnibench records, not a failed task."""
+def netns_measure(params: Params) -> Result:
+    """Every repetition of one netns cluster, loop after loop (``loops``: the cluster's scenarios, each with its
+    ``runs`` in the plan's order), in one module call.
+
+    One call per cluster rather than an Ansible loop item per repetition: an item costs Ansible about 0.3-0.65 s on
+    a 2-core machine (a worker fork, the module shipped and started), which was a tenth of a default run's wall time.
+    So that cnibench still records each repetition as it ends (progress, its metrics queried while the next one
+    runs, finished repetitions kept when the run is stopped), every event is appended at once to ``stream``, a JSON
+    lines file cnibench's event handler tails (:class:`cnibench.orchestration.stream.MeasurementStream`):
+    ``{"event": "loop_started", "scenario": ...}`` before a loop's first repetition, ``{"event": "measured",
+    "failed": bool, "res": <the repetition's measurement>}`` after each one.
+
+    Each repetition: its ``bundles`` applied (an egress policy for this repetition only), the tool in its namespace
+    with stdout to the raw artifact, the bundles removed again (always). A tool that fails is a failed repetition
+    cnibench records, not a failed task. When ``stop_file`` exists (the run is stopping) the running tool is killed
+    and nothing more runs; the repetition it interrupted is not reported.
+
+    Raises :class:`~cnibench.errors.PlatformError` after the last repetition when a repetition could not be run
+    at all (a bundle that did not apply): the playbook fails, as it should, with every other repetition recorded.
+    """
+    stream = Path(params["stream"])
+    stop_file = Path(params["stop_file"])
+    stream.parent.mkdir(parents=True, exist_ok=True)
+    first_error: str | None = None
+    measured = 0
+    with stream.open("a", encoding="utf-8") as out:
+
+        def emit(record: dict[str, Any]) -> None:
+            out.write(json.dumps(record) + "\n")
+            out.flush()
+
+        for loop in params["loops"]:
+            if stop_file.exists():
+                break
+            emit({"event": "loop_started", "scenario": loop["scenario"], "cni": loop["cni"], "at": time.time()})
+            for run in loop["runs"]:
+                if stop_file.exists():
+                    break
+                try:
+                    res = _measure_one(run, cancel=stop_file.exists)
+                except (PlatformError, OSError) as exc:  # a bundle that does not apply, a tool that cannot start
+                    first_error = first_error or f"{run['label']}: {exc}"
+                    failed = {"kind": "measurement", "output": run["stdout"], "msg": str(exc)}
+                    emit({"event": "measured", "failed": True, "res": failed})
+                    continue
+                if res is None:  # cancelled: the run is stopping
+                    break
+                measured += 1
+                emit({"event": "measured", "failed": False, "res": res})
+    if first_error is not None:
+        raise PlatformError(first_error)
+    return _done(measured > 0, measured=measured, stopped=stop_file.exists())
+
+
+def _measure_one(run: Params, *, cancel: Callable[[], bool]) -> Result | None:
+    """One repetition (an item of a loop's ``runs``); None when ``cancel`` stopped it."""
     from cnibench import spawn
     from cnibench.platforms.netns import ops
 
-    bundles = [Path(b) for b in params["bundles"]]
+    bundles = [Path(b) for b in run["bundles"]]
     for index, bundle in enumerate(bundles):
         try:
             ops.apply_bundle(bundle, present=True)
@@ -101,16 +154,19 @@ def netns_exec(params: Params) -> Result:
             raise
     try:
         result = spawn.exec_to_file(
-            params["netns"],
-            params["argv"],
-            output=Path(params["output"]),
-            timeout=params["timeout"],
-            unset_env=params["unset_env"],
+            run["netns"],
+            run["argv"],
+            output=Path(run["stdout"]),
+            timeout=float(run["timeout"]),
+            unset_env=run["unset_env"],
+            cancel=cancel,
         )
     finally:
         for bundle in reversed(bundles):
             ops.apply_bundle(bundle, present=False)
-    return {"kind": "measurement", "changed": True, **result.as_module_result(params["output"])}
+    if result.cancelled:
+        return None
+    return {"kind": "measurement", "changed": True, **result.as_module_result(run["stdout"])}
 
 
 # --------------------------------------------------------------------------------------------- Kubernetes

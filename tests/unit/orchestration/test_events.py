@@ -265,3 +265,36 @@ def test_kube_results_carry_runtime_expectations_and_cluster_facts(tmp_path, dat
     cluster = results.environment["clusters"]["antrea"]
     assert cluster["detected_cni_version"] == "2.7.0" and cluster["platform"] == "kind"
     assert cluster["kind_node_image"].startswith("kindest/node:")
+
+
+def test_streamed_repetitions_are_handled_before_ansibles_next_event(setup, data_dir):
+    """netns_measure reports repetitions through the stream while it runs; the handler reads the stream before
+    every Ansible event, so a repetition that ended is recorded before the cluster's teardown task begins."""
+    from cnibench.orchestration.stream import stream_path
+
+    compiled, recorder, handler, _ = setup
+    [run] = [r for r in compiled.repetitions if r.key == ("hostgw", "egress", 1)]
+    Path(run.artifact).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(data_dir / "iperf3" / "tcp-hostgw-egress.json", run.artifact)
+    res = {"kind": "measurement", "output": str(run.artifact), "exit_code": 0, "timed_out": False,
+           "started_at": 1.0, "ended_at": 13.0, "stderr_head": ""}  # fmt: skip
+    [failed] = [r for r in compiled.repetitions if r.key == ("hostgw", "egress-baseline", 1)]
+    path = stream_path(handler.run_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    records = [
+        {"event": "loop_started", "scenario": "egress", "cni": "hostgw"},
+        {"event": "measured", "failed": False, "res": res},
+        {
+            "event": "measured",
+            "failed": True,
+            "res": {"kind": "measurement", "output": str(failed.artifact), "msg": "01-policy.nft: nft failed"},
+        },
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert read_results(recorder.path).samples == []
+    handler({"event": "playbook_on_task_start", "event_data": {"task": "Destroy the netns cluster"}})
+    samples = {s.scenario: s for s in read_results(recorder.path).samples}
+    assert samples["egress"].status == "ok" and samples["egress"].repetition == 1
+    assert samples["egress-baseline"].status == "failed"
+    assert samples["egress-baseline"].error == "task failed: 01-policy.nft: nft failed"
+    assert handler.progress.task == "Destroy the netns cluster"

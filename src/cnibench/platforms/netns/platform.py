@@ -16,6 +16,7 @@ from cnibench import runstate as run_state
 from cnibench.estimate import Priors
 from cnibench.metrics import prometheus as prom
 from cnibench.metrics import queries
+from cnibench.orchestration.stream import stop_path, stream_path
 from cnibench.plan import OVERHEAD_PER_REPETITION_S
 from cnibench.platforms import PLATFORMS
 from cnibench.platforms.base import Compiled, Leftover, MetricsCollector, Platform, Renderable
@@ -234,6 +235,8 @@ class NetnsPlatform(Platform):
                 steps.append(f"{where} the same on a fresh cluster: repetitions {shown}")
         extravars = {
             "cnibench_state_file": str(run_state.state_file(prefix)),
+            "cnibench_measure_stream": str(stream_path(run_dir)),
+            "cnibench_stop_file": str(stop_path(run_dir)),
             "cnibench_network": {"bundle": str(network_dir / "bundle.json"), "daemons": network_daemons},
             "cnibench_clusters": clusters,
         }

@@ -1,0 +1,99 @@
+"""Repetitions reported while a module is still running: the JSON lines stream ``netns_measure`` appends to, tailed
+by a thread and fed to the run's :class:`~cnibench.orchestration.events.EventHandler`; and the stop file that tells
+that module the run is stopping.
+
+Ansible reports a task's result only when the task ends, and one module call now runs every repetition of a
+cluster (:func:`cnibench.orchestration.tasks.netns_measure`); the stream is how each repetition still reaches the
+recorder, the metrics collector and the progress line the moment it ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+#: How often the stream is read and the stop request passed on (s).
+POLL_S = 0.1
+
+
+def stream_path(run_dir: Path) -> Path:
+    """Where a run's measurement stream is (kept with the run's Ansible output)."""
+    return run_dir / "ansible" / "measurements.jsonl"
+
+
+def stop_path(run_dir: Path) -> Path:
+    """The file whose existence tells a running measurement module that the run is stopping."""
+    return run_dir / "ansible" / "stop"
+
+
+class MeasurementStream:
+    """Reads the complete lines appended to ``path`` since the last read; each record goes to ``deliver``.
+
+    A line still being written (no newline yet) is left for the next read; a line that is not JSON is skipped
+    (the module writes whole lines, so that is a truncated file after a crash, never a record).
+    """
+
+    def __init__(self, path: Path, deliver: Callable[[dict[str, Any]], None]) -> None:
+        self.path = path
+        self.deliver = deliver
+        self.offset = 0
+        self._buffer = b""
+
+    def poll(self) -> int:
+        """Deliver every complete record appended since the last call; returns how many."""
+        try:
+            with self.path.open("rb") as source:
+                source.seek(self.offset)
+                chunk = source.read()
+        except FileNotFoundError:
+            return 0
+        self.offset += len(chunk)
+        data = self._buffer + chunk
+        lines = data.split(b"\n")
+        self._buffer = lines.pop()  # b"" after a complete line
+        delivered = 0
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                self.deliver(record)
+                delivered += 1
+        return delivered
+
+
+@contextlib.contextmanager
+def tailed(
+    stream: MeasurementStream,
+    *,
+    lock: contextlib.AbstractContextManager[Any],
+    stopping: Callable[[], bool],
+    stop_file: Path,
+) -> Iterator[None]:
+    """Tail ``stream`` in a thread (each read under ``lock``, the lock the event handler takes too, so records and
+    Ansible's events are handled one at a time and in order) and create ``stop_file`` once ``stopping()`` says so.
+    On exit the thread ends and the stream is read a last time."""
+    done = threading.Event()
+
+    def tail() -> None:
+        while not done.wait(POLL_S):
+            if stopping() and not stop_file.exists():
+                stop_file.parent.mkdir(parents=True, exist_ok=True)
+                stop_file.touch()
+            with lock:
+                stream.poll()
+
+    thread = threading.Thread(target=tail, name="cnibench-measurement-stream", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        with lock:
+            stream.poll()

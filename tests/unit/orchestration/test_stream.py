@@ -1,0 +1,129 @@
+"""The measurement stream: one module call runs a cluster's repetitions (``netns_measure``), and each repetition
+still reaches cnibench the moment it ends, in order, before Ansible's next event; a stopping run stops it."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from cnibench.errors import PlatformError
+from cnibench.orchestration import tasks
+from cnibench.orchestration.stream import MeasurementStream, stop_path, stream_path, tailed
+from cnibench.platforms.netns.render import Bundle, Step
+
+
+def _run(tmp_path: Path, label: str, argv: list[str], timeout: float = 10.0, bundles: list[str] | None = None):
+    return {
+        "label": label,
+        "netns": "",  # on this machine: the commands are real, the namespaces are the integration tests' part
+        "argv": argv,
+        "stdout": str(tmp_path / "raw" / f"{label}.out"),
+        "timeout": timeout,
+        "unset_env": [],
+        "bundles": bundles or [],
+    }
+
+
+def _params(tmp_path: Path, *loops: tuple[str, list[dict]]) -> dict:
+    return {
+        "loops": [{"cni": "hostgw", "round": 1, "scenario": name, "runs": runs} for name, runs in loops],
+        "stream": str(stream_path(tmp_path)),
+        "stop_file": str(stop_path(tmp_path)),
+    }
+
+
+def _records(tmp_path: Path) -> list[dict]:
+    return [json.loads(line) for line in stream_path(tmp_path).read_text().splitlines()]
+
+
+def test_each_repetition_is_streamed_as_it_ends_with_its_loops_start(tmp_path):
+    params = _params(
+        tmp_path,
+        ("egress", [_run(tmp_path, "a", ["echo", "one"]), _run(tmp_path, "b", ["sh", "-c", "echo why >&2; exit 3"])]),
+        ("ingress", [_run(tmp_path, "c", ["echo", "three"])]),
+    )
+    result = tasks.netns_measure(params)
+    assert result["kind"] == "done" and result["measured"] == 3 and not result["stopped"]
+    records = _records(tmp_path)
+    assert [r["event"] for r in records] == ["loop_started", "measured", "measured", "loop_started", "measured"]
+    assert [r["scenario"] for r in records if r["event"] == "loop_started"] == ["egress", "ingress"]
+    measured = [r["res"] for r in records if r["event"] == "measured"]
+    assert [Path(m["output"]).name for m in measured] == ["a.out", "b.out", "c.out"]
+    assert [m["exit_code"] for m in measured] == [0, 3, 0]  # a failing tool is a failed repetition, not a task
+    assert measured[1]["stderr_head"].startswith("why")
+    assert all(m["kind"] == "measurement" and m["started_at"] <= m["ended_at"] for m in measured)
+    assert measured[0]["ended_at"] <= measured[1]["started_at"]
+    assert (tmp_path / "raw" / "c.out").read_text() == "three\n"
+
+
+def test_a_repetition_that_cannot_run_is_a_failed_record_and_the_task_fails_after_the_others(tmp_path):
+    # a real bundle whose one step fails (the link does not exist): the first repetition cannot run
+    step = Step(kind="ip", netns=None, file="01-link.ip", content="link del cnibtest-no-such-link\n")
+    broken = Bundle("broken", "cnibtest", (), (step,), ()).write(tmp_path / "broken")
+    params = _params(
+        tmp_path, ("egress", [_run(tmp_path, "a", ["true"], bundles=[str(broken)]), _run(tmp_path, "b", ["true"])])
+    )
+    with pytest.raises(PlatformError, match=r"^a: "):
+        tasks.netns_measure(params)
+    records = [r for r in _records(tmp_path) if r["event"] == "measured"]
+    assert [(Path(r["res"]["output"]).name, r["failed"]) for r in records] == [("a.out", True), ("b.out", False)]
+    assert records[0]["res"]["msg"].startswith("01-link.ip: ip failed")
+    assert not (tmp_path / "raw" / "a.out").exists()  # the tool never ran
+
+
+def test_a_stopping_run_kills_the_running_tool_and_runs_nothing_more(tmp_path):
+    params = _params(
+        tmp_path,
+        (
+            "egress",
+            [_run(tmp_path, "a", ["true"]), _run(tmp_path, "b", ["sleep", "30"]), _run(tmp_path, "c", ["true"])],
+        ),
+    )
+    threading.Timer(0.5, stop_path(tmp_path).touch).start()
+    start = time.monotonic()
+    result = tasks.netns_measure(params)
+    assert time.monotonic() - start < 5
+    assert result["stopped"] and result["measured"] == 1
+    measured = [r for r in _records(tmp_path) if r["event"] == "measured"]
+    assert [Path(r["res"]["output"]).name for r in measured] == ["a.out"]  # the interrupted one is not reported
+
+
+def test_the_stream_delivers_complete_lines_only(tmp_path):
+    path = tmp_path / "s.jsonl"
+    seen: list[dict] = []
+    stream = MeasurementStream(path, seen.append)
+    assert stream.poll() == 0  # no file yet
+    with path.open("a") as out:
+        out.write('{"event": "measured", "n": 1}\n{"event": "meas')
+        out.flush()
+        assert stream.poll() == 1
+        out.write('ured", "n": 2}\nnot json\n')
+        out.flush()
+        assert stream.poll() == 1
+    assert [r["n"] for r in seen] == [1, 2]
+
+
+def test_tailed_passes_the_stop_request_on_and_reads_the_last_records(tmp_path):
+    path = tmp_path / "s.jsonl"
+    seen: list[dict] = []
+    stopping = threading.Event()
+    stop_file = tmp_path / "stop"
+    with tailed(MeasurementStream(path, seen.append), lock=threading.RLock(), stopping=stopping.is_set,
+                stop_file=stop_file):  # fmt: skip
+        path.write_text('{"event": "loop_started"}\n')
+        deadline = time.monotonic() + 5
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert seen  # delivered while the module still runs
+        assert not stop_file.exists()
+        stopping.set()
+        while not stop_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert stop_file.exists()
+        with path.open("a") as out:
+            out.write('{"event": "measured"}\n')
+    assert [r["event"] for r in seen] == ["loop_started", "measured"]  # read a last time on exit
