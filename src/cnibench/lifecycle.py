@@ -45,6 +45,7 @@ class Outcome:
     run_dir: Path
     results: RunResults
     notes: tuple[str, ...] = ()  # what the user should know after the summary (a cluster kept with --keep)
+    after: tuple[str, ...] = ()  # what ``execute``'s ``after`` said (the store, the report)
     signal: int | None = None  # the signal that stopped the run
 
     @property
@@ -131,10 +132,15 @@ def execute(
     keep: bool = False,
     wait: bool = False,
     on_wait: Callable[[str], None] | None = None,
+    after: Callable[[Path, RunResults], list[str]] | None = None,
 ) -> Outcome:
     """Run ``plan`` and return its outcome; raises only for problems found before anything was created
     (:class:`~cnibench.machine.MachineBusy` when another run measures on this machine and ``wait`` is false;
     ``on_wait`` hears who it waits for).
+
+    ``after(run_dir, results)`` (storing the run, writing its report) runs once everything is cleaned up but while
+    this run still holds the machine's run lock: a run waiting for the lock would otherwise measure while this one
+    draws its plots (a waiting run measured 50 % background load). Its lines are :attr:`Outcome.after`.
 
     ``keep`` (Kubernetes platforms) leaves the clusters and what was deployed in place."""
     platform = get_platform(spec.platform, keep=keep)
@@ -197,9 +203,10 @@ def execute(
                 error = (error + "; " if error else "") + f"cleanup: {exc} (run `cnibench clean`)"
             results = recorder.finish(status, error)
             stop.release_terminal()  # a terminal lost under nohup sent no SIGHUP: the summary must not die of EIO
+        said = tuple(after(shown_dir / run_id, results)) if after is not None else ()
     notes = compiled.notes if compiled is not None else ()
     signal = stop.signal_number if status == "interrupted" else None
-    return Outcome(run_dir=shown_dir / run_id, results=results, notes=notes, signal=signal)
+    return Outcome(run_dir=shown_dir / run_id, results=results, notes=notes, signal=signal, after=said)
 
 
 def _ignore(_holder: str) -> None:

@@ -418,3 +418,34 @@ def test_unprivileged_user_gets_exit_2_and_nothing_is_created(tmp_path):
         assert proc.stderr.count("\n") == 1
         assert "not root" in proc.stderr and "sudo" in proc.stderr
     assert not results_dir.exists()
+
+
+def test_the_report_is_written_while_the_run_still_holds_the_machine_lock(tmp_path, monkeypatch):
+    """A run waiting for the machine must not start measuring while this one stores its results and draws its
+    report (a waiting run measured 50 % background load when the lock was released before the report)."""
+    import fcntl
+
+    from cnibench import lifecycle, machine
+    from cnibench.plan import make_plan
+    from cnibench.spec import load_spec
+
+    monkeypatch.setenv(machine.LOCK_ENV, str(tmp_path / "run.lock"))
+    spec, _ = load_spec(write_spec(tmp_path / "spec.yaml", cnis=["hostgw"], repetitions=1, duration=1))
+    held: list[bool] = []
+
+    def after(run_dir: Path, results) -> list[str]:
+        fd = os.open(machine.lock_path(), os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held.append(False)
+        except BlockingIOError:
+            held.append(True)
+        finally:
+            os.close(fd)
+        return commands.store_and_report(run_dir, results, tmp_path / "cnibench.db")
+
+    outcome = lifecycle.execute(spec, make_plan(spec), results_dir=tmp_path / "results", progress=False, after=after)
+    assert held == [True]
+    assert outcome.exit_code == 0 and any(line.startswith("report: ") for line in outcome.after)
+    assert (outcome.run_dir / "report.html").is_file()
+    _assert_clean(outcome.run_dir)

@@ -46,10 +46,17 @@ def run(
     for warning in plan.warnings():  # before minutes are spent on it
         print(f"warning: {warning}", file=sys.stderr)
     outcome = lifecycle.execute(
-        spec, plan, results_dir=results_dir, progress=progress, keep=keep, wait=wait, on_wait=_waiting
+        spec,
+        plan,
+        results_dir=results_dir,
+        progress=progress,
+        keep=keep,
+        wait=wait,
+        on_wait=_waiting,
+        after=lambda run_dir, results: store_and_report(run_dir, results, db),  # under the machine's run lock
     )
     print(format_summary(outcome.results, str(outcome.run_dir)))
-    for line in store_and_report(outcome.run_dir, outcome.results, db):
+    for line in outcome.after:
         print(line)
     for note in outcome.notes:
         print(note)
