@@ -8,7 +8,7 @@ node_exporter on), then reads the run's own records:
 - per cluster: the playbook task that builds a fresh cluster, starts its servers and waits until Prometheus has
   scraped every node (Ansible's own task duration). Target <= 2 s.
 
-    sudo .venv/bin/python benchmarks/run_efficiency.py [--spec FILE]
+    sudo .venv/bin/python benchmarks/run_efficiency.py [--spec FILE] [--keep RESULTS_DIR]
 
 Numbers are CPU-bound: run it on a quiet machine (the run records the background load it saw before it began).
 """
@@ -16,6 +16,7 @@ Numbers are CPU-bound: run it on a quiet machine (the run records the background
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -43,9 +44,10 @@ def task_durations(run_dir: Path, task: str) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--spec", type=Path, help="spec to run (default: the built-in default spec)")
+    parser.add_argument("--keep", type=Path, help="keep the run in this results directory (default: removed)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        argv = [sys.executable, "-m", "cnibench", "run", "--no-progress", "--results-dir", tmp]
+    with contextlib.nullcontext(str(args.keep)) if args.keep else tempfile.TemporaryDirectory() as tmp:
+        argv = [sys.executable, "-m", "cnibench", "run", "--no-progress", "--wait", "--results-dir", tmp]
         done = subprocess.run(argv + ([str(args.spec)] if args.spec else []), check=False)
         run_dir = (Path(tmp) / "latest").resolve()
         results = read_results(run_dir / "results.json")
