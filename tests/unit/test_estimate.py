@@ -17,7 +17,7 @@ from cnibench.platforms.netns.platform import NetnsPlatform
 from cnibench.progress import Progress
 from cnibench.spec import load_spec
 
-RECORDED = ["netns-default-2x2x4s", "netns-egress-ingress-no-metrics"]
+RECORDED = ["netns-default-2x2x4s", "netns-egress-ingress-no-metrics", "netns-default-measure-stream"]
 
 
 class Clock:

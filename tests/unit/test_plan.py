@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from cnibench.errors import SpecError
-from cnibench.plan import OVERHEAD_PER_REPETITION_S, format_duration, make_plan
+from cnibench.plan import format_duration, make_plan
 from cnibench.spec import default_spec_data, parse_spec
 from cnibench.tools import iperf3, k6
 
@@ -94,14 +94,16 @@ def test_a_repetition_more_costs_its_tools_time_and_the_overhead_around_it():
     spends around it (Ansible task, parsing, metrics query), nothing else."""
     one, two = (_spec(egress={"repetitions": n}, ingress=None) for n in (1, 2))
     per_repetition = make_plan(one).priors.repetition_overhead_s
-    assert per_repetition >= OVERHEAD_PER_REPETITION_S
+    assert per_repetition > 0
     trials = make_plan(one).trials
     added = sum(t.seconds_each + per_repetition for t in trials)
     assert make_plan(two).estimated_seconds - make_plan(one).estimated_seconds == pytest.approx(added)
     assert make_plan(one).estimated_seconds > sum(t.seconds_each for t in trials)
 
 
-def test_metrics_add_their_query_to_every_repetition_and_their_start_to_every_cluster():
+def test_metrics_add_their_start_to_every_cluster_and_their_query_where_it_is_on_the_critical_path():
+    """On netns a repetition's metrics are queried in the background while the next runs: no time per repetition
+    (0 is allowed); the wait for Prometheus's scrape of a fresh cluster is time."""
     with_metrics = _spec(egress={"repetitions": 2}, ingress=None)
     data = with_metrics.model_dump(mode="json")
     data["metrics"]["enabled"] = False
@@ -113,7 +115,7 @@ def test_metrics_add_their_query_to_every_repetition_and_their_start_to_every_cl
     startup = prior_with.setup_s - prior_without.setup_s
     per_repetition = prior_with.repetition_overhead_s - prior_without.repetition_overhead_s
     once = prior_with.first_setup_extra_s - prior_without.first_setup_extra_s  # Prometheus's first scrapes
-    assert startup > 0 and per_repetition > 0
+    assert startup > 0 and per_repetition >= 0
     assert extra == pytest.approx(plan_with.repetitions * per_repetition + clusters * startup + once)
 
 

@@ -17,7 +17,6 @@ from cnibench.estimate import Priors
 from cnibench.metrics import prometheus as prom
 from cnibench.metrics import queries
 from cnibench.orchestration.stream import stop_path, stream_path
-from cnibench.plan import OVERHEAD_PER_REPETITION_S
 from cnibench.platforms import PLATFORMS
 from cnibench.platforms.base import Compiled, Leftover, MetricsCollector, Platform, Renderable
 from cnibench.platforms.files import Files
@@ -50,10 +49,12 @@ METRICS_READY_S = 1.0
 FIRST_SCRAPE_S = 3.5
 #: the teardown after a cluster's last repetition (0.9-1.5 s)
 TEARDOWN_S = 1.2
-#: from one scenario's last repetition to the next one's first on the same cluster (an included task file)
-TRIAL_GAP_S = 0.2
-#: a repetition's node metrics, queried in the background while the next one runs (the CPU it takes)
-METRICS_PER_REPETITION_S = 0.4
+#: one module call runs a cluster's repetitions (netns_measure): the next one starts within 0.06 s of the last and a
+#: tool overruns its duration by 0.01-0.19 s (k6 the most); node metrics are queried in the background, off the
+#: critical path (benchmarks/run_efficiency.py, run 20261203-163538-local)
+REPETITION_OVERHEAD_S = 0.15
+#: from one scenario's last repetition to the next one's first on the same cluster (the same module call)
+TRIAL_GAP_S = 0.05
 
 
 def adapter(scenario: str) -> NetnsAdapter[Any]:
@@ -148,7 +149,7 @@ class NetnsPlatform(Platform):
     def priors(cls, spec: Spec) -> Priors:
         metrics = spec.metrics.enabled
         return Priors(
-            repetition_overhead_s=OVERHEAD_PER_REPETITION_S + (METRICS_PER_REPETITION_S if metrics else 0.0),
+            repetition_overhead_s=REPETITION_OVERHEAD_S,
             setup_s=CLUSTER_BUILD_S + (METRICS_READY_S if metrics else 0.0),
             trial_s=TRIAL_GAP_S,
             teardown_s=TEARDOWN_S,
