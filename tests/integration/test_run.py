@@ -272,6 +272,7 @@ def _run_on_a_terminal_that_goes_away(spec: Path, results_dir: Path, *, nohup: b
         argv = [sys.executable, "-m", "cnibench", "run", str(spec), "--results-dir", str(results_dir)]
         if nohup:  # the real one: SIGHUP ignored, output to ./nohup.out
             os.execv(shutil.which("nohup") or "/usr/bin/nohup", ["nohup", *argv])
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)  # a login shell's cnibench, even if the tests run under nohup
         os.execv(sys.executable, argv)
     seen = bytearray()
 
