@@ -33,3 +33,24 @@ ANTREA_AGENT_REPOSITORY = "antrea/antrea-agent-ubuntu"
 ANTREA_CONTROLLER_REPOSITORY = "antrea/antrea-controller-ubuntu"
 ENVOY_GATEWAY_REPOSITORY = "docker.io/envoyproxy/gateway"
 ENVOY_PROXY_BY_GATEWAY = {"1.7.5": "docker.io/envoyproxy/envoy:distroless-v1.37.5"}
+
+#: The reference CNI plugins (containernetworking/plugins) a CNI may delegate to that kind's node image lacks (it keeps
+#: host-local, loopback, ptp and portmap of v1.9.1: kind images/base/Dockerfile at v0.31.0). The release tarballs'
+#: SHA-256 per Docker architecture (``docker info`` ``Architecture``), as Flannel's own kind end-to-end test pins them
+#: (flannel-io/flannel e2e/run-e2e-tests.sh at v0.28.9, which mounts them into kind's nodes the same way).
+CNI_PLUGINS_VERSION = "1.9.1"
+CNI_PLUGINS_SHA256 = {
+    "amd64": "b98f74a0f8522f0a83867178729c1aa70f2158f90c45a2ca8fa791db1c76b303",
+    "arm64": "56171987d3947707c3563db2f4001bccaf50fd63468611b9f3cbecb1375ee7ec",
+}
+#: ``docker info --format {{.Architecture}}`` (the kernel's machine name) -> the release's architecture name.
+DOCKER_ARCHITECTURES = {"x86_64": "amd64", "aarch64": "arm64"}
+
+
+def cni_plugins_url(arch: str) -> str:
+    """The containernetworking/plugins release tarball of :data:`CNI_PLUGINS_VERSION` for ``arch`` (amd64, arm64)."""
+    version = f"v{CNI_PLUGINS_VERSION}"
+    return (
+        f"https://github.com/containernetworking/plugins/releases/download/{version}/cni-plugins-linux-{arch}-"
+        f"{version}.tgz"
+    )
