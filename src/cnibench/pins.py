@@ -13,6 +13,12 @@ ANTREA = "2.7.0"
 GATEWAY_API = "1.4.1"  # what Cilium 1.19's docs require, and what Envoy Gateway 1.7 is built on
 METALLB = "0.16.1"
 ENVOY_GATEWAY = "1.7.5"  # the newest Envoy Gateway on Gateway API v1.4.x (1.8 moves to v1.5)
+#: Calico v3.32.1 (tag = 0ca9d1b93644778cafdf1812f3dda02ac0c361e8): the tigera-operator chart (operator v1.42.3,
+#: charts/tigera-operator/values.yaml) and its crd.projectcalico.org.v1 CRD chart, both versioned "v3.32.1".
+CALICO = "3.32.1"
+#: Flannel v0.28.9 (tag = 5cd0d52648e891d73a6dcb9bb2c67d7c365cf7aa): chart "flannel" v0.28.9, images
+#: ghcr.io/flannel-io/flannel:v0.28.9 and flannel-cni-plugin:v1.9.1-flannel3 (chart/kube-flannel/values.yaml).
+FLANNEL = "0.28.9"
 
 #: netshoot has iperf3 (client pod and external server) and iproute2 (to add the server's address).
 IPERF3_IMAGE = "nicolaka/netshoot:v0.16"
