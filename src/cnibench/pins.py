@@ -13,6 +13,12 @@ ANTREA = "2.7.0"
 GATEWAY_API = "1.4.1"  # what Cilium 1.19's docs require, and what Envoy Gateway 1.7 is built on
 METALLB = "0.16.1"
 ENVOY_GATEWAY = "1.7.5"  # the newest Envoy Gateway on Gateway API v1.4.x (1.8 moves to v1.5)
+#: Calico v3.32.1 (tag = 0ca9d1b93644778cafdf1812f3dda02ac0c361e8): the tigera-operator chart (operator v1.42.3,
+#: charts/tigera-operator/values.yaml) and its crd.projectcalico.org.v1 CRD chart, both versioned "v3.32.1".
+CALICO = "3.32.1"
+#: Flannel v0.28.9 (tag = 5cd0d52648e891d73a6dcb9bb2c67d7c365cf7aa): chart "flannel" v0.28.9, images
+#: ghcr.io/flannel-io/flannel:v0.28.9 and flannel-cni-plugin:v1.9.1-flannel3 (chart/kube-flannel/values.yaml).
+FLANNEL = "0.28.9"
 
 #: netshoot has iperf3 (client pod and external server) and iproute2 (to add the server's address).
 IPERF3_IMAGE = "nicolaka/netshoot:v0.16"
@@ -33,3 +39,24 @@ ANTREA_AGENT_REPOSITORY = "antrea/antrea-agent-ubuntu"
 ANTREA_CONTROLLER_REPOSITORY = "antrea/antrea-controller-ubuntu"
 ENVOY_GATEWAY_REPOSITORY = "docker.io/envoyproxy/gateway"
 ENVOY_PROXY_BY_GATEWAY = {"1.7.5": "docker.io/envoyproxy/envoy:distroless-v1.37.5"}
+
+#: The reference CNI plugins (containernetworking/plugins) a CNI may delegate to that kind's node image lacks (it keeps
+#: host-local, loopback, ptp and portmap of v1.9.1: kind images/base/Dockerfile at v0.31.0). The release tarballs'
+#: SHA-256 per Docker architecture (``docker info`` ``Architecture``), as Flannel's own kind end-to-end test pins them
+#: (flannel-io/flannel e2e/run-e2e-tests.sh at v0.28.9, which mounts them into kind's nodes the same way).
+CNI_PLUGINS_VERSION = "1.9.1"
+CNI_PLUGINS_SHA256 = {
+    "amd64": "b98f74a0f8522f0a83867178729c1aa70f2158f90c45a2ca8fa791db1c76b303",
+    "arm64": "56171987d3947707c3563db2f4001bccaf50fd63468611b9f3cbecb1375ee7ec",
+}
+#: ``docker info --format {{.Architecture}}`` (the kernel's machine name) -> the release's architecture name.
+DOCKER_ARCHITECTURES = {"x86_64": "amd64", "aarch64": "arm64"}
+
+
+def cni_plugins_url(arch: str) -> str:
+    """The containernetworking/plugins release tarball of :data:`CNI_PLUGINS_VERSION` for ``arch`` (amd64, arm64)."""
+    version = f"v{CNI_PLUGINS_VERSION}"
+    return (
+        f"https://github.com/containernetworking/plugins/releases/download/{version}/cni-plugins-linux-{arch}-"
+        f"{version}.tgz"
+    )

@@ -82,6 +82,10 @@ class AksPlatform(KubePlatform):
         return cni.aks_values(AksValues(kube.versions.chart(cni.name), str(spec.network.pod_cidr)))
 
     @classmethod
+    def cni_objects(cls, cni: Cni, kube: KubernetesSettingsBase, spec: Spec, *, cluster: str) -> list[dict[str, Any]]:
+        return cni.aks_objects(AksValues(kube.versions.chart(cni.name), str(spec.network.pod_cidr)))
+
+    @classmethod
     def machine_checks(cls, spec: Spec | None) -> list[Check]:
         aks = spec.section("aks") if spec is not None else None
         return aks_checks(aks.subscription_id if aks is not None else None)
@@ -125,9 +129,8 @@ class AksPlatform(KubePlatform):
     def cni_install_step(self, build: ClusterBuild, values_file: Path) -> str:
         kube, cni = build.kube, build.cni
         return (
-            f"helm install {cni.name} {kube.versions.chart(cni.name)} with {build.shown(values_file)} (AKS "
-            f"bring-your-own-CNI, pod CIDR {build.spec.network.pod_cidr}); wait for DaemonSet {cni.agent.daemonset} "
-            f"and every node Ready (deadline {kube.ready_timeout} s)"
+            f"helm install {cni.name} {cni.chart_version(kube.versions.chart(cni.name))} with "
+            f"{build.shown(values_file)} (AKS bring-your-own-CNI, pod CIDR {build.spec.network.pod_cidr})"
             + (f"; note: {cni.aks_note}" if cni.aks_note else "")
         )
 

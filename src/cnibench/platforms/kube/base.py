@@ -7,7 +7,9 @@ Compiling renders every file a run applies and the playbook's variables; nothing
 
 from __future__ import annotations
 
+import dataclasses
 from abc import abstractmethod
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -19,7 +21,7 @@ from cnibench.platforms.base import Compiled, Leftover, Platform, Renderable
 from cnibench.platforms.files import Files
 from cnibench.platforms.kube import monitoring, render, runs
 from cnibench.platforms.kube.cnis import CNIS
-from cnibench.platforms.kube.cnis.base import Cni
+from cnibench.platforms.kube.cnis.base import Capability, Cni
 from cnibench.platforms.kube.prerequisites import common_checks
 from cnibench.platforms.kube.runs import kube_state_dir
 from cnibench.platforms.kube.scenarios import ADAPTERS
@@ -48,6 +50,22 @@ def cluster_name(prefix: str, cni: str) -> str:
 
 def adapter(scenario: str) -> KubeAdapter[Any]:
     return ADAPTERS.get(scenario)
+
+
+def check_capabilities(cnis: Sequence[Cni], scenario: str, needs: tuple[Capability, ...]) -> None:
+    """Every CNI of the spec (``cnis``, in the spec's order) has what the scenario ``needs``; raises FieldError
+    ``cnis[i]`` naming the first CNI that lacks one, the capability and why (its descriptor's :attr:`~Cni.lacks`)."""
+    for index, cni in enumerate(cnis):
+        name = cni.name
+        for capability in needs:
+            if capability not in cni.capabilities:
+                why = cni.lacks.get(capability)
+                raise FieldError(
+                    ("cnis", index),
+                    f"{name} has no {capability.words} (capability {capability.value}"
+                    + (f": {why}" if why else "")
+                    + f"), which the {scenario} scenario needs: leave {name} out, or run only the other scenarios",
+                )
 
 
 class KubePlatform(Platform):
@@ -108,6 +126,7 @@ class KubePlatform(Platform):
         for name in spec.scenarios.enabled():
             if name not in ADAPTERS:
                 raise FieldError(("scenarios", name), f"not on {cls.name}: no adapter deploys it there")
+            check_capabilities([CNIS.get(c) for c in spec.cnis], name, adapter(name).needs)
             adapter(name).check(spec.scenarios.get(name), spec, cls, addresses)
         if addresses is not None:
             cls.check_addresses(addresses)
@@ -138,6 +157,12 @@ class KubePlatform(Platform):
         """Hook: the CNI's Helm values on this platform's cluster ``cluster`` (None: it cannot install it; an
         existing cluster's CNI is detected, not installed: an empty mapping)."""
         return {}
+
+    @classmethod
+    def cni_objects(cls, cni: Cni, kube: KubernetesSettingsBase, spec: Spec, *, cluster: str) -> list[dict[str, Any]]:
+        """Hook: the objects applied after the CNI's release on this platform's cluster ``cluster`` (what its
+        operator reads); none where cnibench does not install it."""
+        return []
 
     @classmethod
     def k6_in_container(cls, kube: KubernetesSettingsBase | None) -> bool:
@@ -270,33 +295,70 @@ class KubePlatform(Platform):
         steps; ``images`` are the scenarios' (kind preloads them)."""
 
     def install_cni(self, build: ClusterBuild) -> None:
-        """The CNI's Helm release with its values rendered (``cni_chart``; None on an existing cluster), then the
+        """The CNI's Helm release with its values rendered (``cni_chart``; None on an existing cluster), with what its
+        descriptor declares around it (its namespace, its CRDs before, its objects after, its readiness), then the
         check that the cluster runs it."""
         kube, cni = build.kube, build.cni
-        values = self.cni_values(cni, kube, build.spec, cluster=build.vars.get("cluster") or "",
-                                 cni_gateway=build.cni_gateway)  # fmt: skip
+        cluster = build.vars.get("cluster") or ""
+        values = self.cni_values(cni, kube, build.spec, cluster=cluster, cni_gateway=build.cni_gateway)
         if self.existing_cluster or values is None:
             build.vars["cni_chart"] = None
             build.vars["expected_cni"] = cni.name
             return
+        version = kube.versions.chart(cni.name)
         values_file = build.add(render.HELM_DIR / f"{cni.name}.values.yaml", values)
+        namespace = None
+        if cni.chart.create_namespace:
+            namespace = build.add(render.MANIFESTS / f"01-{cni.name}-namespace.yaml",
+                                  [render.namespace(cni.chart.namespace)])  # fmt: skip
+            build.steps.append(
+                f"create namespace {cni.chart.namespace} (privileged Pod Security level: {cni.title}'s agents use the "
+                "host network)"
+            )
+        crds = None
+        if cni.crds is not None:
+            crds = {
+                "chart_ref": cni.crds.ref,
+                "repo": cni.crds.repository,
+                "version": cni.chart_version(version),
+                "release": cni.crds.release,
+                "dest": str(build.state / f"{cni.name}-crds-{version}"),
+            }
+            build.steps.append(
+                f"helm template {cni.crds.release} {cni.crds.ref} {cni.chart_version(version)} "
+                f"({cni.crds.repository}) and apply its CRDs server-side; wait until they are established"
+            )
+        objects = self.cni_objects(cni, kube, build.spec, cluster=cluster)
+        objects_file = build.add(render.MANIFESTS / f"02-{cni.name}.yaml", objects) if objects else None
         build.vars["cni_chart"] = {
             **cni.chart.to_vars(),
-            "version": kube.versions.chart(cni.name),
+            "version": cni.chart_version(version),
             "values": str(values_file),
             "agent": cni.agent.daemonset,
+            "agent_namespace": cni.agent_namespace,
+            "namespace_manifest": str(namespace) if namespace else None,
+            "crds": crds,
+            "objects": str(objects_file) if objects_file else None,
+            "ready": [dataclasses.asdict(condition) for condition in cni.ready],
         }
         build.vars["expected_cni"] = cni.name
         build.steps.append(self.cni_install_step(build, values_file))
+        if objects_file is not None:
+            kinds = ", ".join(f"{o['kind']} {o['metadata']['name']}" for o in objects)
+            build.steps.append(f"apply {kinds} ({build.shown(objects_file)})")
+        build.steps.append(
+            f"wait for DaemonSet {cni.agent.daemonset} in {cni.agent_namespace}"
+            + "".join(f", {c.kind} {c.name} {c.type}" for c in cni.ready)
+            + f" and every node Ready (deadline {kube.ready_timeout} s)"
+        )
         build.steps.append(f"check the CNI is {cni.name}")
 
     def cni_install_step(self, build: ClusterBuild, values_file: Path) -> str:
         """Hook: the step that installs the CNI, in words."""
         kube, cni = build.kube, build.cni
         return (
-            f"helm install {cni.name} {kube.versions.chart(cni.name)} ({cni.chart.repository}) with "
-            f"{build.shown(values_file)}; wait for DaemonSet {cni.agent.daemonset} and every node Ready (deadline "
-            f"{kube.ready_timeout} s)"
+            f"helm install {cni.name} {cni.chart_version(kube.versions.chart(cni.name))} ({cni.chart.repository}) "
+            f"with {build.shown(values_file)}"
         )
 
     @abstractmethod

@@ -109,9 +109,18 @@ class KindPlatform(KubePlatform):
     def cni_values(
         cls, cni: Cni, kube: KubernetesSettingsBase, spec: Spec, *, cluster: str, cni_gateway: bool
     ) -> dict[str, Any] | None:
+        return cni.kind_values(cls._cni_context(cni, kube, spec, cluster=cluster, cni_gateway=cni_gateway))
+
+    @classmethod
+    def cni_objects(cls, cni: Cni, kube: KubernetesSettingsBase, spec: Spec, *, cluster: str) -> list[dict[str, Any]]:
+        return cni.kind_objects(cls._cni_context(cni, kube, spec, cluster=cluster, cni_gateway=False))
+
+    @staticmethod
+    def _cni_context(cni: Cni, kube: KubernetesSettingsBase, spec: Spec, *, cluster: str, cni_gateway: bool
+                     ) -> KindValues:  # fmt: skip
         # without kube-proxy a CNI's agents reach the API server directly: the control plane's container
-        context = KindValues(kube.versions.chart(cni.name), f"{cluster}-control-plane", API_SERVER_PORT, cni_gateway)
-        return cni.kind_values(context)
+        return KindValues(kube.versions.chart(cni.name), f"{cluster}-control-plane", API_SERVER_PORT, cni_gateway,
+                          str(spec.network.pod_cidr))  # fmt: skip
 
     @classmethod
     def k6_in_container(cls, kube: KubernetesSettingsBase | None) -> bool:
@@ -134,6 +143,7 @@ class KindPlatform(KubePlatform):
         v["cluster"] = name
         v["kubeconfig"] = str(build.state / f"kubeconfig-{cni.name}")
         v["context"] = f"kind-{name}"
+        plugins = self._cni_plugins(build)
         config = build.add(
             render.KIND_CONFIG,
             render.kind_config(
@@ -143,6 +153,7 @@ class KindPlatform(KubePlatform):
                 pod_cidr=str(spec.network.pod_cidr),
                 kube_proxy=not cni.kube_proxy_replacement,
                 port_mappings=kube.kind_port_mappings,
+                node_mounts=plugins["mounts"] if plugins else None,
             ),
         )
         preload = cni.images(kube.versions.chart(cni.name))
@@ -155,12 +166,19 @@ class KindPlatform(KubePlatform):
             kind_config=str(config),
             node_cidr=str(spec.network.node_cidr),
             preload={"images": preload, "archive_dir": str(build.state / "images")},
+            cni_plugins=plugins,
         )
         build.facts["kind_node_image"] = kube.node_image
         build.steps.append(
             f"create kind cluster {name}: control plane + {spec.nodes.workers} workers, {kube.node_image}, default CNI "
             f"disabled{', no kube-proxy' if cni.kube_proxy_replacement else ''}; kubeconfig in {v['kubeconfig']}"
         )
+        if plugins:
+            build.steps.append(
+                f"before that, download the reference CNI plugins v{pins.CNI_PLUGINS_VERSION} for Docker's "
+                f"architecture (SHA-256 pinned) into {plugins['dir']} and mount {', '.join(cni.kind_cni_plugins)} "
+                f"into every node's /opt/cni/bin ({cni.title} delegates to them; kind's node image lacks them)"
+            )
         build.steps.append(
             f"check kind's docker network is network.node_cidr {spec.network.node_cidr} (at once, before minutes go "
             "into the CNI)"
@@ -170,6 +188,25 @@ class KindPlatform(KubePlatform):
             "Docker's platform), saved once and loaded into every node (kind load image-archive), so the nodes of "
             f"the run's clusters pull none of them; digests recorded in environment.json: {', '.join(preload)}"
         )
+
+    @staticmethod
+    def _cni_plugins(build: ClusterBuild) -> dict[str, Any] | None:
+        """The reference CNI plugins the CNI needs that kind's node image lacks (None: none): the pinned release per
+        Docker architecture, unpacked on this machine into the run's state directory, each named plugin mounted into
+        every node's /opt/cni/bin (the rest of kind's own plugins stay), as Flannel's kind test does."""
+        names = build.cni.kind_cni_plugins
+        if not names:
+            return None
+        directory = build.state / "cni-plugins"
+        downloads = {
+            docker: {"url": pins.cni_plugins_url(arch), "checksum": f"sha256:{pins.CNI_PLUGINS_SHA256[arch]}"}
+            for docker, arch in pins.DOCKER_ARCHITECTURES.items()
+        }
+        return {
+            "dir": str(directory),
+            "downloads": downloads,
+            "mounts": {f"/opt/cni/bin/{name}": str(directory / "bin" / name) for name in names},
+        }
 
     def end_cluster(self, build: ClusterBuild, *, keep: bool) -> tuple[dict[str, str], str | None]:
         """The cluster deleted, or (``--keep``, the run's last cluster only: every cluster of a run uses the same

@@ -43,10 +43,18 @@ def namespace(name: str) -> dict[str, Any]:
 
 
 def kind_config(
-    *, name: str, workers: int, node_image: str, pod_cidr: str, kube_proxy: bool, port_mappings: bool = True
+    *,
+    name: str,
+    workers: int,
+    node_image: str,
+    pod_cidr: str,
+    kube_proxy: bool,
+    port_mappings: bool = True,
+    node_mounts: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The thesis's kind config (listing 5): a control plane with ports 80/443 mapped (on 127.0.0.1; cnibench itself
-    does not use them), ``workers`` workers, the default CNI disabled; kube-proxy off when the CNI replaces it."""
+    does not use them), ``workers`` workers, the default CNI disabled; kube-proxy off when the CNI replaces it;
+    ``node_mounts`` (path in the node -> file on this machine) mounted read-only into every node."""
     networking: dict[str, Any] = {"disableDefaultCNI": True, "podSubnet": pod_cidr}
     if not kube_proxy:
         networking["kubeProxyMode"] = "none"
@@ -57,12 +65,16 @@ def kind_config(
             {"containerPort": port, "hostPort": port, "listenAddress": "127.0.0.1", "protocol": "TCP"}
             for port in (80, 443)
         ]
+    nodes = [control_plane, *({"role": "worker", "image": node_image} for _ in range(workers))]
+    if node_mounts:
+        mounts = [{"hostPath": host, "containerPath": path, "readOnly": True} for path, host in node_mounts.items()]
+        nodes = [{**node, "extraMounts": mounts} for node in nodes]
     return {
         "kind": "Cluster",
         "apiVersion": "kind.x-k8s.io/v1alpha4",
         "name": name,
         "networking": networking,
-        "nodes": [control_plane, *({"role": "worker", "image": node_image} for _ in range(workers))],
+        "nodes": nodes,
     }
 
 

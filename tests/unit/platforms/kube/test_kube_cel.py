@@ -91,6 +91,8 @@ def _rendered(tmp_path: Path, example: str, **changes: Any) -> list[dict[str, An
         ("kind-antrea-vs-cilium.yaml", {"cnis": ["cilium"], "kubernetes__gateway_implementation": "cilium"}),
         ("kubeconfig.yaml", {}),
         ("aks.yaml", {}),
+        ("kind-antrea-vs-cilium.yaml", {"cnis": ["calico", "flannel"], "scenarios__egress": None}),
+        ("aks.yaml", {"cnis": ["calico"]}),
     ],
 )
 def test_every_cel_rule_holds_for_the_rendered_custom_resources(tmp_path, example, changes):

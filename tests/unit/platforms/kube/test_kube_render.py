@@ -57,6 +57,14 @@ VARIANTS = {
     "aks-l4": ("aks.yaml", {"scenarios__ingress__gateway": "l4"}),
     "kubeconfig-antrea": ("kubeconfig.yaml", {"cnis": ["antrea"], "scenarios__egress__egress_ip": "192.168.10.250"}),
     "kubeconfig-cilium-egress-ip": ("kubeconfig.yaml", {"scenarios__egress__egress_ip": "192.168.10.250"}),
+    # Calico and Flannel have no egress gateway: ingress through Envoy Gateway and MetalLB
+    "kind-calico-flannel": ("kind-antrea-vs-cilium.yaml", {"cnis": ["calico", "flannel"], "scenarios__egress": None}),
+    "kind-calico-flannel-l4": (
+        "kind-antrea-vs-cilium.yaml",
+        {"cnis": ["calico", "flannel"], "scenarios__egress": None, "scenarios__ingress__gateway": "l4"},
+    ),
+    "kubeconfig-calico": ("kubeconfig.yaml", {"cnis": ["calico"], "scenarios__egress": None}),
+    "aks-calico": ("aks.yaml", {"cnis": ["calico"]}),
 }
 
 

@@ -1,14 +1,18 @@
-"""What a CNI is to the Kubernetes platforms: a descriptor that declares its Helm chart and pinned version, its agent
-DaemonSet, its Helm values on each platform that installs it (kind, aks), its egress policy objects (or none: no
-egress gateway), the cluster-wide kinds it may create, the images kind preloads for it, its prerequisites on this
-machine and its capabilities. The platforms, the scenario adapters, the spec checks and the teardown ask the
-descriptor; none of them branches on a CNI's name (a capability a CNI lacks is refused from the spec, naming it).
+"""What a CNI is to the Kubernetes platforms: a descriptor that declares its Helm chart and pinned version (and the
+chart of CRDs applied server-side before it, the namespace created for it), its agent DaemonSet (and the namespace
+it runs in when an operator puts it elsewhere), its Helm values and the objects its operator reads on each platform
+that installs it (kind, aks), what tells it is ready, its egress policy objects (or none: no egress gateway), the
+cluster-wide kinds it may create, the images kind preloads for it, the reference CNI plugins kind's nodes lack for
+it, its prerequisites on this machine and its capabilities. The platforms, the scenario adapters, the spec checks
+and the teardown ask the descriptor; none of them branches on a CNI's name (a capability a CNI lacks is refused from
+the spec, naming it).
 """
 
 from __future__ import annotations
 
 from abc import ABC
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -16,15 +20,38 @@ if TYPE_CHECKING:
     from cnibench.platforms.kube.kubectl import Kubectl
 
 
+class Capability(StrEnum):
+    """What a CNI can do that a scenario may need (its adapter's :attr:`~cnibench.platforms.kube.scenarios.base.
+    KubeAdapter.needs`); the spec refuses a scenario for a CNI that lacks one, naming the capability."""
+
+    #: Pods reach pods and Services, on the same node and across nodes: what every CNI does.
+    POD_NETWORK = "pod_network"
+    #: Selected pods' traffic leaves through a chosen node, SNATed to an egress IP (:attr:`Cni.egress`).
+    EGRESS_GATEWAY = "egress_gateway"
+    #: Its own Gateway API implementation (:attr:`Cni.gateway_api`).
+    GATEWAY_API = "gateway_api"
+
+    @property
+    def words(self) -> str:
+        """In words, as the spec's error names it ("egress gateway")."""
+        return {"pod_network": "pod network", "egress_gateway": "egress gateway", "gateway_api": "Gateway API "
+                "implementation"}[self.value]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Chart:
     """A Helm chart: its reference (a name in ``repository``, or an ``oci://`` reference with no repository), the
-    namespace and the name of the release cnibench installs."""
+    namespace and the name of the release cnibench installs. ``version_prefix``: what its versions start with in the
+    repository (Calico's and Flannel's are ``v3.32.1``, ``v0.28.9``; the spec's versions have no ``v``);
+    ``create_namespace``: cnibench creates the namespace first, at the privileged Pod Security level (a namespace
+    of the chart's own, whose agents use the host network)."""
 
     ref: str
     repository: str
     namespace: str
     release: str
+    version_prefix: str = ""
+    create_namespace: bool = False
 
     def to_vars(self) -> dict[str, str]:
         """The fields ``kubernetes.core.helm`` takes (the playbook's roles read these names)."""
@@ -32,12 +59,37 @@ class Chart:
 
 
 @dataclass(frozen=True)
+class CrdChart:
+    """A chart of CRDs the CNI needs before its release, of the CNI's version: rendered with ``helm template`` and
+    applied server-side (too big for a Helm release's Secret or a client-side apply, as Envoy Gateway's and, since
+    v3.32, Calico's are), then waited for until established. ``release``: the name it is rendered under."""
+
+    ref: str
+    repository: str
+    release: str
+
+
+@dataclass(frozen=True)
 class Agent:
     """The DaemonSet that runs the CNI on every node (rolled out: the CNI is ready everywhere) and its container,
-    whose image tag is the CNI's version (how the CNI of an existing cluster is recognised)."""
+    whose image tag is the CNI's version (how the CNI of an existing cluster is recognised). ``namespace``: where it
+    runs when that is not the release's namespace (an operator creates it elsewhere: Calico's in calico-system)."""
 
     daemonset: str
     container: str
+    namespace: str | None = None
+
+
+@dataclass(frozen=True)
+class Condition:
+    """An object whose status condition ``type`` must be ``True`` before the CNI counts as ready (an operator's own
+    report, e.g. Calico's TigeraStatus ``calico`` Available); waited for until it exists and has it."""
+
+    api_version: str
+    kind: str
+    name: str
+    type: str
+    namespace: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,13 +132,14 @@ class GatewayApi:
 @dataclass(frozen=True)
 class KindValues:
     """What a CNI's Helm values on kind depend on: the chart ``version``, the API server's address inside the
-    cluster (``api_host``, ``api_port``: a CNI without kube-proxy must reach it directly) and whether the CNI
-    implements the run's Gateway (``gateway_api``)."""
+    cluster (``api_host``, ``api_port``: a CNI without kube-proxy must reach it directly), whether the CNI
+    implements the run's Gateway (``gateway_api``) and the pod CIDR (kind's ``networking.podSubnet``)."""
 
     version: str
     api_host: str
     api_port: int
     gateway_api: bool
+    pod_cidr: str
 
 
 @dataclass(frozen=True)
@@ -116,10 +169,39 @@ class Cni(ABC):
     cluster_kinds: ClassVar[tuple[str, ...]] = ()
     #: What to tell the user when it is installed on AKS (empty: nothing).
     aks_note: ClassVar[str] = ""
+    #: CRDs applied server-side before its release (None: its chart carries what it needs).
+    crds: ClassVar[CrdChart | None] = None
+    #: What says it is ready besides its agent's rollout (an operator's status objects).
+    ready: ClassVar[tuple[Condition, ...]] = ()
+    #: Reference CNI plugins (containernetworking/plugins) its CNI configuration delegates to that kind's node image
+    #: lacks (kind ships only host-local, loopback, ptp and portmap: kind images/base/Dockerfile at v0.31.0);
+    #: cnibench mounts them from the pinned release into every node.
+    kind_cni_plugins: ClassVar[tuple[str, ...]] = ()
+    #: Why it lacks a capability, for the spec's error (e.g. "a Calico Enterprise feature"); empty: no reason given.
+    lacks: ClassVar[dict[Capability, str]] = {}
 
     @property
     def chart_description(self) -> str:
         return f"{self.title} Helm chart ({self.chart.repository.rstrip('/') or self.chart.ref})."
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """What it can do: pod networking always, the others as its descriptor declares them."""
+        has = {Capability.POD_NETWORK}
+        if self.egress is not None:
+            has.add(Capability.EGRESS_GATEWAY)
+        if self.gateway_api is not None:
+            has.add(Capability.GATEWAY_API)
+        return frozenset(has)
+
+    @property
+    def agent_namespace(self) -> str:
+        """Where its agent DaemonSet runs when cnibench installs it."""
+        return self.agent.namespace or self.chart.namespace
+
+    def chart_version(self, version: str) -> str:
+        """``version`` (the spec's, no ``v``) as its chart repository spells it."""
+        return f"{self.chart.version_prefix}{version}"
 
     def kind_values(self, cluster: KindValues) -> dict[str, Any] | None:
         """Its Helm values on kind; None: cnibench cannot install it there."""
@@ -128,6 +210,14 @@ class Cni(ABC):
     def aks_values(self, cluster: AksValues) -> dict[str, Any] | None:
         """Its Helm values on AKS bring-your-own-CNI; None: cnibench cannot install it there."""
         return None
+
+    def kind_objects(self, cluster: KindValues) -> list[dict[str, Any]]:
+        """Objects applied after its release on kind (what its operator reads: Calico's Installation)."""
+        return []
+
+    def aks_objects(self, cluster: AksValues) -> list[dict[str, Any]]:
+        """Objects applied after its release on AKS."""
+        return []
 
     def egress_policy(self, policy: EgressPolicy) -> list[dict[str, Any]]:
         """The objects of an egress policy (only for a CNI with :attr:`egress`)."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
+from cnibench.platforms.kube.cnis.base import Capability
 from cnibench.platforms.kube.kubectl import Kubectl
 from cnibench.repetition import MetricsWindow, Repetition
 from cnibench.scenarios.base import ScenarioSettings
@@ -148,6 +149,9 @@ class KubeAdapter(ABC, Generic[S]):
     """A scenario on the Kubernetes platforms."""
 
     scenario: ClassVar[str]
+    #: What it needs of every CNI of the spec (checked with the spec, before its own :meth:`check`): pod networking,
+    #: which every CNI has, unless it says more.
+    needs: ClassVar[tuple[Capability, ...]] = (Capability.POD_NETWORK,)
 
     def resolve(self, settings: S, addresses: NodeAddresses | None) -> S:
         """``settings`` with the addresses the platform picks filled in (a new model, pure)."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from cnibench import pins
 from cnibench.doctor import APT, check_tool
 from cnibench.platforms.kube.cnis import CNIS
-from cnibench.platforms.kube.cnis.base import EgressPolicy
+from cnibench.platforms.kube.cnis.base import Capability, EgressPolicy
 from cnibench.platforms.kube.render import GATEWAY_NODE_LABEL, MANIFESTS, app, meta
 from cnibench.platforms.kube.scenarios import ADAPTERS
 from cnibench.platforms.kube.scenarios.base import ClusterBuild, ExternalServer, KubeAdapter, NodeAddresses
@@ -70,6 +70,7 @@ def client_pod(ns: str) -> dict[str, Any]:
 
 class KubeEgress(KubeAdapter[EgressSettings]):
     scenario: ClassVar[str] = NAME
+    needs: ClassVar[tuple[Capability, ...]] = (Capability.POD_NETWORK, Capability.EGRESS_GATEWAY)
 
     def resolve(self, settings: EgressSettings, addresses: NodeAddresses | None) -> EgressSettings:
         if addresses is None:
@@ -84,17 +85,10 @@ class KubeEgress(KubeAdapter[EgressSettings]):
     def check(
         self, settings: EgressSettings, spec: Spec, platform: type[KubePlatform], addresses: NodeAddresses | None
     ) -> None:
-        """An external server the platform can run, an egress gateway in every CNI, the addresses: claimed on the
+        """An external server the platform can run, the addresses: claimed on the
         platform's node network (kind), or given by the user (an existing cluster)."""
         if platform.no_external_server is not None:
             raise FieldError(WHERE, f"not on {platform.name}: {platform.no_external_server}")
-        for index, name in enumerate(spec.cnis):
-            if CNIS.get(name).egress is None:
-                raise FieldError(
-                    ("cnis", index),
-                    f"{name} has no egress gateway, which the egress scenario needs: leave {name} out, or run only "
-                    "the other scenarios",
-                )
         if "external_cidr" in settings.model_fields_set:
             raise FieldError((*WHERE, "external_cidr"), f"only on netns: on {platform.name} the server is "
                              f"{platform.external_server_where}")  # fmt: skip

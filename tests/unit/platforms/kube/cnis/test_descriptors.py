@@ -58,7 +58,7 @@ def test_its_agent_tells_the_cni_and_its_version_on_a_cluster(name):
 def test_its_values_are_data_and_its_egress_objects_are_deleted_by_teardown(name):
     cni = CNIS.get(name)
     for values in (
-        cni.kind_values(KindValues(cni.version, "cnib0000-x-control-plane", 6443, gateway_api=False)),
+        cni.kind_values(KindValues(cni.version, "cnib0000-x-control-plane", 6443, False, "10.244.0.0/16")),
         cni.aks_values(AksValues(cni.version, "10.244.0.0/16")),
     ):
         assert values is None or yaml.safe_load(yaml.safe_dump(values)) == values
@@ -92,9 +92,10 @@ def test_a_kind_run_of_it_renders_end_to_end(tmp_path, name):
         cni.chart.namespace,
         cni.agent.daemonset,
     )
-    assert chart["version"] == cni.version and built["expected_cni"] == name
+    assert chart["version"] == cni.chart_version(cni.version) and built["expected_cni"] == name
     values = yaml.safe_load(Path(chart["values"]).read_text())
-    assert values == cni.kind_values(KindValues(cni.version, f"{built['cluster']}-control-plane", 6443, False))
+    context = KindValues(cni.version, f"{built['cluster']}-control-plane", 6443, False, "10.244.0.0/16")
+    assert values == cni.kind_values(context)
     assert set(cni.images(cni.version)) <= set(built["create"]["preload"]["images"])
     config = yaml.safe_load((out / "rendered" / name / "kind" / "config.yaml").read_text())
     assert config["networking"]["disableDefaultCNI"] is True
@@ -123,3 +124,32 @@ def test_what_it_cannot_do_is_refused_from_the_spec_in_one_line(name):
             parse_spec(aks, "aks.yaml")
     else:
         parse_spec(aks, "aks.yaml")
+
+
+VALIDATOR = Path(__file__).resolve().parents[6] / "shared" / "tools" / "validate_manifests.py"
+
+
+@pytest.mark.skipif(not VALIDATOR.exists(), reason="../shared (pinned schemas and validator) not here")
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("example", ["kind-antrea-vs-cilium.yaml", "aks.yaml"])
+def test_every_object_it_renders_passes_the_upstream_schemas(tmp_path, name, example):
+    """Its namespace, the objects its operator reads, its egress policy and everything the scenarios it supports
+    apply, strictly against the pinned schemas (../shared/tools/validate_manifests.py)."""
+    import subprocess
+    import sys
+
+    cni = CNIS.get(name)
+    if example == "aks.yaml" and cni.aks_values(AksValues(cni.version, "10.244.0.0/16")) is None:
+        pytest.skip(f"cnibench does not install {name} on AKS")
+    data = example_with(example, cnis=[name])
+    if cni.egress is None:
+        data["scenarios"].pop("egress", None)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(data))
+    out = tmp_path / "out"
+    assert commands.render(spec, out) == 0
+    manifests = sorted(map(str, out.glob("rendered/*/manifests/*.yaml")))
+    result = subprocess.run([sys.executable, str(VALIDATOR), "--strict", "-v", *manifests],
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " 0 failed" in result.stdout
