@@ -135,6 +135,7 @@ class ClusterBuild:
                 warmup_s=rep.warmup_s,
                 scrape_interval_s=float(metrics["scrape_interval_s"]),
                 access={k: v for k, v in metrics.items() if k != "scrape_interval_s"},
+                idle_s=rep.command.idle_s,
             )
             out.append(dataclasses.replace(rep, command=dataclasses.replace(rep.command, metrics=window)))
         return out

@@ -96,6 +96,7 @@ class ClusterBuild:
                     scrape_interval_s=self.scrape_interval_s,
                     access=self.metrics_access,
                     deferred=True,
+                    idle_s=rep.command.idle_s,
                 )
                 command = dataclasses.replace(command, metrics=window)
             # egress and its baseline alternate in one loop here (NetnsPlatform.pairs_trials)
