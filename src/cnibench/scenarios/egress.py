@@ -399,7 +399,7 @@ class Egress(Scenario[EgressSettings]):
             cells += (median_text(r.jitter, 1, 3), median_text(r.loss, 1, 2)) if udp else ()
             body.append((*cells, f"{r.verified}/{r.total} {r.verify_what}"))
         lines = table((*header, "source IP"), body)
-        warnings += unsustained_lines(results.samples, BITS_PER_SECOND)
+        warnings += unsustained_lines(results.samples, EgressSample, BITS_PER_SECOND)
         lines += cost_lines(results.samples, "cpu_s_per_gbit", "CPU s per Gbit")
         applied: dict[str, float] = {}
         for sample in results.samples:

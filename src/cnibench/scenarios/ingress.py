@@ -371,7 +371,7 @@ class Ingress(Scenario[IngressSettings]):
                 f"{seen}/{expected}",
             )
             body.append(cells)
-        warnings += unsustained_lines(results.samples, REQUESTS_PER_SECOND)
+        warnings += unsustained_lines(results.samples, IngressSample, REQUESTS_PER_SECOND)
         return table(header, body) + cost_lines(results.samples, "cpu_s_per_1k_requests", "CPU s per 1k req")
 
 

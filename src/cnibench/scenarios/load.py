@@ -208,15 +208,16 @@ def judge_sustained(offered: float | None, achieved: float | None) -> dict[str, 
     }
 
 
-def unsustained_lines(samples: Sequence[SampleBase], unit: RateUnit) -> list[str]:
-    """One line per (CNI, trial) with repetitions that did not sustain their offered rate, for the summary."""
+def unsustained_lines(samples: Sequence[SampleBase], kind: type[LoadSample], unit: RateUnit) -> list[str]:
+    """One line per (CNI, trial) with repetitions (samples of ``kind``) that did not sustain their offered rate,
+    for the summary."""
     groups: dict[tuple[str, str], list[LoadSample]] = {}
     for sample in samples:
-        if isinstance(sample, LoadSample) and sample.sustained is False:
+        if isinstance(sample, kind) and sample.sustained is False:
             groups.setdefault((sample.cni, sample.scenario), []).append(sample)
     return [
-        f"{cni} {trial}: {len(group)} repetition(s) did not sustain the offered "
-        f"{unit.label(group[0].offered_rate or 0)} {unit.unit} within {SUSTAIN_TOLERANCE:.0%} (achieved "
+        f"{cni} {trial}: {len(group)} repetition(s) did not sustain the offered {group[0].offered_rate or 0:g} "
+        f"{unit.unit} within {SUSTAIN_TOLERANCE:.0%} (achieved "
         + ", ".join(f"{s.achieved_fraction:.1%}" for s in group if s.achieved_fraction is not None)
         + "): marked, their figures are of an overloaded path"
         for (cni, trial), group in groups.items()

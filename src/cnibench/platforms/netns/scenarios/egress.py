@@ -164,6 +164,12 @@ class NetnsEgress(NetnsAdapter[EgressSettings]):
         around = {t: [str(policy_dir / "bundle.json")] for t in numbers if base_trial(t) == NAME}
         ordered = cluster.add_scenario(NAME, repetitions, bundles=[], daemons=[], around=around)
         shown = ordered[0].command.shown
+        if settings.load == "rate":  # one bitrate per load: show the first, say the rest
+            shown += (
+                " (the offered bit/s per stream at each load: "
+                + ", ".join(dict.fromkeys(r.command.argv[-1] for r in ordered))
+                + f"; each after {settings.duration} s idle)"
+            )
         trials = " and ".join(EGRESS.ordered(list(numbers)))
         cluster.steps.append(
             f"{trials}: {len(ordered)} x `{shown}` in {client.name} on {client.node}"

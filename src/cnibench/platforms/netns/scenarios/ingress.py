@@ -160,7 +160,7 @@ class NetnsIngress(NetnsAdapter[IngressSettings]):
             if settings.load == "saturate"
             else (
                 "constant-arrival-rate "
-                + ", ".join(t.settings.split(", ")[-3] for t in INGRESS.trials_for(settings, ""))
+                + ", ".join(f"{rate:g}" for rate in settings.offered())
                 + f" req/s, each after {settings.duration} s idle"
             )
         )
