@@ -289,7 +289,11 @@ def analyse(run: RunResults, threshold: float = DEFAULT_THRESHOLD) -> RunAnalysi
                 results = {g.cni: r for g in in_trial if (r := check(g, metric)) is not None}
                 if results:
                     checks.append(CheckVerdict(run.run_id, trial, metric, results))
-            elif any(g.values(metric) for g in in_trial) or (metric.primary and in_trial):
+            elif any(g.values(metric) for g in in_trial) or (
+                # a primary metric is stated even when every repetition failed ("no successful repetition"); one
+                # that no successful repetition has (UDP's RTT, a cost without metrics) is not this trial's figure
+                metric.primary and in_trial and not any(g.ok for g in in_trial)
+            ):
                 contests.append(_contest(run.run_id, trial, metric, in_trial, threshold))
     primary = _with_holm([v for v in contests if v.metric.primary])
     others = _with_holm([v for v in contests if not v.metric.primary])

@@ -106,7 +106,8 @@ class EgressSettings(LoadSettings):
 
     @model_validator(mode="after")
     def _bitrate_or_rates(self) -> EgressSettings:
-        if self.load == "rate" and "bitrate" in self.model_fields_set:
+        # a recorded spec has every field: only a bitrate other than the default was chosen for a rate run
+        if self.load == "rate" and self.bitrate != type(self).model_fields["bitrate"].default:
             raise FieldError(("bitrate",), "not used with load: rate (rates set the offered bitrate)")
         return self
 

@@ -77,6 +77,10 @@ class RateUnit:
             raise ValueError(f"must be a whole number of {self.unit}, got {value!r}")
         return number
 
+    def show(self, rate: float) -> str:
+        """The rate with its unit, for people: ``500M bit/s``, ``2000 req/s``."""
+        return f"{self.label(rate).removesuffix(self.suffix)} {self.unit}"
+
     def label(self, rate: float) -> str:
         """The rate as a trial name shows it: ``500M``, ``1.5G``, ``2000rps``."""
         if self.si:
@@ -216,8 +220,8 @@ def unsustained_lines(samples: Sequence[SampleBase], kind: type[LoadSample], uni
         if isinstance(sample, kind) and sample.sustained is False:
             groups.setdefault((sample.cni, sample.scenario), []).append(sample)
     return [
-        f"{cni} {trial}: {len(group)} repetition(s) did not sustain the offered {group[0].offered_rate or 0:g} "
-        f"{unit.unit} within {SUSTAIN_TOLERANCE:.0%} (achieved "
+        f"{cni} {trial}: {len(group)} repetition(s) did not sustain the offered {unit.show(group[0].offered_rate or 0)}"
+        " within {SUSTAIN_TOLERANCE:.0%} (achieved "
         + ", ".join(f"{s.achieved_fraction:.1%}" for s in group if s.achieved_fraction is not None)
         + "): marked, their figures are of an overloaded path"
         for (cni, trial), group in groups.items()
