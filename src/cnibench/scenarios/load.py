@@ -17,6 +17,7 @@ sleeps first: :func:`idle_argv`), divided by the work per second (Gbit/s, or tho
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import statistics
@@ -28,6 +29,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
+from cnibench.repetition import Repetition
 from cnibench.results.sample import Record, SampleBase
 from cnibench.scenarios.base import LOAD_SEP, MetricInfo, ScenarioSettings, base_trial, load_suffix
 from cnibench.spec.base import FieldError
@@ -151,6 +153,17 @@ def loads(settings: LoadSettings) -> list[Load]:
     if settings.load == "saturate":
         return [Load("", None)]
     return [Load(LOAD_SEP + settings.rate_unit.label(rate), rate) for rate in settings.offered()]
+
+
+def without_idle(rep: Repetition) -> Repetition:
+    """``rep`` without its idle window: a run without metrics has no CPU cost to subtract an idle baseline from."""
+    idle = rep.command.idle_s
+    if not idle:
+        return rep
+    command = dataclasses.replace(rep.command, idle_s=0.0, timeout_s=rep.command.timeout_s - idle)
+    return dataclasses.replace(
+        rep, command=command, warmup_s=rep.warmup_s - idle, expected_seconds=rep.expected_seconds - idle
+    )
 
 
 def idle_argv(seconds: float, argv: Sequence[str]) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 from cnibench.platforms.kube.kubectl import Kubectl
 from cnibench.repetition import MetricsWindow, Repetition
 from cnibench.scenarios.base import ScenarioSettings
+from cnibench.scenarios.load import without_idle
 
 if TYPE_CHECKING:
     from cnibench.doctor import Check
@@ -126,7 +127,7 @@ class ClusterBuild:
         repetitions = [dataclasses.replace(rep, round=self.round) for rep in repetitions]
         monitoring = self.vars.get("monitoring")
         if not monitoring:
-            return repetitions
+            return [without_idle(rep) for rep in repetitions]  # no CPU cost without metrics: no idle baseline
         metrics = monitoring["metrics"]
         out = []
         for rep in repetitions:
