@@ -168,7 +168,7 @@ class NetnsEgress(NetnsAdapter[EgressSettings]):
             shown += (
                 " (the offered bit/s per stream at each load: "
                 + ", ".join(dict.fromkeys(r.command.argv[-1] for r in ordered))
-                + f"; each after {settings.duration} s idle)"
+                + (f"; each after {ordered[0].command.idle_s:g} s idle)" if ordered[0].command.idle_s else ")")
             )
         trials = " and ".join(EGRESS.ordered(list(numbers)))
         cluster.steps.append(
