@@ -295,42 +295,69 @@ def with_cpu_cost(sample: LoadSample, metrics_dir: Path, work_per_s: float | Non
     return sample.model_copy(update={"cpu_cost": cost, field: cost.per_unit["total"]})
 
 
-def cost_lines(samples: Sequence[SampleBase], field: str, label: str) -> list[str]:
-    """The summary's cost-per-unit table: per CNI and fixed-load trial, the median net CPU seconds per unit of work
-    (``field``; every busy mode) and per mode, with the median idle baseline and load in cores; empty without
-    costs."""
-    from cnibench.report.text import table
+#: What the CPU cost's scope means, in words (the summary and the report say it with the table).
+COST_SCOPE = {
+    "machine": "this machine's CPU (every node shares it: netns, kind)",
+    "nodes": "the nodes' CPUs, summed over the cluster's nodes",
+}
+COST_MODES = ("total", *CPU_MODES)
 
+
+@dataclass(frozen=True)
+class CostRow:
+    """One CNI x fixed-load trial of the cost-per-unit table: medians over its successful repetitions with a cost:
+    net CPU s per unit of work per mode (``total``: every busy mode), and cores busy under load and idle."""
+
+    cni: str
+    trial: str
+    unit: str
+    per_unit: dict[str, float]
+    load_cores: float
+    idle_cores: float | None
+    n: int
+
+
+def cost_rows(samples: Sequence[SampleBase], field: str, unit: str) -> tuple[list[CostRow], str]:
+    """The cost-per-unit table of the samples that have ``field`` (``cpu_s_per_gbit``: ``unit`` "CPU s per Gbit")
+    and what their CPU is (:data:`COST_SCOPE`); empty without costs."""
     groups: dict[tuple[str, str], list[CpuCost]] = {}
     for sample in samples:
         cost = getattr(sample, "cpu_cost", None)
         if isinstance(cost, CpuCost) and sample.status == "ok" and getattr(sample, field, None) is not None:
             groups.setdefault((sample.cni, sample.scenario), []).append(cost)
-    if not groups:
-        return []
-
-    def median(values: list[float]) -> float:
-        return statistics.median(values) if values else math.nan
-
-    body = []
+    rows = []
     for (cni, trial), costs in groups.items():
         idle = [c.idle_cores["total"] for c in costs if c.idle_cores is not None]
-        body.append(
-            (
-                cni,
-                trial,
-                f"{median([c.per_unit['total'] for c in costs]):.3f}",
-                *(f"{median([c.per_unit[m] for c in costs]):.3f}" for m in CPU_MODES),
-                f"{median(idle):.2f}" if idle else "-",
-                f"{median([c.load_cores['total'] for c in costs]):.2f}",
-                str(len(costs)),
+        rows.append(
+            CostRow(
+                cni=cni,
+                trial=trial,
+                unit=unit,
+                per_unit={m: statistics.median(c.per_unit[m] for c in costs) for m in COST_MODES},
+                load_cores=statistics.median(c.load_cores["total"] for c in costs),
+                idle_cores=statistics.median(idle) if idle else None,
+                n=len(costs),
             )
         )
     scopes = {c.scope for costs in groups.values() for c in costs}
-    whose = "this machine's CPU (every node shares it)" if scopes == {"machine"} else "the nodes' CPUs, summed"
-    header = (
-        "cni", "trial", f"{label} (median)", *CPU_MODES, "idle cores", "load cores", "n"
-    )  # fmt: skip
+    return rows, "; ".join(COST_SCOPE[s] for s in sorted(scopes))
+
+
+def cost_lines(samples: Sequence[SampleBase], field: str, label: str) -> list[str]:
+    """The summary's cost-per-unit table (:func:`cost_rows`); empty without costs."""
+    from cnibench.report.text import table
+
+    rows, whose = cost_rows(samples, field, label)
+    if not rows:
+        return []
+    body = [
+        (
+            r.cni, r.trial, *(f"{r.per_unit[m]:.3f}" for m in COST_MODES),
+            f"{r.idle_cores:.2f}" if r.idle_cores is not None else "-", f"{r.load_cores:.2f}", str(r.n),
+        )
+        for r in rows
+    ]  # fmt: skip
+    header = ("cni", "trial", f"{label} (median)", *CPU_MODES, "idle cores", "load cores", "n")
     return [
         "",
         f"CPU cost per unit of work ({whose}; net of an idle window of equal length measured just before each "
