@@ -261,7 +261,9 @@ class Scenario(ABC, Generic[S]):
         if not trials:
             return ""
         per_round = " per round" if rounds is not None and rounds > 1 else ""
-        return f"{trials[0].settings}, {settings.repetitions} repetition(s){per_round}"
+        own = getattr(settings, "settings_text", None)  # a load mode's: every offered rate (scenarios.load)
+        text = own(trials[0].settings) if callable(own) else trials[0].settings
+        return f"{text}, {settings.repetitions} repetition(s){per_round}"
 
     def summary_lines(self, results: RunResults, warnings: list[str]) -> list[str]:
         """This scenario's lines of the terminal summary (its table); adds what it warns about to ``warnings``."""

@@ -24,6 +24,7 @@ from cnibench.scenarios import SCENARIOS
 from cnibench.scenarios.base import FASTER, SLOWER, MetricInfo, Scenario, ToolNeed, Trial, base_trial
 from cnibench.scenarios.load import (
     BITS_PER_SECOND,
+    OFFERED,
     LoadSample,
     LoadSettings,
     RateUnit,
@@ -239,7 +240,7 @@ class Egress(Scenario[EgressSettings]):
         idle = float(settings.duration)  # the idle baseline's window, as long as the measured one
         return [
             Trial(cni, load.trial(trial), settings.repetitions, idle + wall, "iperf3",
-                  f"{text}, {load.suffix[1:]}bit/s offered, {idle:g} s idle baseline first")
+                  f"{text}{OFFERED}{load.suffix[1:]}bit/s, {idle:g} s idle baseline first")
             for load in loads(settings)
             for trial in TRIALS
         ]  # fmt: skip

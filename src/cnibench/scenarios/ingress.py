@@ -21,6 +21,7 @@ from cnibench.results.stats import jain_fairness, max_min_ratio, summarize
 from cnibench.scenarios import SCENARIOS
 from cnibench.scenarios.base import FASTER, SLOWER, MetricInfo, Scenario, ToolNeed, Trial
 from cnibench.scenarios.load import (
+    OFFERED,
     REQUESTS_PER_SECOND,
     LoadSample,
     LoadSettings,
@@ -206,9 +207,8 @@ class Ingress(Scenario[IngressSettings]):
             idle = float(settings.duration)
             trials.append(
                 Trial(cni, load.trial(NAME), settings.repetitions, idle + settings.duration + k6.STARTUP_S, "k6",
-                      f"{text}, {settings.duration} s{reuse}, {load.offered:g} req/s offered (constant-arrival-rate, "
-                      f"{pre}-{most} VUs), "
-                      f"{idle:g} s idle baseline first")
+                      f"{text}, {settings.duration} s{reuse}{OFFERED}{load.offered:g} req/s (constant-arrival-rate, "
+                      f"{pre}-{most} VUs), {idle:g} s idle baseline first")
             )  # fmt: skip
         return trials
 

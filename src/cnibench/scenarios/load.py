@@ -37,6 +37,8 @@ from cnibench.spec.base import FieldError
 __all__ = ["LOAD_SEP", "base_trial", "load_suffix"]  # where a scenario adopting a load mode finds them
 
 LoadMode = Literal["saturate", "rate"]
+#: Starts the load's own words in a fixed-load trial's settings text (``tcp, 1 stream(s), offered 2Gbit/s, ...``).
+OFFERED = ", offered "
 #: A repetition whose achieved rate is below (1 - this) x the offered rate did not sustain it.
 SUSTAIN_TOLERANCE = 0.05
 #: The CPU modes reported on their own (a datapath's work is mostly softirq); the rest of the busy modes (nice,
@@ -131,6 +133,14 @@ class LoadSettings(ScenarioSettings):
                 raise FieldError(("rates", index), f"{value!r} repeats rates[{seen[rate]}]")
             seen[rate] = index
         return self
+
+    def settings_text(self, trial_text: str) -> str:
+        """A fixed load's settings in a few words, from one of its trials' settings text: the words every load
+        shares, then every offered rate (saturate: ``trial_text`` itself)."""
+        if self.load == "saturate":
+            return trial_text
+        rates = ", ".join(self.rate_unit.show(rate) for rate in self.offered())
+        return f"{trial_text.split(OFFERED)[0]}{OFFERED}{rates} (a trial each, an idle baseline first)"
 
     def offered(self) -> list[float]:
         """The offered rates in the scenario's unit, in the spec's order (empty in saturate mode)."""
