@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 
 from cnibench.report import document
+from cnibench.results.analysis import groups
 from cnibench.results.compare import compare
 from cnibench.results.model import read_results
 from cnibench.results.verdicts import analyse, trials_in
-from cnibench.results.analysis import groups
 
 
 @pytest.fixture
@@ -54,7 +54,9 @@ def test_compare_fails_a_load_that_stopped_being_sustained(run):
     ]  # fmt: skip
     result = compare(run, run.model_copy(update={"samples": samples}))
     assert result.exit_code == 1
-    assert any(r.scenario == "egress@2G" and r.cni == "vxlan" and r.metric == "achieved_fraction" for r in result.regressions)
+    assert any(
+        r.scenario == "egress@2G" and r.cni == "vxlan" and r.metric == "achieved_fraction" for r in result.regressions
+    )
 
 
 def test_the_report_has_the_latency_curve_and_the_cost_table(run):
