@@ -375,7 +375,7 @@ class Egress(Scenario[EgressSettings]):
                 jitter=summarize_field(group, "jitter_ms"),
                 loss=summarize_field(group, "lost_percent"),
                 verified=sum(1 for s in group if s.source_ip_ok),
-                verify_what="egress IP" if trial == NAME else "node IP",
+                verify_what="egress IP" if base_trial(trial) == NAME else "node IP",
             )
             for (cni, trial), group in groups.items()
         ]

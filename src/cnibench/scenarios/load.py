@@ -244,7 +244,7 @@ def unsustained_lines(samples: Sequence[SampleBase], kind: type[LoadSample], uni
             groups.setdefault((sample.cni, sample.scenario), []).append(sample)
     return [
         f"{cni} {trial}: {len(group)} repetition(s) did not sustain the offered {unit.show(group[0].offered_rate or 0)}"
-        " within {SUSTAIN_TOLERANCE:.0%} (achieved "
+        f" within {SUSTAIN_TOLERANCE:.0%} (achieved "
         + ", ".join(f"{s.achieved_fraction:.1%}" for s in group if s.achieved_fraction is not None)
         + "): marked, their figures are of an overloaded path"
         for (cni, trial), group in groups.items()
