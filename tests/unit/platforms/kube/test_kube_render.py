@@ -57,14 +57,7 @@ VARIANTS = {
     "aks-l4": ("aks.yaml", {"scenarios__ingress__gateway": "l4"}),
     "kubeconfig-antrea": ("kubeconfig.yaml", {"cnis": ["antrea"], "scenarios__egress__egress_ip": "192.168.10.250"}),
     "kubeconfig-cilium-egress-ip": ("kubeconfig.yaml", {"scenarios__egress__egress_ip": "192.168.10.250"}),
-    # fixed offered loads (load: rate): the same objects, other tool arguments and one k6 script per rate
-    "kind-rate": (
-        "kind-antrea-vs-cilium.yaml",
-        {"scenarios__egress__load": "rate", "scenarios__egress__rates": ["500M", "2G"],
-         "scenarios__ingress__load": "rate", "scenarios__ingress__rates": [500, 2000]},
-    ),
-    "aks-rate": ("aks.yaml", {"scenarios__ingress__load": "rate", "scenarios__ingress__rates": [1000]}),
-}  # fmt: skip
+}
 
 
 @needs_shared
@@ -278,14 +271,29 @@ def test_the_playbook_names_no_scenario_and_no_cni():
         assert word not in text, word
 
 
-@pytest.mark.parametrize("variant", ["kind-rate", "aks-rate"])
+# fixed offered loads (load: rate): the same objects, other tool arguments and one k6 script per rate
+RATE_VARIANTS = {
+    "kind-rate": (
+        "kind-antrea-vs-cilium.yaml",
+        {"scenarios__egress__load": "rate", "scenarios__egress__rates": ["500M", "2G"],
+         "scenarios__ingress__load": "rate", "scenarios__ingress__rates": [500, 2000]},
+    ),
+    "aks-rate": ("aks.yaml", {"scenarios__ingress__load": "rate", "scenarios__ingress__rates": [1000]}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("variant", list(RATE_VARIANTS))
 def test_fixed_loads_render_tool_arguments_and_scripts_k6_reads(tmp_path, variant):
-    """A fixed load on Kubernetes: iperf3 in the client pod with --bitrate, k6 with a constant-arrival-rate script
-    per rate (checked by the real `k6 inspect`), each repetition idling first on this machine (the idle baseline)."""
+    """A fixed load on Kubernetes: the same manifests, passing the pinned upstream schemas (where ../shared is);
+    iperf3 in the client pod with --bitrate, k6 with a constant-arrival-rate script per rate (checked by the real
+    `k6 inspect`), each repetition idling first on this machine (the idle baseline)."""
     from cnibench.proc import tool_path
 
-    example, changes = VARIANTS[variant]
+    example, changes = RATE_VARIANTS[variant]
     out = _render(tmp_path, example, **changes)
+    if VALIDATOR.exists():
+        result = _validate("-v", *map(str, sorted(out.glob("rendered/*/manifests/*.yaml"))))
+        assert result.returncode == 0 and " 0 failed" in result.stdout, result.stdout + result.stderr
     extravars = json.loads((out / "vars.json").read_text())
     runs = [
         run
