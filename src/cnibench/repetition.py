@@ -25,6 +25,8 @@ class MetricsWindow:
     scrape_interval_s: float
     access: Mapping[str, Any] = field(default_factory=dict)
     deferred: bool = False
+    #: a fixed-load repetition's first ``idle_s`` seconds are its idle baseline (the tool waits: MeasureCommand)
+    idle_s: float = 0.0
 
     def to_vars(self) -> dict[str, Any]:
         """The module parameter ``metrics`` (netns_exec, kube_measure)."""
@@ -33,6 +35,7 @@ class MetricsWindow:
             "offset": self.warmup_s,
             "scrape_interval_s": self.scrape_interval_s,
             "out": str(self.out),
+            "idle_s": self.idle_s,
         }
 
 
@@ -49,6 +52,8 @@ class MeasureCommand:
     unset_env: tuple[str, ...] = ()
     no_proxy: tuple[str, ...] = ()
     metrics: MetricsWindow | None = None
+    #: seconds the command idles before the tool starts (a fixed load's idle baseline: cnibench.scenarios.load)
+    idle_s: float = 0.0
 
     @property
     def tool(self) -> str:
@@ -60,12 +65,21 @@ class MeasureCommand:
         """The command as ``plan`` shows it (the tool's name without its path, quoted as a shell would need)."""
         return shlex.join([self.tool, *self.argv[1:]])
 
+    @property
+    def run_argv(self) -> tuple[str, ...]:
+        """What runs: ``argv``, after ``idle_s`` seconds of idling when it has an idle baseline."""
+        if not self.idle_s:
+            return self.argv
+        from cnibench.scenarios.load import idle_argv
+
+        return idle_argv(self.idle_s, self.argv)
+
     def to_vars(self, label: str) -> dict[str, Any]:
         """One item of a trial's ``runs`` in the playbook's variables."""
         return {
             "label": label,
             "netns": self.netns,
-            "argv": list(self.argv),
+            "argv": list(self.run_argv),
             "stdout": str(self.stdout),
             "timeout": self.timeout_s,
             "metrics": self.metrics.to_vars() if self.metrics is not None and not self.metrics.deferred else None,

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import typing
 
+import pydantic
 import pytest
 
 from cnibench.platforms import PLATFORMS, get_platform
@@ -61,11 +62,15 @@ def test_every_scenario_keeps_the_contract(name):
     assert defaults.duration > 0 and defaults.repetitions >= 1
     for trial in scenario.trials:
         assert scenario_of(trial) is scenario
-        # a sample says which trial it is: the sample model accepts exactly this scenario's trials
-        literal = scenario.sample_model.model_fields["scenario"].annotation
-        assert trial in typing.get_args(literal)
+        # a sample says which trial it is: the sample model accepts this scenario's trials (at any load), no other's
+        field = scenario.sample_model.model_fields["scenario"]
+        accepts = pydantic.TypeAdapter(typing.Annotated[field.annotation, field])
+        accepts.validate_python(trial)
+        for other in (t for s in SCENARIOS.values() if s is not scenario for t in s.trials):
+            with pytest.raises(pydantic.ValidationError):
+                accepts.validate_python(other)
     fields = scenario.sample_model.model_fields
-    for metric in scenario.metrics:
+    for metric in (*scenario.metrics, *(scenario.rate_metrics or ())):
         assert metric.name in fields, f"{metric.name} is not a field of {scenario.sample_model.__name__}"
         assert metric.label and metric.scale > 0 and metric.better in ("higher", "lower")  # unit "": a count
     assert scenario.tools

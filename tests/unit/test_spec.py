@@ -47,7 +47,7 @@ def test_default_spec_resolves_egress_ip_to_last_host_of_external_cidr():
         (
             {"scenarios__egress__bogus": 1},
             "scenarios.egress.bogus",
-            "unknown key 'bogus'; valid: duration, repetitions, protocol",
+            "unknown key 'bogus'; valid: duration, repetitions, load, rates, protocol",
         ),
         ({"scenarios__egress__duration": 0}, "scenarios.egress.duration", "greater than 0"),
         ({"scenarios__egress__duration": -5}, "scenarios.egress.duration", "greater than 0"),

@@ -19,7 +19,16 @@ from typing import Any
 
 from cnibench import direct
 from cnibench.errors import CnibenchError
-from cnibench.metrics.queries import NETNS_UPLINKS, UTILISATION, UTILISATION_RANGE, expressions, rate_window_s
+from cnibench.metrics.queries import (
+    CPU_COUNTERS,
+    CPU_SECONDS,
+    NETNS_UPLINKS,
+    UTILISATION,
+    UTILISATION_RANGE,
+    duration,
+    expressions,
+    rate_window_s,
+)
 from cnibench.proc import wait_until
 
 NODE_EXPORTER_PORT = 9100
@@ -163,9 +172,13 @@ def fetch_window(
     scrape_interval_s: float,
     out_dir: Path,
     uplinks: str = NETNS_UPLINKS,
+    idle: tuple[float, float] | None = None,
+    cpu_scope: str = "machine",
 ) -> dict[str, Path]:
     """Run every node metrics query over ``[start, end + one scrape interval]`` with the scrape interval as step and
-    save each raw answer as ``out_dir/<name>.json``."""
+    save each raw answer as ``out_dir/<name>.json``; and the raw CPU time counters from the idle window's start
+    (``idle``: Unix times; else ``start``) to a scrape after ``end``, as ``cpu_seconds.json`` (with ``cpu_scope``:
+    ``machine`` when every node exporter sees this machine's CPUs, ``nodes`` when each sees its own)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     # a scrape after the end: the last point inside the measurement is computed from complete data
     wait_scraped_past(url, end, timeout=5 * scrape_interval_s + 5)
@@ -192,6 +205,17 @@ def fetch_window(
         }
         path.write_text(json.dumps(document) + "\n")
         saved[name] = path
+    first = min(start, idle[0]) if idle else start
+    at = end + scrape_interval_s
+    data = get(
+        url,
+        "/api/v1/query",
+        {"query": CPU_COUNTERS.format(range=duration(at - first + 2 * scrape_interval_s)), "time": f"{at:.3f}"},
+    )
+    path = out_dir / f"{CPU_SECONDS}.json"
+    document = {"start": start, "end": end, "idle": list(idle) if idle else None, "scope": cpu_scope, "data": data}
+    path.write_text(json.dumps(document) + "\n")
+    saved[CPU_SECONDS] = path
     return saved
 
 

@@ -15,6 +15,10 @@ QUERIES: dict[str, str] = {
     "net_tx_bps": 'sum by (node) (rate(node_network_transmit_bytes_total{{device=~"{uplinks}"}}[{window}])) * 8',
     "net_rx_bps": 'sum by (node) (rate(node_network_receive_bytes_total{{device=~"{uplinks}"}}[{window}])) * 8',
 }
+#: The CPU time counters, raw (a range selector at the window's end: every scrape with its own timestamp), for the
+#: CPU seconds per mode over a window and the idle window before it (cnibench.scenarios.load). Every mode but idle.
+CPU_SECONDS = "cpu_seconds"
+CPU_COUNTERS = 'node_cpu_seconds_total{{mode!="idle"}}[{range}]'
 #: Queries that are a utilisation (a fraction of capacity): every point is clamped to UTILISATION_RANGE.
 UTILISATION = frozenset({"cpu_util"})
 UTILISATION_RANGE = (0.0, 1.0)

@@ -180,11 +180,12 @@ def with_node_metrics(sample: Sample, metrics_dir: Path, error: str | None) -> S
         except (PrometheusError, OSError) as exc:
             error = f"cannot read the saved Prometheus answers: {exc}"
         else:
-            return sample.model_copy(
+            sample = sample.model_copy(
                 update={
                     "node_metrics": found.per_node,
                     "metrics_error": f"metrics missing: {found.error}" if found.error else None,
                     "notes": [*sample.notes, *found.notes],
                 }
             )
+            return scenario_of(sample.scenario).with_cost(sample, metrics_dir)
     return sample.model_copy(update={"metrics_error": f"metrics missing: {error}"})

@@ -86,6 +86,9 @@ class Platform(ABC):
     #: Whether a paired scenario's trials alternate repetition by repetition here (egress and its baseline: a
     #: policy applied and removed around each repetition); False: trial by trial.
     pairs_trials: ClassVar[bool] = False
+    #: Whose CPUs a node's node_exporter sees, for the CPU cost per unit of work: ``machine`` when every node is
+    #: this machine (netns, kind: one node's counters are the machine's), ``nodes`` when each node is its own.
+    cpu_scope: ClassVar[str] = "nodes"
 
     def __init__(self, *, keep: bool = False) -> None:
         self.keep = keep

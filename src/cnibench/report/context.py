@@ -192,4 +192,43 @@ def context(runs: Sequence[RunResults], analyses: Sequence[RunAnalysis], plots: 
             if s.status != "ok"
         ],
         "environment": {"runs": [r.run_id for r in runs], "rows": _env_rows(runs)},
+        "costs": _costs(runs),
+    }
+
+
+#: The cost-per-unit fields of the scenarios with a load mode, and their units.
+COST_FIELDS = (("cpu_s_per_gbit", "CPU s per Gbit"), ("cpu_s_per_1k_requests", "CPU s per 1,000 requests"))
+
+
+def _costs(runs: Sequence[RunResults]) -> dict[str, Any] | None:
+    """The cost-per-unit table of fixed-load trials (None without any): per run, CNI and trial, the median net CPU
+    seconds per unit of work per mode, with the idle baseline and the load in cores."""
+    from cnibench.scenarios.load import COST_MODES, cost_rows
+
+    rows, scopes = [], []
+    for run in runs:
+        for field, unit in COST_FIELDS:
+            found, whose = cost_rows(run.samples, field, unit)
+            scopes += [whose] if found else []
+            rows += [
+                {
+                    "run": run.run_id,
+                    "cni": r.cni,
+                    "trial": r.trial,
+                    "unit": r.unit,
+                    "modes": [f"{r.per_unit[m]:.3f}" for m in COST_MODES],
+                    "idle": f"{r.idle_cores:.2f}" if r.idle_cores is not None else "-",
+                    "load": f"{r.load_cores:.2f}",
+                    "n": r.n,
+                }
+                for r in found
+            ]
+    if not rows:
+        return None
+    return {
+        "modes": list(COST_MODES),
+        "rows": rows,
+        "note": "CPU seconds per unit of work, net of an idle window of equal length measured just before each "
+        f"repetition (medians; cores = CPU s per s). Whose CPU: {'; '.join(dict.fromkeys(scopes))}. On a machine "
+        "shared with other work the idle baseline moves too: compare the idle and load columns.",
     }

@@ -63,6 +63,8 @@ def build(runs: Sequence[RunResults], run_dirs: Sequence[Path | None]) -> Report
         p.per_series(all_groups, "requests_per_s", ("ingress",), "Ingress requests per second per CNI"),
         p.latency_percentiles(all_groups),
         p.backend_spread(all_groups),
+        p.latency_vs_load(all_groups, "egress", "rtt_mean_us", "TCP round-trip time vs offered load"),
+        p.latency_vs_load(all_groups, "ingress", "latency_p99_ms", "Ingress p99 latency vs offered load"),
     ]
     for run, run_dir in zip(runs, run_dirs, strict=True):
         figures += p.node_metrics_over_time(run, run_dir)

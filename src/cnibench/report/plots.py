@@ -23,7 +23,7 @@ from cnibench.metrics.prometheus import series_points
 from cnibench.metrics.queries import UTILISATION, UTILISATION_RANGE
 from cnibench.results.analysis import Group
 from cnibench.results.model import RunResults
-from cnibench.results.stats import PairedRatio, summarize
+from cnibench.results.stats import MetricStats, PairedRatio, summarize
 from cnibench.scenarios import gateway_node, metric_named
 from cnibench.scenarios.egress import EgressSample
 from cnibench.scenarios.ingress import IngressSample
@@ -316,3 +316,53 @@ def node_metrics_over_time(run: RunResults, run_dir: Path | None) -> list[Plot]:
             )
         )
     return plots
+
+
+def latency_vs_load(groups: Sequence[Group], scenario: str, metric: str, title: str) -> Plot | None:
+    """Offered load on x, a latency metric on y: one line per series (CNI) and trial of ``scenario``'s fixed loads
+    (its ``<trial>@<rate>`` trials), the median's exact order-statistic interval as a band. Unsustained
+    repetitions are in it (and marked on the point with an open circle): their latency is the overload's."""
+    from cnibench.scenarios import SCENARIOS
+    from cnibench.scenarios.base import base_trial, load_suffix
+    from cnibench.scenarios.load import LoadSample
+
+    owner = SCENARIOS.get(scenario)
+    info = metric_named(metric)
+    lines: dict[tuple[str, str], list[tuple[float, MetricStats, bool]]] = {}
+    for group in groups:
+        if not (owner.owns(group.scenario) and load_suffix(group.scenario)):
+            continue
+        offered = next((s.offered_rate for s in group.samples if isinstance(s, LoadSample) and s.offered_rate), None)
+        stats = group.stats(info)
+        if offered is None or stats.median is None:
+            continue
+        overloaded = any(isinstance(s, LoadSample) and s.sustained is False for s in group.samples)
+        lines.setdefault((group.series, base_trial(group.scenario)), []).append((offered, stats, overloaded))
+    if not lines:
+        return None
+    unit = owner.settings_model.rate_unit  # type: ignore[attr-defined]
+    scale = 1e9 if unit.unit == "bit/s" else 1.0
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    levels: set[str] = set()
+    for index, ((series, trial), points) in enumerate(sorted(lines.items())):
+        points.sort(key=lambda p: p[0])
+        xs = [p[0] / scale for p in points]
+        ys = [float(p[1].median or 0) / info.scale for p in points]
+        lows = [(p[1].ci.low if p[1].ci else float(p[1].median or 0)) / info.scale for p in points]
+        highs = [(p[1].ci.high if p[1].ci else float(p[1].median or 0)) / info.scale for p in points]
+        levels.update(f"{p[1].ci.level:.0%}" for p in points if p[1].ci)
+        color = _color(index)
+        ax.plot(xs, ys, marker="o", color=color, label=f"{series} {trial}", linestyle="-" if "-" not in trial else "--")
+        ax.fill_between(xs, lows, highs, color=color, alpha=0.18, linewidth=0)
+        for x, y, point in zip(xs, ys, points, strict=True):
+            if point[2]:
+                ax.scatter([x], [y], s=80, facecolors="none", edgecolors="#111111", zorder=4)
+    ax.set_xlabel(f"offered load ({'Gbit/s' if scale == 1e9 else unit.unit})")
+    ax.set_ylabel(f"{info.label} ({info.unit})" if info.unit else info.label)
+    ax.legend(frameon=False, fontsize=8)
+    caption = (
+        "Each point: the median over the repetitions at one offered load; band: the median's exact order-statistic "
+        f"interval (level {', '.join(sorted(levels)) or 'none'}); open circle: a load some repetition did not "
+        "sustain within 5 % (its latency is an overloaded path's)."
+    )
+    return Plot(title, caption, _svg(fig))

@@ -43,13 +43,13 @@ from cnibench.results.analysis import (
 )
 from cnibench.results.model import RunResults
 from cnibench.results.stats import MetricStats, Shift, holm, shift
-from cnibench.scenarios import SCENARIOS, scenario_of
+from cnibench.scenarios import all_metrics, metrics_for
 from cnibench.scenarios.base import MetricInfo
 
 
 def contest_metrics() -> dict[str, MetricInfo]:
     """Every scenario's contest metrics by name: what ``--metric`` may name."""
-    return {m.name: m for s in SCENARIOS.values() for m in s.metrics if m.role == "contest"}
+    return {m.name: m for m in all_metrics() if m.role == "contest"}
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ def _failures(before: Group, after: Group | None) -> str | None:
 
 def _checks(before: Group, after: Group) -> list[Regression]:
     out = []
-    for metric in scenario_of(before.scenario).metrics:
+    for metric in metrics_for(before.scenario):
         if metric.role != "check":
             continue
         was, now = check(before, metric), check(after, metric)
@@ -215,11 +215,20 @@ def compare(
     the CNI x trials both runs have (a report over runs of different scenarios), B's own state left to its
     warnings. Raises KeyError for a name that is no contest metric."""
     known = contest_metrics()
-    gated = metrics if metrics is not None else tuple(n for n, m in known.items() if m.primary)
-    unknown = [name for name in gated if name not in known]
+    unknown = [name for name in metrics or () if name not in known]
     if unknown:
         raise KeyError(f"no contest metric {unknown[0]!r}; valid: {', '.join(known)}")
     before = {(g.cni, g.scenario): g for g in groups([a])}
+    # by default each trial's own primary metrics (a fixed load's lead with latency and CPU per unit of work)
+    gated = (
+        metrics
+        if metrics is not None
+        else tuple(
+            dict.fromkeys(
+                m.name for _, trial in before for m in metrics_for(trial) if m.primary and m.role == "contest"
+            )
+        )
+    )
     after = {(g.cni, g.scenario): g for g in groups([b])}
     regressions = [] if shared_only else _run_b(b)
     changes: list[Change] = []
@@ -232,13 +241,20 @@ def compare(
         if key not in after:
             continue
         regressions += _checks(group, after[key])
-        for metric in (m for m in scenario_of(key[1]).metrics if m.role == "contest"):
+        for metric in (m for m in metrics_for(key[1]) if m.role == "contest"):
             x, y = group.stats(metric), after[key].stats(metric)
             if x.n == 0 and y.n == 0:
                 continue
             worse = "greater" if metric.better == "higher" else "less"  # A greater than B: B lost
             changes.append(
-                Change(*key, metric, x, y, shift(x.values, y.values, alternative=worse), metric.name in gated)
+                Change(
+                    *key,
+                    metric,
+                    x,
+                    y,
+                    shift(x.values, y.values, alternative=worse),
+                    metric.primary if metrics is None else metric.name in gated,
+                )
             )
     changes = _judged(changes, threshold)
     regressions += [

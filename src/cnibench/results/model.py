@@ -15,6 +15,11 @@ Schema history (readers refuse versions they do not know):
 * 6 — ``owner`` (the cnibench process running the run: PID, start time, host) and the status ``abandoned``: the
   run's process is gone without finishing it (``cnibench clean`` records it when it removes what the run left).
   Files of versions 1-5 have no ``owner``.
+* 7 — samples say their round.
+* 8 — fixed loads (``load: rate``): trials named ``<trial>@<rate>`` (``egress@500M``), and on egress and ingress
+  samples ``load``, ``offered_rate``, ``achieved_fraction``, ``sustained``, ``cpu_cost`` (CPU per unit of work
+  against an idle baseline), ``cpu_s_per_gbit`` (egress), ``cpu_s_per_1k_requests`` and ``dropped_iterations``
+  (ingress). Samples are told apart by the scenario their trial belongs to.
 """
 
 from __future__ import annotations
@@ -23,14 +28,14 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import Field, ValidationError
+from pydantic import Discriminator, Field, Tag, ValidationError
 
 from cnibench.errors import ResultsError
 from cnibench.files import atomic_write_text
 from cnibench.results.sample import Record, SampleBase
-from cnibench.scenarios import SCENARIOS
+from cnibench.scenarios import SCENARIOS, scenario_of
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 SCHEMA_CHANGES: dict[int, str] = {
     1: "first version: run metadata, resolved spec, environment, egress and egress-baseline samples",
     2: "ingress samples; planned_repetitions",
@@ -41,16 +46,31 @@ SCHEMA_CHANGES: dict[int, str] = {
     "samples; provenance of reanalyzed runs; finite node metrics only",
     6: "owner (PID, start time and host of the run's cnibench process); status abandoned (that process is gone)",
     7: "samples say their round (spec.rounds: every CNI once per round on a fresh cluster; earlier runs: 1)",
+    8: "fixed loads: trials <trial>@<rate>; load, offered_rate, achieved_fraction, sustained, cpu_cost, "
+    "cpu_s_per_gbit, cpu_s_per_1k_requests, dropped_iterations",
 }
 RESULTS_FILE = "results.json"
+
+
+def _scenario_tag(value: Any) -> str | None:
+    """The scenario a sample (a dict being read, or a model) belongs to; None for an unknown trial (an error)."""
+    trial = value.get("scenario") if isinstance(value, dict) else getattr(value, "scenario", None)
+    try:
+        return scenario_of(str(trial)).name
+    except KeyError:
+        return None
+
 
 if TYPE_CHECKING:
     Sample = SampleBase
 else:
-    #: A sample of any scenario: the scenarios' own sample models, told apart by ``scenario`` (the trial's name).
+    #: A sample of any scenario: the scenarios' own sample models, told apart by the scenario their trial
+    #: (``scenario``: ``egress-baseline``, ``egress@500M``) belongs to.
     Sample = Annotated[
-        Union[tuple(scenario.sample_model for scenario in SCENARIOS.values())],  # noqa: UP007 - built at run time
-        Field(discriminator="scenario"),
+        Union[  # noqa: UP007 - built at run time
+            tuple(Annotated[scenario.sample_model, Tag(scenario.name)] for scenario in SCENARIOS.values())
+        ],
+        Discriminator(_scenario_tag),
     ]
 #: ``abandoned``: the run's cnibench process died (SIGKILL, a crash, a reboot) before it could finish the run.
 RunStatus = Literal["running", "complete", "failed", "interrupted", "abandoned"]

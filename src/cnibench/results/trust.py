@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from cnibench.results.analysis import Group, groups, located, number
 from cnibench.results.model import RunResults
 from cnibench.results.stats import CV_WARNING, MIN_REPETITIONS, summarize
-from cnibench.scenarios import metric_named, scenario_of
+from cnibench.scenarios import metric_named, metrics_for
 
 #: iperf3 at this share of one core or more (median over the repetitions), %: the result is CPU-bound.
 CPU_BOUND = 90.0
@@ -103,7 +103,7 @@ def _group_warnings(group: Group) -> list[TrustWarning]:
                     f"(cv of the per-interval figures, median of {len(spreads)}; >= {CV_WARNING:.0%})",
                 )
             )
-    for metric in scenario_of(group.scenario).metrics:
+    for metric in metrics_for(group.scenario):
         if metric.primary:  # what the verdicts rest on; the others' spread shows in their intervals
             for text in group.stats(metric).stability_warnings():
                 out.append(TrustWarning(**at, metric=metric.name, text=f"{metric.label}: {text}"))

@@ -43,7 +43,7 @@ from cnibench.results.stats import (
     shift,
     values_needed,
 )
-from cnibench.scenarios import SCENARIOS, scenario_of
+from cnibench.scenarios import SCENARIOS, metrics_for, scenario_of
 from cnibench.scenarios.base import MetricInfo
 
 
@@ -259,7 +259,22 @@ def _with_holm(verdicts: list[Verdict]) -> list[Verdict]:
 def trials_in(run_groups: Sequence[Group]) -> list[str]:
     """The trials that have samples, in the scenarios' registry order."""
     present = {g.scenario for g in run_groups}
-    return [t for scenario in SCENARIOS.values() for t in scenario.trials if t in present]
+    return [t for scenario in SCENARIOS.values() for t in scenario.ordered(sorted(present, key=_load_order))]
+
+
+def _load_order(trial: str) -> tuple[float, str]:
+    """Saturating trials first, then fixed loads from the lowest offered rate (the number in ``@500M``)."""
+    from cnibench.scenarios.base import load_suffix
+
+    suffix = load_suffix(trial)
+    if not suffix:
+        return (-1.0, trial)
+    digits = "".join(ch for ch in suffix if ch.isdigit() or ch == ".")
+    scale = {"K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}.get(suffix.rstrip("rps")[-1:], 1.0)
+    try:
+        return (float(digits) * scale, trial)
+    except ValueError:
+        return (0.0, trial)
 
 
 def analyse(run: RunResults, threshold: float = DEFAULT_THRESHOLD) -> RunAnalysis:
@@ -269,12 +284,16 @@ def analyse(run: RunResults, threshold: float = DEFAULT_THRESHOLD) -> RunAnalysi
     checks: list[CheckVerdict] = []
     for trial in trials_in(run_groups):
         in_trial = [g for g in run_groups if g.scenario == trial]
-        for metric in scenario_of(trial).metrics:
+        for metric in metrics_for(trial):
             if metric.role == "check":
                 results = {g.cni: r for g in in_trial if (r := check(g, metric)) is not None}
                 if results:
                     checks.append(CheckVerdict(run.run_id, trial, metric, results))
-            elif any(g.values(metric) for g in in_trial) or (metric.primary and in_trial):
+            elif any(g.values(metric) for g in in_trial) or (
+                # a primary metric is stated even when every repetition failed ("no successful repetition"); one
+                # that no successful repetition has (UDP's RTT, a cost without metrics) is not this trial's figure
+                metric.primary and in_trial and not any(g.ok for g in in_trial)
+            ):
                 contests.append(_contest(run.run_id, trial, metric, in_trial, threshold))
     primary = _with_holm([v for v in contests if v.metric.primary])
     others = _with_holm([v for v in contests if not v.metric.primary])
@@ -289,10 +308,10 @@ def paired_ratios(run_groups: Sequence[Group], run_id: str) -> list[PairedVerdic
     out = []
     by_key = {(g.cni, g.scenario): g for g in run_groups}
     for trial in trials_in(run_groups):
-        baseline = scenario_of(trial).baselines.get(trial)
+        baseline = scenario_of(trial).baseline_of(trial)
         if baseline is None:
             continue
-        for metric in (m for m in scenario_of(trial).metrics if m.primary):
+        for metric in (m for m in metrics_for(trial) if m.primary):
             for cni in dict.fromkeys(g.cni for g in run_groups):
                 measured, base = by_key.get((cni, trial)), by_key.get((cni, baseline))
                 if measured is None or base is None:

@@ -13,23 +13,24 @@ SCENARIOS: Registry[Scenario[Any]] = Registry("scenario", __name__)
 
 
 def scenario_of(trial: str) -> Scenario[Any]:
-    """The scenario a trial (``egress-baseline``, ``ingress``) belongs to. Raises KeyError for an unknown one."""
+    """The scenario a trial (``egress-baseline``, ``ingress``, ``egress@500M``) belongs to. Raises KeyError for an
+    unknown one."""
     for scenario in SCENARIOS.values():
-        if trial in scenario.trials:
+        if scenario.owns(trial):
             return scenario
     raise KeyError(f"no scenario has a trial {trial!r}")
 
 
 def metrics_for(trial: str) -> tuple[MetricInfo, ...]:
     """The metrics statistics, reports and ``compare`` look at for one trial's samples."""
-    return scenario_of(trial).metrics
+    return scenario_of(trial).metrics_of(trial)
 
 
 def all_metrics() -> tuple[MetricInfo, ...]:
     """Every scenario's metrics, each once."""
     seen: dict[str, MetricInfo] = {}
     for scenario in SCENARIOS.values():
-        for metric in scenario.metrics:
+        for metric in (*scenario.metrics, *(scenario.rate_metrics or ())):
             seen.setdefault(metric.name, metric)
     return tuple(seen.values())
 

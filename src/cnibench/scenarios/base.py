@@ -34,6 +34,21 @@ class ScenarioSettings(Model):
     repetitions: int = Field(3, ge=1, le=1000)
 
 
+#: Separates a trial's name from its offered load: ``egress@500M`` is the egress trial at 500 Mbit/s offered
+#: (``cnibench.scenarios.load``); a trial without one saturates.
+LOAD_SEP = "@"
+
+
+def base_trial(trial: str) -> str:
+    """``egress@500M`` -> ``egress``; a trial without a load -> itself."""
+    return trial.split(LOAD_SEP, 1)[0]
+
+
+def load_suffix(trial: str) -> str:
+    """``egress@500M`` -> ``@500M``; ``""`` without a load."""
+    return trial[len(base_trial(trial)) :]
+
+
 #: What a larger and a smaller value of a metric mean, for the headline ("vxlan is 9.8 % slower than hostgw").
 FASTER: tuple[str, str] = ("faster", "slower")  # a rate
 SLOWER: tuple[str, str] = ("slower", "faster")  # a time
@@ -132,6 +147,31 @@ class Scenario(ABC, Generic[S]):
     gateway_fact: ClassVar[str | None] = None
     gateway_carries_measurement: ClassVar[bool] = False
 
+    #: The metrics of its fixed-load trials (``<trial>@<rate>``), when it has a load mode: latency and CPU per unit
+    #: of work lead there, since the throughput is the offered one.
+    rate_metrics: ClassVar[tuple[MetricInfo, ...] | None] = None
+
+    def owns(self, trial: str) -> bool:
+        """Whether ``trial`` (``egress-baseline``, ``egress@500M``) is one of this scenario's."""
+        return base_trial(trial) in self.trials
+
+    def metrics_of(self, trial: str) -> tuple[MetricInfo, ...]:
+        """The metrics statistics, reports and ``compare`` look at for one of its trials."""
+        if load_suffix(trial) and self.rate_metrics is not None:
+            return self.rate_metrics
+        return self.metrics
+
+    def baseline_of(self, trial: str) -> str | None:
+        """The trial ``trial`` is paired with (its baseline at the same load), or None."""
+        baseline = self.baselines.get(base_trial(trial))
+        return baseline + load_suffix(trial) if baseline else None
+
+    def ordered(self, trials: Sequence[str]) -> list[str]:
+        """Its trials among ``trials``, loads in the order given, each load's trials in :attr:`trials`' order."""
+        suffixes = list(dict.fromkeys(load_suffix(t) for t in trials if self.owns(t)))
+        present = set(trials)
+        return [base + suffix for suffix in suffixes for base in self.trials if base + suffix in present]
+
     def settings_of(self, spec: Spec) -> S | None:
         """This scenario's section of ``spec`` (None when the spec does not run it)."""
         settings = spec.scenarios.get(self.name)
@@ -159,11 +199,15 @@ class Scenario(ABC, Generic[S]):
         """The order of its repetitions on one cluster: ``numbers`` maps each trial to its repetition numbers;
         returns (trial, number) pairs in run order. A paired scenario alternates its trials when the platform can
         (``pair``), else runs them trial by trial."""
-        trials = [t for t in self.trials if t in numbers]
-        if self.paired and pair:
-            longest = max(len(numbers[t]) for t in trials)
-            return [(t, numbers[t][i]) for i in range(longest) for t in trials if i < len(numbers[t])]
-        return [(t, n) for t in trials for n in numbers[t]]
+        trials = self.ordered(list(numbers))
+        if not (self.paired and pair):
+            return [(t, n) for t in trials for n in numbers[t]]
+        out: list[tuple[str, int]] = []
+        for suffix in dict.fromkeys(load_suffix(t) for t in trials):  # a load's trials pair with each other
+            group = [t for t in trials if load_suffix(t) == suffix]
+            longest = max(len(numbers[t]) for t in group)
+            out += [(t, numbers[t][i]) for i in range(longest) for t in group if i < len(numbers[t])]
+        return out
 
     def make_sample(
         self,
@@ -217,11 +261,18 @@ class Scenario(ABC, Generic[S]):
         if not trials:
             return ""
         per_round = " per round" if rounds is not None and rounds > 1 else ""
-        return f"{trials[0].settings}, {settings.repetitions} repetition(s){per_round}"
+        own = getattr(settings, "settings_text", None)  # a load mode's: every offered rate (scenarios.load)
+        text = own(trials[0].settings) if callable(own) else trials[0].settings
+        return f"{text}, {settings.repetitions} repetition(s){per_round}"
 
     def summary_lines(self, results: RunResults, warnings: list[str]) -> list[str]:
         """This scenario's lines of the terminal summary (its table); adds what it warns about to ``warnings``."""
         return []
+
+    def with_cost(self, sample: SampleBase, metrics_dir: Path) -> SampleBase:
+        """``sample`` with its CPU cost per unit of work, from the CPU counters saved in ``metrics_dir`` (a fixed
+        load's: :mod:`cnibench.scenarios.load`); unchanged for a scenario without a load mode."""
+        return sample
 
     def artifact_dir(self, run_dir: Path, cni: str, trial: str) -> Path:
         return run_dir / "raw" / cni / trial

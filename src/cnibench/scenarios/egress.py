@@ -17,11 +17,24 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from cnibench.repetition import MeasureCommand, Repetition
-from cnibench.report.text import cv_text, median_text, summarize_field, table
+from cnibench.report.text import cv_text, median_text, number_text, summarize_field, table
 from cnibench.results.sample import SampleBase
 from cnibench.results.stats import Summary
 from cnibench.scenarios import SCENARIOS
-from cnibench.scenarios.base import FASTER, SLOWER, MetricInfo, Scenario, ScenarioSettings, ToolNeed, Trial
+from cnibench.scenarios.base import FASTER, SLOWER, MetricInfo, Scenario, ToolNeed, Trial, base_trial
+from cnibench.scenarios.load import (
+    BITS_PER_SECOND,
+    OFFERED,
+    LoadSample,
+    LoadSettings,
+    RateUnit,
+    achieved_check,
+    cost_lines,
+    judge_sustained,
+    loads,
+    unsustained_lines,
+    with_cpu_cost,
+)
 from cnibench.spec.base import FieldError, LaxIPv4Address, LaxIPv4Network
 from cnibench.tools import iperf3
 
@@ -45,14 +58,20 @@ def external_reserved_hosts(cidr: ipaddress.IPv4Network) -> tuple[ipaddress.IPv4
     return cidr.network_address + 1, cidr.network_address + 2
 
 
-class EgressSettings(ScenarioSettings):
-    """The thesis's egress scenario: iperf3 from a pod, out through the egress gateway node, SNAT to the egress IP."""
+class EgressSettings(LoadSettings):
+    """The thesis's egress scenario: iperf3 from a pod, out through the egress gateway node, SNAT to the egress IP.
+    With ``load: rate``, iperf3 offers each of ``rates`` (bit/s, TCP or UDP: ``--bitrate``, split evenly over the
+    ``parallel`` streams, since iperf3 applies it per stream)."""
+
+    rate_unit: ClassVar[RateUnit] = BITS_PER_SECOND
 
     protocol: Literal["tcp", "udp"] = "tcp"
     parallel: int = Field(1, ge=1, le=64, description="Parallel iperf3 streams (-P).")
     duration: int = Field(10, gt=0, le=3600, description="Measured seconds per repetition (-t).")
     omit: int = Field(2, ge=0, le=600, description="Warm-up seconds left out of the result (-O).")
-    bitrate: str = Field("1G", description="UDP target bitrate (-b), e.g. 500M or 1G; 0 = unlimited. UDP only.")
+    bitrate: str = Field(
+        "1G", description="UDP target bitrate (-b), e.g. 500M or 1G; 0 = unlimited. UDP with load: saturate only."
+    )
     external_cidr: LaxIPv4Network = Field(
         ipaddress.IPv4Network(DEFAULT_EXTERNAL_CIDR),
         description="Network of the external iperf3 server, reachable only through the gateway node.",
@@ -87,6 +106,13 @@ class EgressSettings(ScenarioSettings):
         return value
 
     @model_validator(mode="after")
+    def _bitrate_or_rates(self) -> EgressSettings:
+        # a recorded spec has every field: only a bitrate other than the default was chosen for a rate run
+        if self.load == "rate" and self.bitrate != type(self).model_fields["bitrate"].default:
+            raise FieldError(("bitrate",), "not used with load: rate (rates set the offered bitrate)")
+        return self
+
+    @model_validator(mode="after")
     def _check_egress_ip(self) -> EgressSettings:
         ip = self.egress_ip
         if ip is None:
@@ -104,10 +130,11 @@ class EgressSettings(ScenarioSettings):
         return self
 
 
-class EgressSample(SampleBase):
-    """One iperf3 run from the client pod to the external server (with or without the egress policy)."""
+class EgressSample(LoadSample):
+    """One iperf3 run from the client pod to the external server (with or without the egress policy); at a fixed
+    load, ``offered_rate`` is the offered bit/s and ``achieved_fraction`` the receiver's throughput over it."""
 
-    scenario: Literal["egress", "egress-baseline"]
+    scenario: str = Field(pattern=r"^egress(-baseline)?(@[0-9.]+[KMGT]?)?$")
     protocol: Literal["tcp", "udp"]
     throughput_bps: float | None = None
     sender_bps: float | None = None
@@ -138,6 +165,9 @@ class EgressSample(SampleBase):
         description="Kubernetes: seconds from applying the egress policy until the server saw the egress IP "
         "(the same for every repetition of a trial: the policy is applied once per trial).",
     )
+    cpu_s_per_gbit: float | None = Field(
+        None, description="Fixed load: CPU seconds per Gbit received, net of the idle baseline (every busy mode)."
+    )
 
 
 @dataclass(frozen=True)
@@ -148,6 +178,7 @@ class Row:
     scenario: str
     ok: int
     total: int
+    offered: float | None
     throughput: Summary | None
     rtt: Summary | None
     retransmits: Summary | None
@@ -174,6 +205,18 @@ class Egress(Scenario[EgressSettings]):
         # the loss of the CNIs does not rank
         MetricInfo("lost_percent", "UDP loss", "%", 1.0, "lower", role="check", limit=1.0),
     )
+    rate_metrics: ClassVar[tuple[MetricInfo, ...] | None] = (
+        MetricInfo("rtt_mean_us", "TCP RTT under load (mean)", "µs", 1.0, "lower", 0, primary=True, absolute=10.0,
+                   words=SLOWER),
+        # 0.01 CPU s per Gbit: about 1 % of a core at 1 Gbit/s
+        MetricInfo("cpu_s_per_gbit", "CPU s per Gbit", "s/Gbit", 1.0, "lower", 3, primary=True, absolute=0.01,
+                   words=("costlier", "cheaper")),
+        MetricInfo("throughput_bps", "throughput", "Gbit/s", 1e9, "higher", words=FASTER),
+        MetricInfo("retransmits", "retransmits", "", 1.0, "lower", 0, absolute=100.0),
+        MetricInfo("jitter_ms", "UDP jitter", "ms", 1.0, "lower", 3, absolute=0.05),
+        MetricInfo("lost_percent", "UDP loss", "%", 1.0, "lower", role="check", limit=1.0),
+        achieved_check("throughput"),
+    )  # fmt: skip
     baselines: ClassVar[Mapping[str, str]] = {NAME: BASELINE}
     gateway_fact: ClassVar[str | None] = "egress_gateway_node"
     gateway_carries_measurement: ClassVar[bool] = True
@@ -190,9 +233,17 @@ class Egress(Scenario[EgressSettings]):
     def trials_for(self, settings: EgressSettings, cni: str) -> list[Trial]:
         wall = iperf3.expected_wall_time(settings.duration, settings.omit)
         text = f"{settings.protocol}, {settings.parallel} stream(s), {settings.duration} s + {settings.omit} s warm-up"
-        if settings.protocol == "udp":
-            text += f", {settings.bitrate}bit/s"
-        return [Trial(cni, trial, settings.repetitions, wall, "iperf3", text) for trial in TRIALS]
+        if settings.load == "saturate":
+            if settings.protocol == "udp":
+                text += f", {settings.bitrate}bit/s"
+            return [Trial(cni, trial, settings.repetitions, wall, "iperf3", text) for trial in TRIALS]
+        idle = float(settings.duration)  # the idle baseline's window, as long as the measured one
+        return [
+            Trial(cni, load.trial(trial), settings.repetitions, idle + wall, "iperf3",
+                  f"{text}{OFFERED}{load.suffix[1:]}bit/s, {idle:g} s idle baseline first")
+            for load in loads(settings)
+            for trial in TRIALS
+        ]  # fmt: skip
 
     def repetitions(
         self,
@@ -210,30 +261,37 @@ class Egress(Scenario[EgressSettings]):
         client pod (in ``netns``; a platform may wrap the command) to ``server_ip``. The baseline expects the client's
         node (``client_node_ip``), the policy the egress IP (or, without one, the gateway node's own address, which the
         platform passes at run time)."""
-        argv = iperf3.client_argv(
-            server_ip,
-            protocol=settings.protocol,
-            duration=settings.duration,
-            omit=settings.omit,
-            parallel=settings.parallel,
-            bitrate=settings.bitrate,
-        )
         wall = iperf3.expected_wall_time(settings.duration, settings.omit)
         egress_ip = str(settings.egress_ip) if settings.egress_ip else None
         out: list[Repetition] = []
-        for trial in (t for t in TRIALS if t in numbers):
-            with_policy = trial == NAME
-            expect = {
-                "protocol": settings.protocol,
-                "expected_source_ip": egress_ip if with_policy else client_node_ip,
-                "egress_ip": egress_ip if with_policy else None,
-            }
-            for number in numbers[trial]:
-                artifact = self.artifact_dir(run_dir, cni, trial) / f"rep-{number:02d}.iperf3.json"
-                command = MeasureCommand(
-                    argv=tuple(argv), stdout=artifact, timeout_s=wall + TIMEOUT_MARGIN, netns=netns
-                )  # iperf3 -J writes its JSON to stdout: the command's stdout is the artifact
-                out.append(Repetition(cni, trial, number, artifact, command, wall, float(settings.omit), expect))
+        for load in loads(settings):
+            argv = iperf3.client_argv(
+                server_ip,
+                protocol=settings.protocol,
+                duration=settings.duration,
+                omit=settings.omit,
+                parallel=settings.parallel,
+                bitrate=settings.bitrate,
+                offered_bps=load.offered,
+            )
+            # a fixed load first idles as long as it measures: the idle baseline of its CPU cost
+            idle = float(settings.duration) if load.offered is not None else 0.0
+            for trial in (load.trial(t) for t in TRIALS if load.trial(t) in numbers):
+                with_policy = base_trial(trial) == NAME
+                expect = {
+                    "protocol": settings.protocol,
+                    "expected_source_ip": egress_ip if with_policy else client_node_ip,
+                    "egress_ip": egress_ip if with_policy else None,
+                    "offered_rate": load.offered,
+                }
+                for number in numbers[trial]:
+                    artifact = self.artifact_dir(run_dir, cni, trial) / f"rep-{number:02d}.iperf3.json"
+                    command = MeasureCommand(
+                        argv=tuple(argv), stdout=artifact, timeout_s=idle + wall + TIMEOUT_MARGIN, netns=netns,
+                        idle_s=idle,
+                    )  # fmt: skip  # iperf3 -J writes its JSON to stdout: the command's stdout is the artifact
+                    warmup = idle + float(settings.omit)
+                    out.append(Repetition(cni, trial, number, artifact, command, idle + wall, warmup, expect))
         return out
 
     def expected_fields(self, expect: Mapping[str, Any]) -> dict[str, Any]:
@@ -242,6 +300,7 @@ class Egress(Scenario[EgressSettings]):
             "expected_source_ip": expect["expected_source_ip"],
             "egress_ip": expect["egress_ip"],
             "egress_apply_s": expect.get("egress_apply_s"),
+            **judge_sustained(expect.get("offered_rate"), None),
         }
 
     def sample_from(
@@ -260,7 +319,7 @@ class Egress(Scenario[EgressSettings]):
             what = "egress IP" if expect["egress_ip"] else "client node IP (masquerade)"
             errors.append(f"server saw {seen}, expected the {what} {expect['expected_source_ip']}")
         return EgressSample(
-            **fields,
+            **{**fields, **judge_sustained(expect.get("offered_rate"), result.throughput_bps)},
             status="failed" if errors else "ok",
             error="; ".join(errors) or None,
             throughput_bps=result.throughput_bps,
@@ -288,7 +347,14 @@ class Egress(Scenario[EgressSettings]):
             "expected_source_ip": sample.expected_source_ip,
             "egress_ip": sample.egress_ip,
             "egress_apply_s": sample.egress_apply_s,
+            "offered_rate": sample.offered_rate,
         }
+
+    def with_cost(self, sample: SampleBase, metrics_dir: Path) -> SampleBase:
+        """CPU seconds per Gbit the server received (its throughput, Gbit/s), net of the idle baseline."""
+        if not isinstance(sample, EgressSample) or sample.throughput_bps is None:
+            return sample
+        return with_cpu_cost(sample, metrics_dir, sample.throughput_bps / 1e9, "cpu_s_per_gbit")
 
     # ---- the terminal summary ----------------------------------------------------------------------------------
     def rows(self, samples: Sequence[SampleBase]) -> list[Row]:
@@ -302,13 +368,14 @@ class Egress(Scenario[EgressSettings]):
                 scenario=trial,
                 ok=sum(1 for s in group if s.status == "ok"),
                 total=len(group),
+                offered=group[0].offered_rate,
                 throughput=summarize_field(group, "throughput_bps"),
                 rtt=summarize_field(group, "rtt_mean_us"),
                 retransmits=summarize_field(group, "retransmits"),
                 jitter=summarize_field(group, "jitter_ms"),
                 loss=summarize_field(group, "lost_percent"),
                 verified=sum(1 for s in group if s.source_ip_ok),
-                verify_what="egress IP" if trial == NAME else "node IP",
+                verify_what="egress IP" if base_trial(trial) == NAME else "node IP",
             )
             for (cni, trial), group in groups.items()
         ]
@@ -319,17 +386,23 @@ class Egress(Scenario[EgressSettings]):
             return []
         udp = any(r.jitter is not None for r in rows)
         tcp = any(r.rtt is not None for r in rows) or not udp
-        header: tuple[str, ...] = ("cni", "scenario", "ok", "Gbit/s (median)", "cv")
+        fixed = any(r.offered is not None for r in rows)
+        header: tuple[str, ...] = ("cni", "scenario", "ok")
+        header += ("offered Gbit/s",) if fixed else ()
+        header += ("Gbit/s (median)", "cv")
         header += ("RTT us (median)", "retransmits") if tcp else ()
         header += ("jitter ms", "loss %") if udp else ()
         body = []
         for r in rows:
-            cells: tuple[str, ...] = (r.cni, r.scenario, f"{r.ok}/{r.total}", median_text(r.throughput, 1e9),
-                                      cv_text(r.throughput))  # fmt: skip
+            cells: tuple[str, ...] = (r.cni, r.scenario, f"{r.ok}/{r.total}")
+            cells += (number_text(r.offered, 1e9, 3),) if fixed else ()
+            cells += (median_text(r.throughput, 1e9), cv_text(r.throughput))
             cells += (median_text(r.rtt, 1, 0), median_text(r.retransmits, 1, 0)) if tcp else ()
             cells += (median_text(r.jitter, 1, 3), median_text(r.loss, 1, 2)) if udp else ()
             body.append((*cells, f"{r.verified}/{r.total} {r.verify_what}"))
         lines = table((*header, "source IP"), body)
+        warnings += unsustained_lines(results.samples, EgressSample, BITS_PER_SECOND)
+        lines += cost_lines(results.samples, "cpu_s_per_gbit", "CPU s per Gbit")
         applied: dict[str, float] = {}
         for sample in results.samples:
             if isinstance(sample, EgressSample) and sample.egress_apply_s is not None:

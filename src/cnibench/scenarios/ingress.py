@@ -19,7 +19,20 @@ from cnibench.report.text import cv_text, median_text, number_text, summarize_fi
 from cnibench.results.sample import SampleBase
 from cnibench.results.stats import jain_fairness, max_min_ratio, summarize
 from cnibench.scenarios import SCENARIOS
-from cnibench.scenarios.base import FASTER, SLOWER, MetricInfo, Scenario, ScenarioSettings, ToolNeed, Trial
+from cnibench.scenarios.base import FASTER, SLOWER, MetricInfo, Scenario, ToolNeed, Trial
+from cnibench.scenarios.load import (
+    OFFERED,
+    REQUESTS_PER_SECOND,
+    LoadSample,
+    LoadSettings,
+    RateUnit,
+    achieved_check,
+    cost_lines,
+    judge_sustained,
+    loads,
+    unsustained_lines,
+    with_cpu_cost,
+)
 from cnibench.spec.base import LaxIPv4Address
 from cnibench.tools import k6
 
@@ -34,8 +47,11 @@ MAX_PODS_PER_NODE = 110
 _PATH = re.compile(r"^/[A-Za-z0-9._~/-]*$")
 
 
-class IngressSettings(ScenarioSettings):
-    """The thesis's ingress scenario: k6 outside the cluster -> LoadBalancer IP -> gateway -> echo backends."""
+class IngressSettings(LoadSettings):
+    """The thesis's ingress scenario: k6 outside the cluster -> LoadBalancer IP -> gateway -> echo backends. With
+    ``load: rate``, k6's constant-arrival-rate executor offers each of ``rates`` (requests/s)."""
+
+    rate_unit: ClassVar[RateUnit] = REQUESTS_PER_SECOND
 
     gateway: Literal["l7", "l4"] = Field(
         "l7",
@@ -43,7 +59,12 @@ class IngressSettings(ScenarioSettings):
         "gateway; l4: nftables DNAT to the backends, per connection, like a LoadBalancer service.",
     )
     backends: int = Field(3, ge=1, description="Echo backend pods, spread over the worker nodes.")
-    vus: int = Field(20, gt=0, le=5000, description="k6 virtual users.")
+    vus: int = Field(
+        20,
+        gt=0,
+        le=5000,
+        description="k6 virtual users (load: rate: the least pre-allocated VUs; more for a high rate, see the README).",
+    )
     duration: int = Field(10, gt=0, le=3600, description="Seconds of load per repetition.")
     reuse_connections: bool = Field(
         True, description="k6 keeps connections open (false: noConnectionReuse, a new connection per request)."
@@ -71,10 +92,11 @@ class IngressSettings(ScenarioSettings):
         return f"http://{self.lb_ip}{port}{self.path}"
 
 
-class IngressSample(SampleBase):
-    """One k6 run from outside the cluster through the LoadBalancer IP and the gateway to the echo backends."""
+class IngressSample(LoadSample):
+    """One k6 run from outside the cluster through the LoadBalancer IP and the gateway to the echo backends; at a
+    fixed load, ``offered_rate`` is the offered requests/s and ``achieved_fraction`` k6's request rate over it."""
 
-    scenario: Literal["ingress"]
+    scenario: str = Field(pattern=r"^ingress(@[0-9]+rps)?$")
     gateway: Literal["l7", "l4"]
     vus: int
     reuse_connections: bool
@@ -97,6 +119,12 @@ class IngressSample(SampleBase):
     unmatched_responses: int | None = Field(None, description="Answers without a Hostname line.")
     jain_fairness: float | None = Field(None, description="Jain's index of backend_hits: 1.0 = perfectly even.")
     max_min_ratio: float | None = Field(None, description="Most / least used backend; null when one got none.")
+    dropped_iterations: int | None = Field(
+        None, description="Fixed load: requests k6 could not start at the offered rate (no free VU)."
+    )
+    cpu_s_per_1k_requests: float | None = Field(
+        None, description="Fixed load: CPU seconds per 1,000 requests, net of the idle baseline (every busy mode)."
+    )
 
 
 def backend_names(count: int) -> list[str]:
@@ -139,6 +167,20 @@ class Ingress(Scenario[IngressSettings]):
         # give 0.89): a spread a balancer that should be even does not produce
         MetricInfo("jain_fairness", "backend fairness (Jain)", "", 1.0, "higher", 3, role="check", limit=0.9),
     )
+    rate_metrics: ClassVar[tuple[MetricInfo, ...] | None] = (
+        MetricInfo("latency_p99_ms", "latency p99 under load", "ms", 1.0, "lower", primary=True, words=SLOWER),
+        # 0.01 CPU s per 1,000 requests: 10 µs of CPU per request
+        MetricInfo("cpu_s_per_1k_requests", "CPU s per 1,000 requests", "s/1k req", 1.0, "lower", 3, primary=True,
+                   absolute=0.01, words=("costlier", "cheaper")),
+        MetricInfo("latency_p50_ms", "latency p50", "ms", 1.0, "lower", words=SLOWER),
+        MetricInfo("latency_p95_ms", "latency p95", "ms", 1.0, "lower", words=SLOWER),
+        MetricInfo("requests_per_s", "requests/s", "req/s", 1.0, "higher", 0, words=FASTER),
+        MetricInfo(
+            "failed_rate", "failed requests", "%", 0.01, "lower", role="check", limit=0.0, limit_field="max_failed_rate"
+        ),
+        MetricInfo("jain_fairness", "backend fairness (Jain)", "", 1.0, "higher", 3, role="check", limit=0.9),
+        achieved_check("requests/s"),
+    )  # fmt: skip
     gateway_fact: ClassVar[str | None] = "ingress_gateway_node"
 
     def check(self, settings: IngressSettings, spec: Any) -> None:
@@ -153,56 +195,82 @@ class Ingress(Scenario[IngressSettings]):
             )
 
     def trials_for(self, settings: IngressSettings, cni: str) -> list[Trial]:
-        text = f"{settings.gateway} gateway, {settings.backends} backends, {settings.vus} VUs, {settings.duration} s"
-        if not settings.reuse_connections:
-            text += ", no connection reuse"
-        return [Trial(cni, NAME, settings.repetitions, settings.duration + k6.STARTUP_S, "k6", text)]
+        text = f"{settings.gateway} gateway, {settings.backends} backends"
+        reuse = "" if settings.reuse_connections else ", no connection reuse"
+        trials = []
+        for load in loads(settings):
+            if load.offered is None:
+                trials.append(Trial(cni, NAME, settings.repetitions, settings.duration + k6.STARTUP_S, "k6",
+                                    f"{text}, {settings.vus} VUs, {settings.duration} s{reuse}"))  # fmt: skip
+                continue
+            pre, most = k6.arrival_vus(int(load.offered), settings.vus)
+            idle = float(settings.duration)
+            trials.append(
+                Trial(cni, load.trial(NAME), settings.repetitions, idle + settings.duration + k6.STARTUP_S, "k6",
+                      f"{text}, {settings.duration} s{reuse}{OFFERED}{load.offered:g} req/s (constant-arrival-rate, "
+                      f"{pre}-{most} VUs), {idle:g} s idle baseline first")
+            )  # fmt: skip
+        return trials
 
-    def script_path(self, run_dir: Path, cni: str) -> Path:
-        return run_dir / "rendered" / cni / "ingress" / "load.js"
+    def script_path(self, run_dir: Path, cni: str, trial: str = NAME) -> Path:
+        """Where a trial's load script is rendered: ``load.js``, a fixed load's ``load@2000rps.js``."""
+        return run_dir / "rendered" / cni / "ingress" / f"load{trial[len(NAME) :]}.js"
 
     def repetitions(
         self,
         settings: IngressSettings,
         *,
         cni: str,
-        numbers: range,
+        numbers: Mapping[str, range],
         run_dir: Path,
         backends: list[str],
         netns: str = "",
-    ) -> tuple[str, list[Repetition]]:
-        """The load script (to render at :meth:`script_path`) and every repetition of the ingress trial of one CNI:
-        k6 in ``netns`` (a platform may wrap the command), without the ``K6_*`` variables of our environment."""
-        script_path = self.script_path(run_dir, cni)
-        script = k6.render_script(
-            target=settings.target_url,
-            backends=backends,
-            vus=settings.vus,
-            duration=settings.duration,
-            reuse_connections=settings.reuse_connections,
-            max_failed_rate=settings.max_failed_rate,
-        )
-        raw = self.artifact_dir(run_dir, cni, NAME)
+    ) -> tuple[dict[str, str], list[Repetition]]:
+        """The load scripts (file name -> text, to render beside :meth:`script_path`; one per load) and every
+        repetition of the ingress trials in ``numbers`` (trial -> repetition numbers) of one CNI: k6 in ``netns`` (a
+        platform may wrap the command), without the ``K6_*`` variables of our environment. A fixed load's
+        repetition idles as long as it measures first (its CPU cost's idle baseline)."""
+        scripts: dict[str, str] = {}
         out = []
-        for number in numbers:
-            summary = raw / f"rep-{number:02d}.k6-summary.json"
-            command = MeasureCommand(
-                argv=tuple(k6.run_argv(script_path, summary)),
-                stdout=raw / f"rep-{number:02d}.k6.log",
-                timeout_s=settings.duration + TIMEOUT_MARGIN,
-                netns=netns,
-                # K6_* variables change k6's summary and thresholds: k6 runs without them
-                unset_env=(k6.CONTROLLED_ENV_PREFIX,),
+        for load in loads(settings):
+            trial = load.trial(NAME)
+            if trial not in numbers:
+                continue
+            script_path = self.script_path(run_dir, cni, trial)
+            rate = int(load.offered) if load.offered is not None else None
+            scripts[script_path.name] = k6.render_script(
+                target=settings.target_url,
+                backends=backends,
+                vus=settings.vus,
+                duration=settings.duration,
+                reuse_connections=settings.reuse_connections,
+                max_failed_rate=settings.max_failed_rate,
+                rate=rate,
             )
-            expect = {
-                "backends": backends,
-                "gateway": settings.gateway,
-                "vus": settings.vus,
-                "reuse_connections": settings.reuse_connections,
-                "max_failed_rate": settings.max_failed_rate,
-            }
-            out.append(Repetition(cni, NAME, number, summary, command, settings.duration + k6.STARTUP_S, 0.0, expect))
-        return script, out
+            idle = float(settings.duration) if rate is not None else 0.0
+            raw = self.artifact_dir(run_dir, cni, trial)
+            for number in numbers[trial]:
+                summary = raw / f"rep-{number:02d}.k6-summary.json"
+                command = MeasureCommand(
+                    argv=tuple(k6.run_argv(script_path, summary)),
+                    stdout=raw / f"rep-{number:02d}.k6.log",
+                    timeout_s=idle + settings.duration + TIMEOUT_MARGIN,
+                    netns=netns,
+                    # K6_* variables change k6's summary and thresholds: k6 runs without them
+                    unset_env=(k6.CONTROLLED_ENV_PREFIX,),
+                    idle_s=idle,
+                )
+                expect = {
+                    "backends": backends,
+                    "gateway": settings.gateway,
+                    "vus": settings.vus,
+                    "reuse_connections": settings.reuse_connections,
+                    "max_failed_rate": settings.max_failed_rate,
+                    "offered_rate": load.offered,
+                }
+                wall = idle + settings.duration + k6.STARTUP_S
+                out.append(Repetition(cni, trial, number, summary, command, wall, idle, expect))
+        return scripts, out
 
     def expected_fields(self, expect: Mapping[str, Any]) -> dict[str, Any]:
         return {
@@ -211,6 +279,7 @@ class Ingress(Scenario[IngressSettings]):
             "reuse_connections": expect["reuse_connections"],
             "backends_expected": len(expect["backends"]),
             "max_failed_rate": expect.get("max_failed_rate"),
+            **judge_sustained(expect.get("offered_rate"), None),
         }
 
     def sample_from(
@@ -225,8 +294,9 @@ class Ingress(Scenario[IngressSettings]):
         error = failed_requests_error(result.failed_rate, expect.get("max_failed_rate"))
         if error is None and failure:
             error = failure
+        offered = expect.get("offered_rate")
         return IngressSample(
-            **fields,
+            **{**fields, **judge_sustained(offered, result.requests_per_s)},
             status="failed" if error else "ok",
             error=error,
             requests=result.requests,
@@ -244,6 +314,7 @@ class Ingress(Scenario[IngressSettings]):
             unmatched_responses=result.unmatched,
             jain_fairness=jain_fairness(hits),
             max_min_ratio=max_min_ratio(hits),
+            dropped_iterations=result.dropped_iterations if offered is not None else None,
         )
 
     def recorded_settings(self, sample: SampleBase, settings: dict[str, Any], artifact: Path) -> dict[str, Any]:
@@ -256,51 +327,52 @@ class Ingress(Scenario[IngressSettings]):
             "vus": sample.vus,
             "reuse_connections": sample.reuse_connections,
             "max_failed_rate": threshold if threshold is not None else float(settings.get("max_failed_rate", 0.0)),
+            "offered_rate": sample.offered_rate,
         }
 
+    def with_cost(self, sample: SampleBase, metrics_dir: Path) -> SampleBase:
+        """CPU seconds per 1,000 requests (k6's request rate, thousands/s), net of the idle baseline."""
+        if not isinstance(sample, IngressSample) or sample.requests_per_s is None:
+            return sample
+        return with_cpu_cost(sample, metrics_dir, sample.requests_per_s / 1000, "cpu_s_per_1k_requests")
+
     def summary_lines(self, results: Any, warnings: list[str]) -> list[str]:
-        groups: dict[str, list[IngressSample]] = {}
+        groups: dict[tuple[str, str], list[IngressSample]] = {}
         for sample in results.samples:
             if isinstance(sample, IngressSample):
-                groups.setdefault(sample.cni, []).append(sample)
+                groups.setdefault((sample.cni, sample.scenario), []).append(sample)
         if not groups:
             return []
-        header = (
-            "cni",
-            "ingress",
-            "ok",
-            "req/s (median)",
-            "cv",
-            "p95 ms",
-            "p99 ms",
-            "failed %",
-            "fairness",
-            "backends",
-        )
+        fixed = any(s.offered_rate is not None for g in groups.values() for s in g)
+        header: tuple[str, ...] = ("cni", "trial", "gateway", "ok") if fixed else ("cni", "ingress", "ok")
+        header += ("offered req/s", "dropped") if fixed else ()
+        header += ("req/s (median)", "cv", "p95 ms", "p99 ms", "failed %", "fairness", "backends")
         body = []
-        for cni, group in groups.items():
+        for (cni, trial), group in groups.items():
             ok = [s for s in group if s.status == "ok"]
             rps = summarize_field(group, "requests_per_s")
             seen, expected = min((s.backends_seen or 0 for s in ok), default=0), group[0].backends_expected
             if ok and seen < expected:
-                warnings.append(f"{cni} ingress: only {seen} of {expected} backends answered in some repetition")
+                warnings.append(f"{cni} {trial}: only {seen} of {expected} backends answered in some repetition")
             # over every repetition: the ones that failed are exactly those with failed requests
             failed = summarize([s.failed_rate for s in group if s.failed_rate is not None])
-            body.append(
-                (
-                    cni,
-                    group[0].gateway,
-                    f"{len(ok)}/{len(group)}",
-                    median_text(rps, 1, 0),
-                    cv_text(rps),
-                    median_text(summarize_field(group, "latency_p95_ms")),
-                    median_text(summarize_field(group, "latency_p99_ms")),
-                    number_text(failed.median if failed else None, 0.01),
-                    median_text(summarize_field(group, "jain_fairness"), 1, 3),
-                    f"{seen}/{expected}",
-                )
+            cells: tuple[str, ...] = (cni, trial, group[0].gateway) if fixed else (cni, group[0].gateway)
+            cells += (f"{len(ok)}/{len(group)}",)
+            if fixed:
+                dropped = [s.dropped_iterations for s in group if s.dropped_iterations is not None]
+                cells += (number_text(group[0].offered_rate, 1, 0), str(sum(dropped)) if dropped else "-")
+            cells += (
+                median_text(rps, 1, 0),
+                cv_text(rps),
+                median_text(summarize_field(group, "latency_p95_ms")),
+                median_text(summarize_field(group, "latency_p99_ms")),
+                number_text(failed.median if failed else None, 0.01),
+                median_text(summarize_field(group, "jain_fairness"), 1, 3),
+                f"{seen}/{expected}",
             )
-        return table(header, body)
+            body.append(cells)
+        warnings += unsustained_lines(results.samples, IngressSample, REQUESTS_PER_SECOND)
+        return table(header, body) + cost_lines(results.samples, "cpu_s_per_1k_requests", "CPU s per 1k req")
 
 
 INGRESS = Ingress()

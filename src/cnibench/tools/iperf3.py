@@ -60,7 +60,12 @@ def client_argv(
     parallel: int,
     bitrate: str,
     port: int = DEFAULT_PORT,
+    offered_bps: float | None = None,
 ) -> list[str]:
+    """The client's arguments. ``bitrate``: UDP's target in saturate mode (iperf3's own notation, ``1G``);
+    ``offered_bps``: a fixed offered load in bit/s (TCP or UDP), split evenly over the ``parallel`` streams, since
+    iperf3 applies ``--bitrate`` to each stream (iperf3(1): "the throughput limit is applied separately to each
+    stream"); given in whole bit/s so that no suffix convention is in doubt."""
     argv = [
         "iperf3",
         "--client", server,
@@ -73,7 +78,11 @@ def client_argv(
         "--get-server-output",
     ]  # fmt: skip
     if protocol == "udp":
-        argv += ["--udp", "--bitrate", bitrate]
+        argv += ["--udp"]
+    if offered_bps is not None:
+        argv += ["--bitrate", str(max(round(offered_bps / parallel), 1))]
+    elif protocol == "udp":
+        argv += ["--bitrate", bitrate]
     return argv
 
 

@@ -17,6 +17,7 @@ own ``http_req_failed`` rate, not from k6's thresholds or exit code.
 from __future__ import annotations
 
 import json
+import math
 import string
 from dataclasses import dataclass
 from importlib import resources
@@ -35,6 +36,39 @@ SUMMARY_TREND_STATS = "avg,min,med,max,p(90),p(95),p(99)"
 CONTROLLED_ENV_PREFIX = "K6_"
 
 
+#: Seconds a request may take, at the offered rate, before k6 runs out of VUs and drops iterations: maxVUs of a
+#: constant-arrival-rate load is rate x this (Little's law: requests in flight = arrival rate x time in the system).
+#: A path slower than this at that rate did not sustain it, and dropped_iterations says so.
+ARRIVAL_MAX_LATENCY_S = 0.1
+#: Pre-allocated VUs cover rate x this (k6 allocates the rest during the test, which costs: "Arrival-rate VU
+#: allocation", k6 docs); at least the spec's ``vus``.
+ARRIVAL_EXPECTED_LATENCY_S = 0.01
+MAX_VUS = 5000
+
+
+def arrival_vus(rate: int, vus: int) -> tuple[int, int]:
+    """``(preAllocatedVUs, maxVUs)`` for a constant-arrival-rate load of ``rate`` requests/s (see the constants)."""
+    pre = min(max(vus, math.ceil(rate * ARRIVAL_EXPECTED_LATENCY_S)), MAX_VUS)
+    return pre, min(max(pre, math.ceil(rate * ARRIVAL_MAX_LATENCY_S)), MAX_VUS)
+
+
+def load_options(*, vus: int, duration: int, rate: int | None) -> dict[str, Any]:
+    """k6's options for the load: ``vus`` VUs for ``duration`` s (closed model: as fast as they go), or, with
+    ``rate`` (requests/s), the ``constant-arrival-rate`` executor (open model: k6 docs, "Constant arrival rate")."""
+    if rate is None:
+        return {"vus": vus, "duration": f"{duration}s"}
+    pre, most = arrival_vus(rate, vus)
+    executor = {
+        "executor": "constant-arrival-rate",
+        "rate": rate,
+        "timeUnit": "1s",
+        "duration": f"{duration}s",
+        "preAllocatedVUs": pre,
+        "maxVUs": most,
+    }
+    return {"scenarios": {"load": executor}}
+
+
 def render_script(
     *,
     target: str,
@@ -43,14 +77,15 @@ def render_script(
     duration: int,
     reuse_connections: bool,
     max_failed_rate: float,
+    rate: int | None = None,
 ) -> str:
-    """The load script. Every value is inserted as a JSON literal, so nothing in it can break the JavaScript."""
+    """The load script (``rate``: requests/s of a fixed load, see :func:`load_options`). Every value is inserted
+    as a JSON literal, so nothing in it can break the JavaScript."""
     template = string.Template(resources.files("cnibench.tools").joinpath("k6_script.js").read_text("utf-8"))
     return template.substitute(
         target=json.dumps(target),
         backends=json.dumps(backends),
-        vus=json.dumps(vus),
-        duration=json.dumps(f"{duration}s"),
+        load=json.dumps(load_options(vus=vus, duration=duration, rate=rate)),
         no_connection_reuse=json.dumps(not reuse_connections),
         failed_threshold=json.dumps(f"rate<={max_failed_rate:g}"),
     )
@@ -84,6 +119,8 @@ class K6Result:
     backend_hits: dict[str, int]  # every expected backend, 0 when it never answered
     unmatched: int  # answers without a Hostname line
     thresholds_failed: tuple[str, ...]  # "metric: expression" of every crossed threshold
+    iterations: int = 0  # iterations k6 started (one request each)
+    dropped_iterations: int = 0  # arrival-rate iterations no free VU could start (absent from the summary: none)
 
 
 def _metric(metrics: dict[str, Any], name: str) -> dict[str, Any]:
@@ -156,7 +193,19 @@ def parse_summary(text: str, backends: list[str]) -> K6Result:
         backend_hits=hits,
         unmatched=unmatched,
         thresholds_failed=crossed,
+        iterations=int(_optional_count(metrics, "iterations")),
+        dropped_iterations=int(_optional_count(metrics, "dropped_iterations")),
     )
+
+
+def _optional_count(metrics: dict[str, Any], name: str) -> float:
+    """A counter's ``count``; 0 when k6 did not export it (it exports only metrics that got samples)."""
+    metric = metrics.get(name)
+    if metric is None:
+        return 0.0
+    if not isinstance(metric, dict):
+        raise MeasurementError(f"k6 summary: {name} is not a metric")
+    return _number(metric, "count", name)
 
 
 def backends_in_summary(path: Path) -> list[str]:

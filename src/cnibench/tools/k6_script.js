@@ -16,13 +16,13 @@ for (const pod of [...BACKENDS, 'none']) {
   thresholds['backend_hits{pod:' + pod + '}'] = ['count>=0'];
 }
 
-export const options = {
-  vus: $vus,
-  duration: $duration,
+// the load: closed (vus and duration: as fast as they go) or open (a constant-arrival-rate scenario: a fixed
+// number of requests per second whatever the answers take; the ones no free VU could start are dropped_iterations)
+export const options = Object.assign($load, {
   noConnectionReuse: $no_connection_reuse,
   summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)'],
   thresholds: thresholds,
-};
+});
 
 export default function () {
   const res = http.get(TARGET);

@@ -18,10 +18,11 @@ def _spec(**settings):
 
 def _runs(tmp_path: Path, **settings):
     spec = _spec(**settings)
-    return INGRESS.repetitions(
-        spec, cni="hostgw", numbers=range(1, 3), run_dir=tmp_path, backends=ingress.backend_names(spec.backends),
-        netns="cnib0000-client",
+    scripts, runs = INGRESS.repetitions(
+        spec, cni="hostgw", numbers={"ingress": range(1, 3)}, run_dir=tmp_path,
+        backends=ingress.backend_names(spec.backends), netns="cnib0000-client",
     )  # fmt: skip
+    return scripts["load.js"], runs
 
 
 def test_placement_spreads_backends_over_workers():

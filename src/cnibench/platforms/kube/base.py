@@ -233,7 +233,7 @@ class KubePlatform(Platform):
                 (
                     scenario,
                     spec.scenarios.get(scenario),
-                    {t: n for t, n in block.numbers.items() if t in SCENARIOS.get(scenario).trials},
+                    {t: n for t, n in block.numbers.items() if SCENARIOS.get(scenario).owns(t)},
                 )
                 for scenario in spec.scenarios.enabled()
             ]

@@ -71,6 +71,7 @@ class KindPlatform(KubePlatform):
     description: ClassVar[str] = "a kind cluster per CNI on this machine's Docker (the thesis's local setup)"
     cluster_s: ClassVar[float] = 420.0
     teardown_s: ClassVar[float] = 30.0  # kind delete cluster
+    cpu_scope: ClassVar[str] = "machine"  # the nodes are containers sharing this machine's kernel and CPUs
     external_server_where: ClassVar[str] = "on kind's network"
     recorded_tools: ClassVar[dict[str, list[str]]] = {
         "kind": ["kind", "version"],

@@ -222,6 +222,8 @@ def compile_step(build: ClusterBuild) -> None:
         uplinks=kube.node_uplinks,
         ready_timeout=float(kube.ready_timeout),
     )
+    # whose CPUs node_exporter sees: kind's nodes are containers of this machine, real nodes their own
+    metrics["cpu_scope"] = spec.platform_class.cpu_scope
     build.vars["monitoring"] = {"manifest": str(manifest), "metrics": metrics}
     build.steps.append(
         f"deploy node_exporter (DaemonSet, host network, port {port} of every node: kubernetes.node_exporter_port) "
@@ -286,6 +288,8 @@ def fetch_metrics(kubectl: Kubectl, metrics: dict[str, Any], *, started_at: floa
                 scrape_interval_s=float(metrics["scrape_interval_s"]),
                 out_dir=Path(metrics["out"]),
                 uplinks=str(metrics["uplinks"]),
+                idle=(started_at, started_at + float(metrics["idle_s"])) if metrics.get("idle_s") else None,
+                cpu_scope=str(metrics.get("cpu_scope", "nodes")),
             )
     except (PrometheusError, PlatformError, OSError) as exc:
         return str(exc)

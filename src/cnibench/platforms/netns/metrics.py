@@ -98,10 +98,13 @@ class NetnsMetricsCollector:
     def submit(self, sample: Sample, window: MetricsWindow, *, started_at: float, ended_at: float) -> None:
         netns = str(window.access["netns"])
         worker = self._workers.get(netns) or self._workers.setdefault(netns, NetnsThread(netns))
-        future = worker.submit(self._collect, sample, window, started_at + window.warmup_s, ended_at)
+        idle = (started_at, started_at + window.idle_s) if window.idle_s else None
+        future = worker.submit(self._collect, sample, window, started_at + window.warmup_s, ended_at, idle)
         self._pending.append((future, sample))
 
-    def _collect(self, sample: Sample, window: MetricsWindow, start: float, end: float) -> None:
+    def _collect(
+        self, sample: Sample, window: MetricsWindow, start: float, end: float, idle: tuple[float, float] | None
+    ) -> None:
         try:
             fetch_window(
                 str(window.access["url"]),
@@ -109,6 +112,8 @@ class NetnsMetricsCollector:
                 end=end,
                 scrape_interval_s=window.scrape_interval_s,
                 out_dir=window.out,
+                idle=idle,
+                cpu_scope="machine",  # every node exporter here sees this machine's CPUs (NetnsPlatform.cpu_scope)
             )
         except (PrometheusError, OSError) as exc:
             self._record_once(with_node_metrics(sample, window.out, str(exc)))

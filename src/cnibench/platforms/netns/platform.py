@@ -76,7 +76,7 @@ def topology_for(spec: Spec, cni: str, prefix: str, trials: set[str]) -> Topolog
     pods: list[tuple[str, str]] = []
     client = spec.metrics.enabled  # the host in front of the cluster: Prometheus, and a load generator
     for name in spec.scenarios.enabled():
-        if not trials & set(SCENARIOS.get(name).trials):
+        if not any(SCENARIOS.get(name).owns(t) for t in trials):
             continue
         settings = spec.scenarios.get(name)
         pods += adapter(name).pods(settings, workers, gateway)
@@ -101,6 +101,7 @@ class NetnsPlatform(Platform):
     #: A fresh cluster costs well under 2 s here: two rounds (ABBA) by default.
     default_rounds: ClassVar[int] = 2
     pairs_trials: ClassVar[bool] = True
+    cpu_scope: ClassVar[str] = "machine"  # node_exporter in each node namespace sees this machine's CPUs
 
     @classmethod
     def cnis(cls) -> tuple[str, ...]:
@@ -201,7 +202,7 @@ class NetnsPlatform(Platform):
             if access is not None:
                 cluster.daemons += self._node_exporters(cluster)
             for name in spec.scenarios.enabled():
-                numbers = {t: n for t, n in block.numbers.items() if t in SCENARIOS.get(name).trials}
+                numbers = {t: n for t, n in block.numbers.items() if SCENARIOS.get(name).owns(t)}
                 if numbers:
                     repetitions += adapter(name).compile(spec.scenarios.get(name), cluster, numbers)
             cluster.steps.append("destroy the cluster (namespaces, links, rules, processes)")

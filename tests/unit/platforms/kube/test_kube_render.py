@@ -277,3 +277,50 @@ def test_the_playbook_names_no_scenario_and_no_cni():
     assert "{{ step.role }}" in text
     for word in ("egress", "ingress", "gateway", "metallb", "cilium", "antrea", "kind", "aks", "terraform"):
         assert word not in text, word
+
+
+# fixed offered loads (load: rate): the same objects, other tool arguments and one k6 script per rate
+RATE_VARIANTS = {
+    "kind-rate": (
+        "kind-antrea-vs-cilium.yaml",
+        {"scenarios__egress__load": "rate", "scenarios__egress__rates": ["500M", "2G"],
+         "scenarios__ingress__load": "rate", "scenarios__ingress__rates": [500, 2000]},
+    ),
+    "aks-rate": ("aks.yaml", {"scenarios__ingress__load": "rate", "scenarios__ingress__rates": [1000]}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("variant", list(RATE_VARIANTS))
+def test_fixed_loads_render_tool_arguments_and_scripts_k6_reads(tmp_path, variant):
+    """A fixed load on Kubernetes: the same manifests, passing the pinned upstream schemas (where ../shared is);
+    iperf3 in the client pod with --bitrate, k6 with a constant-arrival-rate script per rate (checked by the real
+    `k6 inspect`), each repetition idling first on this machine (the idle baseline)."""
+    from cnibench.proc import tool_path
+
+    example, changes = RATE_VARIANTS[variant]
+    out = _render(tmp_path, example, **changes)
+    if VALIDATOR.exists():
+        result = _validate("-v", *map(str, sorted(out.glob("rendered/*/manifests/*.yaml"))))
+        assert result.returncode == 0 and " 0 failed" in result.stdout, result.stdout + result.stderr
+    extravars = json.loads((out / "vars.json").read_text())
+    runs = [
+        run
+        for cluster in extravars["cnibench_clusters"]
+        for s in cluster["scenarios"]
+        for trial in s.get("trials", [])
+        for run in trial["runs"]
+    ]
+    assert runs and all(run["argv"][1:3] == ["-m", "cnibench.tools.idle"] for run in runs)
+    iperf = [run["argv"] for run in runs if "iperf3" in run["argv"]]
+    if "scenarios__egress__load" in changes:
+        bitrates = {argv[argv.index("--bitrate") + 1] for argv in iperf}
+        assert bitrates == {"500000000", "2000000000"} and all(argv[5] == "kubectl" for argv in iperf)
+    rates = changes["scenarios__ingress__rates"]
+    scripts = sorted(out.glob("rendered/*/ingress/load@*rps.js"))
+    assert {p.name for p in scripts} == {f"load@{rate}rps.js" for rate in rates}
+    for script in scripts:
+        proc = subprocess.run([tool_path("k6") or "k6", "inspect", str(script)], capture_output=True, text=True,
+                              check=True)  # fmt: skip
+        load = json.loads(proc.stdout)["scenarios"]["load"]
+        assert load["executor"] == "constant-arrival-rate" and f"load@{load['rate']}rps.js" == script.name
+        assert "__ENV.CNIBENCH_TARGET" in script.read_text()

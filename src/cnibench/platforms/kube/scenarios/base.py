@@ -21,6 +21,7 @@ from cnibench.platforms.kube.cnis.base import Capability
 from cnibench.platforms.kube.kubectl import Kubectl
 from cnibench.repetition import MetricsWindow, Repetition
 from cnibench.scenarios.base import ScenarioSettings
+from cnibench.scenarios.load import without_idle
 
 if TYPE_CHECKING:
     from cnibench.doctor import Check
@@ -127,7 +128,7 @@ class ClusterBuild:
         repetitions = [dataclasses.replace(rep, round=self.round) for rep in repetitions]
         monitoring = self.vars.get("monitoring")
         if not monitoring:
-            return repetitions
+            return [without_idle(rep) for rep in repetitions]  # no CPU cost without metrics: no idle baseline
         metrics = monitoring["metrics"]
         out = []
         for rep in repetitions:
@@ -136,6 +137,7 @@ class ClusterBuild:
                 warmup_s=rep.warmup_s,
                 scrape_interval_s=float(metrics["scrape_interval_s"]),
                 access={k: v for k, v in metrics.items() if k != "scrape_interval_s"},
+                idle_s=rep.command.idle_s,
             )
             out.append(dataclasses.replace(rep, command=dataclasses.replace(rep.command, metrics=window)))
         return out

@@ -16,7 +16,8 @@ from cnibench.platforms.kube.render import GATEWAY_NODE_LABEL, MANIFESTS, app, m
 from cnibench.platforms.kube.scenarios import ADAPTERS
 from cnibench.platforms.kube.scenarios.base import ClusterBuild, ExternalServer, KubeAdapter, NodeAddresses
 from cnibench.repetition import Repetition
-from cnibench.scenarios.egress import CLIENT_POD, EGRESS, NAME, TRIALS, EgressSettings
+from cnibench.scenarios.base import base_trial
+from cnibench.scenarios.egress import CLIENT_POD, EGRESS, NAME, EgressSettings
 from cnibench.spec.base import FieldError
 from cnibench.tools import iperf3
 
@@ -156,17 +157,23 @@ class KubeEgress(KubeAdapter[EgressSettings]):
         repetitions = EGRESS.repetitions(
             settings,
             cni=cni.name,
-            numbers={t: n for t, n in numbers.items() if t in TRIALS},
+            numbers={t: n for t, n in numbers.items() if EGRESS.owns(t)},
             run_dir=build.run_dir,
             server_ip=server_ip,
             client_node_ip="(the client pod's node, read at run time)",
         )
-        base_argv = repetitions[0].command.argv  # the scenario's iperf3 client, the same in every repetition
+        # the scenario's iperf3 client per trial (the same in every repetition of a trial; a fixed load's bitrate
+        # differs between its trials)
+        base_argv = {r.scenario: r.command.argv for r in repetitions}
         # iperf3 in the client pod through `kubectl exec` on this machine; its JSON is kubectl's stdout
-        exec_argv = tuple(build.kubectl.argv("exec", CLIENT_POD, "--", *base_argv))
         repetitions = build.finish(
             [
-                dataclasses.replace(r, command=dataclasses.replace(r.command, argv=exec_argv, netns=""))
+                dataclasses.replace(
+                    r,
+                    command=dataclasses.replace(
+                        r.command, argv=tuple(build.kubectl.argv("exec", CLIENT_POD, "--", *r.command.argv)), netns=""
+                    ),
+                )
                 for r in repetitions
             ]
         )
@@ -177,11 +184,10 @@ class KubeEgress(KubeAdapter[EgressSettings]):
             + (f"; add the egress IP to its eth0 ({cni.title} needs it on the node)" if assign else "")
         )
         build.steps.append(f"start pod {CLIENT_POD} on another worker ({pins.IPERF3_IMAGE}); wait until Ready")
-        argv_text = " ".join(base_argv)
         trial_vars = []
-        for trial in (t for t in TRIALS if t in numbers):
+        for trial in EGRESS.ordered(list(numbers)):
             trial_reps = [r for r in repetitions if r.scenario == trial]
-            with_policy = trial == NAME
+            with_policy = base_trial(trial) == NAME
             if with_policy:
                 build.steps.append(
                     f"apply the egress policy ({cni.egress.kinds}, {policy.relative_to(build.rendered)}): the "
@@ -191,7 +197,13 @@ class KubeEgress(KubeAdapter[EgressSettings]):
                 )
             else:
                 build.steps.append("probe until the server sees the client node's own address (the node masquerades)")
-            build.steps.append(f"{trial}: {len(trial_reps)} x `kubectl exec {CLIENT_POD} -- {argv_text}`")
+            argv_text = " ".join(base_argv[trial])
+            idle = trial_reps[0].command.idle_s if trial_reps else 0.0
+            build.steps.append(
+                f"{trial}: {len(trial_reps)} x "
+                + (f"(idle {idle:g} s on this machine, then) " if idle else "")
+                + f"`kubectl exec {CLIENT_POD} -- {argv_text}`"
+            )
             if with_policy:
                 build.steps.append("delete the egress policy")
             trial_vars.append(

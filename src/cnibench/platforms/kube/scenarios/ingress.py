@@ -245,10 +245,15 @@ class KubeIngress(KubeAdapter[IngressSettings]):
         # l4 goes straight to the backends, which answer "Hostname:" on / (the route rewrites the path to it)
         target = f"http://@address@{port}{settings.path if settings.gateway == 'l7' else '/'}"
         in_container = platform.k6_in_container(kube)
-        script, repetitions = INGRESS.repetitions(
-            settings, cni=cni.name, numbers=numbers[NAME], run_dir=build.run_dir, backends=backends
+        scripts, repetitions = INGRESS.repetitions(
+            settings,
+            cni=cni.name,
+            numbers={t: n for t, n in numbers.items() if INGRESS.owns(t)},
+            run_dir=build.run_dir,
+            backends=backends,
         )
-        build.add(Path("ingress") / "load.js", script)
+        for name, script in scripts.items():
+            build.add(Path("ingress") / name, script)
         repetitions = build.finish([k6_repetition(r, target, in_container=in_container) for r in repetitions])
         build.steps.append(
             f"deploy {settings.backends} echo backends (StatefulSet {ECHO}, {pins.ECHO_IMAGE}, spread over the "
@@ -267,7 +272,13 @@ class KubeIngress(KubeAdapter[IngressSettings]):
             )
         where = "a k6 container on kind's network" if in_container else "k6 on this machine"
         build.steps.append(
-            f"ingress: {len(repetitions)} x {where} ({settings.vus} VUs, {settings.duration} s, "
+            f"ingress: {len(repetitions)} x {where} ("
+            + (
+                f"{settings.vus} VUs"
+                if settings.load == "saturate"
+                else "constant-arrival-rate " + ", ".join(f"{rate:g}" for rate in settings.offered()) + " req/s"
+            )
+            + f", {settings.duration} s, "
             f"GET {target.replace('@address@', 'ADDRESS')}, ADDRESS being the one the Gateway got)"
         )
         build.scenarios.append(
@@ -283,7 +294,10 @@ class KubeIngress(KubeAdapter[IngressSettings]):
                 expected_address=str(settings.lb_ip) if settings.lb_ip is not None else None,
                 # before the first repetition the route must answer from here (k6 in a container: it cannot be probed)
                 probe=None if in_container else target,
-                trials=[build.trial(NAME, repetitions)],
+                trials=[
+                    build.trial(trial, [r for r in repetitions if r.scenario == trial])
+                    for trial in INGRESS.ordered(list(numbers))
+                ],
             )
         )
         return repetitions

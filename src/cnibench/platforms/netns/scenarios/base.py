@@ -16,6 +16,7 @@ from cnibench.proc import tool_path
 from cnibench.repetition import MetricsWindow, Repetition
 from cnibench.scenarios import scenario_of
 from cnibench.scenarios.base import ScenarioSettings
+from cnibench.scenarios.load import without_idle
 from cnibench.tools import nginx
 
 if TYPE_CHECKING:
@@ -88,6 +89,8 @@ class ClusterBuild:
         cnibench while the next repetition runs (the run's Prometheus outlives the clusters)."""
         out = []
         for rep in repetitions:
+            if self.metrics_access is None:
+                rep = without_idle(rep)  # no CPU cost without metrics: no idle baseline
             command = dataclasses.replace(rep.command, argv=resolved(rep.command.argv))
             if self.metrics_access is not None:
                 window = MetricsWindow(
@@ -96,6 +99,7 @@ class ClusterBuild:
                     scrape_interval_s=self.scrape_interval_s,
                     access=self.metrics_access,
                     deferred=True,
+                    idle_s=rep.command.idle_s,
                 )
                 command = dataclasses.replace(command, metrics=window)
             # egress and its baseline alternate in one loop here (NetnsPlatform.pairs_trials)

@@ -12,7 +12,8 @@ from cnibench.platforms.netns.scenarios import ADAPTERS
 from cnibench.platforms.netns.scenarios.base import ClusterBuild, NetnsAdapter
 from cnibench.platforms.netns.topology import EGRESS_ROUTE_TABLE, EGRESS_RULE_PREF, Topology
 from cnibench.repetition import Repetition
-from cnibench.scenarios.egress import CLIENT_POD, EGRESS, NAME, SERVER_NAME, TRIALS, EgressSettings, client_node
+from cnibench.scenarios.base import base_trial
+from cnibench.scenarios.egress import BASELINE, CLIENT_POD, EGRESS, NAME, SERVER_NAME, EgressSettings, client_node
 from cnibench.spec.base import FieldError
 from cnibench.tools import iperf3
 
@@ -159,14 +160,25 @@ class NetnsEgress(NetnsAdapter[EgressSettings]):
                 netns=client.netns,
             )
         )
-        around = {NAME: [str(policy_dir / "bundle.json")]} if NAME in numbers else {}
+        # the policy is applied around every repetition of an egress trial, at every load
+        around = {t: [str(policy_dir / "bundle.json")] for t in numbers if base_trial(t) == NAME}
         ordered = cluster.add_scenario(NAME, repetitions, bundles=[], daemons=[], around=around)
         shown = ordered[0].command.shown
-        trials = " and ".join(t for t in TRIALS if t in numbers)
+        if settings.load == "rate":  # one bitrate per load: show the first, say the rest
+            shown += (
+                " (the offered bit/s per stream at each load: "
+                + ", ".join(dict.fromkeys(r.command.argv[-1] for r in ordered))
+                + (f"; each after {ordered[0].command.idle_s:g} s idle)" if ordered[0].command.idle_s else ")")
+            )
+        trials = " and ".join(EGRESS.ordered(list(numbers)))
         cluster.steps.append(
             f"{trials}: {len(ordered)} x `{shown}` in {client.name} on {client.node}"
             + (", alternating repetition by repetition" if len(numbers) > 1 else "")
-            + ("; the baseline through the client's node's masquerade" if "egress-baseline" in numbers else "")
+            + (
+                "; the baseline through the client's node's masquerade"
+                if any(base_trial(t) == BASELINE for t in numbers)
+                else ""
+            )
         )
         if around:
             cluster.steps.append(

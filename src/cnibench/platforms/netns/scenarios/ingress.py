@@ -136,11 +136,11 @@ class NetnsIngress(NetnsAdapter[IngressSettings]):
                     lambda prefix, log: nginx.gateway_conf(route, prefix=prefix, error_log=log),
                 )
             )
-        script, repetitions = INGRESS.repetitions(
-            settings, cni=cluster.cni, numbers=numbers[NAME], run_dir=cluster.run_dir, backends=names,
+        scripts, repetitions = INGRESS.repetitions(
+            settings, cni=cluster.cni, numbers=numbers, run_dir=cluster.run_dir, backends=names,
             netns=topo.client.netns,
         )  # fmt: skip
-        cluster.renders[cluster.rendered / "ingress"] = Files({"load.js": script})
+        cluster.renders[cluster.rendered / "ingress"] = Files(scripts)
         repetitions = cluster.finish(repetitions)
         spread = ", ".join(f"{r.name} on {topo.pod(r.name).node}" for r in refs)
         cluster.steps.append(f"start {len(refs)} echo backends (nginx, port {nginx.BACKEND_PORT}): {spread}")
@@ -155,9 +155,18 @@ class NetnsIngress(NetnsAdapter[IngressSettings]):
                 f"L4 gateway on {lb_node}: nftables DNAT {settings.lb_ip}:{settings.port} -> the backends, a new "
                 "backend per connection"
             )
+        trials = (
+            f"{settings.vus} VUs"
+            if settings.load == "saturate"
+            else (
+                "constant-arrival-rate "
+                + ", ".join(f"{rate:g}" for rate in settings.offered())
+                + f" req/s, each after {settings.duration} s idle"
+            )
+        )
         cluster.steps.append(
             f"ingress: {len(repetitions)} x `{repetitions[0].command.shown}` from {topo.client.netns} "
-            f"({settings.vus} VUs, {settings.duration} s, GET {settings.target_url})"
+            f"({trials}, {settings.duration} s, GET {settings.target_url})"
         )
         return cluster.add_scenario(NAME, repetitions, bundles=[str(lb_dir / "bundle.json")], daemons=daemons)
 
