@@ -134,7 +134,13 @@ class Verdict:
                 f"{self.label}: no clear difference ({self.runner_up} {m.show(self.stats[self.runner_up].median)} vs "
                 f"{self.winner} {m.show(best.median)}{unit}; too few repetitions to test)"
             )
-        comparison = f"{self.runner_up} is {change_words(m, d)} than {self.winner}"
+        if d.relative and abs(d.change) < 0.0005:  # "0.0 % slower" is no direction
+            comparison = f"{self.runner_up} is within 0.05 % of {self.winner}"
+        elif d.relative:
+            comparison = f"{self.runner_up} is {change_words(m, d)} than {self.winner}"
+        else:  # no relative change (a median of 0): the difference in the metric's unit, with its direction
+            word = m.words[0] if d.change > 0 else m.words[1]
+            comparison = f"{self.runner_up} is {m.show(abs(d.change))}{unit} {word} than {self.winner}"
         if self.significant:
             return f"{self.label}: {comparison} ({self._figures()}): significant"
         return f"{self.label}: no clear difference ({comparison}, {self._figures()}{self._why_not()})"

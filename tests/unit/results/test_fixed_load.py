@@ -76,3 +76,16 @@ def test_the_summary_names_the_unsustained_repetitions_and_the_costs(run):
     assert "hostgw ingress@2000rps: 1 repetition(s) did not sustain the offered 2000 req/s within 5%" in text
     assert "CPU s per Gbit (median)" in text and "CPU s per 1k req (median)" in text
     assert "4/4 egress IP" in text  # the policy's trials at every load are verified against the egress IP
+
+
+def test_a_cost_compared_in_its_unit_says_which_way(run):
+    """Where a relative change does not exist (a cost's median difference is judged in s/Gbit), the headline still
+    says the direction: "vxlan is 0.048 s/Gbit costlier than hostgw", not "vxlan is +0.048 s/Gbit than hostgw"."""
+    import re
+
+    lines = [v.headline() for v in analyse(run).verdicts if v.metric.name.startswith("cpu_s_per")]
+    absolute = [line for line in lines if re.search(r" is \d+\.\d+ s/(Gbit|1k req) ", line)]
+    assert absolute, lines
+    for line in absolute:
+        assert re.search(r" is \d+\.\d+ s/(Gbit|1k req) (costlier|cheaper) than ", line), line
+    assert not any(re.search(r" is [+-]\d", line) for line in lines)
