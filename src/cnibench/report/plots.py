@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import json
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,6 +147,42 @@ def gateway_ratio(ratios: Sequence[tuple[str, PairedRatio]]) -> Plot | None:
 
 
 #: Above this many repetitions of a series, the time plot shows their median and range instead of every line.
+def grouped(
+    groups: Sequence[Group], metric: str, trials: Sequence[str], labels: Mapping[str, str], title: str
+) -> Plot | None:
+    """Median per trial (x, labelled by ``labels``) with one bar per series side by side (CNIs next to each other),
+    the median's exact order-statistic interval as whiskers; None when no trial of ``trials`` has the metric."""
+    info = metric_named(metric)
+    chosen = [t for t in trials if any(g.scenario == t and g.values(info) for g in groups)]
+    if not chosen:
+        return None
+    series = list(dict.fromkeys(g.series for g in groups if g.scenario in chosen))
+    fig, ax = plt.subplots(figsize=(max(6.4, 1.1 * len(chosen) + 1.5), 3.4))
+    width = 0.8 / len(series)
+    levels = set()
+    for j, name in enumerate(series):
+        for i, trial in enumerate(chosen):
+            group = next((g for g in groups if (g.series, g.scenario) == (name, trial)), None)
+            stats = group.stats(info) if group else None
+            if stats is None or stats.median is None:
+                continue
+            x = i - 0.4 + width * (j + 0.5)
+            median = stats.median / info.scale
+            low, high = (stats.ci.low, stats.ci.high) if stats.ci else (stats.median, stats.median)
+            levels.add(f"{stats.ci.level:.0%}" if stats.ci else "none")
+            ax.bar(x, median, width * 0.9, color=_color(j), alpha=0.75, label=name if i == 0 else None)
+            ax.errorbar(x, median, yerr=[[median - low / info.scale], [high / info.scale - median]], fmt="none",
+                        ecolor="#111111", capsize=3, linewidth=1.0)  # fmt: skip
+    ax.set_xticks(range(len(chosen)), [labels.get(t, t).replace(" ", "\n", 1) for t in chosen], fontsize=7)
+    ax.set_ylabel(f"{info.label} ({info.unit})" if info.unit else info.label)
+    ax.legend(frameon=False)
+    caption = (
+        "Bars: median per CNI; whiskers: the median's exact order-statistic confidence interval (level "
+        f"{', '.join(sorted(levels))})."
+    )
+    return Plot(title, caption, _svg(fig))
+
+
 MAX_LINES_PER_SERIES = 12
 
 

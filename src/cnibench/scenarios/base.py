@@ -22,6 +22,8 @@ from cnibench.spec.base import Model
 if TYPE_CHECKING:
     from cnibench.doctor import Check
     from cnibench.repetition import Repetition
+    from cnibench.report.plots import Plot
+    from cnibench.results.analysis import Group
     from cnibench.results.model import RunResults
     from cnibench.spec import Spec
 
@@ -221,6 +223,10 @@ class Scenario(ABC, Generic[S]):
 
     def summary_lines(self, results: RunResults, warnings: list[str]) -> list[str]:
         """This scenario's lines of the terminal summary (its table); adds what it warns about to ``warnings``."""
+        return []
+
+    def report_plots(self, groups: Sequence[Group]) -> list[Plot]:
+        """Plots of its own for the report (``groups``: every run x CNI x trial), besides those every report has."""
         return []
 
     def artifact_dir(self, run_dir: Path, cni: str, trial: str) -> Path:

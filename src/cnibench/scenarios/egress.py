@@ -21,7 +21,8 @@ from cnibench.report.text import cv_text, median_text, summarize_field, table
 from cnibench.results.sample import SampleBase
 from cnibench.results.stats import Summary
 from cnibench.scenarios import SCENARIOS
-from cnibench.scenarios.base import FASTER, SLOWER, MetricInfo, Scenario, ScenarioSettings, ToolNeed, Trial
+from cnibench.scenarios._iperf3 import IPERF3_METRICS, figures
+from cnibench.scenarios.base import MetricInfo, Scenario, ScenarioSettings, ToolNeed, Trial
 from cnibench.spec.base import FieldError, LaxIPv4Address, LaxIPv4Network
 from cnibench.tools import iperf3
 
@@ -164,16 +165,7 @@ class Egress(Scenario[EgressSettings]):
     sample_model = EgressSample
     description: ClassVar[str] = "iperf3 from a pod out through the egress gateway node (SNAT to the egress IP)"
     tools: ClassVar[tuple[ToolNeed, ...]] = (ToolNeed("iperf3", "apt-get install -y iperf3", "iperf3 (egress)"),)
-    metrics: ClassVar[tuple[MetricInfo, ...]] = (
-        MetricInfo("throughput_bps", "throughput", "Gbit/s", 1e9, "higher", primary=True, words=FASTER),
-        MetricInfo("rtt_mean_us", "TCP RTT (mean)", "µs", 1.0, "lower", 0, absolute=10.0, words=SLOWER),
-        # 100 retransmitted segments: about 0.001 % of the ~8.6 million a 10 s run at 10 Gbit/s sends
-        MetricInfo("retransmits", "retransmits", "", 1.0, "lower", 0, absolute=100.0),
-        MetricInfo("jitter_ms", "UDP jitter", "ms", 1.0, "lower", 3, absolute=0.05),
-        # a UDP loss above 1 % says the offered rate (bitrate) was more than the path carried: an overload, which
-        # the loss of the CNIs does not rank
-        MetricInfo("lost_percent", "UDP loss", "%", 1.0, "lower", role="check", limit=1.0),
-    )
+    metrics: ClassVar[tuple[MetricInfo, ...]] = IPERF3_METRICS
     baselines: ClassVar[Mapping[str, str]] = {NAME: BASELINE}
     gateway_fact: ClassVar[str | None] = "egress_gateway_node"
     gateway_carries_measurement: ClassVar[bool] = True
@@ -263,19 +255,7 @@ class Egress(Scenario[EgressSettings]):
             **fields,
             status="failed" if errors else "ok",
             error="; ".join(errors) or None,
-            throughput_bps=result.throughput_bps,
-            sender_bps=result.sender_bps,
-            retransmits=result.retransmits,
-            rtt_mean_us=result.rtt_mean_us,
-            rtt_min_us=result.rtt_min_us,
-            rtt_max_us=result.rtt_max_us,
-            jitter_ms=result.jitter_ms,
-            lost_packets=result.lost_packets,
-            lost_percent=result.lost_percent,
-            intervals_bps=list(result.intervals_bps),
-            client_cpu_percent=result.client_cpu_percent,
-            server_cpu_percent=result.server_cpu_percent,
-            notes=list(result.notes),
+            **figures(result),
             source_ip_seen=seen,
             source_ip_ok=source_ok if seen is not None and check_source else None,
             egress_ip_ok=(seen == expect["egress_ip"]) if expect["egress_ip"] else None,
