@@ -218,6 +218,11 @@ class EastWestSettings(ScenarioSettings):
         return self.parallel if point.streams == "multi" else 1
 
 
+def mode_text(protocol: str, streams: int) -> str:
+    """``tcp``, ``tcp -P 8``: a trial's protocol and streams as the summary shows them."""
+    return protocol + (f" -P {streams}" if streams > 1 else "")
+
+
 def pick_nodes(settings: EastWestSettings, workers: Sequence[str]) -> tuple[str, str]:
     """The server's node and the cross-node client's: the spec's, else the first worker and the next one. Raises
     :class:`FieldError` naming the field when a named node is not a worker or cross-node has no second worker."""
@@ -466,7 +471,7 @@ class EastWest(Scenario[EastWestSettings]):
         ``(cni, path, placement, mode, ratio)``. A ratio of medians (the trials ran one after the other, not
         paired)."""
         medians = {
-            (r.cni, r.point.path, r.point.placement, r.point.mode): r.throughput.median
+            (r.cni, r.point.path, r.point.placement, mode_text(r.point.protocol, r.streams)): r.throughput.median
             for r in self.rows(samples)
             if r.throughput is not None
         }
@@ -489,7 +494,7 @@ class EastWest(Scenario[EastWestSettings]):
             if r.ci is not None:
                 low, high, level = r.ci
                 ci = f"[{low / 1e9:.2f}, {high / 1e9:.2f}] {level:.0%}"
-            mode = r.point.protocol + (f" -P {r.streams}" if r.streams > 1 else "")
+            mode = mode_text(r.point.protocol, r.streams)
             body.append((
                 r.cni, r.code, r.point.path, r.point.placement, mode, f"{r.ok}/{r.total}",
                 median_text(r.throughput, 1e9), ci, cv_text(r.throughput), median_text(r.rtt, 1, 0),
@@ -498,14 +503,27 @@ class EastWest(Scenario[EastWestSettings]):
             if r.verified < r.total:
                 warnings.append(f"{r.cni} {r.point.trial}: {r.total - r.verified} of {r.total} not verified")
         lines = table(header, body)
-        ratios = self.ratios(results.samples)
-        if ratios:
-            lines.append("pod / host throughput (median over median; 1.0 = the pod network costs nothing):")
-            by_cni: dict[str, list[str]] = {}
-            for cni, path, placement, mode, ratio in ratios:
-                by_cni.setdefault(cni, []).append(f"{path} {placement} {mode} {ratio:.2f}")
-            lines += [f"  {cni}: " + "; ".join(items) for cni, items in by_cni.items()]
+        lines += self.ratio_lines(results.samples)
         return lines
+
+    def ratio_lines(self, samples: Sequence[SampleBase]) -> list[str]:
+        """The pod/host throughput ratios per datapath (CNI) as a table; none without a host-to-host trial."""
+        ratios = self.ratios(samples)
+        if not ratios:
+            return []
+        cells: dict[tuple[str, str, str], dict[str, float]] = {}
+        for cni, path, placement, mode, ratio in ratios:
+            cells.setdefault((cni, placement, mode), {})[path] = ratio
+        paths = [p for p in PATHS if any(p in row for row in cells.values())]
+        body = [
+            (cni, placement, mode, *(f"{row[p]:.2f}" if p in row else "-" for p in paths))
+            for (cni, placement, mode), row in cells.items()
+        ]
+        header = ("cni", "placement", "mode", *(f"{p} / host-to-host" for p in paths))
+        return [
+            "pod network / host network throughput (median over median, same nodes; 1.00: the pod path costs nothing):",
+            *table(header, body),
+        ]
 
     def report_plots(self, groups: Sequence[Group]) -> list[Plot]:
         """A grouped bar chart per path (CNIs side by side per placement x mode)."""

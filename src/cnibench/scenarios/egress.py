@@ -28,6 +28,7 @@ from cnibench.tools import iperf3
 
 if TYPE_CHECKING:
     from cnibench.doctor import Check
+    from cnibench.spec import Spec
 
 NAME = "egress"
 BASELINE = "egress-baseline"
@@ -172,6 +173,12 @@ class Egress(Scenario[EgressSettings]):
     #: The baseline and the policy alternate repetition by repetition (the policy applied before and removed after
     #: each of its repetitions): repetition k of both ran back to back, and their ratio pairs them.
     paired: ClassVar[bool] = True
+
+    def check(self, settings: EgressSettings, spec: Spec) -> None:
+        if spec.nodes.workers < 2:
+            raise FieldError(
+                ("nodes", "workers"), "the egress scenario needs 2 workers: the gateway node and the client's node"
+            )
 
     def local_checks(self, settings: EgressSettings | None) -> list[Check]:
         """iperf3 and its version: a UDP run needs a UDP receiver summary (3.11+), every run the server's output."""
