@@ -173,7 +173,7 @@ def grouped(
             ax.bar(x, median, width * 0.9, color=_color(j), alpha=0.75, label=name if i == 0 else None)
             ax.errorbar(x, median, yerr=[[median - low / info.scale], [high / info.scale - median]], fmt="none",
                         ecolor="#111111", capsize=3, linewidth=1.0)  # fmt: skip
-    ax.set_xticks(range(len(chosen)), [labels.get(t, t).replace(" ", "\n", 1) for t in chosen], fontsize=7)
+    ax.set_xticks(range(len(chosen)), [labels.get(t, t).replace(" ", "\n") for t in chosen], fontsize=7)
     ax.set_ylabel(f"{info.label} ({info.unit})" if info.unit else info.label)
     ax.legend(frameon=False)
     caption = (
