@@ -315,10 +315,13 @@ class EastWest(Scenario[EastWestSettings]):
         return [check_iperf3(udp=settings is not None and "udp" in settings.protocols, what=self.tools[0].label)]
 
     def check(self, settings: EastWestSettings, spec: Spec) -> None:
-        if spec.platform == "netns":  # the node names are known before anything runs: kind's, on netns
-            from cnibench.platforms.netns.topology import node_names
-
-            pick_nodes(settings, node_names(spec.nodes.workers)[1:])
+        """Cross-node needs a second worker (``nodes.workers``, on every platform)."""
+        if "cross-node" in settings.placements and spec.nodes.workers < 2:
+            raise FieldError(
+                ("scenarios", NAME, "placements"),
+                "cross-node needs two workers and the cluster has one (nodes.workers: 1): use same-node only, or "
+                "add a worker",
+            )
 
     def settings_text_of(self, settings: EastWestSettings, point: Point) -> str:
         text = f"{point.code}: {point.protocol}, {settings.streams_of(point)} stream(s)"

@@ -129,3 +129,15 @@ def test_a_cluster_ip_is_refused_on_kubernetes(tmp_path):
     spec = write_example(tmp_path, "kind-antrea-vs-cilium.yaml", scenarios={"east-west": {"cluster_ip": "10.96.0.9"}})
     with pytest.raises(SpecError, match=r"scenarios\.east-west\.cluster_ip.*only on netns"):
         parse_spec(yaml.safe_load(spec.read_text()))
+
+
+def test_an_existing_clusters_teardown_names_egress_leftovers_only_with_egress(tmp_path):
+    ew = write_example(tmp_path, "kubeconfig.yaml", scenarios={"east-west": FULL})
+    steps = get_platform("kubeconfig").compile(make_plan(parse_spec(yaml.safe_load(ew.read_text()))),
+                                                 run_dir=tmp_path / "a", prefix="cnib0000").steps  # fmt: skip
+    teardown = [s for s in steps if "] delete namespace" in s]
+    assert teardown and "gateway label" not in teardown[0] and "iperf3 server" not in teardown[0]
+    egress = write_example(tmp_path, "kubeconfig.yaml")
+    steps = get_platform("kubeconfig").compile(make_plan(parse_spec(yaml.safe_load(egress.read_text()))),
+                                                 run_dir=tmp_path / "b", prefix="cnib0000").steps  # fmt: skip
+    assert any("remove the gateway label, stop the iperf3 server" in s for s in steps)

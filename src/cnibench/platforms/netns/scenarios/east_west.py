@@ -132,6 +132,9 @@ class NetnsEastWest(NetnsAdapter[EastWestSettings]):
         return settings.model_copy(update={"cluster_ip": DEFAULT_CLUSTER_IP})
 
     def check(self, settings: EastWestSettings, spec: Spec, addresses: AddressPlan) -> None:
+        from cnibench.platforms.netns.topology import node_names
+
+        pick_nodes(settings, node_names(spec.nodes.workers)[1:])  # the named nodes are netns's own (kind's names)
         ip = settings.cluster_ip
         assert ip is not None  # resolved
         where = ("scenarios", NAME, "cluster_ip")
