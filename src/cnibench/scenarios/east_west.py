@@ -346,9 +346,10 @@ class EastWest(Scenario[EastWestSettings]):
         assert isinstance(settings, EastWestSettings)
         per_round = " per round" if rounds is not None and rounds > 1 else ""
         udp = f" (udp {settings.bitrate}bit/s per stream)" if "udp" in settings.protocols else ""
+        multi = f" (multi: -P {settings.parallel})" if "multi" in settings.streams else ""
         return (
             f"{len(settings.points())} trial(s): {'/'.join(settings.paths)} x {'/'.join(settings.placements)} x "
-            f"{'/'.join(settings.protocols)}{udp} x {'/'.join(settings.streams)} (multi: -P {settings.parallel}), "
+            f"{'/'.join(settings.protocols)}{udp} x {'/'.join(settings.streams)}{multi}, "
             f"{settings.duration} s + {settings.omit} s warm-up, {settings.repetitions} repetition(s){per_round}"
         )
 

@@ -201,3 +201,13 @@ def test_reanalysis_judges_a_sample_against_what_it_recorded(tmp_path, data_dir)
     sample = _samples(tmp_path, data_dir)[0]
     recorded = EAST_WEST.recorded_settings(sample, {}, Path(sample.artifact or ""))
     assert recorded["client_ip"] == "10.244.2.2" and recorded["path"] == "pod-to-pod" and recorded["code"] == "DTS"
+
+
+def test_the_settings_line_says_the_matrix_in_a_few_words():
+    text = EAST_WEST.settings_text({"streams": ["single"], "duration": 2, "omit": 1}, rounds=2)
+    assert text == (
+        "6 trial(s): pod-to-pod/pod-to-service/host-to-host x same-node/cross-node x tcp x single, 2 s + 1 s "
+        "warm-up, 3 repetition(s) per round"
+    )
+    udp = EAST_WEST.settings_text({"protocols": ["udp"], "bitrate": "1G", "paths": ["pod-to-pod"]})
+    assert "udp (udp 1Gbit/s per stream) x single/multi (multi: -P 8)" in udp and udp.startswith("4 trial(s)")
