@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from cnibench.repetition import MeasureCommand, Repetition
 from cnibench.report.text import cv_text, median_text, summarize_field, table
@@ -159,25 +159,11 @@ class EastWestSettings(ScenarioSettings):
         "Kubernetes the cluster assigns it.",
     )
 
-    @field_validator("paths")
+    @field_validator("paths", "placements", "protocols", "streams")
     @classmethod
-    def _paths(cls, value: list[str]) -> list[str]:
-        return _unique(value, "path")
-
-    @field_validator("placements")
-    @classmethod
-    def _placements(cls, value: list[str]) -> list[str]:
-        return _unique(value, "placement")
-
-    @field_validator("protocols")
-    @classmethod
-    def _protocols(cls, value: list[str]) -> list[str]:
-        return _unique(value, "protocol")
-
-    @field_validator("streams")
-    @classmethod
-    def _streams(cls, value: list[str]) -> list[str]:
-        return _unique(value, "streams value")
+    def _each_once(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        what = {"paths": "path", "placements": "placement", "protocols": "protocol"}.get(str(info.field_name), "value")
+        return _unique(value, what)
 
     @field_validator("parallel")
     @classmethod
