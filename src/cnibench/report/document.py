@@ -15,6 +15,7 @@ from cnibench.report.context import context, when
 from cnibench.results.analysis import groups
 from cnibench.results.model import RunResults
 from cnibench.results.verdicts import analyse
+from cnibench.scenarios import SCENARIOS
 
 __all__ = ["Report", "build", "when", "write"]
 
@@ -66,6 +67,8 @@ def build(runs: Sequence[RunResults], run_dirs: Sequence[Path | None]) -> Report
         p.latency_vs_load(all_groups, "egress", "rtt_mean_us", "TCP round-trip time vs offered load"),
         p.latency_vs_load(all_groups, "ingress", "latency_p99_ms", "Ingress p99 latency vs offered load"),
     ]
+    for scenario in SCENARIOS.values():
+        figures += scenario.report_plots(all_groups)
     for run, run_dir in zip(runs, run_dirs, strict=True):
         figures += p.node_metrics_over_time(run, run_dir)
     data = context(runs, analyses, [f for f in figures if f is not None])

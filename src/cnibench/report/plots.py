@@ -9,9 +9,10 @@ from __future__ import annotations
 import io
 import json
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -25,6 +26,7 @@ from cnibench.results.analysis import Group
 from cnibench.results.model import RunResults
 from cnibench.results.stats import MetricStats, PairedRatio, summarize
 from cnibench.scenarios import gateway_node, metric_named
+from cnibench.scenarios.base import MetricInfo
 from cnibench.scenarios.egress import EgressSample
 from cnibench.scenarios.ingress import IngressSample
 
@@ -66,6 +68,18 @@ def _color(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
+def _bar(ax: Any, x: float, stats: MetricStats, info: MetricInfo, width: float, color: str, label: str | None) -> str:
+    """One bar at the median (``stats.median`` is set) with the median's exact interval as whiskers; returns the
+    interval's level."""
+    assert stats.median is not None
+    median = stats.median / info.scale
+    low, high = (stats.ci.low, stats.ci.high) if stats.ci else (stats.median, stats.median)
+    ax.bar(x, median, width, color=color, alpha=0.75, label=label)
+    ax.errorbar(x, median, yerr=[[median - low / info.scale], [high / info.scale - median]], fmt="none",
+                ecolor="#111111", capsize=4, linewidth=1.2)  # fmt: skip
+    return f"{stats.ci.level:.0%}" if stats.ci else "none"
+
+
 def per_series(groups: Sequence[Group], metric: str, scenarios: Sequence[str], title: str) -> Plot | None:
     """Median per series with the median's exact order-statistic interval as whiskers, every successful repetition
     as a dot; one bar colour per trial."""
@@ -84,19 +98,7 @@ def per_series(groups: Sequence[Group], metric: str, scenarios: Sequence[str], t
             if stats is None or stats.median is None:
                 continue
             x = i - 0.4 + width * (j + 0.5)
-            median = stats.median / info.scale
-            low, high = (stats.ci.low, stats.ci.high) if stats.ci else (stats.median, stats.median)
-            levels.add(f"{stats.ci.level:.0%}" if stats.ci else "none")
-            ax.bar(x, median, width * 0.9, color=_color(j), alpha=0.75, label=trial if i == 0 else None)
-            ax.errorbar(
-                x,
-                median,
-                yerr=[[median - low / info.scale], [high / info.scale - median]],
-                fmt="none",
-                ecolor="#111111",
-                capsize=4,
-                linewidth=1.2,
-            )
+            levels.add(_bar(ax, x, stats, info, width * 0.9, _color(j), trial if i == 0 else None))
             ax.scatter([x] * len(stats.values), [v / info.scale for v in stats.values], s=12, color="#111111", zorder=3)
     ax.set_xticks(range(len(series)), series)
     ax.set_ylabel(f"{info.label} ({info.unit})" if info.unit else info.label)
@@ -147,6 +149,37 @@ def gateway_ratio(ratios: Sequence[tuple[str, PairedRatio]]) -> Plot | None:
 
 
 #: Above this many repetitions of a series, the time plot shows their median and range instead of every line.
+def grouped(
+    groups: Sequence[Group], metric: str, trials: Sequence[str], labels: Mapping[str, str], title: str
+) -> Plot | None:
+    """Median per trial (x, labelled by ``labels``) with one bar per series side by side (CNIs next to each other),
+    the median's exact order-statistic interval as whiskers; None when no trial of ``trials`` has the metric."""
+    info = metric_named(metric)
+    chosen = [t for t in trials if any(g.scenario == t and g.values(info) for g in groups)]
+    if not chosen:
+        return None
+    series = list(dict.fromkeys(g.series for g in groups if g.scenario in chosen))
+    fig, ax = plt.subplots(figsize=(max(6.4, 1.1 * len(chosen) + 1.5), 3.4))
+    width = 0.8 / len(series)
+    levels = set()
+    for j, name in enumerate(series):
+        for i, trial in enumerate(chosen):
+            group = next((g for g in groups if (g.series, g.scenario) == (name, trial)), None)
+            stats = group.stats(info) if group else None
+            if stats is None or stats.median is None:
+                continue
+            x = i - 0.4 + width * (j + 0.5)
+            levels.add(_bar(ax, x, stats, info, width * 0.9, _color(j), name if i == 0 else None))
+    ax.set_xticks(range(len(chosen)), [labels.get(t, t).replace(" ", "\n") for t in chosen], fontsize=7)
+    ax.set_ylabel(f"{info.label} ({info.unit})" if info.unit else info.label)
+    ax.legend(frameon=False)
+    caption = (
+        "Bars: median per CNI; whiskers: the median's exact order-statistic confidence interval (level "
+        f"{', '.join(sorted(levels))})."
+    )
+    return Plot(title, caption, _svg(fig))
+
+
 MAX_LINES_PER_SERIES = 12
 
 

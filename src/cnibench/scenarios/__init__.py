@@ -9,7 +9,8 @@ from cnibench.registry import Registry
 if TYPE_CHECKING:
     from cnibench.scenarios.base import MetricInfo, Scenario
 
-SCENARIOS: Registry[Scenario[Any]] = Registry("scenario", __name__)
+#: The thesis's scenarios first (plans, summaries and reports list them in this order).
+SCENARIOS: Registry[Scenario[Any]] = Registry("scenario", __name__, first=("egress", "ingress"))
 
 
 def scenario_of(trial: str) -> Scenario[Any]:

@@ -22,6 +22,8 @@ from cnibench.spec.base import Model
 if TYPE_CHECKING:
     from cnibench.doctor import Check
     from cnibench.repetition import Repetition
+    from cnibench.report.plots import Plot
+    from cnibench.results.analysis import Group
     from cnibench.results.model import RunResults
     from cnibench.spec import Spec
 
@@ -273,6 +275,10 @@ class Scenario(ABC, Generic[S]):
         """``sample`` with its CPU cost per unit of work, from the CPU counters saved in ``metrics_dir`` (a fixed
         load's: :mod:`cnibench.scenarios.load`); unchanged for a scenario without a load mode."""
         return sample
+
+    def report_plots(self, groups: Sequence[Group]) -> list[Plot]:
+        """Plots of its own for the report (``groups``: every run x CNI x trial), besides those every report has."""
+        return []
 
     def artifact_dir(self, run_dir: Path, cni: str, trial: str) -> Path:
         return run_dir / "raw" / cni / trial

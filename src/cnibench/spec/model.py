@@ -22,7 +22,12 @@ if TYPE_CHECKING:
 class NodesSpec(Model):
     """The local cluster's shape: a control plane plus ``workers`` worker nodes (like the thesis's kind config)."""
 
-    workers: int = Field(2, ge=2, le=16, description="Worker nodes; the first one is the egress gateway node.")
+    workers: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description="Worker nodes; the first one is the egress gateway node (egress and east-west cross-node need 2).",
+    )
 
 
 class NetworkSpec(Model):

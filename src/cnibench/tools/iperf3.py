@@ -112,6 +112,12 @@ class Iperf3Result:
     notes: tuple[str, ...] = ()  # what was corrected or left out, and why
     version: str | None = None  # the client's iperf3 version ("3.12")
     server_version: str | None = None
+    #: the address the server's data sockets were accepted on (the server's own ``start.connected[].local_host``):
+    #: after a Service's DNAT, the backend's address, which proves the backend answered
+    server_local_ip: str | None = None
+    #: the address the client's sockets are connected to (its ``start.connected[].remote_host``): what it asked for,
+    #: a Service's ClusterIP when netfilter DNATs it (the socket keeps the address the application connected to)
+    client_connected_to: str | None = None
 
 
 def _num(value: Any, what: str) -> float:
@@ -160,6 +166,17 @@ def _source_ip(server: dict[str, Any] | None) -> str | None:
         hosts.add(str(accepted))
     if len(hosts) > 1:
         raise MeasurementError(f"iperf3: the server saw several client addresses: {', '.join(sorted(hosts))}")
+    return hosts.pop() if hosts else None
+
+
+def _connected(doc: dict[str, Any] | None, key: str, what: str) -> str | None:
+    """The one ``start.connected[].<key>`` of an iperf3 document (``local_host`` or ``remote_host``); None when it
+    has none. Raises :class:`MeasurementError` when its sockets disagree (``what`` names the side)."""
+    if doc is None:
+        return None
+    hosts = {str(c[key]) for c in (doc.get("start") or {}).get("connected", []) if isinstance(c, dict) and c.get(key)}
+    if len(hosts) > 1:
+        raise MeasurementError(f"iperf3: the {what} has several addresses: {', '.join(sorted(hosts))}")
     return hosts.pop() if hosts else None
 
 
@@ -315,6 +332,8 @@ def parse_client_json(text: str) -> Iperf3Result:
         "server_cpu_percent": _optional_number(cpu.get("remote_total")),
         "version": _doc_version(doc),
         "server_version": _doc_version(server) if server is not None else None,
+        "server_local_ip": _connected(server, "local_host", "server's end of the test"),
+        "client_connected_to": _connected(doc, "remote_host", "client's peer"),
     }
     if protocol == "udp":
         if server is None:

@@ -371,6 +371,10 @@ class KubePlatform(Platform):
         """The node to make the egress gateway (None: the first ready, schedulable worker, picked at run time)."""
         return None
 
+    def worker_names(self, build: ClusterBuild) -> list[str] | None:
+        """The worker nodes' names as known before the cluster runs (kind's), or None: known only at run time."""
+        return None
+
     def external_server(self, build: ClusterBuild, server: ExternalServer) -> tuple[dict[str, Any], str]:
         """Place a server outside the cluster: the role step's variables (``kind``: ``container`` or ``process``)
         and where it is, in words."""

@@ -230,6 +230,10 @@ class KindPlatform(KubePlatform):
         """kind's first worker."""
         return render.kind_node_names(build.vars["cluster"], build.spec.nodes.workers)[1]
 
+    def worker_names(self, build: ClusterBuild) -> list[str] | None:
+        """kind names its nodes itself: ``<cluster>-worker``, ``<cluster>-worker2``..."""
+        return render.kind_node_names(build.vars["cluster"], build.spec.nodes.workers)[1:]
+
     def external_server(self, build: ClusterBuild, server: ExternalServer) -> tuple[dict[str, Any], str]:
         """A container on kind's network. ``docker run --ip`` needs a network created with --subnet, which kind's is
         not: the container gets docker's address and cnibench adds the spec's server IP to its eth0 (it answers ARP

@@ -59,9 +59,11 @@ class KubeconfigPlatform(KubePlatform):
 
     def end_cluster(self, build: ClusterBuild, *, keep: bool) -> tuple[dict[str, str], str | None]:
         build.vars["teardown"] = build.role("teardown", kind_cluster=None)
+        # what the egress scenario leaves besides the namespace (the others leave nothing outside it)
+        egress = ", remove the gateway label, stop the iperf3 server" if build.info["pick_gateway_node"] else ""
         build.steps.append(
-            f"delete namespace {build.kube.namespace} and the cluster-wide objects cnibench created, remove the "
-            "gateway label, stop the iperf3 server" + (" (unless --keep)" if not self.keep else "; --keep: leave them")
+            f"delete namespace {build.kube.namespace} and the cluster-wide objects cnibench created{egress}"
+            + (" (unless --keep)" if not self.keep else "; --keep: leave them")
         )
         return {"cni": build.cni.name}, None
 

@@ -75,12 +75,14 @@ def topology_for(spec: Spec, cni: str, prefix: str, trials: set[str]) -> Topolog
     workers, gateway = names[1:], names[1]
     pods: list[tuple[str, str]] = []
     client = spec.metrics.enabled  # the host in front of the cluster: Prometheus, and a load generator
+    external = False
     for name in spec.scenarios.enabled():
         if not any(SCENARIOS.get(name).owns(t) for t in trials):
             continue
         settings = spec.scenarios.get(name)
         pods += adapter(name).pods(settings, workers, gateway)
         client = client or adapter(name).needs_client(settings)
+        external = external or adapter(name).needs_external(settings)
     plan = address_plan(spec)
     return build_topology(
         prefix=prefix,
@@ -91,6 +93,7 @@ def topology_for(spec: Spec, cni: str, prefix: str, trials: set[str]) -> Topolog
         external_cidr=str(plan.external_cidr),
         pods=pods,
         client=client,
+        external=external,
     )
 
 
@@ -197,7 +200,8 @@ class NetnsPlatform(Platform):
             renders[cluster.rendered] = Files({"topology.json": json.dumps(topo.to_dict(), indent=2) + "\n"})
             cluster.steps.append(
                 f"build the cluster: nodes {_nodes(topo)}; pods {_pods(topo)}; "
-                f"{block.cni} datapath, pod MTU {topo.pod_mtu}; external network {topo.external.cidr}"
+                f"{block.cni} datapath, pod MTU {topo.pod_mtu}"
+                + (f"; external network {topo.external.cidr}" if topo.external else "")
             )
             if access is not None:
                 cluster.daemons += self._node_exporters(cluster)
@@ -212,7 +216,7 @@ class NetnsPlatform(Platform):
                 "pod_mtu": topo.pod_mtu,
                 "node_mtu": topo.underlay_mtu,
                 **topo.datapath_impl.facts(topo),
-                "egress_gateway_node": topo.external.gateway_node,
+                **({"egress_gateway_node": topo.external.gateway_node} if topo.external else {}),
                 "ingress_gateway_node": topo.lb_node.name,
             }
             clusters.append(
@@ -332,7 +336,8 @@ class NetnsPlatform(Platform):
 
 
 def _nodes(topo: Topology) -> str:
-    return ", ".join(n.name + (" (egress gateway)" if n.name == topo.external.gateway_node else "") for n in topo.nodes)
+    gateway = topo.external.gateway_node if topo.external else None
+    return ", ".join(n.name + (" (egress gateway)" if n.name == gateway else "") for n in topo.nodes)
 
 
 def _pods(topo: Topology) -> str:

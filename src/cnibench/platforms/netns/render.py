@@ -224,6 +224,8 @@ def _cluster_steps(topo: Topology, steps: Steps) -> None:
             ],
         )
     ext = topo.external
+    if ext is None:
+        return
     ext_prefix = ext.cidr.split("/")[1]
     steps.add(
         "ip",
@@ -254,7 +256,7 @@ def _node_links(topo: Topology, node: Node) -> list[str]:
             f"link set {pod.host_ifname} master {p.pod_bridge} up",
         ]
     lines += topo.datapath_impl.node_links(topo, node)
-    if node.name == topo.external.gateway_node:
+    if topo.external is not None and node.name == topo.external.gateway_node:
         lines.append(
             f"link add name {p.external_dev} mtu {p.underlay_mtu} type veth "
             f"peer name {p.eth} mtu {p.underlay_mtu} netns {topo.external.netns}"
@@ -273,6 +275,8 @@ def _node_addresses(topo: Topology, node: Node) -> list[str]:
     ]
     lines += topo.datapath_impl.node_routes(topo, node)
     ext = topo.external
+    if ext is None:
+        return lines
     if node.name == ext.gateway_node:
         lines += [
             f"addr add {ext.gateway_ip}/{ext.cidr.split('/')[1]} dev {p.external_dev}",

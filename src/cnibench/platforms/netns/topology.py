@@ -104,7 +104,8 @@ class Topology:
     pod_mtu: int
     nodes: tuple[Node, ...]
     pods: tuple[Pod, ...]
-    external: External
+    #: the external network behind the gateway node: only when a scenario of the run needs it (egress)
+    external: External | None
     client: Client | None = None
     labels: dict[str, str] = field(default_factory=dict)
 
@@ -167,7 +168,8 @@ class Topology:
     @property
     def cluster_namespaces(self) -> list[str]:
         """The nodes, pods and the external network: what a fresh cluster creates and its teardown removes."""
-        return [*(n.netns for n in self.nodes), *(p.netns for p in self.pods), self.external.netns]
+        external = [self.external.netns] if self.external else []
+        return [*(n.netns for n in self.nodes), *(p.netns for p in self.pods), *external]
 
     @property
     def namespaces(self) -> list[str]:
@@ -193,6 +195,9 @@ class Topology:
 
     @property
     def gateway(self) -> Node:
+        """The egress gateway node (the one attached to the external network). Raises KeyError without one."""
+        if self.external is None:
+            raise KeyError("this cluster has no external network (no scenario of the run needs one)")
         return self.node(self.external.gateway_node)
 
     @property
@@ -218,7 +223,7 @@ class Topology:
             pod_mtu=data["pod_mtu"],
             nodes=tuple(Node(**n) for n in data["nodes"]),
             pods=tuple(Pod(**p) for p in data["pods"]),
-            external=External(**data["external"]),
+            external=External(**data["external"]) if data.get("external") else None,
             client=Client(**data["client"]) if data.get("client") else None,
             labels=dict(data.get("labels", {})),
         )
@@ -239,9 +244,11 @@ def build_topology(
     external_cidr: str,
     pods: Iterable[tuple[str, str]],
     client: bool = False,
+    external: bool = True,
 ) -> Topology:
     """Assign every name and address of a cluster. ``pods`` are ``(pod name, node name)`` pairs; ``client`` adds
-    a namespace outside the cluster on the node network (its first address, like docker's host gateway)."""
+    a namespace outside the cluster on the node network (its first address, like docker's host gateway);
+    ``external`` the external network behind the first worker (what the egress scenario needs)."""
     if not PREFIX_RE.match(prefix):
         raise ValueError(f"bad prefix {prefix!r}")
     addresses = AddressPlan(
@@ -302,7 +309,9 @@ def build_topology(
             gateway_node=nodes[1].name,
             gateway_ip=str(addresses.external_gateway_ip),
             server_ip=str(addresses.external_server_ip),
-        ),
+        )
+        if external
+        else None,
         client=Client(netns=f"{prefix}-client", ip=str(addresses.client_ip)) if client else None,
     )
     too_long = [

@@ -148,6 +148,10 @@ class NetnsAdapter(ABC, Generic[S]):
         """Whether it needs the host in front of the cluster (a load generator there)."""
         return False
 
+    def needs_external(self, settings: S) -> bool:
+        """Whether it needs the external network behind the gateway node (a server outside the cluster)."""
+        return False
+
     def resolve(self, settings: S, addresses: AddressPlan) -> S:
         """``settings`` with the addresses the platform picks filled in (a new model, pure)."""
         return settings

@@ -118,6 +118,9 @@ class NetnsEgress(NetnsAdapter[EgressSettings]):
     def pods(self, settings: EgressSettings, workers: list[str], gateway: str) -> list[tuple[str, str]]:
         return [(CLIENT_POD, client_node(workers, gateway))]
 
+    def needs_external(self, settings: EgressSettings) -> bool:
+        return True
+
     def resolve(self, settings: EgressSettings, addresses: AddressPlan) -> EgressSettings:
         if settings.egress_ip is not None:
             return settings
@@ -139,15 +142,17 @@ class NetnsEgress(NetnsAdapter[EgressSettings]):
         self, settings: EgressSettings, cluster: ClusterBuild, numbers: Mapping[str, range]
     ) -> list[Repetition]:
         topo = cluster.topo
+        external = topo.external
+        assert external is not None  # needs_external
         client = topo.pod(CLIENT_POD)
-        server_ip = topo.external.server_ip
+        server_ip = external.server_ip
         cluster.daemons.append(
-            cluster.daemon(SERVER_NAME, topo.external.netns, iperf3.server_argv(server_ip), iperf3.DEFAULT_PORT)
+            cluster.daemon(SERVER_NAME, external.netns, iperf3.server_argv(server_ip), iperf3.DEFAULT_PORT)
         )
         cluster.steps.append(f"start the iperf3 server at {server_ip} in the external network")
         policy_dir = cluster.rendered / "egress-policy"
         cluster.renders[policy_dir] = render_egress_policy(
-            topo, pods=[client.name], egress_ip=str(settings.egress_ip), destinations=[topo.external.cidr]
+            topo, pods=[client.name], egress_ip=str(settings.egress_ip), destinations=[external.cidr]
         )
         repetitions = cluster.finish(
             EGRESS.repetitions(
@@ -182,8 +187,8 @@ class NetnsEgress(NetnsAdapter[EgressSettings]):
         )
         if around:
             cluster.steps.append(
-                f"around each egress repetition, apply and remove the egress policy: {topo.external.gateway_node} "
-                f"owns {settings.egress_ip} and SNATs {client.name}'s traffic to {topo.external.cidr}"
+                f"around each egress repetition, apply and remove the egress policy: {external.gateway_node} "
+                f"owns {settings.egress_ip} and SNATs {client.name}'s traffic to {external.cidr}"
             )
         return ordered
 

@@ -1,0 +1,233 @@
+"""The east-west scenario on Kubernetes: iperf3 server pods (one on the pod network, one with ``hostNetwork: true``
+for the baseline) on the server's node, client pods pinned to the same node or another one, a ClusterIP Service in
+front of the pod server; every repetition ``kubectl exec`` into its client pod. The pods' and the Service's addresses
+are known only at run time: the role reads them and fills them in (``@target@`` in the client's argv, the addresses
+and nodes the server must see in the repetition's expectations). Role: ``cnibench.bench.east_west``.
+
+Pinning: ``nodeSelector: {kubernetes.io/hostname: <node>}`` where the node is known before the run (the spec's
+``server_node``/``client_node``, kind's own node names), as cilium-cli's ``connectivity perf`` and InfraBuilder's
+knb pin; otherwise relative to the server (required pod affinity for same-node, anti-affinity for cross-node, on
+``kubernetes.io/hostname``), as k8s-netperf places its clients."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from cnibench import pins
+from cnibench.platforms.kube.render import MANIFESTS, app, meta
+from cnibench.platforms.kube.scenarios import ADAPTERS
+from cnibench.platforms.kube.scenarios.base import ClusterBuild, KubeAdapter, NodeAddresses
+from cnibench.repetition import Repetition
+from cnibench.scenarios.east_west import (
+    CLIENT_POD,
+    EAST_WEST,
+    HOST_CLIENT,
+    HOST_SERVER,
+    NAME,
+    POINTS,
+    SERVER_POD,
+    SERVICE,
+    EastWestSettings,
+    Point,
+)
+from cnibench.spec.base import FieldError
+from cnibench.tools import iperf3
+
+if TYPE_CHECKING:
+    from cnibench.platforms.kube.base import KubePlatform
+    from cnibench.spec import Spec
+
+WHERE = ("scenarios", NAME)
+#: ``@target@`` in the client's argv: the server pod's IP, the Service's ClusterIP or the server node's address.
+TARGET = "target"
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+POD_PATHS = ("pod-to-pod", "pod-to-service")
+PORT_NAMES = {"TCP": "iperf3-tcp", "UDP": "iperf3-udp"}
+
+
+def _affinity(kind: str, other: str) -> dict[str, Any]:
+    """Required pod (anti-)affinity to the pods labelled ``app.kubernetes.io/name: other`` on the same host."""
+    term = {"labelSelector": {"matchLabels": app(other)}, "topologyKey": HOSTNAME_LABEL}
+    return {kind: {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
+
+
+def iperf3_pod(
+    name: str,
+    ns: str,
+    command: list[str],
+    *,
+    node: str | None,
+    near: str | None = None,
+    away_from: str | None = None,
+    host_network: bool = False,
+    serves: bool = False,
+) -> dict[str, Any]:
+    """An iperf3 pod pinned to ``node`` (nodeSelector on the host name), else next to the pods of app ``near`` or
+    away from those of ``away_from``; ``host_network``: on the node's own network (the baseline); ``serves``: it
+    listens on iperf3's port (TCP for the control connection and TCP tests, UDP for UDP tests)."""
+    container: dict[str, Any] = {
+        "name": "iperf3",
+        "image": pins.IPERF3_IMAGE,
+        "command": command,
+        "resources": {"requests": {"cpu": "100m", "memory": "32Mi"}},
+    }
+    if serves:
+        container["ports"] = [
+            {"name": PORT_NAMES[proto], "containerPort": iperf3.DEFAULT_PORT, "protocol": proto}
+            for proto in ("TCP", "UDP")
+        ]
+    spec: dict[str, Any] = {"terminationGracePeriodSeconds": 1, "containers": [container]}
+    if node is not None:
+        spec["nodeSelector"] = {HOSTNAME_LABEL: node}
+    elif near is not None:
+        spec["affinity"] = _affinity("podAffinity", near)
+    elif away_from is not None:
+        spec["affinity"] = _affinity("podAntiAffinity", away_from)
+    if host_network:
+        # "To have DNS options set along with hostNetwork, you have to specify DNS policy explicitly to
+        # 'ClusterFirstWithHostNet'" (PodSpec.dnsPolicy); hostPort defaults to containerPort (PodSpec.hostNetwork)
+        spec["hostNetwork"] = True
+        spec["dnsPolicy"] = "ClusterFirstWithHostNet"
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta(name, ns, app(name)), "spec": spec}
+
+
+def service(ns: str) -> dict[str, Any]:
+    """The ClusterIP Service in front of the server pod (its only endpoint: iperf3's TCP control connection and its
+    UDP data must reach the same backend), TCP and UDP on iperf3's port, as InfraBuilder's and k8s-netperf's."""
+    ports = [
+        {"name": PORT_NAMES[proto], "port": iperf3.DEFAULT_PORT, "targetPort": iperf3.DEFAULT_PORT, "protocol": proto}
+        for proto in ("TCP", "UDP")
+    ]
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta(SERVICE, ns, app(SERVICE)),
+        "spec": {"type": "ClusterIP", "selector": app(SERVER_POD), "ports": ports},
+    }
+
+
+class KubeEastWest(KubeAdapter[EastWestSettings]):
+    scenario: ClassVar[str] = NAME
+
+    def check(
+        self, settings: EastWestSettings, spec: Spec, platform: type[KubePlatform], addresses: NodeAddresses | None
+    ) -> None:
+        if settings.cluster_ip is not None:
+            raise FieldError((*WHERE, "cluster_ip"), f"only on netns: on {platform.name} the cluster assigns it")
+
+    def images(self, settings: EastWestSettings, build: ClusterBuild) -> list[str]:
+        return [pins.IPERF3_IMAGE]
+
+    def nodes(self, settings: EastWestSettings, build: ClusterBuild) -> tuple[str | None, str | None]:
+        """The server's and the cross-node client's node when known before the run (else None: placed relative to
+        the server)."""
+        workers = build.platform.worker_names(build)
+        server = settings.server_node or (workers[0] if workers else None)
+        client = settings.client_node
+        if client is None and workers and server is not None:
+            others = [w for w in workers if w != server]
+            client = others[0] if others else None
+        return server, client
+
+    def compile(
+        self, settings: EastWestSettings, build: ClusterBuild, numbers: Mapping[str, range]
+    ) -> list[Repetition]:
+        ns = build.kube.namespace
+        points = [POINTS[t] for t in numbers]
+        paths = {p.path for p in points}
+        placements = {p.placement for p in points}
+        server_node, client_node = self.nodes(settings, build)
+        sleep = ["sleep", "31536000"]  # a long-lived process to exec the measurements in (as the egress client)
+        server_argv = ["iperf3", "--server", "--json", "--port", str(iperf3.DEFAULT_PORT)]
+        pods: list[dict[str, Any]] = []
+        if paths & set(POD_PATHS):
+            pods.append(iperf3_pod(SERVER_POD, ns, server_argv, node=server_node, serves=True))
+            for placement in sorted(placements):
+                same = placement == "same-node"
+                node = server_node if same else client_node
+                near, away = (SERVER_POD, None) if same else (None, SERVER_POD)
+                pods.append(iperf3_pod(CLIENT_POD[placement], ns, sleep, node=node, near=near, away_from=away))
+        if "host-to-host" in paths:
+            near = SERVER_POD if paths & set(POD_PATHS) else None  # both servers on one node
+            pods.append(iperf3_pod(HOST_SERVER, ns, server_argv, node=server_node, near=near, host_network=True,
+                                   serves=True))  # fmt: skip
+            for placement in sorted(placements):
+                same = placement == "same-node"
+                node = server_node if same else client_node
+                pods.append(iperf3_pod(HOST_CLIENT[placement], ns, sleep, node=node, near=HOST_SERVER if same else None,
+                                       away_from=None if same else HOST_SERVER, host_network=True))  # fmt: skip
+        manifests = [build.add(MANIFESTS / "50-east-west-pods.yaml", pods)]
+        if "pod-to-service" in paths:
+            manifests.append(build.add(MANIFESTS / "51-east-west-service.yaml", [service(ns)]))
+        names = [pod["metadata"]["name"] for pod in pods]
+        repetitions: list[Repetition] = []
+        trials = []
+        shown: dict[str, str] = {}
+        for point in points:
+            client, server = self._ends(point)
+            planned = EAST_WEST.repetitions(
+                settings, cni=build.cni.name, trial=point.trial, numbers=numbers[point.trial], run_dir=build.run_dir,
+                target_ip=f"@{TARGET}@", expect={"client_node": None, "server_node": None, "client_ip": None,
+                                                 "backend_ip": None},
+            )  # fmt: skip
+            base_argv = planned[0].command.argv  # the scenario's iperf3 client, the same in every repetition
+            exec_argv = tuple(build.kubectl.argv("exec", client, "--", *base_argv))
+            planned = build.finish(
+                [dataclasses.replace(r, command=dataclasses.replace(r.command, argv=exec_argv)) for r in planned]
+            )
+            repetitions += planned
+            shown[point.trial] = " ".join(base_argv)
+            trials.append(
+                build.trial(
+                    point.trial,
+                    planned,
+                    client_index=names.index(client),
+                    server_index=names.index(server),
+                    via_service=point.path == "pod-to-service",
+                )
+            )
+        pinned = f"nodeSelector {HOSTNAME_LABEL}: server {server_node}" + (
+            f", cross-node client {client_node}" if "cross-node" in placements else ""
+        )
+        build.steps.append(
+            f"start pods {', '.join(names)} ({pins.IPERF3_IMAGE}; "
+            + (pinned if server_node else "same-node clients by pod affinity to their server, cross-node by "
+               "anti-affinity")
+            + ("; the host servers and clients with hostNetwork: true" if "host-to-host" in paths else "")
+            + "); wait until Ready; read their IPs and nodes"
+        )  # fmt: skip
+        if "pod-to-service" in paths:
+            build.steps.append(
+                f"create ClusterIP Service {SERVICE} (TCP and UDP {iperf3.DEFAULT_PORT}) -> {SERVER_POD}"
+            )
+        for point, trial in zip(points, trials, strict=True):
+            client, server = self._ends(point)
+            build.steps.append(
+                f"{point.trial} ({point.code}): {len(trial['runs'])} x `kubectl exec {client} -- {shown[point.trial]}` "
+                f"(@{TARGET}@: "
+                + ("the Service's ClusterIP" if point.path == "pod-to-service" else f"{server}'s IP")
+                + f"; the server must see {client}'s IP)"
+            )
+        build.scenarios.append(
+            build.role(
+                "east_west",
+                manifests=[str(m) for m in manifests],
+                pods=names,
+                service=SERVICE if "pod-to-service" in paths else None,
+                target=TARGET,
+                trials=trials,
+            )
+        )
+        return repetitions
+
+    @staticmethod
+    def _ends(point: Point) -> tuple[str, str]:
+        """The client pod and the server pod of a trial."""
+        if point.path == "host-to-host":
+            return HOST_CLIENT[point.placement], HOST_SERVER
+        return CLIENT_POD[point.placement], SERVER_POD
+
+
+ADAPTERS.register(NAME, KubeEastWest())

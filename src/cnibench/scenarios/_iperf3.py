@@ -1,0 +1,42 @@
+"""What the iperf3 scenarios (egress, east-west) share: the metrics statistics, reports and ``compare`` read from
+their samples, and the sample fields one parsed iperf3 run gives. A private module: the scenario registry does not
+import it as a scenario."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cnibench.scenarios.base import FASTER, SLOWER, MetricInfo
+from cnibench.tools.iperf3 import Iperf3Result
+
+#: The figures of an iperf3 sample (field, label, unit, which way is better), the same in every iperf3 scenario.
+IPERF3_METRICS: tuple[MetricInfo, ...] = (
+    MetricInfo("throughput_bps", "throughput", "Gbit/s", 1e9, "higher", primary=True, words=FASTER),
+    MetricInfo("rtt_mean_us", "TCP RTT (mean)", "µs", 1.0, "lower", 0, absolute=10.0, words=SLOWER),
+    # 100 retransmitted segments: about 0.001 % of the ~8.6 million a 10 s run at 10 Gbit/s sends
+    MetricInfo("retransmits", "retransmits", "", 1.0, "lower", 0, absolute=100.0),
+    MetricInfo("jitter_ms", "UDP jitter", "ms", 1.0, "lower", 3, absolute=0.05),
+    # a UDP loss above 1 % says the offered rate (bitrate) was more than the path carried: an overload, which
+    # the loss of the CNIs does not rank
+    MetricInfo("lost_percent", "UDP loss", "%", 1.0, "lower", role="check", limit=1.0),
+)
+
+
+def figures(result: Iperf3Result) -> dict[str, Any]:
+    """The sample fields of one parsed iperf3 run (bit/s, µs, ms, %, % of one core), as every iperf3 sample has
+    them, with the parser's notes."""
+    return {
+        "throughput_bps": result.throughput_bps,
+        "sender_bps": result.sender_bps,
+        "retransmits": result.retransmits,
+        "rtt_mean_us": result.rtt_mean_us,
+        "rtt_min_us": result.rtt_min_us,
+        "rtt_max_us": result.rtt_max_us,
+        "jitter_ms": result.jitter_ms,
+        "lost_packets": result.lost_packets,
+        "lost_percent": result.lost_percent,
+        "intervals_bps": list(result.intervals_bps),
+        "client_cpu_percent": result.client_cpu_percent,
+        "server_cpu_percent": result.server_cpu_percent,
+        "notes": list(result.notes),
+    }

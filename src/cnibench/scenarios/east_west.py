@@ -1,0 +1,533 @@
+"""The east-west scenario: iperf3 between two endpoints inside the cluster, as a matrix the spec chooses from.
+
+* **path**: ``pod-to-pod`` (to the server pod's IP), ``pod-to-service`` (to a ClusterIP Service whose only backend
+  is the server pod: kube-proxy's DNAT), ``host-to-host`` (host network on both ends: the CNI-neutral baseline);
+* **placement**: ``same-node`` (client and server on the server's node) or ``cross-node`` (the client on another
+  node);
+* **protocol** (``tcp``, ``udp`` at a given bitrate) x **streams** (``single``, ``multi``: ``-P parallel``).
+
+Every trial carries the code of the most cited CNI benchmark, InfraBuilder's 2024 run (``bench.sh`` in
+InfraBuilder/benchmark-k8s-cni-2024-01: DTS, DTM, DUS, DUM = Direct pod-to-pod TCP/UDP, Single/Multi stream; STS,
+STM, SUS, SUM = the same through a Service; all of them cross-node, between two workers). cnibench adds ``H`` for
+host-to-host (InfraBuilder's ``baremetal`` run used the D codes between bare hosts) and the suffix ``-SN`` for the
+same-node variants, which InfraBuilder did not run: ``DTS-SN`` is pod-to-pod TCP single stream on one node.
+
+Every sample records the client's and the server's node, the path and the addresses used, and is verified from
+the server's own iperf3 JSON: on the pod paths the server saw the client pod's own IP (no SNAT between pods, also
+through a Service: kube-proxy DNATs the destination only, kubernetes ``virtual-ips.md``), on the Service path the
+backend's address answered (the server's local address) while the client was connected to the ClusterIP, on the
+host path the server saw the client node's address.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from cnibench.repetition import MeasureCommand, Repetition
+from cnibench.report.text import cv_text, median_text, summarize_field, table
+from cnibench.results.sample import SampleBase
+from cnibench.results.stats import Summary
+from cnibench.scenarios import SCENARIOS
+from cnibench.scenarios._iperf3 import IPERF3_METRICS, figures
+from cnibench.scenarios.base import MetricInfo, Scenario, ScenarioSettings, ToolNeed, Trial
+from cnibench.spec.base import FieldError, LaxIPv4Address
+from cnibench.tools import iperf3
+
+if TYPE_CHECKING:
+    from cnibench.doctor import Check
+    from cnibench.report.plots import Plot
+    from cnibench.results.analysis import Group
+    from cnibench.spec import Spec
+
+NAME = "east-west"
+Path_ = Literal["pod-to-pod", "pod-to-service", "host-to-host"]
+Placement = Literal["same-node", "cross-node"]
+Protocol = Literal["tcp", "udp"]
+Streams = Literal["single", "multi"]
+PATHS: tuple[Path_, ...] = ("pod-to-pod", "pod-to-service", "host-to-host")
+PLACEMENTS: tuple[Placement, ...] = ("same-node", "cross-node")
+PROTOCOLS: tuple[Protocol, ...] = ("tcp", "udp")
+STREAMS: tuple[Streams, ...] = ("single", "multi")
+#: The path letter of a code: InfraBuilder's D(irect) and S(ervice); H(ost) is cnibench's.
+PATH_LETTER = {"pod-to-pod": "D", "pod-to-service": "S", "host-to-host": "H"}
+SAME_NODE_SUFFIX = "-SN"
+#: iperf3's own limit on -P: "number of parallel streams too large (maximum = 128)" (iperf3 3.12, MAX_STREAMS in
+#: src/iperf.h; the same in 3.16 and 3.21).
+MAX_STREAMS = 128
+#: InfraBuilder's multi-stream trials ran -P 8.
+DEFAULT_PARALLEL = 8
+#: Seconds a repetition may run past iperf3's own duration before it is killed (as egress).
+TIMEOUT_MARGIN = 20.0
+#: The pods (their names on every platform) and what each serves.
+SERVER_POD = "ew-server"
+CLIENT_POD = {"same-node": "ew-client-same", "cross-node": "ew-client-cross"}
+HOST_SERVER = "ew-host-server"
+HOST_CLIENT = {"same-node": "ew-host-client-same", "cross-node": "ew-host-client-cross"}
+SERVICE = "ew-server"
+_BITRATE = re.compile(r"^[0-9]+(\.[0-9]+)?[KMG]?$")
+
+
+def trial_name(path: str, placement: str, protocol: str, streams: str) -> str:
+    """``pod-to-pod.cross-node.tcp-single``: a trial's name (and its raw artifacts' directory)."""
+    return f"{path}.{placement}.{protocol}-{streams}"
+
+
+def code(path: str, placement: str, protocol: str, streams: str) -> str:
+    """The trial's code: InfraBuilder's for cross-node (``DTS``, ``SUM``; ``H`` for host-to-host), with ``-SN`` for
+    the same-node variants (``DTS-SN``)."""
+    letters = PATH_LETTER[path] + protocol[0].upper() + streams[0].upper()
+    return letters + (SAME_NODE_SUFFIX if placement == "same-node" else "")
+
+
+@dataclass(frozen=True)
+class Point:
+    """One point of the matrix: a trial."""
+
+    path: str
+    placement: str
+    protocol: str
+    streams: str
+
+    @property
+    def trial(self) -> str:
+        return trial_name(self.path, self.placement, self.protocol, self.streams)
+
+    @property
+    def code(self) -> str:
+        return code(self.path, self.placement, self.protocol, self.streams)
+
+    @property
+    def mode(self) -> str:
+        """``tcp-single``, ``udp-multi``..."""
+        return f"{self.protocol}-{self.streams}"
+
+
+#: Every point, in run order: path, then placement, then protocol and streams (a Service set up once per path).
+ALL_POINTS: tuple[Point, ...] = tuple(Point(*p) for p in itertools.product(PATHS, PLACEMENTS, PROTOCOLS, STREAMS))
+TRIALS: tuple[str, ...] = tuple(p.trial for p in ALL_POINTS)
+POINTS: dict[str, Point] = {p.trial: p for p in ALL_POINTS}
+
+
+def _unique(value: list[str], what: str) -> list[str]:
+    if not value:
+        raise ValueError(f"at least one {what} is needed")
+    if len(set(value)) != len(value):
+        raise ValueError(f"each {what} may appear only once")
+    return value
+
+
+class EastWestSettings(ScenarioSettings):
+    """East-west traffic inside the cluster: the matrix of path x placement x protocol x streams to run."""
+
+    paths: list[Path_] = Field(
+        list(PATHS), description="pod-to-pod, pod-to-service (ClusterIP) and/or host-to-host (host network)."
+    )
+    placements: list[Placement] = Field(
+        list(PLACEMENTS), description="same-node (client on the server's node) and/or cross-node."
+    )
+    protocols: list[Protocol] = Field(["tcp"], description="tcp and/or udp (udp needs bitrate).")
+    streams: list[Streams] = Field(
+        ["single", "multi"], description="single (one stream) and/or multi (parallel streams, -P)."
+    )
+    parallel: int = Field(
+        DEFAULT_PARALLEL, ge=2, description=f"Streams of a multi trial (iperf3 -P, at most {MAX_STREAMS})."
+    )
+    bitrate: str | None = Field(
+        None,
+        description="UDP target bitrate per stream (iperf3 -b, e.g. 500M or 1G; 0 = unlimited). Required with udp.",
+    )
+    duration: int = Field(10, gt=0, le=3600, description="Measured seconds per repetition (-t).")
+    omit: int = Field(2, ge=0, le=600, description="Warm-up seconds left out of the result (-O).")
+    server_node: str | None = Field(
+        None,
+        description="Node of the server (and of the same-node client). Default: netns and kind the first worker; "
+        "kubeconfig and AKS: the first schedulable worker by name, picked at run time.",
+    )
+    client_node: str | None = Field(
+        None, description="Node of the cross-node client. Default: the next worker after the server's."
+    )
+    cluster_ip: LaxIPv4Address | None = Field(
+        None,
+        description="netns only: the Service's ClusterIP (default 10.96.0.100, in kind's service subnet). On "
+        "Kubernetes the cluster assigns it.",
+    )
+
+    @field_validator("paths", "placements", "protocols", "streams")
+    @classmethod
+    def _each_once(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        what = {"paths": "path", "placements": "placement", "protocols": "protocol"}.get(str(info.field_name), "value")
+        return _unique(value, what)
+
+    @field_validator("parallel")
+    @classmethod
+    def _parallel(cls, value: int) -> int:
+        if value > MAX_STREAMS:
+            raise ValueError(f"{value} streams: iperf3 allows at most {MAX_STREAMS} (-P)")
+        return value
+
+    @field_validator("bitrate")
+    @classmethod
+    def _bitrate(cls, value: str | None) -> str | None:
+        if value is not None and not _BITRATE.match(value):
+            raise ValueError("must be a number with an optional K, M or G suffix, e.g. 500M")
+        return value
+
+    @model_validator(mode="after")
+    def _matrix(self) -> EastWestSettings:
+        if "udp" in self.protocols and self.bitrate is None:
+            raise FieldError(("bitrate",), "required with protocol udp (iperf3 -b per stream, e.g. 1G; 0 = unlimited)")
+        if "cross-node" in self.placements and self.server_node and self.server_node == self.client_node:
+            raise FieldError(
+                ("client_node",), f"cross-node needs a client node other than server_node {self.server_node}"
+            )
+        return self
+
+    def points(self) -> list[Point]:
+        """The trials the spec chose, in run order."""
+        return [
+            p
+            for p in ALL_POINTS
+            if p.path in self.paths
+            and p.placement in self.placements
+            and p.protocol in self.protocols
+            and p.streams in self.streams
+        ]
+
+    def streams_of(self, point: Point) -> int:
+        return self.parallel if point.streams == "multi" else 1
+
+
+def mode_text(protocol: str, streams: int) -> str:
+    """``tcp``, ``tcp -P 8``: a trial's protocol and streams as the summary shows them."""
+    return protocol + (f" -P {streams}" if streams > 1 else "")
+
+
+def pick_nodes(settings: EastWestSettings, workers: Sequence[str]) -> tuple[str, str]:
+    """The server's node and the cross-node client's: the spec's, else the first worker and the next one. Raises
+    :class:`FieldError` naming the field when a named node is not a worker or cross-node has no second worker."""
+    where = ("scenarios", NAME)
+    for field in ("server_node", "client_node"):
+        name = getattr(settings, field)
+        if name is not None and name not in workers:
+            raise FieldError((*where, field), f"no worker {name!r}; the workers: {', '.join(workers)}")
+    server = settings.server_node or workers[0]
+    others = [w for w in workers if w != server]
+    client = settings.client_node or (others[0] if others else server)
+    if "cross-node" in settings.placements and client == server:
+        raise FieldError(
+            (*where, "placements"),
+            f"cross-node needs two workers and the cluster has one ({server}): use same-node only, or add a worker",
+        )
+    return server, client
+
+
+class EastWestSample(SampleBase):
+    """One iperf3 run between two endpoints inside the cluster."""
+
+    scenario: Literal[TRIALS]  # type: ignore[valid-type]  # the matrix's trial names, built once above
+    path: Path_
+    placement: Placement
+    protocol: Protocol
+    streams: int = Field(ge=1, le=MAX_STREAMS, description="iperf3 -P.")
+    code: str = Field(description="InfraBuilder's code (DTS...), H for host-to-host, -SN for same-node.")
+    client_node: str | None = None
+    server_node: str | None = None
+    client_ip: str | None = Field(None, description="The client's own address (pod IP, or its node's IP).")
+    target_ip: str | None = Field(None, description="The address the client connected to (pod IP, ClusterIP, node IP).")
+    backend_ip: str | None = Field(None, description="The server's own address (the Service's backend on that path).")
+    throughput_bps: float | None = None
+    sender_bps: float | None = None
+    retransmits: int | None = None
+    rtt_mean_us: float | None = None
+    rtt_min_us: float | None = None
+    rtt_max_us: float | None = None
+    jitter_ms: float | None = None
+    lost_packets: int | None = None
+    lost_percent: float | None = None
+    intervals_bps: list[float] = Field(
+        default_factory=list, description="The receiver's bit/s per reporting interval, warm-up left out."
+    )
+    client_cpu_percent: float | None = Field(None, description="iperf3 client process, % of one core.")
+    server_cpu_percent: float | None = Field(None, description="iperf3 server process, % of one core.")
+    source_ip_seen: str | None = Field(None, description="The client address the server saw.")
+    source_ip_ok: bool | None = Field(None, description="It is the client's own address (no SNAT).")
+    backend_ip_seen: str | None = Field(None, description="The server's local address of the test's sockets.")
+    connected_to: str | None = Field(None, description="The address the client's sockets are connected to.")
+    backend_ok: bool | None = Field(
+        None, description="The backend answered: the server's address is backend_ip and the client's peer target_ip."
+    )
+    verified: bool = Field(False, description="source_ip_ok and backend_ok.")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One CNI x trial of the summary."""
+
+    cni: str
+    point: Point
+    code: str
+    streams: int
+    ok: int
+    total: int
+    verified: int
+    throughput: Summary | None
+    ci: tuple[float, float, float] | None  # low, high (bit/s), level
+    rtt: Summary | None
+    retransmits: Summary | None
+    loss: Summary | None
+
+
+class EastWest(Scenario[EastWestSettings]):
+    name: ClassVar[str] = NAME
+    trials: ClassVar[tuple[str, ...]] = TRIALS
+    settings_model = EastWestSettings
+    sample_model = EastWestSample
+    description: ClassVar[str] = (
+        "iperf3 inside the cluster: pod-to-pod, pod-to-Service and host-to-host, same and cross node"
+    )
+    tools: ClassVar[tuple[ToolNeed, ...]] = (ToolNeed("iperf3", "apt-get install -y iperf3", "iperf3 (east-west)"),)
+    metrics: ClassVar[tuple[MetricInfo, ...]] = IPERF3_METRICS
+
+    def local_checks(self, settings: EastWestSettings | None) -> list[Check]:
+        from cnibench.doctor import check_iperf3
+
+        return [check_iperf3(udp=settings is not None and "udp" in settings.protocols, what=self.tools[0].label)]
+
+    def check(self, settings: EastWestSettings, spec: Spec) -> None:
+        """Cross-node needs a second worker (``nodes.workers``, on every platform)."""
+        if "cross-node" in settings.placements and spec.nodes.workers < 2:
+            raise FieldError(
+                ("scenarios", NAME, "placements"),
+                "cross-node needs two workers and the cluster has one (nodes.workers: 1): use same-node only, or "
+                "add a worker",
+            )
+
+    def settings_text_of(self, settings: EastWestSettings, point: Point) -> str:
+        text = f"{point.code}: {point.protocol}, {settings.streams_of(point)} stream(s)"
+        if point.protocol == "udp":
+            text += f" at {settings.bitrate}bit/s each"
+        return text + f", {settings.duration} s + {settings.omit} s warm-up"
+
+    def trials_for(self, settings: EastWestSettings, cni: str) -> list[Trial]:
+        wall = iperf3.expected_wall_time(settings.duration, settings.omit)
+        return [
+            Trial(cni, p.trial, settings.repetitions, wall, "iperf3", self.settings_text_of(settings, p))
+            for p in settings.points()
+        ]
+
+    def settings_text(self, section: Mapping[str, Any], *, rounds: int | None = None) -> str:
+        from pydantic import ValidationError
+
+        try:
+            settings = self.settings_model.model_validate(dict(section))
+        except ValidationError:
+            return ", ".join(f"{key} {value}" for key, value in section.items())
+        assert isinstance(settings, EastWestSettings)
+        per_round = " per round" if rounds is not None and rounds > 1 else ""
+        udp = f" (udp {settings.bitrate}bit/s per stream)" if "udp" in settings.protocols else ""
+        multi = f" (multi: -P {settings.parallel})" if "multi" in settings.streams else ""
+        return (
+            f"{len(settings.points())} trial(s): {'/'.join(settings.paths)} x {'/'.join(settings.placements)} x "
+            f"{'/'.join(settings.protocols)}{udp} x {'/'.join(settings.streams)}{multi}, "
+            f"{settings.duration} s + {settings.omit} s warm-up, {settings.repetitions} repetition(s){per_round}"
+        )
+
+    def repetitions(
+        self,
+        settings: EastWestSettings,
+        *,
+        cni: str,
+        trial: str,
+        numbers: range,
+        run_dir: Path,
+        target_ip: str,
+        expect: Mapping[str, Any],
+        netns: str = "",
+    ) -> list[Repetition]:
+        """The repetitions of one trial: iperf3 from the client (in ``netns``; a platform may wrap the command) to
+        ``target_ip``; ``expect`` holds what the platform knows of the endpoints (``client_node``, ``server_node``,
+        ``client_ip``, ``backend_ip``; an address known only at run time is None or a placeholder and the cluster
+        adds it at run time). Raises KeyError for a trial that is not east-west's."""
+        point = POINTS[trial]
+        argv = iperf3.client_argv(
+            target_ip, protocol=point.protocol, duration=settings.duration, omit=settings.omit,
+            parallel=settings.streams_of(point), bitrate=settings.bitrate or "0",
+        )  # fmt: skip
+        wall = iperf3.expected_wall_time(settings.duration, settings.omit)
+        full = {
+            "path": point.path,
+            "placement": point.placement,
+            "protocol": point.protocol,
+            "streams": settings.streams_of(point),
+            "code": point.code,
+            "target_ip": target_ip,
+            **expect,
+        }
+        out = []
+        for number in numbers:
+            artifact = self.artifact_dir(run_dir, cni, trial) / f"rep-{number:02d}.iperf3.json"
+            command = MeasureCommand(argv=tuple(argv), stdout=artifact, timeout_s=wall + TIMEOUT_MARGIN, netns=netns)
+            out.append(Repetition(cni, trial, number, artifact, command, wall, float(settings.omit), full))
+        return out
+
+    def expected_fields(self, expect: Mapping[str, Any]) -> dict[str, Any]:
+        keys = ("path", "placement", "protocol", "streams", "code", "client_node", "server_node", "client_ip",
+                "target_ip", "backend_ip")  # fmt: skip
+        return {key: expect.get(key) for key in keys}
+
+    def sample_from(
+        self, text: str, expect: Mapping[str, Any], fields: dict[str, Any], failure: str | None
+    ) -> EastWestSample:
+        """Parse a repetition's iperf3 JSON and verify who talked to whom; a failed check fails the repetition but
+        keeps its figures."""
+        result = iperf3.parse_client_json(text)
+        seen, local, peer = result.source_ip_seen, result.server_local_ip, result.client_connected_to
+        client_ip, backend_ip, target_ip = expect.get("client_ip"), expect.get("backend_ip"), expect.get("target_ip")
+        errors: list[str] = [failure] if failure else []
+        what = "client node's address" if expect.get("path") == "host-to-host" else "client pod's own address"
+        source_ok: bool | None = None
+        if client_ip is not None:
+            source_ok = seen == client_ip
+            if not source_ok:
+                errors.append(f"server saw {seen}, expected the {what} {client_ip} (no SNAT)")
+        backend_ok: bool | None = None
+        if backend_ip is not None:
+            backend_ok = local == backend_ip and (target_ip is None or peer == target_ip)
+            if local != backend_ip:
+                errors.append(f"the server answered on {local}, expected the backend {backend_ip}")
+            elif not backend_ok:
+                errors.append(f"the client was connected to {peer}, expected {target_ip}")
+        return EastWestSample(
+            **fields,
+            status="failed" if errors else "ok",
+            error="; ".join(errors) or None,
+            **figures(result),
+            source_ip_seen=seen,
+            source_ip_ok=source_ok,
+            backend_ip_seen=local,
+            connected_to=peer,
+            backend_ok=backend_ok,
+            verified=bool(source_ok and backend_ok),
+        )
+
+    def recorded_settings(self, sample: SampleBase, settings: dict[str, Any], artifact: Path) -> dict[str, Any]:
+        assert isinstance(sample, EastWestSample)
+        return self.expected_fields(sample.model_dump())
+
+    # ---- the terminal summary and the report -------------------------------------------------------------------
+    def rows(self, samples: Sequence[SampleBase]) -> list[Row]:
+        """One row per CNI x trial, CNIs in the order they appear, trials in the matrix's order."""
+        from cnibench.results.stats import median_interval
+
+        groups: dict[tuple[str, str], list[EastWestSample]] = {}
+        for sample in samples:
+            if isinstance(sample, EastWestSample):
+                groups.setdefault((sample.cni, sample.scenario), []).append(sample)
+        cnis = list(dict.fromkeys(cni for cni, _ in groups))
+        rows = []
+        for cni in cnis:
+            for trial in (t for t in TRIALS if (cni, t) in groups):
+                group = groups[(cni, trial)]
+                values = [s.throughput_bps for s in group if s.status == "ok" and s.throughput_bps is not None]
+                interval = median_interval(values)
+                rows.append(
+                    Row(
+                        cni=cni,
+                        point=POINTS[trial],
+                        code=group[0].code,
+                        streams=group[0].streams,
+                        ok=sum(1 for s in group if s.status == "ok"),
+                        total=len(group),
+                        verified=sum(1 for s in group if s.verified),
+                        throughput=summarize_field(group, "throughput_bps"),
+                        ci=(interval.low, interval.high, interval.level) if interval else None,
+                        rtt=summarize_field(group, "rtt_mean_us"),
+                        retransmits=summarize_field(group, "retransmits"),
+                        loss=summarize_field(group, "lost_percent"),
+                    )
+                )
+        return rows
+
+    def ratios(self, samples: Sequence[SampleBase]) -> list[tuple[str, str, str, str, float]]:
+        """Per CNI (datapath), placement and mode: median throughput of pod-to-pod (and pod-to-service) over
+        host-to-host, the cost of the pod network against the host network on the same nodes:
+        ``(cni, path, placement, mode, ratio)``. A ratio of medians (the trials ran one after the other, not
+        paired)."""
+        medians = {
+            (r.cni, r.point.path, r.point.placement, mode_text(r.point.protocol, r.streams)): r.throughput.median
+            for r in self.rows(samples)
+            if r.throughput is not None
+        }
+        out = []
+        for (cni, path, placement, mode), median in medians.items():
+            host = medians.get((cni, "host-to-host", placement, mode))
+            if path != "host-to-host" and host:
+                out.append((cni, path, placement, mode, median / host))
+        return out
+
+    def summary_lines(self, results: Any, warnings: list[str]) -> list[str]:
+        rows = self.rows(results.samples)
+        if not rows:
+            return []
+        header = ("cni", "code", "path", "placement", "mode", "ok", "Gbit/s (median)", "CI", "cv", "RTT us",
+                  "retr.", "loss %", "verified")  # fmt: skip
+        body = []
+        for r in rows:
+            ci = "-"
+            if r.ci is not None:
+                low, high, level = r.ci
+                ci = f"[{low / 1e9:.2f}, {high / 1e9:.2f}] {level:.0%}"
+            mode = mode_text(r.point.protocol, r.streams)
+            body.append((
+                r.cni, r.code, r.point.path, r.point.placement, mode, f"{r.ok}/{r.total}",
+                median_text(r.throughput, 1e9), ci, cv_text(r.throughput), median_text(r.rtt, 1, 0),
+                median_text(r.retransmits, 1, 0), median_text(r.loss, 1, 2), f"{r.verified}/{r.total}",
+            ))  # fmt: skip
+            if r.verified < r.total:
+                warnings.append(f"{r.cni} {r.point.trial}: {r.total - r.verified} of {r.total} not verified")
+        lines = table(header, body)
+        lines += self.ratio_lines(results.samples)
+        return lines
+
+    def ratio_lines(self, samples: Sequence[SampleBase]) -> list[str]:
+        """The pod/host throughput ratios per datapath (CNI) as a table; none without a host-to-host trial."""
+        ratios = self.ratios(samples)
+        if not ratios:
+            return []
+        cells: dict[tuple[str, str, str], dict[str, float]] = {}
+        for cni, path, placement, mode, ratio in ratios:
+            cells.setdefault((cni, placement, mode), {})[path] = ratio
+        paths = [p for p in PATHS if any(p in row for row in cells.values())]
+        body = [
+            (cni, placement, mode, *(f"{row[p]:.2f}" if p in row else "-" for p in paths))
+            for (cni, placement, mode), row in cells.items()
+        ]
+        header = ("cni", "placement", "mode", *(f"{p} / host-to-host" for p in paths))
+        return [
+            "pod network / host network throughput (median over median, same nodes; 1.00: the pod path costs nothing):",
+            *table(header, body),
+        ]
+
+    def report_plots(self, groups: Sequence[Group]) -> list[Plot]:
+        """A grouped bar chart per path (CNIs side by side per placement x mode)."""
+        from cnibench.report.plots import grouped
+
+        plots = []
+        for path in PATHS:
+            trials = [p.trial for p in ALL_POINTS if p.path == path]
+            labels = {p.trial: f"{p.code} {p.placement} {p.mode}" for p in ALL_POINTS if p.path == path}
+            plot = grouped(groups, "throughput_bps", trials, labels, f"East-west {path} throughput per CNI")
+            if plot is not None:
+                plots.append(plot)
+        return plots
+
+
+EAST_WEST = EastWest()
+SCENARIOS.register(NAME, EAST_WEST)

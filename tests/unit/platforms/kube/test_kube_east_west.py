@@ -1,0 +1,143 @@
+"""The east-west scenario on kind, an existing cluster and AKS, rendered offline: every manifest against the pinned
+upstream schemas (../shared/tools/validate_manifests.py --strict), the pinning, the Service, the host network, and the
+role's variables (the same result keys as on netns)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kube_examples import step, write_example
+
+from cnibench import commands
+from cnibench.errors import SpecError
+from cnibench.plan import make_plan
+from cnibench.platforms import get_platform
+from cnibench.platforms.netns.platform import NetnsPlatform
+from cnibench.spec import parse_spec
+
+ROOT = Path(__file__).resolve().parents[4]
+VALIDATOR = ROOT.parent / "shared" / "tools" / "validate_manifests.py"
+needs_shared = pytest.mark.skipif(not VALIDATOR.exists(), reason="../shared (pinned schemas and validator) not here")
+FULL = {"protocols": ["tcp", "udp"], "streams": ["single", "multi"], "bitrate": "100M", "duration": 2, "omit": 1}
+VARIANTS = {
+    "kind": ("kind-antrea-vs-cilium.yaml", {}),
+    "kubeconfig": ("kubeconfig.yaml", {}),
+    "aks": ("aks.yaml", {}),
+}
+
+
+def _render(tmp_path: Path, example: str, **changes: Any) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    spec = write_example(tmp_path, example, scenarios={"east-west": FULL}, **changes)
+    out = tmp_path / "out"
+    assert commands.render(spec, out) == 0
+    return out
+
+
+def _pods(out: Path, cni: str) -> dict[str, dict[str, Any]]:
+    path = out / "rendered" / cni / "manifests" / "50-east-west-pods.yaml"
+    return {d["metadata"]["name"]: d for d in yaml.safe_load_all(path.read_text()) if d}
+
+
+@needs_shared
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_every_rendered_manifest_of_the_full_matrix_passes_the_upstream_schemas(tmp_path, variant):
+    example, changes = VARIANTS[variant]
+    out = _render(tmp_path, example, **changes)
+    manifests = sorted(out.glob("rendered/*/manifests/*.yaml"))
+    assert any(m.name == "51-east-west-service.yaml" for m in manifests)
+    result = subprocess.run([sys.executable, str(VALIDATOR), "--strict", "-v", *map(str, manifests)],
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " 0 failed" in result.stdout
+
+
+def test_kind_pins_every_pod_to_its_node_by_name(tmp_path):
+    out = _render(tmp_path, "kind-antrea-vs-cilium.yaml")
+    pods = _pods(out, "antrea")
+    node = {name: pod["spec"].get("nodeSelector", {}).get("kubernetes.io/hostname") for name, pod in pods.items()}
+    worker, worker2 = "cnib0000-antrea-worker", "cnib0000-antrea-worker2"
+    assert node == {
+        "ew-server": worker, "ew-client-cross": worker2, "ew-client-same": worker,
+        "ew-host-server": worker, "ew-host-client-cross": worker2, "ew-host-client-same": worker,
+    }  # fmt: skip
+    host = {name for name, pod in pods.items() if pod["spec"].get("hostNetwork")}
+    assert host == {"ew-host-server", "ew-host-client-cross", "ew-host-client-same"}
+    assert all(pods[name]["spec"]["dnsPolicy"] == "ClusterFirstWithHostNet" for name in host)
+    (service,) = yaml.safe_load_all(
+        (out / "rendered" / "antrea" / "manifests" / "51-east-west-service.yaml").read_text()
+    )
+    assert service["spec"]["type"] == "ClusterIP" and service["spec"]["selector"] == {
+        "app.kubernetes.io/name": "ew-server"
+    }
+    assert {(p["protocol"], p["port"]) for p in service["spec"]["ports"]} == {("TCP", 5201), ("UDP", 5201)}
+
+
+def test_an_existing_cluster_places_clients_relative_to_the_server_or_on_named_nodes(tmp_path):
+    pods = _pods(_render(tmp_path / "a", "kubeconfig.yaml"), "cilium")
+    same = pods["ew-client-same"]["spec"]["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    cross = pods["ew-client-cross"]["spec"]["affinity"]["podAntiAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ]
+    for terms in (same, cross):
+        assert terms == [{"labelSelector": {"matchLabels": {"app.kubernetes.io/name": "ew-server"}},
+                          "topologyKey": "kubernetes.io/hostname"}]  # fmt: skip
+    named = {**FULL, "server_node": "node-a", "client_node": "node-b"}
+    (tmp_path / "b").mkdir()
+    spec = write_example(tmp_path / "b", "kubeconfig.yaml", scenarios={"east-west": named})
+    assert commands.render(spec, tmp_path / "b" / "out") == 0
+    pods = _pods(tmp_path / "b" / "out", "cilium")
+    assert pods["ew-client-cross"]["spec"]["nodeSelector"] == {"kubernetes.io/hostname": "node-b"}
+    assert pods["ew-host-server"]["spec"]["nodeSelector"] == {"kubernetes.io/hostname": "node-a"}
+
+
+def test_the_role_gets_the_trials_and_the_same_result_keys_as_netns(tmp_path):
+    out = _render(tmp_path, "kind-antrea-vs-cilium.yaml")
+    antrea = json.loads((out / "vars.json").read_text())["cnibench_clusters"][0]
+    ew = step(antrea, "east_west")
+    assert ew["pods"][0] == "ew-server" and ew["service"] == "ew-server" and ew["target"] == "target"
+    assert len(ew["trials"]) == 24
+    by_name = {t["scenario"]: t for t in ew["trials"]}
+    service = by_name["pod-to-service.cross-node.udp-multi"]
+    assert service["via_service"] and ew["pods"][service["client_index"]] == "ew-client-cross"
+    assert ew["pods"][service["server_index"]] == "ew-server"
+    host = by_name["host-to-host.same-node.tcp-single"]
+    assert (ew["pods"][host["client_index"]], ew["pods"][host["server_index"]]) == ("ew-host-client-same",
+                                                                                     "ew-host-server")  # fmt: skip
+    argv = service["runs"][0]["argv"]
+    assert argv[:1] == ["kubectl"] and "exec" in argv and "ew-client-cross" in argv and "@target@" in argv
+    assert antrea["info"]["pick_gateway_node"] is False  # no egress: no gateway label
+    # the keys a sample's expectations have are the same on every platform (kube fills the addresses at run time)
+    kube_spec = parse_spec(yaml.safe_load((tmp_path / "spec.yaml").read_text()))
+    kube_reps = (
+        get_platform("kind").compile(make_plan(kube_spec), run_dir=tmp_path / "k", prefix="cnib0000").repetitions
+    )
+    netns_data = {"name": "ew", "cnis": ["hostgw"], "scenarios": {"east-west": FULL}}
+    netns_reps = NetnsPlatform().compile(make_plan(parse_spec(netns_data)), run_dir=tmp_path / "n",
+                                         prefix="cnib0000").repetitions  # fmt: skip
+    assert {r.scenario for r in kube_reps} == {r.scenario for r in netns_reps}
+    assert {frozenset(r.expect) for r in kube_reps} == {frozenset(r.expect) for r in netns_reps}
+
+
+def test_a_cluster_ip_is_refused_on_kubernetes(tmp_path):
+    spec = write_example(tmp_path, "kind-antrea-vs-cilium.yaml", scenarios={"east-west": {"cluster_ip": "10.96.0.9"}})
+    with pytest.raises(SpecError, match=r"scenarios\.east-west\.cluster_ip.*only on netns"):
+        parse_spec(yaml.safe_load(spec.read_text()))
+
+
+def test_an_existing_clusters_teardown_names_egress_leftovers_only_with_egress(tmp_path):
+    ew = write_example(tmp_path, "kubeconfig.yaml", scenarios={"east-west": FULL})
+    steps = get_platform("kubeconfig").compile(make_plan(parse_spec(yaml.safe_load(ew.read_text()))),
+                                                 run_dir=tmp_path / "a", prefix="cnib0000").steps  # fmt: skip
+    teardown = [s for s in steps if "] delete namespace" in s]
+    assert teardown and "gateway label" not in teardown[0] and "iperf3 server" not in teardown[0]
+    egress = write_example(tmp_path, "kubeconfig.yaml")
+    steps = get_platform("kubeconfig").compile(make_plan(parse_spec(yaml.safe_load(egress.read_text()))),
+                                                 run_dir=tmp_path / "b", prefix="cnib0000").steps  # fmt: skip
+    assert any("remove the gateway label, stop the iperf3 server" in s for s in steps)
