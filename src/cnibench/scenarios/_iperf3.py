@@ -4,9 +4,11 @@ import it as a scenario."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from cnibench.scenarios.base import FASTER, SLOWER, MetricInfo
+from cnibench.scenarios.load import achieved_check
 from cnibench.tools.iperf3 import Iperf3Result
 
 #: The figures of an iperf3 sample (field, label, unit, which way is better), the same in every iperf3 scenario.
@@ -20,6 +22,19 @@ IPERF3_METRICS: tuple[MetricInfo, ...] = (
     # the loss of the CNIs does not rank
     MetricInfo("lost_percent", "UDP loss", "%", 1.0, "lower", role="check", limit=1.0),
 )
+
+#: The figures of a fixed-load iperf3 trial (``load: rate``): RTT under load and the CPU cost per Gbit lead; the
+#: throughput is the offered rate there, so it is reported and checked (achieved/offered), not ranked first.
+IPERF3_RATE_METRICS: tuple[MetricInfo, ...] = (
+    MetricInfo("rtt_mean_us", "TCP RTT under load (mean)", "µs", 1.0, "lower", 0, primary=True, absolute=10.0,
+               words=SLOWER),
+    # 0.01 CPU s per Gbit: about 1 % of a core at 1 Gbit/s
+    MetricInfo("cpu_s_per_gbit", "CPU s per Gbit", "s/Gbit", 1.0, "lower", 3, primary=True, absolute=0.01,
+               words=("costlier", "cheaper")),
+    replace(IPERF3_METRICS[0], primary=False),
+    *IPERF3_METRICS[2:],
+    achieved_check("throughput"),
+)  # fmt: skip
 
 
 def figures(result: Iperf3Result) -> dict[str, Any]:

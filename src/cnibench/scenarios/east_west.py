@@ -17,6 +17,10 @@ the server's own iperf3 JSON: on the pod paths the server saw the client pod's o
 through a Service: kube-proxy DNATs the destination only, kubernetes ``virtual-ips.md``), on the Service path the
 backend's address answered (the server's local address) while the client was connected to the ClusterIP, on the
 host path the server saw the client node's address.
+
+With ``load: rate`` every trial runs once per offered rate (``pod-to-pod.cross-node.tcp-single@500M``, code
+``DTS@500M``): iperf3 ``--bitrate`` split over the trial's streams, an idle window first, and the sample reports
+achieved/offered, RTT under load and CPU seconds per Gbit (:mod:`cnibench.scenarios.load`).
 """
 
 from __future__ import annotations
@@ -31,12 +35,24 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from cnibench.repetition import MeasureCommand, Repetition
-from cnibench.report.text import cv_text, median_text, summarize_field, table
+from cnibench.report.text import cv_text, median_text, number_text, summarize_field, table
 from cnibench.results.sample import SampleBase
 from cnibench.results.stats import Summary
 from cnibench.scenarios import SCENARIOS
-from cnibench.scenarios._iperf3 import IPERF3_METRICS, figures
-from cnibench.scenarios.base import MetricInfo, Scenario, ScenarioSettings, ToolNeed, Trial
+from cnibench.scenarios._iperf3 import IPERF3_METRICS, IPERF3_RATE_METRICS, figures
+from cnibench.scenarios.base import LOAD_SEP, MetricInfo, Scenario, ToolNeed, Trial, base_trial, load_suffix
+from cnibench.scenarios.load import (
+    BITS_PER_SECOND,
+    OFFERED,
+    LoadSample,
+    LoadSettings,
+    RateUnit,
+    cost_lines,
+    judge_sustained,
+    loads,
+    unsustained_lines,
+    with_cpu_cost,
+)
 from cnibench.spec.base import FieldError, LaxIPv4Address
 from cnibench.tools import iperf3
 
@@ -113,6 +129,8 @@ class Point:
 ALL_POINTS: tuple[Point, ...] = tuple(Point(*p) for p in itertools.product(PATHS, PLACEMENTS, PROTOCOLS, STREAMS))
 TRIALS: tuple[str, ...] = tuple(p.trial for p in ALL_POINTS)
 POINTS: dict[str, Point] = {p.trial: p for p in ALL_POINTS}
+#: A sample's trial: a point of the matrix, with its offered rate at a fixed load (``...tcp-single@500M``).
+TRIAL_PATTERN = "^(" + "|".join(re.escape(t) for t in TRIALS) + r")(@[0-9.]+[KMGT]?)?$"
 
 
 def _unique(value: list[str], what: str) -> list[str]:
@@ -123,8 +141,12 @@ def _unique(value: list[str], what: str) -> list[str]:
     return value
 
 
-class EastWestSettings(ScenarioSettings):
-    """East-west traffic inside the cluster: the matrix of path x placement x protocol x streams to run."""
+class EastWestSettings(LoadSettings):
+    """East-west traffic inside the cluster: the matrix of path x placement x protocol x streams to run. With
+    ``load: rate``, iperf3 offers each of ``rates`` (bit/s, TCP or UDP: ``--bitrate``, split evenly over a trial's
+    streams, since iperf3 applies it per stream) in every trial of the matrix."""
+
+    rate_unit: ClassVar[RateUnit] = BITS_PER_SECOND
 
     paths: list[Path_] = Field(
         list(PATHS), description="pod-to-pod, pod-to-service (ClusterIP) and/or host-to-host (host network)."
@@ -132,7 +154,9 @@ class EastWestSettings(ScenarioSettings):
     placements: list[Placement] = Field(
         list(PLACEMENTS), description="same-node (client on the server's node) and/or cross-node."
     )
-    protocols: list[Protocol] = Field(["tcp"], description="tcp and/or udp (udp needs bitrate).")
+    protocols: list[Protocol] = Field(
+        ["tcp"], description="tcp and/or udp (udp needs bitrate with load: saturate; with load: rate, rates)."
+    )
     streams: list[Streams] = Field(
         ["single", "multi"], description="single (one stream) and/or multi (parallel streams, -P)."
     )
@@ -141,7 +165,8 @@ class EastWestSettings(ScenarioSettings):
     )
     bitrate: str | None = Field(
         None,
-        description="UDP target bitrate per stream (iperf3 -b, e.g. 500M or 1G; 0 = unlimited). Required with udp.",
+        description="UDP target bitrate per stream (iperf3 -b, e.g. 500M or 1G; 0 = unlimited). Required with udp "
+        "and load: saturate; not used with load: rate (rates set the offered bitrate).",
     )
     duration: int = Field(10, gt=0, le=3600, description="Measured seconds per repetition (-t).")
     omit: int = Field(2, ge=0, le=600, description="Warm-up seconds left out of the result (-O).")
@@ -181,7 +206,9 @@ class EastWestSettings(ScenarioSettings):
 
     @model_validator(mode="after")
     def _matrix(self) -> EastWestSettings:
-        if "udp" in self.protocols and self.bitrate is None:
+        if self.load == "rate" and self.bitrate is not None:
+            raise FieldError(("bitrate",), "not used with load: rate (rates set the offered bitrate)")
+        if self.load == "saturate" and "udp" in self.protocols and self.bitrate is None:
             raise FieldError(("bitrate",), "required with protocol udp (iperf3 -b per stream, e.g. 1G; 0 = unlimited)")
         if "cross-node" in self.placements and self.server_node and self.server_node == self.client_node:
             raise FieldError(
@@ -228,10 +255,11 @@ def pick_nodes(settings: EastWestSettings, workers: Sequence[str]) -> tuple[str,
     return server, client
 
 
-class EastWestSample(SampleBase):
-    """One iperf3 run between two endpoints inside the cluster."""
+class EastWestSample(LoadSample):
+    """One iperf3 run between two endpoints inside the cluster; at a fixed load, ``offered_rate`` is the offered
+    bit/s and ``achieved_fraction`` the receiver's throughput over it."""
 
-    scenario: Literal[TRIALS]  # type: ignore[valid-type]  # the matrix's trial names, built once above
+    scenario: str = Field(pattern=TRIAL_PATTERN, description="The matrix's trial, with @rate at a fixed load.")
     path: Path_
     placement: Placement
     protocol: Protocol
@@ -264,6 +292,9 @@ class EastWestSample(SampleBase):
         None, description="The backend answered: the server's address is backend_ip and the client's peer target_ip."
     )
     verified: bool = Field(False, description="source_ip_ok and backend_ok.")
+    cpu_s_per_gbit: float | None = Field(
+        None, description="Fixed load: CPU seconds per Gbit received, net of the idle baseline (every busy mode)."
+    )
 
 
 @dataclass(frozen=True)
@@ -271,7 +302,9 @@ class Row:
     """One CNI x trial of the summary."""
 
     cni: str
+    trial: str
     point: Point
+    offered: float | None
     code: str
     streams: int
     ok: int
@@ -294,6 +327,7 @@ class EastWest(Scenario[EastWestSettings]):
     )
     tools: ClassVar[tuple[ToolNeed, ...]] = (ToolNeed("iperf3", "apt-get install -y iperf3", "iperf3 (east-west)"),)
     metrics: ClassVar[tuple[MetricInfo, ...]] = IPERF3_METRICS
+    rate_metrics: ClassVar[tuple[MetricInfo, ...] | None] = IPERF3_RATE_METRICS
 
     def local_checks(self, settings: EastWestSettings | None) -> list[Check]:
         from cnibench.doctor import check_iperf3
@@ -309,18 +343,29 @@ class EastWest(Scenario[EastWestSettings]):
                 "add a worker",
             )
 
-    def settings_text_of(self, settings: EastWestSettings, point: Point) -> str:
-        text = f"{point.code}: {point.protocol}, {settings.streams_of(point)} stream(s)"
-        if point.protocol == "udp":
+    def settings_text_of(self, settings: EastWestSettings, point: Point, offered: float | None = None) -> str:
+        """A trial's settings in a few words; ``offered``: its fixed load (bit/s), None when it saturates."""
+        label = point.code + (LOAD_SEP + BITS_PER_SECOND.label(offered) if offered is not None else "")
+        text = f"{label}: {point.protocol}, {settings.streams_of(point)} stream(s)"
+        if point.protocol == "udp" and offered is None:
             text += f" at {settings.bitrate}bit/s each"
-        return text + f", {settings.duration} s + {settings.omit} s warm-up"
+        text += f", {settings.duration} s + {settings.omit} s warm-up"
+        if offered is not None:
+            text += f"{OFFERED}{BITS_PER_SECOND.show(offered)}, {settings.duration} s idle baseline first"
+        return text
 
     def trials_for(self, settings: EastWestSettings, cni: str) -> list[Trial]:
+        """One trial per point of the matrix and load: the loads outside (each load runs the whole matrix)."""
         wall = iperf3.expected_wall_time(settings.duration, settings.omit)
-        return [
-            Trial(cni, p.trial, settings.repetitions, wall, "iperf3", self.settings_text_of(settings, p))
-            for p in settings.points()
-        ]
+        out = []
+        for load in loads(settings):
+            idle = float(settings.duration) if load.offered is not None else 0.0  # as long as the measured window
+            out += [
+                Trial(cni, load.trial(p.trial), settings.repetitions, idle + wall, "iperf3",
+                      self.settings_text_of(settings, p, load.offered))
+                for p in settings.points()
+            ]  # fmt: skip
+        return out
 
     def settings_text(self, section: Mapping[str, Any], *, rounds: int | None = None) -> str:
         from pydantic import ValidationError
@@ -331,12 +376,19 @@ class EastWest(Scenario[EastWestSettings]):
             return ", ".join(f"{key} {value}" for key, value in section.items())
         assert isinstance(settings, EastWestSettings)
         per_round = " per round" if rounds is not None and rounds > 1 else ""
-        udp = f" (udp {settings.bitrate}bit/s per stream)" if "udp" in settings.protocols else ""
+        offered = settings.offered()
+        udp = f" (udp {settings.bitrate}bit/s per stream)" if "udp" in settings.protocols and not offered else ""
         multi = f" (multi: -P {settings.parallel})" if "multi" in settings.streams else ""
+        rates = (
+            f"{OFFERED}{', '.join(BITS_PER_SECOND.show(r) for r in offered)} (each, an idle baseline first)"
+            if offered
+            else ""
+        )
         return (
-            f"{len(settings.points())} trial(s): {'/'.join(settings.paths)} x {'/'.join(settings.placements)} x "
-            f"{'/'.join(settings.protocols)}{udp} x {'/'.join(settings.streams)}{multi}, "
-            f"{settings.duration} s + {settings.omit} s warm-up, {settings.repetitions} repetition(s){per_round}"
+            f"{len(settings.points()) * max(len(offered), 1)} trial(s): {'/'.join(settings.paths)} x "
+            f"{'/'.join(settings.placements)} x {'/'.join(settings.protocols)}{udp} x "
+            f"{'/'.join(settings.streams)}{multi}, {settings.duration} s + {settings.omit} s warm-up{rates}, "
+            f"{settings.repetitions} repetition(s){per_round}"
         )
 
     def repetitions(
@@ -354,13 +406,17 @@ class EastWest(Scenario[EastWestSettings]):
         """The repetitions of one trial: iperf3 from the client (in ``netns``; a platform may wrap the command) to
         ``target_ip``; ``expect`` holds what the platform knows of the endpoints (``client_node``, ``server_node``,
         ``client_ip``, ``backend_ip``; an address known only at run time is None or a placeholder and the cluster
-        adds it at run time). Raises KeyError for a trial that is not east-west's."""
-        point = POINTS[trial]
+        adds it at run time). A fixed load's trial (``...@500M``) offers its rate, after an idle window as long as
+        the measured one (the CPU cost's baseline). Raises KeyError for a trial or load that is not east-west's
+        (or not the spec's)."""
+        point = POINTS[base_trial(trial)]
+        load = {load.suffix: load for load in loads(settings)}[load_suffix(trial)]
         argv = iperf3.client_argv(
             target_ip, protocol=point.protocol, duration=settings.duration, omit=settings.omit,
-            parallel=settings.streams_of(point), bitrate=settings.bitrate or "0",
+            parallel=settings.streams_of(point), bitrate=settings.bitrate or "0", offered_bps=load.offered,
         )  # fmt: skip
         wall = iperf3.expected_wall_time(settings.duration, settings.omit)
+        idle = float(settings.duration) if load.offered is not None else 0.0
         full = {
             "path": point.path,
             "placement": point.placement,
@@ -368,19 +424,22 @@ class EastWest(Scenario[EastWestSettings]):
             "streams": settings.streams_of(point),
             "code": point.code,
             "target_ip": target_ip,
+            "offered_rate": load.offered,
             **expect,
         }
         out = []
         for number in numbers:
             artifact = self.artifact_dir(run_dir, cni, trial) / f"rep-{number:02d}.iperf3.json"
-            command = MeasureCommand(argv=tuple(argv), stdout=artifact, timeout_s=wall + TIMEOUT_MARGIN, netns=netns)
-            out.append(Repetition(cni, trial, number, artifact, command, wall, float(settings.omit), full))
+            command = MeasureCommand(
+                argv=tuple(argv), stdout=artifact, timeout_s=idle + wall + TIMEOUT_MARGIN, netns=netns, idle_s=idle
+            )
+            out.append(Repetition(cni, trial, number, artifact, command, idle + wall, idle + settings.omit, full))
         return out
 
     def expected_fields(self, expect: Mapping[str, Any]) -> dict[str, Any]:
         keys = ("path", "placement", "protocol", "streams", "code", "client_node", "server_node", "client_ip",
                 "target_ip", "backend_ip")  # fmt: skip
-        return {key: expect.get(key) for key in keys}
+        return {key: expect.get(key) for key in keys} | judge_sustained(expect.get("offered_rate"), None)
 
     def sample_from(
         self, text: str, expect: Mapping[str, Any], fields: dict[str, Any], failure: str | None
@@ -405,7 +464,7 @@ class EastWest(Scenario[EastWestSettings]):
             elif not backend_ok:
                 errors.append(f"the client was connected to {peer}, expected {target_ip}")
         return EastWestSample(
-            **fields,
+            **{**fields, **judge_sustained(expect.get("offered_rate"), result.throughput_bps)},
             status="failed" if errors else "ok",
             error="; ".join(errors) or None,
             **figures(result),
@@ -419,11 +478,20 @@ class EastWest(Scenario[EastWestSettings]):
 
     def recorded_settings(self, sample: SampleBase, settings: dict[str, Any], artifact: Path) -> dict[str, Any]:
         assert isinstance(sample, EastWestSample)
-        return self.expected_fields(sample.model_dump())
+        keys = ("path", "placement", "protocol", "streams", "code", "client_node", "server_node", "client_ip",
+                "target_ip", "backend_ip", "offered_rate")  # fmt: skip
+        return {key: getattr(sample, key) for key in keys}
+
+    def with_cost(self, sample: SampleBase, metrics_dir: Path) -> SampleBase:
+        """CPU seconds per Gbit the server received (its throughput, Gbit/s), net of the idle baseline."""
+        if not isinstance(sample, EastWestSample) or sample.throughput_bps is None:
+            return sample
+        return with_cpu_cost(sample, metrics_dir, sample.throughput_bps / 1e9, "cpu_s_per_gbit")
 
     # ---- the terminal summary and the report -------------------------------------------------------------------
     def rows(self, samples: Sequence[SampleBase]) -> list[Row]:
-        """One row per CNI x trial, CNIs in the order they appear, trials in the matrix's order."""
+        """One row per CNI x trial, CNIs in the order they appear, loads in the order they appear, each load's
+        trials in the matrix's order."""
         from cnibench.results.stats import median_interval
 
         groups: dict[tuple[str, str], list[EastWestSample]] = {}
@@ -433,14 +501,16 @@ class EastWest(Scenario[EastWestSettings]):
         cnis = list(dict.fromkeys(cni for cni, _ in groups))
         rows = []
         for cni in cnis:
-            for trial in (t for t in TRIALS if (cni, t) in groups):
+            for trial in self.ordered([t for c, t in groups if c == cni]):
                 group = groups[(cni, trial)]
                 values = [s.throughput_bps for s in group if s.status == "ok" and s.throughput_bps is not None]
                 interval = median_interval(values)
                 rows.append(
                     Row(
                         cni=cni,
-                        point=POINTS[trial],
+                        trial=trial,
+                        point=POINTS[base_trial(trial)],
+                        offered=group[0].offered_rate,
                         code=group[0].code,
                         streams=group[0].streams,
                         ok=sum(1 for s in group if s.status == "ok"),
@@ -459,11 +529,11 @@ class EastWest(Scenario[EastWestSettings]):
         """Per CNI (datapath), placement and mode: median throughput of pod-to-pod (and pod-to-service) over
         host-to-host, the cost of the pod network against the host network on the same nodes:
         ``(cni, path, placement, mode, ratio)``. A ratio of medians (the trials ran one after the other, not
-        paired)."""
+        paired). Saturating trials only: at a fixed load both carry the offered rate."""
         medians = {
             (r.cni, r.point.path, r.point.placement, mode_text(r.point.protocol, r.streams)): r.throughput.median
             for r in self.rows(samples)
-            if r.throughput is not None
+            if r.throughput is not None and r.offered is None
         }
         out = []
         for (cni, path, placement, mode), median in medians.items():
@@ -476,8 +546,9 @@ class EastWest(Scenario[EastWestSettings]):
         rows = self.rows(results.samples)
         if not rows:
             return []
-        header = ("cni", "code", "path", "placement", "mode", "ok", "Gbit/s (median)", "CI", "cv", "RTT us",
-                  "retr.", "loss %", "verified")  # fmt: skip
+        fixed = any(r.offered is not None for r in rows)
+        header = ("cni", "code", "path", "placement", "mode", "ok", *(("offered Gbit/s",) if fixed else ()),
+                  "Gbit/s (median)", "CI", "cv", "RTT us", "retr.", "loss %", "verified")  # fmt: skip
         body = []
         for r in rows:
             ci = "-"
@@ -485,15 +556,18 @@ class EastWest(Scenario[EastWestSettings]):
                 low, high, level = r.ci
                 ci = f"[{low / 1e9:.2f}, {high / 1e9:.2f}] {level:.0%}"
             mode = mode_text(r.point.protocol, r.streams)
+            offered = (number_text(r.offered, 1e9, 3),) if fixed else ()
             body.append((
-                r.cni, r.code, r.point.path, r.point.placement, mode, f"{r.ok}/{r.total}",
-                median_text(r.throughput, 1e9), ci, cv_text(r.throughput), median_text(r.rtt, 1, 0),
+                r.cni, r.code + load_suffix(r.trial), r.point.path, r.point.placement, mode, f"{r.ok}/{r.total}",
+                *offered, median_text(r.throughput, 1e9), ci, cv_text(r.throughput), median_text(r.rtt, 1, 0),
                 median_text(r.retransmits, 1, 0), median_text(r.loss, 1, 2), f"{r.verified}/{r.total}",
             ))  # fmt: skip
             if r.verified < r.total:
-                warnings.append(f"{r.cni} {r.point.trial}: {r.total - r.verified} of {r.total} not verified")
+                warnings.append(f"{r.cni} {r.trial}: {r.total - r.verified} of {r.total} not verified")
         lines = table(header, body)
         lines += self.ratio_lines(results.samples)
+        warnings += unsustained_lines(results.samples, EastWestSample, BITS_PER_SECOND)
+        lines += cost_lines(results.samples, "cpu_s_per_gbit", "CPU s per Gbit")
         return lines
 
     def ratio_lines(self, samples: Sequence[SampleBase]) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -21,15 +21,14 @@ from cnibench.report.text import cv_text, median_text, number_text, summarize_fi
 from cnibench.results.sample import SampleBase
 from cnibench.results.stats import Summary
 from cnibench.scenarios import SCENARIOS
-from cnibench.scenarios._iperf3 import IPERF3_METRICS, figures
-from cnibench.scenarios.base import SLOWER, MetricInfo, Scenario, ToolNeed, Trial, base_trial
+from cnibench.scenarios._iperf3 import IPERF3_METRICS, IPERF3_RATE_METRICS, figures
+from cnibench.scenarios.base import MetricInfo, Scenario, ToolNeed, Trial, base_trial
 from cnibench.scenarios.load import (
     BITS_PER_SECOND,
     OFFERED,
     LoadSample,
     LoadSettings,
     RateUnit,
-    achieved_check,
     cost_lines,
     judge_sustained,
     loads,
@@ -198,17 +197,7 @@ class Egress(Scenario[EgressSettings]):
     description: ClassVar[str] = "iperf3 from a pod out through the egress gateway node (SNAT to the egress IP)"
     tools: ClassVar[tuple[ToolNeed, ...]] = (ToolNeed("iperf3", "apt-get install -y iperf3", "iperf3 (egress)"),)
     metrics: ClassVar[tuple[MetricInfo, ...]] = IPERF3_METRICS
-    rate_metrics: ClassVar[tuple[MetricInfo, ...] | None] = (
-        MetricInfo("rtt_mean_us", "TCP RTT under load (mean)", "µs", 1.0, "lower", 0, primary=True, absolute=10.0,
-                   words=SLOWER),
-        # 0.01 CPU s per Gbit: about 1 % of a core at 1 Gbit/s
-        MetricInfo("cpu_s_per_gbit", "CPU s per Gbit", "s/Gbit", 1.0, "lower", 3, primary=True, absolute=0.01,
-                   words=("costlier", "cheaper")),
-        # at a fixed load the throughput is the offered rate: reported and checked (achieved), not ranked first
-        replace(IPERF3_METRICS[0], primary=False),
-        *IPERF3_METRICS[2:],
-        achieved_check("throughput"),
-    )  # fmt: skip
+    rate_metrics: ClassVar[tuple[MetricInfo, ...] | None] = IPERF3_RATE_METRICS
     baselines: ClassVar[Mapping[str, str]] = {NAME: BASELINE}
     gateway_fact: ClassVar[str | None] = "egress_gateway_node"
     gateway_carries_measurement: ClassVar[bool] = True

@@ -211,3 +211,50 @@ def test_the_settings_line_says_the_matrix_in_a_few_words():
     )
     udp = EAST_WEST.settings_text({"protocols": ["udp"], "bitrate": "1G", "paths": ["pod-to-pod"]})
     assert "udp (udp 1Gbit/s per stream) x single/multi (multi: -P 8)" in udp and udp.startswith("4 trial(s)")
+
+
+def _plan(settings, trial: str, run_dir: Path):
+    return EAST_WEST.repetitions(settings, cni="hostgw", trial=trial, numbers=range(1, 2), run_dir=run_dir,
+                                 target_ip="10.244.1.2", expect={})  # fmt: skip
+
+
+def test_a_fixed_load_runs_the_matrix_once_per_rate_with_codes_and_an_idle_baseline(tmp_path):
+    settings = _settings(paths=["pod-to-pod"], placements=["cross-node"], streams=["single", "multi"], parallel=4,
+                         load="rate", rates=["500M", "2G"])  # fmt: skip
+    trials = EAST_WEST.trials_for(settings, "hostgw")
+    assert [t.scenario for t in trials] == [
+        "pod-to-pod.cross-node.tcp-single@500M", "pod-to-pod.cross-node.tcp-multi@500M",
+        "pod-to-pod.cross-node.tcp-single@2G", "pod-to-pod.cross-node.tcp-multi@2G",
+    ]  # fmt: skip
+    assert trials[3].settings == (
+        "DTM@2G: tcp, 4 stream(s), 2 s + 1 s warm-up, offered 2G bit/s, 2 s idle baseline first"
+    )
+    assert all(EAST_WEST.owns(t.scenario) for t in trials)
+    assert EAST_WEST.metrics_of(trials[0].scenario)[0].name == "rtt_mean_us"  # RTT under load leads a fixed load
+    (rep,) = _plan(settings, "pod-to-pod.cross-node.tcp-multi@2G", tmp_path)
+    argv = rep.command.argv
+    assert argv[argv.index("--bitrate") + 1] == "500000000"  # 2 Gbit/s over 4 streams: iperf3's -b is per stream
+    assert rep.command.idle_s == settings.duration and rep.warmup_s == settings.duration + settings.omit
+    assert rep.expect["offered_rate"] == 2e9
+    with pytest.raises(KeyError):  # a rate the spec does not offer
+        _plan(settings, "pod-to-pod.cross-node.tcp-multi@1G", tmp_path)
+    saturate = _settings(paths=["pod-to-pod"], placements=["cross-node"], streams=["single"])
+    (rep,) = _plan(saturate, "pod-to-pod.cross-node.tcp-single", tmp_path)
+    assert "--bitrate" not in rep.command.argv and rep.command.idle_s == 0
+
+
+def test_a_fixed_load_sample_says_whether_it_sustained_the_offered_rate(tmp_path, data_dir):
+    """A real pod-to-pod capture (about 8 Gbit/s, saturating) judged as if 500M and 100G had been offered."""
+    cross = {**SAME, "client_node": "worker2", "client_ip": "10.244.2.2"}
+    for offered, sustained in ((500e6, True), (100e9, False)):
+        settings = _settings(paths=["pod-to-pod"], placements=["cross-node"], streams=["single"], load="rate",
+                             rates=[offered])  # fmt: skip
+        trial = f"pod-to-pod.cross-node.tcp-single@{EAST_WEST.settings_model.rate_unit.label(offered)}"
+        _, sample = _run(tmp_path, data_dir, trial, "tcp-hostgw-east-west-pod-cross-node.json", target="10.244.1.2",
+                         expect=cross, settings=settings)  # fmt: skip
+        assert isinstance(sample, EastWestSample) and sample.scenario == trial
+        assert sample.load == "rate" and sample.offered_rate == offered and sample.sustained is sustained
+        assert sample.achieved_fraction == pytest.approx(sample.throughput_bps / offered)
+    with pytest.raises(ValueError, match="scenario"):
+        EastWestSample(cni="hostgw", scenario="pod-to-pod.cross-node.tcp-single@fast", repetition=1, status="ok",
+                       path="pod-to-pod", placement="cross-node", protocol="tcp", streams=1, code="DTS")  # fmt: skip

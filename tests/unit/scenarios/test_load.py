@@ -47,6 +47,16 @@ def _spec(egress: dict | None = None, ingress: dict | None = None):
         ("ingress", {"load": "rate", "rates": [100.5]}, "scenarios.ingress.rates[0]", "whole number of req/s"),
         ("ingress", {"load": "rate", "rates": ["2k"]}, "scenarios.ingress.rates[0]", "not a rate in req/s"),
         ("ingress", {"load": "sometimes"}, "scenarios.ingress.load", "'saturate' or 'rate'"),
+        ("east-west", {"load": "rate"}, "scenarios.east-west.rates", "needs at least one offered rate"),
+        ("east-west", {"load": "rate", "rates": ["1G", 0]}, "scenarios.east-west.rates[1]", "more than 0 bit/s"),
+        ("east-west", {"load": "rate", "rates": [-5e8]}, "scenarios.east-west.rates[0]", "more than 0 bit/s"),
+        ("east-west", {"rates": ["1G"]}, "scenarios.east-west.rates", "only with load: rate"),
+        (
+            "east-west",
+            {"load": "rate", "rates": ["1G"], "protocols": ["udp"], "bitrate": "100M"},
+            "scenarios.east-west.bitrate",
+            "not used with load: rate",
+        ),
     ],
 )
 def test_bad_rates_are_one_line_naming_the_field_exit_2_nothing_created(
@@ -54,7 +64,7 @@ def test_bad_rates_are_one_line_naming_the_field_exit_2_nothing_created(
 ):
     monkeypatch.chdir(tmp_path)
     data = default_spec_data()
-    data["scenarios"][section].update(settings)
+    data["scenarios"].setdefault(section, {}).update(settings)
     spec = tmp_path / "bad.yaml"
     spec.write_text(json.dumps(data))
     for command in ("plan", "run"):

@@ -20,6 +20,7 @@ from cnibench.platforms.kube.render import MANIFESTS, app, meta
 from cnibench.platforms.kube.scenarios import ADAPTERS
 from cnibench.platforms.kube.scenarios.base import ClusterBuild, KubeAdapter, NodeAddresses
 from cnibench.repetition import Repetition
+from cnibench.scenarios.base import base_trial, load_suffix
 from cnibench.scenarios.east_west import (
     CLIENT_POD,
     EAST_WEST,
@@ -135,7 +136,8 @@ class KubeEastWest(KubeAdapter[EastWestSettings]):
         self, settings: EastWestSettings, build: ClusterBuild, numbers: Mapping[str, range]
     ) -> list[Repetition]:
         ns = build.kube.namespace
-        points = [POINTS[t] for t in numbers]
+        names_of_trials = EAST_WEST.ordered([t for t in numbers if EAST_WEST.owns(t)])  # each load: the matrix
+        points = [POINTS[base_trial(t)] for t in names_of_trials]
         paths = {p.path for p in points}
         placements = {p.placement for p in points}
         server_node, client_node = self.nodes(settings, build)
@@ -165,10 +167,10 @@ class KubeEastWest(KubeAdapter[EastWestSettings]):
         repetitions: list[Repetition] = []
         trials = []
         shown: dict[str, str] = {}
-        for point in points:
+        for name, point in zip(names_of_trials, points, strict=True):
             client, server = self._ends(point)
             planned = EAST_WEST.repetitions(
-                settings, cni=build.cni.name, trial=point.trial, numbers=numbers[point.trial], run_dir=build.run_dir,
+                settings, cni=build.cni.name, trial=name, numbers=numbers[name], run_dir=build.run_dir,
                 target_ip=f"@{TARGET}@", expect={"client_node": None, "server_node": None, "client_ip": None,
                                                  "backend_ip": None},
             )  # fmt: skip
@@ -178,10 +180,10 @@ class KubeEastWest(KubeAdapter[EastWestSettings]):
                 [dataclasses.replace(r, command=dataclasses.replace(r.command, argv=exec_argv)) for r in planned]
             )
             repetitions += planned
-            shown[point.trial] = " ".join(base_argv)
+            shown[name] = " ".join(base_argv)
             trials.append(
                 build.trial(
-                    point.trial,
+                    name,
                     planned,
                     client_index=names.index(client),
                     server_index=names.index(server),
@@ -202,10 +204,13 @@ class KubeEastWest(KubeAdapter[EastWestSettings]):
             build.steps.append(
                 f"create ClusterIP Service {SERVICE} (TCP and UDP {iperf3.DEFAULT_PORT}) -> {SERVER_POD}"
             )
-        for point, trial in zip(points, trials, strict=True):
+        for name, point, trial in zip(names_of_trials, points, trials, strict=True):
             client, server = self._ends(point)
+            idle = next(r for r in repetitions if r.scenario == name).command.idle_s
             build.steps.append(
-                f"{point.trial} ({point.code}): {len(trial['runs'])} x `kubectl exec {client} -- {shown[point.trial]}` "
+                f"{name} ({point.code}{load_suffix(name)}): {len(trial['runs'])} x "
+                + (f"(idle {idle:g} s on this machine, then) " if idle else "")
+                + f"`kubectl exec {client} -- {shown[name]}` "
                 f"(@{TARGET}@: "
                 + ("the Service's ClusterIP" if point.path == "pod-to-service" else f"{server}'s IP")
                 + f"; the server must see {client}'s IP)"

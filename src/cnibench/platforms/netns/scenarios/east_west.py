@@ -19,6 +19,7 @@ from cnibench.platforms.netns.scenarios import ADAPTERS
 from cnibench.platforms.netns.scenarios.base import ClusterBuild, NetnsAdapter
 from cnibench.platforms.netns.topology import Topology
 from cnibench.repetition import Repetition
+from cnibench.scenarios.base import base_trial, load_suffix
 from cnibench.scenarios.east_west import (
     CLIENT_POD,
     EAST_WEST,
@@ -156,7 +157,8 @@ class NetnsEastWest(NetnsAdapter[EastWestSettings]):
         server_node = topo.node(server_name)
         client_nodes = {"same-node": server_node, "cross-node": topo.node(client_name)}
         port = iperf3.DEFAULT_PORT
-        points = [POINTS[t] for t in numbers]
+        trials = EAST_WEST.ordered([t for t in numbers if EAST_WEST.owns(t)])  # each load: the matrix, in order
+        points = [POINTS[base_trial(t)] for t in trials]
         paths = {p.path for p in points}
         daemons: list[dict[str, Any]] = []
         bundles: list[str] = []
@@ -180,7 +182,7 @@ class NetnsEastWest(NetnsAdapter[EastWestSettings]):
                 "kube-proxy-like nftables DNAT on every node (prerouting for pods, output for the host network)"
             )
         repetitions: list[Repetition] = []
-        for point in points:
+        for trial, point in zip(trials, points, strict=True):
             client_node = client_nodes[point.placement]
             if point.path == "host-to-host":
                 netns, client_ip = client_node.netns, client_node.ip
@@ -193,14 +195,16 @@ class NetnsEastWest(NetnsAdapter[EastWestSettings]):
             expect = {"client_node": client_node.name, "server_node": server_node.name, "client_ip": client_ip,
                       "backend_ip": backend}  # fmt: skip
             repetitions += EAST_WEST.repetitions(
-                settings, cni=cluster.cni, trial=point.trial, numbers=numbers[point.trial], run_dir=cluster.run_dir,
+                settings, cni=cluster.cni, trial=trial, numbers=numbers[trial], run_dir=cluster.run_dir,
                 target_ip=target, expect=expect, netns=netns,
             )  # fmt: skip
         ordered = cluster.add_scenario(NAME, cluster.finish(repetitions), bundles=bundles, daemons=daemons)
-        for point in points:
-            first = next(r for r in ordered if r.scenario == point.trial)
+        for trial, point in zip(trials, points, strict=True):
+            first = next(r for r in ordered if r.scenario == trial)
+            idle = f"after {first.command.idle_s:g} s idle, " if first.command.idle_s else ""
             cluster.steps.append(
-                f"{point.trial} ({point.code}): {len(numbers[point.trial])} x `{first.command.shown}` from "
+                f"{trial} ({point.code}{load_suffix(trial)}): {len(numbers[trial])} x {idle}`{first.command.shown}` "
+                "from "
                 f"{first.expect['client_ip']} on {first.expect['client_node']} (the server must see it"
                 + (f"; {first.expect['backend_ip']} must answer)" if point.path == "pod-to-service" else ")")
             )
