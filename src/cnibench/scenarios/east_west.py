@@ -590,10 +590,12 @@ class EastWest(Scenario[EastWestSettings]):
         ]
 
     def report_plots(self, groups: Sequence[Group]) -> list[Plot]:
-        """A grouped bar chart per path (CNIs side by side per placement x mode)."""
-        from cnibench.report.plots import grouped
+        """A grouped bar chart per path (CNIs side by side per placement x mode) and, at fixed loads, the TCP RTT
+        vs offered load curve (one line per CNI and trial)."""
+        from cnibench.report.plots import grouped, latency_vs_load
 
-        plots = []
+        curve = latency_vs_load(groups, NAME, "rtt_mean_us", "East-west TCP round-trip time vs offered load")
+        plots = [curve] if curve is not None else []
         for path in PATHS:
             trials = [p.trial for p in ALL_POINTS if p.path == path]
             labels = {p.trial: f"{p.code} {p.placement} {p.mode}" for p in ALL_POINTS if p.path == path}

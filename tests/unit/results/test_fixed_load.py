@@ -89,3 +89,20 @@ def test_a_cost_compared_in_its_unit_says_which_way(run):
     for line in absolute:
         assert re.search(r" is \d+\.\d+ s/(Gbit|1k req) (costlier|cheaper) than ", line), line
     assert not any(re.search(r" is [+-]\d", line) for line in lines)
+
+
+def test_east_west_at_fixed_loads_leads_with_latency_and_cost_and_draws_its_curve(data_dir):
+    """A real east-west run at 2 rates (tests/data/results/netns-east-west-rate.json): each rate a trial, RTT
+    under load and CPU s per Gbit primary, achieved/offered checked, the curve and the cost table in the report."""
+    ew = read_results(data_dir / "results" / "netns-east-west-rate.json")
+    assert trials_in(groups([ew])) == ["pod-to-pod.cross-node.tcp-single@500M", "pod-to-pod.cross-node.tcp-single@2G"]
+    analysis = analyse(ew)
+    primary = {(v.scenario, v.metric.name) for v in analysis.verdicts if v.metric.primary}
+    for trial in ("pod-to-pod.cross-node.tcp-single@500M", "pod-to-pod.cross-node.tcp-single@2G"):
+        assert {(trial, "rtt_mean_us"), (trial, "cpu_s_per_gbit")} <= primary
+        assert (trial, "achieved_fraction") in {(c.scenario, c.metric.name) for c in analysis.checks}
+    report = document.build([ew], [None])
+    assert "East-west TCP round-trip time vs offered load" in report.html
+    assert "| hostgw | pod-to-pod.cross-node.tcp-single@2G | CPU s per Gbit |" in report.markdown.replace(
+        f"| {ew.run_id} ", ""
+    )
