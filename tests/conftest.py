@@ -16,6 +16,8 @@ def data_dir() -> Path:
 
 #: Integration test sessions on one machine take turns (they measure, and they check for leftovers by name).
 INTEGRATION_LOCK = Path("/run/lock/cnibench-integration-tests.lock")
+#: The machine's run lock the integration tests' runs take (cnibench.machine.LOCK_ENV), apart from real runs'.
+TEST_RUN_LOCK = Path("/run/lock/cnibench-test-runs.lock")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -28,6 +30,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             lock = INTEGRATION_LOCK.open("w")
             fcntl.flock(lock, fcntl.LOCK_EX)
             config.add_cleanup(lock.close)
+            # the runs of the tests take turns with each other (the lock above), not with a benchmark someone runs
+            # on this machine meanwhile: a measuring run would refuse them (exit 2) and they would fail for nothing
+            os.environ.setdefault("CNIBENCH_RUN_LOCK", str(TEST_RUN_LOCK))
         return
     skip = pytest.mark.skip(reason="integration tests need root (network namespaces)")
     for item in items:

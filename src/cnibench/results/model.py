@@ -46,7 +46,8 @@ SCHEMA_CHANGES: dict[int, str] = {
     "samples; provenance of reanalyzed runs; finite node metrics only",
     6: "owner (PID, start time and host of the run's cnibench process); status abandoned (that process is gone)",
     7: "samples say their round (spec.rounds: every CNI once per round on a fresh cluster; earlier runs: 1)",
-    8: "fixed loads: trials <trial>@<rate>; load, offered_rate, achieved_fraction, sustained, cpu_cost, "
+    8: "east-west samples (path, placement, InfraBuilder code, client and server node and addresses, verified); "
+    "fixed loads: trials <trial>@<rate>; load, offered_rate, achieved_fraction, sustained, cpu_cost, "
     "cpu_s_per_gbit, cpu_s_per_1k_requests, dropped_iterations",
 }
 RESULTS_FILE = "results.json"
