@@ -243,7 +243,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 all_metrics=args.all_metrics,
                 as_json=args.json,
                 db=args.db,
+                history=args.history,
             )
+        if args.command == "summary":
+            return commands.summary(args.run, as_json=args.json, db=args.db)
         if args.command == "runs":
             return commands.runs(args.db)
         if args.command == "import":

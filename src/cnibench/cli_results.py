@@ -57,18 +57,24 @@ def add_results_commands(sub: Any) -> None:
     compare = sub.add_parser(
         "compare",
         help="judge run B against run A as a CI gate; exit 1 on a regression",
-        description="Judge run B against run A. A regression (one line each, exit code 1) is: a CNI x scenario of "
-        "A that B lacks, with fewer successful repetitions, or with any failed or missing repetition; B not "
-        "complete; a check (failed requests, backend fairness, UDP loss) that A kept and B broke; a gated metric "
-        "that got worse by at least the threshold with p <= 0.05 in a one-sided Mann-Whitney test (exact up to "
-        "100 values), corrected with Holm's method over the gated tests (a metric whose median in A is 0 uses its "
-        "own absolute minimum). Gated by default: each scenario's primary metrics (throughput, requests/s, latency "
-        "p95); the others are reported, not gated. Exit code 0 without a regression, 2 for bad input. Notes when "
-        "the runs' environments or scenario settings differ, and when the repetitions are too few for any gated "
-        "metric to be significant.",
+        description="Judge run B against run A, or with --history N a run against the store's last N runs of the "
+        "same spec. A regression (one line each, exit code 1) is: a CNI x scenario of A that B lacks, with fewer "
+        "successful repetitions, or with any failed or missing repetition; B not complete; a check (failed "
+        "requests, backend fairness, UDP loss) that A kept and B broke; a gated metric whose outcome is "
+        "'different' in the worse direction by at least the threshold. The unit is the cluster (A's clusters "
+        "against B's, Student's t on the log values, a simultaneous 95%% interval over the gated tests, "
+        "Bonferroni); with --history the unit is the run (a t prediction interval from the earlier runs). Gated "
+        "by default: each scenario's primary metrics; the others are reported, not gated. Exit code 0 without a "
+        "regression, 2 for bad input.",
     )
     compare.add_argument("a", metavar="A", help="the reference run (directory, results.json or stored run id)")
-    compare.add_argument("b", metavar="B", help="the run to judge")
+    compare.add_argument("b", metavar="B", nargs="?", help="the run to judge (not with --history)")
+    compare.add_argument(
+        "--history",
+        type=int,
+        metavar="N",
+        help="judge run A against the store's last N earlier complete runs with A's name and platform",
+    )
     compare.add_argument(
         "--threshold",
         default="5%",
@@ -86,6 +92,20 @@ def add_results_commands(sub: Any) -> None:
     compare.add_argument("--all-metrics", action="store_true", help="gate on every metric")
     compare.add_argument("--json", action="store_true", help="print the comparison as JSON (same exit codes)")
     db_arg(compare)
+
+    summary = sub.add_parser(
+        "summary",
+        help="print a finished run's terminal summary again, or its verdicts as JSON",
+        description="Print the summary a run printed when it finished (status, settings, the verdicts, the tables "
+        "and warnings); with --json its verdicts, one object per scenario, trial, contest metric and CNI compared "
+        "with the reference: outcome (different | equivalent | inconclusive), ratio, ci, ci_level, p_adjusted, "
+        "margin, mde, clusters.",
+    )
+    summary.add_argument(
+        "run", nargs="?", default="latest", metavar="RUN", help="run directory, results.json or stored run id"
+    )
+    summary.add_argument("--json", action="store_true", help="the verdicts as JSON")
+    db_arg(summary)
 
     runs = sub.add_parser(
         "runs",

@@ -3,17 +3,21 @@ scenario's repetitions in its own order within a cluster), what it can show, and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+import statistics
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from cnibench.errors import SpecError
 from cnibench.estimate import Estimate, Priors
-from cnibench.results.stats import min_p_value
+from cnibench.results.analysis import percent
+from cnibench.results.inference import POWER, Power, cluster_means, cluster_sd_prior, power
 from cnibench.scenarios import SCENARIOS, scenario_of
 from cnibench.scenarios.base import Trial
 
 if TYPE_CHECKING:
+    from cnibench.results.model import RunResults
     from cnibench.spec import Spec
 
 #: cnibench's own work around the playbook: checks and rendering before, results and report after (s).
@@ -22,8 +26,6 @@ OWN_OVERHEAD_S = 2.0
 OVERHEAD_PER_REPETITION_S = 0.6
 #: Waiting for the scrape after a repetition and querying its window, s.
 METRICS_PER_REPETITION_S = 0.7
-#: The significance level the plan's warnings and the verdicts use.
-ALPHA = 0.05
 
 
 def repetition_overhead_s(spec: Spec) -> float:
@@ -96,29 +98,87 @@ class Plan:
         """The whole run, from the same model a running run re-bases on what it measures (:mod:`estimate`)."""
         return Estimate(self.slots(), self.priors, 0.0).seconds_left(0.0) + OWN_OVERHEAD_S
 
-    def smallest_p(self) -> dict[str, float]:
-        """Per trial: the smallest two-sided p an exact Mann-Whitney U test of two CNIs can reach with the planned
-        repetitions per arm (all successful); above :data:`ALPHA` no difference can be called significant."""
-        per_trial: dict[str, int] = {}
-        for trial in self.trials:
-            per_trial[trial.scenario] = min(per_trial.get(trial.scenario, trial.repetitions), trial.repetitions)
-        return {trial: min_p_value(n, n) for trial, n in per_trial.items()}
+    def primary_metrics(self) -> list[tuple[str, str]]:
+        """The ``(trial, metric)`` pairs the headline judges (the primary contest metrics of the planned trials)."""
+        from cnibench.scenarios import metrics_for
 
-    def warnings(self) -> list[str]:
-        """What the design cannot show, said before anything runs (one line per number of repetitions)."""
+        trials = list(dict.fromkeys(t.scenario for t in self.trials))
+        return [(t, m.name) for t in trials for m in metrics_for(t) if m.primary and m.role == "contest"]
+
+    def power(self, history: Sequence[RunResults] = ()) -> dict[tuple[str, str], Power]:
+        """Per primary ``(trial, metric)``: what the design can show (:func:`cnibench.results.inference.power`),
+        from the spread of cluster values in ``history`` (earlier runs of the same spec) where they have at least
+        3 clusters of it, else from the netns priors. Empty with fewer than two CNIs."""
+        if len(self.spec.cnis) < 2:
+            return {}
+        rounds = self.rounds
+        per_round = {t.scenario: t.repetitions // max(1, rounds) for t in self.trials}
+        chosen = self.primary_metrics()
+        family = len(chosen) * (len(self.spec.cnis) - 1)
+        margin = self.spec.margin
+        out = {}
+        for trial, metric in chosen:
+            measured = history_sd(history, trial, metric)
+            if measured is not None:
+                sd, source = measured
+            else:
+                sd, source = cluster_sd_prior(metric, per_round.get(trial, 1)), "netns priors"
+            out[(trial, metric)] = power(rounds, family, sd, source, margin)
+        return out
+
+    def warnings(self, history: Sequence[RunResults] = ()) -> list[str]:
+        """What the design cannot show, said before anything runs: one cluster per CNI (nothing testable), and
+        the metrics whose minimum detectable effect is above 10 % or that cannot come out equivalent."""
         if len(self.spec.cnis) < 2:
             return []
-        per_round = {t.scenario: t.repetitions for t in self.trials}
-        weak: dict[int, list[str]] = {}
-        for trial, p in self.smallest_p().items():
-            if p > ALPHA:
-                weak.setdefault(per_round[trial], []).append(trial)
-        return [
-            f"{', '.join(trials)}: {n} repetition(s) per CNI cannot show a significant difference (the smallest "
-            f"two-sided p of an exact Mann-Whitney U test of {n} vs {n} is {min_p_value(n, n):.3f} > {ALPHA}); "
-            "plan at least 4 per CNI, 5 or more to leave room for a failed one (--repeat, --rounds)"
-            for n, trials in sorted(weak.items())
+        if self.rounds < 2:
+            return [
+                f"{self.rounds} round: one cluster per CNI, no variance between clusters: every comparison will be "
+                "inconclusive (the cluster is the unit). Run at least 3 rounds (--rounds), or judge runs against "
+                "the store's history (compare RUN --history N)"
+            ]
+        weak = [
+            f"{trial} {metric}: detects about {percent(p.mde, 0)} or more" if p.mde is not None else f"{trial} {metric}"
+            for (trial, metric), p in self.power(history).items()
+            if p.mde is None or p.mde > PLANNED_EFFECT
         ]
+        if not weak:
+            return []
+        return [
+            f"{self.rounds} clusters per CNI cannot show a {percent(PLANNED_EFFECT, 0)} difference with "
+            f"{percent(POWER, 0)} power ({'; '.join(weak)}); more rounds (--rounds) shrink that"
+        ]
+
+
+#: The effect the plan warns about not being able to detect (a fraction).
+PLANNED_EFFECT = 0.10
+
+
+def history_sd(history: Sequence[RunResults], trial: str, metric: str) -> tuple[float, str] | None:
+    """The pooled standard deviation of cluster values (log scale) of ``trial`` and ``metric`` over ``history``:
+    each run x CNI's clusters about their own mean, pooled over all of them; None with fewer than 3 degrees of
+    freedom."""
+    from cnibench.results.analysis import groups
+    from cnibench.results.verdicts import by_round
+    from cnibench.scenarios import metric_named
+
+    info = metric_named(metric)
+    squares, df = 0.0, 0
+    for group in groups(list(history)):
+        if group.scenario != trial:
+            continue
+        values = by_round(group, info)
+        flat = [v for vs in values.values() for v in vs]
+        if len(values) < 2 or not flat or min(flat) <= 0:
+            continue
+        means = list(cluster_means(values, "log").values())
+        centre = statistics.fmean(means)
+        squares += sum((m - centre) ** 2 for m in means)
+        df += len(means) - 1
+    if df < 3:
+        return None
+    runs = len({g.run_id for g in groups(list(history))})
+    return math.sqrt(squares / df), f"{runs} earlier run(s)"
 
 
 def make_plan(spec: Spec, only: list[str] | None = None) -> Plan:

@@ -4,7 +4,17 @@ from cnibench.commands.clean import clean, mark_killed
 from cnibench.commands.doctor import doctor
 from cnibench.commands.parse import parse, reanalyze
 from cnibench.commands.plan import plan, render, schema
-from cnibench.commands.results import compare, export, import_runs, observed, report, runs, status, unstored_runs
+from cnibench.commands.results import (
+    compare,
+    export,
+    import_runs,
+    observed,
+    report,
+    runs,
+    status,
+    summary,
+    unstored_runs,
+)
 from cnibench.commands.run import run, store_and_report
 
 __all__ = [
@@ -25,5 +35,6 @@ __all__ = [
     "schema",
     "status",
     "store_and_report",
+    "summary",
     "unstored_runs",
 ]

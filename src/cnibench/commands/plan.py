@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cnibench.errors import SpecError
 from cnibench.plan import Plan, format_duration, make_plan
 from cnibench.platforms import get_platform
 from cnibench.results.store import results_dir as default_results_dir
 from cnibench.spec import json_schema, load_spec
+
+if TYPE_CHECKING:
+    from cnibench.results.model import RunResults
 
 
 def plan(
@@ -34,7 +39,7 @@ def plan(
     widths = [max(len(x) for x in col) for col in zip(header, *rows, strict=True)]
     for row in (header, *rows):
         print("  " + "  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())
-    for line in design_lines(the_plan):
+    for line in design_lines(the_plan, earlier_runs(spec.name, spec.platform)):
         print(line)
     print("steps:")
     for number, step in enumerate(compiled.steps, start=1):
@@ -43,9 +48,10 @@ def plan(
     return 0
 
 
-def design_lines(the_plan: Plan) -> list[str]:
+def design_lines(the_plan: Plan, history: Sequence[RunResults] = ()) -> list[str]:
     """The experiment's design in words: the rounds and their CNI order, each cluster's order of repetitions, what
-    the planned repetitions can show (the smallest p) and the warnings about it."""
+    the clusters can show per primary metric (the design of the test, the smallest p, the minimum detectable
+    effect) and the warnings about it."""
     rounds: dict[int, list[str]] = {}
     for block in the_plan.blocks:
         rounds.setdefault(block.round, []).append(block.cni)
@@ -57,11 +63,47 @@ def design_lines(the_plan: Plan) -> list[str]:
         f"design: {the_plan.rounds} round(s), each CNI on a fresh cluster once per round ({order})",
         f"  on each cluster: {within}{more}",
     ]
-    if len(the_plan.spec.cnis) > 1:
-        shown = ", ".join(f"{trial} {p:.4f}" for trial, p in the_plan.smallest_p().items())
-        lines.append(f"  smallest p of a CNI-vs-CNI test (exact two-sided Mann-Whitney U, all repetitions ok): {shown}")
-    lines += [f"warning: {warning}" for warning in the_plan.warnings()]
+    powers = the_plan.power(history)
+    if powers:
+        reference = the_plan.spec.reference or the_plan.spec.cnis[0]
+        some = next(iter(powers.values()))
+        lines.append(
+            f"  what it can show (the unit is the cluster: {some.clusters} per CNI; each CNI against {reference}; "
+            f"{some.design}, df {some.df}; {some.family} primary comparisons, simultaneous 95 % intervals; "
+            f"equivalence margin ±{the_plan.spec.margin:.0%}):"
+        )
+        for (trial, metric), p in powers.items():
+            if p.mde is None:
+                lines.append(f"    {trial} {metric}: nothing testable with {p.clusters} cluster(s) per CNI")
+                continue
+            equivalent = (
+                f"equivalent when the true difference is below about {p.equivalence:.1%}"
+                if p.equivalence is not None
+                else f"cannot come out equivalent within ±{the_plan.spec.margin:.0%}"
+            )
+            lines.append(
+                f"    {trial} {metric}: detects about {p.mde:.0%} with 80 % power; {equivalent} (cluster sd "
+                f"{p.cluster_sd:.3f} on the log scale, from {p.source})"
+            )
+    lines += [f"warning: {warning}" for warning in the_plan.warnings(history)]
     return lines
+
+
+def earlier_runs(spec_name: str, platform: str) -> list[RunResults]:
+    """The store's complete runs of the spec's name and platform (for the plan's variance), newest 10; none when
+    there is no store or it cannot be read."""
+    from cnibench.errors import CnibenchError
+    from cnibench.results.store import Store, locate_store
+
+    try:
+        path = locate_store(None)
+        if not path.exists():
+            return []
+        store = Store(path)
+        rows = [r for r in store.runs() if r.name == spec_name and r.platform == platform and r.status == "complete"]
+        return [store.get(r.run_id)[0] for r in rows[-10:]]
+    except (CnibenchError, OSError):
+        return []
 
 
 def render(

@@ -211,39 +211,66 @@ def parse_threshold(text: str) -> float:
 
 def compare(
     a: str,
-    b: str,
+    b: str | None,
     *,
     threshold: str = "5%",
     metrics: list[str] | None = None,
     all_metrics: bool = False,
     as_json: bool = False,
     db: Path | None = None,
+    history: int | None = None,
 ) -> int:
-    """Run B judged against run A as a CI gate (see :mod:`cnibench.results.compare`): exit code 1 with one line
-    per regression, 0 without; ``metrics`` (names) or ``all_metrics`` choose the gated metrics (default: each
-    scenario's primary ones); ``as_json`` prints the comparison as JSON instead."""
+    """Run B judged against run A as a CI gate (see :mod:`cnibench.results.compare`), or with ``history`` run A
+    against the store's last ``history`` earlier runs of its name and platform: exit code 1 with one line per
+    regression, 0 without; ``metrics`` (names) or ``all_metrics`` choose the gated metrics (default: each
+    scenario's primary ones); ``as_json`` prints the comparison as JSON instead. Raises UsageError."""
     fraction = parse_threshold(threshold)
     if metrics and all_metrics:
         raise UsageError("--metric and --all-metrics exclude each other: name the gated metrics or gate on all")
+    if history is not None and b is not None:
+        raise UsageError("--history judges one run: give RUN alone (compare RUN --history N)")
+    if history is None and b is None:
+        raise UsageError("compare needs two runs (compare A B), or one with --history N")
+    if history is not None and not 2 <= history <= 1000:
+        raise UsageError(f"--history {history}: must be 2 to 1000 earlier runs")
     known = contest_metrics()
     unknown = [name for name in metrics or () if name not in known]
     if unknown:
         raise UsageError(f"--metric {unknown[0]}: no such metric; valid: {', '.join(known)}")
     gated = tuple(known) if all_metrics else tuple(dict.fromkeys(metrics)) if metrics else None
-    store = Store(locate_store(db, [a, b]))
-    (run_a, _), (run_b, _) = resolve(a, store), resolve(b, store)
-    run_a, run_b = observed(run_a), observed(run_b)
-    result = comparison.compare(run_a, run_b, fraction, gated)
+    store = Store(locate_store(db, [a] + ([b] if b else [])))
+    if history is not None:
+        run_b = observed(resolve(a, store)[0])
+        rows = [
+            r for r in store.runs()
+            if r.name == run_b.name and r.platform == run_b.platform and r.status == "complete"
+            and r.started_at < run_b.started_at and r.run_id != run_b.run_id
+        ]  # fmt: skip
+        if len(rows) < 2:
+            raise UsageError(
+                f"--history {history}: the store {store.path} has {len(rows)} earlier complete run(s) of "
+                f"{run_b.name} on {run_b.platform}; at least 2 are needed"
+            )
+        earlier = [store.get(r.run_id)[0] for r in rows[-history:]]
+        result = comparison.compare_history(earlier, run_b, fraction, gated)
+        run_a = earlier[-1]
+    else:
+        assert b is not None
+        (run_a, _), (run_b, _) = resolve(a, store), resolve(b, store)
+        run_a, run_b = observed(run_a), observed(run_b)
+        result = comparison.compare(run_a, run_b, fraction, gated)
     notes = [f"environments differ: {d}" for d in environment_differences(run_a, run_b)]
     notes += [f"scenario settings differ: {d}" for d in spec_differences(run_a, run_b)]
     result = replace(result, notes=notes + result.notes)
     if as_json:
         print(json.dumps(result.to_json(), indent=2))
         return result.exit_code
+    unit = "earlier runs' prediction interval" if history else "clusters of A against clusters of B"
     print(
-        f"compare {run_a.run_id} (A) -> {run_b.run_id} (B): gated {', '.join(result.gated)}; a regression needs "
-        f"p <= {ALPHA} (one-sided Mann-Whitney, Holm over the gated tests) and a change of at least "
-        f"{fraction:.1%}; failures, missing repetitions and broken checks are regressions"
+        f"compare {result.a} (A) -> {result.b} (B): gated {', '.join(result.gated)}; the unit: {unit}; a "
+        f"regression is a gated metric shown different (simultaneous {1 - ALPHA:.0%} interval, Bonferroni over "
+        f"the gated tests) and worse by at least {fraction:.1%}; failures, missing repetitions and broken checks "
+        "are regressions"
     )
     for note in result.notes:
         print(f"note: {note}")
@@ -256,3 +283,22 @@ def compare(
         print("nothing to compare: the runs share no CNI x scenario with results")
     print(f"{len(result.regressions)} regression(s)" if result.regressions else "no regression")
     return result.exit_code
+
+
+def summary(ref: str, *, as_json: bool = False, db: Path | None = None) -> int:
+    """A finished run's terminal summary again (:func:`cnibench.report.summary.format_summary`), or with
+    ``as_json`` its verdicts (:meth:`cnibench.results.verdicts.RunAnalysis.objects`), one object per scenario,
+    trial, contest metric and CNI compared with the reference."""
+    from cnibench.report.summary import format_summary
+    from cnibench.results.verdicts import analyse
+
+    store = Store(locate_store(db, [ref]))
+    results, run_dir = resolve(ref, store)
+    results = observed(results)
+    if as_json:
+        analysis = analyse(results)
+        print(json.dumps({"run": results.run_id, "reference": analysis.reference, "margin": analysis.margin,
+                          "verdicts": analysis.objects()}, indent=2))  # fmt: skip
+        return 0
+    print(format_summary(results, str(run_dir) if run_dir else ref))
+    return 0

@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cnibench import __version__
-from cnibench.results.analysis import ALPHA, DEFAULT_THRESHOLD, environment_differences, percent
+from cnibench.results.analysis import environment_differences, percent
 from cnibench.results.compare import compare
+from cnibench.results.inference import ALPHA, BLOCKED_MIN_ROUNDS
 from cnibench.results.model import RunResults
-from cnibench.results.stats import EXACT_VALUES
 from cnibench.results.trust import TrustWarning, warnings_for
 from cnibench.results.verdicts import RunAnalysis, Verdict, settings
 
@@ -34,15 +34,16 @@ ENV_ROWS = (
     ("cnibench", "cnibench"),
 )
 METHOD = (
-    f"Per trial and metric: each CNI's median [the median's exact order-statistic interval, 95 % or, where n is "
-    f"too small for that, the level it really has] (n successful repetitions), and the difference from the best "
-    f"median. The best is highlighted only when the runner-up's difference from it is significant: the "
-    f"Mann-Whitney U test (exact up to {EXACT_VALUES} values, ties included) gives p <= {ALPHA} after Holm's "
-    f"correction over the run's family of tests (the primary metrics form one family, the others another) and "
-    f"the difference, the Hodges-Lehmann estimate with Moses' interval, is at least "
-    f"{percent(DEFAULT_THRESHOLD, 0)}. Checks (failed requests, backend fairness, UDP loss) are limits every "
-    f"repetition must keep, not contests. A policy's cost: the median of the ratios of repetitions paired with "
-    f"their baseline (same round and number), with its order-statistic interval; inconclusive when that contains 1."
+    "Per trial and metric: each CNI's median over its successful repetitions [the median's exact order-statistic "
+    "interval] (n), and each CNI compared with the reference. The experimental unit is the cluster (one CNI on one "
+    "fresh cluster in one round): a cluster's value is the geometric mean of its repetitions, and the comparison "
+    "is the ratio of the CNI's clusters to the reference's, paired by round from "
+    f"{BLOCKED_MIN_ROUNDS} rounds on (Student's t on the logarithms), with an interval that holds simultaneously "
+    f"over its family at {percent(1 - ALPHA, 0)} (Bonferroni; the primary metrics, the others and the policies' "
+    "costs are three families). Outcome: different (≠) when the interval excludes no change, equivalent (≈) when "
+    "it lies within the margin, else inconclusive (?) with the difference this design would detect with 80 % "
+    "power. Checks (failed requests, backend fairness, UDP loss) are limits every repetition must keep. A policy's "
+    "cost: per cluster, the trial over its baseline run back to back on it."
 )
 
 
@@ -57,10 +58,11 @@ def _cell(verdict: Verdict, cni: str, marks: list[int]) -> dict[str, Any]:
     else:
         text = m.show(stats.median) + (f" {stats.ci.describe(m.show)}" if stats.ci else "")
         text += f" (n={stats.n}" + (f", {stats.failed} failed" if stats.failed else "") + ")"
-        relative = verdict.relative(cni)
-        if cni != verdict.winner and relative is not None:
-            text += f" {relative:+.1%}"
-    return {"text": text, "highlight": verdict.highlighted == cni, "marks": marks}
+        if cni in verdict.judgements:
+            text += f" {verdict.note(cni)}"
+        elif cni == verdict.reference and verdict.judgements:
+            text += " (reference)"
+    return {"text": text, "highlight": cni in verdict.highlighted, "marks": marks}
 
 
 def _marks(warnings: list[TrustWarning], cni: str, metric: str | None) -> list[int]:
@@ -80,7 +82,7 @@ def _trial(analysis: RunAnalysis, trial: str, warnings: list[TrustWarning]) -> d
                 "metric": v.metric.label + unit,
                 "better": f"{v.metric.better} is better" + (", primary" if v.metric.primary else ""),
                 "cells": [_cell(v, cni, _marks(mine, cni, v.metric.name)) for cni in cnis],
-                "note": v.note,
+                "note": "; ".join(f"{cni}: {v.sentence(cni)}" for cni in v.judgements),
             }
         )
     checks = []

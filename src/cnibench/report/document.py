@@ -53,13 +53,11 @@ def build(runs: Sequence[RunResults], run_dirs: Sequence[Path | None]) -> Report
     all_groups = groups(runs)
     analyses = [analyse(run) for run in runs]
     several = len(runs) > 1
-    ratios = [
-        (f"{r.cni} ({r.run_id})" if several else r.cni, r.ratio) for analysis in analyses for r in analysis.ratios
-    ]
+    ratios = [(f"{r.cni} ({r.run_id})" if several else r.cni, r) for analysis in analyses for r in analysis.ratios]
     figures = [
         p.per_series(all_groups, "throughput_bps", ("egress-baseline", "egress"), "Egress throughput per CNI"),
         p.per_series(all_groups, "rtt_mean_us", ("egress-baseline", "egress"), "TCP round-trip time per CNI"),
-        p.gateway_ratio(ratios),
+        *p.gateway_ratio(ratios),
         p.throughput_over_time(all_groups),
         p.per_series(all_groups, "requests_per_s", ("ingress",), "Ingress requests per second per CNI"),
         p.latency_percentiles(all_groups),

@@ -24,7 +24,8 @@ from cnibench.metrics.prometheus import series_points
 from cnibench.metrics.queries import UTILISATION, UTILISATION_RANGE
 from cnibench.results.analysis import Group
 from cnibench.results.model import RunResults
-from cnibench.results.stats import MetricStats, PairedRatio, summarize
+from cnibench.results.stats import MetricStats, summarize
+from cnibench.results.verdicts import PairedVerdict
 from cnibench.scenarios import gateway_node, metric_named
 from cnibench.scenarios.base import MetricInfo
 from cnibench.scenarios.egress import EgressSample
@@ -112,40 +113,43 @@ def per_series(groups: Sequence[Group], metric: str, scenarios: Sequence[str], t
     return Plot(title, caption, _svg(fig))
 
 
-def gateway_ratio(ratios: Sequence[tuple[str, PairedRatio]]) -> Plot | None:
-    """Per series the egress policy's throughput over its baseline's, from repetitions paired by number: the median
-    of the per-pair ratios, its order-statistic interval, every pair as a dot."""
-    if not ratios:
-        return None
-    fig, ax = plt.subplots(figsize=(6.4, 2.6))
-    levels = set()
-    for i, (_, ratio) in enumerate(ratios):
-        ax.bar(i, ratio.median, 0.5, color=_color(i), alpha=0.75)
-        ax.scatter([i] * len(ratio.ratios), ratio.ratios, s=12, color="#111111", zorder=3)
-        if ratio.interval is not None:
-            levels.add(f"{ratio.interval.level:.0%}")
-            ax.errorbar(
-                i,
-                ratio.median,
-                yerr=[[ratio.median - ratio.interval.low], [ratio.interval.high - ratio.median]],
-                fmt="none",
-                ecolor="#111111",
-                capsize=4,
-                linewidth=1.2,
+def gateway_ratio(ratios: Sequence[tuple[str, PairedVerdict]]) -> list[Plot]:
+    """Per metric, one plot: per series (and trial) a policy's trial over its baseline per cluster (run back to back
+    on it): bar, the estimate (the geometric mean of the clusters' ratios); whiskers, its simultaneous interval;
+    dots, each cluster. The same numbers as the headline's."""
+    by_metric: dict[str, list[tuple[str, PairedVerdict]]] = {}
+    for name, verdict in ratios:
+        by_metric.setdefault(verdict.metric.label, []).append((name, verdict))
+    plots = []
+    for label, chosen in by_metric.items():
+        several_trials = len({v.scenario for _, v in chosen}) > 1
+        fig, ax = plt.subplots(figsize=(6.4, 2.6))
+        names = []
+        for i, (name, verdict) in enumerate(chosen):
+            j = verdict.judgement
+            names.append(f"{name}\n{verdict.scenario}" if several_trials else name)
+            middle = j.ratio if j.ratio is not None else statistics.median(verdict.cluster_ratios)
+            ax.bar(i, middle, 0.5, color=_color(i), alpha=0.75)
+            ax.scatter([i] * len(verdict.cluster_ratios), verdict.cluster_ratios, s=12, color="#111111", zorder=3)
+            if j.ci is not None and max(j.ci) < 10 * max(verdict.cluster_ratios):  # an interval that fits the axis
+                low, high = j.ci
+                ax.errorbar(i, middle, yerr=[[middle - low], [high - middle]], fmt="none", ecolor="#111111",
+                            capsize=4, linewidth=1.2)  # fmt: skip
+        ax.axhline(1.0, color="#111111", linewidth=1, linestyle="--")
+        ax.set_xticks(range(len(chosen)), names)
+        first = chosen[0][1]
+        ax.set_ylabel(f"{label}: with / without")
+        plots.append(
+            Plot(
+                f"Policy vs baseline: {label}",
+                f"{label} of each trial with the policy ({first.scenario}) over its baseline ({first.baseline}), run "
+                "back to back on the same cluster: bar, the geometric mean of the clusters' ratios; whiskers, its "
+                "simultaneous 95 % interval (omitted when wider than the axis); dots, each cluster. 1.0: the policy "
+                "costs nothing.",
+                _svg(fig),
             )
-        ax.annotate(f"{ratio.median:.2f}", (i, ratio.median), ha="center", va="bottom", xytext=(6, 2),
-                    textcoords="offset points")  # fmt: skip
-    ax.axhline(1.0, color="#111111", linewidth=1, linestyle="--")
-    ax.set_xticks(range(len(ratios)), [name for name, _ in ratios])
-    ax.set_ylabel("egress / baseline throughput")
-    return Plot(
-        "Egress gateway vs baseline",
-        "Throughput with the egress policy over the baseline repetition with the same number (run back to back): "
-        "bar, the median of the per-pair ratios; whiskers, its order-statistic interval (level "
-        f"{', '.join(sorted(levels)) or 'none'}); dots, each pair. 1.0: the gateway costs nothing; an interval that "
-        "contains 1.0 shows no cost.",
-        _svg(fig),
-    )
+        )
+    return plots
 
 
 #: Above this many repetitions of a series, the time plot shows their median and range instead of every line.

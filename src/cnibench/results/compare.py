@@ -1,4 +1,5 @@
-"""``compare A B``: what changed from run A to run B, as a gate that CI can trust.
+"""``compare A B``: what changed from run A to run B, as a gate that CI can trust; ``compare --history N RUN``:
+a run against the store's last N runs of the same spec.
 
 A regression (exit code 1, one line each) is any of:
 
@@ -6,44 +7,57 @@ A regression (exit code 1, one line each) is any of:
   (a failure is never a vanished row); B itself not complete, or with planned repetitions that did not run;
 * a check (a floor or ceiling: failed requests, backend fairness, UDP loss) that every repetition of A kept and
   some repetition of B broke;
-* a gated metric that got worse: the one-sided Mann-Whitney test of "B is worse" (exact up to 100 values, ties
-  included: :func:`cnibench.results.stats.mann_whitney`), corrected with Holm's method over every gated test of
-  the comparison, gives p <= ALPHA, AND the change is at least the threshold (relative to A's median; a metric
-  whose median in A is 0 has no relative change and uses its own absolute minimum, ``MetricInfo.absolute``).
+* a gated metric that got worse: the unit is the cluster (one CNI on one fresh cluster in one round), so A's
+  clusters are compared with B's (:func:`cnibench.results.inference.estimate`, unpaired: rounds of two runs do not
+  pair), with a simultaneous interval over the gated tests (Bonferroni) and the outcome read off it, exactly as
+  within a run (:mod:`cnibench.results.verdicts`); a regression is a gated comparison whose outcome is *different*,
+  in the worse direction, by at least the threshold (which is also the equivalence margin). A run of one cluster
+  per CNI has no variance between clusters: only ``--history`` can judge it.
 
-Holm, not Benjamini-Hochberg: a gate fails a build on ONE alarm, so what must be bounded is the chance of any false
-alarm among the tests (the family-wise error rate, which Holm keeps at ALPHA under any dependence between them),
-not the share of false ones among many (the false discovery rate, which BH bounds and a gate does not care about).
-The gated metrics are the scenarios' primary ones by default (throughput, requests/s, latency p95: few tests, so
-the correction costs little power); the others are reported with their uncorrected p and never fail the gate.
-asv's own rule, for comparison (airspeed-velocity/asv ``asv/statistics.py`` ``is_different``, and ``--factor`` in
-``asv/commands/common_args.py``, 1.1 by default): Mann-Whitney at p < 0.002 when the sample sizes can reach it,
-else two 99 % intervals of the median that do not overlap; plus a change of at least the factor; no family
-correction.
+With ``--history N`` the unit is the run: per CNI, trial and gated metric, the run's value (the mean of its
+clusters' log values) against the t prediction interval of the previous N runs' values
+(:func:`cnibench.results.inference.prediction`), simultaneous over the gated tests; run-to-run variance is in the
+test. Its false-alarm rate, measured on whole real runs (each run of a set of runs of one spec judged against the
+others, leave one out), is in the README.
+
+Bonferroni over the gated tests, not Benjamini-Hochberg: a gate fails a build on ONE alarm, so what must be bounded
+is the chance of any false alarm (the family-wise error rate). The gated metrics are the scenarios' primary ones by
+default; the others are reported in a family of their own and never fail the gate. asv's rule, for comparison
+(airspeed-velocity/asv ``asv/statistics.py`` ``is_different``): Mann-Whitney at p < 0.002 when the sample sizes
+can reach it, else two 99 % intervals that do not overlap; plus a change of at least ``--factor``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from cnibench.results.analysis import (
-    ALPHA,
     DEFAULT_THRESHOLD,
     Group,
-    change_words,
     check,
     groups,
-    interval_words,
-    large_enough,
     located,
-    p_words,
     percent,
     repetition_key,
 )
+from cnibench.results.inference import (
+    ALPHA,
+    Estimate,
+    Judgement,
+    Scale,
+    against_history,
+    cluster_means,
+    estimate,
+    judge,
+    scale_of,
+)
 from cnibench.results.model import RunResults
-from cnibench.results.stats import MetricStats, Shift, holm, shift
-from cnibench.scenarios import all_metrics, metrics_for
+from cnibench.results.stats import MetricStats
+from cnibench.results.verdicts import by_round, ci_text, detectable, p_text, words_of
+from cnibench.scenarios import all_metrics, metrics_for, scenario_of
 from cnibench.scenarios.base import MetricInfo
 
 
@@ -54,38 +68,88 @@ def contest_metrics() -> dict[str, MetricInfo]:
 
 @dataclass(frozen=True)
 class Change:
-    """One contest metric of one CNI x trial from A to B: ``difference`` is B against A with the one-sided test of
-    "B is worse" (None with fewer than two values on a side); ``p_adjusted`` is Holm's over the gated tests."""
+    """One contest metric of one CNI x trial from A to B: ``judgement`` is B's clusters against A's (None when
+    neither run has a value), judged in the family of the gated tests (``gated``) or of the others."""
 
     cni: str
     scenario: str
     metric: MetricInfo
     before: MetricStats
     after: MetricStats
-    difference: Shift | None
+    judgement: Judgement | None
     gated: bool
-    p_adjusted: float | None = None
-    family: int = 0
-    regression: bool = False
+    threshold: float = DEFAULT_THRESHOLD
+
+    @property
+    def regression(self) -> bool:
+        """A gated change shown *different*, worse, by at least the threshold."""
+        j = self.judgement
+        if not self.gated or j is None or j.outcome != "different":
+            return False
+        change = j.change
+        if change is not None:
+            return self.metric.worse(change) and abs(change) >= self.threshold
+        return self.metric.worse(j.estimate.estimate) and abs(j.estimate.estimate) >= (self.metric.absolute or 0.0)
 
     def describe(self, where: bool = True) -> str:
-        """``hostgw egress throughput: 14.05 -> 12.05 Gbit/s, 14.3 % slower (95 % CI ...; p = 0.004, 0.031 after
-        Holm over 8 tests, n = 5 vs 5): ok``; a regression's own line (not ``where``) names neither the CNI and
-        trial nor the verdict."""
-        m, d = self.metric, self.difference
+        """``hostgw egress throughput: 14.05 -> 12.05 Gbit/s: different: 14.3 % slower (95 % CI ...; 3 vs 3
+        clusters): REGRESSION``; a regression's own line (not ``where``) names neither the CNI and trial nor the
+        verdict."""
+        m, j = self.metric, self.judgement
         unit = f" {m.unit}" if m.unit else ""
         head = f"{self.cni} {self.scenario} " if where else ""
-        head += f"{m.label}: {m.show(self.before.median)} -> {m.show(self.after.median)}{unit}"
-        if d is None:
-            return f"{head} (too few repetitions to test)"
-        if not self.gated:
-            figures = f"{interval_words(m, d)}; {p_words(d.p_value)}, n = {d.n_a} vs {d.n_b}"
-            return f"{head}, {change_words(m, d)} ({figures}; reported, not gated)"
-        assert self.p_adjusted is not None
-        p = p_words(d.p_value, self.p_adjusted, self.family)
-        figures = f"{interval_words(m, d)}; {p}, n = {d.n_a} vs {d.n_b}"
-        text = f"{head}, {change_words(m, d)} ({figures})"
-        return f"{text}: {'REGRESSION' if self.regression else 'ok'}" if where else text
+        before = level_text(m, j.estimate.reference_level if j else None, self.before.median)
+        after = level_text(m, j.estimate.other_level if j else None, self.after.median)
+        head += f"{m.label}: {before} -> {after}{unit}"
+        if j is None:
+            return f"{head} (nothing to compare)"
+        text = f"{head}: {change_sentence(m, j)}" + ("" if self.gated else " (reported, not gated)")
+        return f"{text}: {'REGRESSION' if self.regression else 'ok'}" if where and self.gated else text
+
+    def to_json(self) -> dict[str, Any]:
+        """The change as the verdict object of ``summary --json`` (``reference`` is run A, ``cni`` the CNI in B)."""
+        j = self.judgement
+        e = j.estimate if j else None
+        return {
+            "scenario": scenario_of(self.scenario).name,
+            "trial": self.scenario,
+            "metric": self.metric.name,
+            "cni": self.cni,
+            "gated": self.gated,
+            "outcome": j.outcome if j else None,
+            "ratio": j.ratio if j else None,
+            "ci": list(j.ci) if j and j.ci else None,
+            "ci_level": j.ci_level if j else None,
+            "ci_level_each": j.level_each if j else None,
+            "family": j.family if j else None,
+            "p_adjusted": j.p_adjusted if j else None,
+            "margin": j.margin if j else None,
+            "mde": j.mde if j else None,
+            "clusters": {"a": e.clusters_reference, "b": e.clusters_other} if e else None,
+            "values": {"a": e.reference_level, "b": e.other_level} if e else None,
+            "regression": self.regression,
+        }
+
+
+def level_text(metric: MetricInfo, level: float | None, median: float | None) -> str:
+    """A run's value of a metric: its cluster-based value, else its median."""
+    return metric.show(level if level is not None else median)
+
+
+def change_sentence(metric: MetricInfo, j: Judgement) -> str:
+    """``different: 14.3 % slower (95 % CI 9.0 to 20.1 % slower; p = 0.004 adjusted over 4 tests; 3 vs 3
+    clusters, unpaired)``; the same words as the verdicts."""
+    e = j.estimate
+    if not e.testable:
+        return f"inconclusive ({j.why})"
+    change = j.change
+    what = words_of(metric, change).removesuffix(" than") if change is not None else f"{e.estimate:+g}"
+    inside = [ci_text(metric, j), p_text(j), f"{e.clusters_other} vs {e.clusters_reference} clusters, {e.design}"]
+    figures = "; ".join(part for part in inside if part)
+    if j.outcome == "inconclusive" and j.mde is not None:
+        return f"inconclusive: {what} ({figures}); this design {detectable(j.mde)}"
+    label = f"equivalent within ±{percent(j.margin, 0)}" if j.outcome == "equivalent" else j.outcome
+    return f"{label}: {what} ({figures})"
 
 
 @dataclass(frozen=True)
@@ -113,48 +177,26 @@ class Comparison:
     changes: list[Change]
     regressions: list[Regression]
     notes: list[str]
+    unit: str = "cluster"
 
     @property
     def exit_code(self) -> int:
         return 1 if self.regressions else 0
 
     def to_json(self) -> dict[str, Any]:
-        """The comparison for machines (``compare --json``); values in the metrics' own units and fractions."""
-
-        def stats(s: MetricStats) -> dict[str, Any]:
-            ci = s.ci
-            return {"n": s.n, "failed": s.failed, "median": s.median, "ci_low": ci.low if ci else None,
-                    "ci_high": ci.high if ci else None, "ci_level": ci.level if ci else None}  # fmt: skip
-
-        def change(c: Change) -> dict[str, Any]:
-            d = c.difference
-            return {
-                "cni": c.cni,
-                "scenario": c.scenario,
-                "metric": c.metric.name,
-                "gated": c.gated,
-                "before": stats(c.before),
-                "after": stats(c.after),
-                "relative": d.relative if d else None,
-                "change": d.change if d else None,
-                "change_low": d.interval[0] if d else None,
-                "change_high": d.interval[1] if d else None,
-                "change_level": d.level if d else None,
-                "p_worse": d.p_value if d else None,
-                "p_adjusted": c.p_adjusted,
-                "regression": c.regression,
-            }
-
+        """The comparison for machines (``compare --json``): the regressions, and per CNI x trial x metric the
+        verdict object of ``summary --json`` (:meth:`Change.to_json`)."""
         return {
             "a": self.a,
             "b": self.b,
             "threshold": self.threshold,
             "alpha": ALPHA,
-            "correction": "holm",
+            "correction": "bonferroni",
+            "unit": self.unit,
             "gated_metrics": list(self.gated),
             "exit_code": self.exit_code,
             "regressions": [r.__dict__ for r in self.regressions],
-            "changes": [change(c) for c in self.changes],
+            "verdicts": [c.to_json() for c in self.changes],
             "notes": self.notes,
         }
 
@@ -231,7 +273,7 @@ def compare(
     )
     after = {(g.cni, g.scenario): g for g in groups([b])}
     regressions = [] if shared_only else _run_b(b)
-    changes: list[Change] = []
+    pending: list[tuple[tuple[str, str], MetricInfo, MetricStats, MetricStats, Estimate | None, bool]] = []
     for key, group in before.items():
         if shared_only and key not in after:
             continue
@@ -245,18 +287,9 @@ def compare(
             x, y = group.stats(metric), after[key].stats(metric)
             if x.n == 0 and y.n == 0:
                 continue
-            worse = "greater" if metric.better == "higher" else "less"  # A greater than B: B lost
-            changes.append(
-                Change(
-                    *key,
-                    metric,
-                    x,
-                    y,
-                    shift(x.values, y.values, alternative=worse),
-                    metric.primary if metrics is None else metric.name in gated,
-                )
-            )
-    changes = _judged(changes, threshold)
+            is_gated = metric.primary if metrics is None else metric.name in gated
+            pending.append((key, metric, x, y, _estimate(group, after[key], metric), is_gated))
+    changes = _judged(pending, threshold)
     regressions += [
         Regression(c.describe(where=False), c.cni, c.scenario, c.metric.name) for c in changes if c.regression
     ]  # fmt: skip
@@ -266,37 +299,90 @@ def compare(
     return Comparison(a.run_id, b.run_id, threshold, tuple(gated), changes, regressions, notes)
 
 
-def _judged(changes: list[Change], threshold: float) -> list[Change]:
-    """The changes with Holm's p over the gated tests and the verdict of each gated one."""
-    tested = [i for i, c in enumerate(changes) if c.gated and c.difference is not None]
-    raw = [d.p_value for i in tested if (d := changes[i].difference) is not None]
-    adjusted = dict(zip(tested, holm(raw), strict=True))
-    out = []
-    for i, c in enumerate(changes):
-        p, d = adjusted.get(i), c.difference
-        regression = (
-            p is not None
-            and d is not None
-            and p <= ALPHA
-            and c.metric.worse(d.change)
-            and large_enough(c.metric, d, c.before.median, threshold)
-        )
-        out.append(replace(c, p_adjusted=p, family=len(tested), regression=regression))
-    return out
+def _estimate(before: Group, after: Group, metric: MetricInfo) -> Estimate | None:
+    """B's clusters against A's for one metric (unpaired); None when neither has a value."""
+    a, b = by_round(before, metric), by_round(after, metric)
+    values = [v for r in (a, b) for vs in r.values() for v in vs]
+    if not values:
+        return None
+    scale = scale_of(values)
+    return estimate(cluster_means(a, scale), cluster_means(b, scale), scale, blocked=False)
+
+
+def _judged(
+    pending: list[tuple[tuple[str, str], MetricInfo, MetricStats, MetricStats, Estimate | None, bool]],
+    threshold: float,
+) -> list[Change]:
+    """The changes judged in two families, the gated tests and the others (margin: the threshold)."""
+    out: dict[int, Judgement] = {}
+    for gated in (True, False):
+        chosen = [(i, p[4]) for i, p in enumerate(pending) if p[5] is gated and p[4] is not None]
+        judged = judge([e for _, e in chosen if e is not None], margin=threshold)
+        out.update({i: j for (i, _), j in zip(chosen, judged, strict=True)})
+    return [
+        Change(key[0], key[1], metric, x, y, out.get(i), is_gated, threshold)
+        for i, (key, metric, x, y, _, is_gated) in enumerate(pending)
+    ]
 
 
 def _power_note(changes: list[Change]) -> list[str]:
-    """Say so when no gated test can be significant at these sample sizes (Holm's first step needs p <=
-    ALPHA / m)."""
-    tested = [c.difference for c in changes if c.gated and c.difference is not None]
-    if not tested:
+    """Say so when the gated metrics cannot be judged from clusters (one cluster per CNI in a run)."""
+    untestable = [c for c in changes if c.gated and c.judgement is not None and not c.judgement.estimate.testable]
+    if not untestable:
         return []
-    needed = ALPHA / len(tested)
-    smallest = min(tested, key=lambda d: d.min_p)
-    if smallest.min_p <= needed:
-        return []
+    first = untestable[0].judgement
+    assert first is not None
     return [
-        f"no gated metric can be significant: the smallest possible one-sided p at {smallest.n_a} vs "
-        f"{smallest.n_b} repetitions is {smallest.min_p:.3f}, above {percent(ALPHA, 0)} / {len(tested)} tests = "
-        f"{needed:.4f} (Holm's first step); only failures, missing repetitions and checks can fail this gate"
+        f"{len(untestable)} gated metric(s) cannot be judged: {first.why} (the unit is the cluster; run more "
+        "rounds, or judge the run against the store's history with --history N)"
     ]
+
+
+def run_value(group: Group, metric: MetricInfo, scale: Scale) -> float | None:
+    """A run's value of one CNI x trial x metric on ``scale``: the mean of its cluster values (None without)."""
+    means = cluster_means(by_round(group, metric), scale)
+    return statistics.fmean(means.values()) if means else None
+
+
+def compare_history(
+    history: Sequence[RunResults],
+    b: RunResults,
+    threshold: float = DEFAULT_THRESHOLD,
+    metrics: tuple[str, ...] | None = None,
+) -> Comparison:
+    """Run B judged against ``history`` (earlier runs of the same spec, oldest first): per CNI x trial and gated
+    metric, B's run value against the prediction interval of the earlier runs' values
+    (:func:`~cnibench.results.inference.against_history`), simultaneous over the gated tests; B's failures and
+    checks count as against its newest predecessor. Raises ValueError without history."""
+    if not history:
+        raise ValueError("no earlier run to judge against")
+    newest = history[-1]
+    base = compare(newest, b, threshold, metrics)
+    after = {(g.cni, g.scenario): g for g in groups([b])}
+    earlier = [{(g.cni, g.scenario): g for g in groups([run])} for run in history]
+    pending: list[tuple[tuple[str, str], MetricInfo, MetricStats, MetricStats, Estimate | None, bool]] = []
+    for c in base.changes:
+        key = (c.cni, c.scenario)
+        group = after.get(key)
+        if group is None:
+            continue
+        values_all = [v for g in [group, *(e[key] for e in earlier if key in e)] for v in g.values(c.metric)]
+        if not values_all:
+            continue
+        scale = scale_of(values_all)
+        mine = run_value(group, c.metric, scale)
+        past = [v for e in earlier if key in e and (v := run_value(e[key], c.metric, scale)) is not None]
+        found = against_history(mine, past, scale) if mine is not None else None
+        pending.append((key, c.metric, c.before, c.after, found, c.gated))
+    changes = _judged(pending, threshold)
+    regressions = [r for r in base.regressions if r.metric not in contest_metrics()]
+    regressions += [
+        Regression(c.describe(where=False), c.cni, c.scenario, c.metric.name) for c in changes if c.regression
+    ]
+    notes = [f"judged against {len(history)} earlier run(s) of {b.name} on {b.platform}: "
+             + ", ".join(r.run_id for r in history)]  # fmt: skip
+    few = [c for c in changes if c.gated and c.judgement is not None and not c.judgement.estimate.testable]
+    if few:
+        notes.append(f"{len(few)} gated metric(s) have fewer than 2 earlier runs: not judged")
+    return Comparison(f"{len(history)} earlier runs", b.run_id, threshold, base.gated, changes, regressions,
+                      notes, unit="run")  # fmt: skip

@@ -1,149 +1,226 @@
-"""Verdicts within one run: which CNI is better at each metric, by how much, and whether to believe it; the checks
-every repetition must keep; a policy's cost from paired repetitions; the headline.
+"""Verdicts within one run: for each trial, primary metric and CNI against the reference, one of three outcomes
+(different, equivalent within a margin, inconclusive with the minimum detectable effect), with one estimate and
+one interval that every place shows; the checks every repetition must keep; a policy's cost over its baseline.
+
+The unit is the cluster (one CNI on one fresh cluster in one round): repetitions on one cluster are summarised,
+never counted as independent (:mod:`cnibench.results.inference` says how and why). Every CNI is compared with the
+reference (the spec's ``reference``, default its first CNI). The comparisons of a run form three families, each
+with simultaneous intervals (Bonferroni): the primary metrics (the headline), the other contest metrics, and the
+policies' costs; so adding secondary metrics never dilutes the headline.
 
 CNIs are compared only within a run (their trials ran on one machine, in one sitting); the same CNI in two runs is
-``compare``'s business (:mod:`cnibench.results.compare`), never a contest.
-
-Per trial and contest metric: the best CNI by median and the runner-up's difference from it
-(:func:`cnibench.results.stats.shift`: Hodges-Lehmann estimate, Moses' interval with its real level, exact
-Mann-Whitney p). The p-values of a run form two families, the primary metrics (the headline) and the others, each
-corrected with Holm's method, so that adding secondary metrics never dilutes the headline; a difference is
-significant when its corrected p is at most :data:`~cnibench.results.analysis.ALPHA` and it is at least the minimum
-effect.
+``compare``'s business (:mod:`cnibench.results.compare`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from cnibench.results.analysis import (
-    ALPHA,
-    DEFAULT_THRESHOLD,
     CheckResult,
     Group,
-    change_words,
     check,
     groups,
-    interval_words,
-    large_enough,
     number,
-    p_words,
     percent,
     repetition_key,
 )
-from cnibench.results.model import RunResults
-from cnibench.results.stats import (
-    CONFIDENCE,
-    MetricStats,
-    PairedRatio,
-    Shift,
-    holm,
-    paired_ratio,
-    shift,
-    values_needed,
+from cnibench.results.inference import (
+    ALPHA,
+    DEFAULT_MARGIN,
+    Estimate,
+    Judgement,
+    Scale,
+    cluster_means,
+    estimate,
+    judge,
+    level_of,
+    one_sample,
+    scale_of,
 )
+from cnibench.results.model import RunResults
+from cnibench.results.stats import MetricStats
 from cnibench.scenarios import SCENARIOS, metrics_for, scenario_of
 from cnibench.scenarios.base import MetricInfo
+
+#: A comparison's outcome as one symbol (terminal, Markdown, HTML): ``≠`` different, ``≈`` equivalent, ``?``
+#: inconclusive.
+SYMBOLS = {"different": "≠", "equivalent": "≈", "inconclusive": "?"}
+
+
+def by_round(group: Group, metric: MetricInfo) -> dict[int, list[float]]:
+    """``{round: [values of the successful repetitions]}`` of one group (CNI x trial)."""
+    out: dict[int, list[float]] = {}
+    for sample in group.samples:
+        value = number(getattr(sample, metric.name, None))
+        if sample.status == "ok" and value is not None:
+            out.setdefault(repetition_key(sample)[0], []).append(value)
+    return out
+
+
+#: Relative changes beyond this (a fraction: 1000 %) are shown as "over 1000 %": an interval that wide says only
+#: that the design cannot bound the change.
+SHOWN_CHANGE = 10.0
+
+
+def amount(change: float) -> str:
+    """``|change|`` as a percentage, ``over 1000 %`` beyond :data:`SHOWN_CHANGE`."""
+    return f"over {SHOWN_CHANGE:.0%}".replace("%", " %") if abs(change) > SHOWN_CHANGE else percent(abs(change))
+
+
+def words_of(metric: MetricInfo, change: float) -> str:
+    """``17.0 % slower``, ``0.2 % faster``; ``within 0.05 %`` for a change too small to have a direction."""
+    if abs(change) < 0.0005:
+        return "within 0.05 % of"
+    return f"{amount(change)} {metric.words[0] if change > 0 else metric.words[1]} than"
+
+
+def detectable(mde: float) -> str:
+    """A minimum detectable effect (a fraction) in words: ``detects differences of about 14 % or more``,
+    ``detects no difference below 1000 %``."""
+    if abs(mde) > SHOWN_CHANGE:
+        return f"detects no difference below {SHOWN_CHANGE:.0%}".replace("%", " %")
+    return f"detects differences of about {percent(mde, 0)} or more"
+
+
+def interval_text(metric: MetricInfo, low: float, high: float) -> str:
+    """An interval of ratios as changes: ``9.0 to 24.0 % slower`` or ``3.1 % faster to 9.1 % slower``."""
+    lo, hi = low - 1, high - 1
+    if lo * hi > 0:
+        near, far = sorted((abs(lo), abs(hi)))
+        word = metric.words[0] if lo > 0 else metric.words[1]
+        return f"{amount(near).removesuffix(' %')} to {amount(far)} {word}"
+
+    def one(change: float) -> str:
+        return f"{amount(change)} {metric.words[0] if change > 0 else metric.words[1]}"
+
+    return f"{one(lo)} to {one(hi)}"
+
+
+def p_text(j: Judgement) -> str:
+    """``p = 0.003 adjusted over 4 tests`` (Bonferroni); ``p = 0.003`` in a family of one."""
+    p = j.p_adjusted
+    if p is None:
+        return ""
+    shown = "< 0.001" if p < 0.001 else f"= {p:.3f}"
+    return f"p {shown}" + (f" adjusted over {j.family} tests" if j.family > 1 else "")
+
+
+def ci_text(metric: MetricInfo, j: Judgement, unit: str = "") -> str:
+    """``95 % CI 9.0 to 24.0 % slower`` (simultaneous over the family); in the metric's unit when the comparison
+    has no ratio (a linear metric whose reference is not positive)."""
+    level = percent(j.ci_level, 0)
+    ci = j.ci
+    if ci is not None:
+        return f"{level} CI {interval_text(metric, *ci)}"
+    if j.low is None or j.high is None:
+        return ""
+    return f"{level} CI {metric.show(j.low)} to {metric.show(j.high)}{unit}"
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """One contest metric of one trial of one run: each CNI's statistics (``stats``), the best one by median
-    (``winner``), and how the next best differs from it (``difference``: ``a`` = winner, ``b`` = runner-up).
-    ``p_adjusted``: the p-value after Holm's correction over the run's family of ``family`` tests."""
+    """One contest metric of one trial of one run: each CNI's descriptive statistics over its repetitions
+    (``stats``, for tables), its value from its clusters (``levels``: the geometric mean of cluster means on the
+    metric's scale), and each other CNI judged against ``reference`` (``judgements``)."""
 
     run_id: str
     scenario: str
     metric: MetricInfo
     stats: dict[str, MetricStats]
-    winner: str | None
-    runner_up: str | None
-    difference: Shift | None
-    p_adjusted: float | None
-    family: int
-    threshold: float
-    significant: bool
+    reference: str | None
+    levels: dict[str, float | None]
+    clusters: dict[str, int]
+    judgements: dict[str, Judgement]
 
     @property
     def label(self) -> str:
         return f"{self.scenario} {self.metric.label}"
 
-    def relative(self, series: str) -> float | None:
-        """How far ``series``'s median is from the winner's, relative to it (0 for the winner)."""
-        best = self.stats[self.winner].median if self.winner else None
-        value = self.stats[series].median
-        if best in (None, 0) or value is None:
+    def better(self, cni: str) -> bool | None:
+        """Whether ``cni`` is better than the reference by its estimate (None: no estimate with a direction)."""
+        j = self.judgements.get(cni)
+        if j is None or j.estimate.se is None or math.isnan(j.estimate.estimate):
             return None
-        return (value - best) / abs(best)
+        return not self.metric.worse(j.estimate.estimate)
 
     @property
-    def cannot_be_significant(self) -> bool:
-        """The sample sizes cannot give p <= ALPHA at all (3 vs 3: the smallest two-sided p is 0.10)."""
-        return self.difference is not None and self.difference.min_p > ALPHA
+    def highlighted(self) -> set[str]:
+        """The CNIs a table may highlight: each one shown *different* from the reference and better; the reference
+        when every other CNI is shown *different* and worse."""
+        out = {c for c, j in self.judgements.items() if j.outcome == "different" and self.better(c)}
+        if (
+            self.judgements
+            and self.reference
+            and all(j.outcome == "different" and self.better(c) is False for c, j in self.judgements.items())
+        ):
+            out.add(self.reference)
+        return out
 
-    @property
-    def highlighted(self) -> str | None:
-        """The series a table may highlight: the winner, and only when the difference is significant."""
-        return self.winner if self.significant else None
-
-    def _figures(self) -> str:
-        d = self.difference
-        assert d is not None and self.p_adjusted is not None
-        p = p_words(d.p_value, self.p_adjusted, self.family)
-        return f"{interval_words(self.metric, d)}; {p}, n = {d.n_b} vs {d.n_a}"
-
-    def _why_not(self) -> str:
-        d = self.difference
-        assert d is not None
-        if self.cannot_be_significant:
-            return f"; cannot be significant at {d.n_b} vs {d.n_a}: the smallest possible p is {d.min_p:.3f}"
-        reference = self.stats[self.winner].median if self.winner else None
-        tested = self.p_adjusted is not None and self.p_adjusted <= ALPHA
-        if tested and not large_enough(self.metric, d, reference, self.threshold):
-            return f"; smaller than the minimum effect of {percent(self.threshold)}"
-        return ""
-
-    @property
-    def note(self) -> str:
-        """A table's "is it real?" cell."""
-        d = self.difference
-        if d is None or self.p_adjusted is None:
-            if self.runner_up is not None:
-                return "too few repetitions to test (fewer than 2 on a side)"
-            return ""
-        verdict = "significant" if self.significant else "no clear difference"
-        return f"{verdict} ({p_words(d.p_value, self.p_adjusted, self.family)}{self._why_not()})"
-
-    def headline(self) -> str:
-        """The sentence of the headline: ``egress throughput: vxlan is 9.8 % slower than hostgw (95 % CI 7.1 to
-        12.3 % slower; p = 0.008, n = 6 vs 6): significant`` or ``...: no clear difference (...)``."""
-        m, d = self.metric, self.difference
+    def sentence(self, cni: str) -> str:
+        """The comparison of ``cni`` with the reference, outcome first: ``different: vxlan is 17.0 % slower than
+        hostgw (95 % CI 9.0 to 24.0 % slower; p = 0.003 adjusted over 4 tests; 6 vs 6 clusters, paired by
+        round)``; ``equivalent within ±5 %: ...``; ``inconclusive: ...; this design detects differences of about
+        14 % or more``."""
+        j, m = self.judgements[cni], self.metric
+        e = j.estimate
         unit = f" {m.unit}" if m.unit else ""
-        if self.winner is None:
-            return f"{self.label}: no successful repetition"
-        best = self.stats[self.winner]
-        if self.runner_up is None:
-            others = [s for s, st in self.stats.items() if st.median is None]
-            text = f"{self.label}: {self.winner} {m.show(best.median)}{unit} (median"
-            text += f", {best.ci.describe(m.show)}" if best.ci else ""
-            text += f"; n = {best.n})"
-            return text + "".join(f"; {other}: no successful repetition" for other in others)
-        if d is None or self.p_adjusted is None:
+        counts = f"{e.clusters_other} vs {e.clusters_reference} clusters"
+        if not e.testable:
+            ref, mine = self.levels.get(self.reference or ""), self.levels.get(cni)
             return (
-                f"{self.label}: no clear difference ({self.runner_up} {m.show(self.stats[self.runner_up].median)} vs "
-                f"{self.winner} {m.show(best.median)}{unit}; too few repetitions to test)"
+                f"inconclusive: {cni} {m.show(mine)} vs {self.reference} {m.show(ref)}{unit} ({j.why})"
+                if mine is not None and ref is not None
+                else f"inconclusive: {cni} vs {self.reference}: {j.why}"
             )
-        if d.relative and abs(d.change) < 0.0005:  # "0.0 % slower" is no direction
-            comparison = f"{self.runner_up} is within 0.05 % of {self.winner}"
-        elif d.relative:
-            comparison = f"{self.runner_up} is {change_words(m, d)} than {self.winner}"
-        else:  # no relative change (a median of 0): the difference in the metric's unit, with its direction
-            word = m.words[0] if d.change > 0 else m.words[1]
-            comparison = f"{self.runner_up} is {m.show(abs(d.change))}{unit} {word} than {self.winner}"
-        if self.significant:
-            return f"{self.label}: {comparison} ({self._figures()}): significant"
-        return f"{self.label}: no clear difference ({comparison}, {self._figures()}{self._why_not()})"
+        change = j.change
+        if change is not None:
+            what = f"{cni} is {words_of(m, change)} {self.reference}"
+        else:
+            amount = e.estimate
+            word = m.words[0] if amount > 0 else m.words[1]
+            what = f"{cni} is {m.show(abs(amount))}{unit} {word} than {self.reference}"
+        inside = [ci_text(m, j, unit), p_text(j), f"{counts}, {e.design}"]
+        figures = "; ".join(part for part in inside if part)
+        if j.outcome == "different":
+            return f"different: {what} ({figures})"
+        if j.outcome == "equivalent":
+            return f"equivalent within ±{percent(j.margin, 0)}: {what} ({figures})"
+        tail = f"; this design {detectable(j.mde)}" if j.mde is not None else ""
+        return f"inconclusive: {what} ({figures}){tail}"
+
+    def headline(self) -> list[str]:
+        """The headline's lines: one per CNI compared with the reference (``egress throughput: different: ...``);
+        one describing the only CNI when there is nothing to compare."""
+        if not self.judgements:
+            present = [(c, v) for c, v in self.levels.items() if v is not None]
+            if not present:
+                return [f"{self.label}: no successful repetition"]
+            unit = f" {self.metric.unit}" if self.metric.unit else ""
+            return [
+                f"{self.label}: "
+                + "; ".join(f"{c} {self.metric.show(v)}{unit} ({self.clusters[c]} clusters)" for c, v in present)
+            ]
+        return [f"{self.label}: {self.sentence(cni)}" for cni in self.judgements]
+
+    def note(self, cni: str) -> str:
+        """A table's short cell for ``cni`` against the reference: ``≠ -17.0 % [-24.0, -9.0]``."""
+        j = self.judgements.get(cni)
+        if j is None:
+            return ""
+        return f"{SYMBOLS[j.outcome]} {change_cell(j)}"
+
+
+def change_cell(j: Judgement) -> str:
+    """A comparison in a cell: ``-17.0 % [-24.0, -9.0]`` (the estimate and its interval as changes), ``n/a`` when
+    it is not testable."""
+    change, ci = j.change, j.ci
+    if change is None or ci is None:
+        return "n/a"
+    return f"{change * 100:+.1f} % [{(ci[0] - 1) * 100:+.1f}, {(ci[1] - 1) * 100:+.1f}]"
 
 
 @dataclass(frozen=True)
@@ -169,6 +246,8 @@ class CheckVerdict:
 def ratio_text(value: float) -> str:
     """A ratio with three decimals, or as many more (up to six) as it takes not to show a ratio other than 1 as 1:
     ``0.972``, ``0.9997`` (an interval that ends there excludes 1, and must not seem to reach it)."""
+    if value > 1000:
+        return "over 1000"
     for digits in range(3, 7):
         text = f"{value:.{digits}f}"
         if value == 1.0 or float(text) != 1.0:
@@ -178,36 +257,63 @@ def ratio_text(value: float) -> str:
 
 @dataclass(frozen=True)
 class PairedVerdict:
-    """A trial over its baseline for one CNI and metric, from repetitions paired by round and number (run back to
-    back in the same cluster)."""
+    """A trial over its baseline for one CNI and metric, per cluster: each cluster's ratio of its trial's and its
+    baseline's cluster values (run back to back on the same cluster), judged against no change
+    (``judgement``: its estimate is the mean of the clusters' log ratios)."""
 
     run_id: str
     cni: str
     scenario: str
     baseline: str
     metric: MetricInfo
-    ratio: PairedRatio
+    cluster_ratios: tuple[float, ...]
+    judgement: Judgement
 
     def describe(self) -> str:
-        """``hostgw 0.950 (96 % CI 0.910 to 1.020; 12 pairs): inconclusive`` or ``vxlan 0.850 (...): 15.0 %
-        slower with egress than egress-baseline`` (:func:`ratio_text`)."""
-        r, m = self.ratio, self.metric
-        figures = ratio_text(r.median)
-        inside = (
-            [f"{percent(r.interval.level, 0)} CI {ratio_text(r.interval.low)} to {ratio_text(r.interval.high)}"]
-            if r.interval
-            else []
-        )
-        inside.append(f"{len(r.ratios)} pair{'s' if len(r.ratios) != 1 else ''}")
-        text = f"{self.cni} {figures} ({'; '.join(inside)})"
-        if r.too_few:
-            return (
-                f"{text}: inconclusive (fewer than {values_needed()} pairs give no {percent(CONFIDENCE, 0)} interval)"
-            )
-        if r.inconclusive:
-            return f"{text}: inconclusive"
-        word = m.words[0] if r.median > 1 else m.words[1]
-        return f"{text}: {percent(abs(r.median - 1))} {word} with {self.scenario} than {self.baseline}"
+        """``hostgw 0.995 (95 % CI 0.943 to 1.050; 6 clusters): equivalent within ±5 %`` or ``vxlan 0.850 (...):
+        different, 15.0 % slower with egress than egress-baseline``."""
+        j, m = self.judgement, self.metric
+        ratio = j.ratio
+        if ratio is None:
+            return f"{self.cni}: {j.why or 'no ratio'}"
+        inside = []
+        if j.ci is not None:
+            inside.append(f"{percent(j.ci_level, 0)} CI {ratio_text(j.ci[0])} to {ratio_text(j.ci[1])}")
+        inside.append(f"{len(self.cluster_ratios)} cluster{'s' if len(self.cluster_ratios) != 1 else ''}")
+        text = f"{self.cni} {ratio_text(ratio)} ({'; '.join(inside)})"
+        if j.outcome == "different":
+            word = m.words[0] if ratio > 1 else m.words[1]
+            return f"{text}: different, {percent(abs(ratio - 1))} {word} with {self.scenario} than {self.baseline}"
+        if j.outcome == "equivalent":
+            return f"{text}: equivalent within ±{percent(j.margin, 0)}"
+        tail = f"; {detectable(j.mde)}" if j.mde is not None else f"; {j.why}"
+        return f"{text}: inconclusive{tail}"
+
+
+@dataclass(frozen=True)
+class CostContrast:
+    """Between CNIs, the difference of a trial's cost over its baseline: ``cni``'s per-round cluster ratio over the
+    reference's (a ratio of ratios; rounds pair as for the metric itself)."""
+
+    run_id: str
+    scenario: str
+    baseline: str
+    metric: MetricInfo
+    reference: str
+    cni: str
+    judgement: Judgement
+
+    def describe(self) -> str:
+        """``vxlan's egress cost vs hostgw's: 0.902 (95 % CI ...): inconclusive; ...``."""
+        j = self.judgement
+        ratio = j.ratio
+        if ratio is None:
+            return f"{self.cni}'s {self.scenario} cost vs {self.reference}'s: {j.why}"
+        ci = f" ({percent(j.ci_level, 0)} CI {ratio_text(j.ci[0])} to {ratio_text(j.ci[1])})" if j.ci else ""
+        text = f"{self.cni}'s {self.scenario} cost vs {self.reference}'s: {ratio_text(ratio)}{ci}"
+        if j.outcome == "inconclusive" and j.mde is not None:
+            return f"{text}: inconclusive; {detectable(j.mde)}"
+        return f"{text}: {j.outcome}" + (f" within ±{percent(j.margin, 0)}" if j.outcome == "equivalent" else "")
 
 
 @dataclass(frozen=True)
@@ -215,51 +321,69 @@ class RunAnalysis:
     """Everything judged within one run."""
 
     run: RunResults
+    reference: str | None
+    margin: float
     verdicts: list[Verdict]
     checks: list[CheckVerdict]
     ratios: list[PairedVerdict]
+    contrasts: list[CostContrast]
 
     def headline(self) -> list[str]:
-        """The headline: each primary metric's verdict, the paired ratios, the checks that failed."""
-        lines = [v.headline() for v in self.verdicts if v.metric.primary]
+        """The headline: each primary metric's comparisons, the policies' costs, the checks that failed."""
+        lines = [line for v in self.verdicts if v.metric.primary for line in v.headline()]
         by_metric: dict[tuple[str, str, str], list[PairedVerdict]] = {}
         for ratio in self.ratios:
             by_metric.setdefault((ratio.scenario, ratio.baseline, ratio.metric.label), []).append(ratio)
         for (trial, baseline, label), ratios in by_metric.items():
+            contrasts = [
+                c.describe()
+                for c in self.contrasts
+                if (c.scenario, c.baseline, c.metric.label) == (trial, baseline, label)
+            ]
             lines.append(
-                f"{trial} / {baseline} {label}, paired by repetition: " + "; ".join(r.describe() for r in ratios)
+                f"{trial} / {baseline} {label}, per cluster: " + "; ".join([r.describe() for r in ratios] + contrasts)
             )
         lines += [f"check failed: {c.line()}" for c in self.checks if not c.passed]
         return lines
 
-
-def _contest(run_id: str, trial: str, metric: MetricInfo, in_trial: list[Group], threshold: float) -> Verdict:
-    stats = {g.cni: g.stats(metric) for g in in_trial}
-    ranked = sorted((s for s in stats if stats[s].median is not None), key=lambda s: stats[s].median or 0.0)
-    if metric.better == "higher":
-        ranked.reverse()
-    winner = ranked[0] if ranked else None
-    runner_up = ranked[1] if len(ranked) > 1 else None
-    difference = None
-    if winner is not None and runner_up is not None:
-        difference = shift(stats[winner].values, stats[runner_up].values)
-    return Verdict(run_id, trial, metric, stats, winner, runner_up, difference, None, 0, threshold, False)
+    def objects(self) -> list[dict[str, Any]]:
+        """The verdicts for machines (``summary --json``, ``compare --json``): one object per scenario, trial,
+        contest metric and CNI compared with the reference (see :func:`verdict_object`)."""
+        out = []
+        for v in self.verdicts:
+            for cni, j in v.judgements.items():
+                out.append(verdict_object(v, cni, j))
+        return out
 
 
-def _with_holm(verdicts: list[Verdict]) -> list[Verdict]:
-    """The verdicts with their family's Holm-adjusted p-values and significance."""
-    tested = [i for i, v in enumerate(verdicts) if v.difference is not None]
-    raw = [d.p_value for i in tested if (d := verdicts[i].difference) is not None]
-    adjusted = dict(zip(tested, holm(raw), strict=True))
-    out = []
-    for i, v in enumerate(verdicts):
-        p = adjusted.get(i)
-        significant = False
-        if p is not None and v.difference is not None and v.winner is not None:
-            reference = v.stats[v.winner].median
-            significant = p <= ALPHA and large_enough(v.metric, v.difference, reference, v.threshold)
-        out.append(replace(v, p_adjusted=p, family=len(tested), significant=significant))
-    return out
+def verdict_object(v: Verdict, cni: str, j: Judgement) -> dict[str, Any]:
+    """One comparison as JSON: ``scenario``, ``trial``, ``metric``, ``primary``, ``reference``, ``cni``,
+    ``outcome``, ``ratio`` (cni over reference on the metric's scale), ``ci`` ([low, high] ratios), ``ci_level``
+    (simultaneous over ``family``), ``ci_level_each``, ``p_adjusted`` (Bonferroni), ``margin``, ``mde`` (a
+    fraction), ``clusters`` ({cni: n}), ``design``, ``values`` ({cni: the cluster-based value, in the metric's
+    field unit})."""
+    e = j.estimate
+    return {
+        "scenario": scenario_of(v.scenario).name,
+        "trial": v.scenario,
+        "metric": v.metric.name,
+        "primary": v.metric.primary,
+        "reference": v.reference,
+        "cni": cni,
+        "outcome": j.outcome,
+        "ratio": j.ratio,
+        "ci": list(j.ci) if j.ci else None,
+        "ci_level": j.ci_level,
+        "ci_level_each": j.level_each,
+        "family": j.family,
+        "p_adjusted": j.p_adjusted,
+        "margin": j.margin,
+        "mde": j.mde,
+        "clusters": {v.reference: e.clusters_reference, cni: e.clusters_other},
+        "design": e.design,
+        "values": {v.reference: v.levels.get(v.reference or ""), cni: v.levels.get(cni)},
+        "why": j.why or None,
+    }
 
 
 def trials_in(run_groups: Sequence[Group]) -> list[str]:
@@ -283,10 +407,66 @@ def _load_order(trial: str) -> tuple[float, str]:
         return (0.0, trial)
 
 
-def analyse(run: RunResults, threshold: float = DEFAULT_THRESHOLD) -> RunAnalysis:
-    """Verdicts, checks and paired ratios of one run (``threshold``: the minimum relative effect, a fraction)."""
+def reference_of(run: RunResults, present: Sequence[str]) -> str | None:
+    """The CNI every other is compared with: the spec's ``reference`` when it has samples, else the first CNI of
+    the spec's list that has, else the first present."""
+    wanted = run.spec.get("reference")
+    order = [wanted] if isinstance(wanted, str) else []
+    order += [c for c in run.spec.get("cnis") or [] if isinstance(c, str)]
+    return next((c for c in order if c in present), present[0] if present else None)
+
+
+def margin_of(run: RunResults) -> float:
+    """The equivalence margin of the run's spec (a fraction), else :data:`DEFAULT_MARGIN`."""
+    margin = number(run.spec.get("margin"))
+    return margin if margin is not None and margin > 0 else DEFAULT_MARGIN
+
+
+@dataclass(frozen=True)
+class _Pending:
+    trial: str
+    metric: MetricInfo
+    stats: dict[str, MetricStats]
+    reference: str | None
+    levels: dict[str, float | None]
+    clusters: dict[str, int]
+    estimates: dict[str, Estimate]
+
+
+def _pending(trial: str, metric: MetricInfo, in_trial: list[Group], reference: str | None) -> _Pending:
+    stats = {g.cni: g.stats(metric) for g in in_trial}
+    rounds = {g.cni: by_round(g, metric) for g in in_trial}
+    scale: Scale = scale_of([v for r in rounds.values() for vs in r.values() for v in vs])
+    means = {cni: cluster_means(r, scale) for cni, r in rounds.items()}
+    levels = {cni: level_of(m, scale) for cni, m in means.items()}
+    clusters = {cni: len(m) for cni, m in means.items()}
+    estimates = {}
+    if reference in means:
+        for cni in means:
+            if cni != reference:
+                estimates[cni] = estimate(means[reference], means[cni], scale)
+    return _Pending(trial, metric, stats, reference, levels, clusters, estimates)
+
+
+def _judged(run_id: str, pending: list[_Pending], margin: float) -> list[Verdict]:
+    flat = [(i, cni, e) for i, p in enumerate(pending) for cni, e in p.estimates.items()]
+    judged = judge([e for _, _, e in flat], margin=margin)
+    by_item: dict[int, dict[str, Judgement]] = {}
+    for (i, cni, _), j in zip(flat, judged, strict=True):
+        by_item.setdefault(i, {})[cni] = j
+    return [
+        Verdict(run_id, p.trial, p.metric, p.stats, p.reference, p.levels, p.clusters, by_item.get(i, {}))
+        for i, p in enumerate(pending)
+    ]
+
+
+def analyse(run: RunResults) -> RunAnalysis:
+    """Verdicts, checks and the policies' costs of one run (see the module)."""
     run_groups = groups([run])
-    contests: list[Verdict] = []
+    present = list(dict.fromkeys(g.cni for g in run_groups))
+    reference = reference_of(run, present)
+    margin = margin_of(run)
+    contests: list[_Pending] = []
     checks: list[CheckVerdict] = []
     for trial in trials_in(run_groups):
         in_trial = [g for g in run_groups if g.scenario == trial]
@@ -300,44 +480,76 @@ def analyse(run: RunResults, threshold: float = DEFAULT_THRESHOLD) -> RunAnalysi
                 # that no successful repetition has (UDP's RTT, a cost without metrics) is not this trial's figure
                 metric.primary and in_trial and not any(g.ok for g in in_trial)
             ):
-                contests.append(_contest(run.run_id, trial, metric, in_trial, threshold))
-    primary = _with_holm([v for v in contests if v.metric.primary])
-    others = _with_holm([v for v in contests if not v.metric.primary])
+                contests.append(_pending(trial, metric, in_trial, reference))
+    primary = _judged(run.run_id, [p for p in contests if p.metric.primary], margin)
+    others = _judged(run.run_id, [p for p in contests if not p.metric.primary], margin)
     ordered = {(v.scenario, v.metric.name): v for v in primary + others}
-    verdicts = [ordered[(v.scenario, v.metric.name)] for v in contests]
-    return RunAnalysis(run, verdicts, checks, paired_ratios(run_groups, run.run_id))
+    verdicts = [ordered[(p.trial, p.metric.name)] for p in contests]
+    ratios, contrasts = policy_costs(run_groups, run.run_id, reference, margin)
+    return RunAnalysis(run, reference, margin, verdicts, checks, ratios, contrasts)
 
 
-def paired_ratios(run_groups: Sequence[Group], run_id: str) -> list[PairedVerdict]:
-    """Per CNI, each trial with a baseline over that baseline, primary metrics, repetitions paired by round and
-    number."""
-    out = []
+def _cluster_log_ratios(measured: Group, base: Group, metric: MetricInfo) -> dict[int, float]:
+    """Per round (cluster) the log of the trial's geometric mean over its baseline's (both positive), from the
+    successful repetitions; rounds missing either side are left out."""
+    mine, theirs = by_round(measured, metric), by_round(base, metric)
+    out = {}
+    for rnd in sorted(set(mine) & set(theirs)):
+        a, b = mine[rnd], theirs[rnd]
+        if a and b and min(a + b) > 0:
+            out[rnd] = cluster_means({0: a}, "log")[0] - cluster_means({0: b}, "log")[0]
+    return out
+
+
+def policy_costs(
+    run_groups: Sequence[Group], run_id: str, reference: str | None, margin: float
+) -> tuple[list[PairedVerdict], list[CostContrast]]:
+    """Per CNI, each trial with a baseline over that baseline (primary metrics), per cluster; between CNIs, each
+    CNI's cost against the reference's, paired by round. One family (Bonferroni) for all of them."""
     by_key = {(g.cni, g.scenario): g for g in run_groups}
+    cnis = list(dict.fromkeys(g.cni for g in run_groups))
+    items: list[tuple[str, Any]] = []
+    estimates: list[Estimate] = []
     for trial in trials_in(run_groups):
         baseline = scenario_of(trial).baseline_of(trial)
         if baseline is None:
             continue
         for metric in (m for m in metrics_for(trial) if m.primary):
-            for cni in dict.fromkeys(g.cni for g in run_groups):
+            costs: dict[str, dict[int, float]] = {}
+            for cni in cnis:
                 measured, base = by_key.get((cni, trial)), by_key.get((cni, baseline))
                 if measured is None or base is None:
                     continue
-                ratio = paired_ratio(_pairs(measured, base, metric))
-                if ratio is not None:
-                    out.append(PairedVerdict(run_id, cni, trial, baseline, metric, ratio))
-    return out
+                logs = _cluster_log_ratios(measured, base, metric)
+                if not logs:
+                    continue
+                costs[cni] = logs
+                items.append(("ratio", (cni, trial, baseline, metric, tuple(math.exp(v) for v in logs.values()))))
+                estimates.append(one_sample(list(logs.values()), "log"))
+            if reference in costs:
+                for cni in costs:
+                    if cni != reference:
+                        items.append(("contrast", (trial, baseline, metric, reference, cni)))
+                        estimates.append(estimate(costs[reference], costs[cni], "log"))
+    judged = judge(estimates, margin=margin)
+    ratios: list[PairedVerdict] = []
+    contrasts: list[CostContrast] = []
+    for (kind, data), j in zip(items, judged, strict=True):
+        if kind == "ratio":
+            cni, trial, baseline, metric, values = data
+            ratios.append(PairedVerdict(run_id, cni, trial, baseline, metric, values, j))
+        else:
+            trial, baseline, metric, ref, cni = data
+            contrasts.append(CostContrast(run_id, trial, baseline, metric, ref, cni, j))
+    return ratios, contrasts
 
 
-def _pairs(measured: Group, base: Group, metric: MetricInfo) -> list[tuple[float, float]]:
-    """``(measured, baseline)`` values of the successful repetitions with the same round and number in both trials
-    (:func:`~cnibench.results.analysis.repetition_key`): they ran back to back in the same cluster."""
+def values_by_cluster(group: Group, metric: MetricInfo) -> Mapping[int, list[float]]:
+    """A group's successful values by round (cluster), for plots that group repetitions by their cluster."""
+    return by_round(group, metric)
 
-    def by_number(group: Group) -> dict[tuple[int, int], float]:
-        found = {repetition_key(s): number(getattr(s, metric.name, None)) for s in group.samples if s.status == "ok"}
-        return {k: v for k, v in found.items() if v is not None}
 
-    mine, theirs = by_number(measured), by_number(base)
-    return [(mine[k], theirs[k]) for k in sorted(mine) if k in theirs]
+__all__ = ["ALPHA", "SYMBOLS", "CheckResult", "RunAnalysis", "Verdict", "analyse", "settings"]
 
 
 def settings(run: RunResults) -> list[str]:

@@ -121,7 +121,26 @@ class SpecBase(Model):
         "rounds (ABBA), so that drift over the run does not land on one CNI. A scenario's repetitions are per "
         "round. Default: the platform's (netns 2; Kubernetes 1, where a cluster costs minutes).",
     )
+    reference: str | None = Field(
+        None,
+        description="The CNI every other CNI is compared with (default: the first of cnis).",
+    )
+    margin: float = Field(
+        0.05,
+        gt=0,
+        lt=1,
+        description="Equivalence margin, a fraction: two CNIs are called equivalent when the simultaneous 95% "
+        "interval of their ratio lies within 1 +- margin (default 0.05, i.e. +-5%).",
+    )
     scenarios: ScenariosBase
+
+    @field_validator("reference")
+    @classmethod
+    def _reference_is_compared(cls, value: str | None, info: ValidationInfo) -> str | None:
+        cnis = info.data.get("cnis")
+        if value is not None and cnis is not None and value not in cnis:
+            raise ValueError(f"{value!r} is not one of cnis ({', '.join(cnis)})")
+        return value
 
     @field_validator("name")
     @classmethod

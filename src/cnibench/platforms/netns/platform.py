@@ -102,7 +102,7 @@ class NetnsPlatform(Platform):
     family: ClassVar[str] = "netns"
     description: ClassVar[str] = "nodes and pods as network namespaces on this machine (root; no Docker)"
     #: A fresh cluster costs well under 2 s here: two rounds (ABBA) by default.
-    default_rounds: ClassVar[int] = 2
+    default_rounds: ClassVar[int] = 6
     pairs_trials: ClassVar[bool] = True
     cpu_scope: ClassVar[str] = "machine"  # node_exporter in each node namespace sees this machine's CPUs
 
