@@ -54,17 +54,33 @@ def test_rounds_interleave_cnis_in_alternating_order_and_number_repetitions_on()
     assert {s.loop for s in slots if s.scenario.startswith("egress")} == {"egress"}
 
 
-def test_the_smallest_p_says_before_the_run_whether_it_can_show_a_difference():
-    three = make_plan(_spec(egress={"repetitions": 3}, ingress={"repetitions": 3}))
-    assert three.smallest_p() == {"egress-baseline": pytest.approx(0.1), "egress": pytest.approx(0.1),
-                                  "ingress": pytest.approx(0.1)}  # fmt: skip  # 2 / C(6, 3)
-    [warning] = three.warnings()
-    assert warning.startswith("egress-baseline, egress, ingress: 3 repetition(s) per CNI cannot show")
-    six = make_plan(_spec(rounds=2, egress={"repetitions": 3}, ingress={"repetitions": 3}))
-    assert six.smallest_p()["egress"] == pytest.approx(2 / 924)  # 2 / C(12, 6)
-    assert six.warnings() == []
+def test_the_plan_says_before_the_run_what_the_clusters_can_show():
+    one = make_plan(_spec(rounds=1, egress={"repetitions": 3}, ingress={"repetitions": 3}))
+    [warning] = one.warnings()
+    assert warning.startswith("1 round: one cluster per CNI, no variance between clusters: every comparison will be")
+    six = make_plan(_spec(rounds=6, egress={"repetitions": 1}, ingress={"repetitions": 1}))
+    power = six.power()
+    assert set(power) == {("egress-baseline", "throughput_bps"), ("egress", "throughput_bps"),
+                          ("ingress", "requests_per_s"), ("ingress", "latency_p95_ms")}  # fmt: skip
+    egress = power[("egress", "throughput_bps")]
+    assert (egress.clusters, egress.design, egress.df, egress.family) == (6, "paired by round", 5, 4)
+    assert egress.source == "netns priors" and 0.3 < egress.mde < 0.5  # the measured netns noise: about 39 %
+    # more rounds shrink the detectable effect; a quiet history shrinks it further
+    twelve = make_plan(_spec(rounds=12, egress={"repetitions": 1}, ingress={"repetitions": 1})).power()
+    assert twelve[("egress", "throughput_bps")].mde < egress.mde
+    [warning] = six.warnings()
+    assert warning.startswith("6 clusters per CNI cannot show a 10 % difference with 80 % power")
     one_cni = _spec(egress={"repetitions": 2})
     assert make_plan(one_cni.model_copy(update={"cnis": ["hostgw"]})).warnings() == []  # nothing to compare
+
+
+def test_the_plan_uses_the_spread_of_earlier_runs_of_the_spec(data_dir):
+    from cnibench.results.model import read_results
+
+    history = [read_results(data_dir / "results" / "netns-default.json")]
+    plan = make_plan(_spec(rounds=6, egress={"repetitions": 1}, ingress={"repetitions": 1}))
+    power = plan.power(history)[("egress", "throughput_bps")]
+    assert power.source == "1 earlier run(s)" and power.mde is not None
 
 
 def test_each_trial_expects_its_tools_own_wall_time():

@@ -2,9 +2,7 @@
 warnings (:mod:`cnibench.results.trust`) share: groups of samples, checks against limits, the minimum effect, the
 wording of a difference, and what differs between two runs' machines and settings.
 
-A difference between two samples is called real only when the Mann-Whitney U test (exact up to 100 values, ties
-included: :func:`cnibench.results.stats.mann_whitney`), corrected for the family of tests it belongs to with
-Holm's method, gives p <= :data:`ALPHA`, AND the change is at least the minimum effect (:func:`large_enough`).
+How two groups are judged is :mod:`cnibench.results.inference` (the cluster as the unit, three outcomes).
 """
 
 from __future__ import annotations
@@ -13,13 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cnibench.results.inference import ALPHA
 from cnibench.results.model import RunResults, Sample
-from cnibench.results.stats import MetricStats, Shift, metric_stats
+from cnibench.results.stats import MetricStats, metric_stats
 from cnibench.scenarios.base import MetricInfo
 
-#: The family-wise error rate of a family of tests (Holm): the chance that any of them calls noise a difference.
-ALPHA = 0.05
-#: The smallest relative change that counts (a fraction).
+#: The smallest relative change ``compare`` calls a regression, and its equivalence margin (a fraction).
 DEFAULT_THRESHOLD = 0.05
 #: Environment keys whose difference makes two runs hard to compare.
 ENVIRONMENT_KEYS = ("kernel", "cpu_model", "cpu_count", "memory_bytes", "cnibench")
@@ -125,57 +122,9 @@ def check(group: Group, metric: MetricInfo) -> CheckResult | None:
     return CheckResult(metric, len(judged), failing, worst, strictest)
 
 
-def large_enough(metric: MetricInfo, difference: Shift, reference: float | None, threshold: float) -> bool:
-    """Whether a difference is at least the minimum effect: a relative change of ``threshold`` (a fraction) of the
-    ``reference`` median, or, where no relative change exists (a median of 0), ``metric.absolute`` in the metric's
-    unit (any change when the metric declares none)."""
-    if difference.relative:
-        return abs(difference.change) >= threshold
-    if reference:
-        return abs(difference.change) / abs(reference) >= threshold
-    return abs(difference.change) >= (metric.absolute or 0.0)
-
-
 def percent(fraction: float, digits: int = 1) -> str:
     """``0.098`` -> ``9.8 %``."""
     return f"{fraction * 100:.{digits}f} %"
-
-
-def change_words(metric: MetricInfo, difference: Shift, value: float | None = None) -> str:
-    """A change in words: ``9.8 % slower`` (relative) or ``+120 retransmits`` (absolute); ``value`` is the change
-    to word (default: the estimate)."""
-    change = difference.change if value is None else value
-    if not difference.relative:
-        unit = f" {metric.unit}" if metric.unit else ""
-        return f"{'+' if change >= 0 else '-'}{metric.show(abs(change))}{unit}"
-    if abs(change) < 0.0005:
-        return "0.0 %"
-    return f"{percent(abs(change))} {metric.words[0] if change > 0 else metric.words[1]}"
-
-
-def interval_words(metric: MetricInfo, difference: Shift) -> str:
-    """The interval of the change with the level it really has: ``95 % CI 7.1 to 12.3 % slower``, ``90 % CI
-    3.1 % faster to 9.1 % slower``, ``75 % CI -3 to +40``."""
-    low, high = difference.interval
-    level = percent(difference.level, 0)
-    if difference.relative and low * high > 0:
-        near, far = sorted((abs(low), abs(high)))
-        word = metric.words[0] if low > 0 else metric.words[1]
-        return f"{level} CI {near * 100:.1f} to {percent(far)} {word}"
-    return f"{level} CI {change_words(metric, difference, low)} to {change_words(metric, difference, high)}"
-
-
-def p_words(p_value: float, adjusted: float | None = None, family: int = 1) -> str:
-    """``p = 0.008``, ``p < 0.001``; with Holm's adjusted p of a family of more than one test, both (an interval is
-    the test's own, uncorrected): ``p = 0.028, 0.114 after Holm over 4 tests``."""
-
-    def one(p: float) -> str:
-        return "< 0.001" if p < 0.001 else f"{p:.3f}"
-
-    text = f"p {one(p_value)}" if p_value < 0.001 else f"p = {one(p_value)}"
-    if adjusted is not None and family > 1:
-        text += f", {one(adjusted)} after Holm over {family} tests"
-    return text
 
 
 def spec_differences(a: RunResults, b: RunResults) -> list[str]:
@@ -210,14 +159,10 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "CheckResult",
     "Group",
-    "change_words",
     "check",
     "environment_differences",
     "groups",
-    "interval_words",
-    "large_enough",
     "located",
-    "p_words",
     "percent",
     "repetition_key",
     "spec_differences",
