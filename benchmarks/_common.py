@@ -66,13 +66,15 @@ def local_topology(
     )
 
 
-def cnibench_run(spec: dict[str, Any], directory: Path) -> tuple[RunResults, float]:
-    """Run the real CLI on ``spec`` with results in ``directory``; the run's results and its wall time."""
+def cnibench_run(spec: dict[str, Any], directory: Path, *, wait: bool = False) -> tuple[RunResults, float]:
+    """Run the real CLI on ``spec`` with results in ``directory``; the run's results and its wall time (``wait``:
+    wait for another run measuring on this machine, the wait included in the time)."""
     path = directory / "spec.yaml"
     path.write_text(yaml.safe_dump(spec))
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "cnibench", "run", str(path), "--results-dir", str(directory)],
+        [sys.executable, "-m", "cnibench", "run", str(path), "--results-dir", str(directory)]
+        + (["--wait"] if wait else []),
         capture_output=True,
         text=True,
     )

@@ -51,8 +51,8 @@ def test_run_end_to_end(tmp_path):
     proc = cnibench("run", "spec.yaml", cwd=tmp_path)
     out, err = proc.communicate(timeout=240)
     assert proc.returncode == 0, err + out
-    # no progress on a pipe, no Ansible output on the terminal: only what 2 vs 2 repetitions can show, said up front
-    assert err.startswith("warning: egress-baseline, egress: 2 repetition(s) per CNI cannot show a significant")
+    # no progress on a pipe, no Ansible output on the terminal: only what 2 clusters per CNI can show, said up front
+    assert err.startswith("warning: 2 clusters per CNI cannot show a 10 % difference with 80 % power")
     assert err.count("\n") == 1
     run_dir = run_dir_of(results_dir)
     results = read_results(run_dir)
@@ -92,14 +92,14 @@ def test_run_end_to_end(tmp_path):
     ):
         assert (run_dir / name).is_file(), name
     assert "Build the netns cluster" in (run_dir / "ansible.log").read_text()
-    assert "2/2 egress IP" in out and "egress / egress-baseline throughput, paired by repetition: hostgw" in out
-    # the closing note leads with the settings and the headline (2 vs 2: it says nothing can be significant)
+    assert "2/2 egress IP" in out and "egress / egress-baseline throughput, per cluster: hostgw" in out
+    # the closing note leads with the settings and the headline (2 vs 2 clusters: what they could detect)
     closing = out.splitlines()
     start = next(i for i, line in enumerate(closing) if line.startswith("cnibench run "))
     settings = "settings: egress: tcp, 1 stream(s), 2 s + 1 s warm-up, 1 repetition(s) per round; rounds: 2"
     assert closing[start + 1] == settings
     assert closing[start + 2].startswith("egress-baseline throughput: ")
-    assert "cannot be significant at 2 vs 2" in closing[start + 2]
+    assert "2 vs 2 clusters, unpaired" in closing[start + 2]
     assert f"\nresults: results/{run_dir.name}\n" in out
     # every run is stored and gets its report
     assert "stored in results/cnibench.db" in out

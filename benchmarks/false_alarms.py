@@ -1,0 +1,89 @@
+"""How often ``compare`` cries wolf, measured on whole real runs (the run is the unit), not on split repetitions.
+
+Runs one small spec N times on netns, one after the other (nothing changes between the runs, so every alarm is
+false), then:
+
+* ``compare A B`` for every ordered pair of different runs: the share of pairs with a gated regression or a gated
+  outcome "different" (clusters of A against clusters of B);
+* ``compare RUN --history K``, leave one out: each run judged against K of the others (the K before it in time,
+  wrapping around), the share of runs with a gated regression.
+
+Usage (as root; about 70 s per run on 2 cores)::
+
+    .venv/bin/python benchmarks/false_alarms.py --runs 8 [--keep DIR]
+
+The result goes to ``benchmarks/results/false_alarms.json``; the README quotes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import tempfile
+from pathlib import Path
+
+from _common import cnibench_run, save
+
+from cnibench.results.compare import compare, compare_history
+
+SPEC = {
+    "version": 1,
+    "name": "alarms",
+    "platform": "netns",
+    "cnis": ["hostgw", "vxlan"],
+    "rounds": 3,
+    "metrics": {"enabled": False},
+    "scenarios": {
+        "egress": {"protocol": "tcp", "duration": 3, "omit": 1, "repetitions": 1},
+        "ingress": {"gateway": "l7", "backends": 3, "vus": 10, "duration": 3, "repetitions": 1},
+    },
+}
+
+
+def _alarm(result) -> bool:
+    return any(c.gated and c.judgement is not None and c.judgement.outcome == "different" for c in result.changes) or (
+        bool(result.regressions)
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=8)
+    parser.add_argument("--history", type=int, default=5)
+    parser.add_argument("--keep", type=Path, help="keep the runs in this directory")
+    args = parser.parse_args()
+    directory = args.keep or Path(tempfile.mkdtemp(prefix="cnibench-alarms-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    runs, walls = [], []
+    for i in range(args.runs):
+        run, wall = cnibench_run(SPEC, directory, wait=True)
+        runs.append(run)
+        walls.append(wall)
+        print(f"run {i + 1}/{args.runs}: {run.run_id} ({wall:.0f} s)", flush=True)
+    pairs = [(a, b) for a, b in itertools.permutations(runs, 2)]
+    pair_alarms = sum(_alarm(compare(a, b)) for a, b in pairs)
+    history_alarms = 0
+    for i, run in enumerate(runs):
+        others = [runs[(i - k) % len(runs)] for k in range(args.history, 0, -1)]
+        history_alarms += _alarm(compare_history(others, run))
+    path = save(
+        "false_alarms",
+        {
+            "spec": SPEC,
+            "runs": [r.run_id for r in runs],
+            "wall_s": walls,
+            "pairs": len(pairs),
+            "pair_alarms": pair_alarms,
+            "pair_alarm_rate": pair_alarms / len(pairs),
+            "history": args.history,
+            "history_runs": len(runs),
+            "history_alarms": history_alarms,
+            "history_alarm_rate": history_alarms / len(runs),
+        },
+    )
+    print(f"compare A B: {pair_alarms} alarm(s) in {len(pairs)} ordered pairs; compare --history {args.history}: "
+          f"{history_alarms} in {len(runs)} runs -> {path}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
