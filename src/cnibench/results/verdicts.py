@@ -220,7 +220,15 @@ def change_cell(j: Judgement) -> str:
     change, ci = j.change, j.ci
     if change is None or ci is None:
         return "n/a"
-    return f"{change * 100:+.1f} % [{(ci[0] - 1) * 100:+.1f}, {(ci[1] - 1) * 100:+.1f}]"
+
+    def one(value: float) -> str:  # capped as in the sentences (:data:`SHOWN_CHANGE`)
+        return (
+            f"{'+' if value > 0 else '-'}>{SHOWN_CHANGE * 100:.0f}"
+            if abs(value) > SHOWN_CHANGE
+            else f"{value * 100:+.1f}"
+        )
+
+    return f"{one(change)} % [{one(ci[0] - 1)}, {one(ci[1] - 1)}]"
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ def test_one_run_report_is_self_contained(data_dir):
     ]
     assert "<h3>egress</h3>" in page and "throughput (Gbit/s)" in page
     assert "prefers-color-scheme: dark" in page and "@media print" in page
-    assert "| metric | hostgw | vxlan | is it real? |" in report.markdown
+    assert "| metric | hostgw | vxlan | against the reference |" in report.markdown
 
 
 def test_headline_first_and_the_settings_beside_it(data_dir):

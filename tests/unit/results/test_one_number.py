@@ -34,7 +34,11 @@ def _expected(obj) -> tuple[str, str]:
         word = metric.words[0] if change > 0 else metric.words[1]
         words = f"{obj['cni']} is {abs(change) * 100:.1f} % {word} than {obj['reference']}"
     low, high = obj["ci"]
-    cell = f"{change * 100:+.1f} % [{(low - 1) * 100:+.1f}, {(high - 1) * 100:+.1f}]"
+
+    def one(value):  # beyond +-1000 %, every place says only that
+        return f"{'+' if value > 0 else '-'}>1000" if abs(value) > 10 else f"{value * 100:+.1f}"
+
+    cell = f"{one(change)} % [{one(low - 1)}, {one(high - 1)}]"
     return words, cell
 
 
