@@ -242,3 +242,24 @@ def test_json_schema_names_its_dialect_and_accepts_the_examples():
         Draft202012Validator(schema).validate(yaml.safe_load(example.read_text()))
     with pytest.raises(ValidationError, match="Additional properties"):
         Draft202012Validator(schema).validate({**default_spec_data(), "bogus": 1})
+
+
+def test_reference_and_margin_are_checked_with_the_rest(tmp_path, capsys):
+    """The CNI every other is compared with must be one of cnis; the equivalence margin is a fraction in (0, 1)."""
+    from cnibench import cli
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "version: 1\nname: x\ncnis: [hostgw, vxlan]\nreference: cilium\nmargin: 1.5\nscenarios: {egress: {}}\n"
+    )
+    assert cli.main(["plan", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1
+    assert "reference (line 4): 'cilium' is not one of cnis (hostgw, vxlan)" in err
+    assert "margin (line 5): Input should be less than 1" in err
+    good = tmp_path / "good.yaml"
+    good.write_text(
+        "version: 1\nname: x\ncnis: [hostgw, vxlan]\nreference: vxlan\nmargin: 0.02\nscenarios: {egress: {}}\n"
+    )
+    spec, _ = load_spec(good)
+    assert spec.reference == "vxlan" and spec.margin == 0.02
