@@ -298,3 +298,33 @@ def test_differences_in_environment_and_settings(data_dir):
     assert any(d.startswith("kernel:") for d in diffs) and any(d.startswith("iperf3:") for d in diffs)
     assert spec_differences(run, other) == ["egress.parallel: 1 vs 4"]
     assert environment_differences(run, run) == [] and spec_differences(run, run) == []
+
+
+def test_compare_history_command_finds_earlier_runs_of_the_spec_in_the_store(data_dir, tmp_path, capsys):
+    from cnibench.results.store import Store
+
+    base = _default(data_dir)
+    store = Store(tmp_path / "x.db")
+    for r in sorted({s.round for s in base.samples}):
+        samples = [s for s in base.samples if s.round == r]
+        run = base.model_copy(update={"run_id": f"run-{r}", "samples": samples, "planned_repetitions": len(samples),
+                                      "started_at": base.started_at + r})  # fmt: skip
+        store.add(run)
+    db = ["--db", str(tmp_path / "x.db")]
+    assert cli.main(["compare", "run-6", "--history", "4", *db]) == 0
+    out = capsys.readouterr().out
+    assert "the unit: earlier runs' prediction interval" in out
+    assert "note: judged against 4 earlier run(s) of local on netns: run-2, run-3, run-4, run-5" in out
+    assert "run vs 4 earlier runs" in out and out.splitlines()[-1] == "no regression"
+    assert cli.main(["compare", "run-6", "--history", "4", "--json", *db]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["unit"] == "run" and data["verdicts"]
+    for argv, message in (
+        (["compare", "run-6", "run-5", "--history", "3"], "--history judges one run: give RUN alone"),
+        (["compare", "run-6"], "compare needs two runs (compare A B), or one with --history N"),
+        (["compare", "run-6", "--history", "1"], "--history 1: must be 2 to 1000 earlier runs"),
+        (["compare", "run-2", "--history", "5"], "has 1 earlier complete run(s) of local on netns; at least 2"),
+    ):
+        assert cli.main([*argv, *db]) == 2
+        out, err = capsys.readouterr()
+        assert message in err and len(err.splitlines()) == 1, err
