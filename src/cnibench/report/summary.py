@@ -3,6 +3,9 @@ own lines), node metrics, the failed repetitions and the warnings."""
 
 from __future__ import annotations
 
+import textwrap
+
+from cnibench.report import scoreboard
 from cnibench.report.text import median_text
 from cnibench.results import trust, verdicts
 from cnibench.results.model import RunResults
@@ -40,9 +43,11 @@ def _metrics_lines(results: RunResults) -> list[str]:
     return lines
 
 
-def format_summary(results: RunResults, run_dir: str) -> str:
-    """The closing note of a run: its status, the settings, the headline (each primary metric's verdict, the paired
-    ratios, failed checks), each scenario's table, node metrics, failed repetitions, the warnings."""
+def format_summary(results: RunResults, run_dir: str, columns: int | None = None) -> str:
+    """The closing note of a run: its status, the settings, the scoreboard (each primary comparison and policy cost,
+    :mod:`cnibench.report.scoreboard`) and its caveats, each scenario's table, node metrics, failed repetitions,
+    the warnings. ``columns``: the scoreboard's width (default: the terminal's, 100 on a pipe)."""
+    columns = columns or scoreboard.width()
     ok = sum(1 for s in results.samples if s.status == "ok")
     total = max(len(results.samples), results.planned_repetitions)
     not_run = total - len(results.samples)
@@ -54,8 +59,24 @@ def format_summary(results: RunResults, run_dir: str) -> str:
         lines.append(f"error: {results.error}")
     settings = verdicts.settings(results)
     if settings:
-        lines.append("settings: " + "; ".join(settings))
-    lines += verdicts.analyse(results).headline()
+        lines += textwrap.wrap("settings: " + "; ".join(settings), columns, subsequent_indent="  ")
+    analysis = verdicts.analyse(results)
+    found = scoreboard.rows(analysis)
+    if found:
+        lines += textwrap.wrap(scoreboard.heading(analysis), columns, subsequent_indent="  ")
+        lines += ["  " + line for line in scoreboard.table(found, columns - 2)]
+        policy = scoreboard.policy_lines(found)
+        if policy:
+            lines.append("policy cost per cluster (with / without, change in %):")
+            lines += [w for line in policy for w in textwrap.wrap(line, columns, initial_indent="  ",
+                                                                  subsequent_indent="    ")]  # fmt: skip
+    else:
+        lines += [line for v in analysis.verdicts if v.metric.primary for line in v.headline()]
+    notes = scoreboard.caveats(analysis)
+    if notes:
+        lines.append("caveats:")
+        lines += [wrapped for note in notes for wrapped in textwrap.wrap(f"- {note}", columns, initial_indent="  ",
+                                                                         subsequent_indent="    ")]  # fmt: skip
     warnings: list[str] = []
     for scenario in SCENARIOS.values():
         lines += scenario.summary_lines(results, warnings)

@@ -1,0 +1,182 @@
+"""The scoreboard: the answer first, in the terminal, ``report.md`` and ``report.html``.
+
+One row per trial x primary metric x CNI compared with the reference: the reference's value, the CNI's value (each
+the geometric mean of its clusters), the change with its simultaneous interval, and the outcome in a symbol and a
+word (with the effect the design could detect when it is inconclusive); the policies' costs per CNI follow as rows
+of their own. Then the caveats that change how to read it: a busy or CPU-bound machine, failed checks, loads that
+were not sustained, an incomplete run. The numbers are the verdicts' own (:mod:`cnibench.results.verdicts`), so
+no place shows another estimate of the same comparison.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+
+from cnibench.results.analysis import number, percent
+from cnibench.results.trust import warnings_for
+from cnibench.results.verdicts import SYMBOLS, RunAnalysis, change_cell, detectable
+
+#: The width of a table on a pipe (a terminal's own width is used when there is one), in columns.
+PIPE_WIDTH = 100
+#: Machine CPU over a measurement window from which the numbers are called CPU-bound (a fraction).
+CPU_BOUND_MACHINE = 0.90
+
+
+@dataclass(frozen=True)
+class Row:
+    """One comparison on the scoreboard, as text: ``trial``, ``metric`` (label and unit), ``reference`` and its
+    ``reference_value``, ``cni`` and its ``value``, ``change`` (``-9.7 % [-43.6, +44.4]``), ``outcome`` (different /
+    equivalent / inconclusive), ``symbol`` and ``note`` (the detectable effect, or the margin)."""
+
+    trial: str
+    metric: str
+    reference: str
+    reference_value: str
+    cni: str
+    value: str
+    change: str
+    outcome: str
+    symbol: str
+    note: str
+
+
+def rows(analysis: RunAnalysis) -> list[Row]:
+    """The scoreboard's rows: each primary verdict's comparisons, then each policy's cost per CNI."""
+    out = []
+    for v in analysis.verdicts:
+        if not v.metric.primary:
+            continue
+        unit = f" {v.metric.unit}" if v.metric.unit else ""
+        for cni, j in v.judgements.items():
+            note = _note(j.outcome, j.mde, j.margin, j.why)
+            ref = v.reference or "-"
+            out.append(
+                Row(v.scenario, f"{v.metric.label}{f' ({v.metric.unit})' if unit else ''}", ref,
+                    v.metric.show(v.levels.get(ref)), cni, v.metric.show(v.levels.get(cni)), change_cell(j),
+                    j.outcome, SYMBOLS[j.outcome], note)
+            )  # fmt: skip
+    for r in analysis.ratios:
+        j = r.judgement
+        out.append(
+            Row(f"{r.scenario} / {r.baseline}", f"{r.metric.label} cost", "no policy", "1", r.cni,
+                f"{j.ratio:.3f}" if j.ratio is not None else "-", change_cell(j), j.outcome, SYMBOLS[j.outcome],
+                _note(j.outcome, j.mde, j.margin, j.why))
+        )  # fmt: skip
+    return out
+
+
+def _note(outcome: str, mde: float | None, margin: float, why: str) -> str:
+    if outcome == "equivalent":
+        return f"within ±{percent(margin, 0)}"
+    if outcome == "inconclusive":
+        return why if mde is None else detectable(mde)
+    return ""
+
+
+def caveats(analysis: RunAnalysis) -> list[str]:
+    """What changes how to read the scoreboard, most important first: the run's own state and a busy machine,
+    CPU-bound measurements (iperf3 at a full core; the machine's CPU at 90 % or more during a trial), failed
+    checks, loads that were not sustained."""
+    run = analysis.run
+    out = []
+    for w in warnings_for(run):
+        if w.cni is None or "% of a core" in w.text:  # the whole run: incomplete, missing repetitions, a busy machine
+            out.append(w.line())
+    busy: dict[str, float] = {}
+    for sample in run.samples:
+        for figures in (sample.node_metrics or {}).values():
+            cpu = number(figures.get("cpu_util_avg")) if isinstance(figures, dict) else None
+            if cpu is not None:
+                busy[sample.scenario] = max(busy.get(sample.scenario, 0.0), cpu)
+    for trial, cpu in busy.items():
+        if cpu >= CPU_BOUND_MACHINE:
+            out.append(f"{trial}: the machine's CPU reached {percent(cpu, 0)} during its windows: CPU-bound numbers")
+    out += [f"check failed: {c.line()}" for c in analysis.checks if not c.passed]
+    unsustained: dict[tuple[str, str], int] = {}
+    for sample in run.samples:
+        if getattr(sample, "sustained", None) is False:
+            key = (sample.cni, sample.scenario)
+            unsustained[key] = unsustained.get(key, 0) + 1
+    out += [
+        f"{cni} {trial}: {n} repetition(s) did not sustain the offered load" for (cni, trial), n in unsustained.items()
+    ]
+    return out
+
+
+def width() -> int:
+    """The terminal's width, or :data:`PIPE_WIDTH` on a pipe."""
+    import sys
+
+    if sys.stdout.isatty():
+        return max(60, shutil.get_terminal_size((PIPE_WIDTH, 24)).columns)
+    return PIPE_WIDTH
+
+
+def table(found: list[Row], columns: int = PIPE_WIDTH) -> list[str]:
+    """The comparisons as a plain-text table at most ``columns`` wide (100 for the default's rows): symbol, trial,
+    metric (unit), the reference's value, the CNI's, the change in % with its interval, the outcome, and the
+    minimum detectable effect of an inconclusive one (``MDE``). A row that would still be wider is cut with ``…``
+    (the report and ``summary --json`` have every figure)."""
+    rows_ = [r for r in found if r.reference != "no policy"]
+    others = sorted({r.cni for r in rows_})
+    cni_head = others[0] if len(others) == 1 else "cni"
+    header = ("", "trial", "metric", _reference_head(rows_), cni_head, "change % [95 % CI]", "outcome", "MDE")
+    body = [
+        (r.symbol, r.trial, r.metric, r.reference_value, r.value if cni_head != "cni" else f"{r.cni} {r.value}",
+         r.change.replace(" %", ""), r.outcome, _mde(r))
+        for r in rows_
+    ]  # fmt: skip
+    widths = [max(len(row[i]) for row in (header, *body)) for i in range(len(header))]
+    lines = []
+    for row in (header, *body):
+        line = "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
+        lines.append(line if len(line) <= columns else line[: columns - 1] + "…")
+    return lines
+
+
+def policy_lines(found: list[Row]) -> list[str]:
+    """The policies' costs, one line per CNI: ``? egress / egress-baseline throughput: vxlan 0.884 [-27.0, +7.0] %,
+    inconclusive (MDE 27 %)``."""
+    return [
+        f"{r.symbol} {r.trial} {r.metric.removesuffix(' cost')}: {r.cni} {r.value}, change {r.change}, {r.outcome}"
+        + (f" (MDE {_mde(r)})" if _mde(r) != "-" else "")
+        for r in found
+        if r.reference == "no policy"
+    ]
+
+
+def _reference_head(found: list[Row]) -> str:
+    references = sorted({r.reference for r in found})
+    return references[0] if len(references) == 1 else "reference"
+
+
+def _mde(row: Row) -> str:
+    """An inconclusive row's detectable effect, ``51 %`` (``>1000 %`` beyond), else ``-``."""
+    if row.outcome != "inconclusive" or not row.note.startswith("detects"):
+        return "-"
+    if "below" in row.note:
+        return ">1000 %"
+    return row.note.removeprefix("detects differences of about ").removesuffix(" or more")
+
+
+def _short(note: str) -> str:
+    """A note as a table cell: ``detects about 51 % or more`` -> ``detects >= 51 %``."""
+    return note.replace("detects differences of about ", "detects >= ").replace(" or more", "")
+
+
+def heading(analysis: RunAnalysis) -> str:
+    """The line above the table: the reference, the clusters per CNI (the unit), the intervals."""
+    counts = sorted({n for v in analysis.verdicts if v.metric.primary for n in v.clusters.values()})
+    clusters = (
+        f"{counts[0]} cluster(s) per CNI" if len(counts) == 1 else f"{counts[0]}-{counts[-1]} clusters per CNI"
+    ) if counts else "no clusters"  # fmt: skip
+    return (
+        f"verdicts: each CNI against {analysis.reference}; {clusters}, the cluster is the unit; simultaneous 95 % "
+        "intervals; ≠ different, ≈ equivalent, ? inconclusive; MDE: the difference the design detects with 80 % "
+        "power"
+    )
+
+
+def _fit(text: str, size: int) -> str:
+    return text.ljust(size) if len(text) <= size else text[: size - 1] + "…"
