@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cnibench import __version__
+from cnibench.report import scoreboard
 from cnibench.results.analysis import environment_differences, percent
 from cnibench.results.compare import compare
 from cnibench.results.inference import ALPHA, BLOCKED_MIN_ROUNDS
@@ -98,6 +99,7 @@ def _trial(analysis: RunAnalysis, trial: str, warnings: list[TrustWarning]) -> d
 
 def _run(run: RunResults, analysis: RunAnalysis) -> dict[str, Any]:
     warnings = warnings_for(run)
+    caveats = scoreboard.caveats(analysis)
     trials = list(dict.fromkeys(v.scenario for v in analysis.verdicts))
     trials += [c.scenario for c in analysis.checks if c.scenario not in trials]
     return {
@@ -110,8 +112,13 @@ def _run(run: RunResults, analysis: RunAnalysis) -> dict[str, Any]:
         "total": max(len(run.samples), run.planned_repetitions),
         "settings": settings(run),
         "headline": analysis.headline(),
+        "scoreboard": {
+            "heading": scoreboard.heading(analysis),
+            "rows": [r.__dict__ for r in scoreboard.rows(analysis)],
+            "caveats": caveats,
+        },
         "trials": [_trial(analysis, trial, warnings) for trial in trials],
-        "warnings": [w.line() for w in warnings if w.scenario is None],
+        "warnings": [w.line() for w in warnings if w.scenario is None and w.line() not in caveats],
     }
 
 

@@ -46,7 +46,9 @@ def test_headline_first_and_the_settings_beside_it(data_dir):
     headline = analyse(run).headline()
     settings = "egress: tcp, 1 stream(s), 3 s + 1 s warm-up, 12 repetition(s); ingress: l7 gateway, 3 backends, 10 VUs"
     for text, escape in ((report.html, lambda s: str(markupsafe.escape(s))), (report.markdown, str)):
-        first_table = text.index("<table") if text is report.html else text.index("| metric |")
+        first_table = text.index("<h3>") if text is report.html else text.index("\n### ")  # the first trial's table
+        scoreboard = text.index('class="scoreboard"') if text is report.html else text.index("| | trial | metric |")
+        assert scoreboard < first_table
         assert settings in text and text.index(settings) < first_table
         for line in headline:
             assert escape(line) in text and text.index(escape(line)) < first_table
