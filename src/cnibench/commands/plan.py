@@ -70,7 +70,8 @@ def design_lines(the_plan: Plan, history: Sequence[RunResults] = ()) -> list[str
         lines.append(
             f"  what it can show (the unit is the cluster: {some.clusters} per CNI; each CNI against {reference}; "
             f"{some.design}, df {some.df}; {some.family} primary comparisons, simultaneous 95 % intervals; "
-            f"equivalence margin ±{the_plan.spec.margin:.0%}):"
+            f"equivalence margin ±{the_plan.spec.margin:.0%}; Student's t reaches any p from 2 clusters per CNI on, "
+            f"the adjusted p being min(1, {some.family} p)):"
         )
         for (trial, metric), p in powers.items():
             if p.mde is None:
