@@ -244,6 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 as_json=args.json,
                 db=args.db,
                 history=args.history,
+                only_changed=args.only_changed,
             )
         if args.command == "summary":
             return commands.summary(args.run, as_json=args.json, db=args.db)

@@ -91,6 +91,9 @@ def add_results_commands(sub: Any) -> None:
     )
     compare.add_argument("--all-metrics", action="store_true", help="gate on every metric")
     compare.add_argument("--json", action="store_true", help="print the comparison as JSON (same exit codes)")
+    compare.add_argument(
+        "--only-changed", action="store_true", help="the table shows only what changed (different, or a regression)"
+    )
     db_arg(compare)
 
     summary = sub.add_parser(

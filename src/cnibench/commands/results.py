@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -12,7 +13,7 @@ from cnibench import runstate
 from cnibench.errors import CnibenchError, ResultsError, UsageError
 from cnibench.plan import format_duration
 from cnibench.progress import read_progress
-from cnibench.report import document
+from cnibench.report import document, scoreboard
 from cnibench.report.document import when as _when
 from cnibench.results import compare as comparison
 from cnibench.results.analysis import ALPHA, environment_differences, spec_differences
@@ -219,11 +220,13 @@ def compare(
     as_json: bool = False,
     db: Path | None = None,
     history: int | None = None,
+    only_changed: bool = False,
 ) -> int:
     """Run B judged against run A as a CI gate (see :mod:`cnibench.results.compare`), or with ``history`` run A
     against the store's last ``history`` earlier runs of its name and platform: exit code 1 with one line per
     regression, 0 without; ``metrics`` (names) or ``all_metrics`` choose the gated metrics (default: each
-    scenario's primary ones); ``as_json`` prints the comparison as JSON instead. Raises UsageError."""
+    scenario's primary ones); ``as_json`` prints the comparison as JSON instead; ``only_changed``: the table shows
+    only what changed (outcome different, or a regression). Raises UsageError."""
     fraction = parse_threshold(threshold)
     if metrics and all_metrics:
         raise UsageError("--metric and --all-metrics exclude each other: name the gated metrics or gate on all")
@@ -266,19 +269,20 @@ def compare(
         print(json.dumps(result.to_json(), indent=2))
         return result.exit_code
     unit = "earlier runs' prediction interval" if history else "clusters of A against clusters of B"
-    print(
+    heading = (
         f"compare {result.a} (A) -> {result.b} (B): gated {', '.join(result.gated)}; the unit: {unit}; a "
         f"regression is a gated metric shown different (simultaneous {1 - ALPHA:.0%} interval, Bonferroni over "
         f"the gated tests) and worse by at least {fraction:.1%}; failures, missing repetitions and broken checks "
         "are regressions"
     )
-    for note in result.notes:
-        print(f"note: {note}")
-    for change in result.changes:
-        if not change.regression:  # a regression's own line follows
-            print("  " + change.describe())
+    print("\n".join(textwrap.wrap(heading, scoreboard.width(), subsequent_indent="  ")))
+    for note in dict.fromkeys(result.notes):  # each once
+        print("\n".join(textwrap.wrap(f"note: {note}", scoreboard.width(), subsequent_indent="  ")))
+    columns = scoreboard.width()
+    for line in scoreboard.compare_table(result.changes, columns, only_changed=only_changed):
+        print(line)
     for regression in result.regressions:
-        print(f"REGRESSION: {regression.line()}")
+        print("\n".join(textwrap.wrap(f"REGRESSION: {regression.line()}", columns, subsequent_indent="  ")))
     if not result.changes and not result.regressions:
         print("nothing to compare: the runs share no CNI x scenario with results")
     print(f"{len(result.regressions)} regression(s)" if result.regressions else "no regression")

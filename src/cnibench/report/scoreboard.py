@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
+from typing import Any
 
 from cnibench.results.analysis import number, percent
 from cnibench.results.trust import warnings_for
@@ -180,3 +181,31 @@ def heading(analysis: RunAnalysis) -> str:
 
 def _fit(text: str, size: int) -> str:
     return text.ljust(size) if len(text) <= size else text[: size - 1] + "…"
+
+
+def compare_table(changes: list[Any], columns: int = PIPE_WIDTH, *, only_changed: bool = False) -> list[str]:
+    """``compare``'s changes as a table at most ``columns`` wide, asv-style: CNI, trial, metric (unit), A, B, the
+    change in % with its interval, the outcome, and the gate's word (``REGRESSION``, ``ok``, or ``-`` for a
+    reported, ungated metric). ``only_changed``: only rows whose outcome is *different* or that regressed."""
+    header = ("cni", "trial", "metric", "A", "B", "change % [95 % CI]", "outcome", "gate")
+    body = []
+    for c in changes:
+        j = c.judgement
+        if only_changed and not (c.regression or (j is not None and j.outcome == "different")):
+            continue
+        m = c.metric
+        unit = f" ({m.unit})" if m.unit else ""
+        before = m.show(j.estimate.reference_level if j else c.before.median)
+        after = m.show(j.estimate.other_level if j else c.after.median)
+        gate = ("REGRESSION" if c.regression else "ok") if c.gated else "-"
+        change = change_cell(j).replace(" %", "") if j is not None else "n/a"
+        outcome = j.outcome if j is not None else "-"
+        body.append((c.cni, c.scenario, m.label + unit, before, after, change, outcome, gate))
+    if not body:
+        return []
+    widths = [max(len(row[i]) for row in (header, *body)) for i in range(len(header))]
+    lines = []
+    for row in (header, *body):
+        line = "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
+        lines.append(line if len(line) <= columns else line[: columns - 1] + "…")
+    return lines

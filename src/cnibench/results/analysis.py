@@ -18,8 +18,9 @@ from cnibench.scenarios.base import MetricInfo
 
 #: The smallest relative change ``compare`` calls a regression, and its equivalence margin (a fraction).
 DEFAULT_THRESHOLD = 0.05
-#: Environment keys whose difference makes two runs hard to compare.
-ENVIRONMENT_KEYS = ("kernel", "cpu_model", "cpu_count", "memory_bytes", "cnibench")
+#: Environment keys whose difference makes two runs hard to compare (the memory size is not one: a few KiB of
+#: difference in MemTotal between boots says nothing about a datapath).
+ENVIRONMENT_KEYS = ("kernel", "cpu_model", "cpu_count", "cnibench")
 
 
 def number(value: object) -> float | None:
@@ -135,7 +136,8 @@ def spec_differences(a: RunResults, b: RunResults) -> list[str]:
     for name in sorted(set(scenarios_a) & set(scenarios_b)):
         sa, sb = scenarios_a[name] or {}, scenarios_b[name] or {}
         for key in sorted(set(sa) | set(sb)):
-            if key != "repetitions" and sa.get(key) != sb.get(key):
+            # a key one spec lacks took its default there (an older schema): no difference to report
+            if key != "repetitions" and None not in (sa.get(key), sb.get(key)) and sa.get(key) != sb.get(key):
                 diffs.append(f"{name}.{key}: {sa.get(key)} vs {sb.get(key)}")
     return diffs
 

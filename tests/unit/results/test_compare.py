@@ -242,7 +242,7 @@ def test_compare_command_says_each_regression_in_one_line_and_exits_1(run_dirs, 
     out = capsys.readouterr().out
     assert out.splitlines()[-1] == "no regression"
     assert cli.main(["compare", str(run_dirs["a"]), str(run_dirs["failed"]), *db]) == 1
-    out = capsys.readouterr().out.splitlines()
+    out = capsys.readouterr().out.replace("\n  ", " ").splitlines()  # wrapped at 100 columns
     assert [line for line in out if line.startswith("REGRESSION: ")] == [
         "REGRESSION: vxlan egress: 0 successful repetition(s) in B, 3 in A; 3 of 3 repetitions failed in B (first: "
         "iperf3: unable to connect to server)"
@@ -313,9 +313,11 @@ def test_compare_history_command_finds_earlier_runs_of_the_spec_in_the_store(dat
     db = ["--db", str(tmp_path / "x.db")]
     assert cli.main(["compare", "run-6", "--history", "4", *db]) == 0
     out = capsys.readouterr().out
-    assert "the unit: earlier runs' prediction interval" in out
-    assert "note: judged against 4 earlier run(s) of local on netns: run-2, run-3, run-4, run-5" in out
-    assert "run vs 4 earlier runs" in out and out.splitlines()[-1] == "no regression"
+    flat = " ".join(line.strip() for line in out.splitlines())
+    assert "the unit: earlier runs' prediction interval" in flat
+    assert "note: judged against 4 earlier run(s) of local on netns: run-2, run-3, run-4, run-5" in flat
+    assert re.search(r"\nhostgw +egress +throughput \(Gbit/s\) .* ok\n", out), out
+    assert out.splitlines()[-1] == "no regression" and all(len(line) <= 100 for line in out.splitlines())
     assert cli.main(["compare", "run-6", "--history", "4", "--json", *db]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["unit"] == "run" and data["verdicts"]
@@ -328,3 +330,25 @@ def test_compare_history_command_finds_earlier_runs_of_the_spec_in_the_store(dat
         assert cli.main([*argv, *db]) == 2
         out, err = capsys.readouterr()
         assert message in err and len(err.splitlines()) == 1, err
+
+
+def test_compare_prints_a_table_and_only_changed_keeps_what_changed(data_dir, tmp_path, capsys):
+    a = _default(data_dir)
+    b = _spread(a, "vxlan", "egress", "throughput_bps", 0.4).model_copy(update={"run_id": "slower"})
+    for name, run in (("a", a), ("b", b)):
+        (tmp_path / name).mkdir()
+        write_results(tmp_path / name / "results.json", run)
+    argv = ["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--db", str(tmp_path / "x.db")]
+    assert cli.main(argv) == 1
+    out = capsys.readouterr().out.splitlines()
+    header = next(i for i, line in enumerate(out) if line.startswith("cni "))
+    assert out[header].split() == ["cni", "trial", "metric", "A", "B", "change", "%", "[95", "%", "CI]", "outcome",
+                                   "gate"]  # fmt: skip
+    rows = [line for line in out[header + 1 :] if not line.startswith(("REGRESSION", "1 regression", "  "))]
+    assert len(rows) > 10 and all(len(line) <= 100 for line in out)
+    assert cli.main([*argv, "--only-changed"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    header = next(i for i, line in enumerate(out) if line.startswith("cni "))
+    changed = [line for line in out[header + 1 :] if not line.startswith(("REGRESSION", "1 regression", "  "))]
+    assert len(changed) == 1 and re.match(r"vxlan +egress +throughput \(Gbit/s\) .* different +REGRESSION$", changed[0])
+    assert out[-1] == "1 regression(s)"
