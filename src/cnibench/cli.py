@@ -249,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "summary":
             return commands.summary(args.run, as_json=args.json, db=args.db)
         if args.command == "runs":
-            return commands.runs(args.db)
+            return commands.runs(args.db, as_json=args.json)
         if args.command == "import":
             return commands.import_runs(args.paths, args.db)
         if args.command == "parse":

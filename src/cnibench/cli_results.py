@@ -115,8 +115,10 @@ def add_results_commands(sub: Any) -> None:
         help="list the runs in the results store",
         description="List the runs stored in the results database, then the run directories beside it that are "
         "not stored yet (marked *): still running, or abandoned when their cnibench process is gone (then "
-        "`cnibench clean` removes what they left).",
+        "`cnibench clean` removes what they left). Per run: scenarios, CNIs, status, start, duration, successful "
+        "repetitions and how many primary comparisons came out different, equivalent, inconclusive.",
     )
+    runs.add_argument("--json", action="store_true", help="the same as JSON (times in ISO 8601, UTC)")
     db_arg(runs)
 
     import_ = sub.add_parser(

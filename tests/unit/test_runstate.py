@@ -105,7 +105,7 @@ def test_report_and_compare_show_an_abandoned_run(tmp_path, data_dir, capsys):
     _, err = capsys.readouterr()
     assert "warning: run r-killed is abandoned" in err
     report = (killed / "report.md").read_text()
-    assert "## Run r-killed" in report and "- warning: the run is abandoned: its cnibench process" in report
+    assert "## Run r-killed" in report and "- the run is abandoned: its cnibench process" in report
     complete = tmp_path / "complete"
     complete.mkdir()
     (complete / "results.json").write_text((data_dir / "results" / "netns-hostgw-vxlan.json").read_text())

@@ -8,6 +8,7 @@ import textwrap
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from cnibench import runstate
 from cnibench.errors import CnibenchError, ResultsError, UsageError
@@ -31,30 +32,74 @@ def observed(results: RunResults) -> RunResults:
     return seen
 
 
-def runs(db: Path | None = None) -> int:
+def run_facts(results: RunResults, stored: bool) -> dict[str, Any]:
+    """One run for ``runs --json``: ``run``, ``name``, ``platform``, ``status``, ``started`` (ISO 8601, UTC),
+    ``duration_s``, ``cnis``, ``scenarios`` (the trials' scenarios), ``ok``/``samples``, ``outcomes`` (how many
+    primary comparisons came out different, equivalent, inconclusive), ``stored``."""
+    from cnibench.results.verdicts import analyse
+    from cnibench.scenarios import scenario_of
+
+    outcomes = {"different": 0, "equivalent": 0, "inconclusive": 0}
+    for v in analyse(results).verdicts:
+        if v.metric.primary:
+            for j in v.judgements.values():
+                outcomes[j.outcome] += 1
+    trials = dict.fromkeys(s.scenario for s in results.samples)
+    return {
+        "run": results.run_id,
+        "name": results.name,
+        "platform": results.platform,
+        "status": results.status,
+        "started": iso_time(results.started_at),
+        "duration_s": (results.ended_at - results.started_at) if results.ended_at else None,
+        "cnis": list(dict.fromkeys(s.cni for s in results.samples)),
+        "scenarios": list(dict.fromkeys(scenario_of(t).name for t in trials)),
+        "ok": sum(1 for s in results.samples if s.status == "ok"),
+        "samples": len(results.samples),
+        "outcomes": outcomes,
+        "stored": stored,
+    }
+
+
+def iso_time(ts: float | None) -> str | None:
+    """A Unix time as ISO 8601 in UTC (``2026-12-07T11:16:25Z``); None stays None."""
+    if ts is None:
+        return None
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def runs(db: Path | None = None, *, as_json: bool = False) -> int:
     """The stored runs, then the run directories beside the store that are not in it (running, or killed:
-    those are shown abandoned)."""
+    those are shown abandoned): run, name, platform, scenarios, CNIs, status, start, duration, successful
+    repetitions and the primary outcomes (``2≠ 1≈ 1?``); ``as_json``: the same as JSON (:func:`run_facts`)."""
     db = locate_store(db)
-    rows = Store(db).runs() if db.exists() else []
+    store = Store(db) if db.exists() else None
+    rows = store.runs() if store is not None else []
     unstored = unstored_runs(db.parent, {r.run_id for r in rows})
+    if as_json or rows or unstored:
+        found = [(store.get(r.run_id)[0], True) for r in rows] if store is not None else []
+        found += [(results, False) for results, _path in unstored]
+        facts = [run_facts(results, stored) for results, stored in found]
+        if as_json:
+            print(json.dumps(facts, indent=2))
+            return 0
     if not rows and not unstored:
         print(
             f"no runs stored in {db} (a run made with --results-dir DIR is stored in DIR/cnibench.db: "
             "use --db PATH or set CNIBENCH_RESULTS=DIR)"
         )
         return 0
-    header = ("run", "name", "platform", "status", "started", "ok/samples", "cnis")
+    header = ("run", "name", "platform", "scenarios", "cnis", "status", "started", "took", "ok", "outcomes")
     body = [
-        (r.run_id, r.name, r.platform, r.status, _when(r.started_at), f"{r.ok}/{r.samples}", r.cnis.replace(",", " "))
-        for r in rows
-    ]
-    for results, _path in unstored:
-        ok = sum(1 for s in results.samples if s.status == "ok")
-        cnis = " ".join(dict.fromkeys(s.cni for s in results.samples))
-        body.append(
-            (results.run_id + " *", results.name, results.platform, results.status, _when(results.started_at),
-             f"{ok}/{len(results.samples)}", cnis)
-        )  # fmt: skip
+        (f["run"] + ("" if f["stored"] else " *"), f["name"], f["platform"], ",".join(f["scenarios"]),
+         ",".join(f["cnis"]), f["status"], _when(results.started_at),
+         format_duration(f["duration_s"]) if f["duration_s"] is not None else "-", f"{f['ok']}/{f['samples']}",
+         " ".join(f"{n}{sym}" for key, sym in (("different", "≠"), ("equivalent", "≈"), ("inconclusive", "?"))
+                  if (n := f["outcomes"][key])) or "-")
+        for f, (results, _) in zip(facts, found, strict=True)
+    ]  # fmt: skip
     widths = [max(len(x) for x in col) for col in zip(header, *body, strict=True)]
     for row in (header, *body):
         print("  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())
@@ -130,6 +175,8 @@ def _status_line(results: RunResults) -> str:
 
 def import_runs(paths: list[Path], db: Path | None = None) -> int:
     """Add run directories to the store. Every run is read and validated before the database is touched."""
+    # a run's results.json names its run directory, as for every other command
+    paths = [path.parent if path.name == RESULTS_FILE and path.is_file() else path for path in paths]
     loaded = [(path, read_results(path)) for path in paths]
     for path, _ in loaded:
         if not path.is_dir():
