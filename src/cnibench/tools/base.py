@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from cnibench.errors import MeasurementError
@@ -16,13 +17,21 @@ def _refuse_constant(token: str) -> Any:
     raise _NotANumber(token)
 
 
+def _finite(token: str) -> float:
+    value = float(token)
+    if not math.isfinite(value):  # 1e400: valid JSON syntax, but no finite double
+        raise _NotANumber(token)
+    return value
+
+
 def json_documents(text: str, *, what: str, empty: str) -> list[Any]:
     """Every JSON document in ``text``, in order (a tool that printed its document twice gives two: iperf3 3.16 and
     3.17 with ``-J``, esnet/iperf#1688 and #1716). Raises :class:`MeasurementError` naming ``what`` when the text
-    is empty, is not JSON, or holds a ``NaN``/``Infinity`` token (not a number JSON knows)."""
+    is empty, is not JSON, or holds a ``NaN``/``Infinity`` token or a number too large for a double (``1e400``):
+    no figure that is not a finite number gets into a sample."""
     if not text.strip():
         raise MeasurementError(empty)
-    decoder = json.JSONDecoder(parse_constant=_refuse_constant)
+    decoder = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite)
     docs: list[Any] = []
     index = 0
     while True:
