@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cnibench import runstate
 from cnibench.errors import CnibenchError, ResultsError, UsageError
+from cnibench.files import output_problem
 from cnibench.plan import format_duration
 from cnibench.progress import read_progress
 from cnibench.report import document
@@ -142,7 +143,11 @@ def import_runs(paths: list[Path], db: Path | None = None) -> int:
 
 
 def write_output(path: Path, text: str) -> None:
-    """Write a file a command was asked for; a failure is one line naming the file. Raises CnibenchError."""
+    """Write a file a command was asked for; a failure is one line naming the file. Raises UsageError (exit 2)
+    for a path that cannot be a file here (checked first), CnibenchError for a failed write."""
+    problem = output_problem(path, directory=False)
+    if problem is not None:
+        raise UsageError(f"-o {problem}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
@@ -179,9 +184,13 @@ def report(refs: list[str], *, output: Path | None = None, db: Path | None = Non
     store = Store(locate_store(db, refs))
     resolved = [resolve(ref, store) for ref in refs]
     runs_ = [observed(r) for r, _ in resolved]
+    given = output is not None
     if output is None:
         only_dir = resolved[0][1] if len(resolved) == 1 else None
         output = only_dir / "report.html" if only_dir is not None else Path("report.html")
+    problem = output_problem(output, directory=False)
+    if problem is not None:
+        raise UsageError(f"-o {problem}" if given else problem)
     built = document.build(runs_, [d for _, d in resolved])
     try:
         html_path, md_path = document.write(built, output)

@@ -204,9 +204,9 @@ def test_render_writes_the_playbook_vars_and_the_load_script(tmp_path):
 def test_render_refuses_a_directory_that_is_not_empty(tmp_path, capsys):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "keep.txt").write_text("mine")
-    from cnibench.errors import SpecError
+    from cnibench.errors import UsageError
 
-    with pytest.raises(SpecError, match="not empty"):
+    with pytest.raises(UsageError, match="not empty"):
         commands.render(_spec(tmp_path, "kind-antrea-vs-cilium.yaml"), tmp_path / "out")
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["keep.txt"]
 

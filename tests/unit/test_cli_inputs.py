@@ -1,0 +1,69 @@
+"""Inputs a new user tries that must give one line on stderr, exit 2 and nothing created (issue 25)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cnibench import cli
+
+ROOT = Path(__file__).parent.parent.parent
+LOCAL = str(ROOT / "examples" / "local.yaml")
+RUN = str(ROOT / "tests" / "data" / "results" / "netns-east-west-rate.json")
+
+
+def _one_line(capsys, argv: list[str]) -> str:
+    """Run the command; it must exit 2 with one line on stderr and nothing on stdout. Returns that line."""
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1, captured.err
+    return captured.err.rstrip("\n")
+
+
+def _tree(path: Path) -> list[str]:
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    ("command", "output", "message"),
+    [
+        (["render", LOCAL], "afile", "-o {tmp}/afile: is a file, not a directory"),
+        (
+            ["render", LOCAL],
+            "afile/x",
+            "-o {tmp}/afile: is a file, not a directory (the output {tmp}/afile/x would go inside it)",
+        ),
+        (
+            ["report", RUN],
+            "afile/x",
+            "-o {tmp}/afile: is a file, not a directory (the output {tmp}/afile/x would go inside it)",
+        ),
+        (
+            ["export", RUN, "--csv"],
+            "afile/x.csv",
+            "-o {tmp}/afile: is a file, not a directory (the output {tmp}/afile/x.csv would go inside it)",
+        ),
+        (
+            ["reanalyze", RUN],
+            "afile/x",
+            "-o {tmp}/afile: is a file, not a directory (the output {tmp}/afile/x would go inside it)",
+        ),
+        (["report", RUN], "adir", "-o {tmp}/adir: is a directory, not a file"),
+    ],
+)
+def test_an_output_path_that_cannot_be_is_one_line(capsys, tmp_path, monkeypatch, command, output, message):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CNIBENCH_DB", str(tmp_path / "db" / "cnibench.db"))
+    (tmp_path / "afile").write_text("mine")
+    (tmp_path / "adir").mkdir()
+    before = _tree(tmp_path)
+    line = _one_line(capsys, [*command, "-o", str(tmp_path / output)])
+    assert line == "cnibench: error: " + message.format(tmp=tmp_path)
+    assert _tree(tmp_path) == before  # nothing created
+
+
+def test_render_into_proc_is_one_line(capsys):
+    line = _one_line(capsys, ["render", LOCAL, "-o", "/proc/nope"])
+    assert line == "cnibench: error: -o /proc/nope: cannot create this directory: No such file or directory"
+    assert not Path("/proc/nope").exists()
