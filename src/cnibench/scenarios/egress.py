@@ -35,7 +35,7 @@ from cnibench.scenarios.load import (
     unsustained_lines,
     with_cpu_cost,
 )
-from cnibench.spec.base import FieldError, LaxIPv4Address, LaxIPv4Network
+from cnibench.spec.base import FieldError, LaxIPv4Address, LaxIPv4Network, whole_number_text
 from cnibench.tools import iperf3
 
 if TYPE_CHECKING:
@@ -91,6 +91,12 @@ class EgressSettings(LoadSettings):
     apply_timeout: int = Field(
         120, ge=1, le=3600, description="Kubernetes: seconds to wait until the egress policy is realised."
     )
+
+    @field_validator("bitrate", mode="before")
+    @classmethod
+    def _bitrate_number(cls, value: Any) -> Any:
+        """``bitrate: 0`` (unlimited) or ``bitrate: 1000000`` as YAML integers: the same as quoted."""
+        return whole_number_text(value)
 
     @field_validator("bitrate")
     @classmethod

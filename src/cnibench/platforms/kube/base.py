@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from abc import abstractmethod
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -29,7 +30,7 @@ from cnibench.platforms.kube.scenarios.base import ClusterBuild, ExternalServer,
 from cnibench.platforms.kube.settings import KubernetesSettings, KubernetesSettingsBase, kube_settings
 from cnibench.proc import CommandError
 from cnibench.scenarios import SCENARIOS
-from cnibench.spec.base import FieldError
+from cnibench.spec.base import FieldError, collect_errors
 
 if TYPE_CHECKING:
     from cnibench.doctor import Check
@@ -126,8 +127,13 @@ class KubePlatform(Platform):
         for name in spec.scenarios.enabled():
             if name not in ADAPTERS:
                 raise FieldError(("scenarios", name), f"not on {cls.name}: no adapter deploys it there")
+
+        def scenario_checks(name: str) -> None:
             check_capabilities([CNIS.get(c) for c in spec.cnis], name, adapter(name).needs)
             adapter(name).check(spec.scenarios.get(name), spec, cls, addresses)
+
+        # each scenario on its own: their errors are reported together, not one per attempt
+        collect_errors(partial(scenario_checks, name) for name in spec.scenarios.enabled())
         if addresses is not None:
             cls.check_addresses(addresses)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -28,7 +29,7 @@ from cnibench.platforms.netns.scenarios import ADAPTERS
 from cnibench.platforms.netns.scenarios.base import DAEMON_START_TIMEOUT, ClusterBuild, NetnsAdapter, resolved
 from cnibench.platforms.netns.topology import Topology, build_topology, new_prefix, node_names
 from cnibench.scenarios import SCENARIOS
-from cnibench.spec.base import FieldError
+from cnibench.spec.base import FieldError, collect_errors
 
 if TYPE_CHECKING:
     from cnibench.doctor import Check
@@ -128,7 +129,10 @@ class NetnsPlatform(Platform):
         for name in spec.scenarios.enabled():
             if name not in ADAPTERS:
                 raise FieldError(("scenarios", name), f"not on {cls.name}: no adapter deploys it there")
-            adapter(name).check(spec.scenarios.get(name), spec, plan)
+        # each scenario's adapter on its own: their errors are reported together
+        collect_errors(
+            partial(adapter(name).check, spec.scenarios.get(name), spec, plan) for name in spec.scenarios.enabled()
+        )
 
     @classmethod
     def prerequisites(cls, spec: Spec | None) -> list[Check]:
