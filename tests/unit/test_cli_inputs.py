@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,40 @@ def test_render_into_proc_is_one_line(capsys):
     line = _one_line(capsys, ["render", LOCAL, "-o", "/proc/nope"])
     assert line == "cnibench: error: -o /proc/nope: cannot create this directory: No such file or directory"
     assert not Path("/proc/nope").exists()
+
+
+def test_doctor_refuses_a_platform_the_spec_contradicts(capsys):
+    aks = ROOT / "examples" / "aks.yaml"
+    line = _one_line(capsys, ["doctor", "--platform", "netns", "--spec", str(aks)])
+    assert line == (
+        f"cnibench: error: --platform netns, but {aks} is a spec for platform aks: leave --platform out to check "
+        "what that spec's run needs"
+    )
+
+
+def test_a_results_file_with_an_unknown_scenario_names_it(capsys, tmp_path):
+    data = json.loads((ROOT / "tests" / "data" / "results" / "netns-hostgw-vxlan.json").read_text())
+    data["samples"][2]["scenario"] = "egress-gateway-ha"
+    bad = tmp_path / "results.json"
+    bad.write_text(json.dumps(data))
+    line = _one_line(capsys, ["report", str(bad), "-o", str(tmp_path / "r.html")])
+    assert line == (
+        f"cnibench: error: {bad}: samples.2.scenario: 'egress-gateway-ha': unknown scenario (this cnibench knows "
+        "egress-baseline, egress, ingress, east-west's trials (pod-to-pod.same-node.tcp-single, ...), each also as "
+        "<trial>@<rate>; a results file of a newer cnibench?)"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_a_report_naming_one_run_twice_is_refused(capsys, tmp_path):
+    line = _one_line(capsys, ["report", RUN, RUN, "-o", str(tmp_path / "r.html")])
+    assert line.startswith(f"cnibench: error: {RUN} and {RUN} are the same run (")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("form", [["--threshold", "-5%"], ["--threshold=-5%"], ["--threshold", "-0.05"]])
+def test_a_negative_threshold_says_why(capsys, form):
+    pool = ROOT / "tests" / "data" / "results"
+    line = _one_line(capsys, ["compare", str(pool / "netns-pool-a.json"), str(pool / "netns-pool-b.json"), *form])
+    assert "a threshold is the size of a change, never negative; write " in line
+    assert line.split("write ")[1].split(" ")[0] in ("5%", "0.05")

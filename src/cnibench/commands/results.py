@@ -183,6 +183,14 @@ def report(refs: list[str], *, output: Path | None = None, db: Path | None = Non
     refs = refs or ["latest"]
     store = Store(locate_store(db, refs))
     resolved = [resolve(ref, store) for ref in refs]
+    first: dict[str, str] = {}
+    for ref, (run, _) in zip(refs, resolved, strict=True):
+        if run.run_id in first:
+            raise UsageError(
+                f"{first[run.run_id]} and {ref} are the same run ({run.run_id}): a report over several runs shows "
+                "each CNI's change from run to run; name each run once"
+            )
+        first[run.run_id] = ref
     runs_ = [observed(r) for r, _ in resolved]
     given = output is not None
     if output is None:
@@ -212,6 +220,11 @@ def parse_threshold(text: str) -> float:
     if not text.endswith("%") and value >= 1:
         raise UsageError(
             f"--threshold {text}: ambiguous; write {text}% for a percentage or a fraction below 1 (0.05 = 5%)"
+        )
+    if value < 0:
+        raise UsageError(
+            f"--threshold {text}: a threshold is the size of a change, never negative; write "
+            f"{text.lstrip('-')} (compare judges each metric in its own direction: lower throughput, higher latency)"
         )
     if not 0 < value < 10:
         raise UsageError(f"--threshold {text}: must be more than 0 (and below 1000%)")
