@@ -208,6 +208,7 @@ def kube_cluster_info(params: Params) -> Result:
         pick_gateway=params["pick_gateway_node"],
         preferred_gateway=params["preferred_gateway"],
         cni_gateway=params["cni_gateway"],
+        cni_egress=params["cni_egress"],
     )
     facts = info.pop("cluster_facts")
     return _facts(params["expected_cni"], facts, **info)

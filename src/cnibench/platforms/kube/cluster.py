@@ -162,10 +162,12 @@ def cluster_info(
     pick_gateway: bool,
     preferred_gateway: str | None,
     cni_gateway: bool = False,
+    cni_egress: bool = False,
 ) -> dict[str, Any]:
     """What the playbook needs to know about the cluster, and what the run records about it. The CNI found must be
     ``expected_cni``; ``pick_gateway`` picks the egress gateway node; ``cni_gateway`` (an existing cluster whose
-    CNI's own Gateway API was chosen) also checks that the CNI can serve the Gateway. Raises PlatformError."""
+    CNI's own Gateway API was chosen) also checks that the CNI can serve the Gateway, ``cni_egress`` (an existing
+    cluster that runs the egress scenario) that its egress gateway is switched on. Raises PlatformError."""
     nodes = parse_nodes(kubectl.json("get", "nodes", namespaced=False))
     daemonsets = kubectl.json("get", "daemonsets", "--all-namespaces", namespaced=False)
     cni, version = detect_cni(daemonsets)
@@ -182,6 +184,15 @@ def cluster_info(
                 f"gateway_implementation {cni} needs {descriptor.title}'s Gateway API ready before cnibench starts: "
                 + "; ".join(problems)
                 + " (or use gateway_implementation: envoy-gateway)"
+            )
+    if cni_egress:
+        descriptor = CNIS.get(cni)
+        problems = descriptor.egress_problems(kubectl, cni_namespace(daemonsets, cni))
+        if problems:
+            raise PlatformError(
+                f"the egress scenario needs {descriptor.title}'s egress gateway on, checked before anything is "
+                "created: " + "; ".join(problems) + " (enable it and restart the agents and the operator, or leave "
+                "the egress scenario out: --only ingress)"
             )
     server = json.loads(run(kubectl.argv("version", "--output", "json", namespaced=False), timeout=60).stdout)
     namespace = existing(kubectl, "namespace", kubectl.namespace)

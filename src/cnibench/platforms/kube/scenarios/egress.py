@@ -117,6 +117,14 @@ class KubeEgress(KubeAdapter[EgressSettings]):
         if settings.egress_ip == settings.server_ip:
             raise FieldError((*WHERE, "egress_ip"), "must differ from server_ip")
 
+    def before_cni(self, settings: EgressSettings, build: ClusterBuild) -> None:
+        """On an existing cluster, installed by someone else, its CNI's egress gateway may be switched off (Cilium's
+        chart ships with ``egressGateway.enabled: false``): checked before anything is created."""
+        egress = build.cni.egress
+        if build.platform.existing_cluster and egress is not None and egress.existing_cluster_requirement:
+            build.info["cni_egress"] = True
+            build.steps.append(f"before anything is created: require {egress.existing_cluster_requirement}")
+
     def local_checks(
         self, settings: EgressSettings | None, platform: type[KubePlatform], kube: KubernetesSettingsBase | None
     ) -> list[Check]:

@@ -1,0 +1,154 @@
+"""Issue 25's Kubernetes items: an existing cluster's Cilium checked for its egress gateway before anything is
+created, the egress source the server sees stated in the spec.
+
+No cluster can run here: the ConfigMaps are built field for field as the Cilium 1.19 chart's
+install/kubernetes/cilium/templates/cilium-configmap.yaml renders them (only the keys cnibench reads), and
+``kubectl`` is replaced by a function that answers from those documents and records every command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kube_documents import KIND_NODES
+from kube_examples import write_example
+
+from cnibench import commands
+from cnibench.errors import PlatformError
+from cnibench.platforms.kube import cluster as cluster_module
+from cnibench.platforms.kube import kubectl as kubectl_module
+from cnibench.platforms.kube.cnis import cilium
+from cnibench.platforms.kube.kubectl import Kubectl
+
+ROOT = Path(__file__).resolve().parents[4]
+ROLES = ROOT / "src" / "cnibench" / "ansible" / "collections" / "ansible_collections" / "cnibench" / "bench" / "roles"
+
+#: cilium-config of a Cilium 1.19 installed with the chart's defaults (``egressGateway.enabled: false``,
+#: ``kubeProxyReplacement: false``, ``bpf.masquerade`` unset): the template writes no enable-egress-gateway and no
+#: enable-bpf-masquerade key, and kube-proxy-replacement "false".
+DEFAULT_CILIUM_CONFIG = {
+    "apiVersion": "v1",
+    "kind": "ConfigMap",
+    "metadata": {"name": "cilium-config", "namespace": "kube-system"},
+    "data": {
+        "kube-proxy-replacement": "false",
+        "enable-ipv4-masquerade": "true",
+        "routing-mode": "tunnel",
+        "tunnel-protocol": "vxlan",
+        "ipam": "cluster-pool",
+    },
+}
+#: The same with ``egressGateway.enabled=true bpf.masquerade=true kubeProxyReplacement=true`` (cnibench's kind values).
+EGRESS_CILIUM_CONFIG = {
+    **DEFAULT_CILIUM_CONFIG,
+    "data": {
+        **DEFAULT_CILIUM_CONFIG["data"],
+        "kube-proxy-replacement": "true",
+        "enable-bpf-masquerade": "true",
+        "enable-egress-gateway": "true",
+    },
+}
+CILIUM_DAEMONSETS = {
+    "items": [
+        {
+            "metadata": {"name": "cilium", "namespace": "kube-system"},
+            "spec": {"template": {"spec": {"containers": [{"name": "cilium-agent",
+                                                           "image": "quay.io/cilium/cilium:v1.19.4"}]}}},
+        }
+    ]
+}  # fmt: skip
+
+
+def test_a_default_cilium_config_names_each_missing_key():
+    problems = cilium.egress_problems(DEFAULT_CILIUM_CONFIG)
+    assert problems == [
+        'cilium-config has no enable-egress-gateway: "true" (Helm: egressGateway.enabled=true; Cilium ships with it '
+        "off)",
+        "cilium-config has enable-bpf-masquerade: 'unset', the egress gateway needs \"true\" (Helm: "
+        "bpf.masquerade=true)",
+        "cilium-config has kube-proxy-replacement: 'false', the egress gateway needs \"true\" (Helm: "
+        "kubeProxyReplacement=true)",
+    ]
+    assert cilium.egress_problems(EGRESS_CILIUM_CONFIG) == []
+    older = {"data": {**EGRESS_CILIUM_CONFIG["data"], "enable-ipv4-egress-gateway": "true"}}
+    del older["data"]["enable-egress-gateway"]
+    assert cilium.egress_problems(older) == []  # the key's name before Cilium 1.19
+    assert cilium.egress_problems(None) == ["ConfigMap cilium-config not found"]
+
+
+def _fake_kubectl(monkeypatch, documents: dict[str, Any]) -> list[list[str]]:
+    """Replace kubectl: ``get <resource> [<name>]`` answers from ``documents`` (by resource or resource/name),
+    anything else fails the test. Returns the list every command is appended to."""
+    calls: list[list[str]] = []
+
+    def run(argv: Sequence[str], **_: Any) -> subprocess.CompletedProcess[str]:
+        args = list(argv)
+        calls.append(args)
+        assert args[0] == "kubectl" and args[1] in ("get", "version"), f"not a read: {args}"
+        if args[1] == "version":
+            return subprocess.CompletedProcess(args, 0, json.dumps({"serverVersion": {"gitVersion": "v1.35.0"}}), "")
+        key = f"{args[2]}/{args[3]}" if len(args) > 3 and not args[3].startswith("-") else args[2]
+        found = documents.get(key)
+        return subprocess.CompletedProcess(args, 0, "" if found is None else json.dumps(found), "")
+
+    monkeypatch.setattr(kubectl_module, "run", run)
+    monkeypatch.setattr(cluster_module, "run", run)
+    return calls
+
+
+def test_cluster_info_refuses_cilium_without_its_egress_gateway_reading_only(monkeypatch):
+    calls = _fake_kubectl(
+        monkeypatch,
+        {"nodes": KIND_NODES, "daemonsets": CILIUM_DAEMONSETS, "configmap/cilium-config": DEFAULT_CILIUM_CONFIG},
+    )
+    with pytest.raises(PlatformError) as raised:
+        cluster_module.cluster_info(
+            Kubectl(kubeconfig=None, context=None, namespace="cnibench"),
+            expected_cni="cilium", pick_gateway=True, preferred_gateway=None, cni_egress=True,
+        )  # fmt: skip
+    message = str(raised.value)
+    assert message.startswith(
+        "the egress scenario needs Cilium's egress gateway on, checked before anything is created: cilium-config has "
+        'no enable-egress-gateway: "true"'
+    )
+    assert "enable-bpf-masquerade: 'unset'" in message and "kube-proxy-replacement: 'false'" in message
+    assert message.endswith("(enable it and restart the agents and the operator, or leave the egress scenario out: "
+                            "--only ingress)")  # fmt: skip
+    assert "\n" not in message
+    assert all(call[1] == "get" for call in calls)  # nothing but reads
+
+
+def test_cluster_info_accepts_cilium_with_its_egress_gateway(monkeypatch):
+    _fake_kubectl(
+        monkeypatch,
+        {"nodes": KIND_NODES, "daemonsets": CILIUM_DAEMONSETS, "configmap/cilium-config": EGRESS_CILIUM_CONFIG},
+    )
+    info = cluster_module.cluster_info(
+        Kubectl(kubeconfig=None, context=None, namespace="cnibench"),
+        expected_cni="cilium", pick_gateway=True, preferred_gateway=None, cni_egress=True,
+    )  # fmt: skip
+    assert info["gateway_node"] == "c-worker"
+
+
+def _tasks(path: Path) -> list[dict[str, Any]]:
+    return list(yaml.safe_load(path.read_text()))
+
+
+def test_kubeconfig_egress_checks_the_cni_before_its_first_object(tmp_path):
+    out = tmp_path / "out"
+    assert commands.render(write_example(tmp_path, "kubeconfig.yaml", scenarios__ingress=None), out) == 0
+    (cluster,) = json.loads((out / "vars.json").read_text())["cnibench_clusters"]
+    assert cluster["info"]["cni_egress"] is True and cluster["before_cni"] == []
+    info, namespace = _tasks(ROLES / "cluster" / "tasks" / "main.yml")[:2]
+    assert info["cnibench.bench.kube_cluster_info"]["cni_egress"] == "{{ cluster.info.cni_egress }}"
+    assert "kubernetes.core.k8s" in namespace  # the first object is created after the check
+    kind_out = tmp_path / "kind"
+    assert commands.render(write_example(tmp_path, "kind-antrea-vs-cilium.yaml"), kind_out) == 0
+    assert not any(
+        c["info"]["cni_egress"] for c in json.loads((kind_out / "vars.json").read_text())["cnibench_clusters"]
+    )
