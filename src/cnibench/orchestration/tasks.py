@@ -230,6 +230,7 @@ def kube_egress_ready(params: Params) -> Result:
         egress_ip=params["egress_ip"],
         gateway_node=params["gateway_node"],
         timeout=params["timeout"],
+        stated_source=params["expected_source"],
     )
     return _done(params["mode"] == "policy", expect=expect)
 

@@ -152,3 +152,90 @@ def test_kubeconfig_egress_checks_the_cni_before_its_first_object(tmp_path):
     assert not any(
         c["info"]["cni_egress"] for c in json.loads((kind_out / "vars.json").read_text())["cnibench_clusters"]
     )
+
+
+# ---- item 2: who the external server sees, stated in the spec ---------------------------------------------------
+
+
+def _fake_cluster_for_egress(monkeypatch, data_dir: Path, capture: str) -> list[list[str]]:
+    """kubectl answering the nodes and the client pod's node; the probe (``kubectl exec ... iperf3``) answers with a
+    real captured iperf3 output, whose server saw the address in its own JSON."""
+    from cnibench.platforms.kube import waits
+
+    probe_answer = (data_dir / "iperf3" / capture).read_text()
+    calls: list[list[str]] = []
+
+    def run(argv: Sequence[str], **_: Any) -> subprocess.CompletedProcess[str]:
+        args = list(argv)
+        calls.append(args)
+        if "exec" in args:
+            return subprocess.CompletedProcess(args, 0, probe_answer, "")
+        verb = args[args.index("get") :] if "get" in args else []
+        if verb[:2] == ["get", "nodes"]:
+            return subprocess.CompletedProcess(args, 0, json.dumps(KIND_NODES), "")
+        if verb[:2] == ["get", "pod"]:
+            return subprocess.CompletedProcess(args, 0, json.dumps({"spec": {"nodeName": "c-worker2"}}), "")
+        raise AssertionError(f"unexpected command {args}")
+
+    monkeypatch.setattr(kubectl_module, "run", run)
+    monkeypatch.setattr(waits, "run", run)
+    return calls
+
+
+def _baseline(stated: str | None) -> dict[str, Any]:
+    from cnibench.platforms.kube import waits
+
+    return waits.egress_ready(
+        Kubectl(kubeconfig=None, context=None, namespace="cnibench"),
+        mode="baseline", manifest=None, pod="iperf3-client", server_ip="192.168.10.5", port=5201, egress_ip=None,
+        gateway_node="c-worker", timeout=0.6, stated_source=stated,
+    )  # fmt: skip
+
+
+def test_a_server_behind_a_nat_names_the_address_seen_and_the_field(monkeypatch, data_dir):
+    """The server saw 203.0.113.254 (the captured file's), not the client node's InternalIP 172.18.0.4."""
+    _fake_cluster_for_egress(monkeypatch, data_dir, "tcp-hostgw-egress.json")
+    with pytest.raises(PlatformError) as raised:
+        _baseline(None)
+    assert str(raised.value) == (
+        "the external server saw 203.0.113.254, not the client node c-worker2's InternalIP 172.18.0.4, for 0.6 s: "
+        "behind a NAT or a firewall, or where the node's default route leaves through another interface, state the "
+        "address the server sees in scenarios.egress.baseline_source_ip"
+    )
+
+
+def test_the_stated_source_is_what_the_repetitions_are_checked_against(monkeypatch, data_dir):
+    _fake_cluster_for_egress(monkeypatch, data_dir, "tcp-hostgw-egress.json")
+    assert _baseline("203.0.113.254") == {"expected_source_ip": "203.0.113.254", "client_node": "c-worker2"}
+
+
+@pytest.mark.parametrize(
+    ("example", "words"),
+    [
+        ("local.yaml", "only on kubeconfig: netns builds the path"),
+        ("kind-antrea-vs-cilium.yaml", "only on kubeconfig: on kind"),
+    ],
+)
+def test_a_stated_source_is_refused_where_cnibench_builds_the_path(tmp_path, capsys, example, words):
+    from cnibench.cli import main
+
+    spec = write_example(tmp_path, example, scenarios__egress__baseline_source_ip="198.51.100.7")
+    assert main(["plan", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "scenarios.egress.baseline_source_ip (line " in err and words in err
+
+
+def test_kubeconfig_passes_the_stated_sources_to_the_probe(tmp_path):
+    out = tmp_path / "out"
+    spec = write_example(tmp_path, "kubeconfig.yaml", scenarios__ingress=None,
+                         scenarios__egress__baseline_source_ip="198.51.100.7")  # fmt: skip
+    assert commands.render(spec, out) == 0
+    (cluster,) = json.loads((out / "vars.json").read_text())["cnibench_clusters"]
+    (egress,) = [s for s in cluster["scenarios"] if s["role"] == "cnibench.bench.egress"]
+    assert egress["expected_sources"] == {"baseline": "198.51.100.7", "policy": None}
+    (wait,) = [
+        t
+        for t in _tasks(ROLES / "egress" / "tasks" / "trial.yml")[0]["block"]
+        if "cnibench.bench.kube_egress_ready" in t
+    ]
+    assert wait["cnibench.bench.kube_egress_ready"]["expected_source"] == "{{ step.expected_sources[trial.mode] }}"
