@@ -209,6 +209,7 @@ def kube_cluster_info(params: Params) -> Result:
         preferred_gateway=params["preferred_gateway"],
         cni_gateway=params["cni_gateway"],
         cni_egress=params["cni_egress"],
+        envoy_gateway=params["envoy_gateway"],
     )
     facts = info.pop("cluster_facts")
     return _facts(params["expected_cni"], facts, **info)

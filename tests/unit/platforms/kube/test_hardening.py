@@ -92,9 +92,11 @@ def _fake_kubectl(monkeypatch, documents: dict[str, Any]) -> list[list[str]]:
         assert args[0] == "kubectl" and args[1] in ("get", "version"), f"not a read: {args}"
         if args[1] == "version":
             return subprocess.CompletedProcess(args, 0, json.dumps({"serverVersion": {"gitVersion": "v1.35.0"}}), "")
-        key = f"{args[2]}/{args[3]}" if len(args) > 3 and not args[3].startswith("-") else args[2]
-        found = documents.get(key)
-        return subprocess.CompletedProcess(args, 0, "" if found is None else json.dumps(found), "")
+        named = len(args) > 3 and not args[3].startswith("-")
+        found = documents.get(f"{args[2]}/{args[3]}" if named else args[2])
+        if found is None:  # kubectl prints nothing for a missing object (--ignore-not-found), an empty list for a list
+            return subprocess.CompletedProcess(args, 0, "" if named else json.dumps({"items": []}), "")
+        return subprocess.CompletedProcess(args, 0, json.dumps(found), "")
 
     monkeypatch.setattr(kubectl_module, "run", run)
     monkeypatch.setattr(cluster_module, "run", run)
@@ -239,3 +241,55 @@ def test_kubeconfig_passes_the_stated_sources_to_the_probe(tmp_path):
         if "cnibench.bench.kube_egress_ready" in t
     ]
     assert wait["cnibench.bench.kube_egress_ready"]["expected_source"] == "{{ step.expected_sources[trial.mode] }}"
+
+
+# ---- item 4: Envoy Gateway found in any namespace -----------------------------------------------------------------
+
+
+def _deployment(namespace: str, name: str, container: str, image: str) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"template": {"spec": {"containers": [{"name": container, "image": image}]}}},
+    }
+
+
+#: Envoy Gateway installed by someone else as release "eg" in namespace "gateways", and the Envoy proxy it runs
+#: (container envoy, image envoyproxy/envoy: not a controller).
+ELSEWHERE = {
+    "items": [
+        _deployment("gateways", "eg", "envoy-gateway", "docker.io/envoyproxy/gateway:v1.7.5"),
+        _deployment("gateways", "envoy-default-eg-e41e7b31", "envoy", "docker.io/envoyproxy/envoy:distroless-v1.37.5"),
+        _deployment("kube-system", "coredns", "coredns", "registry.k8s.io/coredns/coredns:v1.12.0"),
+    ]
+}
+
+
+def test_envoy_gateway_is_found_in_any_namespace_under_any_name():
+    from cnibench.platforms.kube.gateways import envoy_gateway_controllers
+
+    assert envoy_gateway_controllers(ELSEWHERE) == ["gateways/eg"]
+    renamed = {"items": [_deployment("x", "gw", "controller", "envoyproxy/gateway@sha256:" + "a" * 64)]}
+    assert envoy_gateway_controllers(renamed) == ["x/gw"]
+    assert envoy_gateway_controllers({"items": ELSEWHERE["items"][1:]}) == []
+
+
+def test_an_envoy_gateway_elsewhere_is_used_and_two_are_refused(monkeypatch):
+    documents = {"nodes": KIND_NODES, "daemonsets": CILIUM_DAEMONSETS, "deployments": ELSEWHERE}
+    _fake_kubectl(monkeypatch, documents)
+    kubectl = Kubectl(kubeconfig=None, context=None, namespace="cnibench")
+    info = cluster_module.cluster_info(kubectl, expected_cni="cilium", pick_gateway=False, preferred_gateway=None,
+                                       envoy_gateway=True)  # fmt: skip
+    assert info["envoy_gateway_present"] is True and info["cluster_facts"]["envoy_gateway"] == "gateways/eg"
+    documents["deployments"] = {
+        "items": [*ELSEWHERE["items"], _deployment("envoy-gateway-system", "envoy-gateway", "envoy-gateway",
+                                                   "docker.io/envoyproxy/gateway:v1.7.5")]
+    }  # fmt: skip
+    with pytest.raises(PlatformError) as raised:
+        cluster_module.cluster_info(kubectl, expected_cni="cilium", pick_gateway=False, preferred_gateway=None,
+                                    envoy_gateway=True)  # fmt: skip
+    assert str(raised.value) == (
+        "Envoy Gateway runs 2 times (gateways/eg, envoy-gateway-system/envoy-gateway): each would reconcile "
+        "cnibench's GatewayClass (the same controllerName); leave one, or use another kubernetes.gateway_implementation"
+    )
+    # an egress-only run does not care
+    assert cluster_module.cluster_info(kubectl, expected_cni="cilium", pick_gateway=False, preferred_gateway=None)

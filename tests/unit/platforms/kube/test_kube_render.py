@@ -257,7 +257,7 @@ def test_the_playbook_gets_decisions_not_logic(tmp_path):
     assert [t["scenario"] for t in step(antrea, "egress")["trials"]] == ["egress-baseline", "egress"]
     assert [t["scenario"] for t in step(antrea, "ingress")["trials"]] == ["ingress"]
     assert antrea["info"] == {"pick_gateway_node": True, "preferred_gateway": "cnib0000-antrea-worker",
-                              "cni_gateway": False, "cni_egress": False}  # fmt: skip
+                              "cni_gateway": False, "cni_egress": False, "envoy_gateway": True}  # fmt: skip
     assert antrea["create"]["role"] == "cnibench.bench.kind" and antrea["teardown"]["role"] == "cnibench.bench.teardown"
     assert antrea["teardown"]["containers"] == ["cnib0000-antrea-iperf3"]
     assert step(antrea, "egress")["gateway_labels"] == {"cnibench.io/egress-gateway": "true"}

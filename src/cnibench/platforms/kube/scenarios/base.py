@@ -92,6 +92,7 @@ class ClusterBuild:
             "preferred_gateway": None,
             "cni_gateway": False,
             "cni_egress": False,
+            "envoy_gateway": False,
         }
     )
     #: containers the teardown removes (kind: the external server)

@@ -29,6 +29,11 @@ options:
       that runs the egress scenario only.
     type: bool
     default: false
+  envoy_gateway:
+    description: The run's Gateway is Envoy Gateway's - fail when more than one Envoy Gateway controller runs (found in
+      any namespace; one found anywhere is used, not installed again).
+    type: bool
+    default: false
 author: cnibench developers
 """
 
@@ -62,6 +67,7 @@ ARGUMENT_SPEC = {
     "preferred_gateway": {"type": "str"},
     "cni_gateway": {"type": "bool", "default": False},
     "cni_egress": {"type": "bool", "default": False},
+    "envoy_gateway": {"type": "bool", "default": False},
 }
 
 
