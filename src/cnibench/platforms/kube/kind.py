@@ -173,6 +173,7 @@ class KindPlatform(KubePlatform):
         build.steps.append(
             f"create kind cluster {name}: control plane + {spec.nodes.workers} workers, {kube.node_image}, default CNI "
             f"disabled{', no kube-proxy' if cni.kube_proxy_replacement else ''}; kubeconfig in {v['kubeconfig']}"
+            + (f"; {cni.title}: {cni.kind_note}" if cni.kind_note else "")
         )
         if plugins:
             build.steps.append(

@@ -293,3 +293,24 @@ def test_an_envoy_gateway_elsewhere_is_used_and_two_are_refused(monkeypatch):
     )
     # an egress-only run does not care
     assert cluster_module.cluster_info(kubectl, expected_cni="cilium", pick_gateway=False, preferred_gateway=None)
+
+
+# ---- item 3: Antrea on kind and TX checksum offload --------------------------------------------------------------
+
+
+def test_antrea_on_kind_keeps_one_docker_network_and_says_why_offload_stays_on(tmp_path, capsys):
+    """Antrea's ci/kind/kind-setup.sh (v2.7.0) turns TX checksum offload off only for nodes it moves onto other
+    Docker networks; cnibench's kind cluster keeps every node on kind's default network, so it does not either."""
+    out = tmp_path / "out"
+    assert commands.render(write_example(tmp_path, "kind-antrea-vs-cilium.yaml"), out) == 0
+    config = yaml.safe_load((out / "rendered" / "antrea" / "kind" / "config.yaml").read_text())
+    assert set(config["networking"]) == {"disableDefaultCNI", "podSubnet"}  # no extra networks or address families
+    assert all(set(node) <= {"role", "image", "extraPortMappings"} for node in config["nodes"])
+    rendered = "\n".join(p.read_text() for p in out.rglob("*") if p.is_file())
+    assert "ethtool" not in rendered
+    capsys.readouterr()
+    assert commands.plan(write_example(tmp_path, "kind-antrea-vs-cilium.yaml")) == 0
+    plan = capsys.readouterr().out
+    (antrea_create,) = [line for line in plan.splitlines() if "[antrea] create kind cluster" in line]
+    assert "Antrea: TX checksum offload stays on: every node is on kind's one default Docker network" in antrea_create
+    assert not any("TX checksum" in line for line in plan.splitlines() if "[cilium]" in line)

@@ -172,6 +172,9 @@ class Cni(ABC):
     cluster_kinds: ClassVar[tuple[str, ...]] = ()
     #: What to tell the user when it is installed on AKS (empty: nothing).
     aks_note: ClassVar[str] = ""
+    #: What to tell the user when it is installed on kind (empty: nothing): a node setup its own kind scripts do that
+    #: cnibench does not, and why.
+    kind_note: ClassVar[str] = ""
     #: CRDs applied server-side before its release (None: its chart carries what it needs).
     crds: ClassVar[CrdChart | None] = None
     #: What says it is ready besides its agent's rollout (an operator's status objects).
