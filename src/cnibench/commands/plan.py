@@ -38,6 +38,11 @@ def plan(
         print("  " + "  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())
     for line in design_lines(the_plan):
         print(line)
+    measured = platform.what_is_measured(spec)
+    if measured:
+        print(f"what the numbers mean on {spec.platform}:")
+        for line in measured:
+            print(f"  {line}")
     print("steps:")
     for number, step in enumerate(compiled.steps, start=1):
         print(f"  {number:2d}. {step}")

@@ -59,6 +59,11 @@ class AksPlatform(KubePlatform):
         "or kubeconfig with a server you can reach)"
     )
     recorded_tools: ClassVar[dict[str, list[str]]] = {"terraform": ["terraform", "version"]}
+    measured_notes: ClassVar[tuple[str, ...]] = (
+        "the ingress load comes from k6 on this machine over the internet to Azure's LoadBalancer: requests/s and "
+        "latency include that path and this machine's uplink (run cnibench on a VM in the cluster's VNet to leave it "
+        "out); CPU figures are the nodes' own, without the load generator",
+    )
     leftover_what: ClassVar[str] = "its AKS clusters (terraform destroy)"
 
     # ---- the spec -------------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from cnibench.estimate import Priors
 from cnibench.plan import repetition_overhead_s
 from cnibench.platforms.base import Compiled, Leftover, Platform, Renderable
 from cnibench.platforms.files import Files
-from cnibench.platforms.kube import monitoring, render, runs
+from cnibench.platforms.kube import gateways, monitoring, render, runs
 from cnibench.platforms.kube.cnis import CNIS
 from cnibench.platforms.kube.cnis.base import Capability, Cni
 from cnibench.platforms.kube.prerequisites import common_checks
@@ -206,6 +206,16 @@ class KubePlatform(Platform):
             trial_s=KUBE_TRIAL_SETUP_S,
             teardown_s=cls.teardown_s,
         )
+
+    @classmethod
+    def what_is_measured(cls, spec: Spec) -> list[str]:
+        """The platform's notes, and the ingress path through Envoy Gateway when the run has one."""
+        notes = super().what_is_measured(spec)
+        ingress = spec.scenarios.get("ingress")
+        uses_envoy = kube_settings(spec).gateway_implementation == gateways.ENVOY_GATEWAY
+        if ingress is not None and getattr(ingress, "gateway", None) == "l7" and uses_envoy:
+            notes.append(gateways.ENVOY_GATEWAY_PATH_NOTE)
+        return notes
 
     def environment(self, spec: Spec) -> dict[str, Any]:
         from cnibench import environment

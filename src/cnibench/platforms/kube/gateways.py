@@ -27,6 +27,14 @@ ENVOY_GATEWAY_CRDS_CHART = Chart(
 )
 GATEWAY = "cnibench"
 ROUTE = "echo"
+#: Envoy Gateway v1.7.5 creates its proxy's LoadBalancer Service with ``externalTrafficPolicy: Local``
+#: (envoyproxy/gateway api/v1alpha1/kubernetes_helpers.go, the default KubernetesServiceSpec): what that means for
+#: the ingress figures.
+ENVOY_GATEWAY_PATH_NOTE = (
+    "Envoy Gateway's proxy Service has externalTrafficPolicy: Local: the load balancer sends requests only to nodes "
+    "that run an Envoy proxy, so the ingress path has no cross-node load-balancer hop before the proxy (its hop to "
+    "a backend on another node is measured)"
+)
 #: How Envoy Gateway's controller is recognised wherever it was installed: its container ``envoy-gateway`` running the
 #: image ``envoyproxy/gateway`` (envoyproxy/gateway charts/gateway-helm: ``deployment.envoyGateway.image.repository``
 #: docker.io/envoyproxy/gateway; its Deployment's pods are labelled ``control-plane: envoy-gateway``). The proxies it

@@ -104,6 +104,10 @@ class NetnsPlatform(Platform):
     description: ClassVar[str] = "nodes and pods as network namespaces on this machine (root; no Docker)"
     #: A fresh cluster costs well under 2 s here: two rounds (ABBA) by default.
     default_rounds: ClassVar[int] = 2
+    measured_notes: ClassVar[tuple[str, ...]] = (
+        "every node is a network namespace of this machine: CPU figures are the whole machine's (k6, iperf3, nginx "
+        "and the datapath's own work included); network figures are each node's own interfaces",
+    )
     pairs_trials: ClassVar[bool] = True
     cpu_scope: ClassVar[str] = "machine"  # node_exporter in each node namespace sees this machine's CPUs
 

@@ -314,3 +314,55 @@ def test_antrea_on_kind_keeps_one_docker_network_and_says_why_offload_stays_on(t
     (antrea_create,) = [line for line in plan.splitlines() if "[antrea] create kind cluster" in line]
     assert "Antrea: TX checksum offload stays on: every node is on kind's one default Docker network" in antrea_create
     assert not any("TX checksum" in line for line in plan.splitlines() if "[cilium]" in line)
+
+
+# ---- item 5: what the numbers mean on each platform -----------------------------------------------------------
+
+
+def _spec_of(example: str, **changes: Any):
+    from kube_examples import example_with
+
+    from cnibench.spec import parse_spec
+
+    return parse_spec(example_with(example, **changes))
+
+
+def test_each_platform_says_what_its_numbers_mean():
+    from cnibench.platforms import get_platform
+
+    def notes(example: str, **changes: Any) -> str:
+        spec = _spec_of(example, **changes)
+        return " | ".join(get_platform(spec.platform).what_is_measured(spec))
+
+    assert "CPU figures are the whole machine's (k6, iperf3, nginx" in notes("local.yaml")
+    kind = notes("kind-antrea-vs-cilium.yaml")
+    assert "a node's CPU is the whole machine's, k6 and the external iperf3 server included" in kind
+    assert "externalTrafficPolicy: Local" in kind and "no cross-node load-balancer hop" in kind
+    aks = notes("aks.yaml")
+    assert "over the internet to Azure's LoadBalancer" in aks and "in the cluster's VNet" in aks
+    assert "k6 and the external iperf3 server run on this machine" in notes("kubeconfig.yaml")
+    # Cilium's own Gateway: Envoy Gateway's Service is not in the path
+    cilium_gateway = notes("kubeconfig.yaml", kubernetes__gateway_implementation="cilium", scenarios__egress=None)
+    assert "externalTrafficPolicy" not in cilium_gateway
+    assert "externalTrafficPolicy" not in notes("kind-antrea-vs-cilium.yaml", scenarios__ingress__gateway="l4")
+
+
+def test_the_notes_are_recorded_and_shown_in_the_report(tmp_path, data_dir):
+    from cnibench import lifecycle
+    from cnibench.plan import make_plan
+    from cnibench.platforms import get_platform
+    from cnibench.report import document
+    from cnibench.results.model import read_results
+
+    spec = _spec_of("aks.yaml")
+    platform = get_platform(spec.platform)
+    lifecycle.record_start(spec, make_plan(spec), platform, run_id="r", run_dir=tmp_path, prefix="cnib0000", load={})
+    recorded = json.loads((tmp_path / "environment.json").read_text())["measured"]
+    assert recorded == platform.what_is_measured(spec) and len(recorded) == 2
+    run = read_results(data_dir / "results" / "netns-hostgw-vxlan.json")
+    run = run.model_copy(update={"environment": {**run.environment, "measured": recorded}})
+    report = document.build([run], [None])
+    assert f"<li>{recorded[0]}</li>" in report.html.replace("&#39;", "'")
+    assert f"- {recorded[1]}" in report.markdown
+    plain = document.build([read_results(data_dir / "results" / "netns-hostgw-vxlan.json")], [None])
+    assert "What the numbers mean" not in plain.markdown  # a run recorded before has none
