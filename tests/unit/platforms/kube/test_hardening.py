@@ -366,3 +366,21 @@ def test_the_notes_are_recorded_and_shown_in_the_report(tmp_path, data_dir):
     assert f"- {recorded[1]}" in report.markdown
     plain = document.build([read_results(data_dir / "results" / "netns-hostgw-vxlan.json")], [None])
     assert "What the numbers mean" not in plain.markdown  # a run recorded before has none
+
+
+# ---- item 7: AKS and a Generation 1 VM size ---------------------------------------------------------------------
+
+
+def test_the_default_gen1_size_is_named_in_the_plan_with_what_would_break_it(tmp_path, capsys):
+    from cnibench.platforms.kube.settings import vm_generation_note
+
+    assert _spec_of("aks.yaml").section("aks").vm_type == "Standard_A2_v2"  # the thesis's size, kept
+    assert vm_generation_note("Standard_A2_v2") is not None and vm_generation_note("Standard_A8m_v2") is not None
+    assert vm_generation_note("Standard_D2s_v5") is None
+    assert commands.plan(write_example(tmp_path, "aks.yaml")) == 0
+    (apply,) = [line for line in capsys.readouterr().out.splitlines() if "[antrea] terraform apply" in line]
+    assert "note: Standard_A2_v2 is a Generation 1 size (Av2 series): AKS runs it on its Gen 1 Ubuntu 24.04" in apply
+    assert "Ubuntu 26.04 (preview, Kubernetes 1.36+) is Gen 2 only (Azure/AKS#5905)" in apply
+    capsys.readouterr()
+    assert commands.plan(write_example(tmp_path, "aks.yaml", aks__vm_type="Standard_D2s_v5")) == 0
+    assert "Generation 1" not in capsys.readouterr().out
