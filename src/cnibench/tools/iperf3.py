@@ -147,7 +147,7 @@ def _version_tuple(version: str | None) -> tuple[int, ...] | None:
 
 def _doc_version(doc: dict[str, Any]) -> str | None:
     """``start.version`` (``"iperf 3.12"``) -> ``"3.12"``."""
-    value = section(doc, "start", "start").get("version")
+    value = section(doc, "start", "iperf3 output: start").get("version")
     return version_of(str(value)) if value else None
 
 
@@ -164,13 +164,15 @@ def _floor_text(floor: tuple[int, int]) -> str:
 def _source_ip(server: dict[str, Any] | None) -> str | None:
     if server is None:
         return None
-    start = section(server, "start", "server_output_json.start")
+    start = section(server, "start", "iperf3 output: server_output_json.start")
     hosts: set[str] = {
         str(c["remote_host"])
-        for c in items(start, "connected", "server_output_json.start.connected")
+        for c in items(start, "connected", "iperf3 output: server_output_json.start.connected")
         if isinstance(c, dict) and c.get("remote_host")
     }
-    accepted = section(start, "accepted_connection", "server_output_json.start.accepted_connection").get("host")
+    accepted = section(start, "accepted_connection", "iperf3 output: server_output_json.start.accepted_connection").get(
+        "host"
+    )
     if accepted:
         hosts.add(str(accepted))
     if len(hosts) > 1:
@@ -183,7 +185,7 @@ def _connected(doc: dict[str, Any] | None, key: str, what: str) -> str | None:
     has none. Raises :class:`MeasurementError` when its sockets disagree (``what`` names the side)."""
     if doc is None:
         return None
-    connected = items(section(doc, "start", "start"), "connected", "start.connected")
+    connected = items(section(doc, "start", "iperf3 output: start"), "connected", "iperf3 output: start.connected")
     hosts = {str(c[key]) for c in connected if isinstance(c, dict) and c.get(key)}
     if len(hosts) > 1:
         raise MeasurementError(f"iperf3: the {what} has several addresses: {', '.join(sorted(hosts))}")
@@ -208,7 +210,11 @@ def measured_intervals(doc: dict[str, Any], who: str) -> tuple[list[MeasuredInte
     corrected or left out. The measured intervals tile ``[0, end of test]``: an interval's real span is from the
     previous measured interval's end (0 for the first) to its own end (esnet/iperf#1261).
     """
-    raw = [i for i in items(doc, "intervals", "intervals") if isinstance(i, dict) and isinstance(i.get("sum"), dict)]
+    raw = [
+        i
+        for i in items(doc, "intervals", "iperf3 output: intervals")
+        if isinstance(i, dict) and isinstance(i.get("sum"), dict)
+    ]
     measured = [i for i in raw if not i["sum"].get("omitted", False)]
     out: list[MeasuredInterval] = []
     notes: list[str] = []
@@ -223,7 +229,7 @@ def measured_intervals(doc: dict[str, Any], who: str) -> tuple[list[MeasuredInte
             continue
         rtts = tuple(
             float(s["rtt"])
-            for s in items(interval, "streams", "intervals[].streams")
+            for s in items(interval, "streams", "iperf3 output: intervals[].streams")
             if isinstance(s, dict) and isinstance(s.get("rtt"), int | float) and s["rtt"] > 0
         )
         span = end - start
@@ -260,7 +266,7 @@ def _rtt(doc: dict[str, Any], intervals: list[MeasuredInterval]) -> tuple[float 
     iperf3 reports RTT 0 when the sender took no TCP_INFO sample (esnet/iperf#1920, #803): an end summary whose
     every stream says ``mean_rtt`` 0 (or has none) means nothing was measured, whatever the intervals say.
     """
-    streams = items(section(doc, "end", "end"), "streams", "end.streams")
+    streams = items(section(doc, "end", "iperf3 output: end"), "streams", "iperf3 output: end.streams")
     senders = [s.get("sender") for s in streams if isinstance(s, dict)]
     summary = [s.get("mean_rtt") for s in senders if isinstance(s, dict)]
     if not any(isinstance(v, int | float) and v > 0 for v in summary):
@@ -296,7 +302,7 @@ def _udp_receiver(doc: dict[str, Any], who: str) -> dict[str, Any]:
     """The UDP receiver summary of ``who``'s own document (``who``: "server", or "client" in reverse mode); an older
     iperf3's missing summary names the version it needs."""
     where = "server end.sum_received" if who == "server" else "end.sum_received"
-    received = section(section(doc, "end", f"{who} end"), "sum_received", where)
+    received = section(section(doc, "end", f"iperf3 output: {who} end"), "sum_received", where)
     if received:
         return received
     version = _doc_version(doc)
@@ -343,8 +349,8 @@ def _document(text: str) -> tuple[dict[str, Any], list[str]]:
 def is_bidirectional(doc: dict[str, Any]) -> bool:
     """True for a ``--bidir`` test: ``start.test_start.bidir`` (iperf3 >= 3.13) or the ``*_bidir_reverse`` sums
     of its end summary (every version with ``--bidir``, 3.7 on)."""
-    test_start = section(section(doc, "start", "start"), "test_start", "start.test_start")
-    end = section(doc, "end", "end")
+    test_start = section(section(doc, "start", "iperf3 output: start"), "test_start", "iperf3 output: start.test_start")
+    end = section(doc, "end", "iperf3 output: end")
     return bool(test_start.get("bidir")) or any(str(key).endswith("_bidir_reverse") for key in end)
 
 
@@ -364,16 +370,16 @@ def parse_client_json(text: str) -> Iperf3Result:
     doc, notes = _document(text)
     if doc.get("error"):
         raise MeasurementError(f"iperf3: {doc['error']}")
-    test_start = section(section(doc, "start", "start"), "test_start", "start.test_start")
-    end = section(doc, "end", "end")
+    test_start = section(section(doc, "start", "iperf3 output: start"), "test_start", "iperf3 output: start.test_start")
+    end = section(doc, "end", "iperf3 output: end")
     if not end:
         raise MeasurementError("iperf3 output has no end summary (test did not finish)")
     if is_bidirectional(doc):
         raise MeasurementError(BIDIR_REFUSED)
     reverse = bool(test_start.get("reverse"))
     protocol = str(test_start.get("protocol", "TCP")).lower()
-    sent = section(end, "sum_sent", "end.sum_sent") or section(end, "sum", "end.sum")
-    cpu = section(end, "cpu_utilization_percent", "end.cpu_utilization_percent")
+    sent = section(end, "sum_sent", "iperf3 output: end.sum_sent") or section(end, "sum", "iperf3 output: end.sum")
+    cpu = section(end, "cpu_utilization_percent", "iperf3 output: end.cpu_utilization_percent")
     server, server_missing = _server_json(doc)
     client_intervals, client_notes = measured_intervals(doc, "client")
     server_intervals, server_notes = measured_intervals(server, "server") if server is not None else ([], [])
@@ -425,7 +431,7 @@ def parse_client_json(text: str) -> Iperf3Result:
         )
     if server is None and not reverse:
         notes.append(f"intervals are the sender's: {server_missing}")
-    received = section(end, "sum_received", "end.sum_received")
+    received = section(end, "sum_received", "iperf3 output: end.sum_received")
     retransmits = sent.get("retransmits")
     rtt_mean, rtt_min, rtt_max = _rtt(sender, sender_intervals) if sender is not None else (None, None, None)
     if sender is None:
