@@ -105,3 +105,10 @@ def test_a_negative_threshold_says_why(capsys, form):
     line = _one_line(capsys, ["compare", str(pool / "netns-pool-a.json"), str(pool / "netns-pool-b.json"), *form])
     assert "a threshold is the size of a change, never negative; write " in line
     assert line.split("write ")[1].split(" ")[0] in ("5%", "0.05")
+
+
+@pytest.mark.parametrize("command", [["report", RUN], ["export", RUN, "--csv"]])
+def test_an_output_under_proc_is_one_line_exit_2(capsys, command):
+    line = _one_line(capsys, [*command, "-o", "/proc/nope/out.x"])
+    assert line.startswith("cnibench: error: cannot write /proc/nope/out.x: No such file or directory (")
+    assert not Path("/proc/nope").exists()

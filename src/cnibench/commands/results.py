@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 import time
@@ -152,7 +153,18 @@ def write_output(path: Path, text: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise CnibenchError(f"cannot write {path}: {exc.strerror or exc} (choose another file with -o)") from None
+        raise write_error(exc, f"cannot write {path}: {exc.strerror or exc} (choose another file with -o)") from None
+
+
+#: errno values that mean the path itself cannot be written (bad input: exit 2), not that writing failed (a full
+#: disk, an I/O error: exit 1): ``-o /proc/nope/x`` (ENOENT), a read-only file system, no permission.
+PATH_ERRNOS = (errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM, errno.EROFS, errno.EEXIST)
+
+
+def write_error(exc: OSError, message: str) -> CnibenchError:
+    """The error of a failed ``-o`` write: :class:`UsageError` (exit 2) when the path cannot be written at all
+    (:data:`PATH_ERRNOS`), :class:`CnibenchError` (exit 1) when the write itself failed."""
+    return UsageError(message) if exc.errno in PATH_ERRNOS else CnibenchError(message)
 
 
 def export(
@@ -203,8 +215,8 @@ def report(refs: list[str], *, output: Path | None = None, db: Path | None = Non
     try:
         html_path, md_path = document.write(built, output)
     except OSError as exc:
-        raise CnibenchError(
-            f"cannot write {output}: {exc.strerror or exc} (write the report elsewhere with -o FILE)"
+        raise write_error(
+            exc, f"cannot write {output}: {exc.strerror or exc} (write the report elsewhere with -o FILE)"
         ) from None
     print(f"report: {html_path} and {md_path} ({built.seconds:.2f} s)")
     return 0
