@@ -151,7 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit code 0 when everything is there, 2 otherwise.",
     )
     doctor.add_argument(
-        "--platform", default="netns", choices=list(PLATFORMS.names()), help="platform to check (default netns)"
+        "--platform",
+        choices=list(PLATFORMS.names()),
+        help="platform to check (default netns; with --spec, the spec's)",
     )
     doctor.add_argument(
         "--spec", type=Path, metavar="SPEC", help="check what this spec's run needs (its platform and settings)"
@@ -198,9 +200,29 @@ def _global_options(parser: argparse.ArgumentParser, *, default: object) -> None
     parser.add_argument("--debug", action="store_true", default=default, help=DEBUG_HELP)
 
 
+#: Options whose value may start with "-" (``--threshold -5%``): argparse would take it for an option and say only
+#: "expected one argument"; they are joined to their option (``--threshold=-5%``) so that the command says why.
+SIGNED_VALUE_OPTIONS = ("--threshold",)
+
+
+def _join_signed_values(argv: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    items = iter(argv)
+    for arg in items:
+        if arg in SIGNED_VALUE_OPTIONS:
+            value = next(items, None)
+            if value is not None and value.startswith("-") and value[1:2].isdigit():
+                out.append(f"{arg}={value}")
+                continue
+            out += [arg] if value is None else [arg, value]
+            continue
+        out.append(arg)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_signed_values(sys.argv[1:] if argv is None else argv))
     try:
         if args.command == "run":
             return commands.run(

@@ -40,3 +40,28 @@ def fsync_directory(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def output_problem(path: Path, *, directory: bool) -> str | None:
+    """Why ``path`` (a ``-o`` argument) cannot be written, checked before anything is created; None when it can.
+
+    ``directory``: ``path`` is a directory to create or fill (``render -o DIR``, ``reanalyze -o DIR``), else a file
+    whose parent directories are created. Names the first part of the path that stands in the way: an existing
+    file where a directory is needed (``-o afile/x``), a directory where a file is needed, or an existing directory
+    that is not writable (``-o /proc/nope``)."""
+    path = path.absolute()
+    if path.exists():
+        if directory and not path.is_dir():
+            return f"{path}: is a file, not a directory"
+        if not directory and path.is_dir():
+            return f"{path}: is a directory, not a file"
+    for parent in path.parents:
+        if not parent.exists():
+            continue
+        if not parent.is_dir():
+            return f"{parent}: is a file, not a directory (the output {path} would go inside it)"
+        existing = path if directory and path.exists() else parent
+        if not os.access(existing, os.W_OK | os.X_OK):
+            return f"{existing}: cannot create files here (not writable for this user)"
+        return None
+    return None  # pragma: no cover - "/" always exists

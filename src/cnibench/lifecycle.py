@@ -104,6 +104,7 @@ def record_start(
     extra = platform.environment(spec)
     environment["tools"].update(extra.pop("tools", {}))
     environment.update(extra)
+    environment["measured"] = platform.what_is_measured(spec)  # what the numbers mean here (report, plan)
     (run_dir / "environment.json").write_text(json.dumps(environment, indent=2) + "\n", encoding="utf-8")
     return Recorder(
         run_dir,

@@ -40,10 +40,15 @@ ANTREA_CONTROLLER_REPOSITORY = "antrea/antrea-controller-ubuntu"
 ENVOY_GATEWAY_REPOSITORY = "docker.io/envoyproxy/gateway"
 ENVOY_PROXY_BY_GATEWAY = {"1.7.5": "docker.io/envoyproxy/envoy:distroless-v1.37.5"}
 
-#: The reference CNI plugins (containernetworking/plugins) a CNI may delegate to that kind's node image lacks (it keeps
-#: host-local, loopback, ptp and portmap of v1.9.1: kind images/base/Dockerfile at v0.31.0). The release tarballs'
-#: SHA-256 per Docker architecture (``docker info`` ``Architecture``), as Flannel's own kind end-to-end test pins them
-#: (flannel-io/flannel e2e/run-e2e-tests.sh at v0.28.9, which mounts them into kind's nodes the same way).
+#: The reference CNI plugins kind's node image carries: only host-local, loopback, ptp and portmap, built from
+#: containernetworking/plugins v1.8.0 (kind images/base/Dockerfile at v0.31.0, commit a323333f, line 173:
+#: ``ARG CNI_PLUGINS_VERSION="v1.8.0"``; an earlier comment here said v1.9.1).
+KIND_NODE_CNI_PLUGINS_VERSION = "1.8.0"
+KIND_NODE_CNI_PLUGINS = ("host-local", "loopback", "ptp", "portmap")
+#: The reference CNI plugins (containernetworking/plugins) a CNI may delegate to that kind's node image lacks (see
+#: :data:`KIND_NODE_CNI_PLUGINS`), mounted from this release. The release tarballs' SHA-256 per Docker architecture
+#: (``docker info`` ``Architecture``), as Flannel's own kind end-to-end test pins them (flannel-io/flannel
+#: e2e/run-e2e-tests.sh at v0.28.9, which mounts them into kind's nodes the same way).
 CNI_PLUGINS_VERSION = "1.9.1"
 CNI_PLUGINS_SHA256 = {
     "amd64": "b98f74a0f8522f0a83867178729c1aa70f2158f90c45a2ca8fa791db1c76b303",

@@ -7,15 +7,17 @@ records.
 
 from __future__ import annotations
 
-import json
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from cnibench import __version__
-from cnibench.errors import CnibenchError, ResultsError, SpecError
+from cnibench.errors import CnibenchError, MeasurementError, ResultsError, SpecError
 from cnibench.lifecycle import new_run_dir
 from cnibench.metrics.prometheus import PrometheusError, node_metrics
 from cnibench.orchestration.events import with_node_metrics
@@ -24,13 +26,18 @@ from cnibench.results.model import RESULTS_FILE, RunResults, Sample, write_resul
 from cnibench.scenarios import scenario_of
 from cnibench.scenarios.egress import EGRESS
 from cnibench.scenarios.ingress import INGRESS
-from cnibench.tools import k6
+from cnibench.tools import iperf3, k6
+from cnibench.tools.base import json_documents, section
 
 TOOLS = ("iperf3", "k6", "prometheus")
 #: What a sample has that belongs to the run, not to the artifact (left out of ``parse``'s answer).
-RUN_FIELDS = ("cni", "scenario", "repetition", "started_at", "ended_at")
+RUN_FIELDS = ("cni", "scenario", "repetition", "round", "started_at", "ended_at")
 #: What ``reanalyze`` copies from the original run directory (the raw artifacts and what describes the run).
 COPIED = ("raw", "spec.yaml", "environment.json", "rendered", "logs")
+
+
+#: The most ``parse`` reads from a pipe or a character device (``/dev/stdin``, ``<(...)``): a raw output is far less.
+MAX_STREAM_BYTES = 64 << 20
 
 
 def _readable(path: Path, *, directory: bool = False) -> None:
@@ -39,8 +46,10 @@ def _readable(path: Path, *, directory: bool = False) -> None:
         raise SpecError(f"{path}: no such {'directory' if directory else 'file'}")
     if directory and not path.is_dir():
         raise SpecError(f"{path}: not a directory (prometheus takes a repetition's saved *.metrics directory)")
-    if not directory and not path.is_file():
+    if not directory and path.is_dir():
         raise SpecError(f"{path}: not a file")
+    if not directory and not path.is_file():
+        return  # a pipe or a device (/dev/stdin, <(...)): read once, by _copied
     try:
         if directory:
             next(iter(path.iterdir()), None)
@@ -49,6 +58,44 @@ def _readable(path: Path, *, directory: bool = False) -> None:
                 handle.read(1)
     except OSError as exc:
         raise SpecError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _copied(path: Path, into: Path) -> Path:
+    """``path`` itself when it is a regular file; a pipe or a device (``/dev/stdin``, process substitution ``<(...)``,
+    which can be read only once) copied into the directory ``into`` first, under its own name."""
+    if path.is_file():
+        return path
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(MAX_STREAM_BYTES + 1)
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read: {exc.strerror}") from None
+    if len(data) > MAX_STREAM_BYTES:
+        raise SpecError(f"{path}: more than {MAX_STREAM_BYTES >> 20} MiB; a raw tool output is far smaller")
+    copy = into / (path.name or "stdin")
+    copy.write_bytes(data)
+    return copy
+
+
+def _iperf3_protocol(path: Path, asked: str | None) -> str:
+    """The protocol of the iperf3 test in ``path`` (``start.test_start.protocol``); ``asked`` (``--protocol``) must
+    agree with it. Raises :class:`SpecError` (exit 2) for a disagreement and for a ``--bidir`` test; a file that
+    cannot be read as iperf3 output is left to the sample maker (a failed sample with the reason)."""
+    try:
+        doc = json_documents(path.read_text(encoding="utf-8", errors="replace"), what="iperf3 output", empty="")[0]
+        bidir = iperf3.is_bidirectional(doc)
+        test_start = section(section(doc, "start", "start"), "test_start", "start.test_start")
+        found = str(test_start.get("protocol", "TCP")).lower()
+    except (MeasurementError, IndexError, AttributeError):
+        return asked or "tcp"
+    if bidir:
+        raise SpecError(f"{path}: {iperf3.BIDIR_REFUSED}")
+    if asked is not None and asked != found:
+        raise SpecError(
+            f"{path}: --protocol {asked}, but the file is a {found.upper()} test (start.test_start.protocol); "
+            "leave --protocol out"
+        )
+    return found if found in ("tcp", "udp") else "tcp"
 
 
 def _repetition(path: Path, trial: str, expect: dict[str, Any], *, cni: str = "-", number: int = 1) -> Repetition:
@@ -82,23 +129,26 @@ def parse_artifact(
     if tool not in TOOLS:
         raise SpecError(f"unknown tool {tool!r}; valid: {', '.join(TOOLS)}")
     _readable(path, directory=tool == "prometheus")
-    if tool == "iperf3":
-        if protocol is None:
-            try:
-                start = json.loads(path.read_text(encoding="utf-8", errors="replace")).get("start") or {}
-                protocol = str((start.get("test_start") or {}).get("protocol", "TCP")).lower()
-            except (ValueError, AttributeError):
-                protocol = "tcp"
-        expect: dict[str, Any] = {
-            "protocol": protocol if protocol in ("tcp", "udp") else "tcp",
-            "expected_source_ip": expected_source_ip,
-            "egress_ip": None,
-            "check_source": expected_source_ip is not None,
-        }
-        sample = EGRESS.make_sample(_repetition(path, EGRESS.name, expect), run_dir=path.parent, started_at=None,
-                                    ended_at=None)  # fmt: skip
-        return _answer(sample)
-    if tool == "k6":
+    if tool == "prometheus":
+        return _metrics_answer(path)
+    if backends is not None:
+        twice = sorted({name for name in backends if backends.count(name) > 1})
+        if twice:
+            raise SpecError(f"--backends: {', '.join(twice)} named more than once (each backend pod once)")
+        if not all(backends):
+            raise SpecError("--backends: an empty name (a comma too many?)")
+    with tempfile.TemporaryDirectory(prefix="cnibench-parse-") as scratch:
+        path = _copied(path, Path(scratch))
+        if tool == "iperf3":
+            expect: dict[str, Any] = {
+                "protocol": _iperf3_protocol(path, protocol),
+                "expected_source_ip": expected_source_ip,
+                "egress_ip": None,
+                "check_source": expected_source_ip is not None,
+            }
+            sample = EGRESS.make_sample(_repetition(path, EGRESS.name, expect), run_dir=path.parent, started_at=None,
+                                        ended_at=None)  # fmt: skip
+            return _answer(sample)
         names = backends if backends is not None else k6.backends_in_summary(path)
         expect = {
             "backends": names,
@@ -109,9 +159,13 @@ def parse_artifact(
         }
         answer = _answer(INGRESS.make_sample(_repetition(path, INGRESS.name, expect), run_dir=path.parent,
                                              started_at=None, ended_at=None))  # fmt: skip
-        for unknown in ("gateway", "vus", "reuse_connections"):  # settings of the run, not in the summary
-            answer.pop(unknown, None)
-        return answer
+    for unknown in ("gateway", "vus", "reuse_connections"):  # settings of the run, not in the summary
+        answer.pop(unknown, None)
+    return answer
+
+
+def _metrics_answer(path: Path) -> dict[str, Any]:
+    """``parse prometheus``: the node metrics of a repetition's saved ``*.metrics`` directory."""
     # as in a run, missing metrics never fail a repetition: they are a metrics_error beside an "ok"
     try:
         found = node_metrics(path)
@@ -154,8 +208,44 @@ COMPARED = (
 )
 
 
+#: What re-deriving one sample may raise besides a parser's MeasurementError (which already gives a failed sample):
+#: an artifact that cannot be read (a directory, no permission), a figure a sample refuses (pydantic's
+#: ValidationError is a ValueError). Each fails that sample, never the whole reanalysis.
+SAMPLE_FAILURES = (CnibenchError, OSError, ValueError, TypeError, KeyError, AttributeError)
+
+
+def _failed(sample: Sample, reason: str) -> Sample:
+    """``sample`` failed with ``reason``: its run fields and settings (the model's required fields) kept, its
+    figures dropped (they were the old parsers', not re-derived)."""
+    model = type(sample)
+    keep = {name for name, field in model.model_fields.items() if field.is_required()}
+    keep |= {"round", "started_at", "ended_at", "artifact", "metrics_error"}
+    data = {key: value for key, value in sample.model_dump().items() if key in keep}
+    return model.model_validate({**data, "status": "failed", "error": f"reanalyze: {reason}"})
+
+
 def _remade(sample: Sample, source: RunResults, run_dir: Path) -> Sample:
-    """One sample re-derived from its raw artifact (copied into ``run_dir``) with today's parsers."""
+    """One sample re-derived from its raw artifact (copied into ``run_dir``) with today's parsers; a sample that
+    cannot be (see :data:`SAMPLE_FAILURES`) is failed with the reason, and the others go on."""
+    try:
+        return _remake(sample, source, run_dir)
+    except SAMPLE_FAILURES as exc:
+        return _failed(sample, _reason(sample, exc))
+
+
+def _reason(sample: Sample, exc: Exception) -> str:
+    """One line: what went wrong re-deriving ``sample``."""
+    if isinstance(exc, OSError):
+        return f"{sample.artifact}: cannot read: {exc.strerror or exc}"
+    if isinstance(exc, ValidationError):
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return f"{sample.artifact}: {where}: {first['msg']}" if where else f"{sample.artifact}: {first['msg']}"
+    text = str(exc).splitlines()
+    return f"{sample.artifact}: {text[0] if text else type(exc).__name__}"
+
+
+def _remake(sample: Sample, source: RunResults, run_dir: Path) -> Sample:
     if sample.artifact is None:
         return sample  # the tool wrote nothing: what the run recorded is all there is
     artifact = run_dir / sample.artifact

@@ -99,7 +99,10 @@ def test_run_end_to_end(tmp_path):
     start = next(i for i, line in enumerate(closing) if line.startswith("cnibench run "))
     settings = "settings: egress: tcp, 1 stream(s), 2 s + 1 s warm-up, 1 repetition(s) per round; rounds: 2"
     assert closing[start + 1] == settings
-    assert closing[start + 2].startswith("verdicts: each CNI against hostgw; 2 cluster(s) per CNI, the cluster is")
+    assert closing[start + 2].startswith("what the numbers mean: every node is a network namespace of this machine")
+    verdicts = next(i for i, line in enumerate(closing) if line.startswith("verdicts: "))
+    assert verdicts < next(i for i, line in enumerate(closing) if line.startswith("cni "))  # the answer first
+    assert closing[verdicts].startswith("verdicts: each CNI against hostgw; 2 cluster(s) per CNI, the cluster is")
     assert any(re.match(r"  [≠≈?]  egress-baseline  throughput \(Gbit/s\)", line) for line in closing)
     assert f"\nresults: results/{run_dir.name}\n" in out
     # every run is stored and gets its report

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -127,6 +131,65 @@ def test_parse_a_broken_file_is_a_failed_sample_not_an_error(capsys, tmp_path):
     assert code == 0 and answer["status"] == "failed" and "not JSON" in answer["error"]
 
 
+def test_parse_reads_standard_input_and_a_pipe(tmp_path, data_dir, capsys):
+    """/dev/stdin and a process substitution (<(...), a pipe) are read once, as plan reads a spec from them."""
+    text = (data_dir / "iperf3" / "udp-vxlan-egress.json").read_text()
+    done = subprocess.run(
+        [sys.executable, "-m", "cnibench", "parse", "iperf3", "/dev/stdin"],
+        input=text, capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["lost_packets"] == 193
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_text, args=(text,))
+    writer.start()
+    code, answer = _parse(capsys, "iperf3", str(fifo))
+    writer.join(timeout=10)
+    assert code == 0 and answer["protocol"] == "udp" and answer["lost_packets"] == 193
+
+
+def test_parse_reverse_udp_reads_the_client_that_received(capsys, data_dir):
+    code, answer = _parse(capsys, "iperf3", str(data_dir / "iperf3" / "udp-reverse-loopback.json"))
+    doc = json.loads((data_dir / "iperf3" / "udp-reverse-loopback.json").read_text())
+    assert code == 0 and answer["status"] == "ok"
+    assert answer["throughput_bps"] == doc["end"]["sum_received"]["bits_per_second"] > 9e7  # not 0 (iperf#1410)
+    assert answer["jitter_ms"] == doc["end"]["sum_received"]["jitter_ms"] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["iperf3", "iperf3/tcp-bidir-loopback.json"],
+            "iperf3/tcp-bidir-loopback.json: iperf3 --bidir output (both directions in one test): cnibench reads "
+            "one direction per test; measure each direction as its own test (-R for the server-to-client one)",
+        ),
+        (
+            ["iperf3", "--protocol", "udp", "iperf3/tcp-hostgw-egress.json"],
+            "iperf3/tcp-hostgw-egress.json: --protocol udp, but the file is a TCP test (start.test_start.protocol); "
+            "leave --protocol out",
+        ),
+        (
+            ["k6", "--backends", "echo-1,echo-1", "k6/l7-hostgw-3-backends.json"],
+            "--backends: echo-1 named more than once (each backend pod once)",
+        ),
+    ],
+)
+def test_parse_refuses_what_it_would_misread_with_one_line(capsys, data_dir, args, message):
+    args = [*args[:-1], str(data_dir / args[-1])]
+    assert main(["parse", *args]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == f"cnibench: error: {data_dir}/{message}\n".replace(
+        f"{data_dir}/--backends", "--backends"
+    )
+
+
+def test_parse_answer_has_no_round(capsys, data_dir):
+    _, answer = _parse(capsys, "k6", str(data_dir / "k6" / "l7-hostgw-3-backends.json"))
+    assert "round" not in answer and answer["status"] == "ok"
+
+
 # ---- reanalyze: a run recorded by the old parsers, made right --------------------------------------------------
 
 
@@ -226,3 +289,24 @@ def test_reanalyze_refuses_a_run_without_raw_artifacts(tmp_path, data_dir, capsy
     assert main(["reanalyze", str(run_dir), "-o", str(tmp_path / "x")]) == 2
     assert "no raw/ directory" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_reanalyze_fails_a_broken_artifact_and_goes_on(tmp_path, data_dir):
+    """One artifact that cannot be read (here a directory where the file was) and one with a NaN token fail their
+    samples with the reason; the others are re-derived."""
+    run_dir = _old_run(tmp_path, data_dir)
+    k6_file = run_dir / "raw" / "vxlan" / "ingress" / "rep-01.k6-summary.json"
+    k6_file.write_text(k6_file.read_text().replace('"value": 1', '"value": NaN', 1))
+    assert "NaN" in k6_file.read_text()
+    tcp_file = run_dir / "raw" / "vxlan" / "egress-baseline" / "rep-01.iperf3.json"
+    tcp_file.unlink()
+    tcp_file.mkdir()
+    done = reanalyze(read_results(run_dir), run_dir, tmp_path / "again")
+    udp, tcp, k6_sample = read_results(done.run_dir).samples
+    assert udp.status == "ok" and isinstance(udp, EgressSample) and udp.lost_packets == 193
+    assert tcp.status == "failed" and tcp.error == (
+        "reanalyze: raw/vxlan/egress-baseline/rep-01.iperf3.json: cannot read: Is a directory"
+    )
+    assert isinstance(tcp, EgressSample) and tcp.rtt_mean_us is None  # the old parsers' figures are not kept
+    assert k6_sample.status == "failed" and "holds NaN where a number belongs" in (k6_sample.error or "")
+    assert "vxlan egress-baseline rep 1: status ok -> failed" in done.changes

@@ -263,3 +263,81 @@ def test_reference_and_margin_are_checked_with_the_rest(tmp_path, capsys):
     )
     spec, _ = load_spec(good)
     assert spec.reference == "vxlan" and spec.margin == 0.02
+
+
+# ---- issue 25: YAML merge keys, an integer bitrate, overrides, independent errors all at once ---------------------
+
+
+def test_a_yaml_merge_key_merges_and_keys_beside_it_win(tmp_path):
+    spec_file = tmp_path / "merge.yaml"
+    spec_file.write_text(
+        "version: 1\nname: merge\nplatform: netns\ncnis: [hostgw]\n"
+        "scenarios:\n"
+        "  egress: &short\n    duration: 2\n    omit: 1\n    repetitions: 1\n"
+        "  east-west:\n    <<: *short\n    repetitions: 2\n    paths: [pod-to-pod]\n"
+    )
+    spec, _ = load_spec(spec_file)
+    east_west = spec.scenarios.get("east-west")
+    assert (east_west.duration, east_west.omit, east_west.repetitions) == (2, 1, 2)
+    spec_file.write_text(spec_file.read_text().replace("    paths: [pod-to-pod]\n", "    omitt: 3\n"))
+    with pytest.raises(SpecError, match=r"scenarios\.east-west\.omitt \(line 13\): unknown key 'omitt'"):
+        load_spec(spec_file)
+
+
+def test_a_merged_key_that_is_wrong_names_the_line_it_came_from(tmp_path):
+    spec_file = tmp_path / "merge.yaml"
+    spec_file.write_text(
+        "version: 1\nname: merge\nplatform: netns\ncnis: [hostgw]\n"
+        "scenarios:\n"
+        "  egress: &short\n    duration: 2\n    omit: 1\n"
+        "  ingress:\n    <<: *short\n    vus: 0\n"
+    )
+    with pytest.raises(SpecError) as raised:
+        load_spec(spec_file)
+    assert "scenarios.ingress.vus (line 11): Input should be greater than 0" in str(raised.value)
+    assert "scenarios.ingress.omit (line 8): unknown key 'omit'" in str(raised.value)  # ingress has no warm-up
+
+
+@pytest.mark.parametrize(("section", "extra"), [("egress", {"protocol": "udp"}), ("east-west", {"protocols": ["udp"]})])
+def test_an_integer_bitrate_is_its_text(section, extra):
+    data = default_spec_data()
+    data["scenarios"][section] = {**data["scenarios"].get(section, {}), **extra, "bitrate": 0}
+    assert parse_spec(data).scenarios.get(section).bitrate == "0"
+    data["scenarios"][section]["bitrate"] = 1000000
+    assert parse_spec(data).scenarios.get(section).bitrate == "1000000"
+    data["scenarios"][section]["bitrate"] = 1.5
+    with pytest.raises(SpecError, match=rf"scenarios\.{section}\.bitrate: Input should be a valid string"):
+        parse_spec(data)
+
+
+def test_an_override_out_of_range_names_the_option_not_a_line(capsys):
+    from cnibench.cli import main
+
+    assert main(["plan", str(ROOT / "examples" / "local.yaml"), "--repeat", "99999999", "--rounds", "51"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"cnibench: error: {ROOT / 'examples' / 'local.yaml'}: rounds (from --rounds 51): Input should be less than "
+        "or equal to 50; scenarios.egress.repetitions (from --repeat 99999999): Input should be less than or equal "
+        "to 1000; scenarios.ingress.repetitions (from --repeat 99999999): Input should be less than or equal to "
+        "1000\n"
+    )
+
+
+def test_independent_cross_field_errors_come_in_one_attempt(tmp_path):
+    """Three errors that three different checks find (the egress adapter's, the ingress adapter's, the ingress
+    scenario's) are reported together: before, one per attempt."""
+    spec_file = tmp_path / "three.yaml"
+    spec_file.write_text(
+        "version: 1\nname: three\nplatform: netns\ncnis: [hostgw, vxlan]\n"
+        "scenarios:\n  egress:\n    egress_ip: 10.244.1.5\n  ingress:\n    lb_ip: 10.0.0.1\n    backends: 500\n"
+    )
+    with pytest.raises(SpecError) as raised:
+        load_spec(spec_file)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith(
+        f"{spec_file}: scenarios.egress.egress_ip (line 7): 10.244.1.5 is inside network.pod_cidr"
+    )
+    assert "; scenarios.ingress.lb_ip (line 9): 10.0.0.1 must be a free address of network.node_cidr" in message
+    assert message.endswith("; scenarios.ingress.backends (line 10): 500 backends do not fit on 2 workers "
+                            "(110 pods per node: at most 220)")  # fmt: skip

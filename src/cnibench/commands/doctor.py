@@ -5,16 +5,25 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from cnibench.errors import UsageError
 from cnibench.platforms import PLATFORMS
 from cnibench.spec import load_spec
 
 
-def doctor(platform: str = "netns", spec_path: Path | None = None) -> int:
-    """Exit code 0 when everything is there, 2 otherwise."""
+def doctor(platform: str | None = None, spec_path: Path | None = None) -> int:
+    """The prerequisites of ``platform`` (default netns), or of the run ``spec_path`` describes (its platform).
+    Exit code 0 when everything is there, 2 otherwise; :class:`UsageError` (exit 2) when ``platform`` and the
+    spec's platform disagree."""
     spec = None
     if spec_path is not None:
         spec, _ = load_spec(spec_path)
+        if platform is not None and platform != spec.platform:
+            raise UsageError(
+                f"--platform {platform}, but {spec_path} is a spec for platform {spec.platform}: leave --platform "
+                "out to check what that spec's run needs"
+            )
         platform = spec.platform
+    platform = platform or "netns"
     checks = PLATFORMS.get(platform).prerequisites(spec)
     width = max(len(c.name) for c in checks)
     for check in checks:

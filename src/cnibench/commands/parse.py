@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from cnibench.commands.run import store_and_report
-from cnibench.errors import ResultsError
+from cnibench.errors import ResultsError, UsageError
+from cnibench.files import output_problem
 from cnibench.report.summary import format_summary
 from cnibench.results.store import Store, locate_store, resolve
 
@@ -39,6 +40,9 @@ def reanalyze(ref: str, output: Path, *, db: Path | None = None) -> int:
     """A stored run, re-derived from its raw artifacts into a new run under ``output``; prints what changed."""
     from cnibench.reanalysis import reanalyze as remake
 
+    problem = output_problem(output, directory=True)
+    if problem is not None:
+        raise UsageError(f"-o {problem}")
     store = Store(locate_store(db, [ref]))
     source, source_dir = resolve(ref, store)
     if source_dir is None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cnibench.errors import SpecError
+from cnibench.errors import CnibenchError, UsageError
+from cnibench.files import output_problem
 from cnibench.plan import Plan, format_duration, make_plan
 from cnibench.platforms import get_platform
 from cnibench.results.store import results_dir as default_results_dir
@@ -41,6 +43,11 @@ def plan(
         print("  " + "  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())
     for line in design_lines(the_plan, earlier_runs(spec.name, spec.platform)):
         print(line)
+    measured = platform.what_is_measured(spec)
+    if measured:
+        print(f"what the numbers mean on {spec.platform}:")
+        for line in measured:
+            print(f"  {line}")
     print("steps:")
     for number, step in enumerate(compiled.steps, start=1):
         print(f"  {number:2d}. {step}")
@@ -121,17 +128,35 @@ def render(
     spec, source = load_spec(spec_path, repetitions=repeat, duration=duration, rounds=rounds)
     the_plan = make_plan(spec, only)
     output = output.resolve()
+    problem = output_problem(output, directory=True)
+    if problem is not None:
+        raise UsageError(f"-o {problem}")
     if output.exists() and any(output.iterdir()):
-        raise SpecError(f"{output}: not empty (render writes into an empty or new directory)")
+        raise UsageError(f"-o {output}: not empty (render writes into an empty or new directory)")
     compiled = get_platform(spec.platform).compile(the_plan, run_dir=output, prefix="cnib0000")
-    compiled.write()
-    (output / "vars.json").write_text(json.dumps(compiled.extravars, indent=2) + "\n", encoding="utf-8")
+    created = not output.exists()
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # /proc/nope: a directory nobody can create there
+        raise UsageError(f"-o {output}: cannot create this directory: {exc.strerror or exc}") from None
+    try:
+        compiled.write()
+        (output / "vars.json").write_text(json.dumps(compiled.extravars, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:  # a full disk, a quota: nothing half-written is left behind
+        shutil.rmtree(output, ignore_errors=True) if created else _empty(output)
+        raise CnibenchError(f"-o {output}: cannot write: {exc.strerror or exc}") from None
     files = sorted(p for p in output.rglob("*") if p.is_file())
     print(f"rendered {len(files)} files for {spec.name} ({spec.platform}, from {source}) into {output}:")
     for path in files:
         print(f"  {path.relative_to(output)}")
     print(f"playbook: {compiled.playbook} with vars.json; nothing was applied")
     return 0
+
+
+def _empty(directory: Path) -> None:
+    """Remove what was written into ``directory`` (it was empty before)."""
+    for item in directory.iterdir():
+        shutil.rmtree(item, ignore_errors=True) if item.is_dir() and not item.is_symlink() else item.unlink()
 
 
 def schema() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 import textwrap
@@ -12,6 +13,7 @@ from typing import Any
 
 from cnibench import runstate
 from cnibench.errors import CnibenchError, ResultsError, UsageError
+from cnibench.files import output_problem
 from cnibench.plan import format_duration
 from cnibench.progress import read_progress
 from cnibench.report import document, scoreboard
@@ -190,12 +192,27 @@ def import_runs(paths: list[Path], db: Path | None = None) -> int:
 
 
 def write_output(path: Path, text: str) -> None:
-    """Write a file a command was asked for; a failure is one line naming the file. Raises CnibenchError."""
+    """Write a file a command was asked for; a failure is one line naming the file. Raises UsageError (exit 2)
+    for a path that cannot be a file here (checked first), CnibenchError for a failed write."""
+    problem = output_problem(path, directory=False)
+    if problem is not None:
+        raise UsageError(f"-o {problem}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise CnibenchError(f"cannot write {path}: {exc.strerror or exc} (choose another file with -o)") from None
+        raise write_error(exc, f"cannot write {path}: {exc.strerror or exc} (choose another file with -o)") from None
+
+
+#: errno values that mean the path itself cannot be written (bad input: exit 2), not that writing failed (a full
+#: disk, an I/O error: exit 1): ``-o /proc/nope/x`` (ENOENT), a read-only file system, no permission.
+PATH_ERRNOS = (errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM, errno.EROFS, errno.EEXIST)
+
+
+def write_error(exc: OSError, message: str) -> CnibenchError:
+    """The error of a failed ``-o`` write: :class:`UsageError` (exit 2) when the path cannot be written at all
+    (:data:`PATH_ERRNOS`), :class:`CnibenchError` (exit 1) when the write itself failed."""
+    return UsageError(message) if exc.errno in PATH_ERRNOS else CnibenchError(message)
 
 
 def export(
@@ -226,16 +243,28 @@ def report(refs: list[str], *, output: Path | None = None, db: Path | None = Non
     refs = refs or ["latest"]
     store = Store(locate_store(db, refs))
     resolved = [resolve(ref, store) for ref in refs]
+    first: dict[str, str] = {}
+    for ref, (run, _) in zip(refs, resolved, strict=True):
+        if run.run_id in first:
+            raise UsageError(
+                f"{first[run.run_id]} and {ref} are the same run ({run.run_id}): a report over several runs shows "
+                "each CNI's change from run to run; name each run once"
+            )
+        first[run.run_id] = ref
     runs_ = [observed(r) for r, _ in resolved]
+    given = output is not None
     if output is None:
         only_dir = resolved[0][1] if len(resolved) == 1 else None
         output = only_dir / "report.html" if only_dir is not None else Path("report.html")
+    problem = output_problem(output, directory=False)
+    if problem is not None:
+        raise UsageError(f"-o {problem}" if given else problem)
     built = document.build(runs_, [d for _, d in resolved])
     try:
         html_path, md_path = document.write(built, output)
     except OSError as exc:
-        raise CnibenchError(
-            f"cannot write {output}: {exc.strerror or exc} (write the report elsewhere with -o FILE)"
+        raise write_error(
+            exc, f"cannot write {output}: {exc.strerror or exc} (write the report elsewhere with -o FILE)"
         ) from None
     print(f"report: {html_path} and {md_path} ({built.seconds:.2f} s)")
     return 0
@@ -251,6 +280,11 @@ def parse_threshold(text: str) -> float:
     if not text.endswith("%") and value >= 1:
         raise UsageError(
             f"--threshold {text}: ambiguous; write {text}% for a percentage or a fraction below 1 (0.05 = 5%)"
+        )
+    if value < 0:
+        raise UsageError(
+            f"--threshold {text}: a threshold is the size of a change, never negative; write "
+            f"{text.lstrip('-')} (compare judges each metric in its own direction: lower throughput, higher latency)"
         )
     if not 0 < value < 10:
         raise UsageError(f"--threshold {text}: must be more than 0 (and below 1000%)")

@@ -208,6 +208,8 @@ def kube_cluster_info(params: Params) -> Result:
         pick_gateway=params["pick_gateway_node"],
         preferred_gateway=params["preferred_gateway"],
         cni_gateway=params["cni_gateway"],
+        cni_egress=params["cni_egress"],
+        envoy_gateway=params["envoy_gateway"],
     )
     facts = info.pop("cluster_facts")
     return _facts(params["expected_cni"], facts, **info)
@@ -229,6 +231,7 @@ def kube_egress_ready(params: Params) -> Result:
         egress_ip=params["egress_ip"],
         gateway_node=params["gateway_node"],
         timeout=params["timeout"],
+        stated_source=params["expected_source"],
     )
     return _done(params["mode"] == "policy", expect=expect)
 

@@ -89,6 +89,9 @@ class Platform(ABC):
     #: Whose CPUs a node's node_exporter sees, for the CPU cost per unit of work: ``machine`` when every node is
     #: this machine (netns, kind: one node's counters are the machine's), ``nodes`` when each node is its own.
     cpu_scope: ClassVar[str] = "nodes"
+    #: What the numbers mean on this platform, in sentences for the report and ``plan`` (whose CPU, where the load
+    #: comes from, which hops are in the path); recorded in ``environment.json`` as ``measured``.
+    measured_notes: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, keep: bool = False) -> None:
         self.keep = keep
@@ -138,6 +141,12 @@ class Platform(ABC):
     def environment(self, spec: Spec) -> dict[str, Any]:
         """Facts to record in ``environment.json`` besides the machine's (tool versions, images)."""
         return {}
+
+    @classmethod
+    def what_is_measured(cls, spec: Spec) -> list[str]:
+        """What the numbers of a run of ``spec`` on this platform mean (:attr:`measured_notes`, and what the spec's
+        scenarios add there), one sentence each."""
+        return list(cls.measured_notes)
 
     def metrics_collector(self, record: Callable[[Sample], None]) -> MetricsCollector | None:
         """What queries the node metrics of repetitions whose window is ``deferred`` (None: the measuring module

@@ -111,6 +111,8 @@ def _run(run: RunResults, analysis: RunAnalysis) -> dict[str, Any]:
         "ok": sum(1 for s in run.samples if s.status == "ok"),
         "total": max(len(run.samples), run.planned_repetitions),
         "settings": settings(run),
+        # what the numbers mean on the run's platform (environment.json "measured"; runs recorded before have none)
+        "measured": [str(line) for line in run.environment.get("measured") or []],
         "headline": analysis.headline(),
         "scoreboard": {
             "heading": scoreboard.heading(analysis),

@@ -60,6 +60,8 @@ def format_summary(results: RunResults, run_dir: str, columns: int | None = None
     settings = verdicts.settings(results)
     if settings:
         lines += textwrap.wrap("settings: " + "; ".join(settings), columns, subsequent_indent="  ")
+    for note in results.environment.get("measured") or []:  # what the numbers mean on this platform
+        lines += textwrap.wrap(f"what the numbers mean: {note}", columns, subsequent_indent="  ")
     analysis = verdicts.analyse(results)
     found = scoreboard.rows(analysis)
     if found:

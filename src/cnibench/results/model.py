@@ -71,7 +71,18 @@ else:
         Union[  # noqa: UP007 - built at run time
             tuple(Annotated[scenario.sample_model, Tag(scenario.name)] for scenario in SCENARIOS.values())
         ],
-        Discriminator(_scenario_tag),
+        Discriminator(
+            _scenario_tag,
+            custom_error_type="unknown_scenario",
+            custom_error_message="unknown scenario (this cnibench knows "
+            + ", ".join(
+                ", ".join(scenario.trials)
+                if len(scenario.trials) <= 3
+                else f"{scenario.name}'s trials ({scenario.trials[0]}, ...)"
+                for scenario in SCENARIOS.values()
+            )
+            + ", each also as <trial>@<rate>; a results file of a newer cnibench?)",
+        ),
     ]
 #: ``abandoned``: the run's cnibench process died (SIGKILL, a crash, a reboot) before it could finish the run.
 RunStatus = Literal["running", "complete", "failed", "interrupted", "abandoned"]
@@ -136,4 +147,7 @@ def read_results(path: Path) -> RunResults:
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         loc = ".".join(str(p) for p in first["loc"])
+        if first["type"] == "unknown_scenario":  # name the value, not pydantic's "tag" words
+            found = first["input"].get("scenario") if isinstance(first["input"], dict) else None
+            loc, first["msg"] = f"{loc}.scenario", f"{found!r}: {first['msg']}"
         raise ResultsError(f"{path}: {loc}: {first['msg']}") from None

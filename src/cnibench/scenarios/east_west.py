@@ -53,7 +53,7 @@ from cnibench.scenarios.load import (
     unsustained_lines,
     with_cpu_cost,
 )
-from cnibench.spec.base import FieldError, LaxIPv4Address
+from cnibench.spec.base import FieldError, LaxIPv4Address, whole_number_text
 from cnibench.tools import iperf3
 
 if TYPE_CHECKING:
@@ -196,6 +196,12 @@ class EastWestSettings(LoadSettings):
         if value > MAX_STREAMS:
             raise ValueError(f"{value} streams: iperf3 allows at most {MAX_STREAMS} (-P)")
         return value
+
+    @field_validator("bitrate", mode="before")
+    @classmethod
+    def _bitrate_number(cls, value: Any) -> Any:
+        """``bitrate: 0`` (unlimited) or ``bitrate: 1000000`` as YAML integers: the same as quoted."""
+        return whole_number_text(value)
 
     @field_validator("bitrate")
     @classmethod

@@ -35,7 +35,7 @@ from cnibench.scenarios.load import (
     unsustained_lines,
     with_cpu_cost,
 )
-from cnibench.spec.base import FieldError, LaxIPv4Address, LaxIPv4Network
+from cnibench.spec.base import FieldError, LaxIPv4Address, LaxIPv4Network, whole_number_text
 from cnibench.tools import iperf3
 
 if TYPE_CHECKING:
@@ -91,6 +91,24 @@ class EgressSettings(LoadSettings):
     apply_timeout: int = Field(
         120, ge=1, le=3600, description="Kubernetes: seconds to wait until the egress policy is realised."
     )
+    baseline_source_ip: LaxIPv4Address | None = Field(
+        None,
+        description="kubeconfig: the address the external server sees for the baseline (without the policy); default: "
+        "the client node's InternalIP. Set it when a NAT or a firewall lies between the nodes and the server, or when "
+        "the node's default route leaves through an interface that does not carry its InternalIP.",
+    )
+    egress_source_ip: LaxIPv4Address | None = Field(
+        None,
+        description="kubeconfig: the address the external server sees with the egress policy; default: egress_ip, "
+        "else the gateway node's InternalIP (Cilium without egressIP uses the first IPv4 address of the gateway "
+        "node's default-route interface, which may be another one). Set it behind a NAT, or for such a node.",
+    )
+
+    @field_validator("bitrate", mode="before")
+    @classmethod
+    def _bitrate_number(cls, value: Any) -> Any:
+        """``bitrate: 0`` (unlimited) or ``bitrate: 1000000`` as YAML integers: the same as quoted."""
+        return whole_number_text(value)
 
     @field_validator("bitrate")
     @classmethod

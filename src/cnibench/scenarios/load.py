@@ -86,12 +86,20 @@ class RateUnit:
         return f"{self.label(rate).removesuffix(self.suffix)} {self.unit}"
 
     def label(self, rate: float) -> str:
-        """The rate as a trial name shows it: ``500M``, ``1.5G``, ``2000rps``."""
+        """The rate as a trial name shows it, exactly (two rates never share a name): ``500M``, ``1.5G``,
+        ``1.500000001G``, ``2000rps``, ``1000000rps`` (never ``1e+06rps``)."""
         if self.si:
             for letter in ("T", "G", "M", "K"):
                 if rate >= _SI[letter]:
-                    return f"{rate / _SI[letter]:g}{letter}{self.suffix}"
-        return f"{rate:g}{self.suffix}"
+                    return f"{_exact(rate / _SI[letter])}{letter}{self.suffix}"
+        return f"{_exact(rate)}{self.suffix}"
+
+
+def _exact(number: float) -> str:
+    """``number`` in positional notation with every digit it has (up to a double's 15 significant ones)."""
+    if number == int(number) and abs(number) < 1e15:
+        return str(int(number))
+    return f"{number:.15g}" if "e" not in f"{number:.15g}" else f"{number:.15f}".rstrip("0").rstrip(".")
 
 
 BITS_PER_SECOND = RateUnit("bit/s", "", si=True, integer=False)
@@ -123,15 +131,16 @@ class LoadSettings(ScenarioSettings):
             return self
         if not self.rates:
             raise FieldError(("rates",), "load: rate needs at least one offered rate, e.g. rates: [500M, 1G]")
-        seen: dict[float, int] = {}
+        seen: dict[str, int] = {}  # by trial label: two rates must not share a trial's name, samples and raw files
         for index, value in enumerate(self.rates):
             try:
                 rate = self.rate_unit.parse(value)
             except ValueError as exc:
                 raise FieldError(("rates", index), str(exc)) from None
-            if rate in seen:
-                raise FieldError(("rates", index), f"{value!r} repeats rates[{seen[rate]}]")
-            seen[rate] = index
+            label = self.rate_unit.label(rate)
+            if label in seen:
+                raise FieldError(("rates", index), f"{value!r} repeats rates[{seen[label]}] (both are {label})")
+            seen[label] = index
         return self
 
     def settings_text(self, trial_text: str) -> str:

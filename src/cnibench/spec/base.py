@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated
+from collections.abc import Callable, Iterable, Sequence
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +28,40 @@ class FieldError(ValueError):
     def __init__(self, loc: Loc, message: str) -> None:
         super().__init__(message)
         self.loc = loc
+
+
+class FieldErrors(ValueError):
+    """Several independent :class:`FieldError` at once (each scenario's and the platform's checks are run even when
+    another one failed), so that a spec's errors are reported together, not one per attempt."""
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        super().__init__("; ".join(str(error) for error in errors))
+        self.errors = list(errors)
+
+
+def collect_errors(checks: Iterable[Callable[[], None]]) -> None:
+    """Run every check of ``checks`` (independent of each other) and raise what they found together: the one
+    :class:`FieldError`, or :class:`FieldErrors` when there are several. Other exceptions pass through."""
+    found: list[FieldError] = []
+    for check in checks:
+        try:
+            check()
+        except FieldErrors as exc:
+            found += exc.errors
+        except FieldError as exc:
+            found.append(exc)
+    if len(found) == 1:
+        raise found[0]
+    if found:
+        raise FieldErrors(found)
+
+
+def whole_number_text(value: Any) -> Any:
+    """A YAML integer where text is expected (``bitrate: 0``, ``bitrate: 1000000``) as that text; anything else
+    unchanged (for the field's own check to judge)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
 
 
 class Model(BaseModel):

@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from cnibench.errors import SpecError
-from cnibench.spec.base import FieldError
+from cnibench.spec.base import FieldError, FieldErrors
 from cnibench.spec.model import SpecBase
 
 
@@ -22,9 +22,16 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     """A SafeLoader that refuses duplicate keys instead of silently keeping the last one."""
 
 
+#: YAML's merge key ``<<`` (``<<: *defaults``): SafeLoader's ``construct_mapping`` merges it; a key given next to it
+#: overrides the merged one, so only the keys written in the mapping itself must be unique.
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
+        if key_node.tag == MERGE_TAG:
+            continue
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
@@ -96,12 +103,34 @@ def _unknown_key(loc: tuple[str | int, ...]) -> str:
     return f"unknown key {key!r}; valid: {', '.join(valid)}"
 
 
-def _format_errors(source: str, exc: ValidationError, lines: KeyLines | None = None) -> str:
+#: Where a value that did not come from the file came from: ``("scenarios", "egress", "repetitions")`` ->
+#: ``"--repeat 99999999"`` (a command-line override is never blamed on a line of the spec).
+Origins = dict[tuple[str | int, ...], str]
+
+
+def _origin(loc: tuple[str | int, ...], origins: Origins) -> str | None:
+    return next((flag for where, flag in origins.items() if loc[: len(where)] == where), None)
+
+
+def _format_errors(
+    source: str, exc: ValidationError, lines: KeyLines | None = None, origins: Origins | None = None
+) -> str:
     parts: list[tuple[int, str]] = []
+
+    def add(loc: tuple[str | int, ...], msg: str) -> None:
+        flag = _origin(loc, origins or {})
+        line = None if flag else _line_of(loc, lines or {})
+        where = f" (from {flag})" if flag else f" (line {line})" if line else ""
+        parts.append((line or 0, f"{_format_loc(loc)}{where}: {msg}"))
+
     for err in exc.errors(include_url=False):
         loc: tuple[str | int, ...] = tuple(p for p in err["loc"] if not str(p).startswith("function-after"))
         msg = err["msg"]
         ctx_error = (err.get("ctx") or {}).get("error")
+        if isinstance(ctx_error, FieldErrors):  # several independent checks failed: each is its own error
+            for each in ctx_error.errors:
+                add(loc + each.loc, str(each))
+            continue
         if isinstance(ctx_error, FieldError):
             loc = loc + ctx_error.loc
             msg = str(ctx_error)
@@ -109,16 +138,17 @@ def _format_errors(source: str, exc: ValidationError, lines: KeyLines | None = N
             msg = _unknown_key(loc)
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
-        line = _line_of(loc, lines or {})
-        parts.append((line or 0, f"{_format_loc(loc)}{f' (line {line})' if line else ''}: {msg}"))
+        add(loc, msg)
     parts.sort(key=lambda part: part[0])  # in the order of the file (stable: pydantic's order otherwise)
     return f"{source}: " + "; ".join(text for _, text in parts)
 
 
-def parse_spec(data: Any, source: str = "<spec>", lines: KeyLines | None = None) -> SpecBase:
+def parse_spec(
+    data: Any, source: str = "<spec>", lines: KeyLines | None = None, origins: Origins | None = None
+) -> SpecBase:
     """Validate a mapping into a spec resolved with its platform's defaults; every error becomes part of one
     :class:`SpecError` line naming ``source``, each field with its line in the file when ``lines`` (from
-    :func:`load_spec_document`) has it."""
+    :func:`load_spec_document`) has it, or the command-line option it came from (``origins``)."""
     from cnibench.spec import Spec
 
     if not isinstance(data, Mapping):
@@ -126,7 +156,7 @@ def parse_spec(data: Any, source: str = "<spec>", lines: KeyLines | None = None)
     try:
         spec = Spec.model_validate(dict(data))
     except ValidationError as exc:
-        raise SpecError(_format_errors(source, exc, lines)) from None
+        raise SpecError(_format_errors(source, exc, lines, origins)) from None
     return spec.platform_class.resolve(spec)
 
 
@@ -164,10 +194,17 @@ def _key_lines(root: yaml.Node | None) -> KeyLines:
             return
         walked.add(id(node))
         if isinstance(node, yaml.MappingNode):
+            merged: list[yaml.Node] = []
             for key_node, value_node in node.value:
-                if isinstance(key_node, yaml.ScalarNode):
+                if key_node.tag == MERGE_TAG:
+                    merged += value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                elif isinstance(key_node, yaml.ScalarNode):
                     lines.setdefault((*loc, key_node.value), key_node.start_mark.line + 1)
                     walk(value_node, (*loc, key_node.value))
+            for source in merged:  # a merged key's line: where the merged mapping has it (its own keys only)
+                for key_node, _ in source.value if isinstance(source, yaml.MappingNode) else []:
+                    if isinstance(key_node, yaml.ScalarNode) and key_node.tag != MERGE_TAG:
+                        lines.setdefault((*loc, key_node.value), key_node.start_mark.line + 1)
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
                 lines.setdefault((*loc, index), item.start_mark.line + 1)
@@ -225,7 +262,23 @@ def load_spec(
     else:
         (data, lines), source = load_spec_document(path), str(path)
     data = apply_overrides(data, repetitions=repetitions, duration=duration, rounds=rounds)
-    return parse_spec(data, source, lines), source
+    return parse_spec(data, source, lines, override_origins(data, repetitions, duration, rounds)), source
+
+
+def override_origins(
+    data: dict[str, Any], repetitions: int | None, duration: int | None, rounds: int | None
+) -> Origins:
+    """Which fields ``--repeat``, ``--duration`` and ``--rounds`` set (see :func:`apply_overrides`), for errors."""
+    origins: Origins = {}
+    if rounds is not None:
+        origins[("rounds",)] = f"--rounds {rounds}"
+    scenarios = data.get("scenarios")
+    for name in scenarios if isinstance(scenarios, dict) else {}:
+        if repetitions is not None:
+            origins[("scenarios", name, "repetitions")] = f"--repeat {repetitions}"
+        if duration is not None:
+            origins[("scenarios", name, "duration")] = f"--duration {duration}"
+    return origins
 
 
 def apply_overrides(

@@ -8,11 +8,13 @@ the platform's defaults (:meth:`~cnibench.platforms.base.Platform.resolve`): the
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Optional
 
 from pydantic import Field, ValidationInfo, create_model, field_validator, model_validator
 
-from cnibench.spec.base import FieldError, LaxIPv4Network, Model, dns_label, prometheus_duration_s
+from cnibench.spec.base import FieldError, LaxIPv4Network, Model, collect_errors, dns_label, prometheus_duration_s
 
 if TYPE_CHECKING:
     from cnibench.platforms.base import Platform
@@ -179,12 +181,13 @@ class SpecBase(Model):
 
         platform = _platform(self.platform)
         resolved = platform.resolve(self)
+        checks: list[Callable[[], None]] = []
         for name in resolved.scenarios.enabled():
-            scenario = SCENARIOS.get(name)
             settings = resolved.scenarios.get(name)
             assert settings is not None
-            scenario.check(settings, resolved)
-        platform.check(resolved)
+            checks.append(partial(SCENARIOS.get(name).check, settings, resolved))
+        checks.append(partial(platform.check, resolved))
+        collect_errors(checks)  # every independent error at once (FieldErrors), not one per attempt
         return self
 
     @classmethod

@@ -22,6 +22,13 @@ What each figure is taken from, and why (the upstream references are iperf3's ow
 * **CPU**: ``end.cpu_utilization_percent.host_total`` (the client process) and ``remote_total`` (the server
   process), CPU time over wall time in % of one core.
 * **Who the server saw** comes from the server's own JSON: that is how SNAT to the egress IP is proven.
+* **Reverse mode** (``-R``, ``start.test_start.reverse`` 1): the server sends and the client receives, so the
+  receiver's figures (throughput, UDP loss and jitter, the per-second received rate) are the client's own
+  ``end.sum_received`` and intervals, and TCP RTT is the sender's, in the server's JSON. A reverse-mode server's
+  ``end.sum_received`` is all zeros (esnet/iperf#1410) and is never read. ``--bidir`` outputs (two directions in
+  one test, ``end.sum_sent_bidir_reverse``) are refused: a sample has one direction.
+* **Two copies of the document** (iperf3 3.16 and 3.17 print ``-J`` output twice, esnet/iperf#1688, #1716): the
+  first is read and a note says so; two different documents are refused.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cnibench.errors import MeasurementError
-from cnibench.tools.base import json_object
+from cnibench.tools.base import items, json_documents, section
 
 DEFAULT_PORT = 5201
 CONNECT_TIMEOUT_MS = 3000
@@ -140,7 +147,7 @@ def _version_tuple(version: str | None) -> tuple[int, ...] | None:
 
 def _doc_version(doc: dict[str, Any]) -> str | None:
     """``start.version`` (``"iperf 3.12"``) -> ``"3.12"``."""
-    value = (doc.get("start") or {}).get("version")
+    value = section(doc, "start", "iperf3 output: start").get("version")
     return version_of(str(value)) if value else None
 
 
@@ -157,11 +164,15 @@ def _floor_text(floor: tuple[int, int]) -> str:
 def _source_ip(server: dict[str, Any] | None) -> str | None:
     if server is None:
         return None
-    start = server.get("start", {})
+    start = section(server, "start", "iperf3 output: server_output_json.start")
     hosts: set[str] = {
-        str(c["remote_host"]) for c in start.get("connected", []) if isinstance(c, dict) and c.get("remote_host")
+        str(c["remote_host"])
+        for c in items(start, "connected", "iperf3 output: server_output_json.start.connected")
+        if isinstance(c, dict) and c.get("remote_host")
     }
-    accepted = (start.get("accepted_connection") or {}).get("host")
+    accepted = section(start, "accepted_connection", "iperf3 output: server_output_json.start.accepted_connection").get(
+        "host"
+    )
     if accepted:
         hosts.add(str(accepted))
     if len(hosts) > 1:
@@ -174,7 +185,8 @@ def _connected(doc: dict[str, Any] | None, key: str, what: str) -> str | None:
     has none. Raises :class:`MeasurementError` when its sockets disagree (``what`` names the side)."""
     if doc is None:
         return None
-    hosts = {str(c[key]) for c in (doc.get("start") or {}).get("connected", []) if isinstance(c, dict) and c.get(key)}
+    connected = items(section(doc, "start", "iperf3 output: start"), "connected", "iperf3 output: start.connected")
+    hosts = {str(c[key]) for c in connected if isinstance(c, dict) and c.get(key)}
     if len(hosts) > 1:
         raise MeasurementError(f"iperf3: the {what} has several addresses: {', '.join(sorted(hosts))}")
     return hosts.pop() if hosts else None
@@ -198,7 +210,11 @@ def measured_intervals(doc: dict[str, Any], who: str) -> tuple[list[MeasuredInte
     corrected or left out. The measured intervals tile ``[0, end of test]``: an interval's real span is from the
     previous measured interval's end (0 for the first) to its own end (esnet/iperf#1261).
     """
-    raw = [i for i in doc.get("intervals", []) if isinstance(i, dict) and isinstance(i.get("sum"), dict)]
+    raw = [
+        i
+        for i in items(doc, "intervals", "iperf3 output: intervals")
+        if isinstance(i, dict) and isinstance(i.get("sum"), dict)
+    ]
     measured = [i for i in raw if not i["sum"].get("omitted", False)]
     out: list[MeasuredInterval] = []
     notes: list[str] = []
@@ -213,7 +229,7 @@ def measured_intervals(doc: dict[str, Any], who: str) -> tuple[list[MeasuredInte
             continue
         rtts = tuple(
             float(s["rtt"])
-            for s in interval.get("streams", [])
+            for s in items(interval, "streams", "iperf3 output: intervals[].streams")
             if isinstance(s, dict) and isinstance(s.get("rtt"), int | float) and s["rtt"] > 0
         )
         span = end - start
@@ -250,7 +266,8 @@ def _rtt(doc: dict[str, Any], intervals: list[MeasuredInterval]) -> tuple[float 
     iperf3 reports RTT 0 when the sender took no TCP_INFO sample (esnet/iperf#1920, #803): an end summary whose
     every stream says ``mean_rtt`` 0 (or has none) means nothing was measured, whatever the intervals say.
     """
-    senders = [s.get("sender") for s in (doc.get("end") or {}).get("streams", []) if isinstance(s, dict)]
+    streams = items(section(doc, "end", "iperf3 output: end"), "streams", "iperf3 output: end.streams")
+    senders = [s.get("sender") for s in streams if isinstance(s, dict)]
     summary = [s.get("mean_rtt") for s in senders if isinstance(s, dict)]
     if not any(isinstance(v, int | float) and v > 0 for v in summary):
         return None, None, None
@@ -268,6 +285,8 @@ def _server_json(doc: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
     server = doc.get("server_output_json")
     if isinstance(server, dict):
         return server, ""
+    if server is not None:
+        raise MeasurementError("iperf3 output: server_output_json is not a JSON object")
     if doc.get("server_output_text"):
         return None, "the server wrote text, not JSON (start it with --json)"
     version = _doc_version(doc)
@@ -279,19 +298,21 @@ def _server_json(doc: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
     return None, "the server's own output is missing (no --get-server-output?)"
 
 
-def _udp_receiver(server: dict[str, Any]) -> dict[str, Any]:
-    """The server's UDP receiver summary; an older server's missing summary names the version it needs."""
-    received = (server.get("end") or {}).get("sum_received")
-    if isinstance(received, dict) and received:
+def _udp_receiver(doc: dict[str, Any], who: str) -> dict[str, Any]:
+    """The UDP receiver summary of ``who``'s own document (``who``: "server", or "client" in reverse mode); an older
+    iperf3's missing summary names the version it needs."""
+    where = "server end.sum_received" if who == "server" else "end.sum_received"
+    received = section(section(doc, "end", f"iperf3 output: {who} end"), "sum_received", where)
+    if received:
         return received
-    version = _doc_version(server)
+    version = _doc_version(doc)
     if older_than(version, MIN_VERSION_UDP_RECEIVER) or version is None:
         shown = f"iperf3 {version}" if version else "an iperf3 of unknown version"
         raise MeasurementError(
-            f"the server ran {shown}, which writes no UDP receiver summary (end.sum_received): iperf3 "
-            f"{_floor_text(MIN_VERSION_UDP_RECEIVER)} or newer is needed on the server (esnet/iperf#1174)"
+            f"the {who} ran {shown}, which writes no UDP receiver summary (end.sum_received): iperf3 "
+            f"{_floor_text(MIN_VERSION_UDP_RECEIVER)} or newer is needed on the {who} (esnet/iperf#1174)"
         )
-    raise MeasurementError("the server's output has no UDP receiver summary (end.sum_received)")
+    raise MeasurementError(f"the {who}'s output has no UDP receiver summary (end.sum_received)")
 
 
 def _optional_number(value: Any) -> float | None:
@@ -300,30 +321,80 @@ def _optional_number(value: Any) -> float | None:
     return float(value)
 
 
-def parse_client_json(text: str) -> Iperf3Result:
-    """Parse the client's ``-J --get-server-output`` document.
+#: The note of a document iperf3 printed twice.
+DOUBLED = (
+    "iperf3 printed its JSON document twice (a bug of iperf3 3.16 and 3.17: esnet/iperf#1688, #1716); "
+    "the first copy is read"
+)
+#: The note of a reverse-mode (-R) test.
+REVERSED = "reverse mode (-R): the server sent and the client received; the receiver's figures are the client's own"
 
-    Raises :class:`MeasurementError` with iperf3's own reason, when the test did not finish, or when a UDP test's
-    receiver figures cannot be read from the server's own JSON (never taken from the client instead).
+
+def _document(text: str) -> tuple[dict[str, Any], list[str]]:
+    """The client's document and a note when iperf3 printed it twice (identical copies: esnet/iperf#1716)."""
+    docs = json_documents(text, what="iperf3 output", empty="iperf3 produced no output")
+    notes: list[str] = []
+    if len(docs) > 1:
+        if any(other != docs[0] for other in docs[1:]):
+            raise MeasurementError(
+                f"iperf3 output holds {len(docs)} different JSON documents; one test per file was expected "
+                "(iperf3 3.16 and 3.17 print one document twice, esnet/iperf#1688, but these differ)"
+            )
+        notes.append(DOUBLED)
+    if not isinstance(docs[0], dict):
+        raise MeasurementError("iperf3 output is not a JSON object")
+    return docs[0], notes
+
+
+def is_bidirectional(doc: dict[str, Any]) -> bool:
+    """True for a ``--bidir`` test: ``start.test_start.bidir`` (iperf3 >= 3.13) or the ``*_bidir_reverse`` sums
+    of its end summary (every version with ``--bidir``, 3.7 on)."""
+    test_start = section(section(doc, "start", "iperf3 output: start"), "test_start", "iperf3 output: start.test_start")
+    end = section(doc, "end", "iperf3 output: end")
+    return bool(test_start.get("bidir")) or any(str(key).endswith("_bidir_reverse") for key in end)
+
+
+BIDIR_REFUSED = (
+    "iperf3 --bidir output (both directions in one test): cnibench reads one direction per test; "
+    "measure each direction as its own test (-R for the server-to-client one)"
+)
+
+
+def parse_client_json(text: str) -> Iperf3Result:
+    """Parse the client's ``-J --get-server-output`` document (forward or reverse mode, see the module docstring).
+
+    Raises :class:`MeasurementError` with iperf3's own reason, when the test did not finish, for a ``--bidir`` test,
+    for a document that is not one (a section of the wrong JSON type, a ``NaN`` token), or when a UDP test's
+    receiver figures cannot be read from the receiver's own JSON (never taken from the sender instead).
     """
-    doc = json_object(text, what="iperf3 output", empty="iperf3 produced no output")
+    doc, notes = _document(text)
     if doc.get("error"):
         raise MeasurementError(f"iperf3: {doc['error']}")
-    start = doc.get("start", {})
-    end = doc.get("end")
-    if not isinstance(end, dict) or not end:
+    test_start = section(section(doc, "start", "iperf3 output: start"), "test_start", "iperf3 output: start.test_start")
+    end = section(doc, "end", "iperf3 output: end")
+    if not end:
         raise MeasurementError("iperf3 output has no end summary (test did not finish)")
-    protocol = str(start.get("test_start", {}).get("protocol", "TCP")).lower()
-    sent = end.get("sum_sent") or end.get("sum") or {}
-    cpu = end.get("cpu_utilization_percent") or {}
+    if is_bidirectional(doc):
+        raise MeasurementError(BIDIR_REFUSED)
+    reverse = bool(test_start.get("reverse"))
+    protocol = str(test_start.get("protocol", "TCP")).lower()
+    sent = section(end, "sum_sent", "iperf3 output: end.sum_sent") or section(end, "sum", "iperf3 output: end.sum")
+    cpu = section(end, "cpu_utilization_percent", "iperf3 output: end.cpu_utilization_percent")
     server, server_missing = _server_json(doc)
-    notes: list[str] = []
     client_intervals, client_notes = measured_intervals(doc, "client")
-    if server is not None:
-        intervals, interval_notes = measured_intervals(server, "server")
+    server_intervals, server_notes = measured_intervals(server, "server") if server is not None else ([], [])
+    # who received (its intervals are the received rate) and who sent (its TCP_INFO gives the RTT)
+    sender: dict[str, Any] | None
+    if reverse:
+        notes.append(REVERSED)
+        intervals, sender, sender_intervals = client_intervals, server, server_intervals
+        notes += client_notes
+    elif server is not None:
+        intervals, sender, sender_intervals = server_intervals, doc, client_intervals
+        notes += server_notes
     else:
-        intervals, interval_notes = client_intervals, client_notes
-    notes += interval_notes
+        intervals, sender, sender_intervals = client_intervals, doc, client_intervals
+        notes += client_notes
     common: dict[str, Any] = {
         "protocol": protocol,
         "sender_bps": _num(sent.get("bits_per_second"), "end.sum_sent.bits_per_second"),
@@ -336,31 +407,36 @@ def parse_client_json(text: str) -> Iperf3Result:
         "client_connected_to": _connected(doc, "remote_host", "client's peer"),
     }
     if protocol == "udp":
-        if server is None:
+        if reverse:
+            received, where = _udp_receiver(doc, "client"), "end.sum_received"
+        elif server is None:
             raise MeasurementError(
                 f"UDP: {server_missing}; loss, jitter and the received rate are the receiver's (the server's) "
                 "figures and are not taken from the client"
             )
-        received = _udp_receiver(server)
+        else:
+            received, where = _udp_receiver(server, "server"), "server end.sum_received"
         return Iperf3Result(
             **common,
-            throughput_bps=_num(received.get("bits_per_second"), "server end.sum_received.bits_per_second"),
+            throughput_bps=_num(received.get("bits_per_second"), f"{where}.bits_per_second"),
             retransmits=None,
             rtt_mean_us=None,
             rtt_min_us=None,
             rtt_max_us=None,
-            jitter_ms=_num(received.get("jitter_ms"), "server end.sum_received.jitter_ms"),
-            lost_packets=int(_num(received.get("lost_packets"), "server end.sum_received.lost_packets")),
-            lost_percent=_num(received.get("lost_percent"), "server end.sum_received.lost_percent"),
+            jitter_ms=_num(received.get("jitter_ms"), f"{where}.jitter_ms"),
+            lost_packets=int(_num(received.get("lost_packets"), f"{where}.lost_packets")),
+            lost_percent=_num(received.get("lost_percent"), f"{where}.lost_percent"),
             intervals_bps=tuple(i.bits_per_second for i in intervals),
             notes=tuple(notes),
         )
-    if server is None:
+    if server is None and not reverse:
         notes.append(f"intervals are the sender's: {server_missing}")
-    received = end.get("sum_received") or {}
+    received = section(end, "sum_received", "iperf3 output: end.sum_received")
     retransmits = sent.get("retransmits")
-    rtt_mean, rtt_min, rtt_max = _rtt(doc, client_intervals)
-    if rtt_mean is None and client_intervals:
+    rtt_mean, rtt_min, rtt_max = _rtt(sender, sender_intervals) if sender is not None else (None, None, None)
+    if sender is None:
+        notes.append(f"TCP RTT not measured: the sender is the server (reverse mode) and {server_missing}")
+    elif rtt_mean is None and sender_intervals:
         notes.append(RTT_NOT_MEASURED)
     return Iperf3Result(
         **common,

@@ -143,6 +143,12 @@ def _check_format(doc: dict[str, Any]) -> dict[str, Any]:
     ``version``, ``metadata``, ``results.metrics[]``) is named with the variable that selects it."""
     metrics = doc.get("metrics")
     if isinstance(metrics, dict):
+        duration = metrics.get("http_req_duration")
+        if isinstance(duration, dict) and isinstance(duration.get("values"), dict) and "avg" not in duration:
+            raise MeasurementError(
+                "k6 summary is the data object of a handleSummary() function (each figure under "
+                'metrics.<name>.values, k6 docs "Custom summary"); cnibench reads the --summary-export file'
+            )
         return metrics
     results = doc.get("results")
     if isinstance(results, dict) and isinstance(results.get("metrics"), list):
@@ -167,10 +173,9 @@ def parse_summary(text: str, backends: list[str]) -> K6Result:
     duration = _metric(metrics, "http_req_duration")
     trend = {key: _number(duration, key, "http_req_duration") for key in _TREND}
     failed = _metric(metrics, "http_req_failed")
-    received = metrics.get("data_received") or {}
-    hits = {
-        pod: int((metrics.get(f"backend_hits{{pod:{pod}}}") or {}).get("count", 0)) for pod in [*backends, UNMATCHED]
-    }
+    received = metrics.get("data_received")
+    received_rate = 0.0 if received is None else _number(_metric(metrics, "data_received"), "rate", "data_received")
+    hits = {pod: int(_optional_count(metrics, f"backend_hits{{pod:{pod}}}")) for pod in [*backends, UNMATCHED]}
     crossed = tuple(
         f"{name}: {expr}"
         for name, metric in sorted(metrics.items())
@@ -189,7 +194,7 @@ def parse_summary(text: str, backends: list[str]) -> K6Result:
         latency_p99_ms=trend["p(99)"],
         latency_max_ms=trend["max"],
         failed_rate=_number(failed, "value", "http_req_failed"),
-        data_received_bps=float(received.get("rate", 0.0)) * 8,
+        data_received_bps=received_rate * 8,
         backend_hits=hits,
         unmatched=unmatched,
         thresholds_failed=crossed,
@@ -214,6 +219,8 @@ def backends_in_summary(path: Path) -> list[str]:
     try:
         metrics = json.loads(path.read_text(encoding="utf-8", errors="replace")).get("metrics") or {}
     except (OSError, ValueError, AttributeError):
+        return []
+    if not isinstance(metrics, dict):
         return []
     names = [key[len("backend_hits{pod:") : -1] for key in metrics if key.startswith("backend_hits{pod:")]
     return sorted(name for name in names if name != UNMATCHED)

@@ -75,6 +75,15 @@ def test_bad_rates_are_one_line_naming_the_field_exit_2_nothing_created(
     assert [p.name for p in tmp_path.iterdir()] == ["bad.yaml"]  # no results directory
 
 
+def test_rates_that_differ_get_names_that_differ():
+    """1.5G and 1500000001 were both named egress@1.5G (and 1e6 req/s ingress@1e+06rps): their samples, raw files
+    and statistics would have merged. Every trial name now shows the rate exactly."""
+    spec = _spec({"load": "rate", "rates": ["1.5G", 1500000001]}, {"load": "rate", "rates": [1000000, 2000000]})
+    trials = {t.scenario for t in make_plan(spec).trials}
+    assert {"egress@1.5G", "egress@1.500000001G", "ingress@1000000rps", "ingress@2000000rps"} <= trials
+    assert sorted(t for t in trials if t.startswith("egress@")) == ["egress@1.500000001G", "egress@1.5G"]
+
+
 def test_each_rate_is_its_own_trial_paired_with_its_baseline():
     spec = _spec({"load": "rate", "rates": ["500M", "1.5G"], "repetitions": 2}, {"load": "rate", "rates": [2000]})
     plan = make_plan(spec)

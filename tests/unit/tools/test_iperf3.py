@@ -210,3 +210,91 @@ def test_version_floors():
     assert not iperf3.older_than("3.11", iperf3.MIN_VERSION_UDP_RECEIVER)
     assert iperf3.older_than("3.0.11", iperf3.MIN_VERSION_SERVER_OUTPUT)
     assert not iperf3.older_than(None, iperf3.MIN_VERSION_SERVER_OUTPUT)
+
+
+# ---- reverse and bidirectional tests, documents printed twice, sections of the wrong type (issue 25) -------------
+
+
+def test_reverse_udp_reads_the_client_as_the_receiver(data_dir):
+    """A reverse-mode server's sum_received is all zeros (esnet/iperf#1410): the receiver is the client."""
+    text = _load(data_dir, "udp-reverse-loopback.json")
+    doc = json.loads(text)
+    assert doc["server_output_json"]["end"]["sum_received"]["bits_per_second"] == 0  # the trap
+    received = doc["end"]["sum_received"]
+    result = iperf3.parse_client_json(text)
+    assert result.throughput_bps == received["bits_per_second"] > 9e7
+    assert result.jitter_ms == received["jitter_ms"] > 0
+    assert (result.lost_packets, result.lost_percent) == (received["lost_packets"], received["lost_percent"])
+    client = [i["sum"]["bits_per_second"] for i in doc["intervals"] if not i["sum"]["omitted"]]
+    assert result.intervals_bps == pytest.approx(tuple(client), rel=1e-12)  # the receiver's: the client's own
+    assert iperf3.REVERSED in result.notes
+
+
+def test_reverse_tcp_takes_rtt_from_the_server_that_sent(data_dir):
+    text = _load(data_dir, "tcp-reverse-loopback.json")
+    doc = json.loads(text)
+    server = doc["server_output_json"]
+    rtts = _measured_rtts(server)[:-1]  # the last is the 3 ms fragment after the last full interval (left out)
+    assert rtts == [75, 65, 230]
+    assert not any("rtt" in st for i in doc["intervals"] for st in i["streams"])  # the client received
+    result = iperf3.parse_client_json(text)
+    assert (result.rtt_mean_us, result.rtt_min_us, result.rtt_max_us) == (sum(rtts) / len(rtts), min(rtts), max(rtts))
+    assert result.throughput_bps == doc["end"]["sum_received"]["bits_per_second"]
+    client = [i["sum"] for i in doc["intervals"] if not i["sum"]["omitted"]]
+    assert result.intervals_bps[0] == pytest.approx(client[0]["bits_per_second"], rel=1e-12)
+    assert iperf3.RTT_NOT_MEASURED not in result.notes
+
+
+@pytest.mark.parametrize("name", ["tcp-bidir-loopback.json", "udp-bidir-loopback.json"])
+def test_bidirectional_output_is_refused(data_dir, name):
+    with pytest.raises(MeasurementError, match=r"^iperf3 --bidir output \(both directions in one test\)"):
+        iperf3.parse_client_json(_load(data_dir, name))
+
+
+def test_bidir_flag_of_newer_iperf3_is_recognised(data_dir):
+    doc = json.loads(_load(data_dir, "tcp-hostgw-egress.json"))
+    assert not iperf3.is_bidirectional(doc)
+    doc["start"]["test_start"]["bidir"] = 1  # iperf3 >= 3.13 says so in test_start (esnet/iperf PR #1908's output)
+    assert iperf3.is_bidirectional(doc)
+
+
+def test_a_document_printed_twice_is_read_once_with_a_note(data_dir):
+    """iperf3 3.16/3.17 print two identical copies of the -J document (esnet/iperf#1688, #1716)."""
+    text = _load(data_dir, "tcp-hostgw-egress.json")
+    once = iperf3.parse_client_json(text)
+    twice = iperf3.parse_client_json(text + text)
+    assert twice.throughput_bps == once.throughput_bps
+    assert twice.notes == (iperf3.DOUBLED, *once.notes)
+
+
+def test_two_different_documents_are_refused(data_dir):
+    text = _load(data_dir, "tcp-hostgw-egress.json") + _load(data_dir, "tcp-vxlan-egress.json")
+    with pytest.raises(MeasurementError, match="holds 2 different JSON documents"):
+        iperf3.parse_client_json(text)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d.__setitem__("start", []), "start is a JSON array, not an object"),
+        (lambda d: d["start"].__setitem__("test_start", "TCP"), "start.test_start is a JSON string, not an object"),
+        (lambda d: d.__setitem__("intervals", 3), "intervals is a JSON number, not an array"),
+        (lambda d: d["end"].__setitem__("sum_received", []), "end.sum_received is a JSON array, not an object"),
+        (lambda d: d.__setitem__("server_output_json", [1]), "server_output_json is not a JSON object"),
+    ],
+)
+def test_a_section_of_the_wrong_type_is_a_measurement_error(data_dir, edit, message):
+    doc = json.loads(_load(data_dir, "tcp-hostgw-egress.json"))
+    edit(doc)
+    with pytest.raises(MeasurementError, match=message):
+        iperf3.parse_client_json(json.dumps(doc))
+
+
+def test_a_nan_token_is_a_measurement_error(data_dir):
+    text = _load(data_dir, "tcp-hostgw-egress.json")
+    doc = json.loads(text)
+    value = doc["end"]["sum_received"]["bits_per_second"]
+    broken = text.replace(repr(value) if repr(value) in text else str(value), "NaN", 1)
+    assert "NaN" in broken
+    with pytest.raises(MeasurementError, match="holds NaN where a number belongs"):
+        iperf3.parse_client_json(broken)

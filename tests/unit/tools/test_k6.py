@@ -154,3 +154,41 @@ def test_k6_runs_without_the_users_k6_variables(tmp_path, monkeypatch):
     assert result.returncode == 99
     parsed = k6.parse_summary(summary.read_text(), BACKENDS)
     assert parsed.failed_rate == 1.0 and parsed.thresholds_failed == ("http_req_failed: rate<=0",)
+
+
+def test_the_handle_summary_data_format_is_named(data_dir):
+    """handleSummary(data)'s object keeps each figure under metrics.<name>.values (k6 docs, "Custom summary")."""
+    with pytest.raises(MeasurementError, match=r"data object of a handleSummary\(\) function .*--summary-export"):
+        k6.parse_summary(_load(data_dir, "handle-summary-data.json"), BACKENDS)
+
+
+@pytest.mark.parametrize(
+    ("metric", "key", "value", "message"),
+    [
+        ("data_received", "rate", "fast", "data_received.rate is missing or not a number"),
+        ("data_received", "rate", None, "data_received.rate is missing or not a number"),
+        ("http_reqs", "rate", None, "http_reqs.rate is missing or not a number"),
+        ("backend_hits{pod:echo-1}", "count", "12", r"backend_hits\{pod:echo-1\}.count is missing or not a number"),
+    ],
+)
+def test_a_figure_of_the_wrong_type_is_a_measurement_error(data_dir, metric, key, value, message):
+    doc = json.loads(_load(data_dir, "l7-hostgw-3-backends.json"))
+    doc["metrics"][metric][key] = value
+    with pytest.raises(MeasurementError, match=message):
+        k6.parse_summary(json.dumps(doc), BACKENDS)
+
+
+def test_a_metric_that_is_not_an_object_is_a_measurement_error(data_dir):
+    doc = json.loads(_load(data_dir, "l7-hostgw-3-backends.json"))
+    doc["metrics"]["backend_hits{pod:echo-2}"] = [3]
+    with pytest.raises(MeasurementError, match=r"backend_hits\{pod:echo-2\} is not a metric"):
+        k6.parse_summary(json.dumps(doc), BACKENDS)
+
+
+def test_a_nan_token_is_a_measurement_error(data_dir):
+    text = _load(data_dir, "l7-hostgw-3-backends.json")
+    doc = json.loads(text)
+    doc["metrics"]["http_req_failed"]["value"] = 12345.678
+    broken = json.dumps(doc).replace("12345.678", "NaN")
+    with pytest.raises(MeasurementError, match="holds NaN where a number belongs"):
+        k6.parse_summary(broken, BACKENDS)

@@ -16,7 +16,13 @@ from cnibench.platforms.kube.azure import destroy_run
 from cnibench.platforms.kube.base import KubePlatform
 from cnibench.platforms.kube.cnis.base import AksValues
 from cnibench.platforms.kube.prerequisites import aks_checks
-from cnibench.platforms.kube.settings import AKS_RESERVED, AksSettings, KubernetesSettings, aks_settings
+from cnibench.platforms.kube.settings import (
+    AKS_RESERVED,
+    AksSettings,
+    KubernetesSettings,
+    aks_settings,
+    vm_generation_note,
+)
 from cnibench.spec.base import FieldError
 
 if TYPE_CHECKING:
@@ -59,6 +65,11 @@ class AksPlatform(KubePlatform):
         "or kubeconfig with a server you can reach)"
     )
     recorded_tools: ClassVar[dict[str, list[str]]] = {"terraform": ["terraform", "version"]}
+    measured_notes: ClassVar[tuple[str, ...]] = (
+        "the ingress load comes from k6 on this machine over the internet to Azure's LoadBalancer: requests/s and "
+        "latency include that path and this machine's uplink (run cnibench on a VM in the cluster's VNet to leave it "
+        "out); CPU figures are the nodes' own, without the load generator",
+    )
     leftover_what: ClassVar[str] = "its AKS clusters (terraform destroy)"
 
     # ---- the spec -------------------------------------------------------------------------------------------------
@@ -124,6 +135,7 @@ class AksPlatform(KubePlatform):
             f"terraform apply (terraform/aks, {terraform['work_dir']}): resource group rg{infix} in {aks.location}, "
             f'AKS cluster cluster{infix} with {aks.node_count} x {aks.vm_type}, network_plugin "none", standard '
             f"LoadBalancer; kubeconfig written to {v['kubeconfig']} (mode 0600)"
+            + (f"; note: {note}" if (note := vm_generation_note(aks.vm_type)) else "")
         )
 
     def cni_install_step(self, build: ClusterBuild, values_file: Path) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from abc import abstractmethod
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -19,7 +20,7 @@ from cnibench.estimate import Priors
 from cnibench.plan import repetition_overhead_s
 from cnibench.platforms.base import Compiled, Leftover, Platform, Renderable
 from cnibench.platforms.files import Files
-from cnibench.platforms.kube import monitoring, render, runs
+from cnibench.platforms.kube import gateways, monitoring, render, runs
 from cnibench.platforms.kube.cnis import CNIS
 from cnibench.platforms.kube.cnis.base import Capability, Cni
 from cnibench.platforms.kube.prerequisites import common_checks
@@ -29,7 +30,7 @@ from cnibench.platforms.kube.scenarios.base import ClusterBuild, ExternalServer,
 from cnibench.platforms.kube.settings import KubernetesSettings, KubernetesSettingsBase, kube_settings
 from cnibench.proc import CommandError
 from cnibench.scenarios import SCENARIOS
-from cnibench.spec.base import FieldError
+from cnibench.spec.base import FieldError, collect_errors
 
 if TYPE_CHECKING:
     from cnibench.doctor import Check
@@ -126,8 +127,13 @@ class KubePlatform(Platform):
         for name in spec.scenarios.enabled():
             if name not in ADAPTERS:
                 raise FieldError(("scenarios", name), f"not on {cls.name}: no adapter deploys it there")
+
+        def scenario_checks(name: str) -> None:
             check_capabilities([CNIS.get(c) for c in spec.cnis], name, adapter(name).needs)
             adapter(name).check(spec.scenarios.get(name), spec, cls, addresses)
+
+        # each scenario on its own: their errors are reported together, not one per attempt
+        collect_errors(partial(scenario_checks, name) for name in spec.scenarios.enabled())
         if addresses is not None:
             cls.check_addresses(addresses)
 
@@ -200,6 +206,16 @@ class KubePlatform(Platform):
             trial_s=KUBE_TRIAL_SETUP_S,
             teardown_s=cls.teardown_s,
         )
+
+    @classmethod
+    def what_is_measured(cls, spec: Spec) -> list[str]:
+        """The platform's notes, and the ingress path through Envoy Gateway when the run has one."""
+        notes = super().what_is_measured(spec)
+        ingress = spec.scenarios.get("ingress")
+        uses_envoy = kube_settings(spec).gateway_implementation == gateways.ENVOY_GATEWAY
+        if ingress is not None and getattr(ingress, "gateway", None) == "l7" and uses_envoy:
+            notes.append(gateways.ENVOY_GATEWAY_PATH_NOTE)
+        return notes
 
     def environment(self, spec: Spec) -> dict[str, Any]:
         from cnibench import environment

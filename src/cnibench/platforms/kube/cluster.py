@@ -14,7 +14,7 @@ from typing import Any
 from cnibench.errors import PlatformError
 from cnibench.platforms.kube.cnis import CNIS
 from cnibench.platforms.kube.cnis.base import Agent
-from cnibench.platforms.kube.gateways import ENVOY_GATEWAY_DEPLOYMENT, ENVOY_GATEWAY_NAMESPACE
+from cnibench.platforms.kube.gateways import envoy_gateway_controllers
 from cnibench.platforms.kube.kubectl import Kubectl, existing, managed_by_cnibench
 from cnibench.proc import run
 
@@ -162,10 +162,13 @@ def cluster_info(
     pick_gateway: bool,
     preferred_gateway: str | None,
     cni_gateway: bool = False,
+    cni_egress: bool = False,
+    envoy_gateway: bool = False,
 ) -> dict[str, Any]:
     """What the playbook needs to know about the cluster, and what the run records about it. The CNI found must be
     ``expected_cni``; ``pick_gateway`` picks the egress gateway node; ``cni_gateway`` (an existing cluster whose
-    CNI's own Gateway API was chosen) also checks that the CNI can serve the Gateway. Raises PlatformError."""
+    CNI's own Gateway API was chosen) also checks that the CNI can serve the Gateway, ``cni_egress`` (an existing
+    cluster that runs the egress scenario) that its egress gateway is switched on. Raises PlatformError."""
     nodes = parse_nodes(kubectl.json("get", "nodes", namespaced=False))
     daemonsets = kubectl.json("get", "daemonsets", "--all-namespaces", namespaced=False)
     cni, version = detect_cni(daemonsets)
@@ -183,6 +186,15 @@ def cluster_info(
                 + "; ".join(problems)
                 + " (or use gateway_implementation: envoy-gateway)"
             )
+    if cni_egress:
+        descriptor = CNIS.get(cni)
+        problems = descriptor.egress_problems(kubectl, cni_namespace(daemonsets, cni))
+        if problems:
+            raise PlatformError(
+                f"the egress scenario needs {descriptor.title}'s egress gateway on, checked before anything is "
+                "created: " + "; ".join(problems) + " (enable it and restart the agents and the operator, or leave "
+                "the egress scenario out: --only ingress)"
+            )
     server = json.loads(run(kubectl.argv("version", "--output", "json", namespaced=False), timeout=60).stdout)
     namespace = existing(kubectl, "namespace", kubectl.namespace)
     if namespace is not None and not managed_by_cnibench(namespace):
@@ -190,15 +202,22 @@ def cluster_info(
             f"namespace {kubectl.namespace} exists and was not created by cnibench (no "
             f"app.kubernetes.io/managed-by=cnibench label): choose another kubernetes.namespace"
         )
-    envoy = existing(kubectl, "deployment", ENVOY_GATEWAY_DEPLOYMENT, namespace=ENVOY_GATEWAY_NAMESPACE)
+    controllers = envoy_gateway_controllers(kubectl.json("get", "deployments", "--all-namespaces", namespaced=False))
+    if envoy_gateway and len(controllers) > 1:
+        raise PlatformError(
+            f"Envoy Gateway runs {len(controllers)} times ({', '.join(controllers)}): each would reconcile cnibench's "
+            "GatewayClass (the same controllerName); leave one, or use another kubernetes.gateway_implementation"
+        )
     return {
         "gateway_api_present": existing(kubectl, "crd", "gateways.gateway.networking.k8s.io") is not None,
-        "envoy_gateway_present": envoy is not None,
+        # found in any namespace, under any release name: reused, never installed a second time
+        "envoy_gateway_present": bool(controllers),
         "cluster_facts": {
             "detected_cni": cni,
             "detected_cni_version": version,
             "kubernetes_version": server.get("serverVersion", {}).get("gitVersion"),
             "nodes": len(nodes),
+            "envoy_gateway": controllers[0] if controllers else None,
             "node_ips": {n.name: n.ip for n in nodes},
         },
         "nodes": [{"name": n.name, "ip": n.ip, "ready": n.ready, "control_plane": n.control_plane} for n in nodes],

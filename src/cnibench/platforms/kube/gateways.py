@@ -27,6 +27,37 @@ ENVOY_GATEWAY_CRDS_CHART = Chart(
 )
 GATEWAY = "cnibench"
 ROUTE = "echo"
+#: Envoy Gateway v1.7.5 creates its proxy's LoadBalancer Service with ``externalTrafficPolicy: Local``
+#: (envoyproxy/gateway api/v1alpha1/kubernetes_helpers.go, the default KubernetesServiceSpec): what that means for
+#: the ingress figures.
+ENVOY_GATEWAY_PATH_NOTE = (
+    "Envoy Gateway's proxy Service has externalTrafficPolicy: Local: the load balancer sends requests only to nodes "
+    "that run an Envoy proxy, so the ingress path has no cross-node load-balancer hop before the proxy (its hop to "
+    "a backend on another node is measured)"
+)
+#: How Envoy Gateway's controller is recognised wherever it was installed: its container ``envoy-gateway`` running the
+#: image ``envoyproxy/gateway`` (envoyproxy/gateway charts/gateway-helm: ``deployment.envoyGateway.image.repository``
+#: docker.io/envoyproxy/gateway; its Deployment's pods are labelled ``control-plane: envoy-gateway``). The proxies it
+#: creates run ``envoyproxy/envoy`` in a container ``envoy``: not a controller.
+ENVOY_GATEWAY_CONTAINER = "envoy-gateway"
+ENVOY_GATEWAY_IMAGES = ("envoyproxy/gateway", "envoyproxy/gateway-dev")
+
+
+def envoy_gateway_controllers(deployments: dict[str, Any]) -> list[str]:
+    """``namespace/name`` of every Envoy Gateway controller among ``kubectl get deployments --all-namespaces -o
+    json`` (see :data:`ENVOY_GATEWAY_IMAGES`), wherever and under whatever release name it was installed: two
+    controllers with the same ``controllerName`` would both reconcile cnibench's GatewayClass."""
+    found = []
+    for item in deployments.get("items", []):
+        meta = item.get("metadata") or {}
+        template = ((item.get("spec") or {}).get("template") or {}).get("spec") or {}
+        for container in template.get("containers") or []:
+            image = str(container.get("image", "")).split("@")[0].rsplit(":", 1)[0]
+            repository = "/".join(image.split("/")[-2:])  # docker.io/envoyproxy/gateway -> envoyproxy/gateway
+            if container.get("name") == ENVOY_GATEWAY_CONTAINER or repository in ENVOY_GATEWAY_IMAGES:
+                found.append(f"{meta.get('namespace', 'default')}/{meta.get('name', '?')}")
+                break
+    return found
 
 
 def implementations() -> tuple[str, ...]:

@@ -72,6 +72,10 @@ class KindPlatform(KubePlatform):
     cluster_s: ClassVar[float] = 420.0
     teardown_s: ClassVar[float] = 30.0  # kind delete cluster
     cpu_scope: ClassVar[str] = "machine"  # the nodes are containers sharing this machine's kernel and CPUs
+    measured_notes: ClassVar[tuple[str, ...]] = (
+        "every node is a container on this machine: a node's CPU is the whole machine's, k6 and the external iperf3 "
+        "server included; the nodes' network is Docker's bridge on this machine",
+    )
     external_server_where: ClassVar[str] = "on kind's network"
     recorded_tools: ClassVar[dict[str, list[str]]] = {
         "kind": ["kind", "version"],
@@ -173,6 +177,7 @@ class KindPlatform(KubePlatform):
         build.steps.append(
             f"create kind cluster {name}: control plane + {spec.nodes.workers} workers, {kube.node_image}, default CNI "
             f"disabled{', no kube-proxy' if cni.kube_proxy_replacement else ''}; kubeconfig in {v['kubeconfig']}"
+            + (f"; {cni.title}: {cni.kind_note}" if cni.kind_note else "")
         )
         if plugins:
             build.steps.append(

@@ -30,6 +30,10 @@ class KubeconfigPlatform(KubePlatform):
     external_server_where: ClassVar[str] = "on this machine"
     external_server_here: ClassVar[bool] = True
     leftover_what: ClassVar[str] = "its namespace and cluster-wide objects"
+    measured_notes: ClassVar[tuple[str, ...]] = (
+        "k6 and the external iperf3 server run on this machine: the path between it and the cluster (its network, "
+        "a NAT, a VPN) is part of every ingress and egress figure; CPU figures are the nodes' own",
+    )
 
     @classmethod
     def check_platform(cls, spec: Spec) -> None:

@@ -62,6 +62,25 @@ _INFIX = re.compile(r"^[a-z0-9]{1,16}$")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
+#: Azure VM sizes that support Generation 1 only: the Av2 series (MicrosoftDocs/azure-docs
+#: articles/virtual-machines/av2-series.md: "VM Generation Support: Generation 1"), Standard_A2_v2 among them.
+GEN1_ONLY_SIZES = re.compile(r"^Standard_A[0-9]+m?_v2$")
+#: Whether AKS still runs a Gen 1 size with today's default node image (checked December 2026): from Kubernetes 1.35
+#: the default OS of OS SKU Ubuntu is Ubuntu 24.04 (Azure/AKS CHANGELOG, release notes 2026-01-04), which AKS builds
+#: for Gen 1 as well (Azure/AgentBaker vhdbuilder/release-notes/AKSUbuntu/gen1/2404containerd, weekly images); Ubuntu
+#: 26.04 (preview, Kubernetes 1.36+, OS SKU Ubuntu2604) "supports Gen 2 only" (Azure/AKS#5905).
+GEN1_NOTE = (
+    "{size} is a Generation 1 size (Av2 series): AKS runs it on its Gen 1 Ubuntu 24.04 node image, the default OS "
+    "from Kubernetes 1.35; Ubuntu 26.04 (preview, Kubernetes 1.36+) is Gen 2 only (Azure/AKS#5905): once AKS's "
+    "default moves there, choose a Gen 2 size such as Standard_D2s_v5"
+)
+
+
+def vm_generation_note(size: str) -> str | None:
+    """What to say about a node pool VM size's generation (None: a size with Gen 2 support, nothing to say)."""
+    return GEN1_NOTE.format(size=size) if GEN1_ONLY_SIZES.match(size) else None
+
+
 class AksSettings(Model):
     """The AKS platform: a cluster per CNI provisioned by Terraform (terraform/aks in the package) with the default
     CNI removed (network_plugin "none"), behind Azure's standard LoadBalancer. Credentials come from the

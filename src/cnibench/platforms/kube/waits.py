@@ -119,11 +119,15 @@ def seen_by_server(iperf3_json: str) -> str | None:
         return None
 
 
+#: The spec fields that state what the server sees, per mode (see :func:`egress_ready`).
+STATED_SOURCE_FIELD = {"baseline": "scenarios.egress.baseline_source_ip", "policy": "scenarios.egress.egress_source_ip"}
+
+
 def wait_source(
-    probe: Sequence[str], expected: str, *, timeout: float, interval: float = 0.5
+    probe: Sequence[str], expected: str, *, timeout: float, interval: float = 0.5, what: str = "", hint: str = ""
 ) -> tuple[float, str | None]:
     """Probe until the server sees ``expected``; return the seconds it took and the address seen. Raises
-    PlatformError at the deadline naming the last address seen.
+    PlatformError at the deadline naming the last address seen, ``what`` the expected address is and ``hint``.
 
     This is the time an egress policy takes to be realised in the datapath (``egress_apply_s``)."""
     start = time.monotonic()
@@ -138,8 +142,14 @@ def wait_source(
         return seen if seen == expected else None
 
     if wait_until(sees_expected, timeout, interval=interval) is None:
+        expected_text = f"{what} {expected}" if what else expected
+        if seen is None:
+            raise PlatformError(
+                f"the external server saw nothing within {timeout:g} s, expected {expected_text} (does the probe reach "
+                "it?)"
+            )
         raise PlatformError(
-            f"the external server did not see {expected} within {timeout:g} s (last seen: {seen or 'nothing'})"
+            f"the external server saw {seen}, not {expected_text}, for {timeout:g} s" + (f": {hint}" if hint else "")
         )
     return time.monotonic() - start, seen
 
@@ -155,24 +165,46 @@ def egress_ready(
     egress_ip: str | None,
     gateway_node: str,
     timeout: float,
+    stated_source: str | None = None,
 ) -> dict[str, Any]:
     """Baseline: wait until the server sees the client's node. Policy: apply it and time until the server sees
-    the egress IP (``egress_apply_s``). Returns the expectations the repetitions are checked against."""
+    the egress IP (``egress_apply_s``). ``stated_source``: what the server sees instead, as the spec states it
+    (:data:`STATED_SOURCE_FIELD`: behind a NAT, or a node whose default route is not on its InternalIP's interface).
+    Returns the expectations the repetitions are checked against."""
     nodes = parse_nodes(kubectl.json("get", "nodes", namespaced=False))
     client_node = pod_node(kubectl, pod)
     if client_node == gateway_node:
         raise PlatformError(f"the client pod runs on the gateway node {gateway_node}")
-    expected = expected_source(
-        mode, nodes=nodes, client_node=client_node, gateway_node=gateway_node, egress_ip=egress_ip
-    )
+    found = expected_source(mode, nodes=nodes, client_node=client_node, gateway_node=gateway_node, egress_ip=egress_ip)
+    expected = stated_source or found
+    field = STATED_SOURCE_FIELD[mode]
+    if stated_source:
+        what, hint = f"{field}", f"the spec states that address (the default would be {found})"
+    elif mode == "baseline":
+        what = f"the client node {client_node}'s InternalIP"
+        hint = (
+            f"behind a NAT or a firewall, or where the node's default route leaves through another interface, "
+            f"state the address the server sees in {field}"
+        )
+    elif egress_ip is not None:
+        what, hint = (
+            "the egress IP",
+            f"is the policy realised? Behind a NAT, state the address the server sees in {field}",
+        )
+    else:
+        what = f"the gateway node {gateway_node}'s InternalIP"
+        hint = (
+            "Cilium without egressIP uses the first IPv4 address of the gateway node's default-route interface; "
+            f"state the address the server sees in {field}, or set egress_ip"
+        )
     probe = probe_argv(kubectl, pod, server_ip, port)
     if mode == "baseline":
-        wait_source(probe, expected, timeout=timeout)
+        wait_source(probe, expected, timeout=timeout, what=what, hint=hint)
         return {"expected_source_ip": expected, "client_node": client_node}
     assert manifest is not None
     start = time.monotonic()
     run(kubectl.argv("apply", "--filename", manifest, namespaced=False), timeout=120)
-    wait_source(probe, expected, timeout=timeout)
+    wait_source(probe, expected, timeout=timeout, what=what, hint=hint)
     return {
         "expected_source_ip": expected,
         "egress_ip": expected,

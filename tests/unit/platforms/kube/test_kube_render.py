@@ -204,9 +204,9 @@ def test_render_writes_the_playbook_vars_and_the_load_script(tmp_path):
 def test_render_refuses_a_directory_that_is_not_empty(tmp_path, capsys):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "keep.txt").write_text("mine")
-    from cnibench.errors import SpecError
+    from cnibench.errors import UsageError
 
-    with pytest.raises(SpecError, match="not empty"):
+    with pytest.raises(UsageError, match="not empty"):
         commands.render(_spec(tmp_path, "kind-antrea-vs-cilium.yaml"), tmp_path / "out")
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["keep.txt"]
 
@@ -257,7 +257,7 @@ def test_the_playbook_gets_decisions_not_logic(tmp_path):
     assert [t["scenario"] for t in step(antrea, "egress")["trials"]] == ["egress-baseline", "egress"]
     assert [t["scenario"] for t in step(antrea, "ingress")["trials"]] == ["ingress"]
     assert antrea["info"] == {"pick_gateway_node": True, "preferred_gateway": "cnib0000-antrea-worker",
-                              "cni_gateway": False}  # fmt: skip
+                              "cni_gateway": False, "cni_egress": False, "envoy_gateway": True}  # fmt: skip
     assert antrea["create"]["role"] == "cnibench.bench.kind" and antrea["teardown"]["role"] == "cnibench.bench.teardown"
     assert antrea["teardown"]["containers"] == ["cnib0000-antrea-iperf3"]
     assert step(antrea, "egress")["gateway_labels"] == {"cnibench.io/egress-gateway": "true"}

@@ -96,11 +96,14 @@ class Condition:
 class EgressGateway:
     """The CNI's egress gateway. ``kinds``: its policy objects, in words (for ``plan``); ``assigns_ip``: the CNI puts
     the egress IP on the gateway node itself (if not, cnibench adds it where it can: kind's node containers);
-    ``ip_optional``: a policy may go without an egress IP (the gateway node's own address is used then)."""
+    ``ip_optional``: a policy may go without an egress IP (the gateway node's own address is used then);
+    ``existing_cluster_requirement``: what an existing cluster's configuration must switch on for it (in words, for
+    ``plan``; checked by :meth:`Cni.egress_problems`), empty when it is on wherever the CNI runs."""
 
     kinds: str
     assigns_ip: bool
     ip_optional: bool
+    existing_cluster_requirement: str = ""
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,9 @@ class Cni(ABC):
     cluster_kinds: ClassVar[tuple[str, ...]] = ()
     #: What to tell the user when it is installed on AKS (empty: nothing).
     aks_note: ClassVar[str] = ""
+    #: What to tell the user when it is installed on kind (empty: nothing): a node setup its own kind scripts do that
+    #: cnibench does not, and why.
+    kind_note: ClassVar[str] = ""
     #: CRDs applied server-side before its release (None: its chart carries what it needs).
     crds: ClassVar[CrdChart | None] = None
     #: What says it is ready besides its agent's rollout (an operator's status objects).
@@ -234,4 +240,9 @@ class Cni(ABC):
     def gateway_problems(self, kubectl: Kubectl, agent_namespace: str) -> list[str]:
         """What keeps its own Gateway API from serving cnibench's Gateway on an existing cluster (only for a CNI
         with :attr:`gateway_api`); each problem a phrase, none when it is ready."""
+        return []
+
+    def egress_problems(self, kubectl: Kubectl, agent_namespace: str) -> list[str]:
+        """What keeps its egress gateway from working on an existing cluster as installed (a feature switched off in
+        its configuration); each problem a phrase, none when it is ready. Read before anything is created."""
         return []

@@ -31,6 +31,11 @@ GATEWAY_CRDS = tuple(
 )
 #: Values of cilium-config's kube-proxy-replacement that mean "on" (Cilium < 1.14 said "strict").
 _KPR_ON = ("true", "strict")
+#: cilium-config's egress gateway switch: ``enable-egress-gateway`` from the chart's ``egressGateway.enabled``
+#: (install/kubernetes/cilium/templates/cilium-configmap.yaml: ``{{- if .Values.egressGateway.enabled }}
+#: enable-egress-gateway: "true"``); ``enable-ipv4-egress-gateway`` is its older name, removed as a flag in Cilium
+#: 1.19 (docs.cilium.io, operations/upgrade, 1.19 "Removed Flags"), still found on clusters installed before.
+EGRESS_GATEWAY_KEYS = ("enable-egress-gateway", "enable-ipv4-egress-gateway")
 
 
 class Cilium(Cni):
@@ -42,7 +47,11 @@ class Cilium(Cni):
     # "the egress IP must be assigned to an interface of the gateway node" (Cilium docs, network/egress-gateway);
     # without one in the policy Cilium uses the gateway node's own address
     egress: ClassVar[EgressGateway | None] = EgressGateway(
-        "CiliumEgressGatewayPolicy", assigns_ip=False, ip_optional=True
+        "CiliumEgressGatewayPolicy",
+        assigns_ip=False,
+        ip_optional=True,
+        existing_cluster_requirement="enable-egress-gateway, enable-bpf-masquerade and kube-proxy-replacement on in "
+        "cilium-config (the chart's egressGateway.enabled is false by default)",
     )
     gateway_api: ClassVar[GatewayApi | None] = GatewayApi(
         controller="io.cilium/gateway-controller",
@@ -124,6 +133,44 @@ class Cilium(Cni):
             "get", "pods", "--namespace", agent_namespace, "--selector", "io.cilium/app=operator", namespaced=False
         )
         return gateway_problems(crds if isinstance(crds, dict) else {}, config, pods)
+
+    def egress_problems(self, kubectl: Kubectl, agent_namespace: str) -> list[str]:
+        """Cilium's egress gateway on an existing cluster: what ``cilium-config`` says (see :func:`egress_problems`)."""
+        from cnibench.platforms.kube.kubectl import existing
+
+        return egress_problems(existing(kubectl, "configmap", "cilium-config", namespace=agent_namespace))
+
+
+def egress_problems(config: dict[str, Any] | None) -> list[str]:
+    """What keeps a CiliumEgressGatewayPolicy from being realised, from the ``cilium-config`` ConfigMap
+    (``kubectl get configmap cilium-config -o json``): the egress gateway, BPF masquerading and kube-proxy
+    replacement must all be on (docs.cilium.io, network/egress-gateway, "Enable egress gateway": Helm
+    ``egressGateway.enabled=true``, ``bpf.masquerade=true``, ``kubeProxyReplacement=true``, then restart the agents and
+    the operator). The chart ships with ``egressGateway.enabled: false``: on a typical cluster the policy would be
+    accepted and silently ignored, and the run would fail minutes later after creating its objects. Keys:
+    install/kubernetes/cilium/templates/cilium-configmap.yaml (``enable-egress-gateway``, ``enable-bpf-masquerade``,
+    ``kube-proxy-replacement``). Returns one phrase per problem, naming the key."""
+    if config is None:
+        return ["ConfigMap cilium-config not found"]
+    data = config.get("data") or {}
+    problems: list[str] = []
+    if not any(data.get(key) == "true" for key in EGRESS_GATEWAY_KEYS):
+        found = next((f"{key}: {data[key]!r}" for key in EGRESS_GATEWAY_KEYS if key in data), None)
+        problems.append(
+            f'cilium-config has no enable-egress-gateway: "true"{f" ({found})" if found else ""} '
+            "(Helm: egressGateway.enabled=true; Cilium ships with it off)"
+        )
+    if data.get("enable-bpf-masquerade") != "true":
+        problems.append(
+            f"cilium-config has enable-bpf-masquerade: {data.get('enable-bpf-masquerade', 'unset')!r}, the egress "
+            'gateway needs "true" (Helm: bpf.masquerade=true)'
+        )
+    if data.get("kube-proxy-replacement") not in _KPR_ON:
+        problems.append(
+            f"cilium-config has kube-proxy-replacement: {data.get('kube-proxy-replacement', 'unset')!r}, the egress "
+            'gateway needs "true" (Helm: kubeProxyReplacement=true)'
+        )
+    return problems
 
 
 def gateway_problems(crds: dict[str, Any], config: dict[str, Any] | None, operator_pods: dict[str, Any]) -> list[str]:

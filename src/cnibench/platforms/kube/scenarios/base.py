@@ -87,7 +87,13 @@ class ClusterBuild:
     scenarios: list[dict[str, Any]] = field(default_factory=list)
     #: what ``kube_cluster_info`` is asked besides the CNI (pick the egress gateway node, check the CNI's Gateway)
     info: dict[str, Any] = field(
-        default_factory=lambda: {"pick_gateway_node": False, "preferred_gateway": None, "cni_gateway": False}
+        default_factory=lambda: {
+            "pick_gateway_node": False,
+            "preferred_gateway": None,
+            "cni_gateway": False,
+            "cni_egress": False,
+            "envoy_gateway": False,
+        }
     )
     #: containers the teardown removes (kind: the external server)
     containers: list[str] = field(default_factory=list)

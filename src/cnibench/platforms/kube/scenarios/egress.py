@@ -90,6 +90,10 @@ class KubeEgress(KubeAdapter[EgressSettings]):
         platform's node network (kind), or given by the user (an existing cluster)."""
         if platform.no_external_server is not None:
             raise FieldError(WHERE, f"not on {platform.name}: {platform.no_external_server}")
+        for field in ("baseline_source_ip", "egress_source_ip"):
+            if getattr(settings, field) is not None and not platform.existing_cluster:
+                raise FieldError((*WHERE, field), f"only on kubeconfig: on {platform.name} the server sits on the "
+                                 "nodes' own network, where it sees the node or egress IP itself")  # fmt: skip
         if "external_cidr" in settings.model_fields_set:
             raise FieldError((*WHERE, "external_cidr"), f"only on netns: on {platform.name} the server is "
                              f"{platform.external_server_where}")  # fmt: skip
@@ -116,6 +120,14 @@ class KubeEgress(KubeAdapter[EgressSettings]):
             )
         if settings.egress_ip == settings.server_ip:
             raise FieldError((*WHERE, "egress_ip"), "must differ from server_ip")
+
+    def before_cni(self, settings: EgressSettings, build: ClusterBuild) -> None:
+        """On an existing cluster, installed by someone else, its CNI's egress gateway may be switched off (Cilium's
+        chart ships with ``egressGateway.enabled: false``): checked before anything is created."""
+        egress = build.cni.egress
+        if build.platform.existing_cluster and egress is not None and egress.existing_cluster_requirement:
+            build.info["cni_egress"] = True
+            build.steps.append(f"before anything is created: require {egress.existing_cluster_requirement}")
 
     def local_checks(
         self, settings: EgressSettings | None, platform: type[KubePlatform], kube: KubernetesSettingsBase | None
@@ -224,6 +236,11 @@ class KubeEgress(KubeAdapter[EgressSettings]):
                 server=server,
                 server_ip=server_ip,
                 egress_ip=egress_ip,
+                # what the server must see, when the spec says (None: the node's or the egress IP, found at run time)
+                expected_sources={
+                    "baseline": str(settings.baseline_source_ip) if settings.baseline_source_ip else None,
+                    "policy": str(settings.egress_source_ip) if settings.egress_source_ip else None,
+                },
                 probe={"port": iperf3.DEFAULT_PORT, "timeout": settings.apply_timeout},
                 trials=trial_vars,
             )

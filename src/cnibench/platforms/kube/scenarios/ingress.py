@@ -241,6 +241,7 @@ class KubeIngress(KubeAdapter[IngressSettings]):
         envoy = None
         if gateway_api is not None and kube.gateway_implementation == gateways.ENVOY_GATEWAY:
             envoy = self._envoy_gateway(build)
+            build.info["envoy_gateway"] = True  # one Envoy Gateway controller at most, found in any namespace
         port = "" if settings.port == 80 else f":{settings.port}"
         # l4 goes straight to the backends, which answer "Hostname:" on / (the route rewrites the path to it)
         target = f"http://@address@{port}{settings.path if settings.gateway == 'l7' else '/'}"
@@ -322,7 +323,7 @@ class KubeIngress(KubeAdapter[IngressSettings]):
             # installed on a cluster that had none: uninstalled at the end (a cluster cnibench created goes whole)
             "uninstall": existing,
         }
-        where = "if the cluster has no Envoy Gateway: " if existing else ""
+        where = "if the cluster has no Envoy Gateway (one found in any namespace is used): " if existing else ""
         build.steps.append(
             f"{where}render Envoy Gateway v{version}'s own CRDs (helm template "
             f"{gateways.ENVOY_GATEWAY_CRDS_CHART.ref}, its Gateway API CRDs switched off: the pinned ones stay) and "

@@ -130,6 +130,11 @@ class NetnsEgress(NetnsAdapter[EgressSettings]):
         where = ("scenarios", NAME)
         if settings.server_ip is not None:
             raise FieldError((*where, "server_ip"), "netns places the server itself (see external_cidr)")
+        for field in ("baseline_source_ip", "egress_source_ip"):
+            if getattr(settings, field) is not None:
+                raise FieldError(
+                    (*where, field), "only on kubeconfig: netns builds the path and knows who the server sees"
+                )
         for other_name, other in (("pod_cidr", addresses.pod_cidr), ("node_cidr", addresses.node_cidr)):
             if settings.external_cidr.overlaps(other):
                 raise FieldError(

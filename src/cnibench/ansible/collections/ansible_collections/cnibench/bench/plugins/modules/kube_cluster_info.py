@@ -23,6 +23,17 @@ options:
       existing cluster only.
     type: bool
     default: false
+  cni_egress:
+    description: Check that the CNI's egress gateway is switched on (what its descriptor checks, e.g. Cilium's
+      enable-egress-gateway, enable-bpf-masquerade and kube-proxy-replacement in cilium-config); an existing cluster
+      that runs the egress scenario only.
+    type: bool
+    default: false
+  envoy_gateway:
+    description: The run's Gateway is Envoy Gateway's - fail when more than one Envoy Gateway controller runs (found in
+      any namespace; one found anywhere is used, not installed again).
+    type: bool
+    default: false
 author: cnibench developers
 """
 
@@ -55,6 +66,8 @@ ARGUMENT_SPEC = {
     "pick_gateway_node": {"type": "bool", "default": False},
     "preferred_gateway": {"type": "str"},
     "cni_gateway": {"type": "bool", "default": False},
+    "cni_egress": {"type": "bool", "default": False},
+    "envoy_gateway": {"type": "bool", "default": False},
 }
 
 

@@ -16,6 +16,10 @@ options:
   server_ip: {description: The external iperf3 server., type: str, required: true}
   port: {description: Its port., type: int, required: true}
   egress_ip: {description: The egress IP (null - the gateway node's own address)., type: str}
+  expected_source:
+    description: The address the server must see, as the spec states it (behind a NAT); null - the client node's
+      InternalIP (baseline) or the egress IP, else the gateway node's InternalIP (policy).
+    type: str
   gateway_node: {description: The egress gateway node., type: str, required: true}
   timeout: {description: Seconds to wait., type: float, required: true}
   kubeconfig: {description: kubeconfig file., type: str}
@@ -55,6 +59,7 @@ ARGUMENT_SPEC = {
     "server_ip": {"type": "str", "required": True},
     "port": {"type": "int", "required": True},
     "egress_ip": {"type": "str"},
+    "expected_source": {"type": "str"},
     "gateway_node": {"type": "str", "required": True},
     "timeout": {"type": "float", "required": True},
     **KUBECTL_ARGS,
