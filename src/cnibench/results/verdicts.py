@@ -15,7 +15,7 @@ CNIs are compared only within a run (their trials ran on one machine, in one sit
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -550,11 +550,6 @@ def policy_costs(
             trial, baseline, metric, ref, cni = data
             contrasts.append(CostContrast(run_id, trial, baseline, metric, ref, cni, j))
     return ratios, contrasts
-
-
-def values_by_cluster(group: Group, metric: MetricInfo) -> Mapping[int, list[float]]:
-    """A group's successful values by round (cluster), for plots that group repetitions by their cluster."""
-    return by_round(group, metric)
 
 
 __all__ = ["ALPHA", "SYMBOLS", "CheckResult", "RunAnalysis", "Verdict", "analyse", "settings"]
