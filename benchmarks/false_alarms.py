@@ -3,10 +3,10 @@
 Runs one small spec N times on netns, one after the other (nothing changes between the runs, so every alarm is
 false), then:
 
-* ``compare A B`` for every ordered pair of different runs: the share of pairs with a gated regression or a gated
-  outcome "different" (clusters of A against clusters of B);
+* ``compare A B`` for every ordered pair of different runs: the share of pairs it fails (exit 1: a gated
+  regression), and of pairs with any gated outcome "different", better or worse (clusters of A against B's);
 * ``compare RUN --history K``, leave one out: each run judged against K of the others (the K before it in time,
-  wrapping around), the share of runs with a gated regression.
+  wrapping around), the same two shares.
 
 Usage (as root; about 70 s per run on 2 cores)::
 
@@ -41,10 +41,14 @@ SPEC = {
 }
 
 
-def _alarm(result) -> bool:
-    return any(c.gated and c.judgement is not None and c.judgement.outcome == "different" for c in result.changes) or (
-        bool(result.regressions)
-    )
+def _different(result) -> bool:
+    """Any gated metric shown different, better or worse."""
+    return any(c.gated and c.judgement is not None and c.judgement.outcome == "different" for c in result.changes)
+
+
+def _background(run) -> float | None:
+    load = run.environment.get("background_load")
+    return load.get("cpu_percent") if isinstance(load, dict) else None
 
 
 def main() -> None:
@@ -67,28 +71,36 @@ def main() -> None:
         walls.append(wall)
         print(f"run {i + 1}/{args.runs}: {run.run_id} ({wall:.0f} s)", flush=True)
     pairs = [(a, b) for a, b in itertools.permutations(runs, 2)]
-    pair_alarms = sum(_alarm(compare(a, b)) for a, b in pairs)
-    history_alarms = 0
+    results = [compare(a, b) for a, b in pairs]
+    pair_alarms = sum(bool(r.regressions) for r in results)  # compare's exit code 1
+    pair_different = sum(_different(r) for r in results)
+    history_alarms = history_different = 0
     for i, run in enumerate(runs):
         others = [runs[(i - k) % len(runs)] for k in range(args.history, 0, -1)]
-        history_alarms += _alarm(compare_history(others, run))
+        judged = compare_history(others, run)
+        history_alarms += bool(judged.regressions)
+        history_different += _different(judged)
     path = save(
         "false_alarms",
         {
             "spec": SPEC,
             "runs": [r.run_id for r in runs],
             "wall_s": walls,
+            "background_load_percent": [_background(r) for r in runs],
             "pairs": len(pairs),
             "pair_alarms": pair_alarms,
             "pair_alarm_rate": pair_alarms / len(pairs),
+            "pair_any_different": pair_different,
             "history": args.history,
             "history_runs": len(runs),
             "history_alarms": history_alarms,
             "history_alarm_rate": history_alarms / len(runs),
+            "history_any_different": history_different,
         },
     )
-    print(f"compare A B: {pair_alarms} alarm(s) in {len(pairs)} ordered pairs; compare --history {args.history}: "
-          f"{history_alarms} in {len(runs)} runs -> {path}")  # fmt: skip
+    print(f"compare A B: exit 1 for {pair_alarms} of {len(pairs)} ordered pairs (a gated metric different either "
+          f"way: {pair_different}); compare --history {args.history}: exit 1 for {history_alarms} of {len(runs)} "
+          f"runs (different: {history_different}) -> {path}")  # fmt: skip
 
 
 if __name__ == "__main__":

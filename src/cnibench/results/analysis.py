@@ -16,6 +16,8 @@ from cnibench.results.model import RunResults, Sample
 from cnibench.results.stats import MetricStats, metric_stats
 from cnibench.scenarios.base import MetricInfo
 
+#: A difference in the machine's background load (percentage points) that ``compare`` points out.
+BUSY_DIFFERENCE = 25.0
 #: The smallest relative change ``compare`` calls a regression, and its equivalence margin (a fraction).
 DEFAULT_THRESHOLD = 0.05
 #: Environment keys whose difference makes two runs hard to compare (the memory size is not one: a few KiB of
@@ -148,6 +150,13 @@ def environment_differences(a: RunResults, b: RunResults) -> list[str]:
     for key in ENVIRONMENT_KEYS:
         if a.environment.get(key) != b.environment.get(key):
             diffs.append(f"{key}: {a.environment.get(key)} vs {b.environment.get(key)}")
+    loads = [run.environment.get("background_load") for run in (a, b)]
+    busy = [number(load.get("cpu_percent")) if isinstance(load, dict) else None for load in loads]
+    if busy[0] is not None and busy[1] is not None and abs(busy[0] - busy[1]) >= BUSY_DIFFERENCE:
+        diffs.append(
+            f"other work on the machine before the run: {busy[0]:.0f} % vs {busy[1]:.0f} % busy (a difference "
+            "between two runs that compare A B cannot tell from a change of the datapath; --history N can)"
+        )
     tools_a: dict[str, Any] = a.environment.get("tools", {}) or {}
     tools_b: dict[str, Any] = b.environment.get("tools", {}) or {}
     for tool in sorted(set(tools_a) | set(tools_b)):
