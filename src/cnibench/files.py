@@ -62,6 +62,6 @@ def output_problem(path: Path, *, directory: bool) -> str | None:
             return f"{parent}: is a file, not a directory (the output {path} would go inside it)"
         existing = path if directory and path.exists() else parent
         if not os.access(existing, os.W_OK | os.X_OK):
-            return f"{existing}: cannot create files here (not writable for this user)"
+            return f"{existing}: cannot create files here (not writable for this user; choose another place with -o)"
         return None
     return None  # pragma: no cover - "/" always exists

@@ -25,7 +25,7 @@ def _spec(path: Path, metrics: dict | None = None, **egress) -> Path:
     data = {
         "name": "it",
         "cnis": ["hostgw"],
-        "rounds": 1,
+        "rounds": 2,
         "scenarios": {"egress": {"duration": 4, "omit": 1, "repetitions": 2, **egress}},
     }
     if metrics is not None:

@@ -147,8 +147,8 @@ def _assert_readable_by_others(results_dir, run_dir):
         compare = as_nobody("compare", run_dir.name, "results/latest")  # a stored run id: read from root's store
         assert compare.returncode == 0, compare.stderr
         denied = as_nobody("report", "results/latest")  # into root's run directory
-        assert denied.returncode == 1 and denied.stderr.count("\n") == 1, denied.stderr
-        assert "cannot write" in denied.stderr and "Permission denied" in denied.stderr and "-o FILE" in denied.stderr
+        assert denied.returncode == 2 and denied.stderr.count("\n") == 1, denied.stderr  # checked before writing
+        assert "not writable for this user" in denied.stderr and "with -o" in denied.stderr
     finally:
         shutil.rmtree(shared)
 
