@@ -61,6 +61,9 @@ def netns_setup(params: Params) -> Result:
         return _done(bool(commands), commands=commands)
     pids = spawn.start_daemons([spawn.Daemon(**{**d, "log": Path(d["log"])}) for d in params["daemons"]])
     facts: dict[str, Any] = {}
+    if params["cni"]:
+        # read while Prometheus's next scrape of the nodes is still to come: it does not wait for us
+        facts["links"] = {k: v for b in bundles for k, v in ops.link_mtus(b).items()}
     metrics = params["metrics"]
     if metrics:
         try:
@@ -72,7 +75,6 @@ def netns_setup(params: Params) -> Result:
             # the run's one Prometheus died in an earlier cluster: the run goes on, its samples say metrics missing
             facts["metrics_error"] = str(exc)
     if params["cni"]:
-        facts["links"] = {k: v for b in bundles for k, v in ops.link_mtus(b).items()}
         return _facts(str(params["cni"]), facts, changed=True, commands=commands, pids=pids)
     return _done(True, commands=commands, pids=pids, **facts)
 
