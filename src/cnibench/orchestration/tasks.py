@@ -111,7 +111,7 @@ def netns_measure(params: Params) -> Result:
     """
     stop_file = Path(params["stop_file"])
     with _stream(Path(params["stream"])) as emit:
-        measured, first_error = _measure_loops(params["loops"], emit, stop_file)
+        measured, first_error, _ = _measure_loops(params["loops"], emit, stop_file)
     if first_error is not None:
         raise PlatformError(first_error)
     return _done(measured > 0, measured=measured, stopped=stop_file.exists())
@@ -126,7 +126,8 @@ DESTROY_STEP = "Destroy the netns cluster"
 def netns_clusters(params: Params) -> Result:
     """Every cluster of a netns run (``clusters``, in the plan's order) in one module call: build it and start its
     servers, waiting until Prometheus has scraped every node (:func:`netns_setup`), run its repetitions
-    (:func:`netns_measure`), destroy it (always).
+    (:func:`netns_measure`), wait for a scrape of every node after the last one ended if it needs one
+    (``metrics.scrape_after_last``: a fixed load's CPU cost), destroy it (always).
 
     One call for the run rather than three tasks per cluster: each task cost Ansible 0.3-0.5 s and its module about
     0.6 s importing cnibench on a 2-core machine, most of the 3.7-4.6 s from the last measurement on one cluster to
@@ -156,13 +157,32 @@ def netns_clusters(params: Params) -> Result:
             try:
                 _step(emit, BUILD_STEP, "netns_setup", functools.partial(netns_setup, {**setup, "state": "present"}))
                 built += 1
-                count, first_error = _measure_loops(cluster["scenarios"], emit, stop_file)
+                count, first_error, last_ended = _measure_loops(cluster["scenarios"], emit, stop_file)
                 measured += count
+                if last_ended is not None and not stop_file.exists():
+                    _scraped_after(cluster["metrics"], last_ended)
             finally:
                 _step(emit, DESTROY_STEP, "netns_setup", functools.partial(netns_setup, {**setup, "state": "absent"}))
             if first_error is not None:
                 raise PlatformError(first_error)
     return _done(built > 0, clusters=built, measured=measured, stopped=stop_file.exists())
+
+
+def _scraped_after(metrics: Params | None, ended: float) -> None:
+    """Before a cluster goes: wait until Prometheus has scraped every node after its last repetition ``ended`` (Unix
+    time), when that repetition needs it (``scrape_after_last``: a fixed load's CPU cost brackets its window with
+    counters; the other repetitions get their scrape while the next one runs). With one module call running every
+    cluster, the teardown now follows the last measurement at once, where Ansible's next task used to take a second.
+    A Prometheus that does not answer, or nodes not scraped in time, leave the repetition's metrics to say so."""
+    from cnibench.metrics.prometheus import PrometheusError
+    from cnibench.platforms.netns.metrics import wait_targets
+
+    if not metrics or not metrics.get("scrape_after_last"):
+        return
+    with contextlib.suppress(PrometheusError):
+        wait_targets(
+            metrics["netns"], metrics["url"], int(metrics["targets"]), since=ended, timeout=float(metrics["timeout"])
+        )
 
 
 @contextlib.contextmanager
@@ -197,11 +217,13 @@ def _step(emit: Callable[[dict[str, Any]], None], name: str, function: str, work
 
 def _measure_loops(
     loops: list[Params], emit: Callable[[dict[str, Any]], None], stop_file: Path
-) -> tuple[int, str | None]:
+) -> tuple[int, str | None, float | None]:
     """A cluster's loops of repetitions, each repetition streamed as it ends (:func:`netns_measure`); how many ran
-    to their end, and the first repetition that could not be run at all (None: none)."""
+    to their end, the first repetition that could not be run at all (None: none), and when the last one that ran
+    ended (Unix time; None: none ran)."""
     first_error: str | None = None
     measured = 0
+    last_ended: float | None = None
     for loop in loops:
         if stop_file.exists():
             break
@@ -219,8 +241,9 @@ def _measure_loops(
             if res is None:  # cancelled: the run is stopping
                 break
             measured += 1
+            last_ended = res["ended_at"]
             emit({"event": "measured", "failed": False, "res": res})
-    return measured, first_error
+    return measured, first_error, last_ended
 
 
 def _measure_one(run: Params, *, cancel: Callable[[], bool]) -> Result | None:

@@ -200,3 +200,27 @@ def test_a_stopping_run_destroys_the_cluster_it_is_on_and_builds_no_other(tmp_pa
     assert time.monotonic() - start < 5
     assert result["stopped"] and result["clusters"] == 1 and result["measured"] == 0
     assert calls == [("hostgw", "present"), ("hostgw", "absent")]
+
+
+def test_a_cluster_whose_last_repetition_needs_a_scrape_after_it_waits_for_one_before_it_goes(tmp_path, monkeypatch):
+    from cnibench.platforms.netns import metrics
+
+    params, calls = _clusters(tmp_path, monkeypatch)
+    access = {"netns": "cnibtest-client", "url": "http://172.18.0.1:9090", "targets": 3, "timeout": 5.0}
+    params["clusters"][0]["metrics"] = {**access, "scrape_after_last": True}
+    params["clusters"][1]["metrics"] = {**access, "scrape_after_last": False}
+    waited: list[tuple[float, float]] = []
+
+    def wait_targets(netns, url, targets, *, since, timeout):
+        waited.append((since, time.time()))
+        calls.append(("scraped", netns))
+        return 0.5
+
+    monkeypatch.setattr(metrics, "wait_targets", wait_targets)
+    tasks.netns_clusters(params)
+    [ended] = [r["res"]["ended_at"] for r in _records(tmp_path) if r["event"] == "measured"][:1]
+    assert waited and waited[0][0] == ended  # since the first cluster's last repetition ended
+    assert calls == [
+        ("hostgw", "present"), ("scraped", "cnibtest-client"), ("hostgw", "absent"),
+        ("vxlan", "present"), ("vxlan", "absent"),
+    ]  # fmt: skip

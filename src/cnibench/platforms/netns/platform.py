@@ -207,10 +207,17 @@ class NetnsPlatform(Platform):
             )
             if access is not None:
                 cluster.daemons += self._node_exporters(cluster)
+            ran: list[Repetition] = []  # this cluster's, in run order
             for name in spec.scenarios.enabled():
                 numbers = {t: n for t, n in block.numbers.items() if SCENARIOS.get(name).owns(t)}
                 if numbers:
-                    repetitions += adapter(name).compile(spec.scenarios.get(name), cluster, numbers)
+                    ran += adapter(name).compile(spec.scenarios.get(name), cluster, numbers)
+            repetitions += ran
+            # a fixed load's CPU cost brackets its window with CPU counters: the cluster's last repetition needs every
+            # node scraped after it ended before the cluster goes (the others get theirs while the next one runs)
+            scrape_after_last = access is not None and bool(ran) and ran[-1].command.idle_s > 0
+            if scrape_after_last:
+                cluster.steps.append("wait until Prometheus has scraped every node after the last repetition ended")
             cluster.steps.append("destroy the cluster (namespaces, links, rules, processes)")
             first = block.cni not in facts
             facts[block.cni] = {
@@ -229,6 +236,7 @@ class NetnsPlatform(Platform):
                     "daemons": cluster.daemons,
                     "metrics": None if access is None else {
                         **access, "targets": len(topo.nodes), "timeout": METRICS_READY_TIMEOUT,
+                        "scrape_after_last": scrape_after_last,
                     },
                     "scenarios": cluster.scenarios,
                 }

@@ -21,8 +21,9 @@ options:
     description:
       - The clusters in the plan's order, each a dict with C(cni), C(round), C(bundles) (rendered C(bundle.json)
         files applied in order), C(daemons) (as M(cnibench.bench.netns_setup) takes them), C(metrics) (how to reach
-        Prometheus and how many targets to wait for, or null) and C(scenarios) (the loops of repetitions, as
-        M(cnibench.bench.netns_measure) takes them).
+        Prometheus, how many targets to wait for, and C(scrape_after_last), whether the cluster waits for a scrape
+        of every node after its last repetition before it goes; or null) and C(scenarios) (the loops of
+        repetitions, as M(cnibench.bench.netns_measure) takes them).
     type: list
     elements: dict
     required: true
