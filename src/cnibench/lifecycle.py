@@ -173,7 +173,7 @@ def execute(
             handler = EventHandler(repetitions=compiled.repetitions, run_dir=run_dir, recorder=recorder,
                                    progress=bar, stop=stop, facts=compiled.facts, collector=collector)  # fmt: skip
             stop.check()
-            # repetitions a module reports while it runs (netns_measure) reach the handler as they end
+            # repetitions and cluster steps a module reports while it runs (netns_clusters) reach the handler
             with tailed(handler.stream, lock=handler.lock, stopping=lambda: stop.stopping,
                         stop_file=stop_path(run_dir)):  # fmt: skip
                 runner_status, rc = run_playbook(compiled, run_dir=run_dir, handler=handler, stop=stop, prefix=prefix)

@@ -12,7 +12,7 @@ from cnibench import runstate as run_state
 from cnibench import spawn
 from cnibench.errors import PlatformError
 from cnibench.platforms.netns import ops
-from cnibench.platforms.netns.render import render_cluster
+from cnibench.platforms.netns.render import render_cluster, render_network
 from cnibench.platforms.netns.scenarios.egress import render_egress_policy
 from cnibench.platforms.netns.topology import build_topology, new_prefix
 from cnibench.tools import iperf3
@@ -122,3 +122,24 @@ def test_a_failing_step_rolls_back_what_it_created(tmp_path, state_dir):
     assert "\n" not in str(info.value)
     assert not [n for n in ops.list_namespaces() if n.startswith(topo.prefix)]
     assert run_state.read_state(state_file)["namespaces"] == []
+
+
+@pytest.mark.parametrize("datapath", ["hostgw", "vxlan"])
+def test_the_next_cluster_is_built_the_moment_the_last_one_is_torn_down(datapath, tmp_path, state_dir):
+    """Rounds build the same cluster again on the run's node network, at once: nothing of the torn-down cluster may
+    linger there (the kernel dismantles deleted namespaces later; their uplinks' peers kept the names)."""
+    topo = _topology(datapath)
+    state_file = run_state.state_file(topo.prefix, state_dir)
+    network = render_network(topo).write(tmp_path / "network")
+    cluster = render_cluster(topo, with_network=False).write(tmp_path / "cluster")
+    ops.apply_bundle(network, present=True, state_file=state_file)
+    try:
+        for _ in range(3):
+            ops.apply_bundle(cluster, present=True, state_file=state_file)
+            route = _ip_json(topo.node("worker2").netns, "route", "get", topo.external.server_ip)[0]
+            assert route["gateway"] == topo.gateway.ip
+            ops.apply_bundle(cluster, present=False, state_file=state_file)
+            bridge_ports = _ip_json(topo.underlay_netns, "link", "show", "master", topo.bridge)
+            assert [p["ifname"] for p in bridge_ports if p["ifname"] != topo.client_peer] == []
+    finally:
+        ops.destroy_prefix(topo.prefix, state_file)

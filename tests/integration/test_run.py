@@ -92,7 +92,13 @@ def test_run_end_to_end(tmp_path):
         "rendered/vxlan/egress-policy/bundle.json",
     ):
         assert (run_dir / name).is_file(), name
-    assert "Build the netns cluster" in (run_dir / "ansible.log").read_text()
+    assert "Benchmark each CNI on a fresh cluster" in (run_dir / "ansible.log").read_text()
+    # one module call ran every cluster, its steps on the measurement stream: a fresh cluster per CNI per round
+    stream = (run_dir / "ansible" / "measurements.jsonl").read_text().splitlines()
+    steps = [(r["task"], r.get("res", {}).get("cni")) for r in map(json.loads, stream) if r["event"] == "task_result"]
+    build, destroy = "Build the netns cluster and start its servers", "Destroy the netns cluster"
+    order = ["hostgw", "vxlan", "vxlan", "hostgw"]
+    assert steps == [step for cni in order for step in ((build, cni), (destroy, None))]
     assert "2/2 egress IP" in out and re.search(r"[≠≈?] egress / egress-baseline throughput: hostgw", out)
     # the closing note leads with the settings and the headline (2 vs 2 clusters: what they could detect)
     closing = out.splitlines()

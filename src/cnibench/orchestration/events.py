@@ -36,7 +36,8 @@ class EventHandler:
     A module's result says what it is (``kind``: a measurement, a CNI's cluster facts, Prometheus ready; see
     :mod:`cnibench.orchestration.tasks`); a measurement is matched to its repetition by the artifact it wrote.
 
-    Repetitions a module reports while it runs (``netns_measure``) come from the run's measurement stream
+    Repetitions and cluster steps a module reports while it runs (``netns_clusters``, ``netns_measure``) come from
+    the run's measurement stream
     (:attr:`stream`, tailed by a thread: :func:`cnibench.orchestration.stream.tailed`); :attr:`lock` makes the
     stream's records and Ansible's events one ordered sequence, the stream read first before each event.
     """
@@ -73,13 +74,24 @@ class EventHandler:
 
     def record(self, record: dict[str, Any]) -> None:
         """One record of the measurement stream: a loop's repetitions begin, or one of them ended (handled as the
-        loop item's result Ansible would have reported)."""
-        if record.get("event") == "loop_started":
+        loop item's result Ansible would have reported); or a step of a cluster (``netns_clusters``) began or ended
+        (handled as Ansible's events of a task of that name)."""
+        event = record.get("event")
+        if event == "loop_started":
             self.progress.set_task(MEASURE_TASK)
-        elif record.get("event") == "measured":
+        elif event == "measured":
             kind = "runner_item_on_failed" if record.get("failed") else "runner_item_on_ok"
-            event = {"event": kind, "event_data": {"task": MEASURE_TASK, "res": record.get("res") or {}}}
-            self._guarded(self.handle, event)
+            self._guarded(
+                self.handle, {"event": kind, "event_data": {"task": MEASURE_TASK, "res": record.get("res") or {}}}
+            )
+        elif event == "task_started":
+            self._guarded(
+                self.handle, {"event": "playbook_on_task_start", "event_data": {"task": record.get("task", "")}}
+            )
+        elif event == "task_result":
+            kind = "runner_on_failed" if record.get("failed") else "runner_on_ok"
+            data = {"task": record.get("task", ""), "res": record.get("res") or {}, "duration": record.get("duration")}
+            self._guarded(self.handle, {"event": kind, "event_data": data})
 
     def _guarded(self, handle: Any, event: dict[str, Any]) -> None:
         try:

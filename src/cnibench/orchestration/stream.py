@@ -1,10 +1,11 @@
-"""Repetitions reported while a module is still running: the JSON lines stream ``netns_measure`` appends to, tailed
-by a thread and fed to the run's :class:`~cnibench.orchestration.events.EventHandler`; and the stop file that tells
-that module the run is stopping.
+"""Repetitions and cluster steps reported while a module is still running: the JSON lines stream ``netns_clusters``
+(and ``netns_measure``) appends to, tailed by a thread and fed to the run's
+:class:`~cnibench.orchestration.events.EventHandler`; and the stop file that tells that module the run is stopping.
 
-Ansible reports a task's result only when the task ends, and one module call now runs every repetition of a
-cluster (:func:`cnibench.orchestration.tasks.netns_measure`); the stream is how each repetition still reaches the
-recorder, the metrics collector and the progress line the moment it ends.
+Ansible reports a task's result only when the task ends, and one module call now runs every cluster of a netns run,
+each built, measured and destroyed (:func:`cnibench.orchestration.tasks.netns_clusters`); the stream is how each
+step and each repetition still reaches the recorder, the metrics collector and the progress line the moment it
+happens.
 """
 
 from __future__ import annotations

@@ -9,14 +9,16 @@ Raises :class:`~cnibench.errors.CnibenchError` (the module turns it into ``fail_
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from cnibench.errors import PlatformError
+from cnibench.errors import CnibenchError, PlatformError
 
 Params = dict[str, Any]
 Result = dict[str, Any]
@@ -59,6 +61,9 @@ def netns_setup(params: Params) -> Result:
         return _done(bool(commands), commands=commands)
     pids = spawn.start_daemons([spawn.Daemon(**{**d, "log": Path(d["log"])}) for d in params["daemons"]])
     facts: dict[str, Any] = {}
+    if params["cni"]:
+        # read while Prometheus's next scrape of the nodes is still to come: it does not wait for us
+        facts["links"] = {k: v for b in bundles for k, v in ops.link_mtus(b).items()}
     metrics = params["metrics"]
     if metrics:
         try:
@@ -70,7 +75,6 @@ def netns_setup(params: Params) -> Result:
             # the run's one Prometheus died in an earlier cluster: the run goes on, its samples say metrics missing
             facts["metrics_error"] = str(exc)
     if params["cni"]:
-        facts["links"] = {k: v for b in bundles for k, v in ops.link_mtus(b).items()}
         return _facts(str(params["cni"]), facts, changed=True, commands=commands, pids=pids)
     return _done(True, commands=commands, pids=pids, **facts)
 
@@ -105,38 +109,141 @@ def netns_measure(params: Params) -> Result:
     Raises :class:`~cnibench.errors.PlatformError` after the last repetition when a repetition could not be run
     at all (a bundle that did not apply): the playbook fails, as it should, with every other repetition recorded.
     """
-    stream = Path(params["stream"])
     stop_file = Path(params["stop_file"])
-    stream.parent.mkdir(parents=True, exist_ok=True)
-    first_error: str | None = None
-    measured = 0
-    with stream.open("a", encoding="utf-8") as out:
+    with _stream(Path(params["stream"])) as emit:
+        measured, first_error, _ = _measure_loops(params["loops"], emit, stop_file)
+    if first_error is not None:
+        raise PlatformError(first_error)
+    return _done(measured > 0, measured=measured, stopped=stop_file.exists())
+
+
+#: The steps of a cluster in :func:`netns_clusters`, named as the playbook's tasks were when each was a task of its
+#: own: cnibench's progress (:data:`cnibench.progress.CLUSTER_TASKS`) and failures ("<step>: <why>") use the names.
+BUILD_STEP = "Build the netns cluster and start its servers"
+DESTROY_STEP = "Destroy the netns cluster"
+
+
+def netns_clusters(params: Params) -> Result:
+    """Every cluster of a netns run (``clusters``, in the plan's order) in one module call: build it and start its
+    servers, waiting until Prometheus has scraped every node (:func:`netns_setup`), run its repetitions
+    (:func:`netns_measure`), wait for a scrape of every node after the last one ended if it needs one
+    (``metrics.scrape_after_last``: a fixed load's CPU cost), destroy it (always).
+
+    One call for the run rather than three tasks per cluster: each task cost Ansible 0.3-0.5 s and its module about
+    0.6 s importing cnibench on a 2-core machine, most of the 3.7-4.6 s from the last measurement on one cluster to
+    the first on the next. The steps still reach cnibench as the tasks did, on the measurement stream:
+    ``{"event": "task_started", "task": <step>}`` and ``{"event": "task_result", "task": <step>, "failed": bool,
+    "res": <its result, or {"msg": why}>, "duration": <s>}``; the event handler takes them for Ansible's events of a
+    task of that name (the cluster's facts, the progress, the first failure's message).
+
+    A cluster whose build fails is destroyed and the call fails with the build's reason; a repetition that could not
+    be run fails it after the cluster's last repetition (:func:`netns_measure`). When ``stop_file`` exists (the run
+    is stopping) the running tool is killed, the cluster destroyed and nothing more built.
+    """
+    stop_file = Path(params["stop_file"])
+    built = measured = 0
+    with _stream(Path(params["stream"])) as emit:
+        for cluster in params["clusters"]:
+            if stop_file.exists():
+                break
+            setup: Params = {
+                "bundles": cluster["bundles"],
+                "daemons": cluster["daemons"],
+                "metrics": cluster["metrics"],
+                "state_file": params["state_file"],
+                "cni": cluster["cni"],
+            }
+            first_error: str | None = None
+            try:
+                _step(emit, BUILD_STEP, "netns_setup", functools.partial(netns_setup, {**setup, "state": "present"}))
+                built += 1
+                count, first_error, last_ended = _measure_loops(cluster["scenarios"], emit, stop_file)
+                measured += count
+                if last_ended is not None and not stop_file.exists():
+                    _scraped_after(cluster["metrics"], last_ended)
+            finally:
+                _step(emit, DESTROY_STEP, "netns_setup", functools.partial(netns_setup, {**setup, "state": "absent"}))
+            if first_error is not None:
+                raise PlatformError(first_error)
+    return _done(built > 0, clusters=built, measured=measured, stopped=stop_file.exists())
+
+
+def _scraped_after(metrics: Params | None, ended: float) -> None:
+    """Before a cluster goes: wait until Prometheus has scraped every node after its last repetition ``ended`` (Unix
+    time), when that repetition needs it (``scrape_after_last``: a fixed load's CPU cost brackets its window with
+    counters; the other repetitions get their scrape while the next one runs). With one module call running every
+    cluster, the teardown now follows the last measurement at once, where Ansible's next task used to take a second.
+    A Prometheus that does not answer, or nodes not scraped in time, leave the repetition's metrics to say so."""
+    from cnibench.metrics.prometheus import PrometheusError
+    from cnibench.platforms.netns.metrics import wait_targets
+
+    if not metrics or not metrics.get("scrape_after_last"):
+        return
+    with contextlib.suppress(PrometheusError):
+        wait_targets(
+            metrics["netns"], metrics["url"], int(metrics["targets"]), since=ended, timeout=float(metrics["timeout"])
+        )
+
+
+@contextlib.contextmanager
+def _stream(path: Path) -> Iterator[Callable[[dict[str, Any]], None]]:
+    """``emit(record)``: one JSON line appended to the measurement stream ``path`` and flushed at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as out:
 
         def emit(record: dict[str, Any]) -> None:
             out.write(json.dumps(record) + "\n")
             out.flush()
 
-        for loop in params["loops"]:
+        yield emit
+
+
+def _step(emit: Callable[[dict[str, Any]], None], name: str, function: str, work: Callable[[], Result]) -> Result:
+    """Run one step of a cluster as if it were a playbook task called ``name`` (``function``: whose work it is,
+    named in a failure's message as a module's would be): reported on the stream when it starts and when it ends,
+    with its result or why it failed."""
+    emit({"event": "task_started", "task": name, "at": time.time()})
+    start = time.monotonic()
+    try:
+        result = work()
+    except (CnibenchError, OSError) as exc:
+        msg = str(exc) if isinstance(exc, CnibenchError) else f"{function}: {exc}"
+        emit({"event": "task_result", "task": name, "failed": True, "res": {"msg": msg},
+              "duration": time.monotonic() - start})  # fmt: skip
+        raise
+    emit({"event": "task_result", "task": name, "failed": False, "res": result, "duration": time.monotonic() - start})
+    return result
+
+
+def _measure_loops(
+    loops: list[Params], emit: Callable[[dict[str, Any]], None], stop_file: Path
+) -> tuple[int, str | None, float | None]:
+    """A cluster's loops of repetitions, each repetition streamed as it ends (:func:`netns_measure`); how many ran
+    to their end, the first repetition that could not be run at all (None: none), and when the last one that ran
+    ended (Unix time; None: none ran)."""
+    first_error: str | None = None
+    measured = 0
+    last_ended: float | None = None
+    for loop in loops:
+        if stop_file.exists():
+            break
+        emit({"event": "loop_started", "scenario": loop["scenario"], "cni": loop["cni"], "at": time.time()})
+        for run in loop["runs"]:
             if stop_file.exists():
                 break
-            emit({"event": "loop_started", "scenario": loop["scenario"], "cni": loop["cni"], "at": time.time()})
-            for run in loop["runs"]:
-                if stop_file.exists():
-                    break
-                try:
-                    res = _measure_one(run, cancel=stop_file.exists)
-                except (PlatformError, OSError) as exc:  # a bundle that does not apply, a tool that cannot start
-                    first_error = first_error or f"{run['label']}: {exc}"
-                    failed = {"kind": "measurement", "output": run["stdout"], "msg": str(exc)}
-                    emit({"event": "measured", "failed": True, "res": failed})
-                    continue
-                if res is None:  # cancelled: the run is stopping
-                    break
-                measured += 1
-                emit({"event": "measured", "failed": False, "res": res})
-    if first_error is not None:
-        raise PlatformError(first_error)
-    return _done(measured > 0, measured=measured, stopped=stop_file.exists())
+            try:
+                res = _measure_one(run, cancel=stop_file.exists)
+            except (PlatformError, OSError) as exc:  # a bundle that does not apply, a tool that cannot start
+                first_error = first_error or f"{run['label']}: {exc}"
+                failed = {"kind": "measurement", "output": run["stdout"], "msg": str(exc)}
+                emit({"event": "measured", "failed": True, "res": failed})
+                continue
+            if res is None:  # cancelled: the run is stopping
+                break
+            measured += 1
+            last_ended = res["ended_at"]
+            emit({"event": "measured", "failed": False, "res": res})
+    return measured, first_error, last_ended
 
 
 def _measure_one(run: Params, *, cancel: Callable[[], bool]) -> Result | None:

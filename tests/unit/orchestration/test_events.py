@@ -298,3 +298,34 @@ def test_streamed_repetitions_are_handled_before_ansibles_next_event(setup, data
     assert samples["egress-baseline"].status == "failed"
     assert samples["egress-baseline"].error == "task failed: 01-policy.nft: nft failed"
     assert handler.progress.task == "Destroy the netns cluster"
+
+
+def test_a_clusters_steps_on_the_stream_are_handled_as_tasks_of_their_names(setup, tmp_path):
+    """netns_clusters runs every cluster in one module call and reports each step as the task it used to be: its
+    start moves the progress on, the build's result is the cluster's facts, a failed build is the run's failure
+    under the step's name (not the name of the task that ran every cluster)."""
+    from cnibench.orchestration.stream import stream_path
+    from cnibench.orchestration.tasks import BUILD_STEP, DESTROY_STEP
+
+    _compiled, _recorder, handler, _ = setup
+    links = {"cnib0000-pod-iperf3-client": {"cnib0000-eth": 1450}}
+    facts = {"kind": "cluster_facts", "cni": "vxlan", "facts": {"links": links, "metrics_targets_up_s": 0.4}}
+    records = [
+        {"event": "task_started", "task": BUILD_STEP},
+        {"event": "task_result", "task": BUILD_STEP, "failed": False, "res": facts, "duration": 0.9},
+        {"event": "task_started", "task": DESTROY_STEP},
+    ]
+    path = stream_path(handler.run_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    handler.stream.poll()
+    env = json.loads((tmp_path / "environment.json").read_text())
+    assert env["clusters"]["vxlan"]["links"] == links and env["clusters"]["vxlan"]["metrics_targets_up_s"] == 0.4
+    assert handler.progress.task == DESTROY_STEP and handler.failure is None
+    failed = {"event": "task_result", "task": BUILD_STEP, "failed": True, "res": {"msg": "01-x.ip in ns: ip failed"}}
+    with path.open("a") as out:
+        out.write(json.dumps({"event": "task_started", "task": BUILD_STEP}) + "\n" + json.dumps(failed) + "\n")
+    assert handler.progress.task == DESTROY_STEP  # not read yet: the next Ansible event reads it first
+    handler({"event": "runner_on_failed", "event_data": {"task": "Benchmark each CNI", "res": {"msg": "same"}}})
+    assert handler.failure == f"{BUILD_STEP}: 01-x.ip in ns: ip failed"
+    assert handler.progress.task == BUILD_STEP

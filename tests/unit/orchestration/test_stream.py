@@ -127,3 +127,100 @@ def test_tailed_passes_the_stop_request_on_and_reads_the_last_records(tmp_path):
         with path.open("a") as out:
             out.write('{"event": "measured"}\n')
     assert [r["event"] for r in seen] == ["loop_started", "measured"]  # read a last time on exit
+
+
+def _clusters(tmp_path: Path, monkeypatch, *, fail_build: str | None = None) -> tuple[dict, list[tuple[str, str]]]:
+    """Two clusters of one repetition each; their setup (netns_setup, the integration tests' part) recorded."""
+    calls: list[tuple[str, str]] = []
+
+    def setup(params: dict) -> dict:
+        calls.append((params["cni"], params["state"]))
+        if params["state"] == "present" and params["cni"] == fail_build:
+            raise PlatformError("01-links.ip in cnibtest-worker: ip failed: Error: File exists")
+        if params["state"] == "present":
+            return {"kind": "cluster_facts", "changed": True, "cni": params["cni"], "facts": {"links": {}}}
+        return {"kind": "done", "changed": True}
+
+    monkeypatch.setattr(tasks, "netns_setup", setup)
+    clusters = [
+        {
+            "cni": cni,
+            "round": 1,
+            "bundles": [],
+            "daemons": [],
+            "metrics": None,
+            "scenarios": _params(tmp_path, ("egress", [_run(tmp_path, cni, ["sleep", "0.2"])]))["loops"],
+        }
+        for cni in ("hostgw", "vxlan")
+    ]
+    params = {
+        "clusters": clusters,
+        "state_file": str(tmp_path / "state.json"),
+        "stream": str(stream_path(tmp_path)),
+        "stop_file": str(stop_path(tmp_path)),
+    }
+    return params, calls
+
+
+def test_every_cluster_is_built_measured_and_destroyed_in_one_call_each_step_streamed(tmp_path, monkeypatch):
+    params, calls = _clusters(tmp_path, monkeypatch)
+    result = tasks.netns_clusters(params)
+    assert result["kind"] == "done" and result["clusters"] == 2 and result["measured"] == 2
+    assert calls == [("hostgw", "present"), ("hostgw", "absent"), ("vxlan", "present"), ("vxlan", "absent")]
+    steps = [(r["event"], r.get("task") or r.get("scenario") or "") for r in _records(tmp_path)]
+    one = [
+        ("task_started", tasks.BUILD_STEP),
+        ("task_result", tasks.BUILD_STEP),
+        ("loop_started", "egress"),
+        ("measured", ""),
+        ("task_started", tasks.DESTROY_STEP),
+        ("task_result", tasks.DESTROY_STEP),
+    ]
+    assert steps == one + one
+    built = [r for r in _records(tmp_path) if r["event"] == "task_result" and r["task"] == tasks.BUILD_STEP]
+    assert [r["res"]["cni"] for r in built] == ["hostgw", "vxlan"] and all(r["duration"] >= 0 for r in built)
+
+
+def test_a_build_that_fails_destroys_its_cluster_and_builds_no_other(tmp_path, monkeypatch):
+    params, calls = _clusters(tmp_path, monkeypatch, fail_build="hostgw")
+    with pytest.raises(PlatformError, match="File exists"):
+        tasks.netns_clusters(params)
+    assert calls == [("hostgw", "present"), ("hostgw", "absent")]
+    [failed] = [r for r in _records(tmp_path) if r["event"] == "task_result" and r["failed"]]
+    assert failed["task"] == tasks.BUILD_STEP and failed["res"]["msg"].startswith("01-links.ip in cnibtest-worker")
+    assert not [r for r in _records(tmp_path) if r["event"] == "measured"]
+
+
+def test_a_stopping_run_destroys_the_cluster_it_is_on_and_builds_no_other(tmp_path, monkeypatch):
+    params, calls = _clusters(tmp_path, monkeypatch)
+    params["clusters"][0]["scenarios"][0]["runs"] = [_run(tmp_path, "long", ["sleep", "30"])]
+    threading.Timer(0.5, stop_path(tmp_path).touch).start()
+    start = time.monotonic()
+    result = tasks.netns_clusters(params)
+    assert time.monotonic() - start < 5
+    assert result["stopped"] and result["clusters"] == 1 and result["measured"] == 0
+    assert calls == [("hostgw", "present"), ("hostgw", "absent")]
+
+
+def test_a_cluster_whose_last_repetition_needs_a_scrape_after_it_waits_for_one_before_it_goes(tmp_path, monkeypatch):
+    from cnibench.platforms.netns import metrics
+
+    params, calls = _clusters(tmp_path, monkeypatch)
+    access = {"netns": "cnibtest-client", "url": "http://172.18.0.1:9090", "targets": 3, "timeout": 5.0}
+    params["clusters"][0]["metrics"] = {**access, "scrape_after_last": True}
+    params["clusters"][1]["metrics"] = {**access, "scrape_after_last": False}
+    waited: list[tuple[float, float]] = []
+
+    def wait_targets(netns, url, targets, *, since, timeout):
+        waited.append((since, time.time()))
+        calls.append(("scraped", netns))
+        return 0.5
+
+    monkeypatch.setattr(metrics, "wait_targets", wait_targets)
+    tasks.netns_clusters(params)
+    [ended] = [r["res"]["ended_at"] for r in _records(tmp_path) if r["event"] == "measured"][:1]
+    assert waited and waited[0][0] == ended  # since the first cluster's last repetition ended
+    assert calls == [
+        ("hostgw", "present"), ("scraped", "cnibtest-client"), ("hostgw", "absent"),
+        ("vxlan", "present"), ("vxlan", "absent"),
+    ]  # fmt: skip

@@ -40,16 +40,18 @@ if TYPE_CHECKING:
 
 PLAYBOOK = "netns.yml"
 METRICS_READY_TIMEOUT = 30.0
-# Priors of the time estimate, measured on 2 shared CPUs (tests/data/ansible/netns-default-2x2x4s, seconds):
-#: building a fresh cluster and starting every scenario's servers (1.3-1.7 s without metrics)
-CLUSTER_BUILD_S = 1.5
-#: a cluster's build waiting until Prometheus has scraped its nodes (about one scrape interval)
-METRICS_READY_S = 1.0
+# Priors of the time estimate, measured on 2 shared CPUs (seconds; benchmarks/run_efficiency.py, 6 rounds x 1, the
+# machine 100 % busy with other work; one netns_clusters call runs every cluster, so no Ansible task in between):
+#: building a fresh cluster and starting every scenario's servers (0.2-0.4 s without waiting for metrics)
+CLUSTER_BUILD_S = 0.3
+#: a cluster's build waiting until Prometheus has scraped its nodes (0.1-0.9 s: up to a scrape interval, by when
+#: each node's next scrape falls)
+METRICS_READY_S = 0.45
 #: the run's first cluster waits longer: Prometheus 2.42 hands its first targets to the scrapers after its discovery
-#: manager's 5 s update throttle (measured: 5.6 s for the first cluster's build, 1.7-2.2 s for the others)
-FIRST_SCRAPE_S = 3.5
-#: the teardown after a cluster's last repetition (0.9-1.5 s)
-TEARDOWN_S = 1.2
+#: manager's 5 s update throttle (measured: 4.5 s for the first cluster's build, 0.5-1.2 s for the others)
+FIRST_SCRAPE_S = 3.8
+#: the teardown after a cluster's last repetition (0.09-0.15 s)
+TEARDOWN_S = 0.12
 #: one module call runs a cluster's repetitions (netns_measure): the next one starts within 0.06 s of the last and a
 #: tool overruns its duration by 0.01-0.19 s (k6 the most); node metrics are queried in the background, off the
 #: critical path (benchmarks/run_efficiency.py, run 20261203-163538-local)
@@ -213,10 +215,17 @@ class NetnsPlatform(Platform):
             )
             if access is not None:
                 cluster.daemons += self._node_exporters(cluster)
+            ran: list[Repetition] = []  # this cluster's, in run order
             for name in spec.scenarios.enabled():
                 numbers = {t: n for t, n in block.numbers.items() if SCENARIOS.get(name).owns(t)}
                 if numbers:
-                    repetitions += adapter(name).compile(spec.scenarios.get(name), cluster, numbers)
+                    ran += adapter(name).compile(spec.scenarios.get(name), cluster, numbers)
+            repetitions += ran
+            # a fixed load's CPU cost brackets its window with CPU counters: the cluster's last repetition needs every
+            # node scraped after it ended before the cluster goes (the others get theirs while the next one runs)
+            scrape_after_last = access is not None and bool(ran) and ran[-1].command.idle_s > 0
+            if scrape_after_last:
+                cluster.steps.append("wait until Prometheus has scraped every node after the last repetition ended")
             cluster.steps.append("destroy the cluster (namespaces, links, rules, processes)")
             first = block.cni not in facts
             facts[block.cni] = {
@@ -235,6 +244,7 @@ class NetnsPlatform(Platform):
                     "daemons": cluster.daemons,
                     "metrics": None if access is None else {
                         **access, "targets": len(topo.nodes), "timeout": METRICS_READY_TIMEOUT,
+                        "scrape_after_last": scrape_after_last,
                     },
                     "scenarios": cluster.scenarios,
                 }

@@ -123,6 +123,14 @@ def render_cluster(topo: Topology, *, with_network: bool = True) -> Bundle:
         _network_steps(topo, steps)
     _cluster_steps(topo, steps)
     remove = Steps(start=90)
+    if not with_network:
+        # the nodes' uplinks have their peers in the node network, which stays: the kernel dismantles a deleted
+        # namespace later (cleanup_net), and until then the peers keep their names there and the next cluster's
+        # `link add ... peer name` fails with "File exists". Deleting a peer removes both ends at once.
+        remove.add(
+            "ip", topo.underlay_netns, "unplug-nodes", [f"link del {topo.uplink_peer(n)}" for n in topo.nodes],
+            tolerant=True,
+        )  # fmt: skip
     remove.add("destroy", None, "destroy-namespaces", list(reversed(namespaces)))
     return Bundle(
         name="cluster", prefix=topo.prefix, namespaces=tuple(namespaces), apply=tuple(steps.items),

@@ -117,3 +117,18 @@ def test_ingress_compiles_backends_loadbalancer_gateway_and_k6(tmp_path):
     data["scenarios"]["ingress"]["gateway"] = "l4"
     l4 = NetnsPlatform().compile(make_plan(parse_spec(data)), run_dir=tmp_path, prefix="cnib0000")
     assert [d["name"] for d in l4.extravars["cnibench_clusters"][0]["daemons"]][-1] == "echo-4"
+
+
+def test_a_cluster_waits_for_a_scrape_after_its_last_repetition_only_when_its_cpu_cost_needs_one(tmp_path):
+    """A fixed load's CPU cost brackets its window with counters: the cluster's last repetition needs every node
+    scraped after it ended before the cluster is destroyed; a saturating run's windows end inside the measurement."""
+    _, saturate = _compile(tmp_path / "saturate", rounds=2, repetitions=1)
+    assert [c["metrics"]["scrape_after_last"] for c in saturate.extravars["cnibench_clusters"]] == [False] * 4
+    _, rate = _compile(tmp_path / "rate", rounds=2, repetitions=1, load="rate", rates=["200M"])
+    assert [c["metrics"]["scrape_after_last"] for c in rate.extravars["cnibench_clusters"]] == [True] * 4
+    assert any("scraped every node after the last repetition ended" in step for step in rate.steps)
+    data = default_spec_data()
+    data["metrics"]["enabled"] = False
+    data["scenarios"]["egress"].update(load="rate", rates=["200M"])
+    off = NetnsPlatform().compile(make_plan(parse_spec(data)), run_dir=tmp_path / "off", prefix="cnib0000")
+    assert all(c["metrics"] is None for c in off.extravars["cnibench_clusters"])

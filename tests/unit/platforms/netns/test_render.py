@@ -33,6 +33,16 @@ def test_namespaces_come_first_and_removal_destroys_them_all():
     assert bundle.namespaces == tuple(topo.namespaces)
 
 
+def test_a_cluster_on_the_run_s_node_network_unplugs_its_nodes_before_its_namespaces_go():
+    topo = _topo("vxlan")
+    bundle = render_cluster(topo, with_network=False)
+    unplug, destroy = bundle.remove
+    assert (unplug.kind, unplug.netns, unplug.tolerant) == ("ip", topo.underlay_netns, True)
+    assert unplug.content.split("\n")[:-1] == [f"link del {topo.uplink_peer(n)}" for n in topo.nodes]
+    assert destroy.kind == "destroy" and set(destroy.content.split()) == set(topo.cluster_namespaces)
+    assert topo.underlay_netns not in destroy.content.split()
+
+
 def test_hostgw_routes_pod_cidrs_via_node_ips():
     topo = _topo("hostgw")
     text = _text(render_cluster(topo), "cnib0a1b-worker2", "ip")
