@@ -64,6 +64,13 @@ def rows(analysis: RunAnalysis) -> list[Row]:
                 f"{j.ratio:.3f}" if j.ratio is not None else "-", change_cell(j), j.outcome, SYMBOLS[j.outcome],
                 _note(j.outcome, j.mde, j.margin, j.why))
         )  # fmt: skip
+    for c in analysis.contrasts:  # "vxlan's policy costs more" is tested before it is said
+        j = c.judgement
+        out.append(
+            Row(f"{c.scenario} / {c.baseline}", f"{c.metric.label} cost", "no policy", "1",
+                f"{c.cni}'s vs {c.reference}'s", f"{j.ratio:.3f}" if j.ratio is not None else "-", change_cell(j),
+                j.outcome, SYMBOLS[j.outcome], _note(j.outcome, j.mde, j.margin, j.why))
+        )  # fmt: skip
     return out
 
 
