@@ -1,5 +1,6 @@
-"""Exports: samples as CSV (one row per repetition, every scalar field a column, nested figures flattened) and
-the statistics per run x CNI x scenario x metric as CSV or JSON."""
+"""Exports: samples as CSV (one row per repetition, one value per cell: times in ISO 8601, UTC; nested figures
+flattened into columns, lists only in the JSON export) and the statistics per run x CNI x scenario x metric, with
+each CNI's verdict against the reference, as CSV or JSON."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import csv
 import io
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from cnibench.results.analysis import groups
@@ -17,16 +19,40 @@ from cnibench.scenarios import metrics_for
 LEADING = ("run_id", "cni", "scenario", "repetition", "status", "error", "started_at", "ended_at", "artifact")
 
 
+#: Sample fields holding a Unix time, written as ISO 8601 in UTC.
+TIME_FIELDS = ("started_at", "ended_at")
+
+
+def iso(ts: object) -> object:
+    """A Unix time (s) as ISO 8601 in UTC with milliseconds (``2026-12-07T11:16:25.123Z``); anything else as it
+    is."""
+    if isinstance(ts, int | float) and not isinstance(ts, bool):
+        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return ts
+
+
+def _flatten(prefix: str, value: dict[str, Any], row: dict[str, Any]) -> None:
+    """``value``'s scalars as ``prefix.key`` columns, nested dicts recursively; lists are left to the JSON export."""
+    for key, inner in value.items():
+        if isinstance(inner, dict):
+            _flatten(f"{prefix}.{key}", inner, row)
+        elif not isinstance(inner, list):
+            row[f"{prefix}.{key}"] = inner
+
+
 def _row(run_id: str, sample: dict[str, Any]) -> dict[str, Any]:
+    """One sample as one CSV row, one value per cell: node metrics as ``node.<node>.<figure>``, other objects as
+    ``<field>.<key>``; lists (per-interval figures) only in the JSON export."""
     row: dict[str, Any] = {"run_id": run_id}
     for key, value in sample.items():
         if key == "node_metrics" and isinstance(value, dict):
-            for node, figures in value.items():
-                row.update({f"node.{node}.{name}": v for name, v in figures.items()})
-        elif isinstance(value, dict | list):
-            row[key] = json.dumps(value, sort_keys=True)
+            _flatten("node", value, row)
+        elif isinstance(value, dict):
+            _flatten(key, value, row)
+        elif isinstance(value, list):
+            continue
         else:
-            row[key] = value
+            row[key] = iso(value) if key in TIME_FIELDS else value
     return row
 
 
@@ -67,6 +93,17 @@ SUMMARY_COLUMNS = (
     "min",
     "max",
     "cv",
+    "reference",
+    "outcome",
+    "ratio",
+    "ratio_ci_low",
+    "ratio_ci_high",
+    "ratio_ci_level",
+    "p_adjusted",
+    "mde",
+    "code",
+    "path",
+    "offered_rate",
     "warnings",
 )
 #: The interval in the summary: exact, and honest about its level at small n (STYLE.md: a bootstrap of the median
@@ -83,6 +120,15 @@ def summary_rows(runs: Sequence[RunResults]) -> list[dict[str, Any]]:
     :func:`cnibench.results.stats.metric_stats`), with the median's exact interval and its real level
     (:func:`cnibench.results.stats.median_interval`). A metric is listed for a scenario when some CNI has a value
     for it; a CNI whose repetitions all failed keeps its rows, with n = 0 (a failure is never a missing row)."""
+    from cnibench.results.verdicts import analyse
+
+    verdicts: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    references: dict[str, str | None] = {}
+    for run in runs:
+        analysis = analyse(run)
+        references[run.run_id] = analysis.reference
+        for obj in analysis.objects():
+            verdicts[(run.run_id, obj["trial"], obj["metric"], obj["cni"])] = obj
     all_groups = groups(runs)
     rows: list[dict[str, Any]] = []
     for scenario in dict.fromkeys(g.scenario for g in all_groups):
@@ -111,10 +157,35 @@ def summary_rows(runs: Sequence[RunResults]) -> list[dict[str, Any]]:
                         "min": stats.minimum,
                         "max": stats.maximum,
                         "cv": stats.cv,
+                        **_verdict_cells(verdicts.get((group.run_id, scenario, metric.name, group.cni)),
+                                         references.get(group.run_id)),
+                        **_trial_cells(group),
                         "warnings": stats.warnings(),
                     }
-                )
+                )  # fmt: skip
     return rows
+
+
+def _verdict_cells(obj: dict[str, Any] | None, reference: str | None) -> dict[str, Any]:
+    """The CNI's verdict against the reference (:func:`cnibench.results.verdicts.verdict_object`): empty for the
+    reference itself and for metrics without one."""
+    ci = obj["ci"] if obj and obj.get("ci") else [None, None]
+    return {
+        "reference": reference,
+        "outcome": obj["outcome"] if obj else None,
+        "ratio": obj["ratio"] if obj else None,
+        "ratio_ci_low": ci[0],
+        "ratio_ci_high": ci[1],
+        "ratio_ci_level": obj["ci_level"] if obj and obj.get("ci") else None,
+        "p_adjusted": obj["p_adjusted"] if obj else None,
+        "mde": obj["mde"] if obj else None,
+    }
+
+
+def _trial_cells(group: Any) -> dict[str, Any]:
+    """What names the trial beyond its name: the east-west code and path, a fixed load's offered rate."""
+    first = group.samples[0] if group.samples else None
+    return {name: getattr(first, name, None) for name in ("code", "path", "offered_rate")}
 
 
 def summary_csv(runs: Sequence[RunResults]) -> str:

@@ -86,3 +86,27 @@ def test_export_several_runs_from_the_command_line(tmp_path, data_dir, capsys):
     (tmp_path / "ro").mkdir()
     assert cli.main(["export", runs[0], "--csv", "-o", str(tmp_path / "ro")]) == 2  # a directory: one line
     assert capsys.readouterr().err == f"cnibench: error: -o {tmp_path / 'ro'}: is a directory, not a file\n"
+
+
+def test_the_summary_carries_each_cnis_verdict_against_the_reference(data_dir):
+    """The same figures as ``summary --json``: outcome, ratio, its interval and level, adjusted p, MDE."""
+    from cnibench.results.verdicts import analyse
+
+    run = read_results(data_dir / "results" / "netns-default.json")
+    table = list(csv.DictReader(io.StringIO(summary_csv([run]))))
+    objects = {(o["trial"], o["metric"], o["cni"]): o for o in analyse(run).objects()}
+    row = next(r for r in table if (r["scenario"], r["metric"], r["cni"]) == ("egress", "throughput_bps", "vxlan"))
+    obj = objects[("egress", "throughput_bps", "vxlan")]
+    assert row["reference"] == "hostgw" and row["outcome"] == obj["outcome"]
+    assert float(row["ratio"]) == pytest.approx(obj["ratio"]) and float(row["ratio_ci_low"]) == pytest.approx(
+        obj["ci"][0]
+    )
+    assert float(row["p_adjusted"]) == pytest.approx(obj["p_adjusted"]) and float(row["ratio_ci_level"]) == 0.95
+    reference = next(
+        r for r in table if (r["scenario"], r["metric"], r["cni"]) == ("egress", "throughput_bps", "hostgw")
+    )
+    assert reference["outcome"] == "" and reference["reference"] == "hostgw"
+    east_west = read_results(data_dir / "results" / "netns-east-west-rate.json")
+    rows = list(csv.DictReader(io.StringIO(summary_csv([east_west]))))
+    assert {r["code"] for r in rows} == {"DTS"} and {r["path"] for r in rows} == {"pod-to-pod"}
+    assert {float(r["offered_rate"]) for r in rows} == {5e8, 2e9}

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import re
 import shutil
 import sqlite3
 
@@ -95,5 +98,8 @@ def test_export_csv_has_a_row_per_sample(data_dir):
     lines = export_csv(results).splitlines()
     header = lines[0].split(",")
     assert header[:5] == ["run_id", "cni", "scenario", "repetition", "status"]
-    assert "requests_per_s" in header and "backend_hits" in header
+    assert "requests_per_s" in header and "backend_hits.echo-1" in header  # one value per cell
     assert len(lines) == 1 + len(results.samples)
+    rows = list(csv.DictReader(io.StringIO(export_csv(results))))
+    assert all(not str(v).startswith(("[", "{")) for row in rows for v in row.values())  # no nested JSON in a cell
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", rows[0]["started_at"])  # ISO 8601, UTC
