@@ -232,6 +232,29 @@ def series_points(values: list[Any], clamp: tuple[float, float] | None = None) -
     return [(t, min(max(v, clamp[0]), clamp[1])) for t, v in points]
 
 
+def _inside(
+    points: list[tuple[float, float]], start: float | None, end: float | None, lead: float
+) -> list[tuple[float, float]]:
+    """The points whose rate window (``lead`` s back) lies inside ``[start, end]``; all of them when that leaves
+    none (a measurement shorter than the rate window), or without a window."""
+    if start is None or end is None:
+        return points
+    inside = [(t, v) for t, v in points if start + lead <= t <= end]
+    return inside or points
+
+
+def summarised_points(
+    doc: dict[str, Any], values: list[Any], clamp: tuple[float, float] | None = None
+) -> list[tuple[float, float]]:
+    """The points of one series of a saved query answer (``doc``: as :func:`node_metrics` reads it) that its
+    average and maximum are taken over: finite, clamped to ``clamp``, and inside the measurement window after the
+    rate window (a point whose ``rate()`` reaches before the start carries the previous repetition's traffic). What
+    the report's time series draw, so that a plot never shows what the averages left out."""
+    query = str(doc.get("query", ""))
+    lead = float(doc.get("rate_window_s", 0.0)) if "rate(" in query else 0.0
+    return _inside(series_points(values, clamp), doc.get("start"), doc.get("end"), lead)
+
+
 def _finite_point(t: Any, v: Any) -> tuple[float, float] | None:
     """A ``[time, "value"]`` pair as floats; None for a value that is not a finite number (Prometheus returns
     ``NaN``, ``+Inf`` and ``-Inf`` as strings: Prometheus HTTP API, "Expression query result formats")."""
@@ -303,9 +326,7 @@ def summarize_matrix(
             if outside:
                 out.notes.append(f"{name} {node}: {outside} point(s) outside [{clamp[0]:g}, {clamp[1]:g}] clamped")
             points = series_points(raw, clamp)
-        if start is not None and end is not None:
-            inside = [(t, v) for t, v in points if start + lead <= t <= end]
-            points = inside or points
+        points = _inside(points, start, end, lead)
         values = [v for _, v in points]
         if values:
             out.figures[node] = {"avg": sum(values) / len(values), "max": max(values)}

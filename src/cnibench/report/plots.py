@@ -20,7 +20,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from cnibench.metrics.prometheus import series_points
+from cnibench.metrics.prometheus import summarised_points
 from cnibench.metrics.queries import UTILISATION, UTILISATION_RANGE
 from cnibench.results.analysis import Group
 from cnibench.results.model import RunResults
@@ -323,9 +323,10 @@ def node_metrics_over_time(run: RunResults, run_dir: Path | None) -> list[Plot]:
                     for series in doc["data"].get("result", []):
                         if series.get("metric", {}).get("node") != node:
                             continue
-                        # the points the summaries use: finite only, a utilisation clamped to [0, 1]
+                        # the points the averages use: finite, a utilisation clamped to [0, 1], and none whose rate
+                        # window reaches before the window's start (the previous repetition's traffic)
                         clamp = UTILISATION_RANGE if name in UTILISATION else None
-                        points = series_points(series.get("values") or [], clamp)
+                        points = summarised_points(doc, series.get("values") or [], clamp)
                         ax.plot(
                             [t - doc["start"] for t, _ in points],
                             [v / scale for _, v in points],
@@ -347,8 +348,10 @@ def node_metrics_over_time(run: RunResults, run_dir: Path | None) -> list[Plot]:
         plots.append(
             Plot(
                 f"Gateway node during {scenario} ({run.run_id})",
-                "From Prometheus over each repetition's window. node_exporter runs in the node's network "
-                "namespace: its network counters are the node's own, CPU is the whole machine's.",
+                "From Prometheus over each repetition's window: the points the averages use (from one rate window "
+                "after the start, so that no point carries the previous repetition's traffic). node_exporter runs "
+                "in the node's network namespace: its network counters are the node's own, CPU is the whole "
+                "machine's.",
                 _svg(fig),
             )
         )

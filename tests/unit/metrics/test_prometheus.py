@@ -53,6 +53,22 @@ def test_summary_uses_points_whose_rate_window_is_inside_the_measurement(data_di
     assert everything["avg"] < summary["worker"]["avg"]  # the edges average in idle time
 
 
+def test_the_report_draws_the_points_the_averages_use(data_dir):
+    """The ingress plot once began with a 12.7 Gbit/s spike at t = 0 that the averages left out (a rate window
+    reaching into the previous repetition's traffic): the plots now draw exactly the averaged points."""
+    doc = _doc(data_dir, "net_tx_bps.json")
+    series = next(s for s in doc["data"]["result"] if s["metric"]["node"] == "worker")
+    start, lead = doc["start"], doc["rate_window_s"]
+    spiked = [[start, "12710000000"], *series["values"]]  # a point at the start, as the real ingress answer had
+    drawn = prom.summarised_points(doc, spiked)
+    assert drawn and all(t >= start + lead for t, _ in drawn) and 12.71e9 not in [v for _, v in drawn]
+    summary = prom.summarize_matrix(
+        {"resultType": "matrix", "result": [{"metric": {"node": "worker"}, "values": spiked}]},
+        start=start, end=doc["end"], lead=lead,
+    ).figures["worker"]  # fmt: skip
+    assert summary["avg"] == pytest.approx(statistics.fmean(v for _, v in drawn))
+
+
 def test_node_metrics_from_the_saved_answers(data_dir, tmp_path):
     for name in queries.QUERIES:
         shutil.copy(data_dir / "prometheus" / f"{name}.json", tmp_path)
