@@ -81,42 +81,79 @@ def _bar(ax: Any, x: float, stats: MetricStats, info: MetricInfo, width: float, 
     return f"{stats.ci.level:.0%}" if stats.ci else "none"
 
 
+#: One marker per CNI, with its colour, so that CNIs stay apart without colour (deuteranopia, print).
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def cni_style(cni: str, order: Sequence[str]) -> tuple[str, str]:
+    """A CNI's colour (Okabe-Ito) and marker, the same in every plot of a report: by its place in ``order``."""
+    index = list(order).index(cni) if cni in order else len(order)
+    return PALETTE[index % len(PALETTE)], MARKERS[index % len(MARKERS)]
+
+
 def per_series(groups: Sequence[Group], metric: str, scenarios: Sequence[str], title: str) -> Plot | None:
-    """Median per series with the median's exact order-statistic interval as whiskers, every successful repetition
-    as a dot; one bar colour per trial."""
+    """One panel per trial; per series (a CNI, or a CNI of one run) its clusters as large markers (each the
+    geometric mean of its repetitions, drawn as small dots beside it), and the series' value (the geometric mean of
+    its clusters) as a bar across, with the 95 % t-interval of that mean over the clusters. The axis starts where
+    the data do, not at zero. Colour and marker per CNI (:func:`cni_style`)."""
+    import math
+    import statistics as st
+
+    from scipy.stats import t as student
+
+    from cnibench.results.verdicts import by_round
+
     info = metric_named(metric)
     chosen = [t for t in scenarios if any(g.scenario == t and g.values(info) for g in groups)]
     if not chosen:
         return None
     series = list(dict.fromkeys(g.series for g in groups if g.scenario in chosen))
-    fig, ax = plt.subplots(figsize=(6.4, 3.2))
-    width = 0.8 / len(chosen)
-    levels = set()
-    for j, trial in enumerate(chosen):
+    order = list(dict.fromkeys(g.cni for g in groups))
+    fig, axes = plt.subplots(1, len(chosen), figsize=(3.4 * len(chosen) + 0.6, 3.0), sharey=True, squeeze=False)
+    for ax, trial in zip(axes[0], chosen, strict=True):
         for i, name in enumerate(series):
             group = next((g for g in groups if (g.series, g.scenario) == (name, trial)), None)
-            stats = group.stats(info) if group else None
-            if stats is None or stats.median is None:
+            rounds = by_round(group, info) if group else {}
+            if not rounds:
                 continue
-            x = i - 0.4 + width * (j + 0.5)
-            levels.add(_bar(ax, x, stats, info, width * 0.9, _color(j), trial if i == 0 else None))
-            ax.scatter([x] * len(stats.values), [v / info.scale for v in stats.values], s=12, color="#111111", zorder=3)
-    ax.set_xticks(range(len(series)), series)
-    ax.set_ylabel(f"{info.label} ({info.unit})" if info.unit else info.label)
-    if len(chosen) > 1:
-        ax.legend(frameon=False)
+            color, marker = cni_style(group.cni if group else name, order)
+            positive = all(v > 0 for vs in rounds.values() for v in vs)
+            clusters = []
+            for k, (_, values) in enumerate(sorted(rounds.items())):
+                x = i + (k - (len(rounds) - 1) / 2) * min(0.08, 0.6 / max(1, len(rounds)))
+                value = math.exp(st.fmean(math.log(v) for v in values)) if positive else st.fmean(values)
+                clusters.append(value)
+                ax.scatter([x] * len(values), [v / info.scale for v in values], s=6, color=color, alpha=0.35,
+                           linewidths=0, zorder=2)  # fmt: skip
+                ax.scatter([x], [value / info.scale], s=30, color=color, marker=marker, edgecolors="#111111",
+                           linewidths=0.5, zorder=3)  # fmt: skip
+            logs = [math.log(v) for v in clusters] if positive else clusters
+            centre = st.fmean(logs)
+            back = math.exp if positive else float
+            ax.hlines(back(centre) / info.scale, i - 0.3, i + 0.3, color="#111111", linewidth=1.6, zorder=4)
+            if len(logs) > 1:
+                half = float(student.ppf(0.975, len(logs) - 1)) * st.stdev(logs) / math.sqrt(len(logs))
+                ax.vlines(i + 0.34, back(centre - half) / info.scale, back(centre + half) / info.scale,
+                          color="#111111", linewidth=1.2, zorder=4)  # fmt: skip
+        ax.set_xticks(range(len(series)), series, rotation=20 if len(series) > 3 else 0, ha="right"
+                      if len(series) > 3 else "center")  # fmt: skip
+        ax.set_xlim(-0.6, len(series) - 0.4)
+        ax.set_title(trial, fontsize=10)
+    axes[0][0].set_ylabel(f"{info.label} ({info.unit})" if info.unit else info.label)
     caption = (
-        "Bars: median; whiskers: the median's exact order-statistic confidence interval (level "
-        f"{', '.join(sorted(levels))}: 95 % where n allows it, [min, max] with its real level below that); dots: "
-        "each repetition."
+        "Per trial (a panel) and CNI: each cluster (one CNI on one fresh cluster in one round) as a large marker, "
+        "the geometric mean of its repetitions (small dots beside it); the black bar across is the CNI's value, the "
+        "geometric mean of its clusters, with the 95 % t-interval of that mean over the clusters beside it. How "
+        "CNIs differ, with the interval that holds for the whole family, is the scoreboard's."
     )
     return Plot(title, caption, _svg(fig))
 
 
 def gateway_ratio(ratios: Sequence[tuple[str, PairedVerdict]]) -> list[Plot]:
     """Per metric, one plot: per series (and trial) a policy's trial over its baseline per cluster (run back to back
-    on it): bar, the estimate (the geometric mean of the clusters' ratios); whiskers, its simultaneous interval;
-    dots, each cluster. The same numbers as the headline's."""
+    on it): each cluster's ratio as a marker (colour and marker per CNI), the estimate (the geometric mean of the
+    clusters' ratios) as a bar across with its simultaneous interval beside it. The same numbers as the headline's;
+    the axis starts where the data do."""
     by_metric: dict[str, list[tuple[str, PairedVerdict]]] = {}
     for name, verdict in ratios:
         by_metric.setdefault(verdict.metric.label, []).append((name, verdict))
@@ -125,16 +162,19 @@ def gateway_ratio(ratios: Sequence[tuple[str, PairedVerdict]]) -> list[Plot]:
         several_trials = len({v.scenario for _, v in chosen}) > 1
         fig, ax = plt.subplots(figsize=(6.4, 2.6))
         names = []
+        order = list(dict.fromkeys(v.cni for _, v in ratios))
         for i, (name, verdict) in enumerate(chosen):
             j = verdict.judgement
             names.append(f"{name}\n{verdict.scenario}" if several_trials else name)
             middle = j.ratio if j.ratio is not None else statistics.median(verdict.cluster_ratios)
-            ax.bar(i, middle, 0.5, color=_color(i), alpha=0.75)
-            ax.scatter([i] * len(verdict.cluster_ratios), verdict.cluster_ratios, s=12, color="#111111", zorder=3)
+            color, marker = cni_style(verdict.cni, order)
+            spread = min(0.08, 0.6 / max(1, len(verdict.cluster_ratios)))
+            xs = [i + (k - (len(verdict.cluster_ratios) - 1) / 2) * spread for k in range(len(verdict.cluster_ratios))]
+            ax.scatter(xs, verdict.cluster_ratios, s=30, color=color, marker=marker, edgecolors="#111111",
+                       linewidths=0.5, zorder=3)  # fmt: skip
+            ax.hlines(middle, i - 0.3, i + 0.3, color="#111111", linewidth=1.6, zorder=4)
             if j.ci is not None and max(j.ci) < 10 * max(verdict.cluster_ratios):  # an interval that fits the axis
-                low, high = j.ci
-                ax.errorbar(i, middle, yerr=[[middle - low], [high - middle]], fmt="none", ecolor="#111111",
-                            capsize=4, linewidth=1.2)  # fmt: skip
+                ax.vlines(i + 0.34, j.ci[0], j.ci[1], color="#111111", linewidth=1.2, zorder=4)
         ax.axhline(1.0, color="#111111", linewidth=1, linestyle="--")
         ax.set_xticks(range(len(chosen)), names)
         first = chosen[0][1]
@@ -143,9 +183,9 @@ def gateway_ratio(ratios: Sequence[tuple[str, PairedVerdict]]) -> list[Plot]:
             Plot(
                 f"Policy vs baseline: {label}",
                 f"{label} of each trial with the policy ({first.scenario}) over its baseline ({first.baseline}), run "
-                "back to back on the same cluster: bar, the geometric mean of the clusters' ratios; whiskers, its "
-                "simultaneous 95 % interval (omitted when wider than the axis); dots, each cluster. 1.0: the policy "
-                "costs nothing.",
+                "back to back on the same cluster: each cluster's ratio as a marker; the black bar across, their "
+                "geometric mean (the headline's estimate) with its simultaneous 95 % interval beside it (omitted "
+                "when wider than the axis). The dashed line at 1.0: the policy costs nothing.",
                 _svg(fig),
             )
         )
