@@ -11,6 +11,7 @@ no place shows another estimate of the same comparison.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,6 +136,12 @@ def table(found: list[Row], columns: int = PIPE_WIDTH) -> list[str]:
          r.change.replace(" %", ""), r.outcome, _mde(r))
         for r in rows_
     ]  # fmt: skip
+    return aligned(header, body, columns)
+
+
+def aligned(header: tuple[str, ...], body: Sequence[tuple[str, ...]], columns: int) -> list[str]:
+    """A header and rows as left-aligned columns two spaces apart, each line at most ``columns`` wide (cut with
+    ``…``)."""
     widths = [max(len(row[i]) for row in (header, *body)) for i in range(len(header))]
     lines = []
     for row in (header, *body):
@@ -210,9 +217,4 @@ def compare_table(changes: list[Any], columns: int = PIPE_WIDTH, *, only_changed
         body.append((c.cni, c.scenario, m.label + unit, before, after, change, outcome, gate))
     if not body:
         return []
-    widths = [max(len(row[i]) for row in (header, *body)) for i in range(len(header))]
-    lines = []
-    for row in (header, *body):
-        line = "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
-        lines.append(line if len(line) <= columns else line[: columns - 1] + "…")
-    return lines
+    return aligned(header, body, columns)
