@@ -25,7 +25,7 @@ from cnibench.results.trust import TrustWarning, warnings_for
 from cnibench.results.verdicts import RunAnalysis, Verdict, settings
 
 if TYPE_CHECKING:
-    from cnibench.report.plots import Plot
+    from cnibench.report.figure import Plot
 
 ENV_ROWS = (
     ("kernel", "kernel"),

@@ -54,22 +54,13 @@ def build(runs: Sequence[RunResults], run_dirs: Sequence[Path | None]) -> Report
     analyses = [analyse(run) for run in runs]
     several = len(runs) > 1
     ratios = [(f"{r.cni} ({r.run_id})" if several else r.cni, r) for analysis in analyses for r in analysis.ratios]
-    figures = [
-        p.per_series(all_groups, "throughput_bps", ("egress-baseline", "egress"), "Egress throughput per CNI"),
-        p.per_series(all_groups, "rtt_mean_us", ("egress-baseline", "egress"), "TCP round-trip time per CNI"),
-        *p.gateway_ratio(ratios),
-        p.throughput_over_time(all_groups),
-        p.per_series(all_groups, "requests_per_s", ("ingress",), "Ingress requests per second per CNI"),
-        p.latency_percentiles(all_groups),
-        p.backend_spread(all_groups),
-        p.latency_vs_load(all_groups, "egress", "rtt_mean_us", "TCP round-trip time vs offered load"),
-        p.latency_vs_load(all_groups, "ingress", "latency_p99_ms", "Ingress p99 latency vs offered load"),
-    ]
+    figures = []
     for scenario in SCENARIOS.values():
-        figures += scenario.report_plots(all_groups)
+        figures += scenario.report_plots(all_groups)  # each scenario draws its own
+        figures += p.policy_ratio([(name, r) for name, r in ratios if scenario.owns(r.scenario)])
     for run, run_dir in zip(runs, run_dirs, strict=True):
         figures += p.node_metrics_over_time(run, run_dir)
-    data = context(runs, analyses, [f for f in figures if f is not None])
+    data = context(runs, analyses, figures)
     env = _environment()
     html = env.get_template("report.html.j2").render(data)
     markdown = env.get_template("report.md.j2").render(data)

@@ -1,72 +1,27 @@
-"""The report's plots, drawn with matplotlib into self-contained SVG (text as paths: no fonts needed).
-
-Every plot sits on a white card with dark ink and an Okabe-Ito palette (readable for colour-blind readers), so it
-reads the same in a light page, a dark page and on paper.
+"""The report's generic plots (any scenario's groups, metrics and trials): clusters per CNI, a policy's cost per
+cluster, medians per trial, per-interval series, percentiles, latency vs offered load and the gateway node's metrics
+over time. Scenarios pick among them in their ``report_plots`` (and may draw their own with
+:mod:`cnibench.report.figure`); this module names no scenario.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
-
 from cnibench.metrics.prometheus import summarised_points
 from cnibench.metrics.queries import UTILISATION, UTILISATION_RANGE
+from cnibench.report.figure import Plot, cni_style, plt, svg
+from cnibench.report.figure import color as _color
 from cnibench.results.analysis import Group
 from cnibench.results.model import RunResults
 from cnibench.results.stats import MetricStats, summarize
 from cnibench.results.verdicts import PairedVerdict
 from cnibench.scenarios import gateway_node, metric_named
 from cnibench.scenarios.base import MetricInfo
-from cnibench.scenarios.egress import EgressSample
-from cnibench.scenarios.ingress import IngressSample
-
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
-plt.rcParams.update(
-    {
-        "figure.facecolor": "white",
-        "axes.facecolor": "white",
-        "axes.edgecolor": "#333333",
-        "axes.labelcolor": "#111111",
-        "text.color": "#111111",
-        "xtick.color": "#333333",
-        "ytick.color": "#333333",
-        "axes.grid": True,
-        "grid.color": "#dddddd",
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "font.size": 9,
-        "svg.hashsalt": "cnibench",  # the same data gives the same SVG
-    }
-)
-
-
-@dataclass(frozen=True)
-class Plot:
-    title: str
-    caption: str
-    svg: str
-
-
-def _svg(fig: Figure) -> str:
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
-    return buffer.getvalue()
-
-
-def _color(index: int) -> str:
-    return PALETTE[index % len(PALETTE)]
 
 
 def _bar(ax: Any, x: float, stats: MetricStats, info: MetricInfo, width: float, color: str, label: str | None) -> str:
@@ -79,16 +34,6 @@ def _bar(ax: Any, x: float, stats: MetricStats, info: MetricInfo, width: float, 
     ax.errorbar(x, median, yerr=[[median - low / info.scale], [high / info.scale - median]], fmt="none",
                 ecolor="#111111", capsize=4, linewidth=1.2)  # fmt: skip
     return f"{stats.ci.level:.0%}" if stats.ci else "none"
-
-
-#: One marker per CNI, with its colour, so that CNIs stay apart without colour (deuteranopia, print).
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
-
-
-def cni_style(cni: str, order: Sequence[str]) -> tuple[str, str]:
-    """A CNI's colour (Okabe-Ito) and marker, the same in every plot of a report: by its place in ``order``."""
-    index = list(order).index(cni) if cni in order else len(order)
-    return PALETTE[index % len(PALETTE)], MARKERS[index % len(MARKERS)]
 
 
 def per_series(groups: Sequence[Group], metric: str, scenarios: Sequence[str], title: str) -> Plot | None:
@@ -146,10 +91,10 @@ def per_series(groups: Sequence[Group], metric: str, scenarios: Sequence[str], t
         "geometric mean of its clusters, with the 95 % t-interval of that mean over the clusters beside it. How "
         "CNIs differ, with the interval that holds for the whole family, is the scoreboard's."
     )
-    return Plot(title, caption, _svg(fig))
+    return Plot(title, caption, svg(fig))
 
 
-def gateway_ratio(ratios: Sequence[tuple[str, PairedVerdict]]) -> list[Plot]:
+def policy_ratio(ratios: Sequence[tuple[str, PairedVerdict]]) -> list[Plot]:
     """Per metric, one plot: per series (and trial) a policy's trial over its baseline per cluster (run back to back
     on it): each cluster's ratio as a marker (colour and marker per CNI), the estimate (the geometric mean of the
     clusters' ratios) as a bar across with its simultaneous interval beside it. The same numbers as the headline's;
@@ -186,13 +131,12 @@ def gateway_ratio(ratios: Sequence[tuple[str, PairedVerdict]]) -> list[Plot]:
                 "back to back on the same cluster: each cluster's ratio as a marker; the black bar across, their "
                 "geometric mean (the headline's estimate) with its simultaneous 95 % interval beside it (omitted "
                 "when wider than the axis). The dashed line at 1.0: the policy costs nothing.",
-                _svg(fig),
+                svg(fig),
             )
         )
     return plots
 
 
-#: Above this many repetitions of a series, the time plot shows their median and range instead of every line.
 def grouped(
     groups: Sequence[Group], metric: str, trials: Sequence[str], labels: Mapping[str, str], title: str
 ) -> Plot | None:
@@ -221,17 +165,23 @@ def grouped(
         "Bars: median per CNI; whiskers: the median's exact order-statistic confidence interval (level "
         f"{', '.join(sorted(levels))})."
     )
-    return Plot(title, caption, _svg(fig))
+    return Plot(title, caption, svg(fig))
 
 
+#: Above this many repetitions of a series, the time plot shows their median and range instead of every line.
 MAX_LINES_PER_SERIES = 12
 
 
-def throughput_over_time(groups: Sequence[Group]) -> Plot | None:
-    chosen = [g for g in groups if g.scenario in ("egress-baseline", "egress")]
+def intervals_over_time(
+    groups: Sequence[Group], trials: Sequence[str], field: str, title: str, *, unit: str = "Gbit/s", scale: float = 1e9
+) -> Plot | None:
+    """Per repetition of each series x trial of ``trials``, the per-interval values of the sample list field
+    ``field`` (``intervals_bps``: the receiver's bit/s per iperf3 interval, warm-up left out) against the second of
+    the measurement, divided by ``scale`` into ``unit``; a series with more than :data:`MAX_LINES_PER_SERIES`
+    repetitions as its median line and min-to-max band. None when no sample has the field."""
     series = []
-    for group in chosen:
-        runs = [s.intervals_bps for s in group.samples if isinstance(s, EgressSample) and s.intervals_bps]
+    for group in (g for g in groups if g.scenario in trials):
+        runs = [list(values) for s in group.samples if (values := getattr(s, field, None))]
         if runs:
             series.append((group, runs))
     if not series:
@@ -242,44 +192,38 @@ def throughput_over_time(groups: Sequence[Group]) -> Plot | None:
         label = f"{group.series} {group.scenario}"
         if len(runs) <= MAX_LINES_PER_SERIES:
             for i, values in enumerate(runs):
-                ax.plot(
-                    range(1, len(values) + 1),
-                    [v / 1e9 for v in values],
-                    color=_color(index),
-                    linewidth=1,
-                    alpha=0.8,
-                    label=label if i == 0 else None,
-                )
+                ax.plot(range(1, len(values) + 1), [v / scale for v in values], color=_color(index), linewidth=1,
+                        alpha=0.8, label=label if i == 0 else None)  # fmt: skip
             continue
         banded = True
         length = min(len(v) for v in runs)
-        columns = [sorted(values[k] / 1e9 for values in runs) for k in range(length)]
+        columns = [sorted(values[k] / scale for values in runs) for k in range(length)]
         seconds = range(1, length + 1)
         ax.fill_between(
             seconds, [c[0] for c in columns], [c[-1] for c in columns], color=_color(index), alpha=0.2, linewidth=0
         )
-        ax.plot(
-            seconds,
-            [statistics.median(c) for c in columns],
-            color=_color(index),
-            linewidth=1.5,
-            label=f"{label} (median of {len(runs)})",
-        )
+        ax.plot(seconds, [statistics.median(c) for c in columns], color=_color(index), linewidth=1.5,
+                label=f"{label} (median of {len(runs)})")  # fmt: skip
     ax.set_xlabel("second of the measurement (warm-up left out)")
-    ax.set_ylabel("throughput (Gbit/s)")
+    ax.set_ylabel(f"throughput ({unit})")
     ax.set_ylim(bottom=0)
     ax.legend(frameon=False, fontsize=7, ncol=2)
     caption = "Per iperf3 interval; each line is one repetition"
     if banded:
         caption += f" (series with more than {MAX_LINES_PER_SERIES}: median line, band from min to max)"
-    return Plot("iperf3 throughput over time", caption + ".", _svg(fig))
+    return Plot(title, caption + ".", svg(fig))
 
 
-def latency_percentiles(groups: Sequence[Group]) -> Plot | None:
-    chosen = [g for g in groups if g.scenario == "ingress"]
+def percentiles(
+    groups: Sequence[Group], trials: Sequence[str], fields: Mapping[str, str], title: str, caption: str
+) -> Plot | None:
+    """Per series x trial of ``trials``, the median over its ok repetitions of each percentile field (``fields``:
+    sample field -> tick label, e.g. ``latency_p99_ms`` -> ``p99``), as bars side by side, in ms. None when no
+    repetition has any of them."""
+    chosen = [g for g in groups if g.scenario in trials]
     if not chosen:
         return None
-    names = ("latency_p50_ms", "latency_p90_ms", "latency_p95_ms", "latency_p99_ms")
+    names = tuple(fields)
     fig, ax = plt.subplots(figsize=(6.4, 3.0))
     width = 0.8 / len(chosen)
     drawn = False
@@ -290,56 +234,15 @@ def latency_percentiles(groups: Sequence[Group]) -> Plot | None:
             summary = summarize(values)
             medians.append(summary.median if summary else 0.0)
         drawn = drawn or any(medians)
-        ax.bar(
-            [i - 0.4 + width * (j + 0.5) for i in range(len(names))],
-            medians,
-            width * 0.9,
-            color=_color(j),
-            label=group.series,
-        )
+        ax.bar([i - 0.4 + width * (j + 0.5) for i in range(len(names))], medians, width * 0.9, color=_color(j),
+               label=group.series)  # fmt: skip
     if not drawn:
         plt.close(fig)
         return None
-    ax.set_xticks(range(len(names)), ["p50", "p90", "p95", "p99"])
+    ax.set_xticks(range(len(names)), list(fields.values()))
     ax.set_ylabel("latency (ms)")
     ax.legend(frameon=False)
-    return Plot(
-        "k6 latency percentiles", "Median over the repetitions of each percentile of http_req_duration.", _svg(fig)
-    )
-
-
-def backend_spread(groups: Sequence[Group]) -> Plot | None:
-    chosen = [g for g in groups if g.scenario == "ingress"]
-    shares: list[tuple[str, dict[str, float]]] = []
-    for group in chosen:
-        totals: dict[str, int] = {}
-        for sample in group.samples:
-            if isinstance(sample, IngressSample) and sample.status == "ok":
-                for pod, hits in sample.backend_hits.items():
-                    totals[pod] = totals.get(pod, 0) + hits
-        grand = sum(totals.values())
-        if grand:
-            shares.append((group.series, {pod: hits / grand for pod, hits in sorted(totals.items())}))
-    if not shares:
-        return None
-    pods = sorted({pod for _, share in shares for pod in share})
-    fig, ax = plt.subplots(figsize=(6.4, 2.8))
-    width = 0.8 / len(shares)
-    for j, (series, share) in enumerate(shares):
-        ax.bar(
-            [i - 0.4 + width * (j + 0.5) for i in range(len(pods))],
-            [share.get(p, 0) * 100 for p in pods],
-            width * 0.9,
-            color=_color(j),
-            label=series,
-        )
-    ax.axhline(100 / len(pods), color="#111111", linewidth=1, linestyle="--")
-    ax.set_xticks(range(len(pods)), pods)
-    ax.set_ylabel("share of answers (%)")
-    ax.legend(frameon=False)
-    return Plot(
-        "Backend spread per pod", "Share of all answers per echo backend (dashed: a perfectly even spread).", _svg(fig)
-    )
+    return Plot(title, caption, svg(fig))
 
 
 def node_metrics_over_time(run: RunResults, run_dir: Path | None) -> list[Plot]:
@@ -392,7 +295,7 @@ def node_metrics_over_time(run: RunResults, run_dir: Path | None) -> list[Plot]:
                 "after the start, so that no point carries the previous repetition's traffic). node_exporter runs "
                 "in the node's network namespace: its network counters are the node's own, CPU is the whole "
                 "machine's.",
-                _svg(fig),
+                svg(fig),
             )
         )
     return plots
@@ -445,4 +348,4 @@ def latency_vs_load(groups: Sequence[Group], scenario: str, metric: str, title: 
         f"interval (level {', '.join(sorted(levels)) or 'none'}); open circle: a load some repetition did not "
         "sustain within 5 % (its latency is an overloaded path's)."
     )
-    return Plot(title, caption, _svg(fig))
+    return Plot(title, caption, svg(fig))

@@ -22,7 +22,7 @@ from cnibench.spec.base import Model
 if TYPE_CHECKING:
     from cnibench.doctor import Check
     from cnibench.repetition import Repetition
-    from cnibench.report.plots import Plot
+    from cnibench.report.figure import Plot
     from cnibench.results.analysis import Group
     from cnibench.results.model import RunResults
     from cnibench.spec import Spec

@@ -58,7 +58,7 @@ from cnibench.tools import iperf3
 
 if TYPE_CHECKING:
     from cnibench.doctor import Check
-    from cnibench.report.plots import Plot
+    from cnibench.report.figure import Plot
     from cnibench.results.analysis import Group
     from cnibench.spec import Spec
 

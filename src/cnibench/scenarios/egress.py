@@ -40,6 +40,8 @@ from cnibench.tools import iperf3
 
 if TYPE_CHECKING:
     from cnibench.doctor import Check
+    from cnibench.report.figure import Plot
+    from cnibench.results.analysis import Group
     from cnibench.spec import Spec
 
 NAME = "egress"
@@ -406,6 +408,19 @@ class Egress(Scenario[EgressSettings]):
                 + ", ".join(f"{cni} {seconds:.1f} s" for cni, seconds in applied.items())
             )
         return lines
+
+    def report_plots(self, groups: Sequence[Group]) -> list[Plot]:
+        """Throughput and TCP RTT per CNI (clusters as points), the receiver's throughput per interval and, at fixed
+        loads, the RTT vs offered load."""
+        from cnibench.report import plots
+
+        drawn = [
+            plots.per_series(groups, "throughput_bps", (BASELINE, NAME), "Egress throughput per CNI"),
+            plots.per_series(groups, "rtt_mean_us", (BASELINE, NAME), "TCP round-trip time per CNI"),
+            plots.intervals_over_time(groups, (BASELINE, NAME), "intervals_bps", "iperf3 throughput over time"),
+            plots.latency_vs_load(groups, NAME, "rtt_mean_us", "TCP round-trip time vs offered load"),
+        ]
+        return [plot for plot in drawn if plot is not None]
 
 
 def client_node(workers: list[str], gateway: str) -> str:

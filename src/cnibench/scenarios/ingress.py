@@ -8,9 +8,9 @@ were used (hits per pod, Jain's fairness index, max/min ratio). A backend that n
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -35,6 +35,10 @@ from cnibench.scenarios.load import (
 )
 from cnibench.spec.base import LaxIPv4Address
 from cnibench.tools import k6
+
+if TYPE_CHECKING:
+    from cnibench.report.figure import Plot
+    from cnibench.results.analysis import Group
 
 NAME = "ingress"
 TRIALS = (NAME,)
@@ -373,6 +377,56 @@ class Ingress(Scenario[IngressSettings]):
             body.append(cells)
         warnings += unsustained_lines(results.samples, IngressSample, REQUESTS_PER_SECOND)
         return table(header, body) + cost_lines(results.samples, "cpu_s_per_1k_requests", "CPU s per 1k req")
+
+    def report_plots(self, groups: Sequence[Group]) -> list[Plot]:
+        """Requests/s per CNI (clusters as points), the k6 latency percentiles, the share of answers per backend and,
+        at fixed loads, the p99 latency vs offered load."""
+        from cnibench.report import plots
+
+        drawn = [
+            plots.per_series(groups, "requests_per_s", TRIALS, "Ingress requests per second per CNI"),
+            plots.percentiles(groups, TRIALS, PERCENTILES, "k6 latency percentiles", PERCENTILES_CAPTION),
+            backend_spread(groups),
+            plots.latency_vs_load(groups, NAME, "latency_p99_ms", "Ingress p99 latency vs offered load"),
+        ]
+        return [plot for plot in drawn if plot is not None]
+
+
+#: The k6 percentiles the report draws: sample field -> label.
+PERCENTILES_CAPTION = "Median over the repetitions of each percentile of http_req_duration."
+PERCENTILES = {"latency_p50_ms": "p50", "latency_p90_ms": "p90", "latency_p95_ms": "p95", "latency_p99_ms": "p99"}
+
+
+def backend_spread(groups: Sequence[Group]) -> Plot | None:
+    """Per series, the share of all its ok repetitions' answers per echo backend pod (%), bars side by side, with
+    the even share as a dashed line; None without answers."""
+    from cnibench.report.figure import Plot, color, plt, svg
+
+    shares: list[tuple[str, dict[str, float]]] = []
+    for group in (g for g in groups if g.scenario == NAME):
+        totals: dict[str, int] = {}
+        for sample in group.samples:
+            if isinstance(sample, IngressSample) and sample.status == "ok":
+                for pod, hits in sample.backend_hits.items():
+                    totals[pod] = totals.get(pod, 0) + hits
+        grand = sum(totals.values())
+        if grand:
+            shares.append((group.series, {pod: hits / grand for pod, hits in sorted(totals.items())}))
+    if not shares:
+        return None
+    pods = sorted({pod for _, share in shares for pod in share})
+    fig, ax = plt.subplots(figsize=(6.4, 2.8))
+    width = 0.8 / len(shares)
+    for j, (series, share) in enumerate(shares):
+        ax.bar([i - 0.4 + width * (j + 0.5) for i in range(len(pods))], [share.get(p, 0) * 100 for p in pods],
+               width * 0.9, color=color(j), label=series)  # fmt: skip
+    ax.axhline(100 / len(pods), color="#111111", linewidth=1, linestyle="--")
+    ax.set_xticks(range(len(pods)), pods)
+    ax.set_ylabel("share of answers (%)")
+    ax.legend(frameon=False)
+    return Plot(
+        "Backend spread per pod", "Share of all answers per echo backend (dashed: a perfectly even spread).", svg(fig)
+    )
 
 
 INGRESS = Ingress()

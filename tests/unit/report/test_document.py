@@ -31,8 +31,8 @@ def test_one_run_report_is_self_contained(data_dir):
     assert images == [
         "Egress throughput per CNI",
         "TCP round-trip time per CNI",
-        "Policy vs baseline: throughput",
         "iperf3 throughput over time",
+        "Policy vs baseline: throughput",
     ]
     assert "<h3>egress</h3>" in page and "throughput (Gbit/s)" in page
     assert "prefers-color-scheme: dark" in page and "@media print" in page
