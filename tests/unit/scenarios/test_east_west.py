@@ -10,7 +10,8 @@ from cnibench import cli
 from cnibench.errors import SpecError
 from cnibench.results.model import RunResults
 from cnibench.scenarios import SCENARIOS, scenario_of
-from cnibench.scenarios.east_west import ALL_POINTS, EAST_WEST, MAX_STREAMS, TRIALS, EastWestSample
+from cnibench.scenarios._east_west_matrix import ALL_POINTS, MAX_STREAMS, TRIALS
+from cnibench.scenarios.east_west import EAST_WEST, EastWestSample
 from cnibench.scenarios.egress import EGRESS
 from cnibench.spec import parse_spec
 

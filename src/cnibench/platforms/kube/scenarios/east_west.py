@@ -20,10 +20,8 @@ from cnibench.platforms.kube.render import MANIFESTS, app, meta
 from cnibench.platforms.kube.scenarios import ADAPTERS
 from cnibench.platforms.kube.scenarios.base import ClusterBuild, KubeAdapter, NodeAddresses
 from cnibench.repetition import Repetition
-from cnibench.scenarios.base import base_trial, load_suffix
-from cnibench.scenarios.east_west import (
+from cnibench.scenarios._east_west_matrix import (
     CLIENT_POD,
-    EAST_WEST,
     HOST_CLIENT,
     HOST_SERVER,
     NAME,
@@ -33,6 +31,8 @@ from cnibench.scenarios.east_west import (
     EastWestSettings,
     Point,
 )
+from cnibench.scenarios.base import base_trial, load_suffix
+from cnibench.scenarios.east_west import EAST_WEST
 from cnibench.spec.base import FieldError
 from cnibench.tools import iperf3
 

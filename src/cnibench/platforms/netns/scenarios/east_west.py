@@ -19,10 +19,8 @@ from cnibench.platforms.netns.scenarios import ADAPTERS
 from cnibench.platforms.netns.scenarios.base import ClusterBuild, NetnsAdapter
 from cnibench.platforms.netns.topology import Topology
 from cnibench.repetition import Repetition
-from cnibench.scenarios.base import base_trial, load_suffix
-from cnibench.scenarios.east_west import (
+from cnibench.scenarios._east_west_matrix import (
     CLIENT_POD,
-    EAST_WEST,
     HOST_SERVER,
     NAME,
     POINTS,
@@ -31,6 +29,8 @@ from cnibench.scenarios.east_west import (
     EastWestSettings,
     pick_nodes,
 )
+from cnibench.scenarios.base import base_trial, load_suffix
+from cnibench.scenarios.east_west import EAST_WEST
 from cnibench.spec.base import FieldError
 from cnibench.tools import iperf3
 
