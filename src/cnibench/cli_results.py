@@ -7,8 +7,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from cnibench.reanalysis import PROMETHEUS
 from cnibench.results.compare import contest_metrics
 from cnibench.results.store import DB_ENV, RESULTS_ENV
+from cnibench.scenarios import parse_tools
 
 
 def add_results_commands(sub: Any) -> None:
@@ -139,7 +141,8 @@ def add_results_commands(sub: Any) -> None:
         "rep-NN.metrics/ directory). Exit code 0 when a sample could be made (ok or failed), 2 for a missing or "
         "unreadable file.",
     )
-    parse.add_argument("tool", choices=["iperf3", "k6", "prometheus"], metavar="TOOL", help="iperf3, k6 or prometheus")
+    tools = [*parse_tools(), PROMETHEUS]
+    parse.add_argument("tool", choices=tools, metavar="TOOL", help=", ".join(tools[:-1]) + f" or {tools[-1]}")
     parse.add_argument("file", type=Path, metavar="FILE", help="the raw output (prometheus: the *.metrics directory)")
     parse.add_argument("--protocol", choices=["tcp", "udp"], help="iperf3: the protocol (default: from the file)")
     parse.add_argument(

@@ -17,19 +17,17 @@ from typing import Any
 from pydantic import ValidationError
 
 from cnibench import __version__
-from cnibench.errors import CnibenchError, MeasurementError, ResultsError, SpecError
+from cnibench.errors import CnibenchError, ResultsError, SpecError
 from cnibench.lifecycle import new_run_dir
 from cnibench.metrics.prometheus import PrometheusError, node_metrics
 from cnibench.orchestration.events import with_node_metrics
-from cnibench.repetition import MeasureCommand, Repetition
+from cnibench.repetition import Expectation, MeasureCommand, Repetition
 from cnibench.results.model import RESULTS_FILE, RunResults, Sample, write_results
-from cnibench.scenarios import scenario_of
-from cnibench.scenarios.egress import EGRESS
-from cnibench.scenarios.ingress import INGRESS
-from cnibench.tools import iperf3, k6
-from cnibench.tools.base import json_documents, section
+from cnibench.scenarios import parse_tools, scenario_of
+from cnibench.scenarios.base import ParseOptions, Scenario
 
-TOOLS = ("iperf3", "k6", "prometheus")
+#: ``cnibench parse prometheus``: a repetition's saved node metrics (every scenario's).
+PROMETHEUS = "prometheus"
 #: What a sample has that belongs to the run, not to the artifact (left out of ``parse``'s answer).
 RUN_FIELDS = ("cni", "scenario", "repetition", "round", "started_at", "ended_at")
 #: What ``reanalyze`` copies from the original run directory (the raw artifacts and what describes the run).
@@ -77,28 +75,7 @@ def _copied(path: Path, into: Path) -> Path:
     return copy
 
 
-def _iperf3_protocol(path: Path, asked: str | None) -> str:
-    """The protocol of the iperf3 test in ``path`` (``start.test_start.protocol``); ``asked`` (``--protocol``) must
-    agree with it. Raises :class:`SpecError` (exit 2) for a disagreement and for a ``--bidir`` test; a file that
-    cannot be read as iperf3 output is left to the sample maker (a failed sample with the reason)."""
-    try:
-        doc = json_documents(path.read_text(encoding="utf-8", errors="replace"), what="iperf3 output", empty="")[0]
-        bidir = iperf3.is_bidirectional(doc)
-        test_start = section(section(doc, "start", "start"), "test_start", "start.test_start")
-        found = str(test_start.get("protocol", "TCP")).lower()
-    except (MeasurementError, IndexError, AttributeError):
-        return asked or "tcp"
-    if bidir:
-        raise SpecError(f"{path}: {iperf3.BIDIR_REFUSED}")
-    if asked is not None and asked != found:
-        raise SpecError(
-            f"{path}: --protocol {asked}, but the file is a {found.upper()} test (start.test_start.protocol); "
-            "leave --protocol out"
-        )
-    return found if found in ("tcp", "udp") else "tcp"
-
-
-def _repetition(path: Path, trial: str, expect: dict[str, Any], *, cni: str = "-", number: int = 1) -> Repetition:
+def _repetition(path: Path, trial: str, expect: Expectation, *, cni: str = "-", number: int = 1) -> Repetition:
     """A repetition whose artifact is ``path``, for a sample maker (nothing is run)."""
     path = path.resolve()
     return Repetition(cni, trial, number, path, MeasureCommand(argv=(), stdout=path, timeout_s=0.0), expect=expect)
@@ -109,57 +86,31 @@ def _answer(sample: Sample) -> dict[str, Any]:
     return {key: value for key, value in data.items() if key not in RUN_FIELDS}
 
 
-def parse_artifact(
-    tool: str,
-    path: Path,
-    *,
-    protocol: str | None = None,
-    expected_source_ip: str | None = None,
-    backends: list[str] | None = None,
-    max_failed_rate: float = 0.0,
-) -> dict[str, Any]:
+def parse_artifact(tool: str, path: Path, options: ParseOptions | None = None) -> dict[str, Any]:
     """The sample fields a run would derive from one raw file: ``status``, ``error`` and the metric keys exactly
     as in ``results.json`` samples (the run's own fields, such as the CNI, are left out).
 
-    ``tool``: ``iperf3`` (a client's ``-J --get-server-output`` output; ``expected_source_ip`` checks who the
-    server saw), ``k6`` (a ``--summary-export`` file; ``backends`` default to those the summary counted), or
+    ``tool``: a scenario's tool (:func:`~cnibench.scenarios.parse_tools`: ``iperf3``, a client's ``-J
+    --get-server-output`` output; ``k6``, a ``--summary-export`` file) with ``options`` (what to check it against), or
     ``prometheus`` (a repetition's saved ``*.metrics/`` directory). Raises :class:`SpecError` (exit 2) for an
-    unknown tool or a missing or unreadable path; a broken artifact is a ``failed`` sample, not an error.
+    unknown tool, a missing or unreadable path or options the file contradicts; a broken artifact is a ``failed``
+    sample, not an error.
     """
-    if tool not in TOOLS:
-        raise SpecError(f"unknown tool {tool!r}; valid: {', '.join(TOOLS)}")
-    _readable(path, directory=tool == "prometheus")
-    if tool == "prometheus":
+    tools: dict[str, Scenario[Any, Any] | None] = {**parse_tools(), PROMETHEUS: None}
+    if tool not in tools:
+        raise SpecError(f"unknown tool {tool!r}; valid: {', '.join(tools)}")
+    _readable(path, directory=tool == PROMETHEUS)
+    scenario = tools[tool]
+    if scenario is None:
         return _metrics_answer(path)
-    if backends is not None:
-        twice = sorted({name for name in backends if backends.count(name) > 1})
-        if twice:
-            raise SpecError(f"--backends: {', '.join(twice)} named more than once (each backend pod once)")
-        if not all(backends):
-            raise SpecError("--backends: an empty name (a comma too many?)")
     with tempfile.TemporaryDirectory(prefix="cnibench-parse-") as scratch:
         path = _copied(path, Path(scratch))
-        if tool == "iperf3":
-            expect: dict[str, Any] = {
-                "protocol": _iperf3_protocol(path, protocol),
-                "expected_source_ip": expected_source_ip,
-                "egress_ip": None,
-                "check_source": expected_source_ip is not None,
-            }
-            sample = EGRESS.make_sample(_repetition(path, EGRESS.name, expect), run_dir=path.parent, started_at=None,
-                                        ended_at=None)  # fmt: skip
-            return _answer(sample)
-        names = backends if backends is not None else k6.backends_in_summary(path)
-        expect = {
-            "backends": names,
-            "gateway": "l7",
-            "vus": 0,
-            "reuse_connections": True,
-            "max_failed_rate": max_failed_rate,
-        }
-        answer = _answer(INGRESS.make_sample(_repetition(path, INGRESS.name, expect), run_dir=path.parent,
-                                             started_at=None, ended_at=None))  # fmt: skip
-    for unknown in ("gateway", "vus", "reuse_connections"):  # settings of the run, not in the summary
+        expect = scenario.parse_expectation(path, options or ParseOptions())
+        trial = scenario.name if scenario.owns(scenario.name) else scenario.trials[0]
+        sample = scenario.make_sample(_repetition(path, trial, expect), run_dir=path.parent, started_at=None,
+                                      ended_at=None)  # fmt: skip
+    answer = _answer(sample)
+    for unknown in scenario.parse_unknown:  # settings of the run, not in the file
         answer.pop(unknown, None)
     return answer
 
@@ -252,7 +203,7 @@ def _remake(sample: Sample, source: RunResults, run_dir: Path) -> Sample:
     failure = None if artifact.exists() else (sample.error or "the raw artifact is missing")
     scenario = scenario_of(sample.scenario)
     settings = (source.spec.get("scenarios") or {}).get(scenario.name) or {}
-    expect = scenario.recorded_settings(sample, settings, artifact)
+    expect = scenario.recorded_expectation(sample, settings, artifact)
     run = _repetition(artifact, sample.scenario, expect, cni=sample.cni, number=sample.repetition)
     remade: Sample = scenario.make_sample(run, run_dir=run_dir, started_at=sample.started_at,
                                           ended_at=sample.ended_at, failure=failure)  # fmt: skip

@@ -11,6 +11,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
+
+class Expectation(BaseModel):
+    """What a repetition's raw artifact is checked against (the source the server must see, the backends that must
+    answer...): each scenario declares its own frozen subclass (its ``expectation_model``). What only the cluster
+    knows at run time (the client's node, the seconds a policy took) arrives with the measuring module's result and
+    is merged in with :meth:`merged`, validated like the rest: an unknown key is an error, not a silent extra."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def merged(self, update: Mapping[str, Any]) -> Expectation:
+        """A copy with ``update``'s values (keys of this model only; raises pydantic's ValidationError otherwise)."""
+        return type(self).model_validate({**self.model_dump(), **update})
+
 
 @dataclass(frozen=True)
 class MetricsWindow:
@@ -102,7 +117,7 @@ class Repetition:
     command: MeasureCommand
     expected_seconds: float = 0.0
     warmup_s: float = 0.0
-    expect: Mapping[str, Any] = field(default_factory=dict)
+    expect: Expectation = field(default_factory=Expectation)
     round: int = 1
     #: the playbook loop that runs it: its trial's own, or its scenario's where the platform alternates a paired
     #: scenario's trials in one loop (egress and its baseline on netns); empty: the trial's

@@ -23,15 +23,10 @@ def parse(
 ) -> int:
     """Print the sample one raw file gives (JSON); exit 0 whether it is ok or failed."""
     from cnibench.reanalysis import parse_artifact
+    from cnibench.scenarios.base import ParseOptions
 
-    answer = parse_artifact(
-        tool,
-        path,
-        protocol=protocol,
-        expected_source_ip=expected_source_ip,
-        backends=backends,
-        max_failed_rate=max_failed_rate,
-    )
+    options = ParseOptions(protocol, expected_source_ip, backends, max_failed_rate)
+    answer = parse_artifact(tool, path, options)
     print(json.dumps(answer, indent=2))
     return 0
 

@@ -133,7 +133,7 @@ class EventHandler:
         repetition = self.by_stdout.get(str(output)) if output else None
         expect = res.get("expect")
         if repetition is not None and isinstance(expect, dict) and expect:
-            repetition = dataclasses.replace(repetition, expect={**repetition.expect, **expect})
+            repetition = dataclasses.replace(repetition, expect=repetition.expect.merged(expect))
         return repetition
 
     def _measured(self, run: Repetition, res: dict[str, Any], *, failed: bool) -> None:

@@ -10,10 +10,10 @@ if TYPE_CHECKING:
     from cnibench.scenarios.base import MetricInfo, Scenario
 
 #: The thesis's scenarios first (plans, summaries and reports list them in this order).
-SCENARIOS: Registry[Scenario[Any]] = Registry("scenario", __name__, first=("egress", "ingress"))
+SCENARIOS: Registry[Scenario[Any, Any]] = Registry("scenario", __name__, first=("egress", "ingress"))
 
 
-def scenario_of(trial: str) -> Scenario[Any]:
+def scenario_of(trial: str) -> Scenario[Any, Any]:
     """The scenario a trial (``egress-baseline``, ``ingress``, ``egress@500M``) belongs to. Raises KeyError for an
     unknown one."""
     for scenario in SCENARIOS.values():
@@ -50,3 +50,12 @@ def gateway_node(environment: dict[str, Any], cni: str, trial: str) -> str | Non
     fact = scenario_of(trial).gateway_fact
     node = ((environment.get("clusters") or {}).get(cni) or {}).get(fact) if fact else None
     return str(node) if node else None
+
+
+def parse_tools() -> dict[str, Scenario[Any, Any]]:
+    """The tools whose raw output ``cnibench parse`` reads, each with its scenario (the first to name it)."""
+    tools: dict[str, Scenario[Any, Any]] = {}
+    for scenario in SCENARIOS.values():
+        if scenario.parse_tool is not None:
+            tools.setdefault(scenario.parse_tool, scenario)
+    return tools

@@ -5,10 +5,14 @@ import it as a scenario."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+from cnibench.errors import MeasurementError, SpecError
 from cnibench.scenarios.base import FASTER, SLOWER, MetricInfo
 from cnibench.scenarios.load import achieved_check
+from cnibench.tools import iperf3
+from cnibench.tools.base import json_documents, section
 from cnibench.tools.iperf3 import Iperf3Result
 
 #: The figures of an iperf3 sample (field, label, unit, which way is better), the same in every iperf3 scenario.
@@ -55,3 +59,25 @@ def figures(result: Iperf3Result) -> dict[str, Any]:
         "server_cpu_percent": result.server_cpu_percent,
         "notes": list(result.notes),
     }
+
+
+def iperf3_protocol(path: Path, asked: str | None) -> str:
+    """The protocol (``tcp``/``udp``) of the iperf3 test in ``path`` (``start.test_start.protocol``); ``asked``
+    (``cnibench parse --protocol``) must agree with it. Raises :class:`SpecError` (exit 2) for a disagreement and for
+    a ``--bidir`` test; a file that cannot be read as iperf3 output is left to the sample maker (a failed sample with
+    the reason)."""
+    try:
+        doc = json_documents(path.read_text(encoding="utf-8", errors="replace"), what="iperf3 output", empty="")[0]
+        bidir = iperf3.is_bidirectional(doc)
+        test_start = section(section(doc, "start", "start"), "test_start", "start.test_start")
+        found = str(test_start.get("protocol", "TCP")).lower()
+    except (MeasurementError, IndexError, AttributeError):
+        return asked or "tcp"
+    if bidir:
+        raise SpecError(f"{path}: {iperf3.BIDIR_REFUSED}")
+    if asked is not None and asked != found:
+        raise SpecError(
+            f"{path}: --protocol {asked}, but the file is a {found.upper()} test (start.test_start.protocol); "
+            "leave --protocol out"
+        )
+    return found if found in ("tcp", "udp") else "tcp"

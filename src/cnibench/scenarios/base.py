@@ -12,10 +12,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, cast
 
 from pydantic import Field
 
+from cnibench.repetition import Expectation
 from cnibench.results.sample import SampleBase
 from cnibench.spec.base import Model
 
@@ -123,12 +124,26 @@ class Trial:
     settings: str
 
 
+@dataclass(frozen=True)
+class ParseOptions:
+    """What ``cnibench parse`` is told besides the file (its options): the protocol the file must be
+    (``tcp``/``udp``; None: the file's own), the source IP the server must have seen (None: not checked), the
+    backend pods that must answer (None: those the file counted) and the highest failed-request fraction."""
+
+    protocol: str | None = None
+    expected_source_ip: str | None = None
+    backends: list[str] | None = None
+    max_failed_rate: float = 0.0
+
+
 S = TypeVar("S", bound=ScenarioSettings)
+E = TypeVar("E", bound=Expectation)
 
 
-class Scenario(ABC, Generic[S]):
-    """One scenario. Subclasses set the class attributes and implement :meth:`trials_for`, :meth:`expected_fields`
-    and :meth:`sample_from`."""
+class Scenario(ABC, Generic[S, E]):
+    """One scenario. Subclasses set the class attributes and implement :meth:`trials_for`, :meth:`expected_fields`,
+    :meth:`sample_from` and :meth:`recorded_expectation`; ``expectation_model`` is its :class:`Expectation` (what
+    a repetition's artifact is checked against), ``E`` the same type for the checker."""
 
     #: The spec section (``scenarios.<name>``) and the name ``--only`` takes.
     name: ClassVar[str]
@@ -136,6 +151,12 @@ class Scenario(ABC, Generic[S]):
     trials: ClassVar[tuple[str, ...]]
     settings_model: ClassVar[type[ScenarioSettings]]
     sample_model: ClassVar[type[SampleBase]]
+    expectation_model: ClassVar[type[Expectation]]
+    #: The tool whose raw output ``cnibench parse TOOL FILE`` reads as one of this scenario's samples (one scenario
+    #: per tool; None: none), and the sample fields such a file cannot tell (the run's settings), left out of
+    #: ``parse``'s answer.
+    parse_tool: ClassVar[str | None] = None
+    parse_unknown: ClassVar[tuple[str, ...]] = ()
     #: One line for the spec's JSON Schema and ``--help``.
     description: ClassVar[str]
     tools: ClassVar[tuple[ToolNeed, ...]] = ()
@@ -226,26 +247,29 @@ class Scenario(ABC, Generic[S]):
         failed and left nothing, ``failure`` is the reason."""
         from cnibench.errors import MeasurementError
 
+        if not isinstance(repetition.expect, self.expectation_model):  # a programming error: another scenario's
+            raise TypeError(
+                f"{self.name}: expected {self.expectation_model.__name__}, got {type(repetition.expect).__name__}"
+            )
+        expect = cast("E", repetition.expect)
         artifact, text = repetition.read_artifact(run_dir)
         fields: dict[str, Any] = {
             **repetition.common(started_at=started_at, ended_at=ended_at),
             "artifact": artifact,
-            **self.expected_fields(repetition.expect),
+            **self.expected_fields(expect),
         }
         try:
-            return self.sample_from(text, repetition.expect, fields, failure)
+            return self.sample_from(text, expect, fields, failure)
         except MeasurementError as exc:
             error = failure if failure and not text.strip() else str(exc)
             return self.sample_model(**fields, status="failed", error=error)
 
     @abstractmethod
-    def expected_fields(self, expect: Mapping[str, Any]) -> dict[str, Any]:
+    def expected_fields(self, expect: E) -> dict[str, Any]:
         """The sample fields that come from what the repetition expected (its ``expect``), parsed or not."""
 
     @abstractmethod
-    def sample_from(
-        self, text: str, expect: Mapping[str, Any], fields: dict[str, Any], failure: str | None
-    ) -> SampleBase:
+    def sample_from(self, text: str, expect: E, fields: dict[str, Any], failure: str | None) -> SampleBase:
         """The sample from the artifact's ``text`` and the repetition's ``fields`` (run and expected fields).
         Raises :class:`~cnibench.errors.MeasurementError` when the tool's output cannot be read."""
 
@@ -283,11 +307,17 @@ class Scenario(ABC, Generic[S]):
     def artifact_dir(self, run_dir: Path, cni: str, trial: str) -> Path:
         return run_dir / "raw" / cni / trial
 
-    def recorded_settings(self, sample: SampleBase, settings: dict[str, Any], artifact: Path) -> dict[str, Any]:
-        """What ``reanalyze`` needs to judge a recorded sample again: the expectations it was checked against, from
+    @abstractmethod
+    def recorded_expectation(self, sample: SampleBase, settings: dict[str, Any], artifact: Path) -> E:
+        """What ``reanalyze`` judges a recorded sample against again: the expectation it was checked against, from
         the sample, the run's recorded settings of this scenario (``settings``) and its raw ``artifact``."""
-        return {}
+
+    def parse_expectation(self, path: Path, options: ParseOptions) -> E:
+        """What ``cnibench parse`` checks the file ``path`` against, from ``options``; raises
+        :class:`~cnibench.errors.SpecError` (exit 2) for options the file contradicts. Only for a scenario with a
+        :attr:`parse_tool`."""
+        raise NotImplementedError(f"{self.name} reads no tool's output for `cnibench parse`")
 
 
-def trial_names(scenarios: Sequence[Scenario[Any]]) -> tuple[str, ...]:
+def trial_names(scenarios: Sequence[Scenario[Any, Any]]) -> tuple[str, ...]:
     return tuple(trial for scenario in scenarios for trial in scenario.trials)

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
-from cnibench.repetition import MeasureCommand, Repetition
+from cnibench.repetition import Expectation, MeasureCommand, Repetition
 from cnibench.report.text import cv_text, median_text, number_text, summarize_field, table
 from cnibench.results.sample import SampleBase
 from cnibench.results.stats import Summary
@@ -137,11 +137,36 @@ class Row:
     loss: Summary | None
 
 
-class EastWest(Scenario[EastWestSettings]):
+class EastWestExpectation(Expectation):
+    """What an east-west repetition is checked against: the trial's point of the matrix and offered bit/s, the
+    address the client connects to, and what the platform knows of the endpoints (the client's own address the
+    server must see, the backend that must answer on a Service path, the nodes), some only at run time (None until
+    the cluster adds them)."""
+
+    path: Path_
+    placement: Placement
+    protocol: Protocol
+    streams: int
+    code: str
+    target_ip: str | None = None
+    offered_rate: float | None = None
+    client_node: str | None = None
+    server_node: str | None = None
+    client_ip: str | None = None
+    backend_ip: str | None = None
+
+
+#: The expectation's fields the sample records as they are.
+RECORDED = ("path", "placement", "protocol", "streams", "code", "client_node", "server_node", "client_ip", "target_ip",
+            "backend_ip")  # fmt: skip
+
+
+class EastWest(Scenario[EastWestSettings, EastWestExpectation]):
     name: ClassVar[str] = NAME
     trials: ClassVar[tuple[str, ...]] = TRIALS
     settings_model = EastWestSettings
     sample_model = EastWestSample
+    expectation_model = EastWestExpectation
     description: ClassVar[str] = (
         "iperf3 inside the cluster: pod-to-pod, pod-to-Service and host-to-host, same and cross node"
     )
@@ -237,16 +262,16 @@ class EastWest(Scenario[EastWestSettings]):
         )  # fmt: skip
         wall = iperf3.expected_wall_time(settings.duration, settings.omit)
         idle = float(settings.duration) if load.offered is not None else 0.0
-        full = {
-            "path": point.path,
-            "placement": point.placement,
-            "protocol": point.protocol,
-            "streams": settings.streams_of(point),
-            "code": point.code,
-            "target_ip": target_ip,
-            "offered_rate": load.offered,
+        full = EastWestExpectation(
+            path=point.path,
+            placement=point.placement,
+            protocol=point.protocol,
+            streams=settings.streams_of(point),
+            code=point.code,
+            target_ip=target_ip,
+            offered_rate=load.offered,
             **expect,
-        }
+        )
         out = []
         for number in numbers:
             artifact = self.artifact_dir(run_dir, cni, trial) / f"rep-{number:02d}.iperf3.json"
@@ -256,21 +281,19 @@ class EastWest(Scenario[EastWestSettings]):
             out.append(Repetition(cni, trial, number, artifact, command, idle + wall, idle + settings.omit, full))
         return out
 
-    def expected_fields(self, expect: Mapping[str, Any]) -> dict[str, Any]:
-        keys = ("path", "placement", "protocol", "streams", "code", "client_node", "server_node", "client_ip",
-                "target_ip", "backend_ip")  # fmt: skip
-        return {key: expect.get(key) for key in keys} | judge_sustained(expect.get("offered_rate"), None)
+    def expected_fields(self, expect: EastWestExpectation) -> dict[str, Any]:
+        return {key: getattr(expect, key) for key in RECORDED} | judge_sustained(expect.offered_rate, None)
 
     def sample_from(
-        self, text: str, expect: Mapping[str, Any], fields: dict[str, Any], failure: str | None
+        self, text: str, expect: EastWestExpectation, fields: dict[str, Any], failure: str | None
     ) -> EastWestSample:
         """Parse a repetition's iperf3 JSON and verify who talked to whom; a failed check fails the repetition but
         keeps its figures."""
         result = iperf3.parse_client_json(text)
         seen, local, peer = result.source_ip_seen, result.server_local_ip, result.client_connected_to
-        client_ip, backend_ip, target_ip = expect.get("client_ip"), expect.get("backend_ip"), expect.get("target_ip")
+        client_ip, backend_ip, target_ip = expect.client_ip, expect.backend_ip, expect.target_ip
         errors: list[str] = [failure] if failure else []
-        what = "client node's address" if expect.get("path") == "host-to-host" else "client pod's own address"
+        what = "client node's address" if expect.path == "host-to-host" else "client pod's own address"
         source_ok: bool | None = None
         if client_ip is not None:
             source_ok = seen == client_ip
@@ -284,7 +307,7 @@ class EastWest(Scenario[EastWestSettings]):
             elif not backend_ok:
                 errors.append(f"the client was connected to {peer}, expected {target_ip}")
         return EastWestSample(
-            **{**fields, **judge_sustained(expect.get("offered_rate"), result.throughput_bps)},
+            **{**fields, **judge_sustained(expect.offered_rate, result.throughput_bps)},
             status="failed" if errors else "ok",
             error="; ".join(errors) or None,
             **figures(result),
@@ -296,11 +319,9 @@ class EastWest(Scenario[EastWestSettings]):
             verified=bool(source_ok and backend_ok),
         )
 
-    def recorded_settings(self, sample: SampleBase, settings: dict[str, Any], artifact: Path) -> dict[str, Any]:
+    def recorded_expectation(self, sample: SampleBase, settings: dict[str, Any], artifact: Path) -> EastWestExpectation:
         assert isinstance(sample, EastWestSample)
-        keys = ("path", "placement", "protocol", "streams", "code", "client_node", "server_node", "client_ip",
-                "target_ip", "backend_ip", "offered_rate")  # fmt: skip
-        return {key: getattr(sample, key) for key in keys}
+        return EastWestExpectation(offered_rate=sample.offered_rate, **{key: getattr(sample, key) for key in RECORDED})
 
     def with_cost(self, sample: SampleBase, metrics_dir: Path) -> SampleBase:
         """CPU seconds per Gbit the server received (its throughput, Gbit/s), net of the idle baseline."""

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from cnibench.repetition import MeasureCommand, Repetition
+from cnibench.repetition import Expectation, MeasureCommand, Repetition
 from cnibench.report.text import cv_text, median_text, number_text, summarize_field, table
 from cnibench.results.sample import SampleBase
 from cnibench.results.stats import Summary
 from cnibench.scenarios import SCENARIOS
-from cnibench.scenarios._iperf3 import IPERF3_METRICS, IPERF3_RATE_METRICS, figures
-from cnibench.scenarios.base import MetricInfo, Scenario, ToolNeed, Trial, base_trial
+from cnibench.scenarios._iperf3 import IPERF3_METRICS, IPERF3_RATE_METRICS, figures, iperf3_protocol
+from cnibench.scenarios.base import MetricInfo, ParseOptions, Scenario, ToolNeed, Trial, base_trial
 from cnibench.scenarios.load import (
     BITS_PER_SECOND,
     OFFERED,
@@ -209,11 +209,42 @@ class Row:
     verify_what: str
 
 
-class Egress(Scenario[EgressSettings]):
+class EgressExpectation(Expectation):
+    """What an egress repetition is checked against: the source address the external server must see
+    (:func:`expected_source`), the egress IP with the policy, the offered bit/s at a fixed load; on Kubernetes
+    also what the cluster found at run time (the client's and the gateway's node, the seconds until the policy was
+    realised). ``check_source`` False: nothing to check the source against (``cnibench parse`` without
+    ``--expected-source-ip``)."""
+
+    protocol: Literal["tcp", "udp"] = "tcp"
+    expected_source_ip: str | None = None
+    egress_ip: str | None = None
+    offered_rate: float | None = None
+    egress_apply_s: float | None = None
+    client_node: str | None = None
+    gateway_node: str | None = None
+    check_source: bool = True
+
+
+def expected_source(
+    with_policy: bool, *, client_node_ip: str | None, gateway_node_ip: str | None, egress_ip: str | None
+) -> str | None:
+    """The source address the external server must see, on every platform: without the policy the client's node
+    (its node masquerades pod traffic leaving the cluster), with it the egress IP, or, when the policy has none,
+    the gateway node's own address (Cilium without ``egressIP`` uses the gateway's default-route interface
+    address: docs.cilium.io, "Egress Gateway"). None when that address is not known yet (found at run time)."""
+    if not with_policy:
+        return client_node_ip
+    return egress_ip if egress_ip is not None else gateway_node_ip
+
+
+class Egress(Scenario[EgressSettings, EgressExpectation]):
     name: ClassVar[str] = NAME
     trials: ClassVar[tuple[str, ...]] = TRIALS
     settings_model = EgressSettings
     sample_model = EgressSample
+    expectation_model = EgressExpectation
+    parse_tool: ClassVar[str | None] = "iperf3"
     description: ClassVar[str] = "iperf3 from a pod out through the egress gateway node (SNAT to the egress IP)"
     tools: ClassVar[tuple[ToolNeed, ...]] = (ToolNeed("iperf3", "apt-get install -y iperf3", "iperf3 (egress)"),)
     metrics: ClassVar[tuple[MetricInfo, ...]] = IPERF3_METRICS
@@ -285,12 +316,14 @@ class Egress(Scenario[EgressSettings]):
             idle = float(settings.duration) if load.offered is not None else 0.0
             for trial in (load.trial(t) for t in TRIALS if load.trial(t) in numbers):
                 with_policy = base_trial(trial) == NAME
-                expect = {
-                    "protocol": settings.protocol,
-                    "expected_source_ip": egress_ip if with_policy else client_node_ip,
-                    "egress_ip": egress_ip if with_policy else None,
-                    "offered_rate": load.offered,
-                }
+                expect = EgressExpectation(
+                    protocol=settings.protocol,
+                    expected_source_ip=expected_source(
+                        with_policy, client_node_ip=client_node_ip, gateway_node_ip=None, egress_ip=egress_ip
+                    ),
+                    egress_ip=egress_ip if with_policy else None,
+                    offered_rate=load.offered,
+                )
                 for number in numbers[trial]:
                     artifact = self.artifact_dir(run_dir, cni, trial) / f"rep-{number:02d}.iperf3.json"
                     command = MeasureCommand(
@@ -301,49 +334,57 @@ class Egress(Scenario[EgressSettings]):
                     out.append(Repetition(cni, trial, number, artifact, command, idle + wall, warmup, expect))
         return out
 
-    def expected_fields(self, expect: Mapping[str, Any]) -> dict[str, Any]:
+    def expected_fields(self, expect: EgressExpectation) -> dict[str, Any]:
         return {
-            "protocol": expect["protocol"],
-            "expected_source_ip": expect["expected_source_ip"],
-            "egress_ip": expect["egress_ip"],
-            "egress_apply_s": expect.get("egress_apply_s"),
-            **judge_sustained(expect.get("offered_rate"), None),
+            "protocol": expect.protocol,
+            "expected_source_ip": expect.expected_source_ip,
+            "egress_ip": expect.egress_ip,
+            "egress_apply_s": expect.egress_apply_s,
+            **judge_sustained(expect.offered_rate, None),
         }
 
     def sample_from(
-        self, text: str, expect: Mapping[str, Any], fields: dict[str, Any], failure: str | None
+        self, text: str, expect: EgressExpectation, fields: dict[str, Any], failure: str | None
     ) -> EgressSample:
         """Parse a repetition's raw iperf3 JSON; a wrong source IP fails the repetition but keeps its figures (they
         show what the path did)."""
         result = iperf3.parse_client_json(text)
         seen = result.source_ip_seen
-        source_ok = seen is not None and seen == expect["expected_source_ip"]
-        check_source = expect.get("check_source", True)  # `cnibench parse` without an expected address: no check
+        source_ok = seen is not None and seen == expect.expected_source_ip
+        check_source = expect.check_source
         errors: list[str] = [failure] if failure else []
         if check_source and seen is None:
             errors.append("the server's view of the client address is missing (no --get-server-output?)")
         elif check_source and not source_ok:
-            what = "egress IP" if expect["egress_ip"] else "client node IP (masquerade)"
-            errors.append(f"server saw {seen}, expected the {what} {expect['expected_source_ip']}")
+            what = "egress IP" if expect.egress_ip else "client node IP (masquerade)"
+            errors.append(f"server saw {seen}, expected the {what} {expect.expected_source_ip}")
         return EgressSample(
-            **{**fields, **judge_sustained(expect.get("offered_rate"), result.throughput_bps)},
+            **{**fields, **judge_sustained(expect.offered_rate, result.throughput_bps)},
             status="failed" if errors else "ok",
             error="; ".join(errors) or None,
             **figures(result),
             source_ip_seen=seen,
             source_ip_ok=source_ok if seen is not None and check_source else None,
-            egress_ip_ok=(seen == expect["egress_ip"]) if expect["egress_ip"] else None,
+            egress_ip_ok=(seen == expect.egress_ip) if expect.egress_ip else None,
         )
 
-    def recorded_settings(self, sample: SampleBase, settings: dict[str, Any], artifact: Path) -> dict[str, Any]:
+    def recorded_expectation(self, sample: SampleBase, settings: dict[str, Any], artifact: Path) -> EgressExpectation:
         assert isinstance(sample, EgressSample)
-        return {
-            "protocol": sample.protocol,
-            "expected_source_ip": sample.expected_source_ip,
-            "egress_ip": sample.egress_ip,
-            "egress_apply_s": sample.egress_apply_s,
-            "offered_rate": sample.offered_rate,
-        }
+        return EgressExpectation(
+            protocol=sample.protocol,
+            expected_source_ip=sample.expected_source_ip,
+            egress_ip=sample.egress_ip,
+            egress_apply_s=sample.egress_apply_s,
+            offered_rate=sample.offered_rate,
+        )
+
+    def parse_expectation(self, path: Path, options: ParseOptions) -> EgressExpectation:
+        """The file's own protocol (``--protocol`` must agree), the source IP given (else no source check)."""
+        return EgressExpectation(
+            protocol=iperf3_protocol(path, options.protocol),
+            expected_source_ip=options.expected_source_ip,
+            check_source=options.expected_source_ip is not None,
+        )
 
     def with_cost(self, sample: SampleBase, metrics_dir: Path) -> SampleBase:
         """CPU seconds per Gbit the server received (its throughput, Gbit/s), net of the idle baseline."""

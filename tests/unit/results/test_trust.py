@@ -7,7 +7,7 @@ import pytest
 
 from cnibench.results.model import read_results
 from cnibench.results.trust import BACKGROUND_LOAD, CPU_BOUND, background_load, warnings_for
-from cnibench.scenarios.egress import EGRESS
+from cnibench.scenarios.egress import EGRESS, EgressExpectation
 
 EGRESS_IP = "203.0.113.254"
 
@@ -23,7 +23,7 @@ def _lines(run, cni=None, scenario=None):
 def _from_iperf3(data_dir, name, cni, repetition):
     """The sample cnibench makes of a real iperf3 output of the egress trial."""
     text = (data_dir / "iperf3" / name).read_text()
-    expect = {"protocol": "tcp", "expected_source_ip": EGRESS_IP, "egress_ip": EGRESS_IP}
+    expect = EgressExpectation(protocol="tcp", expected_source_ip=EGRESS_IP, egress_ip=EGRESS_IP)
     fields = {"cni": cni, "scenario": "egress", "repetition": repetition, "artifact": name}
     return EGRESS.sample_from(text, expect, {**fields, **EGRESS.expected_fields(expect)}, None)
 

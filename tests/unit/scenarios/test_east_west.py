@@ -200,8 +200,8 @@ def test_the_summary_has_a_table_per_cni_and_the_pod_host_ratio_per_datapath(tmp
 
 def test_reanalysis_judges_a_sample_against_what_it_recorded(tmp_path, data_dir):
     sample = _samples(tmp_path, data_dir)[0]
-    recorded = EAST_WEST.recorded_settings(sample, {}, Path(sample.artifact or ""))
-    assert recorded["client_ip"] == "10.244.2.2" and recorded["path"] == "pod-to-pod" and recorded["code"] == "DTS"
+    recorded = EAST_WEST.recorded_expectation(sample, {}, Path(sample.artifact or ""))
+    assert recorded.client_ip == "10.244.2.2" and recorded.path == "pod-to-pod" and recorded.code == "DTS"
 
 
 def test_the_settings_line_says_the_matrix_in_a_few_words():
@@ -236,7 +236,7 @@ def test_a_fixed_load_runs_the_matrix_once_per_rate_with_codes_and_an_idle_basel
     argv = rep.command.argv
     assert argv[argv.index("--bitrate") + 1] == "500000000"  # 2 Gbit/s over 4 streams: iperf3's -b is per stream
     assert rep.command.idle_s == settings.duration and rep.warmup_s == settings.duration + settings.omit
-    assert rep.expect["offered_rate"] == 2e9
+    assert rep.expect.offered_rate == 2e9
     with pytest.raises(KeyError):  # a rate the spec does not offer
         _plan(settings, "pod-to-pod.cross-node.tcp-multi@1G", tmp_path)
     saturate = _settings(paths=["pod-to-pod"], placements=["cross-node"], streams=["single"])

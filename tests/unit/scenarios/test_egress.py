@@ -39,8 +39,8 @@ def test_plan_runs_baseline_then_egress(tmp_path):
         ("egress", 2),
         ("egress", 3),
     ]
-    assert runs[0].expect["expected_source_ip"] == "172.18.0.4" and runs[0].expect["egress_ip"] is None
-    assert runs[3].expect["expected_source_ip"] == "203.0.113.254"
+    assert runs[0].expect.expected_source_ip == "172.18.0.4" and runs[0].expect.egress_ip is None
+    assert runs[3].expect.expected_source_ip == "203.0.113.254"
     settings = _settings()
     assert runs[3].command.timeout_s == settings.duration + settings.omit + egress.TIMEOUT_MARGIN
     assert runs[3].command.netns == "cnib0000-pod-c"

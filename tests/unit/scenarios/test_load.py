@@ -17,8 +17,8 @@ from cnibench.metrics.cpu import cpu_windows, value_at
 from cnibench.plan import make_plan
 from cnibench.proc import tool_path
 from cnibench.repetition import MeasureCommand
-from cnibench.scenarios.egress import EGRESS
-from cnibench.scenarios.ingress import INGRESS, backend_names
+from cnibench.scenarios.egress import EGRESS, EgressExpectation
+from cnibench.scenarios.ingress import INGRESS, IngressExpectation, backend_names
 from cnibench.scenarios.load import SUSTAIN_TOLERANCE, cost_from_cores, with_cpu_cost
 from cnibench.spec import default_spec_data, parse_spec
 from cnibench.tools import k6
@@ -139,8 +139,8 @@ def test_the_idle_wrapper_idles_then_becomes_the_command():
 
 
 def _egress_sample(data_dir: Path, name: str, offered: float):
-    expect = {"protocol": "tcp", "expected_source_ip": "203.0.113.254", "egress_ip": "203.0.113.254",
-              "offered_rate": offered}  # fmt: skip
+    expect = EgressExpectation(protocol="tcp", expected_source_ip="203.0.113.254", egress_ip="203.0.113.254",
+                               offered_rate=offered)  # fmt: skip
     fields = {"cni": "hostgw", "scenario": f"egress@{EGRESS.settings_model.rate_unit.label(offered)}",
               "repetition": 1, **EGRESS.expected_fields(expect)}  # fmt: skip
     return EGRESS.sample_from((data_dir / "iperf3" / name).read_text(), expect, fields, None)
@@ -165,8 +165,8 @@ def test_achieved_vs_offered_on_real_iperf3_outputs(data_dir):
 def test_udp_at_a_rate_reads_loss_and_jitter_from_the_receiver(data_dir):
     text = (data_dir / "iperf3" / "udp-rate-20G-not-sustained.json").read_text()
     server = json.loads(text)["server_output_json"]["end"]["sum_received"]
-    expect = {"protocol": "udp", "expected_source_ip": "203.0.113.254", "egress_ip": "203.0.113.254",
-              "offered_rate": 20e9}  # fmt: skip
+    expect = EgressExpectation(protocol="udp", expected_source_ip="203.0.113.254", egress_ip="203.0.113.254",
+                               offered_rate=20e9)  # fmt: skip
     fields = {"cni": "vxlan", "scenario": "egress@20G", "repetition": 1, **EGRESS.expected_fields(expect)}
     sample = EGRESS.sample_from(text, expect, fields, None)
     assert (sample.lost_percent, sample.jitter_ms) == (server["lost_percent"], server["jitter_ms"])
@@ -175,8 +175,8 @@ def test_udp_at_a_rate_reads_loss_and_jitter_from_the_receiver(data_dir):
 
 def _ingress_sample(data_dir: Path, name: str, offered: int):
     backends = backend_names(2)
-    expect = {"backends": backends, "gateway": "l7", "vus": 20, "reuse_connections": True, "max_failed_rate": 0.0,
-              "offered_rate": float(offered)}  # fmt: skip
+    expect = IngressExpectation(backends=backends, gateway="l7", vus=20, reuse_connections=True, max_failed_rate=0.0,
+                                offered_rate=float(offered))  # fmt: skip
     fields = {"cni": "hostgw", "scenario": f"ingress@{offered}rps", "repetition": 1, **INGRESS.expected_fields(expect)}
     return INGRESS.sample_from((data_dir / "k6" / name).read_text(), expect, fields, None)
 

@@ -75,18 +75,16 @@ def wait_pods_ready(kubectl: Kubectl, selector: str, *, expected: int, timeout: 
 def expected_source(
     mode: str, *, nodes: Sequence[Node], client_node: str, gateway_node: str, egress_ip: str | None
 ) -> str:
-    """Who the external server must see: the client's node (baseline: the node masquerades) or the egress IP
-    (the policy; without one, the gateway node's own address)."""
-    by_name = {n.name: n for n in nodes}
-    if mode == "baseline":
-        node = by_name.get(client_node)
-    elif egress_ip is not None:
-        return egress_ip
-    else:
-        node = by_name.get(gateway_node)
-    if node is None or node.ip is None:
+    """Who the external server must see (:func:`cnibench.scenarios.egress.expected_source`, the rule netns uses
+    too), with the nodes' InternalIPs as the cluster reports them. Raises PlatformError for a node without one."""
+    from cnibench.scenarios.egress import expected_source as rule
+
+    ips = {n.name: n.ip for n in nodes}
+    found = rule(mode == "policy", client_node_ip=ips.get(client_node), gateway_node_ip=ips.get(gateway_node),
+                 egress_ip=egress_ip)  # fmt: skip
+    if found is None:
         raise PlatformError(f"no InternalIP for node {client_node if mode == 'baseline' else gateway_node}")
-    return node.ip
+    return found
 
 
 def probe_argv(kubectl: Kubectl, pod: str, server_ip: str, port: int) -> list[str]:

@@ -68,8 +68,8 @@ def test_compile_places_servers_service_and_clients(tmp_path):
         rep = reps[trial]
         argv = rep.command.argv
         assert rep.command.netns == netns and argv[argv.index("--client") + 1] == target, trial
-        assert rep.expect["client_ip"] == client_ip and rep.expect["code"] == code
-    assert reps["pod-to-service.same-node.udp-multi"].expect["backend_ip"] == "10.244.1.2"
+        assert rep.expect.client_ip == client_ip and rep.expect.code == code
+    assert reps["pod-to-service.same-node.udp-multi"].expect.backend_ip == "10.244.1.2"
     multi = reps["pod-to-service.same-node.udp-multi"].command.argv
     assert multi[multi.index("--parallel") + 1] == "8" and multi[multi.index("--bitrate") + 1] == "100M"
     text = "\n".join(compiled.steps)

@@ -30,7 +30,7 @@ from cnibench.scenarios._east_west_matrix import (
     pick_nodes,
 )
 from cnibench.scenarios.base import base_trial, load_suffix
-from cnibench.scenarios.east_west import EAST_WEST
+from cnibench.scenarios.east_west import EAST_WEST, EastWestExpectation
 from cnibench.spec.base import FieldError
 from cnibench.tools import iperf3
 
@@ -201,12 +201,13 @@ class NetnsEastWest(NetnsAdapter[EastWestSettings]):
         ordered = cluster.add_scenario(NAME, cluster.finish(repetitions), bundles=bundles, daemons=daemons)
         for trial, point in zip(trials, points, strict=True):
             first = next(r for r in ordered if r.scenario == trial)
+            assert isinstance(first.expect, EastWestExpectation)
             idle = f"after {first.command.idle_s:g} s idle, " if first.command.idle_s else ""
             cluster.steps.append(
                 f"{trial} ({point.code}{load_suffix(trial)}): {len(numbers[trial])} x {idle}`{first.command.shown}` "
                 "from "
-                f"{first.expect['client_ip']} on {first.expect['client_node']} (the server must see it"
-                + (f"; {first.expect['backend_ip']} must answer)" if point.path == "pod-to-service" else ")")
+                f"{first.expect.client_ip} on {first.expect.client_node} (the server must see it"
+                + (f"; {first.expect.backend_ip} must answer)" if point.path == "pod-to-service" else ")")
             )
         return ordered
 
