@@ -85,7 +85,7 @@ class MeasureCommand:
         """What runs: ``argv``, after ``idle_s`` seconds of idling when it has an idle baseline."""
         if not self.idle_s:
             return self.argv
-        from cnibench.scenarios.load import idle_argv
+        from cnibench.tools.idle import idle_argv
 
         return idle_argv(self.idle_s, self.argv)
 

@@ -16,12 +16,12 @@ from cnibench.metrics.prometheus import summarised_points
 from cnibench.metrics.queries import UTILISATION, UTILISATION_RANGE
 from cnibench.report.figure import Plot, cni_style, plt, svg
 from cnibench.report.figure import color as _color
-from cnibench.results.analysis import Group
+from cnibench.results.group import Group
+from cnibench.results.metric import MetricInfo
 from cnibench.results.model import RunResults
 from cnibench.results.stats import MetricStats, summarize
 from cnibench.results.verdicts import PairedVerdict
 from cnibench.scenarios import gateway_node, metric_named
-from cnibench.scenarios.base import MetricInfo
 
 
 def _bar(ax: Any, x: float, stats: MetricStats, info: MetricInfo, width: float, color: str, label: str | None) -> str:

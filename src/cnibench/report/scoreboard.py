@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cnibench.results.analysis import number, percent
+from cnibench.results.analysis import percent
+from cnibench.results.group import number
 from cnibench.results.trust import warnings_for
 from cnibench.results.verdicts import SYMBOLS, RunAnalysis, change_cell, detectable
 

@@ -81,7 +81,7 @@ def format_summary(results: RunResults, run_dir: str, columns: int | None = None
                                                                          subsequent_indent="    ")]  # fmt: skip
     warnings: list[str] = []
     for scenario in SCENARIOS.values():
-        lines += scenario.summary_lines(results, warnings)
+        lines += scenario.summary_lines(results.samples, warnings)
     lines += _metrics_lines(results)
     failed = [s for s in results.samples if s.status == "failed"]
     for sample in failed[:5]:

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cnibench.results.group import Group, number, repetition_key
 from cnibench.results.inference import ALPHA
+from cnibench.results.metric import MetricInfo
 from cnibench.results.model import RunResults, Sample
-from cnibench.results.stats import MetricStats, metric_stats
-from cnibench.scenarios.base import MetricInfo
 
 #: A difference in the machine's background load (percentage points) that ``compare`` points out.
 BUSY_DIFFERENCE = 25.0
@@ -25,49 +25,10 @@ DEFAULT_THRESHOLD = 0.05
 ENVIRONMENT_KEYS = ("kernel", "cpu_model", "cpu_count", "cnibench")
 
 
-def number(value: object) -> float | None:
-    """A sample field as a float; None when it is missing or not a number."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return None
-
-
 def located(text: str, cni: str | None, scenario: str | None) -> str:
     """``text`` after what it concerns: ``vxlan egress: text``; ``text`` alone when it concerns a whole run."""
     where = " ".join(part for part in (cni, scenario) if part)
     return f"{where}: {text}" if where else text
-
-
-def repetition_key(sample: Sample) -> tuple[int, int]:
-    """Which repetition a sample is, within its CNI and trial: ``(round, repetition)``. Samples of results that
-    record no ``round`` (schema 6 and older) are all in round 1. An egress trial and its baseline with the same key
-    ran back to back in the same cluster: they pair."""
-    found = getattr(sample, "round", None)
-    return (found if isinstance(found, int) and not isinstance(found, bool) else 1), sample.repetition
-
-
-@dataclass(frozen=True)
-class Group:
-    """The samples of one series (a CNI, or a CNI of one run when several runs are shown) in one trial
-    (``scenario``: ``egress``, ``egress-baseline``, ``ingress``)."""
-
-    series: str
-    run_id: str
-    cni: str
-    scenario: str
-    samples: tuple[Sample, ...]
-
-    def values(self, metric: MetricInfo) -> list[float]:
-        """The metric's values of the successful repetitions."""
-        found = (number(getattr(s, metric.name, None)) for s in self.samples if s.status == "ok")
-        return [v for v in found if v is not None]
-
-    def stats(self, metric: MetricInfo) -> MetricStats:
-        return metric_stats(self.values(metric), failed=sum(1 for s in self.samples if s.status != "ok"))
-
-    @property
-    def ok(self) -> int:
-        return sum(1 for s in self.samples if s.status == "ok")
 
 
 def groups(runs: Sequence[RunResults]) -> list[Group]:

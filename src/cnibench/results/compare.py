@@ -34,15 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cnibench.results.analysis import (
-    DEFAULT_THRESHOLD,
-    Group,
-    check,
-    groups,
-    located,
-    percent,
-    repetition_key,
-)
+from cnibench.results.analysis import DEFAULT_THRESHOLD, check, groups, located, percent
+from cnibench.results.group import Group, repetition_key
 from cnibench.results.inference import (
     ALPHA,
     Estimate,
@@ -54,11 +47,11 @@ from cnibench.results.inference import (
     judge,
     scale_of,
 )
+from cnibench.results.metric import MetricInfo
 from cnibench.results.model import RunResults
 from cnibench.results.stats import MetricStats
 from cnibench.results.verdicts import by_round, ci_text, detectable, p_text, words_of
 from cnibench.scenarios import all_metrics, metrics_for, scenario_of
-from cnibench.scenarios.base import MetricInfo
 
 
 def contest_metrics() -> dict[str, MetricInfo]:

@@ -25,7 +25,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cnibench.results.analysis import Group, groups, located, number
+from cnibench.results.analysis import groups, located
+from cnibench.results.group import Group, number
 from cnibench.results.model import RunResults
 from cnibench.results.stats import CV_WARNING, MIN_REPETITIONS, summarize
 from cnibench.scenarios import metric_named, metrics_for

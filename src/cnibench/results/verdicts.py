@@ -19,15 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cnibench.results.analysis import (
-    CheckResult,
-    Group,
-    check,
-    groups,
-    number,
-    percent,
-    repetition_key,
-)
+from cnibench.results.analysis import CheckResult, check, groups, percent
+from cnibench.results.group import Group, number, repetition_key
 from cnibench.results.inference import (
     ALPHA,
     DEFAULT_MARGIN,
@@ -41,10 +34,10 @@ from cnibench.results.inference import (
     one_sample,
     scale_of,
 )
+from cnibench.results.metric import MetricInfo
 from cnibench.results.model import RunResults
 from cnibench.results.stats import MetricStats
 from cnibench.scenarios import SCENARIOS, metrics_for, scenario_of
-from cnibench.scenarios.base import MetricInfo
 
 #: A comparison's outcome as one symbol (terminal, Markdown, HTML): ``≠`` different, ``≈`` equivalent, ``?``
 #: inconclusive.

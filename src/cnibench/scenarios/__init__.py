@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 from cnibench.registry import Registry
 
 if TYPE_CHECKING:
-    from cnibench.scenarios.base import MetricInfo, Scenario
+    from cnibench.results.metric import MetricInfo
+    from cnibench.scenarios.base import Scenario
 
 #: The thesis's scenarios first (plans, summaries and reports list them in this order).
 SCENARIOS: Registry[Scenario[Any, Any]] = Registry("scenario", __name__, first=("egress", "ingress"))

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cnibench.errors import MeasurementError, SpecError
-from cnibench.scenarios.base import FASTER, SLOWER, MetricInfo
+from cnibench.results.metric import FASTER, SLOWER, MetricInfo
 from cnibench.scenarios.load import achieved_check
 from cnibench.tools import iperf3
 from cnibench.tools.base import json_documents, section

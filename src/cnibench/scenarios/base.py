@@ -12,11 +12,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from pydantic import Field
 
 from cnibench.repetition import Expectation
+from cnibench.results.metric import MetricInfo
 from cnibench.results.sample import SampleBase
 from cnibench.spec.base import Model
 
@@ -24,8 +25,7 @@ if TYPE_CHECKING:
     from cnibench.doctor import Check
     from cnibench.repetition import Repetition
     from cnibench.report.figure import Plot
-    from cnibench.results.analysis import Group
-    from cnibench.results.model import RunResults
+    from cnibench.results.group import Group
     from cnibench.spec import Spec
 
 
@@ -50,56 +50,6 @@ def base_trial(trial: str) -> str:
 def load_suffix(trial: str) -> str:
     """``egress@500M`` -> ``@500M``; ``""`` without a load."""
     return trial[len(base_trial(trial)) :]
-
-
-#: What a larger and a smaller value of a metric mean, for the headline ("vxlan is 9.8 % slower than hostgw").
-FASTER: tuple[str, str] = ("faster", "slower")  # a rate
-SLOWER: tuple[str, str] = ("slower", "faster")  # a time
-
-
-@dataclass(frozen=True)
-class MetricInfo:
-    """A sample figure that statistics, reports and ``compare`` look at: its field, label, unit (the value divided
-    by ``scale`` is in ``unit``) and which way is better.
-
-    ``role``: a ``contest`` is compared between CNIs and runs (medians, intervals, tests); a ``check`` is a floor or
-    ceiling every repetition must keep (failed requests, backend fairness, UDP loss): CNIs that all keep it are not
-    ranked by noise around it (a Jain index of 0.99999999989 vs 0.99999999986 is no contest). A check's limit is
-    the sample's own ``limit_field`` when it has one (the spec's threshold the run used), else ``limit``, in the
-    field's unit; ``better`` says which side passes (lower: value <= limit).
-
-    ``primary``: the metrics the headline states and ``compare`` gates on by default. ``absolute``: the smallest
-    change that counts, in the field's unit, where a relative change does not exist (a median of 0). ``words``:
-    what a larger and a smaller value mean ("faster", "slower" for a throughput)."""
-
-    name: str
-    label: str
-    unit: str
-    scale: float
-    better: Literal["higher", "lower"]
-    digits: int = 2
-    role: Literal["contest", "check"] = "contest"
-    primary: bool = False
-    limit: float | None = None
-    limit_field: str | None = None
-    absolute: float | None = None
-    words: tuple[str, str] = ("higher", "lower")
-
-    def show(self, value: float | None) -> str:
-        return "-" if value is None else f"{value / self.scale:,.{self.digits}f}"
-
-    def limit_of(self, sample: SampleBase) -> float | None:
-        """The check's limit for ``sample`` (its own recorded threshold first); None for a contest."""
-        own = getattr(sample, self.limit_field, None) if self.limit_field else None
-        return float(own) if isinstance(own, int | float) and not isinstance(own, bool) else self.limit
-
-    def passes(self, value: float, limit: float) -> bool:
-        """Whether ``value`` keeps ``limit`` (on the better side of it, or equal)."""
-        return value <= limit if self.better == "lower" else value >= limit
-
-    def worse(self, change: float) -> bool:
-        """Whether a change (after minus before, or a relative change) goes the wrong way."""
-        return change < 0 if self.better == "higher" else change > 0
 
 
 @dataclass(frozen=True)
@@ -291,8 +241,9 @@ class Scenario(ABC, Generic[S, E]):
         text = own(trials[0].settings) if callable(own) else trials[0].settings
         return f"{text}, {settings.repetitions} repetition(s){per_round}"
 
-    def summary_lines(self, results: RunResults, warnings: list[str]) -> list[str]:
-        """This scenario's lines of the terminal summary (its table); adds what it warns about to ``warnings``."""
+    def summary_lines(self, samples: Sequence[SampleBase], warnings: list[str]) -> list[str]:
+        """This scenario's lines of the terminal summary (its table) from a run's ``samples`` (every scenario's);
+        adds what it warns about to ``warnings``."""
         return []
 
     def with_cost(self, sample: SampleBase, metrics_dir: Path) -> SampleBase:

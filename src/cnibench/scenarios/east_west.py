@@ -34,6 +34,7 @@ from pydantic import Field
 
 from cnibench.repetition import Expectation, MeasureCommand, Repetition
 from cnibench.report.text import cv_text, median_text, number_text, summarize_field, table
+from cnibench.results.metric import MetricInfo
 from cnibench.results.sample import SampleBase
 from cnibench.results.stats import Summary
 from cnibench.scenarios import SCENARIOS
@@ -54,7 +55,7 @@ from cnibench.scenarios._east_west_matrix import (
     mode_text,
 )
 from cnibench.scenarios._iperf3 import IPERF3_METRICS, IPERF3_RATE_METRICS, figures
-from cnibench.scenarios.base import LOAD_SEP, MetricInfo, Scenario, ToolNeed, Trial, base_trial, load_suffix
+from cnibench.scenarios.base import LOAD_SEP, Scenario, ToolNeed, Trial, base_trial, load_suffix
 from cnibench.scenarios.load import (
     BITS_PER_SECOND,
     OFFERED,
@@ -71,7 +72,7 @@ from cnibench.tools import iperf3
 if TYPE_CHECKING:
     from cnibench.doctor import Check
     from cnibench.report.figure import Plot
-    from cnibench.results.analysis import Group
+    from cnibench.results.group import Group
     from cnibench.spec import Spec
 
 
@@ -383,8 +384,8 @@ class EastWest(Scenario[EastWestSettings, EastWestExpectation]):
                 out.append((cni, path, placement, mode, median / host))
         return out
 
-    def summary_lines(self, results: Any, warnings: list[str]) -> list[str]:
-        rows = self.rows(results.samples)
+    def summary_lines(self, samples: Sequence[SampleBase], warnings: list[str]) -> list[str]:
+        rows = self.rows(samples)
         if not rows:
             return []
         fixed = any(r.offered is not None for r in rows)
@@ -406,9 +407,9 @@ class EastWest(Scenario[EastWestSettings, EastWestExpectation]):
             if r.verified < r.total:
                 warnings.append(f"{r.cni} {r.trial}: {r.total - r.verified} of {r.total} not verified")
         lines = table(header, body)
-        lines += self.ratio_lines(results.samples)
-        warnings += unsustained_lines(results.samples, EastWestSample, BITS_PER_SECOND)
-        lines += cost_lines(results.samples, "cpu_s_per_gbit", "CPU s per Gbit")
+        lines += self.ratio_lines(samples)
+        warnings += unsustained_lines(samples, EastWestSample, BITS_PER_SECOND)
+        lines += cost_lines(samples, "cpu_s_per_gbit", "CPU s per Gbit")
         return lines
 
     def ratio_lines(self, samples: Sequence[SampleBase]) -> list[str]:

@@ -18,11 +18,12 @@ from pydantic import Field, field_validator, model_validator
 
 from cnibench.repetition import Expectation, MeasureCommand, Repetition
 from cnibench.report.text import cv_text, median_text, number_text, summarize_field, table
+from cnibench.results.metric import MetricInfo
 from cnibench.results.sample import SampleBase
 from cnibench.results.stats import Summary
 from cnibench.scenarios import SCENARIOS
 from cnibench.scenarios._iperf3 import IPERF3_METRICS, IPERF3_RATE_METRICS, figures, iperf3_protocol
-from cnibench.scenarios.base import MetricInfo, ParseOptions, Scenario, ToolNeed, Trial, base_trial
+from cnibench.scenarios.base import ParseOptions, Scenario, ToolNeed, Trial, base_trial
 from cnibench.scenarios.load import (
     BITS_PER_SECOND,
     OFFERED,
@@ -41,7 +42,7 @@ from cnibench.tools import iperf3
 if TYPE_CHECKING:
     from cnibench.doctor import Check
     from cnibench.report.figure import Plot
-    from cnibench.results.analysis import Group
+    from cnibench.results.group import Group
     from cnibench.spec import Spec
 
 NAME = "egress"
@@ -416,8 +417,8 @@ class Egress(Scenario[EgressSettings, EgressExpectation]):
             for (cni, trial), group in groups.items()
         ]
 
-    def summary_lines(self, results: Any, warnings: list[str]) -> list[str]:
-        rows = self.rows(results.samples)
+    def summary_lines(self, samples: Sequence[SampleBase], warnings: list[str]) -> list[str]:
+        rows = self.rows(samples)
         if not rows:
             return []
         udp = any(r.jitter is not None for r in rows)
@@ -437,10 +438,10 @@ class Egress(Scenario[EgressSettings, EgressExpectation]):
             cells += (median_text(r.jitter, 1, 3), median_text(r.loss, 1, 2)) if udp else ()
             body.append((*cells, f"{r.verified}/{r.total} {r.verify_what}"))
         lines = table((*header, "source IP"), body)
-        warnings += unsustained_lines(results.samples, EgressSample, BITS_PER_SECOND)
-        lines += cost_lines(results.samples, "cpu_s_per_gbit", "CPU s per Gbit")
+        warnings += unsustained_lines(samples, EgressSample, BITS_PER_SECOND)
+        lines += cost_lines(samples, "cpu_s_per_gbit", "CPU s per Gbit")
         applied: dict[str, float] = {}
-        for sample in results.samples:
+        for sample in samples:
             if isinstance(sample, EgressSample) and sample.egress_apply_s is not None:
                 applied.setdefault(sample.cni, sample.egress_apply_s)
         if applied:

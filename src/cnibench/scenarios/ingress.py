@@ -17,10 +17,11 @@ from pydantic import Field, field_validator
 from cnibench.errors import SpecError
 from cnibench.repetition import Expectation, MeasureCommand, Repetition
 from cnibench.report.text import cv_text, median_text, number_text, summarize_field, table
+from cnibench.results.metric import FASTER, SLOWER, MetricInfo
 from cnibench.results.sample import SampleBase
 from cnibench.results.stats import jain_fairness, max_min_ratio, summarize
 from cnibench.scenarios import SCENARIOS
-from cnibench.scenarios.base import FASTER, SLOWER, MetricInfo, ParseOptions, Scenario, ToolNeed, Trial
+from cnibench.scenarios.base import ParseOptions, Scenario, ToolNeed, Trial
 from cnibench.scenarios.load import (
     OFFERED,
     REQUESTS_PER_SECOND,
@@ -39,7 +40,7 @@ from cnibench.tools import k6
 
 if TYPE_CHECKING:
     from cnibench.report.figure import Plot
-    from cnibench.results.analysis import Group
+    from cnibench.results.group import Group
 
 NAME = "ingress"
 TRIALS = (NAME,)
@@ -368,9 +369,9 @@ class Ingress(Scenario[IngressSettings, IngressExpectation]):
             return sample
         return with_cpu_cost(sample, metrics_dir, sample.requests_per_s / 1000, "cpu_s_per_1k_requests")
 
-    def summary_lines(self, results: Any, warnings: list[str]) -> list[str]:
+    def summary_lines(self, samples: Sequence[SampleBase], warnings: list[str]) -> list[str]:
         groups: dict[tuple[str, str], list[IngressSample]] = {}
-        for sample in results.samples:
+        for sample in samples:
             if isinstance(sample, IngressSample):
                 groups.setdefault((sample.cni, sample.scenario), []).append(sample)
         if not groups:
@@ -403,8 +404,8 @@ class Ingress(Scenario[IngressSettings, IngressExpectation]):
                 f"{seen}/{expected}",
             )
             body.append(cells)
-        warnings += unsustained_lines(results.samples, IngressSample, REQUESTS_PER_SECOND)
-        return table(header, body) + cost_lines(results.samples, "cpu_s_per_1k_requests", "CPU s per 1k req")
+        warnings += unsustained_lines(samples, IngressSample, REQUESTS_PER_SECOND)
+        return table(header, body) + cost_lines(samples, "cpu_s_per_1k_requests", "CPU s per 1k req")
 
     def report_plots(self, groups: Sequence[Group]) -> list[Plot]:
         """Requests/s per CNI (clusters as points), the k6 latency percentiles, the share of answers per backend and,

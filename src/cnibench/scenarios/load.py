@@ -12,7 +12,8 @@ to any trial. A repetition that could not sustain its offered rate within :data:
 
 Cost per unit of work: the CPU seconds the node(s) spent (``node_cpu_seconds_total`` by mode, every mode but idle)
 per second of the measured window, minus the same over an equal idle window right before the load (the tool
-sleeps first: :func:`idle_argv`), divided by the work per second (Gbit/s, or thousands of requests/s).
+sleeps first: :func:`cnibench.tools.idle.idle_argv`), divided by the work per second (Gbit/s, or thousands of
+requests/s).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import dataclasses
 import math
 import re
 import statistics
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +30,9 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from cnibench.repetition import Repetition
+from cnibench.results.metric import MetricInfo
 from cnibench.results.sample import Record, SampleBase
-from cnibench.scenarios.base import LOAD_SEP, MetricInfo, ScenarioSettings, base_trial, load_suffix
+from cnibench.scenarios.base import LOAD_SEP, ScenarioSettings, base_trial, load_suffix
 from cnibench.spec.base import FieldError
 
 __all__ = ["LOAD_SEP", "base_trial", "load_suffix"]  # where a scenario adopting a load mode finds them
@@ -183,13 +184,6 @@ def without_idle(rep: Repetition) -> Repetition:
     return dataclasses.replace(
         rep, command=command, warmup_s=rep.warmup_s - idle, expected_seconds=rep.expected_seconds - idle
     )
-
-
-def idle_argv(seconds: float, argv: Sequence[str]) -> tuple[str, ...]:
-    """``argv`` run after ``seconds`` of idling (:mod:`cnibench.tools.idle`): the idle baseline's window is the
-    repetition's first ``seconds``. Python on this machine: the command runs here (in a namespace on netns, or
-    as ``kubectl exec`` on Kubernetes), never inside a pod."""
-    return (sys.executable, "-m", "cnibench.tools.idle", f"{seconds:g}", "--", *argv)
 
 
 # ---- what a fixed-load repetition reports -----------------------------------------------------------------------

@@ -10,6 +10,14 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Sequence
+
+
+def idle_argv(seconds: float, argv: Sequence[str]) -> tuple[str, ...]:
+    """``argv`` run after ``seconds`` of idling (:mod:`cnibench.tools.idle`): the idle baseline's window is the
+    repetition's first ``seconds``. Python on this machine: the command runs here (in a namespace on netns, or
+    as ``kubectl exec`` on Kubernetes), never inside a pod."""
+    return (sys.executable, "-m", "cnibench.tools.idle", f"{seconds:g}", "--", *argv)
 
 
 def main(argv: list[str]) -> int:

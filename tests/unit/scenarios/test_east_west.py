@@ -181,7 +181,7 @@ def test_the_summary_has_a_table_per_cni_and_the_pod_host_ratio_per_datapath(tmp
     assert all(s.status == "ok" and s.verified for s in samples), [s.error for s in samples]
     results = RunResults.model_construct(samples=samples)
     warnings: list[str] = []
-    lines = EAST_WEST.summary_lines(results, warnings)
+    lines = EAST_WEST.summary_lines(results.samples, warnings)
     assert lines[0].split()[:6] == ["cni", "code", "path", "placement", "mode", "ok"]
     rows = [line.split() for line in lines[1:5]]
     assert [(r[0], r[1], r[2]) for r in rows] == [
