@@ -171,7 +171,9 @@ def _row(values: dict[str, str], line: int, base: Path, path: Path) -> Row:
             f"{', '.join(SCENARIOS_OF_TOOL[tool])}"
         )
     round_ = _positive_int(values["round"], f"{where}, column round")
-    repetition = _positive_int(values["repetition"], f"{where}, column repetition") if values.get("repetition") else None
+    repetition = (
+        _positive_int(values["repetition"], f"{where}, column repetition") if values.get("repetition") else None
+    )
     file = _existing_file(base, values["file"], f"{where}, column file")
     server_file = None
     if values.get("server_file"):

@@ -102,9 +102,7 @@ def test_udp_throughput_is_what_arrived_not_what_was_sent(campaign: tuple[Path, 
     from cnibench.results.model import read_results
 
     sample = next(
-        s
-        for s in read_results(campaign[0]).samples
-        if s.cni == "cilium" and s.scenario == CODE["dus"] and s.round == 1
+        s for s in read_results(campaign[0]).samples if s.cni == "cilium" and s.scenario == CODE["dus"] and s.round == 1
     )
     assert sample.throughput_bps == pytest.approx(7190914113.5029631, rel=1e-9)  # type: ignore[attr-defined]
     assert sample.sender_bps == pytest.approx(7.2363e9, rel=1e-4)  # type: ignore[attr-defined]
