@@ -192,3 +192,25 @@ def test_reference_must_be_a_cni(tmp_path: Path) -> None:
     manifest = setup(tmp_path, ["a.json,iperf3,hostgw,DTS,1"], TCP)
     with pytest.raises(ManifestError, match=r"--reference 'cilium': no row has this cni; the manifest's: hostgw"):
         ingest(manifest, tmp_path / "r", reference="cilium")
+
+
+def test_the_ingested_scenario_owns_free_text_trials_only_and_is_not_runnable() -> None:
+    """Its trials are ``iperf3:<text>`` / ``k6:<text>``; its sample refuses every other scenario's trials; no spec
+    has its section and ``--only`` does not offer it."""
+    import pydantic
+
+    from cnibench.cli import SCENARIO_NAMES
+    from cnibench.scenarios import SCENARIOS
+    from cnibench.spec import Spec
+
+    ingested = SCENARIOS.get("ingested")
+    assert not ingested.runnable and "ingested" not in SCENARIO_NAMES
+    assert "ingested" not in Spec.model_fields["scenarios"].annotation.model_fields  # type: ignore[union-attr]
+    assert scenario_of("iperf3:pod to external").name == "ingested"
+    assert scenario_of("k6:l7 keepalive").name == "ingested"
+    assert ingested.metrics_of("k6:x")[0].name == "requests_per_s"
+    assert ingested.metrics_of("iperf3:x")[0].name == "throughput_bps"
+    for other in (t for s in SCENARIOS.values() if s is not ingested for t in s.trials):
+        assert not ingested.owns(other)
+        with pytest.raises(pydantic.ValidationError):
+            IngestedSample(cni="c", scenario=other, repetition=1, status="ok", tool="iperf3", source_scenario="x")
