@@ -14,7 +14,7 @@ from cnibench.platforms import PLATFORMS
 from cnibench.results.store import DB_ENV, RESULTS_ENV
 from cnibench.scenarios import SCENARIOS
 
-SCENARIO_NAMES = list(SCENARIOS.names())
+SCENARIO_NAMES = [name for name in SCENARIOS.names() if SCENARIOS.get(name).runnable]
 
 EPILOG = """\
 examples:
@@ -274,6 +274,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.runs(args.db, as_json=args.json)
         if args.command == "import":
             return commands.import_runs(args.paths, args.db)
+        if args.command == "ingest":
+            from cnibench.commands.ingest import ingest
+
+            return ingest(args.manifest, output=args.output, name=args.name, reference=args.reference, db=args.db)
         if args.command == "parse":
             return commands.parse(
                 args.tool,

@@ -132,6 +132,24 @@ def add_results_commands(sub: Any) -> None:
     import_.add_argument("paths", nargs="+", type=Path, metavar="RUN_DIR")
     db_arg(import_)
 
+    ingest = sub.add_parser(
+        "ingest",
+        help="make a run of iperf3 and k6 outputs cnibench did not run, listed in a CSV manifest",
+        description="Read the raw outputs a CSV manifest lists (columns file, tool, cni, trial, round; optional "
+        "repetition, scenario, server_file, expected_source, backends; see the README) with cnibench's parsers and "
+        "store them as a run: results.json, raw/ copies, report.html and report.md, a row in the store; summary, "
+        "report, compare and export work on it. The round (a fresh cluster) is the unit of the verdicts; the "
+        "reference is --reference or the manifest's first cni. A bad manifest: one line naming the row and the "
+        "column, exit code 2, nothing stored.",
+    )
+    ingest.add_argument("manifest", type=Path, metavar="MANIFEST", help="the CSV manifest")
+    ingest.add_argument(
+        "-o", "--output", type=Path, metavar="DIR", help=f"results directory (default: ${RESULTS_ENV} or ./results)"
+    )
+    ingest.add_argument("--name", metavar="NAME", help="the run's name (default: ingest-<manifest's directory>)")
+    ingest.add_argument("--reference", metavar="CNI", help="the cni every other is compared with (default: the first)")
+    db_arg(ingest)
+
     parse = sub.add_parser(
         "parse",
         help="derive a sample's figures from one raw tool output, as a run would (for debugging a number)",

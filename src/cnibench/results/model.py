@@ -80,6 +80,7 @@ else:
                 if len(scenario.trials) <= 3
                 else f"{scenario.name}'s trials ({scenario.trials[0]}, ...)"
                 for scenario in SCENARIOS.values()
+                if scenario.trials  # ingested trials are free text (<tool>:<text>)
             )
             + ", each also as <trial>@<rate>; a results file of a newer cnibench?)",
         ),

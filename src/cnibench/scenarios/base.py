@@ -120,6 +120,10 @@ class Scenario(ABC, Generic[S, E]):
     gateway_fact: ClassVar[str | None] = None
     gateway_carries_measurement: ClassVar[bool] = False
 
+    #: Whether a spec can run it (a section of the spec, an ``--only`` choice); ingested trials cannot
+    #: (:mod:`cnibench.scenarios.ingested`).
+    runnable: ClassVar[bool] = True
+
     #: The metrics of its fixed-load trials (``<trial>@<rate>``), when it has a load mode: latency and CPU per unit
     #: of work lead there, since the throughput is the offered one.
     rate_metrics: ClassVar[tuple[MetricInfo, ...] | None] = None

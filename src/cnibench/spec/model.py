@@ -216,6 +216,7 @@ def build_spec_model() -> type[SpecBase]:
     scenario_fields: dict[str, Any] = {
         scenario.name: (Optional[scenario.settings_model], Field(None, description=scenario.description))  # noqa: UP045
         for scenario in SCENARIOS.values()
+        if scenario.runnable
     }
     scenarios = create_model("ScenariosSpec", __base__=ScenariosBase, **scenario_fields)
     sections: dict[str, Any] = {}

@@ -360,8 +360,21 @@ BIDIR_REFUSED = (
 )
 
 
-def parse_client_json(text: str) -> Iperf3Result:
+#: The note of a forward UDP test read from the client's file alone (``udp_client_only``).
+UDP_CLIENT_ONLY = (
+    "UDP without the server's JSON: the throughput is the client's end.sum_received, the receiver's byte count the "
+    "server relays to the client when the test ends (iperf3 >= 3.11; not end.sum, the sent rate); loss, jitter "
+    "and the per-second received rate are the receiver's figures and unknown here (iperf3 <= 3.13 clients count "
+    "warm-up loss, esnet/iperf#1489; 3.14-3.20 clients of older servers say 0, #1984)"
+)
+
+
+def parse_client_json(text: str, *, udp_client_only: bool = False) -> Iperf3Result:
     """Parse the client's ``-J --get-server-output`` document (forward or reverse mode, see the module docstring).
+
+    ``udp_client_only`` (``cnibench ingest``: files cnibench did not capture): a forward UDP test without the
+    server's JSON is read rather than refused, its throughput from the client's ``end.sum_received`` (what the
+    server reported receiving) and its loss, jitter and intervals left unknown (None, empty), with a note.
 
     Raises :class:`MeasurementError` with iperf3's own reason, when the test did not finish, for a ``--bidir`` test,
     for a document that is not one (a section of the wrong JSON type, a ``NaN`` token), or when a UDP test's
@@ -409,6 +422,21 @@ def parse_client_json(text: str) -> Iperf3Result:
     if protocol == "udp":
         if reverse:
             received, where = _udp_receiver(doc, "client"), "end.sum_received"
+        elif server is None and udp_client_only:
+            received = _udp_receiver(doc, "client")
+            return Iperf3Result(
+                **common,
+                throughput_bps=_num(received.get("bits_per_second"), "end.sum_received.bits_per_second"),
+                retransmits=None,
+                rtt_mean_us=None,
+                rtt_min_us=None,
+                rtt_max_us=None,
+                jitter_ms=None,
+                lost_packets=None,
+                lost_percent=None,
+                intervals_bps=(),
+                notes=(*notes, UDP_CLIENT_ONLY),
+            )
         elif server is None:
             raise MeasurementError(
                 f"UDP: {server_missing}; loss, jitter and the received rate are the receiver's (the server's) "
