@@ -241,6 +241,12 @@ def reanalyze(source: RunResults, source_dir: Path, results_dir: Path) -> Reanal
         raise ResultsError(f"run {source.run_id} has not finished (status running): nothing to reanalyze yet")
     if not (source_dir / "raw").is_dir():
         raise ResultsError(f"{source_dir}: no raw/ directory with the run's artifacts to reanalyze")
+    ingested = sorted({s.scenario for s in source.samples if not scenario_of(s.scenario).runnable})
+    if ingested:
+        raise ResultsError(
+            f"run {source.run_id} was ingested (trials {', '.join(ingested[:3])}): run `cnibench ingest` on its "
+            "manifest again (raw/ holds a copy) to read its files with this cnibench"
+        )
     run_id, run_dir = new_run_dir(results_dir.resolve(), source.name)
     try:
         for name in COPIED:

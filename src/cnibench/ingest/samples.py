@@ -29,7 +29,7 @@ from cnibench.errors import MeasurementError
 from cnibench.ingest.manifest import ManifestError, Row
 from cnibench.results.sample import SampleBase
 from cnibench.results.stats import jain_fairness
-from cnibench.scenarios import east_west
+from cnibench.scenarios import _east_west_matrix as east_west
 from cnibench.scenarios._iperf3 import figures
 from cnibench.scenarios.east_west import EastWestSample
 from cnibench.scenarios.ingested import IngestedSample, trial_name

@@ -11,16 +11,19 @@ never has its trials. East-west codes (``DTS``) and k6 ``ingress`` rows keep the
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import Field
 
+from cnibench.repetition import Expectation
 from cnibench.report.text import median_text, summarize_field, table
+from cnibench.results.metric import FASTER, SLOWER, MetricInfo
 from cnibench.results.sample import SampleBase
 from cnibench.scenarios import SCENARIOS
 from cnibench.scenarios._iperf3 import IPERF3_METRICS
-from cnibench.scenarios.base import FASTER, SLOWER, MetricInfo, Scenario, ScenarioSettings, Trial
+from cnibench.scenarios.base import Scenario, ScenarioSettings, Trial
 
 NAME = "ingested"
 #: The tools whose free-text trials this scenario holds, each the prefix of its trials' names.
@@ -87,13 +90,18 @@ class IngestedSample(SampleBase):
     backend_hits: dict[str, int] = Field(default_factory=dict)
 
 
-class Ingested(Scenario[ScenarioSettings]):
+class IngestedExpectation(Expectation):
+    """Nothing: an ingested sample is checked by ``cnibench ingest`` (:mod:`cnibench.ingest.samples`)."""
+
+
+class Ingested(Scenario[ScenarioSettings, IngestedExpectation]):
     """The scenario of ingested free-text trials (see the module). Nothing runs it: :meth:`trials_for` is empty."""
 
     name: ClassVar[str] = NAME
     trials: ClassVar[tuple[str, ...]] = ()
     settings_model = ScenarioSettings
     sample_model = IngestedSample
+    expectation_model = IngestedExpectation
     description: ClassVar[str] = "measurements cnibench ingested from another tool's files (cnibench ingest)"
     metrics: ClassVar[tuple[MetricInfo, ...]] = (*IPERF3_METRICS, *K6_METRICS)
     runnable: ClassVar[bool] = False
@@ -111,19 +119,23 @@ class Ingested(Scenario[ScenarioSettings]):
     def trials_for(self, settings: ScenarioSettings, cni: str) -> list[Trial]:
         return []
 
-    def expected_fields(self, expect: Mapping[str, Any]) -> dict[str, Any]:
+    def expected_fields(self, expect: IngestedExpectation) -> dict[str, Any]:
         return {}
 
+    def recorded_expectation(self, sample: SampleBase, settings: dict[str, Any], artifact: Path) -> IngestedExpectation:
+        """Never called: ``reanalyze`` refuses an ingested run (``cnibench ingest`` the manifest again)."""
+        return IngestedExpectation()
+
     def sample_from(
-        self, text: str, expect: Mapping[str, Any], fields: dict[str, Any], failure: str | None
+        self, text: str, expect: IngestedExpectation, fields: dict[str, Any], failure: str | None
     ) -> SampleBase:
         """Never called: ``cnibench ingest`` makes these samples (:mod:`cnibench.ingest.samples`)."""
         raise NotImplementedError("ingested samples are made by cnibench ingest")
 
-    def summary_lines(self, results: Any, warnings: list[str]) -> list[str]:
+    def summary_lines(self, samples: Sequence[SampleBase], warnings: list[str]) -> list[str]:
         """One row per CNI x trial: successful/all repetitions, clusters, and the tool's primary figures."""
         groups: dict[tuple[str, str], list[IngestedSample]] = {}
-        for sample in results.samples:
+        for sample in samples:
             if isinstance(sample, IngestedSample):
                 groups.setdefault((sample.cni, sample.scenario), []).append(sample)
         if not groups:
