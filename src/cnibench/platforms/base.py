@@ -19,22 +19,15 @@ from cnibench.spec.base import FieldError, Model
 if TYPE_CHECKING:
     from cnibench.doctor import Check
     from cnibench.estimate import Priors
+    from cnibench.orchestration.collector import MetricsCollector
     from cnibench.plan import Plan
-    from cnibench.repetition import MetricsWindow, Repetition
+    from cnibench.repetition import Repetition
     from cnibench.results.model import Sample
     from cnibench.spec import Spec
 
 
 class Renderable(Protocol):
     def write(self, directory: Path) -> Path: ...
-
-
-class MetricsCollector(Protocol):
-    """Queries deferred measurement windows while the run goes on (see :meth:`Platform.metrics_collector`)."""
-
-    def submit(self, sample: Sample, window: MetricsWindow, *, started_at: float, ended_at: float) -> None: ...
-
-    def drain(self, timeout: float) -> None: ...
 
 
 @dataclass(frozen=True)
