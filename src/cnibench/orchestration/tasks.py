@@ -2,10 +2,11 @@
 module's parameters to its result.
 
 The modules themselves are thin (``module_utils/cnibench.py``: ``run_task(<name>, <argument spec>)``); each runs the
-task that its platform family registers under the module's name (in ``TASKS``, beside the registry of platform classes),
-typed and unit-tested there: this layer names no platform. Every result says what it is (``kind``, one of :data:`KINDS`): the run's event handler
-recognises a measurement, a cluster's facts or a ready Prometheus by that field, never by the shape of the result.
-A task raises :class:`~cnibench.errors.CnibenchError` when it fails (the module turns it into ``fail_json``).
+task that its platform family registers under the module's name (in ``TASKS``, beside the registry of platform
+classes), typed and unit-tested there: this layer names no platform. Every result says what it is (``kind``, one of
+:data:`KINDS`): the run's event handler recognises a measurement, a cluster's facts or a ready Prometheus by that
+field, never by the shape of the result. A task raises :class:`~cnibench.errors.CnibenchError` when it fails (the
+module turns it into ``fail_json``).
 """
 
 from __future__ import annotations

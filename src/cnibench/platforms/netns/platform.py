@@ -233,7 +233,7 @@ class NetnsPlatform(Platform):
                 "datapath": block.cni,
                 "pod_mtu": topo.pod_mtu,
                 "node_mtu": topo.underlay_mtu,
-                **topo.datapath_impl.facts(topo),
+                **topo.datapath.facts(topo),
                 **({"egress_gateway_node": topo.external.gateway_node} if topo.external else {}),
                 "ingress_gateway_node": topo.lb_node.name,
             }
