@@ -28,8 +28,8 @@ from cnibench.spec.base import FieldError
 if TYPE_CHECKING:
     from cnibench.doctor import Check
     from cnibench.plan import Plan
+    from cnibench.platforms.kube.build import ClusterBuild
     from cnibench.platforms.kube.cnis.base import Cni
-    from cnibench.platforms.kube.scenarios.base import ClusterBuild
     from cnibench.platforms.kube.settings import KubernetesSettingsBase
     from cnibench.spec import Spec
 

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from cnibench import pins
 from cnibench.platforms import PLATFORMS
-from cnibench.platforms.kube import metallb, render
+from cnibench.platforms.kube import render
 from cnibench.platforms.kube.base import KubePlatform, cluster_name
+from cnibench.platforms.kube.build import ClusterBuild, ExternalServer, NodeAddresses
 from cnibench.platforms.kube.cnis import CNIS
 from cnibench.platforms.kube.cnis.base import KindValues
 from cnibench.platforms.kube.prerequisites import kind_checks
-from cnibench.platforms.kube.scenarios.base import ClusterBuild, ExternalServer, NodeAddresses
 from cnibench.platforms.kube.settings import kube_settings
 from cnibench.platforms.kube.teardown import remove_kind
 from cnibench.spec.base import FieldError, Loc
@@ -77,6 +77,7 @@ class KindPlatform(KubePlatform):
         "server included; the nodes' network is Docker's bridge on this machine",
     )
     external_server_where: ClassVar[str] = "on kind's network"
+    node_containers: ClassVar[bool] = True
     recorded_tools: ClassVar[dict[str, list[str]]] = {
         "kind": ["kind", "version"],
         "docker": ["docker", "version", "--format", "{{.Server.Version}}"],
@@ -231,10 +232,6 @@ class KindPlatform(KubePlatform):
         )
         return {"cni": build.cni.name, "cluster": name}, note
 
-    def preferred_gateway_node(self, build: ClusterBuild) -> str | None:
-        """kind's first worker."""
-        return render.kind_node_names(build.vars["cluster"], build.spec.nodes.workers)[1]
-
     def worker_names(self, build: ClusterBuild) -> list[str] | None:
         """kind names its nodes itself: ``<cluster>-worker``, ``<cluster>-worker2``..."""
         return render.kind_node_names(build.vars["cluster"], build.spec.nodes.workers)[1:]
@@ -259,33 +256,6 @@ class KindPlatform(KubePlatform):
             "remove": ["docker", "rm", "--force", container],
         }  # fmt: skip
         return variables, f"a container {container} on kind's network, with {server.ip} added to its eth0"
-
-    def assign_egress_ip(self, build: ClusterBuild, node: str | None, ip: str) -> dict[str, Any] | None:
-        """The node's container: the IP added to its eth0."""
-        assert node is not None
-        return {"container": node, "address": f"{ip}/{build.spec.network.node_cidr.prefixlen}", "device": "eth0"}
-
-    def load_balancer(self, build: ClusterBuild, lb_ip: str | None) -> dict[str, Any] | None:
-        """MetalLB in L2 mode without FRR-K8s, with a pool of exactly the LoadBalancer IP."""
-        assert lb_ip is not None  # resolved
-        version = build.kube.versions.metallb
-        namespace = build.add(render.MANIFESTS / "09-metallb-namespace.yaml", [metallb.namespace()])
-        pool = build.add(render.MANIFESTS / "10-metallb-pool.yaml", metallb.pool(lb_ip))
-        values = build.add(render.HELM_DIR / "metallb.values.yaml", metallb.values())
-        dependencies = build.add(render.HELM_DIR / "metallb.dependencies.values.yaml", metallb.dependency_values())
-        build.steps.append(
-            f"helm install MetalLB {version} in L2 mode without FRR-K8s (frrk8s.enabled: false: no BGP speaker on the "
-            f"measured nodes); pool {lb_ip}/32 with an L2Advertisement"
-        )
-        return build.role(
-            "metallb",
-            **metallb.CHART.to_vars(),
-            version=version,
-            values=[str(values), str(dependencies)],
-            pool=str(pool),
-            namespace_manifest=str(namespace),
-            controller=metallb.CONTROLLER,
-        )
 
     # ---- the end of a run -----------------------------------------------------------------------------------------
     @classmethod

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from cnibench.platforms import PLATFORMS
 from cnibench.platforms.kube.base import KubePlatform
+from cnibench.platforms.kube.build import ClusterBuild, ExternalServer
 from cnibench.platforms.kube.prerequisites import check_cluster
-from cnibench.platforms.kube.scenarios.base import ClusterBuild, ExternalServer
 from cnibench.platforms.kube.settings import kube_settings
 from cnibench.platforms.kube.teardown import kubectl_of_run, remove_from_cluster
 from cnibench.spec.base import FieldError
