@@ -1,6 +1,7 @@
 """What the Kubernetes platforms need on this machine (and, for an existing cluster, the cluster itself): the tools
 and their versions, Docker's daemon and cgroup version for kind, the Azure subscription for AKS. Each platform class
-composes its list from these (``KubePlatform.prerequisites``); ``doctor`` and ``run`` print and require them."""
+composes its list from these (``KubePlatform.prerequisites``); ``doctor`` and ``run`` print and require them. A
+CNI's own needs are its descriptor's (``Cni.kind_prerequisites``: Antrea's openvswitch module)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import os
 import re
 import socket
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cnibench import pins
@@ -97,51 +97,6 @@ def check_cgroup_v2() -> Check:
         "not start on cgroup v1 (KEP-5573)",
         "boot the host with cgroup v2 (systemd.unified_cgroup_hierarchy=1; the default of current distributions), "
         "or use an older kind and node image at your own risk",
-    )
-
-
-def openvswitch_state(
-    kernel: str, *, sys_module: Path = Path("/sys/module"), modules: Path = Path("/lib/modules")
-) -> str:
-    """Whether this machine's kernel ``kernel`` has the openvswitch module: "loaded", "built-in", "available"
-    (a module file Antrea's agent can load) or "missing"."""
-    if (sys_module / "openvswitch").is_dir():
-        return "loaded"
-    base = modules / kernel
-    try:
-        if "openvswitch.ko" in (base / "modules.builtin").read_text(encoding="utf-8", errors="replace"):
-            return "built-in"
-        if "/openvswitch.ko" in (base / "modules.dep").read_text(encoding="utf-8", errors="replace"):
-            return "available"
-    except OSError:
-        pass
-    return "missing"
-
-
-def check_openvswitch(*, sys_module: Path = Path("/sys/module"), modules: Path = Path("/lib/modules")) -> Check:
-    """kind with Antrea: Antrea's agent needs the ``openvswitch`` kernel module of the machine Docker runs on
-    (Antrea docs/kind.md at v2.7.0: missing from the WSL 2 kernel and from older Docker Desktop). Checked when
-    Docker's kernel is this machine's; with Docker Desktop's VM it cannot be checked from here."""
-    ok, docker_kernel = docker_info(".KernelVersion")
-    if not ok:
-        return Check("openvswitch (Antrea)", False, f"docker info failed: {docker_kernel[:160]}", HINTS["docker"])
-    docker_kernel = docker_kernel.strip()
-    if docker_kernel != os.uname().release:
-        return Check(
-            "openvswitch (Antrea)",
-            True,
-            f"not checked: Docker's kernel {docker_kernel} is not this machine's (Docker Desktop?); WSL 2's kernel "
-            "lacks the module (Antrea docs/kind.md)",
-        )
-    state = openvswitch_state(docker_kernel, sys_module=sys_module, modules=modules)
-    if state != "missing":
-        return Check("openvswitch (Antrea)", True, f"kernel module {state}")
-    return Check(
-        "openvswitch (Antrea)",
-        False,
-        f"kernel {docker_kernel} has no openvswitch module: Antrea's agent cannot start (Antrea docs/kind.md)",
-        "install your distribution's extra kernel modules (Ubuntu: linux-modules-extra-$(uname -r)), or compare "
-        "Cilium only",
     )
 
 

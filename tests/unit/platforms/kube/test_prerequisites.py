@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cnibench import cli
 from cnibench.platforms.kube import prerequisites
-from cnibench.platforms.kube.cnis import CNIS
+from cnibench.platforms.kube.cnis import CNIS, antrea
 
 ROOT = Path(__file__).resolve().parents[4]
 
@@ -149,14 +149,14 @@ def test_antrea_on_kind_needs_the_openvswitch_module(tmp_path, monkeypatch):
     sys_module.mkdir()
     (modules / kernel / "modules.dep").write_text("kernel/net/bridge/bridge.ko: kernel/net/802/stp.ko\n")
     (modules / kernel / "modules.builtin").write_text("kernel/net/ipv4/tcp_cubic.ko\n")
-    check = prerequisites.check_openvswitch(sys_module=sys_module, modules=modules)
+    check = antrea.check_openvswitch(sys_module=sys_module, modules=modules)
     assert not check.ok and "has no openvswitch module" in check.detail and "linux-modules-extra" in check.hint
     (modules / kernel / "modules.dep").write_text(
         "kernel/net/openvswitch/openvswitch.ko: kernel/net/nsh/nsh.ko kernel/net/netfilter/nf_conncount.ko\n"
     )
-    assert prerequisites.check_openvswitch(sys_module=sys_module, modules=modules).detail == "kernel module available"
+    assert antrea.check_openvswitch(sys_module=sys_module, modules=modules).detail == "kernel module available"
     (sys_module / "openvswitch").mkdir()
-    assert prerequisites.check_openvswitch(sys_module=sys_module, modules=modules).detail == "kernel module loaded"
+    assert antrea.check_openvswitch(sys_module=sys_module, modules=modules).detail == "kernel module loaded"
     _docker_info(bindir, "2", "6.6.87.2-microsoft-standard-WSL2")  # Docker Desktop's VM: not this kernel
-    check = prerequisites.check_openvswitch(sys_module=sys_module, modules=modules)
+    check = antrea.check_openvswitch(sys_module=sys_module, modules=modules)
     assert check.ok and check.detail.startswith("not checked: Docker's kernel 6.6.87.2-microsoft-standard-WSL2")
