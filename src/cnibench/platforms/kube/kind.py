@@ -5,23 +5,27 @@ server as a container on kind's network, the images pulled once on this machine 
 from __future__ import annotations
 
 import ipaddress
+import re
+import socket
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from cnibench import pins
+from cnibench.doctor import Check, check_versioned, tool_output
 from cnibench.platforms import PLATFORMS
 from cnibench.platforms.kube import render
 from cnibench.platforms.kube.base import KubePlatform, cluster_name
 from cnibench.platforms.kube.build import ClusterBuild, ExternalServer, NodeAddresses
 from cnibench.platforms.kube.cnis import CNIS
 from cnibench.platforms.kube.cnis.base import KindValues
-from cnibench.platforms.kube.prerequisites import kind_checks
+from cnibench.platforms.kube.prerequisites import HINTS, check_docker, docker_info
 from cnibench.platforms.kube.settings import kube_settings
 from cnibench.platforms.kube.teardown import remove_kind
+from cnibench.proc import tool_path
 from cnibench.spec.base import FieldError, Loc
 
 if TYPE_CHECKING:
-    from cnibench.doctor import Check
     from cnibench.platforms.kube.cnis.base import Cni
     from cnibench.platforms.kube.settings import KubernetesSettingsBase
     from cnibench.spec import Spec
@@ -64,6 +68,96 @@ class KindAddresses(NodeAddresses):
             if ip in taken:
                 raise FieldError(loc, f"{ip} is already the {taken[ip]}")
             taken[ip] = str(loc[-1])
+
+
+# ---- what kind needs on this machine -----------------------------------------------------------------------------
+KIND_HINT = (
+    f"install kind v{pins.KIND_VERSION} or newer (the pinned node image is its own): "
+    f"`go install sigs.k8s.io/kind@v{pins.KIND_VERSION}`, or download the binary as in "
+    "https://kind.sigs.k8s.io/docs/user/quick-start/#installation"
+)
+#: The oldest kind the playbooks are written for: the one whose node image is pinned in cnibench.pins.
+KIND_MIN_VERSION = (int(pins.KIND_VERSION.split(".")[0]), int(pins.KIND_VERSION.split(".")[1]))
+
+
+def check_kind() -> Check:
+    """kind itself, new enough for the pinned node image."""
+    return check_versioned("kind", ["kind", "version"], KIND_HINT, minimum=KIND_MIN_VERSION)
+
+
+def check_cgroup_v2() -> Check:
+    """kind: the node image pinned for kind v0.31 is Kubernetes 1.35, whose kubelet refuses to start on cgroup v1
+    by default (failCgroupV1 true since 1.35, kubernetes PR #134298, KEP-5573; kind PR #4077 dropped its cgroup v1
+    CI for it). Docker reports the host's version as ``CgroupVersion``."""
+    ok, text = docker_info(".CgroupVersion")
+    if not ok:
+        return Check("cgroup v2", False, f"docker info failed: {text.splitlines()[-1][:160] if text else 'no answer'}",
+                     HINTS["docker"])  # fmt: skip
+    if text.strip() == "2":
+        return Check("cgroup v2", True, "Docker runs on cgroup v2")
+    return Check(
+        "cgroup v2",
+        False,
+        f"Docker runs on cgroup v{text.strip() or '?'}: the kubelet of Kubernetes 1.35 (kind v0.31's node image) does "
+        "not start on cgroup v1 (KEP-5573)",
+        "boot the host with cgroup v2 (systemd.unified_cgroup_hierarchy=1; the default of current distributions), "
+        "or use an older kind and node image at your own risk",
+    )
+
+
+def check_no_kept_clusters() -> Check:
+    """kind: clusters of earlier runs (kept with --keep, or left by a crash) hold the same addresses on kind's
+    network as the next run's: they must go first."""
+    kind = tool_path("kind")
+    if kind is None:
+        return Check("earlier clusters", False, "kind not found", KIND_HINT)
+    ok, text = tool_output([kind, "get", "clusters"])
+    if not ok:
+        return Check("earlier clusters", False, f"kind get clusters failed: {text[:200]}", HINTS["docker"])
+    left = [name for name in text.split() if re.match(r"^cnib[0-9a-f]{4}-", name)]
+    if left:
+        return Check(
+            "earlier clusters",
+            False,
+            f"kind cluster(s) of an earlier cnibench run are up: {', '.join(left)}; they hold the addresses on "
+            "kind's network this run needs",
+            "cnibench clean (or kind delete cluster --name NAME)",
+        )
+    return Check("earlier clusters", True, "no cnibench kind cluster is up")
+
+
+def check_ports_free(ports: tuple[int, ...] = (80, 443)) -> Check:
+    """kind with the thesis's port mappings: 127.0.0.1:80 and :443 must be free for the control plane."""
+    busy = []
+    for port in ports:
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                busy.append(port)
+    if busy:
+        return Check(
+            "ports 80/443",
+            False,
+            f"something listens on 127.0.0.1:{', '.join(map(str, busy))}, where kind maps the control plane's ports",
+            "stop it, or set kubernetes.kind_port_mappings: false in the spec",
+        )
+    return Check("ports 80/443", True, "free on 127.0.0.1 (the thesis's port mappings)")
+
+
+def kind_checks(*, port_mappings: bool, cnis: Sequence[Cni] = ()) -> list[Check]:
+    """kind: Docker's daemon on cgroup v2, what the ``cnis`` need of Docker's kernel, kind itself, no cluster of an
+    earlier run, the mapped ports free."""
+    kind = check_kind()
+    docker = check_docker()
+    checks = [docker, kind]
+    if docker.ok:
+        checks.append(check_cgroup_v2())
+        checks += [check for cni in cnis for check in cni.kind_prerequisites()]
+    if kind.ok:
+        checks.append(check_no_kept_clusters())
+    if port_mappings:
+        checks.append(check_ports_free())
+    return checks
 
 
 class KindPlatform(KubePlatform):

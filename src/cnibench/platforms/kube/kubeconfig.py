@@ -4,20 +4,41 @@ external iperf3 server runs on this machine."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from cnibench.doctor import Check, tool_output
 from cnibench.platforms import PLATFORMS
 from cnibench.platforms.kube.base import KubePlatform
 from cnibench.platforms.kube.build import ClusterBuild, ExternalServer
-from cnibench.platforms.kube.prerequisites import check_cluster
+from cnibench.platforms.kube.prerequisites import HINTS
 from cnibench.platforms.kube.settings import kube_settings
 from cnibench.platforms.kube.teardown import kubectl_of_run, remove_from_cluster
+from cnibench.proc import tool_path
 from cnibench.spec.base import FieldError
 
 if TYPE_CHECKING:
-    from cnibench.doctor import Check
     from cnibench.spec import Spec
+
+
+def check_cluster(kubeconfig: str | None, context: str | None) -> Check:
+    """kubeconfig platform: the cluster answers (never prints credentials, only the server's version)."""
+    path = tool_path("kubectl")
+    if path is None:
+        return Check("cluster", False, "kubectl not found", HINTS["kubectl"])
+    argv = [path, *(["--kubeconfig", kubeconfig] if kubeconfig else []), *(["--context", context] if context else [])]
+    ok, text = tool_output([*argv, "version", "--output", "json"], timeout=30)
+    if ok:
+        try:
+            server = json.loads(text)["serverVersion"]["gitVersion"]
+        except (ValueError, KeyError, TypeError):
+            server = "?"
+        return Check("cluster", True, f"reachable, Kubernetes {server}")
+    reason = next((line for line in reversed(text.splitlines()) if line.strip()), "no answer")
+    return Check(
+        "cluster", False, f"not reachable: {reason[:200]}", "check the kubeconfig and context (kubectl get nodes)"
+    )
 
 
 class KubeconfigPlatform(KubePlatform):
