@@ -130,6 +130,9 @@ class ClusterBuild:
     )
     #: containers the teardown removes (kind: the external server)
     containers: list[str] = field(default_factory=list)
+    #: what the scenarios leave outside cnibench's namespace that the teardown removes, in words for ``plan`` (on an
+    #: existing cluster, which outlives the run)
+    outside_namespace: list[str] = field(default_factory=list)
     #: what the run records about the cluster before it runs (environment.json)
     facts: dict[str, Any] = field(default_factory=dict)
     #: the CNI implements the run's Gateway (its values switch its Gateway API on)

@@ -84,10 +84,10 @@ class KubeconfigPlatform(KubePlatform):
 
     def end_cluster(self, build: ClusterBuild, *, keep: bool) -> tuple[dict[str, str], str | None]:
         build.vars["teardown"] = build.role("teardown", kind_cluster=None)
-        # what the egress scenario leaves besides the namespace (the others leave nothing outside it)
-        egress = ", remove the gateway label, stop the iperf3 server" if build.info["pick_gateway_node"] else ""
+        # and what the scenarios leave outside the namespace, which their roles' teardown removes
+        outside = "".join(f", {words}" for words in build.outside_namespace)
         build.steps.append(
-            f"delete namespace {build.kube.namespace} and the cluster-wide objects cnibench created{egress}"
+            f"delete namespace {build.kube.namespace} and the cluster-wide objects cnibench created{outside}"
             + (" (unless --keep)" if not self.keep else "; --keep: leave them")
         )
         return {"cni": build.cni.name}, None

@@ -170,6 +170,7 @@ class KubeEgress(KubeAdapter[EgressSettings]):
             prefixlen = build.spec.network.node_cidr.prefixlen
             assign = {"container": preferred, "address": f"{egress_ip}/{prefixlen}", "device": "eth0"}
         build.info["pick_gateway_node"] = True
+        build.outside_namespace += ["remove the gateway label", "stop the iperf3 server"]
         build.info["preferred_gateway"] = preferred
         repetitions = EGRESS.repetitions(
             settings,
