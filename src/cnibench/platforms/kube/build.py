@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from abc import ABC
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +56,7 @@ class ExternalServer:
     shown: str
 
 
-class KubeHost(ABC):
+class KubeHost:
     """What the scenario adapters may ask of the Kubernetes platform a cluster runs on (a
     :class:`~cnibench.platforms.kube.base.KubePlatform` is one): facts about its clusters, and the few things only
     it knows how to do (name the workers before they exist, place a server outside the cluster). A scenario's own

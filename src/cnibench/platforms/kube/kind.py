@@ -1,6 +1,7 @@
 """The kind platform: a fresh kind cluster per CNI (control plane + workers, default CNI disabled, the thesis's
-config; kube-proxy off for a CNI that replaces it), the CNI by Helm, MetalLB for the LoadBalancer IP, the external
-server as a container on kind's network, the images pulled once on this machine and loaded into every cluster."""
+config; kube-proxy off for a CNI that replaces it), the CNI by Helm, no load balancer of its own (the ingress adapter
+adds MetalLB for the LoadBalancer IP), the external server as a container on kind's network, the images pulled once
+on this machine and loaded into every cluster; and what kind needs on this machine."""
 
 from __future__ import annotations
 
