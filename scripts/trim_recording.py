@@ -3,7 +3,7 @@
     .venv/bin/python scripts/trim_recording.py RUN_DIR tests/data/ansible/<name>
 
 Keeps, per event, only what the replay reads: its kind, its task, the raw artifact a measurement wrote (relative to
-the run directory) and when it happened. Repetitions that ``netns_measure`` reported through the measurement stream
+the run directory) and when it happened. Repetitions that ``netns_clusters`` (``netns_measure`` before it) reported through the measurement stream
 (ansible/measurements.jsonl) become events at the moment the stream says: a loop's start as the ``Measure`` task
 starting, a repetition as its result at its ``ended_at``. The run's spec.yaml is copied beside it.
 """

@@ -20,11 +20,12 @@ from cnibench import __version__, machine, runstate
 from cnibench import environment as env_info
 from cnibench.errors import CnibenchError, Interrupted, PrerequisiteError
 from cnibench.orchestration.ansible import ansible_error, run_playbook
+from cnibench.orchestration.collector import MetricsCollector
 from cnibench.orchestration.events import EventHandler
 from cnibench.orchestration.signals import StopController
 from cnibench.orchestration.stream import stop_path, tailed
 from cnibench.platforms import get_platform
-from cnibench.platforms.base import Compiled, MetricsCollector, Platform
+from cnibench.platforms.base import Compiled, Platform
 from cnibench.proc import become_subreaper, descendants, terminate
 from cnibench.progress import PROGRESS_FILE, Progress
 from cnibench.results.model import RunResults, RunStatus
@@ -176,7 +177,9 @@ def execute(
             # repetitions and cluster steps a module reports while it runs (netns_clusters) reach the handler
             with tailed(handler.stream, lock=handler.lock, stopping=lambda: stop.stopping,
                         stop_file=stop_path(run_dir)):  # fmt: skip
-                runner_status, rc = run_playbook(compiled, run_dir=run_dir, handler=handler, stop=stop, prefix=prefix)
+                runner_status, rc = run_playbook(
+                    compiled.playbook, compiled.extravars, run_dir=run_dir, handler=handler, stop=stop, prefix=prefix
+                )
             if stop.stopping:
                 status, error = "interrupted", f"interrupted by {stop.signal_name}"
             elif runner_status != "successful":

@@ -113,8 +113,8 @@ def test_the_task_names_the_estimate_listens_for_are_the_playbooks():
     call runs every cluster, the names of the steps it reports on the measurement stream."""
     import yaml
 
-    from cnibench.orchestration import tasks
     from cnibench.orchestration.ansible import ansible_dir
+    from cnibench.platforms.netns.tasks import BUILD_STEP
     from cnibench.progress import CLUSTER_TASKS, MEASURE_TASK
 
     [block] = yaml.safe_load((ansible_dir() / "playbooks" / "tasks" / "kube_cluster.yml").read_text())
@@ -122,7 +122,7 @@ def test_the_task_names_the_estimate_listens_for_are_the_playbooks():
     # netns: one task runs every cluster (each step and each loop's start come through the measurement stream)
     [play] = yaml.safe_load((ansible_dir() / "playbooks" / "netns.yml").read_text())
     assert [t for t in play["tasks"] if "cnibench.bench.netns_clusters" in t]
-    assert tasks.BUILD_STEP in CLUSTER_TASKS
+    assert BUILD_STEP in CLUSTER_TASKS
     measure_role = ansible_dir() / "collections/ansible_collections/cnibench/bench/roles/measure/tasks/main.yml"
     [task] = [t for t in yaml.safe_load(measure_role.read_text()) if t["name"] == MEASURE_TASK]
     assert task["loop"].startswith("{{") and "runs" in task["loop"]

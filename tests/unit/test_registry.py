@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import typing
@@ -94,3 +95,35 @@ def test_metrics_are_named_once_across_scenarios():
 def test_every_platform_is_registered_under_its_own_name(name):
     platform = PLATFORMS.get(name)
     assert issubclass(platform, Platform) and platform.name == name
+
+
+def test_a_nested_registry_finds_every_familys_parts_and_a_module_filter_imports_only_those(tmp_path):
+    """Platforms live one level down (``platforms/<family>/<module>``), their tasks in ``<family>/tasks.py``: found
+    without a list, ``first`` in its order, and a filtered registry imports no other module of a family."""
+    root = tmp_path / "regtoy"
+    for family, modules in {"b": ("two", "one", "tasks", "base"), "a": ("three", "tasks")}.items():
+        (root / family).mkdir(parents=True)
+        (root / family / "__init__.py").write_text("")
+        for module in modules:
+            (root / family / f"{module}.py").write_text(
+                f"from regtoy import PARTS, TASKS\n"
+                f"(TASKS if {module!r} == 'tasks' else PARTS).register('{family}.{module}', __name__)\n"
+            )
+    (root / "__init__.py").write_text(
+        "from cnibench.registry import Registry\n"
+        "PARTS = Registry('part', __name__, first=('b.two', 'b'), nested=True)\n"
+        "TASKS = Registry('task', __name__, nested=True, module='tasks')\n"
+    )
+    code = (
+        "import sys\n"
+        "import regtoy\n"
+        "print(','.join(regtoy.TASKS.names()))\n"
+        "print(','.join(sorted(m for m in sys.modules if m.startswith('regtoy.'))))\n"
+        "print(','.join(regtoy.PARTS.names()))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    tasks, imported, parts = out.stdout.split()
+    assert set(tasks.split(",")) == {"a.tasks", "b.tasks"}
+    assert imported == "regtoy.a,regtoy.a.tasks,regtoy.b,regtoy.b.tasks"  # no part's module: only the tasks
+    assert parts == "b.two,b.one,a.three"  # first's order, then the rest as found; base is skipped

@@ -15,7 +15,6 @@ from typing import Any
 
 from cnibench.orchestration.events import EventHandler
 from cnibench.orchestration.signals import StopController
-from cnibench.platforms.base import Compiled
 
 
 def ansible_dir() -> Path:
@@ -54,23 +53,26 @@ def ansible_error(run_dir: Path) -> str | None:
 
 
 def run_playbook(
-    compiled: Compiled,
+    playbook: str,
+    extravars: dict[str, Any],
     *,
     run_dir: Path,
     handler: EventHandler,
     stop: StopController,
     prefix: str = "cnib0000",
 ) -> tuple[str, int | None]:
-    """Run the playbook with ansible-runner; its output goes to ``run_dir/ansible``, never to the terminal."""
+    """Run ``playbook`` (a file of the project's ``playbooks/``) with ansible-runner and ``extravars`` (written to
+    ``run_dir/vars.json``); its output goes to ``run_dir/ansible``, never to the terminal. Returns ansible-runner's
+    status and the playbook's exit code."""
     vars_path = run_dir / "vars.json"
-    vars_path.write_text(json.dumps(compiled.extravars, indent=2) + "\n", encoding="utf-8")
+    vars_path.write_text(json.dumps(extravars, indent=2) + "\n", encoding="utf-8")
     private = run_dir / "ansible"
     private.mkdir(exist_ok=True)
     # ansible-runner records the whole environment of the playbook (cloud credentials such as ARM_CLIENT_SECRET
     # among it) in its artifacts: they go to a private directory and only the output and events are kept
     scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{prefix}-"))
     try:
-        runner = _run_ansible(compiled, private=private, artifacts=scratch, run_dir=run_dir, handler=handler, stop=stop)
+        runner = _run_ansible(playbook, private=private, artifacts=scratch, run_dir=run_dir, handler=handler, stop=stop)
     finally:
         keep_artifacts(scratch / "playbook", private / "artifacts" / "playbook")
         shutil.rmtree(scratch, ignore_errors=True)
@@ -115,7 +117,7 @@ def keep_artifacts(source: Path, dest: Path) -> None:
 
 
 def _run_ansible(
-    compiled: Compiled, *, private: Path, artifacts: Path, run_dir: Path, handler: EventHandler, stop: StopController
+    playbook: str, *, private: Path, artifacts: Path, run_dir: Path, handler: EventHandler, stop: StopController
 ) -> Any:
     import ansible_runner
 
@@ -125,7 +127,7 @@ def _run_ansible(
     return ansible_runner.run(
         private_data_dir=str(private),
         project_dir=str(project),
-        playbook=f"playbooks/{compiled.playbook}",
+        playbook=f"playbooks/{playbook}",
         inventory=_inventory(),
         cmdline="-e " + shlex.quote(f"@{vars_path}"),
         envvars={

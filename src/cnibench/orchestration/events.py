@@ -18,7 +18,7 @@ from cnibench.results.recorder import Recorder
 from cnibench.scenarios import scenario_of
 
 if TYPE_CHECKING:
-    from cnibench.platforms.base import MetricsCollector
+    from cnibench.orchestration.collector import MetricsCollector
 
 #: The events that carry a task's result.
 RESULT_EVENTS = (
@@ -36,7 +36,7 @@ class EventHandler:
     A module's result says what it is (``kind``: a measurement, a CNI's cluster facts, Prometheus ready; see
     :mod:`cnibench.orchestration.tasks`); a measurement is matched to its repetition by the artifact it wrote.
 
-    Repetitions and cluster steps a module reports while it runs (``netns_clusters``, ``netns_measure``) come from
+    Repetitions and cluster steps a module reports while it runs (``netns_clusters``) come from
     the run's measurement stream
     (:attr:`stream`, tailed by a thread: :func:`cnibench.orchestration.stream.tailed`); :attr:`lock` makes the
     stream's records and Ansible's events one ordered sequence, the stream read first before each event.

@@ -1,11 +1,14 @@
-"""Repetitions and cluster steps reported while a module is still running: the JSON lines stream ``netns_clusters``
-(and ``netns_measure``) appends to, tailed by a thread and fed to the run's
+"""Repetitions and cluster steps reported while a module is still running: the JSON lines stream a long module call
+appends to (:func:`appending`, :func:`step`), tailed by a thread and fed to the run's
 :class:`~cnibench.orchestration.events.EventHandler`; and the stop file that tells that module the run is stopping.
 
-Ansible reports a task's result only when the task ends, and one module call now runs every cluster of a netns run,
-each built, measured and destroyed (:func:`cnibench.orchestration.tasks.netns_clusters`); the stream is how each
-step and each repetition still reaches the recorder, the metrics collector and the progress line the moment it
-happens.
+Ansible reports a task's result only when the task ends, and one module call may run every cluster of a run, each
+built, measured and destroyed (netns: ``netns_clusters``); the stream is how each step and each repetition still
+reaches the recorder, the metrics collector and the progress line the moment it happens. The records:
+``{"event": "task_started", "task": <step>}`` and ``{"event": "task_result", "task": <step>, "failed": bool, "res":
+<its result, or {"msg": why}>, "duration": <s>}`` (the event handler takes them for Ansible's events of a task of
+that name), ``{"event": "loop_started", "scenario": ...}`` before a loop's first repetition, ``{"event": "measured",
+"failed": bool, "res": <the repetition's measurement>}`` after each one.
 """
 
 from __future__ import annotations
@@ -13,9 +16,15 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from cnibench.errors import CnibenchError
+
+#: Appends one record to the stream (:func:`appending`).
+Emit = Callable[[dict[str, Any]], None]
 
 #: How often the stream is read and the stop request passed on (s).
 POLL_S = 0.1
@@ -29,6 +38,36 @@ def stream_path(run_dir: Path) -> Path:
 def stop_path(run_dir: Path) -> Path:
     """The file whose existence tells a running measurement module that the run is stopping."""
     return run_dir / "ansible" / "stop"
+
+
+@contextlib.contextmanager
+def appending(path: Path) -> Iterator[Emit]:
+    """``emit(record)``: one JSON line appended to the measurement stream ``path`` and flushed at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as out:
+
+        def emit(record: dict[str, Any]) -> None:
+            out.write(json.dumps(record) + "\n")
+            out.flush()
+
+        yield emit
+
+
+def step(emit: Emit, name: str, function: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run one step of a module call as if it were a playbook task called ``name`` (``function``: whose work it is,
+    named in a failure's message as a module's would be): reported on the stream when it starts and when it ends,
+    with its result or why it failed. Raises what ``work`` raises."""
+    emit({"event": "task_started", "task": name, "at": time.time()})
+    start = time.monotonic()
+    try:
+        result = work()
+    except (CnibenchError, OSError) as exc:
+        msg = str(exc) if isinstance(exc, CnibenchError) else f"{function}: {exc}"
+        emit({"event": "task_result", "task": name, "failed": True, "res": {"msg": msg},
+              "duration": time.monotonic() - start})  # fmt: skip
+        raise
+    emit({"event": "task_result", "task": name, "failed": False, "res": result, "duration": time.monotonic() - start})
+    return result
 
 
 class MeasurementStream:

@@ -99,6 +99,18 @@ class ScenariosBase(Model):
         return self
 
 
+def _platform_checks(platform: type[Platform], spec: SpecBase) -> None:
+    """A section of another platform is refused, naming the platforms it is for; then the platform's own checks
+    (:meth:`~cnibench.platforms.base.Platform.check`). Raises FieldError."""
+    from cnibench.platforms import PLATFORMS
+
+    for name in spec.section_names():
+        if getattr(spec, name, None) is not None and name not in platform.sections:
+            users = [p.name for p in PLATFORMS.values() if name in p.sections]
+            raise FieldError((name,), f"only for the platform{'s' if len(users) > 1 else ''} {', '.join(users)}")
+    platform.check(spec)
+
+
 def _platform(name: str) -> type[Platform]:
     from cnibench.platforms import PLATFORMS
 
@@ -186,7 +198,7 @@ class SpecBase(Model):
             settings = resolved.scenarios.get(name)
             assert settings is not None
             checks.append(partial(SCENARIOS.get(name).check, settings, resolved))
-        checks.append(partial(platform.check, resolved))
+        checks.append(partial(_platform_checks, platform, resolved))
         collect_errors(checks)  # every independent error at once (FieldErrors), not one per attempt
         return self
 

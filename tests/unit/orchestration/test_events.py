@@ -268,7 +268,7 @@ def test_kube_results_carry_runtime_expectations_and_cluster_facts(tmp_path, dat
 
 
 def test_streamed_repetitions_are_handled_before_ansibles_next_event(setup, data_dir):
-    """netns_measure reports repetitions through the stream while it runs; the handler reads the stream before
+    """netns_clusters reports repetitions through the stream while it runs; the handler reads the stream before
     every Ansible event, so a repetition that ended is recorded before the cluster's teardown task begins."""
     from cnibench.orchestration.stream import stream_path
 
@@ -305,7 +305,7 @@ def test_a_clusters_steps_on_the_stream_are_handled_as_tasks_of_their_names(setu
     start moves the progress on, the build's result is the cluster's facts, a failed build is the run's failure
     under the step's name (not the name of the task that ran every cluster)."""
     from cnibench.orchestration.stream import stream_path
-    from cnibench.orchestration.tasks import BUILD_STEP, DESTROY_STEP
+    from cnibench.platforms.netns.tasks import BUILD_STEP, DESTROY_STEP
 
     _compiled, _recorder, handler, _ = setup
     links = {"cnib0000-pod-iperf3-client": {"cnib0000-eth": 1450}}

@@ -5,17 +5,18 @@ first."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
+from cnibench.doctor import Check, check_collection, check_tool, check_versioned
 from cnibench.errors import PrerequisiteError
 from cnibench.platforms import PLATFORMS
 from cnibench.platforms.kube.azure import destroy_run
 from cnibench.platforms.kube.base import KubePlatform
 from cnibench.platforms.kube.cnis.base import AksValues
-from cnibench.platforms.kube.prerequisites import aks_checks
 from cnibench.platforms.kube.settings import (
     AKS_RESERVED,
     AksSettings,
@@ -26,10 +27,9 @@ from cnibench.platforms.kube.settings import (
 from cnibench.spec.base import FieldError
 
 if TYPE_CHECKING:
-    from cnibench.doctor import Check
     from cnibench.plan import Plan
+    from cnibench.platforms.kube.build import ClusterBuild
     from cnibench.platforms.kube.cnis.base import Cni
-    from cnibench.platforms.kube.scenarios.base import ClusterBuild
     from cnibench.platforms.kube.settings import KubernetesSettingsBase
     from cnibench.spec import Spec
 
@@ -47,6 +47,51 @@ def aks_tfvars(spec: Spec, infix: str) -> dict[str, Any]:
         "node_count": aks.node_count,
         "username": aks.username,
     }
+
+
+# ---- what AKS needs on this machine ------------------------------------------------------------------------------
+TERRAFORM_HINT = "install Terraform 1.5 or newer: https://developer.hashicorp.com/terraform/install"
+AZ_HINT = "install the Azure CLI (https://learn.microsoft.com/cli/azure/install-azure-cli), then `az login`"
+
+
+def check_terraform() -> Check:
+    """Terraform 1.5 or newer (the AKS module's)."""
+    return check_versioned("terraform", ["terraform", "version"], TERRAFORM_HINT, minimum=(1, 5))
+
+
+def check_subscription(subscription_id: str | None = None) -> Check:
+    """aks: the subscription that will be billed, by name (never its id, a tenant or a token), and where it comes
+    from. azurerm 4.x needs it (provider PR #26621; since 4.60 it falls back to the Azure CLI's selected one,
+    PR #30251); cnibench pins it for the whole run (see :func:`cnibench.platforms.kube.azure.resolve_subscription`)."""
+    from cnibench.errors import PlatformError
+    from cnibench.platforms.kube.azure import resolve_subscription
+
+    try:
+        subscription = resolve_subscription(subscription_id)
+    except PlatformError as exc:
+        return Check(
+            "subscription",
+            False,
+            str(exc),
+            "az login, then az account set --subscription NAME (or set aks.subscription_id, or ARM_SUBSCRIPTION_ID "
+            "with a service principal's ARM_* credentials)",
+        )
+    name = f"{subscription.name!r}" if subscription.name else "(its name is unknown without the Azure CLI)"
+    return Check("subscription", True, f"billed: {name}, from {subscription.source}")
+
+
+def aks_checks(subscription_id: str | None) -> list[Check]:
+    """aks: Terraform, the Azure CLI (unless the subscription is given), the subscription billed, and the
+    community.general collection (its terraform module)."""
+    given = bool(os.environ.get("ARM_SUBSCRIPTION_ID")) or subscription_id is not None
+    return [
+        check_terraform(),
+        Check("az (Azure CLI)", True, "not needed: the subscription is given")
+        if given
+        else check_tool("az", AZ_HINT, what="az (Azure CLI)"),
+        check_subscription(subscription_id),
+        check_collection("community.general"),
+    ]
 
 
 class AksPlatform(KubePlatform):

@@ -20,13 +20,14 @@ from cnibench.estimate import Priors
 from cnibench.plan import repetition_overhead_s
 from cnibench.platforms.base import Compiled, Leftover, Platform, Renderable
 from cnibench.platforms.files import Files
-from cnibench.platforms.kube import gateways, monitoring, render, runs
+from cnibench.platforms.kube import monitoring, render, runs
+from cnibench.platforms.kube.build import ClusterBuild, KubeHost, NodeAddresses
 from cnibench.platforms.kube.cnis import CNIS
 from cnibench.platforms.kube.cnis.base import Capability, Cni
 from cnibench.platforms.kube.prerequisites import common_checks
 from cnibench.platforms.kube.runs import kube_state_dir
 from cnibench.platforms.kube.scenarios import ADAPTERS
-from cnibench.platforms.kube.scenarios.base import ClusterBuild, ExternalServer, KubeAdapter, NodeAddresses
+from cnibench.platforms.kube.scenarios.base import KubeAdapter
 from cnibench.platforms.kube.settings import KubernetesSettings, KubernetesSettingsBase, kube_settings
 from cnibench.proc import CommandError
 from cnibench.scenarios import SCENARIOS
@@ -69,8 +70,9 @@ def check_capabilities(cnis: Sequence[Cni], scenario: str, needs: tuple[Capabili
                 )
 
 
-class KubePlatform(Platform):
-    """A Kubernetes platform; ``keep`` leaves what the run created (a cluster, cnibench's namespace) in place."""
+class KubePlatform(Platform, KubeHost):
+    """A Kubernetes platform; ``keep`` leaves what the run created (a cluster, cnibench's namespace) in place. What
+    the scenario adapters may ask of it (its facts and hooks) is :class:`~cnibench.platforms.kube.build.KubeHost`'s."""
 
     family: ClassVar[str] = "kube"
     sections: ClassVar[dict[str, type[Any]]] = {"kubernetes": KubernetesSettings}
@@ -78,19 +80,6 @@ class KubePlatform(Platform):
     #: and its end (most of it image pulls on a first run), and of that, the end alone.
     cluster_s: ClassVar[float]
     teardown_s: ClassVar[float]
-    #: The cluster is not cnibench's (kubeconfig): the CNI is detected, not installed; what is missing is installed
-    #: and what cnibench installed is removed, nothing else.
-    existing_cluster: ClassVar[bool] = False
-    #: Why a CNI's kube-proxy replacement is not available on this platform's clusters (None: it is, or it is the
-    #: existing cluster's business, checked at run time).
-    no_kube_proxy_replacement: ClassVar[str | None] = None
-    #: Who assigns LoadBalancer IPs here, when the spec may not choose one (None: the spec's ``lb_ip`` is used).
-    load_balancer_assigns: ClassVar[str | None] = None
-    #: Why no external server can run for this platform's clusters (None: :meth:`external_server` places one).
-    no_external_server: ClassVar[str | None] = None
-    #: Where the external server is, in words, and whether it runs on this machine (then its tool is checked here).
-    external_server_where: ClassVar[str] = ""
-    external_server_here: ClassVar[bool] = False
     #: Tools recorded with the run besides kubectl and Helm: name -> the argv that prints its version.
     recorded_tools: ClassVar[dict[str, list[str]]] = {}
     #: What ``clean`` removes of a run of this platform, in words.
@@ -170,11 +159,6 @@ class KubePlatform(Platform):
         operator reads); none where cnibench does not install it."""
         return []
 
-    @classmethod
-    def k6_in_container(cls, kube: KubernetesSettingsBase | None) -> bool:
-        """Hook: k6 runs as a container next to the cluster (kind on macOS and Windows), not on this machine."""
-        return False
-
     # ---- before a run ---------------------------------------------------------------------------------------------
     @classmethod
     def prerequisites(cls, spec: Spec | None) -> list[Check]:
@@ -209,12 +193,12 @@ class KubePlatform(Platform):
 
     @classmethod
     def what_is_measured(cls, spec: Spec) -> list[str]:
-        """The platform's notes, and the ingress path through Envoy Gateway when the run has one."""
+        """The platform's notes, then what each scenario of the run adds on Kubernetes (its adapter's)."""
         notes = super().what_is_measured(spec)
-        ingress = spec.scenarios.get("ingress")
-        uses_envoy = kube_settings(spec).gateway_implementation == gateways.ENVOY_GATEWAY
-        if ingress is not None and getattr(ingress, "gateway", None) == "l7" and uses_envoy:
-            notes.append(gateways.ENVOY_GATEWAY_PATH_NOTE)
+        kube = kube_settings(spec)
+        for name in spec.scenarios.enabled():
+            if name in ADAPTERS:
+                notes += adapter(name).measured_notes(spec.scenarios.get(name), kube)
         return notes
 
     def environment(self, spec: Spec) -> dict[str, Any]:
@@ -381,28 +365,6 @@ class KubePlatform(Platform):
     def end_cluster(self, build: ClusterBuild, *, keep: bool) -> tuple[dict[str, str], str | None]:
         """Set the cluster's ``teardown`` role step and its steps; with ``keep`` (the run's last cluster) say what
         stays (the compiled run's ``kept``) and the note that tells the user how to reach and remove it."""
-
-    # ---- hooks the scenario adapters ask --------------------------------------------------------------------------
-    def preferred_gateway_node(self, build: ClusterBuild) -> str | None:
-        """The node to make the egress gateway (None: the first ready, schedulable worker, picked at run time)."""
-        return None
-
-    def worker_names(self, build: ClusterBuild) -> list[str] | None:
-        """The worker nodes' names as known before the cluster runs (kind's), or None: known only at run time."""
-        return None
-
-    def external_server(self, build: ClusterBuild, server: ExternalServer) -> tuple[dict[str, Any], str]:
-        """Place a server outside the cluster: the role step's variables (``kind``: ``container`` or ``process``)
-        and where it is, in words."""
-        raise NotImplementedError(f"{self.name}: {self.no_external_server}")
-
-    def assign_egress_ip(self, build: ClusterBuild, node: str | None, ip: str) -> dict[str, Any] | None:
-        """Put the egress IP on the gateway node for a CNI that does not (None: cnibench cannot here)."""
-        return None
-
-    def load_balancer(self, build: ClusterBuild, lb_ip: str | None) -> dict[str, Any] | None:
-        """The role step that gives the cluster a load balancer for ``lb_ip`` (None: the cluster has one)."""
-        return None
 
     # ---- the run's bookkeeping and its end (the state on this machine: runs.py) -----------------------------------
     def reserve(self, run_dir: Path, owner_pid: int) -> str:

@@ -19,10 +19,9 @@ from cnibench.platforms.kube.kubectl import Kubectl, existing, managed_by_cniben
 from cnibench.proc import run
 
 #: CNIs cnibench does not benchmark (no descriptor) but recognises on an existing cluster, to say which one it found:
-#: their agent DaemonSet and container. A CNI with a descriptor is recognised by its descriptor's agent.
+#: their agent DaemonSet and container. A CNI with a descriptor is recognised by its descriptor's agent (derived:
+#: :func:`cni_agents`), never listed here.
 OTHER_CNI_AGENTS: dict[str, Agent] = {
-    "calico": Agent("calico-node", "calico-node"),
-    "flannel": Agent("kube-flannel-ds", "kube-flannel"),
     "azure-cni": Agent("azure-cns", "cns-container"),
     "kindnet": Agent("kindnet", "kindnet-cni"),
 }
@@ -32,7 +31,7 @@ CONTROL_PLANE_LABELS = ("node-role.kubernetes.io/control-plane", "node-role.kube
 def cni_agents() -> dict[str, Agent]:
     """Every CNI cnibench recognises -> its agent: the registered descriptors first, then the others."""
     agents = {cni.name: cni.agent for cni in CNIS.values()}
-    return {**agents, **{name: agent for name, agent in OTHER_CNI_AGENTS.items() if name not in agents}}
+    return {**agents, **OTHER_CNI_AGENTS}
 
 
 @dataclass(frozen=True)

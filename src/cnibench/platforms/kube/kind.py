@@ -1,27 +1,32 @@
 """The kind platform: a fresh kind cluster per CNI (control plane + workers, default CNI disabled, the thesis's
-config; kube-proxy off for a CNI that replaces it), the CNI by Helm, MetalLB for the LoadBalancer IP, the external
-server as a container on kind's network, the images pulled once on this machine and loaded into every cluster."""
+config; kube-proxy off for a CNI that replaces it), the CNI by Helm, no load balancer of its own (the ingress adapter
+adds MetalLB for the LoadBalancer IP), the external server as a container on kind's network, the images pulled once
+on this machine and loaded into every cluster; and what kind needs on this machine."""
 
 from __future__ import annotations
 
 import ipaddress
+import re
+import socket
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from cnibench import pins
+from cnibench.doctor import Check, check_versioned, tool_output
 from cnibench.platforms import PLATFORMS
-from cnibench.platforms.kube import metallb, render
+from cnibench.platforms.kube import render
 from cnibench.platforms.kube.base import KubePlatform, cluster_name
+from cnibench.platforms.kube.build import ClusterBuild, ExternalServer, NodeAddresses
 from cnibench.platforms.kube.cnis import CNIS
 from cnibench.platforms.kube.cnis.base import KindValues
-from cnibench.platforms.kube.prerequisites import kind_checks
-from cnibench.platforms.kube.scenarios.base import ClusterBuild, ExternalServer, NodeAddresses
+from cnibench.platforms.kube.prerequisites import HINTS, check_docker, docker_info
 from cnibench.platforms.kube.settings import kube_settings
 from cnibench.platforms.kube.teardown import remove_kind
+from cnibench.proc import tool_path
 from cnibench.spec.base import FieldError, Loc
 
 if TYPE_CHECKING:
-    from cnibench.doctor import Check
     from cnibench.platforms.kube.cnis.base import Cni
     from cnibench.platforms.kube.settings import KubernetesSettingsBase
     from cnibench.spec import Spec
@@ -66,6 +71,96 @@ class KindAddresses(NodeAddresses):
             taken[ip] = str(loc[-1])
 
 
+# ---- what kind needs on this machine -----------------------------------------------------------------------------
+KIND_HINT = (
+    f"install kind v{pins.KIND_VERSION} or newer (the pinned node image is its own): "
+    f"`go install sigs.k8s.io/kind@v{pins.KIND_VERSION}`, or download the binary as in "
+    "https://kind.sigs.k8s.io/docs/user/quick-start/#installation"
+)
+#: The oldest kind the playbooks are written for: the one whose node image is pinned in cnibench.pins.
+KIND_MIN_VERSION = (int(pins.KIND_VERSION.split(".")[0]), int(pins.KIND_VERSION.split(".")[1]))
+
+
+def check_kind() -> Check:
+    """kind itself, new enough for the pinned node image."""
+    return check_versioned("kind", ["kind", "version"], KIND_HINT, minimum=KIND_MIN_VERSION)
+
+
+def check_cgroup_v2() -> Check:
+    """kind: the node image pinned for kind v0.31 is Kubernetes 1.35, whose kubelet refuses to start on cgroup v1
+    by default (failCgroupV1 true since 1.35, kubernetes PR #134298, KEP-5573; kind PR #4077 dropped its cgroup v1
+    CI for it). Docker reports the host's version as ``CgroupVersion``."""
+    ok, text = docker_info(".CgroupVersion")
+    if not ok:
+        return Check("cgroup v2", False, f"docker info failed: {text.splitlines()[-1][:160] if text else 'no answer'}",
+                     HINTS["docker"])  # fmt: skip
+    if text.strip() == "2":
+        return Check("cgroup v2", True, "Docker runs on cgroup v2")
+    return Check(
+        "cgroup v2",
+        False,
+        f"Docker runs on cgroup v{text.strip() or '?'}: the kubelet of Kubernetes 1.35 (kind v0.31's node image) does "
+        "not start on cgroup v1 (KEP-5573)",
+        "boot the host with cgroup v2 (systemd.unified_cgroup_hierarchy=1; the default of current distributions), "
+        "or use an older kind and node image at your own risk",
+    )
+
+
+def check_no_kept_clusters() -> Check:
+    """kind: clusters of earlier runs (kept with --keep, or left by a crash) hold the same addresses on kind's
+    network as the next run's: they must go first."""
+    kind = tool_path("kind")
+    if kind is None:
+        return Check("earlier clusters", False, "kind not found", KIND_HINT)
+    ok, text = tool_output([kind, "get", "clusters"])
+    if not ok:
+        return Check("earlier clusters", False, f"kind get clusters failed: {text[:200]}", HINTS["docker"])
+    left = [name for name in text.split() if re.match(r"^cnib[0-9a-f]{4}-", name)]
+    if left:
+        return Check(
+            "earlier clusters",
+            False,
+            f"kind cluster(s) of an earlier cnibench run are up: {', '.join(left)}; they hold the addresses on "
+            "kind's network this run needs",
+            "cnibench clean (or kind delete cluster --name NAME)",
+        )
+    return Check("earlier clusters", True, "no cnibench kind cluster is up")
+
+
+def check_ports_free(ports: tuple[int, ...] = (80, 443)) -> Check:
+    """kind with the thesis's port mappings: 127.0.0.1:80 and :443 must be free for the control plane."""
+    busy = []
+    for port in ports:
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                busy.append(port)
+    if busy:
+        return Check(
+            "ports 80/443",
+            False,
+            f"something listens on 127.0.0.1:{', '.join(map(str, busy))}, where kind maps the control plane's ports",
+            "stop it, or set kubernetes.kind_port_mappings: false in the spec",
+        )
+    return Check("ports 80/443", True, "free on 127.0.0.1 (the thesis's port mappings)")
+
+
+def kind_checks(*, port_mappings: bool, cnis: Sequence[Cni] = ()) -> list[Check]:
+    """kind: Docker's daemon on cgroup v2, what the ``cnis`` need of Docker's kernel, kind itself, no cluster of an
+    earlier run, the mapped ports free."""
+    kind = check_kind()
+    docker = check_docker()
+    checks = [docker, kind]
+    if docker.ok:
+        checks.append(check_cgroup_v2())
+        checks += [check for cni in cnis for check in cni.kind_prerequisites()]
+    if kind.ok:
+        checks.append(check_no_kept_clusters())
+    if port_mappings:
+        checks.append(check_ports_free())
+    return checks
+
+
 class KindPlatform(KubePlatform):
     name: ClassVar[str] = "kind"
     description: ClassVar[str] = "a kind cluster per CNI on this machine's Docker (the thesis's local setup)"
@@ -77,6 +172,7 @@ class KindPlatform(KubePlatform):
         "server included; the nodes' network is Docker's bridge on this machine",
     )
     external_server_where: ClassVar[str] = "on kind's network"
+    node_containers: ClassVar[bool] = True
     recorded_tools: ClassVar[dict[str, list[str]]] = {
         "kind": ["kind", "version"],
         "docker": ["docker", "version", "--format", "{{.Server.Version}}"],
@@ -231,10 +327,6 @@ class KindPlatform(KubePlatform):
         )
         return {"cni": build.cni.name, "cluster": name}, note
 
-    def preferred_gateway_node(self, build: ClusterBuild) -> str | None:
-        """kind's first worker."""
-        return render.kind_node_names(build.vars["cluster"], build.spec.nodes.workers)[1]
-
     def worker_names(self, build: ClusterBuild) -> list[str] | None:
         """kind names its nodes itself: ``<cluster>-worker``, ``<cluster>-worker2``..."""
         return render.kind_node_names(build.vars["cluster"], build.spec.nodes.workers)[1:]
@@ -259,33 +351,6 @@ class KindPlatform(KubePlatform):
             "remove": ["docker", "rm", "--force", container],
         }  # fmt: skip
         return variables, f"a container {container} on kind's network, with {server.ip} added to its eth0"
-
-    def assign_egress_ip(self, build: ClusterBuild, node: str | None, ip: str) -> dict[str, Any] | None:
-        """The node's container: the IP added to its eth0."""
-        assert node is not None
-        return {"container": node, "address": f"{ip}/{build.spec.network.node_cidr.prefixlen}", "device": "eth0"}
-
-    def load_balancer(self, build: ClusterBuild, lb_ip: str | None) -> dict[str, Any] | None:
-        """MetalLB in L2 mode without FRR-K8s, with a pool of exactly the LoadBalancer IP."""
-        assert lb_ip is not None  # resolved
-        version = build.kube.versions.metallb
-        namespace = build.add(render.MANIFESTS / "09-metallb-namespace.yaml", [metallb.namespace()])
-        pool = build.add(render.MANIFESTS / "10-metallb-pool.yaml", metallb.pool(lb_ip))
-        values = build.add(render.HELM_DIR / "metallb.values.yaml", metallb.values())
-        dependencies = build.add(render.HELM_DIR / "metallb.dependencies.values.yaml", metallb.dependency_values())
-        build.steps.append(
-            f"helm install MetalLB {version} in L2 mode without FRR-K8s (frrk8s.enabled: false: no BGP speaker on the "
-            f"measured nodes); pool {lb_ip}/32 with an L2Advertisement"
-        )
-        return build.role(
-            "metallb",
-            **metallb.CHART.to_vars(),
-            version=version,
-            values=[str(values), str(dependencies)],
-            pool=str(pool),
-            namespace_manifest=str(namespace),
-            controller=metallb.CONTROLLER,
-        )
 
     # ---- the end of a run -----------------------------------------------------------------------------------------
     @classmethod

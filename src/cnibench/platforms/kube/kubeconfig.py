@@ -4,20 +4,41 @@ external iperf3 server runs on this machine."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from cnibench.doctor import Check, tool_output
 from cnibench.platforms import PLATFORMS
 from cnibench.platforms.kube.base import KubePlatform
-from cnibench.platforms.kube.prerequisites import check_cluster
-from cnibench.platforms.kube.scenarios.base import ClusterBuild, ExternalServer
+from cnibench.platforms.kube.build import ClusterBuild, ExternalServer
+from cnibench.platforms.kube.prerequisites import HINTS
 from cnibench.platforms.kube.settings import kube_settings
 from cnibench.platforms.kube.teardown import kubectl_of_run, remove_from_cluster
+from cnibench.proc import tool_path
 from cnibench.spec.base import FieldError
 
 if TYPE_CHECKING:
-    from cnibench.doctor import Check
     from cnibench.spec import Spec
+
+
+def check_cluster(kubeconfig: str | None, context: str | None) -> Check:
+    """kubeconfig platform: the cluster answers (never prints credentials, only the server's version)."""
+    path = tool_path("kubectl")
+    if path is None:
+        return Check("cluster", False, "kubectl not found", HINTS["kubectl"])
+    argv = [path, *(["--kubeconfig", kubeconfig] if kubeconfig else []), *(["--context", context] if context else [])]
+    ok, text = tool_output([*argv, "version", "--output", "json"], timeout=30)
+    if ok:
+        try:
+            server = json.loads(text)["serverVersion"]["gitVersion"]
+        except (ValueError, KeyError, TypeError):
+            server = "?"
+        return Check("cluster", True, f"reachable, Kubernetes {server}")
+    reason = next((line for line in reversed(text.splitlines()) if line.strip()), "no answer")
+    return Check(
+        "cluster", False, f"not reachable: {reason[:200]}", "check the kubeconfig and context (kubectl get nodes)"
+    )
 
 
 class KubeconfigPlatform(KubePlatform):
@@ -63,10 +84,10 @@ class KubeconfigPlatform(KubePlatform):
 
     def end_cluster(self, build: ClusterBuild, *, keep: bool) -> tuple[dict[str, str], str | None]:
         build.vars["teardown"] = build.role("teardown", kind_cluster=None)
-        # what the egress scenario leaves besides the namespace (the others leave nothing outside it)
-        egress = ", remove the gateway label, stop the iperf3 server" if build.info["pick_gateway_node"] else ""
+        # and what the scenarios leave outside the namespace, which their roles' teardown removes
+        outside = "".join(f", {words}" for words in build.outside_namespace)
         build.steps.append(
-            f"delete namespace {build.kube.namespace} and the cluster-wide objects cnibench created{egress}"
+            f"delete namespace {build.kube.namespace} and the cluster-wide objects cnibench created{outside}"
             + (" (unless --keep)" if not self.keep else "; --keep: leave them")
         )
         return {"cni": build.cni.name}, None

@@ -1,12 +1,15 @@
-"""MetalLB in L2 mode: the load balancer of kind's clusters (the LoadBalancer IP comes from a pool of exactly the
-spec's address), as data: its chart, values, namespace and pool."""
+"""MetalLB in L2 mode: the load balancer of a cluster that has none (kind's; the LoadBalancer IP comes from a pool of
+exactly the spec's address), as data: its chart, values, namespace and pool, and the role step that installs it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cnibench.platforms.kube.cnis.base import Chart
-from cnibench.platforms.kube.render import PRIVILEGED, meta
+from cnibench.platforms.kube.render import HELM_DIR, MANIFESTS, PRIVILEGED, meta
+
+if TYPE_CHECKING:
+    from cnibench.platforms.kube.build import ClusterBuild
 
 NAMESPACE = "metallb-system"
 CHART = Chart("metallb", "https://metallb.github.io/metallb", NAMESPACE, "metallb")
@@ -51,3 +54,26 @@ def pool(lb_ip: str) -> list[dict[str, Any]]:
             "spec": {"ipAddressPools": ["cnibench"]},
         },
     ]
+
+
+def compile_step(build: ClusterBuild, lb_ip: str) -> dict[str, Any]:
+    """MetalLB in L2 mode without FRR-K8s, with a pool of exactly the LoadBalancer IP ``lb_ip``: its files rendered
+    into ``build``, its step in words, and the role step that installs it."""
+    version = build.kube.versions.metallb
+    namespace_file = build.add(MANIFESTS / "09-metallb-namespace.yaml", [namespace()])
+    pool_file = build.add(MANIFESTS / "10-metallb-pool.yaml", pool(lb_ip))
+    values_file = build.add(HELM_DIR / "metallb.values.yaml", values())
+    dependencies = build.add(HELM_DIR / "metallb.dependencies.values.yaml", dependency_values())
+    build.steps.append(
+        f"helm install MetalLB {version} in L2 mode without FRR-K8s (frrk8s.enabled: false: no BGP speaker on the "
+        f"measured nodes); pool {lb_ip}/32 with an L2Advertisement"
+    )
+    return build.role(
+        "metallb",
+        **CHART.to_vars(),
+        version=version,
+        values=[str(values_file), str(dependencies)],
+        pool=str(pool_file),
+        namespace_manifest=str(namespace_file),
+        controller=CONTROLLER,
+    )

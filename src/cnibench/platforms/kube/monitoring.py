@@ -26,7 +26,7 @@ from cnibench.platforms.kube.waits import wait_pods_ready
 from cnibench.proc import error_summary
 
 if TYPE_CHECKING:
-    from cnibench.platforms.kube.scenarios.base import ClusterBuild
+    from cnibench.platforms.kube.build import ClusterBuild
 
 PROMETHEUS = "prometheus"
 NODE_EXPORTER = "node-exporter"

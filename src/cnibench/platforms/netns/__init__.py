@@ -1,3 +1,2 @@
-"""The netns platform (network namespaces on this machine)."""
-
-from cnibench.platforms.netns import platform as _platform  # noqa: F401 - registers the platform
+"""The netns platform (network namespaces on this machine): its modules register the platform and its tasks
+(:data:`cnibench.platforms.PLATFORMS`, :data:`cnibench.platforms.TASKS`)."""

@@ -17,9 +17,10 @@ from cnibench import runstate as run_state
 from cnibench.estimate import Priors
 from cnibench.metrics import prometheus as prom
 from cnibench.metrics import queries
+from cnibench.orchestration.collector import MetricsCollector
 from cnibench.orchestration.stream import stop_path, stream_path
 from cnibench.platforms import PLATFORMS
-from cnibench.platforms.base import Compiled, Leftover, MetricsCollector, Platform, Renderable
+from cnibench.platforms.base import Compiled, Leftover, Platform, Renderable
 from cnibench.platforms.files import Files
 from cnibench.platforms.netns import ops
 from cnibench.platforms.netns.addresses import DEFAULT_EXTERNAL_CIDR, AddressPlan
@@ -52,9 +53,9 @@ METRICS_READY_S = 0.45
 FIRST_SCRAPE_S = 3.8
 #: the teardown after a cluster's last repetition (0.09-0.15 s)
 TEARDOWN_S = 0.12
-#: one module call runs a cluster's repetitions (netns_measure): the next one starts within 0.06 s of the last and a
-#: tool overruns its duration by 0.01-0.19 s (k6 the most); node metrics are queried in the background, off the
-#: critical path (benchmarks/run_efficiency.py, run 20261203-163538-local)
+#: one module call runs a cluster's repetitions (measured with netns_measure, now part of netns_clusters): the next
+#: one starts within 0.06 s of the last and a tool overruns its duration by 0.01-0.19 s (k6 the most); node metrics
+#: are queried in the background, off the critical path (benchmarks/run_efficiency.py, run 20261203-163538-local)
 REPETITION_OVERHEAD_S = 0.15
 #: from one scenario's last repetition to the next one's first on the same cluster (the same module call)
 TRIAL_GAP_S = 0.05
@@ -232,7 +233,7 @@ class NetnsPlatform(Platform):
                 "datapath": block.cni,
                 "pod_mtu": topo.pod_mtu,
                 "node_mtu": topo.underlay_mtu,
-                **topo.datapath_impl.facts(topo),
+                **topo.datapath.facts(topo),
                 **({"egress_gateway_node": topo.external.gateway_node} if topo.external else {}),
                 "ingress_gateway_node": topo.lb_node.name,
             }

@@ -12,10 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from cnibench.platforms.netns.topology import (
-    Node,
-    Topology,
-)
+from cnibench.platforms.netns.nodes import Node
+from cnibench.platforms.netns.topology import Topology
 
 StepKind = Literal["ip", "bridge", "sysctl", "nft", "destroy"]
 BUNDLE_FILE = "bundle.json"
@@ -213,7 +211,7 @@ def _cluster_steps(topo: Topology, steps: Steps) -> None:
     # per node: addresses and routes, FDB (vxlan), the CNI's masquerade rules
     for node in topo.nodes:
         steps.add("ip", node.netns, f"{node.name}-addresses", _node_addresses(topo, node))
-        fdb = topo.datapath_impl.node_fdb(topo, node)
+        fdb = topo.datapath.node_fdb(topo, node)
         if fdb:
             steps.add("bridge", node.netns, f"{node.name}-fdb", fdb)
         steps.add("nft", node.netns, f"{node.name}-masquerade", _node_nat(topo))
@@ -263,7 +261,7 @@ def _node_links(topo: Topology, node: Node) -> list[str]:
             f"peer name {p.eth} mtu {p.pod_mtu} netns {pod.netns}",
             f"link set {pod.host_ifname} master {p.pod_bridge} up",
         ]
-    lines += topo.datapath_impl.node_links(topo, node)
+    lines += topo.datapath.node_links(topo, node)
     if topo.external is not None and node.name == topo.external.gateway_node:
         lines.append(
             f"link add name {p.external_dev} mtu {p.underlay_mtu} type veth "
@@ -281,7 +279,7 @@ def _node_addresses(topo: Topology, node: Node) -> list[str]:
         f"addr add {node.pod_gateway}/24 dev {p.pod_bridge}",
         f"link set {p.pod_bridge} up",
     ]
-    lines += topo.datapath_impl.node_routes(topo, node)
+    lines += topo.datapath.node_routes(topo, node)
     ext = topo.external
     if ext is None:
         return lines

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from cnibench.platforms.netns.addresses import AddressPlan
 from cnibench.platforms.netns.datapaths import DATAPATHS
+from cnibench.platforms.netns.nodes import Client, External, Node, Pod
 
 if TYPE_CHECKING:
     from cnibench.platforms.netns.datapaths.base import Datapath
@@ -48,56 +49,10 @@ def new_prefix(existing: Iterable[str] = ()) -> str:
 
 
 @dataclass(frozen=True)
-class Node:
-    name: str
-    index: int
-    netns: str
-    ip: str
-    pod_cidr: str
-    pod_gateway: str
-    vtep_ip: str
-    vtep_mac: str
-    role: str  # "control-plane" | "worker"
-
-    @property
-    def mac(self) -> str:
-        """The node's MAC address on the node network, derived from its IP as Docker derives a container's
-        (``02:42`` + the four IPv4 bytes; moby ``GenerateMACFromIP``): a node rebuilt in a later round gets its
-        old MAC back, so the neighbour caches of what outlives a cluster (the host, Prometheus) stay right."""
-        return "02:42:" + ":".join(f"{int(octet):02x}" for octet in self.ip.split("."))
-
-
-@dataclass(frozen=True)
-class Pod:
-    name: str
-    node: str
-    netns: str
-    ip: str
-    index: int
-    host_ifname: str
-
-
-@dataclass(frozen=True)
-class External:
-    cidr: str
-    netns: str
-    gateway_node: str
-    gateway_ip: str  # the gateway node's address on the external network
-    server_ip: str
-
-
-@dataclass(frozen=True)
-class Client:
-    """A machine outside the cluster on the node network (the host in front of kind), for the load generator."""
-
-    netns: str
-    ip: str
-
-
-@dataclass(frozen=True)
 class Topology:
     prefix: str
-    datapath: str
+    #: how a node reaches the other nodes' pods (routes, overlay devices, the egress policy's way to the gateway)
+    datapath: Datapath
     node_cidr: str
     pod_cidr: str
     underlay_mtu: int
@@ -108,11 +63,6 @@ class Topology:
     external: External | None
     client: Client | None = None
     labels: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def datapath_impl(self) -> Datapath:
-        """The datapath's descriptor (routes, overlay devices, the egress policy's way to the gateway)."""
-        return DATAPATHS.get(self.datapath)
 
     # ---- names -------------------------------------------------------------------------------
     @property
@@ -210,13 +160,16 @@ class Topology:
 
     # ---- (de)serialisation -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The topology as JSON-ready data, the datapath by its name."""
+        data = asdict(self)
+        data["datapath"] = self.datapath.name
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Topology:
         return cls(
             prefix=data["prefix"],
-            datapath=data["datapath"],
+            datapath=DATAPATHS.get(data["datapath"]),
             node_cidr=data["node_cidr"],
             pod_cidr=data["pod_cidr"],
             underlay_mtu=data["underlay_mtu"],
@@ -248,14 +201,17 @@ def build_topology(
 ) -> Topology:
     """Assign every name and address of a cluster. ``pods`` are ``(pod name, node name)`` pairs; ``client`` adds
     a namespace outside the cluster on the node network (its first address, like docker's host gateway);
-    ``external`` the external network behind the first worker (what the egress scenario needs)."""
+    ``external`` the external network behind the first worker (what the egress scenario needs). ``datapath`` is
+    looked up once (:data:`~cnibench.platforms.netns.datapaths.DATAPATHS`; an unknown one raises UnknownName listing
+    the valid ones)."""
     if not PREFIX_RE.match(prefix):
         raise ValueError(f"bad prefix {prefix!r}")
     addresses = AddressPlan(
         ipaddress.IPv4Network(node_cidr), ipaddress.IPv4Network(pod_cidr), ipaddress.IPv4Network(external_cidr), workers
     )
     pod_subnets = addresses.pod_subnets()
-    pod_mtu = DATAPATHS.get(datapath).pod_mtu(UNDERLAY_MTU)  # UnknownName lists the valid ones
+    impl = DATAPATHS.get(datapath)
+    pod_mtu = impl.pod_mtu(UNDERLAY_MTU)
 
     nodes: list[Node] = []
     for index, name in enumerate(node_names(workers)):
@@ -296,7 +252,7 @@ def build_topology(
         )
     topo = Topology(
         prefix=prefix,
-        datapath=datapath,
+        datapath=impl,
         node_cidr=str(addresses.node_cidr),
         pod_cidr=str(addresses.pod_cidr),
         underlay_mtu=UNDERLAY_MTU,

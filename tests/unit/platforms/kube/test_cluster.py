@@ -10,6 +10,7 @@ from kube_documents import KIND_NODES, node
 
 from cnibench.errors import PlatformError
 from cnibench.platforms.kube import cluster
+from cnibench.platforms.kube.cnis import CNIS
 
 
 def test_nodes_are_read_with_ip_readiness_and_role():
@@ -79,3 +80,14 @@ def test_the_cilium_namespace_comes_from_its_agent():
     daemonsets = {"items": [{"metadata": {"name": "cilium", "namespace": "cilium-system"}}]}
     assert cluster.cni_namespace(daemonsets, "cilium") == "cilium-system"
     assert cluster.cni_namespace({"items": []}, "cilium") == "kube-system"
+
+
+def test_the_agents_of_the_cnis_with_a_descriptor_are_their_descriptors_own():
+    """A CNI cnibench benchmarks is recognised by its descriptor's agent; the list of other CNIs names none of them
+    (Calico's and Flannel's entries there went when their descriptors came)."""
+    from cnibench.platforms.kube.cluster import OTHER_CNI_AGENTS, cni_agents
+
+    assert not set(OTHER_CNI_AGENTS) & set(CNIS.names())
+    agents = cni_agents()
+    assert list(agents)[: len(CNIS.names())] == list(CNIS.names())
+    assert all(agents[cni.name] == cni.agent for cni in CNIS.values())

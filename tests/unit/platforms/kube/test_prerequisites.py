@@ -1,4 +1,5 @@
-"""Prerequisites of the Kubernetes platforms: found or not, new enough or not, and how to get what is missing."""
+"""Prerequisites of the Kubernetes platforms (the shared ones, and each platform's and CNI's own): found or not, new
+enough or not, and how to get what is missing."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import sys
 from pathlib import Path
 
 from cnibench import cli
-from cnibench.platforms.kube import prerequisites
-from cnibench.platforms.kube.cnis import CNIS
+from cnibench.platforms.kube import aks, kind, prerequisites
+from cnibench.platforms.kube.cnis import CNIS, antrea
 
 ROOT = Path(__file__).resolve().parents[4]
 
@@ -24,7 +25,7 @@ def test_too_old_and_missing_tools_say_how_to_get_them(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))  # no venv bindir either
     _fake_tool(tmp_path, "kind", "kind v0.19.0 go1.20 linux/amd64")
     _fake_tool(tmp_path, "helm", "v3.19.0+g3d8990f")
-    old = prerequisites.versioned("kind")
+    old = kind.check_kind()
     assert not old.ok and old.detail == "0.19.0 is too old (need 0.31+)" and "go install sigs.k8s.io/kind" in old.hint
     assert prerequisites.versioned("helm").ok
     missing = prerequisites.check_docker()
@@ -69,11 +70,11 @@ def test_kind_clusters_of_earlier_runs_must_go_first(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
     _fake_tool(tmp_path, "kind", "kind\ncnib1a2b-cilium\nmy-dev-cluster")
-    check = prerequisites.check_no_kept_clusters()
+    check = kind.check_no_kept_clusters()
     assert not check.ok and "cnib1a2b-cilium" in check.detail and "my-dev-cluster" not in check.detail
     assert check.hint.startswith("cnibench clean")
     _fake_tool(tmp_path, "kind", "my-dev-cluster")
-    assert prerequisites.check_no_kept_clusters().ok
+    assert kind.check_no_kept_clusters().ok
 
 
 def test_the_azure_subscription_is_named_never_its_secrets(tmp_path, monkeypatch):
@@ -82,24 +83,24 @@ def test_the_azure_subscription_is_named_never_its_secrets(tmp_path, monkeypatch
     for name in ("ARM_SUBSCRIPTION_ID", "ARM_CLIENT_ID"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
-    missing = prerequisites.check_subscription()
+    missing = aks.check_subscription()
     assert not missing.ok and "az not found" in missing.detail and "az login" in missing.hint
     _fake_tool(tmp_path, "az", "Please run 'az login' to setup account.", code=1)
-    check = prerequisites.check_subscription()
+    check = aks.check_subscription()
     assert not check.ok and check.detail.startswith("no subscription selected") and "az account set" in check.hint
     account = '{"id": "0f0e0d0c-0000-4000-8000-00000000abcd", "name": "Thesis subscription", "isDefault": true}'
     _fake_tool(tmp_path, "az", account)
-    check = prerequisites.check_subscription()
+    check = aks.check_subscription()
     assert check.ok and check.detail == "billed: 'Thesis subscription', from the Azure CLI's selected subscription"
     monkeypatch.setenv("ARM_SUBSCRIPTION_ID", "0f0e0d0c-0000-4000-8000-00000000abcd")
-    check = prerequisites.check_subscription()
+    check = aks.check_subscription()
     assert check.detail == "billed: 'Thesis subscription', from ARM_SUBSCRIPTION_ID" and "abcd" not in check.detail
-    assert prerequisites.check_subscription("0f0e0d0c-0000-4000-8000-00000000abcd").detail.endswith(
+    assert aks.check_subscription("0f0e0d0c-0000-4000-8000-00000000abcd").detail.endswith(
         "from aks.subscription_id in the spec"
     )
     monkeypatch.delenv("ARM_SUBSCRIPTION_ID")
     monkeypatch.setenv("ARM_CLIENT_ID", "a-service-principal")
-    check = prerequisites.check_subscription()
+    check = aks.check_subscription()
     assert not check.ok and "ARM_SUBSCRIPTION_ID is not" in check.detail
 
 
@@ -123,14 +124,14 @@ def test_kind_refuses_a_cgroup_v1_host(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
     _docker_info(tmp_path, "1", "5.10.0-8-amd64")
-    check = prerequisites.check_cgroup_v2()
+    check = kind.check_cgroup_v2()
     assert not check.ok and check.detail.startswith("Docker runs on cgroup v1") and "KEP-5573" in check.detail
     assert "systemd.unified_cgroup_hierarchy=1" in check.hint
     _docker_info(tmp_path, "2", "6.1.0-40-amd64")
-    assert prerequisites.check_cgroup_v2().ok
-    names = [c.name for c in prerequisites.kind_checks(port_mappings=False, cnis=[CNIS.get("cilium")])]
+    assert kind.check_cgroup_v2().ok
+    names = [c.name for c in kind.kind_checks(port_mappings=False, cnis=[CNIS.get("cilium")])]
     assert "cgroup v2" in names and "openvswitch (Antrea)" not in names
-    antrea = prerequisites.kind_checks(port_mappings=False, cnis=[CNIS.get("antrea")])
+    antrea = kind.kind_checks(port_mappings=False, cnis=[CNIS.get("antrea")])
     assert "openvswitch (Antrea)" in [c.name for c in antrea]  # Antrea's descriptor asks for it
 
 
@@ -149,14 +150,14 @@ def test_antrea_on_kind_needs_the_openvswitch_module(tmp_path, monkeypatch):
     sys_module.mkdir()
     (modules / kernel / "modules.dep").write_text("kernel/net/bridge/bridge.ko: kernel/net/802/stp.ko\n")
     (modules / kernel / "modules.builtin").write_text("kernel/net/ipv4/tcp_cubic.ko\n")
-    check = prerequisites.check_openvswitch(sys_module=sys_module, modules=modules)
+    check = antrea.check_openvswitch(sys_module=sys_module, modules=modules)
     assert not check.ok and "has no openvswitch module" in check.detail and "linux-modules-extra" in check.hint
     (modules / kernel / "modules.dep").write_text(
         "kernel/net/openvswitch/openvswitch.ko: kernel/net/nsh/nsh.ko kernel/net/netfilter/nf_conncount.ko\n"
     )
-    assert prerequisites.check_openvswitch(sys_module=sys_module, modules=modules).detail == "kernel module available"
+    assert antrea.check_openvswitch(sys_module=sys_module, modules=modules).detail == "kernel module available"
     (sys_module / "openvswitch").mkdir()
-    assert prerequisites.check_openvswitch(sys_module=sys_module, modules=modules).detail == "kernel module loaded"
+    assert antrea.check_openvswitch(sys_module=sys_module, modules=modules).detail == "kernel module loaded"
     _docker_info(bindir, "2", "6.6.87.2-microsoft-standard-WSL2")  # Docker Desktop's VM: not this kernel
-    check = prerequisites.check_openvswitch(sys_module=sys_module, modules=modules)
+    check = antrea.check_openvswitch(sys_module=sys_module, modules=modules)
     assert check.ok and check.detail.startswith("not checked: Docker's kernel 6.6.87.2-microsoft-standard-WSL2")

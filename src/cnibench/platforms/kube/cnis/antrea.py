@@ -3,16 +3,16 @@ assigns the egress IP on the node it picks from the pool), no Gateway API implem
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+import os
+from pathlib import Path
+from typing import Any, ClassVar
 
 from cnibench import pins
+from cnibench.doctor import Check
 from cnibench.platforms.kube.cnis import CNIS
 from cnibench.platforms.kube.cnis.base import Agent, AksValues, Chart, Cni, EgressGateway, EgressPolicy, KindValues
+from cnibench.platforms.kube.prerequisites import HINTS, docker_info
 from cnibench.platforms.kube.render import meta
-
-if TYPE_CHECKING:
-    from cnibench.doctor import Check
-
 
 #: Antrea's own kind script (antrea-io/antrea ci/kind/kind-setup.sh at v2.7.0, commit e59003c2, lines 297-301) runs
 #: ``ethtool -K eth0 tx off`` on every node "otherwise we observe that inter-Node tunnelled traffic crossing Docker
@@ -103,9 +103,52 @@ class Antrea(Cni):
 
     def kind_prerequisites(self) -> list[Check]:
         """Antrea's agent needs the openvswitch kernel module of the machine Docker runs on (Antrea docs/kind.md)."""
-        from cnibench.platforms.kube.prerequisites import check_openvswitch
-
         return [check_openvswitch()]
+
+
+def openvswitch_state(
+    kernel: str, *, sys_module: Path = Path("/sys/module"), modules: Path = Path("/lib/modules")
+) -> str:
+    """Whether this machine's kernel ``kernel`` has the openvswitch module: "loaded", "built-in", "available"
+    (a module file Antrea's agent can load) or "missing"."""
+    if (sys_module / "openvswitch").is_dir():
+        return "loaded"
+    base = modules / kernel
+    try:
+        if "openvswitch.ko" in (base / "modules.builtin").read_text(encoding="utf-8", errors="replace"):
+            return "built-in"
+        if "/openvswitch.ko" in (base / "modules.dep").read_text(encoding="utf-8", errors="replace"):
+            return "available"
+    except OSError:
+        pass
+    return "missing"
+
+
+def check_openvswitch(*, sys_module: Path = Path("/sys/module"), modules: Path = Path("/lib/modules")) -> Check:
+    """kind with Antrea: Antrea's agent needs the ``openvswitch`` kernel module of the machine Docker runs on
+    (Antrea docs/kind.md at v2.7.0: missing from the WSL 2 kernel and from older Docker Desktop). Checked when
+    Docker's kernel is this machine's; with Docker Desktop's VM it cannot be checked from here."""
+    ok, docker_kernel = docker_info(".KernelVersion")
+    if not ok:
+        return Check("openvswitch (Antrea)", False, f"docker info failed: {docker_kernel[:160]}", HINTS["docker"])
+    docker_kernel = docker_kernel.strip()
+    if docker_kernel != os.uname().release:
+        return Check(
+            "openvswitch (Antrea)",
+            True,
+            f"not checked: Docker's kernel {docker_kernel} is not this machine's (Docker Desktop?); WSL 2's kernel "
+            "lacks the module (Antrea docs/kind.md)",
+        )
+    state = openvswitch_state(docker_kernel, sys_module=sys_module, modules=modules)
+    if state != "missing":
+        return Check("openvswitch (Antrea)", True, f"kernel module {state}")
+    return Check(
+        "openvswitch (Antrea)",
+        False,
+        f"kernel {docker_kernel} has no openvswitch module: Antrea's agent cannot start (Antrea docs/kind.md)",
+        "install your distribution's extra kernel modules (Ubuntu: linux-modules-extra-$(uname -r)), or compare "
+        "Cilium only",
+    )
 
 
 CNIS.register(Antrea.name, Antrea())

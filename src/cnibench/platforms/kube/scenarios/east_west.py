@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from cnibench import pins
+from cnibench.platforms.kube.build import ClusterBuild, KubeHost, NodeAddresses
 from cnibench.platforms.kube.render import MANIFESTS, app, meta
 from cnibench.platforms.kube.scenarios import ADAPTERS
-from cnibench.platforms.kube.scenarios.base import ClusterBuild, KubeAdapter, NodeAddresses
+from cnibench.platforms.kube.scenarios.base import KubeAdapter
 from cnibench.repetition import Repetition
 from cnibench.scenarios._east_west_matrix import (
     CLIENT_POD,
@@ -37,7 +38,6 @@ from cnibench.spec.base import FieldError
 from cnibench.tools import iperf3
 
 if TYPE_CHECKING:
-    from cnibench.platforms.kube.base import KubePlatform
     from cnibench.spec import Spec
 
 WHERE = ("scenarios", NAME)
@@ -113,7 +113,7 @@ class KubeEastWest(KubeAdapter[EastWestSettings]):
     scenario: ClassVar[str] = NAME
 
     def check(
-        self, settings: EastWestSettings, spec: Spec, platform: type[KubePlatform], addresses: NodeAddresses | None
+        self, settings: EastWestSettings, spec: Spec, platform: type[KubeHost], addresses: NodeAddresses | None
     ) -> None:
         if settings.cluster_ip is not None:
             raise FieldError((*WHERE, "cluster_ip"), f"only on netns: on {platform.name} the cluster assigns it")

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from cnibench import pins
 from cnibench.doctor import APT, check_tool
+from cnibench.platforms.kube.build import ClusterBuild, ExternalServer, KubeHost, NodeAddresses
 from cnibench.platforms.kube.cnis import CNIS
 from cnibench.platforms.kube.cnis.base import Capability, EgressPolicy
 from cnibench.platforms.kube.render import GATEWAY_NODE_LABEL, MANIFESTS, app, meta
 from cnibench.platforms.kube.scenarios import ADAPTERS
-from cnibench.platforms.kube.scenarios.base import ClusterBuild, ExternalServer, KubeAdapter, NodeAddresses
+from cnibench.platforms.kube.scenarios.base import KubeAdapter
 from cnibench.repetition import Repetition
 from cnibench.scenarios.base import base_trial
 from cnibench.scenarios.egress import CLIENT_POD, EGRESS, NAME, EgressSettings
@@ -23,7 +24,6 @@ from cnibench.tools import iperf3
 
 if TYPE_CHECKING:
     from cnibench.doctor import Check
-    from cnibench.platforms.kube.base import KubePlatform
     from cnibench.platforms.kube.settings import KubernetesSettingsBase
     from cnibench.spec import Spec
 
@@ -84,7 +84,7 @@ class KubeEgress(KubeAdapter[EgressSettings]):
         return settings.model_copy(update=filled)
 
     def check(
-        self, settings: EgressSettings, spec: Spec, platform: type[KubePlatform], addresses: NodeAddresses | None
+        self, settings: EgressSettings, spec: Spec, platform: type[KubeHost], addresses: NodeAddresses | None
     ) -> None:
         """An external server the platform can run, the addresses: claimed on the
         platform's node network (kind), or given by the user (an existing cluster)."""
@@ -130,7 +130,7 @@ class KubeEgress(KubeAdapter[EgressSettings]):
             build.steps.append(f"before anything is created: require {egress.existing_cluster_requirement}")
 
     def local_checks(
-        self, settings: EgressSettings | None, platform: type[KubePlatform], kube: KubernetesSettingsBase | None
+        self, settings: EgressSettings | None, platform: type[KubeHost], kube: KubernetesSettingsBase | None
     ) -> list[Check]:
         if not platform.external_server_here:
             return []
@@ -153,18 +153,24 @@ class KubeEgress(KubeAdapter[EgressSettings]):
                 EgressPolicy(EGRESS_POLICY, ns, app(CLIENT_POD), f"{server_ip}/32", egress_ip, GATEWAY_NODE_LABEL)
             ),
         )
-        preferred = platform.preferred_gateway_node(build)
+        # the gateway: the first worker when the workers' names are known before the run (kind), else picked then
+        workers = platform.worker_names(build)
+        preferred = workers[0] if workers else None
         server, where = platform.external_server(
             build,
             ExternalServer(
                 "iperf3", iperf3_server_argv, pins.IPERF3_IMAGE, server_ip, iperf3.DEFAULT_PORT, "iperf3 -s"
             ),
         )
-        # a CNI that does not put the egress IP on the gateway node itself: cnibench does, where it can (kind)
+        # a CNI that does not put the egress IP on the gateway node itself: cnibench does, where the node is a
+        # container on the nodes' network (kind): the IP added to its eth0
         assign = None
-        if not cni.egress.assigns_ip and egress_ip is not None:
-            assign = platform.assign_egress_ip(build, preferred, egress_ip)
+        if not cni.egress.assigns_ip and egress_ip is not None and platform.node_containers:
+            assert preferred is not None  # a container's name is known before the run
+            prefixlen = build.spec.network.node_cidr.prefixlen
+            assign = {"container": preferred, "address": f"{egress_ip}/{prefixlen}", "device": "eth0"}
         build.info["pick_gateway_node"] = True
+        build.outside_namespace += ["remove the gateway label", "stop the iperf3 server"]
         build.info["preferred_gateway"] = preferred
         repetitions = EGRESS.repetitions(
             settings,

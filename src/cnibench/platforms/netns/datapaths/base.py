@@ -5,10 +5,31 @@ cluster (namespaces, bridges, veths, masquerade) is the same for every datapath.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
-    from cnibench.platforms.netns.topology import Node, Topology
+    from cnibench.platforms.netns.nodes import Node
+
+
+class Cluster(Protocol):
+    """What a datapath reads of a cluster (a :class:`~cnibench.platforms.netns.topology.Topology`, which holds its
+    datapath): its nodes, their pod MTU and the names of the devices in a node."""
+
+    @property
+    def nodes(self) -> tuple[Node, ...]: ...
+
+    @property
+    def pod_mtu(self) -> int: ...
+
+    @property
+    def eth(self) -> str:
+        """The main interface of a node (its ``eth0``)."""
+        ...
+
+    @property
+    def vxlan_dev(self) -> str:
+        """An overlay's device in a node."""
+        ...
 
 
 class Datapath(ABC):
@@ -21,22 +42,22 @@ class Datapath(ABC):
     def pod_mtu(self, underlay_mtu: int) -> int:
         return underlay_mtu - self.overhead
 
-    def node_links(self, topo: Topology, node: Node) -> list[str]:
+    def node_links(self, topo: Cluster, node: Node) -> list[str]:
         """``ip`` lines creating the datapath's own devices in ``node`` (before addresses)."""
         return []
 
     @abstractmethod
-    def node_routes(self, topo: Topology, node: Node) -> list[str]:
+    def node_routes(self, topo: Cluster, node: Node) -> list[str]:
         """``ip`` lines giving ``node`` its way to every other node's pod CIDR."""
 
-    def node_fdb(self, topo: Topology, node: Node) -> list[str]:
+    def node_fdb(self, topo: Cluster, node: Node) -> list[str]:
         """``bridge`` lines (forwarding entries of an overlay); none by default."""
         return []
 
     @abstractmethod
-    def egress_via(self, topo: Topology, gateway: Node) -> str:
+    def egress_via(self, topo: Cluster, gateway: Node) -> str:
         """How a node policy-routes the egress policy's traffic to the gateway node (``via ... dev ...``)."""
 
-    def facts(self, topo: Topology) -> dict[str, Any]:
+    def facts(self, topo: Cluster) -> dict[str, Any]:
         """What the run records about the datapath (environment.json)."""
         return {}

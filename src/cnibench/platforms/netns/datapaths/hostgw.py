@@ -9,17 +9,18 @@ from cnibench.platforms.netns.datapaths import DATAPATHS
 from cnibench.platforms.netns.datapaths.base import Datapath
 
 if TYPE_CHECKING:
-    from cnibench.platforms.netns.topology import Node, Topology
+    from cnibench.platforms.netns.datapaths.base import Cluster
+    from cnibench.platforms.netns.nodes import Node
 
 
 class HostGw(Datapath):
     name: ClassVar[str] = "hostgw"
     description: ClassVar[str] = "routes to other nodes' pod CIDRs via their node IPs (flannel host-gw)"
 
-    def node_routes(self, topo: Topology, node: Node) -> list[str]:
+    def node_routes(self, topo: Cluster, node: Node) -> list[str]:
         return [f"route add {o.pod_cidr} via {o.ip} dev {topo.eth}" for o in topo.nodes if o is not node]
 
-    def egress_via(self, topo: Topology, gateway: Node) -> str:
+    def egress_via(self, topo: Cluster, gateway: Node) -> str:
         return f"via {gateway.ip} dev {topo.eth}"
 
 

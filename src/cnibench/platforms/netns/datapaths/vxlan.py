@@ -11,7 +11,8 @@ from cnibench.platforms.netns.datapaths import DATAPATHS
 from cnibench.platforms.netns.datapaths.base import Datapath
 
 if TYPE_CHECKING:
-    from cnibench.platforms.netns.topology import Node, Topology
+    from cnibench.platforms.netns.datapaths.base import Cluster
+    from cnibench.platforms.netns.nodes import Node
 
 VXLAN_VNI = 1
 VXLAN_PORT = 8472  # flannel's and the Linux kernel's historic VXLAN port
@@ -24,13 +25,13 @@ class Vxlan(Datapath):
     description: ClassVar[str] = "a flannel-style VXLAN overlay (VNI 1, port 8472, static FDB, pod MTU 1450)"
     overhead: ClassVar[int] = VXLAN_OVERHEAD
 
-    def node_links(self, topo: Topology, node: Node) -> list[str]:
+    def node_links(self, topo: Cluster, node: Node) -> list[str]:
         return [
             f"link add name {topo.vxlan_dev} address {node.vtep_mac} mtu {topo.pod_mtu} type vxlan "
             f"id {VXLAN_VNI} local {node.ip} dev {topo.eth} dstport {VXLAN_PORT} nolearning"
         ]
 
-    def node_routes(self, topo: Topology, node: Node) -> list[str]:
+    def node_routes(self, topo: Cluster, node: Node) -> list[str]:
         lines = [f"addr add {node.vtep_ip}/32 dev {topo.vxlan_dev}", f"link set {topo.vxlan_dev} up"]
         for o in topo.nodes:
             if o is not node:
@@ -40,13 +41,13 @@ class Vxlan(Datapath):
                 ]
         return lines
 
-    def node_fdb(self, topo: Topology, node: Node) -> list[str]:
+    def node_fdb(self, topo: Cluster, node: Node) -> list[str]:
         return [f"fdb append {o.vtep_mac} dev {topo.vxlan_dev} dst {o.ip}" for o in topo.nodes if o is not node]
 
-    def egress_via(self, topo: Topology, gateway: Node) -> str:
+    def egress_via(self, topo: Cluster, gateway: Node) -> str:
         return f"via {gateway.vtep_ip} dev {topo.vxlan_dev} onlink"
 
-    def facts(self, topo: Topology) -> dict[str, Any]:
+    def facts(self, topo: Cluster) -> dict[str, Any]:
         return {"vxlan_port": VXLAN_PORT}
 
 

@@ -63,7 +63,7 @@ def render_egress_policy(topo: Topology, *, pods: list[str], egress_ip: str, des
         [f"addr del {egress_ip}/32 dev {p.external_dev}"],
         tolerant=True,
     )
-    via = topo.datapath_impl.egress_via(topo, gateway)
+    via = topo.datapath.egress_via(topo, gateway)
     source_nodes = [topo.node(name) for name in dict.fromkeys(pod.node for pod in selected)]
     for node in source_nodes:
         if node is gateway:

@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# Thin wrapper: module_utils/cnibench.py runs cnibench.orchestration.tasks.aks_kubeconfig (typed and unit-tested).
+# Thin wrapper: module_utils/cnibench.py runs the task aks_kubeconfig (cnibench.platforms.TASKS; typed, tested).
 from __future__ import annotations
 
 DOCUMENTATION = r"""

@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# Thin wrapper: module_utils/cnibench.py runs cnibench.orchestration.tasks.kube_cluster_info (typed and unit-tested).
+# Thin wrapper: module_utils/cnibench.py runs the task kube_cluster_info (cnibench.platforms.TASKS; typed, tested).
 from __future__ import annotations
 
 DOCUMENTATION = r"""

@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# Thin wrapper: module_utils/cnibench.py runs cnibench.orchestration.tasks.netns_clusters (typed and unit-tested).
+# Thin wrapper: module_utils/cnibench.py runs the task netns_clusters (cnibench.platforms.TASKS; typed, tested).
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -22,8 +22,11 @@ options:
       - The clusters in the plan's order, each a dict with C(cni), C(round), C(bundles) (rendered C(bundle.json)
         files applied in order), C(daemons) (as M(cnibench.bench.netns_setup) takes them), C(metrics) (how to reach
         Prometheus, how many targets to wait for, and C(scrape_after_last), whether the cluster waits for a scrape
-        of every node after its last repetition before it goes; or null) and C(scenarios) (the loops of
-        repetitions, as M(cnibench.bench.netns_measure) takes them).
+        of every node after its last repetition before it goes; or null) and C(scenarios) (its loops of
+        repetitions in order, each a dict with C(cni), C(scenario) and C(runs), the repetitions in the plan's order;
+        a run has C(label), C(netns), C(argv) (no shell), C(stdout) (the raw artifact), C(timeout) (seconds),
+        C(unset_env) (prefixes of variables the tool runs without; k6 reads C(K6_*)) and C(bundles) (rendered
+        C(bundle.json) files applied before the tool and removed after it, also when it fails)).
     type: list
     elements: dict
     required: true

@@ -1,0 +1,152 @@
+"""The Kubernetes platforms' Ansible tasks (:mod:`cnibench.orchestration.tasks`), registered in
+:data:`cnibench.platforms.TASKS` under their modules' names: ``kube_*`` for every Kubernetes platform, ``kind_*`` and
+``aks_*`` for one. Each imports what it needs when it runs: a module call imports no more of cnibench than its own
+work."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from cnibench.orchestration.tasks import Params, Result, cluster_facts, done
+from cnibench.platforms import TASKS
+
+
+def kube_measure(params: Params) -> Result:
+    """One repetition on a Kubernetes platform, run on this machine (kubectl exec into the client pod, or k6);
+    ``@name@`` placeholders are filled with what only the run knows (the Gateway's address)."""
+    from cnibench import direct, spawn
+    from cnibench.platforms.kube import monitoring
+    from cnibench.platforms.kube.kubectl import Kubectl, substitute
+
+    argv = substitute(params["argv"], params["substitutions"])
+    env = direct.no_proxy_env(substitute(params["no_proxy"], params["substitutions"]), dict(os.environ))
+    result = spawn.exec_to_file(
+        "", argv, output=Path(params["output"]), timeout=params["timeout"], env=env, unset_env=params["unset_env"]
+    )
+    out: Result = {
+        "kind": "measurement",
+        "changed": True,
+        **result.as_module_result(params["output"]),
+        "expect": params["expect"] or {},
+    }
+    if params["metrics"]:
+        out["metrics_error"] = monitoring.fetch_metrics(
+            Kubectl.from_params(params), params["metrics"], started_at=result.started_at, ended_at=result.ended_at
+        )
+    return out
+
+
+def kube_cluster_info(params: Params) -> Result:
+    """What the cluster is: its nodes, the CNI found (it must be the expected one), its version."""
+    from cnibench.platforms.kube.cluster import cluster_info
+    from cnibench.platforms.kube.kubectl import Kubectl
+
+    info = cluster_info(
+        Kubectl.from_params(params),
+        expected_cni=params["expected_cni"],
+        pick_gateway=params["pick_gateway_node"],
+        preferred_gateway=params["preferred_gateway"],
+        cni_gateway=params["cni_gateway"],
+        cni_egress=params["cni_egress"],
+        envoy_gateway=params["envoy_gateway"],
+    )
+    facts = info.pop("cluster_facts")
+    return cluster_facts(params["expected_cni"], facts, **info)
+
+
+def kube_egress_ready(params: Params) -> Result:
+    """Egress trials on Kubernetes: the baseline's or the policy's path, probed until the server sees the expected
+    address; returns the run-time expectations (the source IP, egress_apply_s) for the trial's repetitions."""
+    from cnibench.platforms.kube.kubectl import Kubectl
+    from cnibench.platforms.kube.waits import egress_ready
+
+    expect = egress_ready(
+        Kubectl.from_params(params),
+        mode=params["mode"],
+        manifest=params["manifest"],
+        pod=params["pod"],
+        server_ip=params["server_ip"],
+        port=params["port"],
+        egress_ip=params["egress_ip"],
+        gateway_node=params["gateway_node"],
+        timeout=params["timeout"],
+        stated_source=params["expected_source"],
+    )
+    return done(params["mode"] == "policy", expect=expect)
+
+
+def kube_wait(params: Params) -> Result:
+    """Wait, with a deadline, for a Gateway's or Service's address, or for Prometheus to scrape every node."""
+    from cnibench.platforms.kube import monitoring
+    from cnibench.platforms.kube.kubectl import Kubectl
+    from cnibench.platforms.kube.waits import wait_address
+
+    kubectl = Kubectl.from_params(params)
+    start = time.monotonic()
+    if params["what"] == "address":
+        address = wait_address(
+            kubectl,
+            params["kind"],
+            params["name"],
+            expected=params["expected"],
+            timeout=params["timeout"],
+            probe=params["probe"],
+        )
+        return done(False, address=address, seconds=time.monotonic() - start)
+    seconds = monitoring.wait_metrics(kubectl, params["metrics"])
+    return {"kind": "metrics_ready", "changed": False, "cni": params["cni"], "seconds": seconds}
+
+
+def kube_teardown(params: Params) -> Result:
+    """Remove what a Kubernetes run created (cluster, containers, processes, releases, cnibench's objects)."""
+    from cnibench.platforms.kube import teardown
+    from cnibench.platforms.kube.kubectl import Kubectl
+
+    removed = teardown.teardown(
+        Kubectl.from_params(params),
+        kind_cluster=params["kind_cluster"],
+        containers=params["containers"],
+        pids=params["pids"],
+        helm_releases=params["helm_releases"],
+    )
+    return done(bool(removed), removed=removed)
+
+
+def kind_network(params: Params) -> Result:
+    """kind's docker network must be the spec's node network (checked right after the cluster is created)."""
+    from cnibench.platforms.kube.cluster import kind_network_check
+
+    return done(False, subnets=kind_network_check(params["cidr"]))
+
+
+def kind_images(params: Params) -> Result:
+    """Pull each pinned image once on this machine and load it into the cluster's nodes; the digests are facts."""
+    from cnibench.platforms.kube import images
+
+    digests = images.preload(params["cluster"], params["images"], Path(params["archive_dir"]))
+    return cluster_facts(params["cni"], {"image_digests": digests}, changed=bool(digests))
+
+
+def aks_subscription(params: Params) -> Result:
+    """The subscription the run bills, pinned once (its name only is returned, never its id)."""
+    from cnibench.platforms.kube import azure
+
+    subscription = azure.pin_subscription(Path(params["state_dir"]), params["subscription_id"])
+    return done(False, name=subscription.name, source=subscription.source)
+
+
+def aks_kubeconfig(params: Params) -> Result:
+    """The AKS cluster's kubeconfig out of Terraform's state into a private file (never returned)."""
+    from cnibench.platforms.kube import azure
+
+    azure.write_kubeconfig(params["project_path"], params["dest"])
+    return done(True, dest=params["dest"])
+
+
+for _task in (
+    kube_measure, kube_cluster_info, kube_egress_ready, kube_wait, kube_teardown,
+    kind_network, kind_images, aks_subscription, aks_kubeconfig,
+):  # fmt: skip
+    TASKS.register(_task.__name__, _task)
