@@ -123,24 +123,27 @@ def policy_ratio(ratios: Sequence[tuple[str, PairedVerdict]]) -> list[Plot]:
     order = list(dict.fromkeys(v.cni for _, v in ratios))
     plots = []
     for label, chosen in by_metric.items():
-        several_trials = len({v.scenario for _, v in chosen}) > 1
-        fig, (ax,) = panels(1, height=2.4)
-        names = []
-        for i, (name, verdict) in enumerate(chosen):
-            j = verdict.judgement
-            names.append(f"{name}\n{verdict.scenario}" if several_trials else name)
-            middle = j.ratio if j.ratio is not None else statistics.median(verdict.cluster_ratios)
-            style = cni_style(verdict.cni, order)
-            spread = min(0.08, 0.6 / max(1, len(verdict.cluster_ratios)))
-            xs = [i + (k - (len(verdict.cluster_ratios) - 1) / 2) * spread for k in range(len(verdict.cluster_ratios))]
-            ax.scatter(xs, verdict.cluster_ratios, s=30, color=style.color, marker=style.marker, edgecolors="#111111",
-                       linewidths=0.5, zorder=3)  # fmt: skip
-            ax.hlines(middle, i - 0.3, i + 0.3, color="#111111", linewidth=1.6, zorder=4)
-            if j.ci is not None and max(j.ci) < 10 * max(verdict.cluster_ratios):  # an interval that fits the axis
-                ax.vlines(i + 0.34, j.ci[0], j.ci[1], color="#111111", linewidth=1.2, zorder=4)
-        ax.axhline(1.0, color="#111111", linewidth=1, linestyle="--")
-        ax.set_xticks(range(len(chosen)), names)
-        ax.set_xlim(-0.6, len(chosen) - 0.4)
+        trials = list(dict.fromkeys(v.scenario for _, v in chosen))
+        fig, axes = panels(len(trials), height=2.4, columns=3, sharey=True)
+        for ax, trial in zip(axes, trials, strict=True):
+            mine = [(name, v) for name, v in chosen if v.scenario == trial]
+            for i, (_, verdict) in enumerate(mine):
+                j = verdict.judgement
+                middle = j.ratio if j.ratio is not None else statistics.median(verdict.cluster_ratios)
+                style = cni_style(verdict.cni, order)
+                count = len(verdict.cluster_ratios)
+                xs = [i + (k - (count - 1) / 2) * min(0.08, 0.6 / max(1, count)) for k in range(count)]
+                ax.scatter(xs, verdict.cluster_ratios, s=30, color=style.color, marker=style.marker,
+                           edgecolors="#111111", linewidths=0.5, zorder=3)  # fmt: skip
+                ax.hlines(middle, i - 0.3, i + 0.3, color="#111111", linewidth=1.6, zorder=4)
+                if j.ci is not None and max(j.ci) < 10 * max(verdict.cluster_ratios):  # an interval that fits
+                    ax.vlines(i + 0.34, j.ci[0], j.ci[1], color="#111111", linewidth=1.2, zorder=4)
+            ax.axhline(1.0, color="#111111", linewidth=1, linestyle="--")
+            ax.set_xticks(range(len(mine)), [name for name, _ in mine])
+            ax.set_xlim(-0.6, len(mine) - 0.4)
+            if len(trials) > 1:
+                ax.set_title(trial)
+        ax = axes[0]
         first = chosen[0][1]
         ax.set_ylabel(f"{label}:\nwith / without")
         plots.append(

@@ -27,7 +27,7 @@ def ratio_plot(ratios: Sequence[tuple[str, str, str, str, float]]) -> Plot | Non
             ax.scatter([x + offset for x, _ in points], [y for _, y in points], s=34, color=style.color,
                        marker=style.marker, edgecolors="#111111", linewidths=0.5, label=cni)  # fmt: skip
         ax.axhline(1.0, color="#111111", linewidth=1, linestyle="--")
-        ax.set_xticks(range(len(columns)), [f"{pl}\n{mode}" for pl, mode in columns], rotation=30, ha="right")
+        ax.set_xticks(range(len(columns)), [f"{pl}\n{mode}" for pl, mode in columns])
         ax.set_xlim(-0.6, len(columns) - 0.4)
         ax.set_title(f"{path} / host")
     axes[0].set_ylabel("pod / host throughput")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import html
+import logging
 import re
 
 import pytest
@@ -91,3 +92,23 @@ def test_the_backend_spread_says_how_uneven_the_worst_repetition_was(data_dir, n
     assert row is not None
     median, low, high, jain = (float(g) for g in row.groups())
     assert low <= median <= high and jain >= 0.9
+
+
+def test_no_plot_prints_text_over_text(data_dir, caplog):
+    """Every plot of the real runs checked for overlapping tick labels, titles, axis labels and legend entries
+    (:func:`cnibench.report.figure.overlapping_texts`; the old multi-trial policy plot printed 'hostgw\\negress@500M'
+    over 'vxlan\\negress@500M')."""
+    runs = _runs(data_dir, *THREE, "netns-ingress-l7", "netns-east-west-rate")
+    with caplog.at_level(logging.WARNING, logger="cnibench.report.figure"):
+        for run in runs:
+            document.build([run], [None])
+    assert [r.getMessage() for r in caplog.records if "texts overlap" in r.getMessage()] == []
+
+
+def test_the_overlap_check_finds_labels_printed_over_each_other():
+    from cnibench.report.figure import overlapping_texts, panels, plt
+
+    fig, (ax,) = panels(1)
+    ax.set_xticks([0, 0.05], ["a long label", "another label"])
+    assert overlapping_texts(fig) == [("a long label", "another label")]
+    plt.close(fig)
