@@ -33,8 +33,8 @@ def ratio_plot(ratios: Sequence[tuple[str, str, str, str, float]]) -> Plot | Non
     axes[0].set_ylabel("pod / host throughput")
     legend_below(fig)
     cells: dict[tuple[str, str, str], dict[str, float]] = {}
-    for cni, path, placement, mode, ratio in ratios:
-        cells.setdefault((cni, placement, mode), {})[path] = ratio
+    for cni, pod_path, placement, mode, ratio in ratios:
+        cells.setdefault((cni, placement, mode), {})[pod_path] = ratio
     rows = tuple(
         (cni, placement, mode, *(f"{row[p]:.2f}" if p in row else "-" for p in paths))
         for (cni, placement, mode), row in cells.items()
