@@ -33,7 +33,7 @@ ENV_ROWS = (
     ("kernel", "kernel"),
     ("cpu_model", "CPU"),
     ("cpu_count", "CPUs"),
-    ("memory_bytes", "memory (bytes)"),
+    ("memory_bytes", "memory"),
     ("cnibench", "cnibench"),
 )
 METHOD = (
@@ -195,8 +195,17 @@ def _changes(runs: Sequence[RunResults]) -> list[dict[str, Any]]:
     return out
 
 
+def _env_value(key: str, value: object) -> str:
+    """An environment figure as the table shows it: a memory size in GiB (2^30 bytes), else as recorded."""
+    if value is None:
+        return "-"
+    if key == "memory_bytes" and isinstance(value, int | float):
+        return f"{value / 2**30:.1f} GiB"
+    return str(value)
+
+
 def _env_rows(runs: Sequence[RunResults]) -> list[tuple[str, list[str]]]:
-    rows = [(label, [str(r.environment.get(key, "-")) for r in runs]) for key, label in ENV_ROWS]
+    rows = [(label, [_env_value(key, r.environment.get(key)) for r in runs]) for key, label in ENV_ROWS]
     tools = sorted({t for r in runs for t in (r.environment.get("tools") or {})})
     rows += [(t, [str((r.environment.get("tools") or {}).get(t, "-")) for r in runs]) for t in tools]
     for r_index, run in enumerate(runs):
