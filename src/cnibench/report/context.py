@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from cnibench import __version__
 from cnibench.report import scoreboard
+from cnibench.report.costs import cost_table
 from cnibench.results.analysis import environment_differences, percent
 from cnibench.results.compare import compare
 from cnibench.results.inference import ALPHA, BLOCKED_MIN_ROUNDS
 from cnibench.results.model import RunResults
 from cnibench.results.trust import TrustWarning, warnings_for
 from cnibench.results.verdicts import RunAnalysis, Verdict, settings
+from cnibench.scenarios import SCENARIOS
 
 if TYPE_CHECKING:
     from cnibench.report.figure import Plot
@@ -31,7 +33,7 @@ ENV_ROWS = (
     ("kernel", "kernel"),
     ("cpu_model", "CPU"),
     ("cpu_count", "CPUs"),
-    ("memory_bytes", "memory (bytes)"),
+    ("memory_bytes", "memory"),
     ("cnibench", "cnibench"),
 )
 METHOD = (
@@ -97,13 +99,51 @@ def _trial(analysis: RunAnalysis, trial: str, warnings: list[TrustWarning]) -> d
     return {"name": trial, "cnis": cnis, "rows": rows, "checks": checks, "warnings": [w.line() for w in mine]}
 
 
-def _run(run: RunResults, analysis: RunAnalysis) -> dict[str, Any]:
-    warnings = warnings_for(run)
-    caveats = scoreboard.caveats(analysis)
+def _plot(plot: Plot) -> dict[str, Any]:
+    return {
+        "title": plot.title,
+        "caption": plot.caption,
+        "uri": "data:image/svg+xml;base64," + base64.b64encode(plot.svg.encode()).decode(),
+        "tables": [
+            {"title": t.title, "header": list(t.header), "rows": [list(r) for r in t.rows], "note": t.note}
+            for t in plot.tables
+        ],
+    }
+
+
+def _sections(
+    run: RunResults, analysis: RunAnalysis, warnings: list[TrustWarning], plots: Sequence[Plot], anchor: str
+) -> list[dict[str, Any]]:
+    """One section per scenario of the run (in the registry's order): its trials' tables, its figures (the plots
+    whose ``scenario`` is its name), its CPU-cost table."""
     trials = list(dict.fromkeys(v.scenario for v in analysis.verdicts))
     trials += [c.scenario for c in analysis.checks if c.scenario not in trials]
+    trials += [t for t in dict.fromkeys(s.scenario for s in run.samples) if t not in trials]
+    sections = []
+    for scenario in SCENARIOS.values():
+        mine = [t for t in trials if scenario.owns(t)]
+        figures = [_plot(p) for p in plots if p.scenario == scenario.name]
+        if not mine and not figures:
+            continue
+        sections.append(
+            {
+                "name": scenario.name,
+                "anchor": f"{anchor}-{scenario.name}",
+                "trials": [_trial(analysis, trial, warnings) for trial in mine],
+                "plots": figures,
+                "costs": cost_table([run], mine),
+            }
+        )
+    return sections
+
+
+def _run(run: RunResults, analysis: RunAnalysis, index: int, plots: Sequence[Plot], note: str | None) -> dict[str, Any]:
+    warnings = warnings_for(run)
+    caveats = scoreboard.caveats(analysis)
+    anchor = f"run-{index + 1}"
     return {
         "id": run.run_id,
+        "anchor": anchor,
         "name": run.name,
         "platform": run.platform,
         "status": run.status,
@@ -119,7 +159,8 @@ def _run(run: RunResults, analysis: RunAnalysis) -> dict[str, Any]:
             "rows": [r.__dict__ for r in scoreboard.rows(analysis)],
             "caveats": caveats,
         },
-        "trials": [_trial(analysis, trial, warnings) for trial in trials],
+        "sections": _sections(run, analysis, warnings, plots, anchor),
+        "node_note": note,
         "warnings": [w.line() for w in warnings if w.scenario is None and w.line() not in caveats],
     }
 
@@ -142,7 +183,6 @@ def _changes(runs: Sequence[RunResults]) -> list[dict[str, Any]]:
                 f"{', '.join(apart)} ran in only one of the two runs: a CNI is compared with other CNIs only within "
                 "a run (between runs, a difference would mix the CNI with the run's conditions)"
             )
-        notes += [f"environments differ: {d}" for d in environment_differences(a, b)]
         out.append(
             {
                 "a": a.run_id,
@@ -155,8 +195,17 @@ def _changes(runs: Sequence[RunResults]) -> list[dict[str, Any]]:
     return out
 
 
+def _env_value(key: str, value: object) -> str:
+    """An environment figure as the table shows it: a memory size in GiB (2^30 bytes), else as recorded."""
+    if value is None:
+        return "-"
+    if key == "memory_bytes" and isinstance(value, int | float):
+        return f"{value / 2**30:.1f} GiB"
+    return str(value)
+
+
 def _env_rows(runs: Sequence[RunResults]) -> list[tuple[str, list[str]]]:
-    rows = [(label, [str(r.environment.get(key, "-")) for r in runs]) for key, label in ENV_ROWS]
+    rows = [(label, [_env_value(key, r.environment.get(key)) for r in runs]) for key, label in ENV_ROWS]
     tools = sorted({t for r in runs for t in (r.environment.get("tools") or {})})
     rows += [(t, [str((r.environment.get("tools") or {}).get(t, "-")) for r in runs]) for t in tools]
     for r_index, run in enumerate(runs):
@@ -179,67 +228,50 @@ def _env_rows(runs: Sequence[RunResults]) -> list[tuple[str, list[str]]]:
     return rows
 
 
-def context(runs: Sequence[RunResults], analyses: Sequence[RunAnalysis], plots: Sequence[Plot]) -> dict[str, Any]:
-    """Everything both templates show, as strings, numbers, lists and dicts."""
+def _differences(runs: Sequence[RunResults]) -> list[str]:
+    """What differs between the runs' machines and tools (CPU model, kernel, cores, tools, background load), once
+    for the whole report: each difference of consecutive runs, a repeated one only once."""
+    found: list[str] = []
+    for a, b in itertools.pairwise(runs):
+        for line in environment_differences(a, b):
+            line = f"{line} ({a.run_id} vs {b.run_id})"
+            if line not in found:
+                found.append(line)
+    return found
+
+
+def context(
+    runs: Sequence[RunResults],
+    analyses: Sequence[RunAnalysis],
+    plots: Sequence[Sequence[Plot]],
+    notes: Sequence[str | None],
+) -> dict[str, Any]:
+    """Everything both templates show, as strings, numbers, lists and dicts. ``plots``: per run, its figures (each
+    placed in the section of its ``scenario``); ``notes``: per run, why it has no node-metric plots (or None)."""
     title = "cnibench report: " + ", ".join(r.run_id for r in runs)
+    rows = _env_rows(runs)
     return {
         "title": title,
         "generated": f"Generated by cnibench {__version__} on {when(time.time())}.",
         "method": METHOD,
-        "runs": [_run(run, analysis) for run, analysis in zip(runs, analyses, strict=True)],
-        "changes": _changes(runs),
-        "plots": [
-            {
-                "title": p.title,
-                "caption": p.caption,
-                "uri": "data:image/svg+xml;base64," + base64.b64encode(p.svg.encode()).decode(),
-            }
-            for p in plots
+        "several": len(runs) > 1,
+        "runs": [
+            _run(run, analysis, i, mine, note)
+            for i, (run, analysis, mine, note) in enumerate(zip(runs, analyses, plots, notes, strict=True))
         ],
+        "changes": _changes(runs),
+        "differences": _differences(runs),
         "failed": [
             {"run": r.run_id, "cni": s.cni, "scenario": s.scenario, "repetition": s.repetition, "reason": s.error}
             for r in runs
             for s in r.samples
             if s.status != "ok"
         ],
-        "environment": {"runs": [r.run_id for r in runs], "rows": _env_rows(runs)},
-        "costs": _costs(runs),
-    }
-
-
-#: The cost-per-unit fields of the scenarios with a load mode, and their units.
-COST_FIELDS = (("cpu_s_per_gbit", "CPU s per Gbit"), ("cpu_s_per_1k_requests", "CPU s per 1,000 requests"))
-
-
-def _costs(runs: Sequence[RunResults]) -> dict[str, Any] | None:
-    """The cost-per-unit table of fixed-load trials (None without any): per run, CNI and trial, the median net CPU
-    seconds per unit of work per mode, with the idle baseline and the load in cores."""
-    from cnibench.scenarios.load import COST_MODES, cost_rows
-
-    rows, scopes = [], []
-    for run in runs:
-        for field, unit in COST_FIELDS:
-            found, whose = cost_rows(run.samples, field, unit)
-            scopes += [whose] if found else []
-            rows += [
-                {
-                    "run": run.run_id,
-                    "cni": r.cni,
-                    "trial": r.trial,
-                    "unit": r.unit,
-                    "modes": [f"{r.per_unit[m]:.3f}" for m in COST_MODES],
-                    "idle": f"{r.idle_cores:.2f}" if r.idle_cores is not None else "-",
-                    "load": f"{r.load_cores:.2f}",
-                    "n": r.n,
-                }
-                for r in found
-            ]
-    if not rows:
-        return None
-    return {
-        "modes": list(COST_MODES),
-        "rows": rows,
-        "note": "CPU seconds per unit of work, net of an idle window of equal length measured just before each "
-        f"repetition (medians; cores = CPU s per s). Whose CPU: {'; '.join(dict.fromkeys(scopes))}. On a machine "
-        "shared with other work the idle baseline moves too: compare the idle and load columns.",
+        "environment": {
+            "runs": [r.run_id for r in runs],
+            "rows": [
+                {"label": label, "values": values, "differs": len(runs) > 1 and len(set(values) - {"-"}) > 1}
+                for label, values in rows
+            ],
+        },
     }

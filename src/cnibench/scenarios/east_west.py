@@ -432,19 +432,22 @@ class EastWest(Scenario[EastWestSettings, EastWestExpectation]):
         ]
 
     def report_plots(self, groups: Sequence[Group]) -> list[Plot]:
-        """A grouped bar chart per path (CNIs side by side per placement x mode) and, at fixed loads, the TCP RTT
-        vs offered load curve (one line per CNI and trial)."""
-        from cnibench.report.plots import grouped, latency_vs_load
+        """Per path, the throughput per trial of the matrix (its code, placement and mode) with each CNI's
+        repetitions, median and interval, and the same as a table (the codes searchable); the pod/host throughput
+        ratios (:meth:`ratios`) as points and a table; at fixed loads, the TCP RTT vs offered load."""
+        from cnibench.report.plots import latency_vs_load, per_trial
+        from cnibench.scenarios._east_west_report import ratio_plot
 
-        curve = latency_vs_load(groups, NAME, "rtt_mean_us", "East-west TCP round-trip time vs offered load")
-        plots = [curve] if curve is not None else []
+        plots = []
         for path in PATHS:
             trials = [p.trial for p in ALL_POINTS if p.path == path]
             labels = {p.trial: f"{p.code} {p.placement} {p.mode}" for p in ALL_POINTS if p.path == path}
-            plot = grouped(groups, "throughput_bps", trials, labels, f"East-west {path} throughput per CNI")
+            plot = per_trial(groups, "throughput_bps", trials, labels, f"East-west {path} throughput per CNI")
             if plot is not None:
                 plots.append(plot)
-        return plots
+        ratio = ratio_plot(self.ratios([s for g in groups for s in g.samples]))
+        curve = latency_vs_load(groups, NAME, "rtt_mean_us", "East-west TCP round-trip time vs offered load")
+        return plots + [p for p in (ratio, curve) if p is not None]
 
 
 EAST_WEST = EastWest()

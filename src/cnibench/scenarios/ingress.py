@@ -427,34 +427,64 @@ PERCENTILES = {"latency_p50_ms": "p50", "latency_p90_ms": "p90", "latency_p95_ms
 
 
 def backend_spread(groups: Sequence[Group]) -> Plot | None:
-    """Per series, the share of all its ok repetitions' answers per echo backend pod (%), bars side by side, with
-    the even share as a dashed line; None without answers."""
-    from cnibench.report.figure import Plot, color, plt, svg
+    """Per CNI, each ok repetition's spread of answers over the echo backend pods as the largest pod's answers over
+    the smallest's (1.0: perfectly even; :func:`~cnibench.results.stats.max_min_ratio`), as points in the CNI's
+    style; a table beside it with the fairness check (Jain's index, worst repetition, against its limit). A share
+    per pod (three bars at 33.3 %) said nothing; this shows how far from even the worst repetition was. None
+    without answers."""
+    import statistics
 
-    shares: list[tuple[str, dict[str, float]]] = []
+    from cnibench.report.figure import Plot, Table, cni_style, legend_below, panels, svg
+
+    fairness = next(m for m in INGRESS.metrics_of(NAME) if m.name == "jain_fairness")
+    found: list[tuple[str, list[float], list[float], float | None, int, int]] = []
     for group in (g for g in groups if g.scenario == NAME):
-        totals: dict[str, int] = {}
-        for sample in group.samples:
-            if isinstance(sample, IngressSample) and sample.status == "ok":
-                for pod, hits in sample.backend_hits.items():
-                    totals[pod] = totals.get(pod, 0) + hits
-        grand = sum(totals.values())
-        if grand:
-            shares.append((group.series, {pod: hits / grand for pod, hits in sorted(totals.items())}))
-    if not shares:
+        ok = [s for s in group.samples if isinstance(s, IngressSample) and s.status == "ok" and s.backend_hits]
+        ratios = [r for s in ok if (r := max_min_ratio(list(s.backend_hits.values()))) is not None]
+        jains = [s.jain_fairness for s in ok if s.jain_fairness is not None]
+        limits = [limit for s in ok if (limit := fairness.limit_of(s)) is not None]
+        seen = min((len(s.backend_hits) for s in ok), default=0)
+        expected = max((s.backends_expected for s in ok), default=0)
+        if ratios:
+            found.append((group.cni, ratios, jains, max(limits, default=None), seen, expected))
+    if not found:
         return None
-    pods = sorted({pod for _, share in shares for pod in share})
-    fig, ax = plt.subplots(figsize=(6.4, 2.8))
-    width = 0.8 / len(shares)
-    for j, (series, share) in enumerate(shares):
-        ax.bar([i - 0.4 + width * (j + 0.5) for i in range(len(pods))], [share.get(p, 0) * 100 for p in pods],
-               width * 0.9, color=color(j), label=series)  # fmt: skip
-    ax.axhline(100 / len(pods), color="#111111", linewidth=1, linestyle="--")
-    ax.set_xticks(range(len(pods)), pods)
-    ax.set_ylabel("share of answers (%)")
-    ax.legend(frameon=False)
+    fig, (ax,) = panels(1, height=2.2)
+    order = [cni for cni, *_ in found]
+    for i, (cni, ratios, *_) in enumerate(found):
+        style = cni_style(cni, order)
+        offsets = [(k - (len(ratios) - 1) / 2) * min(0.06, 0.6 / len(ratios)) for k in range(len(ratios))]
+        ax.scatter([i + o for o in offsets], ratios, s=30, color=style.color, marker=style.marker,
+                   edgecolors="#111111", linewidths=0.5, label=cni)  # fmt: skip
+    ax.axhline(1.0, color="#111111", linewidth=1, linestyle="--")
+    ax.set_xticks(range(len(found)), order)
+    ax.set_xlim(-0.6, len(found) - 0.4)
+    ax.set_ylabel("largest / smallest\nbackend's answers")
+    ax.ticklabel_format(axis="y", useOffset=False)
+    legend_below(fig)
+    rows = tuple(
+        (
+            cni,
+            f"{statistics.median(ratios):.4f} [{min(ratios):.4f}, {max(ratios):.4f}]",
+            f"{min(jains):.4f}" if jains else "-",
+            f"{limit:.3f}" if limit is not None else "-",
+            "pass" if jains and limit is not None and min(jains) >= limit else ("fail" if jains else "-"),
+            f"{seen}/{expected}",
+        )
+        for cni, ratios, jains, limit, seen, expected in found
+    )
+    table = Table(
+        "Backend spread",
+        ("cni", "largest / smallest: median [min, max]", "Jain's index, worst", "limit", "check", "backends"),
+        rows,
+        "Jain's index (sum x)^2 / (n sum x^2) over the answers per backend: 1.0 is perfectly even.",
+    )
     return Plot(
-        "Backend spread per pod", "Share of all answers per echo backend (dashed: a perfectly even spread).", svg(fig)
+        "Backend spread",
+        "Per repetition, the answers of the backend pod that got the most over those of the one that got the least "
+        "(dashed: perfectly even). The fairness check holds every repetition's Jain index to its limit (table).",
+        svg(fig),
+        tables=(table,),
     )
 
 
