@@ -32,7 +32,7 @@ def all_metrics() -> tuple[MetricInfo, ...]:
     """Every scenario's metrics, each once."""
     seen: dict[str, MetricInfo] = {}
     for scenario in SCENARIOS.values():
-        for metric in (*scenario.metrics, *(scenario.rate_metrics or ())):
+        for metric in (*scenario.metrics, *(scenario.rate_metrics or ()), *scenario.trial_metrics):
             seen.setdefault(metric.name, metric)
     return tuple(seen.values())
 

@@ -1,6 +1,6 @@
-"""The east-west scenario's matrix: its axes (path x placement x protocol x streams), each trial's name and code,
-and the spec section that chooses from it (:mod:`cnibench.scenarios.east_west` says what each means and cites the
-codes' source). The platforms' adapters build their endpoints from these names."""
+"""The east-west scenario's matrix: its axes (workload x path x placement x protocol x streams), each trial's name
+and code, and the spec section that chooses from it (:mod:`cnibench.scenarios.east_west` says what each means and
+cites the codes' source). The platforms' adapters build their endpoints from these names."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from cnibench.scenarios.load import BITS_PER_SECOND, LoadSettings, RateUnit
 from cnibench.spec.base import FieldError, LaxIPv4Address, whole_number_text
+from cnibench.tools.workload import WORKLOADS, WorkloadSettings
 
 NAME = "east-west"
 Path_ = Literal["pod-to-pod", "pod-to-service", "host-to-host"]
@@ -27,6 +28,11 @@ STREAMS: tuple[Streams, ...] = ("single", "multi")
 #: The path letter of a code: InfraBuilder's D(irect) and S(ervice); H(ost) is cnibench's.
 PATH_LETTER = {"pod-to-pod": "D", "pod-to-service": "S", "host-to-host": "H"}
 SAME_NODE_SUFFIX = "-SN"
+#: The request/response workloads' code suffixes and trial-name modes (issue 28): ``DT-RR`` is pod-to-pod TCP_RR,
+#: ``ST-CRR`` pod-to-Service TCP_CRR; the stream workload keeps InfraBuilder's codes (``DTS``).
+WORKLOAD_SUFFIX = {"rr": "RR", "crr": "CRR"}
+#: The protocols each workload runs (crr opens a TCP connection per transaction: no UDP form).
+WORKLOAD_PROTOCOLS: dict[str, tuple[Protocol, ...]] = {"stream": PROTOCOLS, "rr": PROTOCOLS, "crr": ("tcp",)}
 #: iperf3's own limit on -P: "number of parallel streams too large (maximum = 128)" (iperf3 3.12, MAX_STREAMS in
 #: src/iperf.h; the same in 3.16 and 3.21).
 MAX_STREAMS = 128
@@ -43,15 +49,20 @@ SERVICE = "ew-server"
 _BITRATE = re.compile(r"^[0-9]+(\.[0-9]+)?[KMG]?$")
 
 
-def trial_name(path: str, placement: str, protocol: str, streams: str) -> str:
-    """``pod-to-pod.cross-node.tcp-single``: a trial's name (and its raw artifacts' directory)."""
-    return f"{path}.{placement}.{protocol}-{streams}"
+def trial_name(path: str, placement: str, protocol: str, streams: str, workload: str = "stream") -> str:
+    """``pod-to-pod.cross-node.tcp-single``: a trial's name (and its raw artifacts' directory); a request/response
+    workload's replaces the streams: ``pod-to-service.cross-node.tcp-crr``."""
+    return f"{path}.{placement}.{protocol}-{streams if workload == 'stream' else workload}"
 
 
-def code(path: str, placement: str, protocol: str, streams: str) -> str:
+def code(path: str, placement: str, protocol: str, streams: str, workload: str = "stream") -> str:
     """The trial's code: InfraBuilder's for cross-node (``DTS``, ``SUM``; ``H`` for host-to-host), with ``-SN`` for
-    the same-node variants (``DTS-SN``)."""
-    letters = PATH_LETTER[path] + protocol[0].upper() + streams[0].upper()
+    the same-node variants (``DTS-SN``); a request/response workload's is path and protocol letters, a dash and
+    ``RR`` or ``CRR`` (``DT-RR``, ``SU-RR``, ``HT-CRR``, ``DT-RR-SN``), as issue 28 names them."""
+    if workload == "stream":
+        letters = PATH_LETTER[path] + protocol[0].upper() + streams[0].upper()
+    else:
+        letters = PATH_LETTER[path] + protocol[0].upper() + "-" + WORKLOAD_SUFFIX[workload]
     return letters + (SAME_NODE_SUFFIX if placement == "same-node" else "")
 
 
@@ -62,24 +73,33 @@ class Point:
     path: str
     placement: str
     protocol: str
-    streams: str
+    streams: str  # "single" for rr and crr: one transaction outstanding
+    workload: str = "stream"
 
     @property
     def trial(self) -> str:
-        return trial_name(self.path, self.placement, self.protocol, self.streams)
+        return trial_name(self.path, self.placement, self.protocol, self.streams, self.workload)
 
     @property
     def code(self) -> str:
-        return code(self.path, self.placement, self.protocol, self.streams)
+        return code(self.path, self.placement, self.protocol, self.streams, self.workload)
 
     @property
     def mode(self) -> str:
-        """``tcp-single``, ``udp-multi``..."""
-        return f"{self.protocol}-{self.streams}"
+        """``tcp-single``, ``udp-multi``, ``tcp-rr``, ``tcp-crr``..."""
+        return f"{self.protocol}-{self.streams if self.workload == 'stream' else self.workload}"
 
 
-#: Every point, in run order: path, then placement, then protocol and streams (a Service set up once per path).
-ALL_POINTS: tuple[Point, ...] = tuple(Point(*p) for p in itertools.product(PATHS, PLACEMENTS, PROTOCOLS, STREAMS))
+#: Every point, in run order: the stream matrix first (path, then placement, then protocol and streams: the order
+#: before the workload axis, so that every recorded run reads the same), then rr and crr, each path by placement
+#: by protocol. Every server is started once per cluster (:mod:`cnibench.platforms.netns.scenarios.east_west`).
+_STREAM_POINTS = tuple(Point(*p) for p in itertools.product(PATHS, PLACEMENTS, PROTOCOLS, STREAMS))
+ALL_POINTS: tuple[Point, ...] = _STREAM_POINTS + tuple(
+    Point(path, placement, protocol, "single", workload)
+    for workload in WORKLOADS[1:]
+    for path, placement in itertools.product(PATHS, PLACEMENTS)
+    for protocol in WORKLOAD_PROTOCOLS[workload]
+)
 TRIALS: tuple[str, ...] = tuple(p.trial for p in ALL_POINTS)
 POINTS: dict[str, Point] = {p.trial: p for p in ALL_POINTS}
 #: A sample's trial: a point of the matrix, with its offered rate at a fixed load (``...tcp-single@500M``).
@@ -94,10 +114,11 @@ def _unique(value: list[str], what: str) -> list[str]:
     return value
 
 
-class EastWestSettings(LoadSettings):
-    """East-west traffic inside the cluster: the matrix of path x placement x protocol x streams to run. With
-    ``load: rate``, iperf3 offers each of ``rates`` (bit/s, TCP or UDP: ``--bitrate``, split evenly over a trial's
-    streams, since iperf3 applies it per stream) in every trial of the matrix."""
+class EastWestSettings(LoadSettings, WorkloadSettings):
+    """East-west traffic inside the cluster: the matrix of workload x path x placement x protocol x streams to run
+    (streams for the ``stream`` workload only; ``rr`` and ``crr`` have one transaction outstanding, ``crr`` is TCP
+    only). With ``load: rate``, iperf3 offers each of ``rates`` (bit/s, TCP or UDP: ``--bitrate``, split evenly over
+    a trial's streams, since iperf3 applies it per stream) in every trial of the matrix (``stream`` only)."""
 
     rate_unit: ClassVar[RateUnit] = BITS_PER_SECOND
 
@@ -165,9 +186,16 @@ class EastWestSettings(LoadSettings):
 
     @model_validator(mode="after")
     def _matrix(self) -> EastWestSettings:
+        if self.load == "rate" and self.workloads != ["stream"]:
+            raise FieldError(
+                ("workloads",),
+                "load: rate offers bit/s to the stream workload only; rr and crr run one transaction outstanding "
+                "as fast as it goes: use workloads: [stream] with load: rate",
+            )
         if self.load == "rate" and self.bitrate is not None:
             raise FieldError(("bitrate",), "not used with load: rate (rates set the offered bitrate)")
-        if self.load == "saturate" and "udp" in self.protocols and self.bitrate is None:
+        stream_udp = "stream" in self.workloads and "udp" in self.protocols
+        if self.load == "saturate" and stream_udp and self.bitrate is None:
             raise FieldError(("bitrate",), "required with protocol udp (iperf3 -b per stream, e.g. 1G; 0 = unlimited)")
         if "cross-node" in self.placements and self.server_node and self.server_node == self.client_node:
             raise FieldError(
@@ -180,10 +208,11 @@ class EastWestSettings(LoadSettings):
         return [
             p
             for p in ALL_POINTS
-            if p.path in self.paths
+            if p.workload in self.workloads
+            and p.path in self.paths
             and p.placement in self.placements
             and p.protocol in self.protocols
-            and p.streams in self.streams
+            and (p.workload != "stream" or p.streams in self.streams)
         ]
 
     def streams_of(self, point: Point) -> int:

@@ -127,6 +127,9 @@ class Scenario(ABC, Generic[S, E]):
     #: The metrics of its fixed-load trials (``<trial>@<rate>``), when it has a load mode: latency and CPU per unit
     #: of work lead there, since the throughput is the offered one.
     rate_metrics: ClassVar[tuple[MetricInfo, ...] | None] = None
+    #: The metrics some of its trials have instead (its :meth:`metrics_of` says which: east-west's rr and crr),
+    #: each name with one meaning across every scenario.
+    trial_metrics: ClassVar[tuple[MetricInfo, ...]] = ()
 
     def owns(self, trial: str) -> bool:
         """Whether ``trial`` (``egress-baseline``, ``egress@500M``) is one of this scenario's."""

@@ -25,7 +25,7 @@ achieved/offered, RTT under load and CPU seconds per Gbit (:mod:`cnibench.scenar
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -54,6 +54,21 @@ from cnibench.scenarios._east_west_matrix import (
     Protocol,
     mode_text,
 )
+from cnibench.scenarios._east_west_rr import (
+    CRR_METRICS,
+    RR_METRICS,
+    TOOL,
+    RequestResponseFields,
+    request_response,
+    rr_checks,
+    rr_plots,
+    rr_repetitions,
+    rr_settings_text,
+    rr_settings_words,
+    rr_summary,
+    rr_wall,
+    with_transaction_cost,
+)
 from cnibench.scenarios._iperf3 import IPERF3_METRICS, IPERF3_RATE_METRICS, figures
 from cnibench.scenarios.base import LOAD_SEP, Scenario, ToolNeed, Trial, base_trial, load_suffix
 from cnibench.scenarios.load import (
@@ -76,16 +91,17 @@ if TYPE_CHECKING:
     from cnibench.spec import Spec
 
 
-class EastWestSample(LoadSample):
+class EastWestSample(LoadSample, RequestResponseFields):
     """One iperf3 run between two endpoints inside the cluster; at a fixed load, ``offered_rate`` is the offered
-    bit/s and ``achieved_fraction`` the receiver's throughput over it."""
+    bit/s and ``achieved_fraction`` the receiver's throughput over it. An rr or crr repetition (``workload``) has
+    the request/response fields instead of iperf3's (:mod:`cnibench.scenarios._east_west_rr`)."""
 
     scenario: str = Field(pattern=TRIAL_PATTERN, description="The matrix's trial, with @rate at a fixed load.")
     path: Path_
     placement: Placement
     protocol: Protocol
-    streams: int = Field(ge=1, le=MAX_STREAMS, description="iperf3 -P.")
-    code: str = Field(description="InfraBuilder's code (DTS...), H for host-to-host, -SN for same-node.")
+    streams: int = Field(ge=1, le=MAX_STREAMS, description="iperf3 -P (rr, crr: 1, one transaction outstanding).")
+    code: str = Field(description="InfraBuilder's code (DTS...), H for host-to-host, -SN for same-node, -RR/-CRR.")
     client_node: str | None = None
     server_node: str | None = None
     client_ip: str | None = Field(None, description="The client's own address (pod IP, or its node's IP).")
@@ -149,6 +165,8 @@ class EastWestExpectation(Expectation):
     protocol: Protocol
     streams: int
     code: str
+    workload: str = "stream"
+    message_size: int | None = None
     target_ip: str | None = None
     offered_rate: float | None = None
     client_node: str | None = None
@@ -159,7 +177,7 @@ class EastWestExpectation(Expectation):
 
 #: The expectation's fields the sample records as they are.
 RECORDED = ("path", "placement", "protocol", "streams", "code", "client_node", "server_node", "client_ip", "target_ip",
-            "backend_ip")  # fmt: skip
+            "backend_ip", "workload", "message_size")  # fmt: skip
 
 
 class EastWest(Scenario[EastWestSettings, EastWestExpectation]):
@@ -174,11 +192,18 @@ class EastWest(Scenario[EastWestSettings, EastWestExpectation]):
     tools: ClassVar[tuple[ToolNeed, ...]] = (ToolNeed("iperf3", "apt-get install -y iperf3", "iperf3 (east-west)"),)
     metrics: ClassVar[tuple[MetricInfo, ...]] = IPERF3_METRICS
     rate_metrics: ClassVar[tuple[MetricInfo, ...] | None] = IPERF3_RATE_METRICS
+    trial_metrics: ClassVar[tuple[MetricInfo, ...]] = RR_METRICS + CRR_METRICS
+
+    def metrics_of(self, trial: str) -> tuple[MetricInfo, ...]:
+        """iperf3's metrics for the stream trials; rr: p99 round trip and transactions/s; crr: connections/s."""
+        workload = POINTS[base_trial(trial)].workload if base_trial(trial) in POINTS else "stream"
+        return {"rr": RR_METRICS, "crr": CRR_METRICS}.get(workload) or super().metrics_of(trial)
 
     def local_checks(self, settings: EastWestSettings | None) -> list[Check]:
         from cnibench.doctor import check_iperf3
 
-        return [check_iperf3(udp=settings is not None and "udp" in settings.protocols, what=self.tools[0].label)]
+        checks = [check_iperf3(udp=settings is not None and "udp" in settings.protocols, what=self.tools[0].label)]
+        return checks + rr_checks(settings.workloads if settings is not None else [])
 
     def check(self, settings: EastWestSettings, spec: Spec) -> None:
         """Cross-node needs a second worker (``nodes.workers``, on every platform)."""
@@ -191,6 +216,8 @@ class EastWest(Scenario[EastWestSettings, EastWestExpectation]):
 
     def settings_text_of(self, settings: EastWestSettings, point: Point, offered: float | None = None) -> str:
         """A trial's settings in a few words; ``offered``: its fixed load (bit/s), None when it saturates."""
+        if point.workload != "stream":
+            return rr_settings_text(settings, point)
         label = point.code + (LOAD_SEP + BITS_PER_SECOND.label(offered) if offered is not None else "")
         text = f"{label}: {point.protocol}, {settings.streams_of(point)} stream(s)"
         if point.protocol == "udp" and offered is None:
@@ -209,6 +236,9 @@ class EastWest(Scenario[EastWestSettings, EastWestExpectation]):
             out += [
                 Trial(cni, load.trial(p.trial), settings.repetitions, idle + wall, "iperf3",
                       self.settings_text_of(settings, p, load.offered))
+                if p.workload == "stream" else
+                Trial(cni, p.trial, settings.repetitions, rr_wall(settings, p.workload), TOOL[p.workload],
+                      rr_settings_text(settings, p))
                 for p in settings.points()
             ]  # fmt: skip
         return out
@@ -230,8 +260,10 @@ class EastWest(Scenario[EastWestSettings, EastWestExpectation]):
             if offered
             else ""
         )
+        rates += rr_settings_words(settings)
+        workloads = f"{'/'.join(settings.workloads)} x " if settings.workloads != ["stream"] else ""
         return (
-            f"{len(settings.points()) * max(len(offered), 1)} trial(s): {'/'.join(settings.paths)} x "
+            f"{len(settings.points()) * max(len(offered), 1)} trial(s): {workloads}{'/'.join(settings.paths)} x "
             f"{'/'.join(settings.placements)} x {'/'.join(settings.protocols)}{udp} x "
             f"{'/'.join(settings.streams)}{multi}, {settings.duration} s + {settings.omit} s warm-up{rates}, "
             f"{settings.repetitions} repetition(s){per_round}"
@@ -248,14 +280,19 @@ class EastWest(Scenario[EastWestSettings, EastWestExpectation]):
         target_ip: str,
         expect: Mapping[str, Any],
         netns: str = "",
+        wrap: Callable[[list[str]], list[str]] | None = None,
     ) -> list[Repetition]:
         """The repetitions of one trial: iperf3 from the client (in ``netns``; a platform may wrap the command) to
         ``target_ip``; ``expect`` holds what the platform knows of the endpoints (``client_node``, ``server_node``,
         ``client_ip``, ``backend_ip``; an address known only at run time is None or a placeholder and the cluster
         adds it at run time). A fixed load's trial (``...@500M``) offers its rate, after an idle window as long as
-        the measured one (the CPU cost's baseline). Raises KeyError for a trial or load that is not east-west's
-        (or not the spec's)."""
+        the measured one (the CPU cost's baseline). An rr or crr trial runs sockperf or ab (``wrap``: what the
+        platform wraps the tool's argv in, the netns conntrack launcher) after an idle window as long as the measured
+        one. Raises KeyError for a trial or load that is not east-west's (or not the spec's)."""
         point = POINTS[base_trial(trial)]
+        if point.workload != "stream":
+            return rr_repetitions(EastWestExpectation, settings, point, cni, numbers,
+                                  self.artifact_dir(run_dir, cni, trial), target_ip, expect, netns, wrap)  # fmt: skip
         load = {load.suffix: load for load in loads(settings)}[load_suffix(trial)]
         argv = iperf3.client_argv(
             target_ip, protocol=point.protocol, duration=settings.duration, omit=settings.omit,
@@ -289,7 +326,12 @@ class EastWest(Scenario[EastWestSettings, EastWestExpectation]):
         self, text: str, expect: EastWestExpectation, fields: dict[str, Any], failure: str | None
     ) -> EastWestSample:
         """Parse a repetition's iperf3 JSON and verify who talked to whom; a failed check fails the repetition but
-        keeps its figures."""
+        keeps its figures. An rr/crr repetition: :func:`~cnibench.scenarios._east_west_rr.request_response`."""
+        if expect.workload != "stream":
+            figures_, errors_ = request_response(text, expect.workload)
+            errors_ = ([failure] if failure else []) + errors_
+            return EastWestSample(**fields, **figures_, status="failed" if errors_ else "ok",
+                                  error="; ".join(errors_) or None)  # fmt: skip
         result = iperf3.parse_client_json(text)
         seen, local, peer = result.source_ip_seen, result.server_local_ip, result.client_connected_to
         client_ip, backend_ip, target_ip = expect.client_ip, expect.backend_ip, expect.target_ip
@@ -326,6 +368,8 @@ class EastWest(Scenario[EastWestSettings, EastWestExpectation]):
 
     def with_cost(self, sample: SampleBase, metrics_dir: Path) -> SampleBase:
         """CPU seconds per Gbit the server received (its throughput, Gbit/s), net of the idle baseline."""
+        if isinstance(sample, EastWestSample) and sample.workload != "stream":
+            return with_transaction_cost(sample, metrics_dir)
         if not isinstance(sample, EastWestSample) or sample.throughput_bps is None:
             return sample
         return with_cpu_cost(sample, metrics_dir, sample.throughput_bps / 1e9, "cpu_s_per_gbit")
@@ -338,7 +382,7 @@ class EastWest(Scenario[EastWestSettings, EastWestExpectation]):
 
         groups: dict[tuple[str, str], list[EastWestSample]] = {}
         for sample in samples:
-            if isinstance(sample, EastWestSample):
+            if isinstance(sample, EastWestSample) and sample.workload == "stream":
                 groups.setdefault((sample.cni, sample.scenario), []).append(sample)
         cnis = list(dict.fromkeys(cni for cni, _ in groups))
         rows = []
@@ -386,8 +430,9 @@ class EastWest(Scenario[EastWestSettings, EastWestExpectation]):
 
     def summary_lines(self, samples: Sequence[SampleBase], warnings: list[str]) -> list[str]:
         rows = self.rows(samples)
+        rr = rr_summary([s for s in samples if isinstance(s, EastWestSample) and s.workload != "stream"], warnings)
         if not rows:
-            return []
+            return rr[1:] if rr else []
         fixed = any(r.offered is not None for r in rows)
         header = ("cni", "code", "path", "placement", "mode", "ok", *(("offered Gbit/s",) if fixed else ()),
                   "Gbit/s (median)", "CI", "cv", "RTT us", "retr.", "loss %", "verified")  # fmt: skip
@@ -410,7 +455,7 @@ class EastWest(Scenario[EastWestSettings, EastWestExpectation]):
         lines += self.ratio_lines(samples)
         warnings += unsustained_lines(samples, EastWestSample, BITS_PER_SECOND)
         lines += cost_lines(samples, "cpu_s_per_gbit", "CPU s per Gbit")
-        return lines
+        return lines + rr
 
     def ratio_lines(self, samples: Sequence[SampleBase]) -> list[str]:
         """The pod/host throughput ratios per datapath (CNI) as a table; none without a host-to-host trial."""
@@ -440,11 +485,12 @@ class EastWest(Scenario[EastWestSettings, EastWestExpectation]):
 
         plots = []
         for path in PATHS:
-            trials = [p.trial for p in ALL_POINTS if p.path == path]
+            trials = [p.trial for p in ALL_POINTS if p.path == path and p.workload == "stream"]
             labels = {p.trial: f"{p.code} {p.placement} {p.mode}" for p in ALL_POINTS if p.path == path}
             plot = per_trial(groups, "throughput_bps", trials, labels, f"East-west {path} throughput per CNI")
             if plot is not None:
                 plots.append(plot)
+        plots += rr_plots(groups)
         ratio = ratio_plot(self.ratios([s for g in groups for s in g.samples]))
         curve = latency_vs_load(groups, NAME, "rtt_mean_us", "East-west TCP round-trip time vs offered load")
         return plots + [p for p in (ratio, curve) if p is not None]

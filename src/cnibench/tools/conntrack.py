@@ -24,8 +24,9 @@ new flows". Counters count since the namespace was made: a window's figure is en
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from cnibench.errors import MeasurementError
 
@@ -217,3 +218,23 @@ def window(samples: list[ConntrackTable]) -> ConntrackWindow:
         limit=min(limits) if limits else None,
         counters=samples[-1].counters.minus(samples[0].counters),
     )
+
+
+#: The netns launcher's artifact (:mod:`cnibench.platforms.netns.conntrack_watch`): a JSON document with the tool's
+#: stdout, stderr and exit code and per node the samples of :func:`sample_record`.
+WATCH_FORMAT = "cnibench-conntrack-watch/1"
+
+
+def sample_record(table: ConntrackTable, at: float) -> dict[str, Any]:
+    """One sample as a JSON object: Unix time ``t``, ``entries``, ``limit`` and the counters."""
+    return {"t": at, "entries": table.entries, "limit": table.limit, **asdict(table.counters)}
+
+
+def table_of(record: dict[str, Any]) -> ConntrackTable:
+    """A sample (:func:`sample_record`) back as a table. Raises :class:`MeasurementError` for a broken one."""
+    try:
+        counters = ConntrackCounters(**{k: int(record[k]) for k in ("insert_failed", "drop", "early_drop", "invalid")})
+        limit = record.get("limit")
+        return ConntrackTable(int(record["entries"]), int(limit) if limit is not None else None, counters)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MeasurementError(f"a conntrack sample is broken ({exc}): {str(record)[:80]}") from None
