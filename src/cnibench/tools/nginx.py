@@ -77,6 +77,26 @@ def echo_conf(name: str, backend: BackendRef, *, prefix: Path, error_log: Path) 
     return "\n".join(lines) + "\n"
 
 
+def crr_conf(name: str, ip: str, port: int, *, prefix: Path, error_log: Path) -> str:
+    """The crr workload's server: every request is answered with a 1-byte body (``x``) from memory, and every
+    HTTP/1.0 connection closed after its response (ab's, without ``-k``): one connection per transaction, as
+    netperf's TCP_CRR (whose request and response are 1 byte of raw TCP)."""
+    lines = [
+        *_common(prefix, error_log, 1, f"crr server {name}"),
+        "http {",
+        *_http_common(prefix),
+        "  server {",
+        f"    listen {ip}:{port} backlog=4096;",
+        "    default_type text/plain;",
+        "    location / {",
+        '      return 200 "x";',
+        "    }",
+        "  }",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def gateway_conf(route: HTTPRoute, *, prefix: Path, error_log: Path, workers: str = "auto") -> str:
     """The L7 gateway: the route's path prefix is proxied round-robin, per request, to its backends over
     kept-alive upstream connections; everything else is a 404 (as a Gateway with no matching route)."""

@@ -10,10 +10,14 @@ traffic coming from pods to all types of service IPs"). The source is left alone
 
 from __future__ import annotations
 
+import functools
 import ipaddress
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from cnibench.platforms.netns import conntrack_watch
 from cnibench.platforms.netns.render import Bundle, Steps
 from cnibench.platforms.netns.scenarios import ADAPTERS
 from cnibench.platforms.netns.scenarios.base import ClusterBuild, NetnsAdapter
@@ -29,10 +33,11 @@ from cnibench.scenarios._east_west_matrix import (
     EastWestSettings,
     pick_nodes,
 )
+from cnibench.scenarios._east_west_rr import CRR_PORT, RR_PORTS
 from cnibench.scenarios.base import base_trial, load_suffix
 from cnibench.scenarios.east_west import EAST_WEST, EastWestExpectation
 from cnibench.spec.base import FieldError
-from cnibench.tools import iperf3
+from cnibench.tools import iperf3, nginx, sockperf
 
 if TYPE_CHECKING:
     from cnibench.platforms.netns.addresses import AddressPlan
@@ -49,13 +54,16 @@ def kube_proxy_table(topo: Topology) -> str:
     return f"{topo.prefix}_kube_proxy"
 
 
-def render_service(topo: Topology, *, name: str, cluster_ip: str, port: int, endpoint: str) -> Bundle:
+def render_service(
+    topo: Topology, *, name: str, cluster_ip: str, port: int, endpoint: str, more: Sequence[tuple[str, int]] = ()
+) -> Bundle:
     """A ClusterIP Service with one endpoint, on every node, as kube-proxy's nftables mode writes it (K8S
     ``pkg/proxy/nftables/proxier.go``: base chains ``nat-prerouting``/``nat-output`` at dstnat -> ``services``, a
     verdict map ``service-ips`` keyed by ``daddr . l4proto . dport`` -> ``service-*`` -> ``endpoint-*`` with
     ``dnat to``; ``mark-for-masquerade`` for off-cluster sources and hairpin traffic; ``masquerading`` in
     postrouting), TCP and UDP on one port (iperf3's control connection is TCP, its UDP test data goes to the same
-    port)."""
+    port); ``more``: further (protocol, port) pairs the Service has (the request/response servers').
+    """
     table = kube_proxy_table(topo)
     apply, remove = Steps(), Steps(start=50)
     rules = [
@@ -70,18 +78,18 @@ def render_service(topo: Topology, *, name: str, cluster_ip: str, port: int, end
         "  }",
     ]
     elements = []
-    for proto in ("tcp", "udp"):
-        chain = f"{name}-{proto}-{port}"
-        elements.append(f"{cluster_ip} . {proto} . {port} : goto service-{chain}")
+    for proto, each in [("tcp", port), ("udp", port), *more]:
+        chain = f"{name}-{proto}-{each}"
+        elements.append(f"{cluster_ip} . {proto} . {each} : goto service-{chain}")
         rules += [
             f"  chain endpoint-{chain} {{",
             # "Handle traffic that loops back to the originator with SNAT" (kube-proxy)
             f"    ip saddr {endpoint} jump mark-for-masquerade",
-            f"    meta l4proto {proto} counter dnat to {endpoint}:{port}",
+            f"    meta l4proto {proto} counter dnat to {endpoint}:{each}",
             "  }",
             f"  chain service-{chain} {{",
             # "This masquerades off-cluster traffic to a service VIP" (kube-proxy, with the cluster CIDR detector)
-            f"    ip daddr {cluster_ip} {proto} dport {port} ip saddr != {topo.pod_cidr} jump mark-for-masquerade",
+            f"    ip daddr {cluster_ip} {proto} dport {each} ip saddr != {topo.pod_cidr} jump mark-for-masquerade",
             f"    goto endpoint-{chain}",
             "  }",
         ]
@@ -173,14 +181,17 @@ class NetnsEastWest(NetnsAdapter[EastWestSettings]):
         if "pod-to-service" in paths:
             cluster_ip = str(settings.cluster_ip)
             service_dir = cluster.rendered / "east-west" / "service"
+            more = _rr_ports({p.workload for p in points})
             cluster.renders[service_dir] = render_service(
-                topo, name=SERVICE, cluster_ip=cluster_ip, port=port, endpoint=topo.pod(SERVER_POD).ip
+                topo, name=SERVICE, cluster_ip=cluster_ip, port=port, endpoint=topo.pod(SERVER_POD).ip, more=more
             )
             bundles.append(str(service_dir / "bundle.json"))
             cluster.steps.append(
                 f"Service {SERVICE}: ClusterIP {cluster_ip}:{port} (tcp, udp) -> {topo.pod(SERVER_POD).ip}, "
                 "kube-proxy-like nftables DNAT on every node (prerouting for pods, output for the host network)"
+                + "".join(f"; {proto} {p}" for proto, p in more)
             )
+        daemons += self._rr_servers(cluster, {p.workload for p in points}, paths, server_node)
         repetitions: list[Repetition] = []
         for trial, point in zip(trials, points, strict=True):
             client_node = client_nodes[point.placement]
@@ -194,9 +205,12 @@ class NetnsEastWest(NetnsAdapter[EastWestSettings]):
                 target = str(settings.cluster_ip) if point.path == "pod-to-service" else backend
             expect = {"client_node": client_node.name, "server_node": server_node.name, "client_ip": client_ip,
                       "backend_ip": backend}  # fmt: skip
+            # rr/crr: the tool inside the conntrack launcher, which samples the table of the two nodes meanwhile
+            nodes = {n.name: n.netns for n in (server_node, client_node)}
+            wrap = functools.partial(conntrack_watch.argv, nodes, python=sys.executable)
             repetitions += EAST_WEST.repetitions(
                 settings, cni=cluster.cni, trial=trial, numbers=numbers[trial], run_dir=cluster.run_dir,
-                target_ip=target, expect=expect, netns=netns,
+                target_ip=target, expect=expect, netns=netns, wrap=wrap if point.workload != "stream" else None,
             )  # fmt: skip
         ordered = cluster.add_scenario(NAME, cluster.finish(repetitions), bundles=bundles, daemons=daemons)
         for trial, point in zip(trials, points, strict=True):
@@ -206,10 +220,51 @@ class NetnsEastWest(NetnsAdapter[EastWestSettings]):
             cluster.steps.append(
                 f"{trial} ({point.code}{load_suffix(trial)}): {len(numbers[trial])} x {idle}`{first.command.shown}` "
                 "from "
-                f"{first.expect.client_ip} on {first.expect.client_node} (the server must see it"
-                + (f"; {first.expect.backend_ip} must answer)" if point.path == "pod-to-service" else ")")
+                f"{first.expect.client_ip} on {first.expect.client_node} "
+                + (
+                    "(the conntrack table of its node and the server's sampled meanwhile)"
+                    if point.workload != "stream"
+                    else "(the server must see it"
+                    + (f"; {first.expect.backend_ip} must answer)" if point.path == "pod-to-service" else ")")
+                )
             )
         return ordered
+
+    def _rr_servers(
+        self, cluster: ClusterBuild, workloads: set[str], paths: set[str], server_node: Any
+    ) -> list[dict[str, Any]]:
+        """The request/response servers beside iperf3's: sockperf (TCP and UDP, rr) and nginx (crr), in the server
+        pod and in the server node's own namespace, as the trials' paths need them."""
+        topo, daemons = cluster.topo, []
+        where = []
+        if paths & set(POD_PATHS):
+            pod = topo.pod(SERVER_POD)
+            where.append((SERVER_POD, pod.netns, pod.ip))
+        if "host-to-host" in paths:
+            where.append((HOST_SERVER, server_node.netns, server_node.ip))
+        for name, netns, ip in where:
+            if "rr" in workloads:
+                for proto, port in RR_PORTS.items():
+                    argv = sockperf.server_argv(ip, protocol=proto, port=port)
+                    # a UDP socket does not listen: the idle baseline before each repetition covers its start
+                    daemons.append(
+                        cluster.daemon(f"{name}-sockperf-{proto}", netns, argv, port if proto == "tcp" else None)
+                    )
+                cluster.steps.append(f"start sockperf servers (tcp {RR_PORTS['tcp']}, udp {RR_PORTS['udp']}) on {ip}")
+            if "crr" in workloads:
+                conf = functools.partial(_crr_conf, name, ip)
+                daemons.append(cluster.nginx(f"{name}-nginx", netns, CRR_PORT, conf))
+                cluster.steps.append(f"start nginx (1-byte answers, crr) on {ip}:{CRR_PORT}")
+        return daemons
+
+
+def _crr_conf(name: str, ip: str, prefix: Path, log: Path) -> str:
+    return nginx.crr_conf(name, ip, CRR_PORT, prefix=prefix, error_log=log)
+
+
+def _rr_ports(workloads: set[str]) -> list[tuple[str, int]]:
+    """The Service's ports beyond iperf3's for the chosen workloads."""
+    return [*(RR_PORTS.items() if "rr" in workloads else ()), *((("tcp", CRR_PORT),) if "crr" in workloads else ())]
 
 
 ADAPTERS.register(NAME, NetnsEastWest())
