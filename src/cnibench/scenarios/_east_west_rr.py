@@ -69,6 +69,9 @@ TOOL = {"rr": "sockperf", "crr": "ab"}
 #: The request/response servers' ports (beside iperf3's 5201): sockperf TCP and UDP, nginx for crr.
 RR_PORTS = {"tcp": sockperf.DEFAULT_PORT, "udp": sockperf.DEFAULT_PORT + 1}
 CRR_PORT = 8080
+#: What ab asks for: nginx on netns answers any path with a 1-byte body; traefik/whoami's ``/data?size=1`` answers
+#: with a 1-byte body too (whoami's README: "/data?size=n[&unit=u]: creates a response with a size n").
+CRR_PATH = "/data?size=1"
 #: Seconds ab may need around its -t (its start, the last connection): a margin, ~0.1 s measured here.
 AB_STARTUP_S = 1.0
 #: Seconds a repetition may run past its expected wall time before it is killed.
@@ -382,7 +385,9 @@ def rr_repetitions(
         startup = sockperf.STARTUP_S - 1.0  # its start and warm-up before the window; the cool-down is after it
     else:
         host = f"[{target_ip}]" if ":" in target_ip else target_ip
-        argv = ab.client_argv(f"http://{host}:{CRR_PORT}/", duration=settings.duration, percentiles_csv="/dev/stdout")
+        argv = ab.client_argv(
+            f"http://{host}:{CRR_PORT}{CRR_PATH}", duration=settings.duration, percentiles_csv="/dev/stdout"
+        )
         startup = 0.0
     argv = wrap(argv) if wrap is not None else argv
     idle, wall = float(settings.duration), rr_wall(settings, point.workload)

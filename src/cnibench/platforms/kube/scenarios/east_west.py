@@ -32,6 +32,7 @@ from cnibench.scenarios._east_west_matrix import (
     EastWestSettings,
     Point,
 )
+from cnibench.scenarios._east_west_rr import CRR_PORT
 from cnibench.scenarios.base import base_trial, load_suffix
 from cnibench.scenarios.east_west import EAST_WEST
 from cnibench.spec.base import FieldError
@@ -64,10 +65,13 @@ def iperf3_pod(
     away_from: str | None = None,
     host_network: bool = False,
     serves: bool = False,
+    crr: bool = False,
 ) -> dict[str, Any]:
     """An iperf3 pod pinned to ``node`` (nodeSelector on the host name), else next to the pods of app ``near`` or
     away from those of ``away_from``; ``host_network``: on the node's own network (the baseline); ``serves``: it
-    listens on iperf3's port (TCP for the control connection and TCP tests, UDP for UDP tests)."""
+    listens on iperf3's port (TCP for the control connection and TCP tests, UDP for UDP tests); ``crr``: a second
+    container answers the crr workload's requests (traefik/whoami's ``/data?size=1``: a 1-byte body) on
+    :data:`~cnibench.scenarios._east_west_rr.CRR_PORT`."""
     container: dict[str, Any] = {
         "name": "iperf3",
         "image": pins.IPERF3_IMAGE,
@@ -79,7 +83,16 @@ def iperf3_pod(
             {"name": PORT_NAMES[proto], "containerPort": iperf3.DEFAULT_PORT, "protocol": proto}
             for proto in ("TCP", "UDP")
         ]
-    spec: dict[str, Any] = {"terminationGracePeriodSeconds": 1, "containers": [container]}
+    containers = [container]
+    if crr:
+        containers.append({
+            "name": "crr",
+            "image": pins.ECHO_IMAGE,
+            "args": ["--port", str(CRR_PORT)],
+            "ports": [{"name": "crr", "containerPort": CRR_PORT, "protocol": "TCP"}],
+            "resources": {"requests": {"cpu": "100m", "memory": "32Mi"}},
+        })  # fmt: skip
+    spec: dict[str, Any] = {"terminationGracePeriodSeconds": 1, "containers": containers}
     if node is not None:
         spec["nodeSelector"] = {HOSTNAME_LABEL: node}
     elif near is not None:
@@ -94,13 +107,15 @@ def iperf3_pod(
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta(name, ns, app(name)), "spec": spec}
 
 
-def service(ns: str) -> dict[str, Any]:
+def service(ns: str, *, crr: bool = False) -> dict[str, Any]:
     """The ClusterIP Service in front of the server pod (its only endpoint: iperf3's TCP control connection and its
     UDP data must reach the same backend), TCP and UDP on iperf3's port, as InfraBuilder's and k8s-netperf's."""
     ports = [
         {"name": PORT_NAMES[proto], "port": iperf3.DEFAULT_PORT, "targetPort": iperf3.DEFAULT_PORT, "protocol": proto}
         for proto in ("TCP", "UDP")
     ]
+    if crr:
+        ports.append({"name": "crr", "port": CRR_PORT, "targetPort": CRR_PORT, "protocol": "TCP"})
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -117,9 +132,15 @@ class KubeEastWest(KubeAdapter[EastWestSettings]):
     ) -> None:
         if settings.cluster_ip is not None:
             raise FieldError((*WHERE, "cluster_ip"), f"only on netns: on {platform.name} the cluster assigns it")
+        if "rr" in settings.workloads:
+            # netshoot has no sockperf and no public image that does was found (docs/rr-research.md)
+            raise FieldError(
+                (*WHERE, "workloads"),
+                f"rr runs on netns only: no pinned pod image carries sockperf for {platform.name}; use stream and crr",
+            )
 
     def images(self, settings: EastWestSettings, build: ClusterBuild) -> list[str]:
-        return [pins.IPERF3_IMAGE]
+        return [pins.IPERF3_IMAGE, *([pins.ECHO_IMAGE] if "crr" in settings.workloads else [])]
 
     def nodes(self, settings: EastWestSettings, build: ClusterBuild) -> tuple[str | None, str | None]:
         """The server's and the cross-node client's node when known before the run (else None: placed relative to
@@ -143,9 +164,10 @@ class KubeEastWest(KubeAdapter[EastWestSettings]):
         server_node, client_node = self.nodes(settings, build)
         sleep = ["sleep", "31536000"]  # a long-lived process to exec the measurements in (as the egress client)
         server_argv = ["iperf3", "--server", "--json", "--port", str(iperf3.DEFAULT_PORT)]
+        crr = any(p.workload == "crr" for p in points)
         pods: list[dict[str, Any]] = []
         if paths & set(POD_PATHS):
-            pods.append(iperf3_pod(SERVER_POD, ns, server_argv, node=server_node, serves=True))
+            pods.append(iperf3_pod(SERVER_POD, ns, server_argv, node=server_node, serves=True, crr=crr))
             for placement in sorted(placements):
                 same = placement == "same-node"
                 node = server_node if same else client_node
@@ -154,7 +176,7 @@ class KubeEastWest(KubeAdapter[EastWestSettings]):
         if "host-to-host" in paths:
             near = SERVER_POD if paths & set(POD_PATHS) else None  # both servers on one node
             pods.append(iperf3_pod(HOST_SERVER, ns, server_argv, node=server_node, near=near, host_network=True,
-                                   serves=True))  # fmt: skip
+                                   serves=True, crr=crr))  # fmt: skip
             for placement in sorted(placements):
                 same = placement == "same-node"
                 node = server_node if same else client_node
@@ -162,7 +184,7 @@ class KubeEastWest(KubeAdapter[EastWestSettings]):
                                        away_from=None if same else HOST_SERVER, host_network=True))  # fmt: skip
         manifests = [build.add(MANIFESTS / "50-east-west-pods.yaml", pods)]
         if "pod-to-service" in paths:
-            manifests.append(build.add(MANIFESTS / "51-east-west-service.yaml", [service(ns)]))
+            manifests.append(build.add(MANIFESTS / "51-east-west-service.yaml", [service(ns, crr=crr)]))
         names = [pod["metadata"]["name"] for pod in pods]
         repetitions: list[Repetition] = []
         trials = []
@@ -213,7 +235,7 @@ class KubeEastWest(KubeAdapter[EastWestSettings]):
                 + f"`kubectl exec {client} -- {shown[name]}` "
                 f"(@{TARGET}@: "
                 + ("the Service's ClusterIP" if point.path == "pod-to-service" else f"{server}'s IP")
-                + f"; the server must see {client}'s IP)"
+                + (f"; the server must see {client}'s IP)" if point.workload == "stream" else ")")
             )
         build.scenarios.append(
             build.role(
