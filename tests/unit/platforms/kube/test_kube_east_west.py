@@ -143,3 +143,29 @@ def test_an_existing_clusters_teardown_names_egress_leftovers_only_with_egress(t
     steps = get_platform("kubeconfig").compile(make_plan(parse_spec(yaml.safe_load(egress.read_text()))),
                                                  run_dir=tmp_path / "b", prefix="cnib0000").steps  # fmt: skip
     assert any("remove the gateway label, stop the iperf3 server" in s for s in steps)
+
+
+@needs_shared
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_crr_renders_a_whoami_beside_each_iperf3_server_and_the_service_port_and_rr_is_refused(tmp_path, variant):
+    example, changes = VARIANTS[variant]
+    crr = {"workloads": ["stream", "crr"], "protocols": ["tcp"], "duration": 2, "omit": 1}
+    spec = write_example(tmp_path, example, scenarios={"east-west": crr}, **changes)
+    out = tmp_path / "out"
+    assert commands.render(spec, out) == 0
+    cni = next(p.name for p in (out / "rendered").iterdir())
+    pods = _pods(out, cni)
+    for server in ("ew-server", "ew-host-server"):
+        (sidecar,) = [c for c in pods[server]["spec"]["containers"] if c["name"] == "crr"]
+        assert sidecar["image"].startswith("traefik/whoami:") and sidecar["args"] == ["--port", "8080"]
+    service = yaml.safe_load((out / "rendered" / cni / "manifests" / "51-east-west-service.yaml").read_text())
+    assert {"name": "crr", "port": 8080, "targetPort": 8080, "protocol": "TCP"} in service["spec"]["ports"]
+    manifests = sorted(out.glob("rendered/*/manifests/*.yaml"))
+    result = subprocess.run([sys.executable, str(VALIDATOR), "--strict", "-q", *map(str, manifests)],
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    (tmp_path / "rr").mkdir()
+    rr = write_example(tmp_path / "rr", example, scenarios={"east-west": {**crr, "workloads": ["rr"]}}, **changes)
+    with pytest.raises(SpecError) as info:
+        parse_spec(yaml.safe_load(rr.read_text()))
+    assert "scenarios.east-west.workloads" in str(info.value) and "sockperf" in str(info.value)

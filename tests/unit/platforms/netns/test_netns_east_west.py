@@ -111,3 +111,34 @@ def test_a_cluster_ip_inside_the_node_or_pod_network_is_refused():
         parse_spec(_data(cluster_ip="10.244.9.9"))
     with pytest.raises(SpecError, match=r"scenarios\.east-west\.cluster_ip: 172\.18\.0\.50 is inside network\.node"):
         parse_spec(_data(cluster_ip="172.18.0.50"))
+
+
+def test_rr_and_crr_start_sockperf_and_nginx_give_the_service_their_ports_and_watch_both_nodes(tmp_path):
+    """The rr/crr servers beside iperf3's, the Service's extra ports (checked by nft itself) and every repetition
+    inside the conntrack launcher, sampling the client's node and the server's."""
+    data = _data(workloads=["rr", "crr"], paths=["pod-to-service", "host-to-host"], placements=["cross-node"])
+    _, compiled = _compile(tmp_path, data)
+    compiled.write()
+    cluster = compiled.extravars["cnibench_clusters"][0]
+    servers = {d["name"]: d for d in cluster["daemons"]}
+    for where in ("ew-server", "ew-host-server"):
+        assert "--tcp" in servers[f"{where}-sockperf-tcp"]["argv"] and servers[f"{where}-sockperf-tcp"]["listen_port"]
+        assert "--tcp" not in servers[f"{where}-sockperf-udp"]["argv"]
+        assert servers[f"{where}-nginx"]["listen_port"] == 8080
+    rules = Bundle.load(tmp_path / "rendered" / "hostgw" / "east-west" / "service" / "bundle.json").apply[0].content
+    for port, proto in ((11111, "tcp"), (11112, "udp"), (8080, "tcp"), (5201, "udp")):
+        assert f"10.96.0.100 . {proto} . {port} : goto service-ew-server-{proto}-{port}" in rules
+    [scenario] = cluster["scenarios"]
+    codes = [r["label"].split()[1] for r in scenario["runs"]]
+    assert codes == ["pod-to-service.cross-node.tcp-rr", "host-to-host.cross-node.tcp-rr",
+                     "pod-to-service.cross-node.tcp-crr", "host-to-host.cross-node.tcp-crr"]  # fmt: skip
+    argv = scenario["runs"][0]["argv"]
+    launcher = argv.index("cnibench.platforms.netns.conntrack_watch")
+    assert argv[launcher + 1] == "run" and "--node=worker=cnib0000-worker" in argv
+    assert "--node=worker2=cnib0000-worker2" in argv and "sockperf" in argv[argv.index("--") + 1]
+    crr = scenario["runs"][2]["argv"]
+    assert crr[crr.index("--") + 1].endswith("ab") and crr[-1] == "http://10.96.0.100:8080/data?size=1"
+    path = tmp_path / "service.nft"
+    path.write_text(rules)
+    result = subprocess.run(["nft", "--check", "--file", str(path)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0 or "Operation not permitted" in result.stderr, result.stderr
