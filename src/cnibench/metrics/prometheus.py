@@ -20,6 +20,8 @@ from typing import Any
 from cnibench import direct
 from cnibench.errors import CnibenchError
 from cnibench.metrics.queries import (
+    CONNTRACK,
+    CONNTRACK_SERIES,
     CPU_COUNTERS,
     CPU_SECONDS,
     NETNS_UPLINKS,
@@ -178,7 +180,8 @@ def fetch_window(
     """Run every node metrics query over ``[start, end + one scrape interval]`` with the scrape interval as step and
     save each raw answer as ``out_dir/<name>.json``; and the raw CPU time counters from the idle window's start
     (``idle``: Unix times; else ``start``) to a scrape after ``end``, as ``cpu_seconds.json`` (with ``cpu_scope``:
-    ``machine`` when every node exporter sees this machine's CPUs, ``nodes`` when each sees its own)."""
+    ``machine`` when every node exporter sees this machine's CPUs, ``nodes`` when each sees its own); and the raw
+    conntrack collector series over the window as ``conntrack.json``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     # a scrape after the end: the last point inside the measurement is computed from complete data
     wait_scraped_past(url, end, timeout=5 * scrape_interval_s + 5)
@@ -216,6 +219,12 @@ def fetch_window(
     document = {"start": start, "end": end, "idle": list(idle) if idle else None, "scope": cpu_scope, "data": data}
     path.write_text(json.dumps(document) + "\n")
     saved[CPU_SECONDS] = path
+    # the conntrack collector's series over the whole window, every scrape (cnibench.metrics.conntrack)
+    query = CONNTRACK_SERIES.format(range=duration(at - start + 2 * scrape_interval_s))
+    data = get(url, "/api/v1/query", {"query": query, "time": f"{at:.3f}"})
+    path = out_dir / f"{CONNTRACK}.json"
+    path.write_text(json.dumps({"start": start, "end": end, "query": query, "data": data}) + "\n")
+    saved[CONNTRACK] = path
     return saved
 
 

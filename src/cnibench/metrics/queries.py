@@ -19,6 +19,13 @@ QUERIES: dict[str, str] = {
 #: CPU seconds per mode over a window and the idle window before it (cnibench.scenarios.load). Every mode but idle.
 CPU_SECONDS = "cpu_seconds"
 CPU_COUNTERS = 'node_cpu_seconds_total{{mode!="idle"}}[{range}]'
+#: node_exporter's conntrack collector, raw (a range selector: every scrape), for a request/response repetition's
+#: conntrack table per node (:mod:`cnibench.metrics.conntrack`): entries, limit and the error counters.
+CONNTRACK = "conntrack"
+CONNTRACK_SERIES = (
+    '{{__name__=~"node_nf_conntrack_entries|node_nf_conntrack_entries_limit|'
+    'node_nf_conntrack_stat_(insert_failed|drop|early_drop|invalid)"}}[{range}]'
+)
 #: Queries that are a utilisation (a fraction of capacity): every point is clamped to UTILISATION_RANGE.
 UTILISATION = frozenset({"cpu_util"})
 UTILISATION_RANGE = (0.0, 1.0)

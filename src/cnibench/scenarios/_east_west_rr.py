@@ -16,7 +16,6 @@ transactions net of the idle window before the repetition (:mod:`cnibench.scenar
 from __future__ import annotations
 
 import json
-import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -34,8 +33,6 @@ from cnibench.tools.workload import Workload, littles_law
 
 if TYPE_CHECKING:
     from cnibench.doctor import Check
-    from cnibench.report.figure import Plot
-    from cnibench.results.group import Group
     from cnibench.scenarios._east_west_matrix import EastWestSettings, Point
 
 #: Per-transaction latencies: rr's round trip (sockperf), crr's connect to response (ab); one meaning, "the time of
@@ -92,6 +89,7 @@ class NodeConntrack(Record):
     early_drop: int
     invalid: int
     samples: int = Field(description="Samples taken over the window (start and end included).")
+    source: str = Field("netns sampler", description="netns sampler (/proc every 0.2 s) or node_exporter (scrapes).")
     filled: bool = Field(description="The table reached its limit at a sample.")
     troubled: bool = Field(description="Filled, or insert failures, drops or early drops in the window.")
 
@@ -133,14 +131,18 @@ def _node_windows(conntrack: dict[str, list[dict[str, Any]]]) -> list[NodeConntr
         errors = [r["error"] for r in records if "error" in r]
         if errors:
             raise MeasurementError(f"conntrack on {node}: {errors[0]}")
-        win: ConntrackWindow = window([table_of(r) for r in records])
-        c = win.counters
-        out.append(NodeConntrack(
-            node=node, entries_start=win.entries_start, entries_peak=win.entries_peak, entries_end=win.entries_end,
-            limit=win.limit, insert_failed=c.insert_failed, drop=c.drop, early_drop=c.early_drop, invalid=c.invalid,
-            samples=len(records), filled=win.filled, troubled=win.troubled,
-        ))  # fmt: skip
+        out.append(node_conntrack(node, window([table_of(r) for r in records]), len(records), "netns sampler"))
     return out
+
+
+def node_conntrack(node: str, win: ConntrackWindow, samples: int, source: str) -> NodeConntrack:
+    """A node's window as the sample records it."""
+    c = win.counters
+    return NodeConntrack(
+        node=node, entries_start=win.entries_start, entries_peak=win.entries_peak, entries_end=win.entries_end,
+        limit=win.limit, insert_failed=c.insert_failed, drop=c.drop, early_drop=c.early_drop, invalid=c.invalid,
+        samples=samples, filled=win.filled, troubled=win.troubled, source=source,
+    )  # fmt: skip
 
 
 def unwrap(text: str) -> tuple[str, str, int | None, list[NodeConntrack]]:
@@ -230,82 +232,29 @@ def request_response(text: str, workload: str) -> tuple[dict[str, Any], list[str
     return {**fields, "conntrack": nodes}, errors
 
 
-def conntrack_lines(samples: Sequence[SampleBase]) -> list[str]:
-    """Per CNI x trial x node: the conntrack table's entries (median start, peak, end over the repetitions), the
-    limit and the counters summed over the repetitions; a line of warning text for a repetition whose table filled
-    or saw insert failures or drops is the caller's (:func:`conntrack_warnings`)."""
-    from cnibench.report.text import table
-
-    groups: dict[tuple[str, str, str], list[NodeConntrack]] = {}
-    for s in samples:
-        for n in getattr(s, "conntrack", None) or []:
-            groups.setdefault((s.cni, str(getattr(s, "code", s.scenario)), n.node), []).append(n)
-    if not groups:
-        return []
-    body = []
-    for (cni, code, node), windows in groups.items():
-        med = {k: statistics.median(getattr(w, k) for w in windows) for k in ("entries_start", "entries_peak",
-                                                                               "entries_end")}  # fmt: skip
-        sums = {k: sum(getattr(w, k) for w in windows) for k in ("insert_failed", "drop", "early_drop", "invalid")}
-        limit = windows[0].limit
-        body.append((cni, code, node, f"{med['entries_start']:.0f}", f"{med['entries_peak']:.0f}",
-                     f"{med['entries_end']:.0f}", f"{limit:,}" if limit else "-",
-                     *(str(v) for v in sums.values()), str(len(windows))))  # fmt: skip
-    header = ("cni", "code", "node", "entries start", "peak", "end", "nf_conntrack_max", "insert_failed", "drop",
-              "early_drop", "invalid", "n")  # fmt: skip
-    return ["", "conntrack per node over each repetition (entries: medians; counters: increase, summed):",
-            *table(header, body)]  # fmt: skip
-
-
-def conntrack_warnings(samples: Sequence[SampleBase]) -> list[str]:
-    """One line per repetition whose table filled or saw insert failures, drops or early drops on a node."""
-    out = []
-    for s in samples:
-        for n in getattr(s, "conntrack", None) or []:
-            if n.troubled:
-                what = "filled its conntrack table" if n.filled else "saw conntrack trouble"
-                out.append(f"{s.cni} {s.scenario} repetition {s.repetition}: {n.node} {what} (peak "
-                           f"{n.entries_peak:,} of {n.limit or '?'}, insert_failed {n.insert_failed}, drop {n.drop}, "
-                           f"early_drop {n.early_drop})")  # fmt: skip
-    return out
-
-
-def rr_table(samples: Sequence[SampleBase], median_text: Any, table: Any, summarize: Any) -> list[str]:
-    """The summary's table of the rr and crr trials: per CNI x trial, the medians of the successful repetitions."""
-    groups: dict[tuple[str, str], list[SampleBase]] = {}
-    for s in samples:
-        if getattr(s, "workload", "stream") != "stream":
-            groups.setdefault((s.cni, s.scenario), []).append(s)
-    if not groups:
-        return []
-    body = []
-    for (cni, _trial), group in groups.items():
-        first = group[0]
-        ok = sum(1 for s in group if s.status == "ok")
-        flagged = sum(1 for s in group if getattr(s, "little_ok", None) is False)
-        rate = "transactions_per_s" if getattr(first, "workload", "") == "rr" else "connections_per_s"
-        figures = [(rate, 0), ("latency_p50_us", 1), ("latency_p90_us", 1), ("latency_p99_us", 1),
-                   ("latency_p99_9_us", 1), ("latency_max_us", 0), ("little_product", 3)]  # fmt: skip
-        body.append((
-            cni, str(getattr(first, "code", "")), str(getattr(first, "path", "")), str(getattr(first, "placement", "")),
-            f"{getattr(first, 'protocol', '')}-{getattr(first, 'workload', '')}", f"{ok}/{len(group)}",
-            *(median_text(summarize(group, name), 1, digits) for name, digits in figures), str(flagged),
-            median_text(summarize(group, "failed_requests"), 1, 0), median_text(summarize(group, COST_FIELD), 1, 4),
-        ))  # fmt: skip
-    header = ("cni", "code", "path", "placement", "workload", "ok", "tx/s or conn/s", "p50 us", "p90 us", "p99 us",
-              "p99.9 us", "max us", "Little", "flagged", "failed", "CPU s/1k tx")  # fmt: skip
-    return [
-        "",
-        "request/response (medians of the successful repetitions; rr: round trips, sockperf; crr: connect "
-        "to response, ab; Little = tx/s x mean latency, 1 with one outstanding):",
-        *table(header, body),
-    ]
-
-
-def cost_dir_work(sample: SampleBase) -> float | None:
+def work_per_s(sample: SampleBase) -> float | None:
     """Thousands of transactions per s of an ok rr/crr sample (the CPU cost's unit of work), else None."""
     rate = getattr(sample, "transactions_per_s", None)
     return rate / 1000.0 if sample.status == "ok" and rate else None
+
+
+def with_exported_conntrack(sample: SampleBase, metrics_dir: Path) -> SampleBase:
+    """A sample without its own conntrack windows (Kubernetes: the tool's stdout alone) with node_exporter's, from
+    the saved ``conntrack.json`` (:mod:`cnibench.metrics.conntrack`), of every node; unchanged when it has its own
+    or none were saved; a note when they cannot be read."""
+    from cnibench.metrics.conntrack import conntrack_windows
+    from cnibench.metrics.prometheus import PrometheusError
+
+    if getattr(sample, "conntrack", None):
+        return sample
+    try:
+        windows = conntrack_windows(metrics_dir)
+    except PrometheusError as exc:
+        return sample.model_copy(update={"notes": [*sample.notes, f"conntrack from node_exporter: {exc}"]})
+    if not windows:
+        return sample
+    nodes = [node_conntrack(node, win, n, "node_exporter") for node, (win, n) in windows.items()]
+    return sample.model_copy(update={"conntrack": nodes})
 
 
 def with_transaction_cost(sample: SampleBase, metrics_dir: Path) -> SampleBase:
@@ -316,7 +265,8 @@ def with_transaction_cost(sample: SampleBase, metrics_dir: Path) -> SampleBase:
     from cnibench.metrics.prometheus import PrometheusError
     from cnibench.scenarios.load import cost_from_cores
 
-    work = cost_dir_work(sample)
+    sample = with_exported_conntrack(sample, metrics_dir)
+    work = work_per_s(sample)
     if work is None:
         return sample
     try:
@@ -370,7 +320,7 @@ def rr_settings_words(settings: EastWestSettings) -> str:
 
 
 def rr_repetitions(
-    expectation: type[Expectation], settings: EastWestSettings, point: Point, cni: str, numbers: range,
+    expectation: Callable[..., Expectation], settings: EastWestSettings, point: Point, cni: str, numbers: range,
     artifact_dir: Path, target_ip: str, expect: Mapping[str, Any], netns: str,
     wrap: Callable[[list[str]], list[str]] | None,
 ) -> list[Repetition]:  # fmt: skip
@@ -403,34 +353,3 @@ def rr_repetitions(
                                  idle_s=idle)  # fmt: skip
         out.append(Repetition(cni, point.trial, number, artifact, command, wall, idle + startup, full))
     return out
-
-
-def rr_summary(samples: Sequence[Any], warnings: list[str]) -> list[str]:
-    """The summary's request/response lines (table, conntrack per node, CPU per 1,000 transactions) of the rr/crr
-    ``samples``; adds the flagged repetitions and the conntrack trouble to ``warnings``."""
-    from cnibench.report.text import median_text, summarize_field, table
-    from cnibench.scenarios.load import cost_lines
-
-    lines = rr_table(samples, median_text, table, summarize_field) + conntrack_lines(samples)
-    warnings += conntrack_warnings(samples)
-    warnings += [f"{s.cni} {s.scenario} repetition {s.repetition}: flagged, not averaged: {s.error}"
-                 for s in samples if s.little_ok is False]  # fmt: skip
-    return lines + cost_lines(samples, COST_FIELD, "CPU s per 1,000 transactions")
-
-
-def rr_plots(groups: Sequence[Group]) -> list[Plot]:
-    """The report's plots of the rr trials' p99 round trip and the crr trials' connections/s, per trial and CNI."""
-    from cnibench.report.plots import per_trial
-    from cnibench.scenarios._east_west_matrix import ALL_POINTS
-
-    plots = []
-    for workload, field, what in (
-        ("rr", "latency_p99_us", "round trip p99"),
-        ("crr", "connections_per_s", "connections/s"),
-    ):
-        points = [p for p in ALL_POINTS if p.workload == workload]
-        labels = {p.trial: f"{p.code} {p.placement} {p.mode}" for p in points}
-        plot = per_trial(groups, field, [p.trial for p in points], labels, f"East-west {workload}: {what} per CNI")
-        if plot is not None:
-            plots.append(plot)
-    return plots

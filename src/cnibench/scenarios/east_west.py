@@ -18,6 +18,10 @@ through a Service: kube-proxy DNATs the destination only, kubernetes ``virtual-i
 backend's address answered (the server's local address) while the client was connected to the ClusterIP, on the
 host path the server saw the client node's address.
 
+With ``workloads`` the matrix also measures request/response (``rr``: sockperf ping-pong, codes ``DT-RR``...,
+netperf's TCP_RR/UDP_RR) and connection rate (``crr``: ab against nginx, ``ST-CRR``..., TCP_CRR), one transaction
+outstanding, with every node's conntrack table over the window (:mod:`cnibench.scenarios._east_west_rr`).
+
 With ``load: rate`` every trial runs once per offered rate (``pod-to-pod.cross-node.tcp-single@500M``, code
 ``DTS@500M``): iperf3 ``--bitrate`` split over the trial's streams, an idle window first, and the sample reports
 achieved/offered, RTT under load and CPU seconds per Gbit (:mod:`cnibench.scenarios.load`).
@@ -61,14 +65,13 @@ from cnibench.scenarios._east_west_rr import (
     RequestResponseFields,
     request_response,
     rr_checks,
-    rr_plots,
     rr_repetitions,
     rr_settings_text,
     rr_settings_words,
-    rr_summary,
     rr_wall,
     with_transaction_cost,
 )
+from cnibench.scenarios._east_west_rr_summary import rr_plots, rr_summary
 from cnibench.scenarios._iperf3 import IPERF3_METRICS, IPERF3_RATE_METRICS, figures
 from cnibench.scenarios.base import LOAD_SEP, Scenario, ToolNeed, Trial, base_trial, load_suffix
 from cnibench.scenarios.load import (

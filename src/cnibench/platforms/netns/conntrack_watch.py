@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import select
 import subprocess
 import sys
@@ -44,7 +45,7 @@ def _sample(interval: float) -> int:
             return 1
         print(line, flush=True)
         ready, _, _ = select.select([sys.stdin], [], [], interval)
-        if ready and not sys.stdin.buffer.read1(4096):  # EOF: the launcher is done
+        if ready and not os.read(sys.stdin.fileno(), 4096):  # EOF: the launcher is done
             print(json.dumps(sample_record(read_proc(), time.time())), flush=True)
             return 0
 
