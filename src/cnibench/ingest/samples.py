@@ -36,8 +36,9 @@ from cnibench.scenarios.ingested import IngestedSample, trial_name
 from cnibench.tools import iperf3, k6
 from cnibench.tools.base import json_documents
 
-#: east-west's codes (``DTS``, ``HUM-SN``) -> its matrix's points
-CODES = {point.code: point for point in east_west.ALL_POINTS}
+#: east-west's iperf3 codes (``DTS``, ``HUM-SN``) -> its matrix's points (an iperf3 file is a stream trial: the rr
+#: and crr codes are sockperf's and ab's)
+CODES = {point.code: point for point in east_west.ALL_POINTS if point.workload == "stream"}
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ transactions net of the idle window before the repetition (:mod:`cnibench.scenar
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -28,7 +29,7 @@ from cnibench.repetition import Expectation, MeasureCommand, Repetition
 from cnibench.results.metric import FASTER, SLOWER, MetricInfo
 from cnibench.results.sample import Record, SampleBase
 from cnibench.tools import ab, sockperf
-from cnibench.tools.conntrack import ConntrackWindow, window
+from cnibench.tools.conntrack import ConntrackWindow, parse_conntrack_stats, window
 from cnibench.tools.workload import Workload, littles_law
 
 if TYPE_CHECKING:
@@ -89,7 +90,11 @@ class NodeConntrack(Record):
     early_drop: int
     invalid: int
     samples: int = Field(description="Samples taken over the window (start and end included).")
-    source: str = Field("netns sampler", description="netns sampler (/proc every 0.2 s) or node_exporter (scrapes).")
+    source: str = Field(
+        "netns sampler",
+        description="netns sampler (/proc every 0.2 s; the counters from conntrack -S at its start and end) or "
+        "node_exporter (its scrapes).",
+    )
     filled: bool = Field(description="The table reached its limit at a sample.")
     troubled: bool = Field(description="Filled, or insert failures, drops or early drops in the window.")
 
@@ -131,7 +136,12 @@ def _node_windows(conntrack: dict[str, list[dict[str, Any]]]) -> list[NodeConntr
         errors = [r["error"] for r in records if "error" in r]
         if errors:
             raise MeasurementError(f"conntrack on {node}: {errors[0]}")
-        out.append(node_conntrack(node, window([table_of(r) for r in records]), len(records), "netns sampler"))
+        win = window([table_of(r) for r in records])
+        stats = [r.get("stats") for r in (records[0], records[-1])]
+        if all(isinstance(text, str) for text in stats):  # the counters as conntrack -S read them, start to end
+            first, last = (parse_conntrack_stats(str(text)) for text in stats)
+            win = dataclasses.replace(win, counters=last.minus(first))
+        out.append(node_conntrack(node, win, len(records), "netns sampler"))
     return out
 
 

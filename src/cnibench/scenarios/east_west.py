@@ -265,11 +265,13 @@ class EastWest(Scenario[EastWestSettings, EastWestExpectation]):
         )
         rates += rr_settings_words(settings)
         workloads = f"{'/'.join(settings.workloads)} x " if settings.workloads != ["stream"] else ""
+        stream = "stream" in settings.workloads  # streams, bitrate and warm-up are iperf3's
+        streams = f" x {'/'.join(settings.streams)}{multi}" if stream else ""
+        warmup = f" + {settings.omit} s warm-up" if stream else ""
         return (
             f"{len(settings.points()) * max(len(offered), 1)} trial(s): {workloads}{'/'.join(settings.paths)} x "
-            f"{'/'.join(settings.placements)} x {'/'.join(settings.protocols)}{udp} x "
-            f"{'/'.join(settings.streams)}{multi}, {settings.duration} s + {settings.omit} s warm-up{rates}, "
-            f"{settings.repetitions} repetition(s){per_round}"
+            f"{'/'.join(settings.placements)} x {'/'.join(settings.protocols)}{udp if stream else ''}{streams}, "
+            f"{settings.duration} s{warmup}{rates}, {settings.repetitions} repetition(s){per_round}"
         )
 
     def repetitions(

@@ -7,7 +7,8 @@ client's namespace (the measure command's); it prints one JSON document
 the samples in time order. ``... sample`` is the sampler itself, started by ``run`` inside each node namespace with
 ``ip netns exec`` (``/proc/sys/net/netfilter`` and ``/proc/net/stat`` are the reader's namespace's): it prints a
 sample (:func:`cnibench.tools.conntrack.read_proc`) as a JSON line every ``--interval`` seconds and a last one when
-its stdin closes.
+its stdin closes; the first and the last also carry ``conntrack -S``'s output (the same counters per CPU, read by
+conntrack-tools through netlink).
 
 Own code, not a library: the samplers only read counters (the measuring itself is the tool's); node_exporter would
 do it on a node but has no per-namespace mode, and ``conntrack -S`` gives no entry count."""
@@ -18,6 +19,7 @@ import argparse
 import json
 import os
 import select
+import shutil
 import subprocess
 import sys
 import time
@@ -35,18 +37,30 @@ DEFAULT_INTERVAL_S = 0.2
 START_TIMEOUT_S = 10.0
 
 
+def _stats() -> str | None:
+    """``conntrack -S`` in this namespace (None: not installed or it failed)."""
+    tool = shutil.which("conntrack")
+    if tool is None:
+        return None
+    proc = subprocess.run([tool, "-S"], capture_output=True, text=True, check=False)
+    return proc.stdout if proc.returncode == 0 else None
+
+
 def _sample(interval: float) -> int:
-    """The sampler: a sample now and every ``interval`` s, a last one when stdin closes."""
+    """The sampler: a sample now and every ``interval`` s, a last one when stdin closes; the first and the last
+    also carry ``conntrack -S``'s text (``stats``)."""
+    first = True
     while True:
         try:
-            line = json.dumps(sample_record(read_proc(), time.time()))
+            record = sample_record(read_proc(), time.time())
         except MeasurementError as exc:
             print(json.dumps({"error": str(exc)}), flush=True)
             return 1
-        print(line, flush=True)
+        print(json.dumps({**record, "stats": _stats()} if first else record), flush=True)
+        first = False
         ready, _, _ = select.select([sys.stdin], [], [], interval)
         if ready and not os.read(sys.stdin.fileno(), 4096):  # EOF: the launcher is done
-            print(json.dumps(sample_record(read_proc(), time.time())), flush=True)
+            print(json.dumps({**sample_record(read_proc(), time.time()), "stats": _stats()}), flush=True)
             return 0
 
 
