@@ -59,8 +59,9 @@ def config(*, scrape_interval: str, targets: list[tuple[str, str]]) -> dict[str,
     }
 
 
-def node_exporter_argv(listen: str) -> list[str]:
-    """node_exporter with only what the node metrics queries need: cheap to scrape every second."""
+def node_exporter_argv(listen: str, *, conntrack: bool = False) -> list[str]:
+    """node_exporter with only what the node metrics queries need: cheap to scrape every second; ``conntrack``:
+    its conntrack collector too (a run with request/response workloads: :mod:`cnibench.metrics.conntrack`)."""
     return [
         "prometheus-node-exporter",
         f"--web.listen-address={listen}",
@@ -69,6 +70,7 @@ def node_exporter_argv(listen: str) -> list[str]:
         "--collector.meminfo",
         "--collector.netdev",
         "--collector.loadavg",
+        *(["--collector.conntrack"] if conntrack else []),
     ]
 
 

@@ -116,3 +116,14 @@ def littles_law(
         deviation=product - 1.0,
         tolerance=tolerance,
     )
+
+
+def watches_conntrack(spec_scenarios: object) -> bool:
+    """Whether any scenario section of a spec (``spec.scenarios``: ``enabled()`` names, ``get(name)`` settings)
+    runs a request/response workload, whose repetitions report every node's conntrack table: node_exporter's
+    conntrack collector is then turned on (off otherwise, so that every other run renders as before)."""
+    enabled = getattr(spec_scenarios, "enabled", None)
+    get = getattr(spec_scenarios, "get", None)
+    if not callable(enabled) or not callable(get):
+        return False
+    return any(set(getattr(get(name), "workloads", None) or ()) - {"stream"} for name in enabled())

@@ -65,7 +65,7 @@ def prometheus_config(*, ns: str, scrape_interval: str, exporter_port: int) -> d
     }
 
 
-def manifests(*, ns: str, scrape_interval: str, exporter_port: int) -> list[dict[str, Any]]:
+def manifests(*, ns: str, scrape_interval: str, exporter_port: int, conntrack: bool = False) -> list[dict[str, Any]]:
     """node_exporter on every node (a DaemonSet on the host network, reading the host's /proc and /sys, listening on
     ``exporter_port`` of the node) and one Prometheus allowed to list the pods of cnibench's namespace. The port is
     cnibench's own: 9100 belongs to a cluster's own node-exporter on most clusters. If it is taken anyway, the pod
@@ -101,6 +101,8 @@ def manifests(*, ns: str, scrape_interval: str, exporter_port: int) -> list[dict
                                     "--collector.cpu",
                                     "--collector.meminfo",
                                     "--collector.netdev",
+                                    # a request/response workload's conntrack table per node
+                                    *(["--collector.conntrack"] if conntrack else []),
                                 ],
                                 "ports": [{"name": "metrics", "containerPort": exporter_port}],
                                 "readinessProbe": {
@@ -207,6 +209,8 @@ def metrics_vars(*, exporter_port: int, scrape_interval_s: float, uplinks: str, 
 def compile_step(build: ClusterBuild) -> None:
     """Monitoring on one CNI's cluster, when the run has metrics: the manifests rendered, how the playbook reaches
     Prometheus (``monitoring`` in the cluster's variables; None without metrics) and the step ``plan`` shows."""
+    from cnibench.tools.workload import watches_conntrack
+
     spec, kube = build.spec, build.kube
     if not spec.metrics.enabled:
         build.vars["monitoring"] = None
@@ -214,7 +218,12 @@ def compile_step(build: ClusterBuild) -> None:
     ns, port = kube.namespace, kube.node_exporter_port
     manifest = build.add(
         MANIFESTS / "20-monitoring.yaml",
-        manifests(ns=ns, scrape_interval=spec.metrics.scrape_interval, exporter_port=port),
+        manifests(
+            ns=ns,
+            scrape_interval=spec.metrics.scrape_interval,
+            exporter_port=port,
+            conntrack=watches_conntrack(spec.scenarios),
+        ),
     )
     metrics = metrics_vars(
         exporter_port=port,

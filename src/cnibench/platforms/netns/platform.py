@@ -299,7 +299,11 @@ class NetnsPlatform(Platform):
 
     @staticmethod
     def _node_exporters(cluster: ClusterBuild) -> list[dict[str, Any]]:
-        """node_exporter in every node, on the node's own address only."""
+        """node_exporter in every node, on the node's own address only (its conntrack collector too with a
+        request/response workload)."""
+        from cnibench.tools.workload import watches_conntrack
+
+        conntrack = watches_conntrack(cluster.spec.scenarios)
         cluster.steps.append(
             f"start node_exporter on every node (its own address, port {prom.NODE_EXPORTER_PORT}); wait until "
             "Prometheus has scraped every node of this cluster"
@@ -308,7 +312,7 @@ class NetnsPlatform(Platform):
             cluster.daemon(
                 f"node-exporter-{node.name}",
                 node.netns,
-                prom.node_exporter_argv(f"{node.ip}:{prom.NODE_EXPORTER_PORT}"),
+                prom.node_exporter_argv(f"{node.ip}:{prom.NODE_EXPORTER_PORT}", conntrack=conntrack),
                 prom.NODE_EXPORTER_PORT,
             )
             for node in cluster.topo.nodes
