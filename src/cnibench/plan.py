@@ -159,7 +159,7 @@ def history_sd(history: Sequence[RunResults], trial: str, metric: str) -> tuple[
     each run x CNI's clusters about their own mean, pooled over all of them; None with fewer than 3 degrees of
     freedom."""
     from cnibench.results.analysis import groups
-    from cnibench.results.verdicts import by_round
+    from cnibench.results.group import by_round
     from cnibench.scenarios import metric_named
 
     info = metric_named(metric)
