@@ -96,7 +96,10 @@ def test_east_west_at_fixed_loads_leads_with_latency_and_cost_and_draws_its_curv
     """A real east-west run at 2 rates (tests/data/results/netns-east-west-rate.json): each rate a trial, RTT
     under load and CPU s per Gbit primary, achieved/offered checked, the curve and the cost table in the report."""
     ew = read_results(data_dir / "results" / "netns-east-west-rate.json")
-    assert trials_in(g.scenario for g in groups([ew])) == ["pod-to-pod.cross-node.tcp-single@500M", "pod-to-pod.cross-node.tcp-single@2G"]
+    assert trials_in(g.scenario for g in groups([ew])) == [
+        "pod-to-pod.cross-node.tcp-single@500M",
+        "pod-to-pod.cross-node.tcp-single@2G",
+    ]
     analysis = analyse(ew)
     primary = {(v.scenario, v.metric.name) for v in analysis.verdicts if v.metric.primary}
     for trial in ("pod-to-pod.cross-node.tcp-single@500M", "pod-to-pod.cross-node.tcp-single@2G"):

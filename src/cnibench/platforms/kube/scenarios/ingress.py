@@ -20,7 +20,8 @@ from cnibench.platforms.kube.render import HELM_DIR, MANAGED_BY, MANIFESTS, app,
 from cnibench.platforms.kube.scenarios import ADAPTERS
 from cnibench.platforms.kube.scenarios.base import KubeAdapter
 from cnibench.repetition import Repetition
-from cnibench.scenarios.ingress import INGRESS, NAME, IngressSettings
+from cnibench.scenarios._ingress_settings import NAME, IngressSettings
+from cnibench.scenarios.ingress import INGRESS
 from cnibench.spec.base import FieldError
 
 if TYPE_CHECKING:
