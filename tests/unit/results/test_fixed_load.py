@@ -72,7 +72,7 @@ def test_the_report_has_the_latency_curve_and_the_cost_table(run):
 def test_the_summary_names_the_unsustained_repetitions_and_the_costs(run):
     from cnibench.report.summary import format_summary
 
-    text = format_summary(run, "x")
+    text = format_summary(run, "x", columns=400)  # the content, on one line each
     assert "vxlan egress@4G: 1 repetition(s) did not sustain the offered 4G bit/s within 5% (achieved 85.7%)" in text
     assert "hostgw ingress@2000rps: 1 repetition(s) did not sustain the offered 2000 req/s within 5%" in text
     assert "CPU s per Gbit (median)" in text and "CPU s per 1k req (median)" in text
