@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, Optional
 from pydantic import Field, ValidationInfo, create_model, field_validator, model_validator
 
 from cnibench.spec.base import FieldError, LaxIPv4Network, Model, collect_errors, dns_label, prometheus_duration_s
+from cnibench.spec.variant import CniEntry, CniVariant, check_entries, entry_cni, entry_name, entry_settings
 
 if TYPE_CHECKING:
     from cnibench.platforms.base import Platform
@@ -123,7 +124,12 @@ class SpecBase(Model):
     version: Literal[1] = 1
     name: str = Field(..., description="DNS-1123 label naming the experiment (used in run ids).")
     platform: str = Field("netns", description="Where the cluster runs (see `cnibench doctor --help`).")
-    cnis: list[str] = Field(..., min_length=1, description="CNIs to compare; on netns the datapaths hostgw and vxlan.")
+    cnis: list[CniEntry] = Field(
+        ...,
+        min_length=1,
+        description="CNIs to compare; on netns the datapaths hostgw and vxlan. An entry is a CNI's name or a named "
+        "variant of one with its own settings: {name: cilium-wg, cni: cilium, set: {encryption: wireguard}}.",
+    )
     nodes: NodesSpec = Field(default_factory=NodesSpec)
     network: NetworkSpec = Field(default_factory=NetworkSpec)
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
@@ -151,8 +157,8 @@ class SpecBase(Model):
     @field_validator("reference")
     @classmethod
     def _reference_is_compared(cls, value: str | None, info: ValidationInfo) -> str | None:
-        cnis = info.data.get("cnis")
-        if value is not None and cnis is not None and value not in cnis:
+        cnis = [entry_name(entry) for entry in info.data.get("cnis") or []]
+        if value is not None and cnis and value not in cnis:
             raise ValueError(f"{value!r} is not one of cnis ({', '.join(cnis)})")
         return value
 
@@ -172,18 +178,13 @@ class SpecBase(Model):
 
     @field_validator("cnis")
     @classmethod
-    def _known_cnis(cls, value: list[str], info: ValidationInfo) -> list[str]:
+    def _known_cnis(cls, value: list[str | CniVariant], info: ValidationInfo) -> list[str | CniVariant]:
         """A field check, not a model check: it runs in the same pass as every other field's, so an unknown CNI
         is reported together with them (``platform`` is validated first; when it is invalid, that is the error)."""
         platform = info.data.get("platform")
         if platform is None:
             return value
-        valid = _platform(platform).cnis()
-        for index, cni in enumerate(value):
-            if cni not in valid:
-                raise FieldError((index,), f"unknown CNI {cni!r} for platform {platform}; valid: {', '.join(valid)}")
-        if len(set(value)) != len(value):
-            raise ValueError("each CNI may appear only once")
+        check_entries(value, _platform(platform), platform)
         return value
 
     @model_validator(mode="after")
@@ -210,6 +211,19 @@ class SpecBase(Model):
     def section(self, name: str) -> Any:
         """A platform's own section (None when absent; a resolved spec has those of its platform)."""
         return getattr(self, name, None)
+
+    @property
+    def cni_names(self) -> list[str]:
+        """The names results, verdicts and reports show, in the spec's order (a variant's own name)."""
+        return [entry_name(entry) for entry in self.cnis]
+
+    def base_cni(self, name: str) -> str:
+        """The CNI that ``name`` (one of :attr:`cni_names`) installs: a variant's ``cni``, else ``name``."""
+        return next((entry_cni(entry) for entry in self.cnis if entry_name(entry) == name), name)
+
+    def cni_settings(self, name: str) -> dict[str, Any]:
+        """The settings of ``name`` (one of :attr:`cni_names`): a variant's ``set``, else none."""
+        return next((entry_settings(entry) for entry in self.cnis if entry_name(entry) == name), {})
 
     @property
     def platform_class(self) -> type[Platform]:

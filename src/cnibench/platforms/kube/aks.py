@@ -212,7 +212,7 @@ class AksPlatform(KubePlatform):
         """AKS costs money: say what will be created and ask, unless ``yes``. Without a terminal, ``--yes`` is
         required (a script must say so explicitly); raises PrerequisiteError then."""
         aks = aks_settings(spec)
-        cnis = sorted({t.cni for t in plan.trials}, key=spec.cnis.index)
+        cnis = sorted({t.cni for t in plan.trials}, key=spec.cni_names.index)
         print(
             f"cnibench will create billable Azure resources in {aks.location} (one cluster per CNI, one after the "
             "other):",
