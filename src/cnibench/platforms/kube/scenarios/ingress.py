@@ -205,7 +205,7 @@ class KubeIngress(KubeAdapter[IngressSettings]):
         before a CNI that needs them then; on an existing cluster, its own Gateway API checked before anything is
         created."""
         kube, cni = build.kube, build.cni
-        build.cni_gateway = kube.gateway_implementation == cni.name
+        build.cni_gateway = kube.gateway_implementation == cni.base
         gateway_api = self._gateway_api(settings, build)
         if gateway_api is None:
             return
