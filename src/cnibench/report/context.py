@@ -16,13 +16,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cnibench import __version__
+from cnibench.datapath_config import CONFIG_KEY, describe
 from cnibench.report import scoreboard
 from cnibench.report.costs import cost_table
 from cnibench.results.analysis import environment_differences, percent
 from cnibench.results.compare import compare
 from cnibench.results.inference import ALPHA, BLOCKED_MIN_ROUNDS
 from cnibench.results.model import RunResults
-from cnibench.datapath_config import CONFIG_KEY, describe
 from cnibench.results.trust import TrustWarning, warnings_for
 from cnibench.results.verdicts import RunAnalysis, Verdict, settings
 from cnibench.scenarios import SCENARIOS

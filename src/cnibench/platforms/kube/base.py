@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from cnibench.datapath_config import CONFIG_KEY, WARNINGS_KEY
 from cnibench.doctor import unique
-from cnibench.knobs import Knob, chart_values
 from cnibench.errors import PlatformError
 from cnibench.estimate import Priors
+from cnibench.knobs import Knob, chart_values
 from cnibench.plan import repetition_overhead_s
 from cnibench.platforms.base import Compiled, Leftover, Platform, Renderable
 from cnibench.platforms.files import Files

@@ -14,6 +14,7 @@ import yaml
 
 from cnibench import doctor
 from cnibench import runstate as run_state
+from cnibench.datapath_config import CONFIG_KEY, WARNINGS_KEY, mtu_problem
 from cnibench.estimate import Priors
 from cnibench.metrics import prometheus as prom
 from cnibench.metrics import queries
@@ -24,7 +25,6 @@ from cnibench.platforms.base import Compiled, Leftover, Platform, Renderable
 from cnibench.platforms.files import Files
 from cnibench.platforms.netns import ops
 from cnibench.platforms.netns.addresses import DEFAULT_EXTERNAL_CIDR, AddressPlan
-from cnibench.datapath_config import CONFIG_KEY, WARNINGS_KEY, mtu_problem
 from cnibench.platforms.netns.datapaths import DATAPATHS
 from cnibench.platforms.netns.datapaths.base import UNDERLAY_MTU
 from cnibench.platforms.netns.effective import planned, planned_problems

@@ -99,9 +99,14 @@ class Steps:
     def add(self, kind: StepKind, netns: str | None, label: str, lines: list[str], tolerant: bool = False) -> None:
         if not lines:
             return
-        suffix = {"ip": "ip", "bridge": "bridge", "sysctl": "conf", "nft": "nft", "ethtool": "ethtool", "destroy": "list"}[
-            kind
-        ]
+        suffix = {
+            "ip": "ip",
+            "bridge": "bridge",
+            "sysctl": "conf",
+            "nft": "nft",
+            "ethtool": "ethtool",
+            "destroy": "list",
+        }[kind]
         name = f"{self.counter:02d}-{label}.{suffix}"
         self.counter += 1
         self.items.append(Step(kind, netns, name, _lines(*lines), tolerant))

@@ -43,3 +43,14 @@ def test_an_offload_read_back_that_is_not_the_variants_is_a_problem():
     links = {p.netns: {topo.eth: 1450} for p in topo.pods}
     found = effective_problems(topo, links, {topo.nodes[0].netns: {"tx-checksumming": True}})
     assert found == ["control-plane: tx-checksumming is on on the overlay device, the variant asks for off"]
+
+
+def test_compare_flags_runs_whose_datapath_configuration_differs():
+    from cnibench.datapath_config import config_differences
+
+    a, b = planned(_topo()), planned(_topo(mtu=1400))
+    assert config_differences("vxlan", a, b) == ["vxlan datapath path_mtu: 1450 vs 1450"][:0] + [
+        "vxlan datapath pod_mtu: 1450 vs 1400",
+        "vxlan datapath settings: {'mtu': 1450, 'checksum_offload': True} vs {'mtu': 1400, 'checksum_offload': True}",
+    ]
+    assert config_differences("vxlan", a, None) == []  # an older run recorded none

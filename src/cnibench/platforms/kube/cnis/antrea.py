@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from cnibench import pins
-from cnibench.knobs import Knob, SettingError
 from cnibench.doctor import Check
+from cnibench.knobs import Knob, SettingError
 from cnibench.platforms.kube.cnis import CNIS
 from cnibench.platforms.kube.cnis.base import (
     Agent,

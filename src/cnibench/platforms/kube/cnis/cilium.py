@@ -156,8 +156,11 @@ class Cilium(Cni):
             raise SettingError("routing", "AKS bring-your-own-CNI (aksbyocni.enabled) requires tunnel routing "
                                f"({DOCS}/installation/k8s-install-helm/, AKS: BYOCNI, Encapsulation)")  # fmt: skip
         if platform == "aks" and settings.get("kube_proxy_replacement"):
-            raise SettingError("kube_proxy_replacement", "cnibench's AKS clusters keep AKS's kube-proxy (its "
-                               "kube-proxy-free mode for BYOCNI is an AKS preview azurerm does not configure)")
+            raise SettingError(
+                "kube_proxy_replacement",
+                "cnibench's AKS clusters keep AKS's kube-proxy (its "
+                "kube-proxy-free mode for BYOCNI is an AKS preview azurerm does not configure)",
+            )
 
     def overhead(self) -> int:
         """Bytes of encapsulation (and encryption) per packet of this variant."""

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from cnibench.platforms.netns.datapaths import DATAPATHS
 from cnibench.knobs import Knob
+from cnibench.platforms.netns.datapaths import DATAPATHS
 from cnibench.platforms.netns.datapaths.base import UNDERLAY_MTU, Datapath, mtu_knob
 
 if TYPE_CHECKING:

@@ -65,15 +65,21 @@ def test_a_wrong_mapping_is_caught_by_the_schema(tmp_path):
 
 def test_cilium_knobs_map_onto_the_documented_keys():
     cilium = CNIS.get("cilium")
-    assert chart_values(cilium.knobs, {"encryption": "wireguard"}) == {"encryption": {"enabled": True,
-                                                                                      "type": "wireguard"}}
-    assert chart_values(cilium.knobs, {"routing": "tunnel-geneve"}) == {"routingMode": "tunnel",
-                                                                        "tunnelProtocol": "geneve"}
+    assert chart_values(cilium.knobs, {"encryption": "wireguard"}) == {
+        "encryption": {"enabled": True, "type": "wireguard"}
+    }
+    assert chart_values(cilium.knobs, {"routing": "tunnel-geneve"}) == {
+        "routingMode": "tunnel",
+        "tunnelProtocol": "geneve",
+    }
     native = cilium.variant("c-native", {"routing": "native"})
     values = native.with_knobs(native.kind_values(KIND))
     assert values is not None
     assert (values["routingMode"], values["autoDirectNodeRoutes"], values["ipv4NativeRoutingCIDR"]) == (
-        "native", True, "10.244.0.0/16")
+        "native",
+        True,
+        "10.244.0.0/16",
+    )
     assert chart_values(cilium.knobs, {"hubble": "relay"}) == {"hubble": {"enabled": True, "relay": {"enabled": True}}}
 
 
@@ -110,17 +116,32 @@ def _spec(example: str, cnis: list[object]) -> dict[str, object]:
 @pytest.mark.parametrize(
     ("example", "entry", "message"),
     [
-        ("kind-variants.yaml", {"name": "a", "cni": "antrea", "set": {"encryption": "wireguard", "encap_mode": "noEncap"}},
-         "cnis[1].set.encryption: wireguard with encap_mode noEncap: Antrea's encryption only works with encap mode"),
-        ("kind-variants.yaml", {"name": "c", "cni": "cilium", "set": {"encryption": "aes"}},
-         "cnis[1].set.encryption: 'aes' is not valid; valid: none, wireguard, ipsec"),
-        ("kind-variants.yaml", {"name": "c", "cni": "cilium", "set": {"encryption": "ipsec"}},
-         "cnis[1].set.encryption: ipsec needs its key Secret cilium-ipsec-keys"),
-        ("kind-variants.yaml", {"name": "c", "cni": "cilium", "set": {"tunnel": "vxlan"}},
-         "cnis[1].set.tunnel: cilium has no setting 'tunnel'; valid: encryption, routing, kube_proxy_replacement, "
-         "hubble, mtu"),
-        ("aks.yaml", {"name": "c", "cni": "cilium", "set": {"routing": "native"}},
-         "cnis[1].set.routing: AKS bring-your-own-CNI (aksbyocni.enabled) requires tunnel routing"),
+        (
+            "kind-variants.yaml",
+            {"name": "a", "cni": "antrea", "set": {"encryption": "wireguard", "encap_mode": "noEncap"}},
+            "cnis[1].set.encryption: wireguard with encap_mode noEncap: Antrea's encryption only works with encap mode",
+        ),
+        (
+            "kind-variants.yaml",
+            {"name": "c", "cni": "cilium", "set": {"encryption": "aes"}},
+            "cnis[1].set.encryption: 'aes' is not valid; valid: none, wireguard, ipsec",
+        ),
+        (
+            "kind-variants.yaml",
+            {"name": "c", "cni": "cilium", "set": {"encryption": "ipsec"}},
+            "cnis[1].set.encryption: ipsec needs its key Secret cilium-ipsec-keys",
+        ),
+        (
+            "kind-variants.yaml",
+            {"name": "c", "cni": "cilium", "set": {"tunnel": "vxlan"}},
+            "cnis[1].set.tunnel: cilium has no setting 'tunnel'; valid: encryption, routing, kube_proxy_replacement, "
+            "hubble, mtu",
+        ),
+        (
+            "aks.yaml",
+            {"name": "c", "cni": "cilium", "set": {"routing": "native"}},
+            "cnis[1].set.routing: AKS bring-your-own-CNI (aksbyocni.enabled) requires tunnel routing",
+        ),
     ],
 )
 def test_bad_variants_are_refused_in_one_line_naming_the_field(example, entry, message):
@@ -130,19 +151,30 @@ def test_bad_variants_are_refused_in_one_line_naming_the_field(example, entry, m
 
 
 def test_the_egress_scenario_refuses_a_variant_without_the_egress_gateway():
-    data = _spec("kind-antrea-vs-cilium.yaml", ["cilium", {"name": "cilium-kpr-off", "cni": "cilium",
-                                                            "set": {"kube_proxy_replacement": False}}])
+    data = _spec(
+        "kind-antrea-vs-cilium.yaml",
+        ["cilium", {"name": "cilium-kpr-off", "cni": "cilium", "set": {"kube_proxy_replacement": False}}],
+    )
     with pytest.raises(SpecError, match=r"cnis\[1\].*kube-proxy replacement"):
         parse_spec(data, "spec.yaml")
 
 
 def test_a_pod_mtu_above_the_underlay_minus_wireguard_is_warned_about_before_anything_runs():
-    data = _spec("kind-variants.yaml", ["cilium", {"name": "cilium-wg", "cni": "cilium",
-                                                   "set": {"encryption": "wireguard", "mtu": 1450}}])
+    data = _spec(
+        "kind-variants.yaml",
+        ["cilium", {"name": "cilium-wg", "cni": "cilium", "set": {"encryption": "wireguard", "mtu": 1450}}],
+    )
     spec = parse_spec(data, "spec.yaml")
     warnings = spec.platform_class.configuration_warnings(spec)
-    assert warnings == [w for w in warnings if w.startswith("cilium-wg: pod MTU 1450 is above the underlay MTU 1500 "
-                                                            "minus 130 bytes")] and len(warnings) == 1
+    assert (
+        warnings
+        == [
+            w
+            for w in warnings
+            if w.startswith("cilium-wg: pod MTU 1450 is above the underlay MTU 1500 minus 130 bytes")
+        ]
+        and len(warnings) == 1
+    )
 
 
 @needs_shared
