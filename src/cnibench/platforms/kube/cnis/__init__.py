@@ -15,6 +15,6 @@ CNIS: Registry[Cni] = Registry("CNI", __name__)
 
 
 def spec_cni(spec: Spec, name: str) -> Cni:
-    """The CNI ``name`` of ``spec`` (one of its :attr:`~cnibench.spec.SpecBase.cni_names`): its descriptor, as the
+    """The CNI ``name`` of ``spec`` (one of its :attr:`~cnibench.spec.model.Spec.cni_names`): its descriptor, as the
     variant's when it is one."""
     return CNIS.get(spec.base_cni(name)).variant(name, spec.cni_settings(name))
