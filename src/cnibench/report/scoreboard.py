@@ -18,7 +18,8 @@ from typing import Any
 from cnibench.results.analysis import percent
 from cnibench.results.group import number
 from cnibench.results.trust import warnings_for
-from cnibench.results.verdicts import SYMBOLS, RunAnalysis, change_cell, detectable
+from cnibench.results.verdicts import RunAnalysis
+from cnibench.results.wording import SYMBOLS, change_cell, detectable
 
 #: The width of a table on a pipe (a terminal's own width is used when there is one), in columns.
 PIPE_WIDTH = 100
