@@ -30,7 +30,6 @@ achieved/offered, RTT under load and CPU seconds per Gbit (:mod:`cnibench.scenar
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -40,7 +39,6 @@ from cnibench.repetition import Expectation, MeasureCommand, Repetition
 from cnibench.report.text import cv_text, median_text, number_text, summarize_field, table
 from cnibench.results.metric import MetricInfo
 from cnibench.results.sample import SampleBase
-from cnibench.results.stats import Summary
 from cnibench.scenarios import SCENARIOS
 from cnibench.scenarios._east_west_matrix import (
     ALL_POINTS,
@@ -58,6 +56,7 @@ from cnibench.scenarios._east_west_matrix import (
     Protocol,
     mode_text,
 )
+from cnibench.scenarios._east_west_report import Row, ratio_lines
 from cnibench.scenarios._east_west_rr import (
     CRR_METRICS,
     RR_METRICS,
@@ -135,26 +134,6 @@ class EastWestSample(LoadSample, RequestResponseFields):
     cpu_s_per_gbit: float | None = Field(
         None, description="Fixed load: CPU seconds per Gbit received, net of the idle baseline (every busy mode)."
     )
-
-
-@dataclass(frozen=True)
-class Row:
-    """One CNI x trial of the summary."""
-
-    cni: str
-    trial: str
-    point: Point
-    offered: float | None
-    code: str
-    streams: int
-    ok: int
-    total: int
-    verified: int
-    throughput: Summary | None
-    ci: tuple[float, float, float] | None  # low, high (bit/s), level
-    rtt: Summary | None
-    retransmits: Summary | None
-    loss: Summary | None
 
 
 class EastWestExpectation(Expectation):
@@ -457,29 +436,10 @@ class EastWest(Scenario[EastWestSettings, EastWestExpectation]):
             if r.verified < r.total:
                 warnings.append(f"{r.cni} {r.trial}: {r.total - r.verified} of {r.total} not verified")
         lines = table(header, body)
-        lines += self.ratio_lines(samples)
+        lines += ratio_lines(self.ratios(samples))
         warnings += unsustained_lines(samples, EastWestSample, BITS_PER_SECOND)
         lines += cost_lines(samples, "cpu_s_per_gbit", "CPU s per Gbit")
         return lines + rr
-
-    def ratio_lines(self, samples: Sequence[SampleBase]) -> list[str]:
-        """The pod/host throughput ratios per datapath (CNI) as a table; none without a host-to-host trial."""
-        ratios = self.ratios(samples)
-        if not ratios:
-            return []
-        cells: dict[tuple[str, str, str], dict[str, float]] = {}
-        for cni, path, placement, mode, ratio in ratios:
-            cells.setdefault((cni, placement, mode), {})[path] = ratio
-        paths = [p for p in PATHS if any(p in row for row in cells.values())]
-        body = [
-            (cni, placement, mode, *(f"{row[p]:.2f}" if p in row else "-" for p in paths))
-            for (cni, placement, mode), row in cells.items()
-        ]
-        header = ("cni", "placement", "mode", *(f"{p} / host-to-host" for p in paths))
-        return [
-            "pod network / host network throughput (median over median, same nodes; 1.00: the pod path costs nothing):",
-            *table(header, body),
-        ]
 
     def report_plots(self, groups: Sequence[Group]) -> list[Plot]:
         """Per path, the throughput per trial of the matrix (its code, placement and mode) with each CNI's
