@@ -56,7 +56,6 @@ from cnibench.scenarios._east_west_matrix import (
     Protocol,
     mode_text,
 )
-from cnibench.scenarios._east_west_report import Row, ratio_lines
 from cnibench.scenarios._east_west_rr import (
     CRR_METRICS,
     RR_METRICS,
@@ -71,6 +70,7 @@ from cnibench.scenarios._east_west_rr import (
     with_transaction_cost,
 )
 from cnibench.scenarios._east_west_rr_summary import rr_plots, rr_summary
+from cnibench.scenarios._east_west_table import Row, ratio_lines
 from cnibench.scenarios._iperf3 import IPERF3_METRICS, IPERF3_RATE_METRICS, figures
 from cnibench.scenarios.base import LOAD_SEP, Scenario, ToolNeed, Trial, base_trial, load_suffix
 from cnibench.scenarios.load import (
