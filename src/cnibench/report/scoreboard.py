@@ -153,7 +153,7 @@ def aligned(header: tuple[str, ...], body: Sequence[tuple[str, ...]], columns: i
 
 
 def policy_lines(found: list[Row]) -> list[str]:
-    """The policies' costs, one line per CNI: ``? egress / egress-baseline throughput: vxlan 0.884 [-27.0, +7.0] %,
+    """The policies' costs, one line per CNI: ``? <trial> / <its baseline> throughput: vxlan 0.884 [-27.0, +7.0] %,
     inconclusive (MDE 27 %)``."""
     return [
         f"{r.symbol} {r.trial} {r.metric.removesuffix(' cost')}: {r.cni} {r.value}, change {r.change}, {r.outcome}"
