@@ -127,8 +127,7 @@ def width() -> int:
 def table(found: list[Row], columns: int = PIPE_WIDTH) -> list[str]:
     """The comparisons as a plain-text table at most ``columns`` wide (100 for the default's rows): symbol, trial,
     metric (unit), the reference's value, the CNI's, the change in % with its interval, the outcome, and the
-    minimum detectable effect of an inconclusive one (``MDE``). A row that would still be wider is cut with ``…``
-    (the report and ``summary --json`` have every figure)."""
+    minimum detectable effect of an inconclusive one (``MDE``). A wider table folds (:func:`aligned`)."""
     rows_ = [r for r in found if r.reference != "no policy"]
     others = sorted({r.cni for r in rows_})
     cni_head = others[0] if len(others) == 1 else "cni"
@@ -141,15 +140,33 @@ def table(found: list[Row], columns: int = PIPE_WIDTH) -> list[str]:
     return aligned(header, body, columns)
 
 
-def aligned(header: tuple[str, ...], body: Sequence[tuple[str, ...]], columns: int) -> list[str]:
-    """A header and rows as left-aligned columns two spaces apart, each line at most ``columns`` wide (cut with
-    ``…``)."""
+def aligned(header: tuple[str, ...], body: Sequence[tuple[str, ...]], columns: int, keys: int = 3) -> list[str]:
+    """A header and rows as left-aligned columns two spaces apart, each line at most ``columns`` wide: a wider table
+    folds into blocks, each repeating the first ``keys`` columns (what a row is) beside the columns that fit, a blank
+    line between blocks; a single cell wider than the width is cut with ``…``."""
     widths = [max(len(row[i]) for row in (header, *body)) for i in range(len(header))]
-    lines = []
-    for row in (header, *body):
-        line = "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
-        lines.append(line if len(line) <= columns else line[: columns - 1] + "…")
-    return lines
+    rows = (header, *body)
+
+    def line(row: tuple[str, ...], chosen: Sequence[int]) -> str:
+        text = "  ".join(row[i].ljust(widths[i]) for i in chosen).rstrip()
+        return text if len(text) <= columns else text[: columns - 1] + "…"
+
+    whole = ["  ".join(row[i].ljust(widths[i]) for i in range(len(widths))).rstrip() for row in rows]
+    if all(len(text) <= columns for text in whole) or len(widths) <= keys + 1:
+        return [line(row, range(len(widths))) for row in rows]
+    out: list[str] = []
+    start = keys
+    while start < len(widths):
+        used, end = sum(widths[:keys]) + 2 * (keys - 1), start
+        while end < len(widths) and used + 2 + widths[end] <= columns:
+            used += 2 + widths[end]
+            end += 1
+        end = max(end, start + 1)
+        if out:
+            out.append("")
+        out += [line(row, [*range(keys), *range(start, end)]) for row in rows]
+        start = end
+    return out
 
 
 def policy_lines(found: list[Row]) -> list[str]:
