@@ -137,12 +137,14 @@ def table(found: list[Row], columns: int = PIPE_WIDTH) -> list[str]:
          r.change.replace(" %", ""), r.outcome, _mde(r))
         for r in rows_
     ]  # fmt: skip
-    return aligned(header, body, columns)
+    return aligned(header, body, columns, keys=(0, 1, 2, 4))  # symbol, trial, metric, the CNI
 
 
-def aligned(header: tuple[str, ...], body: Sequence[tuple[str, ...]], columns: int, keys: int = 3) -> list[str]:
+def aligned(
+    header: tuple[str, ...], body: Sequence[tuple[str, ...]], columns: int, keys: Sequence[int] = (0, 1, 2)
+) -> list[str]:
     """A header and rows as left-aligned columns two spaces apart, each line at most ``columns`` wide: a wider table
-    folds into blocks, each repeating the first ``keys`` columns (what a row is) beside the columns that fit, a blank
+    folds into blocks, each repeating the ``keys`` columns (what a row is) beside the other columns that fit, a blank
     line between blocks; a single cell wider than the width is cut with ``…``."""
     widths = [max(len(row[i]) for row in (header, *body)) for i in range(len(header))]
     rows = (header, *body)
@@ -151,20 +153,22 @@ def aligned(header: tuple[str, ...], body: Sequence[tuple[str, ...]], columns: i
         text = "  ".join(row[i].ljust(widths[i]) for i in chosen).rstrip()
         return text if len(text) <= columns else text[: columns - 1] + "…"
 
-    whole = ["  ".join(row[i].ljust(widths[i]) for i in range(len(widths))).rstrip() for row in rows]
-    if all(len(text) <= columns for text in whole) or len(widths) <= keys + 1:
-        return [line(row, range(len(widths))) for row in rows]
+    every = range(len(widths))
+    rest = [i for i in every if i not in keys]
+    whole = ["  ".join(row[i].ljust(widths[i]) for i in every).rstrip() for row in rows]
+    if all(len(text) <= columns for text in whole) or len(rest) <= 1:
+        return [line(row, every) for row in rows]
     out: list[str] = []
-    start = keys
-    while start < len(widths):
-        used, end = sum(widths[:keys]) + 2 * (keys - 1), start
-        while end < len(widths) and used + 2 + widths[end] <= columns:
-            used += 2 + widths[end]
+    start = 0
+    while start < len(rest):
+        used, end = sum(widths[i] for i in keys) + 2 * (len(keys) - 1), start
+        while end < len(rest) and used + 2 + widths[rest[end]] <= columns:
+            used += 2 + widths[rest[end]]
             end += 1
         end = max(end, start + 1)
         if out:
             out.append("")
-        out += [line(row, [*range(keys), *range(start, end)]) for row in rows]
+        out += [line(row, sorted([*keys, *rest[start:end]])) for row in rows]
         start = end
     return out
 
