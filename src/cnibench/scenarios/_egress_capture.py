@@ -37,7 +37,8 @@ class Marker:
     """One event as the driver recorded it: ``event``; ``started`` and ``at`` the Unix times (s, CLOCK_REALTIME)
     the action began and returned (new pod: the probe was started); the egress IP the server must see; the UDP
     ports of the probe stream (``probe_port``; new pod: the new pod's stream on ``pod_port``) and the TCP port of
-    the established flow (``flow_port``, failover), None where the event has none."""
+    the established flow (``flow_port``, failover), None where the event has none; ``window_s``: the seconds after
+    ``at`` the driver kept everything running (what comes later is the teardown: stopped clients, their RSTs)."""
 
     event: Event
     started: float
@@ -46,6 +47,7 @@ class Marker:
     probe_port: int
     pod_port: int | None = None
     flow_port: int | None = None
+    window_s: float | None = None
 
     def line(self) -> str:
         """The marker as one line for :func:`send_markers` (the payload after :data:`MARKER_MAGIC`)."""
@@ -185,6 +187,8 @@ def figures(capture: Capture) -> Figures:
         raise MeasurementError(f"the capture holds {len(capture.markers)} event markers, expected 1")
     m = capture.markers[0]
     notes: list[str] = []
+    if m.window_s is not None:  # the teardown after the window is not the event's
+        capture = Capture([p for p in capture.packets if p.ts <= m.at + m.window_s], capture.markers)
     end = max((p.ts for p in capture.packets), default=m.at)
     port = m.pod_port if m.event == "new-pod" and m.pod_port is not None else m.probe_port
     probe = [p for p in capture.packets if p.proto == "udp" and p.dport == port]

@@ -74,6 +74,11 @@ class EgressChangeSettings(ScenarioSettings):
         5, ge=0, le=255, description="netns: keepalived vrrp_garp_master_delay (s; its default 5): the second "
         "burst of gratuitous ARPs after becoming master.",
     )
+    flush_conntrack: bool = Field(
+        True, description="netns: applying the policy also deletes the client pod's conntrack entries (as an agent "
+        "must for established flows to take the new path: their masquerade mapping is kept otherwise); false: the "
+        "probe's established flow keeps leaking with the node's IP until conntrack forgets it.",
+    )
     external_cidr: LaxIPv4Network = Field(
         ipaddress.IPv4Network(DEFAULT_EXTERNAL_CIDR),
         description="Network of the external server, reachable only through the gateway nodes.",

@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from cnibench.proc import run, terminate, wait_until
 from cnibench.scenarios._egress_capture import Marker
-from cnibench.spawn import netns_argv
+from cnibench.spawn import in_namespace, listening_ports, netns_argv
 
 #: Seconds tcpdump, keepalived and the marker sender may take to start, and tcpdump to flush at the end.
 START_TIMEOUT = 10.0
@@ -52,7 +52,7 @@ class Driver:
     def capture(self) -> subprocess.Popen[bytes]:
         """tcpdump on the external server's side, packet-buffered pcap to our standard output, once it listens."""
         c = self.c
-        argv = [c["tcpdump"], "-i", c["capture_dev"], "-n", "-U", "--immediate-mode", "-s", "128", "-w", "-",
+        argv = [c["tcpdump"], "-i", c["capture_dev"], "-n", "-U", "--immediate-mode", "-s", "512", "-w", "-",
                 "udp or tcp"]  # fmt: skip
         proc = self.spawn(c["ext_netns"], argv, stdout=self.out, stderr=subprocess.PIPE)
         assert proc.stderr is not None
@@ -65,6 +65,15 @@ class Driver:
         c = self.c
         argv = [c["python"], "-m", "cnibench.scenarios._egress_capture", "mark", c["broadcast"]]
         return self.spawn(c["ext_netns"], argv, stdin=subprocess.PIPE)
+
+    def server(self, port: int) -> None:
+        """A one-off iperf3 server (``-1``) in the external namespace for this repetition alone (a test whose
+        control connection an event broke cannot keep the next repetition's server busy), once it listens."""
+        c = self.c
+        proc = self.spawn(c["ext_netns"], [c["iperf3"], "-s", "-1", "-B", c["server_ip"], "-p", str(port)])
+        if not wait_until(lambda: True if in_namespace(proc.pid, c["ext_netns"]) and port in listening_ports(proc.pid)
+                          else None, START_TIMEOUT, interval=0.01):  # fmt: skip
+            raise RuntimeError(f"iperf3 server did not listen on port {port} within {START_TIMEOUT:g} s")
 
     def iperf3(self, netns: str, port: int, *extra: str) -> subprocess.Popen[bytes]:
         c = self.c
@@ -117,23 +126,31 @@ class Driver:
         tcpdump = self.capture()
         sender = self.marker_sender()
         flow_port = None
+        for port in (c["probe_port"], c.get("pod_port"), c.get("flow_port")):
+            if port is not None:
+                self.server(port)
         if event == "gateway-failover":
             self.keepalived()
             flow_port = c["flow_port"]
-            self.iperf3(c["client_netns"], flow_port, "-b", c["flow_bitrate"], "-l", "1000")
+            self.iperf3(c["client_netns"], flow_port, "-b", c["flow_bitrate"], "-l", "128")
         if event != "new-pod":
             self.probe(c["client_netns"], c["probe_port"])
         time.sleep(c["lead"])  # the stream before the event: the measurement's own window
         started = time.time()
         if event == "policy-apply":
             self.apply(c["bundle"])
+            if c.get("flush_conntrack"):  # the established probe flow's masquerade mapping goes with its entry
+                netns, pod_ip = c["flush_conntrack"]
+                run(["ip", "netns", "exec", netns, c["conntrack"], "-D", "-s", pod_ip, "-p", "udp", "--dport",
+                     str(c["probe_port"])], check=False)  # fmt: skip  # not iperf3's control connection
         elif event == "new-pod":
             self.apply(c["bundle"])
             self.probe(c["pod_netns"], c["pod_port"])
         else:
             self.fail_gateway()
         at = time.time()
-        marker = Marker(event, started, at, c["egress_ip"], c["probe_port"], c.get("pod_port"), flow_port)
+        marker = Marker(event, started, at, c["egress_ip"], c["probe_port"], c.get("pod_port"), flow_port,
+                        float(c["duration"]))
         assert sender.stdin is not None
         sender.stdin.write((marker.line() + "\n").encode())
         sender.stdin.close()

@@ -45,7 +45,6 @@ from cnibench.scenarios.egress_change import (
     EgressChangeSettings,
 )
 from cnibench.spec.base import FieldError
-from cnibench.tools import iperf3
 
 if TYPE_CHECKING:
     from cnibench.platforms.netns.addresses import AddressPlan
@@ -110,6 +109,7 @@ def render_segment(topo: Topology) -> Bundle:
         f"route add default via {ext.gateway_ip} dev {n['bridge']}",
     ])  # fmt: skip
     steps.add("ip", gw2.netns, "gateway2-address", [
+        f"route del {ext.cidr} via {topo.gateway.ip}",  # it reached the external network through the first gateway
         f"addr add {a['gateway2_ip']}/{plen} dev {topo.external_dev}", f"link set {topo.external_dev} up",
     ])  # fmt: skip
     remove = Steps(start=80)
@@ -267,9 +267,6 @@ class NetnsEgressChange(NetnsAdapter[EgressChangeSettings]):
         ext = topo.external
         assert ext is not None
         egress_ip = str(settings.egress_ip)
-        for port in (PROBE_PORT, FLOW_PORT, POD_PORT):
-            cluster.daemons.append(cluster.daemon(f"iperf3-{port}", ext.netns, iperf3.server_argv(ext.server_ip, port),
-                                                  port))  # fmt: skip
         base = cluster.rendered / NAME
         cluster.renders[base / "segment"] = render_segment(topo)
         segment = str(base / "segment" / "bundle.json")
@@ -300,7 +297,9 @@ class NetnsEgressChange(NetnsAdapter[EgressChangeSettings]):
             "keepalived": resolved(["keepalived"])[0], "python": sys.executable,
         }  # fmt: skip
         configs = {
-            APPLY: {**common, "bundle": str(base / "apply-policy" / "bundle.json")},
+            APPLY: {**common, "bundle": str(base / "apply-policy" / "bundle.json"),
+                    "flush_conntrack": [topo.node(client.node).netns, client.ip] if settings.flush_conntrack else None,
+                    "conntrack": resolved(["conntrack"])[0]},
             NEW_POD: {**common, "bundle": str(base / "new-pod" / "bundle.json"), "pod_port": POD_PORT,
                       "pod_netns": f"{topo.prefix}-pod-{NEW_POD_NAME}"},
             FAILOVER: {**common, "flow_port": FLOW_PORT, "flow_bitrate": settings.flow_bitrate,
@@ -329,8 +328,8 @@ class NetnsEgressChange(NetnsAdapter[EgressChangeSettings]):
         ordered = cluster.add_scenario(NAME, cluster.finish(repetitions), bundles=[segment], daemons=[],
                                        around=around)  # fmt: skip
         cluster.steps.append(
-            f"egress-change: the external network as one segment for {gw1.name} and {gw2.name}; iperf3 servers at "
-            f"{ext.server_ip} ports {PROBE_PORT}-{POD_PORT}; per repetition tcpdump on {n['bridge']} (the pcap), "
+            f"egress-change: the external network as one segment for {gw1.name} and {gw2.name}; per repetition "
+            f"one-off iperf3 servers at {ext.server_ip} (ports {PROBE_PORT}-{POD_PORT}), tcpdump on {n['bridge']} (the pcap), "
             f"a probe of {settings.probe_rate} UDP datagrams/s from {client.name} on {client.node}, then the event: "
             f"apply the egress policy / start {NEW_POD_NAME} ({a['new_pod_ip']}) under it / fail {gw1.name} "
             f"(its links down) with keepalived moving {egress_ip} and {a['gateway_vip']} to {gw2.name}"
