@@ -112,6 +112,17 @@ def render_segment(topo: Topology) -> Bundle:
         f"route del {ext.cidr} via {topo.gateway.ip}",  # it reached the external network through the first gateway
         f"addr add {a['gateway2_ip']}/{plen} dev {topo.external_dev}", f"link set {topo.external_dev} up",
     ])  # fmt: skip
+    # the server's kernel answers a datagram from a source its iperf3 socket is not connected to (the probe after a
+    # source change) with a port unreachable, which makes the probe's iperf3 client quit (ECONNREFUSED): the
+    # capture point stays silent instead, so the stream goes on whatever source the server sees
+    steps.add("nft", ext.netns, "external-no-port-unreachable", [
+        f"table ip {topo.prefix}_capture {{",
+        "  chain output {",
+        "    type filter hook output priority filter; policy accept;",
+        "    icmp type destination-unreachable counter drop",
+        "  }",
+        "}",
+    ])  # fmt: skip
     remove = Steps(start=80)
     remove.add("ip", gw2.netns, "gateway2-link-remove", [f"link del {topo.external_dev}"], tolerant=True)
     return Bundle("egress-change-segment", topo.prefix, (), tuple(steps.items), tuple(remove.items))
