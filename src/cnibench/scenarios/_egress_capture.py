@@ -133,6 +133,7 @@ class Figures:
     egress_ip: str
     first_correct_ms: float | None
     leaked_packets: int
+    leaked_before_return: int
     outage_ms: float | None
     new_gateway_ms: float | None
     source_stayed_egress: bool | None
@@ -196,6 +197,7 @@ def figures(capture: Capture) -> Figures:
         raise MeasurementError(f"no probe packet to UDP port {port} in the capture")
     times = [p.ts for p in probe]
     new_gateway: float | None = None
+    during = sum(1 for p in probe if m.started <= p.ts < m.at and p.src != m.egress_ip)
     if m.event == "new-pod":
         # the pod's start is its first packet the server saw (its iperf3 control connection or its first datagram)
         ref = min(p.ts for p in capture.packets if p.dport == port)
@@ -233,6 +235,7 @@ def figures(capture: Capture) -> Figures:
         egress_ip=m.egress_ip,
         first_correct_ms=None if first is None else (first - ref) * 1e3,
         leaked_packets=leaked,
+        leaked_before_return=0 if m.event == "new-pod" else during,
         outage_ms=None if outage is None else outage * 1e3,
         new_gateway_ms=None if new_gateway is None else (new_gateway - ref) * 1e3,
         source_stayed_egress=stayed,

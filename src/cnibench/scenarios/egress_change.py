@@ -123,6 +123,10 @@ class EgressChangeSample(SampleBase):
     )
     leaked_packets: int | None = Field(None, description="Packets after the event with another source than the "
                                        "egress IP (new pod: the pod's packets).")  # fmt: skip
+    leaked_before_return: int | None = Field(
+        None, description="Apply / failover: packets with another source while the event's action ran (before the "
+        "command returned: not counted as leaked; netns applies a policy in steps).",
+    )
     leaked_vs_zero: int | None = Field(None, description="The same count, as the '0 leaked' check.")
     outage_ms: float | None = Field(None, description="The longest gap in the probe stream from the event on, ms.")
     new_gateway_ms: float | None = Field(
@@ -245,6 +249,7 @@ class EgressChange(Scenario[EgressChangeSettings, EgressChangeExpectation]):
             first_correct_ms=fig.first_correct_ms,
             leaked_packets=fig.leaked_packets,
             leaked_vs_zero=fig.leaked_packets,
+            leaked_before_return=fig.leaked_before_return,
             outage_ms=fig.outage_ms,
             new_gateway_ms=fig.new_gateway_ms,
             source_stayed_egress=fig.source_stayed_egress,
