@@ -14,6 +14,7 @@ during the measurement).
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import sys
@@ -147,7 +148,7 @@ class Figures:
 
 def _longest_gap(times: Sequence[float], after: float) -> float | None:
     """The longest interval (s) between consecutive ``times`` whose later packet arrived after ``after``."""
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False) if b > after]
+    gaps = [b - a for a, b in itertools.pairwise(times) if b > after]
     return max(gaps) if gaps else None
 
 

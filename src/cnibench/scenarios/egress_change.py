@@ -61,21 +61,26 @@ class EgressChangeSettings(ScenarioSettings):
     duration: int = Field(5, gt=0, le=600, description="Seconds the probe runs after the event (s).")
     lead: float = Field(2.0, gt=0, le=60, description="Seconds the probe runs before the event (s).")
     repetitions: int = Field(3, ge=1, le=1000)
-    probe_rate: int = Field(
-        1000, ge=10, le=20000, description="Probe datagrams per second (1000: 1 ms resolution)."
-    )
+    probe_rate: int = Field(1000, ge=10, le=20000, description="Probe datagrams per second (1000: 1 ms resolution).")
     probe_size: int = Field(64, ge=16, le=1400, description="Probe UDP payload bytes (iperf3 -l).")
     flow_bitrate: str = Field("100K", pattern=r"^[0-9]+[KM]?$", description="The established TCP flow's bit/s (-b).")
     vrrp_advert_int: float = Field(
-        1.0, ge=0.01, le=255, description="netns: keepalived advert_int (s; keepalived's default 1; below 1 s "
+        1.0,
+        ge=0.01,
+        le=255,
+        description="netns: keepalived advert_int (s; keepalived's default 1; below 1 s "
         "needs VRRPv3, which cnibench uses). The backup takes over after 3 adverts plus a skew.",
     )
     vrrp_garp_master_delay: int = Field(
-        5, ge=0, le=255, description="netns: keepalived vrrp_garp_master_delay (s; its default 5): the second "
+        5,
+        ge=0,
+        le=255,
+        description="netns: keepalived vrrp_garp_master_delay (s; its default 5): the second "
         "burst of gratuitous ARPs after becoming master.",
     )
     flush_conntrack: bool = Field(
-        True, description="netns: applying the policy also deletes the client pod's conntrack entries (as an agent "
+        True,
+        description="netns: applying the policy also deletes the client pod's conntrack entries (as an agent "
         "must for established flows to take the new path: their masquerade mapping is kept otherwise); false: the "
         "probe's established flow keeps leaking with the node's IP until conntrack forgets it.",
     )
@@ -118,13 +123,15 @@ class EgressChangeSample(SampleBase):
     event: str | None = None
     egress_ip: str | None = None
     first_correct_ms: float | None = Field(
-        None, description="From the event (apply returned / the pod's first packet / the failure) to the first "
+        None,
+        description="From the event (apply returned / the pod's first packet / the failure) to the first "
         "packet with the egress IP (failover: through the new gateway), ms; negative: before the command returned.",
     )
     leaked_packets: int | None = Field(None, description="Packets after the event with another source than the "
                                        "egress IP (new pod: the pod's packets).")  # fmt: skip
     leaked_before_return: int | None = Field(
-        None, description="Apply / failover: packets with another source while the event's action ran (before the "
+        None,
+        description="Apply / failover: packets with another source while the event's action ran (before the "
         "command returned: not counted as leaked; netns applies a policy in steps).",
     )
     leaked_vs_zero: int | None = Field(None, description="The same count, as the '0 leaked' check.")
@@ -134,7 +141,9 @@ class EgressChangeSample(SampleBase):
     )
     source_stayed_egress: bool | None = None
     flow_outcome: Literal["survived", "stalled", "reset"] | None = None
-    flow_stall_ms: float | None = Field(None, description="The established TCP flow's longest stall from the event, ms.")
+    flow_stall_ms: float | None = Field(
+        None, description="The established TCP flow's longest stall from the event, ms."
+    )
     probe_pps: float | None = Field(None, description="The probe's datagrams/s the server received before the event.")
     probe_packets: int | None = None
     event_lag_ms: float | None = Field(None, description="How long the event's action took (start to return), ms.")

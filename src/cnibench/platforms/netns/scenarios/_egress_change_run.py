@@ -149,8 +149,9 @@ class Driver:
         else:
             self.fail_gateway()
         at = time.time()
-        marker = Marker(event, started, at, c["egress_ip"], c["probe_port"], c.get("pod_port"), flow_port,
-                        float(c["duration"]))
+        marker = Marker(
+            event, started, at, c["egress_ip"], c["probe_port"], c.get("pod_port"), flow_port, float(c["duration"])
+        )
         assert sender.stdin is not None
         sender.stdin.write((marker.line() + "\n").encode())
         sender.stdin.close()

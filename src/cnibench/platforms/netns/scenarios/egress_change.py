@@ -144,11 +144,17 @@ def _snat(topo: Topology, sources: list[str], egress_ip: str) -> list[str]:
 def _node_rule(topo: Topology, pod_ip: str, via: str) -> tuple[list[str], list[str]]:
     """The client node's policy route for one pod (``ip`` lines) and its no-masquerade elements (``nft`` lines)."""
     assert topo.external is not None
-    ip = [f"route replace default {via} table {EGRESS_ROUTE_TABLE}",
-          f"rule add from {pod_ip}/32 to {topo.external.cidr} lookup {EGRESS_ROUTE_TABLE} pref {EGRESS_RULE_PREF}"]
+    ip = [
+        f"route replace default {via} table {EGRESS_ROUTE_TABLE}",
+        f"rule add from {pod_ip}/32 to {topo.external.cidr} lookup {EGRESS_ROUTE_TABLE} pref {EGRESS_RULE_PREF}",
+    ]
     nft = [f"add element ip {topo.nat_table} egress_src {{ {pod_ip} }}",
            f"add element ip {topo.nat_table} egress_dst {{ {topo.external.cidr} }}"]  # fmt: skip
     return ip, nft
+
+
+def _flush_sets(topo: Topology) -> list[str]:
+    return [f"flush set ip {topo.nat_table} egress_src", f"flush set ip {topo.nat_table} egress_dst"]
 
 
 def render_new_pod_policy(topo: Topology, egress_ip: str) -> Bundle:
@@ -181,14 +187,15 @@ def render_new_pod(topo: Topology) -> Bundle:
         f"link add name {n['new_pod_if']} mtu {topo.pod_mtu} type veth peer name {topo.eth} mtu {topo.pod_mtu} "
         f"netns {netns}", f"link set {n['new_pod_if']} master {topo.pod_bridge} up",
     ])  # fmt: skip
-    apply.add("ip", netns, "new-pod", ["link set lo up", f"addr add {a['new_pod_ip']}/24 dev {topo.eth}",
-                                      f"link set {topo.eth} up", f"route add default via {node.pod_gateway}"])  # fmt: skip
+    apply.add("ip", netns, "new-pod", [
+        "link set lo up", f"addr add {a['new_pod_ip']}/24 dev {topo.eth}", f"link set {topo.eth} up",
+        f"route add default via {node.pod_gateway}",
+    ])  # fmt: skip
     remove.add("ip", node.netns, "new-pod-remove", [
         f"link del {n['new_pod_if']}", f"rule del pref {EGRESS_RULE_PREF} from {a['new_pod_ip']}/32",
         f"route flush table {EGRESS_ROUTE_TABLE}",
     ], tolerant=True)  # fmt: skip
-    remove.add("nft", node.netns, "new-pod-masquerade-remove", [f"flush set ip {topo.nat_table} egress_src",
-                                                                f"flush set ip {topo.nat_table} egress_dst"])  # fmt: skip
+    remove.add("nft", node.netns, "new-pod-masquerade-remove", _flush_sets(topo))
     remove.add("destroy", None, "new-pod-destroy", [netns])
     return Bundle("egress-change-new-pod", topo.prefix, (netns,), tuple(apply.items), tuple(remove.items))
 
@@ -210,8 +217,7 @@ def render_failover_policy(topo: Topology, egress_ip: str) -> Bundle:
     apply.add("nft", node.netns, "client-node-no-masquerade", nft)
     remove.add("ip", node.netns, "client-node-egress-route-remove", [
         f"rule del pref {EGRESS_RULE_PREF}", f"route flush table {EGRESS_ROUTE_TABLE}"], tolerant=True)  # fmt: skip
-    remove.add("nft", node.netns, "client-node-masquerade-remove", [f"flush set ip {topo.nat_table} egress_src",
-                                                                   f"flush set ip {topo.nat_table} egress_dst"])  # fmt: skip
+    remove.add("nft", node.netns, "client-node-masquerade-remove", _flush_sets(topo))
     return Bundle("egress-change-failover-policy", topo.prefix, (), tuple(apply.items), tuple(remove.items))
 
 
@@ -296,7 +302,9 @@ class NetnsEgressChange(NetnsAdapter[EgressChangeSettings]):
             directory = cluster.run_dir / "keepalived" / cluster.cni / f"r{cluster.round}" / node.name
             cluster.renders[directory] = Files({"keepalived.conf": keepalived_conf(
                 topo, node.name, active=active, egress_ip=egress_ip, settings=settings)})  # fmt: skip
-            keepalived.append({"netns": node.netns, "dir": str(directory), "log": str(cluster.log(f"keepalived-{node.name}"))})
+            keepalived.append(
+                {"netns": node.netns, "dir": str(directory), "log": str(cluster.log(f"keepalived-{node.name}"))}
+            )
         client = topo.pod(CLIENT_POD)
         n, a = names(topo), addresses(topo)
         common = {
@@ -340,7 +348,8 @@ class NetnsEgressChange(NetnsAdapter[EgressChangeSettings]):
                                        around=around)  # fmt: skip
         cluster.steps.append(
             f"egress-change: the external network as one segment for {gw1.name} and {gw2.name}; per repetition "
-            f"one-off iperf3 servers at {ext.server_ip} (ports {PROBE_PORT}-{POD_PORT}), tcpdump on {n['bridge']} (the pcap), "
+            f"one-off iperf3 servers at {ext.server_ip} (ports {PROBE_PORT}-{POD_PORT}), tcpdump on {n['bridge']} "
+            "(the pcap), "
             f"a probe of {settings.probe_rate} UDP datagrams/s from {client.name} on {client.node}, then the event: "
             f"apply the egress policy / start {NEW_POD_NAME} ({a['new_pod_ip']}) under it / fail {gw1.name} "
             f"(its links down) with keepalived moving {egress_ip} and {a['gateway_vip']} to {gw2.name}"
