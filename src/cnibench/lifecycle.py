@@ -34,7 +34,7 @@ from cnibench.spec import spec_to_yaml
 
 if TYPE_CHECKING:
     from cnibench.plan import Plan
-    from cnibench.spec import Spec
+    from cnibench.spec.model import Spec
 
 #: How long a run waits, after its playbook, for the node metrics still being queried (s); a third of it after a
 #: signal.

@@ -18,7 +18,7 @@ from cnibench.scenarios.base import Trial
 
 if TYPE_CHECKING:
     from cnibench.results.model import RunResults
-    from cnibench.spec import Spec
+    from cnibench.spec.model import Spec
 
 #: cnibench's own work around the playbook: checks and rendering before, results and report after (s).
 OWN_OVERHEAD_S = 2.0

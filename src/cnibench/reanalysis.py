@@ -23,6 +23,7 @@ from cnibench.metrics.prometheus import PrometheusError, node_metrics
 from cnibench.orchestration.events import with_node_metrics
 from cnibench.repetition import Expectation, MeasureCommand, Repetition
 from cnibench.results.model import RESULTS_FILE, RunResults, Sample, write_results
+from cnibench.results.sample import SampleBase
 from cnibench.scenarios import parse_tools, scenario_of
 from cnibench.scenarios.base import ParseOptions, Scenario
 
@@ -143,22 +144,6 @@ class Reanalysis:
     changes: list[str]
 
 
-#: Figures whose change ``reanalyze`` lists (the rest is shown in the new run's summary and report).
-COMPARED = (
-    "status",
-    "throughput_bps",
-    "rtt_mean_us",
-    "rtt_min_us",
-    "rtt_max_us",
-    "lost_packets",
-    "lost_percent",
-    "jitter_ms",
-    "requests_per_s",
-    "latency_p99_ms",
-    "failed_rate",
-)
-
-
 #: What re-deriving one sample may raise besides a parser's MeasurementError (which already gives a failed sample):
 #: an artifact that cannot be read (a directory, no permission), a figure a sample refuses (pydantic's
 #: ValidationError is a ValueError). Each fails that sample, never the whole reanalysis.
@@ -216,10 +201,15 @@ def _remake(sample: Sample, source: RunResults, run_dir: Path) -> Sample:
 
 
 def _changes(before: Sample, after: Sample) -> list[str]:
+    """What re-deriving changed: the status and every figure of the scenario's own sample model (the fields it adds
+    to :class:`~cnibench.results.sample.SampleBase` that hold one number, word or flag)."""
     label = f"{before.cni} {before.scenario} rep {before.repetition}"
+    own = [name for name in type(after).model_fields if name not in SampleBase.model_fields]
     out = []
-    for key in COMPARED:
+    for key in ("status", *own):
         old, new = getattr(before, key, None), getattr(after, key, None)
+        if isinstance(old, list | dict) or isinstance(new, list | dict):
+            continue
         if old != new and not (isinstance(old, float) and isinstance(new, float) and abs(old - new) <= 1e-9 * abs(old)):
             out.append(f"{label}: {key} {_shown(old)} -> {_shown(new)}")
     return out

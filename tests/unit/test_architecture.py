@@ -1,8 +1,8 @@
 """The layout's rules, read from the source (AST), so that a change that breaks one fails here.
 
-An import circle is a strongly connected component of the import graph of ``src/cnibench`` with more than one
-module. Every import counts: module level, inside a function, and under ``if TYPE_CHECKING:`` (a type-only import is
-still a design dependency: the module cannot be understood without the other).
+``src/cnibench`` has no import circle (a strongly connected component of its import graph with more than one module),
+and one fails the test. Every import counts: module level, inside a function, and under ``if TYPE_CHECKING:`` (a
+type-only import is still a design dependency: the module cannot be understood without the other).
 """
 
 from __future__ import annotations
@@ -13,19 +13,6 @@ from pathlib import Path
 import networkx as nx
 
 SRC = Path(__file__).resolve().parents[2] / "src"
-
-#: The circles main still has, each to be broken (issue "Scenario plug-ins all the way"). The test fails when a new
-#: circle appears or a known one grows; remove an entry when its circle is gone (the test says so).
-KNOWN_CIRCLES: tuple[frozenset[str], ...] = (
-    # the spec is built from the scenario and platform registries, whose parts take the spec; the results model
-    # reads samples through the scenario registry: the core knot left to untie
-    frozenset({
-        "cnibench.orchestration.collector", "cnibench.plan", "cnibench.platforms", "cnibench.platforms.base",
-        "cnibench.results.analysis", "cnibench.results.model", "cnibench.results.verdicts", "cnibench.scenarios",
-        "cnibench.scenarios.base", "cnibench.spec", "cnibench.spec.load", "cnibench.spec.model",
-    }),
-)  # fmt: skip
-
 
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(SRC).with_suffix("").parts)
@@ -65,13 +52,9 @@ def test_the_graph_sees_the_package():
     assert graph.has_edge("cnibench.results.model", "cnibench.results.sample")  # a plain module-level import
 
 
-def test_no_new_import_circle():
-    found = circles()
-    new = [sorted(c) for c in found if not any(c <= known for known in KNOWN_CIRCLES)]
-    assert not new, f"new import circle(s): {new}"
-    gone = [sorted(k) for k in KNOWN_CIRCLES if not any(c & k for c in found)]
-    assert not gone, f"these circles are gone: remove them from KNOWN_CIRCLES: {gone}"
-    print(f"\n{len(found)} import circle(s), {sum(len(c) for c in found)} modules in them")
+def test_no_import_circle():
+    found = sorted(sorted(c) for c in circles())
+    assert not found, f"import circle(s): {found}"
 
 
 def test_layers_that_must_not_know_each_other():

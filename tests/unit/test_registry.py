@@ -16,8 +16,8 @@ from cnibench.platforms.netns.datapaths import DATAPATHS
 from cnibench.platforms.netns.scenarios import ADAPTERS
 from cnibench.registry import Registry, UnknownName
 from cnibench.scenarios import SCENARIOS, all_metrics, scenario_of
-from cnibench.scenarios.base import ScenarioSettings
 from cnibench.spec import Spec
+from cnibench.spec.model import ScenarioSettings
 
 
 def test_an_unknown_name_lists_the_valid_ones():

@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, ValidationError
+from pydantic import Field, PlainValidator, SerializeAsAny, ValidationError
+from pydantic_core import PydanticCustomError
 
 from cnibench.errors import ResultsError
 from cnibench.files import atomic_write_text
@@ -53,38 +54,40 @@ SCHEMA_CHANGES: dict[int, str] = {
 RESULTS_FILE = "results.json"
 
 
-def _scenario_tag(value: Any) -> str | None:
-    """The scenario a sample (a dict being read, or a model) belongs to; None for an unknown trial (an error)."""
+def _known_trials() -> str:
+    """The trials this cnibench reads, for the error about a sample of an unknown one."""
+    return ", ".join(
+        ", ".join(scenario.trials)
+        if len(scenario.trials) <= 3
+        else f"{scenario.name}'s trials ({scenario.trials[0]}, ...)"
+        for scenario in SCENARIOS.values()
+        if scenario.trials  # ingested trials are free text (<tool>:<text>)
+    )
+
+
+def _scenario_sample(value: Any) -> SampleBase:
+    """A sample (a dict being read, or a model) as its scenario's own sample model, found through the registry when
+    it is read (so a scenario registered after this module was imported is read too): the scenario whose trial it
+    is (``scenario``: ``egress-baseline``, ``egress@500M``). Raises pydantic's ``unknown_scenario`` error for a trial
+    no scenario has, and the sample model's errors (their locations under the sample's index)."""
     trial = value.get("scenario") if isinstance(value, dict) else getattr(value, "scenario", None)
     try:
-        return scenario_of(str(trial)).name
+        model = scenario_of(str(trial)).sample_model
     except KeyError:
-        return None
+        raise PydanticCustomError(
+            "unknown_scenario",
+            "unknown scenario (this cnibench knows {known}, each also as <trial>@<rate>; a results file of a newer "
+            "cnibench?)",
+            {"known": _known_trials()},
+        ) from None
+    return value if isinstance(value, model) else model.model_validate(value)
 
 
 if TYPE_CHECKING:
     Sample = SampleBase
 else:
-    #: A sample of any scenario: the scenarios' own sample models, told apart by the scenario their trial
-    #: (``scenario``: ``egress-baseline``, ``egress@500M``) belongs to.
-    Sample = Annotated[
-        Union[  # noqa: UP007 - built at run time
-            tuple(Annotated[scenario.sample_model, Tag(scenario.name)] for scenario in SCENARIOS.values())
-        ],
-        Discriminator(
-            _scenario_tag,
-            custom_error_type="unknown_scenario",
-            custom_error_message="unknown scenario (this cnibench knows "
-            + ", ".join(
-                ", ".join(scenario.trials)
-                if len(scenario.trials) <= 3
-                else f"{scenario.name}'s trials ({scenario.trials[0]}, ...)"
-                for scenario in SCENARIOS.values()
-                if scenario.trials  # ingested trials are free text (<tool>:<text>)
-            )
-            + ", each also as <trial>@<rate>; a results file of a newer cnibench?)",
-        ),
-    ]
+    #: A sample of any scenario: its scenario's own sample model (written with all of that model's fields).
+    Sample = Annotated[SerializeAsAny[SampleBase], PlainValidator(_scenario_sample)]
 #: ``abandoned``: the run's cnibench process died (SIGKILL, a crash, a reboot) before it could finish the run.
 RunStatus = Literal["running", "complete", "failed", "interrupted", "abandoned"]
 #: The schema version that brought ``abandoned`` (older files say ``interrupted`` for a run cleaned up after it).

@@ -14,27 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
-from pydantic import Field
-
 from cnibench.repetition import Expectation
 from cnibench.results.metric import MetricInfo
 from cnibench.results.sample import SampleBase
-from cnibench.spec.base import Model
+from cnibench.spec.model import ScenarioSettings
 
 if TYPE_CHECKING:
     from cnibench.doctor import Check
     from cnibench.repetition import Repetition
     from cnibench.report.figure import Plot
     from cnibench.results.group import Group
-    from cnibench.spec import Spec
-
-
-class ScenarioSettings(Model):
-    """A scenario's section of the spec. Every scenario repeats a measurement of a given length (``--repeat`` and
-    ``--duration`` override these for every scenario of a spec)."""
-
-    duration: int = Field(10, gt=0, le=3600, description="Measured seconds per repetition.")
-    repetitions: int = Field(3, ge=1, le=1000)
+    from cnibench.spec.model import Spec
 
 
 #: Separates a trial's name from its offered load: ``egress@500M`` is the egress trial at 500 Mbit/s offered

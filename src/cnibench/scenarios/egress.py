@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from cnibench.doctor import Check
     from cnibench.report.figure import Plot
     from cnibench.results.group import Group
-    from cnibench.spec import Spec
+    from cnibench.spec.model import Spec
 
 NAME = "egress"
 BASELINE = "egress-baseline"

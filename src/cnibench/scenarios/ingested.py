@@ -23,7 +23,8 @@ from cnibench.results.metric import FASTER, SLOWER, MetricInfo
 from cnibench.results.sample import SampleBase
 from cnibench.scenarios import SCENARIOS
 from cnibench.scenarios._iperf3 import IPERF3_METRICS
-from cnibench.scenarios.base import Scenario, ScenarioSettings, Trial
+from cnibench.scenarios.base import Scenario, Trial
+from cnibench.spec.model import ScenarioSettings
 
 NAME = "ingested"
 #: The tools whose free-text trials this scenario holds, each the prefix of its trials' names.

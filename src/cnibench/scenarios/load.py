@@ -32,8 +32,9 @@ from pydantic import Field, model_validator
 from cnibench.repetition import Repetition
 from cnibench.results.metric import MetricInfo
 from cnibench.results.sample import Record, SampleBase
-from cnibench.scenarios.base import LOAD_SEP, ScenarioSettings, base_trial, load_suffix
+from cnibench.scenarios.base import LOAD_SEP, base_trial, load_suffix
 from cnibench.spec.base import FieldError
+from cnibench.spec.model import ScenarioSettings
 
 __all__ = ["LOAD_SEP", "base_trial", "load_suffix"]  # where a scenario adopting a load mode finds them
 

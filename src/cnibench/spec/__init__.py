@@ -1,13 +1,13 @@
 """The experiment spec: the only input of a run, validated completely before anything is created.
 
-:data:`Spec` is built from the registered scenarios (their sections under ``scenarios``) and platforms (their own
-sections, such as ``kubernetes``); modules imported while it is built (scenarios, platforms) import
-:mod:`cnibench.spec.base` only.
+:data:`Spec` (the model to validate with) is built from the registered scenarios (their sections under
+``scenarios``) and platforms (their own sections, such as ``kubernetes``) by :mod:`cnibench.spec.registered`; the
+scenarios and platforms themselves type a spec as :class:`cnibench.spec.model.Spec`, its registry-free base, and
+import nothing else of this package but :mod:`cnibench.spec.base`.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Any
 
 from cnibench.spec.base import SPEC_VERSION, FieldError, Model
@@ -24,21 +24,19 @@ from cnibench.spec.load import (
     read_spec_text,
     spec_to_yaml,
 )
-from cnibench.spec.model import MetricsSpec, NetworkSpec, NodesSpec, SpecBase, build_spec_model
+from cnibench.spec.model import MetricsSpec, NetworkSpec, NodesSpec
 
 if TYPE_CHECKING:
-    Spec = SpecBase
+    from cnibench.spec.model import Spec
 else:
-
-    @functools.cache
-    def _spec_model() -> type[SpecBase]:
-        return build_spec_model()
 
     def __getattr__(name: str) -> Any:
         """``Spec`` is built from the registries on first use, not when this package is imported: the modules that
         register scenarios and platforms import :mod:`cnibench.spec.base`, which imports this package first."""
         if name == "Spec":
-            return _spec_model()
+            from cnibench.spec.registered import spec_model
+
+            return spec_model()
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -52,7 +50,6 @@ __all__ = [
     "NetworkSpec",
     "NodesSpec",
     "Spec",
-    "SpecBase",
     "apply_overrides",
     "default_spec_data",
     "json_schema",

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from cnibench.errors import SpecError
 from cnibench.spec.base import FieldError, FieldErrors
-from cnibench.spec.model import SpecBase
+from cnibench.spec.model import Spec
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -68,9 +68,9 @@ def _line_of(loc: tuple[str | int, ...], lines: KeyLines) -> int | None:
 
 def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
     """The spec section (a model class) at ``loc``, e.g. ``("scenarios", "ingress")`` -> its settings model."""
-    from cnibench.spec import Spec
+    from cnibench.spec.registered import spec_model
 
-    model: type[BaseModel] = Spec
+    model: type[BaseModel] = spec_model()
     for part in loc:
         field = model.model_fields.get(part) if isinstance(part, str) else None
         if field is None:
@@ -145,16 +145,16 @@ def _format_errors(
 
 def parse_spec(
     data: Any, source: str = "<spec>", lines: KeyLines | None = None, origins: Origins | None = None
-) -> SpecBase:
+) -> Spec:
     """Validate a mapping into a spec resolved with its platform's defaults; every error becomes part of one
     :class:`SpecError` line naming ``source``, each field with its line in the file when ``lines`` (from
     :func:`load_spec_document`) has it, or the command-line option it came from (``origins``)."""
-    from cnibench.spec import Spec
+    from cnibench.spec.registered import spec_model
 
     if not isinstance(data, Mapping):
         raise SpecError(f"{source}: the spec must be a YAML mapping, got {type(data).__name__}")
     try:
-        spec = Spec.model_validate(dict(data))
+        spec = spec_model().model_validate(dict(data))
     except ValidationError as exc:
         raise SpecError(_format_errors(source, exc, lines, origins)) from None
     return spec.platform_class.resolve(spec)
@@ -254,7 +254,7 @@ def load_spec(
     repetitions: int | None = None,
     duration: int | None = None,
     rounds: int | None = None,
-) -> tuple[SpecBase, str]:
+) -> tuple[Spec, str]:
     """Load, override and validate a spec. Returns the spec and a label of its source for messages."""
     lines: KeyLines = {}
     if path is None:
@@ -311,7 +311,7 @@ def apply_overrides(
     return out
 
 
-def spec_to_yaml(spec: SpecBase) -> str:
+def spec_to_yaml(spec: Spec) -> str:
     """The resolved spec (defaults filled in) as YAML, as stored in every run directory."""
     return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)
 
@@ -322,6 +322,6 @@ JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 def json_schema() -> dict[str, Any]:
     """The spec's JSON Schema, with ``$schema`` first so that editors and validators know its dialect."""
-    from cnibench.spec import Spec
+    from cnibench.spec.registered import spec_model
 
-    return {"$schema": JSON_SCHEMA_DIALECT, **Spec.model_json_schema()}
+    return {"$schema": JSON_SCHEMA_DIALECT, **spec_model().model_json_schema()}

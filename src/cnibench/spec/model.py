@@ -1,24 +1,53 @@
-"""The spec's model: the sections every run has (name, platform, CNIs, nodes, network, metrics), the scenarios'
-sections (from the scenario registry) and the platforms' own sections (from the platform registry).
-
-Validation checks each field, then each platform's and scenario's checks across fields on the spec resolved with
-the platform's defaults (:meth:`~cnibench.platforms.base.Platform.resolve`): the spec never changes itself.
+"""The spec's model: the sections every run has (name, platform, CNIs, nodes, network, metrics), the base of a
+scenario's section, and what the spec asks of a platform (:class:`PlatformRules`). It knows no registry: the model
+with the registered scenarios' and platforms' sections, and the checks that need them, is built above it
+(:mod:`cnibench.spec.registered`), so that scenarios and platforms can take a :class:`Spec` without a circle.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from functools import partial
-from typing import TYPE_CHECKING, Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
-from pydantic import Field, ValidationInfo, create_model, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from cnibench.spec.base import FieldError, LaxIPv4Network, Model, collect_errors, dns_label, prometheus_duration_s
+from cnibench.spec.base import FieldError, LaxIPv4Network, Model, dns_label, prometheus_duration_s
 
 if TYPE_CHECKING:
-    from cnibench.platforms.base import Platform
-    from cnibench.scenarios.base import ScenarioSettings
+    from cnibench.estimate import Priors
+
+
+class ScenarioSettings(Model):
+    """A scenario's section of the spec. Every scenario repeats a measurement of a given length (``--repeat`` and
+    ``--duration`` override these for every scenario of a spec)."""
+
+    duration: int = Field(10, gt=0, le=3600, description="Measured seconds per repetition.")
+    repetitions: int = Field(3, ge=1, le=1000)
+
+
+class PlatformRules(Protocol):
+    """What the spec and the plan ask of a platform class (:class:`cnibench.platforms.base.Platform` is one): its
+    family, sections, defaults and pairing, its CNIs, how it resolves and checks a spec and its priors."""
+
+    name: ClassVar[str]
+    family: ClassVar[str]
+    sections: ClassVar[dict[str, type[Model]]]
+    default_rounds: ClassVar[int]
+    pairs_trials: ClassVar[bool]
+    cpu_scope: ClassVar[str]
+
+    @classmethod
+    def cnis(cls) -> tuple[str, ...]: ...
+
+    @classmethod
+    def resolve(cls, spec: Spec) -> Spec: ...
+
+    @classmethod
+    def check(cls, spec: Spec) -> None: ...
+
+    @classmethod
+    def priors(cls, spec: Spec) -> Priors: ...
 
 
 class NodesSpec(Model):
@@ -99,25 +128,7 @@ class ScenariosBase(Model):
         return self
 
 
-def _platform_checks(platform: type[Platform], spec: SpecBase) -> None:
-    """A section of another platform is refused, naming the platforms it is for; then the platform's own checks
-    (:meth:`~cnibench.platforms.base.Platform.check`). Raises FieldError."""
-    from cnibench.platforms import PLATFORMS
-
-    for name in spec.section_names():
-        if getattr(spec, name, None) is not None and name not in platform.sections:
-            users = [p.name for p in PLATFORMS.values() if name in p.sections]
-            raise FieldError((name,), f"only for the platform{'s' if len(users) > 1 else ''} {', '.join(users)}")
-    platform.check(spec)
-
-
-def _platform(name: str) -> type[Platform]:
-    from cnibench.platforms import PLATFORMS
-
-    return PLATFORMS.get(name)
-
-
-class SpecBase(Model):
+class Spec(Model):
     """One experiment: which CNIs (datapaths) to compare, on which platform, in which scenarios."""
 
     version: Literal[1] = 1
@@ -161,82 +172,23 @@ class SpecBase(Model):
     def _dns_label(cls, value: str) -> str:
         return dns_label(value)
 
-    @field_validator("platform")
-    @classmethod
-    def _known_platform(cls, value: str) -> str:
-        from cnibench.platforms import PLATFORMS
-
-        if value not in PLATFORMS:
-            raise ValueError(f"unknown platform {value!r}; valid: {', '.join(PLATFORMS.names())}")
-        return value
-
-    @field_validator("cnis")
-    @classmethod
-    def _known_cnis(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        """A field check, not a model check: it runs in the same pass as every other field's, so an unknown CNI
-        is reported together with them (``platform`` is validated first; when it is invalid, that is the error)."""
-        platform = info.data.get("platform")
-        if platform is None:
-            return value
-        valid = _platform(platform).cnis()
-        for index, cni in enumerate(value):
-            if cni not in valid:
-                raise FieldError((index,), f"unknown CNI {cni!r} for platform {platform}; valid: {', '.join(valid)}")
-        if len(set(value)) != len(value):
-            raise ValueError("each CNI may appear only once")
-        return value
-
-    @model_validator(mode="after")
-    def _checks_across_fields(self) -> SpecBase:
-        """The platform's and the scenarios' checks, on the spec resolved with the platform's defaults."""
-        from cnibench.scenarios import SCENARIOS
-
-        platform = _platform(self.platform)
-        resolved = platform.resolve(self)
-        checks: list[Callable[[], None]] = []
-        for name in resolved.scenarios.enabled():
-            settings = resolved.scenarios.get(name)
-            assert settings is not None
-            checks.append(partial(SCENARIOS.get(name).check, settings, resolved))
-        checks.append(partial(_platform_checks, platform, resolved))
-        collect_errors(checks)  # every independent error at once (FieldErrors), not one per attempt
-        return self
-
     @classmethod
     def section_names(cls) -> tuple[str, ...]:
         """The platforms' own sections (``kubernetes``, ``aks``)."""
-        return tuple(name for name in cls.model_fields if name not in SpecBase.model_fields)
+        return tuple(name for name in cls.model_fields if name not in Spec.model_fields)
 
     def section(self, name: str) -> Any:
         """A platform's own section (None when absent; a resolved spec has those of its platform)."""
         return getattr(self, name, None)
 
     @property
-    def platform_class(self) -> type[Platform]:
-        return _platform(self.platform)
+    def platform_class(self) -> type[PlatformRules]:
+        """The class of the spec's platform (the registered model provides the lookup)."""
+        return type(self).platform_named(self.platform)
+
+    #: The platform class of a name: the registered model's (:mod:`cnibench.spec.registered`); raises UnknownName.
+    platform_named: ClassVar[Callable[[str], type[PlatformRules]]]
 
     @property
     def on_kubernetes(self) -> bool:
         return self.platform_class.family == "kube"
-
-
-def build_spec_model() -> type[SpecBase]:
-    """The Spec model of the registered scenarios and platforms."""
-    from cnibench.platforms import PLATFORMS
-    from cnibench.scenarios import SCENARIOS
-
-    scenario_fields: dict[str, Any] = {
-        scenario.name: (Optional[scenario.settings_model], Field(None, description=scenario.description))  # noqa: UP045
-        for scenario in SCENARIOS.values()
-        if scenario.runnable
-    }
-    scenarios = create_model("ScenariosSpec", __base__=ScenariosBase, **scenario_fields)
-    sections: dict[str, Any] = {}
-    for platform in PLATFORMS.values():
-        for name, model in platform.sections.items():
-            users = [p.name for p in PLATFORMS.values() if name in p.sections]
-            description = f"Settings of the platform{'s' if len(users) > 1 else ''} {', '.join(users)} " + (
-                "(defaults filled in for them)."
-            )
-            sections.setdefault(name, (Optional[model], Field(None, description=description)))  # noqa: UP045
-    return create_model("Spec", __base__=SpecBase, scenarios=(scenarios, ...), **sections)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from cnibench.platforms.kube.build import ClusterBuild
     from cnibench.platforms.kube.cnis.base import Cni
     from cnibench.platforms.kube.settings import KubernetesSettingsBase
-    from cnibench.spec import Spec
+    from cnibench.spec.model import Spec
 
 #: The Terraform module of the aks platform, shipped in the package (copied into a private working directory).
 AKS_MODULE = Path(str(resources.files("cnibench") / "terraform" / "aks"))

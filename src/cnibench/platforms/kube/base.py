@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from cnibench.doctor import Check
     from cnibench.plan import Plan
     from cnibench.repetition import Repetition
-    from cnibench.spec import Spec
+    from cnibench.spec.model import Spec
 
 PLAYBOOK = "kube.yml"
 #: Per repetition on Kubernetes: kubectl exec or k6 start-up, and a port-forward to Prometheus.

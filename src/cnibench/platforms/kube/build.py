@@ -20,8 +20,8 @@ from cnibench.scenarios.load import without_idle
 if TYPE_CHECKING:
     from cnibench.platforms.kube.cnis.base import Cni
     from cnibench.platforms.kube.settings import KubernetesSettingsBase
-    from cnibench.spec import Spec
     from cnibench.spec.base import Loc
+    from cnibench.spec.model import Spec
 
 #: The collection the roles are in.
 COLLECTION = "cnibench.bench"

@@ -29,7 +29,7 @@ from cnibench.spec.base import FieldError, Loc
 if TYPE_CHECKING:
     from cnibench.platforms.kube.cnis.base import Cni
     from cnibench.platforms.kube.settings import KubernetesSettingsBase
-    from cnibench.spec import Spec
+    from cnibench.spec.model import Spec
 
 #: kind's docker network as kind creates it by default (checked against ``docker network inspect kind``).
 KIND_NETWORK = "172.18.0.0/16"

@@ -19,7 +19,7 @@ from cnibench.proc import tool_path
 from cnibench.spec.base import FieldError
 
 if TYPE_CHECKING:
-    from cnibench.spec import Spec
+    from cnibench.spec.model import Spec
 
 
 def check_cluster(kubeconfig: str | None, context: str | None) -> Check:

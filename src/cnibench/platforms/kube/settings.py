@@ -18,7 +18,7 @@ from cnibench.platforms.kube.gateways import ENVOY_GATEWAY, implementations
 from cnibench.spec.base import DNS1123_LABEL, VERSION, Model
 
 if TYPE_CHECKING:
-    from cnibench.spec import Spec
+    from cnibench.spec.model import Spec
 
 #: name[:tag]@sha256:<64 hex>: images are pinned by digest
 _PINNED_IMAGE = re.compile(r"^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?(:[A-Za-z0-9._-]+)?@sha256:[0-9a-f]{64}$")

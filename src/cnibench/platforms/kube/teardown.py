@@ -143,7 +143,7 @@ def teardown(
 def kubectl_of_run(run_dir: str | None) -> Kubectl:
     """kubectl for the cluster of a kubeconfig run, from the spec stored in its run directory."""
     from cnibench.platforms.kube.settings import kube_settings
-    from cnibench.spec import load_spec
+    from cnibench.spec.load import load_spec
 
     if not run_dir or not (Path(run_dir) / "spec.yaml").exists():
         raise PlatformError("its run directory (with spec.yaml) is gone: delete namespace cnibench by hand")

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from cnibench.plan import Plan
     from cnibench.repetition import Repetition
     from cnibench.results.model import Sample
-    from cnibench.spec import Spec
+    from cnibench.spec.model import Spec
 
 PLAYBOOK = "netns.yml"
 METRICS_READY_TIMEOUT = 30.0

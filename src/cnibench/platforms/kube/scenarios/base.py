@@ -15,14 +15,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 from cnibench.platforms.kube.cnis.base import Capability
-from cnibench.scenarios.base import ScenarioSettings
+from cnibench.spec.model import ScenarioSettings
 
 if TYPE_CHECKING:
     from cnibench.doctor import Check
     from cnibench.platforms.kube.build import ClusterBuild, KubeHost, NodeAddresses
     from cnibench.platforms.kube.settings import KubernetesSettingsBase
     from cnibench.repetition import Repetition
-    from cnibench.spec import Spec
+    from cnibench.spec.model import Spec
 
 S = TypeVar("S", bound=ScenarioSettings)
 

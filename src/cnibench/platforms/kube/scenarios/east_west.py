@@ -38,7 +38,7 @@ from cnibench.spec.base import FieldError
 from cnibench.tools import iperf3
 
 if TYPE_CHECKING:
-    from cnibench.spec import Spec
+    from cnibench.spec.model import Spec
 
 WHERE = ("scenarios", NAME)
 #: ``@target@`` in the client's argv: the server pod's IP, the Service's ClusterIP or the server node's address.

@@ -25,7 +25,7 @@ from cnibench.tools import iperf3
 if TYPE_CHECKING:
     from cnibench.doctor import Check
     from cnibench.platforms.kube.settings import KubernetesSettingsBase
-    from cnibench.spec import Spec
+    from cnibench.spec.model import Spec
 
 EGRESS_POLICY = "cnibench-egress"
 WHERE = ("scenarios", NAME)

@@ -26,7 +26,7 @@ from cnibench.spec.base import FieldError
 if TYPE_CHECKING:
     from cnibench.doctor import Check
     from cnibench.platforms.kube.settings import KubernetesSettingsBase
-    from cnibench.spec import Spec
+    from cnibench.spec.model import Spec
 
 ECHO = "echo"
 ECHO_PORT = 8080

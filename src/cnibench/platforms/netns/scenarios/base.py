@@ -15,15 +15,15 @@ from cnibench.platforms.files import Files
 from cnibench.proc import tool_path
 from cnibench.repetition import MetricsWindow, Repetition
 from cnibench.scenarios import scenario_of
-from cnibench.scenarios.base import ScenarioSettings
 from cnibench.scenarios.load import without_idle
+from cnibench.spec.model import ScenarioSettings
 from cnibench.tools import nginx
 
 if TYPE_CHECKING:
     from cnibench.platforms.base import Renderable
     from cnibench.platforms.netns.addresses import AddressPlan
     from cnibench.platforms.netns.topology import Topology
-    from cnibench.spec import Spec
+    from cnibench.spec.model import Spec
 
 S = TypeVar("S", bound=ScenarioSettings)
 #: Seconds a server may take to listen on its port.

@@ -36,7 +36,7 @@ from cnibench.tools import iperf3
 
 if TYPE_CHECKING:
     from cnibench.platforms.netns.addresses import AddressPlan
-    from cnibench.spec import Spec
+    from cnibench.spec.model import Spec
 
 #: In kind's default service subnet (10.96.0.0/16; .1 is the API server's Service, .10 kube-dns's).
 DEFAULT_CLUSTER_IP = ipaddress.IPv4Address("10.96.0.100")

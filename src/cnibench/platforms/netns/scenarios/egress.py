@@ -19,7 +19,7 @@ from cnibench.tools import iperf3
 
 if TYPE_CHECKING:
     from cnibench.platforms.netns.addresses import AddressPlan
-    from cnibench.spec import Spec
+    from cnibench.spec.model import Spec
 
 
 def render_egress_policy(topo: Topology, *, pods: list[str], egress_ip: str, destinations: list[str]) -> Bundle:

@@ -21,7 +21,7 @@ from cnibench.tools import nginx
 
 if TYPE_CHECKING:
     from cnibench.platforms.netns.addresses import AddressPlan
-    from cnibench.spec import Spec
+    from cnibench.spec.model import Spec
 
 
 def _echo_conf(ref: nginx.BackendRef, prefix: Path, log: Path) -> str:
