@@ -14,6 +14,7 @@ import networkx as nx
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
+
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(SRC).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)

@@ -28,8 +28,9 @@ from cnibench.results.sample import SampleBase
 from cnibench.results.stats import median_interval
 from cnibench.scenarios import SCENARIOS
 from cnibench.scenarios._egress_capture import figures, read_capture
-from cnibench.scenarios.base import ParseOptions, Scenario, ScenarioSettings, ToolNeed, Trial
+from cnibench.scenarios.base import ParseOptions, Scenario, ToolNeed, Trial
 from cnibench.spec.base import FieldError, LaxIPv4Address, LaxIPv4Network
+from cnibench.spec.model import ScenarioSettings
 
 if TYPE_CHECKING:
     from cnibench.repetition import Repetition
