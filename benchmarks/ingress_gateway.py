@@ -26,7 +26,7 @@ from cnibench.platforms.netns import ops
 from cnibench.platforms.netns.render import render_cluster
 from cnibench.platforms.netns.scenarios.ingress import render_loadbalancer
 from cnibench.proc import tool_path
-from cnibench.scenarios import ingress
+from cnibench.scenarios import _ingress_settings
 from cnibench.tools import k6, nginx
 
 VIP = "172.18.0.254"
@@ -53,10 +53,10 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    names = ingress.backend_names(3)
+    names = _ingress_settings.backend_names(3)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        topo = local_topology("hostgw", ingress.placement(3, ["worker", "worker2"]), client=True)
+        topo = local_topology("hostgw", _ingress_settings.placement(3, ["worker", "worker2"]), client=True)
         refs = [nginx.BackendRef(n, topo.pod(n).ip, nginx.BACKEND_PORT) for n in names]
         cluster = render_cluster(topo).write(tmp / "cluster")
         lb = render_loadbalancer(

@@ -109,12 +109,12 @@ class Plan:
         """Per primary ``(trial, metric)``: what the design can show (:func:`cnibench.results.inference.power`),
         from the spread of cluster values in ``history`` (earlier runs of the same spec) where they have at least
         3 clusters of it, else from the netns priors. Empty with fewer than two CNIs."""
-        if len(self.spec.cnis) < 2:
+        if len(self.spec.cni_names) < 2:
             return {}
         rounds = self.rounds
         per_round = {t.scenario: t.repetitions // max(1, rounds) for t in self.trials}
         chosen = self.primary_metrics()
-        family = len(chosen) * (len(self.spec.cnis) - 1)
+        family = len(chosen) * (len(self.spec.cni_names) - 1)
         margin = self.spec.margin
         out = {}
         for trial, metric in chosen:
@@ -127,9 +127,13 @@ class Plan:
         return out
 
     def warnings(self, history: Sequence[RunResults] = ()) -> list[str]:
-        """What the design cannot show, said before anything runs: one cluster per CNI (nothing testable), and
-        the metrics whose minimum detectable effect is above 10 % or that cannot come out equivalent."""
-        if len(self.spec.cnis) < 2:
+        """What is wrong before anything runs: the CNIs' configurations the platform knows to be bad (a pod MTU
+        above what the underlay carries after encapsulation), then the design's: one cluster per CNI (nothing
+        testable), the metrics whose minimum detectable effect is above 10 % or that cannot come out equivalent."""
+        return self.spec.platform_class.configuration_warnings(self.spec) + self._design_warnings(history)
+
+    def _design_warnings(self, history: Sequence[RunResults]) -> list[str]:
+        if len(self.spec.cni_names) < 2:
             return []
         if self.rounds < 2:
             return [
@@ -159,7 +163,7 @@ def history_sd(history: Sequence[RunResults], trial: str, metric: str) -> tuple[
     each run x CNI's clusters about their own mean, pooled over all of them; None with fewer than 3 degrees of
     freedom."""
     from cnibench.results.analysis import groups
-    from cnibench.results.verdicts import by_round
+    from cnibench.results.group import by_round
     from cnibench.scenarios import metric_named
 
     info = metric_named(metric)
@@ -193,7 +197,7 @@ def make_plan(spec: Spec, only: list[str] | None = None) -> Plan:
             raise SpecError(f"--only: scenario {name!r} is not in the spec (it has: {', '.join(enabled)})")
     rounds = spec.rounds or spec.platform_class.default_rounds
     per_round: dict[str, list[Trial]] = {}
-    for cni in spec.cnis:
+    for cni in spec.cni_names:
         for scenario in SCENARIOS.values():
             settings = spec.scenarios.get(scenario.name)
             if settings is not None and (not only or scenario.name in only):
@@ -201,7 +205,7 @@ def make_plan(spec: Spec, only: list[str] | None = None) -> Plan:
     trials = tuple(replace(t, repetitions=t.repetitions * rounds) for ts in per_round.values() for t in ts)
     blocks = []
     for number in range(1, rounds + 1):
-        order = spec.cnis if number % 2 else list(reversed(spec.cnis))
+        order = spec.cni_names if number % 2 else list(reversed(spec.cni_names))
         for cni in (c for c in order if c in per_round):
             numbers = {
                 t.scenario: range((number - 1) * t.repetitions + 1, number * t.repetitions + 1) for t in per_round[cni]

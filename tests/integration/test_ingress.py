@@ -9,7 +9,7 @@ import pytest
 
 from cnibench import commands
 from cnibench.results.model import read_results
-from cnibench.scenarios.ingress import IngressSettings
+from cnibench.scenarios._ingress_settings import IngressSettings
 from cnibench.tools import nginx
 
 from .conftest import cnibench, run_dir_of, wait_for_samples, write_spec

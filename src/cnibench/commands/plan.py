@@ -33,7 +33,7 @@ def plan(
     compiled = platform.compile(the_plan, run_dir=default_results_dir() / "<run-id>", prefix="cnib0000")
     print(f"spec: {source} (name {spec.name}, platform {spec.platform})")
     print(
-        f"matrix: {len(spec.cnis)} CNI(s) x {len({t.scenario for t in the_plan.trials})} trial(s), "
+        f"matrix: {len(spec.cni_names)} CNI(s) x {len({t.scenario for t in the_plan.trials})} trial(s), "
         f"{the_plan.repetitions} repetitions, about {format_duration(the_plan.estimated_seconds)}"
     )
     header = ("cni", "scenario", "repetitions", "tool", "settings")
@@ -72,7 +72,7 @@ def design_lines(the_plan: Plan, history: Sequence[RunResults] = ()) -> list[str
     ]
     powers = the_plan.power(history)
     if powers:
-        reference = the_plan.spec.reference or the_plan.spec.cnis[0]
+        reference = the_plan.spec.reference or the_plan.spec.cni_names[0]
         some = next(iter(powers.values()))
         lines.append(
             f"  what it can show (the unit is the cluster: {some.clusters} per CNI; each CNI against {reference}; "

@@ -9,11 +9,12 @@ says which scenario adapters it deploys scenarios with (``platforms/<family>/sce
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TextIO
 
+from cnibench.knobs import Knob, check_settings
 from cnibench.spec.base import Model
 
 if TYPE_CHECKING:
@@ -94,6 +95,31 @@ class Platform(ABC):
     @abstractmethod
     def cnis(cls) -> tuple[str, ...]:
         """The CNIs (datapaths) this platform can compare."""
+
+    @classmethod
+    def knobs(cls, cni: str) -> tuple[Knob, ...]:
+        """The settings a variant of ``cni`` (one of :meth:`cnis`) may set (none by default)."""
+        return ()
+
+    @classmethod
+    def check_settings(cls, cni: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """A variant's ``settings`` of ``cni`` checked against its knobs, then against what upstream forbids
+        (:meth:`forbidden`); raises :class:`~cnibench.knobs.SettingError` naming the knob. Returns them checked."""
+        checked = check_settings(cni, cls.knobs(cni), settings)
+        cls.forbidden(cni, checked)
+        return checked
+
+    @classmethod
+    def forbidden(cls, cni: str, settings: Mapping[str, Any]) -> None:
+        """Refuse a combination of valid settings of ``cni`` that upstream (or this platform) forbids, with the
+        reason: raises :class:`~cnibench.knobs.SettingError`. Nothing by default."""
+        return None
+
+    @classmethod
+    def configuration_warnings(cls, spec: Spec) -> list[str]:
+        """What is known to be wrong with the configuration of the spec's CNIs before anything runs (a pod MTU
+        above what the underlay carries after encapsulation...), each a line; none by default."""
+        return []
 
     @classmethod
     def resolve(cls, spec: Spec) -> Spec:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cnibench import __version__
+from cnibench.datapath_config import CONFIG_KEY, describe
 from cnibench.report import scoreboard
 from cnibench.report.costs import cost_table
 from cnibench.results.analysis import environment_differences, percent
@@ -204,6 +205,18 @@ def _env_value(key: str, value: object) -> str:
     return str(value)
 
 
+def _offloads(offloads: dict[str, Any]) -> str:
+    """The offloads read back, each distinct set once with where it was found: ``eth: tx-checksumming on, ...``."""
+    seen: dict[str, list[str]] = {}
+    for found in offloads.values():
+        for dev, features in (found or {}).items():
+            text = ", ".join(f"{k} {'on' if v else 'off'}" for k, v in features.items())
+            seen.setdefault(text, [])
+            if dev not in seen[text]:
+                seen[text].append(dev)
+    return "; ".join(f"{'/'.join(devs)}: {text}" for text, devs in seen.items())
+
+
 def _env_rows(runs: Sequence[RunResults]) -> list[tuple[str, list[str]]]:
     rows = [(label, [_env_value(key, r.environment.get(key)) for r in runs]) for key, label in ENV_ROWS]
     tools = sorted({t for r in runs for t in (r.environment.get("tools") or {})})
@@ -214,6 +227,16 @@ def _env_rows(runs: Sequence[RunResults]) -> list[tuple[str, list[str]]]:
             values = ["-"] * len(runs)
             values[r_index] = f"{facts.get('datapath', '-')}, {facts.get('pod_mtu', '-')}"
             rows.append((label, values))
+            config = facts.get(CONFIG_KEY)
+            if isinstance(config, dict):  # recorded since CNI variants (issue 31)
+                values = ["-"] * len(runs)
+                values[r_index] = describe(config)
+                rows.append((f"{cni}: datapath configuration" + (f" ({run.run_id})" if len(runs) > 1 else ""), values))
+            offloads = facts.get("offloads")
+            if isinstance(offloads, dict) and offloads:
+                values = ["-"] * len(runs)
+                values[r_index] = _offloads(offloads)
+                rows.append((f"{cni}: offloads read back" + (f" ({run.run_id})" if len(runs) > 1 else ""), values))
     loads = [r.environment.get("background_load") for r in runs]
     if any(isinstance(load, dict) for load in loads):
         rows.append(

@@ -23,8 +23,8 @@ from cnibench.report.figure import Plot, Table, cni_style, legend_below, panels,
 from cnibench.results.group import Group
 from cnibench.results.metric import MetricInfo
 from cnibench.results.model import RunResults
+from cnibench.results.policy import PairedVerdict
 from cnibench.results.stats import MedianInterval, median_interval
-from cnibench.results.verdicts import PairedVerdict
 from cnibench.scenarios import gateway_node, metric_named
 
 
@@ -63,7 +63,7 @@ def per_series(groups: Sequence[Group], metric: str, scenarios: Sequence[str], t
     bar across, with the 95 % t-interval of that mean over the clusters. The axis starts where the data do."""
     from scipy.stats import t as student
 
-    from cnibench.results.verdicts import by_round
+    from cnibench.results.group import by_round
 
     info = metric_named(metric)
     chosen = [t for t in scenarios if any(g.scenario == t and g.values(info) for g in groups)]

@@ -18,7 +18,8 @@ from typing import Any
 from cnibench.results.analysis import percent
 from cnibench.results.group import number
 from cnibench.results.trust import warnings_for
-from cnibench.results.verdicts import SYMBOLS, RunAnalysis, change_cell, detectable
+from cnibench.results.verdicts import RunAnalysis
+from cnibench.results.wording import SYMBOLS, change_cell, detectable
 
 #: The width of a table on a pipe (a terminal's own width is used when there is one), in columns.
 PIPE_WIDTH = 100
@@ -152,7 +153,7 @@ def aligned(header: tuple[str, ...], body: Sequence[tuple[str, ...]], columns: i
 
 
 def policy_lines(found: list[Row]) -> list[str]:
-    """The policies' costs, one line per CNI: ``? egress / egress-baseline throughput: vxlan 0.884 [-27.0, +7.0] %,
+    """The policies' costs, one line per CNI: ``? <trial> / <its baseline> throughput: vxlan 0.884 [-27.0, +7.0] %,
     inconclusive (MDE 27 %)``."""
     return [
         f"{r.symbol} {r.trial} {r.metric.removesuffix(' cost')}: {r.cni} {r.value}, change {r.change}, {r.outcome}"

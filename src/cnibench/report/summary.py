@@ -6,7 +6,7 @@ from __future__ import annotations
 import textwrap
 
 from cnibench.report import scoreboard
-from cnibench.report.text import median_text
+from cnibench.report.text import median_text, table_width
 from cnibench.results import trust, verdicts
 from cnibench.results.model import RunResults
 from cnibench.results.sample import SampleBase
@@ -80,9 +80,10 @@ def format_summary(results: RunResults, run_dir: str, columns: int | None = None
         lines += [wrapped for note in notes for wrapped in textwrap.wrap(f"- {note}", columns, initial_indent="  ",
                                                                          subsequent_indent="    ")]  # fmt: skip
     warnings: list[str] = []
-    for scenario in SCENARIOS.values():
-        lines += scenario.summary_lines(results.samples, warnings)
-    lines += _metrics_lines(results)
+    with table_width(columns):
+        for scenario in SCENARIOS.values():
+            lines += scenario.summary_lines(results.samples, warnings)
+        lines += _metrics_lines(results)
     failed = [s for s in results.samples if s.status == "failed"]
     for sample in failed[:5]:
         lines.append(f"failed: {sample.cni} {sample.scenario} rep {sample.repetition}: {sample.error}")
@@ -91,4 +92,11 @@ def format_summary(results: RunResults, run_dir: str, columns: int | None = None
     lines += [f"warning: {w.line()}" for w in trust.warnings_for(results)]
     lines += [f"warning: {w}" for w in warnings]
     lines.append(f"results: {run_dir}")
-    return "\n".join(lines)
+    # a line still wider than the terminal is prose (tables fold): wrapped, its continuation indented
+    fitted = [part for line in lines for part in (_wrapped(line, columns) if len(line) > columns else [line])]
+    return "\n".join(fitted)
+
+
+def _wrapped(line: str, columns: int) -> list[str]:
+    """A prose line of the summary at most ``columns`` wide, its continuation indented."""
+    return textwrap.wrap(line, columns, subsequent_indent="    ", break_on_hyphens=False) or [line]

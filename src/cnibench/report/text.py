@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from cnibench.results.sample import SampleBase
 from cnibench.results.stats import CV_WARNING, Summary, summarize
@@ -28,7 +30,42 @@ def cv_text(summary: Summary | None) -> str:
     return "-" if cv is None else f"{cv * 100:.1f}%" + (" !" if cv >= CV_WARNING else "")
 
 
+#: The width (columns) a table folds to: the summary's (the terminal's, or 100 on a pipe) while
+#: :func:`table_width` holds it, else 100. A context variable rather than a parameter: every scenario's
+#: ``summary_lines`` builds its tables with :func:`table` and need not know the terminal.
+TABLE_WIDTH: ContextVar[int] = ContextVar("table_width", default=100)
+
+
+@contextmanager
+def table_width(columns: int) -> Iterator[None]:
+    """Tables built in this block fold to ``columns``."""
+    token = TABLE_WIDTH.set(columns)
+    try:
+        yield
+    finally:
+        TABLE_WIDTH.reset(token)
+
+
 def table(header: tuple[str, ...], body: Sequence[tuple[str, ...]]) -> list[str]:
-    """Left-aligned columns, two spaces apart."""
+    """Left-aligned columns, two spaces apart. A table wider than :data:`TABLE_WIDTH` is folded: its first column
+    (what a row is: the CNI) repeated beside as many further columns as fit, block after block, a blank line
+    between blocks."""
     widths = [max(len(x) for x in col) for col in zip(header, *body, strict=True)]
-    return ["  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)).rstrip() for row in (header, *body)]
+    rows = (header, *body)
+    limit = TABLE_WIDTH.get()
+    if sum(widths) + 2 * (len(widths) - 1) <= limit or len(widths) <= 2:
+        return ["  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    out: list[str] = []
+    start = 1
+    while start < len(widths):
+        used, end = widths[0], start
+        while end < len(widths) and used + 2 + widths[end] <= limit:
+            used += 2 + widths[end]
+            end += 1
+        end = max(end, start + 1)  # a column wider than the limit stands alone
+        if out:
+            out.append("")
+        columns = [0, *range(start, end)]
+        out += ["  ".join(row[i].ljust(widths[i]) for i in columns).rstrip() for row in rows]
+        start = end
+    return out

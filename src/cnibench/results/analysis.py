@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cnibench.datapath_config import CONFIG_KEY, config_differences
 from cnibench.results.group import Group, number, repetition_key
 from cnibench.results.inference import ALPHA
 from cnibench.results.metric import MetricInfo
@@ -118,6 +119,12 @@ def environment_differences(a: RunResults, b: RunResults) -> list[str]:
             f"other work on the machine before the run: {busy[0]:.0f} % vs {busy[1]:.0f} % busy (a difference "
             "between two runs that compare A B cannot tell from a change of the datapath; --history N can)"
         )
+    clusters_a: dict[str, Any] = a.environment.get("clusters") or {}
+    clusters_b: dict[str, Any] = b.environment.get("clusters") or {}
+    for cni in [name for name in clusters_a if name in clusters_b]:  # the CNIs both runs measured
+        facts_a, facts_b = clusters_a[cni], clusters_b[cni]
+        if isinstance(facts_a, dict) and isinstance(facts_b, dict):
+            diffs += config_differences(cni, facts_a.get(CONFIG_KEY), facts_b.get(CONFIG_KEY))
     tools_a: dict[str, Any] = a.environment.get("tools", {}) or {}
     tools_b: dict[str, Any] = b.environment.get("tools", {}) or {}
     for tool in sorted(set(tools_a) | set(tools_b)):

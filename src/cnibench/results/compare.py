@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cnibench.results.analysis import DEFAULT_THRESHOLD, check, groups, located, percent
-from cnibench.results.group import Group, repetition_key
+from cnibench.results.group import Group, by_round, repetition_key
 from cnibench.results.inference import (
     ALPHA,
     Estimate,
@@ -50,7 +50,7 @@ from cnibench.results.inference import (
 from cnibench.results.metric import MetricInfo
 from cnibench.results.model import RunResults
 from cnibench.results.stats import MetricStats
-from cnibench.results.verdicts import by_round, ci_text, detectable, p_text, words_of
+from cnibench.results.wording import ci_text, detectable, p_text, words_of
 from cnibench.scenarios import all_metrics, metrics_for, scenario_of
 
 

@@ -48,3 +48,13 @@ class Group:
     @property
     def ok(self) -> int:
         return sum(1 for s in self.samples if s.status == "ok")
+
+
+def by_round(group: Group, metric: MetricInfo) -> dict[int, list[float]]:
+    """``{round: [values of the successful repetitions]}`` of one group (CNI x trial)."""
+    out: dict[int, list[float]] = {}
+    for sample in group.samples:
+        value = number(getattr(sample, metric.name, None))
+        if sample.status == "ok" and value is not None:
+            out.setdefault(repetition_key(sample)[0], []).append(value)
+    return out

@@ -25,6 +25,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cnibench.datapath_config import EFFECTIVE_WARNINGS_KEY, WARNINGS_KEY
 from cnibench.results.analysis import groups, located
 from cnibench.results.group import Group, number
 from cnibench.results.model import RunResults
@@ -118,6 +119,19 @@ def _cv(values: object) -> float | None:
     return summary.cv if summary else None
 
 
+def configuration_warnings(run: RunResults) -> list[TrustWarning]:
+    """What was wrong with each CNI's datapath configuration (:mod:`cnibench.datapath_config`): found before the
+    measurement from what the cluster was built with, and in what it had once built (read back)."""
+    out = []
+    for cni, facts in (run.environment.get("clusters") or {}).items():
+        if not isinstance(facts, dict):
+            continue
+        for key in (WARNINGS_KEY, EFFECTIVE_WARNINGS_KEY):
+            for text in facts.get(key) or []:
+                out.append(TrustWarning(run.run_id, f"datapath configuration: {text}", cni))
+    return out
+
+
 def warnings_for(run: RunResults) -> list[TrustWarning]:
     """Every warning about one run: the run's own first, then per CNI x trial."""
     out = []
@@ -129,6 +143,7 @@ def warnings_for(run: RunResults) -> list[TrustWarning]:
     load = background_load(run)
     if load is not None:
         out.append(load)
+    out += configuration_warnings(run)
     for group in groups([run]):
         out += _group_warnings(group)
     for s in run.samples:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cnibench.results.analysis import CheckResult, check, groups, percent
-from cnibench.results.group import Group, number, repetition_key
+from cnibench.results.group import Group, by_round, number, repetition_key
 from cnibench.results.inference import (
     ALPHA,
     DEFAULT_MARGIN,
@@ -31,87 +31,21 @@ from cnibench.results.inference import (
     estimate,
     judge,
     level_of,
-    one_sample,
     scale_of,
 )
 from cnibench.results.metric import MetricInfo
 from cnibench.results.model import RunResults
+from cnibench.results.policy import CostContrast, PairedVerdict, policy_costs
 from cnibench.results.stats import MetricStats
-from cnibench.scenarios import SCENARIOS, metrics_for, scenario_of
-
-#: A comparison's outcome as one symbol (terminal, Markdown, HTML): ``≠`` different, ``≈`` equivalent, ``?``
-#: inconclusive.
-SYMBOLS = {"different": "≠", "equivalent": "≈", "inconclusive": "?"}
-
-
-def by_round(group: Group, metric: MetricInfo) -> dict[int, list[float]]:
-    """``{round: [values of the successful repetitions]}`` of one group (CNI x trial)."""
-    out: dict[int, list[float]] = {}
-    for sample in group.samples:
-        value = number(getattr(sample, metric.name, None))
-        if sample.status == "ok" and value is not None:
-            out.setdefault(repetition_key(sample)[0], []).append(value)
-    return out
-
-
-#: Relative changes beyond this (a fraction: 1000 %) are shown as "over 1000 %": an interval that wide says only
-#: that the design cannot bound the change.
-SHOWN_CHANGE = 10.0
-
-
-def amount(change: float) -> str:
-    """``|change|`` as a percentage, ``over 1000 %`` beyond :data:`SHOWN_CHANGE`."""
-    return f"over {SHOWN_CHANGE:.0%}".replace("%", " %") if abs(change) > SHOWN_CHANGE else percent(abs(change))
-
-
-def words_of(metric: MetricInfo, change: float) -> str:
-    """``17.0 % slower``, ``0.2 % faster``; ``within 0.05 %`` for a change too small to have a direction."""
-    if abs(change) < 0.0005:
-        return "within 0.05 % of"
-    return f"{amount(change)} {metric.words[0] if change > 0 else metric.words[1]} than"
-
-
-def detectable(mde: float) -> str:
-    """A minimum detectable effect (a fraction) in words: ``detects differences of about 14 % or more``,
-    ``detects no difference below 1000 %``."""
-    if abs(mde) > SHOWN_CHANGE:
-        return f"detects no difference below {SHOWN_CHANGE:.0%}".replace("%", " %")
-    return f"detects differences of about {percent(mde, 0)} or more"
-
-
-def interval_text(metric: MetricInfo, low: float, high: float) -> str:
-    """An interval of ratios as changes: ``9.0 to 24.0 % slower`` or ``3.1 % faster to 9.1 % slower``."""
-    lo, hi = low - 1, high - 1
-    if lo * hi > 0:
-        near, far = sorted((abs(lo), abs(hi)))
-        word = metric.words[0] if lo > 0 else metric.words[1]
-        return f"{amount(near).removesuffix(' %')} to {amount(far)} {word}"
-
-    def one(change: float) -> str:
-        return f"{amount(change)} {metric.words[0] if change > 0 else metric.words[1]}"
-
-    return f"{one(lo)} to {one(hi)}"
-
-
-def p_text(j: Judgement) -> str:
-    """``p = 0.003 adjusted over 4 tests`` (Bonferroni); ``p = 0.003`` in a family of one."""
-    p = j.p_adjusted
-    if p is None:
-        return ""
-    shown = "< 0.001" if p < 0.001 else f"= {p:.3f}"
-    return f"p {shown}" + (f" adjusted over {j.family} tests" if j.family > 1 else "")
-
-
-def ci_text(metric: MetricInfo, j: Judgement, unit: str = "") -> str:
-    """``95 % CI 9.0 to 24.0 % slower`` (simultaneous over the family); in the metric's unit when the comparison
-    has no ratio (a linear metric whose reference is not positive)."""
-    level = percent(j.ci_level, 0)
-    ci = j.ci
-    if ci is not None:
-        return f"{level} CI {interval_text(metric, *ci)}"
-    if j.low is None or j.high is None:
-        return ""
-    return f"{level} CI {metric.show(j.low)} to {metric.show(j.high)}{unit}"
+from cnibench.results.wording import (
+    SYMBOLS,
+    change_cell,
+    ci_text,
+    detectable,
+    p_text,
+    words_of,
+)
+from cnibench.scenarios import SCENARIOS, metrics_for, scenario_of, trials_in
 
 
 @dataclass(frozen=True)
@@ -207,23 +141,6 @@ class Verdict:
         return f"{SYMBOLS[j.outcome]} {change_cell(j)}"
 
 
-def change_cell(j: Judgement) -> str:
-    """A comparison in a cell: ``-17.0 % [-24.0, -9.0]`` (the estimate and its interval as changes), ``n/a`` when
-    it is not testable."""
-    change, ci = j.change, j.ci
-    if change is None or ci is None:
-        return "n/a"
-
-    def one(value: float) -> str:  # capped as in the sentences (:data:`SHOWN_CHANGE`)
-        return (
-            f"{'+' if value > 0 else '-'}>{SHOWN_CHANGE * 100:.0f}"
-            if abs(value) > SHOWN_CHANGE
-            else f"{value * 100:+.1f}"
-        )
-
-    return f"{one(change)} % [{one(ci[0] - 1)}, {one(ci[1] - 1)}]"
-
-
 @dataclass(frozen=True)
 class CheckVerdict:
     """One check of one trial of one run, per CNI."""
@@ -242,79 +159,6 @@ class CheckVerdict:
         return f"{self.scenario} {self.metric.label}: " + ", ".join(
             f"{cni} {result.describe()}" for cni, result in self.results.items()
         )
-
-
-def ratio_text(value: float) -> str:
-    """A ratio with three decimals, or as many more (up to six) as it takes not to show a ratio other than 1 as 1:
-    ``0.972``, ``0.9997`` (an interval that ends there excludes 1, and must not seem to reach it)."""
-    if value > 1000:
-        return "over 1000"
-    for digits in range(3, 7):
-        text = f"{value:.{digits}f}"
-        if value == 1.0 or float(text) != 1.0:
-            return text
-    return text
-
-
-@dataclass(frozen=True)
-class PairedVerdict:
-    """A trial over its baseline for one CNI and metric, per cluster: each cluster's ratio of its trial's and its
-    baseline's cluster values (run back to back on the same cluster), judged against no change
-    (``judgement``: its estimate is the mean of the clusters' log ratios)."""
-
-    run_id: str
-    cni: str
-    scenario: str
-    baseline: str
-    metric: MetricInfo
-    cluster_ratios: tuple[float, ...]
-    judgement: Judgement
-
-    def describe(self) -> str:
-        """``hostgw 0.995 (95 % CI 0.943 to 1.050; 6 clusters): equivalent within ±5 %`` or ``vxlan 0.850 (...):
-        different, 15.0 % slower with egress than egress-baseline``."""
-        j, m = self.judgement, self.metric
-        ratio = j.ratio
-        if ratio is None:
-            return f"{self.cni}: {j.why or 'no ratio'}"
-        inside = []
-        if j.ci is not None:
-            inside.append(f"{percent(j.ci_level, 0)} CI {ratio_text(j.ci[0])} to {ratio_text(j.ci[1])}")
-        inside.append(f"{len(self.cluster_ratios)} cluster{'s' if len(self.cluster_ratios) != 1 else ''}")
-        text = f"{self.cni} {ratio_text(ratio)} ({'; '.join(inside)})"
-        if j.outcome == "different":
-            word = m.words[0] if ratio > 1 else m.words[1]
-            return f"{text}: different, {percent(abs(ratio - 1))} {word} with {self.scenario} than {self.baseline}"
-        if j.outcome == "equivalent":
-            return f"{text}: equivalent within ±{percent(j.margin, 0)}"
-        tail = f"; {detectable(j.mde)}" if j.mde is not None else f"; {j.why}"
-        return f"{text}: inconclusive{tail}"
-
-
-@dataclass(frozen=True)
-class CostContrast:
-    """Between CNIs, the difference of a trial's cost over its baseline: ``cni``'s per-round cluster ratio over the
-    reference's (a ratio of ratios; rounds pair as for the metric itself)."""
-
-    run_id: str
-    scenario: str
-    baseline: str
-    metric: MetricInfo
-    reference: str
-    cni: str
-    judgement: Judgement
-
-    def describe(self) -> str:
-        """``vxlan's egress cost vs hostgw's: 0.902 (95 % CI ...): inconclusive; ...``."""
-        j = self.judgement
-        ratio = j.ratio
-        if ratio is None:
-            return f"{self.cni}'s {self.scenario} cost vs {self.reference}'s: {j.why}"
-        ci = f" ({percent(j.ci_level, 0)} CI {ratio_text(j.ci[0])} to {ratio_text(j.ci[1])})" if j.ci else ""
-        text = f"{self.cni}'s {self.scenario} cost vs {self.reference}'s: {ratio_text(ratio)}{ci}"
-        if j.outcome == "inconclusive" and j.mde is not None:
-            return f"{text}: inconclusive; {detectable(j.mde)}"
-        return f"{text}: {j.outcome}" + (f" within ±{percent(j.margin, 0)}" if j.outcome == "equivalent" else "")
 
 
 @dataclass(frozen=True)
@@ -387,27 +231,6 @@ def verdict_object(v: Verdict, cni: str, j: Judgement) -> dict[str, Any]:
     }
 
 
-def trials_in(run_groups: Sequence[Group]) -> list[str]:
-    """The trials that have samples, in the scenarios' registry order."""
-    present = {g.scenario for g in run_groups}
-    return [t for scenario in SCENARIOS.values() for t in scenario.ordered(sorted(present, key=_load_order))]
-
-
-def _load_order(trial: str) -> tuple[float, str]:
-    """Saturating trials first, then fixed loads from the lowest offered rate (the number in ``@500M``)."""
-    from cnibench.scenarios.base import load_suffix
-
-    suffix = load_suffix(trial)
-    if not suffix:
-        return (-1.0, trial)
-    digits = "".join(ch for ch in suffix if ch.isdigit() or ch == ".")
-    scale = {"K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}.get(suffix.rstrip("rps")[-1:], 1.0)
-    try:
-        return (float(digits) * scale, trial)
-    except ValueError:
-        return (0.0, trial)
-
-
 def reference_of(run: RunResults, present: Sequence[str]) -> str | None:
     """The CNI every other is compared with: the spec's ``reference`` when it has samples, else the first CNI of
     the spec's list that has, else the first present."""
@@ -469,7 +292,7 @@ def analyse(run: RunResults) -> RunAnalysis:
     margin = margin_of(run)
     contests: list[_Pending] = []
     checks: list[CheckVerdict] = []
-    for trial in trials_in(run_groups):
+    for trial in trials_in(g.scenario for g in run_groups):
         in_trial = [g for g in run_groups if g.scenario == trial]
         for metric in metrics_for(trial):
             if metric.role == "check":
@@ -488,61 +311,6 @@ def analyse(run: RunResults) -> RunAnalysis:
     verdicts = [ordered[(p.trial, p.metric.name)] for p in contests]
     ratios, contrasts = policy_costs(run_groups, run.run_id, reference, margin)
     return RunAnalysis(run, reference, margin, verdicts, checks, ratios, contrasts)
-
-
-def _cluster_log_ratios(measured: Group, base: Group, metric: MetricInfo) -> dict[int, float]:
-    """Per round (cluster) the log of the trial's geometric mean over its baseline's (both positive), from the
-    successful repetitions; rounds missing either side are left out."""
-    mine, theirs = by_round(measured, metric), by_round(base, metric)
-    out = {}
-    for rnd in sorted(set(mine) & set(theirs)):
-        a, b = mine[rnd], theirs[rnd]
-        if a and b and min(a + b) > 0:
-            out[rnd] = cluster_means({0: a}, "log")[0] - cluster_means({0: b}, "log")[0]
-    return out
-
-
-def policy_costs(
-    run_groups: Sequence[Group], run_id: str, reference: str | None, margin: float
-) -> tuple[list[PairedVerdict], list[CostContrast]]:
-    """Per CNI, each trial with a baseline over that baseline (primary metrics), per cluster; between CNIs, each
-    CNI's cost against the reference's, paired by round. One family (Bonferroni) for all of them."""
-    by_key = {(g.cni, g.scenario): g for g in run_groups}
-    cnis = list(dict.fromkeys(g.cni for g in run_groups))
-    items: list[tuple[str, Any]] = []
-    estimates: list[Estimate] = []
-    for trial in trials_in(run_groups):
-        baseline = scenario_of(trial).baseline_of(trial)
-        if baseline is None:
-            continue
-        for metric in (m for m in metrics_for(trial) if m.primary):
-            costs: dict[str, dict[int, float]] = {}
-            for cni in cnis:
-                measured, base = by_key.get((cni, trial)), by_key.get((cni, baseline))
-                if measured is None or base is None:
-                    continue
-                logs = _cluster_log_ratios(measured, base, metric)
-                if not logs:
-                    continue
-                costs[cni] = logs
-                items.append(("ratio", (cni, trial, baseline, metric, tuple(math.exp(v) for v in logs.values()))))
-                estimates.append(one_sample(list(logs.values()), "log"))
-            if reference in costs:
-                for cni in costs:
-                    if cni != reference:
-                        items.append(("contrast", (trial, baseline, metric, reference, cni)))
-                        estimates.append(estimate(costs[reference], costs[cni], "log"))
-    judged = judge(estimates, margin=margin)
-    ratios: list[PairedVerdict] = []
-    contrasts: list[CostContrast] = []
-    for (kind, data), j in zip(items, judged, strict=True):
-        if kind == "ratio":
-            cni, trial, baseline, metric, values = data
-            ratios.append(PairedVerdict(run_id, cni, trial, baseline, metric, values, j))
-        else:
-            trial, baseline, metric, ref, cni = data
-            contrasts.append(CostContrast(run_id, trial, baseline, metric, ref, cni, j))
-    return ratios, contrasts
 
 
 __all__ = ["ALPHA", "SYMBOLS", "CheckResult", "RunAnalysis", "Verdict", "analyse", "settings"]

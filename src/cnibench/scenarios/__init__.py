@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from cnibench.registry import Registry
@@ -60,3 +61,25 @@ def parse_tools() -> dict[str, Scenario[Any, Any]]:
         if scenario.parse_tool is not None:
             tools.setdefault(scenario.parse_tool, scenario)
     return tools
+
+
+def trials_in(present: Iterable[str]) -> list[str]:
+    """The trials among ``present``, in the scenarios' registry order (each scenario's fixed loads from the lowest
+    offered rate)."""
+    present = set(present)
+    return [t for scenario in SCENARIOS.values() for t in scenario.ordered(sorted(present, key=_load_order))]
+
+
+def _load_order(trial: str) -> tuple[float, str]:
+    """Saturating trials first, then fixed loads from the lowest offered rate (the number in ``@500M``)."""
+    from cnibench.scenarios.base import load_suffix
+
+    suffix = load_suffix(trial)
+    if not suffix:
+        return (-1.0, trial)
+    digits = "".join(ch for ch in suffix if ch.isdigit() or ch == ".")
+    scale = {"K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}.get(suffix.rstrip("rps")[-1:], 1.0)
+    try:
+        return (float(digits) * scale, trial)
+    except ValueError:
+        return (0.0, trial)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from cnibench.errors import SpecError
 from cnibench.spec.base import FieldError, FieldErrors
 from cnibench.spec.model import Spec
+from cnibench.spec.variant import VARIANT_TAG
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -124,7 +125,9 @@ def _format_errors(
         parts.append((line or 0, f"{_format_loc(loc)}{where}: {msg}"))
 
     for err in exc.errors(include_url=False):
-        loc: tuple[str | int, ...] = tuple(p for p in err["loc"] if not str(p).startswith("function-after"))
+        loc: tuple[str | int, ...] = tuple(
+            p for p in err["loc"] if not str(p).startswith("function-after") and p != VARIANT_TAG
+        )
         msg = err["msg"]
         ctx_error = (err.get("ctx") or {}).get("error")
         if isinstance(ctx_error, FieldErrors):  # several independent checks failed: each is its own error

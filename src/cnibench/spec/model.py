@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from cnibench.spec.base import FieldError, LaxIPv4Network, Model, dns_label, prometheus_duration_s
+from cnibench.spec.variant import CniEntry, entry_cni, entry_name, entry_settings
 
 if TYPE_CHECKING:
     from cnibench.estimate import Priors
@@ -48,6 +49,9 @@ class PlatformRules(Protocol):
 
     @classmethod
     def priors(cls, spec: Spec) -> Priors: ...
+
+    @classmethod
+    def configuration_warnings(cls, spec: Spec) -> list[str]: ...
 
 
 class NodesSpec(Model):
@@ -134,7 +138,12 @@ class Spec(Model):
     version: Literal[1] = 1
     name: str = Field(..., description="DNS-1123 label naming the experiment (used in run ids).")
     platform: str = Field("netns", description="Where the cluster runs (see `cnibench doctor --help`).")
-    cnis: list[str] = Field(..., min_length=1, description="CNIs to compare; on netns the datapaths hostgw and vxlan.")
+    cnis: list[CniEntry] = Field(
+        ...,
+        min_length=1,
+        description="CNIs to compare; on netns the datapaths hostgw and vxlan. An entry is a CNI's name or a named "
+        "variant of one with its own settings: {name: cilium-wg, cni: cilium, set: {encryption: wireguard}}.",
+    )
     nodes: NodesSpec = Field(default_factory=NodesSpec)
     network: NetworkSpec = Field(default_factory=NetworkSpec)
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
@@ -162,8 +171,8 @@ class Spec(Model):
     @field_validator("reference")
     @classmethod
     def _reference_is_compared(cls, value: str | None, info: ValidationInfo) -> str | None:
-        cnis = info.data.get("cnis")
-        if value is not None and cnis is not None and value not in cnis:
+        cnis = [entry_name(entry) for entry in info.data.get("cnis") or []]
+        if value is not None and cnis and value not in cnis:
             raise ValueError(f"{value!r} is not one of cnis ({', '.join(cnis)})")
         return value
 
@@ -171,6 +180,19 @@ class Spec(Model):
     @classmethod
     def _dns_label(cls, value: str) -> str:
         return dns_label(value)
+
+    @property
+    def cni_names(self) -> list[str]:
+        """The names results, verdicts and reports show, in the spec's order (a variant's own name)."""
+        return [entry_name(entry) for entry in self.cnis]
+
+    def base_cni(self, name: str) -> str:
+        """The CNI that ``name`` (one of :attr:`cni_names`) installs: a variant's ``cni``, else ``name``."""
+        return next((entry_cni(entry) for entry in self.cnis if entry_name(entry) == name), name)
+
+    def cni_settings(self, name: str) -> dict[str, Any]:
+        """The settings of ``name`` (one of :attr:`cni_names`): a variant's ``set``, else none."""
+        return next((entry_settings(entry) for entry in self.cnis if entry_name(entry) == name), {})
 
     @classmethod
     def section_names(cls) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ from cnibench.platforms.base import Platform
 from cnibench.scenarios import SCENARIOS
 from cnibench.spec.base import FieldError, collect_errors
 from cnibench.spec.model import PlatformRules, ScenariosBase, Spec
+from cnibench.spec.variant import CniVariant, check_entries
 
 
 def _platform_checks(platform: type[Platform], spec: Spec) -> None:
@@ -44,18 +45,14 @@ class RegisteredSpec(Spec):
 
     @field_validator("cnis")
     @classmethod
-    def _known_cnis(cls, value: list[str], info: ValidationInfo) -> list[str]:
+    def _known_cnis(cls, value: list[str | CniVariant], info: ValidationInfo) -> list[str | CniVariant]:
         """A field check, not a model check: it runs in the same pass as every other field's, so an unknown CNI
-        is reported together with them (``platform`` is validated first; when it is invalid, that is the error)."""
+        is reported together with them (``platform`` is validated first; when it is invalid, that is the error);
+        a variant's settings are checked against its CNI's knobs (:func:`~cnibench.spec.variant.check_entries`)."""
         platform = info.data.get("platform")
         if platform is None:
             return value
-        valid = PLATFORMS.get(platform).cnis()
-        for index, cni in enumerate(value):
-            if cni not in valid:
-                raise FieldError((index,), f"unknown CNI {cni!r} for platform {platform}; valid: {', '.join(valid)}")
-        if len(set(value)) != len(value):
-            raise ValueError("each CNI may appear only once")
+        check_entries(value, PLATFORMS.get(platform), platform)
         return value
 
     @model_validator(mode="after")

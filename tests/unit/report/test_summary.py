@@ -4,6 +4,7 @@ import re
 import statistics
 
 from cnibench.report.summary import format_summary
+from cnibench.report.text import table, table_width
 from cnibench.results.model import read_results
 from cnibench.scenarios.egress import EGRESS
 
@@ -98,3 +99,26 @@ def test_summary_says_how_long_each_cni_took_to_realise_the_egress_policy(data_d
     ]
     text = format_summary(results.model_copy(update={"samples": samples}), "results/x")
     assert "egress policy realised (server saw the egress IP) after: hostgw 2.2 s, vxlan 0.5 s" in text
+
+
+def test_no_summary_line_is_wider_than_the_terminal(data_dir):
+    """Every committed real run, at 100 columns (a pipe) and 72: wide tables fold (their first column repeated
+    beside the columns that fit), prose wraps."""
+    for path in sorted((data_dir / "results").glob("*.json")):
+        run = read_results(path)
+        for columns in (100, 72):
+            text = format_summary(run, "results/x", columns=columns)
+            assert max(len(line) for line in text.splitlines()) <= columns, (path.name, columns)
+
+
+def test_a_wide_table_folds_with_its_first_column_repeated():
+    header = ("cni", *(f"column {i}" for i in range(12)))
+    body = [("hostgw", *(f"{i}.0" for i in range(12))), ("vxlan", *(f"{i}.5" for i in range(12)))]
+    with table_width(60):
+        lines = table(header, body)
+    assert max(len(line) for line in lines) <= 60
+    blocks = "\n".join(lines).split("\n\n")
+    assert len(blocks) > 1 and all(block.split("\n")[1].startswith("hostgw") for block in blocks)
+    assert all(f"column {i}" in "\n".join(lines) for i in range(12))
+    with table_width(400):
+        assert len(table(header, body)) == 3  # it fits: unfolded

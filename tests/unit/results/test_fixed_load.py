@@ -10,7 +10,8 @@ from cnibench.report import document
 from cnibench.results.analysis import groups
 from cnibench.results.compare import compare
 from cnibench.results.model import read_results
-from cnibench.results.verdicts import analyse, trials_in
+from cnibench.results.verdicts import analyse
+from cnibench.scenarios import trials_in
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ def run(data_dir):
 
 
 def test_each_load_is_a_trial_in_load_order(run):
-    assert trials_in(groups([run])) == [
+    assert trials_in(g.scenario for g in groups([run])) == [
         "egress-baseline@500M", "egress@500M", "egress-baseline@2G", "egress@2G", "egress-baseline@4G", "egress@4G",
         "ingress@300rps", "ingress@1000rps", "ingress@2000rps",
     ]  # fmt: skip
@@ -71,7 +72,7 @@ def test_the_report_has_the_latency_curve_and_the_cost_table(run):
 def test_the_summary_names_the_unsustained_repetitions_and_the_costs(run):
     from cnibench.report.summary import format_summary
 
-    text = format_summary(run, "x")
+    text = format_summary(run, "x", columns=400)  # the content, on one line each
     assert "vxlan egress@4G: 1 repetition(s) did not sustain the offered 4G bit/s within 5% (achieved 85.7%)" in text
     assert "hostgw ingress@2000rps: 1 repetition(s) did not sustain the offered 2000 req/s within 5%" in text
     assert "CPU s per Gbit (median)" in text and "CPU s per 1k req (median)" in text
@@ -95,7 +96,10 @@ def test_east_west_at_fixed_loads_leads_with_latency_and_cost_and_draws_its_curv
     """A real east-west run at 2 rates (tests/data/results/netns-east-west-rate.json): each rate a trial, RTT
     under load and CPU s per Gbit primary, achieved/offered checked, the curve and the cost table in the report."""
     ew = read_results(data_dir / "results" / "netns-east-west-rate.json")
-    assert trials_in(groups([ew])) == ["pod-to-pod.cross-node.tcp-single@500M", "pod-to-pod.cross-node.tcp-single@2G"]
+    assert trials_in(g.scenario for g in groups([ew])) == [
+        "pod-to-pod.cross-node.tcp-single@500M",
+        "pod-to-pod.cross-node.tcp-single@2G",
+    ]
     analysis = analyse(ew)
     primary = {(v.scenario, v.metric.name) for v in analysis.verdicts if v.metric.primary}
     for trial in ("pod-to-pod.cross-node.tcp-single@500M", "pod-to-pod.cross-node.tcp-single@2G"):

@@ -10,8 +10,9 @@ import pytest
 from scipy import stats as scipy_stats
 
 from cnibench.results.analysis import groups
+from cnibench.results.group import by_round
 from cnibench.results.model import read_results
-from cnibench.results.verdicts import analyse, by_round, settings
+from cnibench.results.verdicts import analyse, settings
 from cnibench.scenarios import metric_named
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from cnibench import cli
 from cnibench.errors import SpecError
+from cnibench.report.text import table_width
 from cnibench.results.model import RunResults
 from cnibench.scenarios import SCENARIOS, scenario_of
 from cnibench.scenarios._east_west_matrix import ALL_POINTS, MAX_STREAMS, TRIALS
@@ -183,7 +184,8 @@ def test_the_summary_has_a_table_per_cni_and_the_pod_host_ratio_per_datapath(tmp
     assert all(s.status == "ok" and s.verified for s in samples), [s.error for s in samples]
     results = RunResults.model_construct(samples=samples)
     warnings: list[str] = []
-    lines = EAST_WEST.summary_lines(results.samples, warnings)
+    with table_width(200):  # a wide terminal: the table unfolded
+        lines = EAST_WEST.summary_lines(results.samples, warnings)
     assert lines[0].split()[:6] == ["cni", "code", "path", "placement", "mode", "ok"]
     rows = [line.split() for line in lines[1:5]]
     assert [(r[0], r[1], r[2]) for r in rows] == [

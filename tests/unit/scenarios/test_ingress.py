@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from cnibench.scenarios import ingress
+from cnibench.scenarios import _ingress_settings
 from cnibench.scenarios.ingress import INGRESS
 from cnibench.spec import default_spec_data, parse_spec
 
@@ -20,13 +20,13 @@ def _runs(tmp_path: Path, **settings):
     spec = _spec(**settings)
     scripts, runs = INGRESS.repetitions(
         spec, cni="hostgw", numbers={"ingress": range(1, 3)}, run_dir=tmp_path,
-        backends=ingress.backend_names(spec.backends), netns="cnib0000-client",
+        backends=_ingress_settings.backend_names(spec.backends), netns="cnib0000-client",
     )  # fmt: skip
     return scripts["load.js"], runs
 
 
 def test_placement_spreads_backends_over_workers():
-    assert ingress.placement(5, ["worker", "worker2"]) == [
+    assert _ingress_settings.placement(5, ["worker", "worker2"]) == [
         ("echo-1", "worker"),
         ("echo-2", "worker2"),
         ("echo-3", "worker"),
@@ -47,7 +47,7 @@ def test_plan_runs(tmp_path):
     assert str(runs[0].artifact).endswith("raw/hostgw/ingress/rep-01.k6-summary.json")
     assert runs[0].command.argv[-1].endswith("rendered/hostgw/ingress/load.js")
     assert str(runs[0].command.stdout).endswith("rep-01.k6.log")
-    assert runs[0].command.timeout_s == 5 + ingress.TIMEOUT_MARGIN
+    assert runs[0].command.timeout_s == 5 + _ingress_settings.TIMEOUT_MARGIN
 
 
 def _place(data_dir, run, name):

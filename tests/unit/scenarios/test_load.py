@@ -17,8 +17,9 @@ from cnibench.metrics.cpu import cpu_windows, value_at
 from cnibench.plan import make_plan
 from cnibench.proc import tool_path
 from cnibench.repetition import MeasureCommand
+from cnibench.scenarios._ingress_settings import backend_names
 from cnibench.scenarios.egress import EGRESS, EgressExpectation
-from cnibench.scenarios.ingress import INGRESS, IngressExpectation, backend_names
+from cnibench.scenarios.ingress import INGRESS, IngressExpectation
 from cnibench.scenarios.load import SUSTAIN_TOLERANCE, cost_from_cores, with_cpu_cost
 from cnibench.spec import default_spec_data, parse_spec
 from cnibench.tools import k6

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from cnibench.errors import MeasurementError
-from cnibench.tools import iperf3
+from cnibench.tools import iperf3, iperf3_intervals
 
 
 def _load(data_dir, name: str) -> str:
@@ -158,7 +158,7 @@ def test_a_mis_timed_interval_is_re_timed(data_dir):
     assert result.intervals_bps[0] == pytest.approx(14.86e9, rel=0.01)
     assert min(result.intervals_bps) > 0.9 * max(result.intervals_bps)  # no dip that did not happen
     # the client's own intervals, re-timed the same way
-    intervals, notes = iperf3.measured_intervals(doc, "client")
+    intervals, notes = iperf3_intervals.measured_intervals(doc, "client")
     assert intervals[0].bits_per_second == pytest.approx(1_857_290_240 * 8 / 1.000577)
     assert len(notes) == 1 and "esnet/iperf#1261" in notes[0] and "2.0003" in notes[0]
 
@@ -166,7 +166,7 @@ def test_a_mis_timed_interval_is_re_timed(data_dir):
 def test_a_mis_timed_interval_whose_length_cannot_be_known_is_left_out(data_dir):
     doc = json.loads(_case(data_dir, "iperf3-tcp-omit-race-interval.json"))
     doc["intervals"][1]["sum"]["end"] = 0.01  # no time since the previous interval: the span is unknown
-    intervals, notes = iperf3.measured_intervals(doc, "client")
+    intervals, notes = iperf3_intervals.measured_intervals(doc, "client")
     assert len(intervals) == 1 and "left out" in notes[0]
 
 

@@ -135,11 +135,11 @@ class AksPlatform(KubePlatform):
     def cni_values(
         cls, cni: Cni, kube: KubernetesSettingsBase, spec: Spec, *, cluster: str, cni_gateway: bool
     ) -> dict[str, Any] | None:
-        return cni.aks_values(AksValues(kube.versions.chart(cni.name), str(spec.network.pod_cidr)))
+        return cni.with_knobs(cni.aks_values(AksValues(kube.versions.chart(cni.base), str(spec.network.pod_cidr))))
 
     @classmethod
     def cni_objects(cls, cni: Cni, kube: KubernetesSettingsBase, spec: Spec, *, cluster: str) -> list[dict[str, Any]]:
-        return cni.aks_objects(AksValues(kube.versions.chart(cni.name), str(spec.network.pod_cidr)))
+        return cni.aks_objects(AksValues(kube.versions.chart(cni.base), str(spec.network.pod_cidr)))
 
     @classmethod
     def machine_checks(cls, spec: Spec | None) -> list[Check]:
@@ -186,7 +186,7 @@ class AksPlatform(KubePlatform):
     def cni_install_step(self, build: ClusterBuild, values_file: Path) -> str:
         kube, cni = build.kube, build.cni
         return (
-            f"helm install {cni.name} {cni.chart_version(kube.versions.chart(cni.name))} with "
+            f"helm install {cni.name} {cni.chart_version(kube.versions.chart(cni.base))} with "
             f"{build.shown(values_file)} (AKS bring-your-own-CNI, pod CIDR {build.spec.network.pod_cidr})"
             + (f"; note: {cni.aks_note}" if cni.aks_note else "")
         )
@@ -212,7 +212,7 @@ class AksPlatform(KubePlatform):
         """AKS costs money: say what will be created and ask, unless ``yes``. Without a terminal, ``--yes`` is
         required (a script must say so explicitly); raises PrerequisiteError then."""
         aks = aks_settings(spec)
-        cnis = sorted({t.cni for t in plan.trials}, key=spec.cnis.index)
+        cnis = sorted({t.cni for t in plan.trials}, key=spec.cni_names.index)
         print(
             f"cnibench will create billable Azure resources in {aks.location} (one cluster per CNI, one after the "
             "other):",

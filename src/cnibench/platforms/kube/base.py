@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import dataclasses
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from cnibench.datapath_config import CONFIG_KEY, WARNINGS_KEY
 from cnibench.doctor import unique
 from cnibench.errors import PlatformError
 from cnibench.estimate import Priors
+from cnibench.knobs import Knob, chart_values
 from cnibench.plan import repetition_overhead_s
 from cnibench.platforms.base import Compiled, Leftover, Platform, Renderable
 from cnibench.platforms.files import Files
 from cnibench.platforms.kube import monitoring, render, runs
 from cnibench.platforms.kube.build import ClusterBuild, KubeHost, NodeAddresses
-from cnibench.platforms.kube.cnis import CNIS
+from cnibench.platforms.kube.cnis import CNIS, spec_cni
 from cnibench.platforms.kube.cnis.base import Capability, Cni
 from cnibench.platforms.kube.prerequisites import common_checks
 from cnibench.platforms.kube.runs import kube_state_dir
@@ -52,6 +54,23 @@ def cluster_name(prefix: str, cni: str) -> str:
 
 def adapter(scenario: str) -> KubeAdapter[Any]:
     return ADAPTERS.get(scenario)
+
+
+def variant_facts(cni: Cni, platform: str) -> dict[str, Any]:
+    """What a variant's run records of its configuration (:mod:`cnibench.datapath_config`): the CNI it is, its
+    settings in effect, the kube-proxy mode and the chart values its settings applied, and the problems known before
+    it is installed. Nothing for a plain CNI (its record stays as it was)."""
+    if not cni.settings:
+        return {}
+    return {
+        CONFIG_KEY: {
+            "cni": cni.base,
+            "settings": cni.effective_settings,
+            "kube_proxy": f"replaced by {cni.title}" if cni.kube_proxy_replacement else "kube-proxy",
+            "chart_values": chart_values(cni.knobs, cni.settings),
+        },
+        WARNINGS_KEY: cni.problems(),
+    }
 
 
 def check_capabilities(cnis: Sequence[Cni], scenario: str, needs: tuple[Capability, ...]) -> None:
@@ -91,6 +110,19 @@ class KubePlatform(Platform, KubeHost):
         return CNIS.names()
 
     @classmethod
+    def knobs(cls, cni: str) -> tuple[Knob, ...]:
+        return CNIS.get(cni).knobs
+
+    @classmethod
+    def forbidden(cls, cni: str, settings: Mapping[str, Any]) -> None:
+        CNIS.get(cni).forbidden(settings, cls.name)
+
+    @classmethod
+    def configuration_warnings(cls, spec: Spec) -> list[str]:
+        """Each variant's configuration problems known before anything is installed (:meth:`Cni.problems`)."""
+        return [f"{name}: {line}" for name in spec.cni_names for line in spec_cni(spec, name).problems()]
+
+    @classmethod
     def resolve(cls, spec: Spec) -> Spec:
         """The platform's defaults (:meth:`resolve_platform`), then the scenarios' addresses it picks."""
         spec = cls.resolve_platform(super().resolve(spec))
@@ -109,8 +141,8 @@ class KubePlatform(Platform, KubeHost):
         super().check(spec)
         cls.check_platform(spec)
         kube = kube_settings(spec)
-        for index, name in enumerate(spec.cnis):
-            if cls.cni_values(CNIS.get(name), kube, spec, cluster="check", cni_gateway=False) is None:
+        for index, name in enumerate(spec.cni_names):
+            if cls.cni_values(spec_cni(spec, name), kube, spec, cluster="check", cni_gateway=False) is None:
                 raise FieldError(("cnis", index), f"cnibench cannot install {name} on {cls.name} (no values for it)")
         addresses = cls.node_addresses(spec)
         for name in spec.scenarios.enabled():
@@ -118,7 +150,7 @@ class KubePlatform(Platform, KubeHost):
                 raise FieldError(("scenarios", name), f"not on {cls.name}: no adapter deploys it there")
 
         def scenario_checks(name: str) -> None:
-            check_capabilities([CNIS.get(c) for c in spec.cnis], name, adapter(name).needs)
+            check_capabilities([spec_cni(spec, c) for c in spec.cni_names], name, adapter(name).needs)
             adapter(name).check(spec.scenarios.get(name), spec, cls, addresses)
 
         # each scenario on its own: their errors are reported together, not one per attempt
@@ -238,7 +270,7 @@ class KubePlatform(Platform, KubeHost):
                 for scenario in spec.scenarios.enabled()
             ]
             scenarios = [(scenario, settings, own) for scenario, settings, own in scenarios if own]
-            build = ClusterBuild(self, spec, kube, CNIS.get(name), prefix, state, run_dir, round=block.round)
+            build = ClusterBuild(self, spec, kube, spec_cni(spec, name), prefix, state, run_dir, round=block.round)
             build.vars.update(cni=name, round=block.round, namespace=kube.namespace, timeout=kube.ready_timeout)
             self.create_cluster(build, [adapter(s).images(settings, build) for s, settings, _ in scenarios])
             for scenario, settings, _ in scenarios:
@@ -275,8 +307,9 @@ class KubePlatform(Platform, KubeHost):
                 "platform": self.name,
                 "cni": name,
                 # the chart cnibench installs; on an existing cluster the detected one is recorded at run time
-                "cni_version": None if self.existing_cluster else kube.versions.chart(name),
+                "cni_version": None if self.existing_cluster else kube.versions.chart(build.cni.base),
                 **build.facts,
+                **variant_facts(build.cni, self.name),
             }
         extravars = {
             "cnibench_platform": self.name,
@@ -303,9 +336,9 @@ class KubePlatform(Platform, KubeHost):
         values = self.cni_values(cni, kube, build.spec, cluster=cluster, cni_gateway=build.cni_gateway)
         if self.existing_cluster or values is None:
             build.vars["cni_chart"] = None
-            build.vars["expected_cni"] = cni.name
+            build.vars["expected_cni"] = cni.base
             return
-        version = kube.versions.chart(cni.name)
+        version = kube.versions.chart(cni.base)
         values_file = build.add(render.HELM_DIR / f"{cni.name}.values.yaml", values)
         namespace = None
         if cni.chart.create_namespace:
@@ -341,7 +374,7 @@ class KubePlatform(Platform, KubeHost):
             "objects": str(objects_file) if objects_file else None,
             "ready": [dataclasses.asdict(condition) for condition in cni.ready],
         }
-        build.vars["expected_cni"] = cni.name
+        build.vars["expected_cni"] = cni.base
         build.steps.append(self.cni_install_step(build, values_file))
         if objects_file is not None:
             kinds = ", ".join(f"{o['kind']} {o['metadata']['name']}" for o in objects)
@@ -357,7 +390,7 @@ class KubePlatform(Platform, KubeHost):
         """Hook: the step that installs the CNI, in words."""
         kube, cni = build.kube, build.cni
         return (
-            f"helm install {cni.name} {cni.chart_version(kube.versions.chart(cni.name))} ({cni.chart.repository}) "
+            f"helm install {cni.name} {cni.chart_version(kube.versions.chart(cni.base))} ({cni.chart.repository}) "
             f"with {build.shown(values_file)}"
         )
 

@@ -18,7 +18,7 @@ from cnibench.platforms import PLATFORMS
 from cnibench.platforms.kube import render
 from cnibench.platforms.kube.base import KubePlatform, cluster_name
 from cnibench.platforms.kube.build import ClusterBuild, ExternalServer, NodeAddresses
-from cnibench.platforms.kube.cnis import CNIS
+from cnibench.platforms.kube.cnis import spec_cni
 from cnibench.platforms.kube.cnis.base import KindValues
 from cnibench.platforms.kube.prerequisites import HINTS, check_docker, docker_info
 from cnibench.platforms.kube.settings import kube_settings
@@ -210,7 +210,8 @@ class KindPlatform(KubePlatform):
     def cni_values(
         cls, cni: Cni, kube: KubernetesSettingsBase, spec: Spec, *, cluster: str, cni_gateway: bool
     ) -> dict[str, Any] | None:
-        return cni.kind_values(cls._cni_context(cni, kube, spec, cluster=cluster, cni_gateway=cni_gateway))
+        return cni.with_knobs(cni.kind_values(cls._cni_context(cni, kube, spec, cluster=cluster,
+                                                               cni_gateway=cni_gateway)))  # fmt: skip
 
     @classmethod
     def cni_objects(cls, cni: Cni, kube: KubernetesSettingsBase, spec: Spec, *, cluster: str) -> list[dict[str, Any]]:
@@ -220,7 +221,7 @@ class KindPlatform(KubePlatform):
     def _cni_context(cni: Cni, kube: KubernetesSettingsBase, spec: Spec, *, cluster: str, cni_gateway: bool
                      ) -> KindValues:  # fmt: skip
         # without kube-proxy a CNI's agents reach the API server directly: the control plane's container
-        return KindValues(kube.versions.chart(cni.name), f"{cluster}-control-plane", API_SERVER_PORT, cni_gateway,
+        return KindValues(kube.versions.chart(cni.base), f"{cluster}-control-plane", API_SERVER_PORT, cni_gateway,
                           str(spec.network.pod_cidr))  # fmt: skip
 
     @classmethod
@@ -232,7 +233,7 @@ class KindPlatform(KubePlatform):
     def machine_checks(cls, spec: Spec | None) -> list[Check]:
         if spec is None:
             return kind_checks(port_mappings=True)
-        cnis = [CNIS.get(name) for name in spec.cnis]
+        cnis = [spec_cni(spec, name) for name in spec.cni_names]
         return kind_checks(port_mappings=kube_settings(spec).kind_port_mappings, cnis=cnis)
 
     # ---- compile hooks --------------------------------------------------------------------------------------------
@@ -257,7 +258,7 @@ class KindPlatform(KubePlatform):
                 node_mounts=plugins["mounts"] if plugins else None,
             ),
         )
-        preload = cni.images(kube.versions.chart(cni.name))
+        preload = cni.images(kube.versions.chart(cni.base))
         if spec.metrics.enabled:
             preload += [pins.NODE_EXPORTER_IMAGE, pins.PROMETHEUS_IMAGE]
         preload += [image for scenario in images for image in scenario]

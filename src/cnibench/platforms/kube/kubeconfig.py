@@ -58,7 +58,7 @@ class KubeconfigPlatform(KubePlatform):
 
     @classmethod
     def check_platform(cls, spec: Spec) -> None:
-        if len(spec.cnis) != 1:
+        if len(spec.cni_names) != 1:
             raise FieldError(
                 ("cnis",), "kubeconfig runs on one existing cluster: name the one CNI it has (cnibench verifies it)"
             )

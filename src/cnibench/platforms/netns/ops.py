@@ -49,6 +49,8 @@ def step_argv(step: Step, path: Path) -> list[str]:
         return ["ip", "netns", "exec", str(step.netns), "sysctl", "-q", "-p", str(path)]
     if step.kind == "nft":
         return ["ip", "netns", "exec", str(step.netns), "nft", "-f", str(path)]
+    if step.kind == "ethtool":  # ethtool has no batch mode: one command per line (ethtool_argvs)
+        return ["ip", "netns", "exec", str(step.netns), "ethtool"]
     raise ValueError(f"step {step.file}: no command for kind {step.kind!r}")
 
 
@@ -85,11 +87,13 @@ def _apply_step(step: Step, directory: Path) -> list[str]:
         destroy_namespaces([line for line in step.content.splitlines() if line.strip()])
         return ["destroy", *step.content.split()]
     argv = step_argv(step, directory / step.file)
-    try:
-        run(argv, timeout=STEP_TIMEOUT, check=not step.tolerant)
-    except CommandError as exc:
-        where = f" in {step.netns}" if step.netns else ""
-        raise PlatformError(f"{step.file}{where}: {step.kind} failed: {exc.detail or exc}") from exc
+    argvs = [[*argv, *line.split()] for line in step.content.splitlines() if line.strip()]
+    for one in argvs if step.kind == "ethtool" else [argv]:
+        try:
+            run(one, timeout=STEP_TIMEOUT, check=not step.tolerant)
+        except CommandError as exc:
+            where = f" in {step.netns}" if step.netns else ""
+            raise PlatformError(f"{step.file}{where}: {step.kind} failed: {exc.detail or exc}") from exc
     return argv
 
 
@@ -150,6 +154,23 @@ def apply_bundle(bundle_path: Path, *, present: bool, state_file: Path | None = 
         if state_file is not None and bundle.namespaces:
             run_state.drop_namespaces(state_file, list(bundle.namespaces))
         raise
+
+
+#: The offloads (ethtool -k feature names) the effective configuration records per interface.
+OFFLOADS = ("rx-checksumming", "tx-checksumming", "tcp-segmentation-offload", "generic-segmentation-offload",
+            "generic-receive-offload")  # fmt: skip
+
+
+def link_offloads(netns: str, ifname: str) -> dict[str, bool] | None:
+    """The :data:`OFFLOADS` of one interface, from ``ethtool --json -k`` (``active``); None without ethtool."""
+    from cnibench.proc import tool_path
+
+    ethtool = tool_path("ethtool")
+    if ethtool is None:
+        return None
+    proc = run(["ip", "netns", "exec", netns, ethtool, "--json", "-k", ifname], timeout=STEP_TIMEOUT)
+    features = json.loads(proc.stdout)[0]
+    return {name: bool(features[name]["active"]) for name in OFFLOADS if isinstance(features.get(name), dict)}
 
 
 def link_mtus(bundle_path: Path) -> dict[str, dict[str, int]]:

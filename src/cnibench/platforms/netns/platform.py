@@ -14,6 +14,7 @@ import yaml
 
 from cnibench import doctor
 from cnibench import runstate as run_state
+from cnibench.datapath_config import CONFIG_KEY, WARNINGS_KEY, mtu_problem
 from cnibench.estimate import Priors
 from cnibench.metrics import prometheus as prom
 from cnibench.metrics import queries
@@ -25,6 +26,8 @@ from cnibench.platforms.files import Files
 from cnibench.platforms.netns import ops
 from cnibench.platforms.netns.addresses import DEFAULT_EXTERNAL_CIDR, AddressPlan
 from cnibench.platforms.netns.datapaths import DATAPATHS
+from cnibench.platforms.netns.datapaths.base import UNDERLAY_MTU
+from cnibench.platforms.netns.effective import planned, planned_problems
 from cnibench.platforms.netns.render import render_cluster, render_network
 from cnibench.platforms.netns.scenarios import ADAPTERS
 from cnibench.platforms.netns.scenarios.base import DAEMON_START_TIMEOUT, ClusterBuild, NetnsAdapter, resolved
@@ -34,6 +37,7 @@ from cnibench.spec.base import FieldError, collect_errors
 
 if TYPE_CHECKING:
     from cnibench.doctor import Check
+    from cnibench.knobs import Knob
     from cnibench.plan import Plan
     from cnibench.repetition import Repetition
     from cnibench.results.model import Sample
@@ -73,6 +77,14 @@ def address_plan(spec: Spec) -> AddressPlan:
     return AddressPlan(spec.network.node_cidr, spec.network.pod_cidr, external, spec.nodes.workers)
 
 
+def _variant(topo: Topology) -> str:
+    """`` (a variant of vxlan: checksum_offload false)`` for a variant's cluster, else nothing."""
+    settings = topo.datapath.settings
+    if not settings:
+        return ""
+    return f" (a variant of {topo.datapath.name}: {', '.join(f'{k} {v}' for k, v in settings.items())})"
+
+
 def topology_for(spec: Spec, cni: str, prefix: str, trials: set[str]) -> Topology:
     """The cluster one CNI's trials run on: nodes from the spec, pods from the scenarios that run."""
     names = node_names(spec.nodes.workers)
@@ -90,7 +102,8 @@ def topology_for(spec: Spec, cni: str, prefix: str, trials: set[str]) -> Topolog
     plan = address_plan(spec)
     return build_topology(
         prefix=prefix,
-        datapath=cni,
+        datapath=spec.base_cni(cni),
+        settings=spec.cni_settings(cni),
         workers=spec.nodes.workers,
         node_cidr=str(plan.node_cidr),
         pod_cidr=str(plan.pod_cidr),
@@ -117,6 +130,22 @@ class NetnsPlatform(Platform):
     @classmethod
     def cnis(cls) -> tuple[str, ...]:
         return DATAPATHS.names()
+
+    @classmethod
+    def knobs(cls, cni: str) -> tuple[Knob, ...]:
+        return DATAPATHS.get(cni).knobs
+
+    @classmethod
+    def configuration_warnings(cls, spec: Spec) -> list[str]:
+        """A variant whose pod MTU the underlay cannot carry after its encapsulation, per CNI of the spec."""
+        out = []
+        for name in spec.cni_names:
+            datapath = DATAPATHS.get(spec.base_cni(name)).configured(spec.cni_settings(name))
+            problem = mtu_problem(datapath.pod_mtu(UNDERLAY_MTU), UNDERLAY_MTU, datapath.overhead,
+                                  f"{datapath.name} headers")  # fmt: skip
+            if problem:
+                out.append(f"{name}: {problem}")
+        return out
 
     @classmethod
     def resolve(cls, spec: Spec) -> Spec:
@@ -211,7 +240,7 @@ class NetnsPlatform(Platform):
             renders[cluster.rendered] = Files({"topology.json": json.dumps(topo.to_dict(), indent=2) + "\n"})
             cluster.steps.append(
                 f"build the cluster: nodes {_nodes(topo)}; pods {_pods(topo)}; "
-                f"{block.cni} datapath, pod MTU {topo.pod_mtu}"
+                f"{block.cni} datapath{_variant(topo)}, pod MTU {topo.pod_mtu}"
                 + (f"; external network {topo.external.cidr}" if topo.external else "")
             )
             if access is not None:
@@ -230,7 +259,10 @@ class NetnsPlatform(Platform):
             cluster.steps.append("destroy the cluster (namespaces, links, rules, processes)")
             first = block.cni not in facts
             facts[block.cni] = {
-                "datapath": block.cni,
+                "datapath": topo.datapath.name,
+                **({"settings": dict(topo.datapath.settings)} if topo.datapath.settings else {}),
+                CONFIG_KEY: planned(topo),
+                WARNINGS_KEY: planned_problems(topo),
                 "pod_mtu": topo.pod_mtu,
                 "node_mtu": topo.underlay_mtu,
                 **topo.datapath.facts(topo),

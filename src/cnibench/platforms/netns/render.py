@@ -15,7 +15,7 @@ from typing import Any, Literal
 from cnibench.platforms.netns.nodes import Node
 from cnibench.platforms.netns.topology import Topology
 
-StepKind = Literal["ip", "bridge", "sysctl", "nft", "destroy"]
+StepKind = Literal["ip", "bridge", "sysctl", "nft", "ethtool", "destroy"]
 BUNDLE_FILE = "bundle.json"
 
 
@@ -99,7 +99,14 @@ class Steps:
     def add(self, kind: StepKind, netns: str | None, label: str, lines: list[str], tolerant: bool = False) -> None:
         if not lines:
             return
-        suffix = {"ip": "ip", "bridge": "bridge", "sysctl": "conf", "nft": "nft", "destroy": "list"}[kind]
+        suffix = {
+            "ip": "ip",
+            "bridge": "bridge",
+            "sysctl": "conf",
+            "nft": "nft",
+            "ethtool": "ethtool",
+            "destroy": "list",
+        }[kind]
         name = f"{self.counter:02d}-{label}.{suffix}"
         self.counter += 1
         self.items.append(Step(kind, netns, name, _lines(*lines), tolerant))
@@ -215,6 +222,8 @@ def _cluster_steps(topo: Topology, steps: Steps) -> None:
         if fdb:
             steps.add("bridge", node.netns, f"{node.name}-fdb", fdb)
         steps.add("nft", node.netns, f"{node.name}-masquerade", _node_nat(topo))
+        # a variant's offloads (none by default: the kernel's), once the devices exist
+        steps.add("ethtool", node.netns, f"{node.name}-offloads", topo.datapath.node_offloads(topo, node))
     # pods and the external server's namespace
     for pod in topo.pods:
         node = topo.node(pod.node)

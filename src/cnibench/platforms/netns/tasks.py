@@ -30,7 +30,7 @@ def netns_setup(params: Params) -> Result:
     namespaces)."""
     from cnibench import spawn
     from cnibench.metrics.prometheus import PrometheusUnreachable
-    from cnibench.platforms.netns import ops
+    from cnibench.platforms.netns import effective, ops
     from cnibench.platforms.netns.metrics import wait_targets
 
     began = time.time()
@@ -47,6 +47,8 @@ def netns_setup(params: Params) -> Result:
     if params["cni"]:
         # read while Prometheus's next scrape of the nodes is still to come: it does not wait for us
         facts["links"] = {k: v for b in bundles for k, v in ops.link_mtus(b).items()}
+        # the effective configuration (offloads) and what is wrong with it, before the first measurement
+        facts.update(effective.read_back(bundles[0], facts["links"]))
     metrics = params["metrics"]
     if metrics:
         try:

@@ -14,12 +14,13 @@ from __future__ import annotations
 import ipaddress
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cnibench.platforms.netns.addresses import AddressPlan
 from cnibench.platforms.netns.datapaths import DATAPATHS
+from cnibench.platforms.netns.datapaths.base import UNDERLAY_MTU
 from cnibench.platforms.netns.nodes import Client, External, Node, Pod
 
 if TYPE_CHECKING:
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 PREFIX_RE = re.compile(r"^cnib[0-9a-f]{4}$")
 #: Interface names are limited to 15 characters by the kernel.
 IFNAMSIZ = 15
-UNDERLAY_MTU = 1500
 EGRESS_ROUTE_TABLE = 100
 EGRESS_RULE_PREF = 100
 
@@ -163,13 +163,15 @@ class Topology:
         """The topology as JSON-ready data, the datapath by its name."""
         data = asdict(self)
         data["datapath"] = self.datapath.name
+        if self.datapath.settings:  # a variant's (a plain datapath's topology stays as it was)
+            data["datapath_settings"] = dict(self.datapath.settings)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Topology:
         return cls(
             prefix=data["prefix"],
-            datapath=DATAPATHS.get(data["datapath"]),
+            datapath=DATAPATHS.get(data["datapath"]).configured(data.get("datapath_settings") or {}),
             node_cidr=data["node_cidr"],
             pod_cidr=data["pod_cidr"],
             underlay_mtu=data["underlay_mtu"],
@@ -198,19 +200,20 @@ def build_topology(
     pods: Iterable[tuple[str, str]],
     client: bool = False,
     external: bool = True,
+    settings: Mapping[str, Any] | None = None,
 ) -> Topology:
     """Assign every name and address of a cluster. ``pods`` are ``(pod name, node name)`` pairs; ``client`` adds
     a namespace outside the cluster on the node network (its first address, like docker's host gateway);
     ``external`` the external network behind the first worker (what the egress scenario needs). ``datapath`` is
     looked up once (:data:`~cnibench.platforms.netns.datapaths.DATAPATHS`; an unknown one raises UnknownName listing
-    the valid ones)."""
+    the valid ones); ``settings`` are a variant's (checked by the spec)."""
     if not PREFIX_RE.match(prefix):
         raise ValueError(f"bad prefix {prefix!r}")
     addresses = AddressPlan(
         ipaddress.IPv4Network(node_cidr), ipaddress.IPv4Network(pod_cidr), ipaddress.IPv4Network(external_cidr), workers
     )
     pod_subnets = addresses.pod_subnets()
-    impl = DATAPATHS.get(datapath)
+    impl = DATAPATHS.get(datapath).configured(settings or {})
     pod_mtu = impl.pod_mtu(UNDERLAY_MTU)
 
     nodes: list[Node] = []

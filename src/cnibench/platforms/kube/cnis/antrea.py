@@ -4,13 +4,24 @@ assigns the egress IP on the node it picks from the pool), no Gateway API implem
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 from cnibench import pins
 from cnibench.doctor import Check
+from cnibench.knobs import Knob, SettingError
 from cnibench.platforms.kube.cnis import CNIS
-from cnibench.platforms.kube.cnis.base import Agent, AksValues, Chart, Cni, EgressGateway, EgressPolicy, KindValues
+from cnibench.platforms.kube.cnis.base import (
+    Agent,
+    AksValues,
+    Capability,
+    Chart,
+    Cni,
+    EgressGateway,
+    EgressPolicy,
+    KindValues,
+)
 from cnibench.platforms.kube.prerequisites import HINTS, docker_info
 from cnibench.platforms.kube.render import meta
 
@@ -27,6 +38,26 @@ KIND_TX_CHECKSUM_NOTE = (
 )
 
 
+#: The chart's values (build/charts/antrea/values.yaml at v2.7.0: trafficEncapMode "must be one of encap, noEncap,
+#: hybrid, or networkPolicyOnly"; tunnelType "geneve, vxlan, gre, stt"; trafficEncryptionMode "Currently encryption
+#: only works with encap mode. It must be one of none, ipsec, wireGuard"). The chart has no values.schema.json.
+VALUES = "build/charts/antrea/values.yaml"
+DOCS = "https://github.com/antrea-io/antrea/blob/v2.7.0/docs"
+#: The spec's words -> the chart's (its camel case).
+ENCRYPTION = {"none": "none", "wireguard": "wireGuard", "ipsec": "ipsec"}
+
+KNOBS = (
+    Knob("encryption", str, "encryption of the tunnel traffic between nodes", "none",
+         f"{VALUES} trafficEncryptionMode; {DOCS}/traffic-encryption.md", choices=tuple(ENCRYPTION),
+         values=lambda value: {"trafficEncryptionMode": ENCRYPTION[value]}),
+    Knob("encap_mode", str, "how traffic between nodes is carried: tunnelled, routed, or tunnelled across subnets",
+         "encap", f"{VALUES} trafficEncapMode; {DOCS}/noencap-hybrid-modes.md", choices=("encap", "noEncap", "hybrid"),
+         values=lambda value: {"trafficEncapMode": value}),
+    Knob("tunnel", str, "the tunnel protocol in encap mode", "geneve", f"{VALUES} tunnelType",
+         choices=("geneve", "vxlan"), values=lambda value: {"tunnelType": value}),
+)  # fmt: skip
+
+
 class Antrea(Cni):
     name: ClassVar[str] = "antrea"
     title: ClassVar[str] = "Antrea"
@@ -40,6 +71,21 @@ class Antrea(Cni):
     cluster_kinds: ClassVar[tuple[str, ...]] = ("egresses.crd.antrea.io", "externalippools.crd.antrea.io")
     aks_note: ClassVar[str] = "Antrea's AKS support is untested upstream since Antrea 2.5"
     kind_note: ClassVar[str] = KIND_TX_CHECKSUM_NOTE
+    knobs: ClassVar[tuple[Knob, ...]] = KNOBS
+
+    def forbidden(self, settings: Mapping[str, Any], platform: str) -> None:
+        """Encryption only in encap mode (the chart's values.yaml, trafficEncryptionMode: "Currently encryption only
+        works with encap mode")."""
+        mode = settings.get("encap_mode", "encap")
+        if settings.get("encryption", "none") != "none" and mode != "encap":
+            raise SettingError("encryption", f"{settings['encryption']} with encap_mode {mode}: Antrea's encryption "
+                               f"only works with encap mode ({VALUES}, trafficEncryptionMode)")  # fmt: skip
+
+    def configure(self) -> None:
+        """noEncap: no Egress (it works in encap and hybrid mode on Linux, docs/egress.md)."""
+        if self.settings.get("encap_mode", "encap") == "noEncap":
+            self.egress = None  # type: ignore[misc]
+            self.lacks = {Capability.EGRESS_GATEWAY: "Antrea's Egress needs encap or hybrid mode (docs/egress.md)"}  # type: ignore[misc]
 
     def images(self, version: str) -> list[str]:
         """Antrea's agent and controller images of ``version`` (the tags :meth:`kind_values` sets)."""

@@ -10,10 +10,15 @@ the spec, naming it).
 
 from __future__ import annotations
 
+import copy
 from abc import ABC
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from cnibench.knobs import Knob, chart_values, effective, merge
 
 if TYPE_CHECKING:
     from cnibench.doctor import Check
@@ -185,6 +190,55 @@ class Cni(ABC):
     kind_cni_plugins: ClassVar[tuple[str, ...]] = ()
     #: Why it lacks a capability, for the spec's error (e.g. "a Calico Enterprise feature"); empty: no reason given.
     lacks: ClassVar[dict[Capability, str]] = {}
+
+    #: What a variant may set (:mod:`cnibench.knobs`), each mapped onto the chart's values with its source.
+    knobs: ClassVar[tuple[Knob, ...]] = ()
+    #: A variant's settings (checked by the spec); empty: cnibench's defaults.
+    settings: Mapping[str, Any] = MappingProxyType({})
+
+    @property
+    def base(self) -> str:
+        """The CNI it is (its registered name; a variant's :attr:`name` is the variant's)."""
+        return type(self).name
+
+    def variant(self, name: str, settings: Mapping[str, Any]) -> Cni:
+        """The CNI as variant ``name`` with ``settings`` (checked by the spec): a copy called ``name`` whose values
+        carry the settings (:meth:`with_knobs`) and whose capabilities follow them (:meth:`configure`); itself for
+        a plain entry."""
+        if name == self.name and not settings:
+            return self
+        out = copy.copy(self)
+        setattr(out, "name", name)  # noqa: B010 - an instance's name over the class's
+        out.settings = MappingProxyType(dict(settings))
+        out.configure()
+        return out
+
+    def configure(self) -> None:
+        """Adjust this copy to :attr:`settings` (what a setting takes away: kube-proxy replacement, the egress
+        gateway...). Nothing by default."""
+        return None
+
+    def forbidden(self, settings: Mapping[str, Any], platform: str) -> None:
+        """Refuse valid settings that upstream forbids together (or that cnibench cannot install on ``platform``),
+        with the reason: raises :class:`~cnibench.knobs.SettingError`. Nothing by default."""
+        return None
+
+    def problems(self) -> list[str]:
+        """What is known to be wrong with this variant's configuration before it is installed (a pod MTU above
+        the underlay's minus the encapsulation), each a line; none by default."""
+        return []
+
+    @property
+    def effective_settings(self) -> dict[str, Any]:
+        """Every knob's value in effect (the variant's, the others at cnibench's defaults)."""
+        return effective(self.knobs, self.settings)
+
+    def with_knobs(self, values: dict[str, Any] | None) -> dict[str, Any] | None:
+        """``values`` (its Helm values on a platform; None: cannot install there) with the variant's settings'
+        chart values merged over them; unchanged for a plain CNI."""
+        if values is None or not self.settings:
+            return values
+        return merge(values, chart_values(self.knobs, self.settings))
 
     @property
     def chart_description(self) -> str:

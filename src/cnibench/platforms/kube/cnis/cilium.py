@@ -4,13 +4,17 @@ Gateway API implementation (which needs the kube-proxy replacement and the Gatew
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from cnibench import pins
+from cnibench.datapath_config import mtu_problem
+from cnibench.knobs import Knob, SettingError
 from cnibench.platforms.kube.cnis import CNIS
 from cnibench.platforms.kube.cnis.base import (
     Agent,
     AksValues,
+    Capability,
     Chart,
     Cni,
     EgressGateway,
@@ -36,6 +40,65 @@ _KPR_ON = ("true", "strict")
 #: enable-egress-gateway: "true"``); ``enable-ipv4-egress-gateway`` is its older name, removed as a flag in Cilium
 #: 1.19 (docs.cilium.io, operations/upgrade, 1.19 "Removed Flags"), still found on clusters installed before.
 EGRESS_GATEWAY_KEYS = ("enable-egress-gateway", "enable-ipv4-egress-gateway")
+
+
+DOCS = "https://docs.cilium.io/en/v1.19"
+#: The chart's values (install/kubernetes/cilium/values.yaml at v1.19.4; keys checked against the pinned
+#: values.schema.json in the tests).
+VALUES = "install/kubernetes/cilium/values.yaml"
+
+
+def _encryption(value: str) -> dict[str, Any]:
+    if value == "none":
+        return {"encryption": {"enabled": False}}
+    return {"encryption": {"enabled": True, "type": value}}
+
+
+def _routing(value: str) -> dict[str, Any]:
+    if value == "native":
+        # native routing between nodes of one L2 network (kind's): each node routes the others' pod CIDRs
+        # (autoDirectNodeRoutes); ipv4NativeRoutingCIDR, the pod CIDR, is set by kind_values
+        return {"routingMode": "native", "autoDirectNodeRoutes": True}
+    return {"routingMode": "tunnel", "tunnelProtocol": value.removeprefix("tunnel-")}
+
+
+def _kube_proxy_replacement(value: bool) -> dict[str, Any]:
+    if value:
+        return {"kubeProxyReplacement": True}
+    # without it: no BPF masquerading (it needs the BPF NodePort of the replacement), so no egress gateway, and no
+    # Gateway API (Cilium docs: network/egress-gateway "Enable egress gateway", network/servicemesh/gateway-api)
+    return {"kubeProxyReplacement": False, "bpf": {"masquerade": False}, "egressGateway": {"enabled": False},
+            "gatewayAPI": {"enabled": False}}  # fmt: skip
+
+
+def _hubble(value: str) -> dict[str, Any]:
+    return {"hubble": {"enabled": value != "disabled", "relay": {"enabled": value == "relay"}}}
+
+
+#: Encapsulation overhead per routing mode and encryption (bytes), as Cilium sizes its MTU (pkg/mtu/mtu.go:
+#: TunnelOverheadIPv4 50 for VXLAN and Geneve, WireGuardOverhead 80, EncryptionIPsecOverhead 77 with the default
+#: key size; native routing none).
+OVERHEAD = {"tunnel-vxlan": 50, "tunnel-geneve": 50, "native": 0}
+ENCRYPTION_OVERHEAD = {"none": 0, "wireguard": 80, "ipsec": 77}
+#: The MTU of kind's Docker network and of an AKS node's NIC (bytes).
+UNDERLAY_MTU = 1500
+
+KNOBS = (
+    Knob("encryption", str, "transparent encryption between nodes", "none",
+         f"{VALUES} encryption.enabled, encryption.type; {DOCS}/security/network/encryption/",
+         choices=("none", "wireguard", "ipsec"), values=_encryption),
+    Knob("routing", str, "tunnel (VXLAN or Geneve) or native routing between nodes", "tunnel-vxlan",
+         f"{VALUES} routingMode, tunnelProtocol, autoDirectNodeRoutes, ipv4NativeRoutingCIDR; "
+         f"{DOCS}/network/concepts/routing/", choices=("tunnel-vxlan", "tunnel-geneve", "native"), values=_routing),
+    Knob("kube_proxy_replacement", bool, "Cilium's eBPF kube-proxy replacement (off: kube-proxy stays)", True,
+         f"{VALUES} kubeProxyReplacement; {DOCS}/network/kubernetes/kubeproxy-free/", values=_kube_proxy_replacement),
+    Knob("hubble", str, "Hubble observability: disabled, in the agents (the chart's default) or with Hubble Relay",
+         "enabled", f"{VALUES} hubble.enabled, hubble.relay.enabled; {DOCS}/observability/hubble/setup/",
+         choices=("disabled", "enabled", "relay"), values=_hubble),
+    Knob("mtu", int, "the pod MTU (0: Cilium derives it from the node's minus the overhead)", 0,
+         f"{VALUES} MTU; {DOCS}/network/concepts/routing/", minimum=0, maximum=9000,
+         values=lambda value: {"MTU": value}),
+)  # fmt: skip
 
 
 class Cilium(Cni):
@@ -64,6 +127,53 @@ class Cilium(Cni):
     )
     kube_proxy_replacement: ClassVar[bool] = True
     cluster_kinds: ClassVar[tuple[str, ...]] = ("ciliumegressgatewaypolicies.cilium.io",)
+    knobs: ClassVar[tuple[Knob, ...]] = KNOBS
+
+    def configure(self) -> None:
+        """Without kube-proxy replacement there is no egress gateway and no Gateway API implementation (both need
+        it: Cilium docs network/egress-gateway and network/servicemesh/gateway-api), and kind keeps kube-proxy."""
+        if self.settings.get("kube_proxy_replacement", True):
+            return
+        self.kube_proxy_replacement = False  # type: ignore[misc]
+        self.egress = None  # type: ignore[misc]
+        self.gateway_api = None  # type: ignore[misc]
+        self.lacks = {  # type: ignore[misc]
+            Capability.EGRESS_GATEWAY: "this variant has no kube-proxy replacement, which Cilium's egress gateway "
+            "needs (docs network/egress-gateway)",
+            Capability.GATEWAY_API: "this variant has no kube-proxy replacement, which Cilium's Gateway API needs",
+        }
+
+    def forbidden(self, settings: Mapping[str, Any], platform: str) -> None:
+        """What cnibench cannot install: IPsec (its key Secret, cilium-ipsec-keys, must exist before the agents
+        start: docs security/network/encryption-ipsec; cnibench does not create it yet); on AKS native routing (the
+        chart's aksbyocni mode requires tunnel routing: docs installation/requirements-aks "BYOCNI: Encapsulation")
+        and kube-proxy replacement (cnibench's AKS clusters keep AKS's kube-proxy)."""
+        if settings.get("encryption") == "ipsec":
+            raise SettingError("encryption", "ipsec needs its key Secret cilium-ipsec-keys before Cilium's agents "
+                               f"start ({DOCS}/security/network/encryption-ipsec/), which cnibench does not create "
+                               "yet; valid here: none, wireguard")  # fmt: skip
+        if platform == "aks" and settings.get("routing") == "native":
+            raise SettingError("routing", "AKS bring-your-own-CNI (aksbyocni.enabled) requires tunnel routing "
+                               f"({DOCS}/installation/k8s-install-helm/, AKS: BYOCNI, Encapsulation)")  # fmt: skip
+        if platform == "aks" and settings.get("kube_proxy_replacement"):
+            raise SettingError(
+                "kube_proxy_replacement",
+                "cnibench's AKS clusters keep AKS's kube-proxy (its "
+                "kube-proxy-free mode for BYOCNI is an AKS preview azurerm does not configure)",
+            )
+
+    def overhead(self) -> int:
+        """Bytes of encapsulation (and encryption) per packet of this variant."""
+        settings = self.effective_settings
+        return OVERHEAD[settings["routing"]] + ENCRYPTION_OVERHEAD[settings["encryption"]]
+
+    def problems(self) -> list[str]:
+        """A pod MTU set above the underlay's (1500 on kind's Docker network and AKS) minus the overhead."""
+        mtu = int(self.settings.get("mtu", 0))
+        if not mtu:
+            return []
+        problem = mtu_problem(mtu, UNDERLAY_MTU, self.overhead(), "encapsulation and encryption")
+        return [problem] if problem else []
 
     def kind_values(self, cluster: KindValues) -> dict[str, Any]:
         """Cilium with kube-proxy replacement, the egress gateway (needs BPF masquerading) and optionally its Gateway
@@ -84,6 +194,8 @@ class Cilium(Cni):
             "image": {"pullPolicy": "IfNotPresent"},
             "k8sServiceHost": cluster.api_host,
             "k8sServicePort": cluster.api_port,
+            # native routing: the pod CIDR is routed, not masqueraded, between the nodes (chart ipv4NativeRoutingCIDR)
+            **({"ipv4NativeRoutingCIDR": cluster.pod_cidr} if self.settings.get("routing") == "native" else {}),
         }
 
     def aks_values(self, cluster: AksValues) -> dict[str, Any]:

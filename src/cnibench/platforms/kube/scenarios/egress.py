@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from cnibench import pins
 from cnibench.doctor import APT, check_tool
 from cnibench.platforms.kube.build import ClusterBuild, ExternalServer, KubeHost, NodeAddresses
-from cnibench.platforms.kube.cnis import CNIS
+from cnibench.platforms.kube.cnis import spec_cni
 from cnibench.platforms.kube.cnis.base import Capability, EgressPolicy
 from cnibench.platforms.kube.render import GATEWAY_NODE_LABEL, MANIFESTS, app, meta
 from cnibench.platforms.kube.scenarios import ADAPTERS
@@ -104,7 +104,7 @@ class KubeEgress(KubeAdapter[EgressSettings]):
             addresses.claim((*WHERE, "server_ip"), settings.server_ip,
                             default=settings.server_ip == addresses.top(SERVER_IP_PLACE))  # fmt: skip
             return
-        cnis = [CNIS.get(name) for name in spec.cnis]
+        cnis = [spec_cni(spec, name) for name in spec.cni_names]
         needing_ip = [cni for cni in cnis if cni.egress is not None and not cni.egress.ip_optional]
         if settings.server_ip is None:
             raise FieldError(

@@ -20,7 +20,8 @@ from cnibench.platforms.kube.render import HELM_DIR, MANAGED_BY, MANIFESTS, app,
 from cnibench.platforms.kube.scenarios import ADAPTERS
 from cnibench.platforms.kube.scenarios.base import KubeAdapter
 from cnibench.repetition import Repetition
-from cnibench.scenarios.ingress import INGRESS, NAME, IngressSettings
+from cnibench.scenarios._ingress_settings import NAME, IngressSettings
+from cnibench.scenarios.ingress import INGRESS
 from cnibench.spec.base import FieldError
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ class KubeIngress(KubeAdapter[IngressSettings]):
         if implementation != gateways.ENVOY_GATEWAY:
             owner = CNIS.get(implementation)
             assert owner.gateway_api is not None  # the field's choices are the CNIs that have one
-            others = [name for name in spec.cnis if name != implementation]
+            others = [name for name in spec.cni_names if name != implementation]
             if others:
                 why = "; ".join(
                     f"{CNIS.get(name).title} has no Gateway API implementation"
@@ -141,7 +142,7 @@ class KubeIngress(KubeAdapter[IngressSettings]):
                     ("kubernetes", "gateway_implementation"),
                     f"unsupported CNI/gateway combination: {implementation}'s Gateway API needs the {owner.title} CNI "
                     f"and cnis has {', '.join(others)} ({why}); use {gateways.ENVOY_GATEWAY}, which works with "
-                    + ("both" if len(spec.cnis) == 2 else "every CNI"),
+                    + ("both" if len(spec.cni_names) == 2 else "every CNI"),
                 )
             if owner.gateway_api.needs_kube_proxy_replacement and platform.no_kube_proxy_replacement:
                 raise FieldError(
@@ -205,7 +206,7 @@ class KubeIngress(KubeAdapter[IngressSettings]):
         before a CNI that needs them then; on an existing cluster, its own Gateway API checked before anything is
         created."""
         kube, cni = build.kube, build.cni
-        build.cni_gateway = kube.gateway_implementation == cni.name
+        build.cni_gateway = kube.gateway_implementation == cni.base
         gateway_api = self._gateway_api(settings, build)
         if gateway_api is None:
             return

@@ -4,8 +4,19 @@ cluster (namespaces, bridges, veths, masquerade) is the same for every datapath.
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from cnibench.knobs import Knob, effective
+
+#: The MTU of the node network (the "docker network" every node's uplink is on), bytes.
+UNDERLAY_MTU = 1500
+#: The pod MTU a variant may set (bytes): IPv4's minimum datagram every host must accept (RFC 791: 576) to a jumbo
+#: frame (9000).
+MTU_RANGE = (576, 9000)
 
 if TYPE_CHECKING:
     from cnibench.platforms.netns.nodes import Node
@@ -32,15 +43,63 @@ class Cluster(Protocol):
         ...
 
 
+def mtu_knob(default: int) -> Knob:
+    """The ``mtu`` knob: the pod interfaces' MTU (and the overlay device's), ``default`` the datapath's own."""
+    return Knob(
+        "mtu",
+        int,
+        "the MTU of the pod interfaces (and of the overlay device); default: the underlay's minus the encapsulation",
+        default,
+        "ip-link(8) mtu; a CNI's own MTU setting (Cilium chart value MTU, Antrea defaultMTU, flannel's backend MTU)",
+        minimum=MTU_RANGE[0],
+        maximum=MTU_RANGE[1],
+    )
+
+
 class Datapath(ABC):
+    """A datapath of the netns platform. The registered instance has no settings; :meth:`configured` gives a copy
+    with a variant's (checked against :attr:`knobs` first, by the spec)."""
+
     name: ClassVar[str]
     #: One line for ``plan`` and the README.
     description: ClassVar[str]
     #: Bytes of encapsulation per packet the pod MTU leaves room for.
     overhead: ClassVar[int] = 0
+    #: What a variant may set (:mod:`cnibench.knobs`).
+    knobs: ClassVar[tuple[Knob, ...]] = ()
+    #: A variant's settings (checked); empty: the datapath's defaults.
+    settings: Mapping[str, Any] = MappingProxyType({})
+
+    def configured(self, settings: Mapping[str, Any]) -> Datapath:
+        """A copy with ``settings`` (a variant's, already checked); this one when there are none."""
+        if not settings:
+            return self
+        out = copy.copy(self)
+        out.settings = MappingProxyType(dict(settings))
+        return out
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Datapath:
+        """Itself: a datapath is never changed once configured (a topology's deep copies share it)."""
+        return self
+
+    @property
+    def effective_settings(self) -> dict[str, Any]:
+        """Every knob's value in effect: the variant's, the others at their defaults."""
+        return effective(self.knobs, self.settings)
 
     def pod_mtu(self, underlay_mtu: int) -> int:
-        return underlay_mtu - self.overhead
+        """The pod MTU: a variant's ``mtu``, else the underlay's minus the encapsulation overhead (bytes)."""
+        mtu = self.settings.get("mtu")
+        return int(mtu) if mtu is not None else underlay_mtu - self.overhead
+
+    def node_offloads(self, topo: Cluster, node: Node) -> list[str]:
+        """``ethtool`` argument lines (``-K <dev> tx off``) changing the offloads of ``node``'s devices; none by
+        default (the kernel's defaults)."""
+        return []
+
+    def expected_offloads(self) -> dict[str, bool]:
+        """The offloads (ethtool feature names) the datapath's overlay device must have after the build; none."""
+        return {}
 
     def node_links(self, topo: Cluster, node: Node) -> list[str]:
         """``ip`` lines creating the datapath's own devices in ``node`` (before addresses)."""

@@ -16,7 +16,8 @@ from cnibench.platforms.netns.scenarios import ADAPTERS
 from cnibench.platforms.netns.scenarios.base import ClusterBuild, NetnsAdapter
 from cnibench.platforms.netns.topology import Topology
 from cnibench.repetition import Repetition
-from cnibench.scenarios.ingress import GATEWAY_NAME, INGRESS, NAME, IngressSettings, backend_names, placement
+from cnibench.scenarios._ingress_settings import GATEWAY_NAME, NAME, IngressSettings, backend_names, placement
+from cnibench.scenarios.ingress import INGRESS
 from cnibench.tools import nginx
 
 if TYPE_CHECKING:

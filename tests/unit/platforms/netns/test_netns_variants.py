@@ -1,0 +1,56 @@
+"""netns variants: a variant's settings reach the rendered cluster (MTU, ethtool steps) only for a variant, and the
+configuration checks find a pod MTU the underlay cannot carry."""
+
+from __future__ import annotations
+
+from cnibench.platforms.netns.effective import effective_problems, planned, planned_problems
+from cnibench.platforms.netns.render import render_cluster
+from cnibench.platforms.netns.topology import Topology, build_topology
+
+
+def _topo(**settings: object) -> Topology:
+    return build_topology(prefix="cnib0001", datapath="vxlan", workers=2, node_cidr="172.18.0.0/24",
+                          pod_cidr="10.244.0.0/16", external_cidr="203.0.113.0/24",
+                          pods=[("a", "worker"), ("b", "worker2")], settings=settings)  # fmt: skip
+
+
+def test_a_plain_datapath_renders_no_ethtool_step_and_its_topology_has_no_settings():
+    topo = _topo()
+    assert not [s for s in render_cluster(topo).apply if s.kind == "ethtool"]
+    assert "datapath_settings" not in topo.to_dict() and planned_problems(topo) == []
+
+
+def test_checksum_offload_off_is_an_ethtool_step_per_node_and_survives_the_topology_file():
+    topo = _topo(checksum_offload=False)
+    steps = [s for s in render_cluster(topo).apply if s.kind == "ethtool"]
+    assert [s.content.strip() for s in steps] == ["-K cnib0001-vx tx off"] * 3
+    again = Topology.from_dict(topo.to_dict())
+    assert again.datapath.expected_offloads() == {"tx-checksumming": False}
+    assert planned(again)["settings"] == {"mtu": 1450, "checksum_offload": False}
+
+
+def test_a_pod_mtu_above_the_path_mtu_is_found_before_and_after_the_build():
+    topo = _topo(mtu=1500)
+    assert topo.pod_mtu == 1500 and planned(topo)["path_mtu"] == 1450
+    assert planned_problems(topo)[0].startswith("pod MTU 1500 is above the underlay MTU 1500 minus 50 bytes")
+    links = {n.netns: {topo.eth: 1500} for n in topo.nodes} | {p.netns: {topo.eth: 1500} for p in topo.pods}
+    found = effective_problems(topo, links, {})
+    assert len(found) == 2 and found[0].startswith("pod a on worker: pod MTU 1500")
+
+
+def test_an_offload_read_back_that_is_not_the_variants_is_a_problem():
+    topo = _topo(checksum_offload=False)
+    links = {p.netns: {topo.eth: 1450} for p in topo.pods}
+    found = effective_problems(topo, links, {topo.nodes[0].netns: {"tx-checksumming": True}})
+    assert found == ["control-plane: tx-checksumming is on on the overlay device, the variant asks for off"]
+
+
+def test_compare_flags_runs_whose_datapath_configuration_differs():
+    from cnibench.datapath_config import config_differences
+
+    a, b = planned(_topo()), planned(_topo(mtu=1400))
+    assert config_differences("vxlan", a, b) == [
+        "vxlan datapath pod_mtu: 1450 vs 1400",
+        "vxlan datapath settings: {'mtu': 1450, 'checksum_offload': True} vs {'mtu': 1400, 'checksum_offload': True}",
+    ]
+    assert config_differences("vxlan", a, None) == []  # an older run recorded none
