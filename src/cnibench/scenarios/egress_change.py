@@ -310,7 +310,7 @@ class EgressChange(Scenario[EgressChangeSettings, EgressChangeExpectation]):
             outcomes = [s.flow_outcome for s in ok if s.flow_outcome]
             flow = ", ".join(f"{o} {outcomes.count(o)}" for o in dict.fromkeys(outcomes)) or "-"
             body.append((
-                cni, trial, f"{len(ok)}/{len(group)}", cell(group, "first_correct_ms"),
+                f"{cni} {trial}", f"{len(ok)}/{len(group)}", cell(group, "first_correct_ms"),
                 cell(group, "leaked_packets", 0), cell(group, "outage_ms"), cell(group, "new_gateway_ms"),
                 flow + (f" (stall {cell(group, 'flow_stall_ms')} ms)" if outcomes else ""),
             ))  # fmt: skip
@@ -318,7 +318,8 @@ class EgressChange(Scenario[EgressChangeSettings, EgressChangeExpectation]):
             if leaky:
                 warnings.append(f"{cni} {trial}: packets left with another source than the egress IP in {leaky} "
                                 f"of {len(ok)} repetition(s)")  # fmt: skip
-        header = ("cni", "event", "ok", "first correct ms", "leaked", "outage ms", "new gateway ms", "TCP flow")
+        # CNI and event in one column: a folded table repeats its first column (the terminal's width)
+        header = ("cni event", "ok", "first correct ms", "leaked", "outage ms", "new gateway ms", "TCP flow")
         return ["median [interval] per event, from the external server's capture", *table(header, body)]
 
 
