@@ -124,7 +124,7 @@ class EventHandler:
 
     def _repetition(self, res: dict[str, Any]) -> Repetition | None:
         """The repetition a measurement's result is of (a failed task: the loop item's), with the expectations only
-        the cluster knows (the client's node IP, egress_apply_s) that come with the result."""
+        the cluster knows (a node's IP, the seconds a policy took) that come with the result."""
         item = res.get(res.get("ansible_loop_var", "item")) or {}
         if res.get("kind") == "measurement":
             output = res.get("output")

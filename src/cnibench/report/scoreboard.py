@@ -127,8 +127,7 @@ def width() -> int:
 def table(found: list[Row], columns: int = PIPE_WIDTH) -> list[str]:
     """The comparisons as a plain-text table at most ``columns`` wide (100 for the default's rows): symbol, trial,
     metric (unit), the reference's value, the CNI's, the change in % with its interval, the outcome, and the
-    minimum detectable effect of an inconclusive one (``MDE``). A row that would still be wider is cut with ``…``
-    (the report and ``summary --json`` have every figure)."""
+    minimum detectable effect of an inconclusive one (``MDE``). A wider table folds (:func:`aligned`)."""
     rows_ = [r for r in found if r.reference != "no policy"]
     others = sorted({r.cni for r in rows_})
     cni_head = others[0] if len(others) == 1 else "cni"
@@ -138,22 +137,44 @@ def table(found: list[Row], columns: int = PIPE_WIDTH) -> list[str]:
          r.change.replace(" %", ""), r.outcome, _mde(r))
         for r in rows_
     ]  # fmt: skip
-    return aligned(header, body, columns)
+    return aligned(header, body, columns, keys=(0, 1, 2, 4))  # symbol, trial, metric, the CNI
 
 
-def aligned(header: tuple[str, ...], body: Sequence[tuple[str, ...]], columns: int) -> list[str]:
-    """A header and rows as left-aligned columns two spaces apart, each line at most ``columns`` wide (cut with
-    ``…``)."""
+def aligned(
+    header: tuple[str, ...], body: Sequence[tuple[str, ...]], columns: int, keys: Sequence[int] = (0, 1, 2)
+) -> list[str]:
+    """A header and rows as left-aligned columns two spaces apart, each line at most ``columns`` wide: a wider table
+    folds into blocks, each repeating the ``keys`` columns (what a row is) beside the other columns that fit, a blank
+    line between blocks; a single cell wider than the width is cut with ``…``."""
     widths = [max(len(row[i]) for row in (header, *body)) for i in range(len(header))]
-    lines = []
-    for row in (header, *body):
-        line = "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
-        lines.append(line if len(line) <= columns else line[: columns - 1] + "…")
-    return lines
+    rows = (header, *body)
+
+    def line(row: tuple[str, ...], chosen: Sequence[int]) -> str:
+        text = "  ".join(row[i].ljust(widths[i]) for i in chosen).rstrip()
+        return text if len(text) <= columns else text[: columns - 1] + "…"
+
+    every = range(len(widths))
+    rest = [i for i in every if i not in keys]
+    whole = ["  ".join(row[i].ljust(widths[i]) for i in every).rstrip() for row in rows]
+    if all(len(text) <= columns for text in whole) or len(rest) <= 1:
+        return [line(row, every) for row in rows]
+    out: list[str] = []
+    start = 0
+    while start < len(rest):
+        used, end = sum(widths[i] for i in keys) + 2 * (len(keys) - 1), start
+        while end < len(rest) and used + 2 + widths[rest[end]] <= columns:
+            used += 2 + widths[rest[end]]
+            end += 1
+        end = max(end, start + 1)
+        if out:
+            out.append("")
+        out += [line(row, sorted([*keys, *rest[start:end]])) for row in rows]
+        start = end
+    return out
 
 
 def policy_lines(found: list[Row]) -> list[str]:
-    """The policies' costs, one line per CNI: ``? egress / egress-baseline throughput: vxlan 0.884 [-27.0, +7.0] %,
+    """The policies' costs, one line per CNI: ``? <trial> / <its baseline> throughput: vxlan 0.884 [-27.0, +7.0] %,
     inconclusive (MDE 27 %)``."""
     return [
         f"{r.symbol} {r.trial} {r.metric.removesuffix(' cost')}: {r.cni} {r.value}, change {r.change}, {r.outcome}"

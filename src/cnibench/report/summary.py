@@ -66,7 +66,7 @@ def format_summary(results: RunResults, run_dir: str, columns: int | None = None
     found = scoreboard.rows(analysis)
     if found:
         lines += textwrap.wrap(scoreboard.heading(analysis), columns, subsequent_indent="  ")
-        lines += ["  " + line for line in scoreboard.table(found, columns - 2)]
+        lines += [f"  {line}" if line else "" for line in scoreboard.table(found, columns - 2)]
         policy = scoreboard.policy_lines(found)
         if policy:
             lines.append("policy cost per cluster (with / without, change in %):")

@@ -53,8 +53,9 @@ def table(header: tuple[str, ...], body: Sequence[tuple[str, ...]]) -> list[str]
     widths = [max(len(x) for x in col) for col in zip(header, *body, strict=True)]
     rows = (header, *body)
     limit = TABLE_WIDTH.get()
-    if sum(widths) + 2 * (len(widths) - 1) <= limit or len(widths) <= 2:
-        return ["  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    whole = ["  ".join(x.ljust(w) for x, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    if all(len(line) <= limit for line in whole) or len(widths) <= 2:
+        return whole
     out: list[str] = []
     start = 1
     while start < len(widths):

@@ -1,0 +1,270 @@
+"""The egress-change scenario's capture: what the external server's packet capture (a tcpdump pcap, read with
+dpkt) says about one event — the first packet with the egress IP, the packets that left with another source, the
+longest gap in the probe stream, the gateway the packets came through and what became of an established TCP flow.
+
+The event's time is in the capture itself: right when the event's action returns, the driver records the time
+(``CLOCK_REALTIME``, the clock tcpdump stamps packets with on the same machine) and the external server's namespace
+sends it as one UDP broadcast (the *marker*, a JSON payload after :data:`MARKER_MAGIC`) that the capture records
+with the rest, so a pcap alone re-derives every figure (``cnibench parse pcap``, ``reanalyze``).
+
+``python -m cnibench.scenarios._egress_capture mark BROADCAST`` sends each line of its standard input as one marker
+to ``BROADCAST`` (run inside the external server's namespace, started before the event so no interpreter starts
+during the measurement).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import socket
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from cnibench.errors import MeasurementError
+
+#: The marker's UDP destination port (the discard service, RFC 863) and the first bytes of its payload.
+MARKER_PORT = 9
+MARKER_MAGIC = b"cnibench-event "
+Event = Literal["policy-apply", "new-pod", "gateway-failover"]
+FlowOutcome = Literal["survived", "stalled", "reset"]
+#: The RST bit of a TCP header's flags (RFC 9293, 3.1).
+TCP_RST = 0x04
+
+
+@dataclass(frozen=True)
+class Marker:
+    """One event as the driver recorded it: ``event``; ``started`` and ``at`` the Unix times (s, CLOCK_REALTIME)
+    the action began and returned (new pod: the probe was started); the egress IP the server must see; the UDP
+    ports of the probe stream (``probe_port``; new pod: the new pod's stream on ``pod_port``) and the TCP port of
+    the established flow (``flow_port``, failover), None where the event has none; ``window_s``: the seconds after
+    ``at`` the driver kept everything running (what comes later is the teardown: stopped clients, their RSTs)."""
+
+    event: Event
+    started: float
+    at: float
+    egress_ip: str
+    probe_port: int
+    pod_port: int | None = None
+    flow_port: int | None = None
+    window_s: float | None = None
+
+    def line(self) -> str:
+        """The marker as one line for :func:`send_markers` (the payload after :data:`MARKER_MAGIC`)."""
+        return json.dumps(self.__dict__, sort_keys=True)
+
+    @classmethod
+    def parse(cls, payload: bytes) -> Marker:
+        """Raises :class:`MeasurementError` for a payload that is not a marker."""
+        try:
+            data = json.loads(payload[len(MARKER_MAGIC) :])
+            return cls(**data)
+        except (ValueError, TypeError) as exc:
+            raise MeasurementError(f"unreadable event marker in the capture: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Packet:
+    """A captured IPv4 packet: capture time (s, Unix), source IP, source MAC (the gateway that forwarded it), the
+    destination port, protocol, TCP flags and payload length."""
+
+    ts: float
+    src: str
+    mac: str
+    dport: int
+    sport: int
+    proto: Literal["udp", "tcp"]
+    flags: int = 0
+    length: int = 0
+
+
+@dataclass
+class Capture:
+    """Every TCP/UDP packet of a capture and the markers in it."""
+
+    packets: list[Packet] = field(default_factory=list)
+    markers: list[Marker] = field(default_factory=list)
+
+
+def read_capture(data: bytes) -> Capture:
+    """The packets of a pcap (Ethernet link type, as tcpdump writes on a veth or bridge). Raises
+    :class:`MeasurementError` for a file that is no pcap."""
+    import io
+
+    import dpkt
+
+    try:
+        reader = dpkt.pcap.Reader(io.BytesIO(data))
+    except (ValueError, dpkt.dpkt.NeedData) as exc:
+        raise MeasurementError(f"not a pcap capture: {exc}") from exc
+    out = Capture()
+    try:
+        for ts, buf in reader:
+            eth = dpkt.ethernet.Ethernet(buf)
+            ip = eth.data
+            if not isinstance(ip, dpkt.ip.IP):
+                continue
+            l4 = ip.data
+            if not isinstance(l4, dpkt.udp.UDP | dpkt.tcp.TCP):
+                continue
+            src = socket.inet_ntoa(ip.src)
+            payload = bytes(l4.data)
+            if isinstance(l4, dpkt.udp.UDP):
+                if l4.dport == MARKER_PORT and payload.startswith(MARKER_MAGIC):
+                    out.markers.append(Marker.parse(payload))
+                    continue
+                out.packets.append(Packet(float(ts), src, eth.src.hex(":"), l4.dport, l4.sport, "udp", 0, len(payload)))
+            else:
+                out.packets.append(
+                    Packet(float(ts), src, eth.src.hex(":"), l4.dport, l4.sport, "tcp", int(l4.flags), len(payload))
+                )
+    except (dpkt.dpkt.NeedData, dpkt.dpkt.UnpackError) as exc:  # a capture cut short: keep what was read
+        if not out.packets:
+            raise MeasurementError(f"unreadable pcap capture: {exc}") from exc
+    return out
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One event's figures (times in ms relative to the event; None: not seen in the capture). See the README's
+    egress-change section for what each means."""
+
+    event: Event
+    egress_ip: str
+    first_correct_ms: float | None
+    leaked_packets: int
+    leaked_before_return: int
+    outage_ms: float | None
+    new_gateway_ms: float | None
+    source_stayed_egress: bool | None
+    flow_outcome: FlowOutcome | None
+    flow_stall_ms: float | None
+    probe_pps: float | None
+    probe_packets: int
+    event_lag_ms: float
+    notes: tuple[str, ...] = ()
+
+
+def _longest_gap(times: Sequence[float], after: float) -> float | None:
+    """The longest interval (s) between consecutive ``times`` whose later packet arrived after ``after``."""
+    gaps = [b - a for a, b in itertools.pairwise(times) if b > after]
+    return max(gaps) if gaps else None
+
+
+def _rate(times: Sequence[float]) -> float | None:
+    """Packets per second over a stretch of the stream (None: fewer than 2 packets)."""
+    if len(times) < 2 or times[-1] <= times[0]:
+        return None
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
+def _flow(packets: list[Packet], port: int, at: float, end: float) -> tuple[FlowOutcome | None, float | None]:
+    """What became of the established TCP flow to ``port`` (its data connection: the one that carried the most
+    payload) after the event at ``at``: reset (a RST in either direction after the event), stalled (no data after
+    the event until the capture ended at ``end``; the stall is then a lower bound), or survived; and the longest
+    stall (s) spanning or following the event."""
+    conns: dict[int, list[Packet]] = {}
+    for p in packets:
+        if p.proto == "tcp" and port in (p.dport, p.sport):
+            client_port = p.sport if p.dport == port else p.dport
+            conns.setdefault(client_port, []).append(p)
+    if not conns:
+        return None, None
+    data = max(conns.values(), key=lambda ps: sum(p.length for p in ps if p.dport == port))
+    reset = any(p.flags & TCP_RST and p.ts >= at for p in data)
+    sent = [p.ts for p in data if p.dport == port and p.length > 0]
+    before = [t for t in sent if t < at]
+    after = [t for t in sent if t >= at]
+    last = before[-1] if before else at
+    if not after:
+        return ("reset" if reset else "stalled"), end - last
+    return ("reset" if reset else "survived"), _longest_gap([last, *after], at) or 0.0
+
+
+def figures(capture: Capture) -> Figures:
+    """The figures of the one event in ``capture``. Raises :class:`MeasurementError` without exactly one marker
+    or without any probe packet."""
+    if len(capture.markers) != 1:
+        raise MeasurementError(f"the capture holds {len(capture.markers)} event markers, expected 1")
+    m = capture.markers[0]
+    notes: list[str] = []
+    if m.window_s is not None:  # the teardown after the window is not the event's
+        capture = Capture([p for p in capture.packets if p.ts <= m.at + m.window_s], capture.markers)
+    end = max((p.ts for p in capture.packets), default=m.at)
+    port = m.pod_port if m.event == "new-pod" and m.pod_port is not None else m.probe_port
+    probe = [p for p in capture.packets if p.proto == "udp" and p.dport == port]
+    if not probe:
+        raise MeasurementError(f"no probe packet to UDP port {port} in the capture")
+    times = [p.ts for p in probe]
+    new_gateway: float | None = None
+    during = sum(1 for p in probe if m.started <= p.ts < m.at and p.src != m.egress_ip)
+    if m.event == "new-pod":
+        # the pod's start is its first packet the server saw (its iperf3 control connection or its first datagram)
+        ref = min(p.ts for p in capture.packets if p.dport == port)
+        mine = [p for p in capture.packets if p.dport == port]
+        correct = [p.ts for p in mine if p.src == m.egress_ip]
+        first = correct[0] if correct else None
+        leaked = sum(1 for p in mine if p.src != m.egress_ip)
+        outage = _longest_gap(times, ref)
+        stayed = all(p.src == m.egress_ip for p in mine if first is not None and p.ts >= first) if correct else None
+    else:
+        ref = m.at
+        after = [p for p in probe if p.ts >= m.at]
+        leaked = sum(1 for p in after if p.src != m.egress_ip)
+        outage = _longest_gap(times, m.started)
+        if m.event == "policy-apply":
+            correct = [p.ts for p in probe if p.ts >= m.started and p.src == m.egress_ip]
+            first = correct[0] if correct else None
+            stayed = all(p.src == m.egress_ip for p in probe if p.ts >= first) if first is not None else None
+        else:
+            old = [p.mac for p in probe if p.ts < m.started]
+            old_mac = old[-1] if old else None
+            if old_mac is None:
+                notes.append("no probe packet before the failure: the old gateway is not known")
+            moved = [p for p in after if old_mac is not None and p.mac != old_mac]
+            new_gateway = moved[0].ts if moved else None
+            correct = [p.ts for p in moved if p.src == m.egress_ip]
+            first = correct[0] if correct else None
+            stayed = leaked == 0 if after else None
+    outcome, stall = (None, None)
+    if m.flow_port is not None:
+        outcome, stall = _flow(capture.packets, m.flow_port, m.at, end)
+    steady = [t for t in times if t < m.started] if m.event != "new-pod" else times
+    return Figures(
+        event=m.event,
+        egress_ip=m.egress_ip,
+        first_correct_ms=None if first is None else (first - ref) * 1e3,
+        leaked_packets=leaked,
+        leaked_before_return=0 if m.event == "new-pod" else during,
+        outage_ms=None if outage is None else outage * 1e3,
+        new_gateway_ms=None if new_gateway is None else (new_gateway - ref) * 1e3,
+        source_stayed_egress=stayed,
+        flow_outcome=outcome,
+        flow_stall_ms=None if stall is None else stall * 1e3,
+        probe_pps=_rate(steady),
+        probe_packets=len(probe),
+        event_lag_ms=(m.at - m.started) * 1e3,
+        notes=tuple(notes),
+    )
+
+
+def send_markers(broadcast: str, lines: Any) -> int:
+    """Send each line of ``lines`` (a marker's payload after :data:`MARKER_MAGIC`) as one UDP broadcast to
+    ``broadcast``:9. Returns how many were sent."""
+    sent = 0
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        for line in lines:
+            text = line.strip()
+            if text:
+                sock.sendto(MARKER_MAGIC + text.encode(), (broadcast, MARKER_PORT))
+                sent += 1
+    return sent
+
+
+if __name__ == "__main__":  # pragma: no cover - run by the driver inside the external namespace
+    if len(sys.argv) != 3 or sys.argv[1] != "mark":
+        print("usage: python -m cnibench.scenarios._egress_capture mark BROADCAST", file=sys.stderr)
+        sys.exit(2)
+    send_markers(sys.argv[2], sys.stdin)
