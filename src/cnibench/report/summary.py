@@ -98,5 +98,8 @@ def format_summary(results: RunResults, run_dir: str, columns: int | None = None
 
 
 def _wrapped(line: str, columns: int) -> list[str]:
-    """A prose line of the summary at most ``columns`` wide, its continuation indented."""
-    return textwrap.wrap(line, columns, subsequent_indent="    ", break_on_hyphens=False) or [line]
+    """A prose line of the summary at most ``columns`` wide, its continuation indented by four spaces; a word longer
+    than that (a path) is kept whole."""
+    return textwrap.wrap(line, columns, subsequent_indent="    ", break_on_hyphens=False, break_long_words=False) or [
+        line
+    ]
