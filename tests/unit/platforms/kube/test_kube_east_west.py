@@ -254,3 +254,49 @@ def test_a_sockperf_image_not_pinned_by_digest_is_refused(tmp_path, image):
     spec = write_example(tmp_path, "kubeconfig.yaml", scenarios={"east-west": RR}, kubernetes__sockperf_image=image)
     with pytest.raises(SpecError, match=r"kubernetes\.sockperf_image.*pinned by digest"):
         parse_spec(yaml.safe_load(spec.read_text()))
+
+
+@pytest.mark.parametrize("command", ["plan", "render", "run"])
+def test_the_cli_refuses_rr_on_aks_without_an_image_in_one_line_exit_2_nothing_created(
+    tmp_path, capsys, monkeypatch, command
+):
+    from cnibench import cli
+
+    monkeypatch.chdir(tmp_path)
+    spec = write_example(tmp_path, "aks.yaml", scenarios={"east-west": {**RR, "workloads": ["rr"]}})
+    before = sorted(tmp_path.rglob("*"))
+    argv = [command, str(spec), *(["-o", str(tmp_path / "out")] if command == "render" else [])]
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1, captured.err
+    line = captured.err.strip()
+    assert "kubernetes.sockperf_image" in line and "rr on aks needs a pod image with sockperf" in line
+    assert "dockerfiles/sockperf/Dockerfile" in line and "name@sha256:<64 hex>" in line
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize(("golden", "status"), [("tcp-pingpong-m64-t5.out", "ok"), ("tcp-refused.out", "failed")])
+def test_a_kube_rr_artifact_is_sockperfs_stdout_read_by_the_netns_parser(tmp_path, data_dir, golden, status):
+    """kubectl exec writes sockperf's stdout as the repetition's artifact (no netns launcher around it): the sample
+    has the same figures sockperf.parse reads from it, or fails with sockperf's own complaint."""
+    from cnibench.scenarios.east_west import EAST_WEST
+    from cnibench.tools import sockperf
+
+    spec = parse_spec(yaml.safe_load(write_example(tmp_path, "kind-antrea-vs-cilium.yaml",
+                                                   scenarios={"east-west": RR}).read_text()))  # fmt: skip
+    run_dir = tmp_path / "run"
+    reps = get_platform("kind").compile(make_plan(spec), run_dir=run_dir, prefix="cnib0000").repetitions
+    rep = next(r for r in reps if r.scenario == "pod-to-pod.cross-node.tcp-rr")
+    assert rep.artifact.name.endswith(".sockperf.out")
+    artifact = rep.artifact if rep.artifact.is_absolute() else run_dir / rep.artifact
+    artifact.parent.mkdir(parents=True, exist_ok=True)
+    text = (data_dir / "sockperf" / golden).read_text()
+    artifact.write_text(text)
+    sample = EAST_WEST.make_sample(rep, run_dir=run_dir, started_at=None, ended_at=None)
+    assert sample.status == status and sample.code == "DT-RR"
+    if status == "ok":
+        parsed = sockperf.parse(text)
+        assert sample.transactions_per_s == parsed.transactions_per_s and sample.latency_p99_us == parsed.latency_p99_us
+        assert sample.little_ok
+    else:
+        assert "sockperf measured nothing: ERROR: Can" in (sample.error or "")
