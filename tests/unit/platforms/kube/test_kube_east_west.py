@@ -300,3 +300,23 @@ def test_a_kube_rr_artifact_is_sockperfs_stdout_read_by_the_netns_parser(tmp_pat
         assert sample.little_ok
     else:
         assert "sockperf measured nothing: ERROR: Can" in (sample.error or "")
+
+
+@pytest.mark.parametrize("variant", list(RR_VARIANTS))
+def test_node_exporters_conntrack_collector_is_on_exactly_in_runs_with_rr_or_crr(tmp_path, variant):
+    """The Kubernetes conntrack figures' source: node_exporter on the host network and host PID with the host's /proc
+    (run as rendered in tests/integration/test_kube_conntrack_exporter.py)."""
+    example, changes = RR_VARIANTS[variant]
+    collectors = {}
+    for workloads in (["stream"], ["rr"], ["crr"]):
+        where = tmp_path / "-".join(workloads)
+        where.mkdir()
+        settings = {"workloads": workloads, "protocols": ["tcp"], "duration": 2, "omit": 1}
+        spec = write_example(where, example, scenarios={"east-west": settings}, **changes)
+        assert commands.render(spec, where / "out") == 0
+        for path in sorted((where / "out" / "rendered").glob("*/manifests/20-monitoring.yaml")):
+            ds = next(d for d in yaml.safe_load_all(path.read_text()) if d and d["kind"] == "DaemonSet")
+            pod = ds["spec"]["template"]["spec"]
+            assert pod["hostNetwork"] and pod["hostPID"] and "--path.procfs=/host/proc" in pod["containers"][0]["args"]
+            collectors[(workloads[0], path.parts[-3])] = "--collector.conntrack" in pod["containers"][0]["args"]
+    assert collectors and all(on == (workload != "stream") for (workload, _), on in collectors.items())
