@@ -193,7 +193,8 @@ def test_rr_renders_sockperf_servers_and_clients_beside_iperf3_and_the_manifests
         by_name = {c["name"]: c for c in pods[server]["spec"]["containers"]}
         for proto, port in (("tcp", 11111), ("udp", 11112)):
             c = by_name[f"sockperf-{proto}"]
-            assert c["image"] == image and c["command"] == sockperf.server_argv("0.0.0.0", protocol=proto, port=port)
+            assert c["image"] == image and c["command"] == sockperf.server_argv("$(POD_IP)", protocol=proto, port=port)
+            assert c["env"] == [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]
             assert c["ports"] == [{"name": f"sockperf-{proto}", "containerPort": port, "protocol": proto.upper()}]
             # kind's local build is in no registry: never pulled; a pushed image: Kubernetes' default (digest)
             assert c.get("imagePullPolicy") == ("Never" if variant == "kind" else None)

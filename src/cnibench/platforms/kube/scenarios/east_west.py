@@ -79,18 +79,22 @@ def rr_image(kube: KubernetesSettingsBase, platform: type[KubeHost] | KubeHost) 
 
 def sockperf_containers(rr: RrImage, *, serves: bool) -> list[dict[str, Any]]:
     """A server pod's sockperf servers (TCP and UDP, one each: a sockperf server serves one protocol, on
-    :data:`~cnibench.scenarios._east_west_rr.RR_PORTS`, every address of the pod), or a client pod's container to
+    :data:`~cnibench.scenarios._east_west_rr.RR_PORTS`, on the pod's own address), or a client pod's container to
     exec ``sockperf ping-pong`` in. The same argv builders as on netns (:mod:`cnibench.tools.sockperf`)."""
     common: dict[str, Any] = {"image": rr.image, "resources": {"requests": {"cpu": "100m", "memory": "32Mi"}}}
     if rr.pull_policy is not None:
         common["imagePullPolicy"] = rr.pull_policy
     if not serves:
         return [{"name": SOCKPERF_CONTAINER, **common, "command": SLEEP}]
+    # bound to the pod's own address, as on netns (the node's, on the host network: status.podIP is the host IP
+    # there), so that a UDP reply leaves from the address the request went to; Kubernetes expands $(VAR) in command
+    own_ip = {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
     return [
         {
             "name": f"sockperf-{proto}",
             **common,
-            "command": sockperf.server_argv("0.0.0.0", protocol=proto, port=port),  # noqa: S104 (the pod's own)
+            "env": [own_ip],
+            "command": sockperf.server_argv("$(POD_IP)", protocol=proto, port=port),
             "ports": [{"name": f"sockperf-{proto}", "containerPort": port, "protocol": proto.upper()}],
         }
         for proto, port in RR_PORTS.items()
