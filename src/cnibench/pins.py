@@ -65,3 +65,17 @@ def cni_plugins_url(arch: str) -> str:
         f"https://github.com/containernetworking/plugins/releases/download/{version}/cni-plugins-linux-{arch}-"
         f"{version}.tgz"
     )
+
+
+#: The rr workload's pod image on Kubernetes: no maintained public image carrying sockperf was found (netshoot has
+#: none; Azure telescope runs sockperf on VMs, installed by apt in cloud-init, scenarios/perf-eval/
+#: vm-cross-reg-iperf3-sockperf, and its pods' iperf3 image is in its own registry by tag). cnibench ships a Dockerfile
+#: (platforms/kube/dockerfiles/sockperf) from Debian 12 with Debian's sockperf, the version the netns platform runs:
+#: its base, ``debian:bookworm-20260918-slim`` (a dated tag: Debian's images of that day, never re-pushed) by its
+#: index digest, as docker-library/repo-info records it (repos/debian/remote/bookworm-20260918-slim.md, commit
+#: 43a0ed1e9fb9a76535ddf0c2040fb9223eac2b15: "docker pull debian@sha256:3783cc01..."); and the package version
+#: (``apt-cache policy sockperf`` on Debian 12: 3.7-1, bookworm/main).
+SOCKPERF_BASE_IMAGE = (
+    "debian:bookworm-20260918-slim@sha256:3783cc01769c7b2b1b83a5c5ad96c815348e28ed7da68e2e3687004faa906251"
+)
+SOCKPERF_PACKAGE_VERSION = "3.7-1"

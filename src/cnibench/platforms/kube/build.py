@@ -80,6 +80,9 @@ class KubeHost:
     #: The nodes are Docker containers on this machine, on the nodes' network (``network.node_cidr``) by their
     #: ``eth0`` (kind): cnibench can add an address to a node (``docker exec``).
     node_containers: ClassVar[bool] = False
+    #: The nodes run images from this machine's Docker (kind loads them): cnibench can build a pod image here
+    #: (:mod:`cnibench.platforms.kube.tool_images`); elsewhere the nodes pull from a registry.
+    local_images: ClassVar[bool] = False
 
     @classmethod
     def k6_in_container(cls, kube: KubernetesSettingsBase | None) -> bool:

@@ -23,6 +23,7 @@ from cnibench.platforms.kube.cnis.base import KindValues
 from cnibench.platforms.kube.prerequisites import HINTS, check_docker, docker_info
 from cnibench.platforms.kube.settings import kube_settings
 from cnibench.platforms.kube.teardown import remove_kind
+from cnibench.platforms.kube.tool_images import build_context
 from cnibench.proc import tool_path
 from cnibench.spec.base import FieldError, Loc
 
@@ -173,6 +174,7 @@ class KindPlatform(KubePlatform):
     )
     external_server_where: ClassVar[str] = "on kind's network"
     node_containers: ClassVar[bool] = True
+    local_images: ClassVar[bool] = True
     recorded_tools: ClassVar[dict[str, list[str]]] = {
         "kind": ["kind", "version"],
         "docker": ["docker", "version", "--format", "{{.Server.Version}}"],
@@ -286,11 +288,19 @@ class KindPlatform(KubePlatform):
             f"check kind's docker network is network.node_cidr {spec.network.node_cidr} (at once, before minutes go "
             "into the CNI)"
         )
+        built = [image for image in preload if build_context(image) is not None]
+        pulled = [image for image in preload if image not in built]
         build.steps.append(
-            f"preload {len(preload)} Docker Hub images: each pulled once on this machine (only if missing, for "
+            f"preload {len(pulled)} Docker Hub images: each pulled once on this machine (only if missing, for "
             "Docker's platform), saved once and loaded into every node (kind load image-archive), so the nodes of "
-            f"the run's clusters pull none of them; digests recorded in environment.json: {', '.join(preload)}"
+            f"the run's clusters pull none of them; digests recorded in environment.json: {', '.join(pulled)}"
         )
+        for image in built:
+            build.steps.append(
+                f"build {image} once on this machine (docker build {build_context(image)}: "
+                f"{pins.SOCKPERF_BASE_IMAGE} + Debian's sockperf {pins.SOCKPERF_PACKAGE_VERSION}) and load it into "
+                "every node the same way (its pods never pull it); its image ID recorded in environment.json"
+            )
 
     @staticmethod
     def _cni_plugins(build: ClusterBuild) -> dict[str, Any] | None:

@@ -6,6 +6,7 @@ module). ``doctor`` and ``run`` print and require them."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cnibench.doctor import (
@@ -79,3 +80,20 @@ def common_checks() -> list[Check]:
         check_module("kubernetes", f"{PIP} kubernetes (in cnibench's venv; kubernetes.core needs it)"),
         check_collection("kubernetes.core"),
     ]
+
+
+def check_docker_build(image: str, dockerfile: Path) -> Check:
+    """kind with the rr workload: cnibench builds its sockperf image here (``docker build``; no public image carries
+    sockperf), so the Docker daemon must answer. Without Docker, an image built elsewhere and pushed can be named in
+    ``kubernetes.sockperf_image`` instead."""
+    name = "docker build (east-west rr)"
+    docker = check_docker()
+    if not docker.ok:
+        return Check(
+            name,
+            False,
+            f"{docker.detail}: cnibench builds the rr workload's sockperf image {image} from {dockerfile} with it",
+            f"{docker.hint}; or build that Dockerfile elsewhere, push it and set kubernetes.sockperf_image to "
+            "name@sha256:<digest>",
+        )
+    return Check(name, True, f"builds {image} from {dockerfile} ({docker.detail})")

@@ -168,6 +168,12 @@ class KubernetesSettingsBase(Model):
         "(cnibench does not use them; turn off when something on this machine has those ports).",
     )
     ready_timeout: int = Field(600, ge=10, le=7200, description="Seconds to wait for a cluster, CNI or rollout.")
+    sockperf_image: str | None = Field(
+        None,
+        description="The east-west rr workload's pod image (sockperf), pinned by digest: name@sha256:<64 hex>. "
+        "kubeconfig and AKS need it (the nodes pull it): build src/cnibench/platforms/kube/dockerfiles/sockperf "
+        "and push it. kind: default, cnibench builds that Dockerfile here and loads it into the nodes.",
+    )
     node_exporter_port: int = Field(
         KUBE_NODE_EXPORTER_PORT,
         ge=1024,
@@ -188,6 +194,16 @@ class KubernetesSettingsBase(Model):
     def _pinned(cls, value: str) -> str:
         if not _PINNED_IMAGE.match(value):
             raise ValueError("must be an image pinned by digest, e.g. kindest/node:v1.34.0@sha256:<64 hex digits>")
+        return value
+
+    @field_validator("sockperf_image")
+    @classmethod
+    def _pinned_sockperf(cls, value: str | None) -> str | None:
+        if value is not None and not _PINNED_IMAGE.match(value):
+            raise ValueError(
+                "must be an image pinned by digest, e.g. registry.example/cnibench-sockperf@sha256:<64 hex digits> "
+                "(docker push prints the digest)"
+            )
         return value
 
     @field_validator("node_uplinks")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from cnibench.orchestration.tasks import Params, Result, cluster_facts, done
 from cnibench.platforms import TASKS
@@ -122,11 +123,15 @@ def kind_network(params: Params) -> Result:
 
 
 def kind_images(params: Params) -> Result:
-    """Pull each pinned image once on this machine and load it into the cluster's nodes; the digests are facts."""
+    """Pull each pinned image once on this machine (build cnibench's own) and load it into the cluster's nodes; the
+    digests and the built images' IDs are facts."""
     from cnibench.platforms.kube import images
 
-    digests = images.preload(params["cluster"], params["images"], Path(params["archive_dir"]))
-    return cluster_facts(params["cni"], {"image_digests": digests}, changed=bool(digests))
+    loaded = images.preload(params["cluster"], params["images"], Path(params["archive_dir"]))
+    facts: dict[str, Any] = {"image_digests": loaded.digests}
+    if loaded.built:
+        facts["built_image_ids"] = loaded.built
+    return cluster_facts(params["cni"], facts, changed=bool(loaded.digests))
 
 
 def aks_subscription(params: Params) -> Result:

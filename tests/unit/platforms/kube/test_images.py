@@ -29,7 +29,17 @@ elif args[:2] == ["image", "inspect"]:
     if image not in pulled:
         print("Error response from daemon: No such image: " + image, file=sys.stderr)
         sys.exit(1)
-    print(json.dumps([image.split(":")[0] + "@sha256:" + "ab" * 32]) if "RepoDigests" in args[3] else "sha256:1")
+    local = image.startswith("localhost/")  # a local build has no registry digest; its ID is its config's digest
+    if "RepoDigests" in args[3]:
+        print(json.dumps([] if local else [image.split(":")[0] + "@sha256:" + "ab" * 32]))
+    else:
+        print("sha256:" + ("cd" if local else "01") * 32)
+elif args[:1] == ["build"]:
+    if not os.path.isfile(os.path.join(args[-1], "Dockerfile")):
+        print("ERROR: failed to solve: failed to read dockerfile: open Dockerfile: no such file", file=sys.stderr)
+        sys.exit(1)
+    pulled.add(args[args.index("--tag") + 1])
+    open(store, "w").write("\n".join(sorted(pulled)))
 elif args[:1] == ["pull"]:
     if "missing" in args[-1]:
         print("Error response from daemon: manifest unknown", file=sys.stderr)
@@ -80,8 +90,26 @@ def test_a_two_cni_run_pulls_each_image_once_and_loads_it_into_each_cluster(tmp_
         ("nicolaka_netshoot_v0.16.tar", "cnib0000-cilium"),
         ("prom_prometheus_v3.14.0.tar", "cnib0000-cilium"),
     ]
-    assert first["nicolaka/netshoot:v0.16"] == "nicolaka/netshoot@sha256:" + "ab" * 32
-    assert second == {image: first[image] for image in shared}
+    assert first.digests["nicolaka/netshoot:v0.16"] == "nicolaka/netshoot@sha256:" + "ab" * 32
+    assert second.digests == {image: first.digests[image] for image in shared} and not first.built
+
+
+def test_the_sockperf_image_is_built_from_the_packaged_dockerfile_once_and_loaded_into_each_cluster(tmp_path, fakes):
+    from cnibench.platforms.kube.tool_images import dockerfile, local_image
+
+    image = local_image("sockperf")
+    archives = tmp_path / "images"
+    first = images.preload("cnib0000-antrea", [image, "nicolaka/netshoot:v0.16"], archives)
+    second = images.preload("cnib0000-cilium", [image], archives)
+    calls = fakes.read_text().splitlines()
+    assert [c for c in calls if c.startswith("docker build")] == [
+        f"docker build --tag {image} {dockerfile('sockperf').parent}"
+    ]
+    assert not [c for c in calls if c.startswith("docker pull") and c.endswith(image)]  # never pulled: no registry
+    assert first.built == second.built == {image: "sha256:" + "cd" * 32} and first.digests[image] is None
+    archive = images.archive_name(image)
+    loads = [c.split()[-1] for c in calls if c.startswith("kind load") and Path(c.split()[3]).name == archive]
+    assert loads == ["cnib0000-antrea", "cnib0000-cilium"]
 
 
 def test_docker_before_28_saves_without_platform(tmp_path, fakes, monkeypatch):

@@ -147,7 +147,7 @@ def test_an_existing_clusters_teardown_names_egress_leftovers_only_with_egress(t
 
 @needs_shared
 @pytest.mark.parametrize("variant", list(VARIANTS))
-def test_crr_renders_a_whoami_beside_each_iperf3_server_and_the_service_port_and_rr_is_refused(tmp_path, variant):
+def test_crr_renders_a_whoami_beside_each_iperf3_server_and_the_service_port(tmp_path, variant):
     example, changes = VARIANTS[variant]
     crr = {"workloads": ["stream", "crr"], "protocols": ["tcp"], "duration": 2, "omit": 1}
     spec = write_example(tmp_path, example, scenarios={"east-west": crr}, **changes)
@@ -164,8 +164,160 @@ def test_crr_renders_a_whoami_beside_each_iperf3_server_and_the_service_port_and
     result = subprocess.run([sys.executable, str(VALIDATOR), "--strict", "-q", *map(str, manifests)],
                             capture_output=True, text=True, check=False)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    (tmp_path / "rr").mkdir()
-    rr = write_example(tmp_path / "rr", example, scenarios={"east-west": {**crr, "workloads": ["rr"]}}, **changes)
+
+
+#: An image the user built from cnibench's Dockerfile and pushed (kubeconfig and AKS need one).
+PUSHED = "registry.example/cnibench-sockperf@sha256:" + "0123456789abcdef" * 4
+RR = {"workloads": ["stream", "rr"], "protocols": ["tcp", "udp"], "bitrate": "100M", "duration": 2, "omit": 1}
+RR_VARIANTS = {
+    "kind": ("kind-antrea-vs-cilium.yaml", {}),
+    "kubeconfig": ("kubeconfig.yaml", {"kubernetes__sockperf_image": PUSHED}),
+    "aks": ("aks.yaml", {"kubernetes__sockperf_image": PUSHED}),
+}
+
+
+@needs_shared
+@pytest.mark.parametrize("variant", list(RR_VARIANTS))
+def test_rr_renders_sockperf_servers_and_clients_beside_iperf3_and_the_manifests_pass_the_schemas(tmp_path, variant):
+    from cnibench.platforms.kube.tool_images import local_image
+    from cnibench.tools import sockperf
+
+    example, changes = RR_VARIANTS[variant]
+    spec = write_example(tmp_path, example, scenarios={"east-west": RR}, **changes)
+    out = tmp_path / "out"
+    assert commands.render(spec, out) == 0
+    cni = next(p.name for p in sorted((out / "rendered").iterdir()))
+    pods = _pods(out, cni)
+    image = local_image("sockperf") if variant == "kind" else PUSHED
+    for server in ("ew-server", "ew-host-server"):
+        by_name = {c["name"]: c for c in pods[server]["spec"]["containers"]}
+        for proto, port in (("tcp", 11111), ("udp", 11112)):
+            c = by_name[f"sockperf-{proto}"]
+            assert c["image"] == image and c["command"] == sockperf.server_argv("$(POD_IP)", protocol=proto, port=port)
+            assert c["env"] == [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]
+            assert c["ports"] == [{"name": f"sockperf-{proto}", "containerPort": port, "protocol": proto.upper()}]
+            # kind's local build is in no registry: never pulled; a pushed image: Kubernetes' default (digest)
+            assert c.get("imagePullPolicy") == ("Never" if variant == "kind" else None)
+    for client in ("ew-client-same", "ew-client-cross", "ew-host-client-same", "ew-host-client-cross"):
+        names = [c["name"] for c in pods[client]["spec"]["containers"]]
+        assert names == ["iperf3", "sockperf"]
+    service = yaml.safe_load((out / "rendered" / cni / "manifests" / "51-east-west-service.yaml").read_text())
+    ports = {(p["name"], p["port"], p["protocol"]) for p in service["spec"]["ports"]}
+    assert {("sockperf-tcp", 11111, "TCP"), ("sockperf-udp", 11112, "UDP")} <= ports
+    # the client: the same sockperf argv as netns, exec'd in the sockperf container
+    ew = step(json.loads((out / "vars.json").read_text())["cnibench_clusters"][0], "east_west")
+    by_trial = {t["scenario"]: t for t in ew["trials"]}
+    argv = by_trial["pod-to-service.cross-node.udp-rr"]["runs"][0]["argv"]
+    at = argv.index("--", argv.index("exec"))  # after the idle window's own argv (the CPU cost's baseline)
+    assert argv[at - 2 : at] == ["--container", "sockperf"] and "ew-client-cross" in argv
+    assert argv[at + 1 :] == sockperf.client_argv("@target@", protocol="udp", duration=2, message_size=64,
+                                                  port=11112, full_log=None)  # fmt: skip
+    stream = by_trial["pod-to-pod.same-node.tcp-single"]["runs"][0]["argv"]
+    at = stream.index("--", stream.index("exec"))
+    assert stream[at - 2 : at] == ["--container", "iperf3"]
+    manifests = sorted(out.glob("rendered/*/manifests/*.yaml"))
+    result = subprocess.run([sys.executable, str(VALIDATOR), "--strict", "-q", *map(str, manifests)],
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_kind_builds_the_rr_image_and_records_how_an_existing_cluster_records_the_spec_s(tmp_path):
+    from cnibench.platforms.kube.tool_images import local_image
+
+    spec = parse_spec(yaml.safe_load(write_example(tmp_path, "kind-antrea-vs-cilium.yaml",
+                                                   scenarios={"east-west": RR}).read_text()))  # fmt: skip
+    compiled = get_platform("kind").compile(make_plan(spec), run_dir=tmp_path / "k", prefix="cnib0000")
+    image = local_image("sockperf")
+    facts = compiled.facts["antrea"]["sockperf_image"]
+    assert facts["image"] == image and facts["base"].startswith("debian:bookworm-") and "@sha256:" in facts["base"]
+    assert facts["package"] == "sockperf=3.7-1" and len(facts["dockerfile_sha256"]) == 64
+    kind = compiled.extravars["cnibench_clusters"][0]["create"]
+    assert image in kind["preload"]["images"]
+    assert any(f"build {image} once on this machine" in s for s in compiled.steps)
+    (tmp_path / "b").mkdir()
+    data = yaml.safe_load(write_example(tmp_path / "b", "kubeconfig.yaml", scenarios={"east-west": RR},
+                                        kubernetes__sockperf_image=PUSHED).read_text())  # fmt: skip
+    compiled = get_platform("kubeconfig").compile(make_plan(parse_spec(data)), run_dir=tmp_path / "c",
+                                                  prefix="cnib0000")  # fmt: skip
+    assert compiled.facts["cilium"]["sockperf_image"] == {"image": PUSHED, "source": "kubernetes.sockperf_image"}
+
+
+@pytest.mark.parametrize("example", ["kubeconfig.yaml", "aks.yaml"])
+def test_rr_without_a_pushed_image_is_refused_on_kubeconfig_and_aks_naming_the_field(tmp_path, example):
+    spec = write_example(tmp_path, example, scenarios={"east-west": {**RR, "workloads": ["rr"]}})
     with pytest.raises(SpecError) as info:
-        parse_spec(yaml.safe_load(rr.read_text()))
-    assert "scenarios.east-west.workloads" in str(info.value) and "sockperf" in str(info.value)
+        parse_spec(yaml.safe_load(spec.read_text()))
+    assert "kubernetes.sockperf_image" in str(info.value) and "dockerfiles/sockperf/Dockerfile" in str(info.value)
+
+
+@pytest.mark.parametrize("image", ["registry.example/cnibench-sockperf:3.7-1", "sockperf@sha256:abc"])
+def test_a_sockperf_image_not_pinned_by_digest_is_refused(tmp_path, image):
+    spec = write_example(tmp_path, "kubeconfig.yaml", scenarios={"east-west": RR}, kubernetes__sockperf_image=image)
+    with pytest.raises(SpecError, match=r"kubernetes\.sockperf_image.*pinned by digest"):
+        parse_spec(yaml.safe_load(spec.read_text()))
+
+
+@pytest.mark.parametrize("command", ["plan", "render", "run"])
+def test_the_cli_refuses_rr_on_aks_without_an_image_in_one_line_exit_2_nothing_created(
+    tmp_path, capsys, monkeypatch, command
+):
+    from cnibench import cli
+
+    monkeypatch.chdir(tmp_path)
+    spec = write_example(tmp_path, "aks.yaml", scenarios={"east-west": {**RR, "workloads": ["rr"]}})
+    before = sorted(tmp_path.rglob("*"))
+    argv = [command, str(spec), *(["-o", str(tmp_path / "out")] if command == "render" else [])]
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1, captured.err
+    line = captured.err.strip()
+    assert "kubernetes.sockperf_image" in line and "rr on aks needs a pod image with sockperf" in line
+    assert "dockerfiles/sockperf/Dockerfile" in line and "name@sha256:<64 hex>" in line
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize(("golden", "status"), [("tcp-pingpong-m64-t5.out", "ok"), ("tcp-refused.out", "failed")])
+def test_a_kube_rr_artifact_is_sockperfs_stdout_read_by_the_netns_parser(tmp_path, data_dir, golden, status):
+    """kubectl exec writes sockperf's stdout as the repetition's artifact (no netns launcher around it): the sample
+    has the same figures sockperf.parse reads from it, or fails with sockperf's own complaint."""
+    from cnibench.scenarios.east_west import EAST_WEST
+    from cnibench.tools import sockperf
+
+    spec = parse_spec(yaml.safe_load(write_example(tmp_path, "kind-antrea-vs-cilium.yaml",
+                                                   scenarios={"east-west": RR}).read_text()))  # fmt: skip
+    run_dir = tmp_path / "run"
+    reps = get_platform("kind").compile(make_plan(spec), run_dir=run_dir, prefix="cnib0000").repetitions
+    rep = next(r for r in reps if r.scenario == "pod-to-pod.cross-node.tcp-rr")
+    assert rep.artifact.name.endswith(".sockperf.out")
+    artifact = rep.artifact if rep.artifact.is_absolute() else run_dir / rep.artifact
+    artifact.parent.mkdir(parents=True, exist_ok=True)
+    text = (data_dir / "sockperf" / golden).read_text()
+    artifact.write_text(text)
+    sample = EAST_WEST.make_sample(rep, run_dir=run_dir, started_at=None, ended_at=None)
+    assert sample.status == status and sample.code == "DT-RR"
+    if status == "ok":
+        parsed = sockperf.parse(text)
+        assert sample.transactions_per_s == parsed.transactions_per_s and sample.latency_p99_us == parsed.latency_p99_us
+        assert sample.little_ok
+    else:
+        assert "sockperf measured nothing: ERROR: Can" in (sample.error or "")
+
+
+@pytest.mark.parametrize("variant", list(RR_VARIANTS))
+def test_node_exporters_conntrack_collector_is_on_exactly_in_runs_with_rr_or_crr(tmp_path, variant):
+    """The Kubernetes conntrack figures' source: node_exporter on the host network and host PID with the host's /proc
+    (run as rendered in tests/integration/test_kube_conntrack_exporter.py)."""
+    example, changes = RR_VARIANTS[variant]
+    collectors = {}
+    for workloads in (["stream"], ["rr"], ["crr"]):
+        where = tmp_path / "-".join(workloads)
+        where.mkdir()
+        settings = {"workloads": workloads, "protocols": ["tcp"], "duration": 2, "omit": 1}
+        spec = write_example(where, example, scenarios={"east-west": settings}, **changes)
+        assert commands.render(spec, where / "out") == 0
+        for path in sorted((where / "out" / "rendered").glob("*/manifests/20-monitoring.yaml")):
+            ds = next(d for d in yaml.safe_load_all(path.read_text()) if d and d["kind"] == "DaemonSet")
+            pod = ds["spec"]["template"]["spec"]
+            assert pod["hostNetwork"] and pod["hostPID"] and "--path.procfs=/host/proc" in pod["containers"][0]["args"]
+            collectors[(workloads[0], path.parts[-3])] = "--collector.conntrack" in pod["containers"][0]["args"]
+    assert collectors and all(on == (workload != "stream") for (workload, _), on in collectors.items())

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from cnibench import pins
+from cnibench.platforms.kube import tool_images
 from cnibench.platforms.kube.build import ClusterBuild, KubeHost, NodeAddresses
 from cnibench.platforms.kube.render import MANIFESTS, app, meta
 from cnibench.platforms.kube.scenarios import ADAPTERS
@@ -32,13 +33,15 @@ from cnibench.scenarios._east_west_matrix import (
     EastWestSettings,
     Point,
 )
-from cnibench.scenarios._east_west_rr import CRR_PORT
+from cnibench.scenarios._east_west_rr import CRR_PORT, RR_PORTS
 from cnibench.scenarios.base import base_trial, load_suffix
 from cnibench.scenarios.east_west import EAST_WEST
 from cnibench.spec.base import FieldError
-from cnibench.tools import iperf3
+from cnibench.tools import iperf3, sockperf
 
 if TYPE_CHECKING:
+    from cnibench.doctor import Check
+    from cnibench.platforms.kube.settings import KubernetesSettingsBase
     from cnibench.spec.model import Spec
 
 WHERE = ("scenarios", NAME)
@@ -47,6 +50,55 @@ TARGET = "target"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 POD_PATHS = ("pod-to-pod", "pod-to-service")
 PORT_NAMES = {"TCP": "iperf3-tcp", "UDP": "iperf3-udp"}
+#: The containers a client pod's tools run in (``kubectl exec --container``): iperf3 and ab (netshoot), sockperf.
+IPERF3_CONTAINER = "iperf3"
+SOCKPERF_CONTAINER = "sockperf"
+#: A long-lived process to exec the measurements in (as the egress client).
+SLEEP = ["sleep", "31536000"]
+
+
+@dataclasses.dataclass(frozen=True)
+class RrImage:
+    """The rr workload's pod image (sockperf) on a cluster: ``image``, its ``pull_policy`` (``Never`` for kind's
+    local build, which is in no registry; None: Kubernetes' default) and whether cnibench builds it here."""
+
+    image: str
+    pull_policy: str | None
+    built_here: bool
+
+
+def rr_image(kube: KubernetesSettingsBase, platform: type[KubeHost] | KubeHost) -> RrImage | None:
+    """The spec's ``kubernetes.sockperf_image`` (pulled by the nodes; kind preloads it), else on kind the image
+    cnibench builds from its Dockerfile (:mod:`cnibench.platforms.kube.tool_images`), else None: rr cannot run."""
+    if kube.sockperf_image is not None:
+        return RrImage(kube.sockperf_image, None, built_here=False)
+    if platform.local_images:
+        return RrImage(tool_images.local_image("sockperf"), "Never", built_here=True)
+    return None
+
+
+def sockperf_containers(rr: RrImage, *, serves: bool) -> list[dict[str, Any]]:
+    """A server pod's sockperf servers (TCP and UDP, one each: a sockperf server serves one protocol, on
+    :data:`~cnibench.scenarios._east_west_rr.RR_PORTS`, on the pod's own address), or a client pod's container to
+    exec ``sockperf ping-pong`` in. The same argv builders as on netns (:mod:`cnibench.tools.sockperf`)."""
+    common: dict[str, Any] = {"image": rr.image, "resources": {"requests": {"cpu": "100m", "memory": "32Mi"}}}
+    if rr.pull_policy is not None:
+        common["imagePullPolicy"] = rr.pull_policy
+    if not serves:
+        return [{"name": SOCKPERF_CONTAINER, **common, "command": SLEEP}]
+    # bound to the pod's own address, as on netns (the node's, on the host network: status.podIP is the host IP
+    # there), so that a UDP reply leaves from the address the request went to; Kubernetes expands $(VAR) in command
+    own_ip = {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
+    return [
+        {
+            "name": f"sockperf-{proto}",
+            **common,
+            "env": [own_ip],
+            "command": sockperf.server_argv("$(POD_IP)", protocol=proto, port=port),
+            "ports": [{"name": f"sockperf-{proto}", "containerPort": port, "protocol": proto.upper()}],
+        }
+        for proto, port in RR_PORTS.items()
+    ]
 
 
 def _affinity(kind: str, other: str) -> dict[str, Any]:
@@ -66,14 +118,16 @@ def iperf3_pod(
     host_network: bool = False,
     serves: bool = False,
     crr: bool = False,
+    rr: RrImage | None = None,
 ) -> dict[str, Any]:
     """An iperf3 pod pinned to ``node`` (nodeSelector on the host name), else next to the pods of app ``near`` or
     away from those of ``away_from``; ``host_network``: on the node's own network (the baseline); ``serves``: it
     listens on iperf3's port (TCP for the control connection and TCP tests, UDP for UDP tests); ``crr``: a second
     container answers the crr workload's requests (traefik/whoami's ``/data?size=1``: a 1-byte body) on
-    :data:`~cnibench.scenarios._east_west_rr.CRR_PORT`."""
+    :data:`~cnibench.scenarios._east_west_rr.CRR_PORT`; ``rr``: sockperf's containers from that image
+    (:func:`sockperf_containers`: the servers in a serving pod, one to exec the client in otherwise)."""
     container: dict[str, Any] = {
-        "name": "iperf3",
+        "name": IPERF3_CONTAINER,
         "image": pins.IPERF3_IMAGE,
         "command": command,
         "resources": {"requests": {"cpu": "100m", "memory": "32Mi"}},
@@ -92,6 +146,8 @@ def iperf3_pod(
             "ports": [{"name": "crr", "containerPort": CRR_PORT, "protocol": "TCP"}],
             "resources": {"requests": {"cpu": "100m", "memory": "32Mi"}},
         })  # fmt: skip
+    if rr is not None:
+        containers += sockperf_containers(rr, serves=serves)
     spec: dict[str, Any] = {"terminationGracePeriodSeconds": 1, "containers": containers}
     if node is not None:
         spec["nodeSelector"] = {HOSTNAME_LABEL: node}
@@ -107,7 +163,7 @@ def iperf3_pod(
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta(name, ns, app(name)), "spec": spec}
 
 
-def service(ns: str, *, crr: bool = False) -> dict[str, Any]:
+def service(ns: str, *, crr: bool = False, rr: bool = False) -> dict[str, Any]:
     """The ClusterIP Service in front of the server pod (its only endpoint: iperf3's TCP control connection and its
     UDP data must reach the same backend), TCP and UDP on iperf3's port, as InfraBuilder's and k8s-netperf's."""
     ports = [
@@ -116,6 +172,11 @@ def service(ns: str, *, crr: bool = False) -> dict[str, Any]:
     ]
     if crr:
         ports.append({"name": "crr", "port": CRR_PORT, "targetPort": CRR_PORT, "protocol": "TCP"})
+    if rr:
+        ports += [
+            {"name": f"sockperf-{proto}", "port": port, "targetPort": port, "protocol": proto.upper()}
+            for proto, port in RR_PORTS.items()
+        ]
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -132,15 +193,31 @@ class KubeEastWest(KubeAdapter[EastWestSettings]):
     ) -> None:
         if settings.cluster_ip is not None:
             raise FieldError((*WHERE, "cluster_ip"), f"only on netns: on {platform.name} the cluster assigns it")
-        if "rr" in settings.workloads:
-            # netshoot has no sockperf and no public image that does was found (docs/rr-research.md)
-            raise FieldError(
-                (*WHERE, "workloads"),
-                f"rr runs on netns only: no pinned pod image carries sockperf for {platform.name}; use stream and crr",
-            )
+        from cnibench.platforms.kube.settings import kube_settings
+
+        if "rr" in settings.workloads and rr_image(kube_settings(spec), platform) is None:
+            # no maintained public image carries sockperf (docs/rr-research.md): the user's build of cnibench's
+            # Dockerfile, pushed where the nodes pull from
+            needed = tool_images.SOCKPERF_NEEDED.format(platform=platform.name)
+            raise FieldError(("kubernetes", "sockperf_image"), needed)
+
+    def local_checks(self, settings: EastWestSettings | None, platform: type[KubeHost],
+                     kube: KubernetesSettingsBase | None) -> list[Check]:  # fmt: skip
+        """kind builds the rr image here (``docker build``) unless the spec names one."""
+        from cnibench.platforms.kube.prerequisites import check_docker_build
+
+        rr = settings is not None and "rr" in settings.workloads
+        if not rr or not platform.local_images or (kube is not None and kube.sockperf_image is not None):
+            return []
+        return [check_docker_build(tool_images.local_image("sockperf"), tool_images.dockerfile("sockperf"))]
 
     def images(self, settings: EastWestSettings, build: ClusterBuild) -> list[str]:
-        return [pins.IPERF3_IMAGE, *([pins.ECHO_IMAGE] if "crr" in settings.workloads else [])]
+        rr = rr_image(build.kube, build.platform) if "rr" in settings.workloads else None
+        return [
+            pins.IPERF3_IMAGE,
+            *([pins.ECHO_IMAGE] if "crr" in settings.workloads else []),
+            *([rr.image] if rr is not None else []),
+        ]
 
     def nodes(self, settings: EastWestSettings, build: ClusterBuild) -> tuple[str | None, str | None]:
         """The server's and the cross-node client's node when known before the run (else None: placed relative to
@@ -162,29 +239,35 @@ class KubeEastWest(KubeAdapter[EastWestSettings]):
         paths = {p.path for p in points}
         placements = {p.placement for p in points}
         server_node, client_node = self.nodes(settings, build)
-        sleep = ["sleep", "31536000"]  # a long-lived process to exec the measurements in (as the egress client)
+        sleep = SLEEP
         server_argv = ["iperf3", "--server", "--json", "--port", str(iperf3.DEFAULT_PORT)]
         crr = any(p.workload == "crr" for p in points)
+        rr = rr_image(build.kube, build.platform) if any(p.workload == "rr" for p in points) else None
+        if any(p.workload == "rr" for p in points):
+            assert rr is not None, "checked with the spec"
+            build.facts["sockperf_image"] = tool_images.sockperf_facts(rr.image, built_here=rr.built_here)
         pods: list[dict[str, Any]] = []
         if paths & set(POD_PATHS):
-            pods.append(iperf3_pod(SERVER_POD, ns, server_argv, node=server_node, serves=True, crr=crr))
+            pods.append(iperf3_pod(SERVER_POD, ns, server_argv, node=server_node, serves=True, crr=crr, rr=rr))
             for placement in sorted(placements):
                 same = placement == "same-node"
                 node = server_node if same else client_node
                 near, away = (SERVER_POD, None) if same else (None, SERVER_POD)
-                pods.append(iperf3_pod(CLIENT_POD[placement], ns, sleep, node=node, near=near, away_from=away))
+                pods.append(iperf3_pod(CLIENT_POD[placement], ns, sleep, node=node, near=near, away_from=away, rr=rr))
         if "host-to-host" in paths:
             near = SERVER_POD if paths & set(POD_PATHS) else None  # both servers on one node
             pods.append(iperf3_pod(HOST_SERVER, ns, server_argv, node=server_node, near=near, host_network=True,
-                                   serves=True, crr=crr))  # fmt: skip
+                                   serves=True, crr=crr, rr=rr))  # fmt: skip
             for placement in sorted(placements):
                 same = placement == "same-node"
                 node = server_node if same else client_node
                 pods.append(iperf3_pod(HOST_CLIENT[placement], ns, sleep, node=node, near=HOST_SERVER if same else None,
-                                       away_from=None if same else HOST_SERVER, host_network=True))  # fmt: skip
+                                       away_from=None if same else HOST_SERVER, host_network=True, rr=rr))  # fmt: skip
         manifests = [build.add(MANIFESTS / "50-east-west-pods.yaml", pods)]
         if "pod-to-service" in paths:
-            manifests.append(build.add(MANIFESTS / "51-east-west-service.yaml", [service(ns, crr=crr)]))
+            manifests.append(
+                build.add(MANIFESTS / "51-east-west-service.yaml", [service(ns, crr=crr, rr=rr is not None)])
+            )
         names = [pod["metadata"]["name"] for pod in pods]
         repetitions: list[Repetition] = []
         trials = []
@@ -196,13 +279,14 @@ class KubeEastWest(KubeAdapter[EastWestSettings]):
                 target_ip=f"@{TARGET}@", expect={"client_node": None, "server_node": None, "client_ip": None,
                                                  "backend_ip": None},
             )  # fmt: skip
-            base_argv = planned[0].command.argv  # the scenario's iperf3 client, the same in every repetition
-            exec_argv = tuple(build.kubectl.argv("exec", client, "--", *base_argv))
+            base_argv = planned[0].command.argv  # the scenario's client (iperf3, sockperf, ab), the same every time
+            container = SOCKPERF_CONTAINER if point.workload == "rr" else IPERF3_CONTAINER
+            exec_argv = tuple(build.kubectl.argv("exec", client, "--container", container, "--", *base_argv))
             planned = build.finish(
                 [dataclasses.replace(r, command=dataclasses.replace(r.command, argv=exec_argv)) for r in planned]
             )
             repetitions += planned
-            shown[name] = " ".join(base_argv)
+            shown[name] = f"-c {container} -- " + " ".join(base_argv)
             trials.append(
                 build.trial(
                     name,
@@ -216,7 +300,11 @@ class KubeEastWest(KubeAdapter[EastWestSettings]):
             f", cross-node client {client_node}" if "cross-node" in placements else ""
         )
         build.steps.append(
-            f"start pods {', '.join(names)} ({pins.IPERF3_IMAGE}; "
+            f"start pods {', '.join(names)} ({pins.IPERF3_IMAGE}"
+            + (f"; the crr server {pins.ECHO_IMAGE} beside iperf3's" if crr else "")
+            + (f"; sockperf from {rr.image}: TCP {RR_PORTS['tcp']} and UDP {RR_PORTS['udp']} servers beside iperf3's"
+               f", a container to exec the client in" if rr is not None else "")
+            + "; "
             + (pinned if server_node else "same-node clients by pod affinity to their server, cross-node by "
                "anti-affinity")
             + ("; the host servers and clients with hostNetwork: true" if "host-to-host" in paths else "")
@@ -224,7 +312,10 @@ class KubeEastWest(KubeAdapter[EastWestSettings]):
         )  # fmt: skip
         if "pod-to-service" in paths:
             build.steps.append(
-                f"create ClusterIP Service {SERVICE} (TCP and UDP {iperf3.DEFAULT_PORT}) -> {SERVER_POD}"
+                f"create ClusterIP Service {SERVICE} (TCP and UDP {iperf3.DEFAULT_PORT}"
+                + (f", TCP {CRR_PORT}" if crr else "")
+                + (f", sockperf TCP {RR_PORTS['tcp']} and UDP {RR_PORTS['udp']}" if rr is not None else "")
+                + f") -> {SERVER_POD}"
             )
         for name, point, trial in zip(names_of_trials, points, trials, strict=True):
             client, server = self._ends(point)
@@ -232,7 +323,7 @@ class KubeEastWest(KubeAdapter[EastWestSettings]):
             build.steps.append(
                 f"{name} ({point.code}{load_suffix(name)}): {len(trial['runs'])} x "
                 + (f"(idle {idle:g} s on this machine, then) " if idle else "")
-                + f"`kubectl exec {client} -- {shown[name]}` "
+                + f"`kubectl exec {client} {shown[name]}` "
                 f"(@{TARGET}@: "
                 + ("the Service's ClusterIP" if point.path == "pod-to-service" else f"{server}'s IP")
                 + (f"; the server must see {client}'s IP)" if point.workload == "stream" else ")")

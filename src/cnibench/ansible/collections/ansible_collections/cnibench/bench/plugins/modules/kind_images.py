@@ -9,7 +9,10 @@ description:
   - Pulls each of O(images) that Docker does not have yet (for the daemon's platform only), saves it once into
     O(archive_dir) and loads it into every node of O(cluster) with C(kind load image-archive), so that the nodes
     of every CNI's cluster do not pull it again from Docker Hub.
-  - Returns each image's registry digest as RV(facts.image_digests), recorded in environment.json.
+  - cnibench's own images (the rr workload's sockperf, named C(localhost/cnibench/...)) are built here from the
+    package's Dockerfile instead of pulled (C(docker build)) and loaded the same way.
+  - Returns each image's registry digest as RV(facts.image_digests) and each built image's ID as
+    RV(facts.built_image_ids), recorded in environment.json.
 options:
   cluster: {description: The kind cluster., type: str, required: true}
   images: {description: Image references., type: list, elements: str, required: true}
@@ -32,7 +35,10 @@ kind:
   description: What the result is (cnibench's event handler reads it), C(cluster_facts).
   type: str
   returned: always
-facts: {description: "image_digests: image -> registry digest.", type: dict, returned: success}
+facts:
+  description: "image_digests: image -> registry digest (null for a build); built_image_ids: image -> its ID."
+  type: dict
+  returned: success
 cni: {description: The CNI the facts belong to., type: str, returned: success}
 """
 
