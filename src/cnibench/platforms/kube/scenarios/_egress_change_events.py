@@ -46,6 +46,10 @@ class Place:
             return list(command)
         return [*self.prefix, "sh", "-c", _PID_SCRIPT, "sh", *command]
 
+    def once(self, command: Sequence[str]) -> list[str]:
+        """``command`` run here to its end (no PID needed)."""
+        return [*self.prefix, *command]
+
     def kill_argv(self, pid: int, signal: str = "TERM") -> list[str]:
         """Stop the process ``pid`` of this place (its in-place PID, read with :func:`read_pid`)."""
         return [*self.prefix, "kill", f"-{signal}", str(pid)]
@@ -102,6 +106,26 @@ def client_seconds(lead: float, duration: float) -> int:
     """How long a client runs (s): past the lead and the window by 2 s, so it is still sending when the window
     closes; the driver stops it by PID then (it would end on its own a little later)."""
     return int(lead + duration + 0.999999) + 2
+
+
+#: The nftables table the driver adds at the external server for a repetition (and deletes after it).
+CAPTURE_TABLE = "cnibench_egress_change"
+
+
+def no_port_unreachable_argvs(server_ip: str) -> tuple[list[list[str]], list[str]]:
+    """The server sends no ICMP port unreachable from ``server_ip`` while a repetition runs, and the command that
+    undoes it. The iperf3 server's UDP socket is connected to the probe's first source: a datagram from another
+    source (the egress IP after the apply, the node's before it) would be answered with a port unreachable, which
+    makes the probe's iperf3 quit (ECONNREFUSED); the stream must go on whatever source the server sees (netns's
+    external namespace drops them the same way)."""
+    table = ["ip", CAPTURE_TABLE]
+    add = [
+        ["nft", "add", "table", *table],
+        ["nft", "add", "chain", *table, "output", "{ type filter hook output priority filter ; policy accept ; }"],
+        ["nft", "add", "rule", *table, "output", "ip", "saddr", server_ip, "icmp", "type", "destination-unreachable",
+         "counter", "drop"],
+    ]  # fmt: skip
+    return add, ["nft", "delete", "table", *table]
 
 
 # ---- the capture's interface and the marker's way into it --------------------------------------------------------

@@ -48,6 +48,7 @@ from cnibench.platforms.kube.scenarios._egress_change_events import (
     iperf3_server_argv,
     link_down_argvs,
     link_up_argvs,
+    no_port_unreachable_argvs,
     pick_gateways,
     pod_place,
     probe_argv,
@@ -179,6 +180,10 @@ class Driver:
         if failing is not None:
             actions = self.prepare_failure(failing)
         seconds = client_seconds(c["lead"], c["duration"])
+        quiet, loud = no_port_unreachable_argvs(server_ip)
+        self.undo.append(self.server.once(loud))
+        for argv in quiet:
+            run(self.server.once(argv), timeout=START_TIMEOUT)
         tcpdump = self.start(self.server, tcpdump_argv(device, c["tcpdump"]), "tcpdump", stdout=self.out,
                              ready="listening on")  # fmt: skip
         flow_port = ports["flow"] if event == "gateway-failover" else None
