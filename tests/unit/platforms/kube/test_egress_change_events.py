@@ -19,6 +19,7 @@ from cnibench.platforms.kube.scenarios._egress_change_events import (
     client_seconds,
     cordon_argvs,
     docker_place,
+    keep_ipv6_argv,
     link_down_argvs,
     link_up_argvs,
     pick_gateways,
@@ -52,7 +53,9 @@ def test_places_wrap_their_commands():
     argv = docker_place("srv").argv(["iperf3", "-s"])
     assert argv[:5] == ["docker", "exec", "srv", "sh", "-c"] and argv[-3:] == ["sh", "iperf3", "-s"]
     assert pod_place(["kubectl", "--namespace", "cnibench"], "probe-client").kill_argv(7) == [
-        "kubectl", "--namespace", "cnibench", "exec", "probe-client", "--", "kill", "-TERM", "7"]  # fmt: skip
+        "kubectl", "--namespace", "cnibench", "exec", "probe-client", "--",
+        "sh", "-c", 'kill -TERM "$1"', "sh", "7",
+    ]  # fmt: skip
     with pytest.raises(PlatformError, match="could not start the process: OCI runtime exec failed"):
         read_pid("OCI runtime exec failed: exec failed: unable to start container process\n")
 
@@ -73,7 +76,8 @@ def test_the_capture_interface_and_its_broadcast_from_real_ip_output():
 
 def test_the_routes_a_link_down_removes_are_put_back():
     routes = json.loads((DATA / "route-dev-eth0.json").read_text())
-    assert link_down_argvs()[-1] == ["ip", "link", "set", "eth0", "down"]
+    assert link_down_argvs() == [["ip", "link", "set", "eth0", "down"]]
+    assert keep_ipv6_argv() == ["sysctl", "-q", "-w", "net.ipv6.conf.eth0.keep_addr_on_down=1"]
     assert link_up_argvs(routes) == [
         ["ip", "link", "set", "eth0", "up"],
         ["ip", "route", "replace", "default", "via", "172.18.0.1", "dev", "eth0"],

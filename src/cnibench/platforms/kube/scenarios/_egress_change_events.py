@@ -51,8 +51,9 @@ class Place:
         return [*self.prefix, *command]
 
     def kill_argv(self, pid: int, signal: str = "TERM") -> list[str]:
-        """Stop the process ``pid`` of this place (its in-place PID, read with :func:`read_pid`)."""
-        return [*self.prefix, "kill", f"-{signal}", str(pid)]
+        """Stop the process ``pid`` of this place (its in-place PID, read with :func:`read_pid`), with the shell's
+        own ``kill`` (an image need not have the binary)."""
+        return [*self.prefix, "sh", "-c", f'kill -{signal} "$1"', "sh", str(pid)]
 
 
 def docker_place(container: str) -> Place:
@@ -181,12 +182,16 @@ def route_restore_argv(route: dict[str, Any]) -> list[str] | None:
     return argv
 
 
+def keep_ipv6_argv(device: str = "eth0") -> list[str]:
+    """Before a link goes down: keep its IPv6 addresses (``keep_addr_on_down``; kind's network is dual-stack), which
+    the kernel removes on a down link otherwise (run before the event, allowed to fail where IPv6 is off)."""
+    return ["sysctl", "-q", "-w", f"net.ipv6.conf.{device}.keep_addr_on_down=1"]
+
+
 def link_down_argvs(device: str = "eth0") -> list[list[str]]:
     """kind: the node container's link to kind's network goes down from inside the node (as netns's links: carrier
-    lost for the others). Its IPv6 addresses are kept (``keep_addr_on_down``; kind's network is dual-stack), its IPv4
-    routes are restored afterwards (:func:`link_up_argvs`)."""
-    return [["sysctl", "-q", "-w", f"net.ipv6.conf.{device}.keep_addr_on_down=1"],
-            ["ip", "link", "set", device, "down"]]  # fmt: skip
+    lost for the others); its addresses stay, its IPv4 routes are restored afterwards (:func:`link_up_argvs`)."""
+    return [["ip", "link", "set", device, "down"]]
 
 
 def link_up_argvs(routes: list[dict[str, Any]], device: str = "eth0") -> list[list[str]]:

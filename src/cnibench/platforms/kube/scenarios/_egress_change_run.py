@@ -46,6 +46,7 @@ from cnibench.platforms.kube.scenarios._egress_change_events import (
     docker_place,
     flow_argv,
     iperf3_server_argv,
+    keep_ipv6_argv,
     link_down_argvs,
     link_up_argvs,
     no_port_unreachable_argvs,
@@ -153,9 +154,10 @@ class Driver:
         in the state file first, so the role's ``clear`` can undo it even if this process is killed."""
         if self.c["failure"] == "link-down":
             node_place = docker_place(node)
-            routes = json.loads(run([*node_place.prefix, "ip", "-j", "-4", "route", "show", "dev", "eth0"]).stdout)
-            undo = [[*node_place.prefix, *argv] for argv in link_up_argvs(routes)]
-            actions = [[*node_place.prefix, *argv] for argv in link_down_argvs()]
+            routes = json.loads(run(node_place.once(["ip", "-j", "-4", "route", "show", "dev", "eth0"])).stdout)
+            run(node_place.once(keep_ipv6_argv()), check=False)
+            undo = [node_place.once(argv) for argv in link_up_argvs(routes)]
+            actions = [node_place.once(argv) for argv in link_down_argvs()]
         else:
             pods = self.kubectl.json("get", "pods", "--all-namespaces", "--field-selector", f"spec.nodeName={node}",
                                      namespaced=False)  # fmt: skip
@@ -173,12 +175,9 @@ class Driver:
         if device is None:  # kubeconfig: the interface of this machine that holds the server's address
             addresses = json.loads(run(["ip", "-j", "-4", "address", "show"]).stdout)
             device, marker_to = capture_interface(addresses, server_ip)
-        failing = self.owner() if event == "gateway-failover" else None
-        if event != "policy-apply" and c["owner"] is not None:
-            self.owner()  # the existing policy is in place before the event
-        actions: list[list[str]] = []
-        if failing is not None:
-            actions = self.prepare_failure(failing)
+        # new pod, failover: the existing policy is in place (its owner reported) before anything starts
+        owner = self.owner() if event != "policy-apply" else None
+        actions = self.prepare_failure(owner) if event == "gateway-failover" and owner is not None else []
         seconds = client_seconds(c["lead"], c["duration"])
         quiet, loud = no_port_unreachable_argvs(server_ip)
         self.undo.append(self.server.once(loud))
@@ -209,9 +208,14 @@ class Driver:
             for argv in actions:
                 run(argv, timeout=START_TIMEOUT)
         at = time.time()
-        marker = Marker(cast("Event", event), started, at, c["egress_ip"], ports["probe"], pod_port, flow_port,
-                        float(c["duration"]))  # fmt: skip
-        send_markers(marker_to, [marker.line()])
+        window = float(c["duration"])
+        if event == "new-pod":  # its figures start at its first packet: the window starts once it runs
+            ready = f"--timeout={c['apply_timeout']}s"
+            run(self.kubectl.argv("wait", "--for=condition=Ready", f"pod/{c['new_pod']}", ready),
+                timeout=c["apply_timeout"] + START_TIMEOUT, check=False)  # fmt: skip
+            window += time.time() - at
+        marker = Marker(cast("Event", event), started, at, c["egress_ip"], ports["probe"], pod_port, flow_port, window)
+        send_markers(marker_to, [marker.line()])  # the marker's payload has the times: when it arrives is no figure
         time.sleep(c["duration"])  # the stream after the event: the measurement's own window
         for proc in self.procs:
             if proc is not tcpdump:
@@ -221,7 +225,8 @@ class Driver:
     def close(self) -> None:
         """Undo what the event changed (in reverse), then stop whatever still runs, by PID."""
         for argv in reversed(self.undo):
-            run(argv, check=False, timeout=120)
+            with contextlib.suppress(CnibenchError):  # a timeout or a missing tool: the rest is still undone
+                run(argv, check=False, timeout=120)
         if self.undo:
             Path(self.c["state"]).unlink(missing_ok=True)
         for proc in self.procs:
@@ -271,7 +276,8 @@ def clear(config: dict[str, Any], gateways: list[str] | None = None) -> list[str
     state = Path(config["state"])
     if state.exists():
         for argv in reversed(json.loads(state.read_text(encoding="utf-8"))["undo"]):
-            run(argv, check=False, timeout=120)
+            with contextlib.suppress(CnibenchError):  # a timeout or a missing tool: the rest is still undone
+                run(argv, check=False, timeout=120)
         state.unlink()
         done.append("undid the gateway's failure")
     for manifest in (config["new_pod_manifest"], config["policy"]):

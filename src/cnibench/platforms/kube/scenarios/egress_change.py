@@ -176,7 +176,7 @@ class KubeEgressChange(KubeAdapter[EgressChangeSettings]):
             "lead": settings.lead, "duration": settings.duration, "probe_bitrate": settings.probe_bitrate,
             "probe_size": settings.probe_size, "flow_bitrate": settings.flow_bitrate,
             "ports": {"probe": PROBE_PORT, "flow": FLOW_PORT, "pod": POD_PORT},
-            "client_pod": CLIENT_POD, "new_pod_manifest": str(new_pod), "policy": str(policy),
+            "client_pod": CLIENT_POD, "new_pod": NEW_POD_NAME, "new_pod_manifest": str(new_pod), "policy": str(policy),
             "failure": failure, "agent_daemonset": cni.agent.daemonset,
             "owner": {"resource": owner[0], "name": POLICY, "field": owner[1]} if owner else None,
             "apply_timeout": settings.apply_timeout, "gateway_label": GATEWAY_NODE_LABEL,
