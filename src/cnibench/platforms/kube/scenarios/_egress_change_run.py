@@ -250,6 +250,18 @@ def write_state(path: Path, undo: list[list[str]]) -> None:
     path.write_text(json.dumps({"undo": undo}), encoding="utf-8")
 
 
+def undo_noted(state: Path) -> bool:
+    """Run the undo :func:`write_state` noted in ``state`` (in reverse; each tried even if one fails) and forget it.
+    Returns whether there was one. ``cnibench clean`` calls it too (kubeconfig: the cluster outlives the run)."""
+    if not state.exists():
+        return False
+    for argv in reversed(json.loads(state.read_text(encoding="utf-8"))["undo"]):
+        with contextlib.suppress(CnibenchError):  # a timeout or a missing tool: the rest is still undone
+            run(argv, check=False, timeout=120)
+    state.unlink()
+    return True
+
+
 def prepare(config: dict[str, Any]) -> list[str]:
     """Label the two gateway-capable nodes (``gateway_label=true``); on kind, for a CNI that does not place the
     egress IP itself (Cilium), put it on the active gateway's eth0. Returns the gateway nodes. Raises
@@ -273,12 +285,7 @@ def clear(config: dict[str, Any], gateways: list[str] | None = None) -> list[str
     Returns what it did, in words."""
     kubectl = kubectl_of(config)
     done = []
-    state = Path(config["state"])
-    if state.exists():
-        for argv in reversed(json.loads(state.read_text(encoding="utf-8"))["undo"]):
-            with contextlib.suppress(CnibenchError):  # a timeout or a missing tool: the rest is still undone
-                run(argv, check=False, timeout=120)
-        state.unlink()
+    if undo_noted(Path(config["state"])):
         done.append("undid the gateway's failure")
     for manifest in (config["new_pod_manifest"], config["policy"]):
         out = run(kubectl.argv("delete", "--filename", manifest, "--ignore-not-found"), timeout=120).stdout
