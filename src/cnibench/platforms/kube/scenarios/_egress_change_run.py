@@ -58,7 +58,7 @@ from cnibench.platforms.kube.scenarios._egress_change_events import (
     tcpdump_argv,
 )
 from cnibench.proc import run, terminate, wait_until
-from cnibench.scenarios._egress_capture import Marker, send_markers
+from cnibench.scenarios._egress_capture import Marker, drive, send_markers
 
 if TYPE_CHECKING:
     from cnibench.scenarios._egress_capture import Event
@@ -302,15 +302,7 @@ def main(argv: list[str]) -> int:
               "GATEWAY,GATEWAY", file=sys.stderr)  # fmt: skip
         return 2
     config = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
-    driver = Driver(config, argv[2], [g for g in argv[3].split(",") if g], sys.stdout.buffer)
-    try:
-        driver.measure()
-    except (CnibenchError, OSError, subprocess.SubprocessError, ValueError) as exc:
-        print(f"egress-change: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        driver.close()
-    return 0
+    return drive(Driver(config, argv[2], [g for g in argv[3].split(",") if g], sys.stdout.buffer))
 
 
 if __name__ == "__main__":
