@@ -3,7 +3,8 @@ one-off iperf3 servers run where the driver runs (a namespace standing in for th
 (a namespace, reached through a stand-in for ``kubectl exec``: no cluster runs here), the event is the stand-in
 ``kubectl apply`` of a "policy" (an nftables SNAT to the egress IP in the pod's namespace) or of the new pod (its
 probe started in the pod's namespace, under that policy). The pcap it writes is read
-by the same parser as netns's and by ``cnibench parse pcap``; everything it started is stopped and undone."""
+by the same parser as netns's and by ``cnibench parse pcap``; everything it started is stopped and undone. And kind's
+gateway failure undone: a link down and up with its routes put back, in a namespace standing in for the node."""
 
 from __future__ import annotations
 
@@ -136,3 +137,29 @@ def test_the_driver_captures_the_event_and_the_parser_reads_it(tmp_path, namespa
         assert logs == ["iperf3-server-5301.log", "probe.log", "tcpdump.log"]
     else:
         assert logs == ["iperf3-server-5301.log", "iperf3-server-5303.log", "tcpdump.log"]
+
+
+def test_a_gateway_whose_link_went_down_gets_its_routes_back(namespaces):
+    """kind's failure, in a namespace standing in for the node container (``docker exec NODE`` is ``ip netns exec``):
+    the routes read before, the link down (they are gone), up with what link_up_argvs puts back (they are there)."""
+    from cnibench.platforms.kube.scenarios._egress_change_events import keep_ipv6_argv, link_down_argvs, link_up_argvs
+
+    node = ("ip", "netns", "exec", POD)
+    _ip("-n", POD, "route", "add", "default", "via", SERVER_IP, "dev", "eth0")
+    _ip("-n", POD, "route", "add", "10.244.2.0/24", "via", "10.250.0.4", "dev", "eth0", "proto", "static",
+        "metric", "100")  # fmt: skip
+
+    def routes() -> list[dict]:
+        out = subprocess.run([*node, "ip", "-j", "-4", "route", "show", "dev", "eth0"], capture_output=True,
+                             text=True, check=True).stdout  # fmt: skip
+        return json.loads(out)
+
+    before = routes()
+    assert len(before) == 3  # default, the static one, the connected subnet
+    subprocess.run([*node, *keep_ipv6_argv()], check=True)
+    for argv in link_down_argvs():
+        subprocess.run([*node, *argv], check=True)
+    assert routes() == []  # a link down takes every route through it
+    for argv in link_up_argvs(before):
+        subprocess.run([*node, *argv], check=True)
+    assert routes() == before
