@@ -9,7 +9,9 @@ external server: tcpdump and the iperf3 servers), a container on kind's network 
 ``docker exec``) and the probe pods (``kubectl exec``). A process started through ``docker exec`` or ``kubectl exec``
 outlives its client when the client is killed (neither forwards a signal), so it is started through ``sh`` that
 first prints its own PID to standard error (:data:`PID_PREFIX`) and then ``exec``\\ s the tool: the driver stops it by
-that PID in its place (``kill``), never by name.
+that PID in its place (``kill``), never by name. kind's server container and the probe pods run
+``nicolaka/netshoot`` (:data:`cnibench.pins.IPERF3_IMAGE`), whose Dockerfile installs tcpdump, iperf3, nftables and
+iproute2 on Alpine (busybox's ``sh``).
 """
 
 from __future__ import annotations
