@@ -20,9 +20,9 @@ import socket
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from cnibench.errors import MeasurementError
+from cnibench.errors import CnibenchError, MeasurementError
 
 #: The marker's UDP destination port (the discard service, RFC 863) and the first bytes of its payload.
 MARKER_PORT = 9
@@ -247,6 +247,30 @@ def figures(capture: Capture) -> Figures:
         event_lag_ms=(m.at - m.started) * 1e3,
         notes=tuple(notes),
     )
+
+
+class EventDriver(Protocol):
+    """One repetition's driver (netns's, Kubernetes's): :meth:`measure` writes the pcap, :meth:`close` undoes what it
+    changed and stops what it started."""
+
+    def measure(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def drive(driver: EventDriver) -> int:
+    """Run ``driver``: measure, always close; a failure is one line on standard error (``egress-change: why``) and
+    exit code 1 (the repetition is recorded failed with it), else 0."""
+    import subprocess
+
+    try:
+        driver.measure()
+    except (CnibenchError, RuntimeError, OSError, ValueError, subprocess.SubprocessError) as exc:
+        print(f"egress-change: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        driver.close()
+    return 0
 
 
 def send_markers(broadcast: str, lines: Any) -> int:

@@ -107,10 +107,16 @@ class KubeconfigPlatform(KubePlatform):
 
     @classmethod
     def remove_run(cls, prefix: str, directory: Path, run_dir: str | None, *, kept: dict[str, str] | None) -> list[str]:
-        """cnibench's namespace, its cluster-wide objects and its node label (nothing with ``--keep``)."""
+        """A gateway node egress-change failed and could not bring back (the run was killed: the undo it noted in
+        the run's state directory), then cnibench's namespace, its cluster-wide objects and its node label (nothing
+        with ``--keep``)."""
         if kept is not None:
             return []
-        return remove_from_cluster(kubectl_of_run(run_dir))
+        from cnibench.platforms.kube.scenarios._egress_change_run import undo_noted
+
+        undone = [f"undid {path.name}" for path in sorted((directory / prefix).glob("egress-change-*.json"))
+                  if undo_noted(path)]  # fmt: skip
+        return undone + remove_from_cluster(kubectl_of_run(run_dir))
 
 
 PLATFORMS.register(KubeconfigPlatform.name, KubeconfigPlatform)

@@ -78,6 +78,24 @@ def kube_egress_ready(params: Params) -> Result:
     return done(params["mode"] == "policy", expect=expect)
 
 
+def kube_egress_change(params: Params) -> Result:
+    """The egress-change role's steps around its trials (the events themselves are the repetitions' driver):
+    ``prepare`` labels the two gateway nodes (returns them, and as ``gateway_nodes_arg`` the driver's argument);
+    ``clear`` undoes a trial (a failure the driver could not undo, the new pod, the policy); ``restore`` clears and
+    removes the gateway labels."""
+    import json
+
+    from cnibench.platforms.kube.scenarios import _egress_change_run as driver
+
+    config = json.loads(Path(params["config"]).read_text(encoding="utf-8"))
+    if params["action"] == "prepare":
+        gateways = driver.prepare(config)
+        return done(True, gateway_nodes=gateways, gateway_nodes_arg=",".join(gateways))
+    restore = params["action"] == "restore"
+    cleared = driver.clear(config, params["gateway_nodes"] if restore else None)
+    return done(bool(cleared), cleared=cleared)
+
+
 def kube_wait(params: Params) -> Result:
     """Wait, with a deadline, for a Gateway's or Service's address, or for Prometheus to scrape every node."""
     from cnibench.platforms.kube import monitoring
@@ -151,7 +169,7 @@ def aks_kubeconfig(params: Params) -> Result:
 
 
 for _task in (
-    kube_measure, kube_cluster_info, kube_egress_ready, kube_wait, kube_teardown,
+    kube_measure, kube_cluster_info, kube_egress_ready, kube_egress_change, kube_wait, kube_teardown,
     kind_network, kind_images, aks_subscription, aks_kubeconfig,
 ):  # fmt: skip
     TASKS.register(_task.__name__, _task)

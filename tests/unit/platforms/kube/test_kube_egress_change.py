@@ -3,6 +3,7 @@ upstream schemas (../shared/tools/validate_manifests.py --strict), the policy ov
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -63,10 +64,16 @@ def test_the_policy_spans_two_labelled_gateways_and_selects_the_new_pod(tmp_path
     compiled = get_platform("kind").compile(make_plan(spec), run_dir=tmp_path / "k", prefix="cnib0000")
     cluster = compiled.extravars["cnibench_clusters"][0]
     role = step(cluster, "egress_change")
-    assert role["trials"] == ["egress-apply", "egress-new-pod", "egress-failover"]
-    assert "docker network disconnect" in role["failure"]
+    assert [t["scenario"] for t in role["trials"]] == ["egress-apply", "egress-new-pod", "egress-failover"]
+    assert [t["policy_before"] for t in role["trials"]] == [False, True, True]
+    assert role["server"]["kind"] == "container" and role["server"]["argv"][:2] == ["docker", "run"]
     steps = "\n".join(compiled.steps)
-    assert "label two gateway-capable nodes" in steps and "not written yet" in steps
+    assert "label two gateway-capable nodes" in steps and "not written yet" not in steps
+    assert "set down from inside the node" in steps
+    run = role["trials"][2]["runs"][0]
+    assert run["argv"][1:3] == ["-m", "cnibench.platforms.kube.scenarios._egress_change_run"]
+    assert run["argv"][3:] == ["measure", role["config"], "gateway-failover", "@gateway_nodes@"]
+    assert run["stdout"].endswith("raw/antrea/egress-failover/rep-01.pcap")
 
 
 def test_netns_only_fields_are_refused_on_kubernetes(tmp_path):
@@ -74,3 +81,44 @@ def test_netns_only_fields_are_refused_on_kubernetes(tmp_path):
         load_spec(_spec(tmp_path, "kind-antrea-vs-cilium.yaml", vrrp_advert_int=0.5))
     with pytest.raises(SpecError, match=r"egress-change\.server_ip.*required on kubeconfig"):
         load_spec(_spec(tmp_path / "k", "kubeconfig.yaml"))
+
+
+PLATFORMS = [("kind-antrea-vs-cilium.yaml", {}, "link-down"), ("kubeconfig.yaml", KUBECONFIG_ADDRESSES, "cordon")]
+
+
+@pytest.mark.parametrize(("example", "section", "failure"), PLATFORMS)
+def test_the_driver_configuration_per_platform(tmp_path, example, section, failure):
+    out = tmp_path / "out"
+    assert commands.render(_spec(tmp_path, example, **section), out) == 0
+    paths = out.glob("rendered/*/egress-change/driver.json")
+    configs = {p.parent.parent.name: json.loads(p.read_text()) for p in paths}
+    assert configs
+    for cni, config in configs.items():
+        assert config["failure"] == failure
+        assert config["ports"] == {"probe": 5301, "flow": 5302, "pod": 5303}
+        if failure == "link-down":  # kind: the server is a container on kind's network; the marker goes to it
+            assert config["server"]["container"].endswith(f"-{cni}-egress-change")
+            assert config["server"]["device"] == "eth0" and config["marker_to"] == config["server"]["ip"]
+            first, second = config["preferred_gateways"]  # kind names the workers: the first two
+            assert first.endswith(f"-{cni}-worker") and second.endswith(f"-{cni}-worker2")
+        else:  # kubeconfig: tcpdump on this machine, the interface and broadcast found at run time
+            assert config["server"] == {"container": None, "ip": "192.0.2.10", "device": None}
+            assert config["marker_to"] is None and config["preferred_gateways"] is None
+        owner = config["owner"]
+        if cni == "antrea":
+            assert owner == {"resource": "egresses.crd.antrea.io", "name": "cnibench-egress-change",
+                             "field": "egressNode"}  # fmt: skip
+            assert config["assign_egress_ip"] is None  # Antrea places the egress IP itself
+        else:
+            assert owner is None
+            if failure == "link-down":  # Cilium uses the IP but does not place it: cnibench does, on kind
+                assert config["assign_egress_ip"]["address"] == f"{config['egress_ip']}/16"
+    (new_pod,) = yaml.safe_load_all(next(out.glob("rendered/*/manifests/41-egress-change-new-pod.yaml")).read_text())
+    container = new_pod["spec"]["containers"][0]
+    assert container["command"][:2] == ["iperf3", "-c"] and "5303" in container["command"]  # the probe from its start
+    assert new_pod["spec"]["restartPolicy"] == "Never"
+
+
+def test_aks_stays_refused_with_one_line(tmp_path):
+    with pytest.raises(SpecError, match=r"scenarios\.egress-change.*not on aks: .*no external iperf3 server"):
+        load_spec(_spec(tmp_path, "aks.yaml", **KUBECONFIG_ADDRESSES))

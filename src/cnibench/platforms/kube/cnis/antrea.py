@@ -66,7 +66,11 @@ class Antrea(Cni):
     agent: ClassVar[Agent] = Agent("antrea-agent", "antrea-agent")
     # Egress works in encap and hybrid mode on Linux; feature gate Egress on by default since 1.6
     egress: ClassVar[EgressGateway | None] = EgressGateway(
-        "ExternalIPPool + Egress", assigns_ip=True, ip_optional=False
+        "ExternalIPPool + Egress",
+        assigns_ip=True,
+        ip_optional=False,
+        # the Egress's status.egressNode: the node its agents elected to hold the IP (docs/egress.md)
+        owner_status=("egresses.crd.antrea.io", "egressNode"),
     )
     cluster_kinds: ClassVar[tuple[str, ...]] = ("egresses.crd.antrea.io", "externalippools.crd.antrea.io")
     aks_note: ClassVar[str] = "Antrea's AKS support is untested upstream since Antrea 2.5"

@@ -103,12 +103,16 @@ class EgressGateway:
     the egress IP on the gateway node itself (if not, cnibench adds it where it can: kind's node containers);
     ``ip_optional``: a policy may go without an egress IP (the gateway node's own address is used then);
     ``existing_cluster_requirement``: what an existing cluster's configuration must switch on for it (in words, for
-    ``plan``; checked by :meth:`Cni.egress_problems`), empty when it is on wherever the CNI runs."""
+    ``plan``; checked by :meth:`Cni.egress_problems`), empty when it is on wherever the CNI runs;
+    ``owner_status``: the policy's resource and its ``status`` field that name the node holding the egress IP (the
+    active gateway; egress-change's failover fails that node), None for a CNI that reports none (it then uses the
+    first matching node by name, as Cilium does)."""
 
     kinds: str
     assigns_ip: bool
     ip_optional: bool
     existing_cluster_requirement: str = ""
+    owner_status: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)

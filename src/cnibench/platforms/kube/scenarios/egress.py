@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from cnibench import pins
 from cnibench.doctor import APT, check_tool
@@ -19,18 +19,49 @@ from cnibench.platforms.kube.scenarios.base import KubeAdapter
 from cnibench.repetition import Repetition
 from cnibench.scenarios.base import base_trial
 from cnibench.scenarios.egress import CLIENT_POD, EGRESS, NAME, EgressSettings
+from cnibench.scenarios.egress_change import EgressChangeSettings
 from cnibench.spec.base import FieldError
 from cnibench.tools import iperf3
 
 if TYPE_CHECKING:
     from cnibench.doctor import Check
     from cnibench.platforms.kube.settings import KubernetesSettingsBase
+    from cnibench.spec.base import Loc
     from cnibench.spec.model import Spec
 
 EGRESS_POLICY = "cnibench-egress"
 WHERE = ("scenarios", NAME)
 #: kind: the egress IP and the server take these places below the top of kind's network (the LoadBalancer IP .254).
 EGRESS_IP_PLACE, SERVER_IP_PLACE = 2, 3
+
+
+#: A scenario's settings with the two addresses of an external server behind an egress gateway (egress,
+#: egress-change).
+A = TypeVar("A", EgressSettings, EgressChangeSettings)
+
+
+def resolve_addresses(settings: A, addresses: NodeAddresses | None) -> A:
+    """``settings`` with ``egress_ip`` and ``server_ip`` taken from the top of the nodes' network where the platform
+    plans its addresses (kind: :data:`EGRESS_IP_PLACE`, :data:`SERVER_IP_PLACE` below the top) and the spec left
+    them out; unchanged on a platform without such a plan (``addresses`` None: the user gives them)."""
+    if addresses is None:
+        return settings
+    filled = {}
+    if settings.egress_ip is None:
+        filled["egress_ip"] = addresses.top(EGRESS_IP_PLACE)
+    if settings.server_ip is None:
+        filled["server_ip"] = addresses.top(SERVER_IP_PLACE)
+    return settings.model_copy(update=filled)
+
+
+def claim_addresses(settings: A, addresses: NodeAddresses, where: Loc) -> None:
+    """Claim the resolved ``egress_ip`` and ``server_ip`` (fields under ``where``) on the platform's address plan,
+    each marked as the default when it is the address :func:`resolve_addresses` would give it."""
+    assert settings.egress_ip is not None and settings.server_ip is not None  # resolved
+    addresses.claim((*where, "egress_ip"), settings.egress_ip,
+                    default=settings.egress_ip == addresses.top(EGRESS_IP_PLACE))  # fmt: skip
+    addresses.claim((*where, "server_ip"), settings.server_ip,
+                    default=settings.server_ip == addresses.top(SERVER_IP_PLACE))  # fmt: skip
 
 
 def iperf3_server_argv(bind: str | None = None) -> list[str]:
@@ -74,14 +105,7 @@ class KubeEgress(KubeAdapter[EgressSettings]):
     needs: ClassVar[tuple[Capability, ...]] = (Capability.POD_NETWORK, Capability.EGRESS_GATEWAY)
 
     def resolve(self, settings: EgressSettings, addresses: NodeAddresses | None) -> EgressSettings:
-        if addresses is None:
-            return settings
-        filled = {}
-        if settings.egress_ip is None:
-            filled["egress_ip"] = addresses.top(EGRESS_IP_PLACE)
-        if settings.server_ip is None:
-            filled["server_ip"] = addresses.top(SERVER_IP_PLACE)
-        return settings.model_copy(update=filled)
+        return resolve_addresses(settings, addresses)
 
     def check(
         self, settings: EgressSettings, spec: Spec, platform: type[KubeHost], addresses: NodeAddresses | None
@@ -98,11 +122,7 @@ class KubeEgress(KubeAdapter[EgressSettings]):
             raise FieldError((*WHERE, "external_cidr"), f"only on netns: on {platform.name} the server is "
                              f"{platform.external_server_where}")  # fmt: skip
         if addresses is not None:
-            assert settings.egress_ip is not None and settings.server_ip is not None  # resolved
-            addresses.claim((*WHERE, "egress_ip"), settings.egress_ip,
-                            default=settings.egress_ip == addresses.top(EGRESS_IP_PLACE))  # fmt: skip
-            addresses.claim((*WHERE, "server_ip"), settings.server_ip,
-                            default=settings.server_ip == addresses.top(SERVER_IP_PLACE))  # fmt: skip
+            claim_addresses(settings, addresses, WHERE)
             return
         cnis = [spec_cni(spec, name) for name in spec.cni_names]
         needing_ip = [cni for cni in cnis if cni.egress is not None and not cni.egress.ip_optional]

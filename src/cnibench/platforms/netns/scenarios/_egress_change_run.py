@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from cnibench.proc import run, terminate, wait_until
-from cnibench.scenarios._egress_capture import Marker
+from cnibench.scenarios._egress_capture import Marker, drive
 from cnibench.spawn import in_namespace, listening_ports, netns_argv
 
 #: Seconds tcpdump, keepalived and the marker sender may take to start, and tcpdump to flush at the end.
@@ -184,15 +184,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m cnibench.platforms.netns.scenarios._egress_change_run CONFIG.json", file=sys.stderr)
         return 2
     config = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-    driver = Driver(config, sys.stdout.buffer)
-    try:
-        driver.measure()
-    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
-        print(f"egress-change: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        driver.close()
-    return 0
+    return drive(Driver(config, sys.stdout.buffer))
 
 
 if __name__ == "__main__":
