@@ -279,7 +279,7 @@ def encryption_steps(cni: Cni, check: Mapping[str, Any] | None, key_secrets: Seq
     steps = [
         f"create Secret {secret.name} in {secret.namespace} with a key generated for this cluster now ("
         f"{secret.template.format(hex=f'<{secret.random_bytes} random bytes, hex>')}: Python's secrets, passed to "
-        "kubectl apply on its standard input; never in a file, an argument or the run's record)"
+        "kubectl apply --server-side on its standard input; never in a file, an argument or the run's record)"
         for secret in key_secrets
     ]
     if check is not None:
@@ -322,8 +322,11 @@ class KeySecret:
 
 
 def apply_key_secret(kubectl: Kubectl, secret: KeySecret) -> None:
-    """Create ``secret`` with a fresh value: the manifest goes to ``kubectl apply -f -`` on its standard input, so
-    the key is on no command line (``/proc/<pid>/cmdline`` is world-readable), in no file, in no result or log.
-    Raises CommandError (kubectl's message, which does not echo the object)."""
+    """Create ``secret`` with a fresh value: the manifest goes to ``kubectl apply --server-side -f -`` on its
+    standard input, so the key is on no command line (``/proc/<pid>/cmdline`` is world-readable), in no file, in no
+    result or log. Server-side: a client-side apply would also copy the whole object, key included, into the
+    Secret's ``kubectl.kubernetes.io/last-applied-configuration`` annotation. Raises CommandError (kubectl's
+    message, which does not echo the object)."""
     manifest = json.dumps(secret.manifest(secret.value()))
-    run(kubectl.argv("apply", "--filename", "-", "--output", "name", namespaced=False), input=manifest, timeout=60)
+    argv = ["apply", "--server-side", "--field-manager", "cnibench", "--filename", "-", "--output", "name"]
+    run(kubectl.argv(*argv, namespaced=False), input=manifest, timeout=60)

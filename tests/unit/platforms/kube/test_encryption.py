@@ -317,7 +317,8 @@ def test_the_key_reaches_kubectl_on_its_standard_input_only(monkeypatch):
         "labels": {"app.kubernetes.io/managed-by": "cnibench"},
     }
     assert call["argv"] == [
-        "kubectl", "--kubeconfig", "/k/config", "--context", "ctx", "apply", "--filename", "-", "--output", "name",
+        "kubectl", "--kubeconfig", "/k/config", "--context", "ctx", "apply", "--server-side", "--field-manager",
+        "cnibench", "--filename", "-", "--output", "name",
     ]  # fmt: skip
     assert not any(key.split()[2] in arg for arg in call["argv"])
     assert key.split()[2] not in json.dumps(secret.to_vars())  # what the playbook carries has no key
