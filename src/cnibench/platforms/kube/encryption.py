@@ -16,14 +16,13 @@ import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cnibench.datapath_config import EFFECTIVE_KEY, EFFECTIVE_WARNINGS_KEY
 from cnibench.platforms.kube.render import meta
 from cnibench.proc import CommandError, run
 
 if TYPE_CHECKING:
-    from cnibench.platforms.kube.cnis.base import Cni
     from cnibench.platforms.kube.kubectl import Kubectl
 
 #: The spec's words for an encryption mode (the ``encryption`` knob's values).
@@ -259,12 +258,23 @@ def read_encryption(
         sleep(interval)
 
 
+class Encrypted(Protocol):
+    """What the check asks of a CNI's descriptor (:class:`~cnibench.platforms.kube.cnis.base.Cni`; a protocol: the
+    descriptors import this module)."""
+
+    @property
+    def requested_encryption(self) -> str: ...
+
+    @property
+    def encryption_check(self) -> Mapping[str, str]: ...
+
+
 #: The longest the check waits for the agents' tunnels to every other node (seconds; they come up within seconds of
 #: the agents being ready: each agent learns the others' keys from the API server).
 TUNNEL_TIMEOUT_S = 120.0
 
 
-def encryption_check(cni: Cni, timeout: float) -> dict[str, Any] | None:
+def encryption_check(cni: Encrypted, timeout: float) -> dict[str, Any] | None:
     """What the playbook's ``kube_encryption`` step needs for a variant that asks for encryption (None: it asks for
     none, or its CNI cannot be asked: no :attr:`~cnibench.platforms.kube.cnis.base.Cni.encryption_check`): the
     encryption requested and how long its tunnels may take to come up (``timeout`` seconds)."""
@@ -274,7 +284,7 @@ def encryption_check(cni: Cni, timeout: float) -> dict[str, Any] | None:
     return {"requested": requested, "timeout": min(timeout, TUNNEL_TIMEOUT_S)}
 
 
-def encryption_steps(cni: Cni, check: Mapping[str, Any] | None, key_secrets: Sequence[KeySecret]) -> list[str]:
+def encryption_steps(cni: Encrypted, check: Mapping[str, Any] | None, key_secrets: Sequence[KeySecret]) -> list[str]:
     """The steps ``plan`` shows: each key Secret created before the chart, the check once the CNI runs."""
     steps = [
         f"create Secret {secret.name} in {secret.namespace} with a key generated for this cluster now ("
