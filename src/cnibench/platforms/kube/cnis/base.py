@@ -3,9 +3,10 @@ chart of CRDs applied server-side before it, the namespace created for it), its 
 it runs in when an operator puts it elsewhere), its Helm values and the objects its operator reads on each platform
 that installs it (kind, aks), what tells it is ready, its egress policy objects (or none: no egress gateway), the
 cluster-wide kinds it may create, the images kind preloads for it, the reference CNI plugins kind's nodes lack for
-it, its prerequisites on this machine and its capabilities. The platforms, the scenario adapters, the spec checks
-and the teardown ask the descriptor; none of them branches on a CNI's name (a capability a CNI lacks is refused from
-the spec, naming it).
+it, its prerequisites on this machine and its capabilities; a variant's knobs, the key Secrets generated before its
+chart (Cilium's IPsec key) and how its agents are asked what encryption they have. The platforms, the scenario
+adapters, the spec checks and the teardown ask the descriptor; none of them branches on a CNI's name (a capability a
+CNI lacks is refused from the spec, naming it).
 """
 
 from __future__ import annotations
