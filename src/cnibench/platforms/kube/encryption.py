@@ -184,8 +184,9 @@ def encryption_problems(requested: str, seen: Sequence[NodeEncryption], nodes: i
     """What is wrong with ``seen`` (one entry per node's agent; ``nodes`` in the cluster) when ``requested``
     (``wireguard`` or ``ipsec``) was asked for, one line per kind of problem: not active (or unreadable) on some
     nodes, fewer tunnels than remote nodes (WireGuard peers: Cilium's docs, "number of nodes subtracted by one";
-    IPsec: Antrea's installation check, DesiredNumberScheduled - 1), no IPsec key in use (Cilium: 2 per remote node
-    per IP family). Nothing when encryption is active everywhere."""
+    IPsec: Antrea's installation check, DesiredNumberScheduled - 1), fewer IPsec keys in use than 2 per remote node
+    (Cilium's IPsec page: "2 per remote node per enabled IP family", IPv4 here). Nothing when encryption is active
+    everywhere."""
     if not seen:
         return [f"encryption {requested} requested, but no agent pod was found to ask"]
     problems: list[str] = []
@@ -204,9 +205,14 @@ def encryption_problems(requested: str, seen: Sequence[NodeEncryption], nodes: i
             f"encryption {requested} has tunnels to fewer than the {remote} other nodes ({said}): traffic to the "
             "others is not encrypted"
         )
-    keyless = [entry.node for entry in seen if entry.mode == IPSEC == requested and entry.keys == 0]
-    if keyless and remote:
-        problems.append(f"encryption ipsec is on but no IPsec key is in use on {', '.join(keyless)}")
+    few = [entry for entry in seen if entry.mode == IPSEC == requested and entry.keys is not None
+           and entry.keys < 2 * remote]  # fmt: skip
+    if few:
+        said = "; ".join(f"{entry.node}: {entry.keys}" for entry in few)
+        problems.append(
+            f"encryption ipsec has fewer IPsec keys in use than the {2 * remote} expected, 2 per other node ({said}): "
+            "some tunnels are not set up"
+        )
     return problems
 
 

@@ -183,9 +183,17 @@ def test_fewer_wireguard_peers_than_other_nodes_is_a_problem():
     assert line.startswith("encryption wireguard has tunnels to fewer than the 2 other nodes (b: 1)")
 
 
-def test_ipsec_without_a_key_in_use_is_a_problem():
-    seen = [NodeEncryption("a", "ipsec", "IPsec", keys=0), NodeEncryption("b", "ipsec", "IPsec", keys=4)]
-    assert encryption_problems("ipsec", seen, nodes=2) == ["encryption ipsec is on but no IPsec key is in use on a"]
+def test_ipsec_with_fewer_keys_than_two_per_other_node_is_a_problem():
+    """Cilium's IPsec page: "The number of keys in use should be 2 per remote node per enabled IP family"; its
+    sample (4 keys) is right for 3 nodes."""
+    keys = ipsec_keys(parse_cilium_encrypt_status(CILIUM_DOCS_IPSEC))
+    seen = [NodeEncryption(n, "ipsec", "IPsec", keys=k) for n, k in (("a", 0), ("b", keys), ("c", 3))]
+    (line,) = encryption_problems("ipsec", seen, nodes=3)
+    assert (
+        line == "encryption ipsec has fewer IPsec keys in use than the 4 expected, 2 per other node (a: 0; c: 3): "
+        "some tunnels are not set up"
+    )
+    assert encryption_problems("ipsec", seen[1:2], nodes=3) == []
 
 
 def test_no_agent_found_is_a_problem():
