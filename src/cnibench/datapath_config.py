@@ -12,6 +12,9 @@ MTU_EVIDENCE = "a WireGuard run with the wrong MTU measured 102 instead of 656 M
 
 #: The environment key (per CNI, under ``clusters``) holding the configuration ``compare`` compares.
 CONFIG_KEY = "datapath_config"
+#: The environment key (per CNI, under ``clusters``) holding the configuration read back from the running datapath
+#: (a Kubernetes variant's encryption as its agents report it); ``compare`` compares it too.
+EFFECTIVE_KEY = "effective_config"
 #: The environment key (per CNI, under ``clusters``) holding the warnings about it.
 WARNINGS_KEY = "configuration_warnings"
 #: The environment key (per CNI, under ``clusters``) holding what was wrong with the configuration read back.

@@ -73,14 +73,18 @@ class SettingError(ValueError):
         self.knob = knob
 
 
-def check_settings(owner: str, knobs: tuple[Knob, ...], settings: Mapping[str, Any]) -> dict[str, Any]:
+def check_settings(
+    owner: str, knobs: tuple[Knob, ...], settings: Mapping[str, Any], unavailable: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """``settings`` checked against ``knobs`` (of CNI ``owner``), in the knobs' order. Raises :class:`SettingError`
-    for an unknown knob (listing the valid ones) or an invalid value (listing the valid values)."""
+    for an unknown knob (listing the valid ones; for a knob ``unavailable`` names, why ``owner`` has none) or an
+    invalid value (listing the valid values)."""
     by_name = {knob.name: knob for knob in knobs}
     for name in settings:
         if name not in by_name:
             valid = ", ".join(by_name) or "none: it has no settings"
-            raise SettingError(name, f"{owner} has no setting {name!r}; valid: {valid}")
+            why = (unavailable or {}).get(name)
+            raise SettingError(name, f"{owner} has no setting {name!r}{f': {why}' if why else ''}; valid: {valid}")
     out: dict[str, Any] = {}
     for knob in knobs:
         if knob.name in settings:

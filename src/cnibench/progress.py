@@ -123,6 +123,19 @@ class Progress:
         self._write("\r\033[K" + message + "\n")
         self.render()
 
+    def warning(self, message: str) -> None:
+        """``warning: <message>`` on its own line, kept above the progress line; said on the stream even when there
+        is no progress line (not a terminal): what is wrong with a datapath before it is measured must be seen."""
+        if self.enabled:
+            self.note(f"warning: {message}")
+            return
+        with self._lock:
+            try:
+                self.stream.write(f"warning: {message}\n")
+                self.stream.flush()
+            except (OSError, ValueError):  # ValueError: the stream was closed
+                pass
+
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None:

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cnibench.datapath_config import EFFECTIVE_WARNINGS_KEY
 from cnibench.errors import CnibenchError
 from cnibench.metrics.prometheus import PrometheusError, node_metrics
 from cnibench.orchestration.signals import StopController
@@ -118,9 +119,23 @@ class EventHandler:
             self._failed(task, res)
         elif kind == "runner_on_ok" and res.get("kind") == "cluster_facts":
             cni = self.current_cni = str(res["cni"])
-            self.recorder.cluster_facts(cni, {**self.facts.get(cni, {}), **res["facts"]})
+            self.recorder.cluster_facts(cni, {**self.facts.get(cni, {}), **self._read_back(cni, res["facts"])})
         elif kind == "runner_on_ok" and res.get("kind") == "metrics_ready":
             self.recorder.cluster_facts(str(res["cni"]), {"metrics_targets_up_s": res["seconds"]})
+
+    def _read_back(self, cni: str, facts: dict[str, Any]) -> dict[str, Any]:
+        """``facts`` of ``cni``'s cluster as recorded: what is wrong with the configuration read back from it
+        (:data:`~cnibench.datapath_config.EFFECTIVE_WARNINGS_KEY`, found before its first measurement) is said now,
+        on the terminal, and kept beside what an earlier round's cluster of the same CNI had (a later round's clean
+        cluster does not erase it)."""
+        found = facts.get(EFFECTIVE_WARNINGS_KEY)
+        if not isinstance(found, list):
+            return facts
+        known = self.recorder.results.environment.get("clusters", {}).get(cni, {}).get(EFFECTIVE_WARNINGS_KEY) or []
+        for text in found:
+            if text not in known:
+                self.progress.warning(f"{cni}: {text}")
+        return {**facts, EFFECTIVE_WARNINGS_KEY: [*known, *(t for t in found if t not in known)]}
 
     def _repetition(self, res: dict[str, Any]) -> Repetition | None:
         """The repetition a measurement's result is of (a failed task: the loop item's), with the expectations only

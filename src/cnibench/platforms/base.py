@@ -105,9 +105,15 @@ class Platform(ABC):
     def check_settings(cls, cni: str, settings: Mapping[str, Any]) -> dict[str, Any]:
         """A variant's ``settings`` of ``cni`` checked against its knobs, then against what upstream forbids
         (:meth:`forbidden`); raises :class:`~cnibench.knobs.SettingError` naming the knob. Returns them checked."""
-        checked = check_settings(cni, cls.knobs(cni), settings)
+        checked = check_settings(cni, cls.knobs(cni), settings, cls.unavailable_knobs(cni))
         cls.forbidden(cni, checked)
         return checked
+
+    @classmethod
+    def unavailable_knobs(cls, cni: str) -> dict[str, str]:
+        """Knobs a variant of ``cni`` cannot set here that a user may expect (another platform's CNIs have them) ->
+        why, for the refusal's line. None by default."""
+        return {}
 
     @classmethod
     def forbidden(cls, cni: str, settings: Mapping[str, Any]) -> None:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cnibench import __version__
-from cnibench.datapath_config import CONFIG_KEY, describe
+from cnibench.datapath_config import CONFIG_KEY, EFFECTIVE_KEY, describe
 from cnibench.report import scoreboard
 from cnibench.report.costs import cost_table
 from cnibench.results.analysis import environment_differences, percent
@@ -232,6 +232,11 @@ def _env_rows(runs: Sequence[RunResults]) -> list[tuple[str, list[str]]]:
                 values = ["-"] * len(runs)
                 values[r_index] = describe(config)
                 rows.append((f"{cni}: datapath configuration" + (f" ({run.run_id})" if len(runs) > 1 else ""), values))
+            effective = facts.get(EFFECTIVE_KEY)
+            if isinstance(effective, dict) and effective:  # read back from a Kubernetes variant's agents
+                values = ["-"] * len(runs)
+                values[r_index] = describe(effective)
+                rows.append((f"{cni}: read back" + (f" ({run.run_id})" if len(runs) > 1 else ""), values))
             offloads = facts.get("offloads")
             if isinstance(offloads, dict) and offloads:
                 values = ["-"] * len(runs)

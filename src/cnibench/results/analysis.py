@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cnibench.datapath_config import CONFIG_KEY, config_differences
+from cnibench.datapath_config import CONFIG_KEY, EFFECTIVE_KEY, config_differences
 from cnibench.results.group import Group, number, repetition_key
 from cnibench.results.inference import ALPHA
 from cnibench.results.metric import MetricInfo
@@ -124,7 +124,8 @@ def environment_differences(a: RunResults, b: RunResults) -> list[str]:
     for cni in [name for name in clusters_a if name in clusters_b]:  # the CNIs both runs measured
         facts_a, facts_b = clusters_a[cni], clusters_b[cni]
         if isinstance(facts_a, dict) and isinstance(facts_b, dict):
-            diffs += config_differences(cni, facts_a.get(CONFIG_KEY), facts_b.get(CONFIG_KEY))
+            for key in (CONFIG_KEY, EFFECTIVE_KEY):  # as configured, then as read back from the running datapath
+                diffs += config_differences(cni, facts_a.get(key), facts_b.get(key))
     tools_a: dict[str, Any] = a.environment.get("tools", {}) or {}
     tools_b: dict[str, Any] = b.environment.get("tools", {}) or {}
     for tool in sorted(set(tools_a) | set(tools_b)):

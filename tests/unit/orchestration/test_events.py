@@ -329,3 +329,18 @@ def test_a_clusters_steps_on_the_stream_are_handled_as_tasks_of_their_names(setu
     handler({"event": "runner_on_failed", "event_data": {"task": "Benchmark each CNI", "res": {"msg": "same"}}})
     assert handler.failure == f"{BUILD_STEP}: 01-x.ip in ns: ip failed"
     assert handler.progress.task == BUILD_STEP
+
+
+def test_what_is_wrong_with_a_datapath_read_back_is_said_at_once_and_kept_across_rounds(setup):
+    """A cluster's read-back problems (a variant's encryption not active) are warned about when they arrive, before
+    the measurement, even without a terminal; a later round's clean cluster of the same CNI keeps the first's."""
+    _compiled, recorder, handler, _ = setup
+    problem = "encryption wireguard requested but not active on 1 of 3 nodes (w2: Encryption: Disabled)"
+    facts = {"effective_config": {"encryption": "wireguard on 2 of 3 nodes"}, "effective_warnings": [problem]}
+    for round_facts in (facts, facts, {"effective_config": {"encryption": "wireguard"}, "effective_warnings": []}):
+        res = {"kind": "cluster_facts", "cni": "vxlan", "facts": round_facts}
+        handler({"event": "runner_on_ok", "event_data": {"task": "Read back", "res": res}})
+    assert handler.progress.stream.getvalue() == f"warning: vxlan: {problem}\n"  # once, not once per round
+    recorded = recorder.results.environment["clusters"]["vxlan"]
+    assert recorded["effective_warnings"] == [problem]
+    assert recorded["effective_config"] == {"encryption": "wireguard"}  # the last round's

@@ -354,3 +354,19 @@ def test_compare_prints_a_table_and_only_changed_keeps_what_changed(data_dir, tm
     changed = [line for line in out[header + 1 :] if not line.startswith(("REGRESSION", "1 regression", "  "))]
     assert len(changed) == 1 and re.match(r"vxlan +egress +throughput \(Gbit/s\) .* different +REGRESSION$", changed[0])
     assert out[-1] == "1 regression(s)"
+
+
+def test_compare_flags_a_variants_encryption_read_back_that_differs(data_dir):
+    """Two runs of a variant whose agents reported different encryption (one run's WireGuard was not active) differ
+    in their recorded datapath configuration (environment.json effective_config), which compare says."""
+    run = _real(data_dir, "a")
+
+    def with_encryption(effective: str):
+        clusters = {"cilium-wg": {"cni": "cilium-wg", "effective_config": {"encryption": effective}}}
+        return run.model_copy(update={"environment": {**run.environment, "clusters": clusters}})
+
+    a, b = with_encryption("wireguard"), with_encryption("wireguard on 2 of 3 nodes, none on 1 of 3 nodes")
+    assert environment_differences(a, b) == [
+        "cilium-wg datapath encryption: wireguard vs wireguard on 2 of 3 nodes, none on 1 of 3 nodes"
+    ]
+    assert environment_differences(a, a) == []

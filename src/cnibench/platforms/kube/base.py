@@ -26,6 +26,7 @@ from cnibench.platforms.kube import monitoring, render, runs
 from cnibench.platforms.kube.build import ClusterBuild, KubeHost, NodeAddresses
 from cnibench.platforms.kube.cnis import CNIS, spec_cni
 from cnibench.platforms.kube.cnis.base import Capability, Cni
+from cnibench.platforms.kube.encryption import encryption_check, encryption_steps
 from cnibench.platforms.kube.prerequisites import common_checks
 from cnibench.platforms.kube.runs import kube_state_dir
 from cnibench.platforms.kube.scenarios import ADAPTERS
@@ -283,6 +284,7 @@ class KubePlatform(Platform, KubeHost):
                 "(pod-security.kubernetes.io/enforce, audit, warn: node_exporter uses the host network, host PID and "
                 "hostPath)"
             )
+            build.steps += encryption_steps(build.cni, build.vars["encryption"], ())
             monitoring.compile_step(build)
             for scenario, settings, own in scenarios:
                 repetitions += adapter(scenario).compile(settings, build, own)
@@ -334,6 +336,7 @@ class KubePlatform(Platform, KubeHost):
         kube, cni = build.kube, build.cni
         cluster = build.vars.get("cluster") or ""
         values = self.cni_values(cni, kube, build.spec, cluster=cluster, cni_gateway=build.cni_gateway)
+        build.vars["encryption"] = encryption_check(cni, kube.ready_timeout)  # read back installed or found
         if self.existing_cluster or values is None:
             build.vars["cni_chart"] = None
             build.vars["expected_cni"] = cni.base
@@ -361,6 +364,7 @@ class KubePlatform(Platform, KubeHost):
                 f"helm template {cni.crds.release} {cni.crds.ref} {cni.chart_version(version)} "
                 f"({cni.crds.repository}) and apply its CRDs server-side; wait until they are established"
             )
+        build.steps += encryption_steps(cni, None, cni.key_secrets())
         objects = self.cni_objects(cni, kube, build.spec, cluster=cluster)
         objects_file = build.add(render.MANIFESTS / f"02-{cni.name}.yaml", objects) if objects else None
         build.vars["cni_chart"] = {
@@ -373,6 +377,7 @@ class KubePlatform(Platform, KubeHost):
             "crds": crds,
             "objects": str(objects_file) if objects_file else None,
             "ready": [dataclasses.asdict(condition) for condition in cni.ready],
+            "key_secrets": [secret.to_vars() for secret in cni.key_secrets()],
         }
         build.vars["expected_cni"] = cni.base
         build.steps.append(self.cni_install_step(build, values_file))

@@ -57,6 +57,36 @@ def kube_cluster_info(params: Params) -> Result:
     return cluster_facts(params["expected_cni"], facts, **info)
 
 
+def kube_encryption(params: Params) -> Result:
+    """The encryption variant ``variant`` of CNI ``cni`` asked for (``requested``), read back from its agents until
+    it is active or ``timeout`` seconds passed: its cluster facts (what is wrong is recorded and warned about, not a
+    failure)."""
+    from cnibench.platforms.kube.cluster import cni_namespace
+    from cnibench.platforms.kube.cnis import CNIS
+    from cnibench.platforms.kube.encryption import read_encryption
+    from cnibench.platforms.kube.kubectl import Kubectl
+
+    kubectl = Kubectl.from_params(params)
+    cni = CNIS.get(params["cni"])
+    namespace = cni_namespace(kubectl.json("get", "daemonsets", "--all-namespaces", namespaced=False), cni.name)
+    nodes = len(kubectl.json("get", "nodes", namespaced=False).get("items", []))
+    facts = read_encryption(
+        lambda: cni.encryption_seen(kubectl, namespace) or [], params["requested"], nodes, timeout=params["timeout"]
+    )
+    return cluster_facts(params["variant"], facts)
+
+
+def kube_key_secret(params: Params) -> Result:
+    """A Secret with a key generated now (``secret``: :meth:`~cnibench.platforms.kube.encryption.KeySecret.to_vars`),
+    applied through kubectl's standard input; the result names it, never the key."""
+    from cnibench.platforms.kube.encryption import KeySecret, apply_key_secret
+    from cnibench.platforms.kube.kubectl import Kubectl
+
+    secret = KeySecret(**{**params["secret"], "random_bytes": int(params["secret"]["random_bytes"])}, source="")
+    apply_key_secret(Kubectl.from_params(params), secret)
+    return done(True, name=secret.name, namespace=secret.namespace)
+
+
 def kube_egress_ready(params: Params) -> Result:
     """Egress trials on Kubernetes: the baseline's or the policy's path, probed until the server sees the expected
     address; returns the run-time expectations (the source IP, egress_apply_s) for the trial's repetitions."""
@@ -169,7 +199,8 @@ def aks_kubeconfig(params: Params) -> Result:
 
 
 for _task in (
-    kube_measure, kube_cluster_info, kube_egress_ready, kube_egress_change, kube_wait, kube_teardown,
+    kube_measure, kube_cluster_info, kube_encryption, kube_key_secret, kube_egress_ready, kube_egress_change,
+    kube_wait, kube_teardown,
     kind_network, kind_images, aks_subscription, aks_kubeconfig,
 ):  # fmt: skip
     TASKS.register(_task.__name__, _task)

@@ -11,6 +11,51 @@ from typing import Any
 from cnibench.datapath_config import EFFECTIVE_WARNINGS_KEY, mtu_problem, path_mtu
 from cnibench.platforms.netns.topology import Topology
 
+#: The kernel options encryption between nodes needs (Kconfig symbols) and the modules they build, by encryption.
+KERNEL_ENCRYPTION = {"WireGuard": ("CONFIG_WIREGUARD", "wireguard"), "IPsec ESP": ("CONFIG_INET_ESP", "esp4")}
+
+
+def kernel_encryption(config: Path = Path("/proc/config.gz"), sys_module: Path = Path("/sys/module")) -> dict[str, str]:
+    """Whether this kernel has WireGuard and IPsec ESP: encryption name -> ``y`` (built in), ``m`` (a module),
+    ``no`` (``CONFIG_... is not set``), ``loaded`` (its module is, without a readable config) or ``unknown``.
+
+    Read from the kernel's own config (``/proc/config.gz``, CONFIG_IKCONFIG_PROC), else ``/sys/module``: no root, no
+    namespace. Here (Linux 6.18, FACTS.md) both are ``no``: ``ip link add type wireguard`` says "Unknown device
+    type" and ``ip xfrm state add ... proto esp ...`` says "Requested type not found"."""
+    import gzip
+
+    try:
+        text = gzip.decompress(config.read_bytes()).decode("utf-8", "replace")
+    except (OSError, EOFError, gzip.BadGzipFile):
+        text = None
+    out: dict[str, str] = {}
+    for name, (symbol, module) in KERNEL_ENCRYPTION.items():
+        if (sys_module / module).is_dir():
+            out[name] = "loaded"
+        elif text is None:
+            out[name] = "unknown"
+        elif f"{symbol}=y" in text.splitlines():
+            out[name] = "y"
+        elif f"{symbol}=m" in text.splitlines():
+            out[name] = "m"
+        else:
+            out[name] = "no"
+    return out
+
+
+def no_encryption(found: dict[str, str]) -> str:
+    """Why a netns datapath has no ``encryption`` knob, in a line, from :func:`kernel_encryption`'s ``found``."""
+    import os
+
+    states = {"no": "is not set", "unknown": "could not be read", "y": "=y", "m": "=m", "loaded": "module loaded"}
+    said = ", ".join(f"{name} ({KERNEL_ENCRYPTION[name][0]} {states[state]})" for name, state in found.items())
+    if all(state == "no" for state in found.values()):
+        return (
+            f"the netns datapaths have no encryption variant: this kernel ({os.uname().release}) has neither "
+            f"{said.replace('), ', ') nor ')}"
+        )
+    return f"the netns datapaths have no encryption variant (this kernel: {said}; cnibench builds none on netns)"
+
 
 def planned(topo: Topology) -> dict[str, Any]:
     """What the cluster of ``topo`` is built with: the datapath, the variant's settings in effect (its knobs), the

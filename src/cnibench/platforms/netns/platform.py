@@ -27,7 +27,7 @@ from cnibench.platforms.netns import ops
 from cnibench.platforms.netns.addresses import DEFAULT_EXTERNAL_CIDR, AddressPlan
 from cnibench.platforms.netns.datapaths import DATAPATHS
 from cnibench.platforms.netns.datapaths.base import UNDERLAY_MTU
-from cnibench.platforms.netns.effective import planned, planned_problems
+from cnibench.platforms.netns.effective import kernel_encryption, no_encryption, planned, planned_problems
 from cnibench.platforms.netns.render import render_cluster, render_network
 from cnibench.platforms.netns.scenarios import ADAPTERS
 from cnibench.platforms.netns.scenarios.base import DAEMON_START_TIMEOUT, ClusterBuild, NetnsAdapter, resolved
@@ -134,6 +134,11 @@ class NetnsPlatform(Platform):
     @classmethod
     def knobs(cls, cni: str) -> tuple[Knob, ...]:
         return DATAPATHS.get(cni).knobs
+
+    @classmethod
+    def unavailable_knobs(cls, cni: str) -> dict[str, str]:
+        """``encryption``: no netns datapath has it, and this kernel would not carry it (probed, not assumed)."""
+        return {"encryption": no_encryption(kernel_encryption())}
 
     @classmethod
     def configuration_warnings(cls, spec: Spec) -> list[str]:

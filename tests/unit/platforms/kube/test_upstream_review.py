@@ -139,7 +139,8 @@ def test_kubeconfig_with_cilium_gateway_is_checked_before_anything_is_created(tm
     out = _render(tmp_path, "kubeconfig.yaml", kubernetes__gateway_implementation="cilium", scenarios__egress=None)
     cluster = _cluster(out, "cilium")
     assert cluster["info"]["cni_gateway"] is True
-    (info, namespace) = _tasks(ROLES / "cluster" / "tasks" / "main.yml")
+    (info, namespace, encryption) = _tasks(ROLES / "cluster" / "tasks" / "main.yml")
+    assert "cnibench.bench.kube_encryption" in encryption  # reads, creates nothing
     assert info["cnibench.bench.kube_cluster_info"]["cni_gateway"] == "{{ cluster.info.cni_gateway }}"
     assert "kubernetes.core.k8s" in namespace  # the first thing created comes after the check
     (tmp_path / "envoy").mkdir()

@@ -3,7 +3,13 @@ configuration checks find a pod MTU the underlay cannot carry."""
 
 from __future__ import annotations
 
-from cnibench.platforms.netns.effective import effective_problems, planned, planned_problems
+from cnibench.platforms.netns.effective import (
+    effective_problems,
+    kernel_encryption,
+    no_encryption,
+    planned,
+    planned_problems,
+)
 from cnibench.platforms.netns.render import render_cluster
 from cnibench.platforms.netns.topology import Topology, build_topology
 
@@ -54,3 +60,36 @@ def test_compare_flags_runs_whose_datapath_configuration_differs():
         "vxlan datapath settings: {'mtu': 1450, 'checksum_offload': True} vs {'mtu': 1400, 'checksum_offload': True}",
     ]
     assert config_differences("vxlan", a, None) == []  # an older run recorded none
+
+
+def test_the_kernels_encryption_is_read_from_its_own_config(tmp_path):
+    import gzip
+
+    config = tmp_path / "config.gz"
+    config.write_bytes(gzip.compress(b"CONFIG_XFRM=y\n# CONFIG_INET_ESP is not set\n# CONFIG_WIREGUARD is not set\n"))
+    modules = tmp_path / "module"
+    modules.mkdir()
+    assert kernel_encryption(config, modules) == {"WireGuard": "no", "IPsec ESP": "no"}
+    line = no_encryption(kernel_encryption(config, modules))
+    assert "has neither WireGuard (CONFIG_WIREGUARD is not set) nor IPsec ESP (CONFIG_INET_ESP is not set)" in line
+    config.write_bytes(gzip.compress(b"CONFIG_WIREGUARD=m\nCONFIG_INET_ESP=y\n"))
+    assert kernel_encryption(config, modules) == {"WireGuard": "m", "IPsec ESP": "y"}
+    (modules / "wireguard").mkdir()
+    assert kernel_encryption(tmp_path / "absent.gz", modules) == {"WireGuard": "loaded", "IPsec ESP": "unknown"}
+    assert "cnibench builds none on netns" in no_encryption({"WireGuard": "y", "IPsec ESP": "no"})
+
+
+def test_an_encryption_variant_on_netns_is_refused_in_one_line_saying_why():
+    import pytest
+
+    from cnibench.errors import SpecError
+    from cnibench.spec import default_spec_data, parse_spec
+
+    data = default_spec_data()
+    data["cnis"] = ["vxlan", {"name": "vxlan-wg", "cni": "vxlan", "set": {"encryption": "wireguard"}}]
+    with pytest.raises(SpecError) as caught:
+        parse_spec(data, "spec.yaml")
+    text = str(caught.value)
+    assert "cnis[1].set.encryption: vxlan has no setting 'encryption': the netns datapaths have no encryption" in text
+    assert text.endswith("; valid: mtu, checksum_offload") and "\n" not in text
+    assert no_encryption(kernel_encryption()) in text  # what this kernel was found to have, whatever it is

@@ -22,6 +22,16 @@ from cnibench.platforms.kube.cnis.base import (
     EgressPolicy,
     KindValues,
 )
+from cnibench.platforms.kube.encryption import (
+    ANTREA_WG_ANNOTATION,
+    NodeEncryption,
+    agent_pods,
+    antrea_encryption_mode,
+    antrea_wireguard_keys,
+    exec_in,
+    parse_strongswan_status,
+)
+from cnibench.platforms.kube.kubectl import Kubectl, existing
 from cnibench.platforms.kube.prerequisites import HINTS, docker_info
 from cnibench.platforms.kube.render import meta
 
@@ -76,6 +86,12 @@ class Antrea(Cni):
     aks_note: ClassVar[str] = "Antrea's AKS support is untested upstream since Antrea 2.5"
     kind_note: ClassVar[str] = KIND_TX_CHECKSUM_NOTE
     knobs: ClassVar[tuple[Knob, ...]] = KNOBS
+    encryption_check: ClassVar[dict[str, str]] = {
+        "wireguard": "trafficEncryptionMode in antrea-agent.conf and every Node's node.antrea.io/wireguard-public-key "
+        "annotation (set once antrea-wg0 is up)",
+        "ipsec": "trafficEncryptionMode in antrea-agent.conf and ipsec status in every agent's antrea-ipsec container "
+        "(a routed connection per other node)",
+    }
 
     def forbidden(self, settings: Mapping[str, Any], platform: str) -> None:
         """Encryption only in encap mode (the chart's values.yaml, trafficEncryptionMode: "Currently encryption only
@@ -90,6 +106,32 @@ class Antrea(Cni):
         if self.settings.get("encap_mode", "encap") == "noEncap":
             self.egress = None  # type: ignore[misc]
             self.lacks = {Capability.EGRESS_GATEWAY: "Antrea's Egress needs encap or hybrid mode (docs/egress.md)"}  # type: ignore[misc]
+
+    def encryption_seen(self, kubectl: Kubectl, agent_namespace: str) -> list[NodeEncryption]:
+        """What Antrea's own installation check looks at (antctl check installation, pkg/antctl/raw/check/
+        installation/test_wireguard.go and test_ipsec.go): ``trafficEncryptionMode`` in antrea-agent.conf; with
+        WireGuard every Node's ``node.antrea.io/wireguard-public-key`` annotation (the agent sets it once
+        ``antrea-wg0`` is up); with IPsec ``ipsec status`` in each agent's ``antrea-ipsec`` container (routed
+        connections: one per remote node)."""
+        config = existing(kubectl, "configmap", "antrea-config", namespace=agent_namespace)
+        mode = antrea_encryption_mode(config)
+        said = f"antrea-agent.conf trafficEncryptionMode {mode}"
+        if mode == "ipsec":
+            out = []
+            for node, pod in agent_pods(kubectl, agent_namespace, self.agent.daemonset).items():
+                routed, up = parse_strongswan_status(exec_in(kubectl, agent_namespace, pod, "antrea-ipsec",
+                                                             ["ipsec", "status"]))  # fmt: skip
+                seen = f"{said}, ipsec status: {routed} routed connections, {up} security associations up"
+                out.append(NodeEncryption(node, "ipsec", seen, peers=routed))
+            return out
+        keys = antrea_wireguard_keys(kubectl.json("get", "nodes", namespaced=False))
+        if mode != "wireguard":
+            return [NodeEncryption(node, mode, said) for node in keys]
+        out = []
+        for node, has in keys.items():
+            state = "set" if has else "missing"
+            out.append(NodeEncryption(node, "wireguard" if has else "none", f"{said}, {ANTREA_WG_ANNOTATION} {state}"))
+        return out
 
     def images(self, version: str) -> list[str]:
         """Antrea's agent and controller images of ``version`` (the tags :meth:`kind_values` sets)."""

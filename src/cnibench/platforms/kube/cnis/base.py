@@ -3,9 +3,10 @@ chart of CRDs applied server-side before it, the namespace created for it), its 
 it runs in when an operator puts it elsewhere), its Helm values and the objects its operator reads on each platform
 that installs it (kind, aks), what tells it is ready, its egress policy objects (or none: no egress gateway), the
 cluster-wide kinds it may create, the images kind preloads for it, the reference CNI plugins kind's nodes lack for
-it, its prerequisites on this machine and its capabilities. The platforms, the scenario adapters, the spec checks
-and the teardown ask the descriptor; none of them branches on a CNI's name (a capability a CNI lacks is refused from
-the spec, naming it).
+it, its prerequisites on this machine and its capabilities; a variant's knobs, the key Secrets generated before its
+chart (Cilium's IPsec key) and how its agents are asked what encryption they have. The platforms, the scenario
+adapters, the spec checks and the teardown ask the descriptor; none of them branches on a CNI's name (a capability a
+CNI lacks is refused from the spec, naming it).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from cnibench.knobs import Knob, chart_values, effective, merge
 
 if TYPE_CHECKING:
     from cnibench.doctor import Check
+    from cnibench.platforms.kube.encryption import KeySecret, NodeEncryption
     from cnibench.platforms.kube.kubectl import Kubectl
 
 
@@ -195,6 +197,9 @@ class Cni(ABC):
     #: Why it lacks a capability, for the spec's error (e.g. "a Calico Enterprise feature"); empty: no reason given.
     lacks: ClassVar[dict[Capability, str]] = {}
 
+    #: How a run reads the encryption between nodes its agents have (:meth:`encryption_seen`), by encryption mode, in
+    #: words for ``plan``; a mode not here cannot be checked.
+    encryption_check: ClassVar[dict[str, str]] = {}
     #: What a variant may set (:mod:`cnibench.knobs`), each mapped onto the chart's values with its source.
     knobs: ClassVar[tuple[Knob, ...]] = ()
     #: A variant's settings (checked by the spec); empty: cnibench's defaults.
@@ -299,6 +304,23 @@ class Cni(ABC):
         """What keeps its own Gateway API from serving cnibench's Gateway on an existing cluster (only for a CNI
         with :attr:`gateway_api`); each problem a phrase, none when it is ready."""
         return []
+
+    @property
+    def requested_encryption(self) -> str:
+        """The encryption between nodes this variant asks for (its ``encryption`` knob: ``none``, ``wireguard``,
+        ``ipsec``); ``none`` for a CNI without the knob."""
+        return str(self.effective_settings.get("encryption", "none"))
+
+    def key_secrets(self) -> tuple[KeySecret, ...]:
+        """Secrets holding a key generated per cluster at run time that must exist before its chart is installed
+        (Cilium's IPsec key); none by default."""
+        return ()
+
+    def encryption_seen(self, kubectl: Kubectl, agent_namespace: str) -> list[NodeEncryption] | None:
+        """What each node's agent reports about encryption between nodes, read once the CNI runs (before anything is
+        measured); None: this CNI cannot be asked. Raises CommandError, PlatformError or ValueError (an output
+        that is not what upstream prints)."""
+        return None
 
     def egress_problems(self, kubectl: Kubectl, agent_namespace: str) -> list[str]:
         """What keeps its egress gateway from working on an existing cluster as installed (a feature switched off in

@@ -4,6 +4,7 @@ Gateway API implementation (which needs the kube-proxy replacement and the Gatew
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -21,6 +22,15 @@ from cnibench.platforms.kube.cnis.base import (
     EgressPolicy,
     GatewayApi,
     KindValues,
+)
+from cnibench.platforms.kube.encryption import (
+    KeySecret,
+    NodeEncryption,
+    agent_pods,
+    exec_in,
+    ipsec_keys,
+    parse_cilium_encrypt_status,
+    parse_cilium_status,
 )
 from cnibench.platforms.kube.render import meta
 
@@ -48,9 +58,25 @@ DOCS = "https://docs.cilium.io/en/v1.19"
 VALUES = "install/kubernetes/cilium/values.yaml"
 
 
+#: The IPsec key Secret Cilium's agents mount (docs security/network/encryption-ipsec, "Generate & Import the PSK":
+#: ``kubectl create -n kube-system secret generic cilium-ipsec-keys --from-literal=keys="3+ rfc4106(gcm(aes)) $(echo
+#: $(dd if=/dev/urandom count=20 bs=1 2> /dev/null | xxd -p -c 64)) 128"``, format ``key-id encryption-algorithms
+#: PSK-in-hex-format key-size``; the ``+`` "will force the use of per-tunnel IPsec keys", GHSA-pwqm-x5x6-5586; in
+#: Cilium's namespace). 20 random bytes: the 16-byte AES-128 key and the 4-byte salt of RFC 4106 GCM.
+IPSEC_KEYS = KeySecret(
+    "cilium-ipsec-keys", "kube-system", "keys", "3+ rfc4106(gcm(aes)) {hex} 128", 20,
+    f"{DOCS}/security/network/encryption-ipsec/ (Generate & Import the PSK); chart values encryption.ipsec.secretName, "
+    "encryption.ipsec.keyFile",
+)  # fmt: skip
+
+
 def _encryption(value: str) -> dict[str, Any]:
     if value == "none":
         return {"encryption": {"enabled": False}}
+    if value == "ipsec":
+        # the Secret cnibench creates before the chart (IPSEC_KEYS), named as the chart's defaults name it
+        return {"encryption": {"enabled": True, "type": "ipsec",
+                               "ipsec": {"secretName": IPSEC_KEYS.name, "keyFile": IPSEC_KEYS.key}}}  # fmt: skip
     return {"encryption": {"enabled": True, "type": value}}
 
 
@@ -128,6 +154,12 @@ class Cilium(Cni):
     kube_proxy_replacement: ClassVar[bool] = True
     cluster_kinds: ClassVar[tuple[str, ...]] = ("ciliumegressgatewaypolicies.cilium.io",)
     knobs: ClassVar[tuple[Knob, ...]] = KNOBS
+    encryption_check: ClassVar[dict[str, str]] = {
+        "wireguard": "the Encryption line of cilium-dbg status in every cilium agent (Wireguard, a peer per other "
+        "node)",
+        "ipsec": "the Encryption line of cilium-dbg status (IPsec) and cilium-dbg encrypt status (keys in use) in "
+        "every cilium agent",
+    }
 
     def configure(self) -> None:
         """Without kube-proxy replacement there is no egress gateway and no Gateway API implementation (both need
@@ -144,14 +176,11 @@ class Cilium(Cni):
         }
 
     def forbidden(self, settings: Mapping[str, Any], platform: str) -> None:
-        """What cnibench cannot install: IPsec (its key Secret, cilium-ipsec-keys, must exist before the agents
-        start: docs security/network/encryption-ipsec; cnibench does not create it yet); on AKS native routing (the
-        chart's aksbyocni mode requires tunnel routing: docs installation/requirements-aks "BYOCNI: Encapsulation")
-        and kube-proxy replacement (cnibench's AKS clusters keep AKS's kube-proxy)."""
-        if settings.get("encryption") == "ipsec":
-            raise SettingError("encryption", "ipsec needs its key Secret cilium-ipsec-keys before Cilium's agents "
-                               f"start ({DOCS}/security/network/encryption-ipsec/), which cnibench does not create "
-                               "yet; valid here: none, wireguard")  # fmt: skip
+        """What cnibench cannot install on AKS: native routing (the chart's aksbyocni mode requires tunnel routing:
+        docs installation/requirements-aks "BYOCNI: Encapsulation") and kube-proxy replacement (cnibench's AKS
+        clusters keep AKS's kube-proxy). IPsec is not refused: cnibench creates its key Secret before the chart
+        (:meth:`key_secrets`), and none of the IPsec page's Limitations (CNI chaining, host policies, BPF host
+        routing, which the agent then leaves, IPv6-only clusters, more than 65535 nodes) is a knob here."""
         if platform == "aks" and settings.get("routing") == "native":
             raise SettingError("routing", "AKS bring-your-own-CNI (aksbyocni.enabled) requires tunnel routing "
                                f"({DOCS}/installation/k8s-install-helm/, AKS: BYOCNI, Encapsulation)")  # fmt: skip
@@ -161,6 +190,29 @@ class Cilium(Cni):
                 "cnibench's AKS clusters keep AKS's kube-proxy (its "
                 "kube-proxy-free mode for BYOCNI is an AKS preview azurerm does not configure)",
             )
+
+    def key_secrets(self) -> tuple[KeySecret, ...]:
+        """With IPsec, its key Secret (:data:`IPSEC_KEYS`), in the chart's namespace: the agents mount it at start."""
+        if self.requested_encryption != "ipsec":
+            return ()
+        return (dataclasses.replace(IPSEC_KEYS, namespace=self.chart.namespace),)
+
+    def encryption_seen(self, kubectl: Kubectl, agent_namespace: str) -> list[NodeEncryption]:
+        """Each agent's ``cilium-dbg status`` Encryption line (docs security/network/encryption-wireguard, "Validate
+        the Setup"), with IPsec ``cilium-dbg encrypt status``'s keys in use (encryption-ipsec, "Troubleshooting")."""
+        out = []
+        for node, pod in agent_pods(kubectl, agent_namespace, self.agent.daemonset).items():
+            status = exec_in(kubectl, agent_namespace, pod, self.agent.container, ["cilium-dbg", "status"])
+            entry = dataclasses.replace(parse_cilium_status(status), node=node)
+            if entry.mode == "ipsec":
+                fields = parse_cilium_encrypt_status(
+                    exec_in(kubectl, agent_namespace, pod, self.agent.container, ["cilium-dbg", "encrypt", "status"])
+                )
+                keys = ipsec_keys(fields)
+                seen = f"{entry.seen}, keys in use {fields.get('Keys in use', '?')}, errors {fields.get('Errors', '?')}"
+                entry = dataclasses.replace(entry, keys=keys, seen=seen)
+            out.append(entry)
+        return out
 
     def overhead(self) -> int:
         """Bytes of encapsulation (and encryption) per packet of this variant."""
