@@ -12,7 +12,7 @@ knb pin; otherwise relative to the server (required pod affinity for same-node, 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from cnibench import pins
@@ -47,6 +47,9 @@ TARGET = "target"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 POD_PATHS = ("pod-to-pod", "pod-to-service")
 PORT_NAMES = {"TCP": "iperf3-tcp", "UDP": "iperf3-udp"}
+#: A client's long-lived process to exec the measurements in (as the egress client's).
+SLEEP = ["sleep", "31536000"]
+SERVER_ARGV = ["iperf3", "--server", "--json", "--port", str(iperf3.DEFAULT_PORT)]
 
 
 def _affinity(kind: str, other: str) -> dict[str, Any]:
@@ -66,12 +69,13 @@ def iperf3_pod(
     host_network: bool = False,
     serves: bool = False,
     crr: bool = False,
+    labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """An iperf3 pod pinned to ``node`` (nodeSelector on the host name), else next to the pods of app ``near`` or
-    away from those of ``away_from``; ``host_network``: on the node's own network (the baseline); ``serves``: it
-    listens on iperf3's port (TCP for the control connection and TCP tests, UDP for UDP tests); ``crr``: a second
-    container answers the crr workload's requests (traefik/whoami's ``/data?size=1``: a 1-byte body) on
-    :data:`~cnibench.scenarios._east_west_rr.CRR_PORT`."""
+    away from those of ``away_from``, labelled ``app.kubernetes.io/name: <name>`` and ``labels``; ``host_network``:
+    on the node's own network (the baseline); ``serves``: it listens on iperf3's port (TCP for the control
+    connection and TCP tests, UDP for UDP tests); ``crr``: a second container answers the crr workload's requests
+    (traefik/whoami's ``/data?size=1``: a 1-byte body) on :data:`~cnibench.scenarios._east_west_rr.CRR_PORT`."""
     container: dict[str, Any] = {
         "name": "iperf3",
         "image": pins.IPERF3_IMAGE,
@@ -104,7 +108,35 @@ def iperf3_pod(
         # 'ClusterFirstWithHostNet'" (PodSpec.dnsPolicy); hostPort defaults to containerPort (PodSpec.hostNetwork)
         spec["hostNetwork"] = True
         spec["dnsPolicy"] = "ClusterFirstWithHostNet"
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta(name, ns, app(name)), "spec": spec}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta(name, ns, {**app(name), **(labels or {})}),
+        "spec": spec,
+    }
+
+
+def pod_network_pods(
+    ns: str,
+    placements: Iterable[str],
+    server_node: str | None,
+    client_node: str | None,
+    *,
+    crr: bool,
+    server_labels: Mapping[str, str] | None = None,
+    client_labels: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """The pod-network pods: the iperf3 server (on ``server_node``; ``crr``: with the crr responder) and one client
+    per placement (``same-node``: on the server's node, ``cross-node``: on ``client_node``; unknown nodes: by pod
+    affinity or anti-affinity to the server), with extra ``server_labels`` and ``client_labels``."""
+    pods = [iperf3_pod(SERVER_POD, ns, SERVER_ARGV, node=server_node, serves=True, crr=crr, labels=server_labels)]
+    for placement in sorted(placements):
+        same = placement == "same-node"
+        node = server_node if same else client_node
+        near, away = (SERVER_POD, None) if same else (None, SERVER_POD)
+        pods.append(iperf3_pod(CLIENT_POD[placement], ns, SLEEP, node=node, near=near, away_from=away,
+                               labels=client_labels))  # fmt: skip
+    return pods
 
 
 def service(ns: str, *, crr: bool = False) -> dict[str, Any]:
@@ -162,25 +194,18 @@ class KubeEastWest(KubeAdapter[EastWestSettings]):
         paths = {p.path for p in points}
         placements = {p.placement for p in points}
         server_node, client_node = self.nodes(settings, build)
-        sleep = ["sleep", "31536000"]  # a long-lived process to exec the measurements in (as the egress client)
-        server_argv = ["iperf3", "--server", "--json", "--port", str(iperf3.DEFAULT_PORT)]
         crr = any(p.workload == "crr" for p in points)
         pods: list[dict[str, Any]] = []
         if paths & set(POD_PATHS):
-            pods.append(iperf3_pod(SERVER_POD, ns, server_argv, node=server_node, serves=True, crr=crr))
-            for placement in sorted(placements):
-                same = placement == "same-node"
-                node = server_node if same else client_node
-                near, away = (SERVER_POD, None) if same else (None, SERVER_POD)
-                pods.append(iperf3_pod(CLIENT_POD[placement], ns, sleep, node=node, near=near, away_from=away))
+            pods += pod_network_pods(ns, placements, server_node, client_node, crr=crr)
         if "host-to-host" in paths:
             near = SERVER_POD if paths & set(POD_PATHS) else None  # both servers on one node
-            pods.append(iperf3_pod(HOST_SERVER, ns, server_argv, node=server_node, near=near, host_network=True,
+            pods.append(iperf3_pod(HOST_SERVER, ns, SERVER_ARGV, node=server_node, near=near, host_network=True,
                                    serves=True, crr=crr))  # fmt: skip
             for placement in sorted(placements):
                 same = placement == "same-node"
                 node = server_node if same else client_node
-                pods.append(iperf3_pod(HOST_CLIENT[placement], ns, sleep, node=node, near=HOST_SERVER if same else None,
+                pods.append(iperf3_pod(HOST_CLIENT[placement], ns, SLEEP, node=node, near=HOST_SERVER if same else None,
                                        away_from=None if same else HOST_SERVER, host_network=True))  # fmt: skip
         manifests = [build.add(MANIFESTS / "50-east-west-pods.yaml", pods)]
         if "pod-to-service" in paths:
