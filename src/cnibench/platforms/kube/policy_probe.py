@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from cnibench.errors import PlatformError
 from cnibench.platforms.kube.kubectl import Kubectl
@@ -43,41 +43,51 @@ def nc_argv(kubectl: Kubectl, pod: str, ip: str, port: int) -> list[str]:
     return kubectl.argv("exec", pod, "--", "nc", "-z", "-v", "-w", str(CONNECT_TIMEOUT_S), ip, str(port))
 
 
-def nc_connected(output: str, returncode: int) -> bool:
-    """Whether ``nc -z -v`` connected, from its own words (stdout and stderr together): "Connection to ... succeeded!"
-    (exit 0) or "nc: connect to ... failed: ..." / "... timed out: ..." (exit 1; a NetworkPolicy's drop times out,
-    a reject is refused). Anything else (kubectl's own failure: no such pod, the API server unreachable) is no
-    answer about the datapath: raises PlatformError with it, so a broken probe never passes for a denial."""
+#: What one probe found: the handshake completed, the SYN was answered with a RST (it reached the server's node: a
+#: port nobody listens on, or a policy that rejects instead of dropping), or no answer in time (dropped).
+Outcome = Literal["connected", "refused", "timed-out"]
+
+
+def nc_outcome(output: str, returncode: int) -> Outcome:
+    """What ``nc -z -v`` found, from its own words (stdout and stderr together): "Connection to ... succeeded!"
+    (exit 0), "nc: connect to ... failed: Connection refused" or "nc: connect to ... timed out: ..." (exit 1).
+    Anything else (kubectl's own failure: no such pod, the API server unreachable; a name that does not resolve) is
+    no answer about the datapath: raises PlatformError with it, so a broken probe never passes for a denial."""
     text = " ".join(output.split())
     if returncode == 0 and "succeeded!" in text:
-        return True
-    if returncode != 0 and "nc: connect to " in text and (" failed: " in text or " timed out: " in text):
-        return False
+        return "connected"
+    if returncode != 0 and "nc: connect to " in text:
+        if " timed out: " in text:
+            return "timed-out"
+        if "Connection refused" in text:
+            return "refused"
     raise PlatformError(f"the probe did not run (exit {returncode}): {text[-300:] or 'no output'}")
 
 
-def connects(kubectl: Kubectl, pod: str, ip: str, port: int) -> bool:
+def probe_once(kubectl: Kubectl, pod: str, ip: str, port: int) -> Outcome:
     """One probe from ``pod`` to ``ip:port``. Raises PlatformError when the probe itself did not run."""
     try:
         proc = run(nc_argv(kubectl, pod, ip, port), timeout=CONNECT_TIMEOUT_S + 30, check=False)
     except CommandError as exc:  # kubectl hung past its timeout
         raise PlatformError(f"the probe from {pod} did not finish: {exc}") from None
-    return nc_connected(proc.stdout + proc.stderr, proc.returncode)
+    return nc_outcome(proc.stdout + proc.stderr, proc.returncode)
 
 
-def wrong(results: dict[Probe, bool]) -> list[str]:
-    """The probes whose outcome is not what the policy says (``results``: probe -> it connected), each in words;
-    empty when the datapath enforces the policy. Pure."""
+def wrong(results: dict[Probe, Outcome]) -> list[str]:
+    """The probes whose outcome is not what the policy says (``results``: probe -> what it found), each in words;
+    empty when the datapath enforces the policy. An allowed probe must connect; a denied one must time out (a
+    NetworkPolicy drops, as every CNI cnibench installs does by default; a RST means the SYN reached the server's
+    node, as the scenario's own denied probe judges it: :func:`cnibench.tools.policy_probe.outcome`). Pure."""
     out = []
-    for probe, connected in results.items():
-        if probe.allowed and not connected:
-            out.append(f"{probe} is refused (it must be allowed)")
-        elif not probe.allowed and connected:
-            out.append(f"{probe} gets through (it must be denied)")
+    for probe, found in results.items():
+        if probe.allowed and found != "connected":
+            out.append(f"{probe} is {found} (it must connect)")
+        elif not probe.allowed and found != "timed-out":
+            out.append(f"{probe} is {found} (it must be dropped: time out)")
     return out
 
 
-def wait_enforced(probes: Sequence[Probe], connect: Callable[[Probe], bool], *, timeout: float, what: str) -> float:
+def wait_enforced(probes: Sequence[Probe], probe: Callable[[Probe], Outcome], *, timeout: float, what: str) -> float:
     """Probe every ``probes`` until each one's outcome is what it must be; return the seconds it took. Raises
     PlatformError at the deadline (``timeout``, s) naming ``what`` was awaited and the probes still wrong."""
     start = time.monotonic()
@@ -85,7 +95,7 @@ def wait_enforced(probes: Sequence[Probe], connect: Callable[[Probe], bool], *, 
 
     def enforced() -> bool | None:
         nonlocal last
-        last = wrong({probe: connect(probe) for probe in probes})
+        last = wrong({each: probe(each) for each in probes})
         return True if not last else None
 
     if wait_until(enforced, timeout, interval=INTERVAL_S) is None:
@@ -116,7 +126,7 @@ def apply_policy(
         run(kubectl.argv("apply", "--server-side", "--field-manager", "cnibench", "--force-conflicts", "--filename",
                          manifest, namespaced=False), timeout=120)  # fmt: skip
     what = f"the NetworkPolicy ({rules}) is not enforced" if manifest else "traffic is not open without a policy"
-    wait_enforced(expected, lambda p: connects(kubectl, p.pod, ip, p.port), timeout=timeout, what=what)
+    wait_enforced(expected, lambda p: probe_once(kubectl, p.pod, ip, p.port), timeout=timeout, what=what)
     return {"policy_enforced_s": round(time.monotonic() - start, 3)}
 
 
@@ -130,5 +140,5 @@ def delete_policy(
     run(kubectl.argv("delete", "--ignore-not-found", "--wait", "--filename", manifest, namespaced=False), timeout=120)
     opened = [Probe(p.pod, p.port, True) for p in probes]
     what = f"traffic is still denied after the NetworkPolicy ({rules}) was deleted"
-    wait_enforced(opened, lambda p: connects(kubectl, p.pod, ip, p.port), timeout=timeout, what=what)
+    wait_enforced(opened, lambda p: probe_once(kubectl, p.pod, ip, p.port), timeout=timeout, what=what)
     return time.monotonic() - start
