@@ -123,25 +123,29 @@ def pod_network_pods(
     client_node: str | None,
     *,
     crr: bool,
+    server: str = SERVER_POD,
+    clients: Mapping[str, str] = CLIENT_POD,
     server_labels: Mapping[str, str] | None = None,
     client_labels: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """The pod-network pods: the iperf3 server (on ``server_node``; ``crr``: with the crr responder) and one client
-    per placement (``same-node``: on the server's node, ``cross-node``: on ``client_node``; unknown nodes: by pod
-    affinity or anti-affinity to the server), with extra ``server_labels`` and ``client_labels``."""
-    pods = [iperf3_pod(SERVER_POD, ns, SERVER_ARGV, node=server_node, serves=True, crr=crr, labels=server_labels)]
+    """The pod-network pods: the iperf3 server ``server`` (on ``server_node``; ``crr``: with the crr responder) and
+    one client per placement (``clients``: placement -> name; ``same-node``: on the server's node, ``cross-node``:
+    on ``client_node``; unknown nodes: by pod affinity or anti-affinity to the server), with extra
+    ``server_labels`` and ``client_labels``."""
+    pods = [iperf3_pod(server, ns, SERVER_ARGV, node=server_node, serves=True, crr=crr, labels=server_labels)]
     for placement in sorted(placements):
         same = placement == "same-node"
         node = server_node if same else client_node
-        near, away = (SERVER_POD, None) if same else (None, SERVER_POD)
-        pods.append(iperf3_pod(CLIENT_POD[placement], ns, SLEEP, node=node, near=near, away_from=away,
+        near, away = (server, None) if same else (None, server)
+        pods.append(iperf3_pod(clients[placement], ns, SLEEP, node=node, near=near, away_from=away,
                                labels=client_labels))  # fmt: skip
     return pods
 
 
-def service(ns: str, *, crr: bool = False) -> dict[str, Any]:
-    """The ClusterIP Service in front of the server pod (its only endpoint: iperf3's TCP control connection and its
-    UDP data must reach the same backend), TCP and UDP on iperf3's port, as InfraBuilder's and k8s-netperf's."""
+def service(ns: str, *, crr: bool = False, name: str = SERVICE, server: str = SERVER_POD) -> dict[str, Any]:
+    """The ClusterIP Service ``name`` in front of the server pod ``server`` (its only endpoint: iperf3's TCP control
+    connection and its UDP data must reach the same backend), TCP and UDP on iperf3's port, as InfraBuilder's and
+    k8s-netperf's."""
     ports = [
         {"name": PORT_NAMES[proto], "port": iperf3.DEFAULT_PORT, "targetPort": iperf3.DEFAULT_PORT, "protocol": proto}
         for proto in ("TCP", "UDP")
@@ -151,8 +155,8 @@ def service(ns: str, *, crr: bool = False) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": meta(SERVICE, ns, app(SERVICE)),
-        "spec": {"type": "ClusterIP", "selector": app(SERVER_POD), "ports": ports},
+        "metadata": meta(name, ns, app(name)),
+        "spec": {"type": "ClusterIP", "selector": app(server), "ports": ports},
     }
 
 
