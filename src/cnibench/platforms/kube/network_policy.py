@@ -30,7 +30,7 @@ Datapaths that compile rules into maps (Cilium's policy map, Antrea's conjunctiv
 Size: each item is about 120 bytes of JSON (1,000 rules: 122 kB), so
 :data:`~cnibench.scenarios._policy_rules.MAX_RULES` items stay far below etcd's default 1.5 MiB request limit, but
 not below the 256 KiB every object's annotations may hold, which a client-side ``kubectl apply`` fills with the
-whole object (``last-applied-configuration``): the objects are applied server-side (:data:`APPLY`).
+whole object (``last-applied-configuration``): the objects are applied server-side (:data:`APPLY_FLAGS`).
 """
 
 from __future__ import annotations
@@ -46,9 +46,9 @@ DENY_NAME = "cnibench-default-deny"
 ALLOW_NAME = "cnibench-allow"
 #: The label every policy object carries (with cnibench's managed-by label): the number of non-matching rules.
 SIZE_LABEL = "cnibench.io/policy-rules"
-#: How the objects are applied: server-side (no ``last-applied-configuration`` annotation, see the module's
-#: docstring), with cnibench as the field manager.
-APPLY = {"server_side_apply": {"field_manager": "cnibench", "force_conflicts": True}}
+#: How the objects are applied (``kubectl apply`` flags): server-side (no ``last-applied-configuration``
+#: annotation, see the module's docstring), with cnibench as the field manager.
+APPLY_FLAGS = ("--server-side", "--field-manager", "cnibench", "--force-conflicts")
 
 
 def peer(peer: Peer) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from cnibench.errors import PlatformError
 from cnibench.platforms.kube.kubectl import Kubectl
+from cnibench.platforms.kube.network_policy import APPLY_FLAGS
 from cnibench.proc import CommandError, run, wait_until
 
 #: Seconds one probe waits for the TCP handshake (``nc -w``): a dropped SYN is a denial after this long.
@@ -123,8 +124,7 @@ def apply_policy(
     expected = probes if manifest is not None else [Probe(p.pod, p.port, True) for p in probes]
     start = time.monotonic()
     if manifest is not None:
-        run(kubectl.argv("apply", "--server-side", "--field-manager", "cnibench", "--force-conflicts", "--filename",
-                         manifest, namespaced=False), timeout=120)  # fmt: skip
+        run(kubectl.argv("apply", *APPLY_FLAGS, "--filename", manifest, namespaced=False), timeout=120)
     what = f"the NetworkPolicy ({rules}) is not enforced" if manifest else "traffic is not open without a policy"
     wait_enforced(expected, lambda p: probe_once(kubectl, p.pod, ip, p.port), timeout=timeout, what=what)
     return {"policy_enforced_s": round(time.monotonic() - start, 3)}

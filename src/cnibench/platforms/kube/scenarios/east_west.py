@@ -160,20 +160,26 @@ def service(ns: str, *, crr: bool = False, name: str = SERVICE, server: str = SE
     }
 
 
+def check_on_kube(settings: EastWestSettings, platform: type[KubeHost], where: tuple[str, ...]) -> None:
+    """What east-west's matrix cannot do on Kubernetes (the section at ``where``: east-west's, or a scenario that
+    runs its points): a ClusterIP of the spec's, the rr workload. Raises FieldError."""
+    if settings.cluster_ip is not None:
+        raise FieldError((*where, "cluster_ip"), f"only on netns: on {platform.name} the cluster assigns it")
+    if "rr" in settings.workloads:
+        # netshoot has no sockperf and no public image that does was found (docs/rr-research.md)
+        raise FieldError(
+            (*where, "workloads"),
+            f"rr runs on netns only: no pinned pod image carries sockperf for {platform.name}; use stream and crr",
+        )
+
+
 class KubeEastWest(KubeAdapter[EastWestSettings]):
     scenario: ClassVar[str] = NAME
 
     def check(
         self, settings: EastWestSettings, spec: Spec, platform: type[KubeHost], addresses: NodeAddresses | None
     ) -> None:
-        if settings.cluster_ip is not None:
-            raise FieldError((*WHERE, "cluster_ip"), f"only on netns: on {platform.name} the cluster assigns it")
-        if "rr" in settings.workloads:
-            # netshoot has no sockperf and no public image that does was found (docs/rr-research.md)
-            raise FieldError(
-                (*WHERE, "workloads"),
-                f"rr runs on netns only: no pinned pod image carries sockperf for {platform.name}; use stream and crr",
-            )
+        check_on_kube(settings, platform, WHERE)
 
     def images(self, settings: EastWestSettings, build: ClusterBuild) -> list[str]:
         return [pins.IPERF3_IMAGE, *([pins.ECHO_IMAGE] if "crr" in settings.workloads else [])]
