@@ -185,6 +185,9 @@ class KubeNetworkPolicy(KubeAdapter[NetworkPolicySettings]):
             f"start pods {names} ({pins.IPERF3_IMAGE}; {SERVER_POD} labelled {server_label}, the clients "
             f"{client_label}, the intruders without it, each beside its placement's client); wait until Ready"
         )
+        if any(n.startswith("pod-to-service") for n in trials):
+            build.steps.append(f"create ClusterIP Service {SERVICE} -> {SERVER_POD} (pod-to-service: the policy "
+                               "applies after its DNAT, to the pod's port)")  # fmt: skip
         port_text = ", ".join(f"{proto} {port}" for proto, port in ports)
         for size, path in policies.items():
             count = len(ingress_rules(size, ports))
