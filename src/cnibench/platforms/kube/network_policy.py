@@ -30,7 +30,7 @@ Datapaths that compile rules into maps (Cilium's policy map, Antrea's conjunctiv
 The selector decoys select no pod here (no pod or namespace carries their labels, and hundreds of decoy pods would
 exceed a node's default of 110 pods): unlike the netns platform, which gives each one a member address, a CNI that
 resolves selectors to addresses may install nothing for them; that is its own behaviour, part of the curve it
-draws. The ``ipBlock`` and other-port decoys (half of each size) always reach its datapath.
+draws. The ``ipBlock`` and other-port decoys (about half of each size) always reach its datapath.
 
 Size: each item is about 120 bytes of JSON (1,000 rules: 122 kB), so
 :data:`~cnibench.scenarios._policy_rules.MAX_RULES` items stay far below etcd's default 1.5 MiB request limit, but
