@@ -68,3 +68,62 @@ def test_bad_input_is_refused_naming_the_field():
         parse_spec(_data(paths=["host-to-host"]))
     with pytest.raises(SpecError, match=r"scenarios\.network-policy\.protocols"):
         parse_spec(_data(protocols=["udp"], workloads=["stream"], bitrate="1G"))
+
+
+# ---- samples from real artifacts (tests/data/network_policy/README.md) ------------------------------------------
+
+
+def _sample(tmp_path, data_dir, golden: str, trial: str, **expect: Any):
+    import shutil
+
+    from cnibench.repetition import MeasureCommand, Repetition
+    from cnibench.scenarios.network_policy import NetworkPolicyExpectation
+
+    point, size = split(trial)
+    artifact = tmp_path / "rep-01.out"
+    shutil.copy(data_dir / "network_policy" / golden, artifact)
+    full = NetworkPolicyExpectation(path=point.path, placement=point.placement, protocol="tcp", streams=1,
+                                    code=point.code, workload=point.workload, policy_size=size, **expect)  # fmt: skip
+    rep = Repetition("hostgw", trial, 1, artifact, MeasureCommand(argv=("x",), stdout=artifact, timeout_s=1), 1.0,
+                     0.0, full)  # fmt: skip
+    return NETWORK_POLICY.make_sample(rep, run_dir=tmp_path, started_at=1.0, ended_at=2.0)
+
+
+CHAIN_10 = {"representation": "chain", "policy_rules": 13, "table": "cnib8b79_netpol", "expected_nft_rules": 16,
+            "expected_nft_sets": 7, "expected_nft_elements": 8}  # fmt: skip
+
+
+def test_a_crr_repetition_under_a_chain_policy(tmp_path, data_dir):
+    sample = _sample(tmp_path, data_dir, "crr-10rules-chain.json", "pod-to-pod.cross-node.tcp-crr@10rules",
+                     target_ip="10.244.1.2", client_ip="10.244.2.2", backend_ip="10.244.1.2",
+                     probe_source="10.244.2.3", probe_target="10.244.1.2", probe_port=5201, **CHAIN_10)  # fmt: skip
+    assert sample.status == "ok", sample.error
+    assert sample.denied_probe == "blocked" and sample.connections_per_s and sample.conntrack
+    assert (sample.nft_rules, sample.nft_sets, sample.nft_elements) == (16, 7, 8)
+    assert sample.code == "DT-CRR" and sample.scenario == "pod-to-pod.cross-node.tcp-crr@10rules"
+    # the table read back must be the rendered one: a count that differs fails the repetition
+    wrong = _sample(tmp_path, data_dir, "crr-10rules-chain.json", "pod-to-pod.cross-node.tcp-crr@10rules",
+                    probe_source="10.244.2.3", probe_target="10.244.1.2", probe_port=5201,
+                    **{**CHAIN_10, "expected_nft_elements": 9})  # fmt: skip
+    assert wrong.status == "failed" and "nft_elements 8 (rendered 9)" in (wrong.error or "")
+
+
+def test_an_rr_repetition_through_the_service_under_a_set_policy(tmp_path, data_dir):
+    sample = _sample(tmp_path, data_dir, "rr-10rules-set-service.json", "pod-to-service.same-node.tcp-rr@10rules",
+                     target_ip="10.96.0.101", representation="set", policy_rules=13, table="cnib8b79_netpol",
+                     expected_nft_rules=4, expected_nft_sets=1, expected_nft_elements=18, probe_source="10.244.1.4",
+                     probe_target="10.96.0.101", probe_port=5201)  # fmt: skip
+    assert sample.status == "ok", sample.error
+    assert sample.denied_probe == "blocked" and sample.latency_p99_us and sample.transactions_per_s
+    assert (sample.nft_rules, sample.nft_sets, sample.nft_elements) == (4, 1, 18)
+
+
+def test_no_policy_has_no_probe_and_a_policy_without_one_fails(tmp_path, data_dir):
+    trial = "pod-to-pod.cross-node.tcp-single@no-policy"
+    ok = _sample(tmp_path, data_dir, "stream-no-policy.json", trial, target_ip="10.244.1.2", client_ip="10.244.2.2",
+                 backend_ip="10.244.1.2")  # fmt: skip
+    assert ok.status == "ok" and ok.denied_probe is None and ok.throughput_bps and ok.policy_size is None
+    missing = _sample(tmp_path, data_dir, "stream-no-policy.json", "pod-to-pod.cross-node.tcp-single@10rules",
+                      target_ip="10.244.1.2", client_ip="10.244.2.2", backend_ip="10.244.1.2",
+                      probe_source="10.244.2.3", probe_target="10.244.1.2", probe_port=5201)  # fmt: skip
+    assert missing.status == "failed" and "no denied probe was recorded" in (missing.error or "")
