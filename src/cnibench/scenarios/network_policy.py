@@ -114,7 +114,9 @@ POLICY_FIELDS = (*RECORDED, "table", "expected_nft_rules", "expected_nft_sets", 
 
 class NetworkPolicy(Scenario[NetworkPolicySettings, NetworkPolicyExpectation]):
     name: ClassVar[str] = NAME
-    trials: ClassVar[tuple[str, ...]] = (*POINTS, *EVENT_TRIALS)
+    #: Its trials' names as the registry knows them: each point with no policy (every size of a point is its trial
+    #: too: :meth:`owns`), and the event trials.
+    trials: ClassVar[tuple[str, ...]] = (*(trial_name(p, None) for p in POINTS.values()), *EVENT_TRIALS)
     settings_model = NetworkPolicySettings
     sample_model = NetworkPolicySample
     expectation_model = NetworkPolicyExpectation
