@@ -127,3 +127,40 @@ def test_no_policy_has_no_probe_and_a_policy_without_one_fails(tmp_path, data_di
                       target_ip="10.244.1.2", client_ip="10.244.2.2", backend_ip="10.244.1.2",
                       probe_source="10.244.2.3", probe_target="10.244.1.2", probe_port=5201)  # fmt: skip
     assert missing.status == "failed" and "no denied probe was recorded" in (missing.error or "")
+
+
+def _np_sample(cni: str, trial: str, rep: int, **figures: Any):
+    from cnibench.scenarios.network_policy import NetworkPolicySample
+
+    point, size = split(trial)
+    return NetworkPolicySample(
+        cni=cni, scenario=trial, repetition=rep, round=rep, status="ok", path=point.path, placement=point.placement,
+        protocol="tcp", streams=1, code=point.code, workload=point.workload, policy_size=size,
+        denied_probe=None if size is None else "blocked", nft_rules=None if size is None else size + 5, **figures,
+    )  # fmt: skip
+
+
+def test_the_cost_curve_has_a_line_per_variant_and_the_summary_a_row_per_size():
+    from cnibench.results.group import Group
+    from cnibench.scenarios._network_policy_report import cost_curves, summary
+
+    crr = POINTS["pod-to-pod.cross-node.tcp-crr"]
+    rates = {"hostgw": {None: 2000, 0: 1990, 10: 1900, 1000: 900}, "hostgw-set": {None: 2000, 0: 1995, 10: 1990,
+                                                                                1000: 1980}}  # fmt: skip
+    samples = [_np_sample(cni, trial_name(crr, size), rep, connections_per_s=rate * (1 + rep / 100),
+                          transactions_per_s=rate, cpu_s_per_1k_transactions=0.01 * (2000 / rate))
+               for cni, by_size in rates.items() for size, rate in by_size.items() for rep in (1, 2)]  # fmt: skip
+    groups = [Group(cni, "run", cni, trial, tuple(s for s in samples if (s.cni, s.scenario) == (cni, trial)))
+              for cni in rates for trial in dict.fromkeys(s.scenario for s in samples)]  # fmt: skip
+    plots = cost_curves(groups)
+    assert [p.title for p in plots] == ["Network policy: connections/s vs rules (crr)",
+                                        "Network policy: CPU s per 1,000 connections vs rules (crr)"]  # fmt: skip
+    [table] = plots[0].tables
+    assert ("hostgw", "DT-CRR", "1000", "914") in table.rows and ("hostgw-set", "DT-CRR", "none", "2,030") in table.rows
+    assert plots[0].svg.startswith("<?xml") and plots[0].scenario == "network-policy"
+    warnings: list[str] = []
+    lines = summary(samples, warnings)
+    assert lines[0].startswith("network-policy, crr (medians")
+    rows = [line.split() for line in lines[2:10]]
+    assert [r[2] for r in rows if r[0] == "hostgw"] == ["none", "0", "10", "1000"]
+    assert rows[3][:7] == ["hostgw", "DT-CRR", "1000", "2/2", "2/2", "1,005", "-"] and not warnings
