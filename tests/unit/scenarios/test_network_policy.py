@@ -164,3 +164,17 @@ def test_the_cost_curve_has_a_line_per_variant_and_the_summary_a_row_per_size():
     rows = [line.split() for line in lines[2:10]]
     assert [r[2] for r in rows if r[0] == "hostgw"] == ["none", "0", "10", "1000"]
     assert rows[3][:7] == ["hostgw", "DT-CRR", "1000", "2/2", "2/2", "1,005", "-"] and not warnings
+
+
+def test_reanalysis_judges_a_recorded_sample_again(tmp_path, data_dir):
+    """``reanalyze`` rebuilds the expectation from the sample: the probe is checked again and the table's counts
+    read again from the listing (the rendered counts are not recorded: nothing to compare them with)."""
+    first = _sample(tmp_path, data_dir, "crr-10rules-chain.json", "pod-to-pod.cross-node.tcp-crr@10rules",
+                    target_ip="10.244.1.2", client_ip="10.244.2.2", backend_ip="10.244.1.2",
+                    probe_source="10.244.2.3", probe_target="10.244.1.2", probe_port=5201, **CHAIN_10)  # fmt: skip
+    expect = NETWORK_POLICY.recorded_expectation(first, {}, tmp_path / "rep-01.out")
+    assert expect.policy_size == 10 and expect.probe_source == "10.244.2.3" and expect.table is None
+    again = NETWORK_POLICY.sample_from((tmp_path / "rep-01.out").read_text(), expect, {
+        **NETWORK_POLICY.expected_fields(expect), "cni": "hostgw", "scenario": first.scenario, "repetition": 1,
+    }, None)  # fmt: skip
+    assert again.status == "ok" and (again.nft_rules, again.nft_elements, again.denied_probe) == (16, 8, "blocked")
