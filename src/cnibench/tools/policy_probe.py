@@ -98,11 +98,11 @@ class LoadedPolicy:
     elements: int
 
 
-def loaded(listing: str | Mapping[str, Any], table: str) -> LoadedPolicy:
-    """The rules, sets and elements of ``ip <table>`` in an ``nft -j list table``/``list ruleset`` document
-    (libnftables-json(5): a list ``nftables`` of objects, each with one key: ``table``, ``chain``, ``rule``, ``set``,
-    ``map``...; a set's or map's ``elem`` is its elements). Raises ValueError for a document that is not nft's JSON
-    or has no such table."""
+def loaded(listing: str | Mapping[str, Any], table: str | None = None) -> LoadedPolicy:
+    """The rules, sets and elements of ``ip <table>`` (None: the listing's first ip table, as ``nft -j list table``
+    lists one) in an ``nft -j list table``/``list ruleset`` document (libnftables-json(5): a list ``nftables`` of
+    objects, each with one key: ``table``, ``chain``, ``rule``, ``set``, ``map``...; a set's or map's ``elem`` is its
+    elements). Raises ValueError for a document that is not nft's JSON or has no such table."""
     try:
         doc = json.loads(listing) if isinstance(listing, str) else listing
         items: Iterable[Mapping[str, Any]] = doc["nftables"]
@@ -110,6 +110,11 @@ def loaded(listing: str | Mapping[str, Any], table: str) -> LoadedPolicy:
         raise ValueError(f"not an nft -j listing ({exc})") from None
     found = False
     rules = sets = elements = 0
+    items = list(items)
+    if table is None:
+        tables = [obj.get("name") for item in items for kind, obj in item.items()
+                  if kind == "table" and isinstance(obj, Mapping) and obj.get("family") == "ip"]  # fmt: skip
+        table = str(tables[0]) if tables else ""
     for item in items:
         for kind, obj in item.items():
             if not isinstance(obj, Mapping) or obj.get("family") != "ip":
