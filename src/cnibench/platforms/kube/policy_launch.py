@@ -16,9 +16,10 @@ import argparse
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 
-from cnibench.tools.policy_probe import FORMAT
+from cnibench.tools.policy_probe import FORMAT, PROBE_S
 
 #: This module, as ``python -m`` takes it.
 MODULE = "cnibench.platforms.kube.policy_launch"
@@ -40,12 +41,25 @@ def _run(argv: Sequence[str], timeout: float | None) -> tuple[int, str, str]:
 
 
 def launch(probe: Sequence[str], tool: Sequence[str]) -> tuple[dict[str, object], int]:
-    """Run the probe, then the tool; the record and the tool's exit code."""
+    """Run the probe, wait until :data:`~cnibench.tools.policy_probe.PROBE_S` after the start (the tool starts at
+    that offset, which the repetition's metrics window leaves out, as on netns), then the tool; the record and the
+    tool's exit code. ``kubectl exec``'s own start (its round trips to the API server and the node) counts in the
+    probe's time: a probe that overruns the offset makes the tool start that much later (``probe.elapsed_s`` says
+    by how much)."""
+    started = time.monotonic()
     probe_code, probe_out, probe_err = _run(probe, PROBE_TIMEOUT_S)
+    probe_s = time.monotonic() - started
+    time.sleep(max(0.0, started + PROBE_S - time.monotonic()))  # a deliberate wait: the tool's known offset
     code, out, err = _run(tool, None)
     doc: dict[str, object] = {
         "format": FORMAT,
-        "probe": {"argv": list(probe), "exit_code": probe_code, "stdout": probe_out, "stderr": probe_err},
+        "probe": {
+            "argv": list(probe),
+            "exit_code": probe_code,
+            "stdout": probe_out,
+            "stderr": probe_err,
+            "elapsed_s": round(probe_s, 4),
+        },
         "listing": None,
         "tool": {"argv": list(tool), "exit_code": code, "stdout": out, "stderr": err},
     }

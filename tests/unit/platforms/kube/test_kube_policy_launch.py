@@ -9,11 +9,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
 from cnibench.platforms.kube import policy_launch
-from cnibench.tools.policy_probe import FORMAT, parse_record, probe_argv
+from cnibench.tools.policy_probe import FORMAT, PROBE_S, parse_record, probe_argv
 
 pytestmark = pytest.mark.skipif(shutil.which("iperf3") is None, reason="iperf3 is not installed")
 
@@ -36,6 +37,14 @@ def test_a_probe_that_reaches_the_servers_host_fails_the_repetition_and_the_tool
     assert record is not None
     assert record.probe == "passed" and "refused" in record.probe_detail.lower()  # a RST: the SYN got through
     assert record.tool_stdout.startswith("iperf 3.") and record.tool_exit_code == 0
+
+
+def test_the_tool_starts_at_the_probes_fixed_offset():
+    start = time.monotonic()
+    doc, _ = policy_launch.launch(["true"], [sys.executable, "-c", "import time; print(time.monotonic())"])
+    tool_started = float(doc["tool"]["stdout"])  # type: ignore[index]
+    assert PROBE_S <= tool_started - start < PROBE_S + 1.0
+    assert doc["probe"]["elapsed_s"] < PROBE_S  # type: ignore[index]
 
 
 def test_the_launchers_exit_code_is_the_tools():
