@@ -52,7 +52,8 @@ if [ -f ../shared/tools/validate_manifests.py ]; then
   echo "== manifests: ../shared/tools/validate_manifests.py --strict"
   rendered=$(mktemp -d)
   trap 'rm -rf "$rendered"' EXIT
-  for example in examples/kind-antrea-vs-cilium.yaml examples/kubeconfig.yaml examples/aks.yaml; do
+  for example in examples/kind-antrea-vs-cilium.yaml examples/kind-network-policy.yaml examples/kubeconfig.yaml \
+      examples/aks.yaml; do
     name=$(basename "$example" .yaml)
     .venv/bin/cnibench render "$example" -o "$rendered/$name" >/dev/null
   done

@@ -126,6 +126,23 @@ def kube_egress_change(params: Params) -> Result:
     return done(bool(cleared), cleared=cleared)
 
 
+def kube_policy(params: Params) -> Result:
+    """Network-policy trials on Kubernetes: a policy size's NetworkPolicy objects applied (server-side) or deleted,
+    and the probes until the datapath says so; ``apply`` returns the repetitions' run-time expectations
+    (``policy_enforced_s``)."""
+    from cnibench.platforms.kube.kubectl import Kubectl
+    from cnibench.platforms.kube.policy_probe import Probe, apply_policy, delete_policy
+
+    kubectl = Kubectl.from_params(params)
+    probes = [Probe(p["pod"], int(p["port"]), bool(p["allowed"])) for p in params["probes"]]
+    common = {"server": params["server"], "probes": probes, "timeout": params["timeout"], "rules": params["rules"]}
+    if params["action"] == "apply":
+        expect = apply_policy(kubectl, manifest=params["manifest"], **common)
+        return done(params["manifest"] is not None, expect=expect)
+    seconds = delete_policy(kubectl, manifest=params["manifest"], **common)
+    return done(True, seconds=round(seconds, 3))
+
+
 def kube_wait(params: Params) -> Result:
     """Wait, with a deadline, for a Gateway's or Service's address, or for Prometheus to scrape every node."""
     from cnibench.platforms.kube import monitoring
@@ -200,7 +217,7 @@ def aks_kubeconfig(params: Params) -> Result:
 
 for _task in (
     kube_measure, kube_cluster_info, kube_encryption, kube_key_secret, kube_egress_ready, kube_egress_change,
-    kube_wait, kube_teardown,
+    kube_policy, kube_wait, kube_teardown,
     kind_network, kind_images, aks_subscription, aks_kubeconfig,
 ):  # fmt: skip
     TASKS.register(_task.__name__, _task)

@@ -74,6 +74,9 @@ class Antrea(Cni):
     chart: ClassVar[Chart] = Chart("antrea", "https://charts.antrea.io", "kube-system", "antrea")
     version: ClassVar[str] = pins.ANTREA
     agent: ClassVar[Agent] = Agent("antrea-agent", "antrea-agent")
+    # README.md: "Open vSwitch enables Antrea to implement Kubernetes Network Policies in a very efficient manner"
+    # (the agent's OVS flows, computed by antrea-controller from NetworkPolicy, Pod and Namespace objects)
+    network_policy: ClassVar[bool] = True
     # Egress works in encap and hybrid mode on Linux; feature gate Egress on by default since 1.6
     egress: ClassVar[EgressGateway | None] = EgressGateway(
         "ExternalIPPool + Egress",

@@ -37,12 +37,14 @@ class Capability(StrEnum):
     EGRESS_GATEWAY = "egress_gateway"
     #: Its own Gateway API implementation (:attr:`Cni.gateway_api`).
     GATEWAY_API = "gateway_api"
+    #: It enforces ``networking.k8s.io/v1`` NetworkPolicy objects (:attr:`Cni.network_policy`).
+    NETWORK_POLICY = "network_policy"
 
     @property
     def words(self) -> str:
         """In words, as the spec's error names it ("egress gateway")."""
         return {"pod_network": "pod network", "egress_gateway": "egress gateway", "gateway_api": "Gateway API "
-                "implementation"}[self.value]  # fmt: skip
+                "implementation", "network_policy": "NetworkPolicy enforcement"}[self.value]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,9 @@ class Cni(ABC):
     agent: ClassVar[Agent]
     egress: ClassVar[EgressGateway | None] = None
     gateway_api: ClassVar[GatewayApi | None] = None
+    #: It enforces ``networking.k8s.io/v1`` NetworkPolicy objects as installed by cnibench (or found on an existing
+    #: cluster), with no extra component: what the network-policy scenario needs.
+    network_policy: ClassVar[bool] = False
     #: It replaces kube-proxy where cnibench installs it on a cluster created without kube-proxy (kind).
     kube_proxy_replacement: ClassVar[bool] = False
     #: Cluster-scoped kinds (``<plural>.<group>``) cnibench may create for it, labelled managed-by cnibench: the
@@ -261,6 +266,8 @@ class Cni(ABC):
             has.add(Capability.EGRESS_GATEWAY)
         if self.gateway_api is not None:
             has.add(Capability.GATEWAY_API)
+        if self.network_policy:
+            has.add(Capability.NETWORK_POLICY)
         return frozenset(has)
 
     @property

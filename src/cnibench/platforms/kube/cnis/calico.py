@@ -48,6 +48,9 @@ class Calico(Cni):
     ready: ClassVar[tuple[Condition, ...]] = (
         Condition("operator.tigera.io/v1", "TigeraStatus", "calico", "Available"),
     )
+    # libcalico-go/lib/backend/k8s/conversion/conversion.go (K8sNetworkPolicyToCalico): every Kubernetes
+    # NetworkPolicy becomes a Calico policy that Felix enforces on the node
+    network_policy: ClassVar[bool] = True
     lacks: ClassVar[dict[Capability, str]] = {
         # no EgressGateway CRD in api/config/crd or libcalico-go/config/crd at v3.32.1; the egress gateway pages are
         # under docs.tigera.io/calico-enterprise and /calico-cloud only

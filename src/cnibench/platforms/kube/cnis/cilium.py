@@ -135,6 +135,9 @@ class Cilium(Cni):
     agent: ClassVar[Agent] = Agent("cilium", "cilium-agent")
     # "the egress IP must be assigned to an interface of the gateway node" (Cilium docs, network/egress-gateway);
     # without one in the policy Cilium uses the gateway node's own address
+    # docs.cilium.io network/kubernetes/policy: "The standard NetworkPolicy resource which supports L3 and L4
+    # policies at ingress or egress of the Pod" (missing: SCTP and endPort, which cnibench's policies do not use)
+    network_policy: ClassVar[bool] = True
     egress: ClassVar[EgressGateway | None] = EgressGateway(
         "CiliumEgressGatewayPolicy",
         assigns_ip=False,

@@ -27,7 +27,14 @@ class Flannel(Cni):
     # the chart's cniConf delegates to "bridge" (flannel-io/cni-plugin's default delegate); kind ships host-local,
     # loopback, ptp and portmap only, and its maintainers leave it to the CNI (kubernetes-sigs/kind PR #3015)
     kind_cni_plugins: ClassVar[tuple[str, ...]] = ("bridge",)
-    lacks: ClassVar[dict[Capability, str]] = {Capability.EGRESS_GATEWAY: "Flannel has none"}
+    # README.md: "Flannel is focused on networking. For network policy, other projects such as Calico can be used."
+    # Its chart can add a separate project, kube-network-policies (values.yaml netpol.enabled, false by default),
+    # which cnibench does not switch on: that would benchmark kube-network-policies, not Flannel.
+    lacks: ClassVar[dict[Capability, str]] = {
+        Capability.EGRESS_GATEWAY: "Flannel has none",
+        Capability.NETWORK_POLICY: 'Flannel does not implement NetworkPolicy; its README: "For network policy, other '
+        'projects such as Calico can be used"',
+    }
 
     def kind_values(self, cluster: KindValues) -> dict[str, Any]:
         """The chart's defaults (chart/kube-flannel/values.yaml at v0.28.9) with the spec's pod CIDR, which must be

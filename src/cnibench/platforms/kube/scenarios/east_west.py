@@ -12,7 +12,7 @@ knb pin; otherwise relative to the server (required pod affinity for same-node, 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from cnibench import pins
@@ -55,6 +55,7 @@ IPERF3_CONTAINER = "iperf3"
 SOCKPERF_CONTAINER = "sockperf"
 #: A long-lived process to exec the measurements in (as the egress client).
 SLEEP = ["sleep", "31536000"]
+SERVER_ARGV = ["iperf3", "--server", "--json", "--port", str(iperf3.DEFAULT_PORT)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,13 +120,15 @@ def iperf3_pod(
     serves: bool = False,
     crr: bool = False,
     rr: RrImage | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """An iperf3 pod pinned to ``node`` (nodeSelector on the host name), else next to the pods of app ``near`` or
-    away from those of ``away_from``; ``host_network``: on the node's own network (the baseline); ``serves``: it
-    listens on iperf3's port (TCP for the control connection and TCP tests, UDP for UDP tests); ``crr``: a second
-    container answers the crr workload's requests (traefik/whoami's ``/data?size=1``: a 1-byte body) on
-    :data:`~cnibench.scenarios._east_west_rr.CRR_PORT`; ``rr``: sockperf's containers from that image
-    (:func:`sockperf_containers`: the servers in a serving pod, one to exec the client in otherwise)."""
+    away from those of ``away_from``, labelled ``app.kubernetes.io/name: <name>`` and ``labels``; ``host_network``:
+    on the node's own network (the baseline); ``serves``: it listens on iperf3's port (TCP for the control
+    connection and TCP tests, UDP for UDP tests); ``crr``: a second container answers the crr workload's requests
+    (traefik/whoami's ``/data?size=1``: a 1-byte body) on :data:`~cnibench.scenarios._east_west_rr.CRR_PORT`;
+    ``rr``: sockperf's containers from that image (:func:`sockperf_containers`: the servers in a serving pod, one
+    to exec the client in otherwise)."""
     container: dict[str, Any] = {
         "name": IPERF3_CONTAINER,
         "image": pins.IPERF3_IMAGE,
@@ -160,12 +163,48 @@ def iperf3_pod(
         # 'ClusterFirstWithHostNet'" (PodSpec.dnsPolicy); hostPort defaults to containerPort (PodSpec.hostNetwork)
         spec["hostNetwork"] = True
         spec["dnsPolicy"] = "ClusterFirstWithHostNet"
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta(name, ns, app(name)), "spec": spec}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta(name, ns, {**app(name), **(labels or {})}),
+        "spec": spec,
+    }
 
 
-def service(ns: str, *, crr: bool = False, rr: bool = False) -> dict[str, Any]:
-    """The ClusterIP Service in front of the server pod (its only endpoint: iperf3's TCP control connection and its
-    UDP data must reach the same backend), TCP and UDP on iperf3's port, as InfraBuilder's and k8s-netperf's."""
+def pod_network_pods(
+    ns: str,
+    placements: Iterable[str],
+    server_node: str | None,
+    client_node: str | None,
+    *,
+    crr: bool,
+    rr: RrImage | None = None,
+    server: str = SERVER_POD,
+    clients: Mapping[str, str] = CLIENT_POD,
+    server_labels: Mapping[str, str] | None = None,
+    client_labels: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """The pod-network pods: the iperf3 server ``server`` (on ``server_node``; ``crr``: with the crr responder) and
+    one client per placement (``clients``: placement -> name; ``same-node``: on the server's node, ``cross-node``:
+    on ``client_node``; unknown nodes: by pod affinity or anti-affinity to the server), with extra
+    ``server_labels`` and ``client_labels``; ``rr``: with sockperf's containers from that image."""
+    pods = [iperf3_pod(server, ns, SERVER_ARGV, node=server_node, serves=True, crr=crr, rr=rr,
+                        labels=server_labels)]  # fmt: skip
+    for placement in sorted(placements):
+        same = placement == "same-node"
+        node = server_node if same else client_node
+        near, away = (server, None) if same else (None, server)
+        pods.append(iperf3_pod(clients[placement], ns, SLEEP, node=node, near=near, away_from=away, rr=rr,
+                               labels=client_labels))  # fmt: skip
+    return pods
+
+
+def service(
+    ns: str, *, crr: bool = False, rr: bool = False, name: str = SERVICE, server: str = SERVER_POD
+) -> dict[str, Any]:
+    """The ClusterIP Service ``name`` in front of the server pod ``server`` (its only endpoint: iperf3's TCP control
+    connection and its UDP data must reach the same backend), TCP and UDP on iperf3's port, as InfraBuilder's and
+    k8s-netperf's; ``crr``, ``rr``: with the crr responder's and sockperf's ports."""
     ports = [
         {"name": PORT_NAMES[proto], "port": iperf3.DEFAULT_PORT, "targetPort": iperf3.DEFAULT_PORT, "protocol": proto}
         for proto in ("TCP", "UDP")
@@ -180,9 +219,36 @@ def service(ns: str, *, crr: bool = False, rr: bool = False) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": meta(SERVICE, ns, app(SERVICE)),
-        "spec": {"type": "ClusterIP", "selector": app(SERVER_POD), "ports": ports},
+        "metadata": meta(name, ns, app(name)),
+        "spec": {"type": "ClusterIP", "selector": app(server), "ports": ports},
     }
+
+
+def check_on_kube(settings: EastWestSettings, spec: Spec, platform: type[KubeHost], where: tuple[str, ...]) -> None:
+    """What east-west's matrix cannot do on Kubernetes (the section at ``where``: east-west's, or a scenario that
+    runs its points): a ClusterIP of the spec's; the rr workload without a sockperf image the nodes can get (kind
+    builds one; kubeconfig and AKS need ``kubernetes.sockperf_image``). Raises FieldError."""
+    if settings.cluster_ip is not None:
+        raise FieldError((*where, "cluster_ip"), f"only on netns: on {platform.name} the cluster assigns it")
+    from cnibench.platforms.kube.settings import kube_settings
+
+    if "rr" in settings.workloads and rr_image(kube_settings(spec), platform) is None:
+        # no maintained public image carries sockperf (docs/rr-research.md): the user's build of cnibench's
+        # Dockerfile, pushed where the nodes pull from
+        needed = tool_images.SOCKPERF_NEEDED.format(platform=platform.name)
+        raise FieldError(("kubernetes", "sockperf_image"), needed)
+
+
+def rr_local_checks(
+    settings: EastWestSettings | None, platform: type[KubeHost], kube: KubernetesSettingsBase | None
+) -> list[Check]:
+    """kind builds the rr image here (``docker build``) unless the spec names one: that check, else none."""
+    from cnibench.platforms.kube.prerequisites import check_docker_build
+
+    rr = settings is not None and "rr" in settings.workloads
+    if not rr or not platform.local_images or (kube is not None and kube.sockperf_image is not None):
+        return []
+    return [check_docker_build(tool_images.local_image("sockperf"), tool_images.dockerfile("sockperf"))]
 
 
 class KubeEastWest(KubeAdapter[EastWestSettings]):
@@ -191,25 +257,12 @@ class KubeEastWest(KubeAdapter[EastWestSettings]):
     def check(
         self, settings: EastWestSettings, spec: Spec, platform: type[KubeHost], addresses: NodeAddresses | None
     ) -> None:
-        if settings.cluster_ip is not None:
-            raise FieldError((*WHERE, "cluster_ip"), f"only on netns: on {platform.name} the cluster assigns it")
-        from cnibench.platforms.kube.settings import kube_settings
-
-        if "rr" in settings.workloads and rr_image(kube_settings(spec), platform) is None:
-            # no maintained public image carries sockperf (docs/rr-research.md): the user's build of cnibench's
-            # Dockerfile, pushed where the nodes pull from
-            needed = tool_images.SOCKPERF_NEEDED.format(platform=platform.name)
-            raise FieldError(("kubernetes", "sockperf_image"), needed)
+        check_on_kube(settings, spec, platform, WHERE)
 
     def local_checks(self, settings: EastWestSettings | None, platform: type[KubeHost],
                      kube: KubernetesSettingsBase | None) -> list[Check]:  # fmt: skip
         """kind builds the rr image here (``docker build``) unless the spec names one."""
-        from cnibench.platforms.kube.prerequisites import check_docker_build
-
-        rr = settings is not None and "rr" in settings.workloads
-        if not rr or not platform.local_images or (kube is not None and kube.sockperf_image is not None):
-            return []
-        return [check_docker_build(tool_images.local_image("sockperf"), tool_images.dockerfile("sockperf"))]
+        return rr_local_checks(settings, platform, kube)
 
     def images(self, settings: EastWestSettings, build: ClusterBuild) -> list[str]:
         rr = rr_image(build.kube, build.platform) if "rr" in settings.workloads else None
@@ -239,8 +292,6 @@ class KubeEastWest(KubeAdapter[EastWestSettings]):
         paths = {p.path for p in points}
         placements = {p.placement for p in points}
         server_node, client_node = self.nodes(settings, build)
-        sleep = SLEEP
-        server_argv = ["iperf3", "--server", "--json", "--port", str(iperf3.DEFAULT_PORT)]
         crr = any(p.workload == "crr" for p in points)
         rr = rr_image(build.kube, build.platform) if any(p.workload == "rr" for p in points) else None
         if any(p.workload == "rr" for p in points):
@@ -248,20 +299,15 @@ class KubeEastWest(KubeAdapter[EastWestSettings]):
             build.facts["sockperf_image"] = tool_images.sockperf_facts(rr.image, built_here=rr.built_here)
         pods: list[dict[str, Any]] = []
         if paths & set(POD_PATHS):
-            pods.append(iperf3_pod(SERVER_POD, ns, server_argv, node=server_node, serves=True, crr=crr, rr=rr))
-            for placement in sorted(placements):
-                same = placement == "same-node"
-                node = server_node if same else client_node
-                near, away = (SERVER_POD, None) if same else (None, SERVER_POD)
-                pods.append(iperf3_pod(CLIENT_POD[placement], ns, sleep, node=node, near=near, away_from=away, rr=rr))
+            pods += pod_network_pods(ns, placements, server_node, client_node, crr=crr, rr=rr)
         if "host-to-host" in paths:
             near = SERVER_POD if paths & set(POD_PATHS) else None  # both servers on one node
-            pods.append(iperf3_pod(HOST_SERVER, ns, server_argv, node=server_node, near=near, host_network=True,
+            pods.append(iperf3_pod(HOST_SERVER, ns, SERVER_ARGV, node=server_node, near=near, host_network=True,
                                    serves=True, crr=crr, rr=rr))  # fmt: skip
             for placement in sorted(placements):
                 same = placement == "same-node"
                 node = server_node if same else client_node
-                pods.append(iperf3_pod(HOST_CLIENT[placement], ns, sleep, node=node, near=HOST_SERVER if same else None,
+                pods.append(iperf3_pod(HOST_CLIENT[placement], ns, SLEEP, node=node, near=HOST_SERVER if same else None,
                                        away_from=None if same else HOST_SERVER, host_network=True, rr=rr))  # fmt: skip
         manifests = [build.add(MANIFESTS / "50-east-west-pods.yaml", pods)]
         if "pod-to-service" in paths:

@@ -44,8 +44,9 @@ def test_pinned_versions_as_their_chart_repositories_spell_them():
     calico, flannel = CNIS.get("calico"), CNIS.get("flannel")
     assert (pins.CALICO, pins.FLANNEL) == ("3.32.1", "0.28.9")
     assert calico.chart_version(calico.version) == "v3.32.1" and flannel.chart_version(flannel.version) == "v0.28.9"
-    for cni in (calico, flannel):
-        assert cni.capabilities == {Capability.POD_NETWORK}  # east-west and ingress (Envoy Gateway) need no more
+    # east-west and ingress (Envoy Gateway) need no more than the pod network; Calico enforces NetworkPolicy
+    assert calico.capabilities == {Capability.POD_NETWORK, Capability.NETWORK_POLICY}
+    assert flannel.capabilities == {Capability.POD_NETWORK}
 
 
 def test_calico_is_the_operator_with_crds_first_and_an_installation_of_the_spec_pod_cidr(tmp_path):

@@ -78,7 +78,13 @@ def test_capabilities_follow_the_descriptor():
         assert Capability.POD_NETWORK in cni.capabilities
         assert (Capability.EGRESS_GATEWAY in cni.capabilities) is (cni.egress is not None)
         assert (Capability.GATEWAY_API in cni.capabilities) is (cni.gateway_api is not None)
-    assert OperatorCni().capabilities == {Capability.POD_NETWORK}
+        assert (Capability.NETWORK_POLICY in cni.capabilities) is cni.network_policy
+    assert OperatorCni().capabilities == {Capability.POD_NETWORK, Capability.NETWORK_POLICY}
+    assert {n for n in CNIS.names() if Capability.NETWORK_POLICY in CNIS.get(n).capabilities} == {
+        "antrea",
+        "calico",
+        "cilium",
+    }
 
 
 def test_a_missing_capability_is_one_line_naming_the_cni_the_capability_and_why():
@@ -92,6 +98,19 @@ def test_a_missing_capability_is_one_line_naming_the_cni_the_capability_and_why(
         "leave antrea out, or run only the other scenarios"
     )
     check_capabilities([OperatorCni()], "ingress", (Capability.POD_NETWORK,))
+
+
+def test_flannel_is_refused_for_network_policy_naming_why():
+    needs = (Capability.POD_NETWORK, Capability.NETWORK_POLICY)
+    check_capabilities([CNIS.get(n) for n in ("antrea", "calico", "cilium")], "network-policy", needs)
+    with pytest.raises(FieldError) as caught:
+        check_capabilities([CNIS.get("cilium"), CNIS.get("flannel")], "network-policy", needs)
+    assert caught.value.loc == ("cnis", 1)
+    assert str(caught.value) == (
+        "flannel has no NetworkPolicy enforcement (capability network_policy: Flannel does not implement "
+        'NetworkPolicy; its README: "For network policy, other projects such as Calico can be used"), which the '
+        "network-policy scenario needs: leave flannel out, or run only the other scenarios"
+    )
 
 
 def test_the_spec_refuses_egress_for_a_cni_without_an_egress_gateway(tmp_path, operator_cni):
