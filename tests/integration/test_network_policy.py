@@ -38,7 +38,9 @@ def test_both_representations_enforce_the_policy_and_read_back_what_was_rendered
     assert sorted(samples) == sorted((c, t, n) for c in ("vxlan", "vxlan-set") for t in trials for n in (1, 2))
     for (cni, trial, _), s in samples.items():
         assert s.status == "ok", (cni, trial, s.error)
-        assert s.connections_per_s > 100 and s.failed_requests == 0
+        # a 1 s repetition whose one SYN is retransmitted (1 s RTO) ends with a few dozen connections: seen once in
+        # this test's runs (at 0 rules): the medians below are the throughput check
+        assert s.connections_per_s > 0 and s.failed_requests == 0
         if trial.endswith("no-policy"):
             assert s.denied_probe is None and s.nft_rules is None
             continue
@@ -49,6 +51,9 @@ def test_both_representations_enforce_the_policy_and_read_back_what_was_rendered
             assert s.nft_rules == 2 + s.policy_rules + 1
         else:  # set: the base chain's 2, the lookup and the drop; one element per member x port
             assert s.nft_rules == 4 and s.nft_sets == 1 and s.nft_elements >= s.policy_rules
+    for cni in ("vxlan", "vxlan-set"):
+        rates = sorted(s.connections_per_s for (c, _, _), s in samples.items() if c == cni)
+        assert rates[len(rates) // 2] > 100, (cni, rates)
     # a size's repetition k ran right after no policy's k, on the same cluster
     order = [(s.scenario, s.repetition) for s in sorted(results.samples, key=lambda s: s.started_at or 0)
              if s.cni == "vxlan" and s.scenario.startswith("pod-to-pod")]  # fmt: skip
