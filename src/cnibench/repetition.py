@@ -148,11 +148,17 @@ class Repetition:
 
     def read_artifact(self, run_dir: Path) -> tuple[str | None, str]:
         """The raw artifact's path relative to the run directory (None if the tool wrote none) and its text."""
+        shown, data = self.read_artifact_bytes(run_dir)
+        return shown, data.decode("utf-8", errors="replace")
+
+    def read_artifact_bytes(self, run_dir: Path) -> tuple[str | None, bytes]:
+        """The raw artifact's path relative to the run directory (None if the tool wrote none) and its bytes (a
+        binary artifact, such as a pcap)."""
         path = self.artifact
         if not path.exists():
-            return None, ""
+            return None, b""
         shown = str(path.relative_to(run_dir)) if path.is_relative_to(run_dir) else str(path)
-        return shown, path.read_text(encoding="utf-8", errors="replace")
+        return shown, path.read_bytes()
 
     def to_vars(self) -> dict[str, Any]:
         return self.command.to_vars(self.label)

@@ -8,12 +8,40 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from cnibench.errors import MeasurementError, SpecError
 from cnibench.results.metric import FASTER, SLOWER, MetricInfo
+from cnibench.results.sample import SampleBase
 from cnibench.scenarios.load import achieved_check
 from cnibench.tools import iperf3
 from cnibench.tools.base import json_documents, section
 from cnibench.tools.iperf3 import Iperf3Result
+
+
+class Iperf3Fields(SampleBase):
+    """The sample fields one parsed iperf3 run gives (:func:`figures`), the same in every sample that carries
+    them (egress, east-west, ingested): bit/s, µs, ms, %, % of one core; None where the run has no such figure
+    (a UDP run has no RTT, a TCP run no jitter)."""
+
+    throughput_bps: float | None = Field(None, description="The receiver's bit/s over the measured window.")
+    sender_bps: float | None = Field(None, description="The sender's bit/s over the measured window.")
+    retransmits: int | None = None
+    rtt_mean_us: float | None = None
+    rtt_min_us: float | None = None
+    rtt_max_us: float | None = None
+    jitter_ms: float | None = None
+    lost_packets: int | None = None
+    lost_percent: float | None = None
+    intervals_bps: list[float] = Field(
+        default_factory=list,
+        description="The receiver's bit/s per reporting interval (the server's own intervals), warm-up left out.",
+    )
+    client_cpu_percent: float | None = Field(
+        None, description="iperf3 client process: CPU time over wall time, % of one core (cpu_utilization_percent)."
+    )
+    server_cpu_percent: float | None = Field(None, description="iperf3 server process, % of one core.")
+
 
 #: The figures of an iperf3 sample (field, label, unit, which way is better), the same in every iperf3 scenario.
 IPERF3_METRICS: tuple[MetricInfo, ...] = (

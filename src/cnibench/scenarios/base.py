@@ -97,6 +97,9 @@ class Scenario(ABC, Generic[S, E]):
     #: ``parse``'s answer.
     parse_tool: ClassVar[str | None] = None
     parse_unknown: ClassVar[tuple[str, ...]] = ()
+    #: True when the raw artifact is binary (a pcap): :meth:`make_sample` hands its bytes to
+    #: :meth:`sample_from_bytes` instead of its text to :meth:`sample_from`.
+    binary_artifact: ClassVar[bool] = False
     #: One line for the spec's JSON Schema and ``--help``.
     description: ClassVar[str]
     tools: ClassVar[tuple[ToolNeed, ...]] = ()
@@ -199,16 +202,19 @@ class Scenario(ABC, Generic[S, E]):
                 f"{self.name}: expected {self.expectation_model.__name__}, got {type(repetition.expect).__name__}"
             )
         expect = cast("E", repetition.expect)
-        artifact, text = repetition.read_artifact(run_dir)
+        artifact, data = repetition.read_artifact_bytes(run_dir)
         fields: dict[str, Any] = {
             **repetition.common(started_at=started_at, ended_at=ended_at),
             "artifact": artifact,
             **self.expected_fields(expect),
         }
         try:
+            if self.binary_artifact:
+                return self.sample_from_bytes(data, expect, fields, failure)
+            text = data.decode("utf-8", errors="replace")
             return self.sample_from(text, expect, fields, failure)
         except MeasurementError as exc:
-            error = failure if failure and not text.strip() else str(exc)
+            error = failure if failure and not data.strip() else str(exc)
             return self.sample_model(**fields, status="failed", error=error)
 
     @abstractmethod
@@ -219,6 +225,12 @@ class Scenario(ABC, Generic[S, E]):
     def sample_from(self, text: str, expect: E, fields: dict[str, Any], failure: str | None) -> SampleBase:
         """The sample from the artifact's ``text`` and the repetition's ``fields`` (run and expected fields).
         Raises :class:`~cnibench.errors.MeasurementError` when the tool's output cannot be read."""
+
+    def sample_from_bytes(self, data: bytes, expect: E, fields: dict[str, Any], failure: str | None) -> SampleBase:
+        """The sample from a binary artifact's bytes (a scenario with :attr:`binary_artifact`, such as a pcap),
+        as :meth:`sample_from` from text. Raises :class:`~cnibench.errors.MeasurementError` when the bytes cannot be
+        read, and NotImplementedError in a scenario whose artifact is text."""
+        raise NotImplementedError(f"{self.name}: its raw artifact is text")
 
     def settings_text(self, section: Mapping[str, Any], *, rounds: int | None = None) -> str:
         """A run's recorded settings of this scenario (its ``spec["scenarios"][name]``) in a few words, as ``plan``

@@ -71,7 +71,7 @@ from cnibench.scenarios._east_west_rr import (
 )
 from cnibench.scenarios._east_west_rr_summary import rr_plots, rr_summary
 from cnibench.scenarios._east_west_table import Row, ratio_lines
-from cnibench.scenarios._iperf3 import IPERF3_METRICS, IPERF3_RATE_METRICS, figures
+from cnibench.scenarios._iperf3 import IPERF3_METRICS, IPERF3_RATE_METRICS, Iperf3Fields, figures
 from cnibench.scenarios.base import LOAD_SEP, Scenario, ToolNeed, Trial, base_trial, load_suffix
 from cnibench.scenarios.load import (
     BITS_PER_SECOND,
@@ -93,7 +93,7 @@ if TYPE_CHECKING:
     from cnibench.spec.model import Spec
 
 
-class EastWestSample(LoadSample, RequestResponseFields):
+class EastWestSample(LoadSample, RequestResponseFields, Iperf3Fields):
     """One iperf3 run between two endpoints inside the cluster; at a fixed load, ``offered_rate`` is the offered
     bit/s and ``achieved_fraction`` the receiver's throughput over it. An rr or crr repetition (``workload``) has
     the request/response fields instead of iperf3's (:mod:`cnibench.scenarios._east_west_rr`)."""
@@ -109,20 +109,6 @@ class EastWestSample(LoadSample, RequestResponseFields):
     client_ip: str | None = Field(None, description="The client's own address (pod IP, or its node's IP).")
     target_ip: str | None = Field(None, description="The address the client connected to (pod IP, ClusterIP, node IP).")
     backend_ip: str | None = Field(None, description="The server's own address (the Service's backend on that path).")
-    throughput_bps: float | None = None
-    sender_bps: float | None = None
-    retransmits: int | None = None
-    rtt_mean_us: float | None = None
-    rtt_min_us: float | None = None
-    rtt_max_us: float | None = None
-    jitter_ms: float | None = None
-    lost_packets: int | None = None
-    lost_percent: float | None = None
-    intervals_bps: list[float] = Field(
-        default_factory=list, description="The receiver's bit/s per reporting interval, warm-up left out."
-    )
-    client_cpu_percent: float | None = Field(None, description="iperf3 client process, % of one core.")
-    server_cpu_percent: float | None = Field(None, description="iperf3 server process, % of one core.")
     source_ip_seen: str | None = Field(None, description="The client address the server saw.")
     source_ip_ok: bool | None = Field(None, description="It is the client's own address (no SNAT).")
     backend_ip_seen: str | None = Field(None, description="The server's local address of the test's sockets.")

@@ -22,7 +22,7 @@ from cnibench.results.metric import MetricInfo
 from cnibench.results.sample import SampleBase
 from cnibench.results.stats import Summary
 from cnibench.scenarios import SCENARIOS
-from cnibench.scenarios._iperf3 import IPERF3_METRICS, IPERF3_RATE_METRICS, figures, iperf3_protocol
+from cnibench.scenarios._iperf3 import IPERF3_METRICS, IPERF3_RATE_METRICS, Iperf3Fields, figures, iperf3_protocol
 from cnibench.scenarios.base import ParseOptions, Scenario, ToolNeed, Trial, base_trial
 from cnibench.scenarios.load import (
     BITS_PER_SECOND,
@@ -152,29 +152,12 @@ class EgressSettings(LoadSettings):
         return self
 
 
-class EgressSample(LoadSample):
+class EgressSample(LoadSample, Iperf3Fields):
     """One iperf3 run from the client pod to the external server (with or without the egress policy); at a fixed
     load, ``offered_rate`` is the offered bit/s and ``achieved_fraction`` the receiver's throughput over it."""
 
     scenario: str = Field(pattern=r"^egress(-baseline)?(@[0-9.]+[KMGT]?)?$")
     protocol: Literal["tcp", "udp"]
-    throughput_bps: float | None = None
-    sender_bps: float | None = None
-    retransmits: int | None = None
-    rtt_mean_us: float | None = None
-    rtt_min_us: float | None = None
-    rtt_max_us: float | None = None
-    jitter_ms: float | None = None
-    lost_packets: int | None = None
-    lost_percent: float | None = None
-    intervals_bps: list[float] = Field(
-        default_factory=list,
-        description="The receiver's bit/s per reporting interval (the server's own intervals), warm-up left out.",
-    )
-    client_cpu_percent: float | None = Field(
-        None, description="iperf3 client process: CPU time over wall time, % of one core (cpu_utilization_percent)."
-    )
-    server_cpu_percent: float | None = Field(None, description="iperf3 server process, % of one core.")
     source_ip_seen: str | None = None
     expected_source_ip: str | None = Field(
         None, description="The egress IP with the policy; the client's node IP (masquerade) without it."

@@ -33,7 +33,6 @@ from cnibench.spec.base import FieldError, LaxIPv4Address, LaxIPv4Network
 from cnibench.spec.model import ScenarioSettings
 
 if TYPE_CHECKING:
-    from cnibench.repetition import Repetition
     from cnibench.spec import Spec
 
 NAME = "egress-change"
@@ -174,6 +173,7 @@ class EgressChange(Scenario[EgressChangeSettings, EgressChangeExpectation]):
     sample_model = EgressChangeSample
     expectation_model = EgressChangeExpectation
     parse_tool: ClassVar[str | None] = "pcap"
+    binary_artifact: ClassVar[bool] = True
     description: ClassVar[str] = "egress at the moments of change: policy apply, new pod, gateway failover (pcap)"
     tools: ClassVar[tuple[ToolNeed, ...]] = (
         ToolNeed("iperf3", "apt-get install -y iperf3", "iperf3 (egress-change probe)"),
@@ -198,37 +198,6 @@ class EgressChange(Scenario[EgressChangeSettings, EgressChangeExpectation]):
     def expected_fields(self, expect: EgressChangeExpectation) -> dict[str, Any]:
         return {"event": expect.event, "egress_ip": expect.egress_ip}
 
-    def make_sample(
-        self,
-        repetition: Repetition,
-        *,
-        run_dir: Path,
-        started_at: float | None,
-        ended_at: float | None,
-        failure: str | None = None,
-    ) -> SampleBase:
-        """As every scenario's, but the artifact is binary (a pcap): it is handed on as bytes, not text."""
-        from cnibench.errors import MeasurementError
-
-        expect = repetition.expect
-        if not isinstance(expect, EgressChangeExpectation):
-            raise TypeError(f"{self.name}: expected EgressChangeExpectation, got {type(expect).__name__}")
-        path = repetition.artifact
-        data = path.read_bytes() if path.exists() else b""
-        shown = None
-        if path.exists():
-            shown = str(path.relative_to(run_dir)) if path.is_relative_to(run_dir) else str(path)
-        fields: dict[str, Any] = {
-            **repetition.common(started_at=started_at, ended_at=ended_at),
-            "artifact": shown,
-            **self.expected_fields(expect),
-        }
-        try:
-            return self.sample_from_bytes(data, expect, fields, failure)
-        except MeasurementError as exc:
-            error = failure if failure and not data else str(exc)
-            return EgressChangeSample(**fields, status="failed", error=error)
-
     def sample_from(
         self, text: str, expect: EgressChangeExpectation, fields: dict[str, Any], failure: str | None
     ) -> SampleBase:
@@ -236,7 +205,7 @@ class EgressChange(Scenario[EgressChangeSettings, EgressChangeExpectation]):
 
     def sample_from_bytes(
         self, data: bytes, expect: EgressChangeExpectation, fields: dict[str, Any], failure: str | None
-    ) -> EgressChangeSample:
+    ) -> SampleBase:
         """The sample from a pcap's bytes. A capture whose event or egress IP is not the expected one, or where no
         packet ever had the egress IP, fails the repetition (keeping its figures); leaks do not (they are the
         measurement). Raises :class:`~cnibench.errors.MeasurementError` for a file that is no readable capture."""

@@ -22,7 +22,8 @@ from cnibench.report.text import median_text, summarize_field, table
 from cnibench.results.metric import FASTER, SLOWER, MetricInfo
 from cnibench.results.sample import SampleBase
 from cnibench.scenarios import SCENARIOS
-from cnibench.scenarios._iperf3 import IPERF3_METRICS
+from cnibench.scenarios._iperf3 import IPERF3_METRICS, Iperf3Fields
+from cnibench.scenarios._k6 import K6Fields
 from cnibench.scenarios.base import Scenario, Trial
 from cnibench.spec.model import ScenarioSettings
 
@@ -52,43 +53,18 @@ def tool_of(trial: str) -> str | None:
     return tool if sep and tool in TOOLS and text.strip() else None
 
 
-class IngestedSample(SampleBase):
+class IngestedSample(Iperf3Fields, K6Fields):
     """One ingested measurement of a free-text trial: the figures of its tool's output (iperf3: bit/s, µs, ms, %;
     k6: requests/s, ms, a failed fraction), the others None."""
 
     scenario: str = Field(pattern=TRIAL_PATTERN, description="<tool>:<the manifest's trial>.")
     tool: str
     source_scenario: str = Field(description="The manifest's scenario column (east-west, ingress).")
-    # iperf3
     protocol: str | None = None
     streams: int | None = None
-    throughput_bps: float | None = None
-    sender_bps: float | None = None
-    retransmits: int | None = None
-    rtt_mean_us: float | None = None
-    rtt_min_us: float | None = None
-    rtt_max_us: float | None = None
-    jitter_ms: float | None = None
-    lost_packets: int | None = None
-    lost_percent: float | None = None
-    intervals_bps: list[float] = Field(default_factory=list)
-    client_cpu_percent: float | None = None
-    server_cpu_percent: float | None = None
     source_ip_seen: str | None = None
     expected_source: str | None = None
     source_ip_ok: bool | None = None
-    # k6
-    requests: int | None = None
-    requests_per_s: float | None = None
-    latency_avg_ms: float | None = None
-    latency_p50_ms: float | None = None
-    latency_p90_ms: float | None = None
-    latency_p95_ms: float | None = None
-    latency_p99_ms: float | None = None
-    latency_max_ms: float | None = None
-    failed_rate: float | None = None
-    data_received_bps: float | None = None
-    backend_hits: dict[str, int] = Field(default_factory=dict)
 
 
 class IngestedExpectation(Expectation):

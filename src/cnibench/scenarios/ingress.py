@@ -27,6 +27,7 @@ from cnibench.scenarios._ingress_settings import (
     TRIALS,
     IngressSettings,
 )
+from cnibench.scenarios._k6 import K6Fields
 from cnibench.scenarios.base import ParseOptions, Scenario, ToolNeed, Trial
 from cnibench.scenarios.load import (
     OFFERED,
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
     from cnibench.results.group import Group
 
 
-class IngressSample(LoadSample):
+class IngressSample(LoadSample, K6Fields):
     """One k6 run from outside the cluster through the LoadBalancer IP and the gateway to the echo backends; at a
     fixed load, ``offered_rate`` is the offered requests/s and ``achieved_fraction`` k6's request rate over it."""
 
@@ -54,20 +55,9 @@ class IngressSample(LoadSample):
     gateway: Literal["l7", "l4"]
     vus: int
     reuse_connections: bool
-    requests: int | None = None
-    requests_per_s: float | None = None
-    latency_avg_ms: float | None = None
-    latency_p50_ms: float | None = None
-    latency_p90_ms: float | None = None
-    latency_p95_ms: float | None = None
-    latency_p99_ms: float | None = None
-    latency_max_ms: float | None = None
-    failed_rate: float | None = Field(None, description="Fraction of requests that failed (0..1).")
     max_failed_rate: float | None = Field(
         None, description="The spec's threshold: the repetition failed when failed_rate is above it (fraction)."
     )
-    data_received_bps: float | None = Field(None, description="Bits per second received by k6.")
-    backend_hits: dict[str, int] = Field(default_factory=dict, description="Pod -> answers; 0 if it never answered.")
     backends_expected: int
     backends_seen: int | None = None
     unmatched_responses: int | None = Field(None, description="Answers without a Hostname line.")
