@@ -224,10 +224,11 @@ def mode_text(protocol: str, streams: int) -> str:
     return protocol + (f" -P {streams}" if streams > 1 else "")
 
 
-def pick_nodes(settings: EastWestSettings, workers: Sequence[str]) -> tuple[str, str]:
+def pick_nodes(settings: EastWestSettings, workers: Sequence[str], scenario: str = NAME) -> tuple[str, str]:
     """The server's node and the cross-node client's: the spec's, else the first worker and the next one. Raises
-    :class:`FieldError` naming the field when a named node is not a worker or cross-node has no second worker."""
-    where = ("scenarios", NAME)
+    :class:`FieldError` naming the field (of ``scenario``'s section) when a named node is not a worker or cross-node
+    has no second worker."""
+    where = ("scenarios", scenario)
     for field in ("server_node", "client_node"):
         name = getattr(settings, field)
         if name is not None and name not in workers:

@@ -29,6 +29,7 @@ achieved/offered, RTT under load and CPU seconds per Gbit (:mod:`cnibench.scenar
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -161,6 +162,11 @@ class EastWest(Scenario[EastWestSettings, EastWestExpectation]):
     metrics: ClassVar[tuple[MetricInfo, ...]] = IPERF3_METRICS
     rate_metrics: ClassVar[tuple[MetricInfo, ...] | None] = IPERF3_RATE_METRICS
     trial_metrics: ClassVar[tuple[MetricInfo, ...]] = RR_METRICS + CRR_METRICS
+
+    def owns(self, trial: str) -> bool:
+        """A point of the matrix, saturating or at an offered rate (``@500M``); a point with another variant after
+        ``@`` (network-policy's ``@100rules``) is another scenario's."""
+        return re.fullmatch(TRIAL_PATTERN, trial) is not None
 
     def metrics_of(self, trial: str) -> tuple[MetricInfo, ...]:
         """iperf3's metrics for the stream trials; rr: p99 round trip and transactions/s; crr: connections/s."""
@@ -297,11 +303,17 @@ class EastWest(Scenario[EastWestSettings, EastWestExpectation]):
     ) -> EastWestSample:
         """Parse a repetition's iperf3 JSON and verify who talked to whom; a failed check fails the repetition but
         keeps its figures. An rr/crr repetition: :func:`~cnibench.scenarios._east_west_rr.request_response`."""
+        measured, errors = self.measured(text, expect, failure)
+        return EastWestSample(**{**fields, **measured}, status="failed" if errors else "ok",
+                              error="; ".join(errors) or None)  # fmt: skip
+
+    def measured(self, text: str, expect: EastWestExpectation, failure: str | None) -> tuple[dict[str, Any], list[str]]:
+        """The sample fields a repetition's tool output gives (figures and the verification of who talked to whom)
+        and what failed (empty: nothing): :meth:`sample_from`'s work, for scenarios that run east-west's points
+        (network-policy). Raises :class:`~cnibench.errors.MeasurementError` when the tool's output is unreadable."""
         if expect.workload != "stream":
             figures_, errors_ = request_response(text, expect.workload)
-            errors_ = ([failure] if failure else []) + errors_
-            return EastWestSample(**fields, **figures_, status="failed" if errors_ else "ok",
-                                  error="; ".join(errors_) or None)  # fmt: skip
+            return figures_, ([failure] if failure else []) + errors_
         result = iperf3.parse_client_json(text)
         seen, local, peer = result.source_ip_seen, result.server_local_ip, result.client_connected_to
         client_ip, backend_ip, target_ip = expect.client_ip, expect.backend_ip, expect.target_ip
@@ -319,18 +331,17 @@ class EastWest(Scenario[EastWestSettings, EastWestExpectation]):
                 errors.append(f"the server answered on {local}, expected the backend {backend_ip}")
             elif not backend_ok:
                 errors.append(f"the client was connected to {peer}, expected {target_ip}")
-        return EastWestSample(
-            **{**fields, **judge_sustained(expect.offered_rate, result.throughput_bps)},
-            status="failed" if errors else "ok",
-            error="; ".join(errors) or None,
+        measured = {
+            **judge_sustained(expect.offered_rate, result.throughput_bps),
             **figures(result),
-            source_ip_seen=seen,
-            source_ip_ok=source_ok,
-            backend_ip_seen=local,
-            connected_to=peer,
-            backend_ok=backend_ok,
-            verified=bool(source_ok and backend_ok),
-        )
+            "source_ip_seen": seen,
+            "source_ip_ok": source_ok,
+            "backend_ip_seen": local,
+            "connected_to": peer,
+            "backend_ok": backend_ok,
+            "verified": bool(source_ok and backend_ok),
+        }
+        return measured, errors
 
     def recorded_expectation(self, sample: SampleBase, settings: dict[str, Any], artifact: Path) -> EastWestExpectation:
         assert isinstance(sample, EastWestSample)

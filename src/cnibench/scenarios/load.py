@@ -285,10 +285,19 @@ def with_cpu_cost(sample: LoadSample, metrics_dir: Path, work_per_s: float | Non
     """``sample`` with its ``cpu_cost`` and ``field`` (net CPU seconds per unit of work, every busy mode) from the
     CPU counters saved in ``metrics_dir``; unchanged in saturate mode or without work; a note when the counters
     cannot be read."""
+    if sample.load != "rate":
+        return sample
+    return with_cost_per_unit(sample, metrics_dir, work_per_s, field)
+
+
+def with_cost_per_unit(sample: LoadSample, metrics_dir: Path, work_per_s: float | None, field: str) -> LoadSample:
+    """:func:`with_cpu_cost` for any repetition with an idle window before it (a saturating one too: the
+    network-policy scenario's stream trials): ``field`` is the net CPU seconds per unit of work (``work_per_s``
+    units per second); unchanged without work or saved counters, a note when the counters cannot be read."""
     from cnibench.metrics.cpu import cpu_windows
     from cnibench.metrics.prometheus import PrometheusError
 
-    if sample.load != "rate" or work_per_s is None:
+    if work_per_s is None:
         return sample
     try:
         windows = cpu_windows(metrics_dir)

@@ -111,7 +111,7 @@ def test_iperf3_metrics_are_the_same_declarations_as_egress():
     assert EAST_WEST.metrics is EGRESS.metrics
     # the first modules lead; the others follow in the order they registered (a test importing one registers it early)
     assert SCENARIOS.names()[:2] == ("egress", "ingress")
-    assert set(SCENARIOS.names()) == {"egress", "ingress", "east-west", "egress-change", "ingested"}
+    assert set(SCENARIOS.names()) == {"egress", "ingress", "east-west", "egress-change", "ingested", "network-policy"}
 
 
 def _run(tmp_path: Path, data_dir: Path, trial: str, golden: str, *, target: str, expect: dict[str, Any],

@@ -32,12 +32,13 @@ The two representations (``policy_representation``, a netns datapath knob):
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Literal
 
 from cnibench.scenarios._policy_rules import CLIENT_LABEL, IngressRule, decoy_member
+from cnibench.tools.policy_probe import LoadedPolicy, loaded
+
+__all__ = ["REPRESENTATIONS", "LoadedPolicy", "expected", "loaded", "netns_members", "remove_lines", "render_policy"]
 
 Representation = Literal["chain", "set"]
 REPRESENTATIONS: tuple[Representation, ...] = ("chain", "set")
@@ -109,13 +110,13 @@ def render_policy(
             source = f"@{name}" if name is not None else members(rule)[0]
             body.append(f"    ip saddr {source} {rule.protocol.lower()} dport {rule.port} accept")
     else:
-        elements = [
+        entries = [
             f"{address} . {rule.protocol.lower()} . {rule.port} : accept" for rule in rules for address in members(rule)
         ]
         lines += [
             f"  map {INGRESS_MAP} {{",
             "    type ipv4_addr . inet_proto . inet_service : verdict; flags interval;",
-            *([f"    elements = {{ {', '.join(dict.fromkeys(elements))} }}"] if elements else []),
+            *([f"    elements = {{ {', '.join(dict.fromkeys(entries))} }}"] if entries else []),
             "  }",
         ]
         body.append(f"    ip saddr . meta l4proto . th dport vmap @{INGRESS_MAP}")
@@ -139,16 +140,6 @@ def remove_lines(table: str) -> list[str]:
     return [f"add table ip {table}", f"delete table ip {table}"]
 
 
-@dataclass(frozen=True)
-class LoadedPolicy:
-    """What a loaded policy table holds (read back from ``nft -j list table``): its rules (every chain's), its
-    named sets and maps, and their elements."""
-
-    rules: int
-    sets: int
-    elements: int
-
-
 def expected(rules: Sequence[IngressRule], members: Callable[[IngressRule], Sequence[str]],
              representation: Representation) -> LoadedPolicy:  # fmt: skip
     """What :func:`render_policy` loads for ``rules``: the base chain's rules, the policy chain's (one per rule and
@@ -162,34 +153,3 @@ def expected(rules: Sequence[IngressRule], members: Callable[[IngressRule], Sequ
         return LoadedPolicy(BASE_RULES + len(rules) + 1, len(sets), sum(sets.values()))
     elements = {(a, rule.protocol, rule.port) for rule in rules for a in members(rule)}
     return LoadedPolicy(BASE_RULES + 2, 1, len(elements))
-
-
-def loaded(listing: str | Mapping[str, Any], table: str) -> LoadedPolicy:
-    """The rules, sets and elements of ``ip <table>`` in an ``nft -j list table``/``list ruleset`` document
-    (libnftables-json(5): a list ``nftables`` of objects, each with one key: ``table``, ``chain``, ``rule``, ``set``,
-    ``map``...; a set's or map's ``elem`` is its elements). Raises ValueError for a document that is not nft's JSON
-    or has no such table."""
-    try:
-        doc = json.loads(listing) if isinstance(listing, str) else listing
-        items: Iterable[Mapping[str, Any]] = doc["nftables"]
-    except (ValueError, TypeError, KeyError) as exc:
-        raise ValueError(f"not an nft -j listing ({exc})") from None
-    found = False
-    rules = sets = elements = 0
-    for item in items:
-        for kind, obj in item.items():
-            if not isinstance(obj, Mapping) or obj.get("family") != "ip":
-                continue
-            name = obj.get("table") if kind != "table" else obj.get("name")
-            if name != table:
-                continue
-            if kind == "table":
-                found = True
-            elif kind == "rule":
-                rules += 1
-            elif kind in ("set", "map"):
-                sets += 1
-                elements += len(obj.get("elem") or ())
-    if not found:
-        raise ValueError(f"no table ip {table} in the listing")
-    return LoadedPolicy(rules, sets, elements)

@@ -26,7 +26,7 @@ def test_checksum_offload_off_is_an_ethtool_step_per_node_and_survives_the_topol
     assert [s.content.strip() for s in steps] == ["-K cnib0001-vx tx off"] * 3
     again = Topology.from_dict(topo.to_dict())
     assert again.datapath.expected_offloads() == {"tx-checksumming": False}
-    assert planned(again)["settings"] == {"mtu": 1450, "checksum_offload": False}
+    assert planned(again)["settings"] == {"mtu": 1450, "checksum_offload": False, "policy_representation": "chain"}
 
 
 def test_a_pod_mtu_above_the_path_mtu_is_found_before_and_after_the_build():
@@ -51,6 +51,7 @@ def test_compare_flags_runs_whose_datapath_configuration_differs():
     a, b = planned(_topo()), planned(_topo(mtu=1400))
     assert config_differences("vxlan", a, b) == [
         "vxlan datapath pod_mtu: 1450 vs 1400",
-        "vxlan datapath settings: {'mtu': 1450, 'checksum_offload': True} vs {'mtu': 1400, 'checksum_offload': True}",
+        "vxlan datapath settings: {'mtu': 1450, 'checksum_offload': True, 'policy_representation': 'chain'} vs "
+        "{'mtu': 1400, 'checksum_offload': True, 'policy_representation': 'chain'}",
     ]
     assert config_differences("vxlan", a, None) == []  # an older run recorded none

@@ -56,6 +56,20 @@ def mtu_knob(default: int) -> Knob:
     )
 
 
+#: How a node's NetworkPolicy rules are written (the network-policy scenario: ``platforms.netns.policy_nft``).
+POLICY_REPRESENTATION = Knob(
+    "policy_representation",
+    str,
+    "how the network-policy scenario's rules are written in the server node's forward hook: chain (one nft rule per "
+    "NetworkPolicy rule, selectors as sets: iptables-style, as Calico's and kube-router's iptables modes) or set "
+    "(one verdict-map lookup: as nftables-mode and eBPF-map implementations)",
+    "chain",
+    "Calico felix iptables rules with ipsets (rules/policy.go); kube-router docs/design.md; kube-proxy nftables "
+    "verdict maps (pkg/proxy/nftables/README.md); Cilium's policy map (bpf/lib/policy.h)",
+    choices=("chain", "set"),
+)
+
+
 class Datapath(ABC):
     """A datapath of the netns platform. The registered instance has no settings; :meth:`configured` gives a copy
     with a variant's (checked against :attr:`knobs` first, by the spec)."""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from cnibench.knobs import Knob
 from cnibench.platforms.netns.datapaths import DATAPATHS
-from cnibench.platforms.netns.datapaths.base import UNDERLAY_MTU, Datapath, mtu_knob
+from cnibench.platforms.netns.datapaths.base import POLICY_REPRESENTATION, UNDERLAY_MTU, Datapath, mtu_knob
 
 if TYPE_CHECKING:
     from cnibench.platforms.netns.datapaths.base import Cluster
@@ -38,7 +38,11 @@ class Vxlan(Datapath):
     name: ClassVar[str] = "vxlan"
     description: ClassVar[str] = "a flannel-style VXLAN overlay (VNI 1, port 8472, static FDB, pod MTU 1450)"
     overhead: ClassVar[int] = VXLAN_OVERHEAD
-    knobs: ClassVar[tuple[Knob, ...]] = (mtu_knob(UNDERLAY_MTU - VXLAN_OVERHEAD), CHECKSUM_OFFLOAD)
+    knobs: ClassVar[tuple[Knob, ...]] = (
+        mtu_knob(UNDERLAY_MTU - VXLAN_OVERHEAD),
+        CHECKSUM_OFFLOAD,
+        POLICY_REPRESENTATION,
+    )
 
     def node_links(self, topo: Cluster, node: Node) -> list[str]:
         return [

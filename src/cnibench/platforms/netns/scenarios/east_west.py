@@ -55,16 +55,24 @@ def kube_proxy_table(topo: Topology) -> str:
 
 
 def render_service(
-    topo: Topology, *, name: str, cluster_ip: str, port: int, endpoint: str, more: Sequence[tuple[str, int]] = ()
+    topo: Topology,
+    *,
+    name: str,
+    cluster_ip: str,
+    port: int,
+    endpoint: str,
+    more: Sequence[tuple[str, int]] = (),
+    table: str | None = None,
 ) -> Bundle:
     """A ClusterIP Service with one endpoint, on every node, as kube-proxy's nftables mode writes it (K8S
     ``pkg/proxy/nftables/proxier.go``: base chains ``nat-prerouting``/``nat-output`` at dstnat -> ``services``, a
     verdict map ``service-ips`` keyed by ``daddr . l4proto . dport`` -> ``service-*`` -> ``endpoint-*`` with
     ``dnat to``; ``mark-for-masquerade`` for off-cluster sources and hairpin traffic; ``masquerading`` in
     postrouting), TCP and UDP on one port (iperf3's control connection is TCP, its UDP test data goes to the same
-    port); ``more``: further (protocol, port) pairs the Service has (the request/response servers').
+    port); ``more``: further (protocol, port) pairs the Service has (the request/response servers'); ``table``: the
+    nft table (default: :func:`kube_proxy_table`; another scenario's Service in the same cluster has its own).
     """
-    table = kube_proxy_table(topo)
+    table = table or kube_proxy_table(topo)
     apply, remove = Steps(), Steps(start=50)
     rules = [
         f"table ip {table} {{",
@@ -141,20 +149,7 @@ class NetnsEastWest(NetnsAdapter[EastWestSettings]):
         return settings.model_copy(update={"cluster_ip": DEFAULT_CLUSTER_IP})
 
     def check(self, settings: EastWestSettings, spec: Spec, addresses: AddressPlan) -> None:
-        from cnibench.platforms.netns.topology import node_names
-
-        pick_nodes(settings, node_names(spec.nodes.workers)[1:])  # the named nodes are netns's own (kind's names)
-        ip = settings.cluster_ip
-        assert ip is not None  # resolved
-        where = ("scenarios", NAME, "cluster_ip")
-        if ip.is_multicast or ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_reserved:
-            raise FieldError(where, f"{ip} is not a unicast address")
-        networks = [("network.node_cidr", addresses.node_cidr), ("network.pod_cidr", addresses.pod_cidr)]
-        if any(getattr(spec.scenarios.get(n), "external_cidr", None) for n in spec.scenarios.enabled()):
-            networks.append(("the external network", addresses.external_cidr))
-        for what, network in networks:
-            if ip in network:
-                raise FieldError(where, f"{ip} is inside {what} {network}: a ClusterIP belongs to no interface")
+        check_endpoints(settings, spec, addresses, NAME)
 
     def compile(
         self, settings: EastWestSettings, cluster: ClusterBuild, numbers: Mapping[str, range]
@@ -181,7 +176,7 @@ class NetnsEastWest(NetnsAdapter[EastWestSettings]):
         if "pod-to-service" in paths:
             cluster_ip = str(settings.cluster_ip)
             service_dir = cluster.rendered / "east-west" / "service"
-            more = _rr_ports({p.workload for p in points})
+            more = rr_ports({p.workload for p in points})
             cluster.renders[service_dir] = render_service(
                 topo, name=SERVICE, cluster_ip=cluster_ip, port=port, endpoint=topo.pod(SERVER_POD).ip, more=more
             )
@@ -191,7 +186,13 @@ class NetnsEastWest(NetnsAdapter[EastWestSettings]):
                 "kube-proxy-like nftables DNAT on every node (prerouting for pods, output for the host network)"
                 + "".join(f"; {proto} {p}" for proto, p in more)
             )
-        daemons += self._rr_servers(cluster, {p.workload for p in points}, paths, server_node)
+        where = []
+        if paths & set(POD_PATHS):
+            pod = topo.pod(SERVER_POD)
+            where.append((SERVER_POD, pod.netns, pod.ip))
+        if "host-to-host" in paths:
+            where.append((HOST_SERVER, server_node.netns, server_node.ip))
+        daemons += start_rr_servers(cluster, {p.workload for p in points}, where)
         repetitions: list[Repetition] = []
         for trial, point in zip(trials, points, strict=True):
             client_node = client_nodes[point.placement]
@@ -230,39 +231,53 @@ class NetnsEastWest(NetnsAdapter[EastWestSettings]):
             )
         return ordered
 
-    def _rr_servers(
-        self, cluster: ClusterBuild, workloads: set[str], paths: set[str], server_node: Any
-    ) -> list[dict[str, Any]]:
-        """The request/response servers beside iperf3's: sockperf (TCP and UDP, rr) and nginx (crr), in the server
-        pod and in the server node's own namespace, as the trials' paths need them."""
-        topo, daemons = cluster.topo, []
-        where = []
-        if paths & set(POD_PATHS):
-            pod = topo.pod(SERVER_POD)
-            where.append((SERVER_POD, pod.netns, pod.ip))
-        if "host-to-host" in paths:
-            where.append((HOST_SERVER, server_node.netns, server_node.ip))
-        for name, netns, ip in where:
-            if "rr" in workloads:
-                for proto, port in RR_PORTS.items():
-                    argv = sockperf.server_argv(ip, protocol=proto, port=port)
-                    # a UDP socket does not listen: the idle baseline before each repetition covers its start
-                    daemons.append(
-                        cluster.daemon(f"{name}-sockperf-{proto}", netns, argv, port if proto == "tcp" else None)
-                    )
-                cluster.steps.append(f"start sockperf servers (tcp {RR_PORTS['tcp']}, udp {RR_PORTS['udp']}) on {ip}")
-            if "crr" in workloads:
-                conf = functools.partial(_crr_conf, name, ip)
-                daemons.append(cluster.nginx(f"{name}-nginx", netns, CRR_PORT, conf))
-                cluster.steps.append(f"start nginx (1-byte answers, crr) on {ip}:{CRR_PORT}")
-        return daemons
+
+def check_endpoints(settings: EastWestSettings, spec: Spec, addresses: AddressPlan, scenario: str) -> None:
+    """The named nodes are netns's workers and the ClusterIP is a unicast address outside the node and pod networks
+    (and the external one, when a scenario has it); raises FieldError in ``scenario``'s section."""
+    from cnibench.platforms.netns.topology import node_names
+
+    pick_nodes(settings, node_names(spec.nodes.workers)[1:], scenario)  # the named nodes are netns's (kind's names)
+    ip = settings.cluster_ip
+    assert ip is not None  # resolved
+    where = ("scenarios", scenario, "cluster_ip")
+    if ip.is_multicast or ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_reserved:
+        raise FieldError(where, f"{ip} is not a unicast address")
+    networks = [("network.node_cidr", addresses.node_cidr), ("network.pod_cidr", addresses.pod_cidr)]
+    if any(getattr(spec.scenarios.get(n), "external_cidr", None) for n in spec.scenarios.enabled()):
+        networks.append(("the external network", addresses.external_cidr))
+    for what, network in networks:
+        if ip in network:
+            raise FieldError(where, f"{ip} is inside {what} {network}: a ClusterIP belongs to no interface")
+
+
+def start_rr_servers(
+    cluster: ClusterBuild, workloads: set[str], where: Sequence[tuple[str, str, str]]
+) -> list[dict[str, Any]]:
+    """The request/response servers beside iperf3's: sockperf (TCP and UDP, rr) and nginx (crr) at each of
+    ``where`` (name, namespace, address), as the trials' workloads need them; their steps added to ``cluster``."""
+    daemons = []
+    for name, netns, ip in where:
+        if "rr" in workloads:
+            for proto, port in RR_PORTS.items():
+                argv = sockperf.server_argv(ip, protocol=proto, port=port)
+                # a UDP socket does not listen: the idle baseline before each repetition covers its start
+                daemons.append(
+                    cluster.daemon(f"{name}-sockperf-{proto}", netns, argv, port if proto == "tcp" else None)
+                )
+            cluster.steps.append(f"start sockperf servers (tcp {RR_PORTS['tcp']}, udp {RR_PORTS['udp']}) on {ip}")
+        if "crr" in workloads:
+            conf = functools.partial(_crr_conf, name, ip)
+            daemons.append(cluster.nginx(f"{name}-nginx", netns, CRR_PORT, conf))
+            cluster.steps.append(f"start nginx (1-byte answers, crr) on {ip}:{CRR_PORT}")
+    return daemons
 
 
 def _crr_conf(name: str, ip: str, prefix: Path, log: Path) -> str:
     return nginx.crr_conf(name, ip, CRR_PORT, prefix=prefix, error_log=log)
 
 
-def _rr_ports(workloads: set[str]) -> list[tuple[str, int]]:
+def rr_ports(workloads: set[str]) -> list[tuple[str, int]]:
     """The Service's ports beyond iperf3's for the chosen workloads."""
     return [*(RR_PORTS.items() if "rr" in workloads else ()), *((("tcp", CRR_PORT),) if "crr" in workloads else ())]
 
