@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from cnibench.repetition import Expectation
 from cnibench.results.metric import SLOWER, MetricInfo
@@ -43,6 +43,7 @@ from cnibench.results.sample import SampleBase
 from cnibench.results.stats import median_interval
 from cnibench.scenarios._policy_latency_capture import EVENTS, PolicyEvent, latency_figures
 from cnibench.scenarios.base import ToolNeed, Trial
+from cnibench.spec.base import Model
 
 if TYPE_CHECKING:
     from cnibench.report.figure import Plot
@@ -60,12 +61,12 @@ HPING3 = ToolNeed("hping3", "apt-get install -y hping3", "hping3 (network-policy
 TCPDUMP = ToolNeed("tcpdump", "apt-get install -y tcpdump", "tcpdump (network-policy latency capture)")
 
 
-class PolicyLatencySettings(BaseModel):
+class PolicyLatencySettings(Model):
     """The programming-latency trials' fields of the network-policy section: which events, how the probe runs
     around each, and which policy size the events apply."""
 
     events: list[Literal["policy-allow", "policy-deny", "policy-new-pod"]] = Field(
-        list(EVENT_TRIALS), description="Programming-latency trials to run ([] for none)."
+        list(EVENTS), description="Programming-latency trials to run ([] for none)."
     )
     event_repetitions: int = Field(3, ge=1, le=1000, description="Repetitions of each event per round.")
     event_lead: float = Field(1.0, gt=0, le=60, description="Seconds the probe runs before the event (s).")
@@ -136,7 +137,7 @@ LATENCY_METRICS: tuple[MetricInfo, ...] = (
     _ms("new_pod_ms", "new pod's wait"),
     _count("dropped_before_allow", "new pod's datagrams dropped"),
 )
-_BY_TRIAL = {ALLOW: ("allow_ms",), DENY: ("deny_ms", "passed_after_deny"),
+_BY_TRIAL: dict[str, tuple[str, ...]] = {ALLOW: ("allow_ms",), DENY: ("deny_ms", "passed_after_deny"),
              NEW_POD: ("new_pod_ms", "dropped_before_allow")}  # fmt: skip
 
 
@@ -191,8 +192,9 @@ def expected_fields(expect: PolicyLatencyExpectation) -> dict[str, Any]:
 def recorded_expectation(sample: SampleBase) -> PolicyLatencyExpectation:
     assert isinstance(sample, PolicyLatencySample)
     event = sample.scenario if sample.scenario in EVENT_TRIALS else None
-    return PolicyLatencyExpectation(event=event, policy_size=sample.policy_size,  # type: ignore[arg-type]
-                                    representation=sample.representation)  # fmt: skip
+    return PolicyLatencyExpectation.model_validate(
+        {"event": event, "policy_size": sample.policy_size, "representation": sample.representation}
+    )
 
 
 def summary_lines(samples: Sequence[SampleBase], warnings: list[str]) -> list[str]:
@@ -238,7 +240,6 @@ def latency_plots(groups: Sequence[Group]) -> list[Plot]:
     drawn = [
         plots.per_series(groups, "allow_ms", (ALLOW,), "NetworkPolicy: time to allow (apply -> first delivered)"),
         plots.per_series(groups, "deny_ms", (DENY,), "NetworkPolicy: time to deny (apply -> last delivered)"),
-        plots.per_series(groups, "new_pod_ms", (NEW_POD,), "NetworkPolicy: a new pod's wait (first sent -> "
-                         "first delivered)"),  # fmt: skip
+        plots.per_series(groups, "new_pod_ms", (NEW_POD,), "NetworkPolicy: a new pod's wait (sent -> delivered)"),
     ]
     return [plot for plot in drawn if plot is not None]

@@ -139,7 +139,8 @@ def latency_figures(data: bytes) -> LatencyFigures:
     common: dict[str, Any] = {
         "event": m.event, "size": m.size, "representation": m.representation, "probe_pps": pps,
         "probe_gap_p99_ms": None if p99 is None else p99 * 1e3, "event_lag_ms": (m.at - m.started) * 1e3,
-        "arrived": sum(1 for p in arrived if p.ts >= m.started), "delivered": sum(1 for p in delivered if p.ts >= m.started),
+        "arrived": sum(1 for p in arrived if p.ts >= m.started),
+        "delivered": sum(1 for p in delivered if p.ts >= m.started),
     }  # fmt: skip
     before = sum(1 for p in delivered if p.ts < m.started)
     if m.event == "policy-allow":
