@@ -55,7 +55,7 @@ class Driver:
     def capture(self) -> subprocess.Popen[bytes]:
         """tcpdump on every interface of the server's node, packet-buffered pcap to our standard output."""
         c = self.c
-        argv = [c["tcpdump"], "-i", "any", "-y", "LINUX_SLL2", "-n", "-U", "--immediate-mode", "-s", "128", "-w", "-",
+        argv = [c["tcpdump"], "-i", "any", "-y", "LINUX_SLL2", "-n", "-U", "--immediate-mode", "-s", "512", "-w", "-",
                 f"udp and (dst port {c['probe_port']} or dst port {MARKER_PORT})"]  # fmt: skip
         proc = self.spawn(c["node_netns"], argv, stdout=self.out, stderr=subprocess.PIPE)
         assert proc.stderr is not None
