@@ -59,9 +59,13 @@ class Driver:
                 f"udp and (dst port {c['probe_port']} or dst port {MARKER_PORT})"]  # fmt: skip
         proc = self.spawn(c["node_netns"], argv, stdout=self.out, stderr=subprocess.PIPE)
         assert proc.stderr is not None
-        line = proc.stderr.readline().decode(errors="replace")  # "listening on any, link-type LINUX_SLL2 ..."
-        if "listening on" not in line:
-            raise RuntimeError(f"tcpdump did not start: {line.strip() or 'no output'}")
+        lines = []
+        for _ in range(3):  # "data link type LINUX_SLL2", then "listening on any, link-type LINUX_SLL2 ..."
+            lines.append(proc.stderr.readline().decode(errors="replace").strip())
+            if "listening on" in lines[-1] or not lines[-1]:
+                break
+        if "listening on" not in lines[-1]:
+            raise RuntimeError(f"tcpdump did not start: {'; '.join(filter(None, lines)) or 'no output'}")
         return proc
 
     def ifindex(self) -> int:
