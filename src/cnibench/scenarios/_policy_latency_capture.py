@@ -166,7 +166,7 @@ def latency_figures(data: bytes) -> LatencyFigures:
     first_delivered = delivered[0].ts if delivered else None
     if first_delivered is None:
         errors.append(f"no packet of the new pod {m.client_ip} reached the server")
-    passed = {p.sport for p in delivered}
-    dropped = sum(1 for p in arrived if p.sport not in passed and (first_delivered is None or p.ts < first_delivered))
+    through = {p.sport for p in delivered}
+    dropped = sum(1 for p in arrived if p.sport not in through and (first_delivered is None or p.ts < first_delivered))
     new_pod = None if first_delivered is None else (first_delivered - first_sent) * 1e3
     return LatencyFigures(**common, new_pod_ms=new_pod, dropped_before_allow=dropped, errors=tuple(errors))

@@ -280,6 +280,12 @@ class Scenario(ABC, Generic[S, E]):
         """What ``reanalyze`` judges a recorded sample against again: the expectation it was checked against, from
         the sample, the run's recorded settings of this scenario (``settings``) and its raw ``artifact``."""
 
+    def parse_trial(self, path: Path) -> str | None:
+        """The trial ``cnibench parse`` reads the file ``path`` as, or None when the file is another scenario's (one
+        tool, such as ``pcap``, may serve several scenarios: the first that claims the file reads it). Default: its
+        own name as a trial, else its first trial."""
+        return self.name if self.owns(self.name) else self.trials[0]
+
     def parse_expectation(self, path: Path, options: ParseOptions) -> E:
         """What ``cnibench parse`` checks the file ``path`` against, from ``options``; raises
         :class:`~cnibench.errors.SpecError` (exit 2) for options the file contradicts. Only for a scenario with a

@@ -51,7 +51,7 @@ from cnibench.scenarios._network_policy_trials import (
     trial_code,
     trial_name,
 )
-from cnibench.scenarios.base import Scenario, ToolNeed, Trial
+from cnibench.scenarios.base import ParseOptions, Scenario, ToolNeed, Trial
 from cnibench.scenarios.east_west import EAST_WEST, EastWestExpectation, EastWestSample
 from cnibench.tools import iperf3
 from cnibench.tools.policy_probe import PROBE_S, loaded, parse_record
@@ -130,6 +130,25 @@ class NetworkPolicy(Scenario[NetworkPolicySettings, NetworkPolicyExpectation]):
     paired: ClassVar[bool] = True
     #: The event trials' artifact is a pcap; the size trials' text is decoded in :meth:`sample_from_bytes`.
     binary_artifact: ClassVar[bool] = True
+
+    #: ``cnibench parse pcap`` reads an event's capture (the first scenario whose :meth:`parse_trial` claims it).
+    parse_tool: ClassVar[str | None] = "pcap"
+
+    def parse_trial(self, path: Path) -> str | None:
+        """The event trial of a capture whose one marker names a policy event; None for any other file."""
+        from cnibench.errors import MeasurementError
+        from cnibench.scenarios._pcap import read_pcap
+
+        try:
+            markers = read_pcap(path.read_bytes()).markers
+        except (MeasurementError, OSError):
+            return None
+        event = str(markers[0].get("event")) if len(markers) == 1 else None
+        return event if event in EVENT_TRIALS else None
+
+    def parse_expectation(self, path: Path, options: ParseOptions) -> NetworkPolicyExpectation:
+        """The capture's own event, size and representation."""
+        return latency.PolicyLatencyExpectation()  # type: ignore[return-value]
 
     def sample_model_of(self, trial: str) -> type[SampleBase]:
         return latency.PolicyLatencySample if trial in EVENT_TRIALS else NetworkPolicySample

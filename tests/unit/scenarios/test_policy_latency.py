@@ -155,3 +155,13 @@ def test_bad_event_settings_are_refused(field, value):
 
     with pytest.raises(ValidationError, match=field):
         PolicyLatencySettings.model_validate({field: value})
+
+
+def test_parse_pcap_reads_a_policy_capture_and_still_an_egress_one(data_dir, tmp_path):
+    """``cnibench parse pcap``: the first scenario that claims the file (its marker's event) reads it."""
+    from cnibench.reanalysis import parse_artifact
+
+    answer = parse_artifact("pcap", data_dir / "pcap" / "policy-allow.pcap")
+    assert answer["status"] == "ok" and round(answer["allow_ms"], 1) == 222.7 and answer["event"] == "policy-allow"
+    egress = parse_artifact("pcap", data_dir / "pcap" / "gap-leak.pcap")
+    assert egress["leaked_packets"] == 111 and "allow_ms" not in egress
