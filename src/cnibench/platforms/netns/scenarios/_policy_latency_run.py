@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from cnibench.platforms.netns import ops  # imported before the event: its import is no part of the apply
 from cnibench.proc import run, terminate
 from cnibench.scenarios._pcap import MARKER_PORT
 from cnibench.scenarios._policy_latency_capture import PolicyMarker
@@ -81,8 +82,6 @@ class Driver:
                                   "-d", "64", "-q", c["server_ip"]])  # fmt: skip
 
     def apply(self, bundle: str, *, remove: bool) -> None:
-        from cnibench.platforms.netns import ops
-
         ops.apply_bundle(Path(bundle), present=True)
         if remove:
             self.undo.append(lambda: ops.apply_bundle(Path(bundle), present=False))
