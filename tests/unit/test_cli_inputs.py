@@ -88,7 +88,8 @@ def test_a_results_file_with_an_unknown_scenario_names_it(capsys, tmp_path):
     assert line == (
         f"cnibench: error: {bad}: samples.2.scenario: 'egress-gateway-ha': unknown scenario (this cnibench knows "
         "egress-baseline, egress, ingress, east-west's trials (pod-to-pod.same-node.tcp-single, ...), egress-apply, "
-        "egress-new-pod, egress-failover, each also as <trial>@<rate>; a results file of a newer cnibench?)"
+        "egress-new-pod, egress-failover, network-policy's trials (pod-to-pod.same-node.tcp-single@no-policy, ...), "
+        "each also as <trial>@<rate>; a results file of a newer cnibench?)"
     )
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
 

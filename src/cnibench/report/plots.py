@@ -112,6 +112,10 @@ def per_series(groups: Sequence[Group], metric: str, scenarios: Sequence[str], t
     return Plot(title, caption, svg(fig))
 
 
+#: The longest panel title (characters of 10 pt text, about 5.5 pt each) that fits a third of a figure's width.
+TITLE_CHARS_IN_A_THIRD = 18
+
+
 def policy_ratio(ratios: Sequence[tuple[str, PairedVerdict]]) -> list[Plot]:
     """Per metric, one plot: per series (and trial) a policy's trial over its baseline per cluster (run back to back
     on it): each cluster's ratio as a marker (the CNI's style), the estimate (the geometric mean of the clusters'
@@ -124,7 +128,10 @@ def policy_ratio(ratios: Sequence[tuple[str, PairedVerdict]]) -> list[Plot]:
     plots = []
     for label, chosen in by_metric.items():
         trials = list(dict.fromkeys(v.scenario for _, v in chosen))
-        fig, axes = panels(len(trials), height=2.4, columns=3, sharey=True)
+        # three panels to a row while their titles fit a third of the width (egress@500M); one a row for long
+        # trial names (network-policy's pod-to-pod.cross-node.tcp-crr@1000rules), whose titles would overlap
+        columns = 3 if max(len(t) for t in trials) <= TITLE_CHARS_IN_A_THIRD else 1
+        fig, axes = panels(len(trials), height=2.4, columns=columns, sharey=True)
         for ax, trial in zip(axes, trials, strict=True):
             mine = [(name, v) for name, v in chosen if v.scenario == trial]
             for i, (_, verdict) in enumerate(mine):

@@ -197,7 +197,7 @@ class Judgement:
         if value is None or math.isnan(value):
             return None
         if e.scale == "log":
-            return math.exp(value)
+            return _exp(value)
         if e.reference_level is None or e.reference_level <= 0:
             return None
         return (e.reference_level + value) / e.reference_level
@@ -218,6 +218,15 @@ class Judgement:
         """The estimate as a relative change (a fraction: ``-0.17``, 17 % lower); None without a ratio."""
         r = self.ratio
         return None if r is None else r - 1.0
+
+
+def _exp(value: float) -> float:
+    """``exp(value)``, ``inf`` past the largest float (a log-scale interval of 2 clusters over a big family can reach
+    thousands: Student's t with 1 degree of freedom at 0.05 / 70 is about 900)."""
+    try:
+        return math.exp(value)
+    except OverflowError:
+        return math.inf
 
 
 def _critical(df: int, alpha_each: float) -> float:
@@ -244,7 +253,7 @@ def judge(estimates: Sequence[Estimate], *, alpha: float = ALPHA, margin: float 
 def _relative(e: Estimate, amount: float) -> float | None:
     """A difference on the estimate's scale as a relative change (a fraction)."""
     if e.scale == "log":
-        return math.exp(amount) - 1
+        return _exp(amount) - 1
     if e.reference_level is None or e.reference_level == 0:
         return None
     return amount / abs(e.reference_level)

@@ -119,7 +119,11 @@ def cost_curves(groups: Sequence[Group]) -> list[Plot]:
                     ordered = sorted(medians.items(), key=lambda kv: -1 if kv[0] is None else kv[0])
                     rows += [(cni, POINTS[trial].code, "none" if s is None else str(s), _text(v, scale, digits))
                              for s, v in ordered]  # fmt: skip
+                ticks = sorted({n for by in by_point[trial].values() for n in by if n is not None})
                 ax.set_xscale("symlog", linthresh=1.0)
+                ax.set_xticks(ticks, [f"{n:,}" for n in ticks])
+                ax.minorticks_off()
+                ax.set_xlim(-0.3, max(ticks, default=1) * 1.6 + 1)
                 ax.set_title(POINTS[trial].code)
                 ax.set_xlabel("non-matching rules")
             axes[0].set_ylabel(label)

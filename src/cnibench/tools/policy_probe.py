@@ -23,9 +23,11 @@ FORMAT = "cnibench-policy-probe/1"
 #: ms iperf3 waits for the probe's connect: between namespaces a SYN/SYN-ACK takes tens of µs (FACTS.md), so a
 #: connect not done in 500 ms was dropped.
 PROBE_CONNECT_TIMEOUT_MS = 500
-#: Seconds the probe and the listing take at most before the tool starts (a blocked connect: 0.5 s; a connect that
-#: got through: iperf3's one-second test): left out of the repetition's metrics window.
-PROBE_S = 2.0
+#: Seconds from the launcher's start to the tool's: the probe (a blocked connect: 0.5 s) and the listing run in them,
+#: then the launcher waits out the rest, so that the tool starts at a known offset and the metrics window, which
+#: leaves these seconds out, starts with the tool's own warm-up (a probe that got through runs iperf3's one-second
+#: test and overruns them: its repetition has failed anyway).
+PROBE_S = 1.0
 Outcome = Literal["blocked", "passed", "unknown"]
 
 
@@ -98,11 +100,11 @@ class LoadedPolicy:
     elements: int
 
 
-def loaded(listing: str | Mapping[str, Any], table: str) -> LoadedPolicy:
-    """The rules, sets and elements of ``ip <table>`` in an ``nft -j list table``/``list ruleset`` document
-    (libnftables-json(5): a list ``nftables`` of objects, each with one key: ``table``, ``chain``, ``rule``, ``set``,
-    ``map``...; a set's or map's ``elem`` is its elements). Raises ValueError for a document that is not nft's JSON
-    or has no such table."""
+def loaded(listing: str | Mapping[str, Any], table: str | None = None) -> LoadedPolicy:
+    """The rules, sets and elements of ``ip <table>`` (None: the listing's first ip table, as ``nft -j list table``
+    lists one) in an ``nft -j list table``/``list ruleset`` document (libnftables-json(5): a list ``nftables`` of
+    objects, each with one key: ``table``, ``chain``, ``rule``, ``set``, ``map``...; a set's or map's ``elem`` is its
+    elements). Raises ValueError for a document that is not nft's JSON or has no such table."""
     try:
         doc = json.loads(listing) if isinstance(listing, str) else listing
         items: Iterable[Mapping[str, Any]] = doc["nftables"]
@@ -110,6 +112,11 @@ def loaded(listing: str | Mapping[str, Any], table: str) -> LoadedPolicy:
         raise ValueError(f"not an nft -j listing ({exc})") from None
     found = False
     rules = sets = elements = 0
+    items = list(items)
+    if table is None:
+        tables = [obj.get("name") for item in items for kind, obj in item.items()
+                  if kind == "table" and isinstance(obj, Mapping) and obj.get("family") == "ip"]  # fmt: skip
+        table = str(tables[0]) if tables else ""
     for item in items:
         for kind, obj in item.items():
             if not isinstance(obj, Mapping) or obj.get("family") != "ip":

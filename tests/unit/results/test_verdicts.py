@@ -186,3 +186,14 @@ def test_a_cni_whose_repetitions_all_failed_keeps_its_headline(data_dir):
     ]
     line = next(x for x in analyse(run.model_copy(update={"samples": failed})).headline() if x.startswith("egress "))
     assert line == "egress throughput: inconclusive: vxlan vs hostgw: no successful cluster on one side"
+
+
+def test_a_log_interval_past_the_largest_float_is_an_unbounded_ratio_not_a_crash():
+    """Two clusters whose log ratios differ by orders of magnitude (a CPU cost near zero), judged in a family of 70:
+    t(1 df) at 0.05 / 70 is about 900, so the interval's upper end is exp(>709): infinite, inconclusive."""
+    import math
+
+    from cnibench.results.inference import judge, one_sample
+
+    [j] = judge([one_sample([-4.0, 4.0], "log")] * 1 + [one_sample([0.0, 0.1], "log")] * 69)[:1]
+    assert j.outcome == "inconclusive" and j.ci is not None and math.isinf(j.ci[1]) and j.ci[0] == 0.0

@@ -16,6 +16,7 @@ import argparse
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 
 from cnibench.proc import tool_path
@@ -37,17 +38,29 @@ def _run(argv: Sequence[str], timeout: float | None = None) -> tuple[int, str, s
 
 def run(probe_netns: str, target: str, port: int, table_netns: str, table: str, tool: Sequence[str]) -> int:
     """Probe, list, run ``tool``; print the record. Returns the tool's exit code (127: it could not start)."""
+    started = time.monotonic()
     ip = tool_path("ip") or "ip"
     probe = [ip, "netns", "exec", probe_netns, tool_path("iperf3") or "iperf3", *probe_argv(target, port)[1:]]
-    probe_code, probe_out, probe_err = _run(probe, timeout=PROBE_S * 5)
+    probe_code, probe_out, probe_err = _run(probe, timeout=30.0)
+    probe_s = time.monotonic() - started
     listing_argv = [ip, "netns", "exec", table_netns, tool_path("nft") or "nft", "-j", "list", "table", "ip", table]
     list_code, listing, list_err = _run(listing_argv, timeout=30.0)
+    listed_s = time.monotonic() - started
+    # the tool starts PROBE_S after the launcher (the metrics window's offset counts on it): a deliberate wait
+    time.sleep(max(0.0, started + PROBE_S - time.monotonic()))
     code, out, err = _run(tool)
     doc = {
         "format": FORMAT,
-        "probe": {"argv": probe, "exit_code": probe_code, "stdout": probe_out, "stderr": probe_err},
+        "probe": {
+            "argv": probe,
+            "exit_code": probe_code,
+            "stdout": probe_out,
+            "stderr": probe_err,
+            "elapsed_s": round(probe_s, 4),
+        },
         "listing": listing if list_code == 0 else None,
         "listing_error": None if list_code == 0 else list_err.strip() or f"nft exited with {list_code}",
+        "listed_after_s": round(listed_s, 4),
         "tool": {"argv": list(tool), "exit_code": code, "stdout": out, "stderr": err},
     }
     print(json.dumps(doc))

@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import shutil
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 
 import pytest
+from policy_lab import CLIENTS, PORTS, SERVER, needs_root, nft_apply
 
 from cnibench.platforms.netns.policy_nft import (
     REPRESENTATIONS,
@@ -24,14 +21,6 @@ from cnibench.platforms.netns.policy_nft import (
     render_policy,
 )
 from cnibench.scenarios._policy_rules import CLIENT_LABEL, NAMESPACE_NAME_LABEL, admitted, decoy_block, ingress_rules
-
-CLIENTS = ["10.244.2.3", "10.244.1.3"]
-PORTS = [("TCP", 5201), ("TCP", 8080)]
-SERVER = "10.99.2.1"
-
-needs_root = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("nft") is None or shutil.which("ip") is None, reason="needs root, ip and nft"
-)
 
 
 def _script(size: int, representation: str, table: str = "np") -> str:
@@ -83,50 +72,6 @@ def test_loaded_refuses_what_is_not_nft_json():
 # ---- real nft, real packets ------------------------------------------------------------------------------------
 
 
-def _ip(*args: str, netns: str | None = None) -> None:
-    prefix = ["ip", "netns", "exec", netns] if netns else []
-    subprocess.run([*prefix, "ip", *args], check=True, capture_output=True)
-
-
-def _nft(netns: str, script: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ip", "netns", "exec", netns, "nft", "-f", "-"], input=script, text=True,
-                          capture_output=True, check=False)  # fmt: skip
-
-
-@pytest.fixture
-def lab() -> Iterator[dict[str, str]]:
-    """src (clients, an intruder, decoy members and a decoy block's address as its own addresses) -> router (the
-    policy in its forward hook) -> dst (the protected pod's address, nothing listening: a SYN that gets through is
-    answered with a RST, one that is dropped times out)."""
-    tag = uuid.uuid4().hex[:6]
-    names = {role: f"cnibench-npt-{role}-{tag}" for role in ("src", "router", "dst")}
-    try:
-        for ns in names.values():
-            _ip("netns", "add", ns)
-        _ip(
-            "link", "add", "src0", "type", "veth", "peer", "name", "rsrc0", "netns", names["router"], netns=names["src"]
-        )
-        _ip(
-            "link", "add", "dst0", "type", "veth", "peer", "name", "rdst0", "netns", names["router"], netns=names["dst"]
-        )
-        links = [(names["src"], "src0", "10.99.1.1/24"), (names["router"], "rsrc0", "10.99.1.254/24"),
-                 (names["router"], "rdst0", "10.99.2.254/24"), (names["dst"], "dst0", f"{SERVER}/24")]  # fmt: skip
-        for ns, dev, addr in links:
-            _ip("addr", "add", addr, "dev", dev, netns=ns)
-            _ip("link", "set", dev, "up", netns=ns)
-        for extra in (*CLIENTS, "10.244.2.9", "198.19.0.0", "198.19.0.1", str(decoy_block(2)[1])):
-            _ip("addr", "add", f"{extra}/32", "dev", "src0", netns=names["src"])
-        _ip("route", "add", "default", "via", "10.99.1.254", netns=names["src"])
-        _ip("route", "add", "default", "via", "10.99.2.254", netns=names["dst"])
-        for net in ("198.18.0.0/15", "10.244.0.0/16"):
-            _ip("route", "add", net, "via", "10.99.1.1", netns=names["router"])
-        subprocess.run(["ip", "netns", "exec", names["router"], "sysctl", "-qw", "net.ipv4.ip_forward=1"], check=True)
-        yield names
-    finally:
-        for ns in names.values():
-            subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
-
-
 _CONNECT = """
 import json, socket, sys
 out = {}
@@ -160,7 +105,7 @@ def test_nft_loads_it_and_reads_back_what_was_rendered(lab, representation):
     for size in (0, 10, 1000):
         rules = ingress_rules(size, PORTS)
         members = functools.partial(netns_members, clients=CLIENTS)
-        result = _nft(lab["router"], "\n".join(remove_lines("np")) + "\n" + _script(size, representation))
+        result = nft_apply(lab["router"], "\n".join(remove_lines("np")) + "\n" + _script(size, representation))
         assert result.returncode == 0, result.stderr
         listing = subprocess.run(["ip", "netns", "exec", lab["router"], "nft", "-j", "list", "table", "ip", "np"],
                                  capture_output=True, text=True, check=True).stdout  # fmt: skip
@@ -177,7 +122,7 @@ def test_real_connections_get_networkpolicys_verdict(lab, representation):
     admits (rules: decoys 0-3 = pod selector on 5201, namespace selector on 8080, ipBlock on 5201, the clients on
     20003; then the clients on 5201 and 8080)."""
     rules = ingress_rules(4, PORTS)
-    assert _nft(lab["router"], _script(4, representation)).returncode == 0
+    assert nft_apply(lab["router"], _script(4, representation)).returncode == 0
     block = str(decoy_block(2)[1])
     who = {  # source -> (pod labels, namespace labels, in the policy's namespace)
         CLIENTS[0]: ({CLIENT_LABEL[0]: CLIENT_LABEL[1]}, {NAMESPACE_NAME_LABEL: "bench"}, True),
