@@ -165,3 +165,24 @@ def test_parse_pcap_reads_a_policy_capture_and_still_an_egress_one(data_dir, tmp
     assert answer["status"] == "ok" and round(answer["allow_ms"], 1) == 222.7 and answer["event"] == "policy-allow"
     egress = parse_artifact("pcap", data_dir / "pcap" / "gap-leak.pcap")
     assert egress["leaked_packets"] == 111 and "allow_ms" not in egress
+
+
+def test_the_events_run_after_the_sizes_on_each_cluster():
+    """A spec's network-policy section runs its event trials (all three by default) after the cost trials, one
+    after the other; ``events: []`` runs none; a bad event is refused with the field named."""
+    from cnibench.errors import SpecError
+    from cnibench.plan import make_plan
+    from cnibench.spec import parse_spec
+
+    def spec(**section: object) -> dict[str, object]:
+        return {"name": "np", "platform": "netns", "cnis": ["hostgw"], "rounds": 1, "metrics": {"enabled": False},
+                "scenarios": {"network-policy": {"duration": 1, "repetitions": 1, "workloads": ["rr"],
+                                                 "paths": ["pod-to-pod"], "placements": ["cross-node"], "sizes": [10],
+                                                 "event_repetitions": 2, **section}}}  # fmt: skip
+
+    order = make_plan(parse_spec(spec())).blocks[0].order
+    events = [item for item in order if item[0] in EVENT_TRIALS]
+    assert events == [(t, n) for t in EVENT_TRIALS for n in (1, 2)] and order[-len(events) :] == tuple(events)
+    assert not [t for t in make_plan(parse_spec(spec(events=[]))).trials if t.scenario in EVENT_TRIALS]
+    with pytest.raises(SpecError, match="events"):
+        parse_spec(spec(events=["policy-drop"]))
