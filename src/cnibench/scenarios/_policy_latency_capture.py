@@ -9,8 +9,9 @@ node's uplink, its overlay device or the client pod's veth: before the forward h
 *delivered* (sent on the server pod's veth: after it) — and once, arriving, when the policy drops it. The marker
 names the delivering interface's index.
 
-The probe is ``hping3 --udp``: every datagram from the next source port (hping3(8): the base source port "is
-increased by one for each packet sent" unless ``--keep``), so every datagram is a new flow that conntrack has not
+The probe is ``hping3 --udp``: every datagram from the next source port (hping3(8), ``--baseport``: it "starts with
+a base source port number, and increase[s] this number for each packet sent" unless ``--keep``), so every datagram
+is a new flow that conntrack has not
 seen and the policy judges on its own (the policy's first rule accepts ``ct state established,related``: a
 connection that already exists would keep passing a deny until conntrack forgets it). Packets are told apart by
 their source port.
