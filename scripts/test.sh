@@ -19,8 +19,9 @@ fi
 scripts/install.sh
 # the report test opens a real headless Chromium (Debian's, with its matching chromedriver); the progress test
 # runs cnibench in an 80-column tmux pane; the request/response tests run sockperf and ab; egress-change captures with
-# tcpdump and fails over with keepalived; the CNI-variant tests read offloads with ethtool
-TEST_PACKAGES=(chromium chromium-driver tmux sockperf apache2-utils conntrack tcpdump keepalived ethtool)
+# tcpdump and fails over with keepalived; the CNI-variant tests read offloads with ethtool; network-policy's latency
+# trials probe with hping3
+TEST_PACKAGES=(chromium chromium-driver tmux sockperf apache2-utils conntrack tcpdump keepalived ethtool hping3)
 for pkg in "${TEST_PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
     echo "test.sh: apt-get install ${TEST_PACKAGES[*]} (for the report and progress tests)"

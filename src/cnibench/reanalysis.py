@@ -24,7 +24,7 @@ from cnibench.orchestration.events import with_node_metrics
 from cnibench.repetition import Expectation, MeasureCommand, Repetition
 from cnibench.results.model import RESULTS_FILE, RunResults, Sample, write_results
 from cnibench.results.sample import SampleBase
-from cnibench.scenarios import parse_tools, scenario_of
+from cnibench.scenarios import SCENARIOS, parse_tools, scenario_of
 from cnibench.scenarios.base import ParseOptions, Scenario
 
 #: ``cnibench parse prometheus``: a repetition's saved node metrics (every scenario's).
@@ -101,13 +101,15 @@ def parse_artifact(tool: str, path: Path, options: ParseOptions | None = None) -
     if tool not in tools:
         raise SpecError(f"unknown tool {tool!r}; valid: {', '.join(tools)}")
     _readable(path, directory=tool == PROMETHEUS)
-    scenario = tools[tool]
-    if scenario is None:
+    if tools[tool] is None:
         return _metrics_answer(path)
+    readers = [s for s in SCENARIOS.values() if s.parse_tool == tool]
     with tempfile.TemporaryDirectory(prefix="cnibench-parse-") as scratch:
         path = _copied(path, Path(scratch))
+        # the first scenario that claims the file (a pcap's marker names its event), else the tool's first
+        claimed = [(s, t) for s in readers if (t := s.parse_trial(path)) is not None]
+        scenario, trial = claimed[0] if claimed else (readers[0], readers[0].trials[0])
         expect = scenario.parse_expectation(path, options or ParseOptions())
-        trial = scenario.name if scenario.owns(scenario.name) else scenario.trials[0]
         sample = scenario.make_sample(_repetition(path, trial, expect), run_dir=path.parent, started_at=None,
                                       ended_at=None)  # fmt: skip
     answer = _answer(sample)

@@ -72,7 +72,7 @@ def _scenario_sample(value: Any) -> SampleBase:
     no scenario has, and the sample model's errors (their locations under the sample's index)."""
     trial = value.get("scenario") if isinstance(value, dict) else getattr(value, "scenario", None)
     try:
-        model = scenario_of(str(trial)).sample_model
+        model = scenario_of(str(trial)).sample_model_of(str(trial))
     except KeyError:
         raise PydanticCustomError(
             "unknown_scenario",

@@ -1,32 +1,29 @@
 """The egress-change scenario's capture: what the external server's packet capture (a tcpdump pcap, read with
-dpkt) says about one event — the first packet with the egress IP, the packets that left with another source, the
-longest gap in the probe stream, the gateway the packets came through and what became of an established TCP flow.
+dpkt through :mod:`cnibench.scenarios._pcap`) says about one event — the first packet with the egress IP, the packets
+that left with another source, the longest gap in the probe stream, the gateway the packets came through and what
+became of an established TCP flow.
 
-The event's time is in the capture itself: right when the event's action returns, the driver records the time
-(``CLOCK_REALTIME``, the clock tcpdump stamps packets with on the same machine) and the external server's namespace
-sends it as one UDP broadcast (the *marker*, a JSON payload after :data:`MARKER_MAGIC`) that the capture records
-with the rest, so a pcap alone re-derives every figure (``cnibench parse pcap``, ``reanalyze``).
-
-``python -m cnibench.scenarios._egress_capture mark BROADCAST`` sends each line of its standard input as one marker
-to ``BROADCAST`` (run inside the external server's namespace, started before the event so no interpreter starts
-during the measurement).
+The event's time is in the capture itself (the *marker*, :mod:`cnibench.scenarios._pcap`): the external server's
+namespace sends it as one UDP broadcast right when the event's action returns, so a pcap alone re-derives every
+figure (``cnibench parse pcap``, ``reanalyze``). ``python -m cnibench.scenarios._egress_capture mark BROADCAST`` is
+``python -m cnibench.scenarios._pcap mark BROADCAST``.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
-import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from cnibench.errors import CnibenchError, MeasurementError
+from cnibench.scenarios._pcap import MARKER_MAGIC, MARKER_PORT, Packet, longest_gap, read_pcap, send_markers
+from cnibench.scenarios._pcap import main as _pcap_main
+from cnibench.scenarios._pcap import rate as _rate
 
-#: The marker's UDP destination port (the discard service, RFC 863) and the first bytes of its payload.
-MARKER_PORT = 9
-MARKER_MAGIC = b"cnibench-event "
+__all__ = ["MARKER_MAGIC", "MARKER_PORT", "Capture", "Figures", "Marker", "Packet", "figures", "read_capture",
+           "send_markers"]  # fmt: skip
 Event = Literal["policy-apply", "new-pod", "gateway-failover"]
 FlowOutcome = Literal["survived", "stalled", "reset"]
 #: The RST bit of a TCP header's flags (RFC 9293, 3.1).
@@ -55,28 +52,14 @@ class Marker:
         return json.dumps(self.__dict__, sort_keys=True)
 
     @classmethod
-    def parse(cls, payload: bytes) -> Marker:
-        """Raises :class:`MeasurementError` for a payload that is not a marker."""
+    def parse(cls, payload: bytes | Mapping[str, Any]) -> Marker:
+        """A marker from its datagram's payload or its JSON object. Raises :class:`MeasurementError` for one that is
+        not an egress-change marker."""
         try:
-            data = json.loads(payload[len(MARKER_MAGIC) :])
+            data = json.loads(payload[len(MARKER_MAGIC) :]) if isinstance(payload, bytes) else dict(payload)
             return cls(**data)
         except (ValueError, TypeError) as exc:
             raise MeasurementError(f"unreadable event marker in the capture: {exc}") from exc
-
-
-@dataclass(frozen=True)
-class Packet:
-    """A captured IPv4 packet: capture time (s, Unix), source IP, source MAC (the gateway that forwarded it), the
-    destination port, protocol, TCP flags and payload length."""
-
-    ts: float
-    src: str
-    mac: str
-    dport: int
-    sport: int
-    proto: Literal["udp", "tcp"]
-    flags: int = 0
-    length: int = 0
 
 
 @dataclass
@@ -88,41 +71,10 @@ class Capture:
 
 
 def read_capture(data: bytes) -> Capture:
-    """The packets of a pcap (Ethernet link type, as tcpdump writes on a veth or bridge). Raises
-    :class:`MeasurementError` for a file that is no pcap."""
-    import io
-
-    import dpkt
-
-    try:
-        reader = dpkt.pcap.Reader(io.BytesIO(data))
-    except (ValueError, dpkt.dpkt.NeedData) as exc:
-        raise MeasurementError(f"not a pcap capture: {exc}") from exc
-    out = Capture()
-    try:
-        for ts, buf in reader:
-            eth = dpkt.ethernet.Ethernet(buf)
-            ip = eth.data
-            if not isinstance(ip, dpkt.ip.IP):
-                continue
-            l4 = ip.data
-            if not isinstance(l4, dpkt.udp.UDP | dpkt.tcp.TCP):
-                continue
-            src = socket.inet_ntoa(ip.src)
-            payload = bytes(l4.data)
-            if isinstance(l4, dpkt.udp.UDP):
-                if l4.dport == MARKER_PORT and payload.startswith(MARKER_MAGIC):
-                    out.markers.append(Marker.parse(payload))
-                    continue
-                out.packets.append(Packet(float(ts), src, eth.src.hex(":"), l4.dport, l4.sport, "udp", 0, len(payload)))
-            else:
-                out.packets.append(
-                    Packet(float(ts), src, eth.src.hex(":"), l4.dport, l4.sport, "tcp", int(l4.flags), len(payload))
-                )
-    except (dpkt.dpkt.NeedData, dpkt.dpkt.UnpackError) as exc:  # a capture cut short: keep what was read
-        if not out.packets:
-            raise MeasurementError(f"unreadable pcap capture: {exc}") from exc
-    return out
+    """The packets and markers of a pcap (:func:`cnibench.scenarios._pcap.read_pcap`). Raises
+    :class:`MeasurementError` for a file that is no pcap or a marker that is not an egress-change one."""
+    raw = read_pcap(data)
+    return Capture(raw.packets, [Marker.parse(m) for m in raw.markers])
 
 
 @dataclass(frozen=True)
@@ -146,19 +98,6 @@ class Figures:
     notes: tuple[str, ...] = ()
 
 
-def _longest_gap(times: Sequence[float], after: float) -> float | None:
-    """The longest interval (s) between consecutive ``times`` whose later packet arrived after ``after``."""
-    gaps = [b - a for a, b in itertools.pairwise(times) if b > after]
-    return max(gaps) if gaps else None
-
-
-def _rate(times: Sequence[float]) -> float | None:
-    """Packets per second over a stretch of the stream (None: fewer than 2 packets)."""
-    if len(times) < 2 or times[-1] <= times[0]:
-        return None
-    return (len(times) - 1) / (times[-1] - times[0])
-
-
 def _flow(packets: list[Packet], port: int, at: float, end: float) -> tuple[FlowOutcome | None, float | None]:
     """What became of the established TCP flow to ``port`` (its data connection: the one that carried the most
     payload) after the event at ``at``: reset (a RST in either direction after the event), stalled (no data after
@@ -179,7 +118,7 @@ def _flow(packets: list[Packet], port: int, at: float, end: float) -> tuple[Flow
     last = before[-1] if before else at
     if not after:
         return ("reset" if reset else "stalled"), end - last
-    return ("reset" if reset else "survived"), _longest_gap([last, *after], at) or 0.0
+    return ("reset" if reset else "survived"), longest_gap([last, *after], at) or 0.0
 
 
 def figures(capture: Capture) -> Figures:
@@ -206,13 +145,13 @@ def figures(capture: Capture) -> Figures:
         correct = [p.ts for p in mine if p.src == m.egress_ip]
         first = correct[0] if correct else None
         leaked = sum(1 for p in mine if p.src != m.egress_ip)
-        outage = _longest_gap(times, ref)
+        outage = longest_gap(times, ref)
         stayed = all(p.src == m.egress_ip for p in mine if first is not None and p.ts >= first) if correct else None
     else:
         ref = m.at
         after = [p for p in probe if p.ts >= m.at]
         leaked = sum(1 for p in after if p.src != m.egress_ip)
-        outage = _longest_gap(times, m.started)
+        outage = longest_gap(times, m.started)
         if m.event == "policy-apply":
             correct = [p.ts for p in probe if p.ts >= m.started and p.src == m.egress_ip]
             first = correct[0] if correct else None
@@ -273,22 +212,5 @@ def drive(driver: EventDriver) -> int:
     return 0
 
 
-def send_markers(broadcast: str, lines: Any) -> int:
-    """Send each line of ``lines`` (a marker's payload after :data:`MARKER_MAGIC`) as one UDP broadcast to
-    ``broadcast``:9. Returns how many were sent."""
-    sent = 0
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-        for line in lines:
-            text = line.strip()
-            if text:
-                sock.sendto(MARKER_MAGIC + text.encode(), (broadcast, MARKER_PORT))
-                sent += 1
-    return sent
-
-
 if __name__ == "__main__":  # pragma: no cover - run by the driver inside the external namespace
-    if len(sys.argv) != 3 or sys.argv[1] != "mark":
-        print("usage: python -m cnibench.scenarios._egress_capture mark BROADCAST", file=sys.stderr)
-        sys.exit(2)
-    send_markers(sys.argv[2], sys.stdin)
+    sys.exit(_pcap_main(sys.argv[1:]))

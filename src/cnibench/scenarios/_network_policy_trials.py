@@ -27,6 +27,8 @@ from pydantic import Field, field_validator, model_validator
 
 from cnibench.scenarios._east_west_matrix import ALL_POINTS, EastWestSettings, Path_, Point, Streams
 from cnibench.scenarios._east_west_rr import CRR_PORT, RR_PORTS
+from cnibench.scenarios._policy_latency import EVENT_TRIALS as LATENCY_TRIALS
+from cnibench.scenarios._policy_latency import PolicyLatencySettings
 from cnibench.scenarios._policy_rules import MAX_RULES, Protocol
 from cnibench.spec.base import FieldError
 from cnibench.tools import iperf3
@@ -40,8 +42,8 @@ POLICY_PATHS: tuple[Path_, ...] = ("pod-to-pod", "pod-to-service")
 #: The points of the east-west matrix this scenario runs: pod paths, TCP (the denied probe and crr are TCP).
 POLICY_POINTS: tuple[Point, ...] = tuple(p for p in ALL_POINTS if p.path in POLICY_PATHS and p.protocol == "tcp")
 POINTS: dict[str, Point] = {p.trial: p for p in POLICY_POINTS}
-#: The programming-latency trials (issue 30, item 2), run without a size; none yet.
-EVENT_TRIALS: tuple[str, ...] = ()
+#: The programming-latency trials (issue 30, item 2), run without a size: :mod:`cnibench.scenarios._policy_latency`.
+EVENT_TRIALS: tuple[str, ...] = LATENCY_TRIALS
 SIZE_RE = re.compile(rf"@({NO_POLICY}|(0|[1-9][0-9]*){RULES})")
 #: A sample's trial: a point and its size, or an event trial.
 TRIAL_PATTERN = (
@@ -94,7 +96,7 @@ def is_size_trial(trial: str) -> bool:
     return True
 
 
-class NetworkPolicySettings(EastWestSettings):
+class NetworkPolicySettings(EastWestSettings, PolicyLatencySettings):
     """The points of the east-west matrix to run (its fields, restricted to the pod paths and TCP, saturating) and
     the policy sizes: every point runs with no policy, with default-deny plus the matching allow rule (``0``), and
     with each size's non-matching rules in front of it (``sizes``)."""

@@ -124,6 +124,15 @@ class Scenario(ABC, Generic[S, E]):
     #: each name with one meaning across every scenario.
     trial_metrics: ClassVar[tuple[MetricInfo, ...]] = ()
 
+    def sample_model_of(self, trial: str) -> type[SampleBase]:
+        """The sample model of one of its trials (:attr:`sample_model`; a scenario whose trials differ in kind, such
+        as network-policy's cost and latency trials, has one per kind)."""
+        return self.sample_model
+
+    def expectation_model_of(self, trial: str) -> type[Expectation]:
+        """The expectation model of one of its trials (:attr:`expectation_model` unless its trials differ in kind)."""
+        return self.expectation_model
+
     def owns(self, trial: str) -> bool:
         """Whether ``trial`` (``egress-baseline``, ``egress@500M``) is one of this scenario's."""
         return base_trial(trial) in self.trials
@@ -197,10 +206,9 @@ class Scenario(ABC, Generic[S, E]):
         failed and left nothing, ``failure`` is the reason."""
         from cnibench.errors import MeasurementError
 
-        if not isinstance(repetition.expect, self.expectation_model):  # a programming error: another scenario's
-            raise TypeError(
-                f"{self.name}: expected {self.expectation_model.__name__}, got {type(repetition.expect).__name__}"
-            )
+        model = self.expectation_model_of(repetition.scenario)
+        if not isinstance(repetition.expect, model):  # a programming error: another scenario's
+            raise TypeError(f"{self.name}: expected {model.__name__}, got {type(repetition.expect).__name__}")
         expect = cast("E", repetition.expect)
         artifact, data = repetition.read_artifact_bytes(run_dir)
         fields: dict[str, Any] = {
@@ -215,7 +223,7 @@ class Scenario(ABC, Generic[S, E]):
             return self.sample_from(text, expect, fields, failure)
         except MeasurementError as exc:
             error = failure if failure and not data.strip() else str(exc)
-            return self.sample_model(**fields, status="failed", error=error)
+            return self.sample_model_of(repetition.scenario)(**fields, status="failed", error=error)
 
     @abstractmethod
     def expected_fields(self, expect: E) -> dict[str, Any]:
@@ -271,6 +279,12 @@ class Scenario(ABC, Generic[S, E]):
     def recorded_expectation(self, sample: SampleBase, settings: dict[str, Any], artifact: Path) -> E:
         """What ``reanalyze`` judges a recorded sample against again: the expectation it was checked against, from
         the sample, the run's recorded settings of this scenario (``settings``) and its raw ``artifact``."""
+
+    def parse_trial(self, path: Path) -> str | None:
+        """The trial ``cnibench parse`` reads the file ``path`` as, or None when the file is another scenario's (one
+        tool, such as ``pcap``, may serve several scenarios: the first that claims the file reads it). Default: its
+        own name as a trial, else its first trial."""
+        return self.name if self.owns(self.name) else self.trials[0]
 
     def parse_expectation(self, path: Path, options: ParseOptions) -> E:
         """What ``cnibench parse`` checks the file ``path`` against, from ``options``; raises

@@ -246,6 +246,18 @@ class EgressChange(Scenario[EgressChangeSettings, EgressChangeExpectation]):
         assert isinstance(sample, EgressChangeSample)
         return EgressChangeExpectation(event=EVENTS[sample.scenario], egress_ip=sample.egress_ip)
 
+    def parse_trial(self, path: Path) -> str | None:
+        """The trial of the capture's event (None: a capture of another scenario's event, or no single marker)."""
+        from cnibench.errors import MeasurementError
+        from cnibench.scenarios._pcap import read_pcap
+
+        try:
+            markers = read_pcap(path.read_bytes()).markers
+        except (MeasurementError, OSError):
+            return self.trials[0]  # not readable: this scenario's parser says why
+        events: dict[str, str] = {event: trial for trial, event in EVENTS.items()}
+        return events.get(str(markers[0].get("event"))) if len(markers) == 1 else self.trials[0]
+
     def parse_expectation(self, path: Path, options: ParseOptions) -> EgressChangeExpectation:
         """The capture's own event and egress IP (``--expected-source-ip``: the egress IP it must name)."""
         return EgressChangeExpectation(egress_ip=options.expected_source_ip)

@@ -32,10 +32,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
-from cnibench.repetition import Repetition
+from cnibench.repetition import Expectation, Repetition
 from cnibench.results.metric import MetricInfo
 from cnibench.results.sample import SampleBase
 from cnibench.scenarios import SCENARIOS
+from cnibench.scenarios import _policy_latency as latency
 from cnibench.scenarios._east_west_rr import CRR_METRICS, RR_METRICS, TOOL, rr_checks, rr_wall
 from cnibench.scenarios._iperf3 import IPERF3_METRICS, IPERF3_RATE_METRICS
 from cnibench.scenarios._network_policy_trials import (
@@ -50,7 +51,7 @@ from cnibench.scenarios._network_policy_trials import (
     trial_code,
     trial_name,
 )
-from cnibench.scenarios.base import Scenario, ToolNeed, Trial
+from cnibench.scenarios.base import ParseOptions, Scenario, ToolNeed, Trial
 from cnibench.scenarios.east_west import EAST_WEST, EastWestExpectation, EastWestSample
 from cnibench.tools import iperf3
 from cnibench.tools.policy_probe import PROBE_S, loaded, parse_record
@@ -127,8 +128,35 @@ class NetworkPolicy(Scenario[NetworkPolicySettings, NetworkPolicyExpectation]):
         ToolNeed("iperf3", "apt-get install -y iperf3", "iperf3 (network-policy)"),
     )
     metrics: ClassVar[tuple[MetricInfo, ...]] = STREAM_METRICS
-    trial_metrics: ClassVar[tuple[MetricInfo, ...]] = POLICY_RR_METRICS + POLICY_CRR_METRICS
+    trial_metrics: ClassVar[tuple[MetricInfo, ...]] = POLICY_RR_METRICS + POLICY_CRR_METRICS + latency.LATENCY_METRICS
     paired: ClassVar[bool] = True
+    #: The event trials' artifact is a pcap; the size trials' text is decoded in :meth:`sample_from_bytes`.
+    binary_artifact: ClassVar[bool] = True
+
+    #: ``cnibench parse pcap`` reads an event's capture (the first scenario whose :meth:`parse_trial` claims it).
+    parse_tool: ClassVar[str | None] = "pcap"
+
+    def parse_trial(self, path: Path) -> str | None:
+        """The event trial of a capture whose one marker names a policy event; None for any other file."""
+        from cnibench.errors import MeasurementError
+        from cnibench.scenarios._pcap import read_pcap
+
+        try:
+            markers = read_pcap(path.read_bytes()).markers
+        except (MeasurementError, OSError):
+            return None
+        event = str(markers[0].get("event")) if len(markers) == 1 else None
+        return event if event in EVENT_TRIALS else None
+
+    def parse_expectation(self, path: Path, options: ParseOptions) -> NetworkPolicyExpectation:
+        """The capture's own event, size and representation."""
+        return latency.PolicyLatencyExpectation()  # type: ignore[return-value]
+
+    def sample_model_of(self, trial: str) -> type[SampleBase]:
+        return latency.PolicyLatencySample if trial in EVENT_TRIALS else NetworkPolicySample
+
+    def expectation_model_of(self, trial: str) -> type[Expectation]:
+        return latency.PolicyLatencyExpectation if trial in EVENT_TRIALS else NetworkPolicyExpectation
 
     # ---- trials -----------------------------------------------------------------------------------------------
     def owns(self, trial: str) -> bool:
@@ -136,6 +164,8 @@ class NetworkPolicy(Scenario[NetworkPolicySettings, NetworkPolicyExpectation]):
         return trial in EVENT_TRIALS or is_size_trial(trial)
 
     def metrics_of(self, trial: str) -> tuple[MetricInfo, ...]:
+        if trial in EVENT_TRIALS:
+            return latency.metrics_for(trial)
         if not is_size_trial(trial):
             return self.metrics
         workload = split(trial)[0].workload
@@ -179,6 +209,9 @@ class NetworkPolicy(Scenario[NetworkPolicySettings, NetworkPolicyExpectation]):
 
         checks = [check_tool("iperf3", self.tools[0].hint, what=self.tools[0].label),
                   check_tool("nft", "apt-get install -y nftables", what="nft (network-policy rules)")]  # fmt: skip
+        events = settings.events if settings is not None else list(EVENT_TRIALS)
+        if events:
+            checks += [check_tool(t.command, t.hint, what=t.label) for t in (latency.HPING3, latency.TCPDUMP)]
         return checks + rr_checks(settings.workloads if settings is not None else ["stream", "rr", "crr"])
 
     def check(self, settings: NetworkPolicySettings, spec: Spec) -> None:
@@ -206,8 +239,8 @@ class NetworkPolicy(Scenario[NetworkPolicySettings, NetworkPolicyExpectation]):
         return out + self.event_trials(settings, cni)
 
     def event_trials(self, settings: NetworkPolicySettings, cni: str) -> list[Trial]:
-        """The programming-latency trials (none yet)."""
-        return []
+        """The programming-latency trials (:mod:`cnibench.scenarios._policy_latency`)."""
+        return latency.event_trials(settings, cni, settings.sizes)
 
     def settings_text(self, section: Mapping[str, Any], *, rounds: int | None = None) -> str:
         from pydantic import ValidationError
@@ -271,7 +304,18 @@ class NetworkPolicy(Scenario[NetworkPolicySettings, NetworkPolicyExpectation]):
 
     # ---- samples ----------------------------------------------------------------------------------------------
     def expected_fields(self, expect: NetworkPolicyExpectation) -> dict[str, Any]:
+        if isinstance(expect, latency.PolicyLatencyExpectation):
+            return latency.expected_fields(expect)
         return EAST_WEST.expected_fields(expect) | {key: getattr(expect, key) for key in RECORDED}
+
+    def sample_from_bytes(
+        self, data: bytes, expect: NetworkPolicyExpectation, fields: dict[str, Any], failure: str | None
+    ) -> SampleBase:
+        """An event trial's pcap (:func:`cnibench.scenarios._policy_latency.latency_sample`), or a size trial's text
+        output (:meth:`sample_from`)."""
+        if isinstance(expect, latency.PolicyLatencyExpectation):
+            return latency.latency_sample(data, expect, fields, failure)
+        return self.sample_from(data.decode("utf-8", errors="replace"), expect, fields, failure)
 
     def sample_from(
         self, text: str, expect: NetworkPolicyExpectation, fields: dict[str, Any], failure: str | None
@@ -303,6 +347,8 @@ class NetworkPolicy(Scenario[NetworkPolicySettings, NetworkPolicyExpectation]):
     def recorded_expectation(
         self, sample: SampleBase, settings: dict[str, Any], artifact: Path
     ) -> NetworkPolicyExpectation:
+        if isinstance(sample, latency.PolicyLatencySample):
+            return latency.recorded_expectation(sample)  # type: ignore[return-value]
         assert isinstance(sample, NetworkPolicySample)
         east_west = EAST_WEST.recorded_expectation(sample, settings, artifact).model_dump()
         return NetworkPolicyExpectation(**east_west, **{key: getattr(sample, key) for key in RECORDED})
@@ -323,12 +369,15 @@ class NetworkPolicy(Scenario[NetworkPolicySettings, NetworkPolicyExpectation]):
     def summary_lines(self, samples: Sequence[SampleBase], warnings: list[str]) -> list[str]:
         from cnibench.scenarios._network_policy_report import summary
 
-        return summary([s for s in samples if isinstance(s, NetworkPolicySample)], warnings)
+        lines = summary([s for s in samples if isinstance(s, NetworkPolicySample)], warnings)
+        return lines + latency.summary_lines(samples, warnings)
 
     def report_plots(self, groups: Sequence[Group]) -> list[Plot]:
         from cnibench.scenarios._network_policy_report import cost_curves
 
-        return cost_curves([g for g in groups if self.owns(g.scenario)])
+        return cost_curves([g for g in groups if is_size_trial(g.scenario)]) + latency.latency_plots(
+            [g for g in groups if g.scenario in EVENT_TRIALS]
+        )
 
 
 def loaded_counts(listing: str | None, expect: NetworkPolicyExpectation) -> tuple[dict[str, Any], str | None]:

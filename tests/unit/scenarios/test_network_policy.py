@@ -47,7 +47,8 @@ def test_names_codes_and_owner():
 
 
 def test_every_size_is_a_trial_and_pairs_with_no_policy_repetition_by_repetition():
-    spec = parse_spec(_data(workloads=["rr"], paths=["pod-to-pod"], placements=["cross-node"], sizes=[100, 10]))
+    spec = parse_spec(_data(workloads=["rr"], paths=["pod-to-pod"], placements=["cross-node"], sizes=[100, 10],
+                            events=[]))  # fmt: skip  # the latency events: tests/unit/scenarios/test_policy_latency.py
     plan = make_plan(spec)
     names = [t.scenario for t in plan.trials]
     assert names == [trial_name(RR, s) for s in (None, 0, 10, 100)]

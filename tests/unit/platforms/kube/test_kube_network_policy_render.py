@@ -185,3 +185,13 @@ def test_rr_runs_sockperf_in_the_client_and_the_policy_admits_its_port(tmp_path)
         if trial["policy"] is not None:  # behind the denied probe: the tool after the launcher's "--"
             tool = tool[tool.index("--", tool.index("--probe")) + 1 :]
         assert tool[tool.index("--container") + 1] == "sockperf" and "ping-pong" in tool, tool
+
+
+def test_events_are_left_out_by_default_and_refused_when_asked_for(tmp_path):
+    out = _render(tmp_path / "default", "kind", SMALL)
+    names = {t["scenario"] for t in _role(out, "antrea")["trials"]}
+    assert names and not any(n.startswith("policy-") for n in names)  # no policy-allow, -deny, -new-pod
+    spec = write_example(tmp_path, EXAMPLE, scenarios={"network-policy": {**SMALL, "events": ["policy-allow"]}})
+    with pytest.raises(SpecError, match=r"scenarios\.network-policy\.events.*run on netns only: on kind"):
+        commands.render(spec, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -63,7 +63,7 @@ class Driver:
 
     def marker_sender(self) -> subprocess.Popen[bytes]:
         c = self.c
-        argv = [c["python"], "-m", "cnibench.scenarios._egress_capture", "mark", c["broadcast"]]
+        argv = [c["python"], "-m", "cnibench.scenarios._pcap", "mark", c["broadcast"]]
         return self.spawn(c["ext_netns"], argv, stdin=subprocess.PIPE)
 
     def server(self, port: int) -> None:

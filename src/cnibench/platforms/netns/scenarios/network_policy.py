@@ -23,11 +23,19 @@ from cnibench.platforms.netns import conntrack_watch, policy_probe
 from cnibench.platforms.netns.policy_nft import Representation, expected, netns_members, remove_lines, render_policy
 from cnibench.platforms.netns.render import Bundle, Steps
 from cnibench.platforms.netns.scenarios import ADAPTERS
+from cnibench.platforms.netns.scenarios._policy_latency import compile_events
 from cnibench.platforms.netns.scenarios.base import ClusterBuild, NetnsAdapter
 from cnibench.platforms.netns.scenarios.east_west import check_endpoints, render_service, rr_ports, start_rr_servers
 from cnibench.repetition import Repetition
 from cnibench.scenarios._east_west_matrix import pick_nodes
-from cnibench.scenarios._network_policy_trials import NAME, NetworkPolicySettings, server_ports, split
+from cnibench.scenarios._network_policy_trials import (
+    EVENT_TRIALS,
+    NAME,
+    NetworkPolicySettings,
+    is_size_trial,
+    server_ports,
+    split,
+)
 from cnibench.scenarios._policy_rules import Protocol, ingress_rules
 from cnibench.scenarios.network_policy import NETWORK_POLICY
 from cnibench.tools import iperf3
@@ -102,7 +110,9 @@ class NetnsNetworkPolicy(NetnsAdapter[NetworkPolicySettings]):
         server_name, client_name = pick_nodes(settings, [n.name for n in topo.workers], NAME)
         server_node = topo.node(server_name)
         nodes = {"same-node": server_node, "cross-node": topo.node(client_name)}
-        trials = [t for t in NETWORK_POLICY.ordered(list(numbers)) if t in numbers]
+        ordered_trials = [t for t in NETWORK_POLICY.ordered(list(numbers)) if t in numbers]
+        trials = [t for t in ordered_trials if is_size_trial(t)]
+        events = {t: numbers[t] for t in ordered_trials if t in EVENT_TRIALS}
         points = {split(t)[0] for t in trials}
         workloads = {p.workload for p in points}
         server = topo.pod(SERVER_POD)
@@ -154,6 +164,14 @@ class NetnsNetworkPolicy(NetnsAdapter[NetworkPolicySettings]):
                 settings, cni=cluster.cni, trial=trial, numbers=numbers[trial], run_dir=cluster.run_dir,
                 target_ip=target, expect=expect, policy=policy, netns=client.netns, wrap=wrap, probe=probe,
             )  # fmt: skip
+        if events:  # the programming-latency trials: their own table, probe port and capture
+            placement = "cross-node" if "cross-node" in settings.placements else settings.placements[0]
+            event_reps, event_around = compile_events(
+                settings, cluster, events, sizes=settings.sizes, server=server,
+                client=topo.pod(CLIENT_POD[placement]), representation=representation,
+            )  # fmt: skip
+            repetitions += event_reps
+            around |= event_around
         ordered = cluster.add_scenario(NAME, cluster.finish(repetitions), bundles=bundles, daemons=daemons,
                                        around=around)  # fmt: skip
         sizes = ", ".join(str(s) for s in policies)
