@@ -88,6 +88,7 @@ class Figures:
     leaked_packets: int
     leaked_before_return: int
     outage_ms: float | None
+    outage_censored: bool
     new_gateway_ms: float | None
     source_stayed_egress: bool | None
     flow_outcome: FlowOutcome | None
@@ -131,6 +132,7 @@ def figures(capture: Capture) -> Figures:
     if m.window_s is not None:  # the teardown after the window is not the event's
         capture = Capture([p for p in capture.packets if p.ts <= m.at + m.window_s], capture.markers)
     end = max((p.ts for p in capture.packets), default=m.at)
+    window_end = m.at + m.window_s if m.window_s is not None else end
     port = m.pod_port if m.event == "new-pod" and m.pod_port is not None else m.probe_port
     probe = [p for p in capture.packets if p.proto == "udp" and p.dport == port]
     if not probe:
@@ -166,6 +168,15 @@ def figures(capture: Capture) -> Figures:
             correct = [p.ts for p in moved if p.src == m.egress_ip]
             first = correct[0] if correct else None
             stayed = leaked == 0 if after else None
+    # a probe that never came back within the window (a gateway that fails over to no other node, such as
+    # open-source Cilium's, cilium/cilium#18230): the outage is at least from its last packet to the window's end,
+    # a lower bound, not a gap between packets (issue 29: measure what happens rather than refuse)
+    censored = False
+    if m.event == "gateway-failover" and first is None:
+        tail = window_end - times[-1]
+        if outage is None or tail > outage:
+            outage, censored = tail, True
+            notes.append(f"the probe did not come back within the window: the outage is at least {tail * 1e3:.0f} ms")
     outcome, stall = (None, None)
     if m.flow_port is not None:
         outcome, stall = _flow(capture.packets, m.flow_port, m.at, end)
@@ -177,6 +188,7 @@ def figures(capture: Capture) -> Figures:
         leaked_packets=leaked,
         leaked_before_return=0 if m.event == "new-pod" else during,
         outage_ms=None if outage is None else outage * 1e3,
+        outage_censored=censored,
         new_gateway_ms=None if new_gateway is None else (new_gateway - ref) * 1e3,
         source_stayed_egress=stayed,
         flow_outcome=outcome,

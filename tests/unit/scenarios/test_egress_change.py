@@ -126,3 +126,42 @@ def test_the_summary_gives_median_and_interval_per_event(data_dir, tmp_path):
     row = next(line for line in lines if line.startswith("hostgw"))
     assert "102 [101, 103], 75%" in row and "492.9" in row
     assert any("another source than the egress IP in 3 of 3" in w for w in warnings)
+
+
+def _without_probe_after_failure(data: bytes) -> bytes:
+    """failover.pcap as a gateway with no other node would leave it (open-source Cilium's, cilium/cilium#18230): the
+    real capture, minus every probe datagram from the failure on (none came back)."""
+    import io
+
+    import dpkt
+
+    marker = read_capture(data).markers[0]
+    out = io.BytesIO()
+    reader = dpkt.pcap.Reader(io.BytesIO(data))
+    nano = reader._divisor != 1e6  # dpkt keeps the file's precision there (1E9: a nanosecond pcap)
+    writer = dpkt.pcap.Writer(out, snaplen=reader.snaplen, linktype=reader.datalink(), nano=nano)
+    for ts, buf in reader:
+        ip = dpkt.ethernet.Ethernet(buf).data
+        probe = isinstance(ip, dpkt.ip.IP) and isinstance(ip.data, dpkt.udp.UDP) and ip.data.dport == marker.probe_port
+        if not (probe and float(ts) >= marker.started):
+            writer.writepkt(buf, ts)
+    return out.getvalue()
+
+
+def test_a_failover_the_probe_never_comes_back_from_is_a_censored_outage_not_a_failure(tmp_path, data_dir):
+    data = _without_probe_after_failure(_pcap(data_dir, "failover.pcap"))
+    capture = read_capture(data)
+    fig = figures(capture)
+    m = capture.markers[0]
+    last = max(p.ts for p in capture.packets if p.proto == "udp" and p.dport == m.probe_port)
+    assert fig.outage_censored and fig.first_correct_ms is None
+    assert fig.outage_ms is not None and abs(fig.outage_ms - (m.at + (m.window_s or 0) - last) * 1e3) < 0.01
+    assert any("at least" in note for note in fig.notes)
+    expect = EgressChangeExpectation(event="gateway-failover", egress_ip=m.egress_ip)
+    sample = EGRESS_CHANGE.sample_from_bytes(data, expect, {"cni": "hostgw", "scenario": "egress-failover",
+                                                            "repetition": 1}, None)  # fmt: skip
+    assert isinstance(sample, EgressChangeSample)
+    assert sample.status == "ok" and sample.outage_censored is True and sample.outage_ms == fig.outage_ms
+    # the real failover, whose probe came back, is no lower bound
+    real = figures(read_capture(_pcap(data_dir, "failover.pcap")))
+    assert real.outage_censored is False
