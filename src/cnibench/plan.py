@@ -141,21 +141,30 @@ class Plan:
                 "inconclusive (the cluster is the unit). Run at least 3 rounds (--rounds), or judge runs against "
                 "the store's history (compare RUN --history N)"
             ]
-        weak = [
-            f"{trial} {metric}: detects about {percent(p.mde, 0)} or more" if p.mde is not None else f"{trial} {metric}"
-            for (trial, metric), p in self.power(history).items()
-            if p.mde is None or p.mde > PLANNED_EFFECT
-        ]
+        weak = {key: p.mde for key, p in self.power(history).items() if p.mde is None or p.mde > PLANNED_EFFECT}
         if not weak:
             return []
-        return [
-            f"{self.rounds} clusters per CNI cannot show a {percent(PLANNED_EFFECT, 0)} difference with "
-            f"{percent(POWER, 0)} power ({'; '.join(weak)}); more rounds (--rounds) shrink that"
-        ]
+        head = f"{self.rounds} clusters per CNI cannot show a {percent(PLANNED_EFFECT, 0)} difference with " \
+               f"{percent(POWER, 0)} power"  # fmt: skip
+        if len(weak) <= WARN_LISTED:
+            listed = [f"{t} {m}: detects about {percent(e, 0)} or more" if e is not None else f"{t} {m}"
+                      for (t, m), e in weak.items()]  # fmt: skip
+            return [f"{head} ({'; '.join(listed)}); more rounds (--rounds) shrink that"]
+        # many trials (a matrix, a cost curve): one line a terminal can hold, its range and the worst metric
+        known = {key: e for key, e in weak.items() if e is not None}
+        if known:
+            (trial, metric), worst = max(known.items(), key=lambda item: item[1])
+            spread = f"detecting about {percent(min(known.values()), 0)} to {percent(worst, 0)} or more; the " \
+                     f"least sensitive: {trial} {metric}"  # fmt: skip
+        else:
+            spread = "none can be estimated"
+        return [f"{head} in {len(weak)} trial metrics ({spread}); more rounds (--rounds) shrink that"]
 
 
 #: The effect the plan warns about not being able to detect (a fraction).
 PLANNED_EFFECT = 0.10
+#: Up to this many weak metrics the warning names each; beyond, it gives their count and range.
+WARN_LISTED = 4
 
 
 def history_sd(history: Sequence[RunResults], trial: str, metric: str) -> tuple[float, str] | None:

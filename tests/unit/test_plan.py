@@ -141,3 +141,15 @@ def test_metrics_add_their_start_to_every_cluster_and_their_query_where_it_is_on
 )
 def test_durations_read_as_a_person_says_them(seconds, shown):
     assert format_duration(seconds) == shown
+
+
+def test_a_cost_curve_with_many_weak_metrics_is_warned_about_in_one_short_line():
+    from pathlib import Path
+
+    from cnibench.spec import load_spec
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "network-policy.yaml"
+    [warning] = make_plan(load_spec(example)[0]).warnings()
+    assert warning.startswith("3 clusters per CNI cannot show a 10 % difference with 80 % power in ")
+    count = int(warning.split(" power in ")[1].split()[0])
+    assert count > 4 and "the least sensitive: " in warning and len(warning) < 300, warning
