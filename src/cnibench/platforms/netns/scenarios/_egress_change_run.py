@@ -14,7 +14,6 @@ The waits for ``lead`` and ``duration`` are the measurement's windows, not stand
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import signal
@@ -22,44 +21,22 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any
 
-from cnibench.proc import run, terminate, wait_until
+from cnibench.platforms.netns.scenarios._event_driver import START_TIMEOUT, EventDriver, stop
+from cnibench.proc import run, wait_until
 from cnibench.scenarios._egress_capture import Marker, drive
-from cnibench.spawn import in_namespace, listening_ports, netns_argv
-
-#: Seconds tcpdump, keepalived and the marker sender may take to start, and tcpdump to flush at the end.
-START_TIMEOUT = 10.0
+from cnibench.spawn import in_namespace, listening_ports
 
 
-class Driver:
+class Driver(EventDriver):
     """What one repetition started (PIDs of its processes) and has to undo."""
-
-    def __init__(self, config: dict[str, Any], out: IO[bytes]) -> None:
-        self.c = config
-        self.out = out
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.undo: list[Any] = []
-
-    def spawn(self, netns: str, argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
-        kwargs.setdefault("stdout", subprocess.DEVNULL)
-        kwargs.setdefault("stderr", subprocess.DEVNULL)
-        kwargs.setdefault("stdin", subprocess.DEVNULL)
-        proc = subprocess.Popen(netns_argv(netns, argv), **kwargs)
-        self.procs.append(proc)
-        return proc
 
     def capture(self) -> subprocess.Popen[bytes]:
         """tcpdump on the external server's side, packet-buffered pcap to our standard output, once it listens."""
         c = self.c
         argv = [c["tcpdump"], "-i", c["capture_dev"], "-n", "-U", "--immediate-mode", "-s", "512", "-w", "-",
                 "udp or tcp"]  # fmt: skip
-        proc = self.spawn(c["ext_netns"], argv, stdout=self.out, stderr=subprocess.PIPE)
-        assert proc.stderr is not None
-        line = proc.stderr.readline().decode(errors="replace")  # "listening on DEV, link-type EN10MB ..."
-        if "listening on" not in line:
-            raise RuntimeError(f"tcpdump did not start: {line.strip() or 'no output'}")
-        return proc
+        return self.start_capture(c["ext_netns"], argv)
 
     def marker_sender(self) -> subprocess.Popen[bytes]:
         c = self.c
@@ -102,7 +79,7 @@ class Driver:
                     "-r", str(directory / "vrrp.pid")]  # fmt: skip
             with log.open("ab") as out:
                 proc = self.spawn(d["netns"], argv, stdout=out, stderr=subprocess.STDOUT)
-            self.undo.append(lambda p=proc: _stop(p))
+            self.undo.append(lambda p=proc: stop(p))
         if not wait_until(lambda: True if self.has_egress_ip(c["active_netns"]) else None, START_TIMEOUT,
                           interval=0.02):  # fmt: skip
             raise RuntimeError(f"keepalived: {c['active_netns']} did not take {c['egress_ip']} in {START_TIMEOUT} s")
@@ -159,24 +136,9 @@ class Driver:
         sender.wait(START_TIMEOUT)
         for proc in self.procs:
             if proc not in (tcpdump, sender):
-                _stop(proc)
+                stop(proc)
         tcpdump.send_signal(signal.SIGTERM)  # tcpdump flushes its packet-buffered output and exits
         tcpdump.wait(START_TIMEOUT)
-
-    def close(self) -> None:
-        """Undo what the event changed (in reverse), then stop whatever still runs, by PID."""
-        for step in reversed(self.undo):
-            with contextlib.suppress(Exception):
-                step()
-        for proc in self.procs:
-            _stop(proc)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        terminate([proc.pid])
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(1.0)
 
 
 def main(argv: list[str]) -> int:

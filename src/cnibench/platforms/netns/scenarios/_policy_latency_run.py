@@ -15,59 +15,32 @@ The waits for ``lead`` and ``window`` are the measurement's windows, not stand-i
 
 from __future__ import annotations
 
-import contextlib
 import json
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any
 
 from cnibench.platforms.netns import ops  # imported before the event: its import is no part of the apply
-from cnibench.proc import run, terminate
+from cnibench.platforms.netns.scenarios._event_driver import START_TIMEOUT, EventDriver, stop
+from cnibench.proc import run
 from cnibench.scenarios._pcap import MARKER_PORT
 from cnibench.scenarios._policy_latency_capture import PolicyMarker
-from cnibench.spawn import netns_argv
 
-#: Seconds tcpdump and the marker sender may take to start, and tcpdump to flush at the end.
-START_TIMEOUT = 10.0
 #: Seconds the capture goes on after the probe stopped (the last datagrams on their way).
 TAIL_S = 0.1
 
 
-class Driver:
+class Driver(EventDriver):
     """What one repetition started (PIDs of its processes) and has to undo."""
-
-    def __init__(self, config: dict[str, Any], out: IO[bytes]) -> None:
-        self.c = config
-        self.out = out
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.undo: list[Any] = []
-
-    def spawn(self, netns: str, argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
-        kwargs.setdefault("stdout", subprocess.DEVNULL)
-        kwargs.setdefault("stderr", subprocess.DEVNULL)
-        kwargs.setdefault("stdin", subprocess.DEVNULL)
-        proc = subprocess.Popen(netns_argv(netns, argv), **kwargs)
-        self.procs.append(proc)
-        return proc
 
     def capture(self) -> subprocess.Popen[bytes]:
         """tcpdump on every interface of the server's node, packet-buffered pcap to our standard output."""
         c = self.c
         argv = [c["tcpdump"], "-i", "any", "-y", "LINUX_SLL2", "-n", "-U", "--immediate-mode", "-s", "512", "-w", "-",
                 f"udp and (dst port {c['probe_port']} or dst port {MARKER_PORT})"]  # fmt: skip
-        proc = self.spawn(c["node_netns"], argv, stdout=self.out, stderr=subprocess.PIPE)
-        assert proc.stderr is not None
-        lines = []
-        for _ in range(3):  # "data link type LINUX_SLL2", then "listening on any, link-type LINUX_SLL2 ..."
-            lines.append(proc.stderr.readline().decode(errors="replace").strip())
-            if "listening on" in lines[-1] or not lines[-1]:
-                break
-        if "listening on" not in lines[-1]:
-            raise RuntimeError(f"tcpdump did not start: {'; '.join(filter(None, lines)) or 'no output'}")
-        return proc
+        return self.start_capture(c["node_netns"], argv)
 
     def ifindex(self) -> int:
         """The index of the server pod's veth in its node's namespace (where delivered datagrams are sent)."""
@@ -111,25 +84,17 @@ class Driver:
         sender.wait(START_TIMEOUT)
         for proc in self.procs:
             if proc not in (tcpdump, sender):
-                _stop(proc)
+                stop(proc)
         time.sleep(TAIL_S)
         tcpdump.send_signal(signal.SIGTERM)  # tcpdump flushes its packet-buffered output and exits
         tcpdump.wait(START_TIMEOUT)
 
     def close(self) -> None:
-        """Undo what the event changed (in reverse), then stop whatever still runs, by PID."""
+        """Stop whatever still runs first (the probe: no datagram after the window), then undo what the event
+        changed (in reverse)."""
         for proc in self.procs:
-            _stop(proc)
-        for step in reversed(self.undo):
-            with contextlib.suppress(Exception):
-                step()
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        terminate([proc.pid])
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(1.0)
+            stop(proc)
+        super().close()
 
 
 def main(argv: list[str]) -> int:
