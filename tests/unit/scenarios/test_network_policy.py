@@ -68,8 +68,11 @@ def test_bad_input_is_refused_naming_the_field():
         parse_spec(_data(cnis=["hostgw", {"name": "h2", "cni": "hostgw", "set": {"policy_representation": "tree"}}]))
     with pytest.raises(SpecError, match=r"scenarios\.network-policy\.paths.*host-to-host"):
         parse_spec(_data(paths=["host-to-host"]))
-    with pytest.raises(SpecError, match=r"scenarios\.network-policy\.protocols"):
-        parse_spec(_data(protocols=["udp"], workloads=["stream"], bitrate="1G"))
+    # udp and load: rate are refused as this scenario's, first: not with east-west's asks (a bitrate, rates) for them
+    with pytest.raises(SpecError, match=r"scenarios\.network-policy\.protocols.*runs TCP only"):
+        parse_spec(_data(protocols=["tcp", "udp"]))
+    with pytest.raises(SpecError, match=r"scenarios\.network-policy\.load.*saturates"):
+        parse_spec(_data(load="rate"))
 
 
 # ---- samples from real artifacts (tests/data/network_policy/README.md) ------------------------------------------

@@ -77,9 +77,15 @@ class KubeconfigPlatform(KubePlatform):
         where = f"kubeconfig {kube.kubeconfig or '$KUBECONFIG or ~/.kube/config'}" + (
             f", context {kube.context}" if kube.context else ", current context"
         )
+        variant = (
+            f" (variant {build.cni.name}: an existing cluster's CNI is not reconfigured, its settings are not applied; "
+            "what can be read back, such as its encryption, is checked)"
+            if build.cni.name != build.cni.base
+            else ""
+        )
         build.steps.append(
-            f"use the existing cluster ({where}); detect its CNI and version and require {build.cni.name}; nothing is "
-            "installed or deleted outside what cnibench creates"
+            f"use the existing cluster ({where}); detect its CNI and version and require {build.cni.base}{variant}; "
+            "nothing is installed or deleted outside what cnibench creates"
         )
 
     def end_cluster(self, build: ClusterBuild, *, keep: bool) -> tuple[dict[str, str], str | None]:

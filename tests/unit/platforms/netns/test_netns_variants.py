@@ -92,5 +92,5 @@ def test_an_encryption_variant_on_netns_is_refused_in_one_line_saying_why():
         parse_spec(data, "spec.yaml")
     text = str(caught.value)
     assert "cnis[1].set.encryption: vxlan has no setting 'encryption': the netns datapaths have no encryption" in text
-    assert text.endswith("; valid: mtu, checksum_offload") and "\n" not in text
+    assert text.endswith("; valid: mtu, checksum_offload, policy_representation") and "\n" not in text
     assert no_encryption(kernel_encryption()) in text  # what this kernel was found to have, whatever it is

@@ -175,8 +175,9 @@ class NetnsNetworkPolicy(NetnsAdapter[NetworkPolicySettings]):
         ordered = cluster.add_scenario(NAME, cluster.finish(repetitions), bundles=bundles, daemons=daemons,
                                        around=around)  # fmt: skip
         sizes = ", ".join(str(s) for s in policies)
+        sized = sum(1 for r in ordered if r.scenario not in EVENT_TRIALS)
         cluster.steps.append(
-            f"network-policy ({representation} representation): {len(ordered)} repetitions over {len(trials)} "
+            f"network-policy ({representation} representation): {sized} repetitions over {len(trials)} size "
             f"trial(s); around each repetition of a size ({sizes} non-matching rules + {len(ports)} matching) its "
             f"nft table in {server_node.name}'s forward hook is applied and removed; before each such repetition's "
             f"tool, a pod the policy does not admit connects to the server's port {PROBE_PORT} (must be dropped)"
