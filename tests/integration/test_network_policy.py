@@ -24,7 +24,8 @@ def test_both_representations_enforce_the_policy_and_read_back_what_was_rendered
         "metrics": {"enabled": False},
         "scenarios": {
             "network-policy": {"sizes": [20], "workloads": ["crr"], "paths": ["pod-to-pod", "pod-to-service"],
-                               "placements": ["same-node"], "duration": 1, "repetitions": 2},
+                               "placements": ["same-node"], "duration": 1, "repetitions": 2,
+                               "events": []},  # the programming-latency events: test_policy_latency.py
         },
     }  # fmt: skip
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
