@@ -61,8 +61,13 @@ class Registry(Generic[T]):
         for name in sorted(self._module_names(), key=lambda n: (self._rank(n), n)):
             importlib.import_module(f"{self.package}.{name}")
         # a module imported before the first use (a test importing kind's module) registered its parts early: the
-        # ``first`` modules' parts still lead (a stable sort keeps the order of registration otherwise)
-        self._parts = dict(sorted(self._parts.items(), key=lambda item: self._rank(self._module_of(item[1]))))
+        # order is still the discovery's, whatever was imported first: the ``first`` modules' parts, then the others
+        # by module name (a stable sort keeps a module's own parts in the order it registered them)
+        self._parts = dict(sorted(self._parts.items(), key=lambda item: self._key(self._module_of(item[1]))))
+
+    def _key(self, module: str) -> tuple[int, str]:
+        """A part's place: its module's :meth:`_rank`, then the module's name (the discovery's own order)."""
+        return self._rank(module), module if self._rank(module) == len(self.first) else ""
 
     def _module_names(self) -> list[str]:
         """The modules to import, dotted and relative to the package."""

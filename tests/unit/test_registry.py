@@ -40,6 +40,16 @@ def test_the_first_modules_lead_whatever_was_imported_before():
     assert out.strip().split(",")[:4] == ["netns", "kind", "kubeconfig", "aks"]
 
 
+def test_the_order_is_the_discoverys_whichever_module_was_imported_first():
+    """The scenarios' order (every list, every message naming them) does not depend on what a test or plug-in
+    imported first: a later module imported early still takes its place by name."""
+    listing = "from cnibench.scenarios import SCENARIOS\nprint(','.join(SCENARIOS.names()))\n"
+    fresh = subprocess.run([sys.executable, "-c", listing], capture_output=True, text=True, check=True).stdout
+    early = subprocess.run([sys.executable, "-c", "import cnibench.scenarios.network_policy\n" + listing],
+                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert early == fresh and fresh.split(",")[:2] == ["egress", "ingress"]
+
+
 def test_two_parts_of_one_name_are_a_programming_error():
     registry: Registry[object] = Registry("thing")
     first = registry.register("a", object())
