@@ -11,6 +11,7 @@ no place shows another estimate of the same comparison.
 from __future__ import annotations
 
 import shutil
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -145,7 +146,9 @@ def aligned(
 ) -> list[str]:
     """A header and rows as left-aligned columns two spaces apart, each line at most ``columns`` wide: a wider table
     folds into blocks, each repeating the ``keys`` columns (what a row is) beside the other columns that fit, a blank
-    line between blocks; a single cell wider than the width is cut with ``…``."""
+    line between blocks; columns that do not fit beside the keys go under each row's keys, named
+    (``change % [95 % CI]: -8.3 [-41.7, +44.3]; outcome: inconclusive``); only a key cell wider than the width is
+    cut with ``…``."""
     widths = [max(len(row[i]) for row in (header, *body)) for i in range(len(header))]
     rows = (header, *body)
 
@@ -156,7 +159,7 @@ def aligned(
     every = range(len(widths))
     rest = [i for i in every if i not in keys]
     whole = ["  ".join(row[i].ljust(widths[i]) for i in every).rstrip() for row in rows]
-    if all(len(text) <= columns for text in whole) or len(rest) <= 1:
+    if all(len(text) <= columns for text in whole) or not rest:
         return [line(row, every) for row in rows]
     out: list[str] = []
     start = 0
@@ -165,9 +168,14 @@ def aligned(
         while end < len(rest) and used + 2 + widths[rest[end]] <= columns:
             used += 2 + widths[rest[end]]
             end += 1
-        end = max(end, start + 1)
         if out:
             out.append("")
+        if end == start:  # not one more cell fits beside the keys: each row's keys, then its other cells below
+            for row in rows[1:]:
+                cells = "; ".join(f"{header[i]}: {row[i]}" for i in rest[start:] if row[i])
+                out += [line(row, list(keys)), *textwrap.wrap(cells, columns, initial_indent="     ",
+                        subsequent_indent="     ", break_long_words=False, break_on_hyphens=False)]  # fmt: skip
+            break
         out += [line(row, sorted([*keys, *rest[start:end]])) for row in rows]
         start = end
     return out

@@ -122,3 +122,14 @@ def test_a_wide_table_folds_with_its_first_column_repeated():
     assert all(f"column {i}" in "\n".join(lines) for i in range(12))
     with table_width(400):
         assert len(table(header, body)) == 3  # it fits: unfolded
+
+
+def test_columns_that_do_not_fit_beside_long_trial_names_go_below_each_row_named_never_cut():
+    from cnibench.report.scoreboard import aligned
+
+    header = ("", "trial", "metric", "hostgw-set", "change % [95 % CI]", "outcome")
+    body = [("?", "pod-to-pod.cross-node.tcp-single@no-policy", "throughput (Gbit/s)", "8.00", "-8.3 [-41.7, +44.3]",
+             "inconclusive")]  # fmt: skip
+    lines = aligned(header, body, 80, keys=(0, 1, 2, 3))
+    assert all(len(text) <= 80 for text in lines) and not any("…" in text for text in lines)
+    assert lines[1].strip() == "change % [95 % CI]: -8.3 [-41.7, +44.3]; outcome: inconclusive"
